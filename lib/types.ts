@@ -1,0 +1,204 @@
+/**
+ * The vocabulary shared by every target, workload, mesh and load tool.
+ *
+ * Result files on disk are described by the JSON Schemas in `schema/`; these
+ * types mirror them. Readers take `unknown` and validate (see `schema.ts`).
+ *
+ * @module
+ */
+
+/** Version tag written into every result file. Bump on incompatible change. */
+export const SCHEMA_VERSION = "1";
+
+/** Where a benchmark runs. */
+export type TargetName = "local" | "cluster" | "oci";
+
+/** How a mesh puts itself in the data path. */
+export type MeshKind = "none" | "sidecar" | "node-proxy" | "ebpf";
+
+/** What a load run is for: fixed rate (latency), max throughput, or a batch job. */
+export type LoadMode = "fixed-rate" | "max-throughput" | "batch";
+
+/**
+ * How latency was timed, so readers know whether coordinated omission is in it.
+ * - `intended-send`: open loop, latency from the scheduled send time (CO-free).
+ * - `actual-send`: open loop, latency from when the request actually left.
+ * - `closed-loop`: each connection waits for its answer (wrk): throughput only.
+ */
+export type TimingMode = "intended-send" | "actual-send" | "closed-loop";
+
+/** Component classes for resource accounting (METHODOLOGY rule 12). */
+export type Component = "control-plane" | "data-plane" | "app" | "node" | "loadgen";
+
+/**
+ * A mergeable log-linear latency histogram in plain data (HdrHistogram bucketing,
+ * 3 significant digits). `buckets` holds `[bucketValue, count]` pairs sorted by value,
+ * where bucketValue is the lowest value equivalent to that bucket. Values in `unit`.
+ */
+export interface Histogram {
+  unit: "us";
+  significantDigits: 3;
+  total: number;
+  min: number;
+  max: number;
+  buckets: Array<[number, number]>;
+}
+
+/** Percentiles read from a histogram, in milliseconds. */
+export interface LatencySummary {
+  p50Ms: number;
+  p90Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  meanMs: number;
+}
+
+/** What every load-tool adapter produces: tool-neutral (STYLE principle 4). */
+export interface LoadResult {
+  tool: string;
+  toolVersion: string;
+  timing: TimingMode;
+  /** Requests (or messages, or job completions) per second asked for; null for max-throughput. */
+  requestedRate: number | null;
+  /** Completed operations per second over the measured duration. */
+  achievedRate: number;
+  durationS: number;
+  connections: number;
+  operations: number;
+  errors: number;
+  /** Error counts by kind (HTTP status, gRPC code, socket error), never dropped. */
+  errorKinds: Record<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+  latency: Histogram;
+  /** Tool-specific extras (per-command stats, connect times); plain data only. */
+  extra?: Record<string, unknown>;
+}
+
+/** Resource use of one process group or container over the load window. */
+export interface ResourceUse {
+  component: Component;
+  name: string;
+  /** Mean CPU over the window, in cores (CPU-seconds per second). */
+  cpuCores: number;
+  cpuSeconds: number;
+  /** Peak resident memory (working set on Kubernetes) during the window, MB. */
+  memoryPeakMB: number;
+  samples: number;
+}
+
+/** The mesh a run was measured under, as recorded in results. */
+export interface MeshRef {
+  name: string;
+  kind: MeshKind;
+  /** True when this is a local stand-in (HAProxy/nginx) and not the real mesh. */
+  emulated: boolean;
+  version: string;
+  /** Free-form settings that change the answer (mTLS, proxy threads, ...). */
+  settings: Record<string, string | number | boolean>;
+}
+
+/** One point of the load plan: what to send, at what rate, for how long. */
+export interface LoadPoint {
+  mode: LoadMode;
+  tool: string;
+  /** Target rate per second; null for max-throughput and batch. */
+  rate: number | null;
+  connections: number;
+  durationS: number;
+}
+
+/** One planned measurement: mesh x workload x load point x iteration. */
+export interface RunSpec {
+  /** Position in the (seeded, interleaved) execution order, from 1. */
+  seq: number;
+  workload: string;
+  mesh: string;
+  point: LoadPoint;
+  iteration: number;
+}
+
+export type RunStatus = "ok" | "saturated" | "failed" | "interrupted";
+
+/** One measured run, written as `runs/<family>_test_<seq>_....json`. */
+export interface RunRecord {
+  kind: "meshbench.run";
+  schemaVersion: string;
+  runId: string;
+  target: TargetName;
+  spec: RunSpec;
+  mesh: MeshRef;
+  status: RunStatus;
+  /** Why the run failed or was marked saturated. */
+  reason?: string;
+  window: { start: string; end: string };
+  load?: LoadResult;
+  latency?: LatencySummary;
+  resources: ResourceUse[];
+  /** Raw tool output files, relative to the run directory. */
+  raw: string[];
+  gitCommit: string;
+}
+
+export type StageName =
+  | "infra"
+  | "cluster"
+  | "mesh"
+  | "deploy"
+  | "health"
+  | "warmup"
+  | "load"
+  | "cooldown"
+  | "collect"
+  | "report"
+  | "cleanup";
+
+export type StageStatus = "running" | "ok" | "failed" | "interrupted" | "skipped";
+
+export interface StageEntry {
+  name: StageName;
+  status: StageStatus;
+  start: string;
+  end?: string;
+  error?: string;
+}
+
+/** Environment and inputs recorded with every run (METHODOLOGY rule 11). */
+export interface Provenance {
+  gitCommit: string;
+  gitDirty: boolean;
+  meshbenchVersion: string;
+  deno: string;
+  hostname: string;
+  kernel: string;
+  os: string;
+  cpuModel: string;
+  cpuCount: number;
+  memoryMB: number;
+  tools: Record<string, string>;
+  startedBy: string;
+}
+
+/** One overhead figure: mesh vs baseline for one workload, metric and load point. */
+export interface Overhead {
+  workload: string;
+  mesh: string;
+  emulated: boolean;
+  metric: string;
+  unit: string;
+  /** Load point the figure belongs to (rate per second); null for max-throughput/batch. */
+  rate: number | null;
+  baseline: number;
+  value: number;
+  overheadPct: number;
+  /** 95 % bootstrap confidence interval of overheadPct, over iterations. */
+  ci95: [number, number];
+  iterations: { baseline: number; mesh: number };
+  /** Baseline coefficient of variation over iterations (%), and whether it is high. */
+  baselineCvPct: number;
+  noisyBaseline: boolean;
+  /** True when any contributing run could not hold its requested rate. */
+  saturated: boolean;
+}
