@@ -202,3 +202,74 @@ export interface Overhead {
   /** True when any contributing run could not hold its requested rate. */
   saturated: boolean;
 }
+
+/** Pooled statistics of one (workload, mesh, load point) over its iterations. */
+export interface GroupStats {
+  workload: string;
+  mesh: string;
+  meshKind: MeshKind;
+  emulated: boolean;
+  mode: LoadMode;
+  tool: string;
+  timing: TimingMode;
+  rate: number | null;
+  connections: number;
+  /** Iterations that produced a result (ok or saturated), and those that failed. */
+  iterations: number;
+  failed: number;
+  saturated: number;
+  /** Latency percentiles from the histogram merged over iterations (never averaged). */
+  latency: LatencySummary;
+  histogram: Histogram;
+  /** Achieved operations per second: mean over iterations, and the range. */
+  achievedRate: { mean: number; min: number; max: number; cvPct: number };
+  errors: number;
+  operations: number;
+  /** Mean over iterations, per component class and per named component. */
+  resources: Array<{
+    component: Component;
+    name: string;
+    cpuCores: number;
+    memoryPeakMB: number;
+    /** CPU-seconds per 1,000 operations. */
+    cpuSecondsPer1k: number;
+  }>;
+}
+
+/** `summary.json`: everything the report and notebooks need, derived from `runs/`. */
+export interface Summary {
+  kind: "meshbench.summary";
+  schemaVersion: string;
+  runId: string;
+  target: TargetName;
+  generatedAt: string;
+  /** True when any mesh in this run is an emulation (local target). */
+  emulated: boolean;
+  baselineMesh: string;
+  groups: GroupStats[];
+  overheads: Overhead[];
+  /** Problems found while reading runs (malformed files, failed runs), never silent. */
+  notes: string[];
+}
+
+/** `manifest.json`: effective config, provenance and stage log of one run directory. */
+export interface Manifest {
+  kind: "meshbench.manifest";
+  schemaVersion: string;
+  runId: string;
+  target: TargetName;
+  profile: string;
+  status: "running" | "complete" | "interrupted" | "failed";
+  reason?: string;
+  createdAt: string;
+  updatedAt: string;
+  /** The validated, merged configuration (defaults < file < env < flags). */
+  config: Record<string, unknown>;
+  /** Where each config value came from. */
+  configSources: string[];
+  provenance: Provenance;
+  /** The seeded plan, in execution order. */
+  plan: RunSpec[];
+  planSeed: number;
+  stages: StageEntry[];
+}
