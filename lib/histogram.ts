@@ -1,0 +1,165 @@
+/**
+ * Mergeable latency histograms as plain data, with HdrHistogram's log-linear
+ * bucketing at 3 significant digits (values in integer microseconds). Percentiles
+ * are read from merged histograms, never averaged (METHODOLOGY rule 4).
+ *
+ * @example
+ * ```ts
+ * import { HistogramRecorder, percentile } from "./histogram.ts";
+ * const r = new HistogramRecorder();
+ * for (const us of [100, 200, 300, 400]) r.record(us);
+ * const h = r.toHistogram();
+ * if (percentile(h, 50) !== 200) throw new Error("p50");
+ * ```
+ *
+ * @module
+ */
+import type { Histogram, LatencySummary } from "./types.ts";
+
+/** Values below this are kept exactly; above, 11 bits of mantissa (3 significant digits). */
+const SUB_BUCKET_BITS = 11;
+
+/** Lowest value that falls into the same bucket as `value` (HdrHistogram's lowestEquivalentValue). */
+export function bucketOf(value: number): number {
+  const v = Math.max(0, Math.floor(value));
+  if (v < 1 << SUB_BUCKET_BITS) return v;
+  const shift = Math.floor(Math.log2(v)) + 1 - SUB_BUCKET_BITS;
+  const size = 2 ** shift;
+  return Math.floor(v / size) * size;
+}
+
+/** Highest value in the bucket that starts at `bucketValue`. */
+export function bucketTop(bucketValue: number): number {
+  if (bucketValue < 1 << SUB_BUCKET_BITS) return bucketValue;
+  const shift = Math.floor(Math.log2(bucketValue)) + 1 - SUB_BUCKET_BITS;
+  return bucketValue + 2 ** shift - 1;
+}
+
+/** Accumulates values (microseconds) into a {@linkcode Histogram}. */
+export class HistogramRecorder {
+  #counts = new Map<number, number>();
+  #total = 0;
+  #min = Infinity;
+  #max = -Infinity;
+
+  /** Records `count` occurrences of `valueUs`. Negative or non-finite values are refused. */
+  record(valueUs: number, count = 1): void {
+    if (!Number.isFinite(valueUs) || valueUs < 0) {
+      throw new RangeError(`Cannot record latency: expected a non-negative number, got ${valueUs}`);
+    }
+    const v = Math.round(valueUs);
+    const b = bucketOf(v);
+    this.#counts.set(b, (this.#counts.get(b) ?? 0) + count);
+    this.#total += count;
+    if (v < this.#min) this.#min = v;
+    if (v > this.#max) this.#max = v;
+  }
+
+  get total(): number {
+    return this.#total;
+  }
+
+  toHistogram(): Histogram {
+    const buckets = [...this.#counts.entries()].sort((a, b) => a[0] - b[0]);
+    return {
+      unit: "us",
+      significantDigits: 3,
+      total: this.#total,
+      min: this.#total === 0 ? 0 : this.#min,
+      max: this.#total === 0 ? 0 : this.#max,
+      buckets,
+    };
+  }
+}
+
+/** An empty histogram. */
+export function emptyHistogram(): Histogram {
+  return { unit: "us", significantDigits: 3, total: 0, min: 0, max: 0, buckets: [] };
+}
+
+/** Merges histograms by adding bucket counts: the pooled distribution. */
+export function mergeHistograms(histograms: readonly Histogram[]): Histogram {
+  const nonEmpty = histograms.filter((h) => h.total > 0);
+  if (nonEmpty.length === 0) return emptyHistogram();
+  if (nonEmpty.length === 1) return nonEmpty[0];
+  const counts = new Map<number, number>();
+  let total = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const h of nonEmpty) {
+    for (const [v, c] of h.buckets) counts.set(v, (counts.get(v) ?? 0) + c);
+    total += h.total;
+    if (h.min < min) min = h.min;
+    if (h.max > max) max = h.max;
+  }
+  return {
+    unit: "us",
+    significantDigits: 3,
+    total,
+    min,
+    max,
+    buckets: [...counts.entries()].sort((a, b) => a[0] - b[0]),
+  };
+}
+
+/**
+ * Value at percentile `p` (0-100), as HdrHistogram reads it: the top of the first
+ * bucket whose cumulative count reaches `round(p/100 * total)`, capped at the exact max.
+ */
+export function percentile(h: Histogram, p: number): number {
+  if (h.total === 0) return NaN;
+  if (p >= 100) return h.max;
+  const target = Math.max(1, Math.floor((p / 100) * h.total + 0.5));
+  let seen = 0;
+  for (const [v, c] of h.buckets) {
+    seen += c;
+    if (seen >= target) return p <= 0 ? v : Math.min(bucketTop(v), h.max);
+  }
+  return h.max;
+}
+
+/** Mean of the recorded values, using each bucket's midpoint. */
+export function mean(h: Histogram): number {
+  if (h.total === 0) return NaN;
+  let sum = 0;
+  for (const [v, c] of h.buckets) sum += ((v + bucketTop(v)) / 2) * c;
+  return sum / h.total;
+}
+
+/** p50/p90/p95/p99/p99.9/max/mean in milliseconds. */
+export function summarize(h: Histogram): LatencySummary {
+  const ms = (us: number) => Math.round(us) / 1000;
+  return {
+    p50Ms: ms(percentile(h, 50)),
+    p90Ms: ms(percentile(h, 90)),
+    p95Ms: ms(percentile(h, 95)),
+    p99Ms: ms(percentile(h, 99)),
+    p999Ms: ms(percentile(h, 99.9)),
+    maxMs: ms(h.max),
+    meanMs: ms(mean(h)),
+  };
+}
+
+/**
+ * Builds a histogram from a percentile spectrum (value at each of many quantiles), as
+ * tools like wrk print it. Each point stands for the share of requests between it and
+ * the previous quantile. An approximation: use only where the tool gives nothing finer.
+ */
+export function fromPercentileSpectrum(
+  points: ReadonlyArray<{ quantile: number; valueUs: number }>,
+  total: number,
+): Histogram {
+  const r = new HistogramRecorder();
+  const sorted = [...points].sort((a, b) => a.quantile - b.quantile);
+  let prevCount = 0;
+  for (const { quantile, valueUs } of sorted) {
+    const upTo = Math.round(quantile * total);
+    const n = upTo - prevCount;
+    if (n > 0) r.record(valueUs, n);
+    prevCount = Math.max(prevCount, upTo);
+  }
+  if (prevCount < total && sorted.length > 0) {
+    r.record(sorted[sorted.length - 1].valueUs, total - prevCount);
+  }
+  return r.toHistogram();
+}

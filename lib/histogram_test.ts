@@ -1,0 +1,83 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import * as hdr from "hdr-histogram-js";
+import {
+  bucketOf,
+  fromPercentileSpectrum,
+  HistogramRecorder,
+  mergeHistograms,
+  percentile,
+  summarize,
+} from "./histogram.ts";
+
+function lcg(seed: number) {
+  let s = seed >>> 0;
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+Deno.test("percentiles match hdr-histogram-js on a skewed distribution", () => {
+  const rand = lcg(7);
+  const ours = new HistogramRecorder();
+  const ref = hdr.build({ numberOfSignificantValueDigits: 3 as const, bitBucketSize: 64 });
+  for (let i = 0; i < 50_000; i++) {
+    // Log-normal-ish: most around 300 us, a long tail to ~2 s.
+    const v = Math.round(200 * Math.exp(3 * rand() ** 4) + (rand() < 0.001 ? 2e6 * rand() : 0));
+    ours.record(v);
+    ref.recordValue(v);
+  }
+  const h = ours.toHistogram();
+  for (const p of [1, 10, 50, 90, 95, 99, 99.9, 99.99]) {
+    const expected = Math.min(ref.getValueAtPercentile(p), h.max);
+    assertEquals(percentile(h, p), expected, `p${p}`);
+  }
+  assertEquals(h.max, ref.maxValue);
+  assertEquals(h.total, 50_000);
+});
+
+Deno.test("bucketOf keeps 3 significant digits", () => {
+  assertEquals(bucketOf(1999), 1999);
+  assertEquals(bucketOf(2049), 2048);
+  assertEquals(bucketOf(1_000_000), 999_936);
+  for (const v of [5_000, 123_456, 9_999_999]) {
+    assert((v - bucketOf(v)) / v < 0.001, `${v}`);
+  }
+});
+
+Deno.test("merging pools counts instead of averaging percentiles", () => {
+  const fast = new HistogramRecorder();
+  const slow = new HistogramRecorder();
+  for (let i = 0; i < 990; i++) fast.record(100);
+  for (let i = 0; i < 10; i++) fast.record(10_000);
+  for (let i = 0; i < 1000; i++) slow.record(200);
+  const merged = mergeHistograms([fast.toHistogram(), slow.toHistogram()]);
+  assertEquals(merged.total, 2000);
+  // Pooled p99 sits in the slow tail of `fast`: 20 of 2000 samples are 10 ms.
+  assertEquals(percentile(merged, 99), 200);
+  assertEquals(percentile(merged, 99.6), 10_000);
+  assertEquals(merged.max, 10_000);
+});
+
+Deno.test("recording refuses negative and non-finite values", () => {
+  const r = new HistogramRecorder();
+  let threw = 0;
+  for (const bad of [-1, NaN, Infinity]) {
+    try {
+      r.record(bad);
+    } catch (e) {
+      assert(e instanceof RangeError);
+      threw++;
+    }
+  }
+  assertEquals(threw, 3);
+});
+
+Deno.test("a percentile spectrum rebuilds the distribution", () => {
+  const points = [];
+  for (let q = 0.01; q <= 1.0001; q += 0.01) {
+    points.push({ quantile: Math.min(q, 1), valueUs: Math.round(1000 * q) });
+  }
+  const h = fromPercentileSpectrum(points, 10_000);
+  assertEquals(h.total, 10_000);
+  const s = summarize(h);
+  assertEquals(s.p50Ms, 0.5);
+  assertEquals(s.maxMs, 1);
+});
