@@ -1,0 +1,65 @@
+/**
+ * The seam between the pipeline and where it runs. `local`, `cluster` and `oci`
+ * implement one interface, so a workload, mesh or load tool is added once.
+ *
+ * @module
+ */
+import type { Runner } from "./command.ts";
+import type { LoadResult, ResourceUse, RunSpec, TargetName } from "./types.ts";
+
+/** A missing prerequisite and how to get it. */
+export interface Requirement {
+  name: string;
+  /** Why it is needed. */
+  purpose: string;
+  /** Command that installs it on Debian/Ubuntu, or a sentence. */
+  install: string;
+  /** True when meshbench can install it itself (apt as root, go install). */
+  autoInstallable: boolean;
+}
+
+/** Progress sink: one line per event, safe without a TTY. */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  /** Progress of long work: `done` of `total` units. */
+  progress(label: string, done: number, total: number): void;
+}
+
+/** What every stage gets: the run directory and effects passed in (STYLE principle 10). */
+export interface StageContext {
+  runDir: string;
+  /** Validated effective config (see `config.ts`). */
+  config: import("./config.ts").BenchConfig;
+  runner: Runner;
+  log: Logger;
+  /** Aborted on Ctrl-C or when a component dies. */
+  signal: AbortSignal;
+}
+
+/** What one measured load run produced. */
+export interface LoadOutcome {
+  load: LoadResult;
+  resources: ResourceUse[];
+  /** Raw tool output files written, relative to the run directory. */
+  raw: string[];
+  /** Load window, ISO timestamps (warm-up excluded). */
+  window: { start: string; end: string };
+}
+
+/** A place where meshes and workloads run. */
+export interface Target {
+  readonly name: TargetName;
+  /** Prerequisites that are missing (empty when ready). */
+  requirements(config: StageContext["config"]): Promise<Requirement[]>;
+  /** Brings up servers, meshes and load clients; records what it started in the run dir. */
+  deploy(ctx: StageContext): Promise<void>;
+  /** Waits (bounded) until every endpoint answers through every mesh. */
+  health(ctx: StageContext): Promise<void>;
+  /** Light load through every mesh path; not recorded as a result. */
+  warmup(ctx: StageContext, seconds: number): Promise<void>;
+  /** Runs one planned measurement. Throws on failure; the caller records it as failed. */
+  runLoad(ctx: StageContext, spec: RunSpec): Promise<LoadOutcome>;
+  /** Stops and removes exactly what `deploy` created, from what it recorded. */
+  cleanup(ctx: StageContext): Promise<void>;
+}
