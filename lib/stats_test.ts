@@ -1,0 +1,77 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { bootstrapOverhead, cvPct, overheadPct, seededRandom, shuffle } from "./stats.ts";
+import { HistogramRecorder, mergeHistograms, percentile } from "./histogram.ts";
+import type { Histogram } from "./types.ts";
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+Deno.test("the same seed gives the same order; another seed another", () => {
+  const items = Array.from({ length: 20 }, (_, i) => i);
+  const a = shuffle(items, seededRandom(42));
+  assertEquals(shuffle(items, seededRandom(42)), a);
+  assert(JSON.stringify(shuffle(items, seededRandom(43))) !== JSON.stringify(a));
+  assertEquals([...a].sort((x, y) => x - y), items);
+});
+
+Deno.test("overhead follows the design's formula", () => {
+  assertEquals(overheadPct(150, 100), 50);
+  assertEquals(overheadPct(80, 100), -20);
+  assert(Number.isNaN(overheadPct(1, 0)));
+});
+
+Deno.test("CV of identical values is 0 and grows with spread", () => {
+  assertEquals(cvPct([5, 5, 5]), 0);
+  assert(cvPct([90, 100, 110]) > 9 && cvPct([90, 100, 110]) < 11);
+});
+
+Deno.test("bootstrap CI covers the true overhead and excludes zero for a clear effect", () => {
+  const rand = seededRandom(3);
+  const noisy = (center: number) => center * (1 + (rand() - 0.5) * 0.1);
+  const base = Array.from({ length: 5 }, () => noisy(100));
+  const mesh = Array.from({ length: 5 }, () => noisy(130));
+  const r = bootstrapOverhead(base, mesh, mean, { seed: 9 });
+  assert(r.ci95[0] <= r.overheadPct && r.overheadPct <= r.ci95[1]);
+  assert(r.ci95[0] > 15 && r.ci95[1] < 45, JSON.stringify(r));
+  // Same seed, same interval.
+  assertEquals(bootstrapOverhead(base, mesh, mean, { seed: 9 }), r);
+});
+
+Deno.test("bootstrap CI straddles zero when there is no effect", () => {
+  const rand = seededRandom(5);
+  const base = Array.from({ length: 5 }, () => 100 + rand() * 20);
+  const mesh = Array.from({ length: 5 }, () => 100 + rand() * 20);
+  const r = bootstrapOverhead(base, mesh, mean, { seed: 1 });
+  assert(r.ci95[0] < 0 && r.ci95[1] > 0, JSON.stringify(r));
+});
+
+Deno.test("bootstrap over histograms pools iterations for tail percentiles", () => {
+  const hist = (values: number[]): Histogram => {
+    const r = new HistogramRecorder();
+    values.forEach((v) => r.record(v));
+    return r.toHistogram();
+  };
+  const raw = (c: number, m: number) =>
+    [1, 2, 3].map((k) => Array.from({ length: 1000 }, (_, i) => c + (i % m) + k));
+  // Values below 2048 us are kept exactly, so the pooled p99 is the raw rank statistic.
+  const rawP99 = (groups: number[][]) => {
+    const all = groups.flat().sort((a, b) => a - b);
+    return all[Math.round(0.99 * all.length) - 1];
+  };
+  const baseRaw = raw(100, 50);
+  const meshRaw = raw(200, 60);
+  const p99 = (hs: Histogram[]) => percentile(mergeHistograms(hs), 99);
+  const r = bootstrapOverhead(baseRaw.map(hist), meshRaw.map(hist), p99, { seed: 2 });
+  assertEquals(r.baseline, rawP99(baseRaw));
+  assertEquals(r.value, rawP99(meshRaw));
+  assert(r.ci95[0] > 60 && r.ci95[1] < 80);
+});
+
+Deno.test("bootstrap refuses an empty group", () => {
+  let threw = false;
+  try {
+    bootstrapOverhead([], [1], mean);
+  } catch (e) {
+    threw = e instanceof RangeError && /baseline=0/.test(e.message);
+  }
+  assert(threw);
+});
