@@ -1,0 +1,70 @@
+/**
+ * What the machine and the code were when a run happened (METHODOLOGY rule 11).
+ *
+ * @module
+ */
+import type { Runner } from "./command.ts";
+import type { Provenance } from "./types.ts";
+
+export const MESHBENCH_VERSION = "0.1.0";
+
+async function firstLine(runner: Runner, cmd: string[]): Promise<string> {
+  try {
+    const r = await runner.run(cmd, { timeoutMs: 10_000, okCodes: [1, 2] });
+    return (r.stdout + r.stderr).split("\n").map((l) => l.trim()).find((l) => l) ?? "unknown";
+  } catch {
+    return "not installed";
+  }
+}
+
+/** Version string of each tool, as the tool prints it. */
+export async function toolVersions(
+  runner: Runner,
+  commands: Record<string, string[]>,
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, cmd] of Object.entries(commands)) out[name] = await firstLine(runner, cmd);
+  return out;
+}
+
+/** Git commit of the checkout (and whether it has uncommitted changes). */
+export async function gitState(runner: Runner): Promise<{ commit: string; dirty: boolean }> {
+  try {
+    const head = await runner.run(["git", "rev-parse", "HEAD"], { timeoutMs: 10_000 });
+    const status = await runner.run(["git", "status", "--porcelain", "--untracked-files=no"], {
+      timeoutMs: 10_000,
+    });
+    return { commit: head.stdout.trim(), dirty: status.stdout.trim() !== "" };
+  } catch {
+    return { commit: "unknown (not a git checkout)", dirty: false };
+  }
+}
+
+/** Collects provenance of this machine. */
+export async function collectProvenance(
+  runner: Runner,
+  tools: Record<string, string>,
+): Promise<Provenance> {
+  const git = await gitState(runner);
+  let cpuModel = "unknown";
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    cpuModel = info.match(/^model name\s*:\s*(.+)$/m)?.[1] ??
+      info.match(/^CPU part\s*:\s*(.+)$/m)?.[1] ?? "unknown";
+  } catch { /* not Linux */ }
+  const mem = Deno.systemMemoryInfo();
+  return {
+    gitCommit: git.commit,
+    gitDirty: git.dirty,
+    meshbenchVersion: MESHBENCH_VERSION,
+    deno: Deno.version.deno,
+    hostname: Deno.hostname(),
+    kernel: Deno.osRelease(),
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    cpuModel,
+    cpuCount: navigator.hardwareConcurrency,
+    memoryMB: Math.round(mem.total / 1024 / 1024),
+    tools,
+    startedBy: `deno task (${Deno.args.join(" ") || "no args"})`,
+  };
+}

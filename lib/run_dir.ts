@@ -1,0 +1,181 @@
+/**
+ * The run directory: stages talk only through its files (STYLE principle 5).
+ *
+ * ```
+ * <out>/<run-id>/manifest.json   effective config, provenance, plan, stage log
+ *                runs/*.json      one RunRecord per measured run
+ *                raw/*            tool output as it came
+ *                summary.json     overheads with CIs
+ *                report.html
+ * ```
+ * Files are written atomically (temp file + rename); a run directory is never reused.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Manifest, RunRecord, StageEntry, StageName, StageStatus } from "./types.ts";
+
+/** Sortable run id: UTC timestamp plus a short random hash. */
+export function newRunId(now = new Date()): string {
+  const ts = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const hash = crypto.getRandomValues(new Uint8Array(3));
+  return `${ts}-${[...hash].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** Writes `data` as JSON via a temp file and rename, so readers never see half a file. */
+export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
+  await writeTextAtomic(path, JSON.stringify(data, null, 2) + "\n");
+}
+
+/** Writes text via a temp file in the same directory and an atomic rename. */
+export async function writeTextAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/** Creates `<out>/<runId>/` with its subfolders; refuses to reuse an existing one. */
+export async function createRunDir(out: string, runId: string): Promise<string> {
+  await Deno.mkdir(out, { recursive: true });
+  const dir = join(out, runId);
+  try {
+    await Deno.mkdir(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new Error(`Cannot create run directory "${dir}": it already exists (never overwritten)`);
+    }
+    throw e;
+  }
+  await Deno.mkdir(join(dir, "runs"));
+  await Deno.mkdir(join(dir, "raw"));
+  return dir;
+}
+
+/** The newest run directory under `out` (run ids sort by time), or undefined. */
+export async function newestRunDir(out: string): Promise<string | undefined> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(out)) {
+      if (e.isDirectory && /^\d{8}T\d{6}Z-[0-9a-f]{6}$/.test(e.name)) names.push(e.name);
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  names.sort();
+  return names.length ? join(out, names[names.length - 1]) : undefined;
+}
+
+/** Reads a JSON file; errors name the file. */
+export async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`Cannot read "${path}": no such file`);
+    throw e;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`Cannot parse "${path}": ${(e as Error).message}`);
+  }
+}
+
+export function manifestPath(runDir: string): string {
+  return join(runDir, "manifest.json");
+}
+
+/** Reads the manifest of a run directory (shape checked by `schema.ts` callers). */
+export async function readManifest(runDir: string): Promise<Manifest> {
+  const m = await readJson(manifestPath(runDir)) as Manifest;
+  if (m?.kind !== "meshbench.manifest") {
+    throw new Error(`Cannot use "${manifestPath(runDir)}": not a meshbench manifest`);
+  }
+  return m;
+}
+
+/** Read-modify-write of the manifest; one writer at a time within this process. */
+let manifestLock: Promise<unknown> = Promise.resolve();
+export function updateManifest(
+  runDir: string,
+  change: (m: Manifest) => void,
+): Promise<Manifest> {
+  const next = manifestLock.then(async () => {
+    const m = await readManifest(runDir);
+    change(m);
+    m.updatedAt = new Date().toISOString();
+    await writeJsonAtomic(manifestPath(runDir), m);
+    return m;
+  });
+  manifestLock = next.catch(() => {});
+  return next;
+}
+
+/** Marks a stage as started (a re-run of a stage appends a new entry). */
+export function stageStarted(runDir: string, name: StageName): Promise<Manifest> {
+  return updateManifest(runDir, (m) => {
+    m.stages.push({ name, status: "running", start: new Date().toISOString() });
+  });
+}
+
+/** Closes the latest entry of a stage. */
+export function stageEnded(
+  runDir: string,
+  name: StageName,
+  status: StageStatus,
+  error?: string,
+): Promise<Manifest> {
+  return updateManifest(runDir, (m) => {
+    const entry = [...m.stages].reverse().find((s: StageEntry) =>
+      s.name === name && s.status === "running"
+    );
+    const end = new Date().toISOString();
+    if (entry) {
+      entry.status = status;
+      entry.end = end;
+      if (error) entry.error = error;
+    } else {
+      m.stages.push({ name, status, start: end, end, ...(error ? { error } : {}) });
+    }
+  });
+}
+
+/** File stem of a run record: the design's `<family>_test_*` names, labels kept in fields. */
+export function runFileStem(r: Pick<RunRecord, "spec">): string {
+  const s = r.spec;
+  const rate = s.point.rate === null ? s.point.mode : `${s.point.rate}rps`;
+  return `${s.workload}_test_${String(s.seq).padStart(4, "0")}_${s.mesh}_${rate}_i${s.iteration}`;
+}
+
+/** Writes one run record under `runs/`; never replaces an existing record. */
+export async function writeRunRecord(runDir: string, record: RunRecord): Promise<string> {
+  const path = join(runDir, "runs", `${runFileStem(record)}.json`);
+  try {
+    await Deno.lstat(path);
+    throw new Error(`Cannot write run record "${path}": it already exists (never overwritten)`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await writeJsonAtomic(path, record);
+  return path;
+}
+
+/** Lists run record files (sorted by execution order). */
+export async function listRunFiles(runDir: string): Promise<string[]> {
+  const files: string[] = [];
+  try {
+    for await (const e of Deno.readDir(join(runDir, "runs"))) {
+      if (e.isFile && e.name.endsWith(".json")) files.push(join(runDir, "runs", e.name));
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return files.sort();
+}
