@@ -18,6 +18,10 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called with each line of stdout/stderr as it arrives (progress). */
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
+  /** Called with the child's pid right after it starts (resource sampling). */
+  onSpawn?: (pid: number) => void;
+  /** Kills the command when aborted (Ctrl-C); it then throws. */
+  signal?: AbortSignal;
 }
 
 /** What a finished command returned. */
@@ -128,6 +132,13 @@ export const realRunner: Runner = {
       throw e;
     }
     trackChild(child);
+    options.onSpawn?.(child.pid);
+    const onAbort = () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
     let timedOut = false;
     const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
       timedOut = true;
@@ -146,7 +157,11 @@ export const realRunner: Runner = {
       child.status,
     ]);
     if (timer !== undefined) clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
     const code = status.signal ? 128 + (status.signal === "SIGKILL" ? 9 : 15) : status.code;
+    if (options.signal?.aborted) {
+      throw new CommandError(cmd, code, tail(stderr), "interrupted");
+    }
     if (timedOut) {
       throw new CommandError(cmd, code, tail(stderr), `timed out after ${options.timeoutMs} ms`);
     }

@@ -70,6 +70,8 @@ export interface BootstrapOptions {
    * as a share of the application's own CPU).
    */
   basis?: "relative" | "share";
+  /** Statistic for the baseline group when it differs from the mesh's (share basis). */
+  baselineStatistic?: (sample: never[]) => number;
 }
 
 /** A point estimate with its bootstrap confidence interval. */
@@ -103,7 +105,8 @@ export function bootstrapOverhead<T>(
   const ratio = options.basis === "share"
     ? (m: number, b: number) => (b === 0 ? NaN : (m / b) * 100)
     : overheadPct;
-  const memo = (items: readonly T[]) => {
+  const baseStat = (options.baselineStatistic ?? statistic) as (sample: T[]) => number;
+  const memo = (items: readonly T[], stat: (sample: T[]) => number) => {
     const cache = new Map<string, number>();
     const idx = new Array<number>(items.length);
     return () => {
@@ -111,15 +114,15 @@ export function bootstrapOverhead<T>(
       const key = [...idx].sort((a, b) => a - b).join(",");
       let v = cache.get(key);
       if (v === undefined) {
-        v = statistic(idx.map((i) => items[i]));
+        v = stat(idx.map((i) => items[i]));
         cache.set(key, v);
       }
       return v;
     };
   };
-  const drawBase = memo(baseline);
-  const drawMesh = memo(mesh);
-  const b = statistic([...baseline]);
+  const drawBase = memo(baseline, baseStat);
+  const drawMesh = memo(mesh, statistic);
+  const b = baseStat([...baseline]);
   const m = statistic([...mesh]);
   const samples: number[] = [];
   for (let i = 0; i < resamples; i++) {

@@ -192,6 +192,13 @@ export interface Overhead {
   rate: number | null;
   baseline: number;
   value: number;
+  /**
+   * `relative`: (value - baseline) / baseline * 100, the design's formula.
+   * `share-of-baseline-app`: for proxy resources, which the baseline does not have:
+   * value / baseline * 100, where baseline is what the application itself used
+   * without a mesh (so "+40 %" means the proxies cost 40 % of the app's own CPU).
+   */
+  basis: "relative" | "share-of-baseline-app";
   overheadPct: number;
   /** 95 % bootstrap confidence interval of overheadPct, over iterations. */
   ci95: [number, number];

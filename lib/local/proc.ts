@@ -1,0 +1,270 @@
+/**
+ * Local processes that outlive one stage: started in their own session (so one
+ * signal stops a whole process group), logged to files, recorded by pid, and
+ * measured from /proc.
+ *
+ * @module
+ */
+import type { Component } from "../types.ts";
+
+/** A daemon meshbench started, as recorded in the run directory. */
+export interface ProcessInfo {
+  name: string;
+  component: Component;
+  /** Mesh this process belongs to ("" for application servers shared by all meshes). */
+  mesh: string;
+  /** Workloads whose traffic it carries. */
+  workloads: string[];
+  pid: number;
+  cmd: string[];
+  log: string;
+}
+
+/** Starts `cmd` detached in a new session, stdout/stderr to `log`; returns its pid. */
+export async function spawnDaemon(cmd: string[], log: string, cwd?: string): Promise<number> {
+  const quoted = cmd.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+  const child = new Deno.Command("setsid", {
+    args: ["sh", "-c", `exec ${quoted} >>'${log}' 2>&1 </dev/null`],
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  // Reap it if it dies while we are alive, so liveness checks see it gone.
+  child.status.catch(() => {});
+  await Promise.resolve();
+  return child.pid;
+}
+
+/** Process state letter from /proc, or undefined when the pid is gone. */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the pid exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  const s = processState(pid);
+  return s !== undefined && s !== "Z" && s !== "X";
+}
+
+/** Stops a process group: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopGroup(pid: number, graceMs = 3000): Promise<void> {
+  const signal = (sig: Deno.Signal) => {
+    try {
+      Deno.kill(-pid, sig);
+    } catch {
+      try {
+        Deno.kill(pid, sig);
+      } catch { /* gone */ }
+    }
+  };
+  if (!isAlive(pid)) return;
+  signal("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (isAlive(pid)) signal("SIGKILL");
+}
+
+const PAGE = 4096;
+const CLK_TCK = 100;
+
+interface ProcStat {
+  pid: number;
+  pgrp: number;
+  ppid: number;
+  cpuTicks: number;
+  rssBytes: number;
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    // Fields after the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) ... rss(21)
+    return {
+      pid,
+      ppid: Number(f[1]),
+      pgrp: Number(f[2]),
+      cpuTicks: Number(f[11]) + Number(f[12]),
+      rssBytes: Number(f[21]) * PAGE,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function allStats(): ProcStat[] {
+  const out: ProcStat[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const s = readStat(Number(e.name));
+    if (s) out.push(s);
+  }
+  return out;
+}
+
+/** CPU ticks and RSS summed over a process group (a daemon and its workers). */
+export interface GroupReading {
+  cpuTicks: number;
+  rssBytes: number;
+}
+
+/** Reads every watched group in one pass over /proc. Groups are keyed by leader pid. */
+export function readGroups(leaders: readonly number[]): Map<number, GroupReading> {
+  const want = new Set(leaders);
+  const out = new Map<number, GroupReading>();
+  for (const l of leaders) out.set(l, { cpuTicks: 0, rssBytes: 0 });
+  for (const s of allStats()) {
+    const key = want.has(s.pgrp) ? s.pgrp : want.has(s.pid) ? s.pid : undefined;
+    if (key === undefined) continue;
+    const g = out.get(key)!;
+    g.cpuTicks += s.cpuTicks;
+    g.rssBytes += s.rssBytes;
+  }
+  return out;
+}
+
+/** Busy and total jiffies of the whole machine, from /proc/stat. */
+export function readNodeCpu(): { busy: number; total: number } {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = v[3] + (v[4] ?? 0);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/** A watched group: a named daemon (or the load generator) with its component class. */
+export interface Watched {
+  name: string;
+  component: Component;
+  pid: number;
+}
+
+/** Per-group result of a sampling window. */
+export interface WindowUse {
+  name: string;
+  component: Component;
+  cpuSeconds: number;
+  cpuCores: number;
+  memoryPeakMB: number;
+  samples: number;
+}
+
+/**
+ * Samples CPU and memory of watched groups every `intervalMs` until stopped.
+ * CPU is the tick delta over the window; memory the peak of summed RSS.
+ */
+export class ResourceSampler {
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #start = new Map<number, number>();
+  #peak = new Map<number, number>();
+  #samples = 0;
+  #t0 = 0;
+  #node0 = { busy: 0, total: 0 };
+  #watched: Watched[];
+
+  constructor(watched: Watched[], readonly intervalMs = 200) {
+    this.#watched = [...watched];
+  }
+
+  /** Adds a group that starts later (e.g. the load generator). */
+  add(w: Watched): void {
+    this.#watched.push(w);
+    const r = readGroups([w.pid]).get(w.pid)!;
+    this.#start.set(w.pid, r.cpuTicks);
+    this.#peak.set(w.pid, r.rssBytes);
+  }
+
+  start(): void {
+    this.#t0 = performance.now();
+    this.#node0 = readNodeCpu();
+    const r = readGroups(this.#watched.map((w) => w.pid));
+    for (const w of this.#watched) {
+      this.#start.set(w.pid, r.get(w.pid)!.cpuTicks);
+      this.#peak.set(w.pid, r.get(w.pid)!.rssBytes);
+    }
+    this.#timer = setInterval(() => this.#sample(), this.intervalMs);
+  }
+
+  #last = new Map<number, number>();
+
+  #sample(): Map<number, GroupReading> {
+    const r = readGroups(this.#watched.map((w) => w.pid));
+    for (const [pid, g] of r) {
+      if (g.rssBytes > (this.#peak.get(pid) ?? 0)) this.#peak.set(pid, g.rssBytes);
+      // A group's tick count only grows while its processes live; keep the highest seen.
+      if (g.cpuTicks > (this.#last.get(pid) ?? 0)) this.#last.set(pid, g.cpuTicks);
+    }
+    this.#samples++;
+    return r;
+  }
+
+  /** Stops sampling and returns per-group use plus the whole node. */
+  stop(): WindowUse[] {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#sample();
+    const seconds = (performance.now() - this.#t0) / 1000;
+    const node1 = readNodeCpu();
+    const out: WindowUse[] = this.#watched.map((w) => {
+      const cpuSeconds = Math.max(0, (this.#last.get(w.pid) ?? 0) - (this.#start.get(w.pid) ?? 0)) /
+        CLK_TCK;
+      return {
+        name: w.name,
+        component: w.component,
+        cpuSeconds,
+        cpuCores: seconds > 0 ? cpuSeconds / seconds : 0,
+        memoryPeakMB: (this.#peak.get(w.pid) ?? 0) / 1024 / 1024,
+        samples: this.#samples,
+      };
+    });
+    const busy = (node1.busy - this.#node0.busy) / CLK_TCK;
+    out.push({
+      name: "node",
+      component: "node",
+      cpuSeconds: busy,
+      cpuCores: seconds > 0 ? busy / seconds : 0,
+      memoryPeakMB: (Deno.systemMemoryInfo().total - Deno.systemMemoryInfo().available) / 1024 /
+        1024,
+      samples: this.#samples,
+    });
+    return out;
+  }
+}
+
+/** Fails with a clear message when a TCP port on loopback is already taken. */
+export function assertPortFree(port: number, what: string): void {
+  try {
+    const l = Deno.listen({ hostname: "127.0.0.1", port });
+    l.close();
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `Cannot start ${what}: port ${port} on 127.0.0.1 is already in use (set local.basePort to another range)`,
+      );
+    }
+    throw e;
+  }
+}
+
+/** Waits until a TCP port accepts connections, bounded. */
+export async function waitForPort(port: number, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch (e) {
+      last = (e as Error).message;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what} on port ${port}: ${last}`);
+}

@@ -1,0 +1,473 @@
+/**
+ * The local target: real servers, real load generators and real proxies
+ * (HAProxy) standing in for meshes, all on loopback. Meshes here are EMULATIONS
+ * and every result says so (`mesh.emulated: true`).
+ *
+ * What `deploy` starts is recorded in `<run>/local/state.json`, so each stage can
+ * run as its own process and `cleanup` stops exactly those processes.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { readJson, writeJsonAtomic } from "../run_dir.ts";
+import type { LoadOutcome, Requirement, StageContext, Target } from "../target.ts";
+import type { MeshRef, ResourceUse, RunSpec } from "../types.ts";
+import { generateCerts } from "./certs.ts";
+import { clientProxyConfig, LOCAL_MESHES, serverProxyConfig } from "./meshes.ts";
+import {
+  assertPortFree,
+  isAlive,
+  type ProcessInfo,
+  ResourceSampler,
+  spawnDaemon,
+  stopGroup,
+  waitForPort,
+} from "./proc.ts";
+import { BASE_TOOLS, findBinary, missingTools, type ToolSpec, versionsOf } from "./tools.ts";
+import type { LocalWorkload, WorkloadEnv } from "./workload.ts";
+import { workloadsByName } from "../workloads/mod.ts";
+import type { BenchConfig } from "../config.ts";
+
+/** What `deploy` recorded. */
+export interface LocalState {
+  processes: ProcessInfo[];
+  /** workload -> mesh -> ports the client sends to. */
+  endpoints: Record<string, Record<string, number[]>>;
+  meshes: Record<string, MeshRef>;
+  bin: Record<string, string>;
+  stopped: boolean;
+}
+
+function statePath(runDir: string): string {
+  return join(runDir, "local", "state.json");
+}
+
+/** Reads the recorded state of a local deployment. */
+export async function readLocalState(runDir: string): Promise<LocalState> {
+  try {
+    return await readJson(statePath(runDir)) as LocalState;
+  } catch (e) {
+    throw new Error(
+      `No local deployment recorded in "${runDir}" (run the deploy stage first): ${
+        (e as Error).message
+      }`,
+    );
+  }
+}
+
+function toolsFor(workloads: LocalWorkload[]): ToolSpec[] {
+  const all = [...BASE_TOOLS, ...workloads.flatMap((w) => w.tools)];
+  return all.filter((t, i) => all.findIndex((u) => u.name === t.name) === i);
+}
+
+function checkMeshes(config: BenchConfig): void {
+  for (const m of config.meshes) {
+    if (!LOCAL_MESHES[m]) {
+      throw new Error(
+        `Unknown mesh "${m}" in "meshes" for the local target (known: ${
+          Object.keys(LOCAL_MESHES).join(", ")
+        }; real meshes need --target cluster)`,
+      );
+    }
+  }
+}
+
+/** Port plan: each workload gets a block of 100 ports from `local.basePort`. */
+function ports(config: BenchConfig, wi: number) {
+  const base = config.local.basePort + wi * 100;
+  return {
+    server: (r: number) => base + r,
+    sidecarIn: (r: number) => base + 10 + r,
+    sidecarOut: base + 20,
+    nodeIn: (r: number) => base + 30 + r,
+    nodeOut: base + 40,
+  };
+}
+
+function meshRef(name: string, config: BenchConfig, haproxyVersion: string): MeshRef {
+  const m = LOCAL_MESHES[name];
+  return {
+    name,
+    kind: m.kind,
+    emulated: m.kind !== "none",
+    version: m.kind === "none" ? "n/a" : `emulated with ${haproxyVersion}`,
+    settings: m.kind === "none" ? { description: m.description } : {
+      description: m.description,
+      mtls: "strict (client certificate required), ECDSA P-256, TLS 1.2+",
+      layer: m.layer,
+      proxyThreads: config.local.proxyThreads,
+    },
+  };
+}
+
+export class LocalTarget implements Target {
+  readonly name = "local" as const;
+
+  requirements(config: BenchConfig): Promise<Requirement[]> {
+    checkMeshes(config);
+    return Promise.resolve(missingTools(toolsFor(workloadsByName(config.workloads))));
+  }
+
+  /** Tools of this config, for installation and version reporting. */
+  tools(config: BenchConfig): ToolSpec[] {
+    return toolsFor(workloadsByName(config.workloads));
+  }
+
+  #env(ctx: StageContext, w: LocalWorkload, bin: Record<string, string>): WorkloadEnv {
+    return {
+      runDir: ctx.runDir,
+      workDir: join(ctx.runDir, "local", w.name),
+      runner: ctx.runner,
+      config: ctx.config,
+      log: ctx.log,
+      signal: ctx.signal,
+      bin,
+    };
+  }
+
+  async deploy(ctx: StageContext): Promise<void> {
+    const { config, runDir } = ctx;
+    checkMeshes(config);
+    const workloads = workloadsByName(config.workloads);
+    const tools = toolsFor(workloads);
+    const missing = missingTools(tools);
+    if (missing.length) throw new Error(`Missing tools: ${missing.map((m) => m.name).join(", ")}`);
+    const localDir = join(runDir, "local");
+    await Deno.mkdir(localDir, { recursive: true });
+    const bin: Record<string, string> = {};
+    for (const t of tools) bin[t.name] = findBinary(t.bin)!;
+    for (const [k, v] of Object.entries(await versionsOf(ctx.runner, tools))) {
+      bin[`${k}@version`] = v;
+    }
+    const state: LocalState = { processes: [], endpoints: {}, meshes: {}, bin, stopped: false };
+    for (const m of config.meshes) {
+      state.meshes[m] = meshRef(m, config, bin["haproxy@version"] ?? "haproxy");
+    }
+    const save = () => writeJsonAtomic(statePath(runDir), state);
+    await save();
+    const start = async (
+      info: Omit<ProcessInfo, "pid" | "log">,
+      port: number[],
+      files: Record<string, string> = {},
+      cwd?: string,
+    ) => {
+      for (const [path, text] of Object.entries(files)) await Deno.writeTextFile(path, text);
+      const log = join(localDir, `${info.name}.log`);
+      const pid = await spawnDaemon(info.cmd, log, cwd);
+      state.processes.push({ ...info, pid, log });
+      await save();
+      for (const p of port) {
+        try {
+          await waitForPort(p, info.name, 15_000);
+        } catch (e) {
+          let logTail = "";
+          try {
+            logTail = (await Deno.readTextFile(log)).split("\n").slice(-8).join("\n");
+          } catch { /* no log */ }
+          throw new Error(
+            `${(e as Error).message}${
+              isAlive(pid) ? "" : " (process exited)"
+            }; log ${log}:\n${logTail}`,
+          );
+        }
+      }
+    };
+
+    // Every port must be free before anything starts, so a clash fails fast and clean.
+    workloads.forEach((w, wi) => {
+      const p = ports(config, wi);
+      for (let r = 0; r < w.replicas; r++) {
+        assertPortFree(p.server(r), `${w.name} server ${r}`);
+        if (config.meshes.includes("sidecar-emu")) assertPortFree(p.sidecarIn(r), "sidecar");
+        if (config.meshes.includes("node-proxy-emu")) assertPortFree(p.nodeIn(r), "node proxy");
+      }
+      if (config.meshes.includes("sidecar-emu")) assertPortFree(p.sidecarOut, "client sidecar");
+      if (config.meshes.includes("node-proxy-emu")) assertPortFree(p.nodeOut, "client node proxy");
+    });
+
+    ctx.log.info("Generating per-run mTLS certificates (openssl, ECDSA P-256)");
+    const certs = await generateCerts(ctx.runner, join(localDir, "certs"));
+
+    // Application servers: shared by every mesh, so all meshes hit the same processes.
+    for (const [wi, w] of workloads.entries()) {
+      const env = this.#env(ctx, w, bin);
+      await Deno.mkdir(env.workDir, { recursive: true });
+      state.endpoints[w.name] = {};
+      const serverPorts: number[] = [];
+      for (let r = 0; r < w.replicas; r++) {
+        const port = ports(config, wi).server(r);
+        const sc = await w.server(env, r, port);
+        ctx.log.info(`Starting ${w.name} server replica ${r} on 127.0.0.1:${port}`);
+        await start(
+          {
+            name: `${w.name}-server-${r}`,
+            component: "app",
+            mesh: "",
+            workloads: [w.name],
+            cmd: sc.cmd,
+          },
+          [port],
+          sc.files,
+          sc.cwd,
+        );
+        serverPorts.push(port);
+      }
+      state.endpoints[w.name].baseline = serverPorts;
+    }
+
+    const haproxy = (cfgPath: string) => [bin.haproxy, "-db", "-f", cfgPath];
+    const threads = config.local.proxyThreads;
+    for (const meshName of config.meshes) {
+      const mesh = LOCAL_MESHES[meshName];
+      if (mesh.layer === "none") {
+        for (const w of workloads) {
+          state.endpoints[w.name][meshName] = state.endpoints[w.name].baseline;
+        }
+        continue;
+      }
+      const meshDir = join(localDir, meshName);
+      await Deno.mkdir(meshDir, { recursive: true });
+      const layer = mesh.layer;
+      const specs = workloads.map((w, wi) => {
+        const p = ports(config, wi);
+        const inbound = Array.from(
+          { length: w.replicas },
+          (_, r) => layer === "l7" ? p.sidecarIn(r) : p.nodeIn(r),
+        );
+        return {
+          name: w.name,
+          protocol: w.protocol,
+          serverPorts: state.endpoints[w.name].baseline,
+          clientPort: layer === "l7" ? p.sidecarOut : p.nodeOut,
+          inboundPorts: inbound,
+        };
+      });
+      // Server side: a sidecar per replica (L7), or one node proxy for all (L4).
+      if (layer === "l7") {
+        for (const s of specs) {
+          for (let r = 0; r < s.serverPorts.length; r++) {
+            const name = `${meshName}-${s.name}-server-sidecar-${r}`;
+            const cfg = join(meshDir, `${name}.cfg`);
+            ctx.log.info(`Starting ${name} (HAProxy L7, mTLS) on 127.0.0.1:${s.inboundPorts[r]}`);
+            await start(
+              {
+                name,
+                component: "data-plane",
+                mesh: meshName,
+                workloads: [s.name],
+                cmd: haproxy(cfg),
+              },
+              [s.inboundPorts[r]],
+              {
+                [cfg]: serverProxyConfig({
+                  layer,
+                  threads,
+                  pidfile: join(meshDir, `${name}.pid`),
+                  certs,
+                  listeners: [{
+                    name: s.name,
+                    protocol: s.protocol,
+                    inboundPort: s.inboundPorts[r],
+                    appPort: s.serverPorts[r],
+                  }],
+                }),
+              },
+            );
+          }
+        }
+      } else {
+        const name = `${meshName}-server-node-proxy`;
+        const cfg = join(meshDir, `${name}.cfg`);
+        ctx.log.info(`Starting ${name} (HAProxy L4, mTLS)`);
+        await start(
+          {
+            name,
+            component: "data-plane",
+            mesh: meshName,
+            workloads: specs.map((s) => s.name),
+            cmd: haproxy(cfg),
+          },
+          specs.flatMap((s) => s.inboundPorts),
+          {
+            [cfg]: serverProxyConfig({
+              layer,
+              threads,
+              pidfile: join(meshDir, `${name}.pid`),
+              certs,
+              listeners: specs.flatMap((s) =>
+                s.inboundPorts.map((inboundPort, r) => ({
+                  name: `${s.name}_r${r}`,
+                  protocol: s.protocol,
+                  inboundPort,
+                  appPort: s.serverPorts[r],
+                }))
+              ),
+            }),
+          },
+        );
+      }
+      const clientName = layer === "l7"
+        ? `${meshName}-client-sidecar`
+        : `${meshName}-client-node-proxy`;
+      const cfg = join(meshDir, `${clientName}.cfg`);
+      ctx.log.info(`Starting ${clientName} (HAProxy ${layer.toUpperCase()}, mTLS)`);
+      await start(
+        {
+          name: clientName,
+          component: "data-plane",
+          mesh: meshName,
+          workloads: specs.map((s) => s.name),
+          cmd: haproxy(cfg),
+        },
+        specs.map((s) => s.clientPort),
+        {
+          [cfg]: clientProxyConfig({
+            layer,
+            threads,
+            pidfile: join(meshDir, `${clientName}.pid`),
+            certs,
+            workloads: specs,
+          }),
+        },
+      );
+      for (const s of specs) state.endpoints[s.name][meshName] = [s.clientPort];
+    }
+    await save();
+    ctx.log.info(
+      `Deployed ${state.processes.length} processes for ${workloads.length} workload(s) x ${config.meshes.length} mesh(es)`,
+    );
+  }
+
+  #assertAlive(state: LocalState, workload: string, mesh: string, when: string): void {
+    const dead = state.processes.filter((p) =>
+      p.workloads.includes(workload) && (p.mesh === "" || p.mesh === mesh) && !isAlive(p.pid)
+    );
+    if (dead.length) {
+      throw new Error(
+        `Component died ${when}: ${
+          dead.map((p) => `${p.name} (pid ${p.pid}, log ${p.log})`).join(", ")
+        }`,
+      );
+    }
+  }
+
+  async health(ctx: StageContext): Promise<void> {
+    const state = await readLocalState(ctx.runDir);
+    for (const w of workloadsByName(ctx.config.workloads)) {
+      const env = this.#env(ctx, w, state.bin);
+      for (const mesh of ctx.config.meshes) {
+        this.#assertAlive(state, w.name, mesh, "before the health check");
+        const p = state.endpoints[w.name]?.[mesh];
+        if (!p) {
+          throw new Error(`No endpoint recorded for workload "${w.name}" under mesh "${mesh}"`);
+        }
+        const deadline = Date.now() + 15_000;
+        let attempt = 0;
+        for (;;) {
+          attempt++;
+          try {
+            await w.probe(env, p);
+            ctx.log.info(`Healthy: ${w.name} through ${mesh} (ports ${p.join(",")})`);
+            break;
+          } catch (e) {
+            if (Date.now() > deadline) {
+              throw new Error(
+                `Health check of "${w.name}" through "${mesh}" failed after ${attempt} attempts: ${
+                  (e as Error).message
+                }`,
+              );
+            }
+            ctx.log.warn(
+              `Not healthy yet (${w.name} via ${mesh}, attempt ${attempt}): ${
+                (e as Error).message
+              }`,
+            );
+            await new Promise((r) => setTimeout(r, 300));
+          }
+        }
+      }
+    }
+  }
+
+  async warmup(ctx: StageContext, seconds: number): Promise<void> {
+    const state = await readLocalState(ctx.runDir);
+    for (const w of workloadsByName(ctx.config.workloads)) {
+      const env = this.#env(ctx, w, state.bin);
+      await Promise.all(
+        ctx.config.meshes.map((m) => w.warmup(env, state.endpoints[w.name][m], seconds)),
+      );
+    }
+  }
+
+  async runLoad(ctx: StageContext, spec: RunSpec): Promise<LoadOutcome> {
+    const state = await readLocalState(ctx.runDir);
+    if (state.stopped) throw new Error(`The deployment in "${ctx.runDir}" was already cleaned up`);
+    const [w] = workloadsByName([spec.workload]);
+    const env = this.#env(ctx, w, state.bin);
+    this.#assertAlive(state, w.name, spec.mesh, "before the run");
+    const watched = state.processes.filter((p) =>
+      p.workloads.includes(w.name) && (p.mesh === "" || p.mesh === spec.mesh)
+    ).map((p) => ({ name: p.name, component: p.component, pid: p.pid }));
+    const sampler = new ResourceSampler(watched);
+    const stem = `raw/${w.name}_${String(spec.seq).padStart(4, "0")}_${spec.mesh}_${
+      spec.point.rate ?? spec.point.mode
+    }_i${spec.iteration}`;
+    sampler.start();
+    const start = new Date().toISOString();
+    let loadgens = 0;
+    let result;
+    let use: ReturnType<ResourceSampler["stop"]>;
+    try {
+      result = await w.run(env, spec, state.endpoints[w.name][spec.mesh], stem, (pid) => {
+        sampler.add({
+          name: `loadgen-${spec.point.tool}${loadgens++ ? `-${loadgens}` : ""}`,
+          component: "loadgen",
+          pid,
+        });
+      });
+    } finally {
+      // Stop sampling whatever happened, so no timer outlives the run.
+      use = sampler.stop();
+    }
+    const end = new Date().toISOString();
+    this.#assertAlive(state, w.name, spec.mesh, "during the run");
+    const resources: ResourceUse[] = use.map((u) => ({
+      component: u.component,
+      name: u.name,
+      cpuCores: u.cpuCores,
+      cpuSeconds: u.cpuSeconds,
+      memoryPeakMB: u.memoryPeakMB,
+      samples: u.samples,
+    }));
+    return { load: result.load, resources, raw: result.raw, window: { start, end } };
+  }
+
+  /** The mesh as recorded at deploy time. */
+  async meshRef(runDir: string, mesh: string): Promise<MeshRef> {
+    const state = await readLocalState(runDir);
+    return state.meshes[mesh];
+  }
+
+  async cleanup(ctx: StageContext): Promise<void> {
+    let state: LocalState;
+    try {
+      state = await readLocalState(ctx.runDir);
+    } catch {
+      ctx.log.info("Nothing to clean up: no local deployment recorded");
+      return;
+    }
+    // Proxies first, then servers: the reverse of start order.
+    for (const p of [...state.processes].reverse()) {
+      if (isAlive(p.pid)) {
+        await stopGroup(p.pid);
+        ctx.log.info(`Stopped ${p.name} (pid ${p.pid})`);
+      }
+    }
+    const left = state.processes.filter((p) => isAlive(p.pid));
+    state.stopped = true;
+    await writeJsonAtomic(statePath(ctx.runDir), state);
+    if (left.length) {
+      throw new Error(`Could not stop: ${left.map((p) => `${p.name} (pid ${p.pid})`).join(", ")}`);
+    }
+  }
+}

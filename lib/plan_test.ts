@@ -1,0 +1,40 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { buildPlan, plannedLoadSeconds } from "./plan.ts";
+import type { LoadPoint } from "./types.ts";
+
+const point: LoadPoint = {
+  mode: "fixed-rate",
+  tool: "vegeta",
+  rate: 100,
+  connections: 4,
+  durationS: 5,
+};
+const input = {
+  workloads: [{ name: "http", points: [point] }],
+  meshes: ["baseline", "sidecar-emu", "node-proxy-emu"],
+  iterations: 6,
+  seed: 11,
+};
+
+Deno.test("every mesh appears once per block, in varying order", () => {
+  const plan = buildPlan(input);
+  assertEquals(plan.length, 18);
+  assertEquals(plan.map((r) => r.seq), Array.from({ length: 18 }, (_, i) => i + 1));
+  const orders = new Set<string>();
+  for (let b = 0; b < 6; b++) {
+    const block = plan.slice(b * 3, b * 3 + 3);
+    assertEquals(block.map((r) => r.mesh).sort(), [...input.meshes].sort());
+    assert(block.every((r) => r.iteration === b + 1));
+    orders.add(block.map((r) => r.mesh).join(","));
+  }
+  assert(orders.size > 1, "the order must be randomised across blocks");
+});
+
+Deno.test("the plan is reproducible from its seed", () => {
+  assertEquals(buildPlan(input), buildPlan(input));
+  assert(JSON.stringify(buildPlan({ ...input, seed: 12 })) !== JSON.stringify(buildPlan(input)));
+});
+
+Deno.test("planned load seconds sum the windows", () => {
+  assertEquals(plannedLoadSeconds(buildPlan(input)), 90);
+});

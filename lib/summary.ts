@@ -1,0 +1,262 @@
+/**
+ * From run records to `summary.json`: pool iterations per (workload, mesh, load
+ * point), merge histograms, compute overheads vs the baseline with bootstrap CIs,
+ * and flag noisy baselines and saturated runs. Pure: no I/O.
+ *
+ * @module
+ */
+import { mergeHistograms, percentile, summarize } from "./histogram.ts";
+import { bootstrapOverhead, cvPct } from "./stats.ts";
+import type { Component, GroupStats, Overhead, RunRecord, Summary, TargetName } from "./types.ts";
+import { SCHEMA_VERSION } from "./types.ts";
+
+/** Settings that shape the summary (from the run's config). */
+export interface SummaryOptions {
+  runId: string;
+  target: TargetName;
+  baseline: string;
+  noisyCvPct: number;
+  resamples: number;
+  confidence: number;
+  seed: number;
+  /** Problems met while reading records, carried into `notes`. */
+  notes?: string[];
+  now?: Date;
+}
+
+type Usable = RunRecord & { load: NonNullable<RunRecord["load"]> };
+
+function groupKey(r: RunRecord): string {
+  const p = r.spec.point;
+  return `${r.spec.workload}|${r.spec.mesh}|${p.mode}|${p.tool}|${p.rate ?? "-"}`;
+}
+
+function pointKey(r: RunRecord): string {
+  const p = r.spec.point;
+  return `${r.spec.workload}|${p.mode}|${p.tool}|${p.rate ?? "-"}`;
+}
+
+const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+
+const isProxy = (c: Component) => c === "data-plane" || c === "control-plane";
+
+function sumRes(r: RunRecord, pick: (c: Component) => boolean, f: "cpuCores" | "memoryPeakMB") {
+  return r.resources.filter((x) => pick(x.component)).reduce((s, x) => s + x[f], 0);
+}
+
+/** A metric: how to read it from a set of iterations, and its unit. */
+interface Metric {
+  name: string;
+  unit: string;
+  applies: (mode: string) => boolean;
+  stat: (rs: Usable[]) => number;
+  /** For share-basis metrics: the baseline's own quantity. */
+  baselineStat?: (rs: Usable[]) => number;
+}
+
+const latencyMetric = (name: string, p: number): Metric => ({
+  name,
+  unit: "ms",
+  applies: (m) => m === "fixed-rate",
+  stat: (rs) => {
+    const h = mergeHistograms(rs.map((r) => r.load.latency));
+    return (p >= 100 ? h.max : percentile(h, p)) / 1000;
+  },
+});
+
+const METRICS: Metric[] = [
+  latencyMetric("latency_p50_ms", 50),
+  latencyMetric("latency_p95_ms", 95),
+  latencyMetric("latency_p99_ms", 99),
+  latencyMetric("latency_max_ms", 100),
+  {
+    name: "throughput_rps",
+    unit: "ops/s",
+    applies: (m) => m === "max-throughput",
+    stat: (rs) => mean(rs.map((r) => r.load.achievedRate)),
+  },
+  {
+    name: "completion_time_s",
+    unit: "s",
+    applies: (m) => m === "batch",
+    stat: (rs) => mean(rs.map((r) => r.load.durationS)),
+  },
+  {
+    name: "cpu_cores_total",
+    unit: "cores",
+    applies: (m) => m !== "max-throughput",
+    stat: (rs) => mean(rs.map((r) => sumRes(r, (c) => c === "app" || isProxy(c), "cpuCores"))),
+  },
+  {
+    name: "memory_mb_total",
+    unit: "MB",
+    applies: (m) => m !== "max-throughput",
+    stat: (rs) => mean(rs.map((r) => sumRes(r, (c) => c === "app" || isProxy(c), "memoryPeakMB"))),
+  },
+  {
+    name: "proxy_cpu_cores",
+    unit: "cores",
+    applies: (m) => m !== "max-throughput",
+    stat: (rs) => mean(rs.map((r) => sumRes(r, isProxy, "cpuCores"))),
+    baselineStat: (rs) => mean(rs.map((r) => sumRes(r, (c) => c === "app", "cpuCores"))),
+  },
+  {
+    name: "proxy_memory_mb",
+    unit: "MB",
+    applies: (m) => m !== "max-throughput",
+    stat: (rs) => mean(rs.map((r) => sumRes(r, isProxy, "memoryPeakMB"))),
+    baselineStat: (rs) => mean(rs.map((r) => sumRes(r, (c) => c === "app", "memoryPeakMB"))),
+  },
+];
+
+/** Names of the overhead metrics, in report order. */
+export const METRIC_NAMES = METRICS.map((m) => m.name);
+
+function hashSeed(seed: number, key: string): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+function groupStats(rs: RunRecord[]): GroupStats {
+  const first = rs[0];
+  const usable = rs.filter((r): r is Usable =>
+    (r.status === "ok" || r.status === "saturated") && r.load !== undefined
+  );
+  const hist = mergeHistograms(usable.map((r) => r.load.latency));
+  const rates = usable.map((r) => r.load.achievedRate);
+  const ops = usable.reduce((s, r) => s + r.load.operations, 0);
+  const byName = new Map<
+    string,
+    { component: Component; cpu: number[]; mem: number[]; cpuS: number }
+  >();
+  for (const r of usable) {
+    for (const x of r.resources) {
+      const e = byName.get(x.name) ?? { component: x.component, cpu: [], mem: [], cpuS: 0 };
+      e.cpu.push(x.cpuCores);
+      e.mem.push(x.memoryPeakMB);
+      e.cpuS += x.cpuSeconds;
+      byName.set(x.name, e);
+    }
+  }
+  return {
+    workload: first.spec.workload,
+    mesh: first.spec.mesh,
+    meshKind: first.mesh.kind,
+    emulated: first.mesh.emulated,
+    mode: first.spec.point.mode,
+    tool: first.spec.point.tool,
+    timing: usable[0]?.load.timing ?? "closed-loop",
+    rate: first.spec.point.rate,
+    connections: first.spec.point.connections,
+    iterations: usable.length,
+    failed: rs.filter((r) => r.status === "failed" || r.status === "interrupted").length,
+    saturated: rs.filter((r) => r.status === "saturated").length,
+    latency: summarize(hist),
+    histogram: hist,
+    achievedRate: {
+      mean: mean(rates),
+      min: rates.length ? Math.min(...rates) : NaN,
+      max: rates.length ? Math.max(...rates) : NaN,
+      cvPct: cvPct(rates),
+    },
+    errors: usable.reduce((s, r) => s + r.load.errors, 0),
+    operations: ops,
+    resources: [...byName.entries()].map(([name, e]) => ({
+      component: e.component,
+      name,
+      cpuCores: mean(e.cpu),
+      memoryPeakMB: mean(e.mem),
+      cpuSecondsPer1k: ops > 0 ? (e.cpuS / ops) * 1000 : NaN,
+    })),
+  };
+}
+
+/** Per-iteration value of a metric, for the baseline noise check. */
+function perIteration(metric: Metric, rs: Usable[], baselineSide: boolean): number[] {
+  const f = baselineSide && metric.baselineStat ? metric.baselineStat : metric.stat;
+  return rs.map((r) => f([r]));
+}
+
+/** Builds the summary from run records. */
+export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Summary {
+  const notes = [...(options.notes ?? [])];
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of records) {
+    const k = groupKey(r);
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+    if (r.status === "failed" || r.status === "interrupted") {
+      notes.push(
+        `Run ${r.spec.seq} (${r.spec.workload}, ${r.spec.mesh}, iteration ${r.spec.iteration}) ${r.status}: ${
+          r.reason ?? "no reason recorded"
+        }`,
+      );
+    }
+  }
+  const stats = [...groups.values()].map(groupStats).sort((a, b) =>
+    a.workload.localeCompare(b.workload) || a.mode.localeCompare(b.mode) ||
+    (a.rate ?? 0) - (b.rate ?? 0) || a.mesh.localeCompare(b.mesh)
+  );
+
+  const overheads: Overhead[] = [];
+  const byPoint = new Map<string, Map<string, Usable[]>>();
+  for (const r of records) {
+    if (!((r.status === "ok" || r.status === "saturated") && r.load)) continue;
+    const pk = pointKey(r);
+    const m = byPoint.get(pk) ?? new Map<string, Usable[]>();
+    m.set(r.spec.mesh, [...(m.get(r.spec.mesh) ?? []), r as Usable]);
+    byPoint.set(pk, m);
+  }
+  for (const [pk, meshes] of byPoint) {
+    const base = meshes.get(options.baseline);
+    if (!base?.length) {
+      notes.push(`No usable baseline runs for ${pk.replaceAll("|", " ")}: overheads not computed`);
+      continue;
+    }
+    const mode = base[0].spec.point.mode;
+    for (const [mesh, rs] of meshes) {
+      if (mesh === options.baseline) continue;
+      for (const metric of METRICS.filter((m) => m.applies(mode))) {
+        const est = bootstrapOverhead(base, rs, metric.stat, {
+          resamples: options.resamples,
+          confidence: options.confidence,
+          seed: hashSeed(options.seed, `${pk}|${mesh}|${metric.name}`),
+          basis: metric.baselineStat ? "share" : "relative",
+          baselineStatistic: metric.baselineStat as ((s: never[]) => number) | undefined,
+        });
+        if (!Number.isFinite(est.overheadPct)) continue;
+        const baseCv = cvPct(perIteration(metric, base, true));
+        overheads.push({
+          workload: base[0].spec.workload,
+          mesh,
+          emulated: rs[0].mesh.emulated,
+          metric: metric.name,
+          unit: metric.unit,
+          rate: base[0].spec.point.rate,
+          baseline: est.baseline,
+          value: est.value,
+          basis: metric.baselineStat ? "share-of-baseline-app" : "relative",
+          overheadPct: est.overheadPct,
+          ci95: est.ci95,
+          iterations: { baseline: base.length, mesh: rs.length },
+          baselineCvPct: baseCv,
+          noisyBaseline: baseCv > options.noisyCvPct,
+          saturated: [...base, ...rs].some((r) => r.status === "saturated"),
+        });
+      }
+    }
+  }
+  const first = records[0];
+  return {
+    kind: "meshbench.summary",
+    schemaVersion: SCHEMA_VERSION,
+    runId: options.runId,
+    target: options.target,
+    generatedAt: (options.now ?? new Date()).toISOString(),
+    emulated: records.some((r) => r.mesh.emulated),
+    baselineMesh: options.baseline,
+    groups: stats,
+    overheads,
+    notes: first ? notes : [...notes, "No run records found"],
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * The workload registry of the local target: one entry per design family.
+ *
+ * @module
+ */
+import type { LocalWorkload } from "../local/workload.ts";
+import { httpWorkload } from "./http.ts";
+
+export const WORKLOADS: Record<string, LocalWorkload> = {
+  http: httpWorkload,
+};
+
+/** Looks up workloads by name; an unknown name is an error listing the known ones. */
+export function workloadsByName(names: string[]): LocalWorkload[] {
+  return names.map((n) => {
+    const w = WORKLOADS[n];
+    if (!w) {
+      throw new Error(
+        `Unknown workload "${n}" in "workloads" (known: ${Object.keys(WORKLOADS).join(", ")})`,
+      );
+    }
+    return w;
+  });
+}
