@@ -1,0 +1,150 @@
+/**
+ * The cluster target's objects: the YAML in `manifests/` rendered per namespace. Workload
+ * files carry no namespace; {@linkcode CLUSTER_NAMESPACES} says which workload goes into
+ * which namespace, so the baseline namespaces run exactly the same objects as the meshed
+ * ones.
+ *
+ * @module
+ */
+
+import { parseAllDocuments } from "yaml";
+
+/** Labels on every object meshbench creates. */
+export const MANAGED_LABELS = {
+  "app.kubernetes.io/part-of": "meshbench",
+  "meshbench.io/managed": "true",
+} as const;
+
+/** Label selector for everything meshbench created. */
+export const MANAGED_SELECTOR = "meshbench.io/managed=true,app.kubernetes.io/part-of=meshbench";
+
+/** A Kubernetes object as plain data. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+
+/** One benchmark namespace: which workload it runs and whether a mesh may enable it. */
+export interface NamespaceSpec {
+  namespace: string;
+  /** File in `manifests/workloads/` without `.yaml`. */
+  workload: "http" | "grpc" | "websocket" | "db" | "ml";
+  /** False for the baseline namespaces: never enabled for any mesh. */
+  meshed: boolean;
+  /** Added to every NodePort of the workload (NodePorts are cluster-wide). */
+  nodePortOffset: number;
+}
+
+/** The design's namespaces, in deploy order. */
+export const CLUSTER_NAMESPACES: readonly NamespaceSpec[] = [
+  { namespace: "http-benchmark", workload: "http", meshed: true, nodePortOffset: 0 },
+  { namespace: "grpc-benchmark", workload: "grpc", meshed: true, nodePortOffset: 0 },
+  { namespace: "websocket-benchmark", workload: "websocket", meshed: true, nodePortOffset: 0 },
+  { namespace: "db-benchmark", workload: "db", meshed: true, nodePortOffset: 0 },
+  { namespace: "ml-benchmark", workload: "ml", meshed: true, nodePortOffset: 0 },
+  // Same objects as http/grpc without a mesh; NodePorts 31080 and 31090.
+  { namespace: "baseline-http", workload: "http", meshed: false, nodePortOffset: 1000 },
+  { namespace: "baseline-grpc", workload: "grpc", meshed: false, nodePortOffset: 1000 },
+];
+
+/** The repository's `manifests/` directory. */
+export const MANIFEST_DIR = new URL("../../manifests/", import.meta.url).pathname;
+
+/** Parses a multi-document YAML text into objects; errors name the file, line and column. */
+export function parseManifests(text: string, source: string): KubeObject[] {
+  const out: KubeObject[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length) {
+      throw new Error(`Cannot parse manifest "${source}": ${doc.errors[0].message}`);
+    }
+    const obj = doc.toJS() as KubeObject | null;
+    if (obj === null) continue;
+    if (typeof obj !== "object" || !obj.apiVersion || !obj.kind || !obj.metadata?.name) {
+      throw new Error(
+        `Cannot use manifest "${source}": a document lacks apiVersion, kind or metadata.name`,
+      );
+    }
+    out.push(obj);
+  }
+  return out;
+}
+
+/** Reads and parses one file under `manifests/`. */
+export function readManifestFile(relative: string, dir = MANIFEST_DIR): KubeObject[] {
+  const path = `${dir}${relative}`;
+  return parseManifests(Deno.readTextFileSync(path), path);
+}
+
+/** The Namespace objects of `specs`, from `manifests/namespaces.yaml`. */
+export function renderNamespaces(
+  specs: readonly NamespaceSpec[] = CLUSTER_NAMESPACES,
+  dir = MANIFEST_DIR,
+): KubeObject[] {
+  const all = readManifestFile("namespaces.yaml", dir);
+  return specs.map((s) => {
+    const ns = all.find((o) => o.metadata.name === s.namespace);
+    if (!ns) {
+      throw new Error(
+        `Cannot render namespace "${s.namespace}": not in ${dir}namespaces.yaml`,
+      );
+    }
+    return structuredClone(ns);
+  });
+}
+
+/** The workload objects of one namespace (namespace set, NodePorts shifted). */
+export function renderWorkload(spec: NamespaceSpec, dir = MANIFEST_DIR): KubeObject[] {
+  const objs = readManifestFile(`workloads/${spec.workload}.yaml`, dir);
+  for (const o of objs) {
+    o.metadata.namespace = spec.namespace;
+    if (o.kind === "Service" && spec.nodePortOffset) {
+      const ports = ((o.spec as { ports?: Array<{ nodePort?: number }> })?.ports) ?? [];
+      for (const p of ports) if (p.nodePort) p.nodePort += spec.nodePortOffset;
+    }
+  }
+  return objs;
+}
+
+/** Namespaces first, then every workload object, in apply order. */
+export function renderAll(
+  specs: readonly NamespaceSpec[] = CLUSTER_NAMESPACES,
+  dir = MANIFEST_DIR,
+): KubeObject[] {
+  return [...renderNamespaces(specs, dir), ...specs.flatMap((s) => renderWorkload(s, dir))];
+}
+
+/** Pod templates inside an object (Deployment, StatefulSet, Job, DaemonSet). */
+export function podTemplateOf(o: KubeObject): { metadata?: KubeObject["metadata"] } | undefined {
+  const spec = o.spec as { template?: { metadata?: KubeObject["metadata"] } } | undefined;
+  return spec?.template;
+}
+
+/**
+ * Problems with meshbench's labelling rules: every object and pod template labelled as
+ * meshbench's. Empty when all is well.
+ */
+export function labellingProblems(objs: KubeObject[]): string[] {
+  const problems: string[] = [];
+  const check = (what: string, labels: Record<string, string> | undefined) => {
+    for (const [k, v] of Object.entries(MANAGED_LABELS)) {
+      if (labels?.[k] !== v) problems.push(`${what} lacks label ${k}=${v}`);
+    }
+  };
+  for (const o of objs) {
+    const id = `${o.kind} "${
+      o.metadata.namespace ? o.metadata.namespace + "/" : ""
+    }${o.metadata.name}"`;
+    check(id, o.metadata.labels);
+    const t = podTemplateOf(o);
+    if (t) check(`pod template of ${id}`, t.metadata?.labels);
+  }
+  return problems;
+}

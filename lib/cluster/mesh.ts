@@ -1,0 +1,322 @@
+/**
+ * Mesh lifecycle on a cluster: install with Helm (pinned chart versions), apply meshbench's
+ * mesh resources, verify that every benchmark pod is meshed before load, and uninstall
+ * fully before the next mesh.
+ *
+ * @module
+ */
+
+import type * as k8s from "@kubernetes/client-node";
+import { CommandError, type Runner } from "../command.ts";
+import { applyObjects, checkNamespaceOwnership, ClusterStageError, describe } from "./deploy.ts";
+import { apiReason, isNotFound, type Kube, kubeconfigPath } from "./kube.ts";
+import { type KubeObject, MANAGED_LABELS, MANAGED_SELECTOR, parseManifests } from "./manifests.ts";
+import { type ClusterMesh, helmArgs, type HelmStep } from "./meshes.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The repository's `meshes/crds/` directory. */
+export const CRD_DIR = new URL("../../meshes/crds/", import.meta.url).pathname;
+
+/** Options for mesh install and uninstall. */
+export interface MeshOptions {
+  runner: Runner;
+  kubeconfig?: string;
+  /** Path or name of the helm binary (default "helm"). */
+  helm?: string;
+  /** Scratch directory for generated certificates. */
+  workDir: string;
+  log?: (message: string) => void;
+}
+
+async function linkerdCerts(runner: Runner, dir: string): Promise<Record<string, string>> {
+  await Deno.mkdir(dir, { recursive: true });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await runner.run([
+    "openssl",
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    `${dir}/ca.key`,
+    "-out",
+    `${dir}/ca.crt`,
+    "-days",
+    "365",
+    "-subj",
+    "/CN=root.linkerd.cluster.local",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ], { timeoutMs: 30_000 });
+  await runner.run([
+    "openssl",
+    "req",
+    ...ec,
+    "-keyout",
+    `${dir}/issuer.key`,
+    "-out",
+    `${dir}/issuer.csr`,
+    "-subj",
+    "/CN=identity.linkerd.cluster.local",
+  ], { timeoutMs: 30_000 });
+  await Deno.writeTextFile(
+    `${dir}/issuer.ext`,
+    "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n",
+  );
+  await runner.run([
+    "openssl",
+    "x509",
+    "-req",
+    "-in",
+    `${dir}/issuer.csr`,
+    "-CA",
+    `${dir}/ca.crt`,
+    "-CAkey",
+    `${dir}/ca.key`,
+    "-CAcreateserial",
+    "-days",
+    "365",
+    "-out",
+    `${dir}/issuer.crt`,
+    "-extfile",
+    `${dir}/issuer.ext`,
+  ], { timeoutMs: 30_000 });
+  return {
+    "trust-anchor-crt": `${dir}/ca.crt`,
+    "issuer-crt": `${dir}/issuer.crt`,
+    "issuer-key": `${dir}/issuer.key`,
+  };
+}
+
+/** Namespaces of `mesh` that meshbench creates (labelled) and may therefore delete. */
+export function ownedSystemNamespaces(mesh: ClusterMesh): string[] {
+  return mesh.systemNamespaces.filter((n) => n !== "kube-system" && n !== "default");
+}
+
+/**
+ * Installs `mesh` with Helm: creates its system namespaces labelled as meshbench's (so
+ * uninstall may delete them), then runs each chart with `--wait`. A failed step is an error
+ * naming the mesh, the release and helm's stderr tail.
+ */
+export async function installMesh(
+  kube: Kube,
+  mesh: ClusterMesh,
+  options: MeshOptions,
+): Promise<void> {
+  const log = options.log ?? (() => {});
+  if (mesh.install.length === 0) return;
+  for (const ns of ownedSystemNamespaces(mesh)) {
+    if (await checkNamespaceOwnership(kube, ns) === "absent") {
+      await applyObjects(kube, [{
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: ns, labels: { ...MANAGED_LABELS, "meshbench.io/role": "mesh-system" } },
+      }], { log });
+    }
+  }
+  const files = mesh.install.some((s) => s.files)
+    ? await linkerdCerts(options.runner, `${options.workDir}/${mesh.name}-identity`)
+    : {};
+  for (const step of mesh.install) {
+    const args = helmArgs(
+      step,
+      mesh.version,
+      kube.context,
+      kubeconfigPath(options.kubeconfig),
+      (k) => files[k],
+    );
+    log(`mesh: helm ${step.release} (${step.chart} ${mesh.version}) into "${step.namespace}"`);
+    try {
+      await options.runner.run([options.helm ?? "helm", ...args], {
+        timeoutMs: (step.timeoutS + 60) * 1000,
+      });
+    } catch (e) {
+      throw new ClusterStageError(
+        "mesh",
+        `mesh "${mesh.name}" ${mesh.version}, Helm release "${step.release}"`,
+        `install failed: ${e instanceof CommandError ? e.message : String(e)}`,
+      );
+    }
+  }
+}
+
+/**
+ * Uninstalls `mesh`: Helm releases in reverse order, then the system namespaces meshbench
+ * created, waiting (bounded) until they are gone, so the next mesh starts clean.
+ */
+export async function uninstallMesh(
+  kube: Kube,
+  mesh: ClusterMesh,
+  options: MeshOptions & { timeoutMs?: number },
+): Promise<void> {
+  const log = options.log ?? (() => {});
+  for (const step of [...mesh.install].reverse()) {
+    log(`mesh: helm uninstall ${step.release} from "${step.namespace}"`);
+    try {
+      await options.runner.run([
+        options.helm ?? "helm",
+        "uninstall",
+        step.release,
+        "--namespace",
+        step.namespace,
+        "--kube-context",
+        kube.context,
+        "--kubeconfig",
+        kubeconfigPath(options.kubeconfig),
+        "--wait",
+        "--ignore-not-found",
+        "--timeout",
+        `${step.timeoutS}s`,
+      ], { timeoutMs: (step.timeoutS + 60) * 1000 });
+    } catch (e) {
+      throw new ClusterStageError(
+        "cleanup",
+        `mesh "${mesh.name}", Helm release "${step.release}"`,
+        `uninstall failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  }
+  const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+  for (const ns of ownedSystemNamespaces(mesh)) {
+    let owned: "absent" | "owned";
+    try {
+      owned = await checkNamespaceOwnership(kube, ns);
+    } catch {
+      log(`mesh: leaving namespace "${ns}": meshbench did not create it`);
+      continue;
+    }
+    if (owned === "absent") continue;
+    await kube.core.deleteNamespace({ name: ns }).catch((e) => {
+      if (!isNotFound(e)) throw e;
+    });
+    while (true) {
+      try {
+        await kube.core.readNamespace({ name: ns });
+      } catch (e) {
+        if (isNotFound(e)) break;
+        throw e;
+      }
+      if (Date.now() > deadline) {
+        throw new ClusterStageError("cleanup", `Namespace "${ns}"`, "still terminating");
+      }
+      await sleep(1000);
+    }
+  }
+}
+
+/** Reads CRD files from `meshes/crds/`. */
+export function readCrds(files: string[], dir = CRD_DIR): KubeObject[] {
+  return files.flatMap((f) => parseManifests(Deno.readTextFileSync(`${dir}${f}`), `${dir}${f}`));
+}
+
+/**
+ * Applies CRDs (labelled as meshbench's) and waits until each is Established. For test
+ * clusters without the mesh; on a real cluster the mesh's charts install their own CRDs.
+ */
+export async function installCrds(
+  kube: Kube,
+  crds: KubeObject[],
+  options: { timeoutMs?: number; log?: (m: string) => void } = {},
+): Promise<void> {
+  await applyObjects(kube, crds, { log: options.log });
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (const c of crds) {
+    while (true) {
+      const crd = await kube.apiext.readCustomResourceDefinition({ name: c.metadata.name });
+      if (crd.status?.conditions?.some((x) => x.type === "Established" && x.status === "True")) {
+        break;
+      }
+      if (Date.now() > deadline) {
+        throw new ClusterStageError("mesh", describe(c), "CRD not Established in time");
+      }
+      await sleep(200);
+    }
+  }
+}
+
+/** Deletes CRDs meshbench installed (only those labelled as meshbench's). */
+export async function removeCrds(kube: Kube, names: string[]): Promise<void> {
+  for (const name of names) {
+    let crd: k8s.V1CustomResourceDefinition;
+    try {
+      crd = await kube.apiext.readCustomResourceDefinition({ name });
+    } catch (e) {
+      if (isNotFound(e)) continue;
+      throw e;
+    }
+    if (crd.metadata?.labels?.["meshbench.io/managed"] !== "true") {
+      throw new ClusterStageError(
+        "cleanup",
+        `CustomResourceDefinition "${name}"`,
+        "refusing to delete: not labelled meshbench.io/managed=true",
+      );
+    }
+    await kube.apiext.deleteCustomResourceDefinition({ name });
+  }
+}
+
+/** Applies meshbench's mesh resources (mTLS policies) into each meshed namespace. */
+export async function applyMeshResources(
+  kube: Kube,
+  mesh: ClusterMesh,
+  namespaces: string[],
+  options: { dryRun?: boolean; log?: (m: string) => void } = {},
+): Promise<KubeObject[]> {
+  const objs = namespaces.flatMap((ns) => mesh.resources(ns));
+  if (objs.length === 0) return [];
+  return await applyObjects(kube, objs, options);
+}
+
+/**
+ * Checks that every running meshbench pod in `namespaces` is meshed by `mesh`; throws a
+ * `mesh` stage error listing each unmeshed pod and why. For Cilium a pod is meshed when its
+ * CiliumEndpoint exists. Returns the number of pods verified.
+ */
+export async function verifyMeshed(
+  kube: Kube,
+  mesh: ClusterMesh,
+  namespaces: string[],
+): Promise<number> {
+  if (mesh.kind === "none") return 0;
+  const problems: string[] = [];
+  let verified = 0;
+  for (const namespace of namespaces) {
+    const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: MANAGED_SELECTOR });
+    let endpoints: Set<string> | undefined;
+    if (mesh.name === "cilium") {
+      try {
+        const list = await kube.objects.list("cilium.io/v2", "CiliumEndpoint", namespace);
+        endpoints = new Set(list.items.map((e) => e.metadata?.name ?? ""));
+      } catch (e) {
+        throw new ClusterStageError(
+          "mesh",
+          `CiliumEndpoints in "${namespace}"`,
+          `cannot list (is Cilium installed?): ${apiReason(e)}`,
+        );
+      }
+    }
+    for (const pod of pods.items) {
+      const phase = pod.status?.phase;
+      if (pod.metadata?.deletionTimestamp || phase === "Succeeded" || phase === "Failed") continue;
+      const id = describe({ kind: "Pod", metadata: pod.metadata });
+      const reason = mesh.unmeshedReason(pod) ??
+        (endpoints && !endpoints.has(pod.metadata?.name ?? "")
+          ? "no CiliumEndpoint (Cilium does not manage it)"
+          : null);
+      if (reason) problems.push(`${id}: ${reason}`);
+      else verified++;
+    }
+  }
+  if (problems.length) {
+    throw new ClusterStageError(
+      "mesh",
+      `${problems.length} pod(s) under mesh "${mesh.name}"`,
+      `not meshed:\n${problems.slice(0, 10).join("\n")}`,
+    );
+  }
+  return verified;
+}
+
+export type { HelmStep };

@@ -1,0 +1,561 @@
+/**
+ * A local Kubernetes control plane for tests: etcd, kube-apiserver,
+ * kube-controller-manager, kube-scheduler and kwok (which simulates nodes and makes pods
+ * ready), all on loopback, with state and logs under one directory (default `.testenv/`).
+ *
+ * The processes outlive the Deno process that started them (each runs in its own session),
+ * so `deno task testenv:up` can return and `deno task deploy --target cluster --context
+ * meshbench-testenv` can use the cluster; `stopTestenv` stops them from the recorded state.
+ *
+ * @module
+ */
+
+import { parse as parseYaml } from "yaml";
+import { realRunner, type Runner } from "../command.ts";
+
+/** Name of the kubeconfig context the test environment writes. */
+export const TESTENV_CONTEXT = "meshbench-testenv";
+
+/** The binaries `.ci/install_testenv.sh` installs. */
+export const TESTENV_BINARIES = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+] as const;
+
+type Binary = typeof TESTENV_BINARIES[number];
+
+/** Default directory for binaries: `<repo>/.testenv/bin`. */
+export const DEFAULT_BIN_DIR = new URL("../../.testenv/bin", import.meta.url).pathname;
+/** Default state directory: `<repo>/.testenv/cluster`. */
+export const DEFAULT_STATE_DIR = new URL("../../.testenv/cluster", import.meta.url).pathname;
+
+/** Options for {@linkcode startTestenv}. */
+export interface TestenvOptions {
+  /** Directory for certificates, etcd data, logs and state (created). */
+  dir?: string;
+  /** Where the binaries are; default `.testenv/bin` (or `$MESHBENCH_TESTENV_BIN`). */
+  binDir?: string;
+  /** Number of kwok nodes to create (default 3: one for servers, two for clients). */
+  nodes?: number;
+  /** Kubeconfig context name (default {@linkcode TESTENV_CONTEXT}). */
+  context?: string;
+  /** Bound for the whole start-up (default 120 s). */
+  timeoutMs?: number;
+  /** Progress messages. */
+  log?: (message: string) => void;
+  runner?: Runner;
+}
+
+/** A running test environment, as recorded in `<dir>/state.json`. */
+export interface Testenv {
+  dir: string;
+  kubeconfigPath: string;
+  context: string;
+  server: string;
+  nodes: string[];
+  processes: Array<{ name: Binary; pid: number; log: string; binary: string }>;
+  versions: Record<string, string>;
+}
+
+/** Binaries are missing: tests skip with this message, tasks fail with it. */
+export class TestenvMissingError extends Error {
+  constructor(readonly missing: string[], readonly binDir: string) {
+    super(
+      `Cannot start the test control plane: missing ${missing.map((m) => `"${m}"`).join(", ")}` +
+        ` in "${binDir}" (run: bash .ci/install_testenv.sh)`,
+    );
+    this.name = "TestenvMissingError";
+  }
+}
+
+/** The binary directory from options, `$MESHBENCH_TESTENV_BIN` or the default. */
+export function resolveBinDir(binDir?: string): string {
+  return binDir ?? Deno.env.get("MESHBENCH_TESTENV_BIN") ?? DEFAULT_BIN_DIR;
+}
+
+/** Paths of all test binaries, or the list of missing ones. */
+export function findBinaries(
+  binDir?: string,
+): { ok: true; paths: Record<Binary, string> } | { ok: false; missing: string[]; binDir: string } {
+  const dir = resolveBinDir(binDir);
+  const paths = {} as Record<Binary, string>;
+  const missing: string[] = [];
+  for (const b of TESTENV_BINARIES) {
+    const p = `${dir}/${b}`;
+    try {
+      const st = Deno.statSync(p);
+      if (!st.isFile || ((st.mode ?? 0o111) & 0o111) === 0) missing.push(b);
+      else paths[b] = p;
+    } catch {
+      missing.push(b);
+    }
+  }
+  return missing.length ? { ok: false, missing, binDir: dir } : { ok: true, paths };
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function openssl(runner: Runner, args: string[], cwd: string): Promise<void> {
+  await runner.run(["openssl", ...args], { cwd, timeoutMs: 30_000 });
+}
+
+/** Creates the CA, serving cert, admin client cert and service-account key pair in `pki`. */
+async function makePki(runner: Runner, pki: string): Promise<void> {
+  await Deno.mkdir(pki, { recursive: true });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl(runner, [
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "3650",
+    "-subj",
+    "/CN=meshbench-testenv-ca",
+  ], pki);
+  const leaf = async (name: string, subj: string, ext: string) => {
+    await Deno.writeTextFile(`${pki}/${name}.ext`, ext);
+    await openssl(runner, [
+      "req",
+      ...ec,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      subj,
+    ], pki);
+    await openssl(runner, [
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "3650",
+      "-extfile",
+      `${name}.ext`,
+    ], pki);
+  };
+  await leaf(
+    "apiserver",
+    "/CN=kube-apiserver",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\n" +
+      "extendedKeyUsage=serverAuth\n",
+  );
+  await leaf("admin", "/O=system:masters/CN=meshbench-admin", "extendedKeyUsage=clientAuth\n");
+  await openssl(runner, ["genrsa", "-out", "sa.key", "2048"], pki);
+  await openssl(runner, ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], pki);
+}
+
+function b64(text: string): string {
+  return btoa(text);
+}
+
+/** Renders a kubeconfig with one cluster, user and context, all named `context`. */
+export function renderKubeconfig(
+  context: string,
+  server: string,
+  pem: { ca: string; cert: string; key: string },
+): string {
+  return JSON.stringify(
+    {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{
+        name: context,
+        cluster: { server, "certificate-authority-data": b64(pem.ca) },
+      }],
+      users: [{
+        name: context,
+        user: { "client-certificate-data": b64(pem.cert), "client-key-data": b64(pem.key) },
+      }],
+      contexts: [{ name: context, context: { cluster: context, user: context } }],
+      // No current-context on purpose: meshbench uses a context only when it is named.
+      "current-context": "",
+    },
+    null,
+    2,
+  );
+}
+
+/** Spawns `cmd` detached (own session), output appended to `log`; returns the pid. */
+async function spawnDetached(cmd: string[], log: string, pidFile: string): Promise<number> {
+  // sh writes its own pid, then execs the binary in place, so the pid is the binary's.
+  const child = new Deno.Command("setsid", {
+    args: ["sh", "-c", 'echo $$ > "$0"; exec "$@" >>"$MB_LOG" 2>&1 </dev/null', pidFile, ...cmd],
+    env: { MB_LOG: log },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  for (let i = 0; i < 100; i++) {
+    try {
+      const text = (await Deno.readTextFile(pidFile)).trim();
+      if (text) return Number(text);
+    } catch { /* not yet */ }
+    await sleep(20);
+  }
+  throw new Error(`Cannot start "${cmd[0]}": no pid written to "${pidFile}" within 2 s`);
+}
+
+/** Whether `pid` is alive and runs `binary` (guards against pid reuse). */
+export function processRuns(pid: number, binary: string): boolean {
+  try {
+    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return cmdline[0] === binary && state !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function tailFile(path: string, lines = 15): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(path);
+    return text.split("\n").filter((l) => l.trim()).slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** Fetch over TLS with the test CA and the admin client certificate. */
+function tlsClient(pki: string): Deno.HttpClient {
+  return Deno.createHttpClient({
+    caCerts: [Deno.readTextFileSync(`${pki}/ca.crt`)],
+    cert: Deno.readTextFileSync(`${pki}/admin.crt`),
+    key: Deno.readTextFileSync(`${pki}/admin.key`),
+  });
+}
+
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+  onTimeout: () => Promise<string>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await sleep(250);
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}\n${await onTimeout()}`);
+}
+
+/** Reads `<dir>/state.json` of a started environment, or null when there is none. */
+export async function readTestenvState(dir = DEFAULT_STATE_DIR): Promise<Testenv | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${dir}/state.json`)) as Testenv;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+/** Whether every process of a recorded environment still runs. */
+export function testenvAlive(env: Testenv): boolean {
+  return env.processes.every((p) => processRuns(p.pid, p.binary));
+}
+
+function readVersions(binDir: string): Record<string, string> {
+  try {
+    const out: Record<string, string> = {};
+    for (const line of Deno.readTextFileSync(`${binDir}/versions.env`).split("\n")) {
+      const m = line.match(/^([A-Z0-9_]+)=(.*)$/);
+      if (m) out[m[1]] = m[2];
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Starts the control plane and kwok, creates `nodes` fake nodes and waits until they are
+ * Ready and the default service account exists. Fails (after stopping what it started) with
+ * the failing component and the tail of its log.
+ */
+export async function startTestenv(options: TestenvOptions = {}): Promise<Testenv> {
+  const dir = options.dir ?? DEFAULT_STATE_DIR;
+  const context = options.context ?? TESTENV_CONTEXT;
+  const nodeCount = options.nodes ?? 3;
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const log = options.log ?? (() => {});
+  const runner = options.runner ?? realRunner;
+  const found = findBinaries(options.binDir);
+  if (!found.ok) throw new TestenvMissingError(found.missing, found.binDir);
+  const bin = found.paths;
+
+  const existing = await readTestenvState(dir);
+  if (existing && testenvAlive(existing)) {
+    throw new Error(
+      `Cannot start the test control plane in "${dir}": it is already running ` +
+        `(kube-apiserver pid ${
+          existing.processes.find((p) => p.name === "kube-apiserver")?.pid
+        });` +
+        ` stop it first with: deno task testenv:down`,
+    );
+  }
+  if (existing) await stopTestenv(dir, { log });
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  const pki = `${dir}/pki`;
+  const logs = `${dir}/logs`;
+  await Deno.mkdir(logs, { recursive: true });
+  log(`testenv: certificates in ${pki}`);
+  await makePki(runner, pki);
+
+  const ports = {
+    etcdClient: freePort(),
+    etcdPeer: freePort(),
+    apiserver: freePort(),
+    kcm: freePort(),
+    scheduler: freePort(),
+    kwok: freePort(),
+  };
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const kubeconfigPath = `${dir}/kubeconfig`;
+  await Deno.writeTextFile(
+    kubeconfigPath,
+    renderKubeconfig(context, server, {
+      ca: await Deno.readTextFile(`${pki}/ca.crt`),
+      cert: await Deno.readTextFile(`${pki}/admin.crt`),
+      key: await Deno.readTextFile(`${pki}/admin.key`),
+    }),
+  );
+  // Components need a current-context; this file is theirs, never the user's.
+  const componentKubeconfig = `${dir}/components.kubeconfig`;
+  const kc = JSON.parse(await Deno.readTextFile(kubeconfigPath));
+  kc["current-context"] = context;
+  await Deno.writeTextFile(componentKubeconfig, JSON.stringify(kc, null, 2));
+
+  const env: Testenv = {
+    dir,
+    kubeconfigPath,
+    context,
+    server,
+    nodes: [],
+    processes: [],
+    versions: readVersions(resolveBinDir(options.binDir)),
+  };
+  const saveState = () => Deno.writeTextFile(`${dir}/state.json`, JSON.stringify(env, null, 2));
+  const start = async (name: Binary, args: string[]) => {
+    const logPath = `${logs}/${name}.log`;
+    const pid = await spawnDetached([bin[name], ...args], logPath, `${dir}/${name}.pid`);
+    env.processes.push({ name, pid, log: logPath, binary: bin[name] });
+    await saveState();
+    log(`testenv: started ${name} (pid ${pid}, log ${logPath})`);
+  };
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1_000, deadline - Date.now());
+  const client = tlsClient(pki);
+  try {
+    await start("etcd", [
+      `--data-dir=${dir}/etcd`,
+      `--listen-client-urls=http://127.0.0.1:${ports.etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${ports.etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+      `--initial-cluster=default=http://127.0.0.1:${ports.etcdPeer}`,
+      "--unsafe-no-fsync=true",
+      "--quota-backend-bytes=4294967296",
+      "--log-level=warn",
+    ]);
+    await waitUntil("etcd /health", Math.min(left(), 30_000), async () => {
+      const r = await fetch(`http://127.0.0.1:${ports.etcdClient}/health`);
+      const body = await r.text();
+      return r.ok && body.includes("true");
+    }, () => tailFile(`${logs}/etcd.log`));
+
+    await start("kube-apiserver", [
+      `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${ports.apiserver}`,
+      `--tls-cert-file=${pki}/apiserver.crt`,
+      `--tls-private-key-file=${pki}/apiserver.key`,
+      `--client-ca-file=${pki}/ca.crt`,
+      `--service-account-key-file=${pki}/sa.pub`,
+      `--service-account-signing-key-file=${pki}/sa.key`,
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      "--service-cluster-ip-range=10.96.0.0/16",
+      "--service-node-port-range=30000-32767",
+      "--authorization-mode=Node,RBAC",
+      "--allow-privileged=true",
+      "--enable-priority-and-fairness=false",
+      "--endpoint-reconciler-type=none",
+      "--v=1",
+    ]);
+    await waitUntil("kube-apiserver /readyz", Math.min(left(), 90_000), async () => {
+      const r = await fetch(`${server}/readyz`, { client });
+      await r.body?.cancel();
+      return r.status === 200;
+    }, () => tailFile(`${logs}/kube-apiserver.log`));
+
+    await start("kube-controller-manager", [
+      `--kubeconfig=${componentKubeconfig}`,
+      `--authentication-kubeconfig=${componentKubeconfig}`,
+      `--authorization-kubeconfig=${componentKubeconfig}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${ports.kcm}`,
+      `--service-account-private-key-file=${pki}/sa.key`,
+      `--root-ca-file=${pki}/ca.crt`,
+      "--use-service-account-credentials=false",
+      "--leader-elect=false",
+      "--concurrent-deployment-syncs=10",
+      "--v=1",
+    ]);
+    await start("kube-scheduler", [
+      `--kubeconfig=${componentKubeconfig}`,
+      `--authentication-kubeconfig=${componentKubeconfig}`,
+      `--authorization-kubeconfig=${componentKubeconfig}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${ports.scheduler}`,
+      "--leader-elect=false",
+      "--v=1",
+    ]);
+    const stages = new URL("./kwok_stages.yaml", import.meta.url).pathname;
+    await start("kwok", [
+      `--kubeconfig=${componentKubeconfig}`,
+      `--config=${stages}`,
+      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+      `--server-address=127.0.0.1:${ports.kwok}`,
+      "--cidr=10.244.0.1/16",
+      "--node-ip=10.0.0.1",
+      "--node-lease-duration-seconds=40",
+    ]);
+
+    const api = async (method: string, path: string, body?: unknown) => {
+      const r = await fetch(`${server}${path}`, {
+        client,
+        method,
+        headers: { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    };
+    for (let i = 0; i < nodeCount; i++) {
+      const name = `kwok-node-${i}`;
+      const res = await api("POST", "/api/v1/nodes", fakeNode(name, i === 0 ? "server" : "client"));
+      if (res.status !== 201 && res.status !== 409) {
+        throw new Error(
+          `Cannot create node "${name}": HTTP ${res.status} ${JSON.stringify(res.body)}`,
+        );
+      }
+      env.nodes.push(name);
+    }
+    await saveState();
+    await waitUntil(`${nodeCount} Ready kwok nodes`, left(), async () => {
+      const r = await api("GET", "/api/v1/nodes?labelSelector=type%3Dkwok");
+      // deno-lint-ignore no-explicit-any
+      const ready = (r.body?.items ?? []).filter((n: any) =>
+        // deno-lint-ignore no-explicit-any
+        n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")
+      );
+      return ready.length >= nodeCount;
+    }, () => tailFile(`${logs}/kwok.log`));
+    await waitUntil("the default service account", left(), async () => {
+      const r = await api("GET", "/api/v1/namespaces/default/serviceaccounts/default");
+      return r.status === 200;
+    }, () => tailFile(`${logs}/kube-controller-manager.log`));
+    log(`testenv: ready at ${server} with ${nodeCount} kwok nodes`);
+    return env;
+  } catch (e) {
+    const dead = env.processes.filter((p) => !processRuns(p.pid, p.binary));
+    const notes = await Promise.all(
+      dead.map(async (p) => `${p.name} exited; log tail:\n${await tailFile(p.log)}`),
+    );
+    await stopTestenv(dir, { log }).catch(() => {});
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `Cannot start the test control plane in "${dir}": ${msg}` +
+        (notes.length ? `\n${notes.join("\n")}` : ""),
+      { cause: e },
+    );
+  } finally {
+    client.close();
+  }
+}
+
+/** A kwok-managed Node object; `role` goes into the `meshbench.io/role` label. */
+export function fakeNode(name: string, role: string): Record<string, unknown> {
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+      labels: {
+        type: "kwok",
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "arm64",
+        "meshbench.io/role": role,
+      },
+    },
+    spec: {},
+    status: {
+      allocatable: { cpu: "4", memory: "24Gi", pods: "250" },
+      capacity: { cpu: "4", memory: "24Gi", pods: "250" },
+    },
+  };
+}
+
+/**
+ * Stops every process recorded in `<dir>/state.json` (SIGTERM, SIGKILL after 10 s), only if
+ * the pid still runs the recorded binary. Returns the names it stopped.
+ */
+export async function stopTestenv(
+  dir = DEFAULT_STATE_DIR,
+  options: { log?: (m: string) => void; removeState?: boolean } = {},
+): Promise<string[]> {
+  const log = options.log ?? (() => {});
+  const env = await readTestenvState(dir);
+  if (!env) return [];
+  const stopped: string[] = [];
+  // Reverse start order: kwok and controllers first, etcd last.
+  for (const p of [...env.processes].reverse()) {
+    if (!processRuns(p.pid, p.binary)) continue;
+    Deno.kill(p.pid, "SIGTERM");
+    const deadline = Date.now() + 10_000;
+    while (processRuns(p.pid, p.binary) && Date.now() < deadline) await sleep(50);
+    if (processRuns(p.pid, p.binary)) {
+      log(`testenv: ${p.name} (pid ${p.pid}) ignored SIGTERM for 10 s; sending SIGKILL`);
+      Deno.kill(p.pid, "SIGKILL");
+    }
+    stopped.push(p.name);
+    log(`testenv: stopped ${p.name} (pid ${p.pid})`);
+  }
+  if (options.removeState ?? true) {
+    await Deno.remove(`${dir}/etcd`, { recursive: true }).catch(() => {});
+    await Deno.remove(`${dir}/state.json`).catch(() => {});
+  }
+  return stopped;
+}
+
+/** Parses a kubeconfig file (YAML or JSON) into plain data. */
+export async function readKubeconfig(path: string): Promise<Record<string, unknown>> {
+  return parseYaml(await Deno.readTextFile(path)) as Record<string, unknown>;
+}
