@@ -1,0 +1,336 @@
+/**
+ * ghz, the gRPC load generator: builds its command for a load point and parses its JSON
+ * report (`-O json`) into the tool-neutral {@linkcode LoadResult}.
+ *
+ * How ghz's report maps onto a LoadResult:
+ * - `operations` is every call that finished with a status (OK or not); `errors` the calls
+ *   whose status is not OK, by gRPC code name in `errorKinds` (e.g. `Unavailable`), with the
+ *   full error texts in `extra.errorMessages`.
+ * - The latency histogram holds OK calls only, as ghz's own percentiles do, read exactly from
+ *   the per-call `details` (nanoseconds) when present; from `latencyDistribution` with
+ *   {@linkcode fromPercentileSpectrum} otherwise (an approximation, flagged in
+ *   `extra.histogramSource`).
+ * - ghz times each call from when it actually started, not from its scheduled slot, so a
+ *   fixed-rate run is `actual-send` timing; a max-throughput run is `closed-loop`.
+ * - When ghz stops at its `-z` deadline it closes connections under calls still in flight;
+ *   those fail with "use of closed network connection". They are an artefact of stopping, not
+ *   of the service: counted in `extra.cancelledAtStop`, not in `operations` or `errors`.
+ *   Fixed-rate runs use `-n` (rate x duration) instead, so they end without it.
+ * - ghz reports no byte counts: `bytesIn`/`bytesOut` are 0.
+ *
+ * @module
+ */
+import type { Runner } from "../command.ts";
+import { fromPercentileSpectrum, HistogramRecorder } from "../histogram.ts";
+import type { Histogram, LoadPoint, LoadResult } from "../types.ts";
+
+/** The ghz release `.ci/install_workloads.sh` installs. */
+export const GHZ_VERSION = "v0.120.0";
+
+/** Where the gRPC workload's proto and ghz's call live. */
+export interface GhzOptions {
+  /** `host:port` to load. */
+  address: string;
+  /** Path of the `.proto` file that declares the call. */
+  proto: string;
+  /** Fully qualified method, `package.Service/Method`. */
+  call: string;
+  /** Request message as JSON data (ghz templates like `{{.RequestNumber}}` allowed). */
+  data: Record<string, unknown>;
+  /**
+   * Concurrent workers; at least `point.connections`. Default: 4 per connection, so a
+   * fixed rate is not capped by workers waiting on slow calls.
+   */
+  concurrency?: number;
+  /** Per-call timeout in seconds (default 10). */
+  callTimeoutS?: number;
+  /** The ghz binary (default: {@linkcode ghzBinary}). */
+  binary?: string;
+}
+
+/** The ghz binary: `$MESHBENCH_GHZ`, else `.testenv/bin/ghz` in the repo, else `ghz` on PATH. */
+export function ghzBinary(): string {
+  const env = Deno.env.get("MESHBENCH_GHZ");
+  if (env) return env;
+  const local = new URL("../../.testenv/bin/ghz", import.meta.url).pathname;
+  try {
+    if (Deno.statSync(local).isFile) return local;
+  } catch { /* not installed in the repo */ }
+  return "ghz";
+}
+
+/**
+ * The ghz command line for one load point. Fixed rate: `--rps` with `-n` = rate x duration
+ * (ends cleanly once every scheduled call has finished). Max throughput: `-z` duration.
+ */
+export function ghzCommand(point: LoadPoint, options: GhzOptions): string[] {
+  if (!(point.connections >= 1) || !Number.isInteger(point.connections)) {
+    throw new RangeError(
+      `Cannot build ghz command: "connections" must be a positive integer, got ${
+        JSON.stringify(point.connections)
+      }`,
+    );
+  }
+  if (!(point.durationS > 0)) {
+    throw new RangeError(
+      `Cannot build ghz command: "durationS" must be positive, got ${
+        JSON.stringify(point.durationS)
+      }`,
+    );
+  }
+  const concurrency = options.concurrency ?? point.connections * 4;
+  if (concurrency < point.connections) {
+    throw new RangeError(
+      `Cannot build ghz command: "concurrency" (${concurrency}) must be at least ` +
+        `"connections" (${point.connections})`,
+    );
+  }
+  const cmd = [
+    options.binary ?? ghzBinary(),
+    "--insecure",
+    "--proto",
+    options.proto,
+    "--call",
+    options.call,
+    "-d",
+    JSON.stringify(options.data),
+    "-c",
+    String(concurrency),
+    "--connections",
+    String(point.connections),
+    "-t",
+    `${options.callTimeoutS ?? 10}s`,
+    "-O",
+    "json",
+  ];
+  if (point.mode === "fixed-rate") {
+    if (!(point.rate !== null && point.rate > 0)) {
+      throw new RangeError(
+        `Cannot build ghz command: a fixed-rate point needs a positive "rate", got ${
+          JSON.stringify(point.rate)
+        }`,
+      );
+    }
+    const total = Math.max(1, Math.round(point.rate * point.durationS));
+    cmd.push("--rps", String(point.rate), "-n", String(total));
+  } else if (point.mode === "max-throughput") {
+    cmd.push("-z", `${point.durationS}s`);
+  } else {
+    throw new RangeError(
+      `Cannot build ghz command: "mode" must be fixed-rate or max-throughput, got "${point.mode}"`,
+    );
+  }
+  cmd.push(options.address);
+  return cmd;
+}
+
+interface GhzDetail {
+  latency: number;
+  status: string;
+  error: string;
+}
+
+function fail(field: string, expected: string, got: unknown): never {
+  const shown = JSON.stringify(got);
+  throw new Error(
+    `Cannot parse ghz JSON: "${field}" ${expected}, got ${
+      shown === undefined ? "nothing" : shown.slice(0, 120)
+    }`,
+  );
+}
+
+function num(obj: Record<string, unknown>, field: string): number {
+  const v = obj[field];
+  if (typeof v !== "number" || !Number.isFinite(v)) fail(field, "should be a number", v);
+  return v;
+}
+
+function counts(obj: Record<string, unknown>, field: string): Record<string, number> {
+  const v = obj[field];
+  if (v === null || v === undefined) return {};
+  if (typeof v !== "object" || Array.isArray(v)) fail(field, "should be an object", v);
+  const out: Record<string, number> = {};
+  for (const [k, c] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof c !== "number" || !Number.isInteger(c) || c < 0) {
+      fail(`${field}.${k}`, "should be a count", c);
+    }
+    out[k] = c;
+  }
+  return out;
+}
+
+function details(obj: Record<string, unknown>): GhzDetail[] | null {
+  const v = obj.details;
+  if (v === null || v === undefined) return null;
+  if (!Array.isArray(v)) fail("details", "should be a list", v);
+  return v.map((d, i) => {
+    const r = d as Record<string, unknown>;
+    if (typeof r !== "object" || r === null) fail(`details[${i}]`, "should be an object", d);
+    if (typeof r.latency !== "number" || r.latency < 0) {
+      fail(`details[${i}].latency`, "should be nanoseconds", r.latency);
+    }
+    if (typeof r.status !== "string") fail(`details[${i}].status`, "should be a string", r.status);
+    return {
+      latency: r.latency,
+      status: r.status,
+      error: typeof r.error === "string" ? r.error : "",
+    };
+  });
+}
+
+const CLOSED_AT_STOP = "use of closed network connection";
+
+/** Options of {@linkcode parseGhzJson}. */
+export interface ParseGhzOptions {
+  /** Version of the ghz that wrote the report (default {@linkcode GHZ_VERSION}). */
+  toolVersion?: string;
+}
+
+/**
+ * Parses ghz's `-O json` report of one run at `point` into a {@linkcode LoadResult}.
+ * Throws, naming the field and the value, when the report is not what ghz writes.
+ */
+export function parseGhzJson(
+  text: string,
+  point: LoadPoint,
+  options: ParseGhzOptions = {},
+): LoadResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new Error(
+      `Cannot parse ghz JSON: ${(e as Error).message}; output starts ${
+        JSON.stringify(text.slice(0, 80))
+      }`,
+    );
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    fail("(report)", "should be an object", doc);
+  }
+  const r = doc as Record<string, unknown>;
+  const count = num(r, "count");
+  const totalNs = num(r, "total");
+  const statuses = counts(r, "statusCodeDistribution");
+  const errorTexts = counts(r, "errorDistribution");
+  const endReason = typeof r.endReason === "string" ? r.endReason : "";
+  const calls = details(r);
+
+  // Calls cut off by ghz closing its connections at the -z deadline (see module doc).
+  let cancelledAtStop = 0;
+  const byStatus: Record<string, number> = {};
+  let histogram: Histogram;
+  let histogramSource: "details" | "latencyDistribution";
+  if (calls !== null) {
+    if (calls.length !== count) {
+      fail("details", `should list all ${count} calls of "count"`, `${calls.length} entries`);
+    }
+    const rec = new HistogramRecorder();
+    for (const c of calls) {
+      if (c.status === "OK") {
+        rec.record(c.latency / 1000);
+      } else if (endReason === "timeout" && c.error.includes(CLOSED_AT_STOP)) {
+        cancelledAtStop++;
+        continue;
+      }
+      byStatus[c.status] = (byStatus[c.status] ?? 0) + 1;
+    }
+    histogram = rec.toHistogram();
+    histogramSource = "details";
+  } else {
+    Object.assign(byStatus, statuses);
+    for (const [msg, n] of Object.entries(errorTexts)) {
+      if (endReason === "timeout" && msg.includes(CLOSED_AT_STOP)) {
+        cancelledAtStop += n;
+        const code = /code = (\w+)/.exec(msg)?.[1] ?? "Unknown";
+        byStatus[code] = (byStatus[code] ?? 0) - n;
+        if (byStatus[code] <= 0) delete byStatus[code];
+      }
+    }
+    const dist = r.latencyDistribution;
+    const ok = byStatus.OK ?? 0;
+    if (ok > 0) {
+      if (!Array.isArray(dist)) fail("latencyDistribution", "should be a list", dist);
+      const points = dist.map((p, i) => {
+        const q = p as Record<string, unknown>;
+        if (typeof q.percentage !== "number" || typeof q.latency !== "number") {
+          fail(`latencyDistribution[${i}]`, "should be {percentage, latency}", p);
+        }
+        return { quantile: q.percentage / 100, valueUs: q.latency / 1000 };
+      });
+      // The spectrum stops at p99: the calls above it are put at its top value, except one,
+      // put at ghz's `slowest`, so the maximum stays exact.
+      const slowest = num(r, "slowest");
+      if (ok > 1) {
+        const top = points.reduce((a, b) => (b.quantile > a.quantile ? b : a), points[0]);
+        points.push({ quantile: (ok - 1) / ok, valueUs: top?.valueUs ?? slowest / 1000 });
+      }
+      points.push({ quantile: 1, valueUs: slowest / 1000 });
+      histogram = fromPercentileSpectrum(points, ok);
+    } else {
+      histogram = new HistogramRecorder().toHistogram();
+    }
+    histogramSource = "latencyDistribution";
+  }
+
+  const operations = Object.values(byStatus).reduce((a, b) => a + b, 0);
+  const ok = byStatus.OK ?? 0;
+  if (histogram.total !== ok) {
+    fail("latencyDistribution", `should describe the ${ok} OK calls`, histogram.total);
+  }
+  const errorKinds: Record<string, number> = {};
+  for (const [code, n] of Object.entries(byStatus)) if (code !== "OK") errorKinds[code] = n;
+  const errors = operations - ok;
+  const durationS = totalNs / 1e9;
+  if (!(durationS > 0)) fail("total", "should be a positive duration in nanoseconds", totalNs);
+
+  return {
+    tool: "ghz",
+    toolVersion: options.toolVersion ?? GHZ_VERSION,
+    timing: point.mode === "fixed-rate" ? "actual-send" : "closed-loop",
+    requestedRate: point.mode === "fixed-rate" ? point.rate : null,
+    achievedRate: operations / durationS,
+    durationS,
+    connections: point.connections,
+    operations,
+    errors,
+    errorKinds,
+    bytesIn: 0,
+    bytesOut: 0,
+    latency: histogram,
+    extra: {
+      endReason,
+      histogramSource,
+      cancelledAtStop,
+      okRate: ok / durationS,
+      errorMessages: errorTexts,
+      ghzReportedRps: typeof r.rps === "number" ? r.rps : null,
+    },
+  };
+}
+
+/** What {@linkcode runGhz} returns: the parsed result and ghz's report as it came. */
+export interface GhzRun {
+  result: LoadResult;
+  /** ghz's JSON report, to keep as the run's raw output. */
+  raw: string;
+  command: string[];
+}
+
+/**
+ * Runs ghz for one load point through `runner` and parses its report. ghz exits 0 even when
+ * calls fail (they are counted as errors); it exits non-zero when it cannot start (bad proto,
+ * bad call), and that throws with ghz's stderr.
+ */
+export async function runGhz(
+  runner: Runner,
+  point: LoadPoint,
+  options: GhzOptions & { signalTimeoutS?: number },
+): Promise<GhzRun> {
+  const command = ghzCommand(point, options);
+  const timeoutMs = Math.round(
+    (options.signalTimeoutS ?? point.durationS * 2 + (options.callTimeoutS ?? 10) + 15) * 1000,
+  );
+  const out = await runner.run(command, { timeoutMs });
+  return { result: parseGhzJson(out.stdout, point), raw: out.stdout, command };
+}

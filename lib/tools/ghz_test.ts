@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { realRunner } from "../command.ts";
+import { percentile } from "../histogram.ts";
+import type { LoadPoint } from "../types.ts";
+import { freePort, startServer } from "../workloads/process.ts";
+import { GHZ_VERSION, ghzBinary, ghzCommand, parseGhzJson, runGhz } from "./ghz.ts";
+
+const dir = new URL("./testdata/", import.meta.url);
+const read = (name: string) => Deno.readTextFileSync(new URL(name, dir));
+const proto = new URL("../../servers/grpc/echo.proto", import.meta.url).pathname;
+const grpcEcho = new URL("../../.testenv/bin/grpc_echo", import.meta.url).pathname;
+
+const fixed = (rate: number, durationS: number, connections = 2): LoadPoint => ({
+  mode: "fixed-rate",
+  tool: "ghz",
+  rate,
+  connections,
+  durationS,
+});
+
+/** ghz's own percentile of a report, in microseconds. */
+function ghzPercentile(text: string, pct: number): number {
+  const d = JSON.parse(text) as {
+    latencyDistribution: Array<{ percentage: number; latency: number }>;
+  };
+  const p = d.latencyDistribution.find((x) => x.percentage === pct);
+  if (!p) throw new Error(`no p${pct} in report`);
+  return p.latency / 1000;
+}
+
+Deno.test("parseGhzJson reads a fixed-rate run: counts, rate, exact histogram from details", () => {
+  const text = read("ghz_fixed_rate.json");
+  const r = parseGhzJson(text, fixed(200, 2));
+  assert.equal(r.tool, "ghz");
+  assert.equal(r.toolVersion, GHZ_VERSION);
+  assert.equal(r.timing, "actual-send");
+  assert.equal(r.requestedRate, 200);
+  assert.equal(r.operations, 400);
+  assert.equal(r.errors, 0);
+  assert.deepEqual(r.errorKinds, {});
+  assert.equal(r.latency.total, 400);
+  assert.ok(Math.abs(r.durationS - 2.000812142) < 1e-9);
+  assert.ok(Math.abs(r.achievedRate - 199.9188) < 0.01, `achieved ${r.achievedRate}`);
+  assert.equal(r.extra?.histogramSource, "details");
+  assert.equal(r.latency.min, 170); // ghz "fastest": 170344 ns
+  assert.equal(r.latency.max, 3484); // ghz "slowest": 3483604 ns
+  // Same calls, so our percentiles agree with ghz's to within a bucket and a rank.
+  for (const p of [50, 90, 99]) {
+    const ours = percentile(r.latency, p);
+    const theirs = ghzPercentile(text, p);
+    assert.ok(Math.abs(ours - theirs) / theirs < 0.02, `p${p}: ours ${ours} us, ghz ${theirs} us`);
+  }
+});
+
+Deno.test("parseGhzJson counts non-OK gRPC codes as errors, by code, with the messages", () => {
+  const r = parseGhzJson(read("ghz_status_errors.json"), fixed(100, 2));
+  assert.equal(r.operations, 200);
+  assert.equal(r.errors, 80);
+  assert.deepEqual(r.errorKinds, { Unavailable: 40, ResourceExhausted: 40 });
+  assert.equal(r.latency.total, 120, "histogram holds OK calls only");
+  const messages = r.extra?.errorMessages as Record<string, number>;
+  assert.equal(messages["rpc error: code = Unavailable desc = injected by meshbench"], 40);
+});
+
+Deno.test("parseGhzJson counts connection failures when the server dies mid-run", () => {
+  const r = parseGhzJson(read("ghz_server_killed.json"), fixed(200, 2, 1));
+  assert.equal(r.operations, 399);
+  assert.equal(r.errorKinds.Unavailable, 201);
+  assert.equal(r.errors, 201);
+  assert.equal(r.latency.total, 198);
+  assert.equal(r.extra?.cancelledAtStop, 0, "refused connections are real errors");
+});
+
+Deno.test("parseGhzJson sets aside calls cut off by ghz's own stop at -z, and counts them", () => {
+  const point: LoadPoint = {
+    mode: "max-throughput",
+    tool: "ghz",
+    rate: null,
+    connections: 2,
+    durationS: 1,
+  };
+  const r = parseGhzJson(read("ghz_max_throughput.json"), point);
+  assert.equal(r.timing, "closed-loop");
+  assert.equal(r.requestedRate, null);
+  assert.equal(r.extra?.cancelledAtStop, 6);
+  assert.equal(r.errors, 0);
+  assert.equal(r.operations, 12669);
+  assert.equal(r.latency.total, 12669);
+  assert.ok(r.achievedRate > 12000 && r.achievedRate < 13000, `achieved ${r.achievedRate}`);
+});
+
+Deno.test("parseGhzJson without details builds the histogram from ghz's percentile spectrum", () => {
+  const text = read("ghz_fixed_rate.json");
+  const doc = JSON.parse(text);
+  delete doc.details;
+  const r = parseGhzJson(JSON.stringify(doc), fixed(200, 2));
+  assert.equal(r.extra?.histogramSource, "latencyDistribution");
+  assert.equal(r.latency.total, 400);
+  assert.equal(r.latency.max, 3484, "max stays ghz's slowest");
+  const p50 = percentile(r.latency, 50);
+  assert.ok(Math.abs(p50 - ghzPercentile(text, 50)) / p50 < 0.002, `p50 ${p50}`);
+  const p90 = percentile(r.latency, 90);
+  assert.ok(Math.abs(p90 - ghzPercentile(text, 90)) / p90 < 0.002, `p90 ${p90}`);
+
+  const errs = JSON.parse(read("ghz_status_errors.json"));
+  delete errs.details;
+  const e = parseGhzJson(JSON.stringify(errs), fixed(100, 2));
+  assert.deepEqual(e.errorKinds, { Unavailable: 40, ResourceExhausted: 40 });
+  assert.equal(e.latency.total, 120);
+});
+
+Deno.test("parseGhzJson refuses what ghz does not write, naming the field and value", () => {
+  assert.throws(() => parseGhzJson("Error: bad proto", fixed(1, 1)), /Cannot parse ghz JSON/);
+  assert.throws(
+    () => parseGhzJson(JSON.stringify({ count: "12", total: 1 }), fixed(1, 1)),
+    /"count" should be a number, got "12"/,
+  );
+  const doc = JSON.parse(read("ghz_fixed_rate.json"));
+  doc.details = doc.details.slice(1);
+  assert.throws(
+    () => parseGhzJson(JSON.stringify(doc), fixed(200, 2)),
+    /"details" should list all 400 calls/,
+  );
+});
+
+Deno.test("ghzCommand: fixed rate uses --rps with -n, max throughput uses -z", () => {
+  const opts = {
+    address: "127.0.0.1:9000",
+    proto: "/p/echo.proto",
+    call: "meshbench.echo.v1.Echo/Unary",
+    data: { payload: "aGk=" },
+    binary: "ghz",
+  };
+  const f = ghzCommand(fixed(250, 4, 3), opts);
+  assert.deepEqual(f.slice(f.indexOf("--rps"), f.indexOf("--rps") + 4), [
+    "--rps",
+    "250",
+    "-n",
+    "1000",
+  ]);
+  assert.equal(f[f.indexOf("--connections") + 1], "3");
+  assert.equal(f[f.indexOf("-c") + 1], "12");
+  assert.equal(f.at(-1), "127.0.0.1:9000");
+  assert.ok(!f.includes("-z"));
+  const m = ghzCommand(
+    { mode: "max-throughput", tool: "ghz", rate: null, connections: 2, durationS: 3 },
+    opts,
+  );
+  assert.equal(m[m.indexOf("-z") + 1], "3s");
+  assert.ok(!m.includes("--rps"));
+  assert.throws(() => ghzCommand(fixed(0, 1), opts), /positive "rate", got 0/);
+  assert.throws(
+    () => ghzCommand(fixed(10, 1, 4), { ...opts, concurrency: 2 }),
+    /"concurrency" \(2\) must be at least "connections" \(4\)/,
+  );
+});
+
+Deno.test({
+  name: "runGhz drives the real grpc_echo server at a fixed rate and at max throughput",
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort();
+    const server = await startServer([grpcEcho, "-addr", `127.0.0.1:${port}`, "-name", "t1"], {
+      name: "grpc_echo",
+      ready: /listening on/,
+    });
+    try {
+      const base = {
+        address: `127.0.0.1:${port}`,
+        proto,
+        call: "meshbench.echo.v1.Echo/Unary",
+        data: { payload: "aGVsbG8=" },
+        binary: ghzBinary(),
+      };
+      const f = await runGhz(realRunner, fixed(100, 1), base);
+      assert.equal(f.result.operations, 100);
+      assert.equal(f.result.errors, 0);
+      assert.equal(f.result.latency.total, 100);
+      assert.ok(f.result.achievedRate > 90, `achieved ${f.result.achievedRate}`);
+      const m = await runGhz(realRunner, {
+        mode: "max-throughput",
+        tool: "ghz",
+        rate: null,
+        connections: 1,
+        durationS: 1,
+      }, base);
+      assert.equal(m.result.errors, 0);
+      assert.ok(m.result.achievedRate > 500, `max throughput ${m.result.achievedRate}`);
+    } finally {
+      await server.stop();
+    }
+  },
+});
