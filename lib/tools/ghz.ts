@@ -21,6 +21,7 @@
  * @module
  */
 import type { Runner } from "../command.ts";
+import { findBinary } from "../local/tools.ts";
 import { fromPercentileSpectrum, HistogramRecorder } from "../histogram.ts";
 import type { Histogram, LoadPoint, LoadResult } from "../types.ts";
 
@@ -48,15 +49,9 @@ export interface GhzOptions {
   binary?: string;
 }
 
-/** The ghz binary: `$MESHBENCH_GHZ`, else `.testenv/bin/ghz` in the repo, else `ghz` on PATH. */
+/** The ghz binary: `$MESHBENCH_GHZ`, else `ghz` on PATH or in Go's bin directory. */
 export function ghzBinary(): string {
-  const env = Deno.env.get("MESHBENCH_GHZ");
-  if (env) return env;
-  const local = new URL("../../.testenv/bin/ghz", import.meta.url).pathname;
-  try {
-    if (Deno.statSync(local).isFile) return local;
-  } catch { /* not installed in the repo */ }
-  return "ghz";
+  return Deno.env.get("MESHBENCH_GHZ") ?? findBinary("ghz") ?? "ghz";
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { realRunner } from "../command.ts";
+import { findBinary } from "../local/tools.ts";
 import { percentile } from "../histogram.ts";
 import type { LoadPoint } from "../types.ts";
 import { freePort, startServer } from "../workloads/process.ts";
@@ -8,7 +9,7 @@ import { GHZ_VERSION, ghzBinary, ghzCommand, parseGhzJson, runGhz } from "./ghz.
 const dir = new URL("./testdata/", import.meta.url);
 const read = (name: string) => Deno.readTextFileSync(new URL(name, dir));
 const proto = new URL("../../servers/grpc/echo.proto", import.meta.url).pathname;
-const grpcEcho = new URL("../../.testenv/bin/grpc_echo", import.meta.url).pathname;
+const grpcEcho = findBinary("meshbench-grpc-echo") ?? "meshbench-grpc-echo";
 
 const fixed = (rate: number, durationS: number, connections = 2): LoadPoint => ({
   mode: "fixed-rate",
