@@ -1,0 +1,304 @@
+/**
+ * Reads run directories for the report, the notebooks and `compare`: every file is
+ * taken as `unknown` and checked; what is wrong is reported per file (which file,
+ * what is wrong) and everything valid is kept. Nothing here throws for a bad
+ * result file: a missing, truncated or malformed file becomes a {@linkcode FileProblem}.
+ *
+ * @example
+ * ```ts
+ * import { loadRun } from "./load_results.ts";
+ * const run = await loadRun("/nonexistent/run");
+ * if (run.problems[0].file !== "/nonexistent/run") throw new Error("problem names the dir");
+ * ```
+ *
+ * @module
+ */
+import { basename, join } from "node:path";
+import { listRunFiles, newestRunDir } from "./run_dir.ts";
+import type { Manifest, RunRecord, Summary } from "./types.ts";
+
+/** Something wrong with one file of a run directory. */
+export interface FileProblem {
+  /** Path of the file (or directory) concerned. */
+  file: string;
+  /** What is wrong, in words, quoting the offending value. */
+  problem: string;
+}
+
+/** A run directory as read: what was valid, and what was not. */
+export interface LoadedRun {
+  dir: string;
+  /** From the manifest, else the summary, else the directory name. */
+  runId: string;
+  manifest: Manifest | null;
+  summary: Summary | null;
+  /** Valid run records, in execution order. */
+  runs: RunRecord[];
+  /** Files that could not be used, and why. Empty when everything was read. */
+  problems: FileProblem[];
+  /** True when any mesh in the run is a local emulation. */
+  emulated: boolean;
+}
+
+function typeOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  return typeof v;
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  if (s === undefined) return String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+type Check = [path: string, expected: "string" | "number" | "boolean" | "object" | "array"];
+
+/** Problems of `value` against a list of required (dotted) field paths and types. */
+function checkFields(value: unknown, checks: Check[]): string[] {
+  const out: string[] = [];
+  for (const [path, expected] of checks) {
+    let v: unknown = value;
+    for (const key of path.split(".")) {
+      v = (v !== null && typeof v === "object") ? (v as Record<string, unknown>)[key] : undefined;
+    }
+    const t = typeOf(v);
+    const ok = t === expected || (expected === "number" && v === null && path.endsWith("rate"));
+    if (!ok) {
+      out.push(
+        v === undefined
+          ? `field "${path}" is missing`
+          : `field "${path}" should be ${expected}, got ${show(v)}`,
+      );
+    }
+  }
+  return out;
+}
+
+function checkKind(value: unknown, kind: string): string[] {
+  if (typeOf(value) !== "object") return [`expected a JSON object, got ${typeOf(value)}`];
+  const k = (value as { kind?: unknown }).kind;
+  if (k !== kind) return [`field "kind" should be "${kind}", got ${show(k)}`];
+  return [];
+}
+
+/** Problems with a value that should be a `manifest.json` (empty when valid). */
+export function manifestProblems(value: unknown): string[] {
+  const kind = checkKind(value, "meshbench.manifest");
+  if (kind.length) return kind;
+  return checkFields(value, [
+    ["runId", "string"],
+    ["target", "string"],
+    ["status", "string"],
+    ["createdAt", "string"],
+    ["provenance", "object"],
+    ["plan", "array"],
+    ["stages", "array"],
+  ]);
+}
+
+/** Problems with a value that should be a run record (empty when valid). */
+export function runRecordProblems(value: unknown): string[] {
+  const kind = checkKind(value, "meshbench.run");
+  if (kind.length) return kind;
+  const out = checkFields(value, [
+    ["runId", "string"],
+    ["status", "string"],
+    ["spec.workload", "string"],
+    ["spec.mesh", "string"],
+    ["spec.iteration", "number"],
+    ["spec.point.rate", "number"],
+    ["mesh.name", "string"],
+    ["mesh.emulated", "boolean"],
+    ["resources", "array"],
+  ]);
+  const r = value as RunRecord;
+  if ((r.status === "ok" || r.status === "saturated") && out.length === 0) {
+    out.push(...checkFields(value, [
+      ["load.achievedRate", "number"],
+      ["load.operations", "number"],
+      ["load.latency.total", "number"],
+      ["load.latency.buckets", "array"],
+    ]));
+  }
+  return out;
+}
+
+/** Problems with a value that should be a `summary.json` (empty when valid). */
+export function summaryProblems(value: unknown): string[] {
+  const kind = checkKind(value, "meshbench.summary");
+  if (kind.length) return kind;
+  const out = checkFields(value, [
+    ["runId", "string"],
+    ["baselineMesh", "string"],
+    ["emulated", "boolean"],
+    ["groups", "array"],
+    ["overheads", "array"],
+    ["notes", "array"],
+  ]);
+  if (out.length) return out;
+  const s = value as Summary;
+  s.groups.forEach((g, i) =>
+    out.push(
+      ...checkFields(g, [
+        ["workload", "string"],
+        ["mesh", "string"],
+        ["emulated", "boolean"],
+        ["iterations", "number"],
+        ["latency.p50Ms", "number"],
+        ["histogram.buckets", "array"],
+        ["achievedRate.mean", "number"],
+        ["resources", "array"],
+      ]).map((p) => `groups[${i}]: ${p}`),
+    )
+  );
+  s.overheads.forEach((o, i) =>
+    out.push(
+      ...checkFields(o, [
+        ["workload", "string"],
+        ["mesh", "string"],
+        ["metric", "string"],
+        ["overheadPct", "number"],
+        ["ci95", "array"],
+        ["iterations.mesh", "number"],
+      ]).map((p) => `overheads[${i}]: ${p}`),
+    )
+  );
+  return out;
+}
+
+type Read = { ok: true; value: unknown } | { ok: false; problem: string };
+
+async function readJsonFile(path: string, what: string): Promise<Read> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { ok: false, problem: `${what} is missing` };
+    return { ok: false, problem: `cannot read ${what}: ${(e as Error).message}` };
+  }
+  if (text.trim() === "") {
+    return { ok: false, problem: `${what} is empty (the run was probably interrupted)` };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return {
+      ok: false,
+      problem: `${what} is not valid JSON (truncated or corrupted?): ${(e as Error).message}`,
+    };
+  }
+}
+
+/**
+ * Reads one run directory: `manifest.json`, `summary.json` and `runs/*.json`.
+ * Never throws for a bad or missing file; see {@linkcode LoadedRun.problems}.
+ */
+export async function loadRun(dir: string): Promise<LoadedRun> {
+  const problems: FileProblem[] = [];
+  try {
+    const st = await Deno.stat(dir);
+    if (!st.isDirectory) {
+      problems.push({ file: dir, problem: `"${dir}" is not a directory` });
+    }
+  } catch {
+    problems.push({ file: dir, problem: `run directory "${dir}" does not exist` });
+  }
+  if (problems.length) {
+    return {
+      dir,
+      runId: basename(dir),
+      manifest: null,
+      summary: null,
+      runs: [],
+      problems,
+      emulated: false,
+    };
+  }
+
+  let manifest: Manifest | null = null;
+  const mPath = join(dir, "manifest.json");
+  const m = await readJsonFile(mPath, "manifest.json");
+  if (!m.ok) problems.push({ file: mPath, problem: m.problem });
+  else {
+    const ps = manifestProblems(m.value);
+    if (ps.length) problems.push({ file: mPath, problem: ps.join("; ") });
+    else manifest = m.value as Manifest;
+  }
+
+  let summary: Summary | null = null;
+  const sPath = join(dir, "summary.json");
+  const s = await readJsonFile(sPath, "summary.json");
+  if (!s.ok) {
+    problems.push({
+      file: sPath,
+      problem: s.problem +
+        (s.problem.endsWith("missing")
+          ? " (the collect stage has not run or did not finish: `deno task collect`)"
+          : ""),
+    });
+  } else {
+    const ps = summaryProblems(s.value);
+    if (ps.length) {
+      problems.push({
+        file: sPath,
+        problem: ps.slice(0, 5).join("; ") + (ps.length > 5 ? `; and ${ps.length - 5} more` : ""),
+      });
+    } else summary = s.value as Summary;
+  }
+
+  const runs: RunRecord[] = [];
+  const files = await listRunFiles(dir).catch((e: Error) => {
+    problems.push({ file: join(dir, "runs"), problem: `cannot list run records: ${e.message}` });
+    return [] as string[];
+  });
+  for (const f of files) {
+    const r = await readJsonFile(f, basename(f));
+    if (!r.ok) {
+      problems.push({ file: f, problem: r.problem });
+      continue;
+    }
+    const ps = runRecordProblems(r.value);
+    if (ps.length) problems.push({ file: f, problem: ps.join("; ") });
+    else runs.push(r.value as RunRecord);
+  }
+  runs.sort((a, b) => a.spec.seq - b.spec.seq);
+  if (files.length === 0 && manifest?.plan.length) {
+    problems.push({
+      file: join(dir, "runs"),
+      problem: `no run records, but the manifest plans ${manifest.plan.length} runs`,
+    });
+  }
+  if (manifest && manifest.status !== "complete") {
+    problems.push({
+      file: mPath,
+      problem: `the run is "${manifest.status}"${manifest.reason ? `: ${manifest.reason}` : ""}` +
+        ` (${runs.length} of ${manifest.plan.length} planned runs have a valid record)`,
+    });
+  }
+  const runId = manifest?.runId ?? summary?.runId ?? runs[0]?.runId ?? basename(dir);
+  const emulated = (summary?.emulated ?? false) || runs.some((r) => r.mesh.emulated);
+  return { dir, runId, manifest, summary, runs, problems, emulated };
+}
+
+/** Reads several run directories (in the order given). */
+export function loadRuns(dirs: readonly string[]): Promise<LoadedRun[]> {
+  return Promise.all(dirs.map(loadRun));
+}
+
+/** The run directory to analyse: `explicit`, else `$MESHBENCH_RUN_DIR`, else the newest. */
+export async function resolveRunDir(
+  explicit?: string,
+  options: { resultsDir?: string } = {},
+): Promise<string | undefined> {
+  if (explicit) return explicit;
+  const env = Deno.env.get("MESHBENCH_RUN_DIR");
+  if (env) return env;
+  return await newestRunDir(options.resultsDir ?? "results");
+}
+
+/** How to get results, for a notebook or report opened with none. */
+export const NO_RESULTS_HELP = "No benchmark results were found. Run one with " +
+  "`deno task bench:all --target local --profile quick` (a few minutes on a laptop; local " +
+  "meshes are emulations), then open this notebook again, or point it at a run directory " +
+  "with MESHBENCH_RUN_DIR=results/<run-id>. Fixture results ship in fixtures/.";

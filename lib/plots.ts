@@ -1,0 +1,878 @@
+/**
+ * The one plotting module: every chart and table in `report.html` and in the
+ * notebooks comes from here (Observable Plot rendered to inline SVG with a
+ * linkedom document, so no browser and no network are needed).
+ *
+ * Each function returns a {@linkcode Figure}: self-contained HTML that the report
+ * inlines and that a Deno Jupyter cell displays when it is the cell's last value.
+ * Every figure names its units and iteration counts, and marks emulated meshes.
+ *
+ * @example
+ * ```ts
+ * import { meshLabel, notice } from "./plots.ts";
+ * if (meshLabel("istio", true) !== "istio (emulated)") throw new Error("label");
+ * if (!notice("No results").html.includes("No results")) throw new Error("notice");
+ * ```
+ *
+ * @module
+ */
+import * as Plot from "@observablehq/plot";
+import { parseHTML } from "linkedom";
+import { percentile } from "./histogram.ts";
+import type { Component, GroupStats, Histogram, Overhead } from "./types.ts";
+
+/** The symbol the Deno Jupyter kernel looks for to display a value as rich output. */
+export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
+
+/** A rendered figure: HTML with inline SVG; displays itself in a Jupyter cell. */
+export interface Figure {
+  /** What the figure shows, in words. */
+  title: string;
+  /** Self-contained HTML (a `<figure>` or `<div>`), no scripts, no external resources. */
+  html: string;
+  /** Number of Observable Plot charts inside `html` (0 for tables and notices). */
+  charts: number;
+  [JUPYTER_DISPLAY](): Record<string, string>;
+}
+
+/** One row of a {@linkcode comparisonPlot}: a change between two runs with its CI. */
+export interface ChangeRow {
+  /** What changed, e.g. `http · istio · p99 @ 500/s`. */
+  label: string;
+  changePct: number;
+  ci95: [number, number];
+  exceedsNoise: boolean;
+  iterations: { a: number; b: number };
+}
+
+/** Colour of the no-mesh baseline in every chart. */
+const BASELINE_COLOR = "#6b7280";
+/** Colours of the meshes, in order of first appearance (after the baseline). */
+const MESH_COLORS = ["#4269d0", "#ef8a17", "#3ca951", "#d62d7a", "#8f5bd6", "#1fa5b5", "#a0522d"];
+const COMPONENT_COLORS: Record<Component, string> = {
+  "control-plane": "#8f5bd6",
+  "data-plane": "#ef8a17",
+  app: "#4269d0",
+  loadgen: "#9ca3af",
+  node: "#374151",
+};
+const WIDTH = 880;
+
+// linkedom's typings lean on DOM lib types that Deno does not load: keep it opaque.
+let doc: unknown;
+function document(): unknown {
+  doc ??= (parseHTML("<!doctype html><html><head></head><body></body></html>") as unknown as {
+    document: unknown;
+  }).document;
+  return doc;
+}
+
+/** Escapes text for HTML element content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+}
+
+/** The label a mesh carries everywhere: local stand-ins say they are emulations. */
+export function meshLabel(mesh: string, emulated: boolean): string {
+  return emulated ? `${mesh} (emulated)` : mesh;
+}
+
+/** A load point in words: `500/s`, or the mode for max-throughput and batch runs. */
+export function rateLabel(rate: number | null, mode?: string): string {
+  if (rate === null) return mode ?? "max-throughput";
+  return `${formatNumber(rate)}/s`;
+}
+
+/** A number with about three significant digits, for labels and tables. */
+export function formatNumber(value: number, digits = 3): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (value === 0) return "0";
+  const abs = Math.abs(value);
+  if (abs >= 10 ** digits) return Math.round(value).toLocaleString("en-US");
+  return Number(value.toPrecision(digits)).toLocaleString("en-US", {
+    maximumFractionDigits: 6,
+  });
+}
+
+/** A percentage with sign, e.g. `+12.3 %`. */
+export function formatPct(value: number): string {
+  if (!Number.isFinite(value)) return "n/a";
+  const s = Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1);
+  return `${value > 0 ? "+" : ""}${s} %`;
+}
+
+function makeFigure(title: string, html: string, charts: number): Figure {
+  return {
+    title,
+    html,
+    charts,
+    [JUPYTER_DISPLAY]() {
+      return { "text/html": html, "text/plain": title };
+    },
+  };
+}
+
+function wrap(
+  title: string,
+  body: string,
+  parts: { subtitle?: string; caption?: string; charts: number },
+): Figure {
+  const html = `<figure class="mb-figure">` +
+    `<figcaption class="mb-title">${escapeHtml(title)}</figcaption>` +
+    (parts.subtitle ? `<p class="mb-subtitle">${escapeHtml(parts.subtitle)}</p>` : "") +
+    body +
+    (parts.caption ? `<p class="mb-caption">${escapeHtml(parts.caption)}</p>` : "") +
+    `</figure>`;
+  return makeFigure(title, html, parts.charts);
+}
+
+/** A figure from HTML the caller built and escaped (tables, lists). */
+export function htmlFigure(title: string, html: string): Figure {
+  return makeFigure(title, html, 0);
+}
+
+/** A short message in place of a figure (no data, no results). */
+export function notice(text: string, kind: "info" | "warning" | "error" = "info"): Figure {
+  return makeFigure(
+    text,
+    `<div class="mb-notice mb-${kind}" role="note">${escapeHtml(text)}</div>`,
+    0,
+  );
+}
+
+/** Several figures shown as one (one notebook cell, one report section). */
+export function stack(figures: readonly Figure[]): Figure {
+  return makeFigure(
+    figures.map((f) => f.title).join("; "),
+    figures.map((f) => f.html).join("\n"),
+    figures.reduce((n, f) => n + f.charts, 0),
+  );
+}
+
+/** Column of {@linkcode table}: header text and how to read a cell from a row. */
+export interface Column<T> {
+  header: string;
+  value: (row: T) => string | number;
+  /** Right-align (numbers). */
+  numeric?: boolean;
+}
+
+/** An HTML table of `rows`; cells are escaped text. */
+export function table<T>(
+  title: string,
+  rows: readonly T[],
+  options: { columns: Column<T>[]; caption?: string; rowClass?: (row: T) => string },
+): Figure {
+  const head = options.columns
+    .map((c) => `<th${c.numeric ? ' class="num"' : ""}>${escapeHtml(c.header)}</th>`)
+    .join("");
+  const body = rows.map((r) => {
+    const cls = options.rowClass?.(r);
+    const cells = options.columns.map((c) => {
+      const v = c.value(r);
+      const text = typeof v === "number" ? formatNumber(v) : v;
+      return `<td${c.numeric ? ' class="num"' : ""}>${escapeHtml(text)}</td>`;
+    }).join("");
+    return `<tr${cls ? ` class="${escapeHtml(cls)}"` : ""}>${cells}</tr>`;
+  }).join("");
+  const html = `<figure class="mb-figure mb-table-figure">` +
+    `<figcaption class="mb-title">${escapeHtml(title)}</figcaption>` +
+    `<div class="mb-table-wrap"><table class="mb-table"><thead><tr>${head}</tr></thead>` +
+    `<tbody>${body}</tbody></table></div>` +
+    (options.caption ? `<p class="mb-caption">${escapeHtml(options.caption)}</p>` : "") +
+    `</figure>`;
+  return makeFigure(title, html, 0);
+}
+
+/** Meshes in display order: the baseline first, then by name. */
+function meshOrder(items: ReadonlyArray<{ mesh: string; emulated: boolean }>, baseline: string) {
+  const seen = new Map<string, string>();
+  for (const i of items) seen.set(i.mesh, meshLabel(i.mesh, i.emulated));
+  const names = [...seen.keys()].sort((a, b) =>
+    a === baseline ? -1 : b === baseline ? 1 : a.localeCompare(b)
+  );
+  return names.map((n) => seen.get(n)!);
+}
+
+/** A colour scale that keeps each mesh's colour fixed across all charts. */
+function meshColor(labels: string[], baselineLabel: string) {
+  let i = 0;
+  const range = labels.map((l) => l === baselineLabel ? BASELINE_COLOR : MESH_COLORS[i++ % 7]);
+  return { domain: labels, range, legend: true };
+}
+
+function render(options: Plot.PlotOptions): string {
+  const el = Plot.plot({ ...options, document: document() as never }) as unknown as {
+    outerHTML: string;
+  };
+  return el.outerHTML;
+}
+
+/** Panel titles drawn above each facet's frame (instead of a side axis that gets cut). */
+function panelTitles(panels: string[]) {
+  return Plot.text(panels, {
+    fy: (d: string) => d,
+    text: (d: string) => d,
+    frameAnchor: "top-left",
+    dy: -12,
+    dx: 2,
+    fontSize: 11,
+    fontWeight: 600,
+    fill: "#111827",
+  });
+}
+
+function sortRates(rates: Iterable<string>, groups: ReadonlyArray<GroupStats>): string[] {
+  const byLabel = new Map<string, number>();
+  for (const g of groups) byLabel.set(rateLabel(g.rate, g.mode), g.rate ?? Infinity);
+  return [...new Set(rates)].sort((a, b) => (byLabel.get(a) ?? 0) - (byLabel.get(b) ?? 0));
+}
+
+function iterationsText(groups: ReadonlyArray<{ iterations: number }>): string {
+  const ns = [...new Set(groups.map((g) => g.iterations))].sort((a, b) => a - b);
+  if (ns.length === 0) return "no iterations";
+  return ns.length === 1
+    ? `${ns[0]} iteration${ns[0] === 1 ? "" : "s"} per point`
+    : `${ns[0]}-${ns[ns.length - 1]} iterations per point`;
+}
+
+function emulationText(items: ReadonlyArray<{ emulated: boolean; mesh: string }>): string {
+  const emulated = [...new Set(items.filter((i) => i.emulated).map((i) => i.mesh))];
+  return emulated.length
+    ? ` Meshes marked "(emulated)" (${emulated.join(", ")}) are local stand-ins ` +
+      `(proxies on loopback), not the real mesh: read their figures as the cost of the ` +
+      `emulation, not of the product.`
+    : "";
+}
+
+/** Common options for latency-style charts. */
+export interface PlotOptions {
+  /** The mesh that is the no-mesh reference (coloured grey). */
+  baselineMesh?: string;
+  width?: number;
+}
+
+const PERCENTILES: Array<{ key: keyof GroupStats["latency"]; label: string }> = [
+  { key: "p50Ms", label: "p50" },
+  { key: "p90Ms", label: "p90" },
+  { key: "p99Ms", label: "p99" },
+  { key: "p999Ms", label: "p99.9" },
+  { key: "maxMs", label: "max" },
+];
+
+function latencyGroups(groups: readonly GroupStats[], workload: string): GroupStats[] {
+  return groups.filter((g) => g.workload === workload && g.histogram.total > 0);
+}
+
+/**
+ * Latency percentiles (p50 to max, merged over iterations) per mesh, one panel per
+ * load point, for one workload.
+ */
+export function latencyPercentilePlot(
+  groups: readonly GroupStats[],
+  workload: string,
+  options: PlotOptions = {},
+): Figure {
+  const gs = latencyGroups(groups, workload);
+  const title = `${workload}: latency percentiles by mesh`;
+  if (gs.length === 0) return notice(`${title}: no latency results for "${workload}".`);
+  const baseline = options.baselineMesh ?? "baseline";
+  const labels = meshOrder(gs, baseline);
+  const rows = gs.flatMap((g) =>
+    PERCENTILES.map((p) => ({
+      mesh: meshLabel(g.mesh, g.emulated),
+      pct: p.label,
+      ms: g.latency[p.key],
+      rate: rateLabel(g.rate, g.mode),
+      n: g.iterations,
+      tool: g.tool,
+    }))
+  ).filter((r) => Number.isFinite(r.ms) && r.ms > 0);
+  const rates = sortRates(rows.map((r) => r.rate), gs);
+  const values = rows.map((r) => r.ms);
+  const log = Math.max(...values) / Math.min(...values) > 20;
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: 320,
+    marginLeft: 56,
+    marginTop: 28,
+    marginBottom: 40,
+    x: { domain: PERCENTILES.map((p) => p.label), label: "percentile", padding: 0.3 },
+    y: latencyScale(log),
+    fx: { domain: rates, label: "target rate", padding: 0.08 },
+    color: meshColor(labels, meshLabel(baseline, false)),
+    marks: [
+      Plot.frame({ stroke: "#e5e7eb" }),
+      Plot.line(rows, {
+        fx: "rate",
+        x: "pct",
+        y: "ms",
+        stroke: "mesh",
+        z: "mesh",
+        strokeWidth: 1.5,
+      }),
+      Plot.dot(rows, {
+        fx: "rate",
+        x: "pct",
+        y: "ms",
+        fill: "mesh",
+        r: 3.5,
+        title: (r: typeof rows[number]) =>
+          `${r.mesh} @ ${r.rate}\n${r.pct}: ${
+            formatNumber(r.ms)
+          } ms\n${r.n} iterations (${r.tool})`,
+      }),
+    ],
+  });
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: `Percentiles read from histograms merged over iterations (never averaged); ` +
+      `${log ? "log" : "linear"} scale.`,
+    caption: `Latency in milliseconds, ${iterationsText(gs)}. ` +
+      `Tool: ${[...new Set(gs.map((g) => `${g.tool} (${g.timing})`))].join(", ")}.` +
+      emulationText(gs),
+  });
+}
+
+function latencyScale(log: boolean) {
+  return log
+    ? {
+      type: "log" as const,
+      grid: true,
+      label: "latency (ms)",
+      tickFormat: (d: number) => formatNumber(d),
+    }
+    : { type: "linear" as const, grid: true, label: "latency (ms)", nice: true, zero: true };
+}
+
+/** Percentiles at which a latency distribution is drawn: denser towards the tail. */
+function spectrumPoints(h: Histogram): Array<{ p: number; ms: number }> {
+  if (h.total === 0) return [];
+  const maxNines = Math.log10(h.total);
+  const out: Array<{ p: number; ms: number }> = [];
+  for (let k = 0; k <= maxNines + 1e-9; k += 0.05) {
+    const p = 100 * (1 - 10 ** -k);
+    out.push({ p, ms: percentile(h, p) / 1000 });
+  }
+  return out;
+}
+
+/**
+ * HDR latency distribution (latency by percentile on a "nines" axis) per mesh, one
+ * panel per load point, for one workload: where in the tail the meshes diverge.
+ */
+export function latencyDistributionPlot(
+  groups: readonly GroupStats[],
+  workload: string,
+  options: PlotOptions = {},
+): Figure {
+  const gs = latencyGroups(groups, workload);
+  const title = `${workload}: latency distribution (HDR) by mesh`;
+  if (gs.length === 0) return notice(`${title}: no latency histograms for "${workload}".`);
+  const baseline = options.baselineMesh ?? "baseline";
+  const labels = meshOrder(gs, baseline);
+  const rows = gs.flatMap((g) =>
+    spectrumPoints(g.histogram).map((s) => ({
+      mesh: meshLabel(g.mesh, g.emulated),
+      rate: rateLabel(g.rate, g.mode),
+      // 1 / (1 - p): 2 at p50, 10 at p90, 100 at p99 ...
+      x: 1 / (1 - s.p / 100),
+      p: s.p,
+      ms: s.ms,
+    }))
+  ).filter((r) => r.ms > 0);
+  const rates = sortRates(rows.map((r) => r.rate), gs);
+  const maxX = Math.max(...rows.map((r) => r.x));
+  const ticks = [1, 2, 10, 100, 1000, 10000, 100000].filter((t) => t <= maxX * 1.01);
+  const values = rows.map((r) => r.ms);
+  const log = Math.max(...values) / Math.min(...values) > 20;
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: 320,
+    marginLeft: 56,
+    marginTop: 28,
+    marginBottom: 40,
+    marginRight: 24,
+    x: {
+      type: "log",
+      label: "percentile",
+      ticks,
+      tickFormat: (t: number) => t === 1 ? "0%" : `${+(100 * (1 - 1 / t)).toFixed(4)}%`,
+      domain: [1, Math.max(2, maxX)],
+    },
+    y: latencyScale(log),
+    fx: { domain: rates, label: "target rate", padding: 0.08 },
+    color: meshColor(labels, meshLabel(baseline, false)),
+    marks: [
+      Plot.frame({ stroke: "#e5e7eb" }),
+      Plot.line(rows, {
+        fx: "rate",
+        x: "x",
+        y: "ms",
+        stroke: "mesh",
+        z: "mesh",
+        strokeWidth: 1.5,
+        curve: "step-after",
+      }),
+    ],
+  });
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: `Latency at each percentile of the merged histogram; the right edge is ` +
+      `the slowest request.`,
+    caption: `Latency in milliseconds against percentile (log "nines" axis), ` +
+      `${iterationsText(gs)}; ` +
+      `${gs.map((g) => g.histogram.total).reduce((a, b) => a + b, 0).toLocaleString("en-US")} ` +
+      `requests in all.` + emulationText(gs),
+  });
+}
+
+/** Readable names of the overhead metrics of `summary.ts`, in display order. */
+const METRIC_LABELS: Record<string, string> = {
+  latency_p50_ms: "p50 latency",
+  latency_p95_ms: "p95 latency",
+  latency_p99_ms: "p99 latency",
+  latency_max_ms: "max latency",
+  throughput_rps: "max throughput",
+  completion_time_s: "job completion time",
+  cpu_cores_total: "CPU, app + mesh",
+  memory_mb_total: "memory, app + mesh",
+  proxy_cpu_cores: "mesh CPU as % of app CPU",
+  proxy_memory_mb: "mesh memory as % of app memory",
+};
+
+/** Latency overhead metrics (fixed-rate runs). */
+export const LATENCY_METRICS = [
+  "latency_p50_ms",
+  "latency_p95_ms",
+  "latency_p99_ms",
+  "latency_max_ms",
+];
+/** Throughput and batch overhead metrics. */
+export const THROUGHPUT_METRICS = ["throughput_rps", "completion_time_s"];
+/** Resource overhead metrics. */
+export const RESOURCE_METRICS = [
+  "cpu_cores_total",
+  "memory_mb_total",
+  "proxy_cpu_cores",
+  "proxy_memory_mb",
+];
+
+/** A metric name in words (`latency_p99_ms` is "p99 latency"); unknown names pass through. */
+export function metricLabel(metric: string): string {
+  return METRIC_LABELS[metric] ?? metric;
+}
+
+function metricRank(metric: string): number {
+  const i = Object.keys(METRIC_LABELS).indexOf(metric);
+  return i === -1 ? Object.keys(METRIC_LABELS).length : i;
+}
+
+/**
+ * Overhead % vs the baseline with 95 % bootstrap CI bars, per mesh, one panel per
+ * metric and load point, for one workload.
+ */
+export function overheadPlot(
+  overheads: readonly Overhead[],
+  workload: string,
+  options: PlotOptions & { metrics?: string[] } = {},
+): Figure {
+  const os = overheads.filter((o) =>
+    o.workload === workload && (!options.metrics || options.metrics.includes(o.metric)) &&
+    Number.isFinite(o.overheadPct)
+  );
+  const title = `${workload}: overhead vs ${options.baselineMesh ?? "baseline"}, with 95 % CI`;
+  if (os.length === 0) return notice(`${title}: no overhead figures for "${workload}".`);
+  const sorted = [...os].sort((a, b) =>
+    metricRank(a.metric) - metricRank(b.metric) || (a.rate ?? Infinity) - (b.rate ?? Infinity)
+  );
+  const rows = sorted.map((o) => ({
+    mesh: meshLabel(o.mesh, o.emulated),
+    panel: `${metricLabel(o.metric)}${
+      o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`
+    } @ ${rateLabel(o.rate)}`,
+    pct: o.overheadPct,
+    lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
+    hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
+    note: `n=${o.iterations.mesh}/${o.iterations.baseline}` +
+      (o.noisyBaseline ? ` · noisy baseline (CV ${o.baselineCvPct.toFixed(0)} %)` : "") +
+      (o.saturated ? " · saturated" : ""),
+    excludesZero: o.ci95[0] > 0 || o.ci95[1] < 0,
+    o,
+  }));
+  const panels = [...new Set(rows.map((r) => r.panel))];
+  const meshes = meshOrder(os, options.baselineMesh ?? "baseline");
+  const lo = Math.min(0, ...rows.map((r) => r.lo));
+  const hi = Math.max(0, ...rows.map((r) => r.hi));
+  // Room on the right for the value and its caveats.
+  const span = hi - lo || 10;
+  const panelHeight = meshes.length * 22 + 34;
+  type Row = typeof rows[number];
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: panels.length * panelHeight + 50,
+    marginLeft: 150,
+    marginRight: 20,
+    marginTop: 22,
+    marginBottom: 40,
+    x: {
+      label: "overhead vs baseline (%)",
+      grid: true,
+      domain: [lo - span * 0.05, hi + span * 0.8],
+    },
+    y: { domain: meshes, label: null, inset: 4 },
+    fy: { domain: panels, axis: null, padding: 0.3 },
+    color: meshColor(meshes, ""),
+    marks: [
+      Plot.frame({ stroke: "#e5e7eb" }),
+      panelTitles(panels),
+      Plot.ruleX([0], { stroke: "#111827", strokeOpacity: 0.6 }),
+      Plot.ruleY(rows, {
+        fy: "panel",
+        y: "mesh",
+        x1: "lo",
+        x2: "hi",
+        stroke: "mesh",
+        strokeWidth: 2,
+      }),
+      Plot.tickX(rows, { fy: "panel", y: "mesh", x: "lo", stroke: "mesh" }),
+      Plot.tickX(rows, { fy: "panel", y: "mesh", x: "hi", stroke: "mesh" }),
+      Plot.dot(rows, {
+        fy: "panel",
+        y: "mesh",
+        x: "pct",
+        fill: (r: Row) => r.excludesZero ? r.mesh : "white",
+        stroke: "mesh",
+        r: 4,
+        title: (r: Row) =>
+          `${r.mesh}, ${r.panel}\noverhead ${formatPct(r.pct)} ` +
+          `(95 % CI ${formatPct(r.lo)} to ${formatPct(r.hi)})\n` +
+          `baseline ${formatNumber(r.o.baseline)} ${r.o.unit}, mesh ${
+            formatNumber(r.o.value)
+          } ${r.o.unit}\n${r.note}`,
+      }),
+      Plot.text(rows, {
+        fy: "panel",
+        y: "mesh",
+        x: "hi",
+        text: (r: Row) => `${formatPct(r.pct)}   ${r.note}`,
+        textAnchor: "start",
+        dx: 8,
+        fontSize: 10,
+        fill: "#374151",
+      }),
+    ],
+  });
+  const noisy = os.filter((o) => o.noisyBaseline).length;
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: `(mesh - baseline) / baseline x 100, from pooled values; bars are 95 % ` +
+      `bootstrap confidence intervals over iterations. Filled dots: interval excludes 0.`,
+    caption: `n = mesh/baseline iterations. ` +
+      (os.some((o) => o.basis === "share-of-baseline-app")
+        ? `Metrics "as % of app" are shares, not increases: what the mesh's proxies and ` +
+          `control plane used, as a percentage of what the application itself used ` +
+          `without a mesh. `
+        : "") +
+      (noisy
+        ? `${noisy} figure(s) have a noisy baseline (high coefficient of variation): ` +
+          `treat them with care. `
+        : "") +
+      emulationText(os),
+  });
+}
+
+/** Meshes ranked by overhead (smallest first) for one workload, metric and rate. */
+export function rankMeshes(
+  overheads: readonly Overhead[],
+  select: { workload: string; metric: string; rate: number | null },
+): Overhead[] {
+  return overheads
+    .filter((o) =>
+      o.workload === select.workload && o.metric === select.metric && o.rate === select.rate
+    )
+    .sort((a, b) => a.overheadPct - b.overheadPct);
+}
+
+/** A ranked table of overheads with their intervals and caveats. */
+export function overheadTable(overheads: readonly Overhead[], title = "Overheads"): Figure {
+  const rows = [...overheads].sort((a, b) =>
+    a.workload.localeCompare(b.workload) || metricRank(a.metric) - metricRank(b.metric) ||
+    a.metric.localeCompare(b.metric) || (a.rate ?? Infinity) - (b.rate ?? Infinity) ||
+    a.overheadPct - b.overheadPct
+  );
+  return table(title, rows, {
+    columns: [
+      { header: "workload @ rate", value: (o) => `${o.workload} @ ${rateLabel(o.rate)}` },
+      { header: "metric", value: (o) => metricLabel(o.metric) },
+      { header: "mesh", value: (o) => meshLabel(o.mesh, o.emulated) },
+      { header: "baseline", value: (o) => `${formatNumber(o.baseline)} ${o.unit}`, numeric: true },
+      { header: "mesh", value: (o) => `${formatNumber(o.value)} ${o.unit}`, numeric: true },
+      { header: "overhead", value: (o) => formatPct(o.overheadPct), numeric: true },
+      {
+        header: "95 % CI",
+        value: (o) => `${formatPct(o.ci95[0])} to ${formatPct(o.ci95[1])}`,
+        numeric: true,
+      },
+      { header: "n", value: (o) => `${o.iterations.mesh}/${o.iterations.baseline}`, numeric: true },
+      {
+        header: "caveats",
+        value: (o) =>
+          [
+            o.noisyBaseline ? `noisy baseline (CV ${o.baselineCvPct.toFixed(0)} %)` : "",
+            o.saturated ? "saturated" : "",
+          ].filter(Boolean).join("; "),
+      },
+    ],
+    rowClass: (o) => (o.ci95[0] > 0 || o.ci95[1] < 0) ? "significant" : "",
+    caption: "Within a workload, metric and rate, meshes are ranked from least to most " +
+      "overhead. n = mesh/baseline iterations. Bold rows: the 95 % interval excludes zero. " +
+      'Metrics "as % of app" are shares of the application\'s own use, not increases.',
+  });
+}
+
+/**
+ * Achieved throughput per mesh (mean over iterations, bar; min-max, whisker) with
+ * the requested rate as a tick, one panel per workload and load point.
+ */
+export function throughputPlot(groups: readonly GroupStats[], options: PlotOptions = {}): Figure {
+  const gs = groups.filter((g) => g.iterations > 0);
+  const title = "Throughput: achieved vs requested rate";
+  if (gs.length === 0) return notice(`${title}: no successful runs.`);
+  const baseline = options.baselineMesh ?? "baseline";
+  const meshes = meshOrder(gs, baseline);
+  const rows = gs.map((g) => ({
+    mesh: meshLabel(g.mesh, g.emulated),
+    panel: `${g.workload} @ ${rateLabel(g.rate, g.mode)}`,
+    mean: g.achievedRate.mean,
+    min: g.achievedRate.min,
+    max: g.achievedRate.max,
+    requested: g.rate,
+    n: g.iterations,
+    saturated: g.saturated,
+    g,
+  }));
+  const panels = [...new Set(rows.map((r) => r.panel))].sort((a, b) => {
+    const ra = rows.find((r) => r.panel === a)!.g;
+    const rb = rows.find((r) => r.panel === b)!.g;
+    return ra.workload.localeCompare(rb.workload) || (ra.rate ?? Infinity) - (rb.rate ?? Infinity);
+  });
+  const panelHeight = meshes.length * 24 + 34;
+  const top = Math.max(...rows.map((r) => Math.max(r.max, r.requested ?? 0)));
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: panels.length * panelHeight + 50,
+    marginLeft: 150,
+    marginRight: 20,
+    marginTop: 22,
+    marginBottom: 40,
+    x: { label: "achieved rate (operations/s)", grid: true, domain: [0, top * 1.2] },
+    y: { domain: meshes, label: null },
+    fy: { domain: panels, axis: null, padding: 0.3 },
+    color: meshColor(meshes, meshLabel(baseline, false)),
+    marks: [
+      panelTitles(panels),
+      Plot.barX(rows, { fy: "panel", y: "mesh", x: "mean", fill: "mesh", fillOpacity: 0.75 }),
+      Plot.ruleY(rows, { fy: "panel", y: "mesh", x1: "min", x2: "max", stroke: "#111827" }),
+      Plot.tickX(rows.filter((r) => r.requested !== null), {
+        fy: "panel",
+        y: "mesh",
+        x: "requested",
+        stroke: "#dc2626",
+        strokeWidth: 2,
+      }),
+      Plot.text(rows, {
+        fy: "panel",
+        y: "mesh",
+        x: "max",
+        text: (r: typeof rows[number]) =>
+          `${formatNumber(r.mean)}/s  n=${r.n}${r.saturated ? `  ${r.saturated} saturated` : ""}`,
+        textAnchor: "start",
+        dx: 6,
+        fontSize: 9,
+        fill: "#374151",
+      }),
+      Plot.ruleX([0]),
+    ],
+  });
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: "Bars: mean over iterations; black whiskers: min to max; red ticks: requested " +
+      "rate. A run that falls more than 2 % short of its target is a saturation result.",
+    caption: `Operations per second, ${iterationsText(gs)}.` + emulationText(gs),
+  });
+}
+
+/** Resource measures that {@linkcode resourcePlot} can draw. */
+export type ResourceMeasure = "cpuCores" | "memoryPeakMB" | "cpuSecondsPer1k";
+
+const MEASURE_LABEL: Record<ResourceMeasure, string> = {
+  cpuCores: "CPU (cores, mean over the load window)",
+  memoryPeakMB: "memory (MB, peak resident)",
+  cpuSecondsPer1k: "CPU-seconds per 1,000 requests",
+};
+
+/**
+ * Resource use per mesh stacked by component (control plane, data plane, app),
+ * one panel per workload and load point.
+ */
+export function resourcePlot(
+  groups: readonly GroupStats[],
+  measure: ResourceMeasure,
+  options: PlotOptions & { components?: Component[] } = {},
+): Figure {
+  const components = options.components ?? ["control-plane", "data-plane", "app"];
+  const gs = groups.filter((g) => g.iterations > 0 && g.resources.length > 0);
+  const title = `Resources: ${MEASURE_LABEL[measure]}`;
+  if (gs.length === 0) return notice(`${title}: no resource samples in this run.`);
+  const baseline = options.baselineMesh ?? "baseline";
+  const meshes = meshOrder(gs, baseline);
+  const rows: Array<{ mesh: string; panel: string; component: Component; value: number }> = [];
+  for (const g of gs) {
+    const panel = `${g.workload} @ ${rateLabel(g.rate, g.mode)}`;
+    for (const c of components) {
+      const value = g.resources.filter((r) => r.component === c)
+        .reduce((sum, r) => sum + r[measure], 0);
+      rows.push({ mesh: meshLabel(g.mesh, g.emulated), panel, component: c, value });
+    }
+  }
+  const panels = [...new Set(rows.map((r) => r.panel))];
+  const totals = new Map<string, number>();
+  for (const r of rows) {
+    const k = `${r.panel}|${r.mesh}`;
+    totals.set(k, (totals.get(k) ?? 0) + r.value);
+  }
+  const totalRows = [...totals].map(([k, v]) => {
+    const [panel, mesh] = k.split("|");
+    return { panel, mesh, value: v };
+  });
+  const panelHeight = meshes.length * 24 + 34;
+  const top = Math.max(...totalRows.map((r) => r.value));
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: panels.length * panelHeight + 50,
+    marginLeft: 150,
+    marginRight: 20,
+    marginTop: 22,
+    marginBottom: 40,
+    x: { label: MEASURE_LABEL[measure], grid: true, domain: [0, (top || 1) * 1.12] },
+    y: { domain: meshes, label: null },
+    fy: { domain: panels, axis: null, padding: 0.3 },
+    color: {
+      domain: components,
+      range: components.map((c) => COMPONENT_COLORS[c]),
+      legend: true,
+    },
+    marks: [
+      panelTitles(panels),
+      Plot.barX(
+        rows,
+        Plot.stackX({
+          fy: "panel",
+          y: "mesh",
+          x: "value",
+          fill: "component",
+          title: (r: typeof rows[number]) =>
+            `${r.mesh} · ${r.component}: ${formatNumber(r.value)} (${MEASURE_LABEL[measure]})`,
+        }),
+      ),
+      Plot.text(totalRows, {
+        fy: "panel",
+        y: "mesh",
+        x: "value",
+        text: (r: typeof totalRows[number]) => formatNumber(r.value),
+        textAnchor: "start",
+        dx: 6,
+        fontSize: 9,
+        fill: "#374151",
+      }),
+      Plot.ruleX([0]),
+    ],
+  });
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: `Stacked by component: ${components.join(", ")}. Mean over iterations.`,
+    caption: `${MEASURE_LABEL[measure]}, ${iterationsText(gs)}. Node-level and ` +
+      `load-generator use are in the resource table.` + emulationText(gs),
+  });
+}
+
+/** A table of resource use per component and named process or container. */
+export function resourceTable(groups: readonly GroupStats[]): Figure {
+  const rows = groups.flatMap((g) => g.resources.map((r) => ({ g, r }))).sort((a, b) =>
+    a.g.workload.localeCompare(b.g.workload) || (a.g.rate ?? Infinity) - (b.g.rate ?? Infinity) ||
+    a.g.mesh.localeCompare(b.g.mesh) || a.r.component.localeCompare(b.r.component) ||
+    a.r.name.localeCompare(b.r.name)
+  );
+  return table("Resource use by component", rows, {
+    columns: [
+      { header: "workload", value: ({ g }) => g.workload },
+      { header: "rate", value: ({ g }) => rateLabel(g.rate, g.mode) },
+      { header: "mesh", value: ({ g }) => meshLabel(g.mesh, g.emulated) },
+      { header: "component", value: ({ r }) => r.component },
+      { header: "name", value: ({ r }) => r.name },
+      { header: "CPU (cores)", value: ({ r }) => r.cpuCores, numeric: true },
+      { header: "memory peak (MB)", value: ({ r }) => r.memoryPeakMB, numeric: true },
+      { header: "CPU-s / 1k req", value: ({ r }) => r.cpuSecondsPer1k, numeric: true },
+      { header: "n", value: ({ g }) => g.iterations, numeric: true },
+    ],
+    caption: "Means over iterations. CPU in cores (CPU-seconds per second of the load " +
+      "window), memory as peak resident set.",
+  });
+}
+
+/**
+ * Changes between two runs (B vs A, %) with 95 % bootstrap CI bars; changes whose
+ * interval excludes zero exceed the noise and are drawn in red.
+ */
+export function comparisonPlot(
+  changes: readonly ChangeRow[],
+  options: { title?: string; width?: number } = {},
+): Figure {
+  const title = options.title ?? "Change between runs (B vs A), with 95 % CI";
+  const rows = changes.filter((c) => Number.isFinite(c.changePct)).map((c) => ({
+    ...c,
+    lo: Number.isFinite(c.ci95[0]) ? c.ci95[0] : c.changePct,
+    hi: Number.isFinite(c.ci95[1]) ? c.ci95[1] : c.changePct,
+    status: c.exceedsNoise ? "exceeds noise" : "within noise",
+  }));
+  if (rows.length === 0) return notice(`${title}: nothing to compare.`);
+  const lo = Math.min(0, ...rows.map((r) => r.lo));
+  const hi = Math.max(0, ...rows.map((r) => r.hi));
+  const pad = (hi - lo) * 0.3 || 10;
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: rows.length * 22 + 70,
+    marginLeft: 260,
+    marginRight: 110,
+    marginTop: 20,
+    x: { label: "change B vs A (%)", grid: true, domain: [lo - pad * 0.1, hi + pad] },
+    y: { domain: rows.map((r) => r.label), label: null },
+    color: {
+      domain: ["exceeds noise", "within noise"],
+      range: ["#dc2626", "#9ca3af"],
+      legend: true,
+    },
+    marks: [
+      Plot.ruleX([0], { stroke: "#111827", strokeOpacity: 0.6 }),
+      Plot.ruleY(rows, { y: "label", x1: "lo", x2: "hi", stroke: "status", strokeWidth: 2 }),
+      Plot.dot(rows, { y: "label", x: "changePct", fill: "status", r: 4 }),
+      Plot.text(rows, {
+        y: "label",
+        x: "hi",
+        text: (r: typeof rows[number]) =>
+          `${formatPct(r.changePct)}  n=${r.iterations.a}/${r.iterations.b}`,
+        textAnchor: "start",
+        dx: 6,
+        fontSize: 9,
+        fill: "#374151",
+      }),
+    ],
+  });
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: "(B - A) / A x 100; bars are 95 % bootstrap intervals over iterations of both runs.",
+    caption: "n = iterations in A/B. A change exceeds the noise when its interval excludes 0.",
+  });
+}

@@ -1,0 +1,399 @@
+/**
+ * `report.html`: one self-contained page per run directory (inline SVG from
+ * {@linkcode ./plots.ts}, inline CSS, no scripts, no network) with latency
+ * percentiles, overheads with CI bars, throughput, resources and provenance.
+ * A run directory with missing or broken files still gets a report: it says which
+ * file is wrong and why, and shows what is valid.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { type LoadedRun, loadRun } from "./load_results.ts";
+import {
+  escapeHtml,
+  type Figure,
+  formatNumber,
+  formatPct,
+  htmlFigure,
+  LATENCY_METRICS,
+  latencyDistributionPlot,
+  latencyPercentilePlot,
+  meshLabel,
+  metricLabel,
+  notice,
+  overheadPlot,
+  overheadTable,
+  rankMeshes,
+  rateLabel,
+  RESOURCE_METRICS,
+  resourcePlot,
+  resourceTable,
+  table,
+  THROUGHPUT_METRICS,
+  throughputPlot,
+} from "./plots.ts";
+import { writeTextAtomic } from "./run_dir.ts";
+import type { Overhead, RunRecord } from "./types.ts";
+
+const CSS = `
+:root { color-scheme: light; --ink: #111827; --muted: #4b5563; --line: #e5e7eb; --accent: #4269d0; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f3f4f6; color: var(--ink);
+  font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+main { max-width: 960px; margin: 0 auto; padding: 24px 20px 64px; }
+header.mb-header { background: #111827; color: #f9fafb; padding: 22px 24px; border-radius: 10px; }
+header.mb-header h1 { margin: 0 0 4px; font-size: 22px; }
+header.mb-header .meta { color: #d1d5db; font-size: 13px; }
+header.mb-header .meta span { margin-right: 16px; white-space: nowrap; }
+nav.mb-nav { margin: 14px 0 4px; font-size: 13px; }
+nav.mb-nav a { color: var(--accent); margin-right: 14px; text-decoration: none; }
+section { background: white; border: 1px solid var(--line); border-radius: 10px;
+  padding: 18px 22px; margin-top: 18px; }
+section h2 { margin: 0 0 6px; font-size: 18px; }
+section h3 { margin: 18px 0 4px; font-size: 15px; }
+section > p.lead { color: var(--muted); margin: 0 0 10px; }
+.mb-banner { margin-top: 14px; padding: 12px 16px; border-radius: 8px; border: 1px solid;
+  font-size: 13.5px; }
+.mb-banner.emulated { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
+.mb-banner.problems { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
+.mb-banner ul { margin: 6px 0 0; padding-left: 20px; }
+.mb-banner code { font-size: 12.5px; word-break: break-all; }
+figure.mb-figure { margin: 14px 0 18px; }
+.mb-title { font-weight: 600; font-size: 14px; margin-bottom: 2px; }
+.mb-subtitle, .mb-caption { color: var(--muted); font-size: 12.5px; margin: 2px 0 6px; }
+figure.mb-figure svg { max-width: 100%; height: auto; }
+.mb-notice { padding: 10px 14px; border-radius: 6px; background: #f9fafb; border: 1px dashed #9ca3af;
+  color: var(--muted); margin: 10px 0; }
+.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
+.mb-notice.mb-error { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
+.mb-table-wrap { overflow-x: auto; }
+table.mb-table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
+table.mb-table th { text-align: left; border-bottom: 2px solid var(--line); padding: 5px 8px;
+  color: var(--muted); font-weight: 600; white-space: nowrap; }
+table.mb-table td { border-bottom: 1px solid var(--line); padding: 4px 8px; vertical-align: top;
+  white-space: nowrap; }
+table.mb-table td:last-child { white-space: normal; }
+table.mb-table .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.mb-table tr.significant td { font-weight: 600; }
+table.mb-table tr.bad td { color: #991b1b; }
+ul.findings { margin: 6px 0; padding-left: 20px; }
+ul.findings li { margin: 4px 0; }
+pre.mb-config { background: #f9fafb; border: 1px solid var(--line); border-radius: 6px; padding: 10px;
+  font-size: 12px; overflow-x: auto; max-height: 420px; }
+footer { color: var(--muted); font-size: 12px; margin-top: 22px; text-align: center; }
+`;
+
+function section(id: string, title: string, lead: string, figures: Figure[]): string {
+  return `<section id="${id}"><h2>${escapeHtml(title)}</h2>` +
+    (lead ? `<p class="lead">${escapeHtml(lead)}</p>` : "") +
+    figures.map((f) => f.html).join("\n") + `</section>`;
+}
+
+function workloadsOf(run: LoadedRun): string[] {
+  const fromSummary = run.summary?.groups.map((g) => g.workload) ?? [];
+  return [...new Set([...fromSummary, ...run.runs.map((r) => r.spec.workload)])].sort();
+}
+
+/** The headline metric of a workload's overheads: the highest latency percentile. */
+function headlineMetric(os: readonly Overhead[]): string | undefined {
+  const metrics = [...new Set(os.map((o) => o.metric))];
+  for (const m of ["latency_p99_ms", "latency_p95_ms", "latency_p50_ms", "throughput_rps"]) {
+    if (metrics.includes(m)) return m;
+  }
+  return metrics[0];
+}
+
+/** One sentence per workload and load point: meshes ranked by headline overhead. */
+export function findings(run: LoadedRun): string[] {
+  const s = run.summary;
+  if (!s) return [];
+  const out: string[] = [];
+  for (const w of workloadsOf(run)) {
+    const os = s.overheads.filter((o) => o.workload === w);
+    const metric = headlineMetric(os);
+    if (!metric) continue;
+    const rates = [...new Set(os.filter((o) => o.metric === metric).map((o) => o.rate))]
+      .sort((a, b) => (a ?? Infinity) - (b ?? Infinity));
+    for (const rate of rates) {
+      const ranked = rankMeshes(os, { workload: w, metric, rate });
+      const parts = ranked.map((o) =>
+        `${meshLabel(o.mesh, o.emulated)} ${formatPct(o.overheadPct)} ` +
+        `(95 % CI ${formatPct(o.ci95[0])} to ${formatPct(o.ci95[1])}, n=${o.iterations.mesh}` +
+        `${o.noisyBaseline ? ", noisy baseline" : ""}${o.saturated ? ", saturated" : ""})`
+      );
+      out.push(
+        `${w} @ ${rateLabel(rate)}, ${metricLabel(metric)} vs ${s.baselineMesh}: ` +
+          parts.join("; "),
+      );
+    }
+  }
+  return out;
+}
+
+/** Overhead charts of one workload: latency, then throughput, resources and the rest. */
+export function overheadFigures(
+  overheads: readonly Overhead[],
+  workload: string,
+  baselineMesh: string,
+): Figure[] {
+  const os = overheads.filter((o) => o.workload === workload);
+  const known = [...LATENCY_METRICS, ...THROUGHPUT_METRICS, ...RESOURCE_METRICS];
+  const other = [...new Set(os.map((o) => o.metric).filter((m) => !known.includes(m)))];
+  return [LATENCY_METRICS, THROUGHPUT_METRICS, RESOURCE_METRICS, other]
+    .filter((ms) => os.some((o) => ms.includes(o.metric)))
+    .map((metrics) => overheadPlot(os, workload, { baselineMesh, metrics }));
+}
+
+function runsTable(runs: readonly RunRecord[]): Figure {
+  return table(`Individual runs (${runs.length})`, runs, {
+    columns: [
+      { header: "#", value: (r) => r.spec.seq, numeric: true },
+      { header: "workload", value: (r) => r.spec.workload },
+      { header: "mesh", value: (r) => meshLabel(r.mesh.name, r.mesh.emulated) },
+      { header: "rate", value: (r) => rateLabel(r.spec.point.rate, r.spec.point.mode) },
+      { header: "iter", value: (r) => r.spec.iteration, numeric: true },
+      { header: "status", value: (r) => r.status + (r.reason ? `: ${r.reason}` : "") },
+      { header: "achieved/s", value: (r) => r.load ? r.load.achievedRate : "-", numeric: true },
+      { header: "p50 ms", value: (r) => r.latency ? r.latency.p50Ms : "-", numeric: true },
+      { header: "p99 ms", value: (r) => r.latency ? r.latency.p99Ms : "-", numeric: true },
+      { header: "errors", value: (r) => r.load ? r.load.errors : "-", numeric: true },
+      { header: "tool", value: (r) => r.load ? `${r.load.tool} (${r.load.timing})` : "-" },
+    ],
+    rowClass: (r) => r.status === "ok" ? "" : "bad",
+    caption: "Every measured run in execution order (baseline and meshes interleaved). " +
+      "Percentiles per run are shown for inspection only; the charts use merged histograms.",
+  });
+}
+
+function provenanceFigures(run: LoadedRun): Figure[] {
+  const m = run.manifest;
+  if (!m) return [notice("No valid manifest.json: provenance is unknown.", "warning")];
+  const p = m.provenance;
+  const rows: Array<[string, string]> = [
+    ["run id", m.runId],
+    ["target", m.target],
+    ["profile", m.profile],
+    ["status", m.status + (m.reason ? `: ${m.reason}` : "")],
+    ["created", m.createdAt],
+    ["updated", m.updatedAt],
+    ["git commit", `${p.gitCommit}${p.gitDirty ? " (dirty working tree)" : ""}`],
+    ["meshbench", p.meshbenchVersion],
+    ["deno", p.deno],
+    ["host", `${p.hostname}: ${p.os}, kernel ${p.kernel}`],
+    ["CPU", `${p.cpuModel} x ${p.cpuCount}`],
+    ["memory", `${formatNumber(p.memoryMB)} MB`],
+    ["tools", Object.entries(p.tools ?? {}).map(([k, v]) => `${k} ${v}`).join(", ") || "-"],
+    ["started by", p.startedBy],
+    ["plan", `${m.plan.length} runs, seed ${m.planSeed}`],
+    ["config sources", (m.configSources ?? []).join(" < ") || "-"],
+  ];
+  const meshes = new Map<string, RunRecord["mesh"]>();
+  for (const r of run.runs) meshes.set(r.mesh.name, r.mesh);
+  const figs: Figure[] = [
+    table("Environment and inputs", rows, {
+      columns: [{ header: "what", value: (r) => r[0] }, { header: "value", value: (r) => r[1] }],
+    }),
+  ];
+  if (meshes.size) {
+    figs.push(table("Meshes as measured", [...meshes.values()], {
+      columns: [
+        { header: "mesh", value: (x) => x.name },
+        { header: "kind", value: (x) => x.kind },
+        { header: "version", value: (x) => x.version },
+        { header: "emulated", value: (x) => x.emulated ? "yes: local stand-in" : "no" },
+        {
+          header: "settings",
+          value: (x) => Object.entries(x.settings).map(([k, v]) => `${k}=${v}`).join(", ") || "-",
+        },
+      ],
+    }));
+  }
+  figs.push(table("Stages", m.stages, {
+    columns: [
+      { header: "stage", value: (s) => s.name },
+      { header: "status", value: (s) => s.status },
+      { header: "start", value: (s) => s.start },
+      { header: "end", value: (s) => s.end ?? "-" },
+      { header: "error", value: (s) => s.error ?? "" },
+    ],
+    rowClass: (s) => s.status === "failed" || s.status === "interrupted" ? "bad" : "",
+  }));
+  const config = JSON.stringify(m.config, null, 2);
+  figs.push(htmlFigure(
+    "Effective configuration",
+    `<figure class="mb-figure"><figcaption class="mb-title">Effective configuration` +
+      `</figcaption><pre class="mb-config">${escapeHtml(config)}</pre></figure>`,
+  ));
+  return figs;
+}
+
+/** Banner and list of every file problem, or "" when there are none. */
+export function problemsHtml(run: LoadedRun): string {
+  if (run.problems.length === 0) return "";
+  const items = run.problems.map((p) =>
+    `<li><code>${escapeHtml(p.file)}</code>: ${escapeHtml(p.problem)}</li>`
+  ).join("");
+  return `<div class="mb-banner problems" role="alert"><strong>${run.problems.length} ` +
+    `problem${run.problems.length === 1 ? "" : "s"} reading this run.</strong> ` +
+    `The report shows only what is valid.<ul>${items}</ul></div>`;
+}
+
+/** Banner naming the emulated meshes, or "" when no mesh is emulated. */
+export function emulationHtml(run: LoadedRun): string {
+  const names = new Set<string>();
+  for (const g of run.summary?.groups ?? []) if (g.emulated) names.add(g.mesh);
+  for (const r of run.runs) if (r.mesh.emulated) names.add(r.mesh.name);
+  if (!run.emulated && names.size === 0) return "";
+  return `<div class="mb-banner emulated" role="note"><strong>Emulated meshes.</strong> ` +
+    `${escapeHtml([...names].sort().join(", ") || "Some meshes")} in this run ` +
+    `${names.size === 1 ? "is a local emulation" : "are local emulations"}: real proxies ` +
+    `on loopback standing in for the mesh, not the mesh itself. Their figures show the ` +
+    `method working and the cost of the stand-in; they are not measurements of ` +
+    `${names.size === 1 ? "that product" : "those products"}. Every chart labels them ` +
+    `"(emulated)".</div>`;
+}
+
+/** Renders the report of a loaded run directory as one HTML page (pure). */
+export function renderReport(run: LoadedRun, options: { generatedAt?: string } = {}): string {
+  const s = run.summary;
+  const m = run.manifest;
+  const baselineMesh = s?.baselineMesh ?? "baseline";
+  const workloads = workloadsOf(run);
+  const generatedAt = options.generatedAt ?? new Date().toISOString();
+  const sections: string[] = [];
+
+  const lines = findings(run);
+  sections.push(section(
+    "summary",
+    "Summary",
+    s
+      ? `What the meshes cost against the no-mesh baseline (${baselineMesh}), at the ` +
+        `headline latency percentile. Meshes ranked from least to most overhead.`
+      : "",
+    s
+      ? [
+        lines.length
+          ? htmlFigure(
+            "Findings",
+            `<ul class="findings">${lines.map((l) => `<li>${escapeHtml(l)}</li>`).join("")}</ul>`,
+          )
+          : notice("The summary has no overhead figures (no baseline to compare with?)."),
+        ...(s.notes.length
+          ? [notice(`Notes from the summary: ${s.notes.join(" | ")}`, "warning")]
+          : []),
+      ]
+      : [notice(
+        "No valid summary.json, so there are no pooled figures or overheads. " +
+          "The valid individual runs are listed under Runs below.",
+        "warning",
+      )],
+  ));
+
+  if (s) {
+    sections.push(section(
+      "latency",
+      "Latency",
+      "Percentiles per mesh at each target rate, then the full distribution: mesh " +
+        "overhead tends to sit in the tail.",
+      workloads.flatMap((w) => [
+        latencyPercentilePlot(s.groups, w, { baselineMesh }),
+        latencyDistributionPlot(s.groups, w, { baselineMesh }),
+      ]),
+    ));
+    sections.push(section(
+      "overhead",
+      "Overhead",
+      "Overhead % of each mesh against the baseline, with 95 % bootstrap intervals " +
+        "over iterations. Few iterations give wide intervals; they are shown, not hidden.",
+      [
+        ...workloads.flatMap((w) => overheadFigures(s.overheads, w, baselineMesh)),
+        s.overheads.length ? overheadTable(s.overheads) : notice("No overhead figures."),
+      ],
+    ));
+    sections.push(section(
+      "throughput",
+      "Throughput",
+      "",
+      [throughputPlot(s.groups, { baselineMesh })],
+    ));
+    sections.push(section(
+      "resources",
+      "Resources",
+      "CPU and memory of the control plane, the data plane (proxies) and the application " +
+        "during the load window; CPU also per 1,000 requests.",
+      [
+        resourcePlot(s.groups, "cpuCores", { baselineMesh }),
+        resourcePlot(s.groups, "memoryPeakMB", { baselineMesh }),
+        resourcePlot(s.groups, "cpuSecondsPer1k", { baselineMesh }),
+        s.groups.some((g) => g.resources.length) ? resourceTable(s.groups) : notice(
+          "No resource samples.",
+        ),
+      ],
+    ));
+  }
+  sections.push(section(
+    "runs",
+    "Runs",
+    "",
+    [run.runs.length ? runsTable(run.runs) : notice("No valid run records.", "warning")],
+  ));
+  sections.push(section("provenance", "Provenance", "", provenanceFigures(run)));
+
+  const title = `meshbench report: ${run.runId}`;
+  const meta = [
+    `run <strong>${escapeHtml(run.runId)}</strong>`,
+    `target ${escapeHtml(m?.target ?? s?.target ?? "unknown")}`,
+    m ? `profile ${escapeHtml(m.profile)}` : "",
+    m ? `status ${escapeHtml(m.status)}` : "",
+    `${run.runs.length} runs`,
+    `report generated ${escapeHtml(generatedAt)}`,
+  ].filter(Boolean).map((x) => `<span>${x}</span>`).join("");
+  const nav = [
+    ...(s ? [["summary", "Summary"]] : []),
+    ...(s
+      ? [["latency", "Latency"], ["overhead", "Overhead"], ["throughput", "Throughput"], [
+        "resources",
+        "Resources",
+      ]]
+      : []),
+    ["runs", "Runs"],
+    ["provenance", "Provenance"],
+  ].map(([id, t]) => `<a href="#${id}">${t}</a>`).join("");
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${escapeHtml(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>
+<header class="mb-header"><h1>Service mesh overhead report</h1><div class="meta">${meta}</div></header>
+${emulationHtml(run)}
+${problemsHtml(run)}
+<nav class="mb-nav">${nav}</nav>
+${sections.join("\n")}
+<footer>meshbench · ${escapeHtml(run.dir)} · self-contained: no scripts, no network</footer>
+</main>
+</body>
+</html>
+`;
+}
+
+/**
+ * Reads `manifest.json`, `summary.json` and `runs/*.json` of `runDir` and writes
+ * `<runDir>/report.html` atomically; returns its path. Problems with the files are
+ * shown in the report, not thrown; only an unwritable or missing directory throws.
+ */
+export async function writeReport(runDir: string): Promise<string> {
+  const run = await loadRun(runDir);
+  const path = join(runDir, "report.html");
+  try {
+    await writeTextAtomic(path, renderReport(run));
+  } catch (e) {
+    throw new Error(`Cannot write report "${path}": ${(e as Error).message}`);
+  }
+  return path;
+}
