@@ -1,0 +1,414 @@
+/**
+ * redis-benchmark: builds its command and parses its `--csv` output into the tool-neutral
+ * {@linkcode LoadResult}, per command (SET, GET, ...) and overall; combines the results of
+ * several clients run at once (the design runs two).
+ *
+ * What redis-benchmark can and cannot tell, and how that maps:
+ * - It is closed loop (no rate option) and count-based (`-n` requests per test, tests run one
+ *   after another), so every run is `max-throughput` with `closed-loop` timing.
+ * - It stops with exit code 1 at the first error reply or lost connection ("Error: ...", "Error
+ *   from server: ..."): such a run is a failure, thrown with the tool's message, never a
+ *   result. A successful run therefore has 0 errors.
+ * - Its CSV gives, per test, the rate and avg/min/p50/p95/p99/max latency in ms. The histogram
+ *   of a test is rebuilt from those points with {@linkcode fromPercentileSpectrum}: one request
+ *   at min, half at p50, up to 95 % at p95, up to 99 % at p99, the rest at p99 except one at
+ *   max. p50, p95, p99 and max read back exactly (to the bucket); a percentile in between
+ *   reads as the next printed one above it, an upper bound. The overall histogram merges the
+ *   tests' histograms. It is an approximation, marked `extra.histogramSource: "csv-percentiles"`.
+ * - No byte counts: `bytesIn`/`bytesOut` are 0.
+ *
+ * @module
+ */
+import type { Runner } from "../command.ts";
+import { fromPercentileSpectrum, mergeHistograms, summarize } from "../histogram.ts";
+import type { Histogram, LoadPoint, LoadResult } from "../types.ts";
+
+/** One test (command) of a redis-benchmark run, as its CSV row reports it. */
+export interface RedisCommandStats {
+  /** Test name as printed: "SET", "LRANGE_100 (first 100 elements)", ... */
+  test: string;
+  requests: number;
+  rps: number;
+  avgMs: number;
+  minMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+const HEADER = [
+  "test",
+  "rps",
+  "avg_latency_ms",
+  "min_latency_ms",
+  "p50_latency_ms",
+  "p95_latency_ms",
+  "p99_latency_ms",
+  "max_latency_ms",
+];
+
+/** Splits one CSV line with double-quoted fields (redis-benchmark quotes every field). */
+function csvFields(line: string, lineNo: number): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    if (line[i] === '"') {
+      let j = i + 1;
+      let v = "";
+      for (;;) {
+        if (j >= line.length) {
+          throw new Error(
+            `Cannot parse redis-benchmark CSV: unterminated quote on line ${lineNo}: ${
+              JSON.stringify(line)
+            }`,
+          );
+        }
+        if (line[j] === '"') {
+          if (line[j + 1] === '"') {
+            v += '"';
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        v += line[j++];
+      }
+      out.push(v);
+      i = j + 1;
+    } else {
+      const j = line.indexOf(",", i);
+      out.push(line.slice(i, j === -1 ? line.length : j));
+      i = j === -1 ? line.length : j;
+    }
+    if (line[i] === ",") {
+      i++;
+      if (i === line.length) out.push("");
+    }
+  }
+  return out;
+}
+
+/** The histogram of one test, rebuilt from its printed percentiles (see module doc). */
+export function commandHistogram(c: RedisCommandStats): Histogram {
+  const us = (ms: number) => ms * 1000;
+  const n = c.requests;
+  const points = [
+    { quantile: 1 / n, valueUs: us(c.minMs) },
+    { quantile: 0.5, valueUs: us(c.p50Ms) },
+    { quantile: 0.95, valueUs: us(c.p95Ms) },
+    { quantile: 0.99, valueUs: us(c.p99Ms) },
+    { quantile: (n - 1) / n, valueUs: us(c.p99Ms) },
+    { quantile: 1, valueUs: us(c.maxMs) },
+  ];
+  return fromPercentileSpectrum(points, n);
+}
+
+/** Options of {@linkcode parseRedisBenchmarkCsv}. */
+export interface ParseRedisOptions {
+  /** `-n` the run was given: requests per test (the CSV does not repeat it). */
+  requestsPerTest: number;
+  /** `-c` the run was given: parallel connections. */
+  connections: number;
+  /** `redis-benchmark --version` of the tool that ran, e.g. "redis-benchmark 7.0.15". */
+  toolVersion: string;
+}
+
+/**
+ * Parses the `--csv` output of one redis-benchmark run. Per-command stats go to
+ * `extra.perCommand`. Throws, naming the line and value, on anything else, and when the
+ * output holds no test (the tool stopped before finishing one).
+ */
+export function parseRedisBenchmarkCsv(text: string, options: ParseRedisOptions): LoadResult {
+  const n = options.requestsPerTest;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(
+      `Cannot parse redis-benchmark CSV: "requestsPerTest" must be a positive integer, got ${
+        JSON.stringify(n)
+      }`,
+    );
+  }
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+  if (lines.length === 0 || csvFields(lines[0], 1).join(",") !== HEADER.join(",")) {
+    throw new Error(
+      `Cannot parse redis-benchmark CSV: expected the header "${HEADER.join(",")}", got ${
+        JSON.stringify((lines[0] ?? "").slice(0, 120))
+      }`,
+    );
+  }
+  const perCommand: RedisCommandStats[] = lines.slice(1).map((line, i) => {
+    const f = csvFields(line, i + 2);
+    if (f.length !== HEADER.length) {
+      throw new Error(
+        `Cannot parse redis-benchmark CSV: line ${
+          i + 2
+        } has ${f.length} fields, expected ${HEADER.length}: ${JSON.stringify(line)}`,
+      );
+    }
+    const num = (k: number) => {
+      const v = Number(f[k]);
+      if (f[k] === "" || !Number.isFinite(v) || v < 0) {
+        throw new Error(
+          `Cannot parse redis-benchmark CSV: "${HEADER[k]}" of "${f[0]}" on line ${
+            i + 2
+          } should be a non-negative number, got ${JSON.stringify(f[k])}`,
+        );
+      }
+      return v;
+    };
+    return {
+      test: f[0],
+      requests: n,
+      rps: num(1),
+      avgMs: num(2),
+      minMs: num(3),
+      p50Ms: num(4),
+      p95Ms: num(5),
+      p99Ms: num(6),
+      maxMs: num(7),
+    };
+  });
+  if (perCommand.length === 0) {
+    throw new Error(
+      "Cannot parse redis-benchmark CSV: no test finished (only the header was printed)",
+    );
+  }
+  for (const c of perCommand) {
+    if (!(c.rps > 0)) {
+      throw new Error(
+        `Cannot parse redis-benchmark CSV: "rps" of "${c.test}" should be positive, got ${c.rps}`,
+      );
+    }
+  }
+  const durationS = perCommand.reduce((s, c) => s + c.requests / c.rps, 0);
+  const operations = perCommand.length * n;
+  const histograms = perCommand.map(commandHistogram);
+  return {
+    tool: "redis-benchmark",
+    toolVersion: options.toolVersion,
+    timing: "closed-loop",
+    requestedRate: null,
+    achievedRate: operations / durationS,
+    durationS,
+    connections: options.connections,
+    operations,
+    errors: 0,
+    errorKinds: {},
+    bytesIn: 0,
+    bytesOut: 0,
+    latency: mergeHistograms(histograms),
+    extra: { histogramSource: "csv-percentiles", clients: 1, perCommand },
+  };
+}
+
+/** Per-command stats of several concurrent clients, merged. */
+export interface CombinedCommandStats {
+  test: string;
+  requests: number;
+  /** Sum of the clients' rates (they ran concurrently). */
+  rps: number;
+  /** Request-weighted mean of the clients' means. */
+  avgMs: number;
+  /** Read from the merged per-command histograms (never averaged). */
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  minMs: number;
+}
+
+/**
+ * Combines the results of clients that ran at the same time against the same service:
+ * operations and rates add up, histograms merge, per-command stats are pooled by test name.
+ * The combined duration is the longest client's.
+ */
+export function combineRedisResults(results: readonly LoadResult[]): LoadResult {
+  if (results.length === 0) {
+    throw new RangeError("Cannot combine redis-benchmark results: got none");
+  }
+  if (results.length === 1) return results[0];
+  const byTest = new Map<string, RedisCommandStats[]>();
+  for (const r of results) {
+    for (const c of (r.extra?.perCommand ?? []) as RedisCommandStats[]) {
+      byTest.set(c.test, [...(byTest.get(c.test) ?? []), c]);
+    }
+  }
+  const perCommand: CombinedCommandStats[] = [...byTest.entries()].map(([test, cs]) => {
+    const requests = cs.reduce((s, c) => s + c.requests, 0);
+    const s = summarize(mergeHistograms(cs.map(commandHistogram)));
+    return {
+      test,
+      requests,
+      rps: cs.reduce((a, c) => a + c.rps, 0),
+      avgMs: cs.reduce((a, c) => a + c.avgMs * c.requests, 0) / requests,
+      minMs: Math.min(...cs.map((c) => c.minMs)),
+      p50Ms: s.p50Ms,
+      p95Ms: s.p95Ms,
+      p99Ms: s.p99Ms,
+      maxMs: Math.max(...cs.map((c) => c.maxMs)),
+    };
+  });
+  const operations = results.reduce((s, r) => s + r.operations, 0);
+  const errors = results.reduce((s, r) => s + r.errors, 0);
+  const errorKinds: Record<string, number> = {};
+  for (const r of results) {
+    for (const [k, v] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
+  }
+  const durationS = Math.max(...results.map((r) => r.durationS));
+  return {
+    ...results[0],
+    achievedRate: results.reduce((s, r) => s + r.achievedRate, 0),
+    durationS,
+    connections: results.reduce((s, r) => s + r.connections, 0),
+    operations,
+    errors,
+    errorKinds,
+    latency: mergeHistograms(results.map((r) => r.latency)),
+    extra: {
+      histogramSource: "csv-percentiles",
+      clients: results.length,
+      perCommand,
+      perClient: results.map((r) => ({
+        achievedRate: r.achievedRate,
+        durationS: r.durationS,
+        operations: r.operations,
+      })),
+    },
+  };
+}
+
+/** What to run redis-benchmark with. */
+export interface RedisBenchmarkOptions {
+  host: string;
+  port: number;
+  /** Tests (`-t`), e.g. ["set", "get", "incr", "lpush"]. */
+  tests: string[];
+  /** `-n`: requests per test. */
+  requestsPerTest: number;
+  /** `-d`: value size of SET/GET in bytes (default 64). */
+  dataSize?: number;
+  /** `-r`: random keys over this keyspace (default 10000). */
+  keyspace?: number;
+  /** The redis-benchmark binary (default "redis-benchmark"). */
+  binary?: string;
+}
+
+/** The redis-benchmark command line of one client for a max-throughput point. */
+export function redisBenchmarkCommand(point: LoadPoint, options: RedisBenchmarkOptions): string[] {
+  if (point.mode !== "max-throughput") {
+    throw new RangeError(
+      `Cannot build redis-benchmark command: it is closed loop, so "mode" must be max-throughput, got "${point.mode}"`,
+    );
+  }
+  if (!Number.isInteger(point.connections) || point.connections < 1) {
+    throw new RangeError(
+      `Cannot build redis-benchmark command: "connections" must be a positive integer, got ${
+        JSON.stringify(point.connections)
+      }`,
+    );
+  }
+  if (options.tests.length === 0 || options.tests.some((t) => !/^[a-z_0-9]+$/i.test(t))) {
+    throw new RangeError(
+      `Cannot build redis-benchmark command: "tests" must be test names, got ${
+        JSON.stringify(options.tests)
+      }`,
+    );
+  }
+  return [
+    options.binary ?? "redis-benchmark",
+    "-h",
+    options.host,
+    "-p",
+    String(options.port),
+    "-c",
+    String(point.connections),
+    "-n",
+    String(options.requestsPerTest),
+    "-d",
+    String(options.dataSize ?? 64),
+    "-r",
+    String(options.keyspace ?? 10_000),
+    "-t",
+    options.tests.join(","),
+    "--csv",
+  ];
+}
+
+/** One client's output as it came. */
+export interface RedisClientRaw {
+  command: string[];
+  stdout: string;
+  stderr: string;
+}
+
+/** What {@linkcode runRedisBenchmark} returns. */
+export interface RedisBenchmarkRun {
+  /** All clients combined. */
+  result: LoadResult;
+  clients: RedisClientRaw[];
+}
+
+/** The last error line redis-benchmark printed (its progress lines end in `\r`). */
+export function redisBenchmarkError(stdout: string, stderr: string): string | undefined {
+  return (stdout + "\n" + stderr).split(/[\r\n]+/).map((l) => l.trim())
+    .filter((l) => /^(Error|Could not connect|ERR)/.test(l)).at(-1);
+}
+
+/**
+ * Runs `clients` redis-benchmark processes at once, client i against `ports[i % ports.length]`,
+ * each with `point.connections` connections, and combines their results. Any client failing
+ * (exit 1 on an error reply or a lost connection) fails the run with its message.
+ */
+export async function runRedisBenchmark(
+  runner: Runner,
+  point: LoadPoint,
+  options: Omit<RedisBenchmarkOptions, "port"> & {
+    ports: number[];
+    clients: number;
+    toolVersion: string;
+    timeoutMs: number;
+    signal?: AbortSignal;
+    onSpawn?: (pid: number) => void;
+  },
+): Promise<RedisBenchmarkRun> {
+  const commands = Array.from(
+    { length: options.clients },
+    (_, i) =>
+      redisBenchmarkCommand(point, { ...options, port: options.ports[i % options.ports.length] }),
+  );
+  const settled = await Promise.allSettled(commands.map((cmd) =>
+    runner.run(cmd, {
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      onSpawn: options.onSpawn,
+      okCodes: [1],
+    })
+  ));
+  const clients: RedisClientRaw[] = [];
+  const failures: string[] = [];
+  settled.forEach((s, i) => {
+    if (s.status === "rejected") {
+      failures.push(`client ${i + 1}: ${(s.reason as Error).message}`);
+      clients.push({ command: commands[i], stdout: "", stderr: String(s.reason) });
+      return;
+    }
+    clients.push({ command: commands[i], stdout: s.value.stdout, stderr: s.value.stderr });
+    if (s.value.code !== 0) {
+      const msg = redisBenchmarkError(s.value.stdout, s.value.stderr) ?? "no error message";
+      failures.push(`client ${i + 1} exited with code ${s.value.code}: ${msg}`);
+    }
+  });
+  if (failures.length > 0) {
+    const err = new Error(`redis-benchmark failed: ${failures.join("; ")}`);
+    (err as Error & { clients?: RedisClientRaw[] }).clients = clients;
+    throw err;
+  }
+  const results = clients.map((c) =>
+    parseRedisBenchmarkCsv(c.stdout, {
+      requestsPerTest: options.requestsPerTest,
+      connections: point.connections,
+      toolVersion: options.toolVersion,
+    })
+  );
+  return { result: combineRedisResults(results), clients };
+}

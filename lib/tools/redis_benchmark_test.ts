@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import { realRunner } from "../command.ts";
+import { percentile, summarize } from "../histogram.ts";
+import type { LoadPoint } from "../types.ts";
+import { freePort, startServer } from "../workloads/process.ts";
+import {
+  type CombinedCommandStats,
+  combineRedisResults,
+  commandHistogram,
+  parseRedisBenchmarkCsv,
+  redisBenchmarkCommand,
+  redisBenchmarkError,
+  type RedisCommandStats,
+  runRedisBenchmark,
+} from "./redis_benchmark.ts";
+
+const dir = new URL("./testdata/", import.meta.url);
+const read = (name: string) => Deno.readTextFileSync(new URL(name, dir));
+const opts = (n: number, c: number) => ({
+  requestsPerTest: n,
+  connections: c,
+  toolVersion: "redis-benchmark 7.0.15",
+});
+const point = (connections: number): LoadPoint => ({
+  mode: "max-throughput",
+  tool: "redis-benchmark",
+  rate: null,
+  connections,
+  durationS: 0,
+});
+
+Deno.test("parseRedisBenchmarkCsv reads every test of a real run, per command", () => {
+  const r = parseRedisBenchmarkCsv(read("redis_benchmark_all.csv"), opts(20000, 10));
+  const per = r.extra?.perCommand as RedisCommandStats[];
+  assert.deepEqual(per.map((c) => c.test), [
+    "PING_INLINE",
+    "PING_MBULK",
+    "SET",
+    "GET",
+    "INCR",
+    "LPUSH",
+    "LPOP",
+    "LPUSH (needed to benchmark LRANGE)",
+    "LRANGE_100 (first 100 elements)",
+  ]);
+  const set = per[2];
+  assert.deepEqual(set, {
+    test: "SET",
+    requests: 20000,
+    rps: 150375.94,
+    avgMs: 0.043,
+    minMs: 0.008,
+    p50Ms: 0.047,
+    p95Ms: 0.063,
+    p99Ms: 0.095,
+    maxMs: 0.191,
+  });
+  assert.equal(r.operations, 9 * 20000);
+  assert.equal(r.errors, 0);
+  assert.equal(r.timing, "closed-loop");
+  assert.equal(r.requestedRate, null);
+  assert.equal(r.latency.total, 180000);
+  // Duration is the sum of the tests' n / rps; the rate is operations over it.
+  const expectS = per.reduce((s, c) => s + 20000 / c.rps, 0);
+  assert.ok(Math.abs(r.durationS - expectS) < 1e-12);
+  assert.ok(r.achievedRate > 76628 && r.achievedRate < 161291, `rate ${r.achievedRate}`);
+  assert.equal(r.latency.max, 4279, "max is the slowest test's max");
+  assert.equal(r.latency.min, 8);
+});
+
+Deno.test("commandHistogram reads back the printed p50, p95, p99, min and max", () => {
+  const [, , set] = parseRedisBenchmarkCsv(read("redis_benchmark_all.csv"), opts(20000, 10))
+    .extra?.perCommand as RedisCommandStats[];
+  const h = commandHistogram(set);
+  assert.equal(h.total, 20000);
+  assert.equal(percentile(h, 50), 47);
+  assert.equal(percentile(h, 95), 63);
+  assert.equal(percentile(h, 99), 95);
+  assert.equal(h.min, 8);
+  assert.equal(h.max, 191);
+  // In between, the next printed percentile above: an upper bound.
+  assert.equal(percentile(h, 90), 63);
+});
+
+Deno.test("combineRedisResults pools two concurrent clients: rates add, histograms merge", () => {
+  const a = parseRedisBenchmarkCsv(read("redis_benchmark_client1.csv"), opts(10000, 8));
+  const b = parseRedisBenchmarkCsv(read("redis_benchmark_client2.csv"), opts(10000, 8));
+  const c = combineRedisResults([a, b]);
+  assert.equal(c.operations, 80000);
+  assert.equal(c.connections, 16);
+  assert.ok(Math.abs(c.achievedRate - (a.achievedRate + b.achievedRate)) < 1e-9);
+  assert.equal(c.latency.total, 80000);
+  assert.equal(c.durationS, Math.max(a.durationS, b.durationS));
+  assert.equal(c.extra?.clients, 2);
+  const set = (c.extra?.perCommand as CombinedCommandStats[]).find((x) => x.test === "SET")!;
+  assert.equal(set.requests, 20000);
+  assert.ok(Math.abs(set.rps - (77519.38 + 60975.61)) < 1e-6);
+  assert.equal(set.maxMs, 5.319);
+  // The pooled p99 lies between the two clients' p99s (0.215 and 0.375 ms).
+  assert.ok(set.p99Ms >= 0.215 && set.p99Ms <= 0.375, `p99 ${set.p99Ms}`);
+  assert.equal(summarize(c.latency).maxMs, 5.423);
+});
+
+Deno.test("parseRedisBenchmarkCsv refuses a run that finished no test, and bad rows", () => {
+  assert.throws(
+    () => parseRedisBenchmarkCsv(read("redis_benchmark_killed.csv"), opts(200000, 10)),
+    /no test finished/,
+  );
+  assert.throws(() => parseRedisBenchmarkCsv("SET: 123\n", opts(1, 1)), /expected the header/);
+  const bad = read("redis_benchmark_client1.csv").replace('"77519.38"', '"n/a"');
+  assert.throws(
+    () => parseRedisBenchmarkCsv(bad, opts(10000, 8)),
+    /"rps" of "SET" on line 2 should be a non-negative number, got "n\/a"/,
+  );
+  assert.throws(() => parseRedisBenchmarkCsv(read("redis_benchmark_all.csv"), opts(0, 1)), /got 0/);
+});
+
+Deno.test("redisBenchmarkError finds the tool's error line among its progress output", () => {
+  assert.equal(
+    redisBenchmarkError(
+      read("redis_benchmark_killed.csv"),
+      read("redis_benchmark_killed.stderr.txt"),
+    ),
+    "Error: Connection reset by peer",
+  );
+  assert.equal(redisBenchmarkError("SET: rps=1\r", ""), undefined);
+});
+
+Deno.test("redisBenchmarkCommand: closed loop only, tests and sizes as given", () => {
+  const cmd = redisBenchmarkCommand(point(8), {
+    host: "127.0.0.1",
+    port: 6379,
+    tests: ["set", "get"],
+    requestsPerTest: 5000,
+    binary: "redis-benchmark",
+  });
+  assert.deepEqual(cmd, [
+    "redis-benchmark",
+    "-h",
+    "127.0.0.1",
+    "-p",
+    "6379",
+    "-c",
+    "8",
+    "-n",
+    "5000",
+    "-d",
+    "64",
+    "-r",
+    "10000",
+    "-t",
+    "set,get",
+    "--csv",
+  ]);
+  assert.throws(
+    () =>
+      redisBenchmarkCommand({ ...point(1), mode: "fixed-rate", rate: 10 }, {
+        host: "h",
+        port: 1,
+        tests: ["set"],
+        requestsPerTest: 1,
+      }),
+    /must be max-throughput, got "fixed-rate"/,
+  );
+});
+
+async function redisServer(port: number, dir: string) {
+  return await startServer([
+    "redis-server",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ], { name: "redis-server", ready: /Ready to accept connections/ });
+}
+
+Deno.test({
+  name: "runRedisBenchmark: two real clients against a real redis-server; a dying server fails it",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "meshbench-redis-" });
+    const port = freePort();
+    const server = await redisServer(port, dir);
+    try {
+      const run = await runRedisBenchmark(realRunner, point(4), {
+        host: "127.0.0.1",
+        ports: [port],
+        clients: 2,
+        tests: ["set", "get"],
+        requestsPerTest: 2000,
+        toolVersion: "test",
+        timeoutMs: 30_000,
+      });
+      assert.equal(run.clients.length, 2);
+      assert.equal(run.result.operations, 8000);
+      assert.equal(run.result.extra?.clients, 2);
+      assert.ok(run.result.achievedRate > 1000, `rate ${run.result.achievedRate}`);
+
+      // The server dies mid-run: the run fails with redis-benchmark's reason.
+      const pending = runRedisBenchmark(realRunner, point(4), {
+        host: "127.0.0.1",
+        ports: [port],
+        clients: 2,
+        tests: ["set", "get"],
+        requestsPerTest: 5_000_000,
+        toolVersion: "test",
+        timeoutMs: 30_000,
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      Deno.kill(server.pid, "SIGKILL");
+      await assert.rejects(pending, /redis-benchmark failed: client 1 exited with code 1: Error/);
+    } finally {
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
