@@ -5,7 +5,7 @@
  * @module
  */
 import type { Runner } from "./command.ts";
-import type { LoadResult, ResourceUse, RunSpec, TargetName } from "./types.ts";
+import type { LoadResult, MeshRef, ResourceUse, RunSpec, TargetName } from "./types.ts";
 
 /** A missing prerequisite and how to get it. */
 export interface Requirement {
@@ -58,6 +58,10 @@ export interface Target {
   health(ctx: StageContext): Promise<void>;
   /** Light load through every mesh path; not recorded as a result. */
   warmup(ctx: StageContext, seconds: number): Promise<void>;
+  /** The mesh as deployed (kind, version, settings), recorded in every result. */
+  describeMesh(ctx: StageContext, mesh: string): Promise<MeshRef>;
+  /** Tool versions for provenance. */
+  toolVersions(ctx: StageContext): Promise<Record<string, string>>;
   /** Runs one planned measurement. Throws on failure; the caller records it as failed. */
   runLoad(ctx: StageContext, spec: RunSpec): Promise<LoadOutcome>;
   /** Stops and removes exactly what `deploy` created, from what it recorded. */

@@ -65,7 +65,7 @@ export interface MeshPorts {
 function globalSection(threads: number, pidfile: string): string {
   return `global
   nbthread ${threads}
-  maxconn 20000
+  maxconn 8000
   pidfile ${pidfile}
   ssl-default-bind-options ssl-min-ver TLSv1.2
   ssl-default-server-options ssl-min-ver TLSv1.2

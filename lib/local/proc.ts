@@ -253,10 +253,18 @@ export function assertPortFree(port: number, what: string): void {
 }
 
 /** Waits until a TCP port accepts connections, bounded. */
-export async function waitForPort(port: number, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitForPort(
+  port: number,
+  what: string,
+  timeoutMs = 10_000,
+  pid?: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
+    if (pid !== undefined && !isAlive(pid)) {
+      throw new Error(`${what} (pid ${pid}) exited before listening on port ${port}`);
+    }
     try {
       const c = await Deno.connect({ hostname: "127.0.0.1", port });
       c.close();

@@ -158,7 +158,7 @@ export class LocalTarget implements Target {
       await save();
       for (const p of port) {
         try {
-          await waitForPort(p, info.name, 15_000);
+          await waitForPort(p, info.name, 15_000, pid);
         } catch (e) {
           let logTail = "";
           try {
@@ -442,10 +442,15 @@ export class LocalTarget implements Target {
     return { load: result.load, resources, raw: result.raw, window: { start, end } };
   }
 
-  /** The mesh as recorded at deploy time. */
-  async meshRef(runDir: string, mesh: string): Promise<MeshRef> {
-    const state = await readLocalState(runDir);
-    return state.meshes[mesh];
+  async describeMesh(ctx: StageContext, mesh: string): Promise<MeshRef> {
+    const state = await readLocalState(ctx.runDir);
+    const ref = state.meshes[mesh];
+    if (!ref) throw new Error(`Mesh "${mesh}" was not deployed in "${ctx.runDir}"`);
+    return ref;
+  }
+
+  toolVersions(ctx: StageContext): Promise<Record<string, string>> {
+    return versionsOf(ctx.runner, this.tools(ctx.config));
   }
 
   async cleanup(ctx: StageContext): Promise<void> {

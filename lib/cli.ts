@@ -1,0 +1,220 @@
+/**
+ * The CLI contract shared by every stage task:
+ * `[--target local|cluster|oci] [--config FILE] [--profile quick|standard|full] [--out DIR]`
+ * plus stage-specific flags. Flags feed the one config merge; errors exit 2.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "./config.ts";
+import type { BenchConfig } from "./config.ts";
+import { CommandError, killAllChildren } from "./command.ts";
+import { consoleLogger } from "./log.ts";
+import type { Logger } from "./target.ts";
+import { newestRunDir } from "./run_dir.ts";
+
+/** Exit codes, documented in the README. */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  missingTools: 3,
+  interrupted: 130,
+} as const;
+
+/** A command-line problem: exits 2 with the message. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const COMMON = {
+  target: { type: "string" },
+  config: { type: "string" },
+  profile: { type: "string" },
+  out: { type: "string" },
+  context: { type: "string" },
+  kubeconfig: { type: "string" },
+  workloads: { type: "string" },
+  meshes: { type: "string" },
+  iterations: { type: "string" },
+  duration: { type: "string" },
+  rates: { type: "string" },
+  seed: { type: "string" },
+  run: { type: "string" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Help text of the common flags. */
+export const COMMON_HELP = `Options:
+  --target local|cluster|oci  where to run (default: local)
+  --config FILE               YAML config (see bench.example.yaml)
+  --profile quick|standard|full
+                              quick (default): short runs; standard: the design's 10 s warm-up,
+                              5 s cool-down, 5 iterations, 30 s load; full: a rate sweep
+  --out DIR                   directory that holds run directories (default: results)
+  --context NAME              kubeconfig context (required for --target cluster)
+  --kubeconfig FILE           kubeconfig file (default: $KUBECONFIG or ~/.kube/config)
+  --workloads a,b             subset of workloads (local: http)
+  --meshes a,b                meshes, the baseline included
+  --iterations N              iterations per load point
+  --duration S                seconds per fixed-rate run
+  --rates R1,R2               fixed rates (requests per second)
+  --seed N                    seed of the run order and the bootstrap
+  --run DIR                   existing run directory (stage tasks; default: the newest)
+  --quiet                     warnings only
+  -h, --help                  this help
+Environment: MESHBENCH_TARGET, MESHBENCH_PROFILE, MESHBENCH_OUT, MESHBENCH_CONTEXT,
+  MESHBENCH_SEED, MESHBENCH_WORKLOADS, MESHBENCH_MESHES (defaults < file < env < flags).
+Exit codes: 0 ok, 1 run failed, 2 bad input, 3 missing tools, 130 interrupted.`;
+
+function num(flag: string, v: string | undefined, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new UsageError(
+      `Invalid --${flag}: expected ${integer ? "an integer" : "a number"}, got "${v}"`,
+    );
+  }
+  return n;
+}
+
+function list(v: string | undefined): string[] | undefined {
+  return v === undefined ? undefined : v.split(",").map((s) => s.trim()).filter((s) => s);
+}
+
+/** Parsed common flags plus the merged config. */
+export interface CliContext {
+  config: BenchConfig;
+  sources: string[];
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  log: Logger;
+}
+
+/** Parses flags (common + `extra`) and merges config. Throws UsageError/ConfigError. */
+export async function parseCli(
+  args: string[],
+  extra: Record<string, { type: "string" | "boolean" }> = {},
+): Promise<CliContext> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...COMMON, ...extra },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const s = (k: string) => v[k] as string | undefined;
+  const flags: Record<string, unknown> = {
+    target: s("target"),
+    profile: s("profile"),
+    out: s("out"),
+    "cluster.context": s("context"),
+    "cluster.kubeconfig": s("kubeconfig"),
+    workloads: list(s("workloads")),
+    meshes: list(s("meshes")),
+    iterations: num("iterations", s("iterations"), true),
+    "load.durationS": num("duration", s("duration")),
+    "load.rates": list(s("rates"))?.map((r) => num("rates", r)!),
+    seed: num("seed", s("seed"), true),
+  };
+  const { config, sources } = await loadConfig({
+    file: s("config"),
+    env: Deno.env.toObject(),
+    flags,
+  });
+  return {
+    config,
+    sources,
+    values: v,
+    positionals: parsed.positionals,
+    log: consoleLogger({ quiet: v.quiet === true }),
+  };
+}
+
+/** The run directory a stage works on: `--run DIR`, or the newest under `out`. */
+export async function resolveRunDir(cli: CliContext): Promise<string> {
+  const explicit = cli.values.run as string | undefined;
+  if (explicit) {
+    try {
+      await Deno.stat(`${explicit}/manifest.json`);
+    } catch {
+      throw new UsageError(
+        `Invalid --run: "${explicit}" has no manifest.json (not a run directory)`,
+      );
+    }
+    return explicit;
+  }
+  const newest = await newestRunDir(cli.config.out);
+  if (!newest) {
+    throw new UsageError(
+      `No run directory under "${cli.config.out}": start one with "deno task bench:all" or "deno task deploy"`,
+    );
+  }
+  return newest;
+}
+
+/**
+ * Installs SIGINT/SIGTERM handlers that abort the returned signal (the pipeline
+ * then cleans up and keeps results); a second signal kills children and exits.
+ */
+export function interruptSignal(log: Logger): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  let count = 0;
+  const handler = () => {
+    count++;
+    if (count === 1) {
+      log.warn("Interrupted: stopping load, cleaning up, keeping results (Ctrl-C again to force)");
+      ac.abort();
+    } else {
+      killAllChildren(500).finally(() => Deno.exit(EXIT.interrupted));
+    }
+  };
+  Deno.addSignalListener("SIGINT", handler);
+  Deno.addSignalListener("SIGTERM", handler);
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      Deno.removeSignalListener("SIGINT", handler);
+      Deno.removeSignalListener("SIGTERM", handler);
+    },
+  };
+}
+
+/** Runs a task's main; maps errors to exit codes with one clear message, no stack trace. */
+export async function main(help: string, fn: () => Promise<number>): Promise<never> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(help);
+    Deno.exit(EXIT.ok);
+  }
+  let code: number;
+  try {
+    code = await fn();
+  } catch (e) {
+    const err = e as Error;
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      console.error(`error: ${err.message}\n(see --help)`);
+      code = EXIT.usage;
+    } else if (err.name === "MissingToolsError") {
+      console.error(`error: ${err.message}`);
+      code = EXIT.missingTools;
+    } else if (e instanceof CommandError) {
+      console.error(`error: ${err.message}`);
+      code = EXIT.failed;
+    } else {
+      console.error(`error: ${err.message}`);
+      if (Deno.env.get("MESHBENCH_DEBUG")) console.error(err.stack);
+      code = EXIT.failed;
+    }
+  }
+  await killAllChildren(1000);
+  Deno.exit(code);
+}

@@ -1,0 +1,422 @@
+/**
+ * The stages of a benchmark as functions over a run directory (STYLE principle 5):
+ * deploy, health, warm-up, load, cool-down, collect, report, cleanup. Each reads
+ * the manifest, does its work, and records its start, end and status. `benchAll`
+ * runs them in order and always cleans up.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Runner } from "./command.ts";
+import type { BenchConfig } from "./config.ts";
+import { buildPlan } from "./plan.ts";
+import { collectProvenance } from "./provenance.ts";
+import {
+  createRunDir,
+  listRunFiles,
+  newRunId,
+  readJson,
+  readManifest,
+  stageEnded,
+  stageStarted,
+  updateManifest,
+  writeJsonAtomic,
+  writeRunRecord,
+} from "./run_dir.ts";
+import { summarizeRuns } from "./summary.ts";
+import type { Logger, StageContext, Target } from "./target.ts";
+import type { Manifest, RunRecord, RunSpec, StageName, Summary, TargetName } from "./types.ts";
+import { SCHEMA_VERSION } from "./types.ts";
+import { LocalTarget } from "./local/target.ts";
+import { installTools, missingMessage } from "./local/tools.ts";
+import { workloadsByName } from "./workloads/mod.ts";
+import { validateRunRecord } from "./schema.ts";
+import { summarize } from "./histogram.ts";
+
+/** Effects every stage needs, passed in. */
+export interface Deps {
+  runner: Runner;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** Raised when required tools are missing and cannot be installed: nothing started. */
+export class MissingToolsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MissingToolsError";
+  }
+}
+
+/** The target implementation for a name. */
+export async function targetFor(name: TargetName): Promise<Target> {
+  if (name === "local") return new LocalTarget();
+  // The cluster and OCI targets load lazily: the local target needs none of their deps.
+  const mod = await import("./targets.ts");
+  return mod.remoteTarget(name);
+}
+
+/** Installs missing tools when possible; throws MissingToolsError listing the rest. */
+export async function preflight(config: BenchConfig, deps: Deps): Promise<void> {
+  const target = await targetFor(config.target);
+  let missing = await target.requirements(config);
+  if (missing.length === 0) return;
+  if (target instanceof LocalTarget && missing.some((m) => m.autoInstallable)) {
+    deps.log.info(`Installing missing tools: ${missing.map((m) => m.name).join(", ")}`);
+    missing = await installTools(deps.runner, target.tools(config), (l) => deps.log.info(l));
+  }
+  if (missing.length) throw new MissingToolsError(missingMessage(missing));
+}
+
+/** Creates a new run directory with manifest, plan and provenance. */
+export async function initRun(
+  config: BenchConfig,
+  sources: string[],
+  deps: Deps,
+): Promise<string> {
+  const runId = newRunId();
+  const runDir = await createRunDir(config.out, runId);
+  const target = await targetFor(config.target);
+  const workloads = config.target === "local"
+    ? workloadsByName(config.workloads).map((w) => ({ name: w.name, points: w.points(config) }))
+    : (await import("./targets.ts")).remotePoints(config);
+  const plan = buildPlan({
+    workloads,
+    meshes: config.meshes,
+    iterations: config.iterations,
+    seed: config.seed,
+  });
+  const now = new Date().toISOString();
+  const ctx: StageContext = {
+    runDir,
+    config,
+    runner: deps.runner,
+    log: deps.log,
+    signal: deps.signal,
+  };
+  let tools: Record<string, string> = {};
+  try {
+    tools = await target.toolVersions(ctx);
+  } catch (e) {
+    deps.log.warn(`Could not read tool versions: ${(e as Error).message}`);
+  }
+  const manifest: Manifest = {
+    kind: "meshbench.manifest",
+    schemaVersion: SCHEMA_VERSION,
+    runId,
+    target: config.target,
+    profile: config.profile,
+    status: "running",
+    createdAt: now,
+    updatedAt: now,
+    config: config as unknown as Record<string, unknown>,
+    configSources: sources,
+    provenance: await collectProvenance(deps.runner, tools),
+    plan,
+    planSeed: config.seed,
+    stages: [],
+  };
+  await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
+  deps.log.info(`Run ${runId}: ${plan.length} measured runs planned in ${runDir}`);
+  return runDir;
+}
+
+/** Opens an existing run: its manifest, config and a context for stages. */
+export async function openRun(
+  runDir: string,
+  deps: Deps,
+): Promise<{ manifest: Manifest; ctx: StageContext; target: Target }> {
+  const manifest = await readManifest(runDir);
+  const config = manifest.config as unknown as BenchConfig;
+  const target = await targetFor(manifest.target);
+  return {
+    manifest,
+    target,
+    ctx: { runDir, config, runner: deps.runner, log: deps.log, signal: deps.signal },
+  };
+}
+
+/** Runs one stage with its manifest entry; errors are recorded and rethrown. */
+export async function runStage<T>(
+  runDir: string,
+  name: StageName,
+  deps: Deps,
+  fn: () => Promise<T>,
+): Promise<T> {
+  await stageStarted(runDir, name);
+  deps.log.info(`Stage ${name}: started`);
+  const t0 = performance.now();
+  try {
+    const out = await fn();
+    await stageEnded(runDir, name, deps.signal.aborted ? "interrupted" : "ok");
+    deps.log.info(
+      `Stage ${name}: ${deps.signal.aborted ? "interrupted" : "done"} in ${
+        ((performance.now() - t0) / 1000).toFixed(1)
+      } s`,
+    );
+    return out;
+  } catch (e) {
+    const msg = (e as Error).message;
+    await stageEnded(runDir, name, deps.signal.aborted ? "interrupted" : "failed", msg);
+    throw e;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/** Stage: bring up servers, meshes and clients. */
+export async function stageDeploy(runDir: string, deps: Deps): Promise<void> {
+  const { ctx, target } = await openRun(runDir, deps);
+  await runStage(runDir, "deploy", deps, () => target.deploy(ctx));
+}
+
+/** Stage: wait until every path answers. */
+export async function stageHealth(runDir: string, deps: Deps): Promise<void> {
+  const { ctx, target } = await openRun(runDir, deps);
+  await runStage(runDir, "health", deps, () => target.health(ctx));
+}
+
+/** Stage: unrecorded light load through every path (design: 10 s). */
+export async function stageWarmup(runDir: string, deps: Deps): Promise<void> {
+  const { ctx, target } = await openRun(runDir, deps);
+  await runStage(runDir, "warmup", deps, () => target.warmup(ctx, ctx.config.warmupS));
+}
+
+/** Stage: cool-down pause after the tests (design: 5 s). */
+export async function stageCooldown(runDir: string, deps: Deps): Promise<void> {
+  const { ctx } = await openRun(runDir, deps);
+  await runStage(runDir, "cooldown", deps, () => sleep(ctx.config.cooldownS * 1000, deps.signal));
+}
+
+/** Classifies a finished fixed-rate run: below target by more than the tolerance is saturation. */
+export function classify(
+  spec: RunSpec,
+  achieved: number,
+  saturationPct: number,
+): { status: "ok" | "saturated"; reason?: string } {
+  const rate = spec.point.rate;
+  if (spec.point.mode !== "fixed-rate" || rate === null) return { status: "ok" };
+  const shortPct = ((rate - achieved) / rate) * 100;
+  if (shortPct > saturationPct) {
+    return {
+      status: "saturated",
+      reason: `achieved ${achieved.toFixed(1)}/s of ${rate}/s requested (${
+        shortPct.toFixed(1)
+      } % short, tolerance ${saturationPct} %): a saturation result, not a latency result`,
+    };
+  }
+  return { status: "ok" };
+}
+
+/**
+ * Stage: every planned run, in plan order. Runs already recorded are skipped, so
+ * a re-run resumes. A failing run is recorded as failed and the stage goes on; an
+ * interrupt records the current run as interrupted and stops.
+ */
+export async function stageLoad(runDir: string, deps: Deps): Promise<{ failed: number }> {
+  const { ctx, target, manifest } = await openRun(runDir, deps);
+  return await runStage(runDir, "load", deps, async () => {
+    const done = new Set<number>();
+    for (const f of await listRunFiles(runDir)) {
+      const m = f.match(/_test_(\d+)_/);
+      if (m) done.add(Number(m[1]));
+    }
+    const meshRefs = new Map<string, RunRecord["mesh"]>();
+    let failed = 0;
+    let first = true;
+    for (const spec of manifest.plan) {
+      if (deps.signal.aborted) break;
+      if (done.has(spec.seq)) continue;
+      if (!first) await sleep(ctx.config.gapS * 1000, deps.signal);
+      first = false;
+      const p = spec.point;
+      deps.log.progress(
+        `${spec.workload} ${spec.mesh} ${
+          p.rate ? `${p.rate}/s` : p.mode
+        } (${p.tool}) #${spec.iteration}`,
+        spec.seq - 1,
+        manifest.plan.length,
+      );
+      if (!meshRefs.has(spec.mesh)) {
+        meshRefs.set(spec.mesh, await target.describeMesh(ctx, spec.mesh));
+      }
+      const start = new Date().toISOString();
+      const base = {
+        kind: "meshbench.run" as const,
+        schemaVersion: SCHEMA_VERSION,
+        runId: manifest.runId,
+        target: manifest.target,
+        spec,
+        mesh: meshRefs.get(spec.mesh)!,
+        gitCommit: manifest.provenance.gitCommit,
+      };
+      let record: RunRecord;
+      try {
+        const out = await target.runLoad(ctx, spec);
+        if (deps.signal.aborted) throw new Error("interrupted by the user");
+        const c = classify(spec, out.load.achievedRate, ctx.config.saturationPct);
+        record = {
+          ...base,
+          status: c.status,
+          ...(c.reason ? { reason: c.reason } : {}),
+          window: out.window,
+          load: out.load,
+          latency: summarize(out.load.latency),
+          resources: out.resources,
+          raw: out.raw,
+        };
+        if (c.status === "saturated") deps.log.warn(`Run ${spec.seq}: ${c.reason}`);
+      } catch (e) {
+        const interrupted = deps.signal.aborted;
+        if (!interrupted) failed++;
+        const reason = (e as Error).message;
+        deps.log.warn(`Run ${spec.seq} ${interrupted ? "interrupted" : "failed"}: ${reason}`);
+        record = {
+          ...base,
+          status: interrupted ? "interrupted" : "failed",
+          reason,
+          window: { start, end: new Date().toISOString() },
+          resources: [],
+          raw: [],
+        };
+      }
+      await writeRunRecord(runDir, record);
+    }
+    deps.log.progress("load runs", manifest.plan.length, manifest.plan.length);
+    return { failed };
+  });
+}
+
+/** Reads and validates every run record; invalid files become notes, never silence. */
+export async function readRunRecords(
+  runDir: string,
+): Promise<{ records: RunRecord[]; notes: string[] }> {
+  const records: RunRecord[] = [];
+  const notes: string[] = [];
+  for (const f of await listRunFiles(runDir)) {
+    try {
+      records.push(validateRunRecord(await readJson(f), f));
+    } catch (e) {
+      notes.push((e as Error).message);
+    }
+  }
+  return { records, notes };
+}
+
+/** Stage: pool runs into `summary.json` (overheads with CIs). */
+export async function stageCollect(runDir: string, deps: Deps): Promise<Summary> {
+  const { ctx, manifest } = await openRun(runDir, deps);
+  return await runStage(runDir, "collect", deps, async () => {
+    const { records, notes } = await readRunRecords(runDir);
+    const summary = summarizeRuns(records, {
+      runId: manifest.runId,
+      target: manifest.target,
+      baseline: ctx.config.baseline,
+      noisyCvPct: ctx.config.noisyCvPct,
+      resamples: ctx.config.bootstrap.resamples,
+      confidence: ctx.config.bootstrap.confidence,
+      seed: ctx.config.seed,
+      notes,
+    });
+    await writeJsonAtomic(join(runDir, "summary.json"), summary);
+    return summary;
+  });
+}
+
+/** Stage: render `report.html`. */
+export async function stageReport(runDir: string, deps: Deps): Promise<string> {
+  return await runStage(runDir, "report", deps, async () => {
+    const { writeReport } = await import("./report.ts");
+    return await writeReport(runDir);
+  });
+}
+
+/** Stage: stop and remove what deploy created. */
+export async function stageCleanup(runDir: string, deps: Deps): Promise<void> {
+  const { ctx, target } = await openRun(runDir, deps);
+  await runStage(runDir, "cleanup", deps, () => target.cleanup(ctx));
+}
+
+/** Marks the run's final status in the manifest. */
+export function finishRun(
+  runDir: string,
+  status: Manifest["status"],
+  reason?: string,
+): Promise<Manifest> {
+  return updateManifest(runDir, (m) => {
+    m.status = status;
+    if (reason) m.reason = reason;
+    else delete m.reason;
+  });
+}
+
+/** What `benchAll` returns. */
+export interface BenchResult {
+  runDir: string;
+  status: Manifest["status"];
+  summary?: Summary;
+  reportPath?: string;
+  reason?: string;
+}
+
+/**
+ * Every stage in order on a new run directory. Cleanup always runs; results
+ * measured before an interrupt or failure are kept and summarised.
+ */
+export async function benchAll(
+  config: BenchConfig,
+  sources: string[],
+  deps: Deps,
+): Promise<BenchResult> {
+  await preflight(config, deps);
+  const runDir = await initRun(config, sources, deps);
+  let status: Manifest["status"] = "complete";
+  let reason: string | undefined;
+  let summary: Summary | undefined;
+  let reportPath: string | undefined;
+  try {
+    await stageDeploy(runDir, deps);
+    await stageHealth(runDir, deps);
+    await stageWarmup(runDir, deps);
+    const { failed } = await stageLoad(runDir, deps);
+    if (failed > 0) {
+      status = "failed";
+      reason = `${failed} measured run(s) failed; see notes in summary.json`;
+    }
+    if (!deps.signal.aborted) await stageCooldown(runDir, deps);
+  } catch (e) {
+    status = "failed";
+    reason = (e as Error).message;
+  } finally {
+    if (deps.signal.aborted) {
+      status = "interrupted";
+      reason = "interrupted (SIGINT/SIGTERM); results measured so far are kept";
+    }
+    // Cleanup must run even after an interrupt: use a fresh, unaborted signal.
+    const cleanupDeps = { ...deps, signal: new AbortController().signal };
+    try {
+      await stageCleanup(runDir, cleanupDeps);
+    } catch (e) {
+      status = status === "complete" ? "failed" : status;
+      reason = `${reason ? `${reason}; ` : ""}cleanup failed: ${(e as Error).message}`;
+    }
+    try {
+      summary = await stageCollect(runDir, cleanupDeps);
+      reportPath = await stageReport(runDir, cleanupDeps);
+    } catch (e) {
+      status = status === "complete" ? "failed" : status;
+      reason = `${reason ? `${reason}; ` : ""}${(e as Error).message}`;
+    }
+    await finishRun(runDir, status, reason);
+  }
+  return { runDir, status, summary, reportPath, reason };
+}

@@ -1,0 +1,65 @@
+/**
+ * The versioned result schema (STYLE principle 3), published as JSON Schema in
+ * `schema/`. Readers take `unknown` and validate here; errors name the file, the
+ * JSON path and what was wrong.
+ *
+ * @module
+ */
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
+import common from "../schema/common.schema.json" with { type: "json" };
+import histogram from "../schema/histogram.schema.json" with { type: "json" };
+import run from "../schema/run.schema.json" with { type: "json" };
+import summary from "../schema/summary.schema.json" with { type: "json" };
+import manifest from "../schema/manifest.schema.json" with { type: "json" };
+import type { Manifest, RunRecord, Summary } from "./types.ts";
+
+// deno-lint-ignore no-explicit-any
+const ajv = new (Ajv2020 as any)({ allErrors: true, strict: false });
+// deno-lint-ignore no-explicit-any
+(addFormats as any)(ajv);
+for (const s of [common, histogram, run, summary, manifest]) ajv.addSchema(s);
+
+/** A file does not match its schema. */
+export class SchemaError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(
+      `Invalid "${file}": ${problems.slice(0, 5).join("; ")}${
+        problems.length > 5 ? ` (and ${problems.length - 5} more)` : ""
+      }`,
+    );
+    this.name = "SchemaError";
+  }
+}
+
+function validator<T>(id: string) {
+  return (data: unknown, file = "(data)"): T => {
+    const validate = ajv.getSchema(id)!;
+    if (!validate(data)) {
+      const problems = (validate.errors ?? []).map((
+        e: { instancePath: string; message?: string; params?: Record<string, unknown> },
+      ) =>
+        `${e.instancePath || "/"} ${e.message}${
+          e.params?.additionalProperty ? ` "${e.params.additionalProperty}"` : ""
+        }${e.params?.allowedValues ? ` (${JSON.stringify(e.params.allowedValues)})` : ""}`
+      );
+      throw new SchemaError(file, problems);
+    }
+    return data as T;
+  };
+}
+
+const BASE = "https://meshbench.dev/schema/v1/";
+
+/** Validates a run record (`runs/*.json`). */
+export const validateRunRecord: (data: unknown, file?: string) => RunRecord = validator(
+  `${BASE}run.schema.json`,
+);
+/** Validates `summary.json`. */
+export const validateSummary: (data: unknown, file?: string) => Summary = validator(
+  `${BASE}summary.schema.json`,
+);
+/** Validates `manifest.json`. */
+export const validateManifest: (data: unknown, file?: string) => Manifest = validator(
+  `${BASE}manifest.schema.json`,
+);

@@ -1,0 +1,66 @@
+/**
+ * The one-screen text summary printed at the end of a run.
+ *
+ * @module
+ */
+import type { Overhead, Summary } from "./types.ts";
+
+const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
+const sign = (x: number) => (x > 0 ? "+" : "");
+
+function cell(o: Overhead | undefined): string {
+  if (!o) return "-";
+  const flags = `${o.saturated ? " SAT" : ""}${o.noisyBaseline ? " NOISY" : ""}`;
+  return `${sign(o.overheadPct)}${fmt(o.overheadPct)}% [${fmt(o.ci95[0])}, ${
+    fmt(o.ci95[1])
+  }]${flags}`;
+}
+
+/** Overheads per workload and mesh as a fixed-width table. */
+export function formatSummary(s: Summary): string {
+  const lines: string[] = [];
+  lines.push(
+    `meshbench summary, run ${s.runId} (${s.target})${
+      s.emulated ? " - meshes marked -emu are EMULATIONS (HAProxy), not real meshes" : ""
+    }`,
+  );
+  lines.push("overhead % vs baseline, [95 % bootstrap CI over iterations]");
+  const cols: Array<[string, string]> = [
+    ["latency_p50_ms", "p50 latency"],
+    ["latency_p99_ms", "p99 latency"],
+    ["throughput_rps", "throughput"],
+    ["proxy_cpu_cores", "proxy CPU*"],
+    ["proxy_memory_mb", "proxy mem*"],
+    ["completion_time_s", "job time"],
+  ];
+  const present = cols.filter(([m]) => s.overheads.some((o) => o.metric === m));
+  const keys = [...new Set(s.overheads.map((o) => `${o.workload}|${o.mesh}`))];
+  const header = ["workload", "mesh", ...present.map(([, h]) => h)];
+  const rows = keys.map((k) => {
+    const [w, m] = k.split("|");
+    // Latency and resources at the highest fixed rate, throughput at max.
+    const pick = (metric: string) =>
+      s.overheads.filter((o) => o.workload === w && o.mesh === m && o.metric === metric)
+        .sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0))[0];
+    return [w, m, ...present.map(([metric]) => cell(pick(metric)))];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmtRow = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ");
+  lines.push(fmtRow(header));
+  lines.push(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) lines.push(fmtRow(r));
+  if (present.some(([m]) => m.startsWith("proxy_"))) {
+    lines.push("* proxy CPU/memory as % of what the application itself used under the baseline");
+  }
+  const rates = [...new Set(s.overheads.map((o) => o.rate).filter((r) => r !== null))];
+  if (rates.length) lines.push(`latency at fixed rate(s): ${rates.join(", ")} req/s (open loop)`);
+  if (s.overheads.some((o) => o.saturated)) {
+    lines.push("SAT: a run could not hold its requested rate: a saturation result, not latency");
+  }
+  if (s.overheads.some((o) => o.noisyBaseline)) {
+    lines.push("NOISY: the baseline's own CV is above the threshold; read overheads with care");
+  }
+  for (const n of s.notes.slice(0, 5)) lines.push(`note: ${n}`);
+  if (s.notes.length > 5) lines.push(`(${s.notes.length - 5} more notes in summary.json)`);
+  return lines.join("\n");
+}

@@ -1,0 +1,38 @@
+/**
+ * Task: every stage on a new run (deploy, health, warm-up, load, cool-down,
+ * collect, report, cleanup), then a one-screen summary and where the report is.
+ */
+import { COMMON_HELP, EXIT, interruptSignal, main, parseCli } from "../lib/cli.ts";
+import { realRunner } from "../lib/command.ts";
+import { benchAll } from "../lib/pipeline.ts";
+import { formatSummary } from "../lib/summary_text.ts";
+
+const HELP = `deno task bench:all [options]
+
+Measures mesh overhead end to end: added latency (p50/p95/p99/max), lost throughput and proxy
+CPU/memory versus the no-mesh baseline, each with a 95 % confidence interval.
+On the local target (default) the meshes are EMULATIONS with HAProxy, not Istio/Linkerd/Cilium.
+
+${COMMON_HELP}`;
+
+if (import.meta.main) {
+  await main(HELP, async () => {
+    const cli = await parseCli(Deno.args);
+    const { signal, dispose } = interruptSignal(cli.log);
+    try {
+      const r = await benchAll(cli.config, cli.sources, {
+        runner: realRunner,
+        log: cli.log,
+        signal,
+      });
+      if (r.summary) console.log(formatSummary(r.summary));
+      console.log(`\nRun directory: ${r.runDir}`);
+      if (r.reportPath) console.log(`Report:        ${r.reportPath}`);
+      console.log(`Status:        ${r.status}${r.reason ? ` (${r.reason})` : ""}`);
+      if (r.status === "interrupted") return EXIT.interrupted;
+      return r.status === "complete" ? EXIT.ok : EXIT.failed;
+    } finally {
+      dispose();
+    }
+  });
+}

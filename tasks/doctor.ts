@@ -1,0 +1,40 @@
+/**
+ * Task: the same tool check `bench:all` runs before starting, printed. Exits 3
+ * when something is missing, listing how to install it.
+ */
+import { COMMON_HELP, EXIT, main, parseCli } from "../lib/cli.ts";
+import { realRunner } from "../lib/command.ts";
+import { LocalTarget } from "../lib/local/target.ts";
+import { findBinary, missingMessage, versionsOf } from "../lib/local/tools.ts";
+import { targetFor } from "../lib/pipeline.ts";
+
+if (import.meta.main) {
+  await main(
+    `deno task doctor [options]\n\nChecks every tool a run needs.\n\n${COMMON_HELP}`,
+    async () => {
+      const cli = await parseCli(Deno.args);
+      const target = await targetFor(cli.config.target);
+      const missing = await target.requirements(cli.config);
+      if (target instanceof LocalTarget) {
+        const tools = target.tools(cli.config);
+        const versions = await versionsOf(realRunner, tools);
+        for (const t of tools) {
+          const path = findBinary(t.bin);
+          console.log(
+            `${path ? "ok     " : "MISSING"} ${t.name.padEnd(16)} ${path ?? ""}  ${
+              path ? versions[t.name] : ""
+            }`,
+          );
+        }
+      }
+      if (missing.length) {
+        console.log(`\n${missingMessage(missing)}`);
+        const auto = missing.filter((m) => m.autoInstallable).map((m) => m.name);
+        if (auto.length) console.log(`bench:all will install these itself: ${auto.join(", ")}`);
+        return EXIT.missingTools;
+      }
+      console.log(`\nAll tools for target "${cli.config.target}" are present.`);
+      return EXIT.ok;
+    },
+  );
+}
