@@ -1,0 +1,51 @@
+/**
+ * `deno task infra:check`: Terraform fmt/validate/policy tests, Ansible syntax check and
+ * lint, the inventory writer and the roles run on a local test host. No cloud account.
+ *
+ *   deno task infra:check [--only <name part>]... [--json]
+ *
+ * Exit codes: 0 all ran checks passed, 1 a check failed, 2 bad flags.
+ */
+import { parseArgs } from "node:util";
+import { checkInfra } from "../lib/infra/mod.ts";
+import { consoleLogger } from "../lib/log.ts";
+
+export async function main(args: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args,
+      options: {
+        only: { type: "string", multiple: true },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`Cannot parse flags: ${(e as Error).message}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.log("Usage: deno task infra:check [--only <name part>]... [--json]");
+    return 0;
+  }
+  const t0 = performance.now();
+  const results = await checkInfra({ only: flags.only, log: consoleLogger() });
+  const total = Math.round((performance.now() - t0) / 100) / 10;
+  if (flags.json) {
+    console.log(JSON.stringify({ seconds: total, results }, null, 2));
+  } else {
+    for (const r of results) {
+      console.log(`${r.status.padEnd(7)} ${String(r.seconds).padStart(6)} s  ${r.name}`);
+      if (r.status !== "passed") console.log(`        ${r.detail.split("\n").join("\n        ")}`);
+    }
+  }
+  const count = (s: string) => results.filter((r) => r.status === s).length;
+  console.log(
+    `infra:check: ${count("passed")} passed, ${count("failed")} failed, ` +
+      `${count("skipped")} skipped in ${total} s`,
+  );
+  return count("failed") > 0 ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
