@@ -15,6 +15,7 @@
  */
 import { basename, join } from "node:path";
 import { listRunFiles, newestRunDir } from "./run_dir.ts";
+import { summarizeRuns } from "./summary.ts";
 import type { Manifest, RunRecord, Summary } from "./types.ts";
 
 /** Something wrong with one file of a run directory. */
@@ -38,6 +39,11 @@ export interface LoadedRun {
   problems: FileProblem[];
   /** True when any mesh in the run is a local emulation. */
   emulated: boolean;
+  /**
+   * True when `summary` was recomputed here from the valid run records because
+   * `summary.json` was missing or unusable (an interrupted run).
+   */
+  summaryDerived: boolean;
 }
 
 function typeOf(v: unknown): string {
@@ -213,6 +219,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
       runs: [],
       problems,
       emulated: false,
+      summaryDerived: false,
     };
   }
 
@@ -277,8 +284,40 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     });
   }
   const runId = manifest?.runId ?? summary?.runId ?? runs[0]?.runId ?? basename(dir);
+  let summaryDerived = false;
+  if (!summary && runs.length > 0) {
+    summary = deriveSummary(runId, manifest, runs);
+    summaryDerived = true;
+  }
   const emulated = (summary?.emulated ?? false) || runs.some((r) => r.mesh.emulated);
-  return { dir, runId, manifest, summary, runs, problems, emulated };
+  return { dir, runId, manifest, summary, runs, problems, emulated, summaryDerived };
+}
+
+function configValue<T>(manifest: Manifest | null, key: string, fallback: T): T {
+  const v = manifest?.config?.[key];
+  return (typeof v === typeof fallback ? v : fallback) as T;
+}
+
+/**
+ * Pools valid run records into a summary with the run's own settings (baseline,
+ * noise threshold, bootstrap) from the manifest, for a run whose `summary.json`
+ * is missing or broken. Its notes say it was recomputed.
+ */
+function deriveSummary(runId: string, manifest: Manifest | null, runs: RunRecord[]): Summary {
+  const bootstrap = configValue(manifest, "bootstrap", { resamples: 2000, confidence: 0.95 });
+  return summarizeRuns(runs, {
+    runId,
+    target: manifest?.target ?? runs[0].target,
+    baseline: configValue(manifest, "baseline", "baseline"),
+    noisyCvPct: configValue(manifest, "noisyCvPct", 10),
+    resamples: bootstrap.resamples ?? 2000,
+    confidence: bootstrap.confidence ?? 0.95,
+    seed: configValue(manifest, "seed", 1),
+    notes: [
+      `summary.json was not usable: these figures were recomputed by the reader from the ` +
+      `${runs.length} valid run records.`,
+    ],
+  });
 }
 
 /** Reads several run directories (in the order given). */

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
+import { listRunFiles } from "./run_dir.ts";
+import { loadRun, manifestProblems, resolveRunDir, runRecordProblems } from "./load_results.ts";
+
+async function synthetic(): Promise<{ tmp: string; dir: string }> {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_load_" });
+  const dir = await writeSyntheticRun(tmp, { samples: 500 });
+  return { tmp, dir };
+}
+
+Deno.test("loadRun reads a complete run with no problems", async () => {
+  const { tmp, dir } = await synthetic();
+  try {
+    const run = await loadRun(dir);
+    assert.deepEqual(run.problems, []);
+    assert.equal(run.runId, "synthetic-7");
+    assert.equal(run.runs.length, 18);
+    assert.equal(run.summary?.groups.length, 6);
+    assert.equal(run.summaryDerived, false);
+    assert.equal(run.emulated, true);
+    assert.deepEqual(run.runs.map((r) => r.spec.seq), [...Array(18)].map((_, i) => i + 1));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("loadRun names a missing directory instead of throwing", async () => {
+  const run = await loadRun("/nonexistent/meshbench-run");
+  assert.equal(run.problems.length, 1);
+  assert.match(run.problems[0].problem, /does not exist/);
+  assert.equal(run.summary, null);
+});
+
+Deno.test("loadRun keeps valid records and names a truncated one", async () => {
+  const { tmp, dir } = await synthetic();
+  try {
+    const files = await listRunFiles(dir);
+    const text = await Deno.readTextFile(files[4]);
+    await Deno.writeTextFile(files[4], text.slice(0, text.length / 2));
+    await Deno.writeTextFile(files[5], "");
+    const run = await loadRun(dir);
+    assert.equal(run.runs.length, 16);
+    const byFile = new Map(run.problems.map((p) => [p.file, p.problem]));
+    assert.match(byFile.get(files[4])!, /not valid JSON/);
+    assert.match(byFile.get(files[5])!, /is empty/);
+    assert.equal(run.problems.length, 2);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("loadRun recomputes the summary from valid runs when summary.json is missing", async () => {
+  const { tmp, dir } = await synthetic();
+  try {
+    await Deno.remove(join(dir, "summary.json"));
+    const run = await loadRun(dir);
+    assert.equal(run.problems.length, 1);
+    assert.equal(run.problems[0].file, join(dir, "summary.json"));
+    assert.match(run.problems[0].problem, /missing/);
+    assert.equal(run.summaryDerived, true);
+    assert.equal(run.summary?.groups.length, 6);
+    assert.ok(run.summary!.overheads.length > 0);
+    assert.match(run.summary!.notes.join(" "), /recomputed by the reader from the 18 valid/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("loadRun quotes the bad field of a malformed manifest and an interrupted status", async () => {
+  const { tmp, dir } = await synthetic();
+  try {
+    const path = join(dir, "manifest.json");
+    const m = JSON.parse(await Deno.readTextFile(path));
+    m.plan = "not a plan";
+    await Deno.writeTextFile(path, JSON.stringify(m));
+    let run = await loadRun(dir);
+    assert.equal(run.manifest, null);
+    assert.equal(run.problems[0].file, path);
+    assert.match(run.problems[0].problem, /field "plan" should be array, got "not a plan"/);
+
+    m.plan = [];
+    m.status = "interrupted";
+    m.reason = "SIGINT";
+    await Deno.writeTextFile(path, JSON.stringify(m));
+    run = await loadRun(dir);
+    assert.match(run.problems[0].problem, /"interrupted": SIGINT/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("record and manifest checks name the field", () => {
+  assert.deepEqual(runRecordProblems([]), ["expected a JSON object, got array"]);
+  assert.deepEqual(manifestProblems({ kind: "x" }), [
+    'field "kind" should be "meshbench.manifest", got "x"',
+  ]);
+  const problems = runRecordProblems({ kind: "meshbench.run", status: "ok" });
+  assert.ok(problems.includes('field "spec.workload" is missing'), problems.join("|"));
+});
+
+Deno.test("resolveRunDir prefers the argument, then MESHBENCH_RUN_DIR, then the newest", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_resolve_" });
+  const saved = Deno.env.get("MESHBENCH_RUN_DIR");
+  try {
+    Deno.env.delete("MESHBENCH_RUN_DIR");
+    assert.equal(await resolveRunDir(undefined, { resultsDir: tmp }), undefined);
+    await Deno.mkdir(join(tmp, "20260101T000000Z-aaaaaa"));
+    await Deno.mkdir(join(tmp, "20260102T000000Z-bbbbbb"));
+    assert.equal(
+      await resolveRunDir(undefined, { resultsDir: tmp }),
+      join(tmp, "20260102T000000Z-bbbbbb"),
+    );
+    Deno.env.set("MESHBENCH_RUN_DIR", "/x");
+    assert.equal(await resolveRunDir(undefined, { resultsDir: tmp }), "/x");
+    assert.equal(await resolveRunDir("/y", { resultsDir: tmp }), "/y");
+  } finally {
+    if (saved === undefined) Deno.env.delete("MESHBENCH_RUN_DIR");
+    else Deno.env.set("MESHBENCH_RUN_DIR", saved);
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
+import { listRunFiles } from "./run_dir.ts";
+import { loadRun } from "./load_results.ts";
+import { findings, renderReport, writeReport } from "./report.ts";
+
+async function withRun(fn: (dir: string) => Promise<void>): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_" });
+  try {
+    await fn(await writeSyntheticRun(tmp, { samples: 500 }));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+function externalRefs(html: string): string[] {
+  return [...html.matchAll(/(?:src|href)\s*=\s*"([^"]*)"/g)].map((m) => m[1])
+    .filter((u) => !u.startsWith("#") && !u.startsWith("data:"));
+}
+
+Deno.test("writeReport writes a self-contained report.html with every section", async () => {
+  await withRun(async (dir) => {
+    const path = await writeReport(dir);
+    assert.equal(path, join(dir, "report.html"));
+    const html = await Deno.readTextFile(path);
+    for (const id of ["summary", "latency", "overhead", "throughput", "resources", "runs"]) {
+      assert.match(html, new RegExp(`<section id="${id}">`), id);
+    }
+    assert.match(html, /<section id="provenance">/);
+    assert.doesNotMatch(html, /<script/i);
+    assert.deepEqual(externalRefs(html), []);
+    assert.doesNotMatch(html, /url\(/);
+    // latency percentiles + HDR, overheads (latency, resources), throughput, 3 resource charts
+    assert.equal((html.match(/<svg[^>]*class="plot-/g) ?? []).length, 2 + 2 + 1 + 3);
+    assert.match(html, /Emulated meshes\./);
+    assert.match(html, /istio \(emulated\)/);
+    assert.match(html, /synthetic test fixture/);
+    const leftovers = [];
+    for await (const e of Deno.readDir(dir)) if (e.name.includes(".tmp-")) leftovers.push(e.name);
+    assert.deepEqual(leftovers, []);
+  });
+});
+
+Deno.test("findings rank meshes by the headline percentile with CI and n", async () => {
+  await withRun(async (dir) => {
+    const lines = findings(await loadRun(dir));
+    assert.equal(lines.length, 2);
+    assert.match(lines[0], /^http @ 200\/s, p99 latency vs baseline: /);
+    assert.match(lines[0], /95 % CI .* n=3/);
+  });
+});
+
+Deno.test("a broken run still gets a report naming each bad file, without stack traces", async () => {
+  await withRun(async (dir) => {
+    const files = await listRunFiles(dir);
+    await Deno.writeTextFile(files[0], '{"kind": "meshbench.run", "status": "ok"');
+    await Deno.remove(join(dir, "summary.json"));
+    const m = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
+    m.status = "interrupted";
+    await Deno.writeTextFile(join(dir, "manifest.json"), JSON.stringify(m));
+    const html = await Deno.readTextFile(await writeReport(dir));
+    assert.match(html, /3 problems reading this run/);
+    assert.ok(html.includes(files[0]), "names the truncated record");
+    assert.match(html, /not valid JSON/);
+    assert.match(html, /summary\.json is missing/);
+    assert.match(html, /recomputed by the reader from the 17 valid run records/);
+    assert.match(html, /the run is &quot;interrupted&quot;/);
+    assert.match(html, /<section id="latency">/);
+    assert.doesNotMatch(html, /\n\s+at /);
+  });
+});
+
+Deno.test("an empty directory gives a report that says what is missing", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_empty_" });
+  try {
+    const html = renderReport(await loadRun(tmp), { generatedAt: "2026-01-01T00:00:00Z" });
+    assert.match(html, /manifest\.json is missing/);
+    assert.match(html, /No valid summary\.json/);
+    assert.match(html, /No valid run records/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("writeReport names the directory it cannot write to", async () => {
+  await assert.rejects(
+    () => writeReport("/nonexistent/meshbench-run"),
+    /Cannot write report "\/nonexistent\/meshbench-run\/report.html"/,
+  );
+});
