@@ -1,0 +1,388 @@
+/**
+ * meshbench's WebSocket load client: N long-lived connections, open loop at a fixed total
+ * message rate, message round-trip latency timed from each message's scheduled send time
+ * (coordinated-omission free, METHODOLOGY rule 1).
+ *
+ * Schedule: message k (k = 0, 1, ...) is due at `start + k / rate` and goes on connection
+ * `k mod N`, so each connection sends `rate / N` messages per second, evenly staggered. A
+ * worker thread wakes the client at each due time (see `_ws_ticker.ts`); the client then sends
+ * every message due so far. Each message carries its k; the echo's latency is
+ * `received - scheduled(k)`. How late the client itself sent is kept apart
+ * (`extra.sendLag`), so a saturated client shows instead of hiding in the latency.
+ *
+ * Every scheduled message ends as exactly one of: echoed (an operation with a latency), or an
+ * error by kind: `lost` (sent, no echo by the end of the drain window), `bad-echo` (echo of
+ * the wrong size), `not-sent:connect-failed` (its connection never opened),
+ * `not-sent:closed` (its connection had closed). Connection outcomes are in
+ * `extra.connections`; connection set-up times in `extra.connect` (histogram, microseconds).
+ *
+ * Run it in its own process (`wsClientCommand`, `runWsLoad`) so it does not share an event
+ * loop with meshbench; `wsLoad` is the loop itself.
+ *
+ * @module
+ */
+import type { Runner } from "../command.ts";
+import { HistogramRecorder, summarize } from "../histogram.ts";
+import type { Histogram, LoadResult } from "../types.ts";
+import type { TickerStart } from "./_ws_ticker.ts";
+
+/** Version of this client, recorded as `toolVersion`. Bump when its measurement changes. */
+export const WS_CLIENT_VERSION = "meshbench-ws-client 1";
+
+/** Options of one WebSocket load run. */
+export interface WsLoadOptions {
+  /** Echo server URLs (`ws://host:port/`); connection i goes to `urls[i % urls.length]`. */
+  urls: string[];
+  /** Concurrent long-lived connections. */
+  connections: number;
+  /** Total messages per second over all connections. */
+  rate: number;
+  /** Seconds of sending (connection set-up not included). */
+  durationS: number;
+  /** Bytes per message (at least 8; default 64). */
+  messageBytes?: number;
+  /** Seconds to wait for connections to open (default 10). */
+  connectTimeoutS?: number;
+  /** Seconds to wait for outstanding echoes after the last send (default 2). */
+  drainS?: number;
+}
+
+/** Connection outcomes of a run. */
+export interface WsConnectionStats {
+  requested: number;
+  opened: number;
+  /** Never opened: error or timeout, by reason. */
+  failed: number;
+  /** Opened, then closed or errored before the run ended (dropped). */
+  closedEarly: number;
+  reasons: Record<string, number>;
+}
+
+function check(options: WsLoadOptions): Required<WsLoadOptions> {
+  const o = {
+    messageBytes: 64,
+    connectTimeoutS: 10,
+    drainS: 2,
+    ...options,
+  };
+  const bad = (field: string, expected: string, got: unknown) => {
+    throw new RangeError(
+      `Cannot run WebSocket load: "${field}" ${expected}, got ${JSON.stringify(got)}`,
+    );
+  };
+  if (!Array.isArray(o.urls) || o.urls.length === 0) bad("urls", "must list URLs", o.urls);
+  for (const u of o.urls) {
+    if (!/^wss?:\/\//.test(u)) bad("urls", "must be ws:// or wss:// URLs", u);
+  }
+  if (!Number.isInteger(o.connections) || o.connections < 1) {
+    bad("connections", "must be a positive integer", o.connections);
+  }
+  if (!(o.rate > 0) || !Number.isFinite(o.rate)) bad("rate", "must be positive", o.rate);
+  if (!(o.durationS > 0)) bad("durationS", "must be positive", o.durationS);
+  if (!Number.isInteger(o.messageBytes) || o.messageBytes < 8) {
+    bad("messageBytes", "must be an integer of at least 8", o.messageBytes);
+  }
+  if (!(o.connectTimeoutS > 0)) bad("connectTimeoutS", "must be positive", o.connectTimeoutS);
+  if (!(o.drainS >= 0)) bad("drainS", "must be 0 or more", o.drainS);
+  return o;
+}
+
+const clock = () => performance.timeOrigin + performance.now();
+
+/**
+ * Runs the load in this process and returns its result. Never throws for what the network
+ * does (failures are counted); throws only on invalid options.
+ */
+export async function wsLoad(options: WsLoadOptions): Promise<LoadResult> {
+  const o = check(options);
+  const total = Math.max(1, Math.round(o.rate * o.durationS));
+  const interval = 1000 / o.rate;
+  const latency = new HistogramRecorder();
+  const sendLag = new HistogramRecorder();
+  const connect = new HistogramRecorder();
+  const received = new Uint8Array(total);
+  const errorKinds: Record<string, number> = {};
+  const countError = (kind: string, n = 1) => {
+    if (n > 0) errorKinds[kind] = (errorKinds[kind] ?? 0) + n;
+  };
+  const conn: WsConnectionStats = {
+    requested: o.connections,
+    opened: 0,
+    failed: 0,
+    closedEarly: 0,
+    reasons: {},
+  };
+  const reason = (r: string) => (conn.reasons[r] = (conn.reasons[r] ?? 0) + 1);
+  let sending = true;
+  let startMs = 0;
+  let echoed = 0;
+  let sent = 0;
+  let bytesIn = 0;
+  let bytesOut = 0;
+
+  // Open every connection, timing each set-up.
+  const sockets: Array<WebSocket | null> = new Array(o.connections).fill(null);
+  const opening = Array.from({ length: o.connections }, (_, i) => {
+    const url = o.urls[i % o.urls.length];
+    const t0 = clock();
+    return new Promise<WebSocket | null>((resolve) => {
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(url);
+      } catch (e) {
+        reason(`connect: ${(e as Error).message}`);
+        resolve(null);
+        return;
+      }
+      ws.binaryType = "arraybuffer";
+      let opened = false;
+      const timer = setTimeout(() => {
+        if (opened) return;
+        reason("connect: timed out");
+        ws.onclose = null;
+        ws.onerror = null;
+        try {
+          ws.close();
+        } catch { /* not open */ }
+        resolve(null);
+      }, o.connectTimeoutS * 1000);
+      ws.onopen = () => {
+        opened = true;
+        clearTimeout(timer);
+        connect.record((clock() - t0) * 1000);
+        sockets[i] = ws;
+        resolve(ws);
+      };
+      ws.onmessage = (e: MessageEvent) => {
+        const now = clock();
+        const data = e.data as ArrayBuffer;
+        if (!(data instanceof ArrayBuffer) || data.byteLength !== o.messageBytes) {
+          countError("bad-echo");
+          return;
+        }
+        const k = new DataView(data).getFloat64(0);
+        if (!Number.isInteger(k) || k < 0 || k >= total || received[k] === 1) {
+          countError("bad-echo");
+          return;
+        }
+        received[k] = 1;
+        echoed++;
+        bytesIn += data.byteLength;
+        latency.record(Math.max(0, now - (startMs + k * interval)) * 1000);
+      };
+      const early = (why: string) => {
+        if (!opened) {
+          clearTimeout(timer);
+          reason(`connect: ${why}`);
+          resolve(null);
+        } else if (sending) {
+          conn.closedEarly++;
+          reason(`dropped: ${why}`);
+        }
+        sockets[i] = null;
+      };
+      ws.onerror = (e) => {
+        const msg = (e as ErrorEvent).message ?? "error";
+        ws.onclose = null;
+        early(msg);
+      };
+      ws.onclose = (e: CloseEvent) => early(`closed with code ${e.code}`);
+    });
+  });
+  const opened = await Promise.all(opening);
+  conn.opened = opened.filter((s) => s !== null).length;
+  conn.failed = o.connections - conn.opened;
+
+  // Send on schedule, woken by the ticker worker.
+  const ticks = new Int32Array(new SharedArrayBuffer(8));
+  const worker = new Worker(new URL("./_ws_ticker.ts", import.meta.url), { type: "module" });
+  const msg = new ArrayBuffer(o.messageBytes);
+  const view = new DataView(msg);
+  startMs = clock() + 20;
+  const start: TickerStart = {
+    ticks: ticks.buffer as SharedArrayBuffer,
+    startMs,
+    intervalMs: interval,
+    count: total,
+  };
+  worker.postMessage(start);
+  let next = 0;
+  try {
+    for (;;) {
+      const w = Atomics.waitAsync(ticks, 0, next);
+      if (w.async) await w.value;
+      const due = Math.min(Atomics.load(ticks, 0), total);
+      const now = clock();
+      for (; next < due; next++) {
+        const i = next % o.connections;
+        const ws = sockets[i];
+        if (!ws || ws.readyState !== WebSocket.OPEN) {
+          countError(opened[i] === null ? "not-sent:connect-failed" : "not-sent:closed");
+          continue;
+        }
+        view.setFloat64(0, next);
+        try {
+          ws.send(msg);
+        } catch {
+          countError("not-sent:closed");
+          continue;
+        }
+        sent++;
+        bytesOut += o.messageBytes;
+        sendLag.record(Math.max(0, now - (startMs + next * interval)) * 1000);
+      }
+      if (next >= total || Atomics.load(ticks, 1) !== 0) break;
+    }
+  } finally {
+    Atomics.store(ticks, 1, 2);
+    worker.terminate();
+  }
+  const sendEnd = clock();
+
+  // Drain: wait for the echoes still due, bounded.
+  const drainUntil = sendEnd + o.drainS * 1000;
+  while (echoed + (errorKinds["bad-echo"] ?? 0) < sent && clock() < drainUntil) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  sending = false;
+  const lost = sent - echoed;
+  countError("lost", lost);
+  await Promise.all(
+    sockets.map((ws) =>
+      ws === null || ws.readyState !== WebSocket.OPEN
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 1000);
+          ws.onclose = () => {
+            clearTimeout(t);
+            resolve();
+          };
+          ws.onerror = null;
+          try {
+            ws.close(1000, "done");
+          } catch {
+            clearTimeout(t);
+            resolve();
+          }
+        })
+    ),
+  );
+
+  // The scheduled window, or longer when the client could not keep up (then the achieved
+  // rate falls below the requested one, and the run reads as saturated).
+  const durationS = Math.max(o.durationS, (sendEnd - startMs) / 1000);
+  const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
+  const connectHist = connect.toHistogram();
+  const lagHist = sendLag.toHistogram();
+  return {
+    tool: "ws-client",
+    toolVersion: WS_CLIENT_VERSION,
+    timing: "intended-send",
+    requestedRate: o.rate,
+    achievedRate: echoed / durationS,
+    durationS,
+    connections: o.connections,
+    operations: echoed + errors,
+    errors,
+    errorKinds,
+    bytesIn,
+    bytesOut,
+    latency: latency.toHistogram(),
+    extra: {
+      scheduled: total,
+      sent,
+      echoed,
+      messagesPerSecond: echoed / durationS,
+      messageBytes: o.messageBytes,
+      connections: conn,
+      connect: connectHist,
+      connectMs: connectHist.total > 0 ? summarize(connectHist) : null,
+      sendLag: lagHist,
+      sendLagMs: lagHist.total > 0 ? summarize(lagHist) : null,
+    },
+  };
+}
+
+/** The command that runs {@linkcode wsLoad} in its own Deno process, printing JSON. */
+export function wsClientCommand(options: WsLoadOptions, deno = Deno.execPath()): string[] {
+  check(options);
+  return [
+    deno,
+    "run",
+    "--quiet",
+    "--no-prompt",
+    "--allow-net",
+    "--allow-read",
+    new URL(import.meta.url).pathname,
+    JSON.stringify(options),
+  ];
+}
+
+/** What {@linkcode runWsLoad} returns. */
+export interface WsRun {
+  result: LoadResult;
+  /** The client's JSON output as it came (the raw output of the run). */
+  raw: string;
+  command: string[];
+}
+
+/**
+ * Runs the client in its own process through `runner` and parses what it prints.
+ * Throws when the process fails or prints something that is not a result.
+ */
+export async function runWsLoad(
+  runner: Runner,
+  options: WsLoadOptions,
+  run: { signal?: AbortSignal; onSpawn?: (pid: number) => void } = {},
+): Promise<WsRun> {
+  const command = wsClientCommand(options);
+  const o = check(options);
+  const timeoutMs = Math.round((o.connectTimeoutS + o.durationS + o.drainS + 30) * 1000);
+  const out = await runner.run(command, { timeoutMs, signal: run.signal, onSpawn: run.onSpawn });
+  return { result: parseWsClientOutput(out.stdout), raw: out.stdout, command };
+}
+
+/** Parses the JSON the client process prints, checking it is a ws-client result. */
+export function parseWsClientOutput(text: string): LoadResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new Error(
+      `Cannot parse WebSocket client output: ${(e as Error).message}; output starts ${
+        JSON.stringify(text.slice(0, 80))
+      }`,
+    );
+  }
+  const r = doc as Partial<LoadResult>;
+  if (r?.tool !== "ws-client") {
+    throw new Error(
+      `Cannot parse WebSocket client output: "tool" should be "ws-client", got ${
+        JSON.stringify(r?.tool)
+      }`,
+    );
+  }
+  const h = r.latency as Histogram | undefined;
+  if (!h || !Array.isArray(h.buckets) || typeof r.operations !== "number") {
+    throw new Error("Cannot parse WebSocket client output: no latency histogram or operations");
+  }
+  return r as LoadResult;
+}
+
+if (import.meta.main) {
+  const arg = Deno.args[0];
+  if (!arg) {
+    console.error(
+      'usage: ws_client.ts \'{"urls":["ws://127.0.0.1:8080/"],"connections":10,' +
+        '"rate":1000,"durationS":5}\'',
+    );
+    Deno.exit(2);
+  }
+  try {
+    const result = await wsLoad(JSON.parse(arg) as WsLoadOptions);
+    console.log(JSON.stringify(result));
+  } catch (e) {
+    console.error((e as Error).message);
+    Deno.exit(1);
+  }
+}

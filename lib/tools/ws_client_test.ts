@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { realRunner } from "../command.ts";
+import { percentile } from "../histogram.ts";
+import { freePort, type ServerProcess, startServer } from "../workloads/process.ts";
+import type { Histogram } from "../types.ts";
+import {
+  parseWsClientOutput,
+  runWsLoad,
+  wsClientCommand,
+  type WsConnectionStats,
+  wsLoad,
+} from "./ws_client.ts";
+
+const echoServer = new URL("../../servers/ws_echo.ts", import.meta.url).pathname;
+
+async function startEcho(port: number): Promise<ServerProcess> {
+  return await startServer(
+    [Deno.execPath(), "run", "--allow-net", echoServer, "--port", String(port)],
+    { name: "ws_echo", ready: /listening on/ },
+  );
+}
+
+Deno.test({
+  name: "runWsLoad: open-loop load on the real echo server, every message echoed and timed",
+  sanitizeResources: false,
+  async fn() {
+    const ports = [freePort(), freePort()];
+    const servers = await Promise.all(ports.map(startEcho));
+    try {
+      const { result: r, command } = await runWsLoad(realRunner, {
+        urls: ports.map((p) => `ws://127.0.0.1:${p}/`),
+        connections: 6,
+        rate: 300,
+        durationS: 1,
+        messageBytes: 128,
+      });
+      assert.equal(command[1], "run");
+      assert.equal(r.tool, "ws-client");
+      assert.equal(r.timing, "intended-send");
+      assert.equal(r.requestedRate, 300);
+      assert.equal(r.operations, 300);
+      assert.equal(r.errors, 0, JSON.stringify(r.errorKinds));
+      assert.equal(r.latency.total, 300);
+      assert.equal(r.bytesOut, 300 * 128);
+      assert.equal(r.bytesIn, 300 * 128);
+      assert.ok(r.achievedRate > 290, `achieved ${r.achievedRate}`);
+      const conns = r.extra?.connections as WsConnectionStats;
+      assert.deepEqual(conns, { requested: 6, opened: 6, failed: 0, closedEarly: 0, reasons: {} });
+      assert.equal((r.extra?.connect as Histogram).total, 6);
+      assert.equal((r.extra?.sendLag as Histogram).total, 300);
+      // Loopback echo: the median round trip is well under 50 ms even on a busy machine.
+      assert.ok(percentile(r.latency, 50) < 50_000, `p50 ${percentile(r.latency, 50)} us`);
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  },
+});
+
+Deno.test("wsLoad counts every message as not sent when no connection opens", async () => {
+  const port = freePort(); // nothing listens there
+  const r = await wsLoad({
+    urls: [`ws://127.0.0.1:${port}/`],
+    connections: 3,
+    rate: 100,
+    durationS: 0.3,
+    drainS: 0,
+  });
+  const conns = r.extra?.connections as WsConnectionStats;
+  assert.equal(conns.opened, 0);
+  assert.equal(conns.failed, 3);
+  assert.equal(Object.values(conns.reasons).reduce((a, b) => a + b, 0), 3);
+  assert.deepEqual(r.errorKinds, { "not-sent:connect-failed": 30 });
+  assert.equal(r.errors, 30);
+  assert.equal(r.operations, 30);
+  assert.equal(r.latency.total, 0);
+  assert.equal(r.achievedRate, 0);
+});
+
+Deno.test({
+  name: "wsLoad: a server dying mid-run drops its connections; the rest are counted, not lost",
+  sanitizeResources: false,
+  async fn() {
+    const [pa, pb] = [freePort(), freePort()];
+    const a = await startEcho(pa);
+    const b = await startEcho(pb);
+    try {
+      const pending = wsLoad({
+        urls: [`ws://127.0.0.1:${pa}/`, `ws://127.0.0.1:${pb}/`],
+        connections: 4,
+        rate: 200,
+        durationS: 1.5,
+        drainS: 0.5,
+      });
+      await new Promise((r) => setTimeout(r, 600));
+      Deno.kill(a.pid, "SIGKILL");
+      const r = await pending;
+      const conns = r.extra?.connections as WsConnectionStats;
+      assert.equal(conns.opened, 4);
+      assert.equal(conns.closedEarly, 2, JSON.stringify(conns));
+      assert.equal(r.operations, 300, "every scheduled message is accounted for");
+      assert.equal(r.latency.total + r.errors, 300);
+      assert.ok(r.latency.total >= 150 + 40, `echoed ${r.latency.total}`);
+      assert.ok((r.errorKinds["not-sent:closed"] ?? 0) > 50, JSON.stringify(r.errorKinds));
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  },
+});
+
+Deno.test("ws client options are checked, naming the field and value", () => {
+  const ok = { urls: ["ws://127.0.0.1:1/"], connections: 1, rate: 1, durationS: 1 };
+  assert.throws(
+    () => wsClientCommand({ ...ok, connections: 0 }),
+    /"connections" must be a positive integer, got 0/,
+  );
+  assert.throws(
+    () => wsClientCommand({ ...ok, urls: ["http://x/"] }),
+    /"urls" must be ws:\/\/ or wss:\/\/ URLs, got "http:\/\/x\/"/,
+  );
+  assert.throws(() => wsClientCommand({ ...ok, messageBytes: 4 }), /at least 8, got 4/);
+  assert.throws(() => parseWsClientOutput("error: boom"), /Cannot parse WebSocket client output/);
+  assert.throws(
+    () => parseWsClientOutput(JSON.stringify({ tool: "wrk" })),
+    /"tool" should be "ws-client", got "wrk"/,
+  );
+});
