@@ -127,9 +127,18 @@ Deno.test({
         'ssh_allowed_cidrs = ["0.0.0.0/0"]\napi_allowed_cidrs = ["203.0.113.7/32"]\n',
       );
       // The topology module holds the guards and needs no provider: its plan fails the
-      // same way the root's does.
+      // same way the root's does. A copy, given the root's local backend, keeps state out
+      // of the repository.
+      const tfDir = join(dir, "topology");
+      await Deno.mkdir(tfDir);
+      for await (const e of Deno.readDir(TOPOLOGY_DIR)) {
+        if (e.isFile && e.name.endsWith(".tf")) {
+          await Deno.copyFile(join(TOPOLOGY_DIR, e.name), join(tfDir, e.name));
+        }
+      }
+      await Deno.writeTextFile(join(tfDir, "backend.tf"), 'terraform {\n  backend "local" {}\n}\n');
       await rejects(
-        infraUp({ varFile, stateDir, terraformDir: TOPOLOGY_DIR }),
+        infraUp({ varFile, stateDir, terraformDir: tfDir }),
         (e: Error) => {
           assert(e instanceof InfraError);
           assert(e.message.includes("Refusing an open CIDR"), e.message);
@@ -144,7 +153,8 @@ Deno.test({
       );
       assertEquals((await readInfraRecord(stateDir))?.phase, "apply-failed");
       // Nothing was created, and infra:down still works from the record.
-      assertEquals((await infraDown({ stateDir, terraformDir: TOPOLOGY_DIR })).destroyed, true);
+      assertEquals((await infraDown({ stateDir })).destroyed, true);
+      assertEquals([...Deno.readDirSync(tfDir)].some((e) => e.name.endsWith(".tfstate")), false);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
