@@ -9,6 +9,7 @@ import { CommandError, realRunner, type Runner } from "../command.ts";
 import type { Logger } from "../target.ts";
 import { runPlaybook } from "./ansible.ts";
 import { parseClusterOutput, renderInventory } from "./inventory.ts";
+import { staticRootProblems } from "./static_check.ts";
 import {
   ANSIBLE_DIR,
   ansibleBinary,
@@ -103,6 +104,11 @@ const CHECKS: Array<[string, CheckFn]> = [
       timeoutMs: 60_000,
     });
     return "all .tf and .tftest.hcl files are formatted";
+  }],
+  ["root module static checks (references, guards, example tfvars; no provider)", async () => {
+    const problems = await staticRootProblems(TERRAFORM_DIR);
+    if (problems.length > 0) throw new Error(problems.join("\n"));
+    return "references resolve, ingress only via the topology guards, example matches";
   }],
   ["terraform validate (topology module)", async ({ runner }) => {
     const bin = needTerraform();
