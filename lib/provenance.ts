@@ -64,6 +64,7 @@ export async function collectProvenance(
     cpuModel,
     cpuCount: navigator.hardwareConcurrency,
     memoryMB: Math.round(mem.total / 1024 / 1024),
+    loadAverage: Deno.loadavg(),
     tools,
     startedBy: `deno task (${Deno.args.join(" ") || "no args"})`,
   };

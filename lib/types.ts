@@ -177,6 +177,8 @@ export interface Provenance {
   cpuModel: string;
   cpuCount: number;
   memoryMB: number;
+  /** 1, 5 and 15 minute load averages when the run started: other work skews latency. */
+  loadAverage: number[];
   tools: Record<string, string>;
   startedBy: string;
 }

@@ -1,0 +1,83 @@
+/**
+ * Helpers for end-to-end tests: run a task as a real subprocess with a small
+ * config in a temporary results directory.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { stringify } from "yaml";
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+/** A short config for tests: every stage, small windows. */
+export function quickConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    iterations: 3,
+    warmupS: 1,
+    cooldownS: 0.5,
+    gapS: 0.2,
+    load: {
+      rates: [800],
+      durationS: 3,
+      connections: 8,
+      throughput: { enabled: true, durationS: 2, connections: 16 },
+    },
+    ...overrides,
+  };
+}
+
+/** Writes a config file into a fresh temp dir; returns both paths. */
+export async function tempSetup(
+  config: Record<string, unknown>,
+): Promise<{ dir: string; configFile: string; out: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "meshbench-test-" });
+  const configFile = join(dir, "bench.yaml");
+  await Deno.writeTextFile(configFile, stringify(config));
+  return { dir, configFile, out: join(dir, "results") };
+}
+
+/** Starts a task script as a subprocess. */
+export function startTask(script: string, args: string[], env: Record<string, string> = {}) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "tasks", script), ...args],
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Runs a task to completion; returns exit code and output. */
+export async function runTask(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await startTask(script, args, env).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** The single run directory under `out`. */
+export async function onlyRunDir(out: string): Promise<string> {
+  const dirs: string[] = [];
+  for await (const e of Deno.readDir(out)) if (e.isDirectory) dirs.push(join(out, e.name));
+  if (dirs.length !== 1) {
+    throw new Error(`expected one run directory in ${out}, got ${dirs.length}`);
+  }
+  return dirs[0];
+}
+
+/** Polls until `check` returns true, bounded. */
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+}
