@@ -13,6 +13,7 @@ OPENTOFU_VERSION="v1.10.6"
 PREFIX="/opt/meshbench"
 VENV="$PREFIX/infra-venv"
 GO="${GO:-/usr/local/go/bin/go}"
+TOFU_INSTALL_DIR="${TOFU_INSTALL_DIR:-/usr/local/bin}"
 
 log() { printf '[install_infra] %s\n' "$*"; }
 
@@ -63,10 +64,11 @@ install_terraform() {
   work="$(mktemp -d)"
   cp -r "$dir" "$work/src"
   chmod -R u+w "$work/src"
-  (cd "$work/src" && "$GO" build -trimpath -o /usr/local/bin/tofu ./cmd/tofu)
+  (cd "$work/src" && "$GO" build -trimpath \
+    -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o "$TOFU_INSTALL_DIR/tofu" ./cmd/tofu)
   rm -rf "$work"
-  terraform_ok tofu || { log "OpenTofu build did not produce a working tofu"; exit 1; }
-  log "installed $(tofu version | head -1)"
+  terraform_ok "$TOFU_INSTALL_DIR/tofu" || { log "OpenTofu build did not produce a working tofu"; exit 1; }
+  log "installed $("$TOFU_INSTALL_DIR/tofu" version | head -1) at $TOFU_INSTALL_DIR/tofu"
 }
 
 install_ansible

@@ -35,3 +35,6 @@ export { namedKubeconfig } from "./kubeconfig.ts";
 export { parseInfraRecord, readInfraRecord, recordPath } from "./state.ts";
 export type { InfraPhase, InfraRecord } from "./state.ts";
 export { DEFAULT_STATE_DIR } from "./tools.ts";
+export { withOciCluster } from "./lifecycle.ts";
+export type { OciCluster, OciClusterOptions } from "./lifecycle.ts";
+export { staticRootProblems } from "./static_check.ts";

@@ -1,5 +1,7 @@
 # Test fixture for infraUp/infraDown: Terraform's built-in terraform_data stands in for
 # cloud resources (no provider, no network) and the output has the root module's shape.
+# Public addresses are loopback ones with no SSH server, so a cluster setup against them
+# fails fast without sending traffic anywhere else.
 
 terraform {
   backend "local" {}
@@ -49,7 +51,7 @@ output "cluster" {
         role       = name == "master" ? "control-plane" : "worker"
         ocpus      = name == "master" ? 2 : 1
         memory_gb  = name == "master" ? 12 : 6
-        public_ip  = "192.0.2.${10 + i}"
+        public_ip  = "127.0.0.${201 + i}"
         private_ip = "10.0.1.${10 + i}"
       }
     ]
