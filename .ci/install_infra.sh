@@ -17,10 +17,21 @@ TOFU_INSTALL_DIR="${TOFU_INSTALL_DIR:-/usr/local/bin}"
 
 log() { printf '[install_infra] %s\n' "$*"; }
 
+# A TF_CLI_CONFIG_FILE naming a missing file only makes every terraform/tofu call warn.
+if [[ -n "${TF_CLI_CONFIG_FILE:-}" && ! -e "$TF_CLI_CONFIG_FILE" ]]; then
+  unset TF_CLI_CONFIG_FILE
+fi
+
 install_ansible() {
-  if [[ -x "$VENV/bin/ansible-playbook" ]] &&
-    "$VENV/bin/python" -m pip show ansible-core 2>/dev/null | grep -qx "Version: $ANSIBLE_CORE_VERSION" &&
-    "$VENV/bin/python" -m pip show ansible-lint 2>/dev/null | grep -qx "Version: $ANSIBLE_LINT_VERSION"; then
+  local core="" lint=""
+  if [[ -x "$VENV/bin/python" ]]; then
+    # sed reads all of pip's output (grep -q would close the pipe early and, under
+    # pipefail, fail the check).
+    core="$("$VENV/bin/python" -m pip show ansible-core 2>/dev/null | sed -n 's/^Version: //p')"
+    lint="$("$VENV/bin/python" -m pip show ansible-lint 2>/dev/null | sed -n 's/^Version: //p')"
+  fi
+  if [[ "$core" == "$ANSIBLE_CORE_VERSION" && "$lint" == "$ANSIBLE_LINT_VERSION" &&
+    -x "$VENV/bin/ansible-playbook" ]]; then
     log "ansible-core $ANSIBLE_CORE_VERSION and ansible-lint $ANSIBLE_LINT_VERSION already installed"
   else
     log "installing ansible-core $ANSIBLE_CORE_VERSION and ansible-lint $ANSIBLE_LINT_VERSION into $VENV"
@@ -41,18 +52,18 @@ terraform_ok() {
   # True when a Terraform or OpenTofu >= 1.7 is on PATH.
   local bin="$1" v
   command -v "$bin" >/dev/null 2>&1 || return 1
-  v="$(TF_CLI_CONFIG_FILE=/dev/null "$bin" version 2>/dev/null | head -1 | sed -E 's/^[^0-9]*v?([0-9]+\.[0-9]+).*/\1/')"
+  v="$(TF_CLI_CONFIG_FILE=/dev/null "$bin" version 2>/dev/null | sed -nE '1s/^[^0-9]*v?([0-9]+\.[0-9]+).*/\1/p')"
   [[ -n "$v" ]] || return 1
   awk -v v="$v" 'BEGIN { split(v, a, "."); exit !((a[1] > 1) || (a[1] == 1 && a[2] >= 7)) }'
 }
 
 install_terraform() {
   if terraform_ok terraform; then
-    log "using $(TF_CLI_CONFIG_FILE=/dev/null terraform version | head -1)"
+    log "using $(TF_CLI_CONFIG_FILE=/dev/null terraform version | sed -n 1p)"
     return
   fi
   if terraform_ok tofu; then
-    log "using $(tofu version | head -1)"
+    log "using $(tofu version | sed -n 1p)"
     return
   fi
   log "building OpenTofu $OPENTOFU_VERSION from its Go module (a few minutes)"
@@ -68,7 +79,7 @@ install_terraform() {
     -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o "$TOFU_INSTALL_DIR/tofu" ./cmd/tofu)
   rm -rf "$work"
   terraform_ok "$TOFU_INSTALL_DIR/tofu" || { log "OpenTofu build did not produce a working tofu"; exit 1; }
-  log "installed $("$TOFU_INSTALL_DIR/tofu" version | head -1) at $TOFU_INSTALL_DIR/tofu"
+  log "installed $("$TOFU_INSTALL_DIR/tofu" version | sed -n 1p) at $TOFU_INSTALL_DIR/tofu"
 }
 
 install_ansible
