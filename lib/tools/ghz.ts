@@ -13,7 +13,8 @@
  * - ghz times each call from when it actually started, not from its scheduled slot, so a
  *   fixed-rate run is `actual-send` timing; a max-throughput run is `closed-loop`.
  * - When ghz stops at its `-z` deadline it closes connections under calls still in flight;
- *   those fail with "use of closed network connection". They are an artefact of stopping, not
+ *   those fail with "use of closed network connection" (Unavailable) or "the client connection
+ *   is closing" (Canceled). They are an artefact of stopping, not
  *   of the service: counted in `extra.cancelledAtStop`, not in `operations` or `errors`.
  *   Fixed-rate runs use `-n` (rate x duration) instead, so they end without it.
  * - ghz reports no byte counts: `bytesIn`/`bytesOut` are 0.
@@ -22,7 +23,7 @@
  */
 import type { Runner } from "../command.ts";
 import { findBinary } from "../local/tools.ts";
-import { fromPercentileSpectrum, HistogramRecorder } from "../histogram.ts";
+import { fromPercentileSpectrum, HistogramRecorder, mergeHistograms } from "../histogram.ts";
 import type { Histogram, LoadPoint, LoadResult } from "../types.ts";
 
 /** The ghz release `.ci/install_workloads.sh` installs. */
@@ -173,7 +174,9 @@ function details(obj: Record<string, unknown>): GhzDetail[] | null {
   });
 }
 
-const CLOSED_AT_STOP = "use of closed network connection";
+/** Error texts of calls cut off by ghz's own stop at its `-z` deadline. */
+const CLOSED_AT_STOP = ["use of closed network connection", "the client connection is closing"];
+const cutAtStop = (msg: string) => CLOSED_AT_STOP.some((s) => msg.includes(s));
 
 /** Options of {@linkcode parseGhzJson}. */
 export interface ParseGhzOptions {
@@ -224,7 +227,7 @@ export function parseGhzJson(
     for (const c of calls) {
       if (c.status === "OK") {
         rec.record(c.latency / 1000);
-      } else if (endReason === "timeout" && c.error.includes(CLOSED_AT_STOP)) {
+      } else if (endReason === "timeout" && cutAtStop(c.error)) {
         cancelledAtStop++;
         continue;
       }
@@ -235,7 +238,7 @@ export function parseGhzJson(
   } else {
     Object.assign(byStatus, statuses);
     for (const [msg, n] of Object.entries(errorTexts)) {
-      if (endReason === "timeout" && msg.includes(CLOSED_AT_STOP)) {
+      if (endReason === "timeout" && cutAtStop(msg)) {
         cancelledAtStop += n;
         const code = /code = (\w+)/.exec(msg)?.[1] ?? "Unknown";
         byStatus[code] = (byStatus[code] ?? 0) - n;
@@ -320,12 +323,73 @@ export interface GhzRun {
 export async function runGhz(
   runner: Runner,
   point: LoadPoint,
-  options: GhzOptions & { signalTimeoutS?: number },
+  options: GhzOptions & {
+    /** Kill ghz after this long (default: twice the duration plus the call timeout plus 15 s). */
+    processTimeoutS?: number;
+    toolVersion?: string;
+    signal?: AbortSignal;
+    onSpawn?: (pid: number) => void;
+  },
 ): Promise<GhzRun> {
   const command = ghzCommand(point, options);
   const timeoutMs = Math.round(
-    (options.signalTimeoutS ?? point.durationS * 2 + (options.callTimeoutS ?? 10) + 15) * 1000,
+    (options.processTimeoutS ?? point.durationS * 2 + (options.callTimeoutS ?? 10) + 15) * 1000,
   );
-  const out = await runner.run(command, { timeoutMs });
-  return { result: parseGhzJson(out.stdout, point), raw: out.stdout, command };
+  const out = await runner.run(command, {
+    timeoutMs,
+    signal: options.signal,
+    onSpawn: options.onSpawn,
+  });
+  return {
+    result: parseGhzJson(out.stdout, point, { toolVersion: options.toolVersion }),
+    raw: out.stdout,
+    command,
+  };
+}
+
+/**
+ * Combines the results of ghz processes that ran at the same time (one per replica address
+ * on the baseline, all against the proxy under a mesh): operations, errors and rates add up,
+ * histograms merge, the duration is the longest one's.
+ */
+export function combineGhzResults(results: readonly LoadResult[]): LoadResult {
+  if (results.length === 0) throw new RangeError("Cannot combine ghz results: got none");
+  if (results.length === 1) return results[0];
+  const errorKinds: Record<string, number> = {};
+  const errorMessages: Record<string, number> = {};
+  for (const r of results) {
+    for (const [k, v] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
+    const msgs = (r.extra?.errorMessages ?? {}) as Record<string, number>;
+    for (const [k, v] of Object.entries(msgs)) errorMessages[k] = (errorMessages[k] ?? 0) + v;
+  }
+  const sum = (f: (r: LoadResult) => number) => results.reduce((s, r) => s + f(r), 0);
+  const requested = results.every((r) => r.requestedRate !== null)
+    ? sum((r) => r.requestedRate!)
+    : null;
+  return {
+    ...results[0],
+    requestedRate: requested,
+    achievedRate: sum((r) => r.achievedRate),
+    durationS: Math.max(...results.map((r) => r.durationS)),
+    connections: sum((r) => r.connections),
+    operations: sum((r) => r.operations),
+    errors: sum((r) => r.errors),
+    errorKinds,
+    bytesIn: sum((r) => r.bytesIn),
+    bytesOut: sum((r) => r.bytesOut),
+    latency: mergeHistograms(results.map((r) => r.latency)),
+    extra: {
+      processes: results.length,
+      histogramSource: [...new Set(results.map((r) => r.extra?.histogramSource))].join(","),
+      cancelledAtStop: sum((r) => Number(r.extra?.cancelledAtStop ?? 0)),
+      errorMessages,
+      perProcess: results.map((r) => ({
+        requestedRate: r.requestedRate,
+        achievedRate: r.achievedRate,
+        operations: r.operations,
+        errors: r.errors,
+        durationS: r.durationS,
+      })),
+    },
+  };
 }

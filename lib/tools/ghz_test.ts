@@ -90,6 +90,19 @@ Deno.test("parseGhzJson sets aside calls cut off by ghz's own stop at -z, and co
   assert.ok(r.achievedRate > 12000 && r.achievedRate < 13000, `achieved ${r.achievedRate}`);
 });
 
+Deno.test("parseGhzJson: both kinds of stop artefact, from a run through an L4 proxy", () => {
+  const r = parseGhzJson(read("ghz_max_throughput_l4_proxy.json"), {
+    mode: "max-throughput",
+    tool: "ghz",
+    rate: null,
+    connections: 2,
+    durationS: 3,
+  });
+  assert.equal(r.extra?.cancelledAtStop, 3, "2 Unavailable + 1 Canceled at the deadline");
+  assert.equal(r.errors, 0);
+  assert.equal(r.operations, 8666);
+});
+
 Deno.test("parseGhzJson without details builds the histogram from ghz's percentile spectrum", () => {
   const text = read("ghz_fixed_rate.json");
   const doc = JSON.parse(text);

@@ -4,10 +4,18 @@
  * @module
  */
 import type { LocalWorkload } from "../local/workload.ts";
+import { grpcWorkload } from "./grpc.ts";
 import { httpWorkload } from "./http.ts";
+import { mlWorkload } from "./ml.ts";
+import { redisWorkload } from "./redis.ts";
+import { websocketWorkload } from "./websocket.ts";
 
 export const WORKLOADS: Record<string, LocalWorkload> = {
   http: httpWorkload,
+  grpc: grpcWorkload,
+  websocket: websocketWorkload,
+  redis: redisWorkload,
+  ml: mlWorkload,
 };
 
 /** Looks up workloads by name; an unknown name is an error listing the known ones. */
