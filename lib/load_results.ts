@@ -15,6 +15,7 @@
  */
 import { basename, join } from "node:path";
 import { listRunFiles, newestRunDir } from "./run_dir.ts";
+import { SchemaError, validateManifest, validateRunRecord, validateSummary } from "./schema.ts";
 import { summarizeRuns } from "./summary.ts";
 import type { Manifest, RunRecord, Summary } from "./types.ts";
 
@@ -46,131 +47,67 @@ export interface LoadedRun {
   summaryDerived: boolean;
 }
 
-function typeOf(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "array";
-  return typeof v;
-}
-
 function show(v: unknown): string {
   const s = JSON.stringify(v);
   if (s === undefined) return String(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-type Check = [path: string, expected: "string" | "number" | "boolean" | "object" | "array"];
-
-/** Problems of `value` against a list of required (dotted) field paths and types. */
-function checkFields(value: unknown, checks: Check[]): string[] {
-  const out: string[] = [];
-  for (const [path, expected] of checks) {
-    let v: unknown = value;
-    for (const key of path.split(".")) {
-      v = (v !== null && typeof v === "object") ? (v as Record<string, unknown>)[key] : undefined;
-    }
-    const t = typeOf(v);
-    const ok = t === expected || (expected === "number" && v === null && path.endsWith("rate"));
-    if (!ok) {
-      out.push(
-        v === undefined
-          ? `field "${path}" is missing`
-          : `field "${path}" should be ${expected}, got ${show(v)}`,
-      );
-    }
+/** The value at a JSON pointer (`/spec/point/rate`), or undefined. */
+function at(value: unknown, pointer: string): unknown {
+  let v: unknown = value;
+  for (const raw of pointer.split("/").slice(1)) {
+    if (raw === "") continue;
+    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    v = (v !== null && typeof v === "object") ? (v as Record<string, unknown>)[key] : undefined;
   }
-  return out;
+  return v;
 }
 
-function checkKind(value: unknown, kind: string): string[] {
-  if (typeOf(value) !== "object") return [`expected a JSON object, got ${typeOf(value)}`];
-  const k = (value as { kind?: unknown }).kind;
-  if (k !== kind) return [`field "kind" should be "${kind}", got ${show(k)}`];
-  return [];
+/**
+ * Problems of `value` against a schema validator of `schema.ts` (empty when valid),
+ * each with the offending value quoted: `/spec/point/rate must be number, got "fast"`.
+ */
+function schemaProblems(
+  validate: (data: unknown, file?: string) => unknown,
+  value: unknown,
+): string[] {
+  try {
+    validate(value);
+    return [];
+  } catch (e) {
+    if (!(e instanceof SchemaError)) throw e;
+    return e.problems
+      // "must match "then" schema" only repeats the conditional requirement above it.
+      .filter((p) => !/must match "(then|else)" schema$/.test(p))
+      .map((p) => {
+        const pointer = p.split(" ")[0];
+        const v = at(value, pointer);
+        return v === undefined || /required property/.test(p) || typeof v === "object"
+          ? p
+          : `${p}, got ${show(v)}`;
+      });
+  }
 }
 
 /** Problems with a value that should be a `manifest.json` (empty when valid). */
 export function manifestProblems(value: unknown): string[] {
-  const kind = checkKind(value, "meshbench.manifest");
-  if (kind.length) return kind;
-  return checkFields(value, [
-    ["runId", "string"],
-    ["target", "string"],
-    ["status", "string"],
-    ["createdAt", "string"],
-    ["provenance", "object"],
-    ["plan", "array"],
-    ["stages", "array"],
-  ]);
+  return schemaProblems(validateManifest, value);
 }
 
 /** Problems with a value that should be a run record (empty when valid). */
 export function runRecordProblems(value: unknown): string[] {
-  const kind = checkKind(value, "meshbench.run");
-  if (kind.length) return kind;
-  const out = checkFields(value, [
-    ["runId", "string"],
-    ["status", "string"],
-    ["spec.workload", "string"],
-    ["spec.mesh", "string"],
-    ["spec.iteration", "number"],
-    ["spec.point.rate", "number"],
-    ["mesh.name", "string"],
-    ["mesh.emulated", "boolean"],
-    ["resources", "array"],
-  ]);
-  const r = value as RunRecord;
-  if ((r.status === "ok" || r.status === "saturated") && out.length === 0) {
-    out.push(...checkFields(value, [
-      ["load.achievedRate", "number"],
-      ["load.operations", "number"],
-      ["load.latency.total", "number"],
-      ["load.latency.buckets", "array"],
-    ]));
-  }
-  return out;
+  return schemaProblems(validateRunRecord, value);
 }
 
 /** Problems with a value that should be a `summary.json` (empty when valid). */
 export function summaryProblems(value: unknown): string[] {
-  const kind = checkKind(value, "meshbench.summary");
-  if (kind.length) return kind;
-  const out = checkFields(value, [
-    ["runId", "string"],
-    ["baselineMesh", "string"],
-    ["emulated", "boolean"],
-    ["groups", "array"],
-    ["overheads", "array"],
-    ["notes", "array"],
-  ]);
-  if (out.length) return out;
-  const s = value as Summary;
-  s.groups.forEach((g, i) =>
-    out.push(
-      ...checkFields(g, [
-        ["workload", "string"],
-        ["mesh", "string"],
-        ["emulated", "boolean"],
-        ["iterations", "number"],
-        ["latency.p50Ms", "number"],
-        ["histogram.buckets", "array"],
-        ["achievedRate.mean", "number"],
-        ["resources", "array"],
-      ]).map((p) => `groups[${i}]: ${p}`),
-    )
-  );
-  s.overheads.forEach((o, i) =>
-    out.push(
-      ...checkFields(o, [
-        ["workload", "string"],
-        ["mesh", "string"],
-        ["metric", "string"],
-        ["overheadPct", "number"],
-        ["ci95", "array"],
-        ["iterations.mesh", "number"],
-      ]).map((p) => `overheads[${i}]: ${p}`),
-    )
-  );
-  return out;
+  return schemaProblems(validateSummary, value);
+}
+
+function joinProblems(ps: string[]): string {
+  return `does not match its schema: ${ps.slice(0, 5).join("; ")}` +
+    (ps.length > 5 ? `; and ${ps.length - 5} more` : "");
 }
 
 type Read = { ok: true; value: unknown } | { ok: false; problem: string };
@@ -229,7 +166,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   if (!m.ok) problems.push({ file: mPath, problem: m.problem });
   else {
     const ps = manifestProblems(m.value);
-    if (ps.length) problems.push({ file: mPath, problem: ps.join("; ") });
+    if (ps.length) problems.push({ file: mPath, problem: joinProblems(ps) });
     else manifest = m.value as Manifest;
   }
 
@@ -247,10 +184,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   } else {
     const ps = summaryProblems(s.value);
     if (ps.length) {
-      problems.push({
-        file: sPath,
-        problem: ps.slice(0, 5).join("; ") + (ps.length > 5 ? `; and ${ps.length - 5} more` : ""),
-      });
+      problems.push({ file: sPath, problem: joinProblems(ps) });
     } else summary = s.value as Summary;
   }
 
@@ -266,7 +200,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
       continue;
     }
     const ps = runRecordProblems(r.value);
-    if (ps.length) problems.push({ file: f, problem: ps.join("; ") });
+    if (ps.length) problems.push({ file: f, problem: joinProblems(ps) });
     else runs.push(r.value as RunRecord);
   }
   runs.sort((a, b) => a.spec.seq - b.spec.seq);
@@ -323,6 +257,22 @@ function deriveSummary(runId: string, manifest: Manifest | null, runs: RunRecord
 /** Reads several run directories (in the order given). */
 export function loadRuns(dirs: readonly string[]): Promise<LoadedRun[]> {
   return Promise.all(dirs.map(loadRun));
+}
+
+/** Run directories under `resultsDir` (those with a manifest or run records), oldest first. */
+export async function listRunDirs(resultsDir: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(resultsDir)) {
+      if (!e.isDirectory) continue;
+      const dir = join(resultsDir, e.name);
+      const has = async (p: string) => await Deno.stat(join(dir, p)).then(() => true, () => false);
+      if (await has("manifest.json") || await has("runs")) out.push(dir);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort();
 }
 
 /** The run directory to analyse: `explicit`, else `$MESHBENCH_RUN_DIR`, else the newest. */

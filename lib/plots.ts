@@ -141,6 +141,22 @@ export function notice(text: string, kind: "info" | "warning" | "error" = "info"
   );
 }
 
+/**
+ * Draws `draw(summary)` when a run with a summary is loaded, else a notice that says
+ * why there is nothing to draw (the notebooks' guard for a machine with no results).
+ */
+export function whenLoaded<S>(
+  run: { summary: S | null } | null | undefined,
+  draw: (summary: S) => Figure | Figure[],
+): Figure {
+  if (!run) return notice("No run loaded: see the first cell for how to get results.", "warning");
+  if (!run.summary) {
+    return notice("This run has no usable summary and no valid run records to pool.", "warning");
+  }
+  const out = draw(run.summary);
+  return Array.isArray(out) ? stack(out) : out;
+}
+
 /** Several figures shown as one (one notebook cell, one report section). */
 export function stack(figures: readonly Figure[]): Figure {
   return makeFigure(

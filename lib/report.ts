@@ -7,8 +7,9 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { type LoadedRun, loadRun } from "./load_results.ts";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type LoadedRun, loadRun, NO_RESULTS_HELP, resolveRunDir } from "./load_results.ts";
 import {
   escapeHtml,
   type Figure,
@@ -83,13 +84,30 @@ pre.mb-config { background: #f9fafb; border: 1px solid var(--line); border-radiu
 footer { color: var(--muted); font-size: 12px; margin-top: 22px; text-align: center; }
 `;
 
+/** The banner styles, for notebook output (the report has them in its page CSS). */
+const CSS_NOTEBOOK = `
+.mb-banner { margin: 8px 0; padding: 10px 14px; border-radius: 8px; border: 1px solid; }
+.mb-banner.emulated { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
+.mb-banner.problems { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
+.mb-run-head { font-size: 14px; margin: 4px 0; }
+.mb-title { font-weight: 600; margin-bottom: 2px; }
+.mb-subtitle, .mb-caption { color: #4b5563; font-size: 12.5px; margin: 2px 0 6px; }
+.mb-notice { padding: 10px 14px; border-radius: 6px; border: 1px dashed #9ca3af; margin: 8px 0; }
+.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; }
+table.mb-table td, table.mb-table th { text-align: left; }
+table.mb-table td.num, table.mb-table th.num { text-align: right; }
+table.mb-table tr.significant td { font-weight: 600; }
+table.mb-table tr.bad td { color: #991b1b; }
+`;
+
 function section(id: string, title: string, lead: string, figures: Figure[]): string {
   return `<section id="${id}"><h2>${escapeHtml(title)}</h2>` +
     (lead ? `<p class="lead">${escapeHtml(lead)}</p>` : "") +
     figures.map((f) => f.html).join("\n") + `</section>`;
 }
 
-function workloadsOf(run: LoadedRun): string[] {
+/** Workloads present in a loaded run (summary or records), sorted. */
+export function workloadsOf(run: LoadedRun): string[] {
   const fromSummary = run.summary?.groups.map((g) => g.workload) ?? [];
   return [...new Set([...fromSummary, ...run.runs.map((r) => r.spec.workload)])].sort();
 }
@@ -144,7 +162,8 @@ export function overheadFigures(
     .map((metrics) => overheadPlot(os, workload, { baselineMesh, metrics }));
 }
 
-function runsTable(runs: readonly RunRecord[]): Figure {
+/** A table of every run record: status, achieved rate, per-run percentiles. */
+export function runsTable(runs: readonly RunRecord[]): Figure {
   return table(`Individual runs (${runs.length})`, runs, {
     columns: [
       { header: "#", value: (r) => r.spec.seq, numeric: true },
@@ -165,7 +184,8 @@ function runsTable(runs: readonly RunRecord[]): Figure {
   });
 }
 
-function provenanceFigures(run: LoadedRun): Figure[] {
+/** Provenance of a run: environment, meshes as measured, stages, effective config. */
+export function provenanceFigures(run: LoadedRun): Figure[] {
   const m = run.manifest;
   if (!m) return [notice("No valid manifest.json: provenance is unknown.", "warning")];
   const p = m.provenance;
@@ -182,6 +202,10 @@ function provenanceFigures(run: LoadedRun): Figure[] {
     ["host", `${p.hostname}: ${p.os}, kernel ${p.kernel}`],
     ["CPU", `${p.cpuModel} x ${p.cpuCount}`],
     ["memory", `${formatNumber(p.memoryMB)} MB`],
+    [
+      "load average at start",
+      Array.isArray(p.loadAverage) ? p.loadAverage.map((x) => x.toFixed(2)).join(" / ") : "-",
+    ],
     ["tools", Object.entries(p.tools ?? {}).map(([k, v]) => `${k} ${v}`).join(", ") || "-"],
     ["started by", p.startedBy],
     ["plan", `${m.plan.length} runs, seed ${m.planSeed}`],
@@ -225,6 +249,102 @@ function provenanceFigures(run: LoadedRun): Figure[] {
       `</figcaption><pre class="mb-config">${escapeHtml(config)}</pre></figure>`,
   ));
   return figs;
+}
+
+/** What a run measured: workloads, meshes, load points, iterations, tools, durations. */
+export function planTable(run: LoadedRun): Figure {
+  const specs = run.manifest?.plan ?? run.runs.map((r) => r.spec);
+  if (specs.length === 0) return notice("No plan and no run records: nothing was measured.");
+  const points = new Map<string, { workload: string; point: string; meshes: Set<string> }>();
+  const iterations = new Map<string, Set<number>>();
+  for (const s of specs) {
+    const point = `${rateLabel(s.point.rate, s.point.mode)} · ${s.point.tool} · ` +
+      `${s.point.connections} conn · ${s.point.durationS} s`;
+    const k = `${s.workload}|${point}`;
+    const e = points.get(k) ?? { workload: s.workload, point, meshes: new Set<string>() };
+    e.meshes.add(s.mesh);
+    points.set(k, e);
+    iterations.set(k, (iterations.get(k) ?? new Set()).add(s.iteration));
+  }
+  const emulated = new Map(run.runs.map((r) => [r.mesh.name, r.mesh.emulated]));
+  const done = (k: string) =>
+    run.runs.filter((r) =>
+      `${r.spec.workload}|${rateLabel(r.spec.point.rate, r.spec.point.mode)} · ` +
+            `${r.spec.point.tool} · ${r.spec.point.connections} conn · ${r.spec.point.durationS} s` ===
+        k && r.status === "ok"
+    ).length;
+  return table(`What was measured (${specs.length} planned runs)`, [...points.entries()], {
+    columns: [
+      { header: "workload", value: ([, e]) => e.workload },
+      { header: "load point", value: ([, e]) => e.point },
+      {
+        header: "meshes",
+        value: ([, e]) =>
+          [...e.meshes].map((m) => meshLabel(m, emulated.get(m) ?? false)).join(", "),
+      },
+      { header: "iterations", value: ([k]) => iterations.get(k)!.size, numeric: true },
+      {
+        header: "runs ok / planned",
+        value: ([k, e]) => `${done(k)} / ${e.meshes.size * iterations.get(k)!.size}`,
+        numeric: true,
+      },
+    ],
+    caption: "Baseline and mesh runs are interleaved in a seeded random order (see Provenance).",
+  });
+}
+
+/** One row per run directory: id, target, profile, status, runs, emulated. */
+export function runCatalog(runs: readonly LoadedRun[]): Figure {
+  if (runs.length === 0) return notice(NO_RESULTS_HELP, "warning");
+  return table(`Run directories (${runs.length})`, runs, {
+    columns: [
+      { header: "run id", value: (r) => r.runId },
+      { header: "target", value: (r) => r.manifest?.target ?? r.summary?.target ?? "?" },
+      { header: "profile", value: (r) => r.manifest?.profile ?? "?" },
+      { header: "status", value: (r) => r.manifest?.status ?? "no manifest" },
+      { header: "created", value: (r) => r.manifest?.createdAt ?? "?" },
+      { header: "runs", value: (r) => r.runs.length, numeric: true },
+      { header: "emulated meshes", value: (r) => r.emulated ? "yes" : "no" },
+      { header: "problems", value: (r) => r.problems.length, numeric: true },
+    ],
+    rowClass: (r) => r.problems.length ? "bad" : "",
+  });
+}
+
+/** A loaded run for a notebook, and the header that says what it is (or how to get one). */
+export interface OpenedRun {
+  run: LoadedRun | null;
+  /** Run header, emulation and problem banners; or the how-to-get-results help. */
+  status: Figure;
+}
+
+/**
+ * Opens the run a notebook should analyse: `dir`, else `$MESHBENCH_RUN_DIR`, else the
+ * newest under `$MESHBENCH_RESULTS` (default: the repository's `results/`). With no
+ * run at all, `run` is null and `status` explains how to get results.
+ */
+export async function openRun(dir?: string): Promise<OpenedRun> {
+  const resolved = await resolveRunDir(dir, { resultsDir: resultsDir() });
+  if (!resolved) return { run: null, status: notice(NO_RESULTS_HELP, "warning") };
+  const run = await loadRun(resolved);
+  const m = run.manifest;
+  const head = `<div class="mb-run-head"><strong>Run ${escapeHtml(run.runId)}</strong> · ` +
+    `target ${escapeHtml(m?.target ?? run.summary?.target ?? "unknown")} · ` +
+    `${m ? `profile ${escapeHtml(m.profile)} · status ${escapeHtml(m.status)} · ` : ""}` +
+    `${run.runs.length} run records · <code>${escapeHtml(run.dir)}</code></div>`;
+  return {
+    run,
+    status: htmlFigure(
+      `Run ${run.runId}`,
+      `<style>${CSS_NOTEBOOK}</style>${head}${emulationHtml(run)}${problemsHtml(run)}`,
+    ),
+  };
+}
+
+/** Where notebooks look for run directories. */
+export function resultsDir(): string {
+  return Deno.env.get("MESHBENCH_RESULTS") ??
+    join(dirname(dirname(fileURLToPath(import.meta.url))), "results");
 }
 
 /** Banner and list of every file problem, or "" when there are none. */
@@ -281,6 +401,7 @@ export function renderReport(run: LoadedRun, options: { generatedAt?: string } =
         ...(s.notes.length
           ? [notice(`Notes from the summary: ${s.notes.join(" | ")}`, "warning")]
           : []),
+        planTable(run),
       ]
       : [notice(
         "No valid summary.json, so there are no pooled figures or overheads. " +

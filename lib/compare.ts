@@ -1,0 +1,510 @@
+/**
+ * Compares two run directories (two runs, or the same plan on two clusters): for
+ * every (workload, mesh, load point) present in both, the change of each metric from
+ * A to B with a bootstrap confidence interval over the iterations of both runs, and
+ * whether it exceeds the noise; and the change of each overhead figure.
+ *
+ * @example
+ * ```ts
+ * import { changeExceedsNoise } from "./compare.ts";
+ * if (!changeExceedsNoise([4, 9], { a: 3, b: 3 })) throw new Error("excludes 0");
+ * if (changeExceedsNoise([4, 9], { a: 1, b: 3 })) throw new Error("one iteration is no noise");
+ * ```
+ *
+ * @module
+ */
+import { dirname, join, resolve } from "node:path";
+import { mergeHistograms, percentile } from "./histogram.ts";
+import { type FileProblem, type LoadedRun, loadRun } from "./load_results.ts";
+import {
+  comparisonPlot,
+  escapeHtml,
+  type Figure,
+  formatNumber,
+  formatPct,
+  meshLabel,
+  metricLabel,
+  notice,
+  rateLabel,
+  table,
+} from "./plots.ts";
+import { writeJsonAtomic, writeTextAtomic } from "./run_dir.ts";
+import { bootstrapOverhead } from "./stats.ts";
+import type { Component, Overhead, RunRecord } from "./types.ts";
+
+/** Which run a side of the comparison is. */
+export interface RunRef {
+  dir: string;
+  runId: string;
+  target: string;
+  emulated: boolean;
+}
+
+/** The change of one metric of one (workload, mesh, load point) from run A to run B. */
+export interface Difference {
+  workload: string;
+  mesh: string;
+  emulated: boolean;
+  mode: string;
+  rate: number | null;
+  metric: string;
+  unit: string;
+  a: number;
+  b: number;
+  /** (B - A) / A x 100. */
+  changePct: number;
+  /** 95 % bootstrap interval of changePct, resampling iterations of A and of B. */
+  ci95: [number, number];
+  iterations: { a: number; b: number };
+  /** The interval excludes zero and both runs have at least two iterations. */
+  exceedsNoise: boolean;
+  note?: string;
+}
+
+/** The change of one overhead figure (mesh vs baseline) from run A to run B. */
+export interface OverheadChange {
+  workload: string;
+  mesh: string;
+  emulated: boolean;
+  rate: number | null;
+  metric: string;
+  a: Overhead;
+  b: Overhead;
+  /** Overhead B minus overhead A, in percentage points. */
+  deltaPoints: number;
+  /** The two 95 % intervals do not overlap (a conservative test). */
+  exceedsNoise: boolean;
+}
+
+/** Everything `compare` found. */
+export interface Comparison {
+  kind: "meshbench.comparison";
+  generatedAt: string;
+  a: RunRef;
+  b: RunRef;
+  differences: Difference[];
+  overheadChanges: OverheadChange[];
+  /** Points measured in only one of the runs (`workload mesh @ rate`). */
+  onlyIn: { a: string[]; b: string[] };
+  /** Problems reading either run directory. */
+  problems: FileProblem[];
+}
+
+/** Options of {@linkcode compareRuns}. */
+export interface CompareOptions {
+  resamples?: number;
+  confidence?: number;
+  seed?: number;
+  now?: Date;
+}
+
+type Usable = RunRecord & { load: NonNullable<RunRecord["load"]> };
+
+interface Metric {
+  name: string;
+  unit: string;
+  applies: (mode: string) => boolean;
+  stat: (rs: Usable[]) => number;
+}
+
+const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+const meshOrApp = (c: Component) => c === "app" || c === "data-plane" || c === "control-plane";
+
+function latency(name: string, p: number): Metric {
+  return {
+    name,
+    unit: "ms",
+    applies: (m) => m === "fixed-rate",
+    stat: (rs) => {
+      const h = mergeHistograms(rs.map((r) => r.load.latency));
+      return (p >= 100 ? h.max : percentile(h, p)) / 1000;
+    },
+  };
+}
+
+/** Metrics compared between runs; names match those of `summary.json` overheads. */
+const METRICS: Metric[] = [
+  latency("latency_p50_ms", 50),
+  latency("latency_p95_ms", 95),
+  latency("latency_p99_ms", 99),
+  latency("latency_max_ms", 100),
+  {
+    name: "throughput_rps",
+    unit: "ops/s",
+    applies: (m) => m === "max-throughput",
+    stat: (rs) => mean(rs.map((r) => r.load.achievedRate)),
+  },
+  {
+    name: "completion_time_s",
+    unit: "s",
+    applies: (m) => m === "batch",
+    stat: (rs) => mean(rs.map((r) => r.load.durationS)),
+  },
+  {
+    name: "cpu_cores_total",
+    unit: "cores",
+    applies: () => true,
+    stat: (rs) =>
+      mean(
+        rs.map((r) =>
+          r.resources.filter((x) => meshOrApp(x.component)).reduce((s, x) => s + x.cpuCores, 0)
+        ),
+      ),
+  },
+  {
+    name: "memory_mb_total",
+    unit: "MB",
+    applies: () => true,
+    stat: (rs) =>
+      mean(
+        rs.map((r) =>
+          r.resources.filter((x) => meshOrApp(x.component)).reduce((s, x) => s + x.memoryPeakMB, 0)
+        ),
+      ),
+  },
+];
+
+function pointKey(r: RunRecord): string {
+  const p = r.spec.point;
+  return `${r.spec.workload}|${r.spec.mesh}|${p.mode}|${p.tool}|${p.rate ?? "-"}`;
+}
+
+function pointName(r: RunRecord): string {
+  return `${r.spec.workload} ${meshLabel(r.mesh.name, r.mesh.emulated)} @ ` +
+    `${rateLabel(r.spec.point.rate, r.spec.point.mode)} (${r.spec.point.tool})`;
+}
+
+function usableByPoint(run: LoadedRun): Map<string, Usable[]> {
+  const out = new Map<string, Usable[]>();
+  for (const r of run.runs) {
+    if (!((r.status === "ok" || r.status === "saturated") && r.load)) continue;
+    const k = pointKey(r);
+    out.set(k, [...(out.get(k) ?? []), r as Usable]);
+  }
+  return out;
+}
+
+/** Whether a change interval means a real change: excludes 0, with 2+ iterations a side. */
+export function changeExceedsNoise(
+  ci95: readonly [number, number],
+  iterations: { a: number; b: number },
+): boolean {
+  if (iterations.a < 2 || iterations.b < 2) return false;
+  return ci95[0] > 0 || ci95[1] < 0;
+}
+
+function ref(run: LoadedRun): RunRef {
+  return {
+    dir: run.dir,
+    runId: run.runId,
+    target: run.manifest?.target ?? run.summary?.target ?? run.runs[0]?.target ?? "unknown",
+    emulated: run.emulated,
+  };
+}
+
+/** Compares loaded runs A and B (pure; see {@linkcode writeComparison} for files). */
+export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions = {}): Comparison {
+  const pa = usableByPoint(a);
+  const pb = usableByPoint(b);
+  const differences: Difference[] = [];
+  let seed = options.seed ?? 1;
+  for (const [key, ra] of pa) {
+    const rb = pb.get(key);
+    if (!rb) continue;
+    const first = ra[0];
+    for (const metric of METRICS.filter((m) => m.applies(first.spec.point.mode))) {
+      const va = metric.stat(ra);
+      const vb = metric.stat(rb);
+      if (!Number.isFinite(va) || !Number.isFinite(vb) || va === 0) continue;
+      const est = bootstrapOverhead(ra, rb, metric.stat, {
+        resamples: options.resamples ?? 1000,
+        confidence: options.confidence ?? 0.95,
+        seed: seed++,
+      });
+      const iterations = { a: ra.length, b: rb.length };
+      differences.push({
+        workload: first.spec.workload,
+        mesh: first.spec.mesh,
+        emulated: first.mesh.emulated || rb[0].mesh.emulated,
+        mode: first.spec.point.mode,
+        rate: first.spec.point.rate,
+        metric: metric.name,
+        unit: metric.unit,
+        a: va,
+        b: vb,
+        changePct: est.overheadPct,
+        ci95: est.ci95,
+        iterations,
+        exceedsNoise: changeExceedsNoise(est.ci95, iterations),
+        ...(iterations.a < 2 || iterations.b < 2
+          ? { note: "fewer than 2 iterations on a side: noise cannot be judged" }
+          : {}),
+      });
+    }
+  }
+  const overheadChanges: OverheadChange[] = [];
+  const oKey = (o: Overhead) => `${o.workload}|${o.mesh}|${o.metric}|${o.rate ?? "-"}`;
+  const ob = new Map((b.summary?.overheads ?? []).map((o) => [oKey(o), o]));
+  for (const oa of a.summary?.overheads ?? []) {
+    const o2 = ob.get(oKey(oa));
+    if (!o2) continue;
+    overheadChanges.push({
+      workload: oa.workload,
+      mesh: oa.mesh,
+      emulated: oa.emulated || o2.emulated,
+      rate: oa.rate,
+      metric: oa.metric,
+      a: oa,
+      b: o2,
+      deltaPoints: o2.overheadPct - oa.overheadPct,
+      exceedsNoise: oa.iterations.mesh >= 2 && o2.iterations.mesh >= 2 &&
+        (o2.ci95[0] > oa.ci95[1] || o2.ci95[1] < oa.ci95[0]),
+    });
+  }
+  const names = (m: Map<string, Usable[]>, other: Map<string, Usable[]>) =>
+    [...m].filter(([k]) => !other.has(k)).map(([, rs]) => pointName(rs[0])).sort();
+  return {
+    kind: "meshbench.comparison",
+    generatedAt: (options.now ?? new Date()).toISOString(),
+    a: ref(a),
+    b: ref(b),
+    differences,
+    overheadChanges,
+    onlyIn: { a: names(pa, pb), b: names(pb, pa) },
+    problems: [...a.problems, ...b.problems],
+  };
+}
+
+function diffLabel(d: Difference): string {
+  return `${d.workload} · ${meshLabel(d.mesh, d.emulated)} · ${metricLabel(d.metric)} @ ` +
+    rateLabel(d.rate, d.mode);
+}
+
+/** The comparison as plain text: what exceeds the noise, then counts and caveats. */
+export function formatComparison(c: Comparison, options: { all?: boolean } = {}): string {
+  const lines: string[] = [];
+  lines.push(`Comparing A ${c.a.runId} (${c.a.target}) with B ${c.b.runId} (${c.b.target})`);
+  if (c.a.emulated || c.b.emulated) {
+    lines.push(
+      "Note: meshes marked (emulated) are local stand-ins, not the real mesh.",
+    );
+  }
+  for (const p of c.problems) lines.push(`Problem: ${p.file}: ${p.problem}`);
+  const shown = options.all ? c.differences : c.differences.filter((d) => d.exceedsNoise);
+  const within = c.differences.length - c.differences.filter((d) => d.exceedsNoise).length;
+  lines.push("");
+  lines.push(
+    shown.length
+      ? `${options.all ? "All" : "Changes that exceed the noise"} (B vs A, 95 % CI):`
+      : `No change exceeds the noise (${c.differences.length} metrics compared).`,
+  );
+  for (const d of shown) {
+    lines.push(
+      `  ${d.exceedsNoise ? "*" : " "} ${diffLabel(d)}: ${formatNumber(d.a)} -> ` +
+        `${formatNumber(d.b)} ${d.unit}, ${formatPct(d.changePct)} ` +
+        `[${formatPct(d.ci95[0])}, ${formatPct(d.ci95[1])}] n=${d.iterations.a}/${d.iterations.b}` +
+        (d.note ? ` (${d.note})` : ""),
+    );
+  }
+  if (!options.all && shown.length) {
+    lines.push(`  (${within} of ${c.differences.length} metrics compared are within the noise)`);
+  }
+  const oc = c.overheadChanges.filter((o) => options.all || o.exceedsNoise);
+  if (oc.length) {
+    lines.push("");
+    lines.push("Overhead vs baseline changed (95 % intervals do not overlap):");
+    for (const o of oc) {
+      lines.push(
+        `  ${o.workload} · ${meshLabel(o.mesh, o.emulated)} · ${metricLabel(o.metric)} @ ` +
+          `${rateLabel(o.rate)}: ${formatPct(o.a.overheadPct)} -> ${formatPct(o.b.overheadPct)}`,
+      );
+    }
+  }
+  if (c.onlyIn.a.length) lines.push("", `Only in A: ${c.onlyIn.a.join("; ")}`);
+  if (c.onlyIn.b.length) lines.push("", `Only in B: ${c.onlyIn.b.join("; ")}`);
+  if (c.differences.length === 0) {
+    lines.push("", "Nothing to compare: the runs share no (workload, mesh, load point).");
+  }
+  return lines.join("\n");
+}
+
+/** The comparison as figures: banners, the change chart and the tables. */
+export function comparisonFigures(c: Comparison): Figure[] {
+  const changes = c.differences.map((d) => ({
+    label: diffLabel(d),
+    changePct: d.changePct,
+    ci95: d.ci95,
+    exceedsNoise: d.exceedsNoise,
+    iterations: d.iterations,
+  }));
+  const banners: Figure[] = [];
+  if (c.a.emulated || c.b.emulated) {
+    banners.push(notice(
+      'Meshes marked "(emulated)" are local stand-ins (proxies on loopback), not the real mesh.',
+      "warning",
+    ));
+  }
+  for (const p of c.problems) banners.push(notice(`${p.file}: ${p.problem}`, "error"));
+  const only = [
+    ...(c.onlyIn.a.length ? [notice(`Only in A: ${c.onlyIn.a.join("; ")}`)] : []),
+    ...(c.onlyIn.b.length ? [notice(`Only in B: ${c.onlyIn.b.join("; ")}`)] : []),
+  ];
+  return [
+    ...banners,
+    comparisonPlot(changes, { title: `Change from A (${c.a.runId}) to B (${c.b.runId})` }),
+    table("Every metric compared", c.differences, {
+      columns: [
+        { header: "what", value: diffLabel },
+        { header: "A", value: (d) => `${formatNumber(d.a)} ${d.unit}`, numeric: true },
+        { header: "B", value: (d) => `${formatNumber(d.b)} ${d.unit}`, numeric: true },
+        { header: "change", value: (d) => formatPct(d.changePct), numeric: true },
+        {
+          header: "95 % CI",
+          value: (d) => `${formatPct(d.ci95[0])} to ${formatPct(d.ci95[1])}`,
+          numeric: true,
+        },
+        { header: "n (A/B)", value: (d) => `${d.iterations.a}/${d.iterations.b}` },
+        { header: "verdict", value: (d) => d.exceedsNoise ? "exceeds noise" : d.note ?? "noise" },
+      ],
+      rowClass: (d) => d.exceedsNoise ? "significant" : "",
+    }),
+    c.overheadChanges.length
+      ? table("Overheads vs baseline, A and B", c.overheadChanges, {
+        columns: [
+          {
+            header: "what",
+            value: (o) =>
+              `${o.workload} · ${meshLabel(o.mesh, o.emulated)} · ${metricLabel(o.metric)} @ ` +
+              rateLabel(o.rate),
+          },
+          { header: "A", value: (o) => overheadText(o.a) },
+          { header: "B", value: (o) => overheadText(o.b) },
+          { header: "verdict", value: (o) => o.exceedsNoise ? "changed" : "intervals overlap" },
+        ],
+        rowClass: (o) => o.exceedsNoise ? "significant" : "",
+      })
+      : notice("No overhead figures in common."),
+    ...only,
+  ];
+}
+
+function overheadText(o: Overhead): string {
+  return `${formatPct(o.overheadPct)} [${formatPct(o.ci95[0])}, ${formatPct(o.ci95[1])}]`;
+}
+
+/** The comparison as a self-contained HTML page (no scripts, no network). */
+export function renderComparison(c: Comparison): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>meshbench comparison: ${escapeHtml(c.a.runId)} vs ${escapeHtml(c.b.runId)}</title>
+<style>
+body { margin: 0; background: #f3f4f6; color: #111827;
+  font: 14px/1.5 system-ui, "DejaVu Sans", sans-serif; }
+main { max-width: 960px; margin: 0 auto; padding: 24px 20px; }
+section { background: white; border: 1px solid #e5e7eb; border-radius: 10px; padding: 18px 22px; }
+.mb-title { font-weight: 600; } .mb-subtitle, .mb-caption { color: #4b5563; font-size: 12.5px; }
+figure.mb-figure { margin: 14px 0; } figure svg { max-width: 100%; height: auto; }
+table.mb-table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
+table.mb-table th, table.mb-table td { border-bottom: 1px solid #e5e7eb; padding: 4px 8px;
+  text-align: left; } .num { text-align: right; } tr.significant td { font-weight: 600; }
+.mb-notice { padding: 10px; margin: 8px 0; border: 1px dashed #9ca3af; color: #4b5563; }
+.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
+.mb-notice.mb-error { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
+</style></head><body><main>
+<h1>Run comparison</h1>
+<p>A: <code>${escapeHtml(c.a.dir)}</code> (${escapeHtml(c.a.target)}) &middot; B: <code>${
+    escapeHtml(c.b.dir)
+  }</code> (${escapeHtml(c.b.target)})</p>
+<section>${comparisonFigures(c).map((f) => f.html).join("\n")}</section>
+</main></body></html>
+`;
+}
+
+/** The two runs a comparison notebook should compare, or why there are none. */
+export interface ComparisonPair {
+  a?: string;
+  b?: string;
+  /** How the pair was chosen, or why there is none. */
+  why: string;
+}
+
+async function siblingRuns(dir: string): Promise<string[]> {
+  const parent = dirname(resolve(dir));
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(parent)) {
+      if (!e.isDirectory) continue;
+      try {
+        await Deno.stat(join(parent, e.name, "manifest.json"));
+        out.push(join(parent, e.name));
+      } catch { /* not a run directory */ }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort();
+}
+
+/**
+ * Picks runs A and B: `$MESHBENCH_COMPARE_A`/`$MESHBENCH_COMPARE_B` when set; else B is
+ * `runDir` (or `$MESHBENCH_RUN_DIR`, or the newest run under `resultsDir`) and A the run
+ * just before it in the same folder (run ids sort by time).
+ */
+export async function pickComparisonPair(
+  runDir: string | undefined,
+  resultsDir: string,
+): Promise<ComparisonPair> {
+  const envA = Deno.env.get("MESHBENCH_COMPARE_A");
+  const envB = Deno.env.get("MESHBENCH_COMPARE_B");
+  const b = envB ?? runDir ?? Deno.env.get("MESHBENCH_RUN_DIR") ??
+    (await siblingRuns(join(resultsDir, "x"))).at(-1);
+  if (!b) {
+    return { why: "No runs at all: run `deno task bench:all` twice (or on two clusters)." };
+  }
+  if (envA) return { a: envA, b, why: "A from MESHBENCH_COMPARE_A" };
+  const siblings = await siblingRuns(b);
+  const i = siblings.indexOf(resolve(b));
+  const a = i > 0 ? siblings[i - 1] : undefined;
+  if (!a) {
+    return {
+      b,
+      why: `Only one run next to "${b}": nothing to compare it with. Run the benchmark ` +
+        "again (or on another cluster), or set MESHBENCH_COMPARE_A=<run dir>.",
+    };
+  }
+  return { a, b, why: "A is the run before B in the same folder" };
+}
+
+/** Where {@linkcode writeComparison} wrote its files. */
+export interface ComparisonFiles {
+  comparison: Comparison;
+  json: string;
+  html: string;
+}
+
+/**
+ * Loads run directories A and B, compares them and writes `comparison.json` and
+ * `comparison.html` into `options.out` (default `results/comparisons/<A>_vs_<B>`).
+ */
+export async function writeComparison(
+  dirA: string,
+  dirB: string,
+  options: CompareOptions & { out?: string } = {},
+): Promise<ComparisonFiles> {
+  const [a, b] = await Promise.all([loadRun(dirA), loadRun(dirB)]);
+  for (const run of [a, b]) {
+    if (run.runs.length === 0) {
+      const why = run.problems.map((p) => `${p.file}: ${p.problem}`).join("; ");
+      throw new Error(`Cannot compare "${run.dir}": it has no valid run records (${why})`);
+    }
+  }
+  const comparison = compareRuns(a, b, options);
+  const out = options.out ?? join("results", "comparisons", `${a.runId}_vs_${b.runId}`);
+  await Deno.mkdir(out, { recursive: true });
+  const json = join(out, "comparison.json");
+  const html = join(out, "comparison.html");
+  await writeJsonAtomic(json, comparison);
+  await writeTextAtomic(html, renderComparison(comparison));
+  return { comparison, json, html };
+}

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
+import { loadRun } from "./load_results.ts";
+import { compareRuns, formatComparison, writeComparison } from "./compare.ts";
+
+async function twoRuns(
+  fn: (a: string, b: string, tmp: string) => Promise<void>,
+  b: { seed: number; meshFactor: number },
+) {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_compare_" });
+  try {
+    const dirA = await writeSyntheticRun(join(tmp, "a"), { samples: 600, seed: 7 });
+    const dirB = await writeSyntheticRun(join(tmp, "b"), { samples: 600, ...b });
+    await fn(dirA, dirB, tmp);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+Deno.test("identical runs: nothing exceeds the noise", async () => {
+  await twoRuns(async (dirA, dirB) => {
+    const c = compareRuns(await loadRun(dirA), await loadRun(dirB), { resamples: 300 });
+    assert.equal(c.differences.length, 6 * 6); // 6 points x (4 latency + cpu + memory)
+    assert.deepEqual(c.differences.filter((d) => d.exceedsNoise), []);
+    for (const d of c.differences) assert.equal(d.changePct, 0);
+    assert.match(formatComparison(c), /No change exceeds the noise \(36 metrics compared\)/);
+  }, { seed: 7, meshFactor: 1 });
+});
+
+Deno.test("a mesh that got slower is flagged, the baseline is not", async () => {
+  await twoRuns(async (dirA, dirB) => {
+    const c = compareRuns(await loadRun(dirA), await loadRun(dirB), { resamples: 500 });
+    const p50 = (mesh: string, rate: number) =>
+      c.differences.find((d) =>
+        d.mesh === mesh && d.rate === rate && d.metric === "latency_p50_ms"
+      )!;
+    assert.ok(p50("istio", 500).exceedsNoise);
+    assert.ok(p50("istio", 500).changePct > 30, String(p50("istio", 500).changePct));
+    assert.ok(p50("istio", 500).ci95[0] > 0);
+    assert.equal(p50("baseline", 500).exceedsNoise, false);
+    const text = formatComparison(c);
+    assert.match(text, /Changes that exceed the noise/);
+    assert.match(text, /\* http · istio \(emulated\) · p50 latency @ 500\/s/);
+    assert.ok(c.overheadChanges.some((o) => o.mesh === "istio" && o.exceedsNoise));
+  }, { seed: 11, meshFactor: 4 });
+});
+
+Deno.test("one iteration a side is never called a change", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_compare1_" });
+  try {
+    const a = await writeSyntheticRun(join(tmp, "a"), { samples: 300, iterations: 1 });
+    const b = await writeSyntheticRun(join(tmp, "b"), {
+      samples: 300,
+      iterations: 1,
+      seed: 9,
+      meshFactor: 5,
+    });
+    const c = compareRuns(await loadRun(a), await loadRun(b), { resamples: 100 });
+    assert.ok(c.differences.length > 0);
+    assert.deepEqual(c.differences.filter((d) => d.exceedsNoise), []);
+    assert.match(c.differences[0].note!, /fewer than 2 iterations/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("writeComparison writes JSON and HTML, and refuses a run with no records", async () => {
+  await twoRuns(async (dirA, dirB, tmp) => {
+    const out = join(tmp, "cmp");
+    const r = await writeComparison(dirA, dirB, { out, resamples: 200 });
+    const json = JSON.parse(await Deno.readTextFile(r.json));
+    assert.equal(json.kind, "meshbench.comparison");
+    assert.equal(json.differences.length, 36);
+    const html = await Deno.readTextFile(r.html);
+    assert.match(html, /<svg[^>]*class="plot-/);
+    assert.doesNotMatch(html, /<script/);
+    await assert.rejects(
+      () => writeComparison(dirA, join(tmp, "nope"), { out }),
+      /Cannot compare ".*nope": it has no valid run records \(.*does not exist/,
+    );
+  }, { seed: 8, meshFactor: 2 });
+});

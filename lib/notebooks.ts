@@ -1,0 +1,180 @@
+/**
+ * Executes the analysis notebooks (`notebooks/*.ipynb`, Deno kernel) headless
+ * against one run directory with Jupyter's nbconvert, writing one HTML file per
+ * notebook beside the run. A cell error fails the notebook, loudly. The `.ipynb`
+ * files themselves are never written to, so their outputs stay stripped in git.
+ *
+ * @module
+ */
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CommandError, realRunner, type Runner } from "./command.ts";
+
+/** The repository's notebook directory. */
+export const NOTEBOOK_DIR = join(dirname(dirname(fileURLToPath(import.meta.url))), "notebooks");
+
+/** Notebooks in `dir`, in name order (the numbered order they are meant to be read in). */
+export async function listNotebooks(dir = NOTEBOOK_DIR): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile && e.name.endsWith(".ipynb")) out.push(join(dir, e.name));
+  }
+  return out.sort();
+}
+
+/** The `jupyter` to use: `$MESHBENCH_JUPYTER`, else Debian's, else the one on PATH. */
+export function jupyterCommand(): string {
+  const env = Deno.env.get("MESHBENCH_JUPYTER");
+  if (env) return env;
+  try {
+    Deno.statSync("/usr/bin/jupyter");
+    return "/usr/bin/jupyter";
+  } catch {
+    return "jupyter";
+  }
+}
+
+/** PATH with the directory of `jupyter` first, so `deno jupyter --install` finds the same one. */
+function pathFor(jupyter: string): string {
+  const path = Deno.env.get("PATH") ?? "";
+  return jupyter.includes("/") ? `${dirname(jupyter)}:${path}` : path;
+}
+
+/**
+ * Makes sure Jupyter has the Deno kernel, installing it with `deno jupyter --install`
+ * when it is missing. Returns whether it was already there.
+ */
+export async function ensureDenoKernel(
+  runner: Runner = realRunner,
+): Promise<"present" | "installed"> {
+  const jupyter = jupyterCommand();
+  const list = async () => {
+    const r = await runner.run([jupyter, "kernelspec", "list", "--json"]);
+    let specs: unknown;
+    try {
+      specs = JSON.parse(r.stdout);
+    } catch {
+      throw new Error(
+        `Cannot read the Jupyter kernel list from "${jupyter} kernelspec list --json": ` +
+          `got "${r.stdout.slice(0, 80)}"`,
+      );
+    }
+    return Object.keys((specs as { kernelspecs?: object }).kernelspecs ?? {});
+  };
+  if ((await list()).includes("deno")) return "present";
+  await runner.run([Deno.execPath(), "jupyter", "--install"], {
+    env: { PATH: pathFor(jupyter) },
+  });
+  if (!(await list()).includes("deno")) {
+    throw new Error(
+      `Cannot install the Deno Jupyter kernel: "deno jupyter --install" ran, ` +
+        `but "${jupyter} kernelspec list" still has no "deno" kernel`,
+    );
+  }
+  return "installed";
+}
+
+/** One executed notebook. */
+export interface NotebookResult {
+  notebook: string;
+  html: string;
+  seconds: number;
+}
+
+/** Options of {@linkcode executeNotebooks}. */
+export interface ExecuteOptions {
+  /** Where the HTML goes (default `<runDir>/notebooks`). */
+  outDir?: string;
+  /** Notebook files to run (default: every notebook in `notebooks/`). */
+  notebooks?: string[];
+  /** Per-cell timeout (default 120 s). */
+  cellTimeoutS?: number;
+  /** Extra environment for the kernel (e.g. `MESHBENCH_COMPARE_A`). */
+  env?: Record<string, string>;
+  runner?: Runner;
+  /** Progress. */
+  onNotebook?: (notebook: string, seconds: number) => void;
+}
+
+/**
+ * Installs the Deno kernel if needed, then executes each notebook headless against
+ * `runDir` (given to the kernel as `MESHBENCH_RUN_DIR`) and writes
+ * `<outDir>/<name>.html`. Throws on the first notebook with a cell error, naming it.
+ */
+export async function executeNotebooks(
+  runDir: string,
+  options: ExecuteOptions = {},
+): Promise<NotebookResult[]> {
+  const runner = options.runner ?? realRunner;
+  const absRun = resolve(runDir);
+  try {
+    if (!(await Deno.stat(absRun)).isDirectory) throw new Error("not a directory");
+  } catch {
+    throw new Error(`Cannot execute notebooks: run directory "${runDir}" does not exist`);
+  }
+  await ensureDenoKernel(runner);
+  const notebooks = options.notebooks ?? await listNotebooks();
+  if (notebooks.length === 0) {
+    throw new Error(`Cannot execute notebooks: none found in "${NOTEBOOK_DIR}"`);
+  }
+  const outDir = resolve(options.outDir ?? join(absRun, "notebooks"));
+  await Deno.mkdir(outDir, { recursive: true });
+  const jupyter = jupyterCommand();
+  const results: NotebookResult[] = [];
+  for (const nb of notebooks) {
+    const name = basename(nb, ".ipynb");
+    const started = performance.now();
+    try {
+      await runner.run([
+        jupyter,
+        "nbconvert",
+        "--to",
+        "html",
+        "--execute",
+        "--ExecutePreprocessor.kernel_name=deno",
+        `--ExecutePreprocessor.timeout=${options.cellTimeoutS ?? 120}`,
+        "--output-dir",
+        outDir,
+        "--output",
+        name,
+        resolve(nb),
+      ], {
+        cwd: dirname(resolve(nb)),
+        env: { ...options.env, MESHBENCH_RUN_DIR: absRun, PATH: pathFor(jupyter) },
+        timeoutMs: 10 * 60_000,
+      });
+    } catch (e) {
+      if (e instanceof CommandError) {
+        throw new Error(
+          `Notebook "${basename(nb)}" failed against "${runDir}" (exit ${e.code}):\n` +
+            e.stderrTail,
+        );
+      }
+      throw e;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    options.onNotebook?.(nb, seconds);
+    results.push({ notebook: nb, html: join(outDir, `${name}.html`), seconds });
+  }
+  return results;
+}
+
+/** Problems with a notebook file as committed: outputs or execution counts left in. */
+export async function notebookOutputProblems(path: string): Promise<string[]> {
+  const nb = JSON.parse(await Deno.readTextFile(path)) as {
+    cells: Array<{ cell_type: string; outputs?: unknown[]; execution_count?: number | null }>;
+    metadata?: { kernelspec?: { name?: string } };
+  };
+  const problems: string[] = [];
+  if (nb.metadata?.kernelspec?.name !== "deno") {
+    problems.push(`kernel is "${nb.metadata?.kernelspec?.name}", expected "deno"`);
+  }
+  nb.cells.forEach((c, i) => {
+    if (c.cell_type !== "code") return;
+    if ((c.outputs ?? []).length) problems.push(`cell ${i} has ${c.outputs!.length} output(s)`);
+    if (c.execution_count !== null && c.execution_count !== undefined) {
+      problems.push(`cell ${i} has execution_count ${c.execution_count}`);
+    }
+  });
+  return problems;
+}
