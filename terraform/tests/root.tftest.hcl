@@ -1,6 +1,7 @@
 # Root-module tests against a mocked OCI provider (plan only, no credentials). They need
 # the oracle/oci provider installed, because a mock takes its schema from the real one;
-# `infra:check` runs them when it is, and says why not when it is not.
+# `infra:check` runs them when it is, and says why not when it is not. The guards
+# themselves are tested provider-free in modules/topology/tests.
 
 mock_provider "oci" {
   mock_data "oci_identity_availability_domains" {
@@ -69,12 +70,4 @@ run "load_balancer_at_10_mbps" {
     condition     = length(oci_load_balancer_backend.workers) == 2
     error_message = "Both workers must be load balancer backends."
   }
-}
-
-run "open_ssh_is_refused_at_the_root" {
-  command = plan
-  variables {
-    ssh_allowed_cidrs = ["0.0.0.0/0"]
-  }
-  expect_failures = [module.topology]
 }
