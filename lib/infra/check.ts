@@ -210,7 +210,7 @@ const CHECKS: Array<[string, CheckFn]> = [
     return "control_plane=[master], workers=[worker-1, worker-2]";
   }],
   [
-    "roles for real on a scratch host (node_prep, kubeadm config), twice",
+    "roles for real on a scratch host (node_prep, kubeadm config, metrics-server edit), twice",
     async ({ runner, scratch }) => {
       needAnsible("ansible-playbook");
       const root = join(scratch, "host");
@@ -230,6 +230,20 @@ const CHECKS: Array<[string, CheckFn]> = [
           "-A INPUT -j REJECT --reject-with icmp-host-prohibited",
           "-A FORWARD -j REJECT --reject-with icmp-host-prohibited",
           "COMMIT",
+          "",
+        ].join("\n"),
+      );
+      // The container args of metrics-server's release manifest, as the edit finds them.
+      await Deno.writeTextFile(
+        join(root, "metrics-server.yaml"),
+        [
+          "      containers:",
+          "      - args:",
+          "        - --cert-dir=/tmp",
+          "        - --secure-port=10250",
+          "        - --kubelet-use-node-status-port",
+          "        - --metric-resolution=15s",
+          "        image: registry.k8s.io/metrics-server/metrics-server:v0.7.2",
           "",
         ].join("\n"),
       );
@@ -261,7 +275,14 @@ const CHECKS: Array<[string, CheckFn]> = [
       const fstab = await Deno.readTextFile(join(root, "fstab"));
       const rules = await Deno.readTextFile(join(root, "iptables", "rules.v4"));
       const kubeadm = await Deno.readTextFile(join(root, "kubernetes", "kubeadm-config.yaml"));
+      const metrics = await Deno.readTextFile(join(root, "metrics-server.yaml"));
       const problems = [
+        !metrics.includes(
+          "        - --metric-resolution=15s\n        - --kubelet-insecure-tls\n",
+        ) &&
+        "--kubelet-insecure-tls not added under metric-resolution",
+        metrics.split("--kubelet-insecure-tls").length !== 2 &&
+        "--kubelet-insecure-tls added twice",
         !fstab.includes("# /swapfile none swap") && "swap entry not commented out",
         rules.includes("-A FORWARD -j REJECT") && "forward reject rule kept",
         !/-A INPUT -s 10\.0\.0\.0\/16 -j ACCEPT\n(.*\n)*-A INPUT -j REJECT/.test(rules) &&
