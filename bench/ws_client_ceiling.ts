@@ -1,0 +1,175 @@
+/**
+ * The WebSocket client's own ceiling: the highest message rate meshbench's client
+ * (`lib/tools/ws_client.ts`) sustains against the echo servers on loopback with no mesh in
+ * between, while its timing is still sane. The rates the websocket workload tests must stay
+ * well below it, or the client (not the mesh) would be what the results measure.
+ *
+ * A rate passes when: every message is echoed (0 errors), the achieved rate is within 2 % of
+ * the requested one, the client's own send lag (actual minus scheduled send time) has
+ * p99 <= 2 ms, and the round-trip p99 <= 20 ms. The ceiling is the highest passing rate of
+ * the ladder; the ladder stops after the first failure.
+ *
+ * ```sh
+ * deno task bench:ws-ceiling [--connections 50] [--duration 3] [--rates 1000,2000,...]
+ * ```
+ *
+ * Writes `bench/out/ws_client_ceiling.json` and prints a table.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { realRunner } from "../lib/command.ts";
+import { summarize } from "../lib/histogram.ts";
+import type { Histogram } from "../lib/types.ts";
+import { runWsLoad } from "../lib/tools/ws_client.ts";
+import { freePort, startServer } from "../lib/workloads/process.ts";
+import { WS_CONNECTIONS, WS_MESSAGE_BYTES } from "../lib/workloads/websocket.ts";
+import { PROFILES } from "../lib/config.ts";
+
+const CLK_TCK = 100;
+
+/** CPU seconds a process has used so far, from /proc (undefined once it is gone). */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One step of the ladder. */
+export interface CeilingStep {
+  rate: number;
+  achieved: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+  sendLagP99Ms: number;
+  clientCpuCores: number;
+  pass: boolean;
+  why: string;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      connections: { type: "string", default: String(WS_CONNECTIONS) },
+      duration: { type: "string", default: "3" },
+      rates: { type: "string", default: "1000,2000,4000,8000,12000,16000,24000,32000" },
+      servers: { type: "string", default: "3" },
+    },
+  });
+  const connections = Number(values.connections);
+  const durationS = Number(values.duration);
+  const rates = values.rates!.split(",").map(Number);
+  const nServers = Number(values.servers);
+  for (const [name, v] of [["connections", connections], ["duration", durationS]] as const) {
+    if (!(v > 0)) throw new Error(`Invalid --${name}: expected a positive number, got ${v}`);
+  }
+  if (rates.some((r) => !(r > 0))) {
+    throw new Error(`Invalid --rates: expected positive numbers, got "${values.rates}"`);
+  }
+
+  const echo = new URL("../servers/ws_echo.ts", import.meta.url).pathname;
+  const ports = Array.from({ length: nServers }, () => freePort());
+  const servers = await Promise.all(
+    ports.map((port) =>
+      startServer(
+        [Deno.execPath(), "run", "--quiet", "--allow-net", echo, "--port", String(port)],
+        {
+          name: `ws_echo:${port}`,
+          ready: /listening on/,
+        },
+      )
+    ),
+  );
+  const steps: CeilingStep[] = [];
+  try {
+    for (const rate of rates) {
+      let pid = 0;
+      let lastCpu = 0;
+      const sampler = setInterval(() => {
+        const c = pid ? cpuSeconds(pid) : undefined;
+        if (c !== undefined) lastCpu = c;
+      }, 100);
+      const t0 = performance.now();
+      let run;
+      try {
+        run = await runWsLoad(realRunner, {
+          urls: ports.map((p) => `ws://127.0.0.1:${p}/`),
+          connections,
+          rate,
+          durationS,
+          messageBytes: WS_MESSAGE_BYTES,
+        }, { onSpawn: (p) => (pid = p) });
+      } finally {
+        clearInterval(sampler);
+      }
+      const wallS = (performance.now() - t0) / 1000;
+      const r = run.result;
+      const lat = summarize(r.latency);
+      const lag = summarize(r.extra?.sendLag as Histogram);
+      const why: string[] = [];
+      if (r.errors > 0) why.push(`${r.errors} errors ${JSON.stringify(r.errorKinds)}`);
+      if (r.achievedRate < rate * 0.98) why.push(`achieved ${r.achievedRate.toFixed(0)}/s`);
+      if (lag.p99Ms > 2) why.push(`send lag p99 ${lag.p99Ms} ms`);
+      if (lat.p99Ms > 20) why.push(`round-trip p99 ${lat.p99Ms} ms`);
+      const step: CeilingStep = {
+        rate,
+        achieved: Math.round(r.achievedRate),
+        errors: r.errors,
+        p50Ms: lat.p50Ms,
+        p99Ms: lat.p99Ms,
+        sendLagP99Ms: lag.p99Ms,
+        // Over the whole process life (start-up and connection set-up included): an upper bound.
+        clientCpuCores: Math.round((lastCpu / wallS) * 100) / 100,
+        pass: why.length === 0,
+        why: why.join("; ") || "ok",
+      };
+      steps.push(step);
+      console.log(
+        `${String(rate).padStart(6)}/s  achieved ${String(step.achieved).padStart(6)}/s  ` +
+          `p50 ${step.p50Ms.toFixed(3)} ms  p99 ${step.p99Ms.toFixed(3)} ms  ` +
+          `send-lag p99 ${step.sendLagP99Ms.toFixed(3)} ms  client CPU ${step.clientCpuCores} ` +
+          `cores  ${step.pass ? "PASS" : `FAIL (${step.why})`}`,
+      );
+      if (!step.pass) break;
+    }
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+  const ceiling = steps.filter((s) => s.pass).at(-1)?.rate ?? 0;
+  const highestTested = Math.max(
+    ...Object.values(PROFILES).flatMap((p) => (p.load?.rates ?? []) as number[]),
+    500,
+  );
+  const out = {
+    kind: "meshbench.bench.ws-client-ceiling",
+    at: new Date().toISOString(),
+    connections,
+    durationS,
+    servers: nServers,
+    messageBytes: WS_MESSAGE_BYTES,
+    steps,
+    ceilingMessagesPerS: ceiling,
+    highestProfileRate: highestTested,
+    headroom: ceiling / highestTested,
+  };
+  const dir = new URL("./out/", import.meta.url).pathname;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}ws_client_ceiling.json`, JSON.stringify(out, null, 2) + "\n");
+  console.log(
+    `\nCeiling: ${ceiling} messages/s with ${connections} connections on this machine ` +
+      `(${nServers} echo servers on the same cores); the profiles test at most ${highestTested}/s: ` +
+      `headroom x${(ceiling / highestTested).toFixed(1)}`,
+  );
+  if (ceiling < highestTested * 3) {
+    console.log("WARNING: less than 3x headroom: the websocket results may measure the client");
+    Deno.exit(1);
+  }
+}
+
+if (import.meta.main) await main();
