@@ -8,6 +8,8 @@
  * ```ts
  * import { changeExceedsNoise } from "./compare.ts";
  * if (!changeExceedsNoise([4, 9], { a: 3, b: 3 })) throw new Error("excludes 0");
+ * const small = { changePct: 6, noisePct: 8 };
+ * if (changeExceedsNoise([4, 9], { a: 3, b: 3 }, small)) throw new Error("within the CV");
  * if (changeExceedsNoise([4, 9], { a: 1, b: 3 })) throw new Error("one iteration is no noise");
  * ```
  *
@@ -29,7 +31,7 @@ import {
   table,
 } from "./plots.ts";
 import { writeJsonAtomic, writeTextAtomic } from "./run_dir.ts";
-import { bootstrapOverhead } from "./stats.ts";
+import { bootstrapOverhead, cvPct } from "./stats.ts";
 import type { Component, Overhead, RunRecord } from "./types.ts";
 
 /** Which run a side of the comparison is. */
@@ -56,7 +58,15 @@ export interface Difference {
   /** 95 % bootstrap interval of changePct, resampling iterations of A and of B. */
   ci95: [number, number];
   iterations: { a: number; b: number };
-  /** The interval excludes zero and both runs have at least two iterations. */
+  /**
+   * Run-to-run noise: the larger coefficient of variation (%) of the metric over the
+   * iterations of A and of B.
+   */
+  noisePct: number;
+  /**
+   * The change is real: both runs have 2+ iterations, its interval excludes zero, and
+   * it is larger than the run-to-run noise.
+   */
   exceedsNoise: boolean;
   note?: string;
 }
@@ -184,12 +194,18 @@ function usableByPoint(run: LoadedRun): Map<string, Usable[]> {
   return out;
 }
 
-/** Whether a change interval means a real change: excludes 0, with 2+ iterations a side. */
+/**
+ * Whether a change is real: 2+ iterations a side, its interval excludes 0 and, when
+ * given, the change is larger than the run-to-run noise (CV %). With 3-5 iterations a
+ * percentile bootstrap is too narrow on its own; the CV guard keeps it honest.
+ */
 export function changeExceedsNoise(
   ci95: readonly [number, number],
   iterations: { a: number; b: number },
+  change?: { changePct: number; noisePct: number },
 ): boolean {
   if (iterations.a < 2 || iterations.b < 2) return false;
+  if (change && !(Math.abs(change.changePct) > change.noisePct)) return false;
   return ci95[0] > 0 || ci95[1] < 0;
 }
 
@@ -222,6 +238,10 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
         seed: seed++,
       });
       const iterations = { a: ra.length, b: rb.length };
+      const noisePct = Math.max(
+        cvPct(ra.map((r) => metric.stat([r]))),
+        cvPct(rb.map((r) => metric.stat([r]))),
+      );
       differences.push({
         workload: first.spec.workload,
         mesh: first.spec.mesh,
@@ -235,7 +255,11 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
         changePct: est.overheadPct,
         ci95: est.ci95,
         iterations,
-        exceedsNoise: changeExceedsNoise(est.ci95, iterations),
+        noisePct,
+        exceedsNoise: changeExceedsNoise(est.ci95, iterations, {
+          changePct: est.overheadPct,
+          noisePct,
+        }),
         ...(iterations.a < 2 || iterations.b < 2
           ? { note: "fewer than 2 iterations on a side: noise cannot be judged" }
           : {}),
@@ -302,7 +326,8 @@ export function formatComparison(c: Comparison, options: { all?: boolean } = {})
     lines.push(
       `  ${d.exceedsNoise ? "*" : " "} ${diffLabel(d)}: ${formatNumber(d.a)} -> ` +
         `${formatNumber(d.b)} ${d.unit}, ${formatPct(d.changePct)} ` +
-        `[${formatPct(d.ci95[0])}, ${formatPct(d.ci95[1])}] n=${d.iterations.a}/${d.iterations.b}` +
+        `[${formatPct(d.ci95[0])}, ${formatPct(d.ci95[1])}] noise ${d.noisePct.toFixed(1)} % ` +
+        `n=${d.iterations.a}/${d.iterations.b}` +
         (d.note ? ` (${d.note})` : ""),
     );
   }
@@ -363,6 +388,7 @@ export function comparisonFigures(c: Comparison): Figure[] {
           value: (d) => `${formatPct(d.ci95[0])} to ${formatPct(d.ci95[1])}`,
           numeric: true,
         },
+        { header: "noise (CV)", value: (d) => `${d.noisePct.toFixed(1)} %`, numeric: true },
         { header: "n (A/B)", value: (d) => `${d.iterations.a}/${d.iterations.b}` },
         { header: "verdict", value: (d) => d.exceedsNoise ? "exceeds noise" : d.note ?? "noise" },
       ],

@@ -210,11 +210,21 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
       problem: `no run records, but the manifest plans ${manifest.plan.length} runs`,
     });
   }
-  if (manifest && manifest.status !== "complete") {
+  const stuck = manifest?.stages.filter((st) => st.status === "running" && st.name !== "report")
+    .map((st) => st.name) ?? [];
+  if (manifest && (manifest.status === "failed" || manifest.status === "interrupted")) {
     problems.push({
       file: mPath,
       problem: `the run is "${manifest.status}"${manifest.reason ? `: ${manifest.reason}` : ""}` +
         ` (${runs.length} of ${manifest.plan.length} planned runs have a valid record)`,
+    });
+  } else if (manifest?.status === "running" && stuck.length) {
+    // A run still "running" outside its report stage is in progress, or was killed.
+    problems.push({
+      file: mPath,
+      problem: `the run has not finished: stage ${stuck.join(", ")} is still marked running ` +
+        `(in progress, or killed without cleanup); ${runs.length} of ` +
+        `${manifest.plan.length} planned runs have a valid record`,
     });
   }
   const runId = manifest?.runId ?? summary?.runId ?? runs[0]?.runId ?? basename(dir);

@@ -96,6 +96,59 @@ export interface ExecuteOptions {
   onNotebook?: (notebook: string, seconds: number) => void;
 }
 
+/** Options of {@linkcode executeNotebook}. */
+export interface NotebookOptions {
+  /** Per-cell timeout (default 120 s). */
+  cellTimeoutS?: number;
+  /** Environment for the kernel (`MESHBENCH_RUN_DIR`, `MESHBENCH_COMPARE_A`, ...). */
+  env?: Record<string, string>;
+  runner?: Runner;
+}
+
+/**
+ * Executes one notebook headless (nbconvert, Deno kernel) and writes
+ * `<outDir>/<name>.html`; returns its path. A cell error throws, naming the notebook
+ * and quoting the failing cell and its error.
+ */
+export async function executeNotebook(
+  notebook: string,
+  outDir: string,
+  options: NotebookOptions = {},
+): Promise<string> {
+  const runner = options.runner ?? realRunner;
+  const jupyter = jupyterCommand();
+  const name = basename(notebook, ".ipynb");
+  await Deno.mkdir(outDir, { recursive: true });
+  try {
+    await runner.run([
+      jupyter,
+      "nbconvert",
+      "--to",
+      "html",
+      "--execute",
+      "--ExecutePreprocessor.kernel_name=deno",
+      `--ExecutePreprocessor.timeout=${options.cellTimeoutS ?? 120}`,
+      "--output-dir",
+      resolve(outDir),
+      "--output",
+      name,
+      resolve(notebook),
+    ], {
+      cwd: dirname(resolve(notebook)),
+      env: { ...options.env, PATH: pathFor(jupyter) },
+      timeoutMs: 10 * 60_000,
+    });
+  } catch (e) {
+    if (e instanceof CommandError) {
+      throw new Error(
+        `Notebook "${basename(notebook)}" failed (exit ${e.code}):\n${e.stderrTail}`,
+      );
+    }
+    throw e;
+  }
+  return join(resolve(outDir), `${name}.html`);
+}
+
 /**
  * Installs the Deno kernel if needed, then executes each notebook headless against
  * `runDir` (given to the kernel as `MESHBENCH_RUN_DIR`) and writes
@@ -118,43 +171,17 @@ export async function executeNotebooks(
     throw new Error(`Cannot execute notebooks: none found in "${NOTEBOOK_DIR}"`);
   }
   const outDir = resolve(options.outDir ?? join(absRun, "notebooks"));
-  await Deno.mkdir(outDir, { recursive: true });
-  const jupyter = jupyterCommand();
   const results: NotebookResult[] = [];
   for (const nb of notebooks) {
-    const name = basename(nb, ".ipynb");
     const started = performance.now();
-    try {
-      await runner.run([
-        jupyter,
-        "nbconvert",
-        "--to",
-        "html",
-        "--execute",
-        "--ExecutePreprocessor.kernel_name=deno",
-        `--ExecutePreprocessor.timeout=${options.cellTimeoutS ?? 120}`,
-        "--output-dir",
-        outDir,
-        "--output",
-        name,
-        resolve(nb),
-      ], {
-        cwd: dirname(resolve(nb)),
-        env: { ...options.env, MESHBENCH_RUN_DIR: absRun, PATH: pathFor(jupyter) },
-        timeoutMs: 10 * 60_000,
-      });
-    } catch (e) {
-      if (e instanceof CommandError) {
-        throw new Error(
-          `Notebook "${basename(nb)}" failed against "${runDir}" (exit ${e.code}):\n` +
-            e.stderrTail,
-        );
-      }
-      throw e;
-    }
+    const html = await executeNotebook(nb, outDir, {
+      cellTimeoutS: options.cellTimeoutS,
+      env: { ...options.env, MESHBENCH_RUN_DIR: absRun },
+      runner,
+    });
     const seconds = (performance.now() - started) / 1000;
     options.onNotebook?.(nb, seconds);
-    results.push({ notebook: nb, html: join(outDir, `${name}.html`), seconds });
+    results.push({ notebook: nb, html, seconds });
   }
   return results;
 }

@@ -889,6 +889,7 @@ export function comparisonPlot(
   return wrap(title, svg, {
     charts: 1,
     subtitle: "(B - A) / A x 100; bars are 95 % bootstrap intervals over iterations of both runs.",
-    caption: "n = iterations in A/B. A change exceeds the noise when its interval excludes 0.",
+    caption: "n = iterations in A/B. A change exceeds the noise when its interval excludes 0 " +
+      "and it is larger than the run-to-run variation (CV over iterations) of either run.",
   });
 }

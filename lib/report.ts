@@ -410,7 +410,16 @@ export function renderReport(run: LoadedRun, options: { generatedAt?: string } =
       )],
   ));
 
-  if (s) {
+  if (s && s.groups.length === 0) {
+    sections.push(section("results", "Results", "", [
+      notice(
+        "No measured results to pool: the run produced no usable run records. " +
+          "See the problems above and the Runs and Provenance sections.",
+        "warning",
+      ),
+    ]));
+  }
+  if (s && s.groups.length > 0) {
     sections.push(section(
       "latency",
       "Latency",
@@ -471,7 +480,7 @@ export function renderReport(run: LoadedRun, options: { generatedAt?: string } =
   ].filter(Boolean).map((x) => `<span>${x}</span>`).join("");
   const nav = [
     ...(s ? [["summary", "Summary"]] : []),
-    ...(s
+    ...(s?.groups.length
       ? [["latency", "Latency"], ["overhead", "Overhead"], ["throughput", "Throughput"], [
         "resources",
         "Resources",
@@ -509,6 +518,13 @@ ${sections.join("\n")}
  * shown in the report, not thrown; only an unwritable or missing directory throws.
  */
 export async function writeReport(runDir: string): Promise<string> {
+  return (await writeReportDetailed(runDir)).path;
+}
+
+/** {@linkcode writeReport}, also returning the run as read (for its problems). */
+export async function writeReportDetailed(
+  runDir: string,
+): Promise<{ path: string; run: LoadedRun }> {
   const run = await loadRun(runDir);
   const path = join(runDir, "report.html");
   try {
@@ -516,5 +532,5 @@ export async function writeReport(runDir: string): Promise<string> {
   } catch (e) {
     throw new Error(`Cannot write report "${path}": ${(e as Error).message}`);
   }
-  return path;
+  return { path, run };
 }
