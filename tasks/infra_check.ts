@@ -42,8 +42,8 @@ export async function main(args: string[]): Promise<number> {
   }
   const count = (s: string) => results.filter((r) => r.status === s).length;
   console.log(
-    `infra:check: ${count("passed")} passed, ${count("failed")} failed, ` +
-      `${count("skipped")} skipped in ${total} s`,
+    `infra:check: ${count("passed")} checks passed, ${count("failed")} failed, ` +
+      `${count("skipped")} skipped (${total} s)`,
   );
   return count("failed") > 0 ? 1 : 0;
 }
