@@ -217,9 +217,7 @@ export interface ClusterSetupResult {
  * a named context pointing at the control plane's public address.
  */
 export async function clusterSetup(opts: ClusterSetupOptions = {}): Promise<ClusterSetupResult> {
-  const stateDir = isAbsolute(opts.stateDir ?? DEFAULT_STATE_DIR)
-    ? (opts.stateDir ?? DEFAULT_STATE_DIR)
-    : resolve(Deno.cwd(), opts.stateDir!);
+  const stateDir = resolve(Deno.cwd(), opts.stateDir ?? DEFAULT_STATE_DIR);
   const log = opts.log ?? silentLog;
   let record = await readInfraRecord(stateDir);
   if (!record) {
@@ -242,7 +240,8 @@ export async function clusterSetup(opts: ClusterSetupOptions = {}): Promise<Clus
   await writeTextAtomic(
     inventory,
     renderInventory(record.cluster, {
-      sshPrivateKey: opts.sshPrivateKey,
+      // Ansible runs in ansible/, so a relative key path must be made absolute here.
+      sshPrivateKey: opts.sshPrivateKey && resolve(Deno.cwd(), opts.sshPrivateKey),
       knownHostsPath: join(stateDir, "known_hosts"),
     }),
   );
