@@ -6,9 +6,9 @@
  */
 import { isAbsolute, join, resolve } from "node:path";
 import { CommandError, realRunner, type Runner } from "../command.ts";
-import { writeJsonAtomic } from "../run_dir.ts";
+import { writeJsonAtomic, writeTextAtomic } from "../run_dir.ts";
 import type { Logger } from "../target.ts";
-import { type ClusterOutput, parseClusterOutput } from "./inventory.ts";
+import { type ClusterOutput, parseClusterOutput, renderInventory } from "./inventory.ts";
 import { type InfraRecord, readInfraRecord, recordPath, recordPhase } from "./state.ts";
 import { DEFAULT_STATE_DIR, TERRAFORM_DIR, terraformBinary, terraformEnv } from "./tools.ts";
 
@@ -54,6 +54,8 @@ export interface InfraOutputs {
   stateDir: string;
   recordPath: string;
   tfStatePath: string;
+  /** Ansible inventory written from the outputs (cluster:setup rewrites it with its options). */
+  inventory: string;
   cluster: ClusterOutput;
 }
 
@@ -231,12 +233,23 @@ export async function infraUp(opts: InfraUpOptions): Promise<InfraOutputs> {
       throw new Error(`Cannot parse "terraform output -json cluster": ${(e as Error).message}`);
     }
     const cluster = parseClusterOutput(data);
+    const inventory = join(stateDir, "inventory.yml");
+    await writeTextAtomic(
+      inventory,
+      renderInventory(cluster, { knownHostsPath: join(stateDir, "known_hosts") }),
+    );
     record = await recordPhase({ ...record, cluster }, "up");
     await copyToRunDir(record, opts.runDir);
     log.info(
       `Infrastructure up: ${cluster.nodes.map((n) => `${n.name} ${n.publicIp}`).join(", ")}`,
     );
-    return { stateDir, recordPath: recordPath(stateDir), tfStatePath: record.tfStatePath, cluster };
+    return {
+      stateDir,
+      recordPath: recordPath(stateDir),
+      tfStatePath: record.tfStatePath,
+      inventory,
+      cluster,
+    };
   } catch (e) {
     const why = e instanceof CommandError ? e.message : (e as Error).message;
     record = await recordPhase(record, "apply-failed", why);

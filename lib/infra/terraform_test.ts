@@ -57,6 +57,7 @@ Deno.test({
       assertEquals(rec?.phase, "up");
       assertEquals(rec?.cluster?.nodes.length, 3);
       assertEquals((await stateResources(out.tfStatePath)).length, 3);
+      assert((await Deno.readTextFile(out.inventory)).includes("ansible_host: 127.0.0.201"));
       const copied = JSON.parse(await Deno.readTextFile(join(runDir, "infra.json")));
       assertEquals(copied.phase, "up");
 
