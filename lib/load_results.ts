@@ -105,6 +105,23 @@ export function summaryProblems(value: unknown): string[] {
   return schemaProblems(validateSummary, value);
 }
 
+/** Share of 0 µs latencies above which a record is flagged (a request takes time). */
+const ZERO_LATENCY_LIMIT = 0.01;
+
+/**
+ * A warning when a run's latencies cannot be right: more than 1 % of requests at 0 µs
+ * means the tool or its adapter mis-timed them. The record is kept, and said to be suspect.
+ */
+export function implausibleLatency(record: RunRecord): string | undefined {
+  const h = record.load?.latency;
+  if (!h || h.total === 0) return undefined;
+  const zeros = h.buckets.filter(([v]) => v === 0).reduce((n, [, c]) => n + c, 0);
+  if (zeros / h.total <= ZERO_LATENCY_LIMIT) return undefined;
+  return `${(100 * zeros / h.total).toFixed(1)} % of the ${h.total} latencies are 0 µs, which ` +
+    `no request takes: the "${record.load!.tool}" timing (${record.load!.timing}) is suspect, ` +
+    `and so are the percentiles of this run`;
+}
+
 function joinProblems(ps: string[]): string {
   return `does not match its schema: ${ps.slice(0, 5).join("; ")}` +
     (ps.length > 5 ? `; and ${ps.length - 5} more` : "");
@@ -201,7 +218,12 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     }
     const ps = runRecordProblems(r.value);
     if (ps.length) problems.push({ file: f, problem: joinProblems(ps) });
-    else runs.push(r.value as RunRecord);
+    else {
+      const record = r.value as RunRecord;
+      runs.push(record);
+      const implausible = implausibleLatency(record);
+      if (implausible) problems.push({ file: f, problem: implausible });
+    }
   }
   runs.sort((a, b) => a.spec.seq - b.spec.seq);
   if (files.length === 0 && manifest?.plan.length) {

@@ -121,3 +121,22 @@ Deno.test("resolveRunDir prefers the argument, then MESHBENCH_RUN_DIR, then the 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a run with many 0 µs latencies is kept but flagged as implausible", async () => {
+  const { tmp, dir } = await synthetic();
+  try {
+    const files = await listRunFiles(dir);
+    const r = JSON.parse(await Deno.readTextFile(files[3]));
+    r.load.latency.buckets.unshift([0, 100]);
+    r.load.latency.total += 100;
+    r.load.latency.min = 0;
+    await Deno.writeTextFile(files[3], JSON.stringify(r));
+    const run = await loadRun(dir);
+    assert.equal(run.runs.length, 18);
+    assert.equal(run.problems.length, 1);
+    assert.equal(run.problems[0].file, files[3]);
+    assert.match(run.problems[0].problem, /16\.7 % of the 600 latencies are 0 µs/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

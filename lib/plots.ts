@@ -95,6 +95,19 @@ export function formatNumber(value: number, digits = 3): string {
   });
 }
 
+/** A share, e.g. `264 %` (mesh resources as a percentage of the app's own). */
+export function formatShare(value: number): string {
+  if (!Number.isFinite(value)) return "n/a";
+  return `${Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1)} %`;
+}
+
+/** An overhead figure as text: a signed change, or a share for share-basis metrics. */
+export function formatOverhead(o: Pick<Overhead, "overheadPct" | "basis">): string {
+  return o.basis === "share-of-baseline-app"
+    ? formatShare(o.overheadPct)
+    : formatPct(o.overheadPct);
+}
+
 /** A percentage with sign, e.g. `+12.3 %`. */
 export function formatPct(value: number): string {
   if (!Number.isFinite(value)) return "n/a";
@@ -157,6 +170,24 @@ export function whenLoaded<S>(
   return Array.isArray(out) ? stack(out) : out;
 }
 
+/**
+ * Shows figures in a Deno Jupyter cell. Notebooks use this rather than ending a cell
+ * with the figure: the kernel sometimes sends a cell's result after it reports idle,
+ * and nbconvert then drops it, while `display` output arrives while the cell runs.
+ */
+export async function show(...figures: Figure[]): Promise<void> {
+  let jupyter: { display(value: unknown): Promise<unknown> } | undefined;
+  try {
+    jupyter = (Deno as unknown as { jupyter?: typeof jupyter }).jupyter;
+  } catch {
+    jupyter = undefined;
+  }
+  if (!jupyter) {
+    throw new Error("Cannot show figures: Deno.jupyter is only there in the Deno Jupyter kernel");
+  }
+  for (const f of figures) await jupyter.display(f);
+}
+
 /** Several figures shown as one (one notebook cell, one report section). */
 export function stack(figures: readonly Figure[]): Figure {
   return makeFigure(
@@ -172,6 +203,8 @@ export interface Column<T> {
   value: (row: T) => string | number;
   /** Right-align (numbers). */
   numeric?: boolean;
+  /** Keep the cell on one line (names that must not break at hyphens). */
+  nowrap?: boolean;
 }
 
 /** An HTML table of `rows`; cells are escaped text. */
@@ -188,7 +221,8 @@ export function table<T>(
     const cells = options.columns.map((c) => {
       const v = c.value(r);
       const text = typeof v === "number" ? formatNumber(v) : v;
-      return `<td${c.numeric ? ' class="num"' : ""}>${escapeHtml(text)}</td>`;
+      const cls = [c.numeric ? "num" : "", c.nowrap ? "nw" : ""].filter(Boolean).join(" ");
+      return `<td${cls ? ` class="${cls}"` : ""}>${escapeHtml(text)}</td>`;
     }).join("");
     return `<tr${cls ? ` class="${escapeHtml(cls)}"` : ""}>${cells}</tr>`;
   }).join("");
@@ -515,6 +549,8 @@ export function overheadPlot(
       (o.noisyBaseline ? ` · noisy baseline (CV ${o.baselineCvPct.toFixed(0)} %)` : "") +
       (o.saturated ? " · saturated" : ""),
     excludesZero: o.ci95[0] > 0 || o.ci95[1] < 0,
+    text: formatOverhead(o),
+    fmt: o.basis === "share-of-baseline-app" ? formatShare : formatPct,
     o,
   }));
   const panels = [...new Set(rows.map((r) => r.panel))];
@@ -554,25 +590,30 @@ export function overheadPlot(
       }),
       Plot.tickX(rows, { fy: "panel", y: "mesh", x: "lo", stroke: "mesh" }),
       Plot.tickX(rows, { fy: "panel", y: "mesh", x: "hi", stroke: "mesh" }),
-      Plot.dot(rows, {
-        fy: "panel",
-        y: "mesh",
-        x: "pct",
-        fill: (r: Row) => r.excludesZero ? r.mesh : "white",
-        stroke: "mesh",
-        r: 4,
-        title: (r: Row) =>
-          `${r.mesh}, ${r.panel}\noverhead ${formatPct(r.pct)} ` +
-          `(95 % CI ${formatPct(r.lo)} to ${formatPct(r.hi)})\n` +
-          `baseline ${formatNumber(r.o.baseline)} ${r.o.unit}, mesh ${
-            formatNumber(r.o.value)
-          } ${r.o.unit}\n${r.note}`,
-      }),
+      // Filled where the interval excludes zero, hollow where it does not (two marks:
+      // a constant fill cannot go through the colour scale).
+      ...[true, false].map((filled) =>
+        Plot.dot(rows.filter((r) => r.excludesZero === filled), {
+          fy: "panel",
+          y: "mesh",
+          x: "pct",
+          ...(filled ? { fill: "mesh" } : { fill: "white" }),
+          stroke: "mesh",
+          strokeWidth: 1.5,
+          r: 4,
+          title: (r: Row) =>
+            `${r.mesh}, ${r.panel}\noverhead ${r.text} ` +
+            `(95 % CI ${r.fmt(r.lo)} to ${r.fmt(r.hi)})\n` +
+            `baseline ${formatNumber(r.o.baseline)} ${r.o.unit}, mesh ${
+              formatNumber(r.o.value)
+            } ${r.o.unit}\n${r.note}`,
+        })
+      ),
       Plot.text(rows, {
         fy: "panel",
         y: "mesh",
         x: "hi",
-        text: (r: Row) => `${formatPct(r.pct)}   ${r.note}`,
+        text: (r: Row) => `${r.text}   ${r.note}`,
         textAnchor: "start",
         dx: 8,
         fontSize: 10,
@@ -611,24 +652,50 @@ export function rankMeshes(
     .sort((a, b) => a.overheadPct - b.overheadPct);
 }
 
+function ciNumber(v: number): string {
+  if (!Number.isFinite(v)) return "n/a";
+  return (v > 0 ? "+" : "") + (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+}
+
 /** A ranked table of overheads with their intervals and caveats. */
 export function overheadTable(overheads: readonly Overhead[], title = "Overheads"): Figure {
+  const points = new Map<string, Overhead[]>();
+  const sorted = [...overheads].sort((a, b) =>
+    a.workload.localeCompare(b.workload) || (a.rate ?? Infinity) - (b.rate ?? Infinity)
+  );
+  for (const o of sorted) {
+    const k = `${o.workload} @ ${rateLabel(o.rate)}`;
+    points.set(k, [...(points.get(k) ?? []), o]);
+  }
+  const entries = [...points];
+  return stack(
+    entries.map(([point, os], i) =>
+      overheadPointTable(`${title}: ${point}`, os, i === entries.length - 1)
+    ),
+  );
+}
+
+function overheadPointTable(
+  title: string,
+  overheads: readonly Overhead[],
+  withCaption: boolean,
+): Figure {
   const rows = [...overheads].sort((a, b) =>
-    a.workload.localeCompare(b.workload) || metricRank(a.metric) - metricRank(b.metric) ||
-    a.metric.localeCompare(b.metric) || (a.rate ?? Infinity) - (b.rate ?? Infinity) ||
+    metricRank(a.metric) - metricRank(b.metric) || a.metric.localeCompare(b.metric) ||
     a.overheadPct - b.overheadPct
   );
   return table(title, rows, {
     columns: [
-      { header: "workload @ rate", value: (o) => `${o.workload} @ ${rateLabel(o.rate)}` },
       { header: "metric", value: (o) => metricLabel(o.metric) },
-      { header: "mesh", value: (o) => meshLabel(o.mesh, o.emulated) },
-      { header: "baseline", value: (o) => `${formatNumber(o.baseline)} ${o.unit}`, numeric: true },
-      { header: "mesh", value: (o) => `${formatNumber(o.value)} ${o.unit}`, numeric: true },
-      { header: "overhead", value: (o) => formatPct(o.overheadPct), numeric: true },
+      { header: "mesh", value: (o) => meshLabel(o.mesh, o.emulated), nowrap: true },
       {
-        header: "95 % CI",
-        value: (o) => `${formatPct(o.ci95[0])} to ${formatPct(o.ci95[1])}`,
+        header: "baseline → mesh",
+        value: (o) => `${formatNumber(o.baseline)} → ${formatNumber(o.value)} ${o.unit}`,
+        numeric: true,
+      },
+      {
+        header: "overhead [95 % CI]",
+        value: (o) => `${formatOverhead(o)} [${ciNumber(o.ci95[0])}, ${ciNumber(o.ci95[1])}]`,
         numeric: true,
       },
       { header: "n", value: (o) => `${o.iterations.mesh}/${o.iterations.baseline}`, numeric: true },
@@ -636,15 +703,18 @@ export function overheadTable(overheads: readonly Overhead[], title = "Overheads
         header: "caveats",
         value: (o) =>
           [
-            o.noisyBaseline ? `noisy baseline (CV ${o.baselineCvPct.toFixed(0)} %)` : "",
+            o.noisyBaseline ? `noisy (CV ${o.baselineCvPct.toFixed(0)} %)` : "",
             o.saturated ? "saturated" : "",
           ].filter(Boolean).join("; "),
       },
     ],
     rowClass: (o) => (o.ci95[0] > 0 || o.ci95[1] < 0) ? "significant" : "",
-    caption: "Within a workload, metric and rate, meshes are ranked from least to most " +
-      "overhead. n = mesh/baseline iterations. Bold rows: the 95 % interval excludes zero. " +
-      'Metrics "as % of app" are shares of the application\'s own use, not increases.',
+    caption: !withCaption
+      ? undefined
+      : "Within each metric, meshes are ranked from least to most " +
+        "overhead. n = mesh/baseline iterations. Bold rows: the 95 % interval excludes zero. " +
+        "Noisy: the baseline's coefficient of variation over iterations is above the threshold. " +
+        'Metrics "as % of app" are shares of the application\'s own use, not increases.',
   });
 }
 
@@ -653,9 +723,27 @@ export function overheadTable(overheads: readonly Overhead[], title = "Overheads
  * the requested rate as a tick, one panel per workload and load point.
  */
 export function throughputPlot(groups: readonly GroupStats[], options: PlotOptions = {}): Figure {
-  const gs = groups.filter((g) => g.iterations > 0);
-  const title = "Throughput: achieved vs requested rate";
-  if (gs.length === 0) return notice(`${title}: no successful runs.`);
+  const ok = groups.filter((g) => g.iterations > 0);
+  if (ok.length === 0) return notice("Throughput: no successful runs.");
+  // One chart per load mode: a max-throughput scale would flatten the fixed-rate bars.
+  const modes = [...new Set(ok.map((g) => g.mode))].sort();
+  const figs = modes.map((mode) =>
+    throughputModePlot(
+      ok.filter((g) => g.mode === mode),
+      mode === "fixed-rate"
+        ? "Throughput at fixed rates: achieved vs requested"
+        : `Throughput: ${mode} runs`,
+      options,
+    )
+  );
+  return figs.length === 1 ? figs[0] : stack(figs);
+}
+
+function throughputModePlot(
+  gs: readonly GroupStats[],
+  title: string,
+  options: PlotOptions,
+): Figure {
   const baseline = options.baselineMesh ?? "baseline";
   const meshes = meshOrder(gs, baseline);
   const rows = gs.map((g) => ({

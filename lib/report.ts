@@ -14,6 +14,7 @@ import {
   escapeHtml,
   type Figure,
   formatNumber,
+  formatOverhead,
   formatPct,
   htmlFigure,
   LATENCY_METRICS,
@@ -68,13 +69,12 @@ figure.mb-figure svg { max-width: 100%; height: auto; }
 .mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
 .mb-notice.mb-error { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
 .mb-table-wrap { overflow-x: auto; }
-table.mb-table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
+table.mb-table { border-collapse: collapse; width: 100%; font-size: 12px; }
 table.mb-table th { text-align: left; border-bottom: 2px solid var(--line); padding: 5px 8px;
   color: var(--muted); font-weight: 600; white-space: nowrap; }
-table.mb-table td { border-bottom: 1px solid var(--line); padding: 4px 8px; vertical-align: top;
-  white-space: nowrap; }
-table.mb-table td:last-child { white-space: normal; }
+table.mb-table td { border-bottom: 1px solid var(--line); padding: 4px 8px; vertical-align: top; }
 table.mb-table .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.mb-table .nw { white-space: nowrap; }
 table.mb-table tr.significant td { font-weight: 600; }
 table.mb-table tr.bad td { color: #991b1b; }
 ul.findings { margin: 6px 0; padding-left: 20px; }
@@ -96,6 +96,7 @@ const CSS_NOTEBOOK = `
 .mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; }
 table.mb-table td, table.mb-table th { text-align: left; }
 table.mb-table td.num, table.mb-table th.num { text-align: right; }
+table.mb-table .nw, table.mb-table .num { white-space: nowrap; }
 table.mb-table tr.significant td { font-weight: 600; }
 table.mb-table tr.bad td { color: #991b1b; }
 `;
@@ -135,7 +136,7 @@ export function findings(run: LoadedRun): string[] {
     for (const rate of rates) {
       const ranked = rankMeshes(os, { workload: w, metric, rate });
       const parts = ranked.map((o) =>
-        `${meshLabel(o.mesh, o.emulated)} ${formatPct(o.overheadPct)} ` +
+        `${meshLabel(o.mesh, o.emulated)} ${formatOverhead(o)} ` +
         `(95 % CI ${formatPct(o.ci95[0])} to ${formatPct(o.ci95[1])}, n=${o.iterations.mesh}` +
         `${o.noisyBaseline ? ", noisy baseline" : ""}${o.saturated ? ", saturated" : ""})`
       );
@@ -477,7 +478,7 @@ export function renderReport(run: LoadedRun, options: { generatedAt?: string } =
     m ? `status ${escapeHtml(m.status)}` : "",
     `${run.runs.length} runs`,
     `report generated ${escapeHtml(generatedAt)}`,
-  ].filter(Boolean).map((x) => `<span>${x}</span>`).join("");
+  ].filter(Boolean).map((x) => `<span>${x}</span>`).join(" ");
   const nav = [
     ...(s ? [["summary", "Summary"]] : []),
     ...(s?.groups.length
