@@ -95,5 +95,5 @@ mkdir -p "$bin_dir"
 for b in "${binaries[@]}"; do
   if ! cmp -s "$cache/$b" "$bin_dir/$b"; then cp -f "$cache/$b" "$bin_dir/$b"; fi
 done
-printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\n' "$K8S_VERSION" "$KWOK_VERSION" > "$bin_dir/versions.env"
+printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\n' "$K8S_VERSION" "$KWOK_VERSION" > "$bin_dir/testenv-versions.env"
 log "binaries ready in $bin_dir: ${binaries[*]}"

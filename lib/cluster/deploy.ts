@@ -8,7 +8,7 @@
  * @module
  */
 
-import { PatchStrategy } from "@kubernetes/client-node";
+import { loadYaml, PatchStrategy } from "@kubernetes/client-node";
 import type * as k8s from "@kubernetes/client-node";
 import { apiReason, isNotFound, type Kube } from "./kube.ts";
 import { type KubeObject, MANAGED_LABELS, MANAGED_SELECTOR } from "./manifests.ts";
@@ -106,8 +106,12 @@ export async function applyObjects(
   const applied: KubeObject[] = [];
   for (const o of objs) {
     try {
+      // client-node serializes by its typed models: a plain object of a known kind loses
+      // fields whose model names differ from the JSON names (a CRD schema's "enum" and
+      // "x-kubernetes-*"), so it is first turned into the typed model.
+      const typed = loadYaml<k8s.KubernetesObject>(JSON.stringify(o));
       const res = await kube.objects.patch(
-        o as k8s.KubernetesObject,
+        typed,
         undefined,
         options.dryRun ? "All" : undefined,
         FIELD_MANAGER,
@@ -366,7 +370,8 @@ export async function cleanupCluster(
       );
       items = res.items;
     } catch (e) {
-      if (isNotFound(e)) continue; // kind not installed on this cluster
+      // The kind is not installed on this cluster: nothing of it to delete.
+      if (isNotFound(e) || /Unrecognized API version and kind/.test(String(e))) continue;
       throw new ClusterStageError("cleanup", `${kind} objects`, apiReason(e));
     }
     for (const o of items) {

@@ -14,6 +14,32 @@ export interface ConnectOptions {
   kubeconfig?: string;
 }
 
+/**
+ * A KubeConfig whose API requests share one connection pool. client-node 2.0.1 builds a new
+ * undici Agent for every request, each keeping its socket alive: hundreds of idle sockets
+ * over a run, and under Deno a crash when the server closes them all at once. Sharing the
+ * first Agent bounds the sockets and lets {@linkcode disconnect} close them.
+ */
+class PooledKubeConfig extends k8s.KubeConfig {
+  #shared: ReturnType<k8s.RequestContext["getDispatcher"]>;
+  override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const own = context.getDispatcher();
+    if (!own) return;
+    if (!this.#shared) this.#shared = own;
+    else if (own !== this.#shared) {
+      context.setDispatcher(this.#shared);
+      own.destroy().catch(() => {});
+    }
+  }
+  /** Closes the shared pool's sockets (a later request opens a new pool). */
+  async closePool(): Promise<void> {
+    const d = this.#shared;
+    this.#shared = undefined;
+    await d?.destroy().catch(() => {});
+  }
+}
+
 /** The clients meshbench uses, all bound to one named context. */
 export interface Kube {
   context: string;
@@ -54,7 +80,7 @@ export function connect(context: string | undefined, options: ConnectOptions = {
     );
   }
   const path = kubeconfigPath(options.kubeconfig);
-  const config = new k8s.KubeConfig();
+  const config = new PooledKubeConfig();
   try {
     config.loadFromFile(path);
   } catch (e) {
@@ -83,6 +109,11 @@ export function connect(context: string | undefined, options: ConnectOptions = {
     objects: k8s.KubernetesObjectApi.makeApiClient(config),
     apiext: config.makeApiClient(k8s.ApiextensionsV1Api),
   };
+}
+
+/** Closes the connections a {@linkcode Kube} holds open (call before its server goes away). */
+export async function disconnect(kube: Kube): Promise<void> {
+  if (kube.config instanceof PooledKubeConfig) await kube.config.closePool();
 }
 
 /** HTTP status of a client-node API error, or undefined for other errors. */

@@ -233,11 +233,32 @@ export async function installCrds(
       }
       await sleep(200);
     }
+    // Established is not yet served: wait until the new kind can be listed (discovery and
+    // storage catch up a moment later).
+    const version = (c.spec as { versions: Array<{ name: string; storage?: boolean }> })
+      .versions.find((v) => v.storage)?.name;
+    const group = (c.spec as { group: string }).group;
+    const kind = (c.spec as { names: { kind: string } }).names.kind;
+    while (true) {
+      try {
+        await kube.objects.list(`${group}/${version}`, kind);
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) {
+          throw new ClusterStageError("mesh", describe(c), `kind not served: ${apiReason(e)}`);
+        }
+        await sleep(200);
+      }
+    }
   }
 }
 
 /** Deletes CRDs meshbench installed (only those labelled as meshbench's). */
-export async function removeCrds(kube: Kube, names: string[]): Promise<void> {
+export async function removeCrds(
+  kube: Kube,
+  names: string[],
+  timeoutMs = 60_000,
+): Promise<void> {
   for (const name of names) {
     let crd: k8s.V1CustomResourceDefinition;
     try {
@@ -254,6 +275,25 @@ export async function removeCrds(kube: Kube, names: string[]): Promise<void> {
       );
     }
     await kube.apiext.deleteCustomResourceDefinition({ name });
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (const name of names) {
+    while (true) {
+      try {
+        await kube.apiext.readCustomResourceDefinition({ name });
+      } catch (e) {
+        if (isNotFound(e)) break;
+        throw e;
+      }
+      if (Date.now() > deadline) {
+        throw new ClusterStageError(
+          "cleanup",
+          `CustomResourceDefinition "${name}"`,
+          "still deleting",
+        );
+      }
+      await sleep(200);
+    }
   }
 }
 

@@ -131,8 +131,8 @@ const istioSidecar: ClusterMesh = {
         // Always, which Kubernetes stops after the main container exits.
         "pilot.env.ENABLE_NATIVE_SIDECARS": true,
         "meshConfig.defaultConfig.concurrency": 2,
-        "global.proxy.resources.requests.cpu": "100m",
-        "global.proxy.resources.requests.memory": "128Mi",
+        "global.proxy.resources.requests.cpu": "10m",
+        "global.proxy.resources.requests.memory": "40Mi",
         "global.proxy.resources.limits.cpu": "2",
         "global.proxy.resources.limits.memory": "1Gi",
       },

@@ -42,6 +42,8 @@ export interface TestenvOptions {
   nodes?: number;
   /** Kubeconfig context name (default {@linkcode TESTENV_CONTEXT}). */
   context?: string;
+  /** Pre-made 10Gi PersistentVolumes for StatefulSet claims (default 24). */
+  volumes?: number;
   /** Bound for the whole start-up (default 120 s). */
   timeoutMs?: number;
   /** Progress messages. */
@@ -200,11 +202,16 @@ export function renderKubeconfig(
 }
 
 /** Spawns `cmd` detached (own session), output appended to `log`; returns the pid. */
-async function spawnDetached(cmd: string[], log: string, pidFile: string): Promise<number> {
+async function spawnDetached(
+  cmd: string[],
+  log: string,
+  pidFile: string,
+  extraEnv: Record<string, string> = {},
+): Promise<number> {
   // sh writes its own pid, then execs the binary in place, so the pid is the binary's.
   const child = new Deno.Command("setsid", {
     args: ["sh", "-c", 'echo $$ > "$0"; exec "$@" >>"$MB_LOG" 2>&1 </dev/null', pidFile, ...cmd],
-    env: { MB_LOG: log },
+    env: { MB_LOG: log, ...extraEnv },
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -282,7 +289,7 @@ export function testenvAlive(env: Testenv): boolean {
 function readVersions(binDir: string): Record<string, string> {
   try {
     const out: Record<string, string> = {};
-    for (const line of Deno.readTextFileSync(`${binDir}/versions.env`).split("\n")) {
+    for (const line of Deno.readTextFileSync(`${binDir}/testenv-versions.env`).split("\n")) {
       const m = line.match(/^([A-Z0-9_]+)=(.*)$/);
       if (m) out[m[1]] = m[2];
     }
@@ -360,9 +367,14 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
     versions: readVersions(resolveBinDir(options.binDir)),
   };
   const saveState = () => Deno.writeTextFile(`${dir}/state.json`, JSON.stringify(env, null, 2));
-  const start = async (name: Binary, args: string[]) => {
+  const start = async (name: Binary, args: string[], extraEnv: Record<string, string> = {}) => {
     const logPath = `${logs}/${name}.log`;
-    const pid = await spawnDetached([bin[name], ...args], logPath, `${dir}/${name}.pid`);
+    const pid = await spawnDetached(
+      [bin[name], ...args],
+      logPath,
+      `${dir}/${name}.pid`,
+      extraEnv,
+    );
     env.processes.push({ name, pid, log: logPath, binary: bin[name] });
     await saveState();
     log(`testenv: started ${name} (pid ${pid}, log ${logPath})`);
@@ -406,7 +418,11 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
       "--enable-priority-and-fairness=false",
       "--endpoint-reconciler-type=none",
       "--v=1",
-    ]);
+    ], {
+      // HTTP/1.1 only: when the server stops, HTTP/2 GOAWAY frames crash Deno's node:http2
+      // client (nghttp2 assertion) in the test process; HTTP/1.1 has no such path.
+      GODEBUG: "http2server=0",
+    });
     await waitUntil("kube-apiserver /readyz", Math.min(left(), 90_000), async () => {
       const r = await fetch(`${server}/readyz`, { client });
       await r.body?.cancel();
@@ -467,6 +483,33 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
       env.nodes.push(name);
     }
     await saveState();
+    // Storage for StatefulSet PVCs: a default class and pre-made volumes (no provisioner
+    // runs here; the PV controller binds claims to these).
+    await api("POST", "/apis/storage.k8s.io/v1/storageclasses", {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: {
+        name: "testenv-local",
+        annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
+      },
+      provisioner: "kubernetes.io/no-provisioner",
+      volumeBindingMode: "Immediate",
+      reclaimPolicy: "Retain",
+    });
+    for (let i = 0; i < (options.volumes ?? 24); i++) {
+      await api("POST", "/api/v1/persistentvolumes", {
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: `testenv-pv-${i}` },
+        spec: {
+          capacity: { storage: "10Gi" },
+          accessModes: ["ReadWriteOnce"],
+          storageClassName: "testenv-local",
+          persistentVolumeReclaimPolicy: "Retain",
+          hostPath: { path: `/tmp/meshbench-testenv-pv-${i}` },
+        },
+      });
+    }
     await waitUntil(`${nodeCount} Ready kwok nodes`, left(), async () => {
       const r = await api("GET", "/api/v1/nodes?labelSelector=type%3Dkwok");
       // deno-lint-ignore no-explicit-any
@@ -517,8 +560,8 @@ export function fakeNode(name: string, role: string): Record<string, unknown> {
     },
     spec: {},
     status: {
-      allocatable: { cpu: "4", memory: "24Gi", pods: "250" },
-      capacity: { cpu: "4", memory: "24Gi", pods: "250" },
+      allocatable: { cpu: "8", memory: "32Gi", pods: "250" },
+      capacity: { cpu: "8", memory: "32Gi", pods: "250" },
     },
   };
 }

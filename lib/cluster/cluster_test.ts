@@ -1,0 +1,289 @@
+// The cluster target against a real API server (etcd, kube-apiserver, controller manager,
+// scheduler and kwok from .ci/install_testenv.sh): manifests applied server-side, deploy ->
+// health -> cleanup, mesh CRDs and resources validated by the API, safety rules, failures.
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
+import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
+import { checkReachable, connect, ContextError, disconnect, type Kube } from "./kube.ts";
+import {
+  CLUSTER_NAMESPACES,
+  type KubeObject,
+  MANAGED_LABELS,
+  renderAll,
+  renderWorkload,
+} from "./manifests.ts";
+import {
+  applyObjects,
+  cleanupCluster,
+  ClusterStageError,
+  OwnershipError,
+  waitHealthy,
+} from "./deploy.ts";
+import { CLUSTER_MESHES, enableNamespace } from "./meshes.ts";
+import { applyMeshResources, installCrds, readCrds, removeCrds, verifyMeshed } from "./mesh.ts";
+import { runJob } from "./job.ts";
+import { checkMetricsApi, MetricsUnavailableError } from "./metrics.ts";
+import { renderKubeconfig } from "../testenv/testenv.ts";
+
+const skip = testenvSkipReason();
+if (skip) console.log(`SKIP cluster tests: ${skip}`);
+
+const ALL_NS = CLUSTER_NAMESPACES.map((s) => s.namespace);
+const MESHED_NS = CLUSTER_NAMESPACES.filter((s) => s.meshed).map((s) => s.namespace);
+
+function labelled(o: Omit<KubeObject, "metadata"> & { metadata: KubeObject["metadata"] }) {
+  o.metadata.labels = { ...MANAGED_LABELS, ...o.metadata.labels };
+  return o as KubeObject;
+}
+
+Deno.test({
+  name: "cluster target against a real API server",
+  ignore: skip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const env = await startForTest("cluster");
+    let kube: Kube | undefined;
+    try {
+      await t.step("a context is used only when named", () => {
+        const err = (() => {
+          try {
+            connect("", { kubeconfig: env.kubeconfigPath });
+          } catch (e) {
+            return e;
+          }
+        })();
+        assert(err instanceof ContextError);
+        assertStringIncludes(err.message, "no context named");
+        const unknown = (() => {
+          try {
+            connect("prod", { kubeconfig: env.kubeconfigPath });
+          } catch (e) {
+            return e as Error;
+          }
+        })();
+        assertStringIncludes(String(unknown?.message), 'Cannot use context "prod"');
+        assertStringIncludes(String(unknown?.message), `"${env.context}"`);
+        kube = connect(env.context, { kubeconfig: env.kubeconfigPath });
+      });
+      const k = () => kube!;
+
+      await t.step("an unreachable cluster is a clear error within a bounded time", async () => {
+        const dir = await Deno.makeTempDir();
+        const pki = `${env.dir}/pki`;
+        const path = `${dir}/kubeconfig`;
+        const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const port = (l.addr as Deno.NetAddr).port;
+        l.close();
+        await Deno.writeTextFile(
+          path,
+          renderKubeconfig("gone", `https://127.0.0.1:${port}`, {
+            ca: await Deno.readTextFile(`${pki}/ca.crt`),
+            cert: await Deno.readTextFile(`${pki}/admin.crt`),
+            key: await Deno.readTextFile(`${pki}/admin.key`),
+          }),
+        );
+        const started = Date.now();
+        const e = await assertRejects(() =>
+          checkReachable(connect("gone", { kubeconfig: path }), 3000)
+        );
+        assertStringIncludes((e as Error).message, 'Cannot reach the cluster of context "gone"');
+        assert(Date.now() - started < 10_000);
+        await Deno.remove(dir, { recursive: true });
+      });
+
+      await t.step("every manifest passes server-side dry-run validation", async () => {
+        const objs = renderAll();
+        // Namespaces must exist for namespaced dry runs; apply them for real first.
+        await applyObjects(k(), objs.filter((o) => o.kind === "Namespace"));
+        const res = await applyObjects(k(), objs.filter((o) => o.kind !== "Namespace"), {
+          dryRun: true,
+        });
+        assertEquals(res.length, objs.length - ALL_NS.length);
+      });
+
+      await t.step("an invalid object is rejected by the API server, naming it", async () => {
+        const [bad] = renderWorkload(CLUSTER_NAMESPACES[0]).filter((o) => o.kind === "Service");
+        (bad.spec as { ports: Array<{ port: unknown }> }).ports[0].port = "eighty";
+        const e = await assertRejects(() => applyObjects(k(), [bad], { dryRun: true }));
+        assert(e instanceof ClusterStageError);
+        assertStringIncludes(e.message, 'Service "http-benchmark/http-server"');
+      });
+
+      await t.step("meshbench refuses a namespace it did not label", async () => {
+        await k().core.createNamespace({ body: { metadata: { name: "someone-else" } } });
+        const cm = labelled({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "x", namespace: "someone-else" },
+          data: {},
+        });
+        const e = await assertRejects(() => applyObjects(k(), [cm]));
+        assert(e instanceof OwnershipError);
+        assertStringIncludes(e.message, 'Refusing to touch namespace "someone-else"');
+        const unlabelled = {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "y", namespace: "http-benchmark" },
+          data: {},
+        };
+        await assertRejects(() => applyObjects(k(), [unlabelled]), OwnershipError);
+      });
+
+      await t.step("deploy -> health: every workload ready, placement honoured", async () => {
+        const objs = renderAll().filter((o) => o.kind !== "Job");
+        const istio = CLUSTER_MESHES.istio;
+        const enabled = objs.map((o) =>
+          o.kind === "Namespace" && MESHED_NS.includes(o.metadata.name)
+            ? enableNamespace(o, istio)
+            : o
+        );
+        await applyObjects(k(), enabled);
+        await waitHealthy(k(), ALL_NS, { timeoutMs: 90_000 });
+        const ns = await k().core.readNamespace({ name: "http-benchmark" });
+        assertEquals(ns.metadata?.labels?.["istio-injection"], "enabled");
+        const base = await k().core.readNamespace({ name: "baseline-http" });
+        assertEquals(base.metadata?.labels?.["istio-injection"], "disabled");
+        const pods = await k().core.listNamespacedPod({ namespace: "http-benchmark" });
+        assertEquals(pods.items.length, 5);
+        const serverNodes = new Set(
+          pods.items.filter((p) => p.metadata?.labels?.app === "http-server").map((p) =>
+            p.spec?.nodeName
+          ),
+        );
+        const clientNodes = pods.items.filter((p) => p.metadata?.labels?.app === "http-client")
+          .map((p) => p.spec?.nodeName);
+        assert(clientNodes.every((n) => n && !serverNodes.has(n)) || serverNodes.size === 3);
+        const redis = await k().apps.readNamespacedStatefulSet({
+          name: "redis",
+          namespace: "db-benchmark",
+        });
+        assertEquals(redis.status?.readyReplicas, 3);
+        const svc = await k().core.readNamespacedService({
+          name: "http-server-nodeport",
+          namespace: "baseline-http",
+        });
+        assertEquals(svc.spec?.ports?.[0].nodePort, 31080);
+      });
+
+      await t.step("mesh CRDs installed; meshbench's mesh resources validated", async () => {
+        const crds = readCrds(["istio-security.yaml", "cilium.yaml"]);
+        await installCrds(k(), crds);
+        const pa = await applyMeshResources(k(), CLUSTER_MESHES.istio, MESHED_NS);
+        assertEquals(pa.length, MESHED_NS.length);
+        assertEquals((pa[0].spec as { mtls: { mode: string } }).mtls.mode, "STRICT");
+        const cnp = await applyMeshResources(k(), CLUSTER_MESHES.cilium, MESHED_NS);
+        assertEquals(cnp.length, MESHED_NS.length);
+        const bad = CLUSTER_MESHES.istio.resources("http-benchmark")[0];
+        (bad.spec as { mtls: { mode: string } }).mtls.mode = "SUPERSTRICT";
+        const e = await assertRejects(() => applyObjects(k(), [bad], { dryRun: true }));
+        assertStringIncludes((e as Error).message, "SUPERSTRICT");
+      });
+
+      await t.step("meshed-pod verification catches pods without the proxy", async () => {
+        const e = await assertRejects(() =>
+          verifyMeshed(k(), CLUSTER_MESHES.istio, ["http-benchmark"])
+        );
+        assert(e instanceof ClusterStageError);
+        assertStringIncludes(e.message, 'no "istio-proxy" container');
+        const e2 = await assertRejects(() =>
+          verifyMeshed(k(), CLUSTER_MESHES.cilium, ["http-benchmark"])
+        );
+        assertStringIncludes((e2 as Error).message, "no CiliumEndpoint");
+        assertEquals(await verifyMeshed(k(), CLUSTER_MESHES.baseline, ["http-benchmark"]), 0);
+      });
+
+      await t.step("the ML Job completes and its completion time is measured", async () => {
+        const job = renderWorkload(CLUSTER_NAMESPACES.find((s) => s.workload === "ml")!)
+          .find((o) => o.kind === "Job")!;
+        const out = await runJob(k(), job, { timeoutMs: 90_000, pollMs: 250 });
+        assertEquals(out.completions, 5);
+        assert(out.durationS >= 0 && out.observedS > 0);
+      });
+
+      await t.step("an image that cannot be pulled fails fast with the pod's events", async () => {
+        const [dep] = renderWorkload(CLUSTER_NAMESPACES[0]).filter((o) =>
+          o.metadata.name === "http-server"
+        );
+        dep.metadata.name = "broken-image";
+        const spec = dep.spec as {
+          replicas: number;
+          selector: { matchLabels: Record<string, string> };
+          template: {
+            metadata: { labels: Record<string, string> };
+            spec: { containers: Array<{ image: string }> };
+          };
+        };
+        spec.replicas = 1;
+        spec.selector.matchLabels = { app: "broken-image" };
+        spec.template.metadata.labels.app = "broken-image";
+        spec.template.spec.containers[0].image = "registry.invalid/meshbench/unpullable:0";
+        await applyObjects(k(), [dep]);
+        const started = Date.now();
+        const e = await assertRejects(() =>
+          waitHealthy(k(), ["http-benchmark"], { timeoutMs: 60_000, pollMs: 250 })
+        );
+        assert(e instanceof ClusterStageError);
+        assertEquals(e.stage, "health");
+        assertStringIncludes(e.message, "ImagePullBackOff");
+        assertStringIncludes(e.message, "event: Warning Failed");
+        assert(Date.now() - started < 30_000, "fails fast, not at the timeout");
+        await k().apps.deleteNamespacedDeployment({
+          name: "broken-image",
+          namespace: "http-benchmark",
+        });
+      });
+
+      await t.step("a pod that never becomes ready fails at the bound", async () => {
+        const [dep] = renderWorkload(CLUSTER_NAMESPACES[1]).filter((o) =>
+          o.metadata.name === "grpc-server"
+        );
+        dep.metadata.name = "never-ready";
+        const spec = dep.spec as {
+          replicas: number;
+          selector: { matchLabels: Record<string, string> };
+          template: {
+            metadata: { labels: Record<string, string> };
+            spec: { containers: Array<{ image: string }> };
+          };
+        };
+        spec.replicas = 1;
+        spec.selector.matchLabels = { app: "never-ready" };
+        spec.template.metadata.labels.app = "never-ready";
+        spec.template.spec.containers[0].image = "registry.invalid/meshbench/never-ready:0";
+        await applyObjects(k(), [dep]);
+        const e = await assertRejects(() =>
+          waitHealthy(k(), ["grpc-benchmark"], { timeoutMs: 4_000, pollMs: 250 })
+        );
+        assertStringIncludes((e as Error).message, "not ready after 4000 ms");
+        assertStringIncludes((e as Error).message, 'Deployment "grpc-benchmark/never-ready"');
+      });
+
+      await t.step("missing metrics-server is a clear message", async () => {
+        const e = await assertRejects(() => checkMetricsApi(k()));
+        assert(e instanceof MetricsUnavailableError);
+        assertStringIncludes(e.message, "metrics.k8s.io API is not served");
+      });
+
+      await t.step("cleanup removes exactly what meshbench labelled", async () => {
+        const dry = await cleanupCluster(k(), { dryRun: true });
+        assertEquals(dry.namespaces.sort(), [...ALL_NS].sort());
+        const report = await cleanupCluster(k(), { timeoutMs: 120_000, pollMs: 250 });
+        assertEquals(report.namespaces.sort(), [...ALL_NS].sort());
+        const left = await k().core.listNamespace();
+        const names = left.items.map((n) => n.metadata?.name);
+        for (const ns of ALL_NS) assert(!names.includes(ns), `${ns} still there`);
+        assert(names.includes("someone-else"), "a foreign namespace is never deleted");
+        assert(names.includes("default"));
+        await removeCrds(
+          k(),
+          readCrds(["istio-security.yaml", "cilium.yaml"]).map((c) => c.metadata.name),
+        );
+        const crds = await k().apiext.listCustomResourceDefinition();
+        assertEquals(crds.items.length, 0);
+      });
+    } finally {
+      if (kube) await disconnect(kube);
+      await stopForTest(env);
+    }
+  },
+});

@@ -1,0 +1,101 @@
+import { assert, assertEquals } from "./_assert.ts";
+import {
+  CLUSTER_NAMESPACES,
+  type KubeObject,
+  labellingProblems,
+  parseManifests,
+  renderAll,
+  renderWorkload,
+} from "./manifests.ts";
+
+const all = renderAll();
+const find = (ns: string, kind: string, name: string) =>
+  all.find((o) => o.metadata.namespace === ns && o.kind === kind && o.metadata.name === name);
+// deno-lint-ignore no-explicit-any
+const spec = (o: KubeObject | undefined) => o?.spec as any;
+
+Deno.test("every object and pod template is labelled as meshbench's", () => {
+  assertEquals(labellingProblems(all), []);
+  const unlabelled = parseManifests("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "t");
+  assertEquals(labellingProblems(unlabelled).length, 2);
+});
+
+Deno.test("the design's namespaces, names, replicas, ports and NodePorts", () => {
+  assertEquals(
+    all.filter((o) => o.kind === "Namespace").map((o) => o.metadata.name),
+    [
+      "http-benchmark",
+      "grpc-benchmark",
+      "websocket-benchmark",
+      "db-benchmark",
+      "ml-benchmark",
+      "baseline-http",
+      "baseline-grpc",
+    ],
+  );
+  assertEquals(spec(find("http-benchmark", "Deployment", "http-server")).replicas, 3);
+  assertEquals(spec(find("http-benchmark", "Deployment", "http-client")).replicas, 2);
+  assertEquals(spec(find("http-benchmark", "Service", "http-server")).ports[0].port, 80);
+  assertEquals(
+    spec(find("http-benchmark", "Service", "http-server-nodeport")).ports[0].nodePort,
+    30080,
+  );
+  assertEquals(spec(find("grpc-benchmark", "Deployment", "grpc-server")).replicas, 3);
+  assertEquals(spec(find("grpc-benchmark", "Deployment", "grpc-client")).replicas, 2);
+  assertEquals(spec(find("grpc-benchmark", "Service", "grpc-server")).ports[0].port, 9000);
+  assertEquals(
+    spec(find("grpc-benchmark", "Service", "grpc-server-nodeport")).ports[0].nodePort,
+    30090,
+  );
+  assertEquals(spec(find("websocket-benchmark", "Deployment", "ws-server")).replicas, 3);
+  assertEquals(spec(find("websocket-benchmark", "Service", "ws-server")).ports[0].port, 8080);
+  assertEquals(
+    spec(find("websocket-benchmark", "Service", "ws-server-nodeport")).ports[0].nodePort,
+    30808,
+  );
+  const redis = spec(find("db-benchmark", "StatefulSet", "redis"));
+  assertEquals(redis.replicas, 3);
+  assertEquals(redis.serviceName, "redis-cluster");
+  assertEquals(redis.volumeClaimTemplates.length, 1);
+  assertEquals(spec(find("db-benchmark", "Service", "redis-cluster")).clusterIP, "None");
+  assertEquals(spec(find("db-benchmark", "Deployment", "redis-client")).replicas, 2);
+  const job = spec(find("ml-benchmark", "Job", "ml-train"));
+  assertEquals([job.completions, job.parallelism], [5, 2]);
+  // Baselines: same objects, NodePorts moved out of the way (they are cluster-wide).
+  assertEquals(
+    spec(find("baseline-http", "Service", "http-server-nodeport")).ports[0].nodePort,
+    31080,
+  );
+  assertEquals(
+    spec(find("baseline-grpc", "Service", "grpc-server-nodeport")).ports[0].nodePort,
+    31090,
+  );
+  assertEquals(spec(find("baseline-http", "Deployment", "http-server")).replicas, 3);
+});
+
+Deno.test("images pinned, requests and limits set on every container", () => {
+  for (const s of CLUSTER_NAMESPACES) {
+    for (const o of renderWorkload(s)) {
+      const containers = spec(o)?.template?.spec?.containers ?? [];
+      for (const c of containers) {
+        const tag = c.image.split("/").pop().split(":")[1];
+        assert(tag && tag !== "latest", `${o.metadata.name}: image "${c.image}" is not pinned`);
+        for (const k of ["cpu", "memory"]) {
+          assert(c.resources?.requests?.[k], `${o.metadata.name}/${c.name}: no ${k} request`);
+          assert(c.resources?.limits?.[k], `${o.metadata.name}/${c.name}: no ${k} limit`);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("load clients avoid server nodes; baseline namespaces opt out of every mesh", () => {
+  const client = spec(find("http-benchmark", "Deployment", "http-client"));
+  const term = client.template.spec.affinity.podAntiAffinity
+    .preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+  assertEquals(term.labelSelector.matchLabels, { "meshbench.io/tier": "server" });
+  const base = all.find((o) => o.metadata.name === "baseline-http")!;
+  assertEquals(base.metadata.labels?.["istio-injection"], "disabled");
+  assertEquals(base.metadata.labels?.["istio.io/dataplane-mode"], "none");
+  assertEquals(base.metadata.annotations?.["linkerd.io/inject"], "disabled");
+});

@@ -1,0 +1,77 @@
+import { assert, assertEquals } from "./_assert.ts";
+import { CLUSTER_MESHES, clusterMesh, enableNamespace, helmArgs } from "./meshes.ts";
+import { throws } from "node:assert/strict";
+
+Deno.test("every real mesh pins a version and says how to install, enable and verify it", () => {
+  for (const name of ["istio", "istio-ambient", "linkerd", "cilium"]) {
+    const m = clusterMesh(name);
+    assert(/^\d+\.\d+\.\d+$/.test(m.version), `${name} version "${m.version}" not pinned`);
+    assert(m.install.length > 0 && m.controlPlane.length > 0);
+    assert(m.settings.mtls, `${name} records its mTLS setting`);
+  }
+  throws(() => clusterMesh("consul"), /Unknown cluster mesh "consul"/);
+});
+
+Deno.test("meshed-pod checks: native sidecars, ambient redirection", () => {
+  const istio = CLUSTER_MESHES.istio;
+  assertEquals(
+    istio.unmeshedReason({ spec: { containers: [{ name: "nginx" }] } }),
+    'no "istio-proxy" container',
+  );
+  assertEquals(
+    istio.unmeshedReason({
+      metadata: { annotations: { "sidecar.istio.io/status": "{}" } },
+      spec: {
+        containers: [{ name: "nginx" }],
+        initContainers: [{ name: "istio-proxy", restartPolicy: "Always" }],
+      },
+    }),
+    null,
+  );
+  assert(
+    istio.unmeshedReason({ spec: { containers: [{ name: "nginx" }, { name: "istio-proxy" }] } })!
+      .includes("not a native sidecar"),
+  );
+  const linkerd = CLUSTER_MESHES.linkerd;
+  assertEquals(
+    linkerd.unmeshedReason({
+      spec: { initContainers: [{ name: "linkerd-proxy", restartPolicy: "Always" }] },
+    }),
+    null,
+  );
+  const ambient = CLUSTER_MESHES["istio-ambient"];
+  assert(ambient.unmeshedReason({ metadata: { annotations: {} } })!.includes("absent"));
+  assertEquals(
+    ambient.unmeshedReason({
+      metadata: { annotations: { "ambient.istio.io/redirection": "enabled" } },
+    }),
+    null,
+  );
+});
+
+Deno.test("namespace enablement and helm command lines", () => {
+  const ns = {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: "http-benchmark", labels: { a: "b" } },
+  };
+  const on = enableNamespace(ns, CLUSTER_MESHES.linkerd);
+  assertEquals(on.metadata.annotations?.["linkerd.io/inject"], "enabled");
+  assertEquals(ns.metadata.labels, { a: "b" });
+  const args = helmArgs(
+    CLUSTER_MESHES.linkerd.install[1],
+    "2025.10.2",
+    "ctx",
+    "/k",
+    (f) => `/tmp/${f}`,
+  );
+  assertEquals(args.slice(0, 4), [
+    "upgrade",
+    "--install",
+    "linkerd-control-plane",
+    "linkerd-control-plane",
+  ]);
+  assert(args.includes("--kube-context") && args[args.indexOf("--kube-context") + 1] === "ctx");
+  assert(args.includes("identityTrustAnchorsPEM=/tmp/trust-anchor-crt"));
+  assert(args.includes("proxy.nativeSidecar=true"));
+});

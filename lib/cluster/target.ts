@@ -1,0 +1,448 @@
+/**
+ * The cluster target: real meshes and the design's workloads on any Kubernetes cluster,
+ * reached through a kubeconfig context named explicitly. Implements the pipeline's
+ * {@linkcode Target}; load runs by exec in the client pods of the meshed (or baseline)
+ * namespace, so the client-side proxy is in the path.
+ *
+ * One mesh is installed at a time: a run whose mesh differs from the installed one
+ * uninstalls it fully, installs the next, enables and restarts the benchmark namespaces and
+ * verifies every pod is meshed before load. Plans for this target should group runs by
+ * mesh (baseline runs interleave with each mesh: the baseline-* namespaces never change).
+ *
+ * @module
+ */
+
+import type { Requirement, StageContext, Target } from "../target.ts";
+import type { LoadPoint, MeshRef, ResourceUse, RunSpec } from "../types.ts";
+import { realRunner, type Runner } from "../command.ts";
+import { checkReachable, connect, disconnect, type Kube, kubeconfigPath } from "./kube.ts";
+import {
+  CLUSTER_NAMESPACES,
+  type NamespaceSpec,
+  renderAll,
+  renderNamespaces,
+} from "./manifests.ts";
+import { applyObjects, cleanupCluster, ClusterStageError, waitHealthy } from "./deploy.ts";
+import { clusterMesh, enableNamespace } from "./meshes.ts";
+import { applyMeshResources, installMesh, uninstallMesh, verifyMeshed } from "./mesh.ts";
+import { execInPod, readyPods } from "./exec.ts";
+import { fortioCommand, parseFortioJson } from "./fortio.ts";
+import { runJob } from "./job.ts";
+import {
+  checkMetricsApi,
+  MetricsUnavailableError,
+  reduceSamples,
+  startSampler,
+} from "./metrics.ts";
+import { HistogramRecorder } from "../histogram.ts";
+
+/** What the cluster target records in `<runDir>/cluster.json`. */
+export interface ClusterState {
+  context: string;
+  kubeconfig: string;
+  server: string;
+  serverVersion: string;
+  /** The mesh installed now ("baseline" when none). */
+  mesh: string;
+  meshVersion: string;
+  /** Namespaces meshbench created in this run. */
+  namespaces: string[];
+  /** False when metrics.k8s.io is missing: resources are then not collected. */
+  metrics: boolean;
+  metricsNote?: string;
+}
+
+const STATE = "cluster.json";
+
+/** The load generator image of the client pods (see manifests/workloads/http.yaml). */
+export const FORTIO_IMAGE = "fortio/fortio:1.75.3";
+
+async function readState(runDir: string): Promise<ClusterState | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${runDir}/${STATE}`));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+async function writeState(runDir: string, s: ClusterState): Promise<void> {
+  const tmp = `${runDir}/${STATE}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(s, null, 2));
+  await Deno.rename(tmp, `${runDir}/${STATE}`);
+}
+
+/** The namespace a run uses: the baseline-* twin for the baseline, else the meshed one. */
+export function namespaceFor(workload: string, mesh: string): NamespaceSpec {
+  const meshed = CLUSTER_NAMESPACES.find((s) => s.workload === workload && s.meshed);
+  if (!meshed) {
+    throw new Error(
+      `Unknown cluster workload "${workload}" (known: ${
+        [...new Set(CLUSTER_NAMESPACES.map((s) => s.workload))].join(", ")
+      })`,
+    );
+  }
+  if (mesh !== "baseline") return meshed;
+  const base = CLUSTER_NAMESPACES.find((s) => s.workload === workload && !s.meshed);
+  // Workloads without a baseline twin in the design measure the baseline in their own
+  // namespace while no mesh is installed (checked by the caller).
+  return base ?? meshed;
+}
+
+/** Where the load of each workload goes inside the cluster. */
+export function fortioTargetFor(ns: NamespaceSpec): { address: string; protocol: "http" | "grpc" } {
+  const svc = `svc.cluster.local`;
+  if (ns.workload === "http") {
+    return { address: `http://http-server.${ns.namespace}.${svc}:80/`, protocol: "http" };
+  }
+  if (ns.workload === "grpc") {
+    return { address: `grpc-server.${ns.namespace}.${svc}:9000`, protocol: "grpc" };
+  }
+  throw new Error(
+    `Cannot run load for workload "${ns.workload}" on the cluster target: only http and grpc ` +
+      `have an in-cluster load generator (fortio); ml runs as a Job`,
+  );
+}
+
+/** The cluster target. `runner` runs helm and openssl; `helm` is the helm binary. */
+export class ClusterTarget implements Target {
+  readonly name = "cluster" as const;
+  #kube?: Kube;
+  constructor(
+    private readonly options: { runner?: Runner; helm?: string; healthTimeoutMs?: number } = {},
+  ) {}
+
+  #connect(ctx: StageContext): Kube {
+    if (!this.#kube) {
+      this.#kube = connect(ctx.config.cluster.context, {
+        kubeconfig: ctx.config.cluster.kubeconfig || undefined,
+      });
+    }
+    return this.#kube;
+  }
+
+  /** Releases the API connections (call at the end of a process). */
+  async close(): Promise<void> {
+    if (this.#kube) await disconnect(this.#kube);
+    this.#kube = undefined;
+  }
+
+  async requirements(config: StageContext["config"]): Promise<Requirement[]> {
+    const missing: Requirement[] = [];
+    if (!config.cluster.context) {
+      missing.push({
+        name: "kubeconfig context",
+        purpose: "the cluster to benchmark, named explicitly",
+        install: "pass --context NAME (see kubectl config get-contexts)",
+        autoInstallable: false,
+      });
+      return missing;
+    }
+    const needsHelm = config.meshes.some((m) => clusterMesh(m).install.length > 0);
+    if (needsHelm) {
+      try {
+        await (this.options.runner ?? realRunner).run([this.options.helm ?? "helm", "version"], {
+          timeoutMs: 10_000,
+        });
+      } catch {
+        missing.push({
+          name: "helm",
+          purpose: "installing the meshes' pinned Helm charts",
+          install: "go install helm.sh/helm/v3/cmd/helm@v3.19.0",
+          autoInstallable: true,
+        });
+      }
+    }
+    return missing;
+  }
+
+  async deploy(ctx: StageContext): Promise<void> {
+    const kube = this.#connect(ctx);
+    const serverVersion = await checkReachable(kube);
+    ctx.log.info(`cluster: context "${kube.context}" at ${kube.server} (${serverVersion})`);
+    for (const m of ctx.config.meshes) clusterMesh(m);
+    const specs = this.#specs(ctx);
+    const objs = renderAll(specs).filter((o) => o.kind !== "Job");
+    await applyObjects(kube, objs, { log: (m) => ctx.log.info(m) });
+    let metrics = true;
+    let metricsNote: string | undefined;
+    try {
+      await checkMetricsApi(kube);
+    } catch (e) {
+      if (!(e instanceof MetricsUnavailableError)) throw e;
+      metrics = false;
+      metricsNote = e.message;
+      ctx.log.warn(e.message);
+    }
+    await writeState(ctx.runDir, {
+      context: kube.context,
+      kubeconfig: kubeconfigPath(ctx.config.cluster.kubeconfig || undefined),
+      server: kube.server,
+      serverVersion,
+      mesh: "baseline",
+      meshVersion: "none",
+      namespaces: specs.map((s) => s.namespace),
+      metrics,
+      metricsNote,
+    });
+  }
+
+  #specs(ctx: StageContext): NamespaceSpec[] {
+    const wanted = new Set(ctx.config.workloads);
+    return CLUSTER_NAMESPACES.filter((s) => wanted.has(s.workload));
+  }
+
+  async health(ctx: StageContext): Promise<void> {
+    const kube = this.#connect(ctx);
+    const state = await this.#state(ctx);
+    await waitHealthy(kube, state.namespaces, {
+      timeoutMs: this.options.healthTimeoutMs ?? 300_000,
+      log: (m) => ctx.log.info(m),
+    });
+  }
+
+  async #state(ctx: StageContext): Promise<ClusterState> {
+    const s = await readState(ctx.runDir);
+    if (!s) {
+      throw new ClusterStageError(
+        "health",
+        `run directory "${ctx.runDir}"`,
+        `no ${STATE}: run deploy first`,
+      );
+    }
+    return s;
+  }
+
+  /** Makes `mesh` the installed mesh: full uninstall of the previous one, install, verify. */
+  async #ensureMesh(ctx: StageContext, state: ClusterState, meshName: string): Promise<void> {
+    if (meshName === "baseline" || state.mesh === meshName) return;
+    const kube = this.#connect(ctx);
+    const opts = {
+      runner: this.options.runner ?? ctx.runner,
+      helm: this.options.helm,
+      kubeconfig: ctx.config.cluster.kubeconfig || undefined,
+      workDir: `${ctx.runDir}/cluster`,
+      log: (m: string) => ctx.log.info(m),
+    };
+    const meshedSpecs = CLUSTER_NAMESPACES.filter((s) =>
+      s.meshed && state.namespaces.includes(s.namespace)
+    );
+    const meshed = meshedSpecs.map((s) => s.namespace);
+    if (state.mesh !== "baseline") {
+      const old = clusterMesh(state.mesh);
+      await applyObjects(kube, renderNamespaces(meshedSpecs)); // drop enablement (SSA owns labels)
+      await uninstallMesh(kube, old, opts);
+      state.mesh = "baseline";
+      state.meshVersion = "none";
+      await writeState(ctx.runDir, state);
+    }
+    const mesh = clusterMesh(meshName);
+    await installMesh(kube, mesh, opts);
+    state.mesh = mesh.name;
+    state.meshVersion = mesh.version;
+    await writeState(ctx.runDir, state);
+    await applyObjects(kube, renderNamespaces(meshedSpecs).map((n) => enableNamespace(n, mesh)));
+    await applyMeshResources(kube, mesh, meshed);
+    // Injection happens at pod creation: restart every benchmark workload.
+    const now = new Date().toISOString();
+    for (const ns of meshed) {
+      const deps = await kube.apps.listNamespacedDeployment({ namespace: ns });
+      for (const d of deps.items) {
+        await kube.apps.patchNamespacedDeployment({
+          name: d.metadata!.name!,
+          namespace: ns,
+          body: [{
+            op: "add",
+            path: "/spec/template/metadata/annotations",
+            value: { "meshbench.io/restarted-at": now },
+          }],
+        });
+      }
+      const sets = await kube.apps.listNamespacedStatefulSet({ namespace: ns });
+      for (const s of sets.items) {
+        await kube.apps.patchNamespacedStatefulSet({
+          name: s.metadata!.name!,
+          namespace: ns,
+          body: [{
+            op: "add",
+            path: "/spec/template/metadata/annotations",
+            value: { "meshbench.io/restarted-at": now },
+          }],
+        });
+      }
+    }
+    await waitHealthy(kube, meshed, { timeoutMs: this.options.healthTimeoutMs ?? 300_000 });
+    const n = await verifyMeshed(kube, mesh, meshed);
+    ctx.log.info(`mesh: ${n} pods verified meshed by ${mesh.name} ${mesh.version}`);
+  }
+
+  async warmup(ctx: StageContext, seconds: number): Promise<void> {
+    const state = await this.#state(ctx);
+    for (const w of ctx.config.workloads.filter((w) => w === "http" || w === "grpc")) {
+      const point: LoadPoint = {
+        mode: "fixed-rate",
+        tool: "fortio",
+        rate: Math.min(...ctx.config.load.rates),
+        connections: 2,
+        durationS: seconds,
+      };
+      for (const mesh of new Set(["baseline", state.mesh])) {
+        await this.#fortio(ctx, namespaceFor(w, mesh), point);
+      }
+    }
+  }
+
+  async #fortio(ctx: StageContext, ns: NamespaceSpec, point: LoadPoint) {
+    const kube = this.#connect(ctx);
+    const target = fortioTargetFor(ns);
+    const app = `${ns.workload}-client`;
+    const pods = await readyPods(kube, ns.namespace, app);
+    if (pods.length === 0) {
+      throw new ClusterStageError(
+        "load",
+        `Deployment "${ns.namespace}/${app}"`,
+        "no ready client pod",
+      );
+    }
+    const res = await execInPod(
+      kube,
+      { namespace: ns.namespace, pod: pods[0], container: "fortio" },
+      fortioCommand(point, target),
+      { timeoutMs: (point.durationS + 60) * 1000 },
+    );
+    return { res, target };
+  }
+
+  describeMesh(_ctx: StageContext, meshName: string): Promise<MeshRef> {
+    const mesh = clusterMesh(meshName);
+    return Promise.resolve({
+      name: mesh.name,
+      kind: mesh.kind,
+      emulated: false,
+      version: mesh.version,
+      settings: { ...mesh.settings },
+    });
+  }
+
+  async toolVersions(ctx: StageContext): Promise<Record<string, string>> {
+    const state = await readState(ctx.runDir);
+    const out: Record<string, string> = { fortio: FORTIO_IMAGE };
+    if (state) out.kubernetes = state.serverVersion;
+    try {
+      const r = await (this.options.runner ?? ctx.runner).run(
+        [this.options.helm ?? "helm", "version", "--short"],
+        { timeoutMs: 10_000 },
+      );
+      out.helm = r.stdout.trim();
+    } catch { /* recorded as absent: requirements() reports it when a mesh needs it */ }
+    return out;
+  }
+
+  async runLoad(ctx: StageContext, spec: RunSpec) {
+    const kube = this.#connect(ctx);
+    const state = await this.#state(ctx);
+    await this.#ensureMesh(ctx, state, spec.mesh);
+    const ns = namespaceFor(spec.workload, spec.mesh);
+    if (spec.mesh === "baseline" && ns.meshed && state.mesh !== "baseline") {
+      throw new ClusterStageError(
+        "load",
+        `workload "${spec.workload}"`,
+        `the design has no baseline namespace for it and mesh "${state.mesh}" is installed; ` +
+          `plan its baseline runs before any mesh`,
+      );
+    }
+    const mesh = clusterMesh(state.mesh);
+    const sampler = state.metrics ? startSampler(kube, mesh, [ns.namespace]) : undefined;
+    const start = new Date().toISOString();
+    let load;
+    const raw: string[] = [];
+    let samples: Awaited<ReturnType<NonNullable<typeof sampler>["stop"]>> = [];
+    try {
+      if (spec.workload === "ml") {
+        const job = renderAll([ns]).find((o) => o.kind === "Job")!;
+        const out = await runJob(kube, job, { log: (m) => ctx.log.info(m) });
+        const rec = new HistogramRecorder();
+        rec.record(out.durationS * 1e6);
+        load = {
+          tool: "kubernetes-job",
+          toolVersion: state.serverVersion,
+          timing: "closed-loop" as const,
+          requestedRate: null,
+          achievedRate: out.completions / Math.max(out.durationS, 1e-9),
+          durationS: out.durationS,
+          connections: 1,
+          operations: out.completions,
+          errors: 0,
+          errorKinds: {},
+          bytesIn: 0,
+          bytesOut: 0,
+          latency: rec.toHistogram(),
+          extra: { job: out },
+        };
+      } else {
+        const { res, target } = await this.#fortio(ctx, ns, spec.point);
+        const rawName = `raw/cluster_${spec.seq}_${spec.workload}_${spec.mesh}.json`;
+        await Deno.mkdir(`${ctx.runDir}/raw`, { recursive: true });
+        await Deno.writeTextFile(`${ctx.runDir}/${rawName}`, res.stdout);
+        raw.push(rawName);
+        load = parseFortioJson(res.stdout, spec.point, target.protocol);
+      }
+    } finally {
+      // The sampler stops even when the load failed, so nothing keeps polling.
+      samples = sampler ? await sampler.stop() : [];
+    }
+    const end = new Date().toISOString();
+    const resources: ResourceUse[] = reduceSamples(samples, { start, end });
+    if (sampler?.errors.length) ctx.log.warn(`metrics: ${sampler.errors.at(-1)}`);
+    return { load, resources, raw, window: { start, end } };
+  }
+
+  async cleanup(ctx: StageContext): Promise<void> {
+    const kube = this.#connect(ctx);
+    const state = await readState(ctx.runDir);
+    if (state && state.mesh !== "baseline") {
+      await uninstallMesh(kube, clusterMesh(state.mesh), {
+        runner: this.options.runner ?? ctx.runner,
+        helm: this.options.helm,
+        kubeconfig: ctx.config.cluster.kubeconfig || undefined,
+        workDir: `${ctx.runDir}/cluster`,
+        log: (m) => ctx.log.info(m),
+      });
+      state.mesh = "baseline";
+      await writeState(ctx.runDir, state);
+    }
+    const report = await cleanupCluster(kube, { log: (m) => ctx.log.info(m) });
+    ctx.log.info(
+      `cleanup: removed namespaces ${report.namespaces.join(", ") || "(none)"}` +
+        (report.clusterObjects.length ? `; ${report.clusterObjects.join(", ")}` : ""),
+    );
+  }
+}
+
+/**
+ * Runs `cleanup` once on SIGINT/SIGTERM (Ctrl-C), then exits 130; returns a function that
+ * removes the handlers. Cleanup errors are printed, never swallowed.
+ */
+export function cleanupOnSignal(cleanup: () => Promise<void>): () => void {
+  let running = false;
+  const handler = () => {
+    if (running) return;
+    running = true;
+    console.error("meshbench: interrupted, cleaning up the cluster ...");
+    cleanup().then(
+      () => Deno.exit(130),
+      (e) => {
+        console.error(
+          `meshbench: cleanup after interrupt failed: ${e instanceof Error ? e.message : e}`,
+        );
+        Deno.exit(1);
+      },
+    );
+  };
+  Deno.addSignalListener("SIGINT", handler);
+  Deno.addSignalListener("SIGTERM", handler);
+  return () => {
+    Deno.removeSignalListener("SIGINT", handler);
+    Deno.removeSignalListener("SIGTERM", handler);
+  };
+}
