@@ -13,8 +13,9 @@
  * - ghz times each call from when it actually started, not from its scheduled slot, so a
  *   fixed-rate run is `actual-send` timing; a max-throughput run is `closed-loop`.
  * - When ghz stops at its `-z` deadline it closes connections under calls still in flight;
- *   those fail with "use of closed network connection" (Unavailable) or "the client connection
- *   is closing" (Canceled). They are an artefact of stopping, not
+ *   those fail with "use of closed network connection" or "transport is closing" (Unavailable)
+ *   or "the client connection is closing" (Canceled), within the run's last moments (the
+ *   last 10 % or 200 ms, whichever is longer). They are an artefact of stopping, not
  *   of the service: counted in `extra.cancelledAtStop`, not in `operations` or `errors`.
  *   Fixed-rate runs use `-n` (rate x duration) instead, so they end without it.
  * - ghz reports no byte counts: `bytesIn`/`bytesOut` are 0.
@@ -44,6 +45,11 @@ export interface GhzOptions {
    * fixed rate is not capped by workers waiting on slow calls.
    */
   concurrency?: number;
+  /**
+   * Fixed rate only: calls to make (default: rate x duration, rounded). Set it when several
+   * ghz processes share a point, so their counts add up to the point's.
+   */
+  requests?: number;
   /** Per-call timeout in seconds (default 10). */
   callTimeoutS?: number;
   /** The ghz binary (default: {@linkcode ghzBinary}). */
@@ -107,7 +113,14 @@ export function ghzCommand(point: LoadPoint, options: GhzOptions): string[] {
         }`,
       );
     }
-    const total = Math.max(1, Math.round(point.rate * point.durationS));
+    const total = options.requests ?? Math.max(1, Math.round(point.rate * point.durationS));
+    if (!Number.isInteger(total) || total < 1) {
+      throw new RangeError(
+        `Cannot build ghz command: "requests" must be a positive integer, got ${
+          JSON.stringify(total)
+        }`,
+      );
+    }
     cmd.push("--rps", String(point.rate), "-n", String(total));
   } else if (point.mode === "max-throughput") {
     cmd.push("-z", `${point.durationS}s`);
@@ -121,6 +134,8 @@ export function ghzCommand(point: LoadPoint, options: GhzOptions): string[] {
 }
 
 interface GhzDetail {
+  /** Start of the call, ms since the epoch (NaN when ghz gave no timestamp). */
+  startMs: number;
   latency: number;
   status: string;
   error: string;
@@ -167,6 +182,7 @@ function details(obj: Record<string, unknown>): GhzDetail[] | null {
     }
     if (typeof r.status !== "string") fail(`details[${i}].status`, "should be a string", r.status);
     return {
+      startMs: typeof r.timestamp === "string" ? Date.parse(r.timestamp) : NaN,
       latency: r.latency,
       status: r.status,
       error: typeof r.error === "string" ? r.error : "",
@@ -175,7 +191,11 @@ function details(obj: Record<string, unknown>): GhzDetail[] | null {
 }
 
 /** Error texts of calls cut off by ghz's own stop at its `-z` deadline. */
-const CLOSED_AT_STOP = ["use of closed network connection", "the client connection is closing"];
+const CLOSED_AT_STOP = [
+  "use of closed network connection",
+  "the client connection is closing",
+  "transport is closing",
+];
 const cutAtStop = (msg: string) => CLOSED_AT_STOP.some((s) => msg.includes(s));
 
 /** Options of {@linkcode parseGhzJson}. */
@@ -223,11 +243,17 @@ export function parseGhzJson(
     if (calls.length !== count) {
       fail("details", `should list all ${count} calls of "count"`, `${calls.length} entries`);
     }
+    // Only calls that ended in the last moments of the run can have been cut by the stop:
+    // the same errors earlier are the service's (a proxy or server going away).
+    const ends = calls.map((c) => c.startMs + c.latency / 1e6);
+    const lastEnd = Math.max(...ends.filter((e) => Number.isFinite(e)));
+    const window = Math.max(200, (totalNs / 1e6) * 0.1);
+    const nearStop = (i: number) => !Number.isFinite(ends[i]) || ends[i] >= lastEnd - window;
     const rec = new HistogramRecorder();
-    for (const c of calls) {
+    for (const [i, c] of calls.entries()) {
       if (c.status === "OK") {
         rec.record(c.latency / 1000);
-      } else if (endReason === "timeout" && cutAtStop(c.error)) {
+      } else if (endReason === "timeout" && cutAtStop(c.error) && nearStop(i)) {
         cancelledAtStop++;
         continue;
       }

@@ -162,6 +162,8 @@ Deno.test("ghzCommand: fixed rate uses --rps with -n, max throughput uses -z", (
   );
   assert.equal(m[m.indexOf("-z") + 1], "3s");
   assert.ok(!m.includes("--rps"));
+  const split = ghzCommand(fixed(67, 1.5, 1), { ...opts, requests: 100 });
+  assert.equal(split[split.indexOf("-n") + 1], "100");
   assert.throws(() => ghzCommand(fixed(0, 1), opts), /positive "rate", got 0/);
   assert.throws(
     () => ghzCommand(fixed(10, 1, 4), { ...opts, concurrency: 2 }),

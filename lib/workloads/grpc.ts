@@ -74,6 +74,9 @@ export async function runGhzProcesses(
 ): Promise<{ result: LoadResult; raws: string[] }> {
   const procs = point.mode === "fixed-rate" ? Math.min(GHZ_PROCESSES, point.rate!) : GHZ_PROCESSES;
   const rates = point.mode === "fixed-rate" ? splitEvenly(point.rate!, procs) : [];
+  const requests = point.mode === "fixed-rate"
+    ? splitEvenly(Math.max(procs, Math.round(point.rate! * point.durationS)), procs)
+    : [];
   const conns = splitEvenly(Math.max(point.connections, procs), procs);
   const runs = await Promise.all(Array.from({ length: procs }, (_, i) =>
     runGhz(env.runner, {
@@ -82,6 +85,7 @@ export async function runGhzProcesses(
       connections: conns[i],
     }, {
       ...ghzOptions(env, ports[i % ports.length]),
+      ...(point.mode === "fixed-rate" ? { requests: requests[i] } : {}),
       toolVersion: env.bin["ghz@version"] ?? GHZ_VERSION,
       signal: env.signal,
       onSpawn: onLoadgen,
