@@ -4,6 +4,7 @@ import {
   bucketOf,
   fromPercentileSpectrum,
   HistogramRecorder,
+  HistogramSet,
   mergeHistograms,
   percentile,
   summarize,
@@ -80,4 +81,22 @@ Deno.test("a percentile spectrum rebuilds the distribution", () => {
   const s = summarize(h);
   assertEquals(s.p50Ms, 0.5);
   assertEquals(s.maxMs, 1);
+});
+
+Deno.test("HistogramSet percentiles equal those of merged histograms for any weights", () => {
+  const rand = lcg(11);
+  const hs = [0, 1, 2, 3].map((k) => {
+    const r = new HistogramRecorder();
+    for (let i = 0; i < 3000; i++) {
+      r.record(Math.round(150 * (1 + k * 0.2) * Math.exp(4 * rand() ** 3)));
+    }
+    return r.toHistogram();
+  });
+  const set = new HistogramSet(hs);
+  for (const w of [[1, 1, 1, 1], [2, 0, 1, 1], [0, 0, 4, 0], [3, 1, 0, 0]]) {
+    const pool = mergeHistograms(w.flatMap((n, i) => Array(n).fill(hs[i])));
+    for (const p of [0, 50, 90, 99, 99.9, 100]) {
+      assertEquals(set.percentile(w, p), percentile(pool, p), `weights ${w} p${p}`);
+    }
+  }
 });

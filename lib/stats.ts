@@ -4,9 +4,10 @@
  *
  * @example
  * ```ts
- * import { bootstrapOverhead } from "./stats.ts";
- * const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
- * const r = bootstrapOverhead([10, 11, 9], [15, 16, 14], mean, { resamples: 500, seed: 1 });
+ * import { bootstrapOverhead, weightedMean } from "./stats.ts";
+ * const base = weightedMean([10, 11, 9]);
+ * const mesh = weightedMean([15, 16, 14]);
+ * const r = bootstrapOverhead(3, 3, base, mesh, { resamples: 500, seed: 1 });
  * if (!(r.overheadPct > 40 && r.ci95[0] > 20)) throw new Error("overhead");
  * ```
  *
@@ -51,13 +52,19 @@ export function cvPct(values: readonly number[]): number {
 }
 
 /** Empirical quantile with linear interpolation (type 7), of sorted values. */
-export function quantileSorted(sorted: readonly number[], q: number): number {
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return NaN;
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
+
+/**
+ * A statistic of a bootstrap resample given as counts: `weights[i]` is how many
+ * times iteration `i` was drawn (the counts sum to the number of iterations).
+ */
+export type WeightedStatistic = (weights: Float64Array) => number;
 
 /** Options of {@linkcode bootstrapOverhead}. */
 export interface BootstrapOptions {
@@ -70,8 +77,6 @@ export interface BootstrapOptions {
    * as a share of the application's own CPU).
    */
   basis?: "relative" | "share";
-  /** Statistic for the baseline group when it differs from the mesh's (share basis). */
-  baselineStatistic?: (sample: never[]) => number;
 }
 
 /** A point estimate with its bootstrap confidence interval. */
@@ -82,59 +87,202 @@ export interface OverheadEstimate {
   ci95: [number, number];
 }
 
+/** Above this many distinct resamples, draw resamples at random instead of enumerating. */
+const MAX_ENUMERATED = 5000;
+
+interface ResampleSpace {
+  /** Count vectors, flattened: multiset m is counts[m*k .. m*k+k). */
+  counts: Float64Array;
+  /** Cumulative probability of each multiset under bootstrap resampling. */
+  cumulative: Float64Array;
+  size: number;
+}
+
+const spaces = new Map<number, ResampleSpace | null>();
+
+function binomial(n: number, r: number): number {
+  let x = 1;
+  for (let i = 1; i <= r; i++) x = (x * (n - r + i)) / i;
+  return x;
+}
+
 /**
- * Overhead of `mesh` vs `baseline` with a percentile bootstrap CI that resamples
- * whole iterations (independently per group). `statistic` pools a set of
- * iterations into one number (e.g. p99 of merged histograms, or a mean); it is
- * memoized per multiset, so few iterations cost few evaluations.
+ * Every multiset of size k drawn from k iterations, with its probability
+ * k! / (prod c_i!) / k^k: the exact bootstrap resampling distribution.
  */
-export function bootstrapOverhead<T>(
-  baseline: readonly T[],
-  mesh: readonly T[],
-  statistic: (sample: T[]) => number,
-  options: BootstrapOptions = {},
-): OverheadEstimate {
-  if (baseline.length === 0 || mesh.length === 0) {
+function resampleSpace(k: number): ResampleSpace | null {
+  if (spaces.has(k)) return spaces.get(k)!;
+  const size = Math.round(binomial(2 * k - 1, k));
+  if (size > MAX_ENUMERATED) {
+    spaces.set(k, null);
+    return null;
+  }
+  const counts = new Float64Array(size * k);
+  const cumulative = new Float64Array(size);
+  const fact = [1];
+  for (let i = 1; i <= k; i++) fact[i] = fact[i - 1] * i;
+  const c = new Array<number>(k).fill(0);
+  let m = 0;
+  let acc = 0;
+  const logKk = k * Math.log(k);
+  const walk = (i: number, left: number) => {
+    if (i === k - 1) {
+      c[i] = left;
+      let logP = Math.log(fact[k]) - logKk;
+      for (let j = 0; j < k; j++) {
+        counts[m * k + j] = c[j];
+        logP -= Math.log(fact[c[j]]);
+      }
+      acc += Math.exp(logP);
+      cumulative[m++] = acc;
+      return;
+    }
+    for (let x = 0; x <= left; x++) {
+      c[i] = x;
+      walk(i + 1, left - x);
+    }
+  };
+  walk(0, k);
+  for (let j = 0; j < size; j++) cumulative[j] /= acc;
+  const space = { counts, cumulative, size };
+  spaces.set(k, space);
+  return space;
+}
+
+/**
+ * Resampling of `n` iterations for several statistics at once: exact multiset
+ * enumeration (each statistic evaluated once per multiset) when small, Monte
+ * Carlo otherwise. `draw()` picks a resample; `value(s)` reads statistic s of it.
+ */
+function resampler(n: number, stats: WeightedStatistic[], rand: () => number) {
+  const space = resampleSpace(n);
+  if (space) {
+    const values = stats.map((stat) => {
+      const v = new Float64Array(space.size);
+      for (let m = 0; m < space.size; m++) v[m] = stat(space.counts.subarray(m * n, m * n + n));
+      return v;
+    });
+    const cum = space.cumulative;
+    let current = 0;
+    return {
+      draw() {
+        const u = rand();
+        let lo = 0;
+        let hi = cum.length - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (cum[mid] < u) lo = mid + 1;
+          else hi = mid;
+        }
+        current = lo;
+      },
+      value: (s: number) => values[s][current],
+    };
+  }
+  const w = new Float64Array(n);
+  return {
+    draw() {
+      w.fill(0);
+      for (let i = 0; i < n; i++) w[Math.floor(rand() * n)]++;
+    },
+    value: (s: number) => stats[s](w),
+  };
+}
+
+/** One overhead to estimate: the statistic on each side and how to express it. */
+export interface OverheadPair {
+  baseline: WeightedStatistic;
+  mesh: WeightedStatistic;
+  basis?: "relative" | "share";
+}
+
+/**
+ * Overheads of the mesh vs the baseline with percentile bootstrap CIs that
+ * resample whole iterations, independently per group (METHODOLOGY rule 5).
+ * Statistics see a resample as counts per iteration, so pooled quantities (p99 of
+ * merged histograms, means) are computed without materialising resamples. All
+ * pairs share the same resamples (common random numbers), which keeps the
+ * figures of one comparison consistent with each other and the cost low.
+ */
+export function bootstrapOverheads(
+  nBaseline: number,
+  nMesh: number,
+  pairs: OverheadPair[],
+  options: Omit<BootstrapOptions, "basis"> = {},
+): OverheadEstimate[] {
+  if (nBaseline === 0 || nMesh === 0) {
     throw new RangeError(
-      `Cannot bootstrap overhead: need iterations in both groups, got baseline=${baseline.length}, mesh=${mesh.length}`,
+      `Cannot bootstrap overhead: need iterations in both groups, got baseline=${nBaseline}, mesh=${nMesh}`,
     );
   }
   const resamples = options.resamples ?? 2000;
   const confidence = options.confidence ?? 0.95;
   const rand = seededRandom(options.seed ?? 1);
-  const ratio = options.basis === "share"
-    ? (m: number, b: number) => (b === 0 ? NaN : (m / b) * 100)
-    : overheadPct;
-  const baseStat = (options.baselineStatistic ?? statistic) as (sample: T[]) => number;
-  const memo = (items: readonly T[], stat: (sample: T[]) => number) => {
-    const cache = new Map<string, number>();
-    const idx = new Array<number>(items.length);
-    return () => {
-      for (let i = 0; i < items.length; i++) idx[i] = Math.floor(rand() * items.length);
-      const key = [...idx].sort((a, b) => a - b).join(",");
-      let v = cache.get(key);
-      if (v === undefined) {
-        v = stat(idx.map((i) => items[i]));
-        cache.set(key, v);
-      }
-      return v;
-    };
-  };
-  const drawBase = memo(baseline, baseStat);
-  const drawMesh = memo(mesh, statistic);
-  const b = baseStat([...baseline]);
-  const m = statistic([...mesh]);
-  const samples: number[] = [];
+  const ratios = pairs.map((p) =>
+    p.basis === "share" ? (m: number, b: number) => (b === 0 ? NaN : (m / b) * 100) : overheadPct
+  );
+  const base = resampler(nBaseline, pairs.map((p) => p.baseline), rand);
+  const mesh = resampler(nMesh, pairs.map((p) => p.mesh), rand);
+  const samples = pairs.map(() => new Float64Array(resamples));
+  const counts = new Array<number>(pairs.length).fill(0);
   for (let i = 0; i < resamples; i++) {
-    const r = ratio(drawMesh(), drawBase());
-    if (Number.isFinite(r)) samples.push(r);
+    base.draw();
+    mesh.draw();
+    for (let s = 0; s < pairs.length; s++) {
+      const r = ratios[s](mesh.value(s), base.value(s));
+      if (Number.isFinite(r)) samples[s][counts[s]++] = r;
+    }
   }
-  samples.sort((x, y) => x - y);
   const alpha = (1 - confidence) / 2;
-  return {
-    baseline: b,
-    value: m,
-    overheadPct: ratio(m, b),
-    ci95: [quantileSorted(samples, alpha), quantileSorted(samples, 1 - alpha)],
+  return pairs.map((p, s) => {
+    const b = p.baseline(new Float64Array(nBaseline).fill(1));
+    const m = p.mesh(new Float64Array(nMesh).fill(1));
+    const sorted = samples[s].subarray(0, counts[s]).sort();
+    return {
+      baseline: b,
+      value: m,
+      overheadPct: ratios[s](m, b),
+      ci95: [quantileSorted(sorted, alpha), quantileSorted(sorted, 1 - alpha)],
+    };
+  });
+}
+
+/** {@linkcode bootstrapOverheads} for a single statistic. */
+export function bootstrapOverhead(
+  nBaseline: number,
+  nMesh: number,
+  baselineStat: WeightedStatistic,
+  meshStat: WeightedStatistic,
+  options: BootstrapOptions = {},
+): OverheadEstimate {
+  return bootstrapOverheads(nBaseline, nMesh, [{
+    baseline: baselineStat,
+    mesh: meshStat,
+    basis: options.basis,
+  }], options)[0];
+}
+
+/** Weighted mean of per-iteration values: the pooled mean of a resample. */
+export function weightedMean(values: ArrayLike<number>): WeightedStatistic {
+  return (w) => {
+    let s = 0;
+    let n = 0;
+    for (let i = 0; i < w.length; i++) {
+      s += w[i] * values[i];
+      n += w[i];
+    }
+    return n > 0 ? s / n : NaN;
+  };
+}
+
+/** Adapts a statistic of a list of items (the resample, materialised) to weights. */
+export function fromSamples<T>(
+  items: readonly T[],
+  stat: (sample: T[]) => number,
+): WeightedStatistic {
+  return (w) => {
+    const sample: T[] = [];
+    for (let i = 0; i < w.length; i++) for (let j = 0; j < w[i]; j++) sample.push(items[i]);
+    return stat(sample);
   };
 }

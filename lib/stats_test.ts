@@ -1,6 +1,14 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { bootstrapOverhead, cvPct, overheadPct, seededRandom, shuffle } from "./stats.ts";
-import { HistogramRecorder, mergeHistograms, percentile } from "./histogram.ts";
+import {
+  bootstrapOverhead,
+  cvPct,
+  fromSamples,
+  overheadPct,
+  seededRandom,
+  shuffle,
+  weightedMean,
+} from "./stats.ts";
+import { HistogramRecorder, HistogramSet, mergeHistograms, percentile } from "./histogram.ts";
 import type { Histogram } from "./types.ts";
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -29,18 +37,24 @@ Deno.test("bootstrap CI covers the true overhead and excludes zero for a clear e
   const noisy = (center: number) => center * (1 + (rand() - 0.5) * 0.1);
   const base = Array.from({ length: 5 }, () => noisy(100));
   const mesh = Array.from({ length: 5 }, () => noisy(130));
-  const r = bootstrapOverhead(base, mesh, mean, { seed: 9 });
+  const r = bootstrapOverhead(5, 5, weightedMean(base), weightedMean(mesh), { seed: 9 });
   assert(r.ci95[0] <= r.overheadPct && r.overheadPct <= r.ci95[1]);
   assert(r.ci95[0] > 15 && r.ci95[1] < 45, JSON.stringify(r));
+  assertEquals(r.overheadPct, overheadPct(mean(mesh), mean(base)));
   // Same seed, same interval.
-  assertEquals(bootstrapOverhead(base, mesh, mean, { seed: 9 }), r);
+  assertEquals(bootstrapOverhead(5, 5, weightedMean(base), weightedMean(mesh), { seed: 9 }), r);
+  // The weighted form agrees with materialised resamples.
+  const viaSamples = bootstrapOverhead(5, 5, fromSamples(base, mean), fromSamples(mesh, mean), {
+    seed: 9,
+  });
+  assert(Math.abs(viaSamples.ci95[0] - r.ci95[0]) < 1e-9);
 });
 
 Deno.test("bootstrap CI straddles zero when there is no effect", () => {
   const rand = seededRandom(5);
   const base = Array.from({ length: 5 }, () => 100 + rand() * 20);
   const mesh = Array.from({ length: 5 }, () => 100 + rand() * 20);
-  const r = bootstrapOverhead(base, mesh, mean, { seed: 1 });
+  const r = bootstrapOverhead(5, 5, weightedMean(base), weightedMean(mesh), { seed: 1 });
   assert(r.ci95[0] < 0 && r.ci95[1] > 0, JSON.stringify(r));
 });
 
@@ -59,8 +73,13 @@ Deno.test("bootstrap over histograms pools iterations for tail percentiles", () 
   };
   const baseRaw = raw(100, 50);
   const meshRaw = raw(200, 60);
-  const p99 = (hs: Histogram[]) => percentile(mergeHistograms(hs), 99);
-  const r = bootstrapOverhead(baseRaw.map(hist), meshRaw.map(hist), p99, { seed: 2 });
+  const bs = new HistogramSet(baseRaw.map(hist));
+  const ms = new HistogramSet(meshRaw.map(hist));
+  const r = bootstrapOverhead(3, 3, (w) => bs.percentile(w, 99), (w) => ms.percentile(w, 99), {
+    seed: 2,
+  });
+  const pooled = (hs: Histogram[]) => percentile(mergeHistograms(hs), 99);
+  assertEquals(r.baseline, pooled(baseRaw.map(hist)));
   assertEquals(r.baseline, rawP99(baseRaw));
   assertEquals(r.value, rawP99(meshRaw));
   assert(r.ci95[0] > 60 && r.ci95[1] < 80);
@@ -69,9 +88,18 @@ Deno.test("bootstrap over histograms pools iterations for tail percentiles", () 
 Deno.test("bootstrap refuses an empty group", () => {
   let threw = false;
   try {
-    bootstrapOverhead([], [1], mean);
+    bootstrapOverhead(0, 1, weightedMean([]), weightedMean([1]));
   } catch (e) {
     threw = e instanceof RangeError && /baseline=0/.test(e.message);
   }
   assert(threw);
+});
+
+Deno.test("many iterations fall back to seeded Monte Carlo resampling", () => {
+  const rand = seededRandom(8);
+  const base = Array.from({ length: 12 }, () => 100 + rand() * 10);
+  const mesh = Array.from({ length: 12 }, () => 150 + rand() * 10);
+  const r = bootstrapOverhead(12, 12, weightedMean(base), weightedMean(mesh), { seed: 4 });
+  assert(r.ci95[0] > 40 && r.ci95[1] < 60, JSON.stringify(r));
+  assertEquals(bootstrapOverhead(12, 12, weightedMean(base), weightedMean(mesh), { seed: 4 }), r);
 });

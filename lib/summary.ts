@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { mergeHistograms, percentile, summarize } from "./histogram.ts";
-import { bootstrapOverhead, cvPct } from "./stats.ts";
+import { HistogramSet, mergeHistograms, summarize } from "./histogram.ts";
+import { bootstrapOverheads, cvPct, weightedMean, type WeightedStatistic } from "./stats.ts";
 import type { Component, GroupStats, Overhead, RunRecord, Summary, TargetName } from "./types.ts";
 import { SCHEMA_VERSION } from "./types.ts";
 
@@ -39,19 +39,35 @@ function pointKey(r: RunRecord): string {
 const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
 
 const isProxy = (c: Component) => c === "data-plane" || c === "control-plane";
+const isApp = (c: Component) => c === "app";
+const isAppOrProxy = (c: Component) => c === "app" || isProxy(c);
 
 function sumRes(r: RunRecord, pick: (c: Component) => boolean, f: "cpuCores" | "memoryPeakMB") {
   return r.resources.filter((x) => pick(x.component)).reduce((s, x) => s + x[f], 0);
 }
 
-/** A metric: how to read it from a set of iterations, and its unit. */
+/**
+ * A metric: how to read it from a group's iterations as a weighted statistic
+ * (weights = how often each iteration is in a bootstrap resample), and its unit.
+ */
 interface Metric {
   name: string;
   unit: string;
   applies: (mode: string) => boolean;
-  stat: (rs: Usable[]) => number;
+  stat: (rs: Usable[]) => WeightedStatistic;
   /** For share-basis metrics: the baseline's own quantity. */
-  baselineStat?: (rs: Usable[]) => number;
+  baselineStat?: (rs: Usable[]) => WeightedStatistic;
+}
+
+/** Per-group histogram sets, built once and shared by all latency metrics. */
+const histogramSets = new WeakMap<Usable[], HistogramSet>();
+function setOf(rs: Usable[]): HistogramSet {
+  let s = histogramSets.get(rs);
+  if (!s) {
+    s = new HistogramSet(rs.map((r) => r.load.latency));
+    histogramSets.set(rs, s);
+  }
+  return s;
 }
 
 const latencyMetric = (name: string, p: number): Metric => ({
@@ -59,10 +75,14 @@ const latencyMetric = (name: string, p: number): Metric => ({
   unit: "ms",
   applies: (m) => m === "fixed-rate",
   stat: (rs) => {
-    const h = mergeHistograms(rs.map((r) => r.load.latency));
-    return (p >= 100 ? h.max : percentile(h, p)) / 1000;
+    const set = setOf(rs);
+    return (w) => set.percentile(w, p) / 1000;
   },
 });
+
+const resource =
+  (pick: (c: Component) => boolean, f: "cpuCores" | "memoryPeakMB") => (rs: Usable[]) =>
+    weightedMean(rs.map((r) => sumRes(r, pick, f)));
 
 const METRICS: Metric[] = [
   latencyMetric("latency_p50_ms", 50),
@@ -73,39 +93,39 @@ const METRICS: Metric[] = [
     name: "throughput_rps",
     unit: "ops/s",
     applies: (m) => m === "max-throughput",
-    stat: (rs) => mean(rs.map((r) => r.load.achievedRate)),
+    stat: (rs) => weightedMean(rs.map((r) => r.load.achievedRate)),
   },
   {
     name: "completion_time_s",
     unit: "s",
     applies: (m) => m === "batch",
-    stat: (rs) => mean(rs.map((r) => r.load.durationS)),
+    stat: (rs) => weightedMean(rs.map((r) => r.load.durationS)),
   },
   {
     name: "cpu_cores_total",
     unit: "cores",
     applies: (m) => m !== "max-throughput",
-    stat: (rs) => mean(rs.map((r) => sumRes(r, (c) => c === "app" || isProxy(c), "cpuCores"))),
+    stat: resource(isAppOrProxy, "cpuCores"),
   },
   {
     name: "memory_mb_total",
     unit: "MB",
     applies: (m) => m !== "max-throughput",
-    stat: (rs) => mean(rs.map((r) => sumRes(r, (c) => c === "app" || isProxy(c), "memoryPeakMB"))),
+    stat: resource(isAppOrProxy, "memoryPeakMB"),
   },
   {
     name: "proxy_cpu_cores",
     unit: "cores",
     applies: (m) => m !== "max-throughput",
-    stat: (rs) => mean(rs.map((r) => sumRes(r, isProxy, "cpuCores"))),
-    baselineStat: (rs) => mean(rs.map((r) => sumRes(r, (c) => c === "app", "cpuCores"))),
+    stat: resource(isProxy, "cpuCores"),
+    baselineStat: resource(isApp, "cpuCores"),
   },
   {
     name: "proxy_memory_mb",
     unit: "MB",
     applies: (m) => m !== "max-throughput",
-    stat: (rs) => mean(rs.map((r) => sumRes(r, isProxy, "memoryPeakMB"))),
-    baselineStat: (rs) => mean(rs.map((r) => sumRes(r, (c) => c === "app", "memoryPeakMB"))),
+    stat: resource(isProxy, "memoryPeakMB"),
+    baselineStat: resource(isApp, "memoryPeakMB"),
   },
 ];
 
@@ -173,9 +193,12 @@ function groupStats(rs: RunRecord[]): GroupStats {
 }
 
 /** Per-iteration value of a metric, for the baseline noise check. */
-function perIteration(metric: Metric, rs: Usable[], baselineSide: boolean): number[] {
-  const f = baselineSide && metric.baselineStat ? metric.baselineStat : metric.stat;
-  return rs.map((r) => f([r]));
+function perIteration(stat: WeightedStatistic, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => {
+    const w = new Float64Array(n);
+    w[i] = 1;
+    return stat(w);
+  });
 }
 
 /** Builds the summary from run records. */
@@ -216,16 +239,26 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
     const mode = base[0].spec.point.mode;
     for (const [mesh, rs] of meshes) {
       if (mesh === options.baseline) continue;
-      for (const metric of METRICS.filter((m) => m.applies(mode))) {
-        const est = bootstrapOverhead(base, rs, metric.stat, {
+      const metrics = METRICS.filter((m) => m.applies(mode));
+      const baseStats = metrics.map((m) => (m.baselineStat ?? m.stat)(base));
+      const estimates = bootstrapOverheads(
+        base.length,
+        rs.length,
+        metrics.map((m, i) => ({
+          baseline: baseStats[i],
+          mesh: m.stat(rs),
+          basis: m.baselineStat ? "share" as const : "relative" as const,
+        })),
+        {
           resamples: options.resamples,
           confidence: options.confidence,
-          seed: hashSeed(options.seed, `${pk}|${mesh}|${metric.name}`),
-          basis: metric.baselineStat ? "share" : "relative",
-          baselineStatistic: metric.baselineStat as ((s: never[]) => number) | undefined,
-        });
-        if (!Number.isFinite(est.overheadPct)) continue;
-        const baseCv = cvPct(perIteration(metric, base, true));
+          seed: hashSeed(options.seed, `${pk}|${mesh}`),
+        },
+      );
+      metrics.forEach((metric, i) => {
+        const est = estimates[i];
+        if (!Number.isFinite(est.overheadPct)) return;
+        const baseCv = cvPct(perIteration(baseStats[i], base.length));
         overheads.push({
           workload: base[0].spec.workload,
           mesh,
@@ -243,7 +276,7 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
           noisyBaseline: baseCv > options.noisyCvPct,
           saturated: [...base, ...rs].some((r) => r.status === "saturated"),
         });
-      }
+      });
     }
   }
   const first = records[0];

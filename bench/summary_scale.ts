@@ -1,0 +1,83 @@
+/**
+ * Scale check of summary + report over N synthetic run records, in its own
+ * process so its peak memory (VmHWM) is its own. Prints one JSON line.
+ * Usage: deno run -A bench/summary_scale.ts [N]
+ */
+import { join } from "node:path";
+import { createRunDir, writeJsonAtomic } from "../lib/run_dir.ts";
+import { stageCollect, stageReport } from "../lib/pipeline.ts";
+import { memoryLogger } from "../lib/log.ts";
+import { realRunner } from "../lib/command.ts";
+import { loadConfig } from "../lib/config.ts";
+import { syntheticRecords } from "./synthetic.ts";
+import { SCHEMA_VERSION } from "../lib/types.ts";
+import type { Manifest } from "../lib/types.ts";
+
+if (import.meta.main) {
+  const n = Number(Deno.args[0] ?? 10_000);
+  const out = await Deno.makeTempDir({ prefix: "meshbench-scale-" });
+  const runDir = await createRunDir(out, "20260101T000000Z-5e7e71");
+  const records = syntheticRecords(n);
+  const { config } = await loadConfig({
+    flags: { meshes: ["baseline", "sidecar-emu", "node-proxy-emu", "other-emu"] },
+  });
+  const now = new Date().toISOString();
+  const manifest: Manifest = {
+    kind: "meshbench.manifest",
+    schemaVersion: SCHEMA_VERSION,
+    runId: "20260101T000000Z-5e7e71",
+    target: "local",
+    profile: "quick",
+    status: "complete",
+    reason: "SYNTHETIC records for a scale benchmark",
+    createdAt: now,
+    updatedAt: now,
+    config: config as unknown as Record<string, unknown>,
+    configSources: ["defaults"],
+    provenance: {
+      gitCommit: "synthetic",
+      gitDirty: false,
+      meshbenchVersion: "synthetic",
+      deno: Deno.version.deno,
+      hostname: "synthetic",
+      kernel: Deno.osRelease(),
+      os: "synthetic",
+      cpuModel: "synthetic",
+      cpuCount: 1,
+      memoryMB: 1,
+      loadAverage: [0, 0, 0],
+      tools: {},
+      startedBy: "bench/summary_scale.ts",
+    },
+    plan: records.map((r) => r.spec),
+    planSeed: 1,
+    stages: [],
+  };
+  await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
+  await Promise.all(
+    records.map((r, i) =>
+      Deno.writeTextFile(
+        join(runDir, "runs", `${r.spec.workload}_test_${String(i + 1).padStart(5, "0")}.json`),
+        JSON.stringify(r),
+      )
+    ),
+  );
+  const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
+  const t0 = performance.now();
+  const summary = await stageCollect(runDir, deps);
+  const t1 = performance.now();
+  await stageReport(runDir, deps);
+  const t2 = performance.now();
+  const status = await Deno.readTextFile("/proc/self/status");
+  const hwmKB = Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? NaN);
+  console.log(JSON.stringify({
+    records: n,
+    groups: summary.groups.length,
+    overheads: summary.overheads.length,
+    summarySeconds: (t1 - t0) / 1000,
+    reportSeconds: (t2 - t1) / 1000,
+    totalSeconds: (t2 - t0) / 1000,
+    peakRssMB: hwmKB / 1024,
+  }));
+  await Deno.remove(out, { recursive: true });
+}
