@@ -152,7 +152,10 @@ Deno.test({
         );
         const clientNodes = pods.items.filter((p) => p.metadata?.labels?.app === "http-client")
           .map((p) => p.spec?.nodeName);
-        assert(clientNodes.every((n) => n && !serverNodes.has(n)) || serverNodes.size === 3);
+        assert(
+          clientNodes.every((n) => n && !serverNodes.has(n)),
+          `clients ${clientNodes} share nodes with servers ${[...serverNodes]}`,
+        );
         const redis = await k().apps.readNamespacedStatefulSet({
           name: "redis",
           namespace: "db-benchmark",
