@@ -31,7 +31,7 @@ import {
   table,
 } from "./plots.ts";
 import { writeJsonAtomic, writeTextAtomic } from "./run_dir.ts";
-import { bootstrapOverhead, cvPct } from "./stats.ts";
+import { bootstrapOverheads, cvPct, fromSamples } from "./stats.ts";
 import type { Component, Overhead, RunRecord } from "./types.ts";
 
 /** Which run a side of the comparison is. */
@@ -228,15 +228,28 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
     const rb = pb.get(key);
     if (!rb) continue;
     const first = ra[0];
-    for (const metric of METRICS.filter((m) => m.applies(first.spec.point.mode))) {
-      const va = metric.stat(ra);
-      const vb = metric.stat(rb);
-      if (!Number.isFinite(va) || !Number.isFinite(vb) || va === 0) continue;
-      const est = bootstrapOverhead(ra, rb, metric.stat, {
+    const metrics = METRICS.filter((m) => {
+      if (!m.applies(first.spec.point.mode)) return false;
+      const va = m.stat(ra);
+      const vb = m.stat(rb);
+      return Number.isFinite(va) && Number.isFinite(vb) && va !== 0;
+    });
+    if (metrics.length === 0) continue;
+    // All metrics of a point share their resamples (the lead's common random numbers).
+    const estimates = bootstrapOverheads(
+      ra.length,
+      rb.length,
+      metrics.map((m) => ({ baseline: fromSamples(ra, m.stat), mesh: fromSamples(rb, m.stat) })),
+      {
         resamples: options.resamples ?? 1000,
         confidence: options.confidence ?? 0.95,
         seed: seed++,
-      });
+      },
+    );
+    for (const [i, metric] of metrics.entries()) {
+      const est = estimates[i];
+      const va = est.baseline;
+      const vb = est.value;
       const iterations = { a: ra.length, b: rb.length };
       const noisePct = Math.max(
         cvPct(ra.map((r) => metric.stat([r]))),

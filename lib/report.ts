@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LoadedRun, loadRun, NO_RESULTS_HELP, resolveRunDir } from "./load_results.ts";
 import {
@@ -351,12 +351,18 @@ export function resultsDir(): string {
 /** Banner and list of every file problem, or "" when there are none. */
 export function problemsHtml(run: LoadedRun): string {
   if (run.problems.length === 0) return "";
+  // Files inside the run directory are named relative to it (the header names the run).
+  const name = (file: string) => {
+    const rel = relative(run.dir, file);
+    return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
+  };
   const items = run.problems.map((p) =>
-    `<li><code>${escapeHtml(p.file)}</code>: ${escapeHtml(p.problem)}</li>`
+    `<li><code>${escapeHtml(name(p.file))}</code>: ${escapeHtml(p.problem)}</li>`
   ).join("");
   return `<div class="mb-banner problems" role="alert"><strong>${run.problems.length} ` +
-    `problem${run.problems.length === 1 ? "" : "s"} reading this run.</strong> ` +
-    `The report shows only what is valid.<ul>${items}</ul></div>`;
+    `problem${run.problems.length === 1 ? "" : "s"} reading this run</strong> ` +
+    `(<code>${escapeHtml(run.dir)}</code>). Files that cannot be read are left out; ` +
+    `suspect data is kept and named here.<ul>${items}</ul></div>`;
 }
 
 /** Banner naming the emulated meshes, or "" when no mesh is emulated. */
