@@ -1,0 +1,147 @@
+/**
+ * meshbench's own speed, measured side by side in one run (`deno task bench:self`):
+ * (a) max throughput meshbench reports for the baseline vs raw wrk against the
+ *     same nginx, alternating (goal: ratio >= 0.97);
+ * (b) wall time of `bench:all --profile quick` over the sum of its configured
+ *     load windows (goal <= 1.15), and over all configured waiting (load + warm-up
+ *     + cool-down + gaps);
+ * (c) time and peak memory of summary + report over 10,000 synthetic run records
+ *     (goal <= 5 s).
+ * Writes `bench/out/self-<time>.json` and prints a table.
+ */
+import { join } from "node:path";
+import { loadConfig } from "../lib/config.ts";
+import { realRunner } from "../lib/command.ts";
+import { memoryLogger } from "../lib/log.ts";
+import { initRun, openRun, stageCleanup, stageDeploy, stageHealth } from "../lib/pipeline.ts";
+import { readLocalState } from "../lib/local/target.ts";
+import { httpWorkload } from "../lib/workloads/http.ts";
+import { plannedLoadSeconds } from "../lib/plan.ts";
+import { readManifest } from "../lib/run_dir.ts";
+import type { RunSpec } from "../lib/types.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function throughputRatio(rounds: number, durationS: number) {
+  const out = await Deno.makeTempDir({ prefix: "meshbench-self-" });
+  const { config } = await loadConfig({
+    flags: { out, meshes: ["baseline", "sidecar-emu"], "local.basePort": 24000 },
+  });
+  const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
+  const runDir = await initRun(config, ["bench/self.ts"], deps);
+  try {
+    await stageDeploy(runDir, deps);
+    await stageHealth(runDir, deps);
+    const { ctx } = await openRun(runDir, deps);
+    const state = await readLocalState(runDir);
+    const port = state.endpoints.http.baseline[0];
+    const connections = 16;
+    const threads = 2;
+    const env = {
+      runDir,
+      workDir: join(runDir, "local", "http"),
+      runner: realRunner,
+      config: { ...ctx.config, local: { ...ctx.config.local } },
+      log: deps.log,
+      signal: deps.signal,
+      bin: state.bin,
+    };
+    const spec: RunSpec = {
+      seq: 1,
+      workload: "http",
+      mesh: "baseline",
+      iteration: 1,
+      point: { mode: "max-throughput", tool: "wrk", rate: null, connections, durationS },
+    };
+    const ours: number[] = [];
+    const raw: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      // meshbench's path: its wrk adapter (script, parsing) on one replica, 2 threads.
+      const w = { ...httpWorkload, replicas: threads };
+      const r = await w.run(env, { ...spec, seq: i + 1 }, [port], `raw/self_${i}`, () => {});
+      ours.push(r.load.achievedRate);
+      // Raw wrk, same nginx, same threads and connections, its own report.
+      const res = await realRunner.run([
+        state.bin.wrk,
+        `-t${threads}`,
+        `-c${connections}`,
+        `-d${durationS}s`,
+        `http://127.0.0.1:${port}/`,
+      ], { timeoutMs: (durationS + 30) * 1000 });
+      const m = res.stdout.match(/Requests\/sec:\s+([\d.]+)/);
+      if (!m) throw new Error(`Cannot read raw wrk output: ${res.stdout}`);
+      raw.push(Number(m[1]));
+    }
+    return { ours, raw, ratio: mean(ours) / mean(raw) };
+  } finally {
+    await stageCleanup(runDir, deps);
+    await Deno.remove(out, { recursive: true });
+  }
+}
+
+async function wallRatio() {
+  const out = await Deno.makeTempDir({ prefix: "meshbench-self-wall-" });
+  const t0 = performance.now();
+  const p = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "tasks", "bench_all.ts"), "--profile", "quick", "--out", out, "--quiet"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const wall = (performance.now() - t0) / 1000;
+  if (p.code !== 0) throw new Error(`bench:all failed: ${new TextDecoder().decode(p.stderr)}`);
+  const [dir] = [...Deno.readDirSync(out)].map((e) => join(out, e.name));
+  const m = await readManifest(dir);
+  const c = m.config as { warmupS: number; cooldownS: number; gapS: number };
+  const load = plannedLoadSeconds(m.plan);
+  const waits = load + c.warmupS + c.cooldownS + c.gapS * (m.plan.length - 1);
+  await Deno.remove(out, { recursive: true });
+  return { wallS: wall, loadWindowsS: load, configuredS: waits, ratio: wall / load, ratioAll: wall / waits };
+}
+
+async function summaryScale(n: number) {
+  const p = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "bench", "summary_scale.ts"), String(n)],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (p.code !== 0) throw new Error(`summary_scale failed: ${new TextDecoder().decode(p.stderr)}`);
+  return JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").pop()!);
+}
+
+if (import.meta.main) {
+  const load = Deno.loadavg();
+  console.error("(a) throughput: meshbench vs raw wrk, alternating 3 x 5 s ...");
+  const a = await throughputRatio(3, 5);
+  console.error("(b) wall time of bench:all --profile quick ...");
+  const b = await wallRatio();
+  console.error("(c) summary + report over 10,000 synthetic records ...");
+  const c = await summaryScale(10_000);
+  const result = {
+    at: new Date().toISOString(),
+    loadAverageAtStart: load,
+    cpuCount: navigator.hardwareConcurrency,
+    a,
+    b,
+    c,
+  };
+  await Deno.mkdir(join(ROOT, "bench", "out"), { recursive: true });
+  const file = join(ROOT, "bench", "out", `self-${result.at.replace(/[:.]/g, "")}.json`);
+  await Deno.writeTextFile(file, JSON.stringify(result, null, 2));
+  const ok = (x: boolean) => (x ? "meets goal" : "MISSES goal");
+  console.log(`meshbench self-benchmark (load average at start ${load.map((x) => x.toFixed(2)).join(" ")})
+(a) throughput meshbench/raw wrk: ${a.ratio.toFixed(3)} (${mean(a.ours).toFixed(0)} vs ${
+    mean(a.raw).toFixed(0)
+  } req/s)  goal >= 0.97: ${ok(a.ratio >= 0.97)}
+(b) bench:all quick wall/load windows: ${b.ratio.toFixed(3)} (${b.wallS.toFixed(1)} s / ${b.loadWindowsS} s); wall/all configured waits ${
+    b.ratioAll.toFixed(3)
+  } (${b.configuredS.toFixed(1)} s)  goal <= 1.15: ${ok(b.ratio <= 1.15)}
+(c) summary+report of ${c.records} records: ${c.totalSeconds.toFixed(2)} s (summary ${
+    c.summarySeconds.toFixed(2)
+  } s, report ${c.reportSeconds.toFixed(2)} s), peak RSS ${c.peakRssMB.toFixed(0)} MB  goal <= 5 s: ${
+    ok(c.totalSeconds <= 5)
+  }
+written: ${file}`);
+}
