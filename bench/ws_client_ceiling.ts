@@ -4,13 +4,23 @@
  * between, while its timing is still sane. The rates the websocket workload tests must stay
  * well below it, or the client (not the mesh) would be what the results measure.
  *
- * A rate passes when: every message is echoed (0 errors), the achieved rate is within 2 % of
- * the requested one, the client's own send lag (actual minus scheduled send time) has
- * p99 <= 2 ms, and the round-trip p99 <= 20 ms. The ceiling is the highest passing rate of
- * the ladder; the ladder stops after the first failure.
+ * A rate passes when every message is echoed (0 errors), the achieved rate is within 2 % of
+ * the requested one, the client's own median send lag (actual minus scheduled send time) is
+ * at most 0.5 ms (a client that cannot keep up falls behind on every message, so its median
+ * grows), and the round-trip p99 is at most 50 ms (sane; the tail also moves with whatever
+ * else the machine runs, so it gets room). The ceiling is the highest rate of the ladder
+ * below which every step passed; the ladder stops at the first failure unless --keep-going.
+ *
+ * Measured on the 2-core dev machine (Debian 12, Deno 2.9, 50 connections, 3 echo servers on
+ * the same cores, other developers' work running, load average about 7), two ladders a minute
+ * apart: one passed up to 96,000 messages/s (send lag p50 0.36 ms, client 0.76 cores) and fell
+ * behind at 128,000/s (achieved 117,203/s, send lag p50 7.9 ms); the other stopped at 32,000/s
+ * on a round-trip p99 of 102 ms (send lag p50 still 0.16 ms: the machine's noise, not the
+ * client). So the ceiling is 16,000-96,000/s; the profiles test at most 2,000/s, 8-48x below.
  *
  * ```sh
  * deno task bench:ws-ceiling [--connections 50] [--duration 3] [--rates 1000,2000,...]
+ *                            [--servers 3] [--keep-going]
  * ```
  *
  * Writes `bench/out/ws_client_ceiling.json` and prints a table.
@@ -46,6 +56,7 @@ export interface CeilingStep {
   errors: number;
   p50Ms: number;
   p99Ms: number;
+  sendLagP50Ms: number;
   sendLagP99Ms: number;
   clientCpuCores: number;
   pass: boolean;
@@ -58,8 +69,9 @@ async function main() {
     options: {
       connections: { type: "string", default: String(WS_CONNECTIONS) },
       duration: { type: "string", default: "3" },
-      rates: { type: "string", default: "1000,2000,4000,8000,12000,16000,24000,32000" },
+      rates: { type: "string", default: "1000,2000,4000,8000,16000,32000,64000,96000,128000" },
       servers: { type: "string", default: "3" },
+      "keep-going": { type: "boolean", default: false },
     },
   });
   const connections = Number(values.connections);
@@ -115,14 +127,15 @@ async function main() {
       const why: string[] = [];
       if (r.errors > 0) why.push(`${r.errors} errors ${JSON.stringify(r.errorKinds)}`);
       if (r.achievedRate < rate * 0.98) why.push(`achieved ${r.achievedRate.toFixed(0)}/s`);
-      if (lag.p99Ms > 2) why.push(`send lag p99 ${lag.p99Ms} ms`);
-      if (lat.p99Ms > 20) why.push(`round-trip p99 ${lat.p99Ms} ms`);
+      if (lag.p50Ms > 0.5) why.push(`send lag p50 ${lag.p50Ms} ms`);
+      if (lat.p99Ms > 50) why.push(`round-trip p99 ${lat.p99Ms} ms`);
       const step: CeilingStep = {
         rate,
         achieved: Math.round(r.achievedRate),
         errors: r.errors,
         p50Ms: lat.p50Ms,
         p99Ms: lat.p99Ms,
+        sendLagP50Ms: lag.p50Ms,
         sendLagP99Ms: lag.p99Ms,
         // Over the whole process life (start-up and connection set-up included): an upper bound.
         clientCpuCores: Math.round((lastCpu / wallS) * 100) / 100,
@@ -133,15 +146,19 @@ async function main() {
       console.log(
         `${String(rate).padStart(6)}/s  achieved ${String(step.achieved).padStart(6)}/s  ` +
           `p50 ${step.p50Ms.toFixed(3)} ms  p99 ${step.p99Ms.toFixed(3)} ms  ` +
-          `send-lag p99 ${step.sendLagP99Ms.toFixed(3)} ms  client CPU ${step.clientCpuCores} ` +
+          `send-lag p50 ${step.sendLagP50Ms.toFixed(3)} p99 ${
+            step.sendLagP99Ms.toFixed(3)
+          } ms  client CPU ${step.clientCpuCores} ` +
           `cores  ${step.pass ? "PASS" : `FAIL (${step.why})`}`,
       );
-      if (!step.pass) break;
+      if (!step.pass && !values["keep-going"]) break;
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
-  const ceiling = steps.filter((s) => s.pass).at(-1)?.rate ?? 0;
+  // The highest rate below which every step passed.
+  const firstFail = steps.findIndex((s) => !s.pass);
+  const ceiling = (firstFail === -1 ? steps : steps.slice(0, firstFail)).at(-1)?.rate ?? 0;
   const highestTested = Math.max(
     ...Object.values(PROFILES).flatMap((p) => (p.load?.rates ?? []) as number[]),
     500,
