@@ -58,7 +58,7 @@ export const COMMON_HELP = `Options:
   --out DIR                   directory that holds run directories (default: results)
   --context NAME              kubeconfig context (required for --target cluster)
   --kubeconfig FILE           kubeconfig file (default: $KUBECONFIG or ~/.kube/config)
-  --workloads a,b             subset of workloads (local: http)
+  --workloads a,b             subset of http, grpc, websocket, db, ml (default: all five)
   --meshes a,b                meshes, the baseline included
   --iterations N              iterations per load point
   --duration S                seconds per fixed-rate run

@@ -55,7 +55,7 @@ const DEFAULTS: BenchConfig = {
   target: "local",
   profile: "quick",
   seed: 1,
-  workloads: ["http"],
+  workloads: ["http", "grpc", "websocket", "db", "ml"],
   meshes: ["baseline", "sidecar-emu", "node-proxy-emu"],
   baseline: "baseline",
   iterations: 3,

@@ -14,7 +14,7 @@ export const WORKLOADS: Record<string, LocalWorkload> = {
   http: httpWorkload,
   grpc: grpcWorkload,
   websocket: websocketWorkload,
-  redis: redisWorkload,
+  db: redisWorkload,
   ml: mlWorkload,
 };
 

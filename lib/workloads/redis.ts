@@ -1,5 +1,5 @@
 /**
- * The design's db-benchmark: a StatefulSet of three Redis instances, each with its own
+ * The design's db-benchmark (workload `db`, as on the cluster target): a StatefulSet of three Redis instances, each with its own
  * volume, loaded by two redis-benchmark clients at once. Locally: three `redis-server`
  * processes, each with its own data directory (append-only file on, as a persistent volume
  * would hold), and {@linkcode REDIS_CLIENTS} concurrent redis-benchmark processes. The
@@ -99,7 +99,7 @@ async function writeRaw(env: WorkloadEnv, rawStem: string, clients: RedisClientR
 }
 
 export const redisWorkload: LocalWorkload = {
-  name: "redis",
+  name: "db",
   namespace: "db-benchmark",
   protocol: "tcp",
   replicas: 3,

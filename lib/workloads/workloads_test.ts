@@ -89,8 +89,7 @@ function quickTest(workload: string, basePort: number, check: (r: RunRecord) => 
           }
         }
         const names = [...Deno.readDirSync(join(result.runDir, "runs"))].map((e) => e.name);
-        const family = workload === "websocket" ? "websocket" : workload;
-        assert.ok(names.every((n) => n.startsWith(`${family}_test_`)), names.join(", "));
+        assert.ok(names.every((n) => n.startsWith(`${workload}_test_`)), names.join(", "));
         assert.ok(result.summary, "a summary");
         assert.ok(result.summary!.groups.some((g) => g.workload === workload));
       } finally {
@@ -117,7 +116,7 @@ quickTest("websocket", 24100, (r) => {
   assert.equal(conns.opened, 50);
 });
 
-quickTest("redis", 24200, (r) => {
+quickTest("db", 24200, (r) => {
   assert.equal(r.load!.tool, "redis-benchmark");
   assert.equal(r.load!.extra?.clients, 2);
   const per = r.load!.extra?.perCommand as Array<{ test: string }>;
