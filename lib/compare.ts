@@ -15,15 +15,17 @@
  *
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { mergeHistograms, percentile } from "./histogram.ts";
 import { type FileProblem, type LoadedRun, loadRun } from "./load_results.ts";
 import {
   comparisonPlot,
   escapeHtml,
   type Figure,
+  FIGURE_CSS,
   formatNumber,
   formatPct,
+  htmlFigure,
   meshLabel,
   metricLabel,
   notice,
@@ -369,20 +371,36 @@ export function formatComparison(c: Comparison, options: { all?: boolean } = {})
 /** The comparison as figures: banners, the change chart and the tables. */
 export function comparisonFigures(c: Comparison): Figure[] {
   const changes = c.differences.map((d) => ({
-    label: diffLabel(d),
+    group: `${d.workload} · ${meshLabel(d.mesh, d.emulated)} @ ${rateLabel(d.rate, d.mode)}`,
+    metric: metricLabel(d.metric),
     changePct: d.changePct,
     ci95: d.ci95,
     exceedsNoise: d.exceedsNoise,
     iterations: d.iterations,
   }));
-  const banners: Figure[] = [];
+  const banners: Figure[] = [htmlFigure("Styles", `<style>${FIGURE_CSS}</style>`)];
   if (c.a.emulated || c.b.emulated) {
     banners.push(notice(
       'Meshes marked "(emulated)" are local stand-ins (proxies on loopback), not the real mesh.',
       "warning",
     ));
   }
-  for (const p of c.problems) banners.push(notice(`${p.file}: ${p.problem}`, "error"));
+  for (const side of [c.a, c.b]) {
+    const ps = c.problems.filter((p) => p.file === side.dir || p.file.startsWith(`${side.dir}/`));
+    if (ps.length === 0) continue;
+    const items = ps.map((p) =>
+      `<li><code>${escapeHtml(relative(side.dir, p.file) || p.file)}</code>: ${
+        escapeHtml(p.problem)
+      }</li>`
+    ).join("");
+    banners.push(htmlFigure(
+      `Problems in ${side.runId}`,
+      `<div class="mb-banner problems"><strong>${ps.length} problem${
+        ps.length === 1 ? "" : "s"
+      } in run ${escapeHtml(side.runId)}</strong> (<code>${escapeHtml(side.dir)}</code>)` +
+        `<ul>${items}</ul></div>`,
+    ));
+  }
   const only = [
     ...(c.onlyIn.a.length ? [notice(`Only in A: ${c.onlyIn.a.join("; ")}`)] : []),
     ...(c.onlyIn.b.length ? [notice(`Only in B: ${c.onlyIn.b.join("; ")}`)] : []),

@@ -37,13 +37,35 @@ export interface Figure {
 
 /** One row of a {@linkcode comparisonPlot}: a change between two runs with its CI. */
 export interface ChangeRow {
-  /** What changed, e.g. `http · istio · p99 @ 500/s`. */
-  label: string;
+  /** Where: workload, mesh and load point, e.g. `http · istio @ 500/s` (one panel each). */
+  group: string;
+  /** Which metric, e.g. `p99 latency`. */
+  metric: string;
   changePct: number;
   ci95: [number, number];
   exceedsNoise: boolean;
   iterations: { a: number; b: number };
 }
+
+/**
+ * Styles of banners, notices and tables for pages that do not bring their own (notebook
+ * output): notebooks emit them once, with the run header.
+ */
+export const FIGURE_CSS = `
+.mb-banner { margin: 8px 0; padding: 10px 14px; border-radius: 8px; border: 1px solid; }
+.mb-banner.emulated { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
+.mb-banner.problems { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
+.mb-run-head { font-size: 14px; margin: 4px 0; }
+.mb-title { font-weight: 600; margin-bottom: 2px; }
+.mb-subtitle, .mb-caption { color: #4b5563; font-size: 12.5px; margin: 2px 0 6px; }
+.mb-notice { padding: 10px 14px; border-radius: 6px; border: 1px dashed #9ca3af; margin: 8px 0; }
+.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; }
+table.mb-table td, table.mb-table th { text-align: left; }
+table.mb-table td.num, table.mb-table th.num { text-align: right; }
+table.mb-table .nw, table.mb-table .num { white-space: nowrap; }
+table.mb-table tr.significant td { font-weight: 600; }
+table.mb-table tr.bad td { color: #991b1b; }
+`;
 
 /** Colour of the no-mesh baseline in every chart. */
 const BASELINE_COLOR = "#6b7280";
@@ -942,31 +964,63 @@ export function comparisonPlot(
     status: c.exceedsNoise ? "exceeds noise" : "within noise",
   }));
   if (rows.length === 0) return notice(`${title}: nothing to compare.`);
+  type Row = typeof rows[number];
+  const groups = [...new Set(rows.map((r) => r.group))];
+  const metrics = [...new Set(rows.map((r) => r.metric))];
   const lo = Math.min(0, ...rows.map((r) => r.lo));
   const hi = Math.max(0, ...rows.map((r) => r.hi));
-  const pad = (hi - lo) * 0.3 || 10;
+  // Intervals from a few noisy iterations can span thousands of %: a symmetric log
+  // scale keeps the small, real changes readable next to them.
+  const wide = hi - lo > 1000;
+  const perGroup = Math.max(...groups.map((g) => rows.filter((r) => r.group === g).length));
   const svg = render({
     width: options.width ?? WIDTH,
-    height: rows.length * 22 + 70,
-    marginLeft: 260,
-    marginRight: 110,
-    marginTop: 20,
-    x: { label: "change B vs A (%)", grid: true, domain: [lo - pad * 0.1, hi + pad] },
-    y: { domain: rows.map((r) => r.label), label: null },
+    height: groups.length * (perGroup * 18 + 34) + 50,
+    marginLeft: 150,
+    marginRight: 20,
+    marginTop: 22,
+    marginBottom: 40,
+    x: wide
+      ? {
+        type: "symlog",
+        label: "change B vs A (%, symmetric log scale)",
+        grid: true,
+        domain: [lo, hi * 8],
+        ticks: [-100, -50, -10, 0, 10, 50, 100, 1000, 10000, 100000].filter((t) =>
+          t >= lo && t <= hi * 8
+        ),
+        tickFormat: (t: number) => `${t}`,
+      }
+      : {
+        label: "change B vs A (%)",
+        grid: true,
+        domain: [lo - (hi - lo) * 0.05, hi + (hi - lo) * 0.6 || 10],
+      },
+    y: { domain: metrics, label: null },
+    fy: { domain: groups, axis: null, padding: 0.3 },
     color: {
       domain: ["exceeds noise", "within noise"],
       range: ["#dc2626", "#9ca3af"],
       legend: true,
     },
     marks: [
+      Plot.frame({ stroke: "#e5e7eb" }),
+      panelTitles(groups),
       Plot.ruleX([0], { stroke: "#111827", strokeOpacity: 0.6 }),
-      Plot.ruleY(rows, { y: "label", x1: "lo", x2: "hi", stroke: "status", strokeWidth: 2 }),
-      Plot.dot(rows, { y: "label", x: "changePct", fill: "status", r: 4 }),
+      Plot.ruleY(rows, {
+        fy: "group",
+        y: "metric",
+        x1: "lo",
+        x2: "hi",
+        stroke: "status",
+        strokeWidth: 2,
+      }),
+      Plot.dot(rows, { fy: "group", y: "metric", x: "changePct", fill: "status", r: 3.5 }),
       Plot.text(rows, {
-        y: "label",
+        fy: "group",
+        y: "metric",
         x: "hi",
-        text: (r: typeof rows[number]) =>
-          `${formatPct(r.changePct)}  n=${r.iterations.a}/${r.iterations.b}`,
+        text: (r: Row) => `${formatPct(r.changePct)}  n=${r.iterations.a}/${r.iterations.b}`,
         textAnchor: "start",
         dx: 6,
         fontSize: 9,

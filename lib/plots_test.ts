@@ -104,8 +104,22 @@ Deno.test("tables escape their cells", () => {
 
 Deno.test("comparison plot colours changes that exceed the noise", () => {
   const fig = comparisonPlot([
-    { label: "a", changePct: 50, ci95: [20, 80], exceedsNoise: true, iterations: { a: 3, b: 3 } },
-    { label: "b", changePct: 5, ci95: [-10, 20], exceedsNoise: false, iterations: { a: 3, b: 3 } },
+    {
+      group: "http · istio @ 500/s",
+      metric: "p99 latency",
+      changePct: 50,
+      ci95: [20, 80],
+      exceedsNoise: true,
+      iterations: { a: 3, b: 3 },
+    },
+    {
+      group: "http · istio @ 500/s",
+      metric: "p50 latency",
+      changePct: 5,
+      ci95: [-10, 20],
+      exceedsNoise: false,
+      iterations: { a: 3, b: 3 },
+    },
   ]);
   assert.equal(svgCount(fig.html), 1);
   assert.match(fig.html, /#dc2626/);

@@ -13,6 +13,7 @@ import { type LoadedRun, loadRun, NO_RESULTS_HELP, resolveRunDir } from "./load_
 import {
   escapeHtml,
   type Figure,
+  FIGURE_CSS,
   formatNumber,
   formatOverhead,
   formatPct,
@@ -82,23 +83,6 @@ ul.findings li { margin: 4px 0; }
 pre.mb-config { background: #f9fafb; border: 1px solid var(--line); border-radius: 6px; padding: 10px;
   font-size: 12px; overflow-x: auto; max-height: 420px; }
 footer { color: var(--muted); font-size: 12px; margin-top: 22px; text-align: center; }
-`;
-
-/** The banner styles, for notebook output (the report has them in its page CSS). */
-const CSS_NOTEBOOK = `
-.mb-banner { margin: 8px 0; padding: 10px 14px; border-radius: 8px; border: 1px solid; }
-.mb-banner.emulated { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
-.mb-banner.problems { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
-.mb-run-head { font-size: 14px; margin: 4px 0; }
-.mb-title { font-weight: 600; margin-bottom: 2px; }
-.mb-subtitle, .mb-caption { color: #4b5563; font-size: 12.5px; margin: 2px 0 6px; }
-.mb-notice { padding: 10px 14px; border-radius: 6px; border: 1px dashed #9ca3af; margin: 8px 0; }
-.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; }
-table.mb-table td, table.mb-table th { text-align: left; }
-table.mb-table td.num, table.mb-table th.num { text-align: right; }
-table.mb-table .nw, table.mb-table .num { white-space: nowrap; }
-table.mb-table tr.significant td { font-weight: 600; }
-table.mb-table tr.bad td { color: #991b1b; }
 `;
 
 function section(id: string, title: string, lead: string, figures: Figure[]): string {
@@ -337,7 +321,7 @@ export async function openRun(dir?: string): Promise<OpenedRun> {
     run,
     status: htmlFigure(
       `Run ${run.runId}`,
-      `<style>${CSS_NOTEBOOK}</style>${head}${emulationHtml(run)}${problemsHtml(run)}`,
+      `<style>${FIGURE_CSS}</style>${head}${emulationHtml(run)}${problemsHtml(run)}`,
     ),
   };
 }
