@@ -11,6 +11,8 @@ set -euo pipefail
 
 K8S_VERSION="v1.34.4"  # k8s.io/kubernetes; staging modules at v0.34.4; bundles etcd server v3.6.4
 KWOK_VERSION="v0.8.0"  # sigs.k8s.io/kwok
+FORTIO_VERSION="v1.66.5"  # fortio.org/fortio: the cluster's load generator (image fortio/fortio:1.66.5),
+                          # run by exec into kwok pods in tests (newer releases need grol.io, not served)
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin_dir="$repo/.testenv/bin"
@@ -91,9 +93,20 @@ GO
   log "built in $(($(date +%s) - start)) s"
 fi
 
+fortio_cache="$cache_root/fortio-$FORTIO_VERSION"
+if [[ ! -x "$fortio_cache/fortio" ]]; then
+  log "go install fortio.org/fortio@$FORTIO_VERSION"
+  mkdir -p "$fortio_cache.tmp"
+  GOBIN="$fortio_cache.tmp" go install -trimpath -ldflags "-s -w" "fortio.org/fortio@$FORTIO_VERSION"
+  rm -rf "$fortio_cache"
+  mv "$fortio_cache.tmp" "$fortio_cache"
+fi
+
 mkdir -p "$bin_dir"
 for b in "${binaries[@]}"; do
   if ! cmp -s "$cache/$b" "$bin_dir/$b"; then cp -f "$cache/$b" "$bin_dir/$b"; fi
 done
-printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\n' "$K8S_VERSION" "$KWOK_VERSION" > "$bin_dir/testenv-versions.env"
-log "binaries ready in $bin_dir: ${binaries[*]}"
+if ! cmp -s "$fortio_cache/fortio" "$bin_dir/fortio"; then cp -f "$fortio_cache/fortio" "$bin_dir/fortio"; fi
+printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\nFORTIO_VERSION=%s\n' "$K8S_VERSION" "$KWOK_VERSION" \
+  "$FORTIO_VERSION" > "$bin_dir/testenv-versions.env"
+log "binaries ready in $bin_dir: ${binaries[*]} fortio"

@@ -46,8 +46,12 @@ function concat(parts: Uint8Array[]): Uint8Array {
 export function exitCodeOf(status: k8s.V1Status): number {
   if (status.status === "Success") return 0;
   const cause = status.details?.causes?.find((c) => c.reason === "ExitCode");
-  const n = Number(cause?.message);
-  return Number.isFinite(n) ? n : -1;
+  if (cause?.message !== undefined && Number.isFinite(Number(cause.message))) {
+    return Number(cause.message);
+  }
+  // Some kubelet implementations (kwok) report the exit only in the message.
+  const m = /exit status (\d+)/.exec(status.message ?? "");
+  return m ? Number(m[1]) : -1;
 }
 
 /**

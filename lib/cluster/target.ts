@@ -55,7 +55,7 @@ export interface ClusterState {
 const STATE = "cluster.json";
 
 /** The load generator image of the client pods (see manifests/workloads/http.yaml). */
-export const FORTIO_IMAGE = "fortio/fortio:1.75.3";
+export const FORTIO_IMAGE = "fortio/fortio:1.66.5";
 
 async function readState(runDir: string): Promise<ClusterState | null> {
   try {
@@ -109,7 +109,13 @@ export class ClusterTarget implements Target {
   readonly name = "cluster" as const;
   #kube?: Kube;
   constructor(
-    private readonly options: { runner?: Runner; helm?: string; healthTimeoutMs?: number } = {},
+    private readonly options: {
+      runner?: Runner;
+      helm?: string;
+      healthTimeoutMs?: number;
+      /** Where load goes (default: the workload's Service DNS name, {@linkcode fortioTargetFor}). */
+      loadTarget?: (ns: NamespaceSpec) => { address: string; protocol: "http" | "grpc" };
+    } = {},
   ) {}
 
   #connect(ctx: StageContext): Kube {
@@ -294,7 +300,7 @@ export class ClusterTarget implements Target {
 
   async #fortio(ctx: StageContext, ns: NamespaceSpec, point: LoadPoint) {
     const kube = this.#connect(ctx);
-    const target = fortioTargetFor(ns);
+    const target = (this.options.loadTarget ?? fortioTargetFor)(ns);
     const app = `${ns.workload}-client`;
     const pods = await readyPods(kube, ns.namespace, app);
     if (pods.length === 0) {

@@ -417,6 +417,10 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
       "--allow-privileged=true",
       "--enable-priority-and-fairness=false",
       "--endpoint-reconciler-type=none",
+      // exec/logs go to kwok, which serves the kubelet API for its nodes on loopback.
+      `--kubelet-client-certificate=${pki}/admin.crt`,
+      `--kubelet-client-key=${pki}/admin.key`,
+      "--kubelet-preferred-address-types=InternalIP",
       "--v=1",
     ], {
       // HTTP/1.1 only: when the server stops, HTTP/2 GOAWAY frames crash Deno's node:http2
@@ -452,15 +456,34 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
       "--v=1",
     ]);
     const stages = new URL("./kwok_stages.yaml", import.meta.url).pathname;
+    // `kubectl exec` into a kwok pod runs the command on this machine (in `dir`): the
+    // exec path (API server -> kubelet API -> process) is then real end to end.
+    const execConfig = `${dir}/kwok-exec.yaml`;
+    await Deno.writeTextFile(
+      execConfig,
+      JSON.stringify({
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "ClusterExec",
+        metadata: { name: "meshbench-local" },
+        spec: { execs: [{ local: { workDir: dir } }] },
+      }),
+    );
     await start("kwok", [
       `--kubeconfig=${componentKubeconfig}`,
       `--config=${stages}`,
+      `--config=${execConfig}`,
       "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
       `--server-address=127.0.0.1:${ports.kwok}`,
+      `--node-port=${ports.kwok}`,
+      `--tls-cert-file=${pki}/apiserver.crt`,
+      `--tls-private-key-file=${pki}/apiserver.key`,
       "--cidr=10.244.0.1/16",
-      "--node-ip=10.0.0.1",
+      "--node-ip=127.0.0.1",
       "--node-lease-duration-seconds=40",
-    ]);
+    ], {
+      // Exec into a pod runs here: the installed tools (fortio) come first on PATH.
+      PATH: `${resolveBinDir(options.binDir)}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+    });
 
     const api = async (method: string, path: string, body?: unknown) => {
       const r = await fetch(`${server}${path}`, {

@@ -1,0 +1,146 @@
+// The ClusterTarget end to end against a real API server with kwok: deploy, health, load by
+// exec in a client pod (kwok runs the exec'd fortio on this machine, against a loopback
+// server), the ML Job, cleanup, and cleanup on Ctrl-C.
+import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
+import { resolveBinDir } from "../testenv/testenv.ts";
+import { ClusterTarget } from "./target.ts";
+import { connect, disconnect } from "./kube.ts";
+import { makeContext } from "./testdata/context.ts";
+import type { RunSpec } from "../types.ts";
+
+let skip = testenvSkipReason();
+try {
+  Deno.statSync(`${resolveBinDir()}/fortio`);
+} catch {
+  skip ??= `fortio missing in "${resolveBinDir()}" (run: bash .ci/install_testenv.sh)`;
+}
+if (skip) console.log(`SKIP cluster target tests: ${skip}`);
+
+Deno.test({
+  name: "ClusterTarget: deploy, health, load by exec, ML Job, cleanup, Ctrl-C",
+  ignore: skip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const env = await startForTest("target");
+    const runDir = await Deno.makeTempDir({ prefix: "meshbench-run-" });
+    let served = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+      served++;
+      return new Response("ok");
+    });
+    const lines: string[] = [];
+    const ctx = makeContext({
+      kubeconfig: env.kubeconfigPath,
+      context: env.context,
+      runDir,
+      workloads: ["http", "ml"],
+      lines,
+    });
+    const target = new ClusterTarget({
+      healthTimeoutMs: 60_000,
+      loadTarget: () => ({ address: `http://127.0.0.1:${server.addr.port}/`, protocol: "http" }),
+    });
+    const kube = connect(env.context, { kubeconfig: env.kubeconfigPath });
+    try {
+      await t.step("deploy and health", async () => {
+        await target.deploy(ctx);
+        await target.health(ctx);
+        const state = JSON.parse(await Deno.readTextFile(`${runDir}/cluster.json`));
+        assertEquals(state.namespaces, ["http-benchmark", "ml-benchmark", "baseline-http"]);
+        assertEquals(state.metrics, false);
+        assert(lines.some((l) => l.includes("metrics.k8s.io API is not served")));
+      });
+
+      await t.step("load runs by exec in a client pod and is parsed", async () => {
+        const spec: RunSpec = {
+          seq: 1,
+          workload: "http",
+          mesh: "baseline",
+          iteration: 1,
+          point: { mode: "fixed-rate", tool: "fortio", rate: 100, connections: 2, durationS: 2 },
+        };
+        const out = await target.runLoad(ctx, spec);
+        assertEquals(out.load.tool, "fortio");
+        assertEquals(out.load.toolVersion, "1.66.5");
+        assertEquals(out.load.errors, 0);
+        assert(out.load.operations >= 180 && out.load.operations <= 220, `${out.load.operations}`);
+        // fortio sends one unrecorded warm-up request per connection before the run.
+        assertEquals(served, out.load.operations + 2, "every parsed request reached the server");
+        assert(Math.abs(out.load.achievedRate - 100) < 5, `${out.load.achievedRate}`);
+        assertEquals(out.load.latency.total, out.load.operations);
+        assertEquals(out.raw.length, 1);
+        assert((await Deno.stat(`${runDir}/${out.raw[0]}`)).size > 0);
+        const mesh = await target.describeMesh(ctx, "baseline");
+        assertEquals([mesh.kind, mesh.emulated], ["none", false]);
+      });
+
+      await t.step("the ML Job runs as a measured load", async () => {
+        const out = await target.runLoad(ctx, {
+          seq: 2,
+          workload: "ml",
+          mesh: "baseline",
+          iteration: 1,
+          point: {
+            mode: "batch",
+            tool: "kubernetes-job",
+            rate: null,
+            connections: 1,
+            durationS: 0,
+          },
+        });
+        assertEquals(out.load.operations, 5);
+      });
+
+      await t.step("cleanup removes the run's namespaces", async () => {
+        await target.cleanup(ctx);
+        const names = (await kube.core.listNamespace()).items.map((n) => n.metadata?.name);
+        for (const ns of ["http-benchmark", "ml-benchmark", "baseline-http"]) {
+          assert(!names.includes(ns), `${ns} left behind`);
+        }
+      });
+
+      await t.step("Ctrl-C cleans up what was deployed", async () => {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            new URL("./testdata/interrupt_child.ts", import.meta.url).pathname,
+            env.kubeconfigPath,
+            env.context,
+            await Deno.makeTempDir({ prefix: "meshbench-run-" }),
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        let seen = "";
+        const deadline = Date.now() + 60_000;
+        while (!seen.includes("deployed") && Date.now() < deadline) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          seen += value;
+        }
+        assertStringIncludes(seen, "deployed");
+        const before = (await kube.core.listNamespace()).items.map((n) => n.metadata?.name);
+        assert(before.includes("http-benchmark"));
+        child.kill("SIGINT");
+        const status = await child.status;
+        reader.releaseLock();
+        await child.stdout.cancel().catch(() => {});
+        const err = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+        assertEquals(status.code, 130, err);
+        assertStringIncludes(err, "interrupted, cleaning up");
+        const after = (await kube.core.listNamespace()).items.map((n) => n.metadata?.name);
+        assert(!after.includes("http-benchmark") && !after.includes("baseline-http"));
+      });
+    } finally {
+      await server.shutdown();
+      await target.close();
+      await disconnect(kube);
+      await stopForTest(env);
+      await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    }
+  },
+});

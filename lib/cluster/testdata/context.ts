@@ -1,0 +1,35 @@
+// Test fixture: a StageContext for the cluster target (config fields it reads, real runner).
+import type { BenchConfig } from "../../config.ts";
+import type { StageContext } from "../../target.ts";
+import { realRunner } from "../../command.ts";
+
+/** A StageContext with the given cluster, run directory and workloads; logs to `lines`. */
+export function makeContext(o: {
+  kubeconfig: string;
+  context: string;
+  runDir: string;
+  workloads: string[];
+  meshes?: string[];
+  lines?: string[];
+}): StageContext {
+  const lines = o.lines ?? [];
+  const config = {
+    target: "cluster",
+    workloads: o.workloads,
+    meshes: o.meshes ?? ["baseline"],
+    baseline: "baseline",
+    load: { rates: [100], durationS: 2, connections: 2 },
+    cluster: { context: o.context, kubeconfig: o.kubeconfig },
+  } as unknown as BenchConfig;
+  return {
+    runDir: o.runDir,
+    config,
+    runner: realRunner,
+    signal: new AbortController().signal,
+    log: {
+      info: (m) => lines.push(m),
+      warn: (m) => lines.push(`WARN ${m}`),
+      progress: () => {},
+    },
+  };
+}
