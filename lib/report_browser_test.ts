@@ -120,6 +120,8 @@ Deno.test("report of each committed fixture run renders offline in Chromium", as
       assertClean(check, file);
       assert.equal(check.charts.length, expected, "every chart in the HTML is on screen");
       assert.match(check.title, /meshbench report/);
+      assert.match(check.text, /Emulated meshes\./, "the emulation banner is on screen");
+      assert.match(check.text, /\(emulated\)/);
       console.log(`screenshot: ${shot} (${check.charts.length} charts)`);
     }
   });
