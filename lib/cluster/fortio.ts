@@ -7,7 +7,9 @@
  *   so percentiles are never under-stated; `extra.histogramSource` says so.
  * - fortio paces each connection and does not correct for coordinated omission
  *   (fortio/fortio#3): fixed-rate runs are `actual-send`, max-throughput runs `closed-loop`.
- * - Errors: every return code other than 200 (HTTP) or SERVING (gRPC health/ping), by code.
+ * - Errors: every return code other than 200 (HTTP) or SERVING (gRPC health/ping), by code;
+ *   fortio's latency histogram includes failed requests (`extra.latencyIncludesErrors`).
+ * - fortio reports bytes received (`Sizes.Sum`) but not bytes sent: `bytesOut` is 0.
  *
  * @module
  */
@@ -79,8 +81,9 @@ interface FortioJson {
     Data?: Array<{ Start: number; End: number; Count: number }>;
   };
   RetCodes?: Record<string, number>;
-  BytesSent?: number;
-  BytesReceived?: number;
+  /** Response sizes (headers and body) per request; `Sum` is the bytes received. */
+  Sizes?: { Sum?: number };
+  ErrorsDurationHistogram?: { Count?: number };
 }
 
 /** Parses fortio's JSON report; `protocol` decides which return code is success. */
@@ -126,9 +129,15 @@ export function parseFortioJson(
     operations: h.Count,
     errors,
     errorKinds,
-    bytesIn: data.BytesReceived ?? 0,
-    bytesOut: data.BytesSent ?? 0,
+    bytesIn: data.Sizes?.Sum ?? 0,
+    bytesOut: 0,
     latency: rec.toHistogram(),
-    extra: { histogramSource: "fortio buckets at upper bound", coCorrected: false },
+    extra: {
+      histogramSource: "fortio buckets at upper bound",
+      // fortio's DurationHistogram holds every request, failed ones included.
+      latencyIncludesErrors: true,
+      errorRequests: data.ErrorsDurationHistogram?.Count ?? 0,
+      coCorrected: false,
+    },
   };
 }
