@@ -36,7 +36,7 @@ import {
   throughputPlot,
 } from "./plots.ts";
 import { writeTextAtomic } from "./run_dir.ts";
-import type { Overhead, RunRecord } from "./types.ts";
+import type { Manifest, Overhead, RunRecord } from "./types.ts";
 
 const CSS = `
 :root { color-scheme: light; --ink: #111827; --muted: #4b5563; --line: #e5e7eb; --accent: #4269d0; }
@@ -315,7 +315,7 @@ export async function openRun(dir?: string): Promise<OpenedRun> {
   const m = run.manifest;
   const head = `<div class="mb-run-head"><strong>Run ${escapeHtml(run.runId)}</strong> · ` +
     `target ${escapeHtml(m?.target ?? run.summary?.target ?? "unknown")} · ` +
-    `${m ? `profile ${escapeHtml(m.profile)} · status ${escapeHtml(m.status)} · ` : ""}` +
+    `${m ? `profile ${escapeHtml(m.profile)} · status ${escapeHtml(runStatus(m))} · ` : ""}` +
     `${run.runs.length} run records · <code>${escapeHtml(run.dir)}</code></div>`;
   return {
     run,
@@ -330,6 +330,22 @@ export async function openRun(dir?: string): Promise<OpenedRun> {
 export function resultsDir(): string {
   return Deno.env.get("MESHBENCH_RESULTS") ??
     join(dirname(dirname(fileURLToPath(import.meta.url))), "results");
+}
+
+/**
+ * The run's status in words. A run still "running" whose only running stage is the
+ * report is being reported on by its own pipeline: its final status comes after.
+ */
+export function runStatus(m: Manifest): string {
+  if (m.status !== "running") return m.status + (m.reason ? ` (${m.reason})` : "");
+  const running = m.stages.filter((s) => s.status === "running").map((s) => s.name);
+  if (running.length === 1 && running[0] === "report") {
+    const failed = m.stages.some((s) => s.status === "failed" || s.status === "interrupted");
+    return `finishing (report written by the run itself${
+      failed ? "; a stage failed, see Provenance" : "; every stage so far ok"
+    })`;
+  }
+  return "running";
 }
 
 /** Banner and list of every file problem, or "" when there are none. */
@@ -465,7 +481,7 @@ export function renderReport(run: LoadedRun, options: { generatedAt?: string } =
     `run <strong>${escapeHtml(run.runId)}</strong>`,
     `target ${escapeHtml(m?.target ?? s?.target ?? "unknown")}`,
     m ? `profile ${escapeHtml(m.profile)}` : "",
-    m ? `status ${escapeHtml(m.status)}` : "",
+    m ? `status ${escapeHtml(runStatus(m))}` : "",
     `${run.runs.length} runs`,
     `report generated ${escapeHtml(generatedAt)}`,
   ].filter(Boolean).map((x) => `<span>${x}</span>`).join(" ");

@@ -89,3 +89,25 @@ Deno.test("writeReport names the directory it cannot write to", async () => {
     /Cannot write report "\/nonexistent\/meshbench-run\/report.html"/,
   );
 });
+
+Deno.test("a report written by the run's own report stage says the run is finishing", async () => {
+  await withRun(async (dir) => {
+    const path = join(dir, "manifest.json");
+    const m = JSON.parse(await Deno.readTextFile(path));
+    m.status = "running";
+    m.stages.push({ name: "report", status: "running", start: "2000-01-01T01:00:00.000Z" });
+    await Deno.writeTextFile(path, JSON.stringify(m));
+    const run = await loadRun(dir);
+    assert.deepEqual(run.problems, []);
+    const html = renderReport(run);
+    assert.match(
+      html,
+      /status finishing \(report written by the run itself; every stage so far ok\)/,
+    );
+    m.stages.push({ name: "load", status: "running", start: "2000-01-01T01:00:00.000Z" });
+    await Deno.writeTextFile(path, JSON.stringify(m));
+    const stuck = await loadRun(dir);
+    assert.match(stuck.problems[0].problem, /stage load is still marked running/);
+    assert.match(renderReport(stuck), /status running/);
+  });
+});
