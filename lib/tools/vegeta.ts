@@ -83,7 +83,7 @@ export interface VegetaRunInfo {
 
 /**
  * Turns vegeta rows into the tool-neutral result. Latency of each request is
- * `(sent - intended) + latency`, where intended = t0 + seq / rate and t0 the first
+ * `(sent - intended) + latency`, where intended = t0 + seq / rate and t0 the schedule start
  * request's send time. Non-2xx codes and transport errors are counted by kind.
  */
 export function vegetaResult(rows: VegetaRow[], info: VegetaRunInfo): LoadResult {
@@ -94,10 +94,15 @@ export function vegetaResult(rows: VegetaRow[], info: VegetaRunInfo): LoadResult
   let bytesOut = 0;
   let lateMax = 0;
   const sorted = [...rows].sort((a, b) => a.seq - b.seq);
-  const t0 = sorted.length
-    ? sorted.find((r) => r.seq === 0)?.timestampNs ?? sorted[0].timestampNs
-    : 0n;
   const intervalNs = 1e9 / info.rate;
+  // vegeta's pacer schedules request i at start + i * interval and never sends early, so
+  // the schedule's start is the earliest (sent - i * interval) over all requests. Using
+  // the first request's send time instead would shift the schedule when that one was late.
+  let t0 = sorted.length ? sorted[0].timestampNs : 0n;
+  for (const r of sorted) {
+    const start = r.timestampNs - BigInt(Math.round(r.seq * intervalNs));
+    if (start < t0) t0 = start;
+  }
   let lastDone = 0n;
   for (const r of sorted) {
     const intended = t0 + BigInt(Math.round(r.seq * intervalNs));

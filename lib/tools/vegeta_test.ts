@@ -46,3 +46,15 @@ Deno.test("quoted CSV fields with commas and quotes split right", () => {
 Deno.test("a malformed line is an error naming its line number", () => {
   throws(() => parseVegetaCsv("garbage\n"), /line 1/);
 });
+
+Deno.test("a late first request does not shift the schedule (no latency below the real one)", () => {
+  const rows = parseVegetaCsv(csv);
+  // The first request left 20 ms late; vegeta then caught up. Nothing may read as 0 latency.
+  const late = rows.map((r) =>
+    r.seq === 0 ? { ...r, timestampNs: r.timestampNs + 20_000_000n } : r
+  );
+  const res = vegetaResult(late, { rate: 200, durationS: 1, connections: 4, toolVersion: "x" });
+  const minLatencyUs = Math.min(...rows.map((r) => r.latencyNs)) / 1000;
+  assert(res.latency.min >= Math.floor(minLatencyUs), `${res.latency.min} < ${minLatencyUs}`);
+  assert(res.latency.max >= 20_000, "the late request carries its 20 ms delay");
+});
