@@ -84,7 +84,7 @@ export interface VegetaRunInfo {
 /**
  * Turns vegeta rows into the tool-neutral result. Latency of each request is
  * `(sent - intended) + latency`, where intended = t0 + seq / rate and t0 the schedule start
- * request's send time. Non-2xx codes and transport errors are counted by kind.
+ * (the earliest send minus its offset). Non-2xx codes and transport errors are counted by kind.
  */
 export function vegetaResult(rows: VegetaRow[], info: VegetaRunInfo): LoadResult {
   const hist = new HistogramRecorder();
