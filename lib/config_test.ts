@@ -80,3 +80,9 @@ Deno.test("YAML syntax errors carry the line", async () => {
     (e: Error) => e.message.includes(file) && /YAML/.test(e.message),
   );
 });
+
+Deno.test("the example config in the repository is valid", async () => {
+  const file = new URL("../bench.example.yaml", import.meta.url).pathname;
+  const { config } = await loadConfig({ file });
+  assertEquals(config.workloads, ["http", "grpc", "websocket", "redis", "ml"]);
+});

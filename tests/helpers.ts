@@ -12,6 +12,7 @@ export const ROOT = new URL("..", import.meta.url).pathname;
 /** A short config for tests: every stage, small windows. */
 export function quickConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
+    workloads: ["http"],
     iterations: 3,
     warmupS: 1,
     cooldownS: 0.5,
