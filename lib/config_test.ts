@@ -84,5 +84,5 @@ Deno.test("YAML syntax errors carry the line", async () => {
 Deno.test("the example config in the repository is valid", async () => {
   const file = new URL("../bench.example.yaml", import.meta.url).pathname;
   const { config } = await loadConfig({ file });
-  assertEquals(config.workloads, ["http", "grpc", "websocket", "redis", "ml"]);
+  assertEquals(config.workloads, ["http", "grpc", "websocket", "db", "ml"]);
 });
