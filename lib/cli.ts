@@ -44,6 +44,10 @@ const COMMON = {
   rates: { type: "string" },
   seed: { type: "string" },
   run: { type: "string" },
+  "var-file": { type: "string" },
+  keep: { type: "boolean" },
+  "state-dir": { type: "string" },
+  "ssh-key": { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -65,6 +69,10 @@ export const COMMON_HELP = `Options:
   --rates R1,R2               fixed rates (requests per second)
   --seed N                    seed of the run order and the bootstrap
   --run DIR                   existing run directory (stage tasks; default: the newest)
+  --var-file FILE             oci: your copy of terraform/meshbench.tfvars.example
+  --keep                      oci: leave the infrastructure up afterwards
+  --state-dir DIR             oci: Terraform/Ansible state (default: .meshbench/oci)
+  --ssh-key FILE              oci: private key for the nodes
   --quiet                     warnings only
   -h, --help                  this help
 Environment: MESHBENCH_TARGET, MESHBENCH_PROFILE, MESHBENCH_OUT, MESHBENCH_CONTEXT,
@@ -125,6 +133,10 @@ export async function parseCli(
     "load.durationS": num("duration", s("duration")),
     "load.rates": list(s("rates"))?.map((r) => num("rates", r)!),
     seed: num("seed", s("seed"), true),
+    "oci.varFile": s("var-file"),
+    "oci.keep": v.keep === true ? true : undefined,
+    "oci.stateDir": s("state-dir"),
+    "oci.sshKey": s("ssh-key"),
   };
   const { config, sources } = await loadConfig({
     file: s("config"),

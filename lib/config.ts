@@ -39,6 +39,8 @@ export interface BenchConfig {
   bootstrap: { resamples: number; confidence: number };
   local: { proxyThreads: number; serverWorkers: number; basePort: number };
   cluster: { context: string; kubeconfig: string };
+  /** The OCI target: Terraform variables file, keep the infrastructure, state, SSH key. */
+  oci: { varFile: string; keep: boolean; stateDir: string; sshKey: string };
   /** Directory that holds run directories. */
   out: string;
 }
@@ -73,6 +75,7 @@ const DEFAULTS: BenchConfig = {
   bootstrap: { resamples: 2000, confidence: 0.95 },
   local: { proxyThreads: 1, serverWorkers: 1, basePort: 18000 },
   cluster: { context: "", kubeconfig: "" },
+  oci: { varFile: "", keep: false, stateDir: "", sshKey: "" },
   out: "results",
 };
 
@@ -101,6 +104,8 @@ export const PROFILES: Record<ProfileName, DeepPartial<BenchConfig>> = {
 
 /** Cluster meshes differ from local emulations: the default list follows the target. */
 const CLUSTER_MESHES = ["baseline", "istio", "linkerd", "cilium"];
+/** Workloads the cluster target drives load for today. */
+const CLUSTER_WORKLOADS = ["http", "grpc", "ml"];
 
 export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends Array<unknown> ? T[K]
@@ -134,6 +139,7 @@ const SHAPE: Shape = {
   bootstrap: { resamples: "integer", confidence: "number" },
   local: { proxyThreads: "integer", serverWorkers: "integer", basePort: "integer" },
   cluster: { context: "string", kubeconfig: "string" },
+  oci: { varFile: "string", keep: "boolean", stateDir: "string", sshKey: "string" },
   out: "string",
 };
 
@@ -296,7 +302,7 @@ function checkRules(c: BenchConfig, locate: Locate): void {
   if (c.local.basePort < 1024 || c.local.basePort > 60000) {
     fail("local.basePort", `expected 1024 to 60000, got ${c.local.basePort}`);
   }
-  if (c.target !== "local" && c.cluster.context === "" && c.target === "cluster") {
+  if (c.target === "cluster" && c.cluster.context === "") {
     fail(
       "cluster.context",
       "the cluster target needs an explicitly named kubeconfig context (--context NAME)",
@@ -391,7 +397,9 @@ export async function loadConfig(
   }
   const target = (flagValue.target ?? envValue.target ?? fileValue.target ?? "local") as string;
   let merged = deepMerge(DEFAULTS, PROFILES[profile as ProfileName]);
-  if (target !== "local") merged = { ...merged, meshes: CLUSTER_MESHES };
+  if (target !== "local") {
+    merged = { ...merged, meshes: CLUSTER_MESHES, workloads: CLUSTER_WORKLOADS };
+  }
   merged = deepMerge(merged, fileValue);
   merged = deepMerge(merged, envValue);
   merged = deepMerge(merged, flagValue);

@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import type { Runner } from "./command.ts";
-import type { BenchConfig } from "./config.ts";
+import { type BenchConfig, ConfigError } from "./config.ts";
 import { buildPlan } from "./plan.ts";
 import { collectProvenance } from "./provenance.ts";
 import {
@@ -77,14 +77,20 @@ export async function initRun(
   const runId = newRunId();
   const runDir = await createRunDir(config.out, runId);
   const target = await targetFor(config.target);
-  const workloads = config.target === "local"
+  const local = config.target === "local";
+  const remote = local ? undefined : await import("./targets.ts");
+  const workloads = local
     ? workloadsByName(config.workloads).map((w) => ({ name: w.name, points: w.points(config) }))
-    : (await import("./targets.ts")).remotePoints(config);
+    : remote!.remotePoints(config);
+  // Locally every mesh is up at once; on a cluster one mesh is installed at a time.
   const plan = buildPlan({
     workloads,
     meshes: config.meshes,
     iterations: config.iterations,
     seed: config.seed,
+    grouping: local ? "interleaved" : "per-mesh",
+    baseline: config.baseline,
+    baselineFirst: local ? [] : remote!.baselineFirst(config.workloads),
   });
   const now = new Date().toISOString();
   const ctx: StageContext = {
@@ -356,6 +362,47 @@ export function finishRun(
     m.status = status;
     if (reason) m.reason = reason;
     else delete m.reason;
+  });
+}
+
+/**
+ * The OCI target: Terraform and Ansible build the free-tier cluster, the cluster
+ * target runs on it, and everything is torn down unless `oci.keep`.
+ */
+export async function benchAllOci(
+  config: BenchConfig,
+  sources: string[],
+  deps: Deps,
+): Promise<BenchResult> {
+  if (!config.oci.varFile) {
+    throw new ConfigError(
+      "oci.varFile",
+      "the oci target needs your filled-in copy of terraform/meshbench.tfvars.example (--var-file FILE)",
+    );
+  }
+  const { withOciCluster } = await import("./infra/mod.ts");
+  return await withOciCluster({
+    varFile: config.oci.varFile,
+    // Cilium under test needs Cilium as the CNI; otherwise a plain CNI (recorded by the infra).
+    mesh: config.meshes.includes("cilium") ? "cilium" : undefined,
+    keep: config.oci.keep,
+    stateDir: config.oci.stateDir || undefined,
+    sshPrivateKey: config.oci.sshKey || undefined,
+    runner: deps.runner,
+    log: deps.log,
+  }, async ({ cluster }) => {
+    const onCluster: BenchConfig = {
+      ...config,
+      cluster: { context: cluster.context, kubeconfig: cluster.kubeconfig },
+    };
+    const r = await benchAll(onCluster, [
+      ...sources,
+      `oci:cluster ${cluster.context} (cni ${cluster.cni})`,
+    ], deps);
+    if (r.status !== "complete") {
+      throw new Error(`Benchmark on the OCI cluster ${r.status}: ${r.reason}`);
+    }
+    return r;
   });
 }
 

@@ -14,12 +14,49 @@ export interface PlanInput {
   meshes: string[];
   iterations: number;
   seed: number;
+  /**
+   * `interleaved` (local: every mesh is up at once): each block visits every mesh.
+   * `per-mesh` (cluster: one mesh installed at a time): meshes in seeded order, each
+   * block interleaving the baseline with that mesh only.
+   */
+  grouping?: "interleaved" | "per-mesh";
+  /** The baseline mesh (per-mesh grouping). */
+  baseline?: string;
+  /**
+   * Workloads whose baseline can only run while no mesh is installed (no baseline
+   * namespace of their own): their baseline runs come first (per-mesh grouping).
+   */
+  baselineFirst?: string[];
 }
 
-/** Builds the interleaved, seeded plan. Same input and seed, same plan. */
+/** Builds the seeded plan. Same input and seed, same plan. */
 export function buildPlan(input: PlanInput): RunSpec[] {
   const rand = seededRandom(input.seed);
   const plan: RunSpec[] = [];
+  if (input.grouping === "per-mesh") {
+    const baseline = input.baseline ?? "baseline";
+    const first = new Set(input.baselineFirst ?? []);
+    for (let iteration = 1; iteration <= input.iterations; iteration++) {
+      for (const w of input.workloads.filter((w) => first.has(w.name))) {
+        for (const point of w.points) {
+          plan.push({ seq: plan.length + 1, workload: w.name, mesh: baseline, point, iteration });
+        }
+      }
+    }
+    for (const mesh of shuffle(input.meshes.filter((m) => m !== baseline), rand)) {
+      for (let iteration = 1; iteration <= input.iterations; iteration++) {
+        for (const w of input.workloads) {
+          for (const point of w.points) {
+            const pair = first.has(w.name) ? [mesh] : shuffle([baseline, mesh], rand);
+            for (const m of pair) {
+              plan.push({ seq: plan.length + 1, workload: w.name, mesh: m, point, iteration });
+            }
+          }
+        }
+      }
+    }
+    return plan;
+  }
   for (let iteration = 1; iteration <= input.iterations; iteration++) {
     for (const w of input.workloads) {
       for (const point of w.points) {

@@ -38,3 +38,22 @@ Deno.test("the plan is reproducible from its seed", () => {
 Deno.test("planned load seconds sum the windows", () => {
   assertEquals(plannedLoadSeconds(buildPlan(input)), 90);
 });
+
+Deno.test("per-mesh grouping: one mesh at a time, the baseline interleaved with each", () => {
+  const plan = buildPlan({
+    workloads: [{ name: "http", points: [point] }, { name: "ml", points: [point] }],
+    meshes: ["baseline", "istio", "linkerd"],
+    iterations: 2,
+    seed: 3,
+    grouping: "per-mesh",
+    baseline: "baseline",
+    baselineFirst: ["ml"],
+  });
+  // ml's baseline first (2), then per mesh: http baseline+mesh and ml mesh, per iteration.
+  assertEquals(plan.length, 2 + 2 * 2 * 3);
+  assert(plan.slice(0, 2).every((r) => r.workload === "ml" && r.mesh === "baseline"));
+  const meshes = plan.slice(2).map((r) => r.mesh).filter((m) => m !== "baseline");
+  const switches = meshes.filter((m, i) => i > 0 && m !== meshes[i - 1]).length;
+  assertEquals(switches, 1, "each mesh is installed once");
+  assertEquals(plan.filter((r) => r.workload === "http" && r.mesh === "baseline").length, 4);
+});
