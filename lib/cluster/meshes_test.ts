@@ -75,3 +75,28 @@ Deno.test("namespace enablement and helm command lines", () => {
   assert(args.includes("identityTrustAnchorsPEM=/tmp/trust-anchor-crt"));
   assert(args.includes("proxy.nativeSidecar=true"));
 });
+
+Deno.test("cluster load points and baseline-first workloads", async () => {
+  const { clusterLoadPoints, baselineFirstWorkloads } = await import("./target.ts");
+  const config = {
+    workloads: ["http", "ml"],
+    load: {
+      rates: [100, 500],
+      durationS: 30,
+      connections: 8,
+      throughput: { enabled: true, durationS: 15, connections: 16 },
+    },
+  } as unknown as Parameters<typeof clusterLoadPoints>[0];
+  const [http, ml] = clusterLoadPoints(config);
+  assertEquals(http.points.map((p) => [p.mode, p.rate]), [
+    ["fixed-rate", 100],
+    ["fixed-rate", 500],
+    ["max-throughput", null],
+  ]);
+  assertEquals(ml.points[0].mode, "batch");
+  assertEquals(baselineFirstWorkloads(["http", "grpc", "ml", "db"]), ["ml", "db"]);
+  throws(
+    () => clusterLoadPoints({ ...config, workloads: ["db"] } as typeof config),
+    /Cannot plan workload "db" on the cluster target/,
+  );
+});

@@ -104,6 +104,61 @@ export function fortioTargetFor(ns: NamespaceSpec): { address: string; protocol:
   );
 }
 
+/** Workloads the cluster target can load, with the tool that drives them. */
+export const CLUSTER_LOADS: Record<string, string> = {
+  http: "fortio",
+  grpc: "fortio",
+  ml: "kubernetes-job",
+};
+
+/**
+ * The load points of each configured workload on the cluster target (for the plan):
+ * fixed-rate points at `load.rates`, a max-throughput point when enabled, one batch point
+ * for the ML Job. An unsupported workload is an error naming it.
+ */
+export function clusterLoadPoints(
+  config: StageContext["config"],
+): Array<{ name: string; points: LoadPoint[] }> {
+  return config.workloads.map((name) => {
+    const tool = CLUSTER_LOADS[name];
+    if (!tool) {
+      throw new Error(
+        `Cannot plan workload "${name}" on the cluster target: supported are ` +
+          `${Object.keys(CLUSTER_LOADS).join(", ")} (websocket and db are deployed but have no ` +
+          `in-cluster load runner yet)`,
+      );
+    }
+    if (name === "ml") {
+      return {
+        name,
+        points: [{ mode: "batch", tool, rate: null, connections: 1, durationS: 0 }],
+      };
+    }
+    const points: LoadPoint[] = config.load.rates.map((rate) => ({
+      mode: "fixed-rate",
+      tool,
+      rate,
+      connections: config.load.connections,
+      durationS: config.load.durationS,
+    }));
+    if (config.load.throughput.enabled) {
+      points.push({
+        mode: "max-throughput",
+        tool,
+        rate: null,
+        connections: config.load.throughput.connections,
+        durationS: config.load.throughput.durationS,
+      });
+    }
+    return { name, points };
+  });
+}
+
+/** Workloads whose baseline must run before any mesh is installed (no baseline namespace). */
+export function baselineFirstWorkloads(workloads: string[]): string[] {
+  return workloads.filter((w) => !CLUSTER_NAMESPACES.some((s) => s.workload === w && !s.meshed));
+}
+
 /** The cluster target. `runner` runs helm and openssl; `helm` is the helm binary. */
 export class ClusterTarget implements Target {
   readonly name = "cluster" as const;
