@@ -86,12 +86,14 @@ function readStat(pid: number): ProcStat | undefined {
   try {
     const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    // Fields after the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) ... rss(21)
+    // Fields after the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) cutime(13)
+    // cstime(14) ... rss(21). Reaped children's CPU moves into cutime/cstime: counting it
+    // keeps a group's CPU continuous when its short-lived children exit.
     return {
       pid,
       ppid: Number(f[1]),
       pgrp: Number(f[2]),
-      cpuTicks: Number(f[11]) + Number(f[12]),
+      cpuTicks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
       rssBytes: Number(f[21]) * PAGE,
     };
   } catch {
@@ -115,17 +117,37 @@ export interface GroupReading {
   rssBytes: number;
 }
 
-/** Reads every watched group in one pass over /proc. Groups are keyed by leader pid. */
+/**
+ * Reads every watched group in one pass over /proc. A group is a leader pid, its
+ * descendants (even in process groups of their own, as `timeout` makes) and any
+ * process left in its process group (daemons whose workers were re-parented).
+ */
 export function readGroups(leaders: readonly number[]): Map<number, GroupReading> {
-  const want = new Set(leaders);
+  const stats = allStats();
+  const children = new Map<number, ProcStat[]>();
+  const byPgrp = new Map<number, ProcStat[]>();
+  for (const s of stats) {
+    children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
+    byPgrp.set(s.pgrp, [...(byPgrp.get(s.pgrp) ?? []), s]);
+  }
+  const byPid = new Map(stats.map((s) => [s.pid, s]));
   const out = new Map<number, GroupReading>();
-  for (const l of leaders) out.set(l, { cpuTicks: 0, rssBytes: 0 });
-  for (const s of allStats()) {
-    const key = want.has(s.pgrp) ? s.pgrp : want.has(s.pid) ? s.pid : undefined;
-    if (key === undefined) continue;
-    const g = out.get(key)!;
-    g.cpuTicks += s.cpuTicks;
-    g.rssBytes += s.rssBytes;
+  for (const leader of leaders) {
+    const members = new Map<number, ProcStat>();
+    const queue = [byPid.get(leader), ...(byPgrp.get(leader) ?? [])];
+    while (queue.length) {
+      const s = queue.pop();
+      if (!s || members.has(s.pid)) continue;
+      members.set(s.pid, s);
+      queue.push(...(children.get(s.pid) ?? []));
+    }
+    let cpuTicks = 0;
+    let rssBytes = 0;
+    for (const m of members.values()) {
+      cpuTicks += m.cpuTicks;
+      rssBytes += m.rssBytes;
+    }
+    out.set(leader, { cpuTicks, rssBytes });
   }
   return out;
 }
@@ -193,8 +215,11 @@ export class ResourceSampler {
   }
 
   #last = new Map<number, number>();
+  #nodePeakBytes = 0;
 
   #sample(): Map<number, GroupReading> {
+    const mem = Deno.systemMemoryInfo();
+    this.#nodePeakBytes = Math.max(this.#nodePeakBytes, mem.total - mem.available);
     const r = readGroups(this.#watched.map((w) => w.pid));
     for (const [pid, g] of r) {
       if (g.rssBytes > (this.#peak.get(pid) ?? 0)) this.#peak.set(pid, g.rssBytes);
@@ -229,8 +254,7 @@ export class ResourceSampler {
       component: "node",
       cpuSeconds: busy,
       cpuCores: seconds > 0 ? busy / seconds : 0,
-      memoryPeakMB: (Deno.systemMemoryInfo().total - Deno.systemMemoryInfo().available) / 1024 /
-        1024,
+      memoryPeakMB: this.#nodePeakBytes / 1024 / 1024,
       samples: this.#samples,
     });
     return out;
