@@ -1,5 +1,6 @@
 /** Task: write `report.html` for a run directory (default: the newest under results/). */
 import { parseArgs } from "node:util";
+import { stageEnded, stageStarted } from "../lib/run_dir.ts";
 import { EXIT, main, UsageError } from "../lib/cli.ts";
 import { resolveRunDir } from "../lib/load_results.ts";
 import { writeReportDetailed } from "../lib/report.ts";
@@ -62,7 +63,18 @@ if (import.meta.main) {
       throw new UsageError(`Expected at most one RUN_DIR, got ${positionals.length}`);
     }
     const dir = await runDirArgument(positionals[0], (values.out as string) ?? "results");
-    const { path, run } = await writeReportDetailed(dir);
+    // In a run directory the report is a stage: record it in the manifest like the others.
+    const isRun = await Deno.stat(`${dir}/manifest.json`).then(() => true, () => false);
+    if (isRun) await stageStarted(dir, "report");
+    let written;
+    try {
+      written = await writeReportDetailed(dir);
+    } catch (e) {
+      if (isRun) await stageEnded(dir, "report", "failed", (e as Error).message);
+      throw e;
+    }
+    if (isRun) await stageEnded(dir, "report", "ok");
+    const { path, run } = written;
     for (const p of run.problems) console.error(`warning: ${p.file}: ${p.problem}`);
     console.log(`Report: ${path}`);
     return EXIT.ok;

@@ -1,0 +1,69 @@
+/** Each stage runs alone as its own task against one run directory, as a user re-runs one. */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { join } from "node:path";
+import { listRunFiles, readJson } from "../lib/run_dir.ts";
+import { validateManifest, validateSummary } from "../lib/schema.ts";
+import { isAlive } from "../lib/local/proc.ts";
+import type { LocalState } from "../lib/local/target.ts";
+import { onlyRunDir, quickConfig, runTask, tempSetup } from "./helpers.ts";
+
+Deno.test({
+  name: "deploy, health, warmup, load, cooldown, collect, report, cleanup as separate tasks",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { configFile, out } = await tempSetup(quickConfig({
+      iterations: 2,
+      meshes: ["baseline", "sidecar-emu"],
+      load: {
+        rates: [300],
+        durationS: 2,
+        connections: 4,
+        throughput: { enabled: false, durationS: 1, connections: 4 },
+      },
+      local: { basePort: 25000, proxyThreads: 1, serverWorkers: 1 },
+    }));
+    const common = ["--config", configFile, "--out", out];
+    const step = async (task: string, args: string[] = [], withCommon = true) => {
+      const r = await runTask(`${task}.ts`, [...(withCommon ? common : []), ...args]);
+      assertEquals(r.code, 0, `${task} failed:\n${r.stderr.slice(-2000)}`);
+      return r;
+    };
+    await step("deploy");
+    const runDir = await onlyRunDir(out);
+    const run = ["--run", runDir];
+    await step("health", run);
+    await step("warmup", run);
+    await step("load", run);
+    const first = await listRunFiles(runDir);
+    assertEquals(first.length, 4);
+    // A second load re-run resumes: nothing is measured twice, nothing overwritten.
+    await step("load", run);
+    assertEquals(await listRunFiles(runDir), first);
+    await step("cooldown", run);
+    await step("collect");
+    await step("report", [runDir], false);
+    await step("cleanup", run);
+    const manifest = validateManifest(await readJson(join(runDir, "manifest.json")));
+    const names = manifest.stages.map((s) => s.name);
+    assertEquals(names, [
+      "deploy",
+      "health",
+      "warmup",
+      "load",
+      "load",
+      "cooldown",
+      "collect",
+      "report",
+      "cleanup",
+    ]);
+    assert(manifest.stages.every((s) => s.status === "ok" && s.end));
+    const summary = validateSummary(await readJson(join(runDir, "summary.json")));
+    assert(
+      summary.overheads.some((o) => o.metric === "latency_p99_ms" && o.mesh === "sidecar-emu"),
+    );
+    await Deno.stat(join(runDir, "report.html"));
+    const state = await readJson(join(runDir, "local", "state.json")) as LocalState;
+    assert(state.stopped && state.processes.every((p) => !isAlive(p.pid)));
+  },
+});
