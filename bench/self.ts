@@ -84,7 +84,16 @@ async function wallRatio() {
   const out = await Deno.makeTempDir({ prefix: "meshbench-self-wall-" });
   const t0 = performance.now();
   const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "tasks", "bench_all.ts"), "--profile", "quick", "--out", out, "--quiet"],
+    args: [
+      "run",
+      "-A",
+      join(ROOT, "tasks", "bench_all.ts"),
+      "--profile",
+      "quick",
+      "--out",
+      out,
+      "--quiet",
+    ],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -97,7 +106,13 @@ async function wallRatio() {
   const load = plannedLoadSeconds(m.plan);
   const waits = load + c.warmupS + c.cooldownS + c.gapS * (m.plan.length - 1);
   await Deno.remove(out, { recursive: true });
-  return { wallS: wall, loadWindowsS: load, configuredS: waits, ratio: wall / load, ratioAll: wall / waits };
+  return {
+    wallS: wall,
+    loadWindowsS: load,
+    configuredS: waits,
+    ratio: wall / load,
+    ratioAll: wall / waits,
+  };
 }
 
 async function summaryScale(n: number) {
@@ -131,17 +146,21 @@ if (import.meta.main) {
   const file = join(ROOT, "bench", "out", `self-${result.at.replace(/[:.]/g, "")}.json`);
   await Deno.writeTextFile(file, JSON.stringify(result, null, 2));
   const ok = (x: boolean) => (x ? "meets goal" : "MISSES goal");
-  console.log(`meshbench self-benchmark (load average at start ${load.map((x) => x.toFixed(2)).join(" ")})
+  console.log(
+    `meshbench self-benchmark (load average at start ${load.map((x) => x.toFixed(2)).join(" ")})
 (a) throughput meshbench/raw wrk: ${a.ratio.toFixed(3)} (${mean(a.ours).toFixed(0)} vs ${
-    mean(a.raw).toFixed(0)
-  } req/s)  goal >= 0.97: ${ok(a.ratio >= 0.97)}
-(b) bench:all quick wall/load windows: ${b.ratio.toFixed(3)} (${b.wallS.toFixed(1)} s / ${b.loadWindowsS} s); wall/all configured waits ${
-    b.ratioAll.toFixed(3)
-  } (${b.configuredS.toFixed(1)} s)  goal <= 1.15: ${ok(b.ratio <= 1.15)}
+      mean(a.raw).toFixed(0)
+    } req/s)  goal >= 0.97: ${ok(a.ratio >= 0.97)}
+(b) bench:all quick wall/load windows: ${b.ratio.toFixed(3)} (${
+      b.wallS.toFixed(1)
+    } s / ${b.loadWindowsS} s); wall/all configured waits ${b.ratioAll.toFixed(3)} (${
+      b.configuredS.toFixed(1)
+    } s)  goal <= 1.15: ${ok(b.ratio <= 1.15)}
 (c) summary+report of ${c.records} records: ${c.totalSeconds.toFixed(2)} s (summary ${
-    c.summarySeconds.toFixed(2)
-  } s, report ${c.reportSeconds.toFixed(2)} s), peak RSS ${c.peakRssMB.toFixed(0)} MB  goal <= 5 s: ${
-    ok(c.totalSeconds <= 5)
-  }
-written: ${file}`);
+      c.summarySeconds.toFixed(2)
+    } s, report ${c.reportSeconds.toFixed(2)} s), peak RSS ${
+      c.peakRssMB.toFixed(0)
+    } MB  goal <= 5 s: ${ok(c.totalSeconds <= 5)}
+written: ${file}`,
+  );
 }

@@ -47,7 +47,9 @@ export async function createRunDir(out: string, runId: string): Promise<string> 
     await Deno.mkdir(dir);
   } catch (e) {
     if (e instanceof Deno.errors.AlreadyExists) {
-      throw new Error(`Cannot create run directory "${dir}": it already exists (never overwritten)`);
+      throw new Error(
+        `Cannot create run directory "${dir}": it already exists (never overwritten)`,
+      );
     }
     throw e;
   }

@@ -20,11 +20,10 @@ if (import.meta.main) {
     const cli = await parseCli(Deno.args);
     const { signal, dispose } = interruptSignal(cli.log);
     try {
-      const r = await benchAll(cli.config, cli.sources, {
-        runner: realRunner,
-        log: cli.log,
-        signal,
-      });
+      const deps = { runner: realRunner, log: cli.log, signal };
+      const r = cli.config.target === "oci"
+        ? await benchAllOci(cli.config, cli.sources, deps)
+        : await benchAll(cli.config, cli.sources, deps);
       if (r.summary) console.log(formatSummary(r.summary));
       console.log(`\nRun directory: ${r.runDir}`);
       if (r.reportPath) console.log(`Report:        ${r.reportPath}`);

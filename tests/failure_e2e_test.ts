@@ -71,7 +71,7 @@ Deno.test({
     assertEquals(status.code, 1, new TextDecoder().decode(status.stderr).slice(-2000));
     const manifest = validateManifest(await readJson(join(runDir, "manifest.json")));
     assertEquals(manifest.status, "failed");
-    assert(manifest.reason?.includes("failed"), manifest.reason);
+    assert(manifest.reason?.includes("failed"), manifest.reason ?? "no reason");
     const records = await Promise.all(
       (await listRunFiles(runDir)).map(async (f) => validateRunRecord(await readJson(f), f)),
     );
@@ -79,7 +79,10 @@ Deno.test({
     const failed = records.filter((r) => r.status === "failed");
     assert(failed.length >= 1);
     assert(failed.every((r) => r.spec.mesh === "sidecar-emu"));
-    assert(failed.every((r) => r.reason?.includes("sidecar-emu-client-sidecar")), failed[0].reason);
+    assert(
+      failed.every((r) => r.reason?.includes("sidecar-emu-client-sidecar")),
+      failed[0].reason ?? "no reason",
+    );
     assert(
       records.filter((r) => r.spec.mesh === "baseline").every((r) => r.status !== "failed"),
       "baseline runs go on",
