@@ -13,6 +13,7 @@ K8S_VERSION="v1.34.4"  # k8s.io/kubernetes; staging modules at v0.34.4; bundles 
 KWOK_VERSION="v0.8.0"  # sigs.k8s.io/kwok
 FORTIO_VERSION="v1.66.5"  # fortio.org/fortio: the cluster's load generator (image fortio/fortio:1.66.5),
                           # run by exec into kwok pods in tests (newer releases need grol.io, not served)
+HELM_VERSION="v3.19.0"    # helm.sh/helm/v3: installs the meshes' charts (and a fixture chart in tests)
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin_dir="$repo/.testenv/bin"
@@ -102,11 +103,22 @@ if [[ ! -x "$fortio_cache/fortio" ]]; then
   mv "$fortio_cache.tmp" "$fortio_cache"
 fi
 
+helm_cache="$cache_root/helm-$HELM_VERSION"
+if [[ ! -x "$helm_cache/helm" ]]; then
+  log "go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  mkdir -p "$helm_cache.tmp"
+  GOBIN="$helm_cache.tmp" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  rm -rf "$helm_cache"
+  mv "$helm_cache.tmp" "$helm_cache"
+fi
+
 mkdir -p "$bin_dir"
 for b in "${binaries[@]}"; do
   if ! cmp -s "$cache/$b" "$bin_dir/$b"; then cp -f "$cache/$b" "$bin_dir/$b"; fi
 done
-if ! cmp -s "$fortio_cache/fortio" "$bin_dir/fortio"; then cp -f "$fortio_cache/fortio" "$bin_dir/fortio"; fi
-printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\nFORTIO_VERSION=%s\n' "$K8S_VERSION" "$KWOK_VERSION" \
-  "$FORTIO_VERSION" > "$bin_dir/testenv-versions.env"
-log "binaries ready in $bin_dir: ${binaries[*]} fortio"
+for extra in "$fortio_cache/fortio" "$helm_cache/helm"; do
+  if ! cmp -s "$extra" "$bin_dir/${extra##*/}"; then cp -f "$extra" "$bin_dir/${extra##*/}"; fi
+done
+printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\nFORTIO_VERSION=%s\nHELM_VERSION=%s\n' "$K8S_VERSION" \
+  "$KWOK_VERSION" "$FORTIO_VERSION" "$HELM_VERSION" > "$bin_dir/testenv-versions.env"
+log "binaries ready in $bin_dir: ${binaries[*]} fortio helm"

@@ -18,11 +18,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The repository's `meshes/crds/` directory. */
 export const CRD_DIR = new URL("../../meshes/crds/", import.meta.url).pathname;
 
+/** The helm binary: `$MESHBENCH_HELM`, else `.testenv/bin/helm` in the repo, else `helm`. */
+export function helmBinary(): string {
+  const env = Deno.env.get("MESHBENCH_HELM");
+  if (env) return env;
+  const local = new URL("../../.testenv/bin/helm", import.meta.url).pathname;
+  try {
+    if (Deno.statSync(local).isFile) return local;
+  } catch { /* not installed in the repo */ }
+  return "helm";
+}
+
 /** Options for mesh install and uninstall. */
 export interface MeshOptions {
   runner: Runner;
   kubeconfig?: string;
-  /** Path or name of the helm binary (default "helm"). */
+  /** Path or name of the helm binary (default {@linkcode helmBinary}). */
   helm?: string;
   /** Scratch directory for generated certificates. */
   workDir: string;
@@ -129,7 +140,7 @@ export async function installMesh(
     );
     log(`mesh: helm ${step.release} (${step.chart} ${mesh.version}) into "${step.namespace}"`);
     try {
-      await options.runner.run([options.helm ?? "helm", ...args], {
+      await options.runner.run([options.helm ?? helmBinary(), ...args], {
         timeoutMs: (step.timeoutS + 60) * 1000,
       });
     } catch (e) {
@@ -156,7 +167,7 @@ export async function uninstallMesh(
     log(`mesh: helm uninstall ${step.release} from "${step.namespace}"`);
     try {
       await options.runner.run([
-        options.helm ?? "helm",
+        options.helm ?? helmBinary(),
         "uninstall",
         step.release,
         "--namespace",

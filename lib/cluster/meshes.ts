@@ -15,6 +15,7 @@ import { type KubeObject, MANAGED_LABELS } from "./manifests.ts";
 /** One `helm` invocation (the binary is prepended by the installer). */
 export interface HelmStep {
   release: string;
+  /** Chart name in `repo`, or a local chart directory when `repo` is empty. */
   chart: string;
   repo: string;
   namespace: string;
@@ -389,10 +390,7 @@ export function helmArgs(
     "--install",
     step.release,
     step.chart,
-    "--repo",
-    step.repo,
-    "--version",
-    version,
+    ...(step.repo ? ["--repo", step.repo, "--version", version] : []),
     "--namespace",
     step.namespace,
     "--create-namespace",

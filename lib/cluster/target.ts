@@ -24,7 +24,13 @@ import {
 } from "./manifests.ts";
 import { applyObjects, cleanupCluster, ClusterStageError, waitHealthy } from "./deploy.ts";
 import { clusterMesh, enableNamespace } from "./meshes.ts";
-import { applyMeshResources, installMesh, uninstallMesh, verifyMeshed } from "./mesh.ts";
+import {
+  applyMeshResources,
+  helmBinary,
+  installMesh,
+  uninstallMesh,
+  verifyMeshed,
+} from "./mesh.ts";
 import { execInPod, readyPods } from "./exec.ts";
 import { fortioCommand, parseFortioJson } from "./fortio.ts";
 import { runJob } from "./job.ts";
@@ -202,7 +208,10 @@ export class ClusterTarget implements Target {
     const needsHelm = config.meshes.some((m) => clusterMesh(m).install.length > 0);
     if (needsHelm) {
       try {
-        await (this.options.runner ?? realRunner).run([this.options.helm ?? "helm", "version"], {
+        await (this.options.runner ?? realRunner).run([
+          this.options.helm ?? helmBinary(),
+          "version",
+        ], {
           timeoutMs: 10_000,
         });
       } catch {
@@ -391,7 +400,7 @@ export class ClusterTarget implements Target {
     if (state) out.kubernetes = state.serverVersion;
     try {
       const r = await (this.options.runner ?? ctx.runner).run(
-        [this.options.helm ?? "helm", "version", "--short"],
+        [this.options.helm ?? helmBinary(), "version", "--short"],
         { timeoutMs: 10_000 },
       );
       out.helm = r.stdout.trim();
