@@ -16,6 +16,7 @@ import {
   cleanupCluster,
   ClusterStageError,
   OwnershipError,
+  restartWorkloads,
   waitHealthy,
 } from "./deploy.ts";
 import { CLUSTER_MESHES, enableNamespace } from "./meshes.ts";
@@ -166,6 +167,22 @@ Deno.test({
           namespace: "baseline-http",
         });
         assertEquals(svc.spec?.ports?.[0].nodePort, 31080);
+      });
+
+      await t.step("restarting workloads re-creates their pods (for injection)", async () => {
+        const before = (await k().core.listNamespacedPod({ namespace: "http-benchmark" })).items
+          .map((p) => p.metadata?.name).sort();
+        const restarted = await restartWorkloads(k(), ["http-benchmark"]);
+        assertEquals(restarted.sort(), [
+          'Deployment "http-benchmark/http-client"',
+          'Deployment "http-benchmark/http-server"',
+        ]);
+        await waitHealthy(k(), ["http-benchmark"], { timeoutMs: 60_000, pollMs: 250 });
+        const after = (await k().core.listNamespacedPod({ namespace: "http-benchmark" })).items
+          .filter((p) => !p.metadata?.deletionTimestamp);
+        assertEquals(after.length, 5);
+        assert(after.every((p) => p.metadata?.annotations?.["meshbench.io/restarted-at"]));
+        assert(after.every((p) => !before.includes(p.metadata?.name)));
       });
 
       await t.step("mesh CRDs installed; meshbench's mesh resources validated", async () => {

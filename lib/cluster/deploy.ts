@@ -8,7 +8,7 @@
  * @module
  */
 
-import { loadYaml, PatchStrategy } from "@kubernetes/client-node";
+import { loadYaml, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type * as k8s from "@kubernetes/client-node";
 import { apiReason, isNotFound, type Kube } from "./kube.ts";
 import { type KubeObject, MANAGED_LABELS, MANAGED_SELECTOR } from "./manifests.ts";
@@ -225,10 +225,13 @@ async function pendingIn(kube: Kube, namespace: string): Promise<Pending[]> {
     const want = d.spec?.replicas ?? 1;
     const have = d.status?.readyReplicas ?? 0;
     const updated = d.status?.updatedReplicas ?? 0;
-    if (have < want || updated < want) {
+    const total = d.status?.replicas ?? 0;
+    const observed = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+    if (have < want || updated < want || total > want || !observed) {
       out.push({
         object: describe({ kind: "Deployment", metadata: d.metadata }),
-        reason: `${have}/${want} replicas ready`,
+        reason: `${have}/${want} replicas ready` +
+          (total > want || updated < want ? `, rollout in progress (${updated} updated)` : ""),
         fatal: false,
       });
     }
@@ -236,7 +239,10 @@ async function pendingIn(kube: Kube, namespace: string): Promise<Pending[]> {
   for (const s of sets.items) {
     const want = s.spec?.replicas ?? 1;
     const have = s.status?.readyReplicas ?? 0;
-    if (have < want) {
+    const observed = (s.status?.observedGeneration ?? 0) >= (s.metadata?.generation ?? 0);
+    const updated = s.status?.updateRevision === undefined ||
+      s.status.currentRevision === s.status.updateRevision;
+    if (have < want || !observed || !updated) {
       out.push({
         object: describe({ kind: "StatefulSet", metadata: s.metadata }),
         reason: `${have}/${want} replicas ready`,
@@ -315,6 +321,44 @@ export async function waitHealthy(
     }
     await sleep(pollMs);
   }
+}
+
+/**
+ * Restarts every meshbench Deployment and StatefulSet in `namespaces` (new pods, so a mesh's
+ * injector sees them), by stamping `meshbench.io/restarted-at` on their pod templates.
+ * Returns the restarted objects.
+ */
+export async function restartWorkloads(kube: Kube, namespaces: string[]): Promise<string[]> {
+  const stamp = { "meshbench.io/restarted-at": new Date().toISOString() };
+  const body = { spec: { template: { metadata: { annotations: stamp } } } };
+  const done: string[] = [];
+  for (const namespace of namespaces) {
+    const deps = await kube.apps.listNamespacedDeployment({
+      namespace,
+      labelSelector: MANAGED_SELECTOR,
+    });
+    for (const d of deps.items) {
+      const name = d.metadata!.name!;
+      await kube.apps.patchNamespacedDeployment(
+        { name, namespace, body },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      done.push(describe({ kind: "Deployment", metadata: d.metadata }));
+    }
+    const sets = await kube.apps.listNamespacedStatefulSet({
+      namespace,
+      labelSelector: MANAGED_SELECTOR,
+    });
+    for (const st of sets.items) {
+      const name = st.metadata!.name!;
+      await kube.apps.patchNamespacedStatefulSet(
+        { name, namespace, body },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      done.push(describe({ kind: "StatefulSet", metadata: st.metadata }));
+    }
+  }
+  return done;
 }
 
 /** What {@linkcode cleanupCluster} removed (or would remove, in a dry run). */

@@ -22,7 +22,13 @@ import {
   renderAll,
   renderNamespaces,
 } from "./manifests.ts";
-import { applyObjects, cleanupCluster, ClusterStageError, waitHealthy } from "./deploy.ts";
+import {
+  applyObjects,
+  cleanupCluster,
+  ClusterStageError,
+  restartWorkloads,
+  waitHealthy,
+} from "./deploy.ts";
 import { clusterMesh, enableNamespace } from "./meshes.ts";
 import {
   applyMeshResources,
@@ -314,33 +320,7 @@ export class ClusterTarget implements Target {
     await applyObjects(kube, renderNamespaces(meshedSpecs).map((n) => enableNamespace(n, mesh)));
     await applyMeshResources(kube, mesh, meshed);
     // Injection happens at pod creation: restart every benchmark workload.
-    const now = new Date().toISOString();
-    for (const ns of meshed) {
-      const deps = await kube.apps.listNamespacedDeployment({ namespace: ns });
-      for (const d of deps.items) {
-        await kube.apps.patchNamespacedDeployment({
-          name: d.metadata!.name!,
-          namespace: ns,
-          body: [{
-            op: "add",
-            path: "/spec/template/metadata/annotations",
-            value: { "meshbench.io/restarted-at": now },
-          }],
-        });
-      }
-      const sets = await kube.apps.listNamespacedStatefulSet({ namespace: ns });
-      for (const s of sets.items) {
-        await kube.apps.patchNamespacedStatefulSet({
-          name: s.metadata!.name!,
-          namespace: ns,
-          body: [{
-            op: "add",
-            path: "/spec/template/metadata/annotations",
-            value: { "meshbench.io/restarted-at": now },
-          }],
-        });
-      }
-    }
+    await restartWorkloads(kube, meshed);
     await waitHealthy(kube, meshed, { timeoutMs: this.options.healthTimeoutMs ?? 300_000 });
     const n = await verifyMeshed(kube, mesh, meshed);
     ctx.log.info(`mesh: ${n} pods verified meshed by ${mesh.name} ${mesh.version}`);
