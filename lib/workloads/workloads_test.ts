@@ -63,7 +63,7 @@ function quickTest(workload: string, basePort: number, check: (r: RunRecord) => 
     async fn() {
       const { result, records, notes, out } = await bench(workload, basePort);
       try {
-        assert.equal(result.status, "complete", result.reason);
+        assert.equal(result.status, "complete", result.reason ?? "");
         assert.deepEqual(notes, [], "every run record validates against the schema");
         assert.ok(records.length >= 3);
         assert.deepEqual([...new Set(records.map((r) => r.spec.mesh))].sort(), [...MESHES].sort());
