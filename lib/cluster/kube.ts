@@ -134,7 +134,7 @@ export function apiReason(e: unknown): string {
       } catch { /* plain text */ }
     }
     const msg = (parsed as { message?: unknown })?.message;
-    return `HTTP ${e.code}: ${typeof msg === "string" ? msg : String(body).slice(0, 500)}`;
+    return `HTTP ${e.code}: ${(typeof msg === "string" ? msg : String(body).slice(0, 500)).trim()}`;
   }
   return e instanceof Error ? e.message : String(e);
 }

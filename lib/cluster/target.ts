@@ -62,6 +62,8 @@ export interface ClusterState {
   /** False when metrics.k8s.io is missing: resources are then not collected. */
   metrics: boolean;
   metricsNote?: string;
+  /** Meshes whose install failed in this run, with the reason (not retried for each run). */
+  failedMeshes?: Record<string, string>;
 }
 
 const STATE = "cluster.json";
@@ -313,7 +315,27 @@ export class ClusterTarget implements Target {
       await writeState(ctx.runDir, state);
     }
     const mesh = clusterMesh(meshName);
-    await installMesh(kube, mesh, opts);
+    const failed = state.failedMeshes?.[meshName];
+    if (failed) {
+      throw new ClusterStageError(
+        "mesh",
+        `mesh "${meshName}"`,
+        `install failed earlier in this run: ${failed}`,
+      );
+    }
+    try {
+      await installMesh(kube, mesh, opts);
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      state.failedMeshes = { ...state.failedMeshes, [meshName]: reason };
+      await writeState(ctx.runDir, state);
+      // Remove what the failed install left (releases, namespaces meshbench created).
+      await uninstallMesh(kube, mesh, opts).then(
+        () => ctx.log.warn(`mesh: removed what the failed ${meshName} install left`),
+        (u) => ctx.log.warn(`mesh: cleanup after the failed ${meshName} install failed too: ${u}`),
+      );
+      throw e;
+    }
     state.mesh = mesh.name;
     state.meshVersion = mesh.version;
     await writeState(ctx.runDir, state);
