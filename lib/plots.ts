@@ -333,8 +333,57 @@ const PERCENTILES: Array<{ key: keyof GroupStats["latency"]; label: string }> = 
   { key: "maxMs", label: "max" },
 ];
 
-function latencyGroups(groups: readonly GroupStats[], workload: string): GroupStats[] {
-  return groups.filter((g) => g.workload === workload && g.histogram.total > 0);
+/** Most fixed rates a panelled chart shows per workload; the sweep charts show every rate. */
+export const MAX_PANEL_RATES = 3;
+
+/** Up to `max` rates spread over a sweep: the lowest, the highest and evenly between. */
+export function representativeRates(rates: readonly number[], max = MAX_PANEL_RATES): number[] {
+  const sorted = [...new Set(rates)].sort((a, b) => a - b);
+  if (sorted.length <= max) return sorted;
+  const out = new Set<number>();
+  for (let i = 0; i < max; i++) {
+    out.add(sorted[Math.round((i * (sorted.length - 1)) / Math.max(1, max - 1))]);
+  }
+  return [...out];
+}
+
+/**
+ * Keeps the items of each workload at its representative fixed rates (max-throughput
+ * and batch items, whose rate is null, always stay), and says what was left out.
+ */
+export function atRepresentativeRates<T extends { workload: string; rate: number | null }>(
+  items: readonly T[],
+  max = MAX_PANEL_RATES,
+): { kept: T[]; note: string } {
+  const byWorkload = new Map<string, number[]>();
+  for (const i of items) {
+    if (i.rate !== null) {
+      byWorkload.set(i.workload, [...(byWorkload.get(i.workload) ?? []), i.rate]);
+    }
+  }
+  const keep = new Map<string, Set<number>>();
+  const notes: string[] = [];
+  for (const [w, rates] of byWorkload) {
+    const all = [...new Set(rates)];
+    const shown = representativeRates(all, max);
+    keep.set(w, new Set(shown));
+    if (shown.length < all.length) {
+      notes.push(`${w}: ${shown.map((r) => rateLabel(r)).join(", ")} of ${all.length} rates`);
+    }
+  }
+  return {
+    kept: items.filter((i) => i.rate === null || keep.get(i.workload)?.has(i.rate)),
+    note: notes.length
+      ? ` Panels show representative rates (${notes.join("; ")}); the rate-sweep chart has ` +
+        `them all.`
+      : "",
+  };
+}
+
+function latencyGroups(groups: readonly GroupStats[], workload: string) {
+  return atRepresentativeRates(
+    groups.filter((g) => g.workload === workload && g.histogram.total > 0),
+  );
 }
 
 /**
@@ -346,7 +395,7 @@ export function latencyPercentilePlot(
   workload: string,
   options: PlotOptions = {},
 ): Figure {
-  const gs = latencyGroups(groups, workload);
+  const { kept: gs, note } = latencyGroups(groups, workload);
   const title = `${workload}: latency percentiles by mesh`;
   if (gs.length === 0) return notice(`${title}: no latency results for "${workload}".`);
   const baseline = options.baselineMesh ?? "baseline";
@@ -403,7 +452,11 @@ export function latencyPercentilePlot(
       `${log ? "log" : "linear"} scale.`,
     caption: `Latency in milliseconds, ${iterationsText(gs)}. ` +
       `Tool: ${[...new Set(gs.map((g) => `${g.tool} (${g.timing})`))].join(", ")}.` +
-      emulationText(gs),
+      (gs.some((g) => g.timing === "closed-loop")
+        ? " Closed-loop (max-throughput) latency includes queueing at saturation: compare " +
+          "meshes within that panel only."
+        : "") +
+      note + emulationText(gs),
   });
 }
 
@@ -439,7 +492,7 @@ export function latencyDistributionPlot(
   workload: string,
   options: PlotOptions = {},
 ): Figure {
-  const gs = latencyGroups(groups, workload);
+  const { kept: gs, note } = latencyGroups(groups, workload);
   const title = `${workload}: latency distribution (HDR) by mesh`;
   if (gs.length === 0) return notice(`${title}: no latency histograms for "${workload}".`);
   const baseline = options.baselineMesh ?? "baseline";
@@ -496,7 +549,85 @@ export function latencyDistributionPlot(
     caption: `Latency in milliseconds against percentile (log "nines" axis), ` +
       `${iterationsText(gs)}; ` +
       `${gs.map((g) => g.histogram.total).reduce((a, b) => a + b, 0).toLocaleString("en-US")} ` +
-      `requests in all.` + emulationText(gs),
+      `requests in all.` + note + emulationText(gs),
+  });
+}
+
+/** Fixed rates measured for a workload, ascending. */
+export function sweepRates(
+  items: ReadonlyArray<{ workload: string; rate: number | null }>,
+  workload: string,
+): number[] {
+  return [
+    ...new Set(
+      items.filter((i) => i.workload === workload && i.rate !== null).map((i) => i.rate!),
+    ),
+  ].sort((a, b) => a - b);
+}
+
+/**
+ * Latency against target rate (the load sweep) per mesh, one panel per percentile, for
+ * one workload's fixed-rate runs: where the knee is, and how overhead grows with rate.
+ */
+export function latencyVsRatePlot(
+  groups: readonly GroupStats[],
+  workload: string,
+  options: PlotOptions = {},
+): Figure {
+  const gs = groups.filter((g) =>
+    g.workload === workload && g.mode === "fixed-rate" && g.rate !== null && g.histogram.total > 0
+  );
+  const title = `${workload}: latency against target rate`;
+  if (sweepRates(gs, workload).length < 2) {
+    return notice(`${title}: fewer than two fixed rates were measured.`);
+  }
+  const baseline = options.baselineMesh ?? "baseline";
+  const labels = meshOrder(gs, baseline);
+  const pcts = PERCENTILES.filter((p) =>
+    p.label === "p50" || p.label === "p99" || p.label === "p99.9"
+  );
+  const rows = gs.flatMap((g) =>
+    pcts.map((p) => ({
+      mesh: meshLabel(g.mesh, g.emulated),
+      pct: p.label,
+      rate: g.rate!,
+      ms: g.latency[p.key],
+      saturated: g.saturated > 0,
+    }))
+  ).filter((r) => Number.isFinite(r.ms) && r.ms > 0);
+  const values = rows.map((r) => r.ms);
+  const log = Math.max(...values) / Math.min(...values) > 20;
+  type Row = typeof rows[number];
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: 300,
+    marginLeft: 56,
+    marginTop: 28,
+    marginBottom: 40,
+    x: { label: "target rate (requests/s)", grid: true, nice: true },
+    y: latencyScale(log),
+    fx: { domain: pcts.map((p) => p.label), label: null, padding: 0.08 },
+    color: meshColor(labels, meshLabel(baseline, false)),
+    marks: [
+      Plot.frame({ stroke: "#e5e7eb" }),
+      Plot.line(rows, { fx: "pct", x: "rate", y: "ms", stroke: "mesh", z: "mesh", sort: "rate" }),
+      Plot.dot(rows, {
+        fx: "pct",
+        x: "rate",
+        y: "ms",
+        fill: (r: Row) => r.saturated ? "white" : r.mesh,
+        stroke: "mesh",
+        r: 3,
+        title: (r: Row) => `${r.mesh} @ ${rateLabel(r.rate)}: ${r.pct} ${formatNumber(r.ms)} ms`,
+      }),
+    ],
+  });
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: "Percentiles of histograms merged over iterations, at every fixed rate measured.",
+    caption: `Latency in milliseconds against requested rate, ${iterationsText(gs)}. ` +
+      `Hollow dots: a run at that point could not hold its rate (saturated).` +
+      emulationText(gs),
   });
 }
 
@@ -550,12 +681,13 @@ export function overheadPlot(
   workload: string,
   options: PlotOptions & { metrics?: string[] } = {},
 ): Figure {
-  const os = overheads.filter((o) =>
+  const all = overheads.filter((o) =>
     o.workload === workload && (!options.metrics || options.metrics.includes(o.metric)) &&
     Number.isFinite(o.overheadPct)
   );
   const title = `${workload}: overhead vs ${options.baselineMesh ?? "baseline"}, with 95 % CI`;
-  if (os.length === 0) return notice(`${title}: no overhead figures for "${workload}".`);
+  if (all.length === 0) return notice(`${title}: no overhead figures for "${workload}".`);
+  const { kept: os, note } = atRepresentativeRates(all);
   const sorted = [...os].sort((a, b) =>
     metricRank(a.metric) - metricRank(b.metric) || (a.rate ?? Infinity) - (b.rate ?? Infinity)
   );
@@ -658,7 +790,82 @@ export function overheadPlot(
         ? `${noisy} figure(s) have a noisy baseline (high coefficient of variation): ` +
           `treat them with care. `
         : "") +
-      emulationText(os),
+      note + emulationText(os),
+  });
+}
+
+/**
+ * Overhead % against target rate per mesh, with its 95 % CI as a band, one panel per
+ * metric, for one workload's fixed-rate points: how overhead grows with load.
+ */
+export function overheadVsRatePlot(
+  overheads: readonly Overhead[],
+  workload: string,
+  options: PlotOptions & { metrics?: string[] } = {},
+): Figure {
+  const os = overheads.filter((o) =>
+    o.workload === workload && o.rate !== null && Number.isFinite(o.overheadPct) &&
+    (!options.metrics || options.metrics.includes(o.metric))
+  );
+  const title = `${workload}: overhead against target rate, with 95 % CI`;
+  if (sweepRates(os, workload).length < 2) {
+    return notice(`${title}: fewer than two fixed rates were measured.`);
+  }
+  const meshes = meshOrder(os, options.baselineMesh ?? "baseline");
+  const rows = os.map((o) => ({
+    mesh: meshLabel(o.mesh, o.emulated),
+    panel: `${metricLabel(o.metric)}${o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`}`,
+    rank: metricRank(o.metric),
+    rate: o.rate!,
+    pct: o.overheadPct,
+    lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
+    hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
+  }));
+  const panels = [...new Set(rows.sort((a, b) => a.rank - b.rank).map((r) => r.panel))];
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: panels.length * 190 + 50,
+    marginLeft: 60,
+    marginRight: 20,
+    marginTop: 22,
+    marginBottom: 40,
+    x: { label: "target rate (requests/s)", grid: true, nice: true },
+    y: { label: "overhead vs baseline (%)", grid: true, nice: true },
+    fy: { domain: panels, axis: null, padding: 0.2 },
+    color: meshColor(meshes, ""),
+    marks: [
+      Plot.frame({ stroke: "#e5e7eb" }),
+      panelTitles(panels),
+      Plot.ruleY([0], { stroke: "#111827", strokeOpacity: 0.6 }),
+      Plot.areaY(rows, {
+        fy: "panel",
+        x: "rate",
+        y1: "lo",
+        y2: "hi",
+        fill: "mesh",
+        fillOpacity: 0.15,
+        z: "mesh",
+        sort: "rate",
+      }),
+      Plot.line(rows, {
+        fy: "panel",
+        x: "rate",
+        y: "pct",
+        stroke: "mesh",
+        z: "mesh",
+        sort: "rate",
+      }),
+      Plot.dot(rows, { fy: "panel", x: "rate", y: "pct", fill: "mesh", r: 2.5 }),
+    ],
+  });
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: "(mesh - baseline) / baseline x 100 at every fixed rate; bands are 95 % bootstrap " +
+      "confidence intervals over iterations.",
+    caption: `n = ${
+      [...new Set(os.map((o) => `${o.iterations.mesh}/${o.iterations.baseline}`))]
+        .join(", ")
+    } mesh/baseline iterations per point.` + emulationText(os),
   });
 }
 
@@ -679,10 +886,19 @@ function ciNumber(v: number): string {
   return (v > 0 ? "+" : "") + (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
 }
 
+/** A representative-rates note reworded for a table (whose full data is in summary.json). */
+function tableNote(note: string): string {
+  return note.replace("Panels show", "Tables show").replace(
+    "the rate-sweep chart has them all",
+    "summary.json has every figure",
+  );
+}
+
 /** A ranked table of overheads with their intervals and caveats. */
 export function overheadTable(overheads: readonly Overhead[], title = "Overheads"): Figure {
   const points = new Map<string, Overhead[]>();
-  const sorted = [...overheads].sort((a, b) =>
+  const { kept, note } = atRepresentativeRates(overheads);
+  const sorted = [...kept].sort((a, b) =>
     a.workload.localeCompare(b.workload) || (a.rate ?? Infinity) - (b.rate ?? Infinity)
   );
   for (const o of sorted) {
@@ -692,7 +908,7 @@ export function overheadTable(overheads: readonly Overhead[], title = "Overheads
   const entries = [...points];
   return stack(
     entries.map(([point, os], i) =>
-      overheadPointTable(`${title}: ${point}`, os, i === entries.length - 1)
+      overheadPointTable(`${title}: ${point}`, os, i === entries.length - 1 ? note : undefined)
     ),
   );
 }
@@ -700,7 +916,8 @@ export function overheadTable(overheads: readonly Overhead[], title = "Overheads
 function overheadPointTable(
   title: string,
   overheads: readonly Overhead[],
-  withCaption: boolean,
+  /** Set on the last table only: the shared caption gets this note appended. */
+  captionNote: string | undefined,
 ): Figure {
   const rows = [...overheads].sort((a, b) =>
     metricRank(a.metric) - metricRank(b.metric) || a.metric.localeCompare(b.metric) ||
@@ -731,12 +948,13 @@ function overheadPointTable(
       },
     ],
     rowClass: (o) => (o.ci95[0] > 0 || o.ci95[1] < 0) ? "significant" : "",
-    caption: !withCaption
+    caption: captionNote === undefined
       ? undefined
       : "Within each metric, meshes are ranked from least to most " +
         "overhead. n = mesh/baseline iterations. Bold rows: the 95 % interval excludes zero. " +
         "Noisy: the baseline's coefficient of variation over iterations is above the threshold. " +
-        'Metrics "as % of app" are shares of the application\'s own use, not increases.',
+        'Metrics "as % of app" are shares of the application\'s own use, not increases.' +
+        tableNote(captionNote),
   });
 }
 
@@ -745,7 +963,7 @@ function overheadPointTable(
  * the requested rate as a tick, one panel per workload and load point.
  */
 export function throughputPlot(groups: readonly GroupStats[], options: PlotOptions = {}): Figure {
-  const ok = groups.filter((g) => g.iterations > 0);
+  const { kept: ok, note } = atRepresentativeRates(groups.filter((g) => g.iterations > 0));
   if (ok.length === 0) return notice("Throughput: no successful runs.");
   // One chart per load mode: a max-throughput scale would flatten the fixed-rate bars.
   const modes = [...new Set(ok.map((g) => g.mode))].sort();
@@ -756,6 +974,7 @@ export function throughputPlot(groups: readonly GroupStats[], options: PlotOptio
         ? "Throughput at fixed rates: achieved vs requested"
         : `Throughput: ${mode} runs`,
       options,
+      note,
     )
   );
   return figs.length === 1 ? figs[0] : stack(figs);
@@ -765,6 +984,7 @@ function throughputModePlot(
   gs: readonly GroupStats[],
   title: string,
   options: PlotOptions,
+  note: string,
 ): Figure {
   const baseline = options.baselineMesh ?? "baseline";
   const meshes = meshOrder(gs, baseline);
@@ -826,7 +1046,7 @@ function throughputModePlot(
     charts: 1,
     subtitle: "Bars: mean over iterations; black whiskers: min to max; red ticks: requested " +
       "rate. A run that falls more than 2 % short of its target is a saturation result.",
-    caption: `Operations per second, ${iterationsText(gs)}.` + emulationText(gs),
+    caption: `Operations per second, ${iterationsText(gs)}.` + note + emulationText(gs),
   });
 }
 
@@ -849,7 +1069,9 @@ export function resourcePlot(
   options: PlotOptions & { components?: Component[] } = {},
 ): Figure {
   const components = options.components ?? ["control-plane", "data-plane", "app"];
-  const gs = groups.filter((g) => g.iterations > 0 && g.resources.length > 0);
+  const { kept: gs, note } = atRepresentativeRates(
+    groups.filter((g) => g.iterations > 0 && g.resources.length > 0),
+  );
   const title = `Resources: ${MEASURE_LABEL[measure]}`;
   if (gs.length === 0) return notice(`${title}: no resource samples in this run.`);
   const baseline = options.baselineMesh ?? "baseline";
@@ -920,12 +1142,13 @@ export function resourcePlot(
     charts: 1,
     subtitle: `Stacked by component: ${components.join(", ")}. Mean over iterations.`,
     caption: `${MEASURE_LABEL[measure]}, ${iterationsText(gs)}. Node-level and ` +
-      `load-generator use are in the resource table.` + emulationText(gs),
+      `load-generator use are in the resource table.` + note + emulationText(gs),
   });
 }
 
 /** A table of resource use per component and named process or container. */
-export function resourceTable(groups: readonly GroupStats[]): Figure {
+export function resourceTable(all: readonly GroupStats[]): Figure {
+  const { kept: groups, note } = atRepresentativeRates(all);
   const rows = groups.flatMap((g) => g.resources.map((r) => ({ g, r }))).sort((a, b) =>
     a.g.workload.localeCompare(b.g.workload) || (a.g.rate ?? Infinity) - (b.g.rate ?? Infinity) ||
     a.g.mesh.localeCompare(b.g.mesh) || a.r.component.localeCompare(b.r.component) ||
@@ -944,7 +1167,7 @@ export function resourceTable(groups: readonly GroupStats[]): Figure {
       { header: "n", value: ({ g }) => g.iterations, numeric: true },
     ],
     caption: "Means over iterations. CPU in cores (CPU-seconds per second of the load " +
-      "window), memory as peak resident set.",
+      "window), memory as peak resident set." + tableNote(note),
   });
 }
 

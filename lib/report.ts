@@ -21,22 +21,25 @@ import {
   LATENCY_METRICS,
   latencyDistributionPlot,
   latencyPercentilePlot,
+  latencyVsRatePlot,
   meshLabel,
   metricLabel,
   notice,
   overheadPlot,
   overheadTable,
+  overheadVsRatePlot,
   rankMeshes,
   rateLabel,
   RESOURCE_METRICS,
   resourcePlot,
   resourceTable,
+  sweepRates,
   table,
   THROUGHPUT_METRICS,
   throughputPlot,
 } from "./plots.ts";
 import { writeTextAtomic } from "./run_dir.ts";
-import type { Manifest, Overhead, RunRecord } from "./types.ts";
+import type { Manifest, Overhead, RunRecord, RunSpec } from "./types.ts";
 
 const CSS = `
 :root { color-scheme: light; --ink: #111827; --muted: #4b5563; --line: #e5e7eb; --accent: #4269d0; }
@@ -142,14 +145,31 @@ export function overheadFigures(
   const os = overheads.filter((o) => o.workload === workload);
   const known = [...LATENCY_METRICS, ...THROUGHPUT_METRICS, ...RESOURCE_METRICS];
   const other = [...new Set(os.map((o) => o.metric).filter((m) => !known.includes(m)))];
+  // A sweep of several rates reads best as a line against rate, with the panels of the
+  // representative rates after it.
+  const sweep = sweepRates(os, workload).length > 1;
   return [LATENCY_METRICS, THROUGHPUT_METRICS, RESOURCE_METRICS, other]
     .filter((ms) => os.some((o) => ms.includes(o.metric)))
-    .map((metrics) => overheadPlot(os, workload, { baselineMesh, metrics }));
+    .flatMap((metrics) => [
+      ...(sweep && os.some((o) => o.rate !== null && metrics.includes(o.metric))
+        ? [overheadVsRatePlot(os, workload, { baselineMesh, metrics })]
+        : []),
+      overheadPlot(os, workload, { baselineMesh, metrics }),
+    ]);
 }
 
+/** Rows of the runs table before it lists only the runs that are not ok. */
+export const RUNS_TABLE_LIMIT = 300;
+
 /** A table of every run record: status, achieved rate, per-run percentiles. */
-export function runsTable(runs: readonly RunRecord[]): Figure {
-  return table(`Individual runs (${runs.length})`, runs, {
+export function runsTable(all: readonly RunRecord[], limit = RUNS_TABLE_LIMIT): Figure {
+  // A sweep can have thousands of runs: list the first `limit`, and every run that is not ok.
+  const runs = all.filter((r, i) => i < limit || r.status !== "ok");
+  const shown = runs.length < all.length
+    ? ` Showing ${runs.length} of ${all.length}: the first ${limit} and every run that is not ` +
+      `ok; runs/ has them all.`
+    : "";
+  return table(`Individual runs (${all.length})`, runs, {
     columns: [
       { header: "#", value: (r) => r.spec.seq, numeric: true },
       { header: "workload", value: (r) => r.spec.workload },
@@ -165,7 +185,8 @@ export function runsTable(runs: readonly RunRecord[]): Figure {
     ],
     rowClass: (r) => r.status === "ok" ? "" : "bad",
     caption: "Every measured run in execution order (baseline and meshes interleaved). " +
-      "Percentiles per run are shown for inspection only; the charts use merged histograms.",
+      "Percentiles per run are shown for inspection only; the charts use merged histograms." +
+      shown,
   });
 }
 
@@ -240,39 +261,53 @@ export function provenanceFigures(run: LoadedRun): Figure[] {
 export function planTable(run: LoadedRun): Figure {
   const specs = run.manifest?.plan ?? run.runs.map((r) => r.spec);
   if (specs.length === 0) return notice("No plan and no run records: nothing was measured.");
-  const points = new Map<string, { workload: string; point: string; meshes: Set<string> }>();
-  const iterations = new Map<string, Set<number>>();
+  // One row per workload and kind of load; a rate sweep is one row with its range.
+  const keyOf = (s: RunSpec) =>
+    `${s.workload}|${s.point.mode}|${s.point.tool}|${s.point.connections}|${s.point.durationS}`;
+  interface Row {
+    spec: RunSpec;
+    rates: Set<number>;
+    meshes: Set<string>;
+    iterations: Set<number>;
+    planned: number;
+    ok: number;
+  }
+  const rows = new Map<string, Row>();
   for (const s of specs) {
-    const point = `${rateLabel(s.point.rate, s.point.mode)} · ${s.point.tool} · ` +
-      `${s.point.connections} conn · ${s.point.durationS} s`;
-    const k = `${s.workload}|${point}`;
-    const e = points.get(k) ?? { workload: s.workload, point, meshes: new Set<string>() };
+    const k = keyOf(s);
+    const e = rows.get(k) ??
+      { spec: s, rates: new Set(), meshes: new Set(), iterations: new Set(), planned: 0, ok: 0 };
+    if (s.point.rate !== null) e.rates.add(s.point.rate);
     e.meshes.add(s.mesh);
-    points.set(k, e);
-    iterations.set(k, (iterations.get(k) ?? new Set()).add(s.iteration));
+    e.iterations.add(s.iteration);
+    e.planned++;
+    rows.set(k, e);
+  }
+  for (const r of run.runs) {
+    const e = rows.get(keyOf(r.spec));
+    if (e && r.status === "ok") e.ok++;
   }
   const emulated = new Map(run.runs.map((r) => [r.mesh.name, r.mesh.emulated]));
-  const done = (k: string) =>
-    run.runs.filter((r) =>
-      `${r.spec.workload}|${rateLabel(r.spec.point.rate, r.spec.point.mode)} · ` +
-            `${r.spec.point.tool} · ${r.spec.point.connections} conn · ${r.spec.point.durationS} s` ===
-        k && r.status === "ok"
-    ).length;
-  return table(`What was measured (${specs.length} planned runs)`, [...points.entries()], {
+  const load = (e: Row) => {
+    const p = e.spec.point;
+    const rates = [...e.rates].sort((x, y) => x - y);
+    const rate = rates.length === 0
+      ? p.mode
+      : rates.length === 1
+      ? rateLabel(rates[0])
+      : `${rates.length} rates, ${rateLabel(rates[0])} to ${rateLabel(rates.at(-1)!)}`;
+    return `${rate} · ${p.tool} · ${p.connections} conn · ${p.durationS} s`;
+  };
+  return table(`What was measured (${specs.length} planned runs)`, [...rows.values()], {
     columns: [
-      { header: "workload", value: ([, e]) => e.workload },
-      { header: "load point", value: ([, e]) => e.point },
+      { header: "workload", value: (e) => e.spec.workload },
+      { header: "load", value: load },
       {
         header: "meshes",
-        value: ([, e]) =>
-          [...e.meshes].map((m) => meshLabel(m, emulated.get(m) ?? false)).join(", "),
+        value: (e) => [...e.meshes].map((m) => meshLabel(m, emulated.get(m) ?? false)).join(", "),
       },
-      { header: "iterations", value: ([k]) => iterations.get(k)!.size, numeric: true },
-      {
-        header: "runs ok / planned",
-        value: ([k, e]) => `${done(k)} / ${e.meshes.size * iterations.get(k)!.size}`,
-        numeric: true,
-      },
+      { header: "iterations", value: (e) => e.iterations.size, numeric: true },
+      { header: "runs ok / planned", value: (e) => `${e.ok} / ${e.planned}`, numeric: true },
     ],
     caption: "Baseline and mesh runs are interleaved in a seeded random order (see Provenance).",
   });
@@ -433,6 +468,9 @@ export function renderReport(run: LoadedRun, options: { generatedAt?: string } =
       "Percentiles per mesh at each target rate, then the full distribution: mesh " +
         "overhead tends to sit in the tail.",
       workloads.flatMap((w) => [
+        ...(sweepRates(s.groups, w).length > 1
+          ? [latencyVsRatePlot(s.groups, w, { baselineMesh })]
+          : []),
         latencyPercentilePlot(s.groups, w, { baselineMesh }),
         latencyDistributionPlot(s.groups, w, { baselineMesh }),
       ]),

@@ -31,8 +31,11 @@ Deno.test("writeReport writes a self-contained report.html with every section", 
     assert.doesNotMatch(html, /<script/i);
     assert.deepEqual(externalRefs(html), []);
     assert.doesNotMatch(html, /url\(/);
-    // latency percentiles + HDR, overheads (latency, resources), throughput, 3 resource charts
-    assert.equal((html.match(/<svg[^>]*class="plot-/g) ?? []).length, 2 + 2 + 1 + 3);
+    // Two rates make a sweep: latency (vs rate, percentiles, HDR); overheads of latency and
+    // resources (each vs rate, then panels); throughput; CPU, memory, CPU per 1k.
+    assert.equal((html.match(/<svg[^>]*class="plot-/g) ?? []).length, 3 + 4 + 1 + 3);
+    assert.match(html, /http: latency against target rate/);
+    assert.match(html, /http: overhead against target rate, with 95 % CI/);
     assert.match(html, /Emulated meshes\./);
     assert.match(html, /istio \(emulated\)/);
     assert.match(html, /synthetic test fixture/);
