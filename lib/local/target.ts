@@ -418,10 +418,13 @@ export class LocalTarget implements Target {
     let result;
     let use: ReturnType<ResourceSampler["stop"]>;
     try {
-      result = await w.run(env, spec, state.endpoints[w.name][spec.mesh], stem, (pid) => {
+      result = await w.run(env, spec, state.endpoints[w.name][spec.mesh], stem, (pid, kind) => {
+        const n = loadgens++;
         sampler.add({
-          name: `loadgen-${spec.point.tool}${loadgens++ ? `-${loadgens}` : ""}`,
-          component: "loadgen",
+          name: kind === "app"
+            ? `${spec.point.tool}-${n + 1}`
+            : `loadgen-${spec.point.tool}${n ? `-${n + 1}` : ""}`,
+          component: kind ?? "loadgen",
           pid,
         });
       });

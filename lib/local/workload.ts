@@ -60,13 +60,14 @@ export interface LocalWorkload {
   /**
    * Runs one measured load point against `ports` (replica ports for the baseline,
    * the client-side proxy port under a mesh). `rawStem` is the path stem (relative
-   * to the run dir) for raw output. `onLoadgen` receives load generator pids.
+   * to the run dir) for raw output. `onLoadgen` receives load generator pids; a batch
+   * workload whose processes are the application itself (the ML job) passes "app".
    */
   run(
     env: WorkloadEnv,
     spec: RunSpec,
     ports: number[],
     rawStem: string,
-    onLoadgen: (pid: number) => void,
+    onLoadgen: (pid: number, component?: "loadgen" | "app") => void,
   ): Promise<WorkloadLoad>;
 }

@@ -328,7 +328,8 @@ export const mlWorkload: LocalWorkload = {
       parallelism: spec.point.connections,
       trees: size.trees,
       signal: env.signal,
-      onSpawn: onLoadgen,
+      // The training processes are the application here (the Job's pods), not load.
+      onSpawn: (pid) => onLoadgen(pid, "app"),
     });
     const path = join(env.runDir, `${rawStem}.ml-job.jsonl`);
     await Deno.writeTextFile(path, completions.map((c) => JSON.stringify(c)).join("\n") + "\n");

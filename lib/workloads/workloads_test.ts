@@ -130,6 +130,9 @@ quickTest("ml", 24300, (r) => {
   const per = r.load!.extra?.perCompletion as Array<{ ok: boolean; accuracy: number }>;
   assert.equal(per.length, 5);
   for (const c of per) assert.ok(c.ok && c.accuracy > 0.6, JSON.stringify(c));
+  // The five training processes are sampled as the application.
+  const jobs = r.resources.filter((u) => u.component === "app" && u.name.startsWith("ml-job-"));
+  assert.equal(jobs.length, 5, JSON.stringify(r.resources.map((u) => u.name)));
 });
 
 /**
