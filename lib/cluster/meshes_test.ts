@@ -94,9 +94,13 @@ Deno.test("cluster load points and baseline-first workloads", async () => {
     ["max-throughput", null],
   ]);
   assertEquals(ml.points[0].mode, "batch");
+  const [db] = clusterLoadPoints({ ...config, workloads: ["db"] } as typeof config);
+  assertEquals(db.points.map((p) => [p.mode, p.tool, p.connections]), [
+    ["max-throughput", "redis-benchmark", 8],
+  ]);
   assertEquals(baselineFirstWorkloads(["http", "grpc", "ml", "db"]), ["ml", "db"]);
   throws(
-    () => clusterLoadPoints({ ...config, workloads: ["db"] } as typeof config),
-    /Cannot plan workload "db" on the cluster target/,
+    () => clusterLoadPoints({ ...config, workloads: ["websocket"] } as typeof config),
+    /Cannot plan workload "websocket" on the cluster target/,
   );
 });

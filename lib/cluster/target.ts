@@ -47,6 +47,18 @@ import {
   startSampler,
 } from "./metrics.ts";
 import { HistogramRecorder } from "../histogram.ts";
+import {
+  combineRedisResults,
+  parseRedisBenchmarkCsv,
+  redisBenchmarkCommand,
+  redisBenchmarkError,
+} from "../tools/redis_benchmark.ts";
+import {
+  REDIS_CLIENTS,
+  REDIS_TESTS,
+  REDIS_VALUE_BYTES,
+  redisRequestsPerTest,
+} from "../workloads/redis.ts";
 
 /** What the cluster target records in `<runDir>/cluster.json`. */
 export interface ClusterState {
@@ -122,6 +134,7 @@ export function fortioTargetFor(ns: NamespaceSpec): { address: string; protocol:
 export const CLUSTER_LOADS: Record<string, string> = {
   http: "fortio",
   grpc: "fortio",
+  db: "redis-benchmark",
   ml: "kubernetes-job",
 };
 
@@ -138,7 +151,7 @@ export function clusterLoadPoints(
     if (!tool) {
       throw new Error(
         `Cannot plan workload "${name}" on the cluster target: supported are ` +
-          `${Object.keys(CLUSTER_LOADS).join(", ")} (websocket and db are deployed but have no ` +
+          `${Object.keys(CLUSTER_LOADS).join(", ")} (websocket is deployed but has no ` +
           `in-cluster load runner yet)`,
       );
     }
@@ -146,6 +159,21 @@ export function clusterLoadPoints(
       return {
         name,
         points: [{ mode: "batch", tool, rate: null, connections: 1, durationS: 0 }],
+      };
+    }
+    if (name === "db") {
+      // redis-benchmark is closed loop: one max-throughput point, connections split over
+      // the design's two clients.
+      const t = config.load.throughput;
+      return {
+        name,
+        points: [{
+          mode: "max-throughput",
+          tool,
+          rate: null,
+          connections: Math.max(1, Math.round(t.connections / REDIS_CLIENTS)),
+          durationS: t.durationS,
+        }],
       };
     }
     const points: LoadPoint[] = config.load.rates.map((rate) => ({
@@ -184,6 +212,8 @@ export class ClusterTarget implements Target {
       healthTimeoutMs?: number;
       /** Where load goes (default: the workload's Service DNS name, {@linkcode fortioTargetFor}). */
       loadTarget?: (ns: NamespaceSpec) => { address: string; protocol: "http" | "grpc" };
+      /** Redis instance of client `i` (default: `redis-<i % 3>` of the headless service). */
+      redisTarget?: (ns: NamespaceSpec, i: number) => { host: string; port: number };
     } = {},
   ) {}
 
@@ -410,6 +440,66 @@ export class ClusterTarget implements Target {
     return out;
   }
 
+  /** redis-benchmark in each redis-client pod at once, each against its own instance. */
+  async #redis(ctx: StageContext, ns: NamespaceSpec, spec: RunSpec) {
+    const kube = this.#connect(ctx);
+    const pods = (await readyPods(kube, ns.namespace, "redis-client")).slice(0, REDIS_CLIENTS);
+    if (pods.length === 0) {
+      throw new ClusterStageError(
+        "load",
+        `Deployment "${ns.namespace}/redis-client"`,
+        "no ready client pod",
+      );
+    }
+    const where = { namespace: ns.namespace, container: "redis-benchmark" };
+    const version = (await execInPod(kube, { ...where, pod: pods[0] }, [
+      "redis-benchmark",
+      "--version",
+    ], { timeoutMs: 30_000 })).stdout.trim();
+    const requestsPerTest = redisRequestsPerTest(spec.point.durationS);
+    const target = this.options.redisTarget ??
+      ((n: NamespaceSpec, i: number) => ({
+        host: `redis-${i % 3}.redis-cluster.${n.namespace}.svc.cluster.local`,
+        port: 6379,
+      }));
+    const runs = await Promise.all(pods.map(async (pod, i) => {
+      const { host, port } = target(ns, i);
+      const cmd = redisBenchmarkCommand(spec.point, {
+        host,
+        port,
+        tests: REDIS_TESTS,
+        requestsPerTest,
+        dataSize: REDIS_VALUE_BYTES,
+      });
+      const res = await execInPod(kube, { ...where, pod }, cmd, {
+        timeoutMs: (spec.point.durationS * 10 + 120) * 1000,
+      });
+      const rawName = `raw/cluster_${spec.seq}_db_${spec.mesh}_client${i}.csv`;
+      await Deno.mkdir(`${ctx.runDir}/raw`, { recursive: true });
+      await Deno.writeTextFile(`${ctx.runDir}/${rawName}`, res.stdout);
+      const failed = redisBenchmarkError(res.stdout, res.stderr);
+      if (failed) {
+        throw new ClusterStageError(
+          "load",
+          `pod "${ns.namespace}/${pod}"`,
+          `redis-benchmark: ${failed}`,
+        );
+      }
+      return {
+        rawName,
+        result: parseRedisBenchmarkCsv(res.stdout, {
+          requestsPerTest,
+          connections: spec.point.connections,
+          toolVersion: version,
+        }),
+      };
+    }));
+    return {
+      load: combineRedisResults(runs.map((r) => r.result)),
+      raw: runs.map((r) => r.rawName),
+    };
+  }
+
   async runLoad(ctx: StageContext, spec: RunSpec) {
     const kube = this.#connect(ctx);
     const state = await this.#state(ctx);
@@ -451,6 +541,10 @@ export class ClusterTarget implements Target {
           latency: rec.toHistogram(),
           extra: { job: out },
         };
+      } else if (spec.workload === "db") {
+        const out = await this.#redis(ctx, ns, spec);
+        load = out.load;
+        raw.push(...out.raw);
       } else {
         const { res, target } = await this.#fortio(ctx, ns, spec.point);
         const rawName = `raw/cluster_${spec.seq}_${spec.workload}_${spec.mesh}.json`;

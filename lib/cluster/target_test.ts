@@ -35,12 +35,34 @@ Deno.test({
       kubeconfig: env.kubeconfigPath,
       context: env.context,
       runDir,
-      workloads: ["http", "ml"],
+      workloads: ["http", "db", "ml"],
       lines,
     });
+    // A loopback Redis stands in for the StatefulSet's instances (exec runs on this machine).
+    const redisPort = (() => {
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const p = (l.addr as Deno.NetAddr).port;
+      l.close();
+      return p;
+    })();
+    const redis = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(redisPort),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
     const target = new ClusterTarget({
       healthTimeoutMs: 60_000,
       loadTarget: () => ({ address: `http://127.0.0.1:${server.addr.port}/`, protocol: "http" }),
+      redisTarget: () => ({ host: "127.0.0.1", port: redisPort }),
     });
     const kube = connect(env.context, { kubeconfig: env.kubeconfigPath });
     try {
@@ -48,7 +70,12 @@ Deno.test({
         await target.deploy(ctx);
         await target.health(ctx);
         const state = JSON.parse(await Deno.readTextFile(`${runDir}/cluster.json`));
-        assertEquals(state.namespaces, ["http-benchmark", "ml-benchmark", "baseline-http"]);
+        assertEquals(state.namespaces, [
+          "http-benchmark",
+          "db-benchmark",
+          "ml-benchmark",
+          "baseline-http",
+        ]);
         assertEquals(state.metrics, false);
         assert(lines.some((l) => l.includes("metrics.k8s.io API is not served")));
       });
@@ -76,6 +103,27 @@ Deno.test({
         assertEquals([mesh.kind, mesh.emulated], ["none", false]);
       });
 
+      await t.step("redis-benchmark runs in both client pods and is combined", async () => {
+        const out = await target.runLoad(ctx, {
+          seq: 3,
+          workload: "db",
+          mesh: "baseline",
+          iteration: 1,
+          point: {
+            mode: "max-throughput",
+            tool: "redis-benchmark",
+            rate: null,
+            connections: 2,
+            durationS: 1,
+          },
+        });
+        assertEquals(out.load.tool, "redis-benchmark");
+        assertEquals(out.load.errors, 0);
+        // 2 clients x 5 tests x 2,000 requests.
+        assertEquals(out.load.operations, 20_000);
+        assertEquals(out.raw.length, 2);
+      });
+
       await t.step("the ML Job runs as a measured load", async () => {
         const out = await target.runLoad(ctx, {
           seq: 2,
@@ -96,7 +144,7 @@ Deno.test({
       await t.step("cleanup removes the run's namespaces", async () => {
         await target.cleanup(ctx);
         const names = (await kube.core.listNamespace()).items.map((n) => n.metadata?.name);
-        for (const ns of ["http-benchmark", "ml-benchmark", "baseline-http"]) {
+        for (const ns of ["http-benchmark", "db-benchmark", "ml-benchmark", "baseline-http"]) {
           assert(!names.includes(ns), `${ns} left behind`);
         }
       });
@@ -136,6 +184,8 @@ Deno.test({
         assert(!after.includes("http-benchmark") && !after.includes("baseline-http"));
       });
     } finally {
+      redis.kill("SIGTERM");
+      await redis.status;
       await server.shutdown();
       await target.close();
       await disconnect(kube);
