@@ -63,7 +63,7 @@ const DEFAULTS: BenchConfig = {
   iterations: 3,
   warmupS: 3,
   cooldownS: 2,
-  gapS: 0.5,
+  gapS: 0.2,
   load: {
     rates: [500],
     durationS: 5,

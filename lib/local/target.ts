@@ -391,12 +391,13 @@ export class LocalTarget implements Target {
 
   async warmup(ctx: StageContext, seconds: number): Promise<void> {
     const state = await readLocalState(ctx.runDir);
-    for (const w of workloadsByName(ctx.config.workloads)) {
-      const env = this.#env(ctx, w, state.bin);
-      await Promise.all(
-        ctx.config.meshes.map((m) => w.warmup(env, state.endpoints[w.name][m], seconds)),
-      );
-    }
+    // Every workload through every mesh at once: the warm-up lasts `seconds`, not more.
+    await Promise.all(
+      workloadsByName(ctx.config.workloads).flatMap((w) => {
+        const env = this.#env(ctx, w, state.bin);
+        return ctx.config.meshes.map((m) => w.warmup(env, state.endpoints[w.name][m], seconds));
+      }),
+    );
   }
 
   async runLoad(ctx: StageContext, spec: RunSpec): Promise<LoadOutcome> {
