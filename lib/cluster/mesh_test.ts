@@ -93,3 +93,95 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "ClusterTarget switches meshes: full uninstall, enable, restart, verify, load",
+  ignore: skip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { ClusterTarget } = await import("./target.ts");
+    const { makeContext } = await import("./testdata/context.ts");
+    const env = await startForTest("switch");
+    const kube = connect(env.context, { kubeconfig: env.kubeconfigPath });
+    const runDir = await Deno.makeTempDir({ prefix: "meshbench-run-" });
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => new Response("ok"),
+    );
+    // Two stand-in meshes: a fixture chart as control plane; "meshed" means re-created
+    // after the install (a real mesh's check looks for its injected proxy instead).
+    const stand = (name: string): ClusterMesh => ({
+      ...fakeMesh("registry.example/fake-mesh/control-plane:1", 60),
+      name,
+      systemNamespaces: [`${name}-system`],
+      install: [{ ...fakeMesh("x", 60).install[0], namespace: `${name}-system` }],
+      enable: { labels: { "meshbench-test/mesh": name }, annotations: {} },
+      unmeshedReason: (pod) =>
+        pod.metadata?.annotations?.["meshbench.io/restarted-at"] ? null : "not re-created",
+      resources: () => [],
+    });
+    const target = new ClusterTarget({
+      helm,
+      healthTimeoutMs: 60_000,
+      meshes: { "mesh-a": stand("mesh-a"), "mesh-b": stand("mesh-b") },
+      loadTarget: () => ({ address: `http://127.0.0.1:${server.addr.port}/`, protocol: "http" }),
+    });
+    const ctx = makeContext({
+      kubeconfig: env.kubeconfigPath,
+      context: env.context,
+      runDir,
+      workloads: ["http"],
+      meshes: ["baseline", "mesh-a", "mesh-b"],
+    });
+    const point = {
+      mode: "fixed-rate" as const,
+      tool: "fortio",
+      rate: 50,
+      connections: 1,
+      durationS: 1,
+    };
+    const nsLabel = async () =>
+      (await kube.core.readNamespace({ name: "http-benchmark" })).metadata?.labels?.[
+        "meshbench-test/mesh"
+      ];
+    const names = async () =>
+      (await kube.core.listNamespace()).items.map((n) => n.metadata?.name ?? "");
+    try {
+      await target.deploy(ctx);
+      await target.health(ctx);
+      let seq = 1;
+      const run = (mesh: string) =>
+        target.runLoad(ctx, { seq: seq++, workload: "http", mesh, iteration: 1, point });
+
+      const a = await run("mesh-a");
+      assertEquals(a.load.errors, 0);
+      assertEquals(await nsLabel(), "mesh-a");
+      assert((await names()).includes("mesh-a-system"));
+      const base = (await kube.core.readNamespace({ name: "baseline-http" })).metadata?.labels;
+      assertEquals(base?.["meshbench-test/mesh"], undefined, "baseline never enabled");
+
+      await run("mesh-b");
+      assertEquals(await nsLabel(), "mesh-b");
+      const now = await names();
+      assert(!now.includes("mesh-a-system"), "mesh-a fully uninstalled before mesh-b");
+      assert(now.includes("mesh-b-system"));
+      const b = await run("baseline");
+      assertEquals(b.load.errors, 0);
+      const state = JSON.parse(await Deno.readTextFile(`${runDir}/cluster.json`));
+      assertEquals([state.mesh, state.meshVersion], ["mesh-b", "0.1.0"]);
+
+      await target.cleanup(ctx);
+      const end = await names();
+      for (const n of ["mesh-b-system", "http-benchmark", "baseline-http"]) {
+        assert(!end.includes(n), `${n} left behind`);
+      }
+    } finally {
+      await server.shutdown();
+      await target.close();
+      await disconnect(kube);
+      await stopForTest(env);
+      await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    }
+  },
+});

@@ -29,7 +29,7 @@ import {
   restartWorkloads,
   waitHealthy,
 } from "./deploy.ts";
-import { clusterMesh, enableNamespace } from "./meshes.ts";
+import { type ClusterMesh, clusterMesh, enableNamespace } from "./meshes.ts";
 import {
   applyMeshResources,
   helmBinary,
@@ -212,10 +212,16 @@ export class ClusterTarget implements Target {
       healthTimeoutMs?: number;
       /** Where load goes (default: the workload's Service DNS name, {@linkcode fortioTargetFor}). */
       loadTarget?: (ns: NamespaceSpec) => { address: string; protocol: "http" | "grpc" };
+      /** Extra or replacement meshes by name (tests use a fixture chart as a mesh). */
+      meshes?: Record<string, ClusterMesh>;
       /** Redis instance of client `i` (default: `redis-<i % 3>` of the headless service). */
       redisTarget?: (ns: NamespaceSpec, i: number) => { host: string; port: number };
     } = {},
   ) {}
+
+  #mesh(name: string): ClusterMesh {
+    return this.options.meshes?.[name] ?? clusterMesh(name);
+  }
 
   #connect(ctx: StageContext): Kube {
     if (!this.#kube) {
@@ -243,7 +249,7 @@ export class ClusterTarget implements Target {
       });
       return missing;
     }
-    const needsHelm = config.meshes.some((m) => clusterMesh(m).install.length > 0);
+    const needsHelm = config.meshes.some((m) => this.#mesh(m).install.length > 0);
     if (needsHelm) {
       try {
         await (this.options.runner ?? realRunner).run([
@@ -268,7 +274,7 @@ export class ClusterTarget implements Target {
     const kube = this.#connect(ctx);
     const serverVersion = await checkReachable(kube);
     ctx.log.info(`cluster: context "${kube.context}" at ${kube.server} (${serverVersion})`);
-    for (const m of ctx.config.meshes) clusterMesh(m);
+    for (const m of ctx.config.meshes) this.#mesh(m);
     const specs = this.#specs(ctx);
     const objs = renderAll(specs).filter((o) => o.kind !== "Job");
     await applyObjects(kube, objs, { log: (m) => ctx.log.info(m) });
@@ -337,14 +343,14 @@ export class ClusterTarget implements Target {
     );
     const meshed = meshedSpecs.map((s) => s.namespace);
     if (state.mesh !== "baseline") {
-      const old = clusterMesh(state.mesh);
+      const old = this.#mesh(state.mesh);
       await applyObjects(kube, renderNamespaces(meshedSpecs)); // drop enablement (SSA owns labels)
       await uninstallMesh(kube, old, opts);
       state.mesh = "baseline";
       state.meshVersion = "none";
       await writeState(ctx.runDir, state);
     }
-    const mesh = clusterMesh(meshName);
+    const mesh = this.#mesh(meshName);
     const failed = state.failedMeshes?.[meshName];
     if (failed) {
       throw new ClusterStageError(
@@ -416,7 +422,7 @@ export class ClusterTarget implements Target {
   }
 
   describeMesh(_ctx: StageContext, meshName: string): Promise<MeshRef> {
-    const mesh = clusterMesh(meshName);
+    const mesh = this.#mesh(meshName);
     return Promise.resolve({
       name: mesh.name,
       kind: mesh.kind,
@@ -513,7 +519,7 @@ export class ClusterTarget implements Target {
           `plan its baseline runs before any mesh`,
       );
     }
-    const mesh = clusterMesh(state.mesh);
+    const mesh = this.#mesh(state.mesh);
     const sampler = state.metrics ? startSampler(kube, mesh, [ns.namespace]) : undefined;
     const start = new Date().toISOString();
     let load;
@@ -567,7 +573,7 @@ export class ClusterTarget implements Target {
     const kube = this.#connect(ctx);
     const state = await readState(ctx.runDir);
     if (state && state.mesh !== "baseline") {
-      await uninstallMesh(kube, clusterMesh(state.mesh), {
+      await uninstallMesh(kube, this.#mesh(state.mesh), {
         runner: this.options.runner ?? ctx.runner,
         helm: this.options.helm,
         kubeconfig: ctx.config.cluster.kubeconfig || undefined,
