@@ -15,6 +15,16 @@ try {
 } catch {
   skip ??= `fortio missing in "${resolveBinDir()}" (run: bash .ci/install_testenv.sh)`;
 }
+for (const tool of ["redis-server", "redis-benchmark"]) {
+  const onPath = (Deno.env.get("PATH") ?? "").split(":").some((d) => {
+    try {
+      return Deno.statSync(`${d}/${tool}`).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (!onPath) skip ??= `${tool} not on PATH (run: bash .ci/install_workloads.sh)`;
+}
 if (skip) console.log(`SKIP cluster target tests: ${skip}`);
 
 Deno.test({
