@@ -276,6 +276,19 @@ Deno.test({
         );
         assertStringIncludes((e as Error).message, "not ready after 4000 ms");
         assertStringIncludes((e as Error).message, 'Deployment "grpc-benchmark/never-ready"');
+        // Ctrl-C stops the wait at once instead of at the bound.
+        const abort = new AbortController();
+        setTimeout(() => abort.abort(), 300);
+        const started = Date.now();
+        const i = await assertRejects(() =>
+          waitHealthy(k(), ["grpc-benchmark"], {
+            timeoutMs: 60_000,
+            pollMs: 100,
+            signal: abort.signal,
+          })
+        );
+        assertStringIncludes(i.message, "interrupted while waiting");
+        assert(Date.now() - started < 5_000);
       });
 
       await t.step("missing metrics-server is a clear message", async () => {

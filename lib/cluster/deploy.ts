@@ -205,6 +205,8 @@ export interface WaitOptions {
   timeoutMs?: number;
   pollMs?: number;
   log?: (message: string) => void;
+  /** Stops the wait at once (Ctrl-C) with an "interrupted" error. */
+  signal?: AbortSignal;
 }
 
 interface Pending {
@@ -299,6 +301,9 @@ export async function waitHealthy(
     if (pending.length === 0) {
       log(`health: all objects ready in ${namespaces.join(", ")} after ${Date.now() - started} ms`);
       return;
+    }
+    if (options.signal?.aborted) {
+      throw new ClusterStageError("health", pending[0].object, "interrupted while waiting");
     }
     const fatal = pending.filter((p) => p.fatal);
     if (fatal.length) {

@@ -62,7 +62,7 @@ export async function execInPod(
   kube: Kube,
   target: { namespace: string; pod: string; container: string },
   command: string[],
-  options: { timeoutMs: number; okCodes?: number[] },
+  options: { timeoutMs: number; okCodes?: number[]; signal?: AbortSignal },
 ): Promise<PodExecResult> {
   const out = collector();
   const err = collector();
@@ -76,6 +76,10 @@ export async function execInPod(
         () => reject(new Error(`timed out after ${options.timeoutMs} ms`)),
         options.timeoutMs,
       );
+      if (options.signal?.aborted) reject(new Error("interrupted"));
+      options.signal?.addEventListener("abort", () => reject(new Error("interrupted")), {
+        once: true,
+      });
       exec.exec(
         target.namespace,
         target.pod,

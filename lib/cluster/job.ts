@@ -43,7 +43,12 @@ export function jobFinished(job: k8s.V1Job): string | null {
 export async function runJob(
   kube: Kube,
   job: KubeObject,
-  options: { timeoutMs?: number; pollMs?: number; log?: (m: string) => void } = {},
+  options: {
+    timeoutMs?: number;
+    pollMs?: number;
+    log?: (m: string) => void;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<JobOutcome> {
   const namespace = job.metadata.namespace;
   const name = job.metadata.name;
@@ -83,6 +88,9 @@ export async function runJob(
         } complete: ${outcome.completions} completions in ${outcome.durationS} s`,
       );
       return outcome;
+    }
+    if (options.signal?.aborted) {
+      throw new ClusterStageError("load", describe(job), "interrupted while waiting");
     }
     if (done || Date.now() > deadline) {
       const pods = await kube.core.listNamespacedPod({

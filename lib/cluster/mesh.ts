@@ -38,6 +38,8 @@ export interface MeshOptions {
   /** Scratch directory for generated certificates. */
   workDir: string;
   log?: (message: string) => void;
+  /** Aborts a running helm command (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 async function linkerdCerts(runner: Runner, dir: string): Promise<Record<string, string>> {
@@ -142,6 +144,7 @@ export async function installMesh(
     try {
       await options.runner.run([options.helm ?? helmBinary(), ...args], {
         timeoutMs: (step.timeoutS + 60) * 1000,
+        signal: options.signal,
       });
     } catch (e) {
       throw new ClusterStageError(

@@ -312,6 +312,7 @@ export class ClusterTarget implements Target {
     await waitHealthy(kube, state.namespaces, {
       timeoutMs: this.options.healthTimeoutMs ?? 300_000,
       log: (m) => ctx.log.info(m),
+      signal: ctx.signal,
     });
   }
 
@@ -337,6 +338,7 @@ export class ClusterTarget implements Target {
       kubeconfig: ctx.config.cluster.kubeconfig || undefined,
       workDir: `${ctx.runDir}/cluster`,
       log: (m: string) => ctx.log.info(m),
+      signal: ctx.signal,
     };
     const meshedSpecs = CLUSTER_NAMESPACES.filter((s) =>
       s.meshed && state.namespaces.includes(s.namespace)
@@ -379,7 +381,10 @@ export class ClusterTarget implements Target {
     await applyMeshResources(kube, mesh, meshed);
     // Injection happens at pod creation: restart every benchmark workload.
     await restartWorkloads(kube, meshed);
-    await waitHealthy(kube, meshed, { timeoutMs: this.options.healthTimeoutMs ?? 300_000 });
+    await waitHealthy(kube, meshed, {
+      timeoutMs: this.options.healthTimeoutMs ?? 300_000,
+      signal: ctx.signal,
+    });
     const n = await verifyMeshed(kube, mesh, meshed);
     ctx.log.info(`mesh: ${n} pods verified meshed by ${mesh.name} ${mesh.version}`);
   }
@@ -416,7 +421,7 @@ export class ClusterTarget implements Target {
       kube,
       { namespace: ns.namespace, pod: pods[0], container: "fortio" },
       fortioCommand(point, target),
-      { timeoutMs: (point.durationS + 60) * 1000 },
+      { timeoutMs: (point.durationS + 60) * 1000, signal: ctx.signal },
     );
     return { res, target };
   }
@@ -479,6 +484,7 @@ export class ClusterTarget implements Target {
       });
       const res = await execInPod(kube, { ...where, pod }, cmd, {
         timeoutMs: (spec.point.durationS * 10 + 120) * 1000,
+        signal: ctx.signal,
       });
       const rawName = `raw/cluster_${spec.seq}_db_${spec.mesh}_client${i}.csv`;
       await Deno.mkdir(`${ctx.runDir}/raw`, { recursive: true });
@@ -528,7 +534,7 @@ export class ClusterTarget implements Target {
     try {
       if (spec.workload === "ml") {
         const job = renderAll([ns]).find((o) => o.kind === "Job")!;
-        const out = await runJob(kube, job, { log: (m) => ctx.log.info(m) });
+        const out = await runJob(kube, job, { log: (m) => ctx.log.info(m), signal: ctx.signal });
         const rec = new HistogramRecorder();
         rec.record(out.durationS * 1e6);
         load = {
