@@ -116,14 +116,26 @@ async function wallRatio() {
 }
 
 async function summaryScale(n: number) {
-  const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "bench", "summary_scale.ts"), String(n)],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (p.code !== 0) throw new Error(`summary_scale failed: ${new TextDecoder().decode(p.stderr)}`);
-  return JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").pop()!);
+  const script = join(ROOT, "bench", "summary_scale.ts");
+  const run = async (args: string[]) => {
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...args],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (p.code !== 0) {
+      throw new Error(`summary_scale failed: ${new TextDecoder().decode(p.stderr)}`);
+    }
+    return JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").pop()!);
+  };
+  const out = await Deno.makeTempDir({ prefix: "meshbench-scale-" });
+  try {
+    const { runDir } = await run(["generate", String(n), out]);
+    return await run(["measure", runDir]);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 }
 
 if (import.meta.main) {

@@ -1,7 +1,9 @@
 /**
- * Scale check of summary + report over N synthetic run records, in its own
- * process so its peak memory (VmHWM) is its own. Prints one JSON line.
- * Usage: deno run -A bench/summary_scale.ts [N]
+ * Scale check of summary + report over N synthetic run records.
+ *   deno run -A bench/summary_scale.ts generate N DIR   writes a run directory of N records
+ *   deno run -A bench/summary_scale.ts measure RUN_DIR  times collect + report on it
+ * `measure` runs in its own process so its peak memory (VmHWM) is only that of
+ * summary + report. Each prints one JSON line.
  */
 import { join } from "node:path";
 import { createRunDir, writeJsonAtomic } from "../lib/run_dir.ts";
@@ -13,9 +15,7 @@ import { syntheticRecords } from "./synthetic.ts";
 import { SCHEMA_VERSION } from "../lib/types.ts";
 import type { Manifest } from "../lib/types.ts";
 
-if (import.meta.main) {
-  const n = Number(Deno.args[0] ?? 10_000);
-  const out = await Deno.makeTempDir({ prefix: "meshbench-scale-" });
+async function generate(n: number, out: string): Promise<string> {
   const runDir = await createRunDir(out, "20260101T000000Z-5e7e71");
   const records = syntheticRecords(n);
   const { config } = await loadConfig({
@@ -62,6 +62,10 @@ if (import.meta.main) {
       )
     ),
   );
+  return runDir;
+}
+
+async function measure(runDir: string) {
   const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
   const t0 = performance.now();
   const summary = await stageCollect(runDir, deps);
@@ -70,14 +74,25 @@ if (import.meta.main) {
   const t2 = performance.now();
   const status = await Deno.readTextFile("/proc/self/status");
   const hwmKB = Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? NaN);
-  console.log(JSON.stringify({
-    records: n,
+  return {
+    records: summary.groups.reduce((s, g) => s + g.iterations + g.failed, 0),
     groups: summary.groups.length,
     overheads: summary.overheads.length,
     summarySeconds: (t1 - t0) / 1000,
     reportSeconds: (t2 - t1) / 1000,
     totalSeconds: (t2 - t0) / 1000,
     peakRssMB: hwmKB / 1024,
-  }));
-  await Deno.remove(out, { recursive: true });
+  };
+}
+
+if (import.meta.main) {
+  const [mode, a, b] = Deno.args;
+  if (mode === "generate") {
+    console.log(JSON.stringify({ runDir: await generate(Number(a), b) }));
+  } else if (mode === "measure") {
+    console.log(JSON.stringify(await measure(a)));
+  } else {
+    console.error("usage: summary_scale.ts generate N DIR | measure RUN_DIR");
+    Deno.exit(2);
+  }
 }

@@ -175,6 +175,7 @@ export class HistogramSet {
   readonly #cum: Float64Array[];
   readonly #totals: number[];
   readonly #maxes: number[];
+  readonly #mins: number[];
 
   constructor(histograms: readonly Histogram[]) {
     const values = new Set<number>();
@@ -190,10 +191,34 @@ export class HistogramSet {
     });
     this.#totals = histograms.map((h) => h.total);
     this.#maxes = histograms.map((h) => h.max);
+    this.#mins = histograms.map((h) => h.min);
   }
 
   get size(): number {
     return this.#totals.length;
+  }
+
+  /** The pooled histogram (all weights 1): what `mergeHistograms` returns. */
+  merged(): Histogram {
+    const n = this.#axis.length;
+    const buckets: Array<[number, number]> = [];
+    let prev = 0;
+    for (let j = 0; j < n; j++) {
+      let cum = 0;
+      for (const c of this.#cum) cum += c[j];
+      if (cum > prev) buckets.push([this.#axis[j], cum - prev]);
+      prev = cum;
+    }
+    const live = this.#totals.map((t, i) => [t, i]).filter(([t]) => t > 0).map(([, i]) => i);
+    if (live.length === 0) return emptyHistogram();
+    return {
+      unit: "us",
+      significantDigits: 3,
+      total: prev,
+      min: Math.min(...live.map((i) => this.#mins[i])),
+      max: Math.max(...live.map((i) => this.#maxes[i])),
+      buckets,
+    };
   }
 
   /** Percentile `p` of the pool where histogram i counts `weights[i]` times. */

@@ -93,6 +93,7 @@ Deno.test("HistogramSet percentiles equal those of merged histograms for any wei
     return r.toHistogram();
   });
   const set = new HistogramSet(hs);
+  assertEquals(set.merged(), mergeHistograms(hs));
   for (const w of [[1, 1, 1, 1], [2, 0, 1, 1], [0, 0, 4, 0], [3, 1, 0, 0]]) {
     const pool = mergeHistograms(w.flatMap((n, i) => Array(n).fill(hs[i])));
     for (const p of [0, 50, 90, 99, 99.9, 100]) {

@@ -24,7 +24,39 @@ export function newRunId(now = new Date()): string {
 
 /** Writes `data` as JSON via a temp file and rename, so readers never see half a file. */
 export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
-  await writeTextAtomic(path, JSON.stringify(data, null, 2) + "\n");
+  await writeTextAtomic(path, stringifyReadable(data) + "\n");
+}
+
+function isFlat(v: unknown): boolean {
+  return Array.isArray(v) &&
+    v.every((x) =>
+      x === null || typeof x !== "object" ||
+      (Array.isArray(x) && x.every((y) => y === null || typeof y !== "object"))
+    );
+}
+
+/**
+ * JSON indented for people, with arrays of scalars (and of scalar pairs, like
+ * histogram buckets) kept on one line: readable and several times smaller and
+ * faster to read back than fully indented JSON.
+ */
+export function stringifyReadable(data: unknown, indent = ""): string {
+  if (data === null || typeof data !== "object") return JSON.stringify(data) ?? "null";
+  if (isFlat(data)) return JSON.stringify(data);
+  const inner = indent + "  ";
+  if (Array.isArray(data)) {
+    if (data.length === 0) return "[]";
+    return `[\n${data.map((x) => inner + stringifyReadable(x, inner)).join(",\n")}\n${indent}]`;
+  }
+  const entries = Object.entries(data as Record<string, unknown>).filter(([, v]) =>
+    v !== undefined && typeof v !== "function"
+  );
+  if (entries.length === 0) return "{}";
+  return `{\n${
+    entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${stringifyReadable(v, inner)}`).join(
+      ",\n",
+    )
+  }\n${indent}}`;
 }
 
 /** Writes text via a temp file in the same directory and an atomic rename. */

@@ -5,6 +5,7 @@ import {
   newestRunDir,
   newRunId,
   runFileStem,
+  stringifyReadable,
   writeJsonAtomic,
   writeRunRecord,
 } from "./run_dir.ts";
@@ -42,4 +43,18 @@ Deno.test("atomic writes leave no temp files and records are never overwritten",
   assertEquals(runFileStem(rec), "http_test_0007_baseline_500rps_i2");
   await writeRunRecord(dir, rec);
   await rejects(writeRunRecord(dir, rec), /never overwritten/);
+});
+
+Deno.test("readable JSON round-trips and keeps bucket arrays on one line", () => {
+  const data = {
+    a: 1,
+    h: { buckets: [[1, 2], [3, 4]], total: 6 },
+    list: [{ x: "y" }, { z: null }],
+    empty: [],
+    nan: NaN,
+    skip: undefined,
+  };
+  const text = stringifyReadable(data);
+  assertEquals(JSON.parse(text), JSON.parse(JSON.stringify(data)));
+  assert(text.includes('"buckets": [[1,2],[3,4]]'), text);
 });

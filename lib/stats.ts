@@ -51,6 +51,45 @@ export function cvPct(values: readonly number[]): number {
   return (sampleStandardDeviation(values as number[]) / Math.abs(m)) * 100;
 }
 
+/** k-th smallest value (0-based) of `a`, reordering `a` in place (quickselect). */
+function select(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
+}
+
+/**
+ * Type-7 quantile (as {@linkcode quantileSorted}) without sorting: two selections,
+ * linear time. Reorders `a` in place.
+ */
+export function quantileSelect(a: Float64Array, q: number): number {
+  if (a.length === 0) return NaN;
+  const pos = (a.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  const vlo = select(a, lo);
+  return hi === lo ? vlo : vlo + (select(a, hi) - vlo) * (pos - lo);
+}
+
 /** Empirical quantile with linear interpolation (type 7), of sorted values. */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return NaN;
@@ -237,12 +276,12 @@ export function bootstrapOverheads(
   return pairs.map((p, s) => {
     const b = p.baseline(new Float64Array(nBaseline).fill(1));
     const m = p.mesh(new Float64Array(nMesh).fill(1));
-    const sorted = samples[s].subarray(0, counts[s]).sort();
+    const drawn = samples[s].subarray(0, counts[s]);
     return {
       baseline: b,
       value: m,
       overheadPct: ratios[s](m, b),
-      ci95: [quantileSorted(sorted, alpha), quantileSorted(sorted, 1 - alpha)],
+      ci95: [quantileSelect(drawn, alpha), quantileSelect(drawn, 1 - alpha)],
     };
   });
 }

@@ -4,6 +4,8 @@ import {
   cvPct,
   fromSamples,
   overheadPct,
+  quantileSelect,
+  quantileSorted,
   seededRandom,
   shuffle,
   weightedMean,
@@ -102,4 +104,15 @@ Deno.test("many iterations fall back to seeded Monte Carlo resampling", () => {
   const r = bootstrapOverhead(12, 12, weightedMean(base), weightedMean(mesh), { seed: 4 });
   assert(r.ci95[0] > 40 && r.ci95[1] < 60, JSON.stringify(r));
   assertEquals(bootstrapOverhead(12, 12, weightedMean(base), weightedMean(mesh), { seed: 4 }), r);
+});
+
+Deno.test("quantiles by selection equal quantiles of the sorted values", () => {
+  const rand = seededRandom(21);
+  for (const n of [1, 2, 7, 100, 2001]) {
+    const values = Float64Array.from({ length: n }, () => Math.round(rand() * 50));
+    const sorted = [...values].sort((a, b) => a - b);
+    for (const q of [0, 0.025, 0.5, 0.975, 1]) {
+      assertEquals(quantileSelect(values.slice(), q), quantileSorted(sorted, q), `n=${n} q=${q}`);
+    }
+  }
 });

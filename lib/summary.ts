@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { HistogramSet, mergeHistograms, summarize } from "./histogram.ts";
+import { emptyHistogram, HistogramSet, summarize } from "./histogram.ts";
 import { bootstrapOverheads, cvPct, weightedMean, type WeightedStatistic } from "./stats.ts";
 import type { Component, GroupStats, Overhead, RunRecord, Summary, TargetName } from "./types.ts";
 import { SCHEMA_VERSION } from "./types.ts";
@@ -138,12 +138,13 @@ function hashSeed(seed: number, key: string): number {
   return h;
 }
 
-function groupStats(rs: RunRecord[]): GroupStats {
+function isUsable(r: RunRecord): r is Usable {
+  return (r.status === "ok" || r.status === "saturated") && r.load !== undefined;
+}
+
+function groupStats(rs: RunRecord[], usable: Usable[]): GroupStats {
   const first = rs[0];
-  const usable = rs.filter((r): r is Usable =>
-    (r.status === "ok" || r.status === "saturated") && r.load !== undefined
-  );
-  const hist = mergeHistograms(usable.map((r) => r.load.latency));
+  const hist = usable.length ? setOf(usable).merged() : emptyHistogram();
   const rates = usable.map((r) => r.load.achievedRate);
   const ops = usable.reduce((s, r) => s + r.load.operations, 0);
   const byName = new Map<
@@ -207,7 +208,9 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
   const groups = new Map<string, RunRecord[]>();
   for (const r of records) {
     const k = groupKey(r);
-    groups.set(k, [...(groups.get(k) ?? []), r]);
+    const g = groups.get(k);
+    if (g) g.push(r);
+    else groups.set(k, [r]);
     if (r.status === "failed" || r.status === "interrupted") {
       notes.push(
         `Run ${r.spec.seq} (${r.spec.workload}, ${r.spec.mesh}, iteration ${r.spec.iteration}) ${r.status}: ${
@@ -216,18 +219,25 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
       );
     }
   }
-  const stats = [...groups.values()].map(groupStats).sort((a, b) =>
+  // One usable list per group, shared by the group's stats and its overheads, so each
+  // group's histogram set is built once.
+  const usableOf = new Map<string, Usable[]>();
+  for (const [k, rs] of groups) usableOf.set(k, rs.filter(isUsable));
+  const stats = [...groups.entries()].map(([k, rs]) => groupStats(rs, usableOf.get(k)!)).sort((
+    a,
+    b,
+  ) =>
     a.workload.localeCompare(b.workload) || a.mode.localeCompare(b.mode) ||
     (a.rate ?? 0) - (b.rate ?? 0) || a.mesh.localeCompare(b.mesh)
   );
 
   const overheads: Overhead[] = [];
   const byPoint = new Map<string, Map<string, Usable[]>>();
-  for (const r of records) {
-    if (!((r.status === "ok" || r.status === "saturated") && r.load)) continue;
-    const pk = pointKey(r);
+  for (const usable of usableOf.values()) {
+    if (usable.length === 0) continue;
+    const pk = pointKey(usable[0]);
     const m = byPoint.get(pk) ?? new Map<string, Usable[]>();
-    m.set(r.spec.mesh, [...(m.get(r.spec.mesh) ?? []), r as Usable]);
+    m.set(usable[0].spec.mesh, usable);
     byPoint.set(pk, m);
   }
   for (const [pk, meshes] of byPoint) {
