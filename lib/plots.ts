@@ -420,7 +420,7 @@ export function latencyPercentilePlot(
     marginTop: 28,
     marginBottom: 40,
     x: { domain: PERCENTILES.map((p) => p.label), label: "percentile", padding: 0.3 },
-    y: latencyScale(log),
+    y: latencyScale(values),
     fx: { domain: rates, label: "target rate", padding: 0.08 },
     color: meshColor(labels, meshLabel(baseline, false)),
     marks: [
@@ -460,12 +460,16 @@ export function latencyPercentilePlot(
   });
 }
 
-function latencyScale(log: boolean) {
-  return log
+/** The latency axis: log when values span more than 20x, padded so dots stay inside. */
+function latencyScale(values: number[]) {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  return hi / lo > 20
     ? {
       type: "log" as const,
       grid: true,
       label: "latency (ms)",
+      domain: [lo / 1.3, hi * 1.3],
       tickFormat: (d: number) => formatNumber(d),
     }
     : { type: "linear" as const, grid: true, label: "latency (ms)", nice: true, zero: true };
@@ -511,7 +515,6 @@ export function latencyDistributionPlot(
   const maxX = Math.max(...rows.map((r) => r.x));
   const ticks = [1, 2, 10, 100, 1000, 10000, 100000].filter((t) => t <= maxX * 1.01);
   const values = rows.map((r) => r.ms);
-  const log = Math.max(...values) / Math.min(...values) > 20;
   const svg = render({
     width: options.width ?? WIDTH,
     height: 320,
@@ -526,7 +529,7 @@ export function latencyDistributionPlot(
       tickFormat: (t: number) => t === 1 ? "0%" : `${+(100 * (1 - 1 / t)).toFixed(4)}%`,
       domain: [1, Math.max(2, maxX)],
     },
-    y: latencyScale(log),
+    y: latencyScale(values),
     fx: { domain: rates, label: "target rate", padding: 0.08 },
     color: meshColor(labels, meshLabel(baseline, false)),
     marks: [
@@ -596,7 +599,6 @@ export function latencyVsRatePlot(
     }))
   ).filter((r) => Number.isFinite(r.ms) && r.ms > 0);
   const values = rows.map((r) => r.ms);
-  const log = Math.max(...values) / Math.min(...values) > 20;
   type Row = typeof rows[number];
   const svg = render({
     width: options.width ?? WIDTH,
@@ -605,7 +607,7 @@ export function latencyVsRatePlot(
     marginTop: 28,
     marginBottom: 40,
     x: { label: "target rate (requests/s)", grid: true, nice: true },
-    y: latencyScale(log),
+    y: latencyScale(values),
     fx: { domain: pcts.map((p) => p.label), label: null, padding: 0.08 },
     color: meshColor(labels, meshLabel(baseline, false)),
     marks: [
@@ -827,7 +829,7 @@ export function overheadVsRatePlot(
     height: panels.length * 190 + 50,
     marginLeft: 60,
     marginRight: 20,
-    marginTop: 22,
+    marginTop: 40,
     marginBottom: 40,
     x: { label: "target rate (requests/s)", grid: true, nice: true },
     y: { label: "overhead vs baseline (%)", grid: true, nice: true },

@@ -11,6 +11,7 @@ import { dirname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LoadedRun, loadRun, NO_RESULTS_HELP, resolveRunDir } from "./load_results.ts";
 import {
+  atRepresentativeRates,
   escapeHtml,
   type Figure,
   FIGURE_CSS,
@@ -118,7 +119,9 @@ export function findings(run: LoadedRun): string[] {
     const os = s.overheads.filter((o) => o.workload === w);
     const metric = headlineMetric(os);
     if (!metric) continue;
-    const rates = [...new Set(os.filter((o) => o.metric === metric).map((o) => o.rate))]
+    // A sweep gets a sentence at its representative rates; the charts have every rate.
+    const all = os.filter((o) => o.metric === metric);
+    const rates = [...new Set(atRepresentativeRates(all).kept.map((o) => o.rate))]
       .sort((a, b) => (a ?? Infinity) - (b ?? Infinity));
     for (const rate of rates) {
       const ranked = rankMeshes(os, { workload: w, metric, rate });
