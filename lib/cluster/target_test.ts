@@ -160,6 +160,7 @@ Deno.test({
       });
 
       await t.step("Ctrl-C cleans up what was deployed", async () => {
+        const childRunDir = await Deno.makeTempDir({ prefix: "meshbench-run-" });
         const child = new Deno.Command(Deno.execPath(), {
           args: [
             "run",
@@ -167,7 +168,7 @@ Deno.test({
             new URL("./testdata/interrupt_child.ts", import.meta.url).pathname,
             env.kubeconfigPath,
             env.context,
-            await Deno.makeTempDir({ prefix: "meshbench-run-" }),
+            childRunDir,
           ],
           stdout: "piped",
           stderr: "piped",
@@ -192,6 +193,7 @@ Deno.test({
         assertStringIncludes(err, "interrupted, cleaning up");
         const after = (await kube.core.listNamespace()).items.map((n) => n.metadata?.name);
         assert(!after.includes("http-benchmark") && !after.includes("baseline-http"));
+        await Deno.remove(childRunDir, { recursive: true });
       });
     } finally {
       redis.kill("SIGTERM");
