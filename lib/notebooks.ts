@@ -186,10 +186,18 @@ export async function executeNotebooks(
   return results;
 }
 
-/** Problems with a notebook file as committed: outputs or execution counts left in. */
+/**
+ * Problems with a notebook file as committed: not on the Deno kernel, outputs or
+ * execution counts left in, or a cell without a final newline.
+ */
 export async function notebookOutputProblems(path: string): Promise<string[]> {
   const nb = JSON.parse(await Deno.readTextFile(path)) as {
-    cells: Array<{ cell_type: string; outputs?: unknown[]; execution_count?: number | null }>;
+    cells: Array<{
+      cell_type: string;
+      source?: string | string[];
+      outputs?: unknown[];
+      execution_count?: number | null;
+    }>;
     metadata?: { kernelspec?: { name?: string } };
   };
   const problems: string[] = [];
@@ -197,6 +205,10 @@ export async function notebookOutputProblems(path: string): Promise<string[]> {
     problems.push(`kernel is "${nb.metadata?.kernelspec?.name}", expected "deno"`);
   }
   nb.cells.forEach((c, i) => {
+    // `deno fmt --check` (Deno 2.9) reports a cell whose source lacks a final newline as
+    // unformatted in a fresh checkout, though `deno fmt` writes the same bytes back.
+    const src = Array.isArray(c.source) ? c.source.join("") : c.source ?? "";
+    if (src !== "" && !src.endsWith("\n")) problems.push(`cell ${i} does not end with a newline`);
     if (c.cell_type !== "code") return;
     if ((c.outputs ?? []).length) problems.push(`cell ${i} has ${c.outputs!.length} output(s)`);
     if (c.execution_count !== null && c.execution_count !== undefined) {
