@@ -227,6 +227,12 @@ export async function main(help: string, fn: () => Promise<number>): Promise<nev
       code = EXIT.failed;
     }
   }
+  try {
+    const { closeTargets } = await import("./pipeline.ts");
+    await closeTargets();
+  } catch (e) {
+    console.error(`warning: closing connections failed: ${(e as Error).message}`);
+  }
   await killAllChildren(1000);
   Deno.exit(code);
 }

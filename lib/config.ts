@@ -105,7 +105,7 @@ export const PROFILES: Record<ProfileName, DeepPartial<BenchConfig>> = {
 /** Cluster meshes differ from local emulations: the default list follows the target. */
 const CLUSTER_MESHES = ["baseline", "istio", "linkerd", "cilium"];
 /** Workloads the cluster target drives load for today. */
-const CLUSTER_WORKLOADS = ["http", "grpc", "ml"];
+const CLUSTER_WORKLOADS = ["http", "grpc", "db", "ml"];
 
 export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends Array<unknown> ? T[K]

@@ -48,12 +48,28 @@ export class MissingToolsError extends Error {
   }
 }
 
-/** The target implementation for a name. */
+const targets = new Map<TargetName, Target>();
+
+/** The target implementation for a name (one instance per process). */
 export async function targetFor(name: TargetName): Promise<Target> {
-  if (name === "local") return new LocalTarget();
-  // The cluster and OCI targets load lazily: the local target needs none of their deps.
-  const mod = await import("./targets.ts");
-  return mod.remoteTarget(name);
+  let t = targets.get(name);
+  if (!t) {
+    // The cluster and OCI targets load lazily: the local target needs none of their deps.
+    t = name === "local"
+      ? new LocalTarget()
+      : await (await import("./targets.ts")).remoteTarget(name);
+    targets.set(name, t);
+  }
+  return t;
+}
+
+/** Releases what targets hold open (Kubernetes API connections); call before exiting. */
+export async function closeTargets(): Promise<void> {
+  for (const t of targets.values()) {
+    const closable = t as Target & { close?: () => Promise<void> };
+    if (closable.close) await closable.close();
+  }
+  targets.clear();
 }
 
 /** Installs missing tools when possible; throws MissingToolsError listing the rest. */

@@ -1,11 +1,50 @@
-/** Task: stop and remove exactly what the deploy stage of a run created. */
+/**
+ * Task: stop and remove exactly what meshbench created.
+ * - With `--run DIR` (or the newest run): what that run's deploy created.
+ * - `--target cluster --context NAME` without `--run`: every namespace and
+ *   cluster object on that cluster carrying meshbench's labels, and nothing else.
+ */
+import { COMMON_HELP, EXIT, interruptSignal, main, parseCli, resolveRunDir } from "../lib/cli.ts";
+import { realRunner } from "../lib/command.ts";
 import { stageCleanup } from "../lib/pipeline.ts";
-import { stageTask } from "./_stage.ts";
+
+const HELP = `deno task cleanup [options]
+
+Stops and removes what meshbench created: for --run DIR (default: the newest run), what its deploy
+started; with --target cluster --context NAME and no --run, everything on that cluster labelled as
+meshbench's (and only that).
+
+${COMMON_HELP}`;
 
 if (import.meta.main) {
-  await stageTask(
-    "cleanup",
-    "Stop and remove what deploy created for --run DIR (or the newest run).",
-    stageCleanup,
-  );
+  await main(HELP, async () => {
+    const cli = await parseCli(Deno.args);
+    const { signal, dispose } = interruptSignal(cli.log);
+    try {
+      if (cli.config.target !== "local" && cli.values.run === undefined) {
+        const { connect, disconnect } = await import("../lib/cluster/kube.ts");
+        const { cleanupCluster } = await import("../lib/cluster/deploy.ts");
+        const kube = connect(cli.config.cluster.context, {
+          kubeconfig: cli.config.cluster.kubeconfig || undefined,
+        });
+        try {
+          const report = await cleanupCluster(kube, { log: (m) => cli.log.info(m) });
+          console.log(
+            `Removed from context "${cli.config.cluster.context}": namespaces ${
+              report.namespaces.join(", ") || "(none)"
+            }${report.clusterObjects.length ? `; ${report.clusterObjects.join(", ")}` : ""}`,
+          );
+        } finally {
+          await disconnect(kube);
+        }
+        return EXIT.ok;
+      }
+      const runDir = await resolveRunDir(cli);
+      cli.log.info(`Run directory: ${runDir}`);
+      await stageCleanup(runDir, { runner: realRunner, log: cli.log, signal });
+      return EXIT.ok;
+    } finally {
+      dispose();
+    }
+  });
 }
