@@ -6,7 +6,36 @@
  * @module
  */
 import { seededRandom, shuffle } from "./stats.ts";
+import type { BenchConfig } from "./config.ts";
 import type { LoadPoint, RunSpec } from "./types.ts";
+
+/**
+ * The usual load points of a request/response workload: one open-loop fixed-rate
+ * point per configured rate, then a closed-loop max-throughput point if enabled.
+ */
+export function standardPoints(
+  config: Pick<BenchConfig, "load">,
+  fixedRateTool: string,
+  throughputTool: string | null = fixedRateTool,
+): LoadPoint[] {
+  const points: LoadPoint[] = config.load.rates.map((rate) => ({
+    mode: "fixed-rate",
+    tool: fixedRateTool,
+    rate,
+    connections: config.load.connections,
+    durationS: config.load.durationS,
+  }));
+  if (config.load.throughput.enabled && throughputTool !== null) {
+    points.push({
+      mode: "max-throughput",
+      tool: throughputTool,
+      rate: null,
+      connections: config.load.throughput.connections,
+      durationS: config.load.throughput.durationS,
+    });
+  }
+  return points;
+}
 
 /** Inputs of {@linkcode buildPlan}. */
 export interface PlanInput {

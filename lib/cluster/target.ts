@@ -12,6 +12,7 @@
  * @module
  */
 
+import { standardPoints } from "../plan.ts";
 import type { Requirement, StageContext, Target } from "../target.ts";
 import type { LoadPoint, MeshRef, ResourceUse, RunSpec } from "../types.ts";
 import { realRunner, type Runner } from "../command.ts";
@@ -176,22 +177,7 @@ export function clusterLoadPoints(
         }],
       };
     }
-    const points: LoadPoint[] = config.load.rates.map((rate) => ({
-      mode: "fixed-rate",
-      tool,
-      rate,
-      connections: config.load.connections,
-      durationS: config.load.durationS,
-    }));
-    if (config.load.throughput.enabled) {
-      points.push({
-        mode: "max-throughput",
-        tool,
-        rate: null,
-        connections: config.load.throughput.connections,
-        durationS: config.load.throughput.durationS,
-      });
-    }
+    const points = standardPoints(config, tool);
     return { name, points };
   });
 }

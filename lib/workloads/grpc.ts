@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { standardPoints } from "../plan.ts";
 import { join, relative } from "node:path";
 import { findBinary, type ToolSpec } from "../local/tools.ts";
 import type { LocalWorkload, WorkloadEnv } from "../local/workload.ts";
@@ -100,23 +101,7 @@ export const grpcWorkload: LocalWorkload = {
   replicas: 3,
   tools: [GHZ_TOOL],
   points(config): LoadPoint[] {
-    const pts: LoadPoint[] = config.load.rates.map((rate) => ({
-      mode: "fixed-rate",
-      tool: "ghz",
-      rate,
-      connections: config.load.connections,
-      durationS: config.load.durationS,
-    }));
-    if (config.load.throughput.enabled) {
-      pts.push({
-        mode: "max-throughput",
-        tool: "ghz",
-        rate: null,
-        connections: config.load.throughput.connections,
-        durationS: config.load.throughput.durationS,
-      });
-    }
-    return pts;
+    return standardPoints(config, "ghz", "ghz");
   },
   async server(env, index, port) {
     const bin = join(env.workDir, "meshbench-grpc-echo");

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { standardPoints } from "../plan.ts";
 import { join, relative } from "node:path";
 import type { LocalWorkload, WorkloadEnv } from "../local/workload.ts";
 import { parseVegetaCsv, vegetaAttackCommand, vegetaResult } from "../tools/vegeta.ts";
@@ -81,23 +82,7 @@ export const httpWorkload: LocalWorkload = {
   replicas: 3,
   tools: [],
   points(config): LoadPoint[] {
-    const pts: LoadPoint[] = config.load.rates.map((rate) => ({
-      mode: "fixed-rate",
-      tool: "vegeta",
-      rate,
-      connections: config.load.connections,
-      durationS: config.load.durationS,
-    }));
-    if (config.load.throughput.enabled) {
-      pts.push({
-        mode: "max-throughput",
-        tool: "wrk",
-        rate: null,
-        connections: config.load.throughput.connections,
-        durationS: config.load.throughput.durationS,
-      });
-    }
-    return pts;
+    return standardPoints(config, "vegeta", "wrk");
   },
   async server(env, index, port) {
     const dir = join(env.workDir, `nginx-${index}`);
