@@ -474,12 +474,19 @@ export async function benchAll(
     }
     try {
       summary = await stageCollect(runDir, cleanupDeps);
-      reportPath = await stageReport(runDir, cleanupDeps);
     } catch (e) {
       status = status === "complete" ? "failed" : status;
       reason = `${reason ? `${reason}; ` : ""}${(e as Error).message}`;
     }
+    // The manifest is final before the report reads it, so the report shows the outcome.
     await finishRun(runDir, status, reason);
+    try {
+      reportPath = await stageReport(runDir, cleanupDeps);
+    } catch (e) {
+      status = status === "complete" ? "failed" : status;
+      reason = `${reason ? `${reason}; ` : ""}${(e as Error).message}`;
+      await finishRun(runDir, status, reason);
+    }
   }
   return { runDir, status, summary, reportPath, reason };
 }
