@@ -272,7 +272,9 @@ export const mlWorkload: LocalWorkload = {
       rate: null,
       connections: ML_PARALLELISM,
       // A planning estimate (the job takes what it takes): waves x (start-up + training).
-      durationS: Math.ceil(ML_COMPLETIONS / ML_PARALLELISM) * (1 + size.trees * 0.02),
+      // Rounded to 0.1 s: it is shown to people as the planned window.
+      durationS:
+        Math.round(Math.ceil(ML_COMPLETIONS / ML_PARALLELISM) * (1 + size.trees * 0.02) * 10) / 10,
     }];
   },
   async server(env, index, port) {
