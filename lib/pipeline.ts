@@ -328,13 +328,15 @@ export async function readRunRecords(
   // Read a few files at a time: sequential awaits leave the CPU idle on I/O.
   const batch = 32;
   for (let i = 0; i < files.length; i += batch) {
-    const read = await Promise.all(files.slice(i, i + batch).map(async (f) => {
-      try {
-        return validateRunRecord(await readJson(f), f);
-      } catch (e) {
-        return new Error((e as Error).message);
-      }
-    }));
+    const read = await Promise.all(
+      files.slice(i, i + batch).map(async (f) => {
+        try {
+          return validateRunRecord(await readJson(f), f);
+        } catch (e) {
+          return new Error((e as Error).message);
+        }
+      }),
+    );
     for (const r of read) {
       if (r instanceof Error) notes.push(r.message);
       else records.push(r);
