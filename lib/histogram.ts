@@ -61,20 +61,27 @@ export class HistogramRecorder {
 
   toHistogram(): Histogram {
     const buckets = [...this.#counts.entries()].sort((a, b) => a[0] - b[0]);
+    const values = buckets.map(([v]) => v);
+    const counts = buckets.map(([, c]) => c);
     return {
       unit: "us",
       significantDigits: 3,
       total: this.#total,
       min: this.#total === 0 ? 0 : this.#min,
       max: this.#total === 0 ? 0 : this.#max,
-      buckets,
+      values,
+      counts,
     };
   }
 }
 
 /** An empty histogram. */
 export function emptyHistogram(): Histogram {
-  return { unit: "us", significantDigits: 3, total: 0, min: 0, max: 0, buckets: [] };
+  return { unit: "us", significantDigits: 3, total: 0, min: 0, max: 0, values: [], counts: [] };
+}
+
+function fromEntries(entries: Array<[number, number]>): { values: number[]; counts: number[] } {
+  return { values: entries.map(([v]) => v), counts: entries.map(([, c]) => c) };
 }
 
 /** Merges histograms by adding bucket counts: the pooled distribution. */
@@ -87,7 +94,9 @@ export function mergeHistograms(histograms: readonly Histogram[]): Histogram {
   let min = Infinity;
   let max = -Infinity;
   for (const h of nonEmpty) {
-    for (const [v, c] of h.buckets) counts.set(v, (counts.get(v) ?? 0) + c);
+    for (let i = 0; i < h.values.length; i++) {
+      counts.set(h.values[i], (counts.get(h.values[i]) ?? 0) + h.counts[i]);
+    }
     total += h.total;
     if (h.min < min) min = h.min;
     if (h.max > max) max = h.max;
@@ -98,7 +107,7 @@ export function mergeHistograms(histograms: readonly Histogram[]): Histogram {
     total,
     min,
     max,
-    buckets: [...counts.entries()].sort((a, b) => a[0] - b[0]),
+    ...fromEntries([...counts.entries()].sort((a, b) => a[0] - b[0])),
   };
 }
 
@@ -111,8 +120,9 @@ export function percentile(h: Histogram, p: number): number {
   if (p >= 100) return h.max;
   const target = Math.max(1, Math.floor((p / 100) * h.total + 0.5));
   let seen = 0;
-  for (const [v, c] of h.buckets) {
-    seen += c;
+  for (let i = 0; i < h.values.length; i++) {
+    const v = h.values[i];
+    seen += h.counts[i];
     if (seen >= target) return p <= 0 ? v : Math.min(bucketTop(v), h.max);
   }
   return h.max;
@@ -122,7 +132,9 @@ export function percentile(h: Histogram, p: number): number {
 export function mean(h: Histogram): number {
   if (h.total === 0) return NaN;
   let sum = 0;
-  for (const [v, c] of h.buckets) sum += ((v + bucketTop(v)) / 2) * c;
+  for (let i = 0; i < h.values.length; i++) {
+    sum += ((h.values[i] + bucketTop(h.values[i])) / 2) * h.counts[i];
+  }
   return sum / h.total;
 }
 
@@ -179,13 +191,13 @@ export class HistogramSet {
 
   constructor(histograms: readonly Histogram[]) {
     const values = new Set<number>();
-    for (const h of histograms) for (const [v] of h.buckets) values.add(v);
+    for (const h of histograms) for (const v of h.values) values.add(v);
     this.#axis = Float64Array.from([...values].sort((a, b) => a - b));
     const index = new Map<number, number>();
     this.#axis.forEach((v, i) => index.set(v, i));
     this.#cum = histograms.map((h) => {
       const c = new Float64Array(this.#axis.length);
-      for (const [v, n] of h.buckets) c[index.get(v)!] += n;
+      for (let i = 0; i < h.values.length; i++) c[index.get(h.values[i])!] += h.counts[i];
       for (let i = 1; i < c.length; i++) c[i] += c[i - 1];
       return c;
     });
@@ -201,12 +213,16 @@ export class HistogramSet {
   /** The pooled histogram (all weights 1): what `mergeHistograms` returns. */
   merged(): Histogram {
     const n = this.#axis.length;
-    const buckets: Array<[number, number]> = [];
+    const values: number[] = [];
+    const counts: number[] = [];
     let prev = 0;
     for (let j = 0; j < n; j++) {
       let cum = 0;
       for (const c of this.#cum) cum += c[j];
-      if (cum > prev) buckets.push([this.#axis[j], cum - prev]);
+      if (cum > prev) {
+        values.push(this.#axis[j]);
+        counts.push(cum - prev);
+      }
       prev = cum;
     }
     const live = this.#totals.map((t, i) => [t, i]).filter(([t]) => t > 0).map(([, i]) => i);
@@ -217,7 +233,8 @@ export class HistogramSet {
       total: prev,
       min: Math.min(...live.map((i) => this.#mins[i])),
       max: Math.max(...live.map((i) => this.#maxes[i])),
-      buckets,
+      values,
+      counts,
     };
   }
 

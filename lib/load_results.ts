@@ -115,7 +115,7 @@ const ZERO_LATENCY_LIMIT = 0.01;
 export function implausibleLatency(record: RunRecord): string | undefined {
   const h = record.load?.latency;
   if (!h || h.total === 0) return undefined;
-  const zeros = h.buckets.filter(([v]) => v === 0).reduce((n, [, c]) => n + c, 0);
+  const zeros = h.values[0] === 0 ? h.counts[0] : 0;
   if (zeros / h.total <= ZERO_LATENCY_LIMIT) return undefined;
   return `${(100 * zeros / h.total).toFixed(1)} % of the ${h.total} latencies are 0 µs, which ` +
     `no request takes: the "${record.load!.tool}" timing (${record.load!.timing}) is suspect, ` +

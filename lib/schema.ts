@@ -12,7 +12,7 @@ import histogram from "../schema/histogram.schema.json" with { type: "json" };
 import run from "../schema/run.schema.json" with { type: "json" };
 import summary from "../schema/summary.schema.json" with { type: "json" };
 import manifest from "../schema/manifest.schema.json" with { type: "json" };
-import type { Manifest, RunRecord, Summary } from "./types.ts";
+import type { Histogram, Manifest, RunRecord, Summary } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 const ajv = new (Ajv2020 as any)({ allErrors: true, strict: false });
@@ -32,7 +32,24 @@ export class SchemaError extends Error {
   }
 }
 
-function validator<T>(id: string) {
+/** What JSON Schema cannot say of a histogram: parallel arrays, ascending, counts add up. */
+function histogramProblems(h: Histogram, where: string): string[] {
+  const out: string[] = [];
+  if (h.values.length !== h.counts.length) {
+    out.push(`${where} has ${h.values.length} values but ${h.counts.length} counts`);
+  }
+  for (let i = 1; i < h.values.length; i++) {
+    if (!(h.values[i] > h.values[i - 1])) {
+      out.push(`${where}/values is not ascending at index ${i} (${h.values[i]})`);
+      break;
+    }
+  }
+  const sum = h.counts.reduce((a, b) => a + b, 0);
+  if (sum !== h.total) out.push(`${where}/counts add up to ${sum}, not total ${h.total}`);
+  return out;
+}
+
+function validator<T>(id: string, histograms: (data: T) => Array<[Histogram, string]> = () => []) {
   return (data: unknown, file = "(data)"): T => {
     const validate = ajv.getSchema(id)!;
     if (!validate(data)) {
@@ -45,6 +62,8 @@ function validator<T>(id: string) {
       );
       throw new SchemaError(file, problems);
     }
+    const problems = histograms(data as T).flatMap(([h, where]) => histogramProblems(h, where));
+    if (problems.length) throw new SchemaError(file, problems);
     return data as T;
   };
 }
@@ -52,12 +71,14 @@ function validator<T>(id: string) {
 const BASE = "https://meshbench.dev/schema/v1/";
 
 /** Validates a run record (`runs/*.json`). */
-export const validateRunRecord: (data: unknown, file?: string) => RunRecord = validator(
+export const validateRunRecord: (data: unknown, file?: string) => RunRecord = validator<RunRecord>(
   `${BASE}run.schema.json`,
+  (r) => (r.load ? [[r.load.latency, "/load/latency"]] : []),
 );
 /** Validates `summary.json`. */
-export const validateSummary: (data: unknown, file?: string) => Summary = validator(
+export const validateSummary: (data: unknown, file?: string) => Summary = validator<Summary>(
   `${BASE}summary.schema.json`,
+  (s) => s.groups.map((g, i) => [g.histogram, `/groups/${i}/histogram`]),
 );
 /** Validates `manifest.json`. */
 export const validateManifest: (data: unknown, file?: string) => Manifest = validator(

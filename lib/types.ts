@@ -32,7 +32,9 @@ export type Component = "control-plane" | "data-plane" | "app" | "node" | "loadg
 
 /**
  * A mergeable log-linear latency histogram in plain data (HdrHistogram bucketing,
- * 3 significant digits). `buckets` holds `[bucketValue, count]` pairs sorted by value,
+ * 3 significant digits). `values[i]` is a bucket (its lowest equivalent value), sorted
+ * ascending, and `counts[i]` how many values fell in it (two flat arrays: compact to store
+ * and fast to read back, even for 10,000 runs),
  * where bucketValue is the lowest value equivalent to that bucket. Values in `unit`.
  */
 export interface Histogram {
@@ -41,7 +43,8 @@ export interface Histogram {
   total: number;
   min: number;
   max: number;
-  buckets: Array<[number, number]>;
+  values: number[];
+  counts: number[];
 }
 
 /** Percentiles read from a histogram, in milliseconds. */

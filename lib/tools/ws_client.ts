@@ -363,7 +363,9 @@ export function parseWsClientOutput(text: string): LoadResult {
     );
   }
   const h = r.latency as Histogram | undefined;
-  if (!h || !Array.isArray(h.buckets) || typeof r.operations !== "number") {
+  if (
+    !h || !Array.isArray(h.values) || !Array.isArray(h.counts) || typeof r.operations !== "number"
+  ) {
     throw new Error("Cannot parse WebSocket client output: no latency histogram or operations");
   }
   return r as LoadResult;
