@@ -176,6 +176,19 @@ export function fromPercentileSpectrum(
   return r.toHistogram();
 }
 
+/** Union of two ascending arrays, ascending, without duplicates. */
+function mergeAscending(a: Float64Array, b: readonly number[]): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < a.length || j < b.length) {
+    const v = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
+    if (n === 0 || out[n - 1] !== v) out[n++] = v;
+  }
+  return out.subarray(0, n);
+}
+
 /**
  * Several histograms on one shared bucket axis, with cumulative counts, so the
  * percentile of any weighted combination (a bootstrap resample of iterations) is
@@ -190,14 +203,18 @@ export class HistogramSet {
   readonly #mins: number[];
 
   constructor(histograms: readonly Histogram[]) {
-    const values = new Set<number>();
-    for (const h of histograms) for (const v of h.values) values.add(v);
-    this.#axis = Float64Array.from([...values].sort((a, b) => a - b));
-    const index = new Map<number, number>();
-    this.#axis.forEach((v, i) => index.set(v, i));
+    // Bucket values are ascending in every histogram: merge them into one axis, then walk
+    // each histogram along it (linear time, no sorting or hashing).
+    let axis: Float64Array = new Float64Array(0);
+    for (const h of histograms) axis = mergeAscending(axis, h.values);
+    this.#axis = axis;
     this.#cum = histograms.map((h) => {
-      const c = new Float64Array(this.#axis.length);
-      for (let i = 0; i < h.values.length; i++) c[index.get(h.values[i])!] += h.counts[i];
+      const c = new Float64Array(axis.length);
+      let j = 0;
+      for (let i = 0; i < h.values.length; i++) {
+        while (axis[j] < h.values[i]) j++;
+        c[j] += h.counts[i];
+      }
       for (let i = 1; i < c.length; i++) c[i] += c[i - 1];
       return c;
     });
