@@ -59,11 +59,6 @@ export function tail(text: string, lines = 12): string {
 
 const live = new Set<Deno.ChildProcess>();
 
-/** Children started by this process that have not exited yet. */
-export function liveChildren(): number {
-  return live.size;
-}
-
 /** Sends SIGTERM (then SIGKILL after `graceMs`) to every child still running. */
 export async function killAllChildren(graceMs = 2000): Promise<void> {
   const children = [...live];
@@ -171,23 +166,3 @@ export const realRunner: Runner = {
     return { code, stdout, stderr };
   },
 };
-
-/** A runner that records commands and answers from a script: for tests and `--dry-run`. */
-export class RecordingRunner implements Runner {
-  readonly calls: Array<{ cmd: string[]; options: RunOptions }> = [];
-  constructor(
-    private readonly answer: (cmd: string[]) => CommandResult = () => ({
-      code: 0,
-      stdout: "",
-      stderr: "",
-    }),
-  ) {}
-  run(cmd: string[], options: RunOptions = {}): Promise<CommandResult> {
-    this.calls.push({ cmd, options });
-    const result = this.answer(cmd);
-    if (result.code !== 0 && !(options.okCodes ?? []).includes(result.code)) {
-      return Promise.reject(new CommandError(cmd, result.code, tail(result.stderr)));
-    }
-    return Promise.resolve(result);
-  }
-}

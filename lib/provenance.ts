@@ -8,25 +8,6 @@ import type { Provenance } from "./types.ts";
 
 export const MESHBENCH_VERSION = "0.1.0";
 
-async function firstLine(runner: Runner, cmd: string[]): Promise<string> {
-  try {
-    const r = await runner.run(cmd, { timeoutMs: 10_000, okCodes: [1, 2] });
-    return (r.stdout + r.stderr).split("\n").map((l) => l.trim()).find((l) => l) ?? "unknown";
-  } catch {
-    return "not installed";
-  }
-}
-
-/** Version string of each tool, as the tool prints it. */
-export async function toolVersions(
-  runner: Runner,
-  commands: Record<string, string[]>,
-): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const [name, cmd] of Object.entries(commands)) out[name] = await firstLine(runner, cmd);
-  return out;
-}
-
 /** Git commit of the checkout (and whether it has uncommitted changes). */
 export async function gitState(runner: Runner): Promise<{ commit: string; dirty: boolean }> {
   try {

@@ -129,9 +129,6 @@ const METRICS: Metric[] = [
   },
 ];
 
-/** Names of the overhead metrics, in report order. */
-export const METRIC_NAMES = METRICS.map((m) => m.name);
-
 function hashSeed(seed: number, key: string): number {
   let h = seed >>> 0;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619) >>> 0;
