@@ -104,8 +104,6 @@ export const PROFILES: Record<ProfileName, DeepPartial<BenchConfig>> = {
 
 /** Cluster meshes differ from local emulations: the default list follows the target. */
 const CLUSTER_MESHES = ["baseline", "istio", "linkerd", "cilium"];
-/** Workloads the cluster target drives load for today. */
-const CLUSTER_WORKLOADS = ["http", "grpc", "db", "ml"];
 
 export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends Array<unknown> ? T[K]
@@ -398,7 +396,7 @@ export async function loadConfig(
   const target = (flagValue.target ?? envValue.target ?? fileValue.target ?? "local") as string;
   let merged = deepMerge(DEFAULTS, PROFILES[profile as ProfileName]);
   if (target !== "local") {
-    merged = { ...merged, meshes: CLUSTER_MESHES, workloads: CLUSTER_WORKLOADS };
+    merged = { ...merged, meshes: CLUSTER_MESHES };
   }
   merged = deepMerge(merged, fileValue);
   merged = deepMerge(merged, envValue);

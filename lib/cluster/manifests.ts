@@ -100,9 +100,46 @@ export function renderNamespaces(
   });
 }
 
-/** The workload objects of one namespace (namespace set, NodePorts shifted). */
+/** The repository root (where `manifests/` is). */
+export const REPO_DIR = new URL("../../", import.meta.url).pathname;
+
+/** Annotation of a ConfigMap whose data meshbench fills with repository files. */
+export const REPO_FILES_ANNOTATION = "meshbench.io/repo-files";
+
+/**
+ * Fills a ConfigMap annotated with {@linkcode REPO_FILES_ANNOTATION} (comma-separated paths
+ * relative to the repository root): each file becomes the data key of its file name, so pods
+ * mount it back at its path with `items`. Other objects are returned unchanged.
+ */
+export function fillRepoFiles(o: KubeObject, repo = REPO_DIR): KubeObject {
+  const list = o.metadata.annotations?.[REPO_FILES_ANNOTATION];
+  if (o.kind !== "ConfigMap" || list === undefined) return o;
+  const data: Record<string, string> = {};
+  for (const path of list.split(",").map((p) => p.trim()).filter((p) => p)) {
+    const key = path.slice(path.lastIndexOf("/") + 1);
+    if (key in data) {
+      throw new Error(
+        `Cannot render ConfigMap "${o.metadata.name}": two files named "${key}" in ` +
+          `${REPO_FILES_ANNOTATION}`,
+      );
+    }
+    try {
+      data[key] = Deno.readTextFileSync(`${repo}${path}`);
+    } catch (e) {
+      throw new Error(
+        `Cannot render ConfigMap "${o.metadata.name}": cannot read "${path}" listed in ` +
+          `${REPO_FILES_ANNOTATION}: ${(e as Error).message}`,
+      );
+    }
+  }
+  return { ...o, data };
+}
+
+/** The workload objects of one namespace (namespace set, NodePorts shifted, files filled). */
 export function renderWorkload(spec: NamespaceSpec, dir = MANIFEST_DIR): KubeObject[] {
-  const objs = readManifestFile(`workloads/${spec.workload}.yaml`, dir);
+  const objs = readManifestFile(`workloads/${spec.workload}.yaml`, dir).map((o) =>
+    fillRepoFiles(o)
+  );
   for (const o of objs) {
     o.metadata.namespace = spec.namespace;
     if (o.kind === "Service" && spec.nodePortOffset) {

@@ -1,11 +1,15 @@
+import { throws } from "node:assert/strict";
 import { assert, assertEquals } from "./_assert.ts";
+import { WS_CLIENT_FILES } from "../tools/ws_client.ts";
 import {
   CLUSTER_NAMESPACES,
+  fillRepoFiles,
   type KubeObject,
   labellingProblems,
   parseManifests,
   renderAll,
   renderWorkload,
+  REPO_DIR,
 } from "./manifests.ts";
 
 const all = renderAll();
@@ -98,4 +102,43 @@ Deno.test("load clients avoid server nodes; baseline namespaces opt out of every
   assertEquals(base.metadata.labels?.["istio-injection"], "disabled");
   assertEquals(base.metadata.labels?.["istio.io/dataplane-mode"], "none");
   assertEquals(base.metadata.annotations?.["linkerd.io/inject"], "disabled");
+});
+
+Deno.test("ConfigMaps of repository files: filled from the repo, every mounted key present", () => {
+  const cm = find("websocket-benchmark", "ConfigMap", "meshbench-ws-code")!;
+  const data = (cm as { data?: Record<string, string> }).data ?? {};
+  for (const path of [...WS_CLIENT_FILES, "servers/ws_echo.ts"]) {
+    const key = path.slice(path.lastIndexOf("/") + 1);
+    assertEquals(data[key], Deno.readTextFileSync(`${REPO_DIR}${path}`), `${key} in the ConfigMap`);
+  }
+  // Every configMap volume item of every pod template names a key its ConfigMap has, and
+  // the client pods mount the client's files at their repository paths.
+  for (const o of all) {
+    const pod = spec(o)?.template?.spec;
+    for (const v of pod?.volumes ?? []) {
+      if (!v.configMap) continue;
+      const source = find(o.metadata.namespace!, "ConfigMap", v.configMap.name) as
+        | { data?: Record<string, string> }
+        | undefined;
+      assert(source, `${o.metadata.name}: ConfigMap "${v.configMap.name}" not rendered`);
+      for (const item of v.configMap.items ?? []) {
+        assert(item.key in (source.data ?? {}), `${o.metadata.name}: no key "${item.key}"`);
+      }
+    }
+  }
+  const client = spec(find("websocket-benchmark", "Deployment", "ws-client")).template.spec;
+  assertEquals(
+    client.volumes.find((v: { name: string }) => v.name === "code").configMap.items.map(
+      (i: { path: string }) => i.path,
+    ),
+    [...WS_CLIENT_FILES],
+  );
+  assertEquals(client.containers[0].workingDir, "/meshbench");
+
+  const bad = parseManifests(
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  annotations:\n" +
+      "    meshbench.io/repo-files: lib/nope.ts\n",
+    "t",
+  )[0];
+  throws(() => fillRepoFiles(bad), /cannot read "lib\/nope.ts"/);
 });

@@ -98,9 +98,32 @@ Deno.test("cluster load points and baseline-first workloads", async () => {
   assertEquals(db.points.map((p) => [p.mode, p.tool, p.connections]), [
     ["max-throughput", "redis-benchmark", 8],
   ]);
-  assertEquals(baselineFirstWorkloads(["http", "grpc", "ml", "db"]), ["ml", "db"]);
+  const [ws] = clusterLoadPoints({ ...config, workloads: ["websocket"] } as typeof config);
+  assertEquals(ws.points.map((p) => [p.mode, p.tool, p.rate, p.connections]), [
+    ["fixed-rate", "ws-client", 100, 50],
+    ["fixed-rate", "ws-client", 500, 50],
+  ]);
+  assertEquals(baselineFirstWorkloads(["http", "grpc", "websocket", "ml", "db"]), [
+    "websocket",
+    "ml",
+    "db",
+  ]);
   throws(
-    () => clusterLoadPoints({ ...config, workloads: ["websocket"] } as typeof config),
-    /Cannot plan workload "websocket" on the cluster target/,
+    () => clusterLoadPoints({ ...config, workloads: ["smtp"] } as typeof config),
+    /Cannot plan workload "smtp" on the cluster target: supported are http, grpc, websocket/,
   );
+});
+
+Deno.test("a WebSocket point splits over the client pods, same rate per connection", async () => {
+  const { splitWsLoad } = await import("./target.ts");
+  assertEquals(splitWsLoad({ rate: 1000, connections: 50 }, 2), [
+    { connections: 25, rate: 500 },
+    { connections: 25, rate: 500 },
+  ]);
+  assertEquals(splitWsLoad({ rate: 300, connections: 5 }, 2), [
+    { connections: 3, rate: 180 },
+    { connections: 2, rate: 120 },
+  ]);
+  // More pods than connections: only as many pods as connections get a share.
+  assertEquals(splitWsLoad({ rate: 10, connections: 1 }, 3), [{ connections: 1, rate: 10 }]);
 });

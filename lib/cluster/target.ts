@@ -60,6 +60,15 @@ import {
   REDIS_VALUE_BYTES,
   redisRequestsPerTest,
 } from "../workloads/redis.ts";
+import {
+  combineWsResults,
+  parseWsClientOutput,
+  WS_CLIENT_FILES,
+  WS_CLIENT_VERSION,
+  wsClientCommand,
+  type WsLoadOptions,
+} from "../tools/ws_client.ts";
+import { websocketWorkload, WS_MESSAGE_BYTES } from "../workloads/websocket.ts";
 
 /** What the cluster target records in `<runDir>/cluster.json`. */
 export interface ClusterState {
@@ -83,6 +92,8 @@ const STATE = "cluster.json";
 
 /** The load generator image of the client pods (see manifests/workloads/http.yaml). */
 export const FORTIO_IMAGE = "fortio/fortio:1.66.5";
+/** The image of the WebSocket servers and clients (manifests/workloads/websocket.yaml). */
+export const DENO_IMAGE = "denoland/deno:debian-2.1.4";
 
 async function readState(runDir: string): Promise<ClusterState | null> {
   try {
@@ -126,15 +137,42 @@ export function fortioTargetFor(ns: NamespaceSpec): { address: string; protocol:
     return { address: `grpc-server.${ns.namespace}.${svc}:9000`, protocol: "grpc" };
   }
   throw new Error(
-    `Cannot run load for workload "${ns.workload}" on the cluster target: only http and grpc ` +
-      `have an in-cluster load generator (fortio); ml runs as a Job`,
+    `Cannot run fortio for workload "${ns.workload}" on the cluster target: only http and ` +
+      `grpc are driven by fortio (websocket by meshbench's client, db by redis-benchmark, ` +
+      `ml runs as a Job)`,
   );
 }
+
+/** The WebSocket echo service of a namespace, as the clients in it reach it. */
+export function wsUrlsFor(ns: NamespaceSpec): string[] {
+  return [`ws://ws-server.${ns.namespace}.svc.cluster.local:8080/`];
+}
+
+/**
+ * Splits a WebSocket load point over `pods` client pods: connections as evenly as possible,
+ * each pod's rate in proportion to its connections (every connection sends at the same
+ * rate). Pods left without a connection get no share.
+ */
+export function splitWsLoad(
+  point: { rate: number; connections: number },
+  pods: number,
+): Array<{ rate: number; connections: number }> {
+  const n = Math.min(pods, point.connections);
+  return Array.from({ length: n }, (_, i) => {
+    const connections = Math.floor(point.connections / n) +
+      (i < point.connections % n ? 1 : 0);
+    return { connections, rate: point.rate * connections / point.connections };
+  });
+}
+
+/** Where the client's files are in a ws-client pod (its working directory is /meshbench). */
+const WS_CLIENT_SCRIPT = WS_CLIENT_FILES[0];
 
 /** Workloads the cluster target can load, with the tool that drives them. */
 export const CLUSTER_LOADS: Record<string, string> = {
   http: "fortio",
   grpc: "fortio",
+  websocket: "ws-client",
   db: "redis-benchmark",
   ml: "kubernetes-job",
 };
@@ -152,8 +190,7 @@ export function clusterLoadPoints(
     if (!tool) {
       throw new Error(
         `Cannot plan workload "${name}" on the cluster target: supported are ` +
-          `${Object.keys(CLUSTER_LOADS).join(", ")} (websocket is deployed but has no ` +
-          `in-cluster load runner yet)`,
+          `${Object.keys(CLUSTER_LOADS).join(", ")}`,
       );
     }
     if (name === "ml") {
@@ -161,6 +198,10 @@ export function clusterLoadPoints(
         name,
         points: [{ mode: "batch", tool, rate: null, connections: 1, durationS: 0 }],
       };
+    }
+    if (name === "websocket") {
+      // The same points as the local target: fixed message rates over long-lived connections.
+      return { name, points: websocketWorkload.points(config) };
     }
     if (name === "db") {
       // redis-benchmark is closed loop: one max-throughput point, connections split over
@@ -202,6 +243,8 @@ export class ClusterTarget implements Target {
       meshes?: Record<string, ClusterMesh>;
       /** Redis instance of client `i` (default: `redis-<i % 3>` of the headless service). */
       redisTarget?: (ns: NamespaceSpec, i: number) => { host: string; port: number };
+      /** WebSocket echo URLs (default: the ws-server Service, {@linkcode wsUrlsFor}). */
+      wsTarget?: (ns: NamespaceSpec) => string[];
     } = {},
   ) {}
 
@@ -389,6 +432,76 @@ export class ClusterTarget implements Target {
         await this.#fortio(ctx, namespaceFor(w, mesh), point);
       }
     }
+    if (ctx.config.workloads.includes("websocket") && seconds > 0) {
+      const ns = namespaceFor("websocket", state.mesh);
+      const { load } = await this.#ws(ctx, ns, { rate: 100, connections: 10, durationS: seconds });
+      if (load.errors > 0) {
+        throw new ClusterStageError(
+          "warmup",
+          `namespace "${ns.namespace}"`,
+          `WebSocket warm-up: ${load.errors} of ${load.operations} messages failed: ` +
+            JSON.stringify(load.errorKinds),
+        );
+      }
+    }
+  }
+
+  /**
+   * meshbench's WebSocket client in every ready ws-client pod at once (the point split
+   * between them, {@linkcode splitWsLoad}); their results combined. Raw outputs are written
+   * under `raw/` when `rawStem` is given.
+   */
+  async #ws(
+    ctx: StageContext,
+    ns: NamespaceSpec,
+    point: { rate: number; connections: number; durationS: number },
+    rawStem?: string,
+  ) {
+    const kube = this.#connect(ctx);
+    const pods = await readyPods(kube, ns.namespace, "ws-client");
+    if (pods.length === 0) {
+      throw new ClusterStageError(
+        "load",
+        `Deployment "${ns.namespace}/ws-client"`,
+        "no ready client pod",
+      );
+    }
+    const urls = (this.options.wsTarget ?? wsUrlsFor)(ns);
+    const shares = splitWsLoad(point, pods.length);
+    const runs = await Promise.all(shares.map(async (share, i) => {
+      const options: WsLoadOptions = {
+        urls,
+        connections: share.connections,
+        rate: share.rate,
+        durationS: point.durationS,
+        messageBytes: WS_MESSAGE_BYTES,
+      };
+      const res = await execInPod(
+        kube,
+        { namespace: ns.namespace, pod: pods[i], container: "deno" },
+        wsClientCommand(options, { deno: "deno", script: WS_CLIENT_SCRIPT }),
+        { timeoutMs: (point.durationS + 90) * 1000, signal: ctx.signal },
+      );
+      let rawName: string | undefined;
+      if (rawStem) {
+        rawName = `${rawStem}_client${i}.json`;
+        await Deno.mkdir(`${ctx.runDir}/raw`, { recursive: true });
+        await Deno.writeTextFile(`${ctx.runDir}/${rawName}`, res.stdout);
+      }
+      try {
+        return { rawName, result: parseWsClientOutput(res.stdout) };
+      } catch (e) {
+        throw new ClusterStageError(
+          "load",
+          `pod "${ns.namespace}/${pods[i]}"`,
+          `${(e as Error).message}${res.stderr ? `; stderr: ${res.stderr.slice(-400)}` : ""}`,
+        );
+      }
+    }));
+    return {
+      load: combineWsResults(runs.map((r) => r.result)),
+      raw: runs.flatMap((r) => (r.rawName ? [r.rawName] : [])),
+    };
   }
 
   async #fortio(ctx: StageContext, ns: NamespaceSpec, point: LoadPoint) {
@@ -425,7 +538,10 @@ export class ClusterTarget implements Target {
 
   async toolVersions(ctx: StageContext): Promise<Record<string, string>> {
     const state = await readState(ctx.runDir);
-    const out: Record<string, string> = { fortio: FORTIO_IMAGE };
+    const out: Record<string, string> = {
+      fortio: FORTIO_IMAGE,
+      "ws-client": `${WS_CLIENT_VERSION} on ${DENO_IMAGE}`,
+    };
     if (state) out.kubernetes = state.serverVersion;
     try {
       const r = await (this.options.runner ?? ctx.runner).run(
@@ -539,6 +655,14 @@ export class ClusterTarget implements Target {
           latency: rec.toHistogram(),
           extra: { job: out },
         };
+      } else if (spec.workload === "websocket") {
+        const out = await this.#ws(ctx, ns, {
+          rate: spec.point.rate!,
+          connections: spec.point.connections,
+          durationS: spec.point.durationS,
+        }, `raw/cluster_${spec.seq}_websocket_${spec.mesh}`);
+        load = out.load;
+        raw.push(...out.raw);
       } else if (spec.workload === "db") {
         const out = await this.#redis(ctx, ns, spec);
         load = out.load;

@@ -8,6 +8,7 @@ import { ClusterTarget } from "./target.ts";
 import { connect, disconnect } from "./kube.ts";
 import { makeContext } from "./testdata/context.ts";
 import type { RunSpec } from "../types.ts";
+import { echoHandler, type EchoStats } from "../../servers/ws_echo.ts";
 
 let skip = testenvSkipReason();
 try {
@@ -45,7 +46,7 @@ Deno.test({
       kubeconfig: env.kubeconfigPath,
       context: env.context,
       runDir,
-      workloads: ["http", "db", "ml"],
+      workloads: ["http", "websocket", "db", "ml"],
       lines,
     });
     // A loopback Redis stands in for the StatefulSet's instances (exec runs on this machine).
@@ -69,7 +70,14 @@ Deno.test({
       stdout: "null",
       stderr: "null",
     }).spawn();
+    // A loopback echo server stands in for the ws-server pods.
+    const echoStats: EchoStats = { connections: 0, open: 0, messages: 0, errors: 0 };
+    const echo = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      echoHandler(echoStats, "test"),
+    );
     const target = new ClusterTarget({
+      wsTarget: () => [`ws://127.0.0.1:${echo.addr.port}/`],
       healthTimeoutMs: 60_000,
       loadTarget: () => ({ address: `http://127.0.0.1:${server.addr.port}/`, protocol: "http" }),
       redisTarget: () => ({ host: "127.0.0.1", port: redisPort }),
@@ -82,6 +90,7 @@ Deno.test({
         const state = JSON.parse(await Deno.readTextFile(`${runDir}/cluster.json`));
         assertEquals(state.namespaces, [
           "http-benchmark",
+          "websocket-benchmark",
           "db-benchmark",
           "ml-benchmark",
           "baseline-http",
@@ -111,6 +120,49 @@ Deno.test({
         assert((await Deno.stat(`${runDir}/${out.raw[0]}`)).size > 0);
         const mesh = await target.describeMesh(ctx, "baseline");
         assertEquals([mesh.kind, mesh.emulated], ["none", false]);
+      });
+
+      await t.step("the WebSocket client runs in both client pods from its ConfigMap", async () => {
+        // kwok runs exec'd commands on this machine in the test environment's directory:
+        // lay out the files as the ws-client pods mount them (the ConfigMap the API server
+        // holds, at the paths of the Deployment's volume items), so what runs is what the
+        // pods would run.
+        const cm = await kube.core.readNamespacedConfigMap({
+          name: "meshbench-ws-code",
+          namespace: "websocket-benchmark",
+        });
+        const dep = await kube.apps.readNamespacedDeployment({
+          name: "ws-client",
+          namespace: "websocket-benchmark",
+        });
+        const items = dep.spec!.template.spec!.volumes!.find((v) => v.name === "code")!
+          .configMap!.items!;
+        for (const { key, path } of items) {
+          await Deno.mkdir(`${env.dir}/${path.slice(0, path.lastIndexOf("/"))}`, {
+            recursive: true,
+          });
+          await Deno.writeTextFile(`${env.dir}/${path}`, cm.data![key]);
+        }
+        const out = await target.runLoad(ctx, {
+          seq: 4,
+          workload: "websocket",
+          mesh: "baseline",
+          iteration: 1,
+          point: { mode: "fixed-rate", tool: "ws-client", rate: 200, connections: 5, durationS: 2 },
+        });
+        assertEquals(out.load.tool, "ws-client");
+        assertEquals(out.load.errors, 0, JSON.stringify(out.load.errorKinds));
+        assertEquals(out.load.operations, 400);
+        assertEquals(echoStats.messages, 400, "every message reached the echo server");
+        assertEquals(echoStats.connections, 5);
+        assertEquals(out.load.latency.total, 400);
+        assertEquals(out.load.requestedRate, 200);
+        assert(Math.abs(out.load.achievedRate - 200) < 10, `${out.load.achievedRate}`);
+        const extra = out.load.extra as { clients: number; perClient: { connections: number }[] };
+        assertEquals(extra.clients, 2);
+        assertEquals(extra.perClient.map((c) => c.connections), [3, 2]);
+        assertEquals(out.raw.length, 2);
+        for (const r of out.raw) assert((await Deno.stat(`${runDir}/${r}`)).size > 0);
       });
 
       await t.step("redis-benchmark runs in both client pods and is combined", async () => {
@@ -154,7 +206,15 @@ Deno.test({
       await t.step("cleanup removes the run's namespaces", async () => {
         await target.cleanup(ctx);
         const names = (await kube.core.listNamespace()).items.map((n) => n.metadata?.name);
-        for (const ns of ["http-benchmark", "db-benchmark", "ml-benchmark", "baseline-http"]) {
+        for (
+          const ns of [
+            "http-benchmark",
+            "websocket-benchmark",
+            "db-benchmark",
+            "ml-benchmark",
+            "baseline-http",
+          ]
+        ) {
           assert(!names.includes(ns), `${ns} left behind`);
         }
       });
@@ -199,6 +259,7 @@ Deno.test({
       redis.kill("SIGTERM");
       await redis.status;
       await server.shutdown();
+      await echo.shutdown();
       await target.close();
       await disconnect(kube);
       await stopForTest(env);

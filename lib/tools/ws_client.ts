@@ -22,7 +22,7 @@
  * @module
  */
 import type { Runner } from "../command.ts";
-import { HistogramRecorder, summarize } from "../histogram.ts";
+import { HistogramRecorder, mergeHistograms, summarize } from "../histogram.ts";
 import type { Histogram, LoadResult } from "../types.ts";
 import type { TickerStart } from "./_ws_ticker.ts";
 
@@ -303,19 +303,115 @@ export async function wsLoad(options: WsLoadOptions): Promise<LoadResult> {
   };
 }
 
-/** The command that runs {@linkcode wsLoad} in its own Deno process, printing JSON. */
-export function wsClientCommand(options: WsLoadOptions, deno = Deno.execPath()): string[] {
+/**
+ * The command that runs {@linkcode wsLoad} in its own Deno process, printing JSON. By default
+ * this machine's Deno and this file; in a client pod, the pod's `deno` and the path where the
+ * client's files are mounted ({@linkcode WS_CLIENT_FILES}).
+ */
+export function wsClientCommand(
+  options: WsLoadOptions,
+  where: { deno?: string; script?: string } = {},
+): string[] {
   check(options);
   return [
-    deno,
+    where.deno ?? Deno.execPath(),
     "run",
     "--quiet",
     "--no-prompt",
     "--allow-net",
     "--allow-read",
-    new URL(import.meta.url).pathname,
+    where.script ?? new URL(import.meta.url).pathname,
     JSON.stringify(options),
   ];
+}
+
+/**
+ * The repository files the client needs at run time, relative to the repository root (its
+ * type-only imports are erased by `deno run`). The cluster target ships exactly these to
+ * its client pods, in the same layout.
+ */
+export const WS_CLIENT_FILES = [
+  "lib/tools/ws_client.ts",
+  "lib/tools/_ws_ticker.ts",
+  "lib/histogram.ts",
+] as const;
+
+/**
+ * Combines the results of clients that ran at the same time (one per client pod) into one:
+ * latencies, connection set-up and send lag merged as histograms (never averaged), counts
+ * and error kinds summed, achieved rates summed (each over its own window), the longest
+ * window as the duration. Each client's own figures stay in `extra.perClient`.
+ */
+export function combineWsResults(results: readonly LoadResult[]): LoadResult {
+  if (results.length === 0) throw new RangeError("Cannot combine WebSocket results: got none");
+  if (results.length === 1) return results[0];
+  const sum = (f: (r: LoadResult) => number) => results.reduce((s, r) => s + f(r), 0);
+  const extra = (r: LoadResult) => (r.extra ?? {}) as Record<string, unknown>;
+  const num = (r: LoadResult, k: string) => Number(extra(r)[k] ?? 0);
+  const hist = (k: string) =>
+    mergeHistograms(
+      results.map((r) => extra(r)[k] as Histogram | undefined).filter(
+        (h): h is Histogram => h !== undefined,
+      ),
+    );
+  const errorKinds: Record<string, number> = {};
+  const conn: WsConnectionStats = {
+    requested: 0,
+    opened: 0,
+    failed: 0,
+    closedEarly: 0,
+    reasons: {},
+  };
+  for (const r of results) {
+    for (const [k, v] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
+    const c = extra(r).connections as WsConnectionStats | undefined;
+    if (!c) continue;
+    conn.requested += c.requested;
+    conn.opened += c.opened;
+    conn.failed += c.failed;
+    conn.closedEarly += c.closedEarly;
+    for (const [k, v] of Object.entries(c.reasons)) conn.reasons[k] = (conn.reasons[k] ?? 0) + v;
+  }
+  const durationS = Math.max(...results.map((r) => r.durationS));
+  const connectHist = hist("connect");
+  const lagHist = hist("sendLag");
+  const achievedRate = sum((r) => r.achievedRate);
+  return {
+    ...results[0],
+    requestedRate: results.every((r) => r.requestedRate !== null)
+      ? sum((r) => r.requestedRate!)
+      : null,
+    achievedRate,
+    durationS,
+    connections: sum((r) => r.connections),
+    operations: sum((r) => r.operations),
+    errors: sum((r) => r.errors),
+    errorKinds,
+    bytesIn: sum((r) => r.bytesIn),
+    bytesOut: sum((r) => r.bytesOut),
+    latency: mergeHistograms(results.map((r) => r.latency)),
+    extra: {
+      scheduled: sum((r) => num(r, "scheduled")),
+      sent: sum((r) => num(r, "sent")),
+      echoed: sum((r) => num(r, "echoed")),
+      messagesPerSecond: achievedRate,
+      messageBytes: extra(results[0]).messageBytes,
+      connections: conn,
+      connect: connectHist,
+      connectMs: connectHist.total > 0 ? summarize(connectHist) : null,
+      sendLag: lagHist,
+      sendLagMs: lagHist.total > 0 ? summarize(lagHist) : null,
+      clients: results.length,
+      perClient: results.map((r) => ({
+        requestedRate: r.requestedRate,
+        achievedRate: r.achievedRate,
+        durationS: r.durationS,
+        connections: r.connections,
+        operations: r.operations,
+        errors: r.errors,
+      })),
+    },
+  };
 }
 
 /** What {@linkcode runWsLoad} returns. */

@@ -4,6 +4,7 @@ import { percentile } from "../histogram.ts";
 import { freePort, type ServerProcess, startServer } from "../workloads/process.ts";
 import type { Histogram } from "../types.ts";
 import {
+  combineWsResults,
   parseWsClientOutput,
   runWsLoad,
   wsClientCommand,
@@ -124,4 +125,51 @@ Deno.test("ws client options are checked, naming the field and value", () => {
     () => parseWsClientOutput(JSON.stringify({ tool: "wrk" })),
     /"tool" should be "ws-client", got "wrk"/,
   );
+});
+
+Deno.test({
+  name: "combineWsResults: two clients at once merge into one result, histograms not averaged",
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort();
+    const server = await startEcho(port);
+    try {
+      const urls = [`ws://127.0.0.1:${port}/`];
+      const [a, b] = await Promise.all([
+        wsLoad({ urls, connections: 3, rate: 150, durationS: 1 }),
+        wsLoad({ urls, connections: 2, rate: 100, durationS: 1 }),
+      ]);
+      const c = combineWsResults([a, b]);
+      assert.equal(c.tool, "ws-client");
+      assert.equal(c.requestedRate, 250);
+      assert.equal(c.connections, 5);
+      assert.equal(c.operations, a.operations + b.operations);
+      assert.equal(c.operations, 250);
+      assert.equal(c.errors, 0);
+      assert.equal(c.achievedRate, a.achievedRate + b.achievedRate);
+      assert.equal(c.durationS, Math.max(a.durationS, b.durationS));
+      // The merged latency histogram holds every sample of both: its bounds and total are
+      // those of the union, and its p50 lies between the two clients' p50s.
+      assert.equal(c.latency.total, a.latency.total + b.latency.total);
+      assert.equal(c.latency.max, Math.max(a.latency.max, b.latency.max));
+      assert.equal(c.latency.min, Math.min(a.latency.min, b.latency.min));
+      const p50 = percentile(c.latency, 50);
+      const [lo, hi] = [percentile(a.latency, 50), percentile(b.latency, 50)].sort((x, y) => x - y);
+      assert.ok(p50 >= lo && p50 <= hi, `${p50} outside [${lo}, ${hi}]`);
+      const extra = c.extra as {
+        echoed: number;
+        connections: WsConnectionStats;
+        connect: Histogram;
+        perClient: unknown[];
+      };
+      assert.equal(extra.echoed, 250);
+      assert.equal(extra.connections.opened, 5);
+      assert.equal(extra.connect.total, 5);
+      assert.equal(extra.perClient.length, 2);
+      assert.equal(combineWsResults([a]), a);
+      assert.throws(() => combineWsResults([]), /got none/);
+    } finally {
+      await server.stop();
+    }
+  },
 });
