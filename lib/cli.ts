@@ -37,6 +37,7 @@ const COMMON = {
   out: { type: "string" },
   context: { type: "string" },
   kubeconfig: { type: "string" },
+  qos: { type: "string" },
   workloads: { type: "string" },
   meshes: { type: "string" },
   iterations: { type: "string" },
@@ -62,6 +63,8 @@ export const COMMON_HELP = `Options:
   --out DIR                   directory that holds run directories (default: results)
   --context NAME              kubeconfig context (required for --target cluster)
   --kubeconfig FILE           kubeconfig file (default: $KUBECONFIG or ~/.kube/config)
+  --qos burstable|guaranteed  cluster: QoS of the benchmark pods and sidecars (default:
+                              burstable, to fit the free tier; guaranteed per METHODOLOGY 10)
   --workloads a,b             subset of http, grpc, websocket, db, ml (default: all five)
   --meshes a,b                meshes, the baseline included
   --iterations N              iterations per load point
@@ -127,6 +130,7 @@ export async function parseCli(
     out: s("out"),
     "cluster.context": s("context"),
     "cluster.kubeconfig": s("kubeconfig"),
+    "cluster.qos": s("qos"),
     workloads: list(s("workloads")),
     meshes: list(s("meshes")),
     iterations: num("iterations", s("iterations"), true),

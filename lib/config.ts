@@ -38,7 +38,19 @@ export interface BenchConfig {
   noisyCvPct: number;
   bootstrap: { resamples: number; confidence: number };
   local: { proxyThreads: number; serverWorkers: number; basePort: number };
-  cluster: { context: string; kubeconfig: string };
+  cluster: {
+    context: string;
+    kubeconfig: string;
+    /**
+     * QoS class of the benchmark pods. `guaranteed` (METHODOLOGY rule 10) sets every
+     * container's requests to its limits and sizes injected proxies at `proxyResources`
+     * with requests equal to limits, and checks every benchmark pod is Guaranteed before
+     * load; `burstable` (default) keeps small requests so the design's 2 x 1 OCPU workers fit.
+     */
+    qos: "burstable" | "guaranteed";
+    /** Size of each injected sidecar proxy under `qos: guaranteed`. */
+    proxyResources: { cpu: string; memory: string };
+  };
   /** The OCI target: Terraform variables file, keep the infrastructure, state, SSH key. */
   oci: { varFile: string; keep: boolean; stateDir: string; sshKey: string };
   /** Directory that holds run directories. */
@@ -74,7 +86,12 @@ const DEFAULTS: BenchConfig = {
   noisyCvPct: 10,
   bootstrap: { resamples: 2000, confidence: 0.95 },
   local: { proxyThreads: 1, serverWorkers: 1, basePort: 18000 },
-  cluster: { context: "", kubeconfig: "" },
+  cluster: {
+    context: "",
+    kubeconfig: "",
+    qos: "burstable",
+    proxyResources: { cpu: "500m", memory: "256Mi" },
+  },
   oci: { varFile: "", keep: false, stateDir: "", sshKey: "" },
   out: "results",
 };
@@ -136,7 +153,12 @@ const SHAPE: Shape = {
   noisyCvPct: "number",
   bootstrap: { resamples: "integer", confidence: "number" },
   local: { proxyThreads: "integer", serverWorkers: "integer", basePort: "integer" },
-  cluster: { context: "string", kubeconfig: "string" },
+  cluster: {
+    context: "string",
+    kubeconfig: "string",
+    qos: "string",
+    proxyResources: { cpu: "string", memory: "string" },
+  },
   oci: { varFile: "string", keep: "boolean", stateDir: "string", sshKey: "string" },
   out: "string",
 };
@@ -299,6 +321,22 @@ function checkRules(c: BenchConfig, locate: Locate): void {
   }
   if (c.local.basePort < 1024 || c.local.basePort > 60000) {
     fail("local.basePort", `expected 1024 to 60000, got ${c.local.basePort}`);
+  }
+  if (!["burstable", "guaranteed"].includes(c.cluster.qos)) {
+    fail("cluster.qos", `expected burstable or guaranteed, got ${q(c.cluster.qos)}`);
+  }
+  // Kubernetes quantities: CPU as cores or millicores, memory with a binary or decimal suffix.
+  if (!/^(\d+(\.\d+)?|\d+m)$/.test(c.cluster.proxyResources.cpu)) {
+    fail(
+      "cluster.proxyResources.cpu",
+      `expected a CPU quantity such as "500m" or "1", got ${q(c.cluster.proxyResources.cpu)}`,
+    );
+  }
+  if (!/^\d+(Ki|Mi|Gi|k|M|G)?$/.test(c.cluster.proxyResources.memory)) {
+    fail(
+      "cluster.proxyResources.memory",
+      `expected a memory quantity such as "256Mi", got ${q(c.cluster.proxyResources.memory)}`,
+    );
   }
   if (c.target === "cluster" && c.cluster.context === "") {
     fail(

@@ -71,6 +71,26 @@ Deno.test("the cluster target needs an explicitly named context", async () => {
     flags: { target: "cluster", "cluster.context": "kind-a" },
   });
   assertEquals(config.meshes, ["baseline", "istio", "linkerd", "cilium"]);
+  assertEquals(config.workloads, ["http", "grpc", "websocket", "db", "ml"]);
+  assertEquals(config.cluster.qos, "burstable");
+});
+
+Deno.test("cluster QoS and proxy sizes are checked, naming field and value", async () => {
+  const cluster = { target: "cluster", "cluster.context": "kind-a" };
+  const { config } = await loadConfig({ flags: { ...cluster, "cluster.qos": "guaranteed" } });
+  assertEquals(config.cluster.qos, "guaranteed");
+  await rejects(
+    loadConfig({ flags: { ...cluster, "cluster.qos": "besteffort" } }),
+    /"cluster.qos".*command-line flag.*burstable or guaranteed, got "besteffort"/,
+  );
+  await rejects(
+    loadConfig({ flags: { ...cluster, "cluster.proxyResources.cpu": "half" } }),
+    /"cluster.proxyResources.cpu".*got "half"/,
+  );
+  await rejects(
+    loadConfig({ flags: { ...cluster, "cluster.proxyResources.memory": "256MB" } }),
+    /"cluster.proxyResources.memory".*got "256MB"/,
+  );
 });
 
 Deno.test("YAML syntax errors carry the line", async () => {

@@ -420,7 +420,7 @@ export async function benchAllOci(
   }, async ({ cluster }) => {
     const onCluster: BenchConfig = {
       ...config,
-      cluster: { context: cluster.context, kubeconfig: cluster.kubeconfig },
+      cluster: { ...config.cluster, context: cluster.context, kubeconfig: cluster.kubeconfig },
     };
     const r = await benchAll(onCluster, [
       ...sources,

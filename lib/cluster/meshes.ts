@@ -67,6 +67,16 @@ export interface ClusterMesh {
   resources(namespace: string): KubeObject[];
   /** CRD files under `meshes/crds/` that `resources` needs (for tests without the mesh). */
   crdFiles: string[];
+  /**
+   * For Guaranteed QoS (config `cluster.qos`): pod annotations that size the injected
+   * sidecar with requests equal to limits, and Helm values (by release) that do the same for
+   * containers the mesh injects beside it (init containers). Absent for meshes that inject
+   * nothing into application pods.
+   */
+  guaranteedProxy?: {
+    annotations(cpu: string, memory: string): Record<string, string>;
+    values?: Record<string, Record<string, string>>;
+  };
 }
 
 const ISTIO_VERSION = "1.27.3";
@@ -157,6 +167,15 @@ const istioSidecar: ClusterMesh = {
   sidecarContainers: ["istio-proxy"],
   resources: (ns) => [peerAuthentication(ns)],
   crdFiles: ["istio-security.yaml"],
+  guaranteedProxy: {
+    // The injection template sizes istio-proxy and its istio-init from these annotations.
+    annotations: (cpu, memory) => ({
+      "sidecar.istio.io/proxyCPU": cpu,
+      "sidecar.istio.io/proxyCPULimit": cpu,
+      "sidecar.istio.io/proxyMemory": memory,
+      "sidecar.istio.io/proxyMemoryLimit": memory,
+    }),
+  },
 };
 
 const istioAmbient: ClusterMesh = {
@@ -277,6 +296,23 @@ const linkerd: ClusterMesh = {
   sidecarContainers: ["linkerd-proxy"],
   resources: () => [],
   crdFiles: [],
+  guaranteedProxy: {
+    annotations: (cpu, memory) => ({
+      "config.linkerd.io/proxy-cpu-request": cpu,
+      "config.linkerd.io/proxy-cpu-limit": cpu,
+      "config.linkerd.io/proxy-memory-request": memory,
+      "config.linkerd.io/proxy-memory-limit": memory,
+    }),
+    // linkerd-init is sized by the chart, not by pod annotations.
+    values: {
+      "linkerd-control-plane": {
+        "proxyInit.resources.cpu.request": "100m",
+        "proxyInit.resources.cpu.limit": "100m",
+        "proxyInit.resources.memory.request": "20Mi",
+        "proxyInit.resources.memory.limit": "20Mi",
+      },
+    },
+  },
 };
 
 const cilium: ClusterMesh = {

@@ -19,10 +19,13 @@ import { realRunner, type Runner } from "../command.ts";
 import { checkReachable, connect, disconnect, type Kube, kubeconfigPath } from "./kube.ts";
 import {
   CLUSTER_NAMESPACES,
+  type KubeObject,
+  MANAGED_SELECTOR,
   type NamespaceSpec,
   renderAll,
   renderNamespaces,
 } from "./manifests.ts";
+import { guaranteeObjects, qosByApp, qosProblems } from "./qos.ts";
 import {
   applyObjects,
   cleanupCluster,
@@ -86,6 +89,15 @@ export interface ClusterState {
   metricsNote?: string;
   /** Meshes whose install failed in this run, with the reason (not retried for each run). */
   failedMeshes?: Record<string, string>;
+  /**
+   * QoS asked for (`cluster.qos`) and what the API server gave: benchmark pods by
+   * `namespace/app`, and each installed mesh's control-plane and node-proxy pods.
+   */
+  qos?: {
+    mode: string;
+    pods: Record<string, string>;
+    meshPods: Record<string, Record<string, string>>;
+  };
 }
 
 const STATE = "cluster.json";
@@ -305,7 +317,7 @@ export class ClusterTarget implements Target {
     ctx.log.info(`cluster: context "${kube.context}" at ${kube.server} (${serverVersion})`);
     for (const m of ctx.config.meshes) this.#mesh(m);
     const specs = this.#specs(ctx);
-    const objs = renderAll(specs).filter((o) => o.kind !== "Job");
+    const objs = this.#render(ctx, specs).filter((o) => o.kind !== "Job");
     await applyObjects(kube, objs, { log: (m) => ctx.log.info(m) });
     let metrics = true;
     let metricsNote: string | undefined;
@@ -330,6 +342,87 @@ export class ClusterTarget implements Target {
     });
   }
 
+  /**
+   * The objects of `specs`; under `cluster.qos: guaranteed` with requests equal to limits
+   * and the configured meshes' proxy sizing annotations on every pod template.
+   */
+  #render(ctx: StageContext, specs: readonly NamespaceSpec[]): KubeObject[] {
+    const objs = renderAll(specs);
+    const cluster = ctx.config.cluster;
+    if (cluster.qos !== "guaranteed") return objs;
+    const annotations: Record<string, string> = {};
+    for (const m of ctx.config.meshes) {
+      Object.assign(
+        annotations,
+        this.#mesh(m).guaranteedProxy?.annotations(
+          cluster.proxyResources.cpu,
+          cluster.proxyResources.memory,
+        ),
+      );
+    }
+    return guaranteeObjects(objs, annotations);
+  }
+
+  /**
+   * Reads the QoS class of every live benchmark pod in `namespaces` into the state; under
+   * `cluster.qos: guaranteed` any pod that is not Guaranteed is a `stage` error naming the
+   * pods and containers at fault.
+   */
+  async #checkQos(
+    ctx: StageContext,
+    state: ClusterState,
+    namespaces: string[],
+    stage: string,
+  ): Promise<void> {
+    const kube = this.#connect(ctx);
+    const lists = await Promise.all(
+      namespaces.map((namespace) =>
+        kube.core.listNamespacedPod({ namespace, labelSelector: MANAGED_SELECTOR })
+      ),
+    );
+    const pods = lists.flatMap((l) => l.items).filter((p) =>
+      !p.metadata?.deletionTimestamp && p.status?.phase !== "Succeeded" &&
+      p.status?.phase !== "Failed"
+    );
+    const mode = ctx.config.cluster.qos;
+    state.qos = {
+      mode,
+      pods: { ...state.qos?.pods, ...qosByApp(pods) },
+      meshPods: state.qos?.meshPods ?? {},
+    };
+    await writeState(ctx.runDir, state);
+    if (mode !== "guaranteed") return;
+    const problems = qosProblems(pods);
+    if (problems.length > 0) {
+      throw new ClusterStageError(
+        stage,
+        `namespaces ${namespaces.join(", ")}`,
+        `cluster.qos is guaranteed but ${problems.length} pod(s) are not: ` +
+          problems.slice(0, 5).join("; ") + (problems.length > 5 ? "; ..." : ""),
+      );
+    }
+  }
+
+  /** Records the QoS classes of a mesh's own pods (control plane, node proxies). */
+  async #recordMeshQos(ctx: StageContext, state: ClusterState, mesh: ClusterMesh) {
+    const kube = this.#connect(ctx);
+    const lists = await Promise.all(
+      [...mesh.controlPlane, ...mesh.nodeProxies].map((s) =>
+        kube.core.listNamespacedPod({ namespace: s.namespace, labelSelector: s.labelSelector })
+      ),
+    );
+    const classes = qosByApp(lists.flatMap((l) => l.items));
+    if (state.qos) state.qos.meshPods[mesh.name] = classes;
+    await writeState(ctx.runDir, state);
+    const loose = Object.entries(classes).filter(([, c]) => c !== "Guaranteed");
+    if (ctx.config.cluster.qos === "guaranteed" && loose.length > 0) {
+      ctx.log.warn(
+        `qos: ${mesh.name}'s own pods are not Guaranteed (their sizes come from the mesh's ` +
+          `install): ${loose.map(([k, c]) => `${k} ${c}`).join(", ")}`,
+      );
+    }
+  }
+
   #specs(ctx: StageContext): NamespaceSpec[] {
     const wanted = new Set(ctx.config.workloads);
     return CLUSTER_NAMESPACES.filter((s) => wanted.has(s.workload));
@@ -343,6 +436,16 @@ export class ClusterTarget implements Target {
       log: (m) => ctx.log.info(m),
       signal: ctx.signal,
     });
+    await this.#checkQos(ctx, state, state.namespaces, "health");
+    if (ctx.config.cluster.qos === "guaranteed") {
+      ctx.log.info("qos: every benchmark pod is Guaranteed");
+    } else {
+      ctx.log.warn(
+        "qos: benchmark pods are Burstable (cluster.qos: burstable, sized for the free tier): " +
+          "load generators and proxies may be squeezed by neighbours; use --qos guaranteed " +
+          "on a cluster with room (METHODOLOGY rule 10)",
+      );
+    }
   }
 
   async #state(ctx: StageContext): Promise<ClusterState> {
@@ -391,7 +494,7 @@ export class ClusterTarget implements Target {
       );
     }
     try {
-      await installMesh(kube, mesh, opts);
+      await installMesh(kube, this.#installable(ctx, mesh), opts);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       state.failedMeshes = { ...state.failedMeshes, [meshName]: reason };
@@ -416,6 +519,21 @@ export class ClusterTarget implements Target {
     });
     const n = await verifyMeshed(kube, mesh, meshed);
     ctx.log.info(`mesh: ${n} pods verified meshed by ${mesh.name} ${mesh.version}`);
+    await this.#checkQos(ctx, state, meshed, "mesh");
+    await this.#recordMeshQos(ctx, state, mesh);
+  }
+
+  /** `mesh` with its Guaranteed-QoS Helm values merged in when `cluster.qos` asks for it. */
+  #installable(ctx: StageContext, mesh: ClusterMesh): ClusterMesh {
+    const extra = mesh.guaranteedProxy?.values;
+    if (ctx.config.cluster.qos !== "guaranteed" || !extra) return mesh;
+    return {
+      ...mesh,
+      install: mesh.install.map((step) => ({
+        ...step,
+        values: { ...step.values, ...extra[step.release] },
+      })),
+    };
   }
 
   async warmup(ctx: StageContext, seconds: number): Promise<void> {
@@ -525,14 +643,21 @@ export class ClusterTarget implements Target {
     return { res, target };
   }
 
-  describeMesh(_ctx: StageContext, meshName: string): Promise<MeshRef> {
+  describeMesh(ctx: StageContext, meshName: string): Promise<MeshRef> {
     const mesh = this.#mesh(meshName);
+    const cluster = ctx.config.cluster;
     return Promise.resolve({
       name: mesh.name,
       kind: mesh.kind,
       emulated: false,
       version: mesh.version,
-      settings: { ...mesh.settings },
+      settings: {
+        ...mesh.settings,
+        podQos: cluster.qos,
+        ...(cluster.qos === "guaranteed" && mesh.guaranteedProxy
+          ? { proxyCpu: cluster.proxyResources.cpu, proxyMemory: cluster.proxyResources.memory }
+          : {}),
+      },
     });
   }
 
@@ -635,7 +760,7 @@ export class ClusterTarget implements Target {
     let samples: Awaited<ReturnType<NonNullable<typeof sampler>["stop"]>> = [];
     try {
       if (spec.workload === "ml") {
-        const job = renderAll([ns]).find((o) => o.kind === "Job")!;
+        const job = this.#render(ctx, [ns]).find((o) => o.kind === "Job")!;
         const out = await runJob(kube, job, { log: (m) => ctx.log.info(m), signal: ctx.signal });
         const rec = new HistogramRecorder();
         rec.record(out.durationS * 1e6);

@@ -1,7 +1,8 @@
 // The ClusterTarget end to end against a real API server with kwok: deploy, health, load by
 // exec in a client pod (kwok runs the exec'd fortio on this machine, against a loopback
 // server), the ML Job, cleanup, and cleanup on Ctrl-C.
-import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
+import { MANAGED_LABELS } from "./manifests.ts";
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
 import { resolveBinDir } from "../testenv/testenv.ts";
 import { ClusterTarget } from "./target.ts";
@@ -97,6 +98,9 @@ Deno.test({
         ]);
         assertEquals(state.metrics, false);
         assert(lines.some((l) => l.includes("metrics.k8s.io API is not served")));
+        assertEquals(state.qos.mode, "burstable");
+        assertEquals(state.qos.pods["http-benchmark/http-server"], "Burstable");
+        assert(lines.some((l) => l.startsWith("WARN qos: benchmark pods are Burstable")));
       });
 
       await t.step("load runs by exec in a client pod and is parsed", async () => {
@@ -216,6 +220,76 @@ Deno.test({
           ]
         ) {
           assert(!names.includes(ns), `${ns} left behind`);
+        }
+      });
+
+      await t.step("qos guaranteed: every pod Guaranteed, a pod that is not is named", async () => {
+        const qRun = await Deno.makeTempDir({ prefix: "meshbench-run-" });
+        const qLines: string[] = [];
+        const qctx = makeContext({
+          kubeconfig: env.kubeconfigPath,
+          context: env.context,
+          runDir: qRun,
+          workloads: ["http"],
+          meshes: ["baseline", "istio"],
+          lines: qLines,
+          qos: "guaranteed",
+        });
+        const qt = new ClusterTarget({ healthTimeoutMs: 60_000 });
+        try {
+          await qt.deploy(qctx);
+          await qt.health(qctx);
+          const state = JSON.parse(await Deno.readTextFile(`${qRun}/cluster.json`));
+          assertEquals(state.qos.mode, "guaranteed");
+          // The API server's own verdict on every benchmark pod.
+          assertEquals(state.qos.pods, {
+            "baseline-http/http-client": "Guaranteed",
+            "baseline-http/http-server": "Guaranteed",
+            "http-benchmark/http-client": "Guaranteed",
+            "http-benchmark/http-server": "Guaranteed",
+          });
+          const dep = await kube.apps.readNamespacedDeployment({
+            name: "http-server",
+            namespace: "http-benchmark",
+          });
+          assertEquals(
+            dep.spec!.template.metadata!.annotations!["sidecar.istio.io/proxyCPULimit"],
+            "500m",
+          );
+          const mesh = await qt.describeMesh(qctx, "istio");
+          assertEquals([mesh.settings.podQos, mesh.settings.proxyCpu], ["guaranteed", "500m"]);
+          // A pod as a sidecar injector with its own sizing would leave it: Burstable.
+          const same = { cpu: "1", memory: "256Mi" };
+          await kube.core.createNamespacedPod({
+            namespace: "http-benchmark",
+            body: {
+              metadata: { name: "injected", labels: { ...MANAGED_LABELS, app: "injected" } },
+              spec: {
+                initContainers: [{
+                  name: "istio-proxy",
+                  image: "busybox:1.36",
+                  restartPolicy: "Always",
+                  resources: { requests: { cpu: "10m", memory: "40Mi" }, limits: same },
+                }],
+                containers: [{
+                  name: "app",
+                  image: "busybox:1.36",
+                  resources: { requests: same, limits: same },
+                }],
+              },
+            },
+          });
+          const err = await assertRejects(() => qt.health(qctx));
+          assertStringIncludes(
+            err.message,
+            'pod "http-benchmark/injected" is Burstable: init container "istio-proxy": ' +
+              "cpu request 10m, limit 1; memory request 40Mi, limit 256Mi",
+          );
+          assertStringIncludes(err.message, 'Stage "health" failed');
+        } finally {
+          await qt.cleanup(qctx);
+          await qt.close();
+          await Deno.remove(qRun, { recursive: true });
         }
       });
 

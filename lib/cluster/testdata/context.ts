@@ -11,6 +11,7 @@ export function makeContext(o: {
   workloads: string[];
   meshes?: string[];
   lines?: string[];
+  qos?: "burstable" | "guaranteed";
 }): StageContext {
   const lines = o.lines ?? [];
   const config = {
@@ -19,7 +20,12 @@ export function makeContext(o: {
     meshes: o.meshes ?? ["baseline"],
     baseline: "baseline",
     load: { rates: [100], durationS: 2, connections: 2 },
-    cluster: { context: o.context, kubeconfig: o.kubeconfig },
+    cluster: {
+      context: o.context,
+      kubeconfig: o.kubeconfig,
+      qos: o.qos ?? "burstable",
+      proxyResources: { cpu: "500m", memory: "256Mi" },
+    },
   } as unknown as BenchConfig;
   return {
     runDir: o.runDir,
