@@ -17,7 +17,7 @@ import { basename, join } from "node:path";
 import { listRunFiles, newestRunDir } from "./run_dir.ts";
 import { SchemaError, validateManifest, validateRunRecord, validateSummary } from "./schema.ts";
 import { summarizeRuns } from "./summary.ts";
-import type { Manifest, RunRecord, Summary } from "./types.ts";
+import type { Manifest, RunIndexEntry, RunRecord, RunRow, Summary } from "./types.ts";
 
 /** Something wrong with one file of a run directory. */
 export interface FileProblem {
@@ -27,15 +27,19 @@ export interface FileProblem {
   problem: string;
 }
 
-/** A run directory as read: what was valid, and what was not. */
-export interface LoadedRun {
+/**
+ * A run directory as read: what was valid, and what was not. `R` is what is kept per
+ * run: full records ({@linkcode loadRun}), or the rows the report lists
+ * ({@linkcode loadRunRows}).
+ */
+export interface LoadedRun<R extends RunRow = RunRecord> {
   dir: string;
   /** From the manifest, else the summary, else the directory name. */
   runId: string;
   manifest: Manifest | null;
   summary: Summary | null;
   /** Valid run records, in execution order. */
-  runs: RunRecord[];
+  runs: R[];
   /** Files that could not be used, and why. Empty when everything was read. */
   problems: FileProblem[];
   /** True when any mesh in the run is a local emulation. */
@@ -122,6 +126,39 @@ export function implausibleLatency(record: RunRecord): string | undefined {
     `and so are the percentiles of this run`;
 }
 
+/** The run index entry of a valid record read from `file` (see `Summary.runs`). */
+export function runIndexEntry(file: string, record: RunRecord): RunIndexEntry {
+  const { spec, mesh, status, reason, load, latency } = record;
+  const warning = implausibleLatency(record);
+  return {
+    file: basename(file),
+    spec,
+    mesh,
+    status,
+    ...(reason !== undefined ? { reason } : {}),
+    ...(load
+      ? {
+        load: {
+          tool: load.tool,
+          timing: load.timing,
+          achievedRate: load.achievedRate,
+          errors: load.errors,
+        },
+      }
+      : {}),
+    ...(latency ? { latency } : {}),
+    ...(warning ? { warning } : {}),
+  };
+}
+
+/**
+ * The run index of `summary.json`: an entry per valid record, `files[i]` being the
+ * path `records[i]` was read from, in execution order.
+ */
+export function runIndex(records: readonly RunRecord[], files: readonly string[]): RunIndexEntry[] {
+  return records.map((r, i) => runIndexEntry(files[i], r)).sort((a, b) => a.spec.seq - b.spec.seq);
+}
+
 function joinProblems(ps: string[]): string {
   return `does not match its schema: ${ps.slice(0, 5).join("; ")}` +
     (ps.length > 5 ? `; and ${ps.length - 5} more` : "");
@@ -154,7 +191,22 @@ async function readJsonFile(path: string, what: string): Promise<Read> {
  * Reads one run directory: `manifest.json`, `summary.json` and `runs/*.json`.
  * Never throws for a bad or missing file; see {@linkcode LoadedRun.problems}.
  */
-export async function loadRun(dir: string): Promise<LoadedRun> {
+export function loadRun(dir: string): Promise<LoadedRun> {
+  return readRunDir(dir, false) as Promise<LoadedRun>;
+}
+
+/**
+ * {@linkcode loadRun} for the report: per run only what the report lists. A valid
+ * `summary.json` with a run index (written by collect) stands in for the records it
+ * lists; only files under `runs/` that the index does not name (invalid when collect
+ * read them, or newer) are read and checked, and index entries whose file is gone are
+ * left out, so the runs and problems are those {@linkcode loadRun} would give.
+ */
+export function loadRunRows(dir: string): Promise<LoadedRun<RunRow>> {
+  return readRunDir(dir, true);
+}
+
+async function readRunDir(dir: string, useIndex: boolean): Promise<LoadedRun<RunRow>> {
   const problems: FileProblem[] = [];
   try {
     const st = await Deno.stat(dir);
@@ -205,12 +257,20 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     } else summary = s.value as Summary;
   }
 
-  const runs: RunRecord[] = [];
+  const runs: RunRow[] = [];
   const files = await listRunFiles(dir).catch((e: Error) => {
     problems.push({ file: join(dir, "runs"), problem: `cannot list run records: ${e.message}` });
     return [] as string[];
   });
+  const index = new Map((useIndex && summary?.runs || []).map((e) => [e.file, e]));
   for (const f of files) {
+    const indexed = index.get(basename(f));
+    if (indexed) {
+      const { file: _, warning, ...row } = indexed;
+      runs.push(row);
+      if (warning) problems.push({ file: f, problem: warning });
+      continue;
+    }
     const r = await readJsonFile(f, basename(f));
     if (!r.ok) {
       problems.push({ file: f, problem: r.problem });
@@ -249,10 +309,13 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
         `${manifest.plan.length} planned runs have a valid record`,
     });
   }
-  const runId = manifest?.runId ?? summary?.runId ?? runs[0]?.runId ?? basename(dir);
+  // Rows come from the index only when there is a summary, so runs[0] is a full record here.
+  const runId = manifest?.runId ?? summary?.runId ?? (runs[0] as RunRecord | undefined)?.runId ??
+    basename(dir);
   let summaryDerived = false;
   if (!summary && runs.length > 0) {
-    summary = deriveSummary(runId, manifest, runs);
+    // Without a summary there is no index: every entry of `runs` is a full record.
+    summary = deriveSummary(runId, manifest, runs as RunRecord[]);
     summaryDerived = true;
   }
   const emulated = (summary?.emulated ?? false) || runs.some((r) => r.mesh.emulated);

@@ -32,6 +32,7 @@ import { installTools, missingMessage } from "./local/tools.ts";
 import { workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
 import { summarize } from "./histogram.ts";
+import { runIndex } from "./load_results.ts";
 
 /** Effects every stage needs, passed in. */
 export interface Deps {
@@ -318,18 +319,23 @@ export async function stageLoad(runDir: string, deps: Deps): Promise<{ failed: n
   });
 }
 
-/** Reads and validates every run record; invalid files become notes, never silence. */
+/**
+ * Reads and validates every run record; invalid files become notes, never silence.
+ * `files[i]` is the path `records[i]` was read from.
+ */
 export async function readRunRecords(
   runDir: string,
-): Promise<{ records: RunRecord[]; notes: string[] }> {
+): Promise<{ records: RunRecord[]; files: string[]; notes: string[] }> {
   const records: RunRecord[] = [];
+  const read: string[] = [];
   const notes: string[] = [];
   const files = await listRunFiles(runDir);
   // Read a few files at a time: sequential awaits leave the CPU idle on I/O.
   const batch = 32;
   for (let i = 0; i < files.length; i += batch) {
-    const read = await Promise.all(
-      files.slice(i, i + batch).map(async (f) => {
+    const slice = files.slice(i, i + batch);
+    const results = await Promise.all(
+      slice.map(async (f) => {
         try {
           return validateRunRecord(await readJson(f), f);
         } catch (e) {
@@ -337,20 +343,23 @@ export async function readRunRecords(
         }
       }),
     );
-    for (const r of read) {
+    results.forEach((r, j) => {
       if (r instanceof Error) notes.push(r.message);
-      else records.push(r);
-    }
+      else {
+        records.push(r);
+        read.push(slice[j]);
+      }
+    });
   }
-  return { records, notes };
+  return { records, files: read, notes };
 }
 
 /** Stage: pool runs into `summary.json` (overheads with CIs). */
 export async function stageCollect(runDir: string, deps: Deps): Promise<Summary> {
   const { ctx, manifest } = await openRun(runDir, deps);
   return await runStage(runDir, "collect", deps, async () => {
-    const { records, notes } = await readRunRecords(runDir);
-    const summary = summarizeRuns(records, {
+    const { records, files, notes } = await readRunRecords(runDir);
+    const summary: Summary = summarizeRuns(records, {
       runId: manifest.runId,
       target: manifest.target,
       baseline: ctx.config.baseline,
@@ -360,6 +369,8 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
       seed: ctx.config.seed,
       notes,
     });
+    // The report lists every run from this index instead of re-reading runs/.
+    summary.runs = runIndex(records, files);
     await writeJsonAtomic(join(runDir, "summary.json"), summary);
     return summary;
   });

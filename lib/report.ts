@@ -9,7 +9,13 @@
  */
 import { dirname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type LoadedRun, loadRun, NO_RESULTS_HELP, resolveRunDir } from "./load_results.ts";
+import {
+  type LoadedRun,
+  loadRun,
+  loadRunRows,
+  NO_RESULTS_HELP,
+  resolveRunDir,
+} from "./load_results.ts";
 import {
   atRepresentativeRates,
   escapeHtml,
@@ -40,7 +46,10 @@ import {
   throughputPlot,
 } from "./plots.ts";
 import { writeTextAtomic } from "./run_dir.ts";
-import type { Manifest, Overhead, RunRecord, RunSpec } from "./types.ts";
+import type { Manifest, Overhead, RunRow, RunSpec } from "./types.ts";
+
+/** A run as the report reads it: full records, or only the rows it lists of them. */
+type ReportRun = LoadedRun<RunRow>;
 
 const CSS = `
 :root { color-scheme: light; --ink: #111827; --muted: #4b5563; --line: #e5e7eb; --accent: #4269d0; }
@@ -96,7 +105,7 @@ function section(id: string, title: string, lead: string, figures: Figure[]): st
 }
 
 /** Workloads present in a loaded run (summary or records), sorted. */
-export function workloadsOf(run: LoadedRun): string[] {
+export function workloadsOf(run: ReportRun): string[] {
   const fromSummary = run.summary?.groups.map((g) => g.workload) ?? [];
   return [...new Set([...fromSummary, ...run.runs.map((r) => r.spec.workload)])].sort();
 }
@@ -111,7 +120,7 @@ function headlineMetric(os: readonly Overhead[]): string | undefined {
 }
 
 /** One sentence per workload and load point: meshes ranked by headline overhead. */
-export function findings(run: LoadedRun): string[] {
+export function findings(run: ReportRun): string[] {
   const s = run.summary;
   if (!s) return [];
   const out: string[] = [];
@@ -165,7 +174,7 @@ export function overheadFigures(
 export const RUNS_TABLE_LIMIT = 300;
 
 /** A table of every run record: status, achieved rate, per-run percentiles. */
-export function runsTable(all: readonly RunRecord[], limit = RUNS_TABLE_LIMIT): Figure {
+export function runsTable(all: readonly RunRow[], limit = RUNS_TABLE_LIMIT): Figure {
   // A sweep can have thousands of runs: list the first `limit`, and every run that is not ok.
   const runs = all.filter((r, i) => i < limit || r.status !== "ok");
   const shown = runs.length < all.length
@@ -194,7 +203,7 @@ export function runsTable(all: readonly RunRecord[], limit = RUNS_TABLE_LIMIT): 
 }
 
 /** Provenance of a run: environment, meshes as measured, stages, effective config. */
-export function provenanceFigures(run: LoadedRun): Figure[] {
+export function provenanceFigures(run: ReportRun): Figure[] {
   const m = run.manifest;
   if (!m) return [notice("No valid manifest.json: provenance is unknown.", "warning")];
   const p = m.provenance;
@@ -220,7 +229,7 @@ export function provenanceFigures(run: LoadedRun): Figure[] {
     ["plan", `${m.plan.length} runs, seed ${m.planSeed}`],
     ["config sources", (m.configSources ?? []).join(" < ") || "-"],
   ];
-  const meshes = new Map<string, RunRecord["mesh"]>();
+  const meshes = new Map<string, RunRow["mesh"]>();
   for (const r of run.runs) meshes.set(r.mesh.name, r.mesh);
   const figs: Figure[] = [
     table("Environment and inputs", rows, {
@@ -261,7 +270,7 @@ export function provenanceFigures(run: LoadedRun): Figure[] {
 }
 
 /** What a run measured: workloads, meshes, load points, iterations, tools, durations. */
-export function planTable(run: LoadedRun): Figure {
+export function planTable(run: ReportRun): Figure {
   const specs = run.manifest?.plan ?? run.runs.map((r) => r.spec);
   if (specs.length === 0) return notice("No plan and no run records: nothing was measured.");
   // One row per workload and kind of load; a rate sweep is one row with its range.
@@ -317,7 +326,7 @@ export function planTable(run: LoadedRun): Figure {
 }
 
 /** One row per run directory: id, target, profile, status, runs, emulated. */
-export function runCatalog(runs: readonly LoadedRun[]): Figure {
+export function runCatalog(runs: readonly ReportRun[]): Figure {
   if (runs.length === 0) return notice(NO_RESULTS_HELP, "warning");
   return table(`Run directories (${runs.length})`, runs, {
     columns: [
@@ -387,7 +396,7 @@ export function runStatus(m: Manifest): string {
 }
 
 /** Banner and list of every file problem, or "" when there are none. */
-export function problemsHtml(run: LoadedRun): string {
+export function problemsHtml(run: ReportRun): string {
   if (run.problems.length === 0) return "";
   // Files inside the run directory are named relative to it (the header names the run).
   const name = (file: string) => {
@@ -404,7 +413,7 @@ export function problemsHtml(run: LoadedRun): string {
 }
 
 /** Banner naming the emulated meshes, or "" when no mesh is emulated. */
-export function emulationHtml(run: LoadedRun): string {
+export function emulationHtml(run: ReportRun): string {
   const names = new Set<string>();
   for (const g of run.summary?.groups ?? []) if (g.emulated) names.add(g.mesh);
   for (const r of run.runs) if (r.mesh.emulated) names.add(r.mesh.name);
@@ -419,7 +428,7 @@ export function emulationHtml(run: LoadedRun): string {
 }
 
 /** Renders the report of a loaded run directory as one HTML page (pure). */
-export function renderReport(run: LoadedRun, options: { generatedAt?: string } = {}): string {
+export function renderReport(run: ReportRun, options: { generatedAt?: string } = {}): string {
   const s = run.summary;
   const m = run.manifest;
   const baselineMesh = s?.baselineMesh ?? "baseline";
@@ -572,8 +581,8 @@ export async function writeReport(runDir: string): Promise<string> {
 /** {@linkcode writeReport}, also returning the run as read (for its problems). */
 export async function writeReportDetailed(
   runDir: string,
-): Promise<{ path: string; run: LoadedRun }> {
-  const run = await loadRun(runDir);
+): Promise<{ path: string; run: ReportRun }> {
+  const run = await loadRunRows(runDir);
   const path = join(runDir, "report.html");
   try {
     await writeTextAtomic(path, renderReport(run));

@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
-import { listRunFiles } from "./run_dir.ts";
-import { loadRun } from "./load_results.ts";
+import { copyFixtureRun, FIXTURE_RUNS } from "../fixtures/mod.ts";
+import { listRunFiles, writeJsonAtomic } from "./run_dir.ts";
+import { loadRun, loadRunRows, runIndex } from "./load_results.ts";
+import { readRunRecords, stageCollect } from "./pipeline.ts";
+import { realRunner } from "./command.ts";
+import { memoryLogger } from "./log.ts";
 import { findings, renderReport, writeReport } from "./report.ts";
+import type { Summary } from "./types.ts";
 
 async function withRun(fn: (dir: string) => Promise<void>): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_" });
@@ -112,5 +117,97 @@ Deno.test("a report written by the run's own report stage says the run is finish
     const stuck = await loadRun(dir);
     assert.match(stuck.problems[0].problem, /stage load is still marked running/);
     assert.match(renderReport(stuck), /status running/);
+  });
+});
+
+const GENERATED_AT = "2026-01-01T00:00:00Z";
+
+Deno.test("collect reproduces the fixture summaries, and the report from its run index is the report from the records", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_index_" });
+  const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
+  try {
+    assert.ok(FIXTURE_RUNS.length > 0);
+    for (const name of FIXTURE_RUNS) {
+      const dir = await copyFixtureRun(name, tmp);
+      const committed = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+      await stageCollect(dir, deps);
+      const written = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+      assert.equal(written.runs.length, (await listRunFiles(dir)).length, name);
+      for (const s of [committed, written]) delete s.generatedAt;
+      delete written.runs;
+      assert.deepEqual(written, committed, `${name}: every pooled figure and overhead unchanged`);
+
+      const full = await loadRun(dir);
+      const rows = await loadRunRows(dir);
+      assert.ok(rows.runs.length > 0 && !("window" in rows.runs[0]), "rows come from the index");
+      assert.deepEqual(rows.problems, full.problems);
+      assert.equal(
+        renderReport(rows, { generatedAt: GENERATED_AT }),
+        renderReport(full, { generatedAt: GENERATED_AT }),
+        name,
+      );
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("records the run index does not name are read and checked; entries without a file are left out", async () => {
+  await withRun(async (dir) => {
+    const files = await listRunFiles(dir);
+    // A record whose latencies cannot be right: its warning travels in the index.
+    const suspect = JSON.parse(await Deno.readTextFile(files[3]));
+    suspect.load.latency = {
+      unit: "us",
+      significantDigits: 3,
+      total: 100,
+      min: 0,
+      max: 1000,
+      values: [0, 1000],
+      counts: [50, 50],
+    };
+    await Deno.writeTextFile(files[3], JSON.stringify(suspect));
+    const { records, files: read } = await readRunRecords(dir);
+    const sPath = join(dir, "summary.json");
+    const summary: Summary = JSON.parse(await Deno.readTextFile(sPath));
+    await writeJsonAtomic(sPath, { ...summary, runs: runIndex(records, read) });
+    // After collect: one record removed, one broken and one valid record added.
+    await Deno.remove(files[1]);
+    await Deno.writeTextFile(join(dir, "runs", "http_test_9998_broken.json"), '{"kind": "mesh');
+    const extra = JSON.parse(await Deno.readTextFile(files[2]));
+    extra.spec.seq = 9999;
+    await Deno.writeTextFile(join(dir, "runs", "http_test_9999_extra.json"), JSON.stringify(extra));
+
+    const full = await loadRun(dir);
+    const rows = await loadRunRows(dir);
+    assert.equal(rows.runs.length, files.length);
+    assert.equal(rows.runs.at(-1)!.spec.seq, 9999);
+    assert.deepEqual(rows.problems, full.problems);
+    assert.equal(rows.problems.length, 2);
+    assert.match(rows.problems[0].problem, /50\.0 % of the 100 latencies are 0 µs/);
+    assert.match(rows.problems[1].problem, /http_test_9998_broken\.json is not valid JSON/);
+    assert.equal(
+      renderReport(rows, { generatedAt: GENERATED_AT }),
+      renderReport(full, { generatedAt: GENERATED_AT }),
+    );
+  });
+});
+
+Deno.test("a bad run index names summary.json and the field, and the report falls back to the records", async () => {
+  await withRun(async (dir) => {
+    const { records, files } = await readRunRecords(dir);
+    const sPath = join(dir, "summary.json");
+    const summary: Summary = JSON.parse(await Deno.readTextFile(sPath));
+    const runs = runIndex(records, files);
+    (runs[2] as { status: string }).status = "fine";
+    await writeJsonAtomic(sPath, { ...summary, runs });
+    const rows = await loadRunRows(dir);
+    assert.equal(rows.problems.length, 1);
+    assert.equal(rows.problems[0].file, sPath);
+    assert.match(rows.problems[0].problem, /\/runs\/2\/status must be equal to one of the allowed/);
+    assert.match(rows.problems[0].problem, /got "fine"/);
+    assert.ok(rows.summaryDerived);
+    assert.equal(rows.runs.length, files.length);
+    assert.ok("window" in rows.runs[0], "full records, read because the index is unusable");
   });
 });

@@ -145,6 +145,27 @@ export interface RunRecord {
   gitCommit: string;
 }
 
+/**
+ * What the report lists of one run record: its inputs, status and per-run figures.
+ * A {@linkcode RunRecord} is one; `summary.json` keeps one per record in its run index.
+ */
+export interface RunRow {
+  spec: RunSpec;
+  mesh: MeshRef;
+  status: RunStatus;
+  reason?: string;
+  load?: Pick<LoadResult, "tool" | "timing" | "achievedRate" | "errors">;
+  latency?: LatencySummary;
+}
+
+/** One entry of the run index in `summary.json`: a valid record's row and its file. */
+export interface RunIndexEntry extends RunRow {
+  /** File name of the record under `runs/`. */
+  file: string;
+  /** Why the record's figures are suspect, when they are (e.g. implausible latencies). */
+  warning?: string;
+}
+
 export type StageName =
   | "infra"
   | "cluster"
@@ -262,6 +283,11 @@ export interface Summary {
   overheads: Overhead[];
   /** Problems found while reading runs (malformed files, failed runs), never silent. */
   notes: string[];
+  /**
+   * Every valid run record as collect read it, in execution order: what the report
+   * lists per run, so it need not re-read `runs/`. Absent in summaries written before it.
+   */
+  runs?: RunIndexEntry[];
 }
 
 /** `manifest.json`: effective config, provenance and stage log of one run directory. */
