@@ -106,15 +106,17 @@ export function rateLabel(rate: number | null, mode?: string): string {
   return `${formatNumber(rate)}/s`;
 }
 
+// toLocaleString builds a new formatter per call; a report formats ~100,000 numbers.
+const INTEGER_FORMAT = new Intl.NumberFormat("en-US");
+const DECIMAL_FORMAT = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });
+
 /** A number with about three significant digits, for labels and tables. */
 export function formatNumber(value: number, digits = 3): string {
   if (!Number.isFinite(value)) return String(value);
   if (value === 0) return "0";
   const abs = Math.abs(value);
-  if (abs >= 10 ** digits) return Math.round(value).toLocaleString("en-US");
-  return Number(value.toPrecision(digits)).toLocaleString("en-US", {
-    maximumFractionDigits: 6,
-  });
+  if (abs >= 10 ** digits) return INTEGER_FORMAT.format(Math.round(value));
+  return DECIMAL_FORMAT.format(Number(value.toPrecision(digits)));
 }
 
 /** A share, e.g. `264 %` (mesh resources as a percentage of the app's own). */
