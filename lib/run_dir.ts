@@ -27,12 +27,17 @@ export async function writeJsonAtomic(path: string, data: unknown): Promise<void
   await writeTextAtomic(path, stringifyReadable(data) + "\n");
 }
 
+const isScalar = (x: unknown) => x === null || typeof x !== "object";
+
 function isFlat(v: unknown): boolean {
-  return Array.isArray(v) &&
-    v.every((x) =>
-      x === null || typeof x !== "object" ||
-      (Array.isArray(x) && x.every((y) => y === null || typeof y !== "object"))
-    );
+  if (!Array.isArray(v)) return false;
+  // Plain loops: summary.json has millions of histogram numbers to look at.
+  for (const x of v) {
+    if (isScalar(x)) continue;
+    if (!Array.isArray(x)) return false;
+    for (const y of x) if (!isScalar(y)) return false;
+  }
+  return true;
 }
 
 /**
@@ -40,23 +45,19 @@ function isFlat(v: unknown): boolean {
  * histogram buckets) kept on one line: readable and several times smaller and
  * faster to read back than fully indented JSON.
  */
-export function stringifyReadable(data: unknown, indent = ""): string {
-  if (data === null || typeof data !== "object") return JSON.stringify(data) ?? "null";
-  if (isFlat(data)) return JSON.stringify(data);
-  const inner = indent + "  ";
-  if (Array.isArray(data)) {
-    if (data.length === 0) return "[]";
-    return `[\n${data.map((x) => inner + stringifyReadable(x, inner)).join(",\n")}\n${indent}]`;
-  }
-  const entries = Object.entries(data as Record<string, unknown>).filter(([, v]) =>
-    v !== undefined && typeof v !== "function"
-  );
-  if (entries.length === 0) return "{}";
-  return `{\n${
-    entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${stringifyReadable(v, inner)}`).join(
-      ",\n",
-    )
-  }\n${indent}}`;
+export function stringifyReadable(data: unknown): string {
+  // The native stringifier does the indenting (fast even for summary.json's 50 MB); flat
+  // arrays go through it as marker strings, replaced by their one-line JSON afterwards.
+  const marker = `~flat-${crypto.randomUUID()}~`;
+  const flat: string[] = [];
+  const text = JSON.stringify(data, (_key, value) => {
+    if (!isFlat(value)) return value;
+    flat.push(JSON.stringify(value));
+    return marker + (flat.length - 1);
+  }, 2);
+  if (text === undefined) return "null";
+  if (flat.length === 0) return text;
+  return text.replace(new RegExp(`"${marker}(\\d+)"`, "g"), (_, i) => flat[Number(i)]);
 }
 
 /** Writes text via a temp file in the same directory and an atomic rename. */

@@ -58,3 +58,27 @@ Deno.test("readable JSON round-trips and keeps bucket arrays on one line", () =>
   assertEquals(JSON.parse(text), JSON.parse(JSON.stringify(data)));
   assert(text.includes('"buckets": [[1,2],[3,4]]'), text);
 });
+
+Deno.test("readable JSON: two-space indent, flat arrays inline, strings left alone", () => {
+  const data = {
+    a: [1, "~flat-x~0", null],
+    b: [{ c: [[1, 2]], d: {}, e: [] }],
+    s: '"~flat-0~1"',
+  };
+  assertEquals(
+    stringifyReadable(data),
+    `{
+  "a": [1,"~flat-x~0",null],
+  "b": [
+    {
+      "c": [[1,2]],
+      "d": {},
+      "e": []
+    }
+  ],
+  "s": "\\"~flat-0~1\\""
+}`,
+  );
+  assertEquals(stringifyReadable([1, 2]), "[1,2]");
+  assertEquals(stringifyReadable(undefined), "null");
+});
