@@ -197,6 +197,8 @@ function mergeAscending(a: Float64Array, b: readonly number[]): Float64Array {
  */
 export class HistogramSet {
   readonly #axis: Float64Array;
+  /** Count of each axis bucket over all histograms: the pooled histogram. */
+  readonly #pooled: Float64Array;
   readonly #cum: Float64Array[];
   readonly #totals: number[];
   readonly #maxes: number[];
@@ -208,12 +210,15 @@ export class HistogramSet {
     let axis: Float64Array = new Float64Array(0);
     for (const h of histograms) axis = mergeAscending(axis, h.values);
     this.#axis = axis;
+    const pooled = new Float64Array(axis.length);
+    this.#pooled = pooled;
     this.#cum = histograms.map((h) => {
       const c = new Float64Array(axis.length);
       let j = 0;
       for (let i = 0; i < h.values.length; i++) {
         while (axis[j] < h.values[i]) j++;
         c[j] += h.counts[i];
+        pooled[j] += h.counts[i];
       }
       for (let i = 1; i < c.length; i++) c[i] += c[i - 1];
       return c;
@@ -229,25 +234,24 @@ export class HistogramSet {
 
   /** The pooled histogram (all weights 1): what `mergeHistograms` returns. */
   merged(): Histogram {
-    const n = this.#axis.length;
+    const axis = this.#axis;
+    const pooled = this.#pooled;
     const values: number[] = [];
     const counts: number[] = [];
-    let prev = 0;
-    for (let j = 0; j < n; j++) {
-      let cum = 0;
-      for (const c of this.#cum) cum += c[j];
-      if (cum > prev) {
-        values.push(this.#axis[j]);
-        counts.push(cum - prev);
+    let total = 0;
+    for (let j = 0; j < axis.length; j++) {
+      if (pooled[j] > 0) {
+        values.push(axis[j]);
+        counts.push(pooled[j]);
+        total += pooled[j];
       }
-      prev = cum;
     }
     const live = this.#totals.map((t, i) => [t, i]).filter(([t]) => t > 0).map(([, i]) => i);
     if (live.length === 0) return emptyHistogram();
     return {
       unit: "us",
       significantDigits: 3,
-      total: prev,
+      total,
       min: Math.min(...live.map((i) => this.#mins[i])),
       max: Math.max(...live.map((i) => this.#maxes[i])),
       values,

@@ -87,7 +87,11 @@ export function quantileSelect(a: Float64Array, q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   const vlo = select(a, lo);
-  return hi === lo ? vlo : vlo + (select(a, hi) - vlo) * (pos - lo);
+  if (hi === lo) return vlo;
+  // select leaves everything after `lo` no smaller: the next order statistic is their minimum.
+  let vhi = a[hi];
+  for (let i = hi + 1; i < a.length; i++) if (a[i] < vhi) vhi = a[i];
+  return vlo + (vhi - vlo) * (pos - lo);
 }
 
 /** Empirical quantile with linear interpolation (type 7), of sorted values. */
@@ -134,8 +138,12 @@ interface ResampleSpace {
   counts: Float64Array;
   /** Cumulative probability of each multiset under bootstrap resampling. */
   cumulative: Float64Array;
+  /** guide[g]: the first multiset whose cumulative probability reaches g / GUIDE_SIZE. */
+  guide: Int32Array;
   size: number;
 }
+
+const GUIDE_SIZE = 1024;
 
 const spaces = new Map<number, ResampleSpace | null>();
 
@@ -183,48 +191,71 @@ function resampleSpace(k: number): ResampleSpace | null {
   };
   walk(0, k);
   for (let j = 0; j < size; j++) cumulative[j] /= acc;
-  const space = { counts, cumulative, size };
+  const guide = new Int32Array(GUIDE_SIZE);
+  for (let g = 0, j = 0; g < GUIDE_SIZE; g++) {
+    while (j < size - 1 && cumulative[j] < g / GUIDE_SIZE) j++;
+    guide[g] = j;
+  }
+  const space = { counts, cumulative, guide, size };
   spaces.set(k, space);
   return space;
 }
 
+/** Values of a statistic over every multiset of its resample space, kept per statistic. */
+const enumerated = new WeakMap<WeightedStatistic, { n: number; values: Float64Array }>();
+
+function enumerate(stat: WeightedStatistic, n: number, space: ResampleSpace): Float64Array {
+  const known = enumerated.get(stat);
+  if (known?.n === n) return known.values;
+  const values = new Float64Array(space.size);
+  for (let m = 0; m < space.size; m++) values[m] = stat(space.counts.subarray(m * n, m * n + n));
+  enumerated.set(stat, { n, values });
+  return values;
+}
+
 /**
  * Resampling of `n` iterations for several statistics at once: exact multiset
- * enumeration (each statistic evaluated once per multiset) when small, Monte
- * Carlo otherwise. `draw()` picks a resample; `value(s)` reads statistic s of it.
+ * enumeration (each statistic evaluated once per multiset, and once for all when
+ * the same statistic is resampled again) when small, Monte Carlo otherwise.
+ * `draw(i)` picks resample i; `column(s)` gives statistic s of every resample drawn.
  */
-function resampler(n: number, stats: WeightedStatistic[], rand: () => number) {
+function resampler(
+  n: number,
+  stats: WeightedStatistic[],
+  rand: () => number,
+  resamples: number,
+) {
   const space = resampleSpace(n);
   if (space) {
-    const values = stats.map((stat) => {
-      const v = new Float64Array(space.size);
-      for (let m = 0; m < space.size; m++) v[m] = stat(space.counts.subarray(m * n, m * n + n));
-      return v;
-    });
-    const cum = space.cumulative;
-    let current = 0;
+    const values = stats.map((stat) => enumerate(stat, n, space));
+    const { cumulative: cum, guide } = space;
+    const last = cum.length - 1;
+    const drawn = new Int32Array(resamples);
+    const column = new Float64Array(resamples);
     return {
-      draw() {
+      draw(i: number) {
+        // The first multiset whose cumulative probability reaches u, searched from the guide.
         const u = rand();
-        let lo = 0;
-        let hi = cum.length - 1;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (cum[mid] < u) lo = mid + 1;
-          else hi = mid;
-        }
-        current = lo;
+        let m = guide[Math.floor(u * GUIDE_SIZE)];
+        while (m < last && cum[m] < u) m++;
+        drawn[i] = m;
       },
-      value: (s: number) => values[s][current],
+      column(s: number): Float64Array {
+        const v = values[s];
+        for (let i = 0; i < resamples; i++) column[i] = v[drawn[i]];
+        return column;
+      },
     };
   }
   const w = new Float64Array(n);
+  const columns = stats.map(() => new Float64Array(resamples));
   return {
-    draw() {
+    draw(i: number) {
       w.fill(0);
-      for (let i = 0; i < n; i++) w[Math.floor(rand() * n)]++;
+      for (let j = 0; j < n; j++) w[Math.floor(rand() * n)]++;
+      for (let s = 0; s < stats.length; s++) columns[s][i] = stats[s](w);
     },
-    value: (s: number) => stats[s](w),
+    column: (s: number): Float64Array => columns[s],
   };
 }
 
@@ -260,23 +291,27 @@ export function bootstrapOverheads(
   const ratios = pairs.map((p) =>
     p.basis === "share" ? (m: number, b: number) => (b === 0 ? NaN : (m / b) * 100) : overheadPct
   );
-  const base = resampler(nBaseline, pairs.map((p) => p.baseline), rand);
-  const mesh = resampler(nMesh, pairs.map((p) => p.mesh), rand);
-  const samples = pairs.map(() => new Float64Array(resamples));
-  const counts = new Array<number>(pairs.length).fill(0);
+  const base = resampler(nBaseline, pairs.map((p) => p.baseline), rand, resamples);
+  const mesh = resampler(nMesh, pairs.map((p) => p.mesh), rand, resamples);
+  // Both sides draw from one random sequence, alternating, as they always have.
   for (let i = 0; i < resamples; i++) {
-    base.draw();
-    mesh.draw();
-    for (let s = 0; s < pairs.length; s++) {
-      const r = ratios[s](mesh.value(s), base.value(s));
-      if (Number.isFinite(r)) samples[s][counts[s]++] = r;
-    }
+    base.draw(i);
+    mesh.draw(i);
   }
+  const samples = new Float64Array(resamples);
   const alpha = (1 - confidence) / 2;
   return pairs.map((p, s) => {
     const b = p.baseline(new Float64Array(nBaseline).fill(1));
     const m = p.mesh(new Float64Array(nMesh).fill(1));
-    const drawn = samples[s].subarray(0, counts[s]);
+    const ratio = ratios[s];
+    const bs = base.column(s);
+    const ms = mesh.column(s);
+    let count = 0;
+    for (let i = 0; i < resamples; i++) {
+      const r = ratio(ms[i], bs[i]);
+      if (Number.isFinite(r)) samples[count++] = r;
+    }
+    const drawn = samples.subarray(0, count);
     return {
       baseline: b,
       value: m,

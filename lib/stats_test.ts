@@ -1,6 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   bootstrapOverhead,
+  bootstrapOverheads,
   cvPct,
   fromSamples,
   overheadPct,
@@ -115,4 +116,46 @@ Deno.test("quantiles by selection equal quantiles of the sorted values", () => {
       assertEquals(quantileSelect(values.slice(), q), quantileSorted(sorted, q), `n=${n} q=${q}`);
     }
   }
+});
+
+Deno.test("bootstrap figures are pinned: exact enumeration and Monte Carlo give what they always gave", () => {
+  // Expected values computed by the implementation before the speed-ups of the bootstrap
+  // (binary-search draws, statistics evaluated per resample): any change here changes reports.
+  const rand = seededRandom(5);
+  const b5 = Array.from({ length: 5 }, () => 100 + rand() * 20);
+  const m5 = Array.from({ length: 5 }, () => 130 + rand() * 20);
+  const b9 = Array.from({ length: 9 }, () => 100 + rand() * 20);
+  const m9 = Array.from({ length: 9 }, () => 130 + rand() * 20);
+  assertEquals(
+    bootstrapOverheads(5, 5, [
+      { baseline: weightedMean(b5), mesh: weightedMean(m5) },
+      { baseline: weightedMean(b5), mesh: weightedMean(m5), basis: "share" },
+    ], { seed: 7 }),
+    [
+      {
+        baseline: 109.56238887179643,
+        value: 141.6216874839738,
+        overheadPct: 29.261226359066804,
+        ci95: [23.191877183801303, 36.229077452974764],
+      },
+      {
+        baseline: 109.56238887179643,
+        value: 141.6216874839738,
+        overheadPct: 129.2612263590668,
+        ci95: [123.19187718380131, 136.22907745297476],
+      },
+    ],
+  );
+  assertEquals(
+    bootstrapOverheads(9, 9, [{ baseline: weightedMean(b9), mesh: weightedMean(m9) }], {
+      seed: 7,
+      resamples: 500,
+    }),
+    [{
+      baseline: 110.89039336165621,
+      value: 138.5677282957153,
+      overheadPct: 24.959181850670035,
+      ci95: [19.82864917663416, 30.772238160070376],
+    }],
+  );
 });

@@ -244,10 +244,12 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
       continue;
     }
     const mode = base[0].spec.point.mode;
+    const metrics = METRICS.filter((m) => m.applies(mode));
+    // The same statistics for every mesh: the bootstrap evaluates each of them once.
+    const baseStats = metrics.map((m) => (m.baselineStat ?? m.stat)(base));
+    const baseCvs = baseStats.map((stat) => cvPct(perIteration(stat, base.length)));
     for (const [mesh, rs] of meshes) {
       if (mesh === options.baseline) continue;
-      const metrics = METRICS.filter((m) => m.applies(mode));
-      const baseStats = metrics.map((m) => (m.baselineStat ?? m.stat)(base));
       const estimates = bootstrapOverheads(
         base.length,
         rs.length,
@@ -265,7 +267,7 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
       metrics.forEach((metric, i) => {
         const est = estimates[i];
         if (!Number.isFinite(est.overheadPct)) return;
-        const baseCv = cvPct(perIteration(baseStats[i], base.length));
+        const baseCv = baseCvs[i];
         overheads.push({
           workload: base[0].spec.workload,
           mesh,
