@@ -962,11 +962,23 @@ function overheadPointTable(
   });
 }
 
+/** Options of {@linkcode throughputPlot}. */
+export interface ThroughputPlotOptions extends PlotOptions {
+  /**
+   * The run's saturation tolerance (config `saturationPct`): how far under its target
+   * rate, in %, a fixed-rate run may fall before it is marked saturated. Unknown when absent.
+   */
+  saturationPct?: number;
+}
+
 /**
  * Achieved throughput per mesh (mean over iterations, bar; min-max, whisker) with
  * the requested rate as a tick, one panel per workload and load point.
  */
-export function throughputPlot(groups: readonly GroupStats[], options: PlotOptions = {}): Figure {
+export function throughputPlot(
+  groups: readonly GroupStats[],
+  options: ThroughputPlotOptions = {},
+): Figure {
   const { kept: ok, note } = atRepresentativeRates(groups.filter((g) => g.iterations > 0));
   if (ok.length === 0) return notice("Throughput: no successful runs.");
   // One chart per load mode: a max-throughput scale would flatten the fixed-rate bars.
@@ -987,7 +999,7 @@ export function throughputPlot(groups: readonly GroupStats[], options: PlotOptio
 function throughputModePlot(
   gs: readonly GroupStats[],
   title: string,
-  options: PlotOptions,
+  options: ThroughputPlotOptions,
   note: string,
 ): Figure {
   const baseline = options.baselineMesh ?? "baseline";
@@ -1049,7 +1061,11 @@ function throughputModePlot(
   return wrap(title, svg, {
     charts: 1,
     subtitle: "Bars: mean over iterations; black whiskers: min to max; red ticks: requested " +
-      "rate. A run that falls more than 2 % short of its target is a saturation result.",
+      `rate. A run that falls more than ${
+        options.saturationPct === undefined
+          ? "the run's saturation tolerance (saturationPct)"
+          : `${formatNumber(options.saturationPct)} %`
+      } short of its target is a saturation result.`,
     caption: `Operations per second, ${iterationsText(gs)}.` + note + emulationText(gs),
   });
 }

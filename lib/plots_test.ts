@@ -125,3 +125,18 @@ Deno.test("comparison plot colours changes that exceed the noise", () => {
   assert.match(fig.html, /#dc2626/);
   assert.match(fig.html, /exceeds noise/);
 });
+
+Deno.test("the throughput subtitle states the run's saturation tolerance", () => {
+  const subtitle = (html: string) => html.match(/class="mb-subtitle">([^<]*)</)?.[1] ?? "";
+  assert.match(
+    subtitle(throughputPlot(summary.groups, { saturationPct: 5 }).html),
+    /falls more than 5 % short of its target is a saturation result/,
+  );
+  assert.match(
+    subtitle(throughputPlot(summary.groups, { saturationPct: 0.5 }).html),
+    /more than 0\.5 % short/,
+  );
+  const unknown = subtitle(throughputPlot(summary.groups).html);
+  assert.match(unknown, /more than the run&#39;s saturation tolerance \(saturationPct\) short/);
+  assert.doesNotMatch(unknown, /2 %/);
+});

@@ -427,6 +427,12 @@ export function emulationHtml(run: ReportRun): string {
     `"(emulated)".</div>`;
 }
 
+/** The saturation tolerance (%) the run's load stage used, from its manifest's config. */
+export function saturationPctOf(m: Manifest | null): number | undefined {
+  const v = m?.config?.saturationPct;
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
 /** Renders the report of a loaded run directory as one HTML page (pure). */
 export function renderReport(run: ReportRun, options: { generatedAt?: string } = {}): string {
   const s = run.summary;
@@ -501,7 +507,7 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
       "throughput",
       "Throughput",
       "",
-      [throughputPlot(s.groups, { baselineMesh })],
+      [throughputPlot(s.groups, { baselineMesh, saturationPct: saturationPctOf(m) })],
     ));
     sections.push(section(
       "resources",

@@ -211,3 +211,15 @@ Deno.test("a bad run index names summary.json and the field, and the report fall
     assert.ok("window" in rows.runs[0], "full records, read because the index is unusable");
   });
 });
+
+Deno.test("the throughput chart states the saturation tolerance the run was configured with", async () => {
+  await withRun(async (dir) => {
+    const path = join(dir, "manifest.json");
+    const m = JSON.parse(await Deno.readTextFile(path));
+    m.config.saturationPct = 3.5;
+    await Deno.writeTextFile(path, JSON.stringify(m));
+    const html = renderReport(await loadRun(dir));
+    assert.match(html, /falls more than 3\.5 % short of its target is a saturation result/);
+    assert.doesNotMatch(html, /more than 2 % short/);
+  });
+});
