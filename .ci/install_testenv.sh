@@ -2,7 +2,9 @@
 # Installs the binaries of meshbench's local test control plane into .testenv/bin:
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler (all built from the pinned
 # k8s.io/kubernetes module, whose k8s.io/* staging modules are replaced by their matching
-# published versions) and kwok (sigs.k8s.io/kwok/cmd/kwok, pinned).
+# published versions) and kwok (sigs.k8s.io/kwok/cmd/kwok, pinned); metrics-server
+# (sigs.k8s.io/metrics-server, pinned), which serves metrics.k8s.io from kwok's simulated
+# kubelet metrics; fortio and helm.
 #
 # Idempotent: built binaries are cached per version outside the work tree (CI clones afresh)
 # in ${MESHBENCH_TESTENV_CACHE:-$HOME/.cache/meshbench-testenv} and copied into .testenv/bin.
@@ -14,6 +16,8 @@ KWOK_VERSION="v0.8.0"  # sigs.k8s.io/kwok
 FORTIO_VERSION="v1.66.5"  # fortio.org/fortio: the cluster's load generator (image fortio/fortio:1.66.5),
                           # run by exec into kwok pods in tests (newer releases need grol.io, not served)
 HELM_VERSION="v3.19.0"    # helm.sh/helm/v3: installs the meshes' charts (and a fixture chart in tests)
+METRICS_SERVER_VERSION="v0.9.0"  # sigs.k8s.io/metrics-server: 0.9.x supports Kubernetes 1.34+;
+                                 # reads the node annotation kwok's resource metrics path needs
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin_dir="$repo/.testenv/bin"
@@ -112,13 +116,26 @@ if [[ ! -x "$helm_cache/helm" ]]; then
   mv "$helm_cache.tmp" "$helm_cache"
 fi
 
+metrics_server_cache="$cache_root/metrics-server-$METRICS_SERVER_VERSION"
+if [[ ! -x "$metrics_server_cache/metrics-server" ]]; then
+  log "go install sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
+  mkdir -p "$metrics_server_cache.tmp"
+  # The version variable is the one metrics-server's own Makefile sets.
+  GOBIN="$metrics_server_cache.tmp" go install -trimpath \
+    -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" \
+    "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
+  rm -rf "$metrics_server_cache"
+  mv "$metrics_server_cache.tmp" "$metrics_server_cache"
+fi
+
 mkdir -p "$bin_dir"
 for b in "${binaries[@]}"; do
   if ! cmp -s "$cache/$b" "$bin_dir/$b"; then cp -f "$cache/$b" "$bin_dir/$b"; fi
 done
-for extra in "$fortio_cache/fortio" "$helm_cache/helm"; do
+for extra in "$fortio_cache/fortio" "$helm_cache/helm" "$metrics_server_cache/metrics-server"; do
   if ! cmp -s "$extra" "$bin_dir/${extra##*/}"; then cp -f "$extra" "$bin_dir/${extra##*/}"; fi
 done
-printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\nFORTIO_VERSION=%s\nHELM_VERSION=%s\n' "$K8S_VERSION" \
-  "$KWOK_VERSION" "$FORTIO_VERSION" "$HELM_VERSION" > "$bin_dir/testenv-versions.env"
-log "binaries ready in $bin_dir: ${binaries[*]} fortio helm"
+printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\nFORTIO_VERSION=%s\nHELM_VERSION=%s\nMETRICS_SERVER_VERSION=%s\n' \
+  "$K8S_VERSION" "$KWOK_VERSION" "$FORTIO_VERSION" "$HELM_VERSION" "$METRICS_SERVER_VERSION" \
+  > "$bin_dir/testenv-versions.env"
+log "binaries ready in $bin_dir: ${binaries[*]} fortio helm metrics-server"
