@@ -176,17 +176,31 @@ export function fromPercentileSpectrum(
   return r.toHistogram();
 }
 
-/** Union of two ascending arrays, ascending, without duplicates. */
-function mergeAscending(a: Float64Array, b: readonly number[]): Float64Array {
-  const out = new Float64Array(a.length + b.length);
+/** Union of `a[0..n)` and ascending `b` into `out`, ascending, without duplicates; its length. */
+function mergeAscending(
+  a: Float64Array,
+  n: number,
+  b: readonly number[],
+  out: Float64Array,
+): number {
   let i = 0;
   let j = 0;
-  let n = 0;
-  while (i < a.length || j < b.length) {
-    const v = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
-    if (n === 0 || out[n - 1] !== v) out[n++] = v;
+  let k = 0;
+  while (i < n && j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (x < y) {
+      out[k++] = x;
+      i++;
+    } else {
+      out[k++] = y;
+      j++;
+      if (x === y) i++;
+    }
   }
-  return out.subarray(0, n);
+  while (i < n) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return k;
 }
 
 /**
@@ -207,20 +221,33 @@ export class HistogramSet {
   constructor(histograms: readonly Histogram[]) {
     // Bucket values are ascending in every histogram: merge them into one axis, then walk
     // each histogram along it (linear time, no sorting or hashing).
-    let axis: Float64Array = new Float64Array(0);
-    for (const h of histograms) axis = mergeAscending(axis, h.values);
+    let size = 0;
+    for (const h of histograms) size += h.values.length;
+    let a = new Float64Array(size);
+    let b = new Float64Array(size);
+    let n = 0;
+    for (const h of histograms) {
+      n = mergeAscending(a, n, h.values, b);
+      [a, b] = [b, a];
+    }
+    const axis = a.subarray(0, n);
     this.#axis = axis;
-    const pooled = new Float64Array(axis.length);
+    const pooled = new Float64Array(n);
     this.#pooled = pooled;
+    // Every bucket of a histogram is on the axis: one pass adds it where it matches.
     this.#cum = histograms.map((h) => {
-      const c = new Float64Array(axis.length);
-      let j = 0;
-      for (let i = 0; i < h.values.length; i++) {
-        while (axis[j] < h.values[i]) j++;
-        c[j] += h.counts[i];
-        pooled[j] += h.counts[i];
+      const { values, counts } = h;
+      const c = new Float64Array(n);
+      let i = 0;
+      let running = 0;
+      for (let j = 0; j < n; j++) {
+        if (i < values.length && axis[j] === values[i]) {
+          running += counts[i];
+          pooled[j] += counts[i];
+          i++;
+        }
+        c[j] = running;
       }
-      for (let i = 1; i < c.length; i++) c[i] += c[i - 1];
       return c;
     });
     this.#totals = histograms.map((h) => h.total);
@@ -272,13 +299,14 @@ export class HistogramSet {
     if (total === 0) return NaN;
     if (p >= 100) return max;
     const target = Math.max(1, Math.floor((p / 100) * total + 0.5));
+    const cum = this.#cum;
     let lo = 0;
     let hi = this.#axis.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       let seen = 0;
       for (let i = 0; i < weights.length; i++) {
-        if (weights[i] > 0) seen += weights[i] * this.#cum[i][mid];
+        if (weights[i] > 0) seen += weights[i] * cum[i][mid];
       }
       if (seen >= target) hi = mid;
       else lo = mid + 1;
