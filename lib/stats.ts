@@ -136,6 +136,8 @@ const MAX_ENUMERATED = 5000;
 interface ResampleSpace {
   /** Count vectors, flattened: multiset m is counts[m*k .. m*k+k). */
   counts: Float64Array;
+  /** multisets[m]: a view of multiset m's counts, made once. */
+  multisets: Float64Array[];
   /** Cumulative probability of each multiset under bootstrap resampling. */
   cumulative: Float64Array;
   /** guide[g]: the first multiset whose cumulative probability reaches g / GUIDE_SIZE. */
@@ -196,7 +198,8 @@ function resampleSpace(k: number): ResampleSpace | null {
     while (j < size - 1 && cumulative[j] < g / GUIDE_SIZE) j++;
     guide[g] = j;
   }
-  const space = { counts, cumulative, guide, size };
+  const multisets = Array.from({ length: size }, (_, m) => counts.subarray(m * k, m * k + k));
+  const space = { counts, multisets, cumulative, guide, size };
   spaces.set(k, space);
   return space;
 }
@@ -208,7 +211,7 @@ function enumerate(stat: WeightedStatistic, n: number, space: ResampleSpace): Fl
   const known = enumerated.get(stat);
   if (known?.n === n) return known.values;
   const values = new Float64Array(space.size);
-  for (let m = 0; m < space.size; m++) values[m] = stat(space.counts.subarray(m * n, m * n + n));
+  for (let m = 0; m < space.size; m++) values[m] = stat(space.multisets[m]);
   enumerated.set(stat, { n, values });
   return values;
 }
