@@ -15,8 +15,10 @@ import {
   createRunDir,
   listRunFiles,
   newRunId,
+  parseJson,
   readJson,
   readManifest,
+  readText,
   stageEnded,
   stageStarted,
   updateManifest,
@@ -330,24 +332,22 @@ export async function readRunRecords(
   const read: string[] = [];
   const notes: string[] = [];
   const files = await listRunFiles(runDir);
-  // Read a few files at a time: sequential awaits leave the CPU idle on I/O.
-  const batch = 32;
+  // Read the next few files while parsing the ones read: reading and parsing overlap.
+  const batch = 64;
+  const readBatch = (i: number) =>
+    Promise.all(files.slice(i, i + batch).map((f) => readText(f).catch((e: Error) => e)));
+  let next = readBatch(0);
   for (let i = 0; i < files.length; i += batch) {
-    const slice = files.slice(i, i + batch);
-    const results = await Promise.all(
-      slice.map(async (f) => {
-        try {
-          return validateRunRecord(await readJson(f), f);
-        } catch (e) {
-          return new Error((e as Error).message);
-        }
-      }),
-    );
-    results.forEach((r, j) => {
-      if (r instanceof Error) notes.push(r.message);
-      else {
-        records.push(r);
-        read.push(slice[j]);
+    const texts = await next;
+    next = readBatch(i + batch);
+    texts.forEach((text, j) => {
+      const f = files[i + j];
+      try {
+        if (text instanceof Error) throw text;
+        records.push(validateRunRecord(parseJson(text, f), f));
+        read.push(f);
+      } catch (e) {
+        notes.push((e as Error).message);
       }
     });
   }

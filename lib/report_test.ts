@@ -223,3 +223,22 @@ Deno.test("the throughput chart states the saturation tolerance the run was conf
     assert.doesNotMatch(html, /more than 2 % short/);
   });
 });
+
+Deno.test("readRunRecords keeps every valid record with its file and names each bad file", async () => {
+  await withRun(async (dir) => {
+    const files = await listRunFiles(dir);
+    await Deno.writeTextFile(files[0], '{"kind": "meshbench.run"');
+    const bad = JSON.parse(await Deno.readTextFile(files[5]));
+    bad.spec.seq = "seven";
+    await Deno.writeTextFile(files[5], JSON.stringify(bad));
+    const { records, files: read, notes } = await readRunRecords(dir);
+    assert.equal(records.length, files.length - 2);
+    assert.deepEqual(read, files.filter((_, i) => i !== 0 && i !== 5));
+    read.forEach((f, i) =>
+      assert.equal(basename(f).split("_")[2], String(records[i].spec.seq).padStart(4, "0"))
+    );
+    assert.equal(notes.length, 2);
+    assert.match(notes[0], new RegExp(`Cannot parse "${files[0]}"`));
+    assert.match(notes[1], new RegExp(`Invalid "${files[5]}": /spec/seq must be integer`));
+  });
+});

@@ -108,13 +108,21 @@ export async function newestRunDir(out: string): Promise<string | undefined> {
 
 /** Reads a JSON file; errors name the file. */
 export async function readJson(path: string): Promise<unknown> {
-  let text: string;
+  return parseJson(await readText(path), path);
+}
+
+/** Reads a text file; a missing file is an error that names it. */
+export async function readText(path: string): Promise<string> {
   try {
-    text = await Deno.readTextFile(path);
+    return await Deno.readTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new Error(`Cannot read "${path}": no such file`);
     throw e;
   }
+}
+
+/** Parses the JSON text of file `path`; errors name the file. */
+export function parseJson(text: string, path: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
