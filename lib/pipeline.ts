@@ -16,7 +16,6 @@ import {
   listRunFiles,
   newRunId,
   parseJson,
-  readJson,
   readManifest,
   readText,
   stageEnded,
