@@ -7,6 +7,7 @@
  */
 
 import type * as k8s from "@kubernetes/client-node";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { CommandError, type Runner } from "../command.ts";
 import { applyObjects, checkNamespaceOwnership, ClusterStageError, describe } from "./deploy.ts";
 import { apiReason, isNotFound, type Kube, kubeconfigPath } from "./kube.ts";
@@ -132,6 +133,50 @@ export async function installMesh(
   const files = mesh.install.some((s) => s.files)
     ? await linkerdCerts(options.runner, `${options.workDir}/${mesh.name}-identity`)
     : {};
+  const crdsBefore = await crdNames(kube);
+  let failure: unknown;
+  try {
+    await runInstallSteps(kube, mesh, options, files);
+  } catch (e) {
+    failure = e;
+  }
+  // CRDs the install created (even partly) are labelled as meshbench's, so uninstall can
+  // remove them: charts often keep their CRDs on `helm uninstall` (Istio's carry
+  // helm.sh/resource-policy: keep) and operators create theirs at run time (Cilium).
+  try {
+    const created = [...await crdNames(kube)].filter((n) => !crdsBefore.has(n));
+    for (const name of created) {
+      await kube.apiext.patchCustomResourceDefinition(
+        {
+          name,
+          body: { metadata: { labels: { ...MANAGED_LABELS, [MESH_LABEL]: mesh.name } } },
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+    }
+    if (created.length) log(`mesh: labelled ${created.length} CRDs ${mesh.name} created`);
+  } catch (e) {
+    if (failure === undefined) throw e;
+    log(`mesh: could not label the CRDs the failed install created: ${apiReason(e)}`);
+  }
+  if (failure !== undefined) throw failure;
+}
+
+/** Label naming the mesh whose install created a cluster-scoped object. */
+export const MESH_LABEL = "meshbench.io/mesh";
+
+async function crdNames(kube: Kube): Promise<Set<string>> {
+  const list = await kube.apiext.listCustomResourceDefinition();
+  return new Set(list.items.map((c) => c.metadata?.name ?? ""));
+}
+
+async function runInstallSteps(
+  kube: Kube,
+  mesh: ClusterMesh,
+  options: MeshOptions,
+  files: Record<string, string>,
+): Promise<void> {
+  const log = options.log ?? (() => {});
   for (const step of mesh.install) {
     const args = helmArgs(
       step,
@@ -193,6 +238,15 @@ export async function uninstallMesh(
     }
   }
   const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+  // CRDs this mesh's install created (labelled by installMesh), and with them their objects.
+  const crds = await kube.apiext.listCustomResourceDefinition({
+    labelSelector: `${MANAGED_SELECTOR},${MESH_LABEL}=${mesh.name}`,
+  });
+  const crdList = crds.items.map((c) => c.metadata!.name!);
+  if (crdList.length) {
+    log(`mesh: removing ${crdList.length} CRDs ${mesh.name} created`);
+    await removeCrds(kube, crdList, Math.max(1000, deadline - Date.now()));
+  }
   for (const ns of ownedSystemNamespaces(mesh)) {
     let owned: "absent" | "owned";
     try {
