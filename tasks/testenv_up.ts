@@ -1,6 +1,7 @@
 /**
  * `deno task testenv:up`: starts the local test control plane (etcd, kube-apiserver,
- * kube-controller-manager, kube-scheduler, kwok) and prints `KUBECONFIG=<path>` and
+ * kube-controller-manager, kube-scheduler, kwok and, unless `--no-metrics-server`,
+ * metrics-server serving metrics.k8s.io) and prints `KUBECONFIG=<path>` and
  * `CONTEXT=<name>` for `deno task deploy --target cluster --context <name>`.
  *
  * @module
@@ -15,7 +16,9 @@ if (import.meta.main) {
       dir: { type: "string", default: DEFAULT_STATE_DIR },
       nodes: { type: "string", default: "3" },
       "bin-dir": { type: "string" },
+      "metrics-server": { type: "boolean", default: true },
     },
+    allowNegative: true,
   });
   const nodes = Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 1) {
@@ -27,6 +30,7 @@ if (import.meta.main) {
       dir: values.dir,
       nodes,
       binDir: values["bin-dir"],
+      metricsServer: values["metrics-server"],
       log: (m) => console.error(m),
     });
     console.log(`KUBECONFIG=${env.kubeconfigPath}`);

@@ -7,18 +7,25 @@
 
 import { findBinaries, startTestenv, stopTestenv, type Testenv } from "./testenv.ts";
 
-/** Why cluster tests cannot run here (binaries absent), or null when they can. */
-export function testenvSkipReason(): string | null {
-  const found = findBinaries();
+/**
+ * Why cluster tests cannot run here (binaries absent, metrics-server too when the tests
+ * need it), or null when they can.
+ */
+export function testenvSkipReason(options: { metricsServer?: boolean } = {}): string | null {
+  const found = findBinaries(undefined, options);
   if (found.ok) return null;
   return `test control plane binaries missing in "${found.binDir}": ${found.missing.join(", ")}` +
     ` (run: bash .ci/install_testenv.sh)`;
 }
 
-/** Starts a fresh control plane in a temporary directory. */
-export async function startForTest(name: string, nodes = 3): Promise<Testenv> {
+/** Starts a fresh control plane in a temporary directory (metrics-server only if asked). */
+export async function startForTest(
+  name: string,
+  nodes = 3,
+  options: { metricsServer?: boolean } = {},
+): Promise<Testenv> {
   const dir = await Deno.makeTempDir({ prefix: `meshbench-testenv-${name}-` });
-  return await startTestenv({ dir, nodes, timeoutMs: 90_000 });
+  return await startTestenv({ dir, nodes, timeoutMs: 90_000, ...options });
 }
 
 /** Stops it and removes its directory. */

@@ -2,6 +2,8 @@
  * A local Kubernetes control plane for tests: etcd, kube-apiserver,
  * kube-controller-manager, kube-scheduler and kwok (which simulates nodes and makes pods
  * ready), all on loopback, with state and logs under one directory (default `.testenv/`).
+ * Optionally metrics-server too: it scrapes the kubelet resource metrics kwok simulates for
+ * its nodes and pods and serves metrics.k8s.io through the API server's aggregation layer.
  *
  * The processes outlive the Deno process that started them (each runs in its own session),
  * so `deno task testenv:up` can return and `deno task deploy --target cluster --context
@@ -16,7 +18,7 @@ import { realRunner, type Runner } from "../command.ts";
 /** Name of the kubeconfig context the test environment writes. */
 export const TESTENV_CONTEXT = "meshbench-testenv";
 
-/** The binaries `.ci/install_testenv.sh` installs. */
+/** The binaries `.ci/install_testenv.sh` installs that every start needs. */
 export const TESTENV_BINARIES = [
   "etcd",
   "kube-apiserver",
@@ -25,7 +27,13 @@ export const TESTENV_BINARIES = [
   "kwok",
 ] as const;
 
-type Binary = typeof TESTENV_BINARIES[number];
+/** The binary a start with `metricsServer: true` needs as well. */
+export const METRICS_SERVER_BINARY = "metrics-server";
+
+type Binary = typeof TESTENV_BINARIES[number] | typeof METRICS_SERVER_BINARY;
+
+/** metrics-server's scrape interval (its minimum): pod metrics need two scrapes. */
+export const METRICS_RESOLUTION_S = 10;
 
 /** Default directory for binaries: `<repo>/.testenv/bin`. */
 export const DEFAULT_BIN_DIR = new URL("../../.testenv/bin", import.meta.url).pathname;
@@ -46,6 +54,13 @@ export interface TestenvOptions {
   volumes?: number;
   /** Bound for the whole start-up (default 120 s). */
   timeoutMs?: number;
+  /**
+   * Also run metrics-server and serve metrics.k8s.io (default false: it adds about a second
+   * to the start, and the first pod metrics take two scrapes, 10 s apart). kwok then reports
+   * every container as using exactly its requests (1m / 1Mi without), see
+   * `kwok_metrics.yaml`.
+   */
+  metricsServer?: boolean;
   /** Progress messages. */
   log?: (message: string) => void;
   runner?: Runner;
@@ -60,6 +75,8 @@ export interface Testenv {
   nodes: string[];
   processes: Array<{ name: Binary; pid: number; log: string; binary: string }>;
   versions: Record<string, string>;
+  /** Whether metrics-server runs and metrics.k8s.io is served. */
+  metricsServer: boolean;
 }
 
 /** Binaries are missing: tests skip with this message, tasks fail with it. */
@@ -78,14 +95,17 @@ export function resolveBinDir(binDir?: string): string {
   return binDir ?? Deno.env.get("MESHBENCH_TESTENV_BIN") ?? DEFAULT_BIN_DIR;
 }
 
-/** Paths of all test binaries, or the list of missing ones. */
+/** Paths of the test binaries a start needs, or the list of missing ones. */
 export function findBinaries(
   binDir?: string,
+  options: { metricsServer?: boolean } = {},
 ): { ok: true; paths: Record<Binary, string> } | { ok: false; missing: string[]; binDir: string } {
   const dir = resolveBinDir(binDir);
   const paths = {} as Record<Binary, string>;
   const missing: string[] = [];
-  for (const b of TESTENV_BINARIES) {
+  const needed: Binary[] = [...TESTENV_BINARIES];
+  if (options.metricsServer) needed.push(METRICS_SERVER_BINARY);
+  for (const b of needed) {
     const p = `${dir}/${b}`;
     try {
       const st = Deno.statSync(p);
@@ -112,24 +132,40 @@ async function openssl(runner: Runner, args: string[], cwd: string): Promise<voi
   await runner.run(["openssl", ...args], { cwd, timeoutMs: 30_000 });
 }
 
-/** Creates the CA, serving cert, admin client cert and service-account key pair in `pki`. */
-async function makePki(runner: Runner, pki: string): Promise<void> {
+/**
+ * Creates in `pki`: the CA, the API server's serving cert, the admin client cert, the
+ * service-account key pair, and for the aggregation layer a separate front-proxy CA with
+ * the API server's proxy client cert (`front-proxy-client`); with `metricsServer`, also
+ * metrics-server's serving cert (signed by the CA, named as its Service).
+ */
+async function makePki(
+  runner: Runner,
+  pki: string,
+  options: { metricsServer: boolean },
+): Promise<void> {
   await Deno.mkdir(pki, { recursive: true });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl(runner, [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "3650",
-    "-subj",
-    "/CN=meshbench-testenv-ca",
-  ], pki);
-  const leaf = async (name: string, subj: string, ext: string) => {
+  const rootCa = (name: string, cn: string) =>
+    openssl(runner, [
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "3650",
+      "-subj",
+      `/CN=${cn}`,
+    ], pki);
+  await Promise.all([
+    rootCa("ca", "meshbench-testenv-ca"),
+    rootCa("front-proxy-ca", "meshbench-testenv-front-proxy-ca"),
+  ]);
+  // Explicit serials: leaves are signed in parallel, so no shared serial file.
+  let serial = Date.now();
+  const leaf = async (name: string, subj: string, ext: string, ca = "ca") => {
     await Deno.writeTextFile(`${pki}/${name}.ext`, ext);
     await openssl(runner, [
       "req",
@@ -147,10 +183,11 @@ async function makePki(runner: Runner, pki: string): Promise<void> {
       "-in",
       `${name}.csr`,
       "-CA",
-      "ca.crt",
+      `${ca}.crt`,
       "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
+      `${ca}.key`,
+      "-set_serial",
+      String(++serial),
       "-out",
       `${name}.crt`,
       "-days",
@@ -159,15 +196,35 @@ async function makePki(runner: Runner, pki: string): Promise<void> {
       `${name}.ext`,
     ], pki);
   };
-  await leaf(
-    "apiserver",
-    "/CN=kube-apiserver",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\n" +
-      "extendedKeyUsage=serverAuth\n",
-  );
-  await leaf("admin", "/O=system:masters/CN=meshbench-admin", "extendedKeyUsage=clientAuth\n");
-  await openssl(runner, ["genrsa", "-out", "sa.key", "2048"], pki);
-  await openssl(runner, ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], pki);
+  const leaves = [
+    leaf(
+      "apiserver",
+      "/CN=kube-apiserver",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\n" +
+        "extendedKeyUsage=serverAuth\n",
+    ),
+    leaf("admin", "/O=system:masters/CN=meshbench-admin", "extendedKeyUsage=clientAuth\n"),
+    leaf(
+      "front-proxy-client",
+      "/CN=front-proxy-client",
+      "extendedKeyUsage=clientAuth\n",
+      "front-proxy-ca",
+    ),
+    (async () => {
+      await openssl(runner, ["genrsa", "-out", "sa.key", "2048"], pki);
+      await openssl(runner, ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], pki);
+    })(),
+  ];
+  if (options.metricsServer) {
+    // The aggregator checks the name it dials: <service>.<namespace>.svc.
+    leaves.push(leaf(
+      "metrics-server",
+      "/CN=metrics-server",
+      "subjectAltName=DNS:metrics-server.kube-system.svc,IP:127.0.0.1\n" +
+        "extendedKeyUsage=serverAuth\n",
+    ));
+  }
+  await Promise.all(leaves);
 }
 
 function b64(text: string): string {
@@ -311,7 +368,8 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
   const timeoutMs = options.timeoutMs ?? 120_000;
   const log = options.log ?? (() => {});
   const runner = options.runner ?? realRunner;
-  const found = findBinaries(options.binDir);
+  const metricsServer = options.metricsServer ?? false;
+  const found = findBinaries(options.binDir, { metricsServer });
   if (!found.ok) throw new TestenvMissingError(found.missing, found.binDir);
   const bin = found.paths;
 
@@ -331,7 +389,7 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
   const logs = `${dir}/logs`;
   await Deno.mkdir(logs, { recursive: true });
   log(`testenv: certificates in ${pki}`);
-  await makePki(runner, pki);
+  await makePki(runner, pki, { metricsServer });
 
   const ports = {
     etcdClient: freePort(),
@@ -340,6 +398,7 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
     kcm: freePort(),
     scheduler: freePort(),
     kwok: freePort(),
+    metricsServer: freePort(),
   };
   const server = `https://127.0.0.1:${ports.apiserver}`;
   const kubeconfigPath = `${dir}/kubeconfig`;
@@ -365,6 +424,7 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
     nodes: [],
     processes: [],
     versions: readVersions(resolveBinDir(options.binDir)),
+    metricsServer,
   };
   const saveState = () => Deno.writeTextFile(`${dir}/state.json`, JSON.stringify(env, null, 2));
   const start = async (name: Binary, args: string[], extraEnv: Record<string, string> = {}) => {
@@ -421,6 +481,15 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
       `--kubelet-client-certificate=${pki}/admin.crt`,
       `--kubelet-client-key=${pki}/admin.key`,
       "--kubelet-preferred-address-types=InternalIP",
+      // Aggregation layer (for metrics.k8s.io): the API server proves itself to extension
+      // API servers with a client cert from its own CA and passes the user in these headers.
+      `--requestheader-client-ca-file=${pki}/front-proxy-ca.crt`,
+      "--requestheader-allowed-names=front-proxy-client",
+      "--requestheader-username-headers=X-Remote-User",
+      "--requestheader-group-headers=X-Remote-Group",
+      "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+      `--proxy-client-cert-file=${pki}/front-proxy-client.crt`,
+      `--proxy-client-key-file=${pki}/front-proxy-client.key`,
       "--v=1",
     ], {
       // HTTP/1.1 only: when the server stops, HTTP/2 GOAWAY frames crash Deno's node:http2
@@ -472,6 +541,9 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
       `--kubeconfig=${componentKubeconfig}`,
       `--config=${stages}`,
       `--config=${execConfig}`,
+      ...(metricsServer
+        ? [`--config=${new URL("./kwok_metrics.yaml", import.meta.url).pathname}`]
+        : []),
       "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
       `--server-address=127.0.0.1:${ports.kwok}`,
       `--node-port=${ports.kwok}`,
@@ -506,6 +578,16 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
       env.nodes.push(name);
     }
     await saveState();
+    if (metricsServer) {
+      await startMetricsServer({
+        start: (args) => start(METRICS_SERVER_BINARY, args),
+        api,
+        pki,
+        port: ports.metricsServer,
+        kubeconfig: componentKubeconfig,
+        timeoutMs: left(),
+      });
+    }
     // Storage for StatefulSet PVCs: a default class and pre-made volumes (no provisioner
     // runs here; the PV controller binds claims to these).
     await api("POST", "/apis/storage.k8s.io/v1/storageclasses", {
@@ -546,7 +628,24 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
       const r = await api("GET", "/api/v1/namespaces/default/serviceaccounts/default");
       return r.status === 200;
     }, () => tailFile(`${logs}/kube-controller-manager.log`));
-    log(`testenv: ready at ${server} with ${nodeCount} kwok nodes`);
+    if (metricsServer) {
+      await waitUntil("the metrics.k8s.io APIService to be Available", left(), async () => {
+        const r = await api("GET", `/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE}`);
+        // deno-lint-ignore no-explicit-any
+        return (r.body?.status?.conditions ?? []).some((c: any) =>
+          c.type === "Available" && c.status === "True"
+        );
+      }, async () => {
+        const r = await api("GET", `/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE}`)
+          .catch(() => null);
+        return `APIService status: ${JSON.stringify(r?.body?.status ?? null)}\n` +
+          `metrics-server log:\n${await tailFile(`${logs}/metrics-server.log`)}`;
+      });
+    }
+    log(
+      `testenv: ready at ${server} with ${nodeCount} kwok nodes` +
+        (metricsServer ? " and metrics.k8s.io (metrics-server)" : ""),
+    );
     return env;
   } catch (e) {
     const dead = env.processes.filter((p) => !processRuns(p.pid, p.binary));
@@ -565,14 +664,102 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
   }
 }
 
-/** A kwok-managed Node object; `role` goes into the `meshbench.io/role` label. */
+type Api = (
+  method: string,
+  path: string,
+  body?: unknown,
+) => Promise<{ status: number; body: Record<string, unknown> | null }>;
+
+/** The APIService metrics-server registers. */
+const APISERVICE = "v1beta1.metrics.k8s.io";
+
+/**
+ * Starts metrics-server on loopback and registers it with the aggregation layer: the
+ * `v1beta1.metrics.k8s.io` APIService pointing at Service `kube-system/metrics-server`, an
+ * ExternalName Service for 127.0.0.1 (the API server dials `<externalName>:<APIService
+ * port>`; an EndpointSlice may not hold a loopback address, and no kube-proxy would route
+ * a cluster IP here). The API server verifies metrics-server's cert with the test CA under
+ * the name `metrics-server.kube-system.svc`. metrics-server scrapes kwok's kubelet endpoint
+ * of every node (`metrics.k8s.io/resource-metrics-path` on the node), verifying kwok's
+ * serving cert with the test CA.
+ */
+async function startMetricsServer(o: {
+  start: (args: string[]) => Promise<void>;
+  api: Api;
+  pki: string;
+  port: number;
+  kubeconfig: string;
+  timeoutMs: number;
+}): Promise<void> {
+  await o.start([
+    `--kubeconfig=${o.kubeconfig}`,
+    `--authentication-kubeconfig=${o.kubeconfig}`,
+    `--authorization-kubeconfig=${o.kubeconfig}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${o.port}`,
+    `--tls-cert-file=${o.pki}/metrics-server.crt`,
+    `--tls-private-key-file=${o.pki}/metrics-server.key`,
+    "--kubelet-preferred-address-types=InternalIP",
+    "--kubelet-use-node-status-port",
+    `--kubelet-certificate-authority=${o.pki}/ca.crt`,
+    `--metric-resolution=${METRICS_RESOLUTION_S}s`,
+    // Must stay under 90 % of the resolution (metrics-server checks).
+    "--kubelet-request-timeout=5s",
+    "--v=1",
+  ]);
+  const labels = { "k8s-app": "metrics-server" };
+  const objects: Array<[string, Record<string, unknown>]> = [
+    ["/api/v1/namespaces/kube-system/services", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "metrics-server", namespace: "kube-system", labels },
+      spec: { type: "ExternalName", externalName: "127.0.0.1" },
+    }],
+    ["/apis/apiregistration.k8s.io/v1/apiservices", {
+      apiVersion: "apiregistration.k8s.io/v1",
+      kind: "APIService",
+      metadata: { name: APISERVICE, labels },
+      spec: {
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        service: { name: "metrics-server", namespace: "kube-system", port: o.port },
+        caBundle: btoa(await Deno.readTextFile(`${o.pki}/ca.crt`)),
+        groupPriorityMinimum: 100,
+        versionPriority: 100,
+      },
+    }],
+  ];
+  for (const [path, object] of objects) {
+    const what = `${object.kind} "${(object.metadata as { name: string }).name}"`;
+    // kube-system is created by the API server shortly after it is ready: retry on 404 only.
+    const deadline = Date.now() + Math.min(o.timeoutMs, 30_000);
+    let res = await o.api("POST", path, object);
+    while (res.status === 404 && Date.now() < deadline) {
+      await sleep(250);
+      res = await o.api("POST", path, object);
+    }
+    if (res.status !== 201 && res.status !== 409) {
+      throw new Error(`Cannot create ${what}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    }
+  }
+}
+
+/**
+ * A kwok-managed Node object; `role` goes into the `meshbench.io/role` label. The
+ * `metrics.k8s.io/resource-metrics-path` annotation tells metrics-server where kwok serves
+ * this node's kubelet resource metrics.
+ */
 export function fakeNode(name: string, role: string): Record<string, unknown> {
   return {
     apiVersion: "v1",
     kind: "Node",
     metadata: {
       name,
-      annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+      annotations: {
+        "kwok.x-k8s.io/node": "fake",
+        "node.alpha.kubernetes.io/ttl": "0",
+        "metrics.k8s.io/resource-metrics-path": `/metrics/nodes/${name}/metrics/resource`,
+      },
       labels: {
         type: "kwok",
         "kubernetes.io/hostname": name,

@@ -5,7 +5,8 @@ import { parse } from "yaml";
 import { testenvSkipReason } from "./fixture.ts";
 import { processRuns, readTestenvState, renderKubeconfig, startTestenv } from "./testenv.ts";
 
-const skip = testenvSkipReason();
+// testenv:up starts metrics-server by default.
+const skip = testenvSkipReason({ metricsServer: true });
 if (skip) console.log(`SKIP testenv tests: ${skip}`);
 
 Deno.test("the kubeconfig names its context and has no current-context", () => {
@@ -42,7 +43,9 @@ Deno.test({
         "kube-controller-manager",
         "kube-scheduler",
         "kwok",
+        "metrics-server",
       ]);
+      assertEquals(state.metricsServer, true);
       assert(state.processes.every((p) => processRuns(p.pid, p.binary)));
       assertEquals(state.nodes, ["kwok-node-0", "kwok-node-1"]);
       await rejects(() => startTestenv({ dir }), /already running/);
