@@ -8,7 +8,7 @@
 import { parseAllDocuments } from "yaml";
 import { assert, assertEquals } from "./_assert.ts";
 import { type ClusterMesh, clusterMesh, helmArgs, type HelmStep } from "./meshes.ts";
-import { helmBinary } from "./mesh.ts";
+import { helmBinary, ownedSystemNamespaces } from "./mesh.ts";
 
 const CHARTS = new URL("../../.testenv/charts/", import.meta.url).pathname;
 /** The Kubernetes version charts are rendered for (the test control plane's). */
@@ -124,6 +124,20 @@ function lookup(values: Record<string, unknown>, dotted: string): unknown {
   return cur;
 }
 
+/**
+ * Namespaces the charts create themselves must not be ones meshbench creates first (helm
+ * refuses to adopt a Namespace it did not create).
+ */
+function checkNamespaces(mesh: ClusterMesh, objs: Rendered[]): void {
+  const own = ownedSystemNamespaces(mesh);
+  for (const o of objs.filter((o) => o.kind === "Namespace")) {
+    assert(
+      !own.includes(o.metadata.name),
+      `${mesh.name}: the chart creates Namespace "${o.metadata.name}", meshbench must not`,
+    );
+  }
+}
+
 /** Renders every step of `mesh`; checks each value has an effect; returns all objects. */
 async function checkSteps(family: string, mesh: ClusterMesh): Promise<Rendered[]> {
   const all: Rendered[] = [];
@@ -187,13 +201,9 @@ Deno.test({
     assertEquals(/^version:\s*(\S+)/m.exec(chart)?.[1], mesh.version);
     const objs = await checkSteps("cilium", mesh);
     checkSelectors(mesh, objs);
-    // SPIRE for mutual authentication lives in the namespace meshbench deletes on uninstall.
-    for (const ns of mesh.systemNamespaces) {
-      assert(
-        objs.some((o) => o.kind === "Namespace" && o.metadata.name === ns),
-        `cilium: chart creates no Namespace "${ns}"`,
-      );
-    }
+    checkNamespaces(mesh, objs);
+    // SPIRE for mutual authentication gets its own namespace, from the chart itself.
+    assert(objs.some((o) => o.kind === "Namespace" && o.metadata.name === "cilium-spire"));
     const operator = objs.find((o) =>
       o.kind === "Deployment" &&
       matches("io.cilium/app=operator", o.spec?.template?.metadata?.labels)
@@ -209,6 +219,7 @@ Deno.test({
     const sidecar = clusterMesh("istio");
     const objs = await checkSteps("istio", sidecar);
     checkSelectors(sidecar, objs);
+    checkNamespaces(sidecar, objs);
     const istiod = objs.find((o) => o.kind === "Deployment" && o.metadata.name === "istiod");
     const env = istiod?.spec?.template?.spec?.containers?.[0].env ?? [];
     assertEquals(env.find((e) => e.name === "ENABLE_NATIVE_SIDECARS")?.value, "true");
@@ -225,5 +236,6 @@ Deno.test({
     const ambient = clusterMesh("istio-ambient");
     const ambientObjs = await checkSteps("istio", ambient);
     checkSelectors(ambient, ambientObjs);
+    checkNamespaces(ambient, ambientObjs);
   },
 });

@@ -327,6 +327,7 @@ export async function removeCrds(
   names: string[],
   timeoutMs = 60_000,
 ): Promise<void> {
+  const checked: k8s.V1CustomResourceDefinition[] = [];
   for (const name of names) {
     let crd: k8s.V1CustomResourceDefinition;
     try {
@@ -342,22 +343,54 @@ export async function removeCrds(
         "refusing to delete: not labelled meshbench.io/managed=true",
       );
     }
-    await kube.apiext.deleteCustomResourceDefinition({ name });
+    checked.push(crd);
   }
   const deadline = Date.now() + timeoutMs;
-  for (const name of names) {
+  // The API server deletes a CRD only after listing its objects from its watch cache; a
+  // kind nobody has listed yet may have no cache, and the finalizer then backs off for
+  // minutes ("storage is (re)initializing"). Listing each kind first starts its cache.
+  for (const crd of checked) {
+    const spec = crd.spec;
+    const version = spec.versions.find((v) => v.storage)?.name ?? spec.versions[0]?.name;
     while (true) {
       try {
-        await kube.apiext.readCustomResourceDefinition({ name });
+        await kube.objects.list(`${spec.group}/${version}`, spec.names.kind);
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) {
+          throw new ClusterStageError(
+            "cleanup",
+            `CustomResourceDefinition "${crd.metadata?.name}"`,
+            `its objects cannot be listed: ${apiReason(e)}`,
+          );
+        }
+        await sleep(200);
+      }
+    }
+  }
+  for (const crd of checked) {
+    await kube.apiext.deleteCustomResourceDefinition({ name: crd.metadata!.name! });
+  }
+  for (const name of names) {
+    while (true) {
+      let crd: k8s.V1CustomResourceDefinition;
+      try {
+        crd = await kube.apiext.readCustomResourceDefinition({ name });
       } catch (e) {
         if (isNotFound(e)) break;
         throw e;
       }
       if (Date.now() > deadline) {
+        const why = (crd.status?.conditions ?? [])
+          .map((c) => `${c.type}=${c.status}${c.message ? ` (${c.message})` : ""}`).join("; ");
         throw new ClusterStageError(
           "cleanup",
           `CustomResourceDefinition "${name}"`,
-          "still deleting",
+          `still deleting after ${Math.round(timeoutMs / 1000)} s` +
+            (why ? `: ${why}` : "") +
+            (crd.metadata?.finalizers?.length
+              ? `; finalizers ${crd.metadata.finalizers.join(", ")}`
+              : ""),
         );
       }
       await sleep(200);

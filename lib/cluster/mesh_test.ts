@@ -147,6 +147,38 @@ Deno.test({
         },
       });
 
+      const ciliumChart = new URL("../../.testenv/charts/cilium/", import.meta.url).pathname;
+      await t.step({
+        name: "the real Cilium chart installs with meshbench's values and uninstalls fully",
+        ignore: noCharts !== null,
+        async fn() {
+          const real = CLUSTER_MESHES.cilium;
+          const cilium: ClusterMesh = {
+            ...real,
+            install: real.install.map((s) => ({ ...s, repo: "", chart: ciliumChart + s.chart })),
+          };
+          await installMesh(kube, cilium, opts);
+          for (const sel of [...cilium.controlPlane, ...cilium.nodeProxies]) {
+            const pods = await kube.core.listNamespacedPod({
+              namespace: sel.namespace,
+              labelSelector: sel.labelSelector,
+            });
+            assert(pods.items.length > 0, `no pods for ${sel.namespace} ${sel.labelSelector}`);
+          }
+          // The chart's own Namespace for SPIRE (helm owns it, meshbench does not create it).
+          const spire = await kube.core.readNamespace({ name: "cilium-spire" });
+          assertEquals(spire.metadata?.labels?.["app.kubernetes.io/managed-by"], "Helm");
+          await uninstallMesh(kube, cilium, opts);
+          const names = (await kube.core.listNamespace()).items.map((n) => n.metadata?.name);
+          assert(!names.includes("cilium-spire"), "cilium-spire removed");
+          const left = await kube.core.listNamespacedPod({
+            namespace: "kube-system",
+            labelSelector: "k8s-app=cilium",
+          });
+          assertEquals(left.items.length, 0, "cilium agents removed");
+        },
+      });
+
       await t.step("a failed install names the mesh and release, bounded", async () => {
         const mesh = fakeMesh("registry.invalid/meshbench/unpullable:0", 5);
         const started = Date.now();

@@ -52,7 +52,10 @@ export interface ClusterMesh {
   /** Settings that change the answer (METHODOLOGY rule 11), recorded in results. */
   settings: Record<string, string | number | boolean>;
   install: HelmStep[];
-  /** Namespaces the mesh installs into (deleted on uninstall when it created them). */
+  /**
+   * Namespaces the mesh installs into that its charts do not create: meshbench creates
+   * them labelled (and deletes them on uninstall), except kube-system and default.
+   */
   systemNamespaces: string[];
   /** Labels and annotations that enable the mesh for a benchmark namespace. */
   enable: { labels: Record<string, string>; annotations: Record<string, string> };
@@ -340,7 +343,9 @@ const cilium: ClusterMesh = {
       timeoutS: 900,
     },
   ],
-  systemNamespaces: ["cilium-spire"],
+  // The chart creates (and helm uninstall deletes) the cilium-spire Namespace itself, so
+  // meshbench must not create it first; the release lives in kube-system, never deleted.
+  systemNamespaces: ["kube-system"],
   enable: { labels: {}, annotations: {} },
   unmeshedReason(pod) {
     // Cilium manages every pod on a node it runs on; the CiliumEndpoint check is done by
