@@ -26,6 +26,7 @@ import {
   renderNamespaces,
 } from "./manifests.ts";
 import { guaranteeObjects, qosByApp, qosProblems } from "./qos.ts";
+import { type ClusterEnvironment, describeCluster } from "./environment.ts";
 import {
   applyObjects,
   cleanupCluster,
@@ -79,6 +80,8 @@ export interface ClusterState {
   kubeconfig: string;
   server: string;
   serverVersion: string;
+  /** Nodes (shape, kernel, runtime), CNI and version, read at deploy. */
+  environment?: ClusterEnvironment;
   /** The mesh installed now ("baseline" when none). */
   mesh: string;
   meshVersion: string;
@@ -315,6 +318,13 @@ export class ClusterTarget implements Target {
     const kube = this.#connect(ctx);
     const serverVersion = await checkReachable(kube);
     ctx.log.info(`cluster: context "${kube.context}" at ${kube.server} (${serverVersion})`);
+    const environment = await describeCluster(kube);
+    ctx.log.info(
+      `cluster: ${environment.nodes.length} nodes (${
+        [...new Set(environment.nodes.map((n) => `${n.arch}, ${n.cpu} CPU, ${n.memoryMiB} MiB`))]
+          .join("; ")
+      }), CNI ${environment.cni}`,
+    );
     for (const m of ctx.config.meshes) this.#mesh(m);
     const specs = this.#specs(ctx);
     const objs = this.#render(ctx, specs).filter((o) => o.kind !== "Job");
@@ -334,6 +344,7 @@ export class ClusterTarget implements Target {
       kubeconfig: kubeconfigPath(ctx.config.cluster.kubeconfig || undefined),
       server: kube.server,
       serverVersion,
+      environment,
       mesh: "baseline",
       meshVersion: "none",
       namespaces: specs.map((s) => s.namespace),
@@ -667,7 +678,17 @@ export class ClusterTarget implements Target {
       fortio: FORTIO_IMAGE,
       "ws-client": `${WS_CLIENT_VERSION} on ${DENO_IMAGE}`,
     };
-    if (state) out.kubernetes = state.serverVersion;
+    // Before deploy (a new run's provenance) the cluster is asked directly.
+    const env = state?.environment ?? await describeCluster(this.#connect(ctx));
+    out.kubernetes = env.serverVersion;
+    out.cni = env.cni;
+    const shapes = new Map<string, number>();
+    for (const n of env.nodes) {
+      const shape = `${n.instanceType ?? "?"} ${n.arch} ${n.cpu} CPU ${n.memoryMiB} MiB, ` +
+        `kernel ${n.kernel}, ${n.containerRuntime}, kubelet ${n.kubelet}`;
+      shapes.set(shape, (shapes.get(shape) ?? 0) + 1);
+    }
+    out.nodes = [...shapes].map(([shape, count]) => `${count} x ${shape}`).join("; ");
     try {
       const r = await (this.options.runner ?? ctx.runner).run(
         [this.options.helm ?? helmBinary(), "version", "--short"],

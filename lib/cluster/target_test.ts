@@ -98,6 +98,17 @@ Deno.test({
         ]);
         assertEquals(state.metrics, false);
         assert(lines.some((l) => l.includes("metrics.k8s.io API is not served")));
+        // The cluster as recorded: kwok's three nodes as the test environment made them.
+        assertEquals(state.environment.nodes.length, 3);
+        assertEquals(state.environment.nodes[0].roles, ["server"]);
+        assertEquals([state.environment.nodes[0].cpu, state.environment.nodes[0].memoryMiB], [
+          8,
+          32768,
+        ]);
+        assertEquals(state.environment.cni, "unknown");
+        const tools = await target.toolVersions(ctx);
+        assertEquals(tools.kubernetes, "v1.34.4");
+        assertStringIncludes(tools.nodes, "3 x ? ");
         assertEquals(state.qos.mode, "burstable");
         assertEquals(state.qos.pods["http-benchmark/http-server"], "Burstable");
         assert(lines.some((l) => l.startsWith("WARN qos: benchmark pods are Burstable")));
