@@ -46,8 +46,9 @@ export class MetricsUnavailableError extends Error {
   constructor(context: string, detail: string) {
     super(
       `Cannot collect resource metrics on context "${context}": the metrics.k8s.io API is not ` +
-        `served (${detail}). Install metrics-server (https://github.com/kubernetes-sigs/metrics-server) ` +
-        `or run with resource collection off; load results are unaffected.`,
+        `served (${detail}). Runs go on without CPU and memory figures (latency and ` +
+        `throughput are unaffected); install metrics-server ` +
+        `(https://github.com/kubernetes-sigs/metrics-server) to collect them.`,
     );
     this.name = "MetricsUnavailableError";
   }
