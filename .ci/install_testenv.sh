@@ -17,7 +17,8 @@ FORTIO_VERSION="v1.66.5"  # fortio.org/fortio: the cluster's load generator (ima
                           # run by exec into kwok pods in tests (newer releases need grol.io, not served)
 HELM_VERSION="v3.19.0"    # helm.sh/helm/v3: installs the meshes' charts (and a fixture chart in tests)
 METRICS_SERVER_VERSION="v0.9.0"  # sigs.k8s.io/metrics-server: 0.9.x supports Kubernetes 1.34+;
-                                 # reads the node annotation kwok's resource metrics path needs
+                                 # reads the node annotation kwok's resource metrics path needs;
+                                 # its go.mod asks for Go 1.26.4 (older 1.26 fetch that toolchain)
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin_dir="$repo/.testenv/bin"
