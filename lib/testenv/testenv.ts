@@ -64,6 +64,8 @@ export interface TestenvOptions {
   /** Progress messages. */
   log?: (message: string) => void;
   runner?: Runner;
+  /** Picks each component's port (default {@linkcode freePort}; tests inject collisions). */
+  portPicker?: () => number;
 }
 
 /** A running test environment, as recorded in `<dir>/state.json`. */
@@ -319,10 +321,22 @@ async function waitUntil(
   timeoutMs: number,
   check: () => Promise<boolean>,
   onTimeout: () => Promise<string>,
+  processes: Testenv["processes"] = [],
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
+    // Each probe is bounded too: a port that accepts and never answers (not the component,
+    // or a hung one) must not hold the wait past its deadline.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.min(5_000, deadline - Date.now()));
+    });
+    const ok = await Promise.race([check().catch(() => false), bound]);
+    clearTimeout(timer);
+    if (ok) return;
+    // A component that died will not become ready: say so now, not at the timeout.
+    const dead = processes.find((p) => !processRuns(p.pid, p.binary));
+    if (dead) throw new Error(`${dead.name} exited while waiting for ${what}`);
     await sleep(250);
   }
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}\n${await onTimeout()}`);
@@ -362,6 +376,20 @@ function readVersions(binDir: string): Record<string, string> {
  * the failing component and the tail of its log.
  */
 export async function startTestenv(options: TestenvOptions = {}): Promise<Testenv> {
+  // Ports are picked free, then bound by the components a moment later: another program
+  // can take one in between. That collision (and only that) is retried with new ports.
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startTestenvOnce(options);
+    } catch (e) {
+      const collision = /address already in use/.test(String((e as Error)?.message));
+      if (!collision || attempt >= 3) throw e;
+      options.log?.(`testenv: a port was taken while starting (attempt ${attempt}); retrying`);
+    }
+  }
+}
+
+async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
   const dir = options.dir ?? DEFAULT_STATE_DIR;
   const context = options.context ?? TESTENV_CONTEXT;
   const nodeCount = options.nodes ?? 3;
@@ -391,14 +419,15 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
   log(`testenv: certificates in ${pki}`);
   await makePki(runner, pki, { metricsServer });
 
+  const pick = options.portPicker ?? freePort;
   const ports = {
-    etcdClient: freePort(),
-    etcdPeer: freePort(),
-    apiserver: freePort(),
-    kcm: freePort(),
-    scheduler: freePort(),
-    kwok: freePort(),
-    metricsServer: freePort(),
+    etcdClient: pick(),
+    etcdPeer: pick(),
+    apiserver: pick(),
+    kcm: pick(),
+    scheduler: pick(),
+    kwok: pick(),
+    metricsServer: pick(),
   };
   const server = `https://127.0.0.1:${ports.apiserver}`;
   const kubeconfigPath = `${dir}/kubeconfig`;
@@ -454,11 +483,17 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
       "--quota-backend-bytes=4294967296",
       "--log-level=warn",
     ]);
-    await waitUntil("etcd /health", Math.min(left(), 30_000), async () => {
-      const r = await fetch(`http://127.0.0.1:${ports.etcdClient}/health`);
-      const body = await r.text();
-      return r.ok && body.includes("true");
-    }, () => tailFile(`${logs}/etcd.log`));
+    await waitUntil(
+      "etcd /health",
+      Math.min(left(), 30_000),
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${ports.etcdClient}/health`);
+        const body = await r.text();
+        return r.ok && body.includes("true");
+      },
+      () => tailFile(`${logs}/etcd.log`),
+      env.processes,
+    );
 
     await start("kube-apiserver", [
       `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
@@ -496,11 +531,17 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
       // client (nghttp2 assertion) in the test process; HTTP/1.1 has no such path.
       GODEBUG: "http2server=0",
     });
-    await waitUntil("kube-apiserver /readyz", Math.min(left(), 90_000), async () => {
-      const r = await fetch(`${server}/readyz`, { client });
-      await r.body?.cancel();
-      return r.status === 200;
-    }, () => tailFile(`${logs}/kube-apiserver.log`));
+    await waitUntil(
+      "kube-apiserver /readyz",
+      Math.min(left(), 90_000),
+      async () => {
+        const r = await fetch(`${server}/readyz`, { client });
+        await r.body?.cancel();
+        return r.status === 200;
+      },
+      () => tailFile(`${logs}/kube-apiserver.log`),
+      env.processes,
+    );
 
     await start("kube-controller-manager", [
       `--kubeconfig=${componentKubeconfig}`,
@@ -615,19 +656,31 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
         },
       });
     }
-    await waitUntil(`${nodeCount} Ready kwok nodes`, left(), async () => {
-      const r = await api("GET", "/api/v1/nodes?labelSelector=type%3Dkwok");
-      // deno-lint-ignore no-explicit-any
-      const ready = (r.body?.items ?? []).filter((n: any) =>
+    await waitUntil(
+      `${nodeCount} Ready kwok nodes`,
+      left(),
+      async () => {
+        const r = await api("GET", "/api/v1/nodes?labelSelector=type%3Dkwok");
         // deno-lint-ignore no-explicit-any
-        n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")
-      );
-      return ready.length >= nodeCount;
-    }, () => tailFile(`${logs}/kwok.log`));
-    await waitUntil("the default service account", left(), async () => {
-      const r = await api("GET", "/api/v1/namespaces/default/serviceaccounts/default");
-      return r.status === 200;
-    }, () => tailFile(`${logs}/kube-controller-manager.log`));
+        const ready = (r.body?.items ?? []).filter((n: any) =>
+          // deno-lint-ignore no-explicit-any
+          n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")
+        );
+        return ready.length >= nodeCount;
+      },
+      () => tailFile(`${logs}/kwok.log`),
+      env.processes,
+    );
+    await waitUntil(
+      "the default service account",
+      left(),
+      async () => {
+        const r = await api("GET", "/api/v1/namespaces/default/serviceaccounts/default");
+        return r.status === 200;
+      },
+      () => tailFile(`${logs}/kube-controller-manager.log`),
+      env.processes,
+    );
     if (metricsServer) {
       await waitUntil("the metrics.k8s.io APIService to be Available", left(), async () => {
         const r = await api("GET", `/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE}`);
@@ -640,7 +693,7 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
           .catch(() => null);
         return `APIService status: ${JSON.stringify(r?.body?.status ?? null)}\n` +
           `metrics-server log:\n${await tailFile(`${logs}/metrics-server.log`)}`;
-      });
+      }, env.processes);
     }
     log(
       `testenv: ready at ${server} with ${nodeCount} kwok nodes` +

@@ -3,7 +3,14 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { parse } from "yaml";
 import { testenvSkipReason } from "./fixture.ts";
-import { processRuns, readTestenvState, renderKubeconfig, startTestenv } from "./testenv.ts";
+import {
+  freePort,
+  processRuns,
+  readTestenvState,
+  renderKubeconfig,
+  startTestenv,
+  stopTestenv,
+} from "./testenv.ts";
 
 // testenv:up starts metrics-server by default.
 const skip = testenvSkipReason({ metricsServer: true });
@@ -65,6 +72,37 @@ Deno.test({
           dir,
         ],
       }).output();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "a port taken between picking and binding: the dead component is seen at once, retried",
+  ignore: testenvSkipReason() !== null,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "meshbench-testenv-collision-" });
+    // Something else holds the port handed to kube-apiserver (the third pick) first.
+    const squatter = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const taken = (squatter.addr as Deno.NetAddr).port;
+    let picks = 0;
+    const lines: string[] = [];
+    const started = Date.now();
+    try {
+      const env = await startTestenv({
+        dir,
+        nodes: 1,
+        timeoutMs: 90_000,
+        log: (m) => lines.push(m),
+        portPicker: () => ++picks === 3 ? taken : freePort(),
+      });
+      assert(!env.server.endsWith(`:${taken}`), env.server);
+      assert(lines.some((l) => l.includes("a port was taken while starting (attempt 1)")));
+      // Noticed when kube-apiserver exited, not after its 90 s readiness bound.
+      assert(Date.now() - started < 60_000, `${Date.now() - started} ms`);
+    } finally {
+      squatter.close();
+      await stopTestenv(dir);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
