@@ -178,6 +178,12 @@ Deno.test({
         assertEquals(extra.perClient.map((c) => c.connections), [3, 2]);
         assertEquals(out.raw.length, 2);
         for (const r of out.raw) assert((await Deno.stat(`${runDir}/${r}`)).size > 0);
+        // The warm-up drives the same client (100 msg/s over 10 connections), and fortio.
+        const before = echoStats.messages;
+        const servedBefore = served;
+        await target.warmup(ctx, 1);
+        assertEquals(echoStats.messages - before, 100);
+        assert(served > servedBefore, "fortio warm-up reached the http server");
       });
 
       await t.step("redis-benchmark runs in both client pods and is combined", async () => {
