@@ -209,9 +209,11 @@ export function clusterLoadPoints(
       );
     }
     if (name === "ml") {
+      // The Job takes what it takes (its completion time is the result); durationS is a
+      // planning estimate for progress: 3 waves of 2 pods, each pulling data and training.
       return {
         name,
-        points: [{ mode: "batch", tool, rate: null, connections: 1, durationS: 0 }],
+        points: [{ mode: "batch", tool, rate: null, connections: 2, durationS: 60 }],
       };
     }
     if (name === "websocket") {

@@ -218,7 +218,7 @@ Deno.test({
             tool: "kubernetes-job",
             rate: null,
             connections: 1,
-            durationS: 0,
+            durationS: 60,
           },
         });
         assertEquals(out.load.operations, 5);
