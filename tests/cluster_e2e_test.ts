@@ -4,6 +4,7 @@
  * (kwok completes Job pods); Istio cannot be installed here (no chart repository is
  * reachable), so its runs fail naming the Helm release; the run ends failed (exit 1) with
  * schema-valid results and a report, and nothing meshbench labelled is left in the cluster.
+ * Then Ctrl-C mid-run: exit 130, interrupted, measured runs kept, the cluster cleaned.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ import { validateManifest, validateRunRecord, validateSummary } from "../lib/sch
 import { startForTest, stopForTest, testenvSkipReason } from "../lib/testenv/fixture.ts";
 import { connect, disconnect } from "../lib/cluster/kube.ts";
 import { MANAGED_SELECTOR } from "../lib/cluster/manifests.ts";
-import { onlyRunDir, runTask, tempSetup } from "./helpers.ts";
+import { onlyRunDir, runTask, startTask, tempSetup, waitUntil } from "./helpers.ts";
 
 const skip = testenvSkipReason();
 if (skip) console.log(`SKIP cluster end-to-end test: ${skip}`);
@@ -82,6 +83,43 @@ Deno.test({
         labelSelector: MANAGED_SELECTOR,
       });
       assertEquals(crds.items.length, 0);
+
+      // Ctrl-C mid-run: exit 130, the run marked interrupted, measured runs kept, the
+      // cluster cleaned of everything meshbench labelled.
+      const out2 = join(dir, "results-interrupted");
+      const child = startTask("bench_all.ts", [
+        "--target",
+        "cluster",
+        "--context",
+        env.context,
+        "--kubeconfig",
+        env.kubeconfigPath,
+        "--config",
+        configFile,
+        "--out",
+        out2,
+      ]);
+      await waitUntil(
+        async () => {
+          try {
+            return (await listRunFiles(await onlyRunDir(out2))).length >= 1;
+          } catch {
+            return false;
+          }
+        },
+        120_000,
+        "a measured cluster run",
+      );
+      child.kill("SIGINT");
+      const status = await child.output();
+      assertEquals(status.code, 130, new TextDecoder().decode(status.stderr).slice(-2000));
+      const runDir2 = await onlyRunDir(out2);
+      const m2 = validateManifest(await readJson(join(runDir2, "manifest.json")));
+      assertEquals(m2.status, "interrupted");
+      assertEquals(m2.stages.find((s) => s.name === "cleanup")?.status, "ok");
+      assert((await listRunFiles(runDir2)).length >= 1, "measured runs kept");
+      const left = await kube.core.listNamespace({ labelSelector: MANAGED_SELECTOR });
+      assertEquals(left.items.map((n) => n.metadata?.name), []);
     } finally {
       await disconnect(kube);
       await stopForTest(env);
