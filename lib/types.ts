@@ -90,6 +90,13 @@ export interface ResourceUse {
   /** Peak resident memory (working set on Kubernetes) during the window, MB. */
   memoryPeakMB: number;
   samples: number;
+  /**
+   * Share (%) of CFS periods in which the component was throttled by its CPU limit during
+   * the window (cluster target, from cAdvisor); absent where not measured.
+   */
+  cpuThrottledPct?: number;
+  /** CFS periods `cpuThrottledPct` counts over. */
+  cfsPeriods?: number;
 }
 
 /** The mesh a run was measured under, as recorded in results. */

@@ -97,6 +97,37 @@ export interface PodInfo {
 }
 
 /**
+ * The component and name a container's usage counts under (see {@linkcode classify}), or
+ * null for containers outside the mesh and the benchmark namespaces.
+ */
+export function componentOf(
+  mesh: ClusterMesh,
+  benchmarkNamespaces: Iterable<string>,
+  namespace: string,
+  pod: string,
+  labels: Record<string, string>,
+  container: string,
+): { component: Component; name: string } | null {
+  const cp = mesh.controlPlane.find((s) =>
+    s.namespace === namespace && selectorMatches(s.labelSelector, labels)
+  );
+  if (cp) return { component: "control-plane", name: cp.labelSelector.split("=").pop()! };
+  const np = mesh.nodeProxies.find((s) =>
+    s.namespace === namespace && selectorMatches(s.labelSelector, labels)
+  );
+  if (np) return { component: "data-plane", name: np.labelSelector.split("=").pop()! };
+  if (![...benchmarkNamespaces].includes(namespace)) return null;
+  if (mesh.sidecarContainers.includes(container)) {
+    return { component: "data-plane", name: `sidecars/${namespace}` };
+  }
+  const app = labels.app ?? pod;
+  return {
+    component: labels["meshbench.io/tier"] === "client" ? "loadgen" : "app",
+    name: `${namespace}/${app}`,
+  };
+}
+
+/**
  * Classifies one instant's pod and node metrics into samples, summed per component and
  * name: control plane per selector, node proxies per selector, sidecar containers per
  * namespace (`data-plane`, `sidecars/<ns>`), application containers per workload
@@ -121,28 +152,13 @@ export function classify(
     s.memoryMB += mem;
     sums.set(key, s);
   };
-  const sidecars = new Set(mesh.sidecarContainers);
   for (const pm of podMetrics) {
     const ns = pm.metadata.namespace;
-    const pod = info.get(`${ns}/${pm.metadata.name}`);
-    const labels = pod?.labels ?? {};
-    const cp = mesh.controlPlane.find((s) =>
-      s.namespace === ns && selectorMatches(s.labelSelector, labels)
-    );
-    const np = mesh.nodeProxies.find((s) =>
-      s.namespace === ns && selectorMatches(s.labelSelector, labels)
-    );
+    const labels = info.get(`${ns}/${pm.metadata.name}`)?.labels ?? {};
     for (const c of pm.containers) {
-      const cpu = parseCpu(c.usage.cpu);
-      const mem = parseMemory(c.usage.memory);
-      if (cp) add("control-plane", cp.labelSelector.split("=").pop()!, cpu, mem);
-      else if (np) add("data-plane", np.labelSelector.split("=").pop()!, cpu, mem);
-      else if (!bench.has(ns)) continue;
-      else if (sidecars.has(c.name)) add("data-plane", `sidecars/${ns}`, cpu, mem);
-      else {
-        const app = labels.app ?? pm.metadata.name;
-        const component: Component = labels["meshbench.io/tier"] === "client" ? "loadgen" : "app";
-        add(component, `${ns}/${app}`, cpu, mem);
+      const where = componentOf(mesh, bench, ns, pm.metadata.name, labels, c.name);
+      if (where) {
+        add(where.component, where.name, parseCpu(c.usage.cpu), parseMemory(c.usage.memory));
       }
     }
   }

@@ -27,6 +27,7 @@ import {
 } from "./manifests.ts";
 import { guaranteeObjects, qosByApp, qosProblems } from "./qos.ts";
 import { type ClusterEnvironment, describeCluster } from "./environment.ts";
+import { attachThrottling, type CfsCounters, scrapeCfs, throttlingBetween } from "./throttling.ts";
 import {
   applyObjects,
   cleanupCluster,
@@ -47,8 +48,10 @@ import { fortioCommand, parseFortioJson } from "./fortio.ts";
 import { runJob } from "./job.ts";
 import {
   checkMetricsApi,
+  listPodInfo,
   MetricsUnavailableError,
   reduceSamples,
+  sampledNamespaces,
   startSampler,
 } from "./metrics.ts";
 import { HistogramRecorder } from "../histogram.ts";
@@ -90,6 +93,8 @@ export interface ClusterState {
   /** False when metrics.k8s.io is missing: resources are then not collected. */
   metrics: boolean;
   metricsNote?: string;
+  /** Why CPU throttling (cAdvisor through the node proxy) is not read, once it failed. */
+  throttlingNote?: string;
   /** Meshes whose install failed in this run, with the reason (not retried for each run). */
   failedMeshes?: Record<string, string>;
   /**
@@ -777,6 +782,7 @@ export class ClusterTarget implements Target {
     }
     const mesh = this.#mesh(state.mesh);
     const sampler = state.metrics ? startSampler(kube, mesh, [ns.namespace]) : undefined;
+    const cfsBefore = await this.#cfs(ctx, state, mesh, ns.namespace);
     const start = new Date().toISOString();
     let load;
     const raw: string[] = [];
@@ -828,9 +834,64 @@ export class ClusterTarget implements Target {
       samples = sampler ? await sampler.stop() : [];
     }
     const end = new Date().toISOString();
-    const resources: ResourceUse[] = reduceSamples(samples, { start, end });
+    let resources: ResourceUse[] = reduceSamples(samples, { start, end });
     if (sampler?.errors.length) ctx.log.warn(`metrics: ${sampler.errors.at(-1)}`);
+    const cfsAfter = cfsBefore && await this.#cfs(ctx, state, mesh, ns.namespace);
+    if (cfsBefore && cfsAfter) {
+      const namespaces = sampledNamespaces(mesh, [ns.namespace]);
+      const throttling = throttlingBetween(
+        cfsBefore,
+        cfsAfter,
+        mesh,
+        await listPodInfo(kube, namespaces),
+        [ns.namespace],
+      );
+      resources = attachThrottling(resources, throttling);
+      for (const t of throttling.values()) {
+        const pct = (t.throttled / t.periods) * 100;
+        if (pct > 5 && (t.component === "loadgen" || t.component === "data-plane")) {
+          ctx.log.warn(
+            `run ${spec.seq}: ${t.component} ${t.name} was CPU-throttled in ${
+              pct.toFixed(1)
+            } % of periods: its latency includes its own CPU limit`,
+          );
+        }
+      }
+    }
     return { load, resources, raw, window: { start, end } };
+  }
+
+  /**
+   * CFS counters of the containers on the nodes that run the pods of `namespace` and of the
+   * mesh; undefined (said once, then not tried again in this run) when the node proxy or
+   * cAdvisor cannot be read.
+   */
+  async #cfs(
+    ctx: StageContext,
+    state: ClusterState,
+    mesh: ClusterMesh,
+    namespace: string,
+  ): Promise<Map<string, CfsCounters> | undefined> {
+    if (state.throttlingNote) return undefined;
+    const kube = this.#connect(ctx);
+    try {
+      const lists = await Promise.all(
+        sampledNamespaces(mesh, [namespace]).map((n) =>
+          kube.core.listNamespacedPod({ namespace: n })
+        ),
+      );
+      const nodes = [
+        ...new Set(
+          lists.flatMap((l) => l.items.map((p) => p.spec?.nodeName ?? "")).filter((n) => n),
+        ),
+      ].sort();
+      return await scrapeCfs(kube, nodes);
+    } catch (e) {
+      state.throttlingNote = `CPU throttling is not recorded: ${(e as Error).message}`;
+      await writeState(ctx.runDir, state);
+      ctx.log.warn(state.throttlingNote);
+      return undefined;
+    }
   }
 
   async cleanup(ctx: StageContext): Promise<void> {
