@@ -144,7 +144,15 @@ export async function installMesh(
   // remove them: charts often keep their CRDs on `helm uninstall` (Istio's carry
   // helm.sh/resource-policy: keep) and operators create theirs at run time (Cilium).
   try {
-    const created = [...await crdNames(kube)].filter((n) => !crdsBefore.has(n));
+    const created: string[] = [];
+    for (const crd of (await kube.apiext.listCustomResourceDefinition()).items) {
+      const name = crd.metadata?.name ?? "";
+      if (crdsBefore.has(name)) continue;
+      if (crdOwnedBy(mesh, crd)) created.push(name);
+      else {log(
+          `mesh: CRD "${name}" appeared during the ${mesh.name} install but is not its own: left alone`,
+        );}
+    }
     for (const name of created) {
       await kube.apiext.patchCustomResourceDefinition(
         {
@@ -160,6 +168,22 @@ export async function installMesh(
     log(`mesh: could not label the CRDs the failed install created: ${apiReason(e)}`);
   }
   if (failure !== undefined) throw failure;
+}
+
+/**
+ * Whether a CRD is the mesh's own: made by one of its Helm releases (Helm's release
+ * annotations), or in one of its API groups (CRDs its operators create at run time).
+ * Another team's CRD created while the install ran is neither, and is never touched.
+ */
+export function crdOwnedBy(mesh: ClusterMesh, crd: k8s.V1CustomResourceDefinition): boolean {
+  const a = crd.metadata?.annotations ?? {};
+  const byRelease = mesh.install.some((s) =>
+    a["meta.helm.sh/release-name"] === s.release &&
+    a["meta.helm.sh/release-namespace"] === s.namespace
+  );
+  const group = crd.spec?.group ?? "";
+  const byGroup = mesh.crdGroups.some((g) => group === g || group.endsWith(`.${g}`));
+  return byRelease || byGroup;
 }
 
 /** Label naming the mesh whose install created a cluster-scoped object. */

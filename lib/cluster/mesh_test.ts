@@ -11,7 +11,7 @@ import { CLUSTER_MESHES, type ClusterMesh } from "./meshes.ts";
 import { applyMeshResources, installMesh, uninstallMesh } from "./mesh.ts";
 import { applyObjects } from "./deploy.ts";
 import { CLUSTER_NAMESPACES, renderNamespaces } from "./manifests.ts";
-import { realRunner } from "../command.ts";
+import { realRunner, type Runner } from "../command.ts";
 
 const helm = `${resolveBinDir()}/helm`;
 let skip = testenvSkipReason();
@@ -109,7 +109,23 @@ Deno.test({
             },
           };
           await kube.apiext.createCustomResourceDefinition({ body: theirs });
-          await installMesh(kube, istio, opts);
+          // ... and one another team creates while the install runs is not meshbench's
+          // either: neither a release of the mesh's nor in its API groups.
+          const during = structuredClone(theirs);
+          during.metadata.name = "gadgets.example.com";
+          during.spec.names = { plural: "gadgets", singular: "gadget", kind: "Gadget" };
+          let sneaked = false;
+          const runner: Runner = {
+            run: async (cmd, o) => {
+              if (!sneaked && cmd.includes("upgrade")) {
+                sneaked = true;
+                await kube.apiext.createCustomResourceDefinition({ body: during });
+              }
+              return await realRunner.run(cmd, o);
+            },
+          };
+          await installMesh(kube, istio, { ...opts, runner });
+          assert(sneaked);
           const pa = await kube.apiext.readCustomResourceDefinition({
             name: "peerauthentications.security.istio.io",
           });
@@ -142,7 +158,12 @@ Deno.test({
             name: "widgets.example.com",
           });
           assertEquals(kept.metadata?.labels?.["meshbench.io/managed"], undefined);
+          const keptToo = await kube.apiext.readCustomResourceDefinition({
+            name: "gadgets.example.com",
+          });
+          assertEquals(keptToo.metadata?.labels?.["meshbench.io/managed"], undefined);
           await kube.apiext.deleteCustomResourceDefinition({ name: "widgets.example.com" });
+          await kube.apiext.deleteCustomResourceDefinition({ name: "gadgets.example.com" });
           await kube.core.deleteNamespace({ name: "http-benchmark" });
         },
       });

@@ -71,6 +71,11 @@ export interface ClusterMesh {
   /** CRD files under `meshes/crds/` that `resources` needs (for tests without the mesh). */
   crdFiles: string[];
   /**
+   * API group suffixes of the CRDs the mesh's operators create at run time (not through
+   * Helm): with the Helm release annotations, what marks a new CRD as the mesh's own.
+   */
+  crdGroups: string[];
+  /**
    * For Guaranteed QoS (config `cluster.qos`): pod annotations that size the injected
    * sidecar with requests equal to limits, and Helm values (by release) that do the same for
    * containers the mesh injects beside it (init containers). Absent for meshes that inject
@@ -170,6 +175,7 @@ const istioSidecar: ClusterMesh = {
   sidecarContainers: ["istio-proxy"],
   resources: (ns) => [peerAuthentication(ns)],
   crdFiles: ["istio-security.yaml"],
+  crdGroups: ["istio.io"],
   guaranteedProxy: {
     // The injection template sizes istio-proxy and its istio-init from these annotations.
     annotations: (cpu, memory) => ({
@@ -241,6 +247,7 @@ const istioAmbient: ClusterMesh = {
   sidecarContainers: [],
   resources: (ns) => [peerAuthentication(ns)],
   crdFiles: ["istio-security.yaml"],
+  crdGroups: ["istio.io"],
 };
 
 const linkerd: ClusterMesh = {
@@ -299,6 +306,7 @@ const linkerd: ClusterMesh = {
   sidecarContainers: ["linkerd-proxy"],
   resources: () => [],
   crdFiles: [],
+  crdGroups: ["linkerd.io"],
   guaranteedProxy: {
     annotations: (cpu, memory) => ({
       "config.linkerd.io/proxy-cpu-request": cpu,
@@ -371,6 +379,7 @@ const cilium: ClusterMesh = {
     },
   }],
   crdFiles: ["cilium.yaml"],
+  crdGroups: ["cilium.io"],
 };
 
 const baseline: ClusterMesh = {
@@ -388,6 +397,7 @@ const baseline: ClusterMesh = {
   sidecarContainers: [],
   resources: () => [],
   crdFiles: [],
+  crdGroups: [],
 };
 
 /** Every cluster mesh by name. */

@@ -127,3 +127,30 @@ Deno.test("a WebSocket point splits over the client pods, same rate per connecti
   // More pods than connections: only as many pods as connections get a share.
   assertEquals(splitWsLoad({ rate: 10, connections: 1 }, 3), [{ connections: 1, rate: 10 }]);
 });
+
+Deno.test("a new CRD is a mesh's own only by its Helm release or its API group", async () => {
+  const { crdOwnedBy } = await import("./mesh.ts");
+  const crd = (group: string, annotations: Record<string, string> = {}) => ({
+    metadata: { name: `x.${group}`, annotations },
+    spec: {
+      group,
+      scope: "Namespaced",
+      names: { plural: "x", kind: "X" },
+      versions: [],
+    },
+  });
+  const istio = clusterMesh("istio");
+  const release = {
+    "meta.helm.sh/release-name": "istio-base",
+    "meta.helm.sh/release-namespace": "istio-system",
+  };
+  assertEquals(crdOwnedBy(istio, crd("example.com", release)), true);
+  assertEquals(crdOwnedBy(istio, crd("security.istio.io")), true);
+  assertEquals(crdOwnedBy(istio, crd("example.com")), false);
+  assertEquals(crdOwnedBy(istio, crd("notistio.io")), false, "suffix, not substring");
+  assertEquals(
+    crdOwnedBy(istio, crd("example.com", { ...release, "meta.helm.sh/release-namespace": "x" })),
+    false,
+  );
+  assertEquals(crdOwnedBy(clusterMesh("cilium"), crd("cilium.io")), true);
+});
