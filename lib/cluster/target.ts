@@ -14,7 +14,7 @@
 
 import { standardPoints } from "../plan.ts";
 import type { Requirement, StageContext, Target } from "../target.ts";
-import type { LoadPoint, MeshRef, ResourceUse, RunSpec } from "../types.ts";
+import type { LoadPoint, LoadResult, MeshRef, ResourceUse, RunSpec } from "../types.ts";
 import { realRunner, type Runner } from "../command.ts";
 import { checkReachable, connect, disconnect, type Kube, kubeconfigPath } from "./kube.ts";
 import {
@@ -604,7 +604,7 @@ export class ClusterTarget implements Target {
     }
     const urls = (this.options.wsTarget ?? wsUrlsFor)(ns);
     const shares = splitWsLoad(point, pods.length);
-    const runs = await Promise.all(shares.map(async (share, i) => {
+    const settled = await Promise.allSettled(shares.map(async (share, i) => {
       const options: WsLoadOptions = {
         urls,
         connections: share.connections,
@@ -612,10 +612,18 @@ export class ClusterTarget implements Target {
         durationS: point.durationS,
         messageBytes: WS_MESSAGE_BYTES,
       };
+      // The client is killed in its pod if it outlives its window (connect + send + drain
+      // + margin), so a failed run never leaves load running into the next one.
       const res = await execInPod(
         kube,
         { namespace: ns.namespace, pod: pods[i], container: "deno" },
-        wsClientCommand(options, { deno: "deno", script: WS_CLIENT_SCRIPT }),
+        [
+          "timeout",
+          "-s",
+          "KILL",
+          String(Math.ceil(point.durationS + 60)),
+          ...wsClientCommand(options, { deno: "deno", script: WS_CLIENT_SCRIPT }),
+        ],
         { timeoutMs: (point.durationS + 90) * 1000, signal: ctx.signal },
       );
       let rawName: string | undefined;
@@ -634,6 +642,19 @@ export class ClusterTarget implements Target {
         );
       }
     }));
+    // Every client has ended (or been killed) before a failure is reported.
+    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed.length > 0) {
+      if (failed.length === 1) throw failed[0].reason;
+      throw new ClusterStageError(
+        "load",
+        `Deployment "${ns.namespace}/ws-client"`,
+        failed.map((f) => (f.reason as Error).message).join("; "),
+      );
+    }
+    const runs = settled.map((r) =>
+      (r as PromiseFulfilledResult<{ rawName?: string; result: LoadResult }>).value
+    );
     return {
       load: combineWsResults(runs.map((r) => r.result)),
       raw: runs.flatMap((r) => (r.rawName ? [r.rawName] : [])),

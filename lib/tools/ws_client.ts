@@ -339,8 +339,11 @@ export const WS_CLIENT_FILES = [
 /**
  * Combines the results of clients that ran at the same time (one per client pod) into one:
  * latencies, connection set-up and send lag merged as histograms (never averaged), counts
- * and error kinds summed, achieved rates summed (each over its own window), the longest
- * window as the duration. Each client's own figures stay in `extra.perClient`.
+ * and error kinds summed, the longest window as the duration. The achieved rate is the
+ * requested total times the lowest share any client achieved of its own request: the run
+ * held its rate only if every client did (a sum would let one client's shortfall hide in
+ * the average, and its saturated tail in the pooled latency, METHODOLOGY rule 2). The sum
+ * of the clients' rates and each client's own figures stay in `extra`.
  */
 export function combineWsResults(results: readonly LoadResult[]): LoadResult {
   if (results.length === 0) throw new RangeError("Cannot combine WebSocket results: got none");
@@ -375,12 +378,16 @@ export function combineWsResults(results: readonly LoadResult[]): LoadResult {
   const durationS = Math.max(...results.map((r) => r.durationS));
   const connectHist = hist("connect");
   const lagHist = hist("sendLag");
-  const achievedRate = sum((r) => r.achievedRate);
+  const rateSum = sum((r) => r.achievedRate);
+  const requestedRate = results.every((r) => r.requestedRate !== null && r.requestedRate > 0)
+    ? sum((r) => r.requestedRate!)
+    : null;
+  const achievedRate = requestedRate === null
+    ? rateSum
+    : requestedRate * Math.min(...results.map((r) => r.achievedRate / r.requestedRate!));
   return {
     ...results[0],
-    requestedRate: results.every((r) => r.requestedRate !== null)
-      ? sum((r) => r.requestedRate!)
-      : null,
+    requestedRate,
     achievedRate,
     durationS,
     connections: sum((r) => r.connections),
@@ -394,7 +401,8 @@ export function combineWsResults(results: readonly LoadResult[]): LoadResult {
       scheduled: sum((r) => num(r, "scheduled")),
       sent: sum((r) => num(r, "sent")),
       echoed: sum((r) => num(r, "echoed")),
-      messagesPerSecond: achievedRate,
+      messagesPerSecond: rateSum,
+      achievedRateSum: rateSum,
       messageBytes: extra(results[0]).messageBytes,
       connections: conn,
       connect: connectHist,

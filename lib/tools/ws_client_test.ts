@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { realRunner } from "../command.ts";
 import { percentile } from "../histogram.ts";
 import { freePort, type ServerProcess, startServer } from "../workloads/process.ts";
-import type { Histogram } from "../types.ts";
+import type { Histogram, LoadResult } from "../types.ts";
 import {
   combineWsResults,
   parseWsClientOutput,
@@ -146,7 +146,11 @@ Deno.test({
       assert.equal(c.operations, a.operations + b.operations);
       assert.equal(c.operations, 250);
       assert.equal(c.errors, 0);
-      assert.equal(c.achievedRate, a.achievedRate + b.achievedRate);
+      assert.equal(
+        c.achievedRate,
+        250 * Math.min(a.achievedRate / 150, b.achievedRate / 100),
+        "the weakest client's share",
+      );
       assert.equal(c.durationS, Math.max(a.durationS, b.durationS));
       // The merged latency histogram holds every sample of both: its bounds and total are
       // those of the union, and its p50 lies between the two clients' p50s.
@@ -172,4 +176,27 @@ Deno.test({
       await server.stop();
     }
   },
+});
+
+Deno.test("combineWsResults: one saturated client is not averaged away by the other", () => {
+  const result = (requested: number, achieved: number): LoadResult => ({
+    tool: "ws-client",
+    toolVersion: "t",
+    timing: "intended-send",
+    requestedRate: requested,
+    achievedRate: achieved,
+    durationS: 5,
+    connections: 25,
+    operations: Math.round(achieved * 5),
+    errors: 0,
+    errorKinds: {},
+    bytesIn: 0,
+    bytesOut: 0,
+    latency: { unit: "us", significantDigits: 3, total: 0, min: 0, max: 0, values: [], counts: [] },
+  });
+  // 4 % short on one client, on target on the other: a sum would read 2 % short.
+  const c = combineWsResults([result(250, 240), result(250, 250)]);
+  assert.equal(c.requestedRate, 500);
+  assert.equal(c.achievedRate, 480);
+  assert.equal((c.extra as { achievedRateSum: number }).achievedRateSum, 490);
 });
