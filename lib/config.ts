@@ -90,7 +90,7 @@ const DEFAULTS: BenchConfig = {
     context: "",
     kubeconfig: "",
     qos: "burstable",
-    proxyResources: { cpu: "500m", memory: "256Mi" },
+    proxyResources: { cpu: "1", memory: "256Mi" },
   },
   oci: { varFile: "", keep: false, stateDir: "", sshKey: "" },
   out: "results",
@@ -326,16 +326,18 @@ function checkRules(c: BenchConfig, locate: Locate): void {
     fail("cluster.qos", `expected burstable or guaranteed, got ${q(c.cluster.qos)}`);
   }
   // Kubernetes quantities: CPU as cores or millicores, memory with a binary or decimal suffix.
-  if (!/^(\d+(\.\d+)?|\d+m)$/.test(c.cluster.proxyResources.cpu)) {
+  const cpu = c.cluster.proxyResources.cpu;
+  if (!/^(\d+(\.\d+)?|\d+m)$/.test(cpu) || !(parseFloat(cpu) > 0)) {
     fail(
       "cluster.proxyResources.cpu",
-      `expected a CPU quantity such as "500m" or "1", got ${q(c.cluster.proxyResources.cpu)}`,
+      `expected a CPU quantity above 0 such as "500m" or "1", got ${q(cpu)}`,
     );
   }
-  if (!/^\d+(Ki|Mi|Gi|k|M|G)?$/.test(c.cluster.proxyResources.memory)) {
+  const memory = c.cluster.proxyResources.memory;
+  if (!/^\d+(Ki|Mi|Gi|k|M|G)?$/.test(memory) || !(parseFloat(memory) > 0)) {
     fail(
       "cluster.proxyResources.memory",
-      `expected a memory quantity such as "256Mi", got ${q(c.cluster.proxyResources.memory)}`,
+      `expected a memory quantity above 0 such as "256Mi", got ${q(memory)}`,
     );
   }
   if (c.target === "cluster" && c.cluster.context === "") {

@@ -91,6 +91,14 @@ Deno.test("cluster QoS and proxy sizes are checked, naming field and value", asy
     loadConfig({ flags: { ...cluster, "cluster.proxyResources.memory": "256MB" } }),
     /"cluster.proxyResources.memory".*got "256MB"/,
   );
+  await rejects(
+    loadConfig({ flags: { ...cluster, "cluster.proxyResources.cpu": "0m" } }),
+    /"cluster.proxyResources.cpu".*above 0.*got "0m"/,
+  );
+  await rejects(
+    loadConfig({ flags: { ...cluster, "cluster.proxyResources.memory": "0Mi" } }),
+    /"cluster.proxyResources.memory".*above 0.*got "0Mi"/,
+  );
 });
 
 Deno.test("YAML syntax errors carry the line", async () => {

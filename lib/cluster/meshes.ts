@@ -11,6 +11,7 @@
 
 import type { MeshKind } from "../types.ts";
 import { type KubeObject, MANAGED_LABELS } from "./manifests.ts";
+import { cpuCores } from "./environment.ts";
 
 /** One `helm` invocation (the binary is prepended by the installer). */
 export interface HelmStep {
@@ -83,6 +84,14 @@ export interface ClusterMesh {
    */
   guaranteedProxy?: {
     annotations(cpu: string, memory: string): Record<string, string>;
+    /**
+     * Other per-pod proxy settings that follow the size (e.g. Envoy's worker threads), with
+     * the settings they amount to, recorded in results.
+     */
+    tuning?(cpu: string): {
+      annotations: Record<string, string>;
+      settings: Record<string, string | number | boolean>;
+    };
     values?: Record<string, Record<string, string>>;
   };
 }
@@ -184,6 +193,16 @@ const istioSidecar: ClusterMesh = {
       "sidecar.istio.io/proxyMemory": memory,
       "sidecar.istio.io/proxyMemoryLimit": memory,
     }),
+    // Envoy's workers follow the CPU it is given (the mesh-wide default is 2): more workers
+    // than cores would be throttled, fewer would leave the size unused. Linkerd's proxy
+    // sizes its own runtime from its CPU limit.
+    tuning: (cpu) => {
+      const concurrency = Math.max(1, Math.ceil(cpuCores(cpu)));
+      return {
+        annotations: { "proxy.istio.io/config": JSON.stringify({ concurrency }) },
+        settings: { proxyConcurrency: concurrency },
+      };
+    },
   },
 };
 

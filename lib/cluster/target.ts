@@ -103,7 +103,8 @@ export interface ClusterState {
    */
   qos?: {
     mode: string;
-    pods: Record<string, string>;
+    /** By mesh installed when read, then by namespace/app. */
+    pods: Record<string, Record<string, string>>;
     meshPods: Record<string, Record<string, string>>;
   };
 }
@@ -370,12 +371,11 @@ export class ClusterTarget implements Target {
     if (cluster.qos !== "guaranteed") return objs;
     const annotations: Record<string, string> = {};
     for (const m of ctx.config.meshes) {
+      const g = this.#mesh(m).guaranteedProxy;
       Object.assign(
         annotations,
-        this.#mesh(m).guaranteedProxy?.annotations(
-          cluster.proxyResources.cpu,
-          cluster.proxyResources.memory,
-        ),
+        g?.annotations(cluster.proxyResources.cpu, cluster.proxyResources.memory),
+        g?.tuning?.(cluster.proxyResources.cpu).annotations,
       );
     }
     return guaranteeObjects(objs, annotations);
@@ -405,7 +405,11 @@ export class ClusterTarget implements Target {
     const mode = ctx.config.cluster.qos;
     state.qos = {
       mode,
-      pods: { ...state.qos?.pods, ...qosByApp(pods) },
+      // By mesh: injection changes each pod's class.
+      pods: {
+        ...state.qos?.pods,
+        [state.mesh]: { ...state.qos?.pods[state.mesh], ...qosByApp(pods) },
+      },
       meshPods: state.qos?.meshPods ?? {},
     };
     await writeState(ctx.runDir, state);
@@ -694,7 +698,11 @@ export class ClusterTarget implements Target {
         ...mesh.settings,
         podQos: cluster.qos,
         ...(cluster.qos === "guaranteed" && mesh.guaranteedProxy
-          ? { proxyCpu: cluster.proxyResources.cpu, proxyMemory: cluster.proxyResources.memory }
+          ? {
+            proxyCpu: cluster.proxyResources.cpu,
+            proxyMemory: cluster.proxyResources.memory,
+            ...mesh.guaranteedProxy.tuning?.(cluster.proxyResources.cpu).settings,
+          }
           : {}),
       },
     });

@@ -110,7 +110,7 @@ Deno.test({
         assertEquals(tools.kubernetes, "v1.34.4");
         assertStringIncludes(tools.nodes, "3 x ? ");
         assertEquals(state.qos.mode, "burstable");
-        assertEquals(state.qos.pods["http-benchmark/http-server"], "Burstable");
+        assertEquals(state.qos.pods.baseline["http-benchmark/http-server"], "Burstable");
         assert(lines.some((l) => l.startsWith("WARN qos: benchmark pods are Burstable")));
       });
 
@@ -271,7 +271,7 @@ Deno.test({
           const state = JSON.parse(await Deno.readTextFile(`${qRun}/cluster.json`));
           assertEquals(state.qos.mode, "guaranteed");
           // The API server's own verdict on every benchmark pod.
-          assertEquals(state.qos.pods, {
+          assertEquals(state.qos.pods.baseline, {
             "baseline-http/http-client": "Guaranteed",
             "baseline-http/http-server": "Guaranteed",
             "http-benchmark/http-client": "Guaranteed",
@@ -285,8 +285,16 @@ Deno.test({
             dep.spec!.template.metadata!.annotations!["sidecar.istio.io/proxyCPULimit"],
             "500m",
           );
+          // Envoy's workers follow its CPU (500m: one worker), recorded with the mesh.
+          assertEquals(
+            dep.spec!.template.metadata!.annotations!["proxy.istio.io/config"],
+            '{"concurrency":1}',
+          );
           const mesh = await qt.describeMesh(qctx, "istio");
-          assertEquals([mesh.settings.podQos, mesh.settings.proxyCpu], ["guaranteed", "500m"]);
+          assertEquals(
+            [mesh.settings.podQos, mesh.settings.proxyCpu, mesh.settings.proxyConcurrency],
+            ["guaranteed", "500m", 1],
+          );
           // A pod as a sidecar injector with its own sizing would leave it: Burstable.
           const same = { cpu: "1", memory: "256Mi" };
           await kube.core.createNamespacedPod({
