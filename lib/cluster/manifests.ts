@@ -7,6 +7,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { parseAllDocuments } from "yaml";
 
 /** Labels on every object meshbench creates. */
@@ -135,11 +136,42 @@ export function fillRepoFiles(o: KubeObject, repo = REPO_DIR): KubeObject {
   return { ...o, data };
 }
 
-/** The workload objects of one namespace (namespace set, NodePorts shifted, files filled). */
+/** Annotation on pod templates: checksum of the repository files their ConfigMaps carry. */
+export const CODE_CHECKSUM_ANNOTATION = "meshbench.io/code-checksum";
+
+/**
+ * The workload objects of one namespace (namespace set, NodePorts shifted, files filled).
+ * Pod templates that mount a filled ConfigMap carry its checksum, so pods are replaced when
+ * meshbench's code changes (a mounted ConfigMap alone does not restart a running server).
+ */
 export function renderWorkload(spec: NamespaceSpec, dir = MANIFEST_DIR): KubeObject[] {
   const objs = readManifestFile(`workloads/${spec.workload}.yaml`, dir).map((o) =>
     fillRepoFiles(o)
   );
+  const sums = new Map(
+    objs.filter((o) => o.kind === "ConfigMap" && o.metadata.annotations?.[REPO_FILES_ANNOTATION])
+      .map((o) => [
+        o.metadata.name,
+        createHash("sha256").update(JSON.stringify((o as { data?: unknown }).data)).digest("hex")
+          .slice(0, 16),
+      ]),
+  );
+  for (const o of objs) {
+    const t = podTemplateOf(o) as
+      | {
+        metadata?: KubeObject["metadata"];
+        spec?: { volumes?: Array<{ configMap?: { name: string } }> };
+      }
+      | undefined;
+    const used = (t?.spec?.volumes ?? []).map((v) => sums.get(v.configMap?.name ?? ""))
+      .filter((x) => x);
+    if (!t || used.length === 0) continue;
+    t.metadata ??= {} as KubeObject["metadata"];
+    t.metadata.annotations = {
+      ...t.metadata.annotations,
+      [CODE_CHECKSUM_ANNOTATION]: used.join(","),
+    };
+  }
   for (const o of objs) {
     o.metadata.namespace = spec.namespace;
     if (o.kind === "Service" && spec.nodePortOffset) {

@@ -3,6 +3,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { WS_CLIENT_FILES } from "../tools/ws_client.ts";
 import {
   CLUSTER_NAMESPACES,
+  CODE_CHECKSUM_ANNOTATION,
   fillRepoFiles,
   type KubeObject,
   labellingProblems,
@@ -141,4 +142,72 @@ Deno.test("ConfigMaps of repository files: filled from the repo, every mounted k
     "t",
   )[0];
   throws(() => fillRepoFiles(bad), /cannot read "lib\/nope.ts"/);
+});
+
+Deno.test({
+  name: "the WebSocket echo pod's own command serves from its ConfigMap layout; code checksum",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const ns = CLUSTER_NAMESPACES.find((n) => n.workload === "websocket")!;
+    const objs = renderWorkload(ns);
+    const cm = objs.find((o) => o.kind === "ConfigMap")! as unknown as {
+      data: Record<string, string>;
+    };
+    const server = objs.find((o) => o.kind === "Deployment" && o.metadata.name === "ws-server")!;
+    const pod = spec(server).template;
+    // Pods are replaced when the code changes: the checksum of the ConfigMap's files.
+    const sum = pod.metadata.annotations[CODE_CHECKSUM_ANNOTATION];
+    assert(/^[0-9a-f]{16}$/.test(sum), sum);
+    const client = objs.find((o) => o.kind === "Deployment" && o.metadata.name === "ws-client")!;
+    assertEquals(spec(client).template.metadata.annotations[CODE_CHECKSUM_ANNOTATION], sum);
+    const http = renderWorkload(CLUSTER_NAMESPACES[0]);
+    assert(
+      http.every((o) => !spec(o)?.template?.metadata?.annotations?.[CODE_CHECKSUM_ANNOTATION]),
+      "only pods that mount meshbench's code carry it",
+    );
+    // The container exactly as the pod runs it (its command, args, working directory and
+    // files at the volume's paths), on this machine's Deno; only the port is a free one.
+    const c = pod.spec.containers[0];
+    const dir = await Deno.makeTempDir({ prefix: "meshbench-ws-pod-" });
+    for (const { key, path } of pod.spec.volumes[0].configMap.items) {
+      await Deno.mkdir(`${dir}/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/${path}`, cm.data[key]);
+    }
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    const args = (c.args as string[]).map((a) =>
+      a === "8080" ? String(port) : a === "$(POD_NAME)" ? "ws-server-test" : a
+    );
+    assertEquals(c.command, ["deno"]);
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: dir,
+      env: { DENO_DIR: `${dir}/deno-dir`, DENO_NO_UPDATE_CHECK: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      // The readiness probe's request, then one WebSocket round trip.
+      const probe = c.readinessProbe.httpGet;
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 200; i++) {
+        status = await fetch(`http://127.0.0.1:${port}${probe.path}`).then(
+          async (r) => (await r.body?.cancel(), r.status),
+          () => 0,
+        );
+        if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      assertEquals(status, 200);
+      const { wsProbe } = await import("../workloads/websocket.ts");
+      await wsProbe([port]);
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stdout.cancel();
+      await child.stderr.cancel();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
