@@ -37,9 +37,10 @@ export interface ClusterEnvironment {
   cni: string;
 }
 
-/** Kubernetes CPU quantity ("2", "1500m", "0.5") in cores. */
-export function cpuCores(q: string | undefined): number {
-  if (!q) return 0;
+/** Kubernetes CPU quantity ("2", "1500m", "0.5"; YAML may give a bare number) in cores. */
+export function cpuCores(quantity: string | number | undefined): number {
+  if (quantity === undefined || quantity === "") return 0;
+  const q = String(quantity);
   if (q.endsWith("m")) return Number(q.slice(0, -1)) / 1000;
   if (q.endsWith("n")) return Number(q.slice(0, -1)) / 1e9;
   return Number(q);
@@ -49,9 +50,9 @@ const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, 
 const DECIMAL: Record<string, number> = { k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
 
 /** Kubernetes memory quantity ("16Gi", "16384Mi", "17179869184", "16G") in MiB. */
-export function memoryMiB(q: string | undefined): number {
-  if (!q) return 0;
-  const m = /^(\d+(?:\.\d+)?)([KMGT]i|[kMGT])?$/.exec(q);
+export function memoryMiB(quantity: string | number | undefined): number {
+  if (quantity === undefined || quantity === "") return 0;
+  const m = /^(\d+(?:\.\d+)?)([KMGT]i|[kMGT])?$/.exec(String(quantity));
   if (!m) return NaN;
   const scale = m[2] ? (BINARY[m[2]] ?? DECIMAL[m[2]]) : 1;
   return Math.round((Number(m[1]) * scale) / 2 ** 20);

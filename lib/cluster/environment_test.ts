@@ -14,6 +14,8 @@ Deno.test("Kubernetes quantities: CPU in cores, memory in MiB", () => {
     [16384, 16384, 16384, 954],
   );
   assertEquals(Number.isNaN(memoryMiB("lots")), true);
+  // YAML gives bare numbers for "cpu: 1" and "memory: 1048576".
+  assertEquals([cpuCores(1), memoryMiB(1048576)], [1, 1]);
 });
 
 Deno.test("a node's shape, software and roles; the CNI by its DaemonSet", () => {

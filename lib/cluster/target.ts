@@ -25,8 +25,8 @@ import {
   renderAll,
   renderNamespaces,
 } from "./manifests.ts";
-import { guaranteeObjects, qosByApp, qosProblems } from "./qos.ts";
-import { type ClusterEnvironment, describeCluster } from "./environment.ts";
+import { guaranteeObjects, qosByApp, qosProblems, requestTotals } from "./qos.ts";
+import { type ClusterEnvironment, cpuCores, describeCluster, memoryMiB } from "./environment.ts";
 import { attachThrottling, type CfsCounters, scrapeCfs, throttlingBetween } from "./throttling.ts";
 import {
   applyObjects,
@@ -335,7 +335,11 @@ export class ClusterTarget implements Target {
     );
     for (const m of ctx.config.meshes) this.#mesh(m);
     const specs = this.#specs(ctx);
-    const objs = this.#render(ctx, specs).filter((o) => o.kind !== "Job");
+    const rendered = this.#render(ctx, specs);
+    if (ctx.config.cluster.qos === "guaranteed") {
+      this.#checkCapacity(ctx, rendered, specs, environment);
+    }
+    const objs = rendered.filter((o) => o.kind !== "Job");
     await applyObjects(kube, objs, { log: (m) => ctx.log.info(m) });
     let metrics = true;
     let metricsNote: string | undefined;
@@ -379,6 +383,44 @@ export class ClusterTarget implements Target {
       );
     }
     return guaranteeObjects(objs, annotations);
+  }
+
+  /**
+   * Under Guaranteed QoS requests equal limits, so the benchmark may simply not fit: refuse
+   * before applying anything when its requests (with a sidecar per meshed pod) exceed what
+   * all nodes together can allocate, naming both (the scheduler would only leave pods
+   * Pending until the health timeout).
+   */
+  #checkCapacity(
+    ctx: StageContext,
+    objs: KubeObject[],
+    specs: NamespaceSpec[],
+    environment: ClusterEnvironment,
+  ): void {
+    const p = ctx.config.cluster.proxyResources;
+    const sidecarMesh = ctx.config.meshes.some((m) => this.#mesh(m).guaranteedProxy);
+    const need = requestTotals(
+      objs,
+      sidecarMesh ? { cpu: cpuCores(p.cpu), memoryMiB: memoryMiB(p.memory) } : null,
+      specs.filter((s) => s.meshed).map((s) => s.namespace),
+    );
+    const cpu = environment.nodes.reduce((s, n) => s + n.allocatableCpu, 0);
+    const mem = environment.nodes.reduce((s, n) => s + n.allocatableMemoryMiB, 0);
+    if (need.cpu > cpu || need.memoryMiB > mem) {
+      throw new ClusterStageError(
+        "deploy",
+        `context "${ctx.config.cluster.context}"`,
+        `cluster.qos is guaranteed: the ${need.pods} benchmark pods request ` +
+          `${need.cpu.toFixed(1)} CPU and ${Math.round(need.memoryMiB)} MiB` +
+          (sidecarMesh ? ` (with a ${p.cpu} CPU / ${p.memory} sidecar each where meshed)` : "") +
+          `, but all ${environment.nodes.length} nodes together allocate ${cpu.toFixed(1)} CPU ` +
+          `and ${Math.round(mem)} MiB: fewer --workloads, a bigger cluster, or --qos burstable`,
+      );
+    }
+    ctx.log.info(
+      `qos: the benchmark pods request ${need.cpu.toFixed(1)} of ${cpu.toFixed(1)} allocatable ` +
+        `CPU and ${Math.round(need.memoryMiB)} of ${Math.round(mem)} MiB`,
+    );
   }
 
   /**

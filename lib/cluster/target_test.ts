@@ -266,7 +266,23 @@ Deno.test({
         });
         const qt = new ClusterTarget({ healthTimeoutMs: 60_000 });
         try {
+          // All five workloads Guaranteed need more than the 3 x 8 CPU kwok nodes: refused
+          // before anything is applied, with both figures.
+          const tooBig = await assertRejects(() =>
+            qt.deploy({
+              ...qctx,
+              config: { ...qctx.config, workloads: ["http", "grpc", "websocket", "db", "ml"] },
+            })
+          );
+          assertStringIncludes(tooBig.message, "cluster.qos is guaranteed: the ");
+          assertStringIncludes(tooBig.message, "all 3 nodes together allocate 24.0 CPU");
+          const before = (await kube.core.listNamespace()).items.map((n) => n.metadata?.name);
+          assert(!before.includes("grpc-benchmark"), "nothing applied");
           await qt.deploy(qctx);
+          assert(
+            qLines.some((l) => /qos: the benchmark pods request 12\.5 of 24\.0/.test(l)),
+            qLines.join("\n"),
+          );
           await qt.health(qctx);
           const state = JSON.parse(await Deno.readTextFile(`${qRun}/cluster.json`));
           assertEquals(state.qos.mode, "guaranteed");
