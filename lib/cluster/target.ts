@@ -601,6 +601,18 @@ export class ClusterTarget implements Target {
   }
 
   async warmup(ctx: StageContext, seconds: number): Promise<void> {
+    try {
+      await this.#warmup(ctx, seconds);
+    } catch (e) {
+      // The load helpers name their stage "load"; here they warm up.
+      if (e instanceof ClusterStageError && e.stage === "load") {
+        throw new ClusterStageError("warmup", e.object, e.reason);
+      }
+      throw e;
+    }
+  }
+
+  async #warmup(ctx: StageContext, seconds: number): Promise<void> {
     const state = await this.#state(ctx);
     for (const w of ctx.config.workloads.filter((w) => w === "http" || w === "grpc")) {
       const point: LoadPoint = {
