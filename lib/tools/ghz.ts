@@ -22,9 +22,10 @@
  *
  * @module
  */
+import { addCounts, combineConcurrent } from "./combine.ts";
 import type { Runner } from "../command.ts";
 import { findBinary } from "../local/tools.ts";
-import { fromPercentileSpectrum, HistogramRecorder, mergeHistograms } from "../histogram.ts";
+import { fromPercentileSpectrum, HistogramRecorder } from "../histogram.ts";
 import type { Histogram, LoadPoint, LoadResult } from "../types.ts";
 
 /** The ghz release `.ci/install_workloads.sh` installs. */
@@ -375,35 +376,19 @@ export async function runGhz(
 
 /**
  * Combines the results of ghz processes that ran at the same time (one per replica address
- * on the baseline, all against the proxy under a mesh): operations, errors and rates add up,
- * histograms merge, the duration is the longest one's.
+ * on the baseline, all against the proxy under a mesh), by {@linkcode combineConcurrent}:
+ * operations and errors add up, histograms merge, the achieved rate is the weakest
+ * process's share of the requested total, the duration is the longest one's.
  */
 export function combineGhzResults(results: readonly LoadResult[]): LoadResult {
-  if (results.length === 0) throw new RangeError("Cannot combine ghz results: got none");
+  const { combined } = combineConcurrent(results, "ghz");
   if (results.length === 1) return results[0];
-  const errorKinds: Record<string, number> = {};
-  const errorMessages: Record<string, number> = {};
-  for (const r of results) {
-    for (const [k, v] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
-    const msgs = (r.extra?.errorMessages ?? {}) as Record<string, number>;
-    for (const [k, v] of Object.entries(msgs)) errorMessages[k] = (errorMessages[k] ?? 0) + v;
-  }
   const sum = (f: (r: LoadResult) => number) => results.reduce((s, r) => s + f(r), 0);
-  const requested = results.every((r) => r.requestedRate !== null)
-    ? sum((r) => r.requestedRate!)
-    : null;
+  const errorMessages = addCounts(
+    results.map((r) => r.extra?.errorMessages as Record<string, number> | undefined),
+  );
   return {
-    ...results[0],
-    requestedRate: requested,
-    achievedRate: sum((r) => r.achievedRate),
-    durationS: Math.max(...results.map((r) => r.durationS)),
-    connections: sum((r) => r.connections),
-    operations: sum((r) => r.operations),
-    errors: sum((r) => r.errors),
-    errorKinds,
-    bytesIn: sum((r) => r.bytesIn),
-    bytesOut: sum((r) => r.bytesOut),
-    latency: mergeHistograms(results.map((r) => r.latency)),
+    ...combined,
     extra: {
       processes: results.length,
       histogramSource: [...new Set(results.map((r) => r.extra?.histogramSource))].join(","),

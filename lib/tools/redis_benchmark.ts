@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { combineConcurrent } from "./combine.ts";
 import type { Runner } from "../command.ts";
 import { fromPercentileSpectrum, mergeHistograms, summarize } from "../histogram.ts";
 import type { Histogram, LoadPoint, LoadResult } from "../types.ts";
@@ -223,9 +224,8 @@ export interface CombinedCommandStats {
  * The combined duration is the longest client's.
  */
 export function combineRedisResults(results: readonly LoadResult[]): LoadResult {
-  if (results.length === 0) {
-    throw new RangeError("Cannot combine redis-benchmark results: got none");
-  }
+  // Closed loop (no requested rate): the clients' rates add up.
+  const { combined } = combineConcurrent(results, "redis-benchmark");
   if (results.length === 1) return results[0];
   const byTest = new Map<string, RedisCommandStats[]>();
   for (const r of results) {
@@ -248,22 +248,8 @@ export function combineRedisResults(results: readonly LoadResult[]): LoadResult 
       maxMs: Math.max(...cs.map((c) => c.maxMs)),
     };
   });
-  const operations = results.reduce((s, r) => s + r.operations, 0);
-  const errors = results.reduce((s, r) => s + r.errors, 0);
-  const errorKinds: Record<string, number> = {};
-  for (const r of results) {
-    for (const [k, v] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
-  }
-  const durationS = Math.max(...results.map((r) => r.durationS));
   return {
-    ...results[0],
-    achievedRate: results.reduce((s, r) => s + r.achievedRate, 0),
-    durationS,
-    connections: results.reduce((s, r) => s + r.connections, 0),
-    operations,
-    errors,
-    errorKinds,
-    latency: mergeHistograms(results.map((r) => r.latency)),
+    ...combined,
     extra: {
       histogramSource: "csv-percentiles",
       clients: results.length,

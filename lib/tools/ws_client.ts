@@ -23,6 +23,7 @@
  */
 import type { Runner } from "../command.ts";
 import { HistogramRecorder, mergeHistograms, summarize } from "../histogram.ts";
+import { addCounts, combineConcurrent } from "./combine.ts";
 import type { Histogram, LoadResult } from "../types.ts";
 import type { TickerStart } from "./_ws_ticker.ts";
 
@@ -346,7 +347,7 @@ export const WS_CLIENT_FILES = [
  * of the clients' rates and each client's own figures stay in `extra`.
  */
 export function combineWsResults(results: readonly LoadResult[]): LoadResult {
-  if (results.length === 0) throw new RangeError("Cannot combine WebSocket results: got none");
+  const { combined, rateSum } = combineConcurrent(results, "WebSocket");
   if (results.length === 1) return results[0];
   const sum = (f: (r: LoadResult) => number) => results.reduce((s, r) => s + f(r), 0);
   const extra = (r: LoadResult) => (r.extra ?? {}) as Record<string, unknown>;
@@ -357,46 +358,18 @@ export function combineWsResults(results: readonly LoadResult[]): LoadResult {
         (h): h is Histogram => h !== undefined,
       ),
     );
-  const errorKinds: Record<string, number> = {};
+  const conns = results.map((r) => extra(r).connections as WsConnectionStats | undefined);
   const conn: WsConnectionStats = {
-    requested: 0,
-    opened: 0,
-    failed: 0,
-    closedEarly: 0,
-    reasons: {},
+    requested: conns.reduce((s, c) => s + (c?.requested ?? 0), 0),
+    opened: conns.reduce((s, c) => s + (c?.opened ?? 0), 0),
+    failed: conns.reduce((s, c) => s + (c?.failed ?? 0), 0),
+    closedEarly: conns.reduce((s, c) => s + (c?.closedEarly ?? 0), 0),
+    reasons: addCounts(conns.map((c) => c?.reasons)),
   };
-  for (const r of results) {
-    for (const [k, v] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
-    const c = extra(r).connections as WsConnectionStats | undefined;
-    if (!c) continue;
-    conn.requested += c.requested;
-    conn.opened += c.opened;
-    conn.failed += c.failed;
-    conn.closedEarly += c.closedEarly;
-    for (const [k, v] of Object.entries(c.reasons)) conn.reasons[k] = (conn.reasons[k] ?? 0) + v;
-  }
-  const durationS = Math.max(...results.map((r) => r.durationS));
   const connectHist = hist("connect");
   const lagHist = hist("sendLag");
-  const rateSum = sum((r) => r.achievedRate);
-  const requestedRate = results.every((r) => r.requestedRate !== null && r.requestedRate > 0)
-    ? sum((r) => r.requestedRate!)
-    : null;
-  const achievedRate = requestedRate === null
-    ? rateSum
-    : requestedRate * Math.min(...results.map((r) => r.achievedRate / r.requestedRate!));
   return {
-    ...results[0],
-    requestedRate,
-    achievedRate,
-    durationS,
-    connections: sum((r) => r.connections),
-    operations: sum((r) => r.operations),
-    errors: sum((r) => r.errors),
-    errorKinds,
-    bytesIn: sum((r) => r.bytesIn),
-    bytesOut: sum((r) => r.bytesOut),
-    latency: mergeHistograms(results.map((r) => r.latency)),
+    ...combined,
     extra: {
       scheduled: sum((r) => num(r, "scheduled")),
       sent: sum((r) => num(r, "sent")),
