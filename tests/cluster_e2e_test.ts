@@ -35,19 +35,13 @@ Deno.test({
       cooldownS: 0,
       gapS: 0,
     });
+    // bench:all on the test cluster, its results under `to`.
+    const args = (to: string) => [
+      ...["--target", "cluster", "--context", env.context, "--kubeconfig", env.kubeconfigPath],
+      ...["--config", configFile, "--out", to],
+    ];
     try {
-      const r = await runTask("bench_all.ts", [
-        "--target",
-        "cluster",
-        "--context",
-        env.context,
-        "--kubeconfig",
-        env.kubeconfigPath,
-        "--config",
-        configFile,
-        "--out",
-        out,
-      ]);
+      const r = await runTask("bench_all.ts", args(out));
       assertEquals(r.code, 1, `expected a failed run (Istio not installable):\n${r.stderr}`);
       const runDir = await onlyRunDir(out);
       const manifest = validateManifest(await readJson(join(runDir, "manifest.json")));
@@ -87,18 +81,7 @@ Deno.test({
       // Ctrl-C mid-run: exit 130, the run marked interrupted, measured runs kept, the
       // cluster cleaned of everything meshbench labelled.
       const out2 = join(dir, "results-interrupted");
-      const child = startTask("bench_all.ts", [
-        "--target",
-        "cluster",
-        "--context",
-        env.context,
-        "--kubeconfig",
-        env.kubeconfigPath,
-        "--config",
-        configFile,
-        "--out",
-        out2,
-      ]);
+      const child = startTask("bench_all.ts", args(out2));
       await waitUntil(
         async () => {
           try {

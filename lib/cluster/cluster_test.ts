@@ -36,6 +36,29 @@ function labelled(o: Omit<KubeObject, "metadata"> & { metadata: KubeObject["meta
   return o as KubeObject;
 }
 
+/**
+ * One replica of namespace `index`'s server Deployment renamed `name`, with one of the test
+ * environment's fault images (`registry.invalid/meshbench/<fault>:0`, see kwok_stages.yaml).
+ */
+function faultyServer(index: number, name: string, fault: string): KubeObject {
+  const ns = CLUSTER_NAMESPACES[index];
+  const [dep] = renderWorkload(ns).filter((o) => o.metadata.name === `${ns.workload}-server`);
+  dep.metadata.name = name;
+  const spec = dep.spec as {
+    replicas: number;
+    selector: { matchLabels: Record<string, string> };
+    template: {
+      metadata: { labels: Record<string, string> };
+      spec: { containers: Array<{ image: string }> };
+    };
+  };
+  spec.replicas = 1;
+  spec.selector.matchLabels = { app: name };
+  spec.template.metadata.labels.app = name;
+  spec.template.spec.containers[0].image = `registry.invalid/meshbench/${fault}:0`;
+  return dep;
+}
+
 Deno.test({
   name: "cluster target against a real API server",
   ignore: skip !== null,
@@ -221,23 +244,7 @@ Deno.test({
       });
 
       await t.step("an image that cannot be pulled fails fast with the pod's events", async () => {
-        const [dep] = renderWorkload(CLUSTER_NAMESPACES[0]).filter((o) =>
-          o.metadata.name === "http-server"
-        );
-        dep.metadata.name = "broken-image";
-        const spec = dep.spec as {
-          replicas: number;
-          selector: { matchLabels: Record<string, string> };
-          template: {
-            metadata: { labels: Record<string, string> };
-            spec: { containers: Array<{ image: string }> };
-          };
-        };
-        spec.replicas = 1;
-        spec.selector.matchLabels = { app: "broken-image" };
-        spec.template.metadata.labels.app = "broken-image";
-        spec.template.spec.containers[0].image = "registry.invalid/meshbench/unpullable:0";
-        await applyObjects(k(), [dep]);
+        await applyObjects(k(), [faultyServer(0, "broken-image", "unpullable")]);
         const started = Date.now();
         const e = await assertRejects(() =>
           waitHealthy(k(), ["http-benchmark"], { timeoutMs: 60_000, pollMs: 250 })
@@ -254,23 +261,7 @@ Deno.test({
       });
 
       await t.step("a pod that never becomes ready fails at the bound", async () => {
-        const [dep] = renderWorkload(CLUSTER_NAMESPACES[1]).filter((o) =>
-          o.metadata.name === "grpc-server"
-        );
-        dep.metadata.name = "never-ready";
-        const spec = dep.spec as {
-          replicas: number;
-          selector: { matchLabels: Record<string, string> };
-          template: {
-            metadata: { labels: Record<string, string> };
-            spec: { containers: Array<{ image: string }> };
-          };
-        };
-        spec.replicas = 1;
-        spec.selector.matchLabels = { app: "never-ready" };
-        spec.template.metadata.labels.app = "never-ready";
-        spec.template.spec.containers[0].image = "registry.invalid/meshbench/never-ready:0";
-        await applyObjects(k(), [dep]);
+        await applyObjects(k(), [faultyServer(1, "never-ready", "never-ready")]);
         const e = await assertRejects(() =>
           waitHealthy(k(), ["grpc-benchmark"], { timeoutMs: 4_000, pollMs: 250 })
         );

@@ -1,6 +1,7 @@
 import { throws } from "node:assert/strict";
 import { assert, assertEquals } from "./_assert.ts";
 import { WS_CLIENT_FILES } from "../tools/ws_client.ts";
+import { layOutConfigMap } from "./testdata/context.ts";
 import {
   CLUSTER_NAMESPACES,
   CODE_CHECKSUM_ANNOTATION,
@@ -170,10 +171,7 @@ Deno.test({
     // files at the volume's paths), on this machine's Deno; only the port is a free one.
     const c = pod.spec.containers[0];
     const dir = await Deno.makeTempDir({ prefix: "meshbench-ws-pod-" });
-    for (const { key, path } of pod.spec.volumes[0].configMap.items) {
-      await Deno.mkdir(`${dir}/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
-      await Deno.writeTextFile(`${dir}/${path}`, cm.data[key]);
-    }
+    await layOutConfigMap(dir, pod.spec.volumes[0].configMap.items, cm.data);
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (l.addr as Deno.NetAddr).port;
     l.close();

@@ -7,7 +7,7 @@ import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture
 import { resolveBinDir } from "../testenv/testenv.ts";
 import { ClusterTarget } from "./target.ts";
 import { connect, disconnect } from "./kube.ts";
-import { makeContext } from "./testdata/context.ts";
+import { layOutConfigMap, makeContext } from "./testdata/context.ts";
 import type { RunSpec } from "../types.ts";
 import { echoHandler, type EchoStats } from "../../servers/ws_echo.ts";
 
@@ -159,12 +159,7 @@ Deno.test({
         });
         const items = dep.spec!.template.spec!.volumes!.find((v) => v.name === "code")!
           .configMap!.items!;
-        for (const { key, path } of items) {
-          await Deno.mkdir(`${env.dir}/${path.slice(0, path.lastIndexOf("/"))}`, {
-            recursive: true,
-          });
-          await Deno.writeTextFile(`${env.dir}/${path}`, cm.data![key]);
-        }
+        await layOutConfigMap(env.dir, items, cm.data!);
         const out = await target.runLoad(ctx, {
           seq: 4,
           workload: "websocket",

@@ -39,3 +39,18 @@ export function makeContext(o: {
     },
   };
 }
+
+/**
+ * Writes a ConfigMap's files under `dir` as a pod mounts them: each volume item's key at its
+ * path (kwok runs exec'd commands on this machine, so tests lay out what the pod would see).
+ */
+export async function layOutConfigMap(
+  dir: string,
+  items: ReadonlyArray<{ key: string; path: string }>,
+  data: Record<string, string>,
+): Promise<void> {
+  for (const { key, path } of items) {
+    await Deno.mkdir(`${dir}/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/${path}`, data[key]);
+  }
+}
