@@ -8,6 +8,7 @@
 
 import type * as k8s from "@kubernetes/client-node";
 import { checkReachable, type Kube } from "./kube.ts";
+import { parseCpu, parseMemory } from "./metrics.ts";
 
 /** One node as a result records it. */
 export interface ClusterNode {
@@ -37,25 +38,18 @@ export interface ClusterEnvironment {
   cni: string;
 }
 
-/** Kubernetes CPU quantity ("2", "1500m", "0.5"; YAML may give a bare number) in cores. */
+/**
+ * A Kubernetes CPU quantity in cores ({@linkcode parseCpu}); YAML may give a bare number,
+ * and an absent quantity is 0.
+ */
 export function cpuCores(quantity: string | number | undefined): number {
-  if (quantity === undefined || quantity === "") return 0;
-  const q = String(quantity);
-  if (q.endsWith("m")) return Number(q.slice(0, -1)) / 1000;
-  if (q.endsWith("n")) return Number(q.slice(0, -1)) / 1e9;
-  return Number(q);
+  return quantity === undefined || quantity === "" ? 0 : parseCpu(String(quantity));
 }
 
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-const DECIMAL: Record<string, number> = { k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
-
-/** Kubernetes memory quantity ("16Gi", "16384Mi", "17179869184", "16G") in MiB. */
+/** A Kubernetes memory quantity in MiB ({@linkcode parseMemory} gives MB); absent is 0. */
 export function memoryMiB(quantity: string | number | undefined): number {
   if (quantity === undefined || quantity === "") return 0;
-  const m = /^(\d+(?:\.\d+)?)([KMGT]i|[kMGT])?$/.exec(String(quantity));
-  if (!m) return NaN;
-  const scale = m[2] ? (BINARY[m[2]] ?? DECIMAL[m[2]]) : 1;
-  return Math.round((Number(m[1]) * scale) / 2 ** 20);
+  return Math.round((parseMemory(String(quantity)) * 1e6) / 2 ** 20);
 }
 
 /** One node's record. */

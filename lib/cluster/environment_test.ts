@@ -1,3 +1,4 @@
+import { throws } from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
 import { assertEquals } from "./_assert.ts";
 import { cpuCores, describeNode, detectCni, memoryMiB } from "./environment.ts";
@@ -13,7 +14,7 @@ Deno.test("Kubernetes quantities: CPU in cores, memory in MiB", () => {
     [memoryMiB("16Gi"), memoryMiB("16384Mi"), memoryMiB("17179869184"), memoryMiB("1G")],
     [16384, 16384, 16384, 954],
   );
-  assertEquals(Number.isNaN(memoryMiB("lots")), true);
+  throws(() => memoryMiB("lots"), /Cannot parse memory quantity "lots"/);
   // YAML gives bare numbers for "cpu: 1" and "memory: 1048576".
   assertEquals([cpuCores(1), memoryMiB(1048576)], [1, 1]);
 });

@@ -54,7 +54,8 @@ export class MetricsUnavailableError extends Error {
   }
 }
 
-const CPU_UNITS: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, "": 1 };
+/** Divisors, not factors: 950 / 1e3 is exactly 0.95, 950 * 1e-3 is not. */
+const CPU_DIVISORS: Record<string, number> = { n: 1e9, u: 1e6, m: 1e3, "": 1 };
 const MEM_UNITS: Record<string, number> = {
   "": 1,
   k: 1e3,
@@ -71,7 +72,7 @@ const MEM_UNITS: Record<string, number> = {
 export function parseCpu(q: string): number {
   const m = /^([0-9.]+(?:e[0-9]+)?)(n|u|m|)$/.exec(q.trim());
   if (!m) throw new Error(`Cannot parse CPU quantity "${q}": expected e.g. "250m" or "1"`);
-  return Number(m[1]) * CPU_UNITS[m[2]];
+  return Number(m[1]) / CPU_DIVISORS[m[2]];
 }
 
 /** A Kubernetes memory quantity ("128Mi", "1Gi", "1000000") in MB (10^6 bytes). */
