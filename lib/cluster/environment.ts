@@ -102,8 +102,9 @@ export function detectCni(daemonSets: readonly k8s.V1DaemonSet[]): string {
 
 /** Reads the cluster's description through the API (nodes, DaemonSets, version). */
 export async function describeCluster(kube: Kube): Promise<ClusterEnvironment> {
-  const [serverVersion, nodes, daemonSets] = await Promise.all([
-    checkReachable(kube),
+  // Reachability first: its error names the context and server plainly.
+  const serverVersion = await checkReachable(kube);
+  const [nodes, daemonSets] = await Promise.all([
     kube.core.listNode(),
     kube.apps.listDaemonSetForAllNamespaces(),
   ]);

@@ -16,7 +16,7 @@ import { standardPoints } from "../plan.ts";
 import type { Requirement, StageContext, Target } from "../target.ts";
 import type { LoadPoint, LoadResult, MeshRef, ResourceUse, RunSpec } from "../types.ts";
 import { realRunner, type Runner } from "../command.ts";
-import { checkReachable, connect, disconnect, type Kube, kubeconfigPath } from "./kube.ts";
+import { connect, disconnect, type Kube, kubeconfigPath } from "./kube.ts";
 import {
   CLUSTER_NAMESPACES,
   type KubeObject,
@@ -324,9 +324,9 @@ export class ClusterTarget implements Target {
 
   async deploy(ctx: StageContext): Promise<void> {
     const kube = this.#connect(ctx);
-    const serverVersion = await checkReachable(kube);
-    ctx.log.info(`cluster: context "${kube.context}" at ${kube.server} (${serverVersion})`);
     const environment = await describeCluster(kube);
+    const serverVersion = environment.serverVersion;
+    ctx.log.info(`cluster: context "${kube.context}" at ${kube.server} (${serverVersion})`);
     ctx.log.info(
       `cluster: ${environment.nodes.length} nodes (${
         [...new Set(environment.nodes.map((n) => `${n.arch}, ${n.cpu} CPU, ${n.memoryMiB} MiB`))]
