@@ -334,6 +334,7 @@ export function wsClientCommand(
 export const WS_CLIENT_FILES = [
   "lib/tools/ws_client.ts",
   "lib/tools/_ws_ticker.ts",
+  "lib/tools/combine.ts",
   "lib/histogram.ts",
 ] as const;
 
