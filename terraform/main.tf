@@ -164,6 +164,11 @@ resource "oci_core_instance" "node" {
   }
 
   lifecycle {
+    # The image is looked up as "newest Canonical Ubuntu" on every plan: without this, a
+    # new image release would replace (wipe) every node on the next infra:up. Replacing
+    # nodes on purpose is infra:down + infra:up.
+    ignore_changes = [source_details[0].source_id]
+
     precondition {
       condition     = local.image_id != null
       error_message = "No Canonical Ubuntu ${var.ubuntu_version} image for ${local.shape} was found in region \"${var.region}\": set image_ocid."

@@ -124,7 +124,7 @@ variable "load_balancer_allowed_cidrs" {
 }
 
 variable "allow_open_cidrs" {
-  description = "Explicit opt-in to 0.0.0.0/0 in an allowed-CIDR list."
+  description = "Explicit opt-in to an open CIDR (any prefix shorter than /8, 0.0.0.0/0 included) in an allowed-CIDR list."
   type        = bool
   default     = false
 }

@@ -157,6 +157,19 @@ export async function staticRootProblems(terraformDir: string): Promise<string[]
     }
   }
 
+  // A new image release must not replace the nodes on the next infra:up.
+  const inst = root.json.map((f) =>
+    (((f.resource as Hcl) ?? {}).oci_core_instance as Hcl | undefined)?.node as Hcl[] | undefined
+  ).find((x) => x)?.[0];
+  const ignored = ((inst?.lifecycle as Hcl[] | undefined) ?? [])
+    .flatMap((l) => (l.ignore_changes as string[] | undefined) ?? []);
+  if (inst && !ignored.includes("${source_details[0].source_id}")) {
+    problems.push(
+      "oci_core_instance.node must ignore_changes [source_details[0].source_id]: the image is " +
+        "looked up as the newest on every plan, so a new release would replace every node",
+    );
+  }
+
   // The example variables file names only declared variables and sets every required one.
   const example = await Deno.readTextFile(join(terraformDir, "meshbench.tfvars.example"));
   const named = new Map<string, boolean>();

@@ -63,6 +63,16 @@ Deno.test("static checks catch what terraform validate would, and guard bypasses
       /protocol "6" bypasses the topology guards/,
     ],
     [
+      "nodes that a new image release would replace",
+      (d) =>
+        replaceIn(
+          join(d, "main.tf"),
+          /\n\s*ignore_changes = \[source_details\[0\]\.source_id\]\n/,
+          "\n",
+        ),
+      /must ignore_changes \[source_details\[0\]\.source_id\]/,
+    ],
+    [
       "an unpinned provider",
       (d) => replaceIn(join(d, "versions.tf"), '"= 7.31.0"', '"~> 7.0"'),
       /provider "oci" must be oracle\/oci pinned/,

@@ -12,10 +12,13 @@ locals {
     nodeport_allowed_cidrs      = var.nodeport_allowed_cidrs
     load_balancer_allowed_cidrs = var.load_balancer_allowed_cidrs
   }
-  # A /0 prefix, whatever its address, admits the whole internet.
+  # A prefix shorter than /8 admits at least 1/128 of the internet, so it counts as open:
+  # not only /0, but also 0.0.0.0/1 + 128.0.0.0/1, which together admit every address.
+  # An operator's own range (a /32, an office /24, a provider /16) passes.
+  min_operator_prefix = 8
   open_cidrs_found = flatten([
     for name, cidrs in local.open_cidr_lists : [
-      for c in cidrs : "${name}=\"${c}\"" if can(cidrhost(c, 0)) && endswith(c, "/0")
+      for c in cidrs : "${name}=\"${c}\"" if can(cidrhost(c, 0)) && try(tonumber(split("/", c)[1]), 0) < local.min_operator_prefix
     ]
   ])
 
@@ -101,7 +104,7 @@ resource "terraform_data" "guards" {
   lifecycle {
     precondition {
       condition     = var.allow_open_cidrs || length(local.open_cidrs_found) == 0
-      error_message = "Refusing an open CIDR (${join(", ", local.open_cidrs_found)}): it exposes the nodes to the whole internet. Use your own /32, or set allow_open_cidrs = true on purpose."
+      error_message = "Refusing an open CIDR (${join(", ", local.open_cidrs_found)}): a prefix shorter than /${local.min_operator_prefix} exposes the nodes to a large part of the internet. Use your own /32, or set allow_open_cidrs = true on purpose."
     }
     precondition {
       condition     = var.allow_beyond_free_tier || length(local.over_free_tier) == 0

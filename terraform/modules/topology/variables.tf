@@ -86,8 +86,8 @@ variable "master_ocpus" {
   default     = 2
 
   validation {
-    condition     = var.master_ocpus >= 1 && floor(var.master_ocpus) == var.master_ocpus
-    error_message = "master_ocpus must be a whole number of at least 1."
+    condition     = var.master_ocpus >= 2 && floor(var.master_ocpus) == var.master_ocpus
+    error_message = "master_ocpus must be a whole number of at least 2 (kubeadm init refuses a control plane with fewer than 2 CPUs)."
   }
 }
 

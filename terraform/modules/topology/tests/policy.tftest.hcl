@@ -133,13 +133,13 @@ run "a_third_worker_is_refused" {
 run "exact_free_tier_totals_are_accepted" {
   command = plan
   variables {
-    worker_count     = 3
-    master_ocpus     = 1
-    master_memory_gb = 6
+    boot_volume_gb = 66
   }
-  # 4 x (1 OCPU, 6 GB, 50 GB) is exactly 4 OCPU, 24 GB and 200 GB.
+  # master 2 OCPU/12 GB + two workers 1 OCPU/6 GB is exactly 4 OCPU and 24 GB; three 66 GB
+  # boot volumes are 198 of 200 GB. (Four nodes can no longer reach 200 GB exactly: a
+  # kubeadm control plane needs 2 of the 4 OCPU.)
   assert {
-    condition     = output.totals == { ocpus = 4, memory_gb = 24, block_storage_gb = 200, lb_mbps = 0 }
+    condition     = output.totals == { ocpus = 4, memory_gb = 24, block_storage_gb = 198, lb_mbps = 0 }
     error_message = "Totals at the free-tier limits must be accepted."
   }
 }
@@ -187,4 +187,41 @@ run "boot_volume_below_oci_minimum_is_refused" {
     boot_volume_gb = 40
   }
   expect_failures = [var.boot_volume_gb]
+}
+
+run "two_half_internet_cidrs_are_refused" {
+  # 0.0.0.0/1 + 128.0.0.0/1 admit every address without naming /0.
+  command = plan
+  variables {
+    ssh_allowed_cidrs = ["0.0.0.0/1", "128.0.0.0/1"]
+  }
+  expect_failures = [terraform_data.guards]
+}
+
+run "a_slash_seven_is_refused_as_open" {
+  command = plan
+  variables {
+    api_allowed_cidrs = ["203.0.113.7/32", "64.0.0.0/7"]
+  }
+  expect_failures = [terraform_data.guards]
+}
+
+run "an_operator_slash_sixteen_is_accepted" {
+  command = plan
+  variables {
+    ssh_allowed_cidrs = ["198.51.0.0/16"]
+  }
+  assert {
+    condition     = length(output.open_cidrs_found) == 0
+    error_message = "A /16 operator range must not count as open."
+  }
+}
+
+run "a_one_ocpu_master_is_refused" {
+  # kubeadm init's preflight refuses a control plane with fewer than 2 CPUs.
+  command = plan
+  variables {
+    master_ocpus = 1
+  }
+  expect_failures = [var.master_ocpus]
 }
