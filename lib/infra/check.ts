@@ -9,6 +9,7 @@ import { CommandError, realRunner, type Runner } from "../command.ts";
 import type { Logger } from "../target.ts";
 import { runPlaybook } from "./ansible.ts";
 import { parseClusterOutput, renderInventory } from "./inventory.ts";
+import { OCI_SCHEMA_PATH, providerSchemaProblems, readProviderSchema } from "./provider_schema.ts";
 import { staticRootProblems } from "./static_check.ts";
 import {
   ANSIBLE_DIR,
@@ -109,6 +110,13 @@ const CHECKS: Array<[string, CheckFn]> = [
     const problems = await staticRootProblems(TERRAFORM_DIR);
     if (problems.length > 0) throw new Error(problems.join("\n"));
     return "references resolve, ingress only via the topology guards, example matches";
+  }],
+  ["OCI arguments and blocks against the pinned provider schema (no provider binary)", async () => {
+    const schema = await readProviderSchema(OCI_SCHEMA_PATH);
+    const problems = await providerSchemaProblems(TERRAFORM_DIR, schema);
+    if (problems.length > 0) throw new Error(problems.join("\n"));
+    const n = Object.keys(schema.resources).length + Object.keys(schema.dataSources).length;
+    return `every oci_* block matches oracle/oci 7.31.0's schema (${n} types known)`;
   }],
   ["terraform validate (topology module)", async ({ runner }) => {
     const bin = needTerraform();
