@@ -84,12 +84,18 @@ Deno.test({
         stateDir,
         mesh: "cilium",
         timeoutMs: 120_000,
+        // The first play waits for SSH on new nodes (15 min by default); bound it here.
+        extraVars: { node_boot_timeout_s: 3 },
         log: { info: (m) => lines.push(m), warn: (m) => lines.push(m), progress() {} },
       }).then(() => undefined, (e) => e);
       assert(err instanceof InfraError, `expected InfraError, got ${err}`);
-      assert(/UNREACHABLE/.test(err.message), err.message);
+      assert(/timed out waiting for ping module test/.test(err.message), err.message);
       assert(err.message.includes(`infra:down --state-dir ${stateDir}`), err.message);
-      assert(lines.some((l) => l.startsWith("PLAY [Prepare every node]")), "output is streamed");
+      assert(
+        lines.some((l) => l.startsWith("PLAY [Wait until every new node answers SSH")),
+        "output is streamed, and the first play waits for the nodes",
+      );
+      assert(!lines.some((l) => l.startsWith("PLAY [Prepare every node]")), "nothing ran after");
       const rec = await readInfraRecord(stateDir);
       assertEquals(rec?.phase, "cluster-failed");
       assertEquals(rec?.cni, "cilium");
@@ -109,4 +115,51 @@ Deno.test("clusterSetup refuses a state dir with nothing up", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the playbook waits for SSH and cloud-init before its first change", async () => {
+  const plays = parse(
+    await Deno.readTextFile(join(import.meta.dirname!, "../../ansible/site.yml")),
+  ) as Array<{ hosts: string; gather_facts?: boolean; tasks?: Array<Record<string, unknown>> }>;
+  const first = plays[0];
+  assertEquals(first.hosts, "all");
+  // Fact gathering needs SSH itself, so it must wait too.
+  assertEquals(first.gather_facts, false);
+  const modules = (first.tasks ?? []).map((t) => Object.keys(t).find((k) => k.includes(".")));
+  assertEquals(modules, ["ansible.builtin.wait_for_connection", "ansible.builtin.command"]);
+  assertEquals(first.tasks![1]["ansible.builtin.command"], "cloud-init status --wait");
+});
+
+Deno.test("every apt task outwaits unattended-upgrades' lock on a first boot", async () => {
+  const vars = parse(
+    await Deno.readTextFile(join(import.meta.dirname!, "../../ansible/group_vars/all.yml")),
+  );
+  assert(vars.apt_lock_timeout_s >= 600, `apt_lock_timeout_s ${vars.apt_lock_timeout_s}`);
+  const roles = join(import.meta.dirname!, "../../ansible/roles");
+  let apt = 0;
+  for (const role of Deno.readDirSync(roles)) {
+    const dir = join(roles, role.name, "tasks");
+    let files: Deno.DirEntry[];
+    try {
+      files = [...Deno.readDirSync(dir)];
+    } catch {
+      continue;
+    }
+    for (const f of files.filter((f) => f.name.endsWith(".yml"))) {
+      const tasks = parse(await Deno.readTextFile(join(dir, f.name))) as Array<
+        Record<string, Record<string, unknown>>
+      >;
+      for (const t of tasks ?? []) {
+        const a = t["ansible.builtin.apt"] ?? t["apt"];
+        if (!a) continue;
+        apt++;
+        assertEquals(
+          a.lock_timeout,
+          "{{ apt_lock_timeout_s }}",
+          `${role.name}/tasks/${f.name} "${t.name}" has no lock_timeout (apt's default is 60 s)`,
+        );
+      }
+    }
+  }
+  assert(apt >= 3, `found only ${apt} apt tasks`);
 });
