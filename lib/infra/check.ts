@@ -295,6 +295,8 @@ const CHECKS: Array<[string, CheckFn]> = [
         rules.includes("-A FORWARD -j REJECT") && "forward reject rule kept",
         !/-A INPUT -s 10\.0\.0\.0\/16 -j ACCEPT\n(.*\n)*-A INPUT -j REJECT/.test(rules) &&
         "VCN accept rule missing or after the reject rule",
+        !/-A INPUT -s 10\.244\.0\.0\/16 -j ACCEPT\n(.*\n)*-A INPUT -j REJECT/.test(rules) &&
+        "pod CIDR accept rule missing or after the reject rule (metrics-server cannot scrape its own node)",
         !kubeadm.includes("podSubnet: 10.244.0.0/16") && "podSubnet missing from kubeadm config",
         !kubeadm.includes("- 192.0.2.10") && "public address missing from certSANs",
       ].filter(Boolean);
