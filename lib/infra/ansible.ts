@@ -261,6 +261,8 @@ export async function clusterSetup(opts: ClusterSetupOptions = {}): Promise<Clus
       timeoutMs: opts.timeoutMs,
     });
     changed = r.changed;
+    // ansible's fetch writes with the umask (world-readable); this is cluster-admin.
+    await Deno.chmod(adminConf, 0o600);
     const master = controlPlane(record.cluster!);
     const kubeconfig = join(stateDir, "kubeconfig");
     await writeTextAtomic(

@@ -141,7 +141,10 @@ export async function recordPhase(
   const event: InfraEvent = { phase, at: new Date().toISOString() };
   if (error !== undefined) event.error = error;
   const next: InfraRecord = { ...record, phase, history: [...record.history, event] };
-  await Deno.mkdir(record.stateDir, { recursive: true });
+  // The state dir holds Terraform state, the admin kubeconfig and pinned host keys: the
+  // operator's only.
+  await Deno.mkdir(record.stateDir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(record.stateDir, 0o700);
   await writeJsonAtomic(recordPath(record.stateDir), next);
   return next;
 }

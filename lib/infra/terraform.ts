@@ -278,9 +278,26 @@ export interface InfraDownResult {
   destroyed: boolean;
 }
 
+/** Files of a cluster that must not outlive its nodes, relative to the state dir. */
+export const CLUSTER_FILES = ["known_hosts", "inventory.yml", "admin.conf", "kubeconfig"];
+
+async function removeClusterFiles(stateDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of CLUSTER_FILES) {
+    try {
+      await Deno.remove(join(stateDir, name));
+      removed.push(name);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return removed;
+}
+
 /**
  * Tears down everything recorded in the state directory with `terraform destroy`, then
- * checks the state is empty. Works from the record alone, whatever phase it reached.
+ * checks the state is empty and removes the cluster's files (host keys, inventory,
+ * kubeconfigs). Works from the record alone, whatever phase it reached.
  */
 export async function infraDown(opts: InfraDownOptions = {}): Promise<InfraDownResult> {
   const runner = opts.runner ?? realRunner;
@@ -357,6 +374,10 @@ export async function infraDown(opts: InfraDownOptions = {}): Promise<InfraDownR
       { cause: e },
     );
   }
+  // The nodes are gone: their pinned host keys (a new node may reuse an address), the
+  // inventory and the cluster's admin credentials go with them.
+  const removed = await removeClusterFiles(stateDir);
+  if (removed.length > 0) log.info(`Removed ${removed.join(", ")} from ${stateDir}`);
   const { cluster: _cluster, ...rest } = record;
   record = await recordPhase(rest as InfraRecord, "down");
   await copyToRunDir(record, opts.runDir);

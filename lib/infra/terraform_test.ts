@@ -1,7 +1,16 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import type { Logger } from "../target.ts";
-import { infraDown, InfraError, infraUp, stateResources, TerraformProgress } from "./terraform.ts";
+import {
+  CLUSTER_FILES,
+  infraDown,
+  InfraError,
+  infraUp,
+  stateResources,
+  TerraformProgress,
+} from "./terraform.ts";
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 import { readInfraRecord } from "./state.ts";
 import { terraformBinary, TOPOLOGY_DIR } from "./tools.ts";
 
@@ -70,8 +79,14 @@ Deno.test({
         "up",
       ]);
 
+      // Only the operator may read the state dir; the cluster's files die with it.
+      assertEquals((await Deno.stat(stateDir)).mode! & 0o777, 0o700);
+      for (const f of CLUSTER_FILES) await Deno.writeTextFile(join(stateDir, f), "x\n");
       const down = await infraDown({ stateDir, log });
       assertEquals(down.destroyed, true);
+      for (const f of CLUSTER_FILES) {
+        assert(!(await exists(join(stateDir, f))), `${f} survived infra:down`);
+      }
       assertEquals((await readInfraRecord(stateDir))?.phase, "down");
       assertEquals(await stateResources(out.tfStatePath), []);
       assertEquals((await infraDown({ stateDir })).destroyed, false);
