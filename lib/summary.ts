@@ -135,6 +135,21 @@ function hashSeed(seed: number, key: string): number {
   return h;
 }
 
+/**
+ * The bootstrap seed of one overhead figure: the run's seed mixed with its load point and
+ * mesh, so each figure has its own resamples and a notebook can repeat them exactly.
+ */
+export function overheadSeed(
+  seed: number,
+  point: { workload: string; mode: string; tool: string; rate: number | null },
+  mesh: string,
+): number {
+  return hashSeed(
+    seed,
+    `${point.workload}|${point.mode}|${point.tool}|${point.rate ?? "-"}|${mesh}`,
+  );
+}
+
 function isUsable(r: RunRecord): r is Usable {
   return (r.status === "ok" || r.status === "saturated") && r.load !== undefined;
 }
@@ -261,7 +276,10 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
         {
           resamples: options.resamples,
           confidence: options.confidence,
-          seed: hashSeed(options.seed, `${pk}|${mesh}`),
+          seed: overheadSeed(options.seed, {
+            ...base[0].spec.point,
+            workload: base[0].spec.workload,
+          }, mesh),
         },
       );
       metrics.forEach((metric, i) => {
