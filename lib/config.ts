@@ -1,99 +1,40 @@
 /**
- * One config merge (STYLE principle 9): defaults < profile < file < env < flags,
- * validated once; errors name the field, the value and, for files, the line.
+ * One config merge: defaults < profile < file < env < flags, validated once against the
+ * one declaration in `config_schema.ts`; errors name the field, the value as written and
+ * where it came from (`file:line`, the environment variable or the flag).
  *
  * @module
  */
-import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
-import type { TargetName } from "./types.ts";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import {
+  type BenchConfig,
+  CONFIG_ENV,
+  CONFIG_FLAGS,
+  configDefaults,
+  configFields,
+  type ProfileName,
+  schemaAt,
+  type SchemaNode,
+} from "./config_schema.ts";
 
-export type ProfileName = "quick" | "standard" | "full";
-
-/** The validated, effective configuration of a run. */
-export interface BenchConfig {
-  target: TargetName;
-  profile: ProfileName;
-  /** Seed of the interleaved run order and of the bootstrap. */
-  seed: number;
-  workloads: string[];
-  meshes: string[];
-  /** The mesh every other mesh is compared against. */
-  baseline: string;
-  iterations: number;
-  warmupS: number;
-  cooldownS: number;
-  /** Pause between consecutive measured runs. */
-  gapS: number;
-  load: {
-    /** Fixed-rate latency points, requests per second. */
-    rates: number[];
-    durationS: number;
-    connections: number;
-    /** Closed-loop max-throughput runs (wrk and the like). */
-    throughput: { enabled: boolean; durationS: number; connections: number };
-  };
-  /** A fixed-rate run is `saturated` when achieved is more than this % under target. */
-  saturationPct: number;
-  /** Baseline CV (%) above which overheads are flagged as noisy. */
-  noisyCvPct: number;
-  bootstrap: { resamples: number; confidence: number };
-  local: { proxyThreads: number; serverWorkers: number; basePort: number };
-  cluster: {
-    context: string;
-    kubeconfig: string;
-    /**
-     * QoS class of the benchmark pods. `guaranteed` (METHODOLOGY rule 10) sets every
-     * container's requests to its limits and sizes injected proxies at `proxyResources`
-     * with requests equal to limits, and checks every benchmark pod is Guaranteed before
-     * load; `burstable` (default) keeps small requests so the design's 2 x 1 OCPU workers fit.
-     */
-    qos: "burstable" | "guaranteed";
-    /** Size of each injected sidecar proxy under `qos: guaranteed`. */
-    proxyResources: { cpu: string; memory: string };
-  };
-  /** The OCI target: Terraform variables file, keep the infrastructure, state, SSH key. */
-  oci: { varFile: string; keep: boolean; stateDir: string; sshKey: string };
-  /** Directory that holds run directories. */
-  out: string;
-}
+export type { BenchConfig, ProfileName };
 
 /** A config problem: names the field, the value and where it came from. */
 export class ConfigError extends Error {
   constructor(readonly field: string, message: string, readonly where?: string) {
-    super(`Invalid config "${field}"${where ? ` (${where})` : ""}: ${message}`);
+    super(
+      field.startsWith("--")
+        ? `Invalid ${field}${where ? ` "${where}"` : ""}: ${message}`
+        : `Invalid config "${field}"${where ? ` (${where})` : ""}: ${message}`,
+    );
     this.name = "ConfigError";
   }
 }
 
-const DEFAULTS: BenchConfig = {
-  target: "local",
-  profile: "quick",
-  seed: 1,
-  workloads: ["http", "grpc", "websocket", "db", "ml"],
-  meshes: ["baseline", "sidecar-emu", "node-proxy-emu"],
-  baseline: "baseline",
-  iterations: 3,
-  warmupS: 3,
-  cooldownS: 2,
-  gapS: 0.2,
-  load: {
-    rates: [500],
-    durationS: 5,
-    connections: 8,
-    throughput: { enabled: true, durationS: 3, connections: 16 },
-  },
-  saturationPct: 2,
-  noisyCvPct: 10,
-  bootstrap: { resamples: 2000, confidence: 0.95 },
-  local: { proxyThreads: 1, serverWorkers: 1, basePort: 18000 },
-  cluster: {
-    context: "",
-    kubeconfig: "",
-    qos: "burstable",
-    proxyResources: { cpu: "1", memory: "256Mi" },
-  },
-  oci: { varFile: "", keep: false, stateDir: "", sshKey: "" },
-  out: "results",
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends Array<unknown> ? T[K]
+    : T[K] extends object ? DeepPartial<T[K]>
+    : T[K];
 };
 
 /** What each profile changes on top of the defaults. */
@@ -120,107 +61,223 @@ export const PROFILES: Record<ProfileName, DeepPartial<BenchConfig>> = {
 };
 
 /** Cluster meshes differ from local emulations: the default list follows the target. */
-const CLUSTER_MESHES = ["baseline", "istio", "linkerd", "cilium"];
-
-export type DeepPartial<T> = {
-  [K in keyof T]?: T[K] extends Array<unknown> ? T[K]
-    : T[K] extends object ? DeepPartial<T[K]>
-    : T[K];
+const REMOTE_DEFAULTS: DeepPartial<BenchConfig> = {
+  meshes: ["baseline", "istio", "linkerd", "cilium"],
 };
 
-type Shape = "string" | "number" | "integer" | "boolean" | "string[]" | "number[]" | {
-  [k: string]: Shape;
-};
+/** Largest config file read; a benchmark config is a few hundred bytes. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** YAML aliases expanded at most (an alias bomb is refused, not expanded). */
+export const MAX_YAML_ALIASES = 50;
 
-const SHAPE: Shape = {
-  target: "string",
-  profile: "string",
-  seed: "integer",
-  workloads: "string[]",
-  meshes: "string[]",
-  baseline: "string",
-  iterations: "integer",
-  warmupS: "number",
-  cooldownS: "number",
-  gapS: "number",
-  load: {
-    rates: "number[]",
-    durationS: "number",
-    connections: "integer",
-    throughput: { enabled: "boolean", durationS: "number", connections: "integer" },
-  },
-  saturationPct: "number",
-  noisyCvPct: "number",
-  bootstrap: { resamples: "integer", confidence: "number" },
-  local: { proxyThreads: "integer", serverWorkers: "integer", basePort: "integer" },
-  cluster: {
-    context: "string",
-    kubeconfig: "string",
-    qos: "string",
-    proxyResources: { cpu: "string", memory: "string" },
-  },
-  oci: { varFile: "string", keep: "boolean", stateDir: "string", sshKey: "string" },
-  out: "string",
-};
+/** Where a value came from, and how it was written there. */
+export interface Origin {
+  /** `file:line`, `env NAME` or `command-line flag --name`. */
+  where?: string;
+  /** The value as written in that source, when known. */
+  raw?: string;
+}
 
-/** Locates a field in the source so errors can say "file:line". */
-type Locate = (path: string[]) => string | undefined;
+/** Locates a field in a source so errors can say where and quote what was written. */
+export type Locate = (path: readonly string[]) => Origin;
 
-function checkShape(
-  value: unknown,
-  shape: Shape,
-  path: string[],
-  locate: Locate,
-): void {
-  const field = path.join(".");
-  const fail = (msg: string) => {
-    throw new ConfigError(field, msg, locate(path));
-  };
-  if (typeof shape === "object") {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      fail(`expected a mapping, got ${JSON.stringify(value)}`);
+const q = JSON.stringify;
+
+/** The value as written: the source text for non-strings, else the value quoted. */
+function shown(value: unknown, origin: Origin): string {
+  if (typeof value === "string") return q(value);
+  if (origin.raw !== undefined) return origin.raw;
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  return q(value) ?? String(value);
+}
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(
+        d[i - 1][j] + 1,
+        d[i][j - 1] + 1,
+        d[i - 1][j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1),
+      );
     }
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (!(k in shape)) {
+  }
+  return d[a.length][b.length];
+}
+
+/** The closest known name within a small edit distance, for "did you mean". */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dd = distance(name, k);
+    if (dd < bestD) [best, bestD] = [k, dd];
+  }
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  const prefix = best !== undefined && (best.startsWith(name) || name.startsWith(best));
+  return best !== undefined && (bestD <= limit || prefix) ? best : undefined;
+}
+
+/** "; did you mean "x"?" or nothing. */
+export function didYouMean(name: string, known: readonly string[]): string {
+  const c = closest(name, known);
+  return c ? `; did you mean ${q(c)}?` : "";
+}
+
+function typeName(node: SchemaNode): string {
+  switch (node.type) {
+    case "integer":
+      return "an integer";
+    case "number":
+      return "a number";
+    case "boolean":
+      return "true or false";
+    case "string":
+      return "a string";
+    case "array":
+      return `a list of ${node.items?.type === "string" ? "strings" : `${node.items?.type}s`}`;
+    default:
+      return "a mapping";
+  }
+}
+
+/** The range of a numeric field, as said in errors: "from 1 to 100", "above 0 and at most 3600 seconds". */
+export function rangeText(node: SchemaNode): string {
+  const lo = node.minimum !== undefined
+    ? `from ${node.minimum}`
+    : node.exclusiveMinimum !== undefined
+    ? `above ${node.exclusiveMinimum}`
+    : "";
+  const hi = node.maximum !== undefined
+    ? `${node.minimum !== undefined ? "to" : "and at most"} ${node.maximum}`
+    : node.exclusiveMaximum !== undefined
+    ? `and below ${node.exclusiveMaximum}`
+    : "";
+  const unit = node["x-unit"] ? ` ${node["x-unit"]}` : "";
+  return `${[lo, hi].filter(Boolean).join(" ")}${unit}`;
+}
+
+/**
+ * Checks `value` against the schema node at `path`: type, enum, range, pattern, length,
+ * unique items and unknown fields. Throws ConfigError naming the first problem.
+ */
+function check(value: unknown, node: SchemaNode, path: string[], locate: Locate): void {
+  const field = path.join(".");
+  const origin = () => locate(path);
+  const fail = (msg: string, at: string[] = path, v: unknown = value): never => {
+    const o = locate(at);
+    throw new ConfigError(at.join("."), `${msg}, got ${shown(v, o)}`, o.where);
+  };
+  switch (node.type) {
+    case "object": {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        fail("expected a mapping");
+      }
+      const known = Object.keys(node.properties ?? {});
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        const child = node.properties?.[k];
+        if (!child) {
+          throw new ConfigError(
+            [...path, k].join("."),
+            `unknown field${didYouMean(k, known)} (known${path.length ? ` in "${field}"` : ""}: ${
+              known.join(", ")
+            })`,
+            locate([...path, k]).where,
+          );
+        }
+        check(v, child, [...path, k], locate);
+      }
+      return;
+    }
+    case "array": {
+      if (!Array.isArray(value)) return fail(`expected ${typeName(node)}`);
+      const items = node.items!;
+      value.forEach((v, i) => {
+        try {
+          check(v, items, [...path, String(i)], locate);
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw e;
+          // Report the list field, with the item's own line and the index.
+          const o = locate([...path, String(i)]);
+          const range = items.type === "integer" || items.type === "number"
+            ? ` ${rangeText(items)}`
+            : "";
+          throw new ConfigError(
+            field,
+            `expected ${typeName(node)}${range}, got ${shown(v, o)} at index ${i}`,
+            o.where ?? origin().where,
+          );
+        }
+      });
+      if (node.minItems !== undefined && value.length < node.minItems) {
+        fail(`expected at least ${node.minItems} ${node.minItems === 1 ? "entry" : "entries"}`);
+      }
+      if (node.maxItems !== undefined && value.length > node.maxItems) {
+        fail(`expected at most ${node.maxItems} entries`);
+      }
+      if (node.uniqueItems && new Set(value).size !== value.length) {
+        const dup = value.find((v, i) => value.indexOf(v) !== i);
+        fail(`expected distinct entries (${q(dup)} is repeated)`);
+      }
+      return;
+    }
+    case "string": {
+      if (typeof value !== "string") return fail(`expected ${typeName(node)}`);
+      if (node.enum && !node.enum.includes(value)) {
+        const list = node.enum.length === 2
+          ? `${node.enum[0]} or ${node.enum[1]}`
+          : `one of ${node.enum.join(", ")}`;
+        fail(`expected ${list}${didYouMean(value, node.enum)}`);
+      }
+      if (node.minLength !== undefined && value.length < node.minLength) {
+        fail("expected a non-empty value");
+      }
+      if (node.maxLength !== undefined && value.length > node.maxLength) {
+        const o = origin();
         throw new ConfigError(
-          [...path, k].join("."),
-          `unknown field (known: ${Object.keys(shape).join(", ")})`,
-          locate([...path, k]),
+          field,
+          `expected at most ${node.maxLength} characters, got ${value.length} characters`,
+          o.where,
         );
       }
-      checkShape(v, shape[k], [...path, k], locate);
+      if (node.pattern && !new RegExp(node.pattern, "u").test(value)) {
+        // deno-lint-ignore no-control-regex
+        const control = /[\u0000-\u001f\u007f]/u.exec(value);
+        fail(
+          control
+            ? `expected no control characters (found U+${
+              control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")
+            } at position ${control.index})`
+            : `expected ${node.description ?? `text matching ${node.pattern}`}`,
+        );
+      }
+      return;
     }
-    return;
-  }
-  const got = JSON.stringify(value);
-  switch (shape) {
-    case "string":
-      if (typeof value !== "string") fail(`expected a string, got ${got}`);
-      break;
     case "boolean":
-      if (typeof value !== "boolean") fail(`expected true or false, got ${got}`);
-      break;
-    case "number":
-      if (typeof value !== "number" || !Number.isFinite(value)) {
-        fail(`expected a number, got ${got}`);
-      }
-      break;
+      if (typeof value !== "boolean") fail("expected true or false");
+      return;
     case "integer":
-      if (typeof value !== "number" || !Number.isInteger(value)) {
-        fail(`expected an integer, got ${got}`);
-      }
-      break;
-    case "string[]":
-      if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
-        fail(`expected a list of strings, got ${got}`);
-      }
-      break;
-    case "number[]":
-      if (!Array.isArray(value) || value.some((v) => typeof v !== "number")) {
-        fail(`expected a list of numbers, got ${got}`);
-      }
-      break;
+    case "number": {
+      const range = rangeText(node);
+      const expected = `expected ${typeName(node)}${range ? ` ${range}` : ""}`;
+      if (typeof value !== "number" || !Number.isFinite(value)) return fail(expected);
+      if (node.type === "integer" && !Number.isInteger(value)) fail(expected);
+      if (
+        (node.minimum !== undefined && value < node.minimum) ||
+        (node.maximum !== undefined && value > node.maximum) ||
+        (node.exclusiveMinimum !== undefined && !(value > node.exclusiveMinimum)) ||
+        (node.exclusiveMaximum !== undefined && !(value < node.exclusiveMaximum))
+      ) fail(expected);
+      return;
+    }
   }
+}
+
+/** Validates a (partial) config value against the schema; ConfigError on the first problem. */
+export function checkConfigValue(value: unknown, locate: Locate = () => ({})): void {
+  check(value, schemaAt([])!, [], locate);
 }
 
 function deepMerge<T>(base: T, over: unknown): T {
@@ -229,7 +286,7 @@ function deepMerge<T>(base: T, over: unknown): T {
     typeof base !== "object" || base === null || Array.isArray(base) ||
     typeof over !== "object" || over === null || Array.isArray(over)
   ) {
-    return over as T;
+    return structuredClone(over) as T;
   }
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
@@ -247,97 +304,81 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   cur[path[path.length - 1]] = value;
 }
 
-/** Rules beyond types: ranges and cross-field constraints. */
-function checkRules(c: BenchConfig, locate: Locate): void {
-  const fail = (path: string, msg: string) => {
-    throw new ConfigError(path, msg, locate(path.split(".")));
-  };
-  const q = JSON.stringify;
-  if (!["local", "cluster", "oci"].includes(c.target)) {
-    fail("target", `expected one of local, cluster, oci, got ${q(c.target)}`);
+function getPath(obj: unknown, path: readonly string[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (typeof cur !== "object" || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
   }
-  if (!(c.profile in PROFILES)) {
-    fail("profile", `expected one of quick, standard, full, got ${q(c.profile)}`);
-  }
-  if (c.iterations < 1 || c.iterations > 100) {
-    fail("iterations", `expected 1 to 100, got ${c.iterations}`);
-  }
-  for (const [k, v] of [["warmupS", c.warmupS], ["cooldownS", c.cooldownS], ["gapS", c.gapS]]) {
-    if ((v as number) < 0 || (v as number) > 3600) {
-      fail(k as string, `expected 0 to 3600 seconds, got ${v}`);
+  return cur;
+}
+
+/**
+ * Converts a field's value written as text (an environment variable or a flag) into the
+ * type the schema gives it: numbers, `a,b` lists, `true`/`false`. Range checks come later.
+ */
+export function configValueFromText(path: string, text: string, where: string): unknown {
+  const node = schemaAt(path.split("."));
+  if (!node) throw new ConfigError(path, "unknown field", where);
+  const number = (t: string, integer: boolean) => {
+    const n = Number(t);
+    if (t.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+      throw new ConfigError(
+        path,
+        `expected ${integer ? "an integer" : "a number"}${
+          rangeText(node.items ?? node) ? ` ${rangeText(node.items ?? node)}` : ""
+        }, got ${q(text)}`,
+        where,
+      );
     }
+    return n;
+  };
+  switch (node.type) {
+    case "integer":
+    case "number":
+      return number(text, node.type === "integer");
+    case "boolean":
+      if (text !== "true" && text !== "false") {
+        throw new ConfigError(path, `expected true or false, got ${q(text)}`, where);
+      }
+      return text === "true";
+    case "array": {
+      const parts = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      return node.items?.type === "string"
+        ? parts
+        : parts.map((p) => number(p, node.items?.type === "integer"));
+    }
+    default:
+      return text;
   }
+}
+
+/** Rules across fields, and names checked against the registries when given. */
+function checkRules(c: BenchConfig, locate: Locate, vocabulary?: ConfigVocabulary): void {
+  const fail = (path: string, msg: string): never => {
+    throw new ConfigError(path, msg, locate(path.split(".")).where);
+  };
   if (c.load.rates.length === 0 && !c.load.throughput.enabled) {
     fail("load.rates", "expected at least one rate when load.throughput.enabled is false");
-  }
-  c.load.rates.forEach((r, i) => {
-    if (!(r > 0) || r > 1_000_000) {
-      fail(`load.rates`, `expected positive rates up to 1000000, got ${q(r)} at index ${i}`);
-    }
-  });
-  if (new Set(c.load.rates).size !== c.load.rates.length) {
-    fail("load.rates", `expected distinct rates, got ${q(c.load.rates)}`);
-  }
-  if (!(c.load.durationS > 0) || c.load.durationS > 3600) {
-    fail("load.durationS", `expected more than 0 and up to 3600 seconds, got ${c.load.durationS}`);
-  }
-  if (c.load.connections < 1) {
-    fail("load.connections", `expected at least 1, got ${c.load.connections}`);
-  }
-  if (!(c.load.throughput.durationS > 0)) {
-    fail("load.throughput.durationS", `expected more than 0, got ${c.load.throughput.durationS}`);
-  }
-  if (c.load.throughput.connections < 1) {
-    fail(
-      "load.throughput.connections",
-      `expected at least 1, got ${c.load.throughput.connections}`,
-    );
-  }
-  if (c.workloads.length === 0) fail("workloads", "expected at least one workload");
-  if (c.meshes.length < 2) {
-    fail("meshes", `expected the baseline and at least one mesh, got ${q(c.meshes)}`);
-  }
-  if (new Set(c.meshes).size !== c.meshes.length) {
-    fail("meshes", `expected distinct meshes, got ${q(c.meshes)}`);
   }
   if (!c.meshes.includes(c.baseline)) {
     fail("baseline", `expected one of meshes ${q(c.meshes)}, got ${q(c.baseline)}`);
   }
-  if (!(c.saturationPct > 0 && c.saturationPct < 100)) {
-    fail("saturationPct", `expected between 0 and 100, got ${c.saturationPct}`);
-  }
-  if (!(c.noisyCvPct > 0)) fail("noisyCvPct", `expected more than 0, got ${c.noisyCvPct}`);
-  if (c.bootstrap.resamples < 100) {
-    fail("bootstrap.resamples", `expected at least 100, got ${c.bootstrap.resamples}`);
-  }
-  if (!(c.bootstrap.confidence > 0.5 && c.bootstrap.confidence < 1)) {
-    fail("bootstrap.confidence", `expected between 0.5 and 1, got ${c.bootstrap.confidence}`);
-  }
-  if (c.local.proxyThreads < 1) {
-    fail("local.proxyThreads", `expected at least 1, got ${c.local.proxyThreads}`);
-  }
-  if (c.local.serverWorkers < 1) {
-    fail("local.serverWorkers", `expected at least 1, got ${c.local.serverWorkers}`);
-  }
-  if (c.local.basePort < 1024 || c.local.basePort > 60000) {
-    fail("local.basePort", `expected 1024 to 60000, got ${c.local.basePort}`);
-  }
-  if (!["burstable", "guaranteed"].includes(c.cluster.qos)) {
-    fail("cluster.qos", `expected burstable or guaranteed, got ${q(c.cluster.qos)}`);
-  }
-  // Kubernetes quantities: CPU as cores or millicores, memory with a binary or decimal suffix.
-  const cpu = c.cluster.proxyResources.cpu;
-  if (!/^(\d+(\.\d+)?|\d+m)$/.test(cpu) || !(parseFloat(cpu) > 0)) {
+  // Kubernetes quantities of 0 pass the pattern but size nothing.
+  if (!(parseFloat(c.cluster.proxyResources.cpu) > 0)) {
     fail(
       "cluster.proxyResources.cpu",
-      `expected a CPU quantity above 0 such as "500m" or "1", got ${q(cpu)}`,
+      `expected a CPU quantity above 0 such as "500m" or "1", got ${
+        q(c.cluster.proxyResources.cpu)
+      }`,
     );
   }
-  const memory = c.cluster.proxyResources.memory;
-  if (!/^\d+(Ki|Mi|Gi|k|M|G)?$/.test(memory) || !(parseFloat(memory) > 0)) {
+  if (!(parseFloat(c.cluster.proxyResources.memory) > 0)) {
     fail(
       "cluster.proxyResources.memory",
-      `expected a memory quantity above 0 such as "256Mi", got ${q(memory)}`,
+      `expected a memory quantity above 0 such as "256Mi", got ${
+        q(c.cluster.proxyResources.memory)
+      }`,
     );
   }
   if (c.target === "cluster" && c.cluster.context === "") {
@@ -346,6 +387,30 @@ function checkRules(c: BenchConfig, locate: Locate): void {
       "the cluster target needs an explicitly named kubeconfig context (--context NAME)",
     );
   }
+  if (!vocabulary) return;
+  const unknown = (field: string, kind: string, list: string[], known: readonly string[]) => {
+    list.forEach((name, i) => {
+      if (known.includes(name)) return;
+      const o = locate([field, String(i)]);
+      throw new ConfigError(
+        field,
+        `unknown ${kind} ${q(name)}${field === "meshes" ? ` for the ${c.target} target` : ""}${
+          didYouMean(name, known)
+        } (known: ${known.join(", ")}${
+          field === "meshes" && c.target === "local" ? "; real meshes need --target cluster" : ""
+        })`,
+        o.where ?? locate([field]).where,
+      );
+    });
+  };
+  unknown("workloads", "workload", c.workloads, vocabulary.workloads);
+  unknown("meshes", "mesh", c.meshes, vocabulary.meshes(c.target));
+}
+
+/** The names a config may use, from the registries (the config layer keeps no list). */
+export interface ConfigVocabulary {
+  workloads: readonly string[];
+  meshes: (target: BenchConfig["target"]) => readonly string[];
 }
 
 /** Inputs of {@linkcode loadConfig}, in increasing precedence after defaults and profile. */
@@ -356,18 +421,16 @@ export interface ConfigSources {
   env?: Record<string, string>;
   /** Values from command-line flags, as dotted paths (e.g. `{"load.rates": [100]}`). */
   flags?: Record<string, unknown>;
+  /** For flags: the flag each path was given by and its text as written. */
+  flagText?: Record<string, { flag: string; text: string }>;
+  /** Workload and mesh names to accept; without it names are not checked here. */
+  vocabulary?: ConfigVocabulary;
 }
 
-/** Environment variables understood, and the config path each sets. */
-export const ENV_VARS: Record<string, { path: string; type: "string" | "number" | "list" }> = {
-  MESHBENCH_TARGET: { path: "target", type: "string" },
-  MESHBENCH_PROFILE: { path: "profile", type: "string" },
-  MESHBENCH_OUT: { path: "out", type: "string" },
-  MESHBENCH_CONTEXT: { path: "cluster.context", type: "string" },
-  MESHBENCH_SEED: { path: "seed", type: "number" },
-  MESHBENCH_WORKLOADS: { path: "workloads", type: "list" },
-  MESHBENCH_MESHES: { path: "meshes", type: "list" },
-};
+/** Environment variables that set config fields (derived from the schema's `x-env`). */
+export const ENV_VARS: Readonly<Record<string, string>> = CONFIG_ENV;
+/** Flags that set config fields (derived from the schema's `x-flag`). */
+export const FLAG_FIELDS: Readonly<Record<string, string>> = CONFIG_FLAGS;
 
 /** Merges and validates config; returns it with a list of the sources used. */
 export async function loadConfig(
@@ -375,36 +438,21 @@ export async function loadConfig(
 ): Promise<{ config: BenchConfig; sources: string[] }> {
   const used = ["defaults"];
   let fileValue: Record<string, unknown> = {};
-  let locate: Locate = () => undefined;
-  if (sources.file) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(sources.file);
-    } catch (e) {
-      throw new ConfigError(
-        "--config",
-        `cannot read file "${sources.file}": ${(e as Error).message}`,
-      );
-    }
-    const parsed = parseConfigText(text, sources.file);
+  let fileLocate: Locate = () => ({});
+  if (sources.file !== undefined) {
+    const parsed = parseConfigText(await readConfigFile(sources.file), sources.file);
     fileValue = parsed.value;
-    locate = parsed.locate;
+    fileLocate = parsed.locate;
     used.push(`file:${sources.file}`);
   }
   const envValue: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(ENV_VARS)) {
+  const envRaw: Record<string, Origin> = {};
+  for (const [name, path] of Object.entries(CONFIG_ENV)) {
     const raw = sources.env?.[name];
     if (raw === undefined || raw === "") continue;
-    let v: unknown = raw;
-    if (spec.type === "number") {
-      v = Number(raw);
-      if (!Number.isFinite(v)) {
-        throw new ConfigError(spec.path, `expected a number, got "${raw}"`, `env ${name}`);
-      }
-    } else if (spec.type === "list") {
-      v = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    }
-    setPath(envValue, spec.path.split("."), v);
+    const where = `env ${name}`;
+    setPath(envValue, path.split("."), configValueFromText(path, raw, where));
+    envRaw[path] = { where, raw: q(raw) };
     used.push(`env:${name}`);
   }
   const flagValue: Record<string, unknown> = {};
@@ -413,84 +461,182 @@ export async function loadConfig(
     setPath(flagValue, path.split("."), v);
     used.push(`flag:${path}`);
   }
-  const where = (origin: string): Locate => (path) => {
-    const fromFile = locate(path);
-    return fromFile ?? origin;
+  /** The highest-precedence source that set `path` (or a field above or below it). */
+  const locate: Locate = (path) => {
+    const dotted = path.join(".");
+    const under = (obj: Record<string, unknown>) => getPath(obj, path) !== undefined;
+    const field = Object.keys(sources.flags ?? {}).find((p) =>
+      sources.flags![p] !== undefined && (dotted === p || dotted.startsWith(`${p}.`))
+    );
+    if (field !== undefined || under(flagValue)) {
+      const t = field ? sources.flagText?.[field] : undefined;
+      return {
+        where: `command-line flag${t ? ` --${t.flag}` : ""}`,
+        raw: t && dotted === field ? q(t.text) : undefined,
+      };
+    }
+    const envPath = Object.keys(envRaw).find((p) => dotted === p || dotted.startsWith(`${p}.`));
+    if (envPath !== undefined) {
+      return { where: envRaw[envPath].where, raw: dotted === envPath ? envRaw[envPath].raw : "" };
+    }
+    if (under(fileValue) || getPath(fileValue, path.slice(0, -1)) !== undefined) {
+      return fileLocate(path);
+    }
+    return { where: "default" };
   };
-  // Types are checked per source, so an error names the source that set the value.
-  checkShape(fileValue, SHAPE, [], where(sources.file ?? "file"));
-  checkShape(envValue, SHAPE, [], () => "environment");
-  checkShape(flagValue, SHAPE, [], () => "command-line flag");
+  // Types and ranges are checked per source, so an error names the source that set the value.
+  checkConfigValue(fileValue, fileLocate);
+  checkConfigValue(envValue, (p) => {
+    const o = locate(p);
+    return { where: o.where, raw: o.raw || undefined };
+  });
+  checkConfigValue(flagValue, locate);
 
   const profile = (flagValue.profile ?? envValue.profile ?? fileValue.profile ??
-    DEFAULTS.profile) as string;
-  if (!(profile in PROFILES)) {
-    throw new ConfigError(
-      "profile",
-      `expected one of quick, standard, full, got "${profile}"`,
-      flagValue.profile ? "command-line flag" : envValue.profile ? "environment" : locate([
-        "profile",
-      ]),
-    );
-  }
-  const target = (flagValue.target ?? envValue.target ?? fileValue.target ?? "local") as string;
-  let merged = deepMerge(DEFAULTS, PROFILES[profile as ProfileName]);
-  if (target !== "local") {
-    merged = { ...merged, meshes: CLUSTER_MESHES };
-  }
+    configDefaults().profile) as ProfileName;
+  const target = (flagValue.target ?? envValue.target ?? fileValue.target ??
+    configDefaults().target) as BenchConfig["target"];
+  let merged = deepMerge(configDefaults(), PROFILES[profile]);
+  if (target !== "local") merged = deepMerge(merged, REMOTE_DEFAULTS);
   merged = deepMerge(merged, fileValue);
   merged = deepMerge(merged, envValue);
   merged = deepMerge(merged, flagValue);
-  merged.profile = profile as ProfileName;
-  checkRules(merged, (path) => {
-    if (path.join(".") in flagValue || getPath(flagValue, path) !== undefined) {
-      return "command-line flag";
-    }
-    if (getPath(envValue, path) !== undefined) return "environment";
-    return locate(path);
-  });
+  checkRules(merged, locate, sources.vocabulary);
   return { config: merged, sources: used };
 }
 
-function getPath(obj: unknown, path: string[]): unknown {
-  let cur = obj;
-  for (const k of path) {
-    if (typeof cur !== "object" || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[k];
-  }
-  return cur;
+/**
+ * Reads the config saved in a manifest: every field present is validated like a file's
+ * (types, ranges, unknown fields), fields added since the run was made take their
+ * defaults. Throws ConfigError naming the field and `where`.
+ */
+export function parseStoredConfig(value: unknown, where: string): BenchConfig {
+  const at: Locate = (path) => ({ where: `${where}, config.${path.join(".")}` });
+  check(value, schemaAt([])!, [], at);
+  const merged = deepMerge(configDefaults(), value);
+  checkRules(merged, at);
+  return merged;
 }
 
-/** Parses YAML config text; errors carry file and line. */
+/**
+ * Reads the config saved in a manifest for analysis, leniently: each field is validated on
+ * its own; a missing field takes its default, an invalid one its default and a problem.
+ * Unknown fields are ignored (a reader of results keeps going; stages use
+ * {@linkcode parseStoredConfig}).
+ */
+export function readStoredConfig(value: unknown): { config: BenchConfig; problems: string[] } {
+  const config = configDefaults();
+  const problems: string[] = [];
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    if (value !== undefined) problems.push(`config is not a mapping: ${q(value)}`);
+    return { config, problems };
+  }
+  for (const { path, node } of configFields()) {
+    const parts = path.split(".");
+    const v = getPath(value, parts);
+    if (v === undefined) continue;
+    try {
+      check(v, node, parts, () => ({}));
+      setPath(config as unknown as Record<string, unknown>, parts, structuredClone(v));
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(`${e.message.replace(/^Invalid config /, "config ")}; the default is used`);
+    }
+  }
+  return { config, problems };
+}
+
+/** Reads a config file, refusing what is not a small regular file. */
+export async function readConfigFile(file: string): Promise<string> {
+  const fail = (msg: string): never => {
+    throw new ConfigError("--config", msg, file);
+  };
+  if (file.trim() === "") fail("expected a file name, got an empty string");
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(file);
+  } catch (e) {
+    return fail(`cannot read the file: ${(e as Error).message}`);
+  }
+  if (!info.isFile) fail(`not a regular file (${info.isDirectory ? "a directory" : "a device"})`);
+  if (info.size > MAX_CONFIG_BYTES) {
+    fail(
+      `the file is ${(info.size / 1024 / 1024).toFixed(1)} MiB; a config file may be at most ` +
+        `${MAX_CONFIG_BYTES / 1024 / 1024} MiB`,
+    );
+  }
+  try {
+    const bytes = await Deno.readFile(file);
+    if (bytes.length > MAX_CONFIG_BYTES) fail("the file grew past 1 MiB while being read");
+    return new TextDecoder().decode(bytes);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    return fail(`cannot read the file: ${(e as Error).message}`);
+  }
+}
+
+/** Parses YAML config text; errors carry the file and line. */
 export function parseConfigText(
   text: string,
   file: string,
 ): { value: Record<string, unknown>; locate: Locate } {
+  const fail = (msg: string, where = file): never => {
+    throw new ConfigError("--config", msg, where);
+  };
+  if (text.trim() === "") {
+    fail(
+      "the file is empty; an empty config would silently mean all defaults. " +
+        "Leave out --config for the defaults, or set at least one field",
+    );
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    const pos = lineCounter.linePos(e.pos[0]);
-    throw new ConfigError("(file)", `YAML syntax error: ${e.message}`, `${file}:${pos.line}`);
+    fail(`YAML syntax error: ${e.message}`, `${file}:${lineCounter.linePos(e.pos[0]).line}`);
   }
-  const value = doc.toJS() ?? {};
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError("(file)", "expected a mapping at the top level", file);
+  if (doc.contents === null) {
+    fail(
+      "the file has only comments; a config without settings would silently mean all " +
+        "defaults. Leave out --config for the defaults, or set at least one field",
+    );
   }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (e) {
+    fail(
+      `YAML aliases expand past ${MAX_YAML_ALIASES} nodes (${(e as Error).message}); ` +
+        "write the values out",
+    );
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail(
+      `expected a mapping of fields at the top level, got ${q(value)}`,
+      `${file}:${lineCounter.linePos(doc.contents?.range?.[0] ?? 0).line}`,
+    );
+  }
+  const line = (offset: number) => `${file}:${lineCounter.linePos(offset).line}`;
   const locate: Locate = (path) => {
     let node: unknown = doc.contents;
+    let keyOffset: number | undefined;
     for (const key of path) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === key);
-        if (!pair) return undefined;
-        node = pair.value ?? pair.key;
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
+        if (!pair) return {};
+        keyOffset = (pair.key as { range?: [number, number, number] }).range?.[0];
+        node = pair.value;
       } else if (isSeq(node)) {
         node = node.items[Number(key)];
-      } else return undefined;
+        keyOffset = undefined;
+      } else return {};
     }
-    const range = (node as { range?: [number, number, number] })?.range;
-    if (!range) return undefined;
-    return `${file}:${lineCounter.linePos(range[0]).line}`;
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    const offset = keyOffset ?? range?.[0];
+    return {
+      where: offset === undefined ? file : line(offset),
+      raw: range && isScalar(node) ? text.slice(range[0], range[1]).trim() || undefined : undefined,
+    };
   };
   return { value: value as Record<string, unknown>, locate };
 }

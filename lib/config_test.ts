@@ -1,6 +1,8 @@
-import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
+import assert, { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "./config.ts";
+import Ajv2020 from "ajv/dist/2020";
+import { ConfigError, loadConfig, parseStoredConfig, readStoredConfig } from "./config.ts";
+import { CONFIG_SCHEMA, configDefaults } from "./config_schema.ts";
 
 async function withFile(text: string): Promise<string> {
   const dir = await Deno.makeTempDir();
@@ -113,4 +115,202 @@ Deno.test("the example config in the repository is valid", async () => {
   const file = new URL("../bench.example.yaml", import.meta.url).pathname;
   const { config } = await loadConfig({ file });
   assertEquals(config.workloads, ["http", "grpc", "websocket", "db", "ml"]);
+});
+
+Deno.test("schema/config.schema.json is the declaration in lib/config_schema.ts", async () => {
+  const file = JSON.parse(
+    await Deno.readTextFile(new URL("../schema/config.schema.json", import.meta.url)),
+  );
+  assertEquals(
+    file,
+    JSON.parse(JSON.stringify(CONFIG_SCHEMA)),
+    "regenerate: deno run lib/config_schema.ts > schema/config.schema.json && deno fmt schema",
+  );
+});
+
+Deno.test("the published JSON Schema accepts the defaults and refuses what the loader refuses", async () => {
+  const ajv = new (Ajv2020 as unknown as new (o: object) => {
+    compile: (s: object) => ((v: unknown) => boolean) & { errors?: unknown[] };
+  })({ strict: false });
+  const validate = ajv.compile(CONFIG_SCHEMA);
+  assert(validate(configDefaults()), JSON.stringify(validate.errors));
+  const { config } = await loadConfig({
+    file: new URL("../bench.example.yaml", import.meta.url).pathname,
+  });
+  assert(validate(config), JSON.stringify(validate.errors));
+  for (
+    const bad of [
+      { load: { durationS: 1e9 } },
+      { bootstrap: { resamples: 1e12 } },
+      { local: { proxyThreads: 100000 } },
+      { load: { rates: [100.5] } },
+      { out: "" },
+      { out: "a\u0000b" },
+      { target: "moon" },
+    ]
+  ) {
+    assertEquals(validate(bad), false, JSON.stringify(bad));
+    await rejects(loadConfig({ flags: flatten(bad) }), ConfigError, JSON.stringify(bad));
+  }
+});
+
+function flatten(v: Record<string, unknown>, prefix = ""): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x === "object" && x !== null && !Array.isArray(x)) {
+      Object.assign(out, flatten(x as Record<string, unknown>, `${prefix}${k}.`));
+    } else out[`${prefix}${k}`] = x;
+  }
+  return out;
+}
+
+Deno.test("bench.example.yaml sets every field to its default", async () => {
+  const file = new URL("../bench.example.yaml", import.meta.url).pathname;
+  assertEquals((await loadConfig({ file })).config, (await loadConfig()).config);
+});
+
+Deno.test("non-finite numbers are shown as written, with the line", async () => {
+  for (const [text, written] of [[".nan", ".nan"], [".inf", ".inf"], ["-.Inf", "-.Inf"]]) {
+    const file = await withFile(`seed: 1\nload:\n  durationS: ${text}\n`);
+    await rejects(loadConfig({ file }), (e: Error) => {
+      assert(e instanceof ConfigError, e.message);
+      assert(e.message.includes('"load.durationS"'), e.message);
+      assert(e.message.includes(`${file}:3`), e.message);
+      assert(e.message.endsWith(`got ${written}`), e.message);
+      assert(!e.message.includes("null"), e.message);
+      return true;
+    });
+  }
+  const inList = await withFile("load:\n  rates:\n    - 100\n    - .nan\n");
+  await rejects(loadConfig({ file: inList }), (e: Error) => {
+    assert(e.message.includes(`"load.rates" (${inList}:4)`), e.message);
+    assert(e.message.includes("got .nan at index 1"), e.message);
+    return true;
+  });
+});
+
+Deno.test("every number has an upper bound, stated in the error with the value as written", async () => {
+  const cases: Array<[string, string, string, string]> = [
+    ["load:\n  throughput:\n    durationS: 1e9\n", "load.throughput.durationS", ":3", "1e9"],
+    ["bootstrap:\n  resamples: 1e12\n", "bootstrap.resamples", ":2", "1e12"],
+    ["local:\n  proxyThreads: 100000\n", "local.proxyThreads", ":2", "100000"],
+    ["iterations: 101\n", "iterations", ":1", "101"],
+    ["load:\n  connections: 1000000\n", "load.connections", ":2", "1000000"],
+  ];
+  for (const [text, field, line, written] of cases) {
+    const file = await withFile(text);
+    await rejects(loadConfig({ file }), (e: Error) => {
+      assert(e.message.includes(`"${field}" (${file}${line})`), e.message);
+      assert(/ to \d+| at most \d+/.test(e.message), `range stated: ${e.message}`);
+      assert(e.message.endsWith(`got ${written}`), e.message);
+      return true;
+    });
+  }
+});
+
+Deno.test("rates are whole requests per second, refused otherwise at config time", async () => {
+  const file = await withFile("load:\n  rates: [100, 250.5]\n");
+  await rejects(
+    loadConfig({ file }),
+    new RegExp(
+      `"load.rates" \\(${file}:2\\): expected a list of integers from 1 to 1000000 .*got 250.5 at index 1`,
+    ),
+  );
+  await rejects(
+    loadConfig({ env: {}, flags: { "load.rates": [0.5] } }),
+    /"load.rates".*got 0.5 at index 0/,
+  );
+});
+
+Deno.test("an empty, blank or comment-only config file is refused, naming the file", async () => {
+  for (const text of ["", "  \n\t\n", "# all commented out\n# seed: 3\n"]) {
+    const file = await withFile(text);
+    await rejects(loadConfig({ file }), (e: Error) => {
+      assert(e instanceof ConfigError);
+      assert(e.message.startsWith(`Invalid --config "${file}"`), e.message);
+      assert(/empty|only comments/.test(e.message), e.message);
+      return true;
+    });
+  }
+});
+
+Deno.test("a YAML alias bomb and an oversized file are refused, naming the file", async () => {
+  const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+  for (let i = 1; i < 9; i++) {
+    const prev = String.fromCharCode(96 + i);
+    const cur = String.fromCharCode(97 + i);
+    bomb.push(`${cur}: &${cur} [*${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}]`);
+  }
+  const file = await withFile(bomb.join("\n") + "\n");
+  await rejects(loadConfig({ file }), (e: Error) => {
+    assert(e instanceof ConfigError);
+    assert(e.message.includes(file) && /alias/.test(e.message), e.message);
+    return true;
+  });
+  const big = await withFile("# padding\n".repeat(120_000) + "seed: 1\n");
+  await rejects(loadConfig({ file: big }), (e: Error) => {
+    assert(e.message.includes(big) && /at most 1 MiB/.test(e.message), e.message);
+    return true;
+  });
+  await rejects(loadConfig({ file: "/dev/zero" }), /"\/dev\/zero".*not a regular file/);
+  await rejects(loadConfig({ file: "" }), /Invalid --config.*empty/);
+});
+
+Deno.test("out is a non-empty path without control characters", async () => {
+  await rejects(loadConfig({ flags: { out: "" } }), /"out".*non-empty.*got ""/);
+  await rejects(
+    loadConfig({ flags: { out: "res\u0000ults" } }),
+    /"out".*no control characters \(found U\+0000 at position 3\)/,
+  );
+  const file = await withFile('out: "a\\tb"\n');
+  await rejects(loadConfig({ file }), new RegExp(`"out" \\(${file}:1\\).*U\\+0009`));
+});
+
+Deno.test("near-miss names say what was meant", async () => {
+  const file = await withFile("target: locl\n");
+  await rejects(loadConfig({ file }), /"target".*did you mean "local"\?.*got "locl"/);
+  const typo = await withFile("load:\n  duration: 5\n");
+  await rejects(
+    loadConfig({ file: typo }),
+    new RegExp(`"load.duration" \\(${typo}:2\\): unknown field; did you mean "durationS"\\?`),
+  );
+  const vocabulary = {
+    workloads: ["http", "grpc", "websocket", "db", "ml"],
+    meshes: () => ["baseline", "sidecar-emu", "node-proxy-emu"],
+  };
+  const mesh = await withFile("meshes:\n  - baseline\n  - sidecar-em\n");
+  await rejects(loadConfig({ file: mesh, vocabulary }), (e: Error) => {
+    assert(e.message.includes(`"meshes" (${mesh}:3)`), e.message);
+    assert(e.message.includes('unknown mesh "sidecar-em" for the local target'), e.message);
+    assert(e.message.includes('did you mean "sidecar-emu"?'), e.message);
+    return true;
+  });
+  await rejects(
+    loadConfig({ flags: { workloads: ["htp"] }, vocabulary }),
+    /"workloads" \(command-line flag\): unknown workload "htp"; did you mean "http"\?/,
+  );
+  await rejects(
+    loadConfig({ flags: { workloads: ["kafka"] }, vocabulary }),
+    /unknown workload "kafka" \(known: http, grpc/,
+  );
+});
+
+Deno.test("the config of a manifest is validated, not cast; missing fields take defaults", async () => {
+  const dir = new URL("../fixtures/runs/", import.meta.url).pathname;
+  for await (const e of Deno.readDir(dir)) {
+    const m = JSON.parse(await Deno.readTextFile(join(dir, e.name, "manifest.json")));
+    const c = parseStoredConfig(m.config, "manifest.json");
+    assertEquals(c.load.durationS, m.config.load.durationS);
+    assertEquals(c.cluster.qos, "burstable", "added since: default");
+  }
+  assert.throws(
+    () => parseStoredConfig({ iterations: "3" }, "run/manifest.json"),
+    /"iterations" \(run\/manifest.json, config.iterations\): expected an integer/,
+  );
+  assert.throws(() => parseStoredConfig(null, "m.json"), /expected a mapping/);
+  const lenient = readStoredConfig({ baseline: 7, seed: 4, extra: true });
+  assertEquals(lenient.config.seed, 4);
+  assertEquals(lenient.config.baseline, "baseline");
+  assertEquals(lenient.problems.length, 1);
+  assert(lenient.problems[0].includes('"baseline"'), lenient.problems[0]);
 });

@@ -14,6 +14,7 @@
  * @module
  */
 import { basename, join } from "node:path";
+import { type BenchConfig, readStoredConfig } from "./config.ts";
 import { listRunFiles, newestRunDir } from "./run_dir.ts";
 import { SchemaError, validateManifest, validateRunRecord, validateSummary } from "./schema.ts";
 import { summarizeRuns } from "./summary.ts";
@@ -315,16 +316,13 @@ async function readRunDir(dir: string, useIndex: boolean): Promise<LoadedRun<Run
   let summaryDerived = false;
   if (!summary && runs.length > 0) {
     // Without a summary there is no index: every entry of `runs` is a full record.
-    summary = deriveSummary(runId, manifest, runs as RunRecord[]);
+    const stored = readStoredConfig(manifest?.config);
+    for (const p of stored.problems) problems.push({ file: mPath, problem: p });
+    summary = deriveSummary(runId, manifest, stored.config, runs as RunRecord[]);
     summaryDerived = true;
   }
   const emulated = (summary?.emulated ?? false) || runs.some((r) => r.mesh.emulated);
   return { dir, runId, manifest, summary, runs, problems, emulated, summaryDerived };
-}
-
-function configValue<T>(manifest: Manifest | null, key: string, fallback: T): T {
-  const v = manifest?.config?.[key];
-  return (typeof v === typeof fallback ? v : fallback) as T;
 }
 
 /**
@@ -332,16 +330,20 @@ function configValue<T>(manifest: Manifest | null, key: string, fallback: T): T 
  * noise threshold, bootstrap) from the manifest, for a run whose `summary.json`
  * is missing or broken. Its notes say it was recomputed.
  */
-function deriveSummary(runId: string, manifest: Manifest | null, runs: RunRecord[]): Summary {
-  const bootstrap = configValue(manifest, "bootstrap", { resamples: 2000, confidence: 0.95 });
+function deriveSummary(
+  runId: string,
+  manifest: Manifest | null,
+  config: BenchConfig,
+  runs: RunRecord[],
+): Summary {
   return summarizeRuns(runs, {
     runId,
     target: manifest?.target ?? runs[0].target,
-    baseline: configValue(manifest, "baseline", "baseline"),
-    noisyCvPct: configValue(manifest, "noisyCvPct", 10),
-    resamples: bootstrap.resamples ?? 2000,
-    confidence: bootstrap.confidence ?? 0.95,
-    seed: configValue(manifest, "seed", 1),
+    baseline: config.baseline,
+    noisyCvPct: config.noisyCvPct,
+    resamples: config.bootstrap.resamples,
+    confidence: config.bootstrap.confidence,
+    seed: config.seed,
     notes: [
       `summary.json was not usable: these figures were recomputed by the reader from the ` +
       `${runs.length} valid run records.`,

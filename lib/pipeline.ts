@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import type { Runner } from "./command.ts";
-import { type BenchConfig, ConfigError } from "./config.ts";
+import { type BenchConfig, ConfigError, parseStoredConfig } from "./config.ts";
 import { buildPlan } from "./plan.ts";
 import { collectProvenance } from "./provenance.ts";
 import {
@@ -151,7 +151,8 @@ export async function openRun(
   deps: Deps,
 ): Promise<{ manifest: Manifest; ctx: StageContext; target: Target }> {
   const manifest = await readManifest(runDir);
-  const config = manifest.config as unknown as BenchConfig;
+  // A manifest is input like a config file: validated, not cast.
+  const config = parseStoredConfig(manifest.config, join(runDir, "manifest.json"));
   const target = await targetFor(manifest.target);
   return {
     manifest,
