@@ -39,6 +39,7 @@ export function bucketTop(bucketValue: number): number {
 export class HistogramRecorder {
   #counts = new Map<number, number>();
   #total = 0;
+  #sum = 0;
   #min = Infinity;
   #max = -Infinity;
 
@@ -51,6 +52,7 @@ export class HistogramRecorder {
     const b = bucketOf(v);
     this.#counts.set(b, (this.#counts.get(b) ?? 0) + count);
     this.#total += count;
+    this.#sum += valueUs * count;
     if (v < this.#min) this.#min = v;
     if (v > this.#max) this.#max = v;
   }
@@ -71,8 +73,19 @@ export class HistogramRecorder {
       max: this.#total === 0 ? 0 : this.#max,
       values,
       counts,
+      ...(this.#total === 0 ? {} : { sum: this.#sum }),
     };
   }
+}
+
+/** Sum of the histograms' exact sums, or undefined when any of them has none. */
+function sumOfSums(histograms: readonly Histogram[]): number | undefined {
+  let sum = 0;
+  for (const h of histograms) {
+    if (h.sum === undefined) return undefined;
+    sum += h.sum;
+  }
+  return sum;
 }
 
 /** An empty histogram. */
@@ -108,8 +121,11 @@ export function mergeHistograms(histograms: readonly Histogram[]): Histogram {
     min,
     max,
     ...fromEntries([...counts.entries()].sort((a, b) => a[0] - b[0])),
+    ...withSum(sumOfSums(nonEmpty)),
   };
 }
+
+const withSum = (sum: number | undefined) => sum === undefined ? {} : { sum };
 
 /**
  * Value at percentile `p` (0-100), as HdrHistogram reads it: the top of the first
@@ -128,9 +144,13 @@ export function percentile(h: Histogram, p: number): number {
   return h.max;
 }
 
-/** Mean of the recorded values, using each bucket's midpoint. */
+/**
+ * Mean of the recorded values: exact from `sum` where the histogram has it, else from each
+ * bucket's midpoint.
+ */
 export function mean(h: Histogram): number {
   if (h.total === 0) return NaN;
+  if (h.sum !== undefined) return h.sum / h.total;
   let sum = 0;
   for (let i = 0; i < h.values.length; i++) {
     sum += ((h.values[i] + bucketTop(h.values[i])) / 2) * h.counts[i];
@@ -173,7 +193,9 @@ export function fromPercentileSpectrum(
   if (prevCount < total && sorted.length > 0) {
     r.record(sorted[sorted.length - 1].valueUs, total - prevCount);
   }
-  return r.toHistogram();
+  // The recorder's sum is that of the points, not of the requests: no exact mean here.
+  const { sum: _, ...h } = r.toHistogram();
+  return h;
 }
 
 /** Union of `a[0..n)` and ascending `b` into `out`, ascending, without duplicates; its length. */
@@ -217,6 +239,7 @@ export class HistogramSet {
   readonly #totals: number[];
   readonly #maxes: number[];
   readonly #mins: number[];
+  readonly #sum: number | undefined;
 
   constructor(histograms: readonly Histogram[]) {
     // Bucket values are ascending in every histogram: merge them into one axis, then walk
@@ -253,6 +276,7 @@ export class HistogramSet {
     this.#totals = histograms.map((h) => h.total);
     this.#maxes = histograms.map((h) => h.max);
     this.#mins = histograms.map((h) => h.min);
+    this.#sum = sumOfSums(histograms.filter((h) => h.total > 0));
   }
 
   get size(): number {
@@ -283,6 +307,7 @@ export class HistogramSet {
       max: Math.max(...live.map((i) => this.#maxes[i])),
       values,
       counts,
+      ...withSum(this.#sum),
     };
   }
 

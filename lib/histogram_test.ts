@@ -5,6 +5,7 @@ import {
   fromPercentileSpectrum,
   HistogramRecorder,
   HistogramSet,
+  mean,
   mergeHistograms,
   percentile,
   summarize,
@@ -100,4 +101,20 @@ Deno.test("HistogramSet percentiles equal those of merged histograms for any wei
       assertEquals(set.percentile(w, p), percentile(pool, p), `weights ${w} p${p}`);
     }
   }
+});
+
+Deno.test("the mean is exact where the values were recorded, and stays exact through merges", () => {
+  const a = new HistogramRecorder();
+  for (const us of [10.4, 2500.2, 100_003.7]) a.record(us);
+  const b = new HistogramRecorder();
+  b.record(7, 3);
+  const ha = a.toHistogram();
+  assertEquals(mean(ha), (10.4 + 2500.2 + 100_003.7) / 3);
+  const merged = mergeHistograms([ha, b.toHistogram()]);
+  assertEquals(merged.sum, 10.4 + 2500.2 + 100_003.7 + 21);
+  assertEquals(new HistogramSet([ha, b.toHistogram()]).merged().sum, merged.sum);
+  // Rebuilt from printed percentiles: no exact sum, and a merge with it has none either.
+  const rebuilt = fromPercentileSpectrum([{ quantile: 1, valueUs: 50 }], 2);
+  assertEquals(rebuilt.sum, undefined);
+  assertEquals(mergeHistograms([ha, rebuilt]).sum, undefined);
 });

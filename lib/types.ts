@@ -45,6 +45,12 @@ export interface Histogram {
   max: number;
   values: number[];
   counts: number[];
+  /**
+   * Exact sum of the recorded values (in `unit`), where it is known: recorded value by
+   * value, or from the tool's exact mean. The mean is `sum / total` then; without it (a
+   * histogram rebuilt from printed percentiles), bucket midpoints, an approximation.
+   */
+  sum?: number;
 }
 
 /** Percentiles read from a histogram, in milliseconds. */

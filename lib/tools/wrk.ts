@@ -1,7 +1,10 @@
 /**
  * wrk: closed-loop max-throughput runs. A Lua script prints a JSON summary with a
  * 1,000-point percentile spectrum, from which the common histogram is rebuilt
- * (wrk keeps its own histogram internally and exposes only percentiles).
+ * (wrk keeps its own histogram internally and exposes only percentiles), and the exact
+ * mean. wrk's Lua `latency:percentile(100)` returns 0 (its rank, count + 1, is never
+ * reached), so the spectrum's top point is `latency.max`. wrk runs with `--latency`, so its
+ * raw output also carries its own p50/p75/p90/p99 to check the rebuilt histogram against.
  *
  * @module
  */
@@ -28,20 +31,22 @@ end
 function done(summary, latency, requests)
   local e = summary.errors
   local parts = {}
-  for i = 1, 1000 do
+  for i = 1, 999 do
     local q = i / 10
     parts[#parts + 1] = string.format("[%.4f,%d]", q / 100, latency:percentile(q))
   end
+  -- percentile(100) is 0 in wrk (its rank is count + 1): the top is the maximum.
+  parts[#parts + 1] = string.format("[1.0000,%d]", latency.max)
   io.write("${MARK}")
   io.write(string.format(
-    '{"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"min_us":%d,"max_us":%d,"spectrum":[%s]}\\n',
+    '{"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"min_us":%d,"max_us":%d,"mean_us":%.3f,"spectrum":[%s]}\\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
-    e.timeout, latency.min, latency.max, table.concat(parts, ",")))
+    e.timeout, latency.min, latency.max, latency.mean, table.concat(parts, ",")))
 end
 `;
 }
 
-/** The wrk command line. */
+/** The wrk command line (`--latency`: wrk's own percentiles stay in the raw output). */
 export function wrkCommand(opts: {
   wrk: string;
   script: string;
@@ -57,13 +62,40 @@ export function wrkCommand(opts: {
     `-d${opts.durationS}s`,
     "--timeout",
     "10s",
+    "--latency",
     "-s",
     opts.script,
     opts.url,
   ];
 }
 
-/** Parses wrk's stdout (with the meshbench script) into the tool-neutral result. */
+const UNIT_US: Record<string, number> = { us: 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 };
+
+/**
+ * wrk's own "Latency Distribution" (printed with `--latency`): percentile -> microseconds,
+ * as wrk rounds them for print (two decimals of its unit). Empty when it was not printed.
+ */
+export function wrkReportedPercentiles(stdout: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const start = stdout.indexOf("Latency Distribution");
+  if (start < 0) return out;
+  for (const line of stdout.slice(start).split("\n").slice(1)) {
+    const m = /^\s+([\d.]+)%\s+([\d.]+)(us|ms|s|m|h)\s*$/.exec(line);
+    if (!m) break;
+    out[m[1]] = Number(m[2]) * UNIT_US[m[3]];
+  }
+  return out;
+}
+
+/**
+ * Parses wrk's stdout (with the meshbench script) into the tool-neutral result.
+ *
+ * Counts: wrk's `requests` are completed responses. Of its errors, `status` (HTTP >= 400)
+ * and `timeout` (a response slower than `--timeout`, left out of wrk's latency record) are
+ * among them; `connect`, `read` and `write` are failed attempts that never completed. So
+ * `operations` (attempts that ended) is requests + connect + read + write, `errors` all five,
+ * and the achieved rate counts the successful responses only: requests - status - timeout.
+ */
 export function parseWrk(
   stdout: string,
   info: { connections: number; toolVersion: string },
@@ -87,6 +119,7 @@ export function parseWrk(
     timeout: number;
     min_us: number;
     max_us: number;
+    mean_us?: number;
     spectrum: Array<[number, number]>;
   };
   const durationS = j.duration_us / 1e6;
@@ -95,25 +128,34 @@ export function parseWrk(
     if (j[k] > 0) errorKinds[k] = j[k];
   }
   const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
-  const latency = fromPercentileSpectrum(
-    j.spectrum.map(([quantile, valueUs]) => ({ quantile, valueUs })),
-    j.requests,
-  );
+  const succeeded = Math.max(0, j.requests - j.status - j.timeout);
+  // Output of scripts before the top was fixed ends with [1, 0] (wrk's percentile(100)).
+  const points = j.spectrum.map(([quantile, valueUs]) => ({
+    quantile,
+    valueUs: quantile >= 1 ? j.max_us : valueUs,
+  }));
+  // The fastest request is at wrk's minimum (the first point is the 0.1 % value).
+  if (j.requests > 0) points.push({ quantile: 1 / j.requests, valueUs: j.min_us });
+  const latency = fromPercentileSpectrum(points, j.requests);
   latency.max = Math.max(latency.max, j.max_us);
+  if (j.mean_us !== undefined && j.requests > 0) latency.sum = j.mean_us * j.requests;
   return {
     tool: "wrk",
     toolVersion: info.toolVersion,
     timing: "closed-loop",
     requestedRate: null,
-    achievedRate: durationS > 0 ? (j.requests - Math.min(errors, j.requests)) / durationS : 0,
+    achievedRate: durationS > 0 ? succeeded / durationS : 0,
     durationS,
     connections: info.connections,
-    operations: j.requests,
+    operations: j.requests + j.connect + j.read + j.write,
     errors,
     errorKinds,
     bytesIn: j.bytes,
     bytesOut: 0,
     latency,
-    extra: { histogramSource: "wrk percentile spectrum (1,000 points)" },
+    extra: {
+      histogramSource: "wrk percentile spectrum (1,000 points, top at the maximum)",
+      wrkReportedPercentilesUs: wrkReportedPercentiles(stdout),
+    },
   };
 }

@@ -1,11 +1,25 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
-import { parseWrk } from "./wrk.ts";
-import { summarize } from "../histogram.ts";
+import { join } from "node:path";
+import { parseWrk, wrkCommand, wrkReportedPercentiles, wrkScript } from "./wrk.ts";
+import { bucketOf, bucketTop, percentile, summarize } from "../histogram.ts";
+import { realRunner } from "../command.ts";
+import { findBinary } from "../local/tools.ts";
+import { startTestNginx } from "../testenv/nginx.ts";
 
-// Real output of Debian's wrk 4.1.0 with meshbench's script: 1 thread, 4 connections, 1 s.
+// Real output of Debian's wrk 4.1.0 with meshbench's script as it was before the top of the
+// spectrum was fixed (it ends with [1.0000,0]): 1 thread, 4 connections, 1 s.
 const out = Deno.readTextFileSync(
   new URL("./testdata/wrk_meshbench_script_1s.txt", import.meta.url),
 );
+
+/**
+ * How far two microsecond figures may differ: wrk's print rounding (two decimals of a unit
+ * it switches at 0.85 of the next: 850 us prints as 0.85ms) plus our bucket width.
+ */
+function resolutionUs(wrkUs: number): number {
+  const printUs = wrkUs < 850 ? 0.005 : wrkUs < 850_000 ? 5 : 5000;
+  return printUs + (bucketTop(bucketOf(wrkUs)) - bucketOf(wrkUs)) + 1;
+}
 
 Deno.test("wrk: throughput and a histogram from the percentile spectrum", () => {
   const r = parseWrk(out, { connections: 4, toolVersion: "4.1.0" });
@@ -16,9 +30,16 @@ Deno.test("wrk: throughput and a histogram from the percentile spectrum", () => 
   assertEquals(r.latency.total, 135319);
   assertEquals(r.latency.max, 7861);
   const s = summarize(r.latency);
-  // wrk's own report says the mean is 109 us; the rebuilt distribution is close to that.
   assert(s.p50Ms > 0.005 && s.p50Ms < 0.2, JSON.stringify(s));
   assert(s.p99Ms <= s.maxMs);
+});
+
+Deno.test("wrk output of the old script: its 0 at the top of the spectrum is read as the max", () => {
+  // That file's last spectrum point is [1.0000,0], wrk's percentile(100).
+  assert(out.includes("[1.0000,0]"));
+  const r = parseWrk(out, { connections: 4, toolVersion: "4.1.0" });
+  assertEquals(r.latency.min, 8, "wrk's own minimum, not 0");
+  assertEquals(r.latency.values[0] > 0, true);
 });
 
 Deno.test("wrk output without meshbench's summary line is refused", () => {
@@ -26,4 +47,69 @@ Deno.test("wrk output without meshbench's summary line is refused", () => {
     () => parseWrk("Requests/sec: 100\n", { connections: 1, toolVersion: "x" }),
     /MESHBENCH_WRK_JSON/,
   );
+});
+
+Deno.test("wrk's own --latency distribution is read in microseconds", () => {
+  const text = `  Latency Distribution
+     50%  109.00us
+     75%    1.85ms
+     90%    2.00s
+     99%    1.50m
+  135319 requests in 1.12s, 19.62MB read
+`;
+  assertEquals(wrkReportedPercentiles(text), {
+    "50": 109,
+    "75": 1850,
+    "90": 2_000_000,
+    "99": 90_000_000,
+  });
+});
+
+Deno.test({
+  name:
+    "a real wrk run on a real nginx: percentiles, min, max and mean agree with wrk's own report",
+  ignore: !findBinary("wrk") || !findBinary("nginx"),
+  sanitizeResources: false,
+  async fn() {
+    const nginx = await startTestNginx();
+    const dir = await Deno.makeTempDir({ prefix: "meshbench-wrk-test-" });
+    try {
+      const script = join(dir, "s.lua");
+      await Deno.writeTextFile(script, wrkScript([]));
+      const res = await realRunner.run(
+        wrkCommand({
+          wrk: findBinary("wrk")!,
+          script,
+          url: nginx.url,
+          threads: 1,
+          connections: 4,
+          durationS: 2,
+        }),
+        { timeoutMs: 60_000 },
+      );
+      const r = parseWrk(res.stdout, { connections: 4, toolVersion: "test" });
+      const own = wrkReportedPercentiles(res.stdout);
+      assertEquals(Object.keys(own).sort(), ["50", "75", "90", "99"], res.stdout);
+      for (const [p, wrkUs] of Object.entries(own)) {
+        const ours = percentile(r.latency, Number(p));
+        assert(
+          Math.abs(ours - wrkUs) <= resolutionUs(wrkUs),
+          `p${p}: meshbench ${ours} us, wrk ${wrkUs} us\n${res.stdout.slice(0, 800)}`,
+        );
+      }
+      const json = JSON.parse(res.stdout.split("\n").find((l) => l.startsWith("MESHBENCH"))!
+        .slice("MESHBENCH_WRK_JSON ".length));
+      assertEquals(r.latency.min, json.min_us, "the minimum is wrk's, never 0");
+      assertEquals(r.latency.max, json.max_us);
+      assert(json.min_us > 0);
+      // wrk's "Latency Avg" (thread stats) is the exact mean over its records.
+      const avg = /Latency\s+([\d.]+)(us|ms|s)/.exec(res.stdout)!;
+      const avgUs = Number(avg[1]) * ({ us: 1, ms: 1e3, s: 1e6 }[avg[2]] as number);
+      const meanUs = summarize(r.latency).meanMs * 1000;
+      assert(Math.abs(meanUs - avgUs) <= resolutionUs(avgUs), `mean ${meanUs} vs wrk ${avgUs}`);
+    } finally {
+      await nginx.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

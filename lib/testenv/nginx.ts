@@ -1,0 +1,78 @@
+/**
+ * A real nginx on a free loopback port for tests of the load-tool adapters: the same server
+ * the http workload runs (1 kB body), optionally with a `limit_req` that makes it a server
+ * of known capacity (requests beyond the rate wait in nginx's queue, none is refused).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { findBinary } from "../local/tools.ts";
+import { freePort, startServer } from "../workloads/process.ts";
+
+/** A started test nginx. */
+export interface TestNginx {
+  port: number;
+  url: string;
+  /** Stops nginx and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@linkcode startTestNginx}. */
+export interface TestNginxOptions {
+  /**
+   * Serve at most this many requests per second (nginx `limit_req`, no `nodelay`): the rest
+   * queue (up to `queue` requests) and are answered at that pace.
+   */
+  capacityPerS?: number;
+  /** Requests that may wait for their turn under `capacityPerS` (default 1,000,000). */
+  queue?: number;
+}
+
+/** Starts nginx (`nginx` on PATH or in /usr/sbin) serving `GET /` on 127.0.0.1. */
+export async function startTestNginx(options: TestNginxOptions = {}): Promise<TestNginx> {
+  const nginx = findBinary("nginx");
+  if (!nginx) throw new Error("Cannot start the test nginx: nginx is not installed");
+  const dir = await Deno.makeTempDir({ prefix: "meshbench-nginx-" });
+  const port = freePort();
+  const limit = options.capacityPerS;
+  const zone = limit ? `limit_req_zone $server_port zone=cap:1m rate=${limit}r/s;` : "";
+  const req = limit ? `limit_req zone=cap burst=${options.queue ?? 1_000_000};` : "";
+  // A static file, not `return`: `return` answers in the rewrite phase, before limit_req.
+  await Deno.writeTextFile(join(dir, "body.txt"), "x".repeat(1023) + "\n");
+  const conf = join(dir, "nginx.conf");
+  await Deno.writeTextFile(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${join(dir, "nginx.pid")};
+error_log stderr notice;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir};
+  proxy_temp_path ${dir};
+  fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir};
+  scgi_temp_path ${dir};
+  ${zone}
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location / { ${req} root ${dir}; default_type text/plain; try_files /body.txt =404; }
+  }
+}
+`,
+  );
+  const server = await startServer([nginx, "-p", dir, "-c", conf, "-e", "stderr"], {
+    name: "test nginx",
+    ready: /start worker process/,
+  });
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/`,
+    async stop() {
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
