@@ -113,3 +113,18 @@ Deno.test({
     }
   },
 });
+
+Deno.test("wrk's socket errors are failed attempts, not completed requests: the rate is wrk's own", () => {
+  // Thread 2 pointed at a closed port: 8,132 write errors, none of them among the 5,658
+  // completed requests. wrk's own Requests/sec is 5,329.34.
+  const text = Deno.readTextFileSync(
+    new URL("./testdata/wrk_closed_port_thread_1s.txt", import.meta.url),
+  );
+  const r = parseWrk(text, { connections: 4, toolVersion: "4.1.0" });
+  assertEquals(r.errorKinds, { write: 8132 });
+  assertEquals(r.errors, 8132);
+  assertEquals(r.operations, 5658 + 8132, "attempts that ended: completed + failed");
+  const wrkRate = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)![1]);
+  assert(Math.abs(r.achievedRate - wrkRate) < 0.005, `${r.achievedRate} vs wrk's ${wrkRate}`);
+  assertEquals(r.latency.total, 5658);
+});
