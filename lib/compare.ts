@@ -16,7 +16,6 @@
  * @module
  */
 import { dirname, join, relative, resolve } from "node:path";
-import { mergeHistograms, percentile } from "./histogram.ts";
 import { type FileProblem, type LoadedRun, loadRun } from "./load_results.ts";
 import {
   comparisonPlot,
@@ -27,14 +26,15 @@ import {
   formatPct,
   htmlFigure,
   meshLabel,
-  metricLabel,
   notice,
   rateLabel,
   table,
 } from "./plots.ts";
 import { writeJsonAtomic, writeTextAtomic } from "./run_dir.ts";
+import { metricLabel, type MetricName, metricsFor, overheadLabel } from "./metric_vocabulary.ts";
+import { type Measured, pooledValue } from "./metric_values.ts";
 import { bootstrapOverheads, cvPct, fromSamples } from "./stats.ts";
-import type { Component, Overhead, RunRecord } from "./types.ts";
+import type { Overhead, RunRecord } from "./types.ts";
 
 /** Which run a side of the comparison is. */
 export interface RunRef {
@@ -51,7 +51,7 @@ export interface Difference {
   emulated: boolean;
   mode: string;
   rate: number | null;
-  metric: string;
+  metric: MetricName;
   unit: string;
   a: number;
   b: number;
@@ -79,7 +79,7 @@ export interface OverheadChange {
   mesh: string;
   emulated: boolean;
   rate: number | null;
-  metric: string;
+  metric: MetricName;
   a: Overhead;
   b: Overhead;
   /** Overhead B minus overhead A, in percentage points. */
@@ -110,71 +110,7 @@ export interface CompareOptions {
   now?: Date;
 }
 
-type Usable = RunRecord & { load: NonNullable<RunRecord["load"]> };
-
-interface Metric {
-  name: string;
-  unit: string;
-  applies: (mode: string) => boolean;
-  stat: (rs: Usable[]) => number;
-}
-
-const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
-const meshOrApp = (c: Component) => c === "app" || c === "data-plane" || c === "control-plane";
-
-function latency(name: string, p: number): Metric {
-  return {
-    name,
-    unit: "ms",
-    applies: (m) => m === "fixed-rate",
-    stat: (rs) => {
-      const h = mergeHistograms(rs.map((r) => r.load.latency));
-      return (p >= 100 ? h.max : percentile(h, p)) / 1000;
-    },
-  };
-}
-
-/** Metrics compared between runs; names match those of `summary.json` overheads. */
-const METRICS: Metric[] = [
-  latency("latency_p50_ms", 50),
-  latency("latency_p95_ms", 95),
-  latency("latency_p99_ms", 99),
-  latency("latency_max_ms", 100),
-  {
-    name: "throughput_rps",
-    unit: "ops/s",
-    applies: (m) => m === "max-throughput",
-    stat: (rs) => mean(rs.map((r) => r.load.achievedRate)),
-  },
-  {
-    name: "completion_time_s",
-    unit: "s",
-    applies: (m) => m === "batch",
-    stat: (rs) => mean(rs.map((r) => r.load.durationS)),
-  },
-  {
-    name: "cpu_cores_total",
-    unit: "cores",
-    applies: () => true,
-    stat: (rs) =>
-      mean(
-        rs.map((r) =>
-          r.resources.filter((x) => meshOrApp(x.component)).reduce((s, x) => s + x.cpuCores, 0)
-        ),
-      ),
-  },
-  {
-    name: "memory_mb_total",
-    unit: "MB",
-    applies: () => true,
-    stat: (rs) =>
-      mean(
-        rs.map((r) =>
-          r.resources.filter((x) => meshOrApp(x.component)).reduce((s, x) => s + x.memoryPeakMB, 0)
-        ),
-      ),
-  },
-];
+type Usable = Measured;
 
 function pointKey(r: RunRecord): string {
   const p = r.spec.point;
@@ -230,8 +166,11 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
     const rb = pb.get(key);
     if (!rb) continue;
     const first = ra[0];
-    const metrics = METRICS.filter((m) => {
-      if (!m.applies(first.spec.point.mode)) return false;
+    // The metrics of the point's mode, each read the same way on both sides.
+    const metrics = metricsFor(first.spec.point.mode).map((m) => ({
+      ...m,
+      stat: (rs: Usable[]) => pooledValue(m.source, rs),
+    })).filter((m) => {
       const va = m.stat(ra);
       const vb = m.stat(rb);
       return Number.isFinite(va) && Number.isFinite(vb) && va !== 0;
@@ -355,7 +294,7 @@ export function formatComparison(c: Comparison, options: { all?: boolean } = {})
     lines.push("Overhead vs baseline changed (95 % intervals do not overlap):");
     for (const o of oc) {
       lines.push(
-        `  ${o.workload} · ${meshLabel(o.mesh, o.emulated)} · ${metricLabel(o.metric)} @ ` +
+        `  ${o.workload} · ${meshLabel(o.mesh, o.emulated)} · ${overheadLabel(o.metric)} @ ` +
           `${rateLabel(o.rate)}: ${formatPct(o.a.overheadPct)} -> ${formatPct(o.b.overheadPct)}`,
       );
     }
@@ -431,7 +370,7 @@ export function comparisonFigures(c: Comparison): Figure[] {
           {
             header: "what",
             value: (o) =>
-              `${o.workload} · ${meshLabel(o.mesh, o.emulated)} · ${metricLabel(o.metric)} @ ` +
+              `${o.workload} · ${meshLabel(o.mesh, o.emulated)} · ${overheadLabel(o.metric)} @ ` +
               rateLabel(o.rate),
           },
           { header: "A", value: (o) => overheadText(o.a) },

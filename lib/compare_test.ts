@@ -21,10 +21,12 @@ async function twoRuns(
 Deno.test("identical runs: nothing exceeds the noise", async () => {
   await twoRuns(async (dirA, dirB) => {
     const c = compareRuns(await loadRun(dirA), await loadRun(dirB), { resamples: 300 });
-    assert.equal(c.differences.length, 6 * 6); // 6 points x (4 latency + cpu + memory)
+    // 6 points x (4 latency + cpu + memory), and the proxies' CPU and memory at the 4
+    // meshed points (the baseline has no proxy to compare).
+    assert.equal(c.differences.length, 6 * 6 + 4 * 2);
     assert.deepEqual(c.differences.filter((d) => d.exceedsNoise), []);
     for (const d of c.differences) assert.equal(d.changePct, 0);
-    assert.match(formatComparison(c), /No change exceeds the noise \(36 metrics compared\)/);
+    assert.match(formatComparison(c), /No change exceeds the noise \(44 metrics compared\)/);
   }, { seed: 7, meshFactor: 1 });
 });
 
@@ -71,7 +73,7 @@ Deno.test("writeComparison writes JSON and HTML, and refuses a run with no recor
     const r = await writeComparison(dirA, dirB, { out, resamples: 200 });
     const json = JSON.parse(await Deno.readTextFile(r.json));
     assert.equal(json.kind, "meshbench.comparison");
-    assert.equal(json.differences.length, 36);
+    assert.equal(json.differences.length, 44);
     const html = await Deno.readTextFile(r.html);
     assert.match(html, /<svg[^>]*class="plot-/);
     assert.doesNotMatch(html, /<script/);

@@ -19,6 +19,7 @@
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
 import { percentile } from "./histogram.ts";
+import { costOf, type MetricName, metricRank, overheadLabel } from "./metric_vocabulary.ts";
 import type { Component, GroupStats, Histogram, Overhead } from "./types.ts";
 
 /** The symbol the Deno Jupyter kernel looks for to display a value as rich output. */
@@ -635,47 +636,6 @@ export function latencyVsRatePlot(
   });
 }
 
-/** Readable names of the overhead metrics of `summary.ts`, in display order. */
-const METRIC_LABELS: Record<string, string> = {
-  latency_p50_ms: "p50 latency",
-  latency_p95_ms: "p95 latency",
-  latency_p99_ms: "p99 latency",
-  latency_max_ms: "max latency",
-  throughput_rps: "max throughput",
-  completion_time_s: "job completion time",
-  cpu_cores_total: "CPU, app + mesh",
-  memory_mb_total: "memory, app + mesh",
-  proxy_cpu_cores: "mesh CPU as % of app CPU",
-  proxy_memory_mb: "mesh memory as % of app memory",
-};
-
-/** Latency overhead metrics (fixed-rate runs). */
-export const LATENCY_METRICS = [
-  "latency_p50_ms",
-  "latency_p95_ms",
-  "latency_p99_ms",
-  "latency_max_ms",
-];
-/** Throughput and batch overhead metrics. */
-export const THROUGHPUT_METRICS = ["throughput_rps", "completion_time_s"];
-/** Resource overhead metrics. */
-export const RESOURCE_METRICS = [
-  "cpu_cores_total",
-  "memory_mb_total",
-  "proxy_cpu_cores",
-  "proxy_memory_mb",
-];
-
-/** A metric name in words (`latency_p99_ms` is "p99 latency"); unknown names pass through. */
-export function metricLabel(metric: string): string {
-  return METRIC_LABELS[metric] ?? metric;
-}
-
-function metricRank(metric: string): number {
-  const i = Object.keys(METRIC_LABELS).indexOf(metric);
-  return i === -1 ? Object.keys(METRIC_LABELS).length : i;
-}
-
 /**
  * Overhead % vs the baseline with 95 % bootstrap CI bars, per mesh, one panel per
  * metric and load point, for one workload.
@@ -683,7 +643,7 @@ function metricRank(metric: string): number {
 export function overheadPlot(
   overheads: readonly Overhead[],
   workload: string,
-  options: PlotOptions & { metrics?: string[] } = {},
+  options: PlotOptions & { metrics?: readonly MetricName[] } = {},
 ): Figure {
   const all = overheads.filter((o) =>
     o.workload === workload && (!options.metrics || options.metrics.includes(o.metric)) &&
@@ -697,7 +657,7 @@ export function overheadPlot(
   );
   const rows = sorted.map((o) => ({
     mesh: meshLabel(o.mesh, o.emulated),
-    panel: `${metricLabel(o.metric)}${
+    panel: `${overheadLabel(o.metric)}${
       o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`
     } @ ${rateLabel(o.rate)}`,
     pct: o.overheadPct,
@@ -805,7 +765,7 @@ export function overheadPlot(
 export function overheadVsRatePlot(
   overheads: readonly Overhead[],
   workload: string,
-  options: PlotOptions & { metrics?: string[] } = {},
+  options: PlotOptions & { metrics?: readonly MetricName[] } = {},
 ): Figure {
   const os = overheads.filter((o) =>
     o.workload === workload && o.rate !== null && Number.isFinite(o.overheadPct) &&
@@ -818,7 +778,7 @@ export function overheadVsRatePlot(
   const meshes = meshOrder(os, options.baselineMesh ?? "baseline");
   const rows = os.map((o) => ({
     mesh: meshLabel(o.mesh, o.emulated),
-    panel: `${metricLabel(o.metric)}${o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`}`,
+    panel: `${overheadLabel(o.metric)}${o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`}`,
     rank: metricRank(o.metric),
     rate: o.rate!,
     pct: o.overheadPct,
@@ -873,16 +833,19 @@ export function overheadVsRatePlot(
   });
 }
 
-/** Meshes ranked by overhead (smallest first) for one workload, metric and rate. */
+/**
+ * Meshes ranked from least to most costly overhead for one workload, metric and rate
+ * (the smallest increase where lower is better, the smallest loss where higher is).
+ */
 export function rankMeshes(
   overheads: readonly Overhead[],
-  select: { workload: string; metric: string; rate: number | null },
+  select: { workload: string; metric: MetricName; rate: number | null },
 ): Overhead[] {
   return overheads
     .filter((o) =>
       o.workload === select.workload && o.metric === select.metric && o.rate === select.rate
     )
-    .sort((a, b) => a.overheadPct - b.overheadPct);
+    .sort((a, b) => costOf(a.metric, a.overheadPct) - costOf(b.metric, b.overheadPct));
 }
 
 function ciNumber(v: number): string {
@@ -924,12 +887,12 @@ function overheadPointTable(
   captionNote: string | undefined,
 ): Figure {
   const rows = [...overheads].sort((a, b) =>
-    metricRank(a.metric) - metricRank(b.metric) || a.metric.localeCompare(b.metric) ||
-    a.overheadPct - b.overheadPct
+    metricRank(a.metric) - metricRank(b.metric) ||
+    costOf(a.metric, a.overheadPct) - costOf(b.metric, b.overheadPct)
   );
   return table(title, rows, {
     columns: [
-      { header: "metric", value: (o) => metricLabel(o.metric) },
+      { header: "metric", value: (o) => overheadLabel(o.metric) },
       { header: "mesh", value: (o) => meshLabel(o.mesh, o.emulated), nowrap: true },
       {
         header: "baseline → mesh",

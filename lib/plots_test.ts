@@ -78,6 +78,23 @@ Deno.test("rankMeshes orders by overhead, smallest first", () => {
   assert.equal(ranked[0].mesh, "linkerd"); // the synthetic linkerd adds less latency
 });
 
+Deno.test("rankMeshes puts the smallest throughput loss first (higher is better)", () => {
+  const base = summary.overheads[0];
+  const loss = (mesh: string, overheadPct: number) => ({
+    ...base,
+    mesh,
+    metric: "throughput_rps" as const,
+    rate: null,
+    overheadPct,
+  });
+  const ranked = rankMeshes([loss("istio", -40), loss("linkerd", -10)], {
+    workload: base.workload,
+    metric: "throughput_rps",
+    rate: null,
+  });
+  assert.deepEqual(ranked.map((o) => o.mesh), ["linkerd", "istio"]);
+});
+
 Deno.test("throughput and resource plots render every panel", () => {
   const t = throughputPlot(summary.groups);
   assert.equal(svgCount(t.html), 1);

@@ -25,26 +25,23 @@ import {
   formatOverhead,
   formatPct,
   htmlFigure,
-  LATENCY_METRICS,
   latencyDistributionPlot,
   latencyPercentilePlot,
   latencyVsRatePlot,
   meshLabel,
-  metricLabel,
   notice,
   overheadPlot,
   overheadTable,
   overheadVsRatePlot,
   rankMeshes,
   rateLabel,
-  RESOURCE_METRICS,
   resourcePlot,
   resourceTable,
   sweepRates,
   table,
-  THROUGHPUT_METRICS,
   throughputPlot,
 } from "./plots.ts";
+import { headlineMetric, METRIC_FAMILIES, metricsOf, overheadLabel } from "./metric_vocabulary.ts";
 import { writeTextAtomic } from "./run_dir.ts";
 import type { Manifest, Overhead, RunRow, RunSpec } from "./types.ts";
 
@@ -110,15 +107,6 @@ export function workloadsOf(run: ReportRun): string[] {
   return [...new Set([...fromSummary, ...run.runs.map((r) => r.spec.workload)])].sort();
 }
 
-/** The headline metric of a workload's overheads: the highest latency percentile. */
-function headlineMetric(os: readonly Overhead[]): string | undefined {
-  const metrics = [...new Set(os.map((o) => o.metric))];
-  for (const m of ["latency_p99_ms", "latency_p95_ms", "latency_p50_ms", "throughput_rps"]) {
-    if (metrics.includes(m)) return m;
-  }
-  return metrics[0];
-}
-
 /** One sentence per workload and load point: meshes ranked by headline overhead. */
 export function findings(run: ReportRun): string[] {
   const s = run.summary;
@@ -126,7 +114,8 @@ export function findings(run: ReportRun): string[] {
   const out: string[] = [];
   for (const w of workloadsOf(run)) {
     const os = s.overheads.filter((o) => o.workload === w);
-    const metric = headlineMetric(os);
+    // The highest latency percentile measured, else throughput (see the vocabulary).
+    const metric = headlineMetric([...new Set(os.map((o) => o.metric))]);
     if (!metric) continue;
     // A sweep gets a sentence at its representative rates; the charts have every rate.
     const all = os.filter((o) => o.metric === metric);
@@ -140,7 +129,7 @@ export function findings(run: ReportRun): string[] {
         `${o.noisyBaseline ? ", noisy baseline" : ""}${o.saturated ? ", saturated" : ""})`
       );
       out.push(
-        `${w} @ ${rateLabel(rate)}, ${metricLabel(metric)} vs ${s.baselineMesh}: ` +
+        `${w} @ ${rateLabel(rate)}, ${overheadLabel(metric)} vs ${s.baselineMesh}: ` +
           parts.join("; "),
       );
     }
@@ -148,19 +137,17 @@ export function findings(run: ReportRun): string[] {
   return out;
 }
 
-/** Overhead charts of one workload: latency, then throughput, resources and the rest. */
+/** Overhead charts of one workload: latency, then throughput, then resources. */
 export function overheadFigures(
   overheads: readonly Overhead[],
   workload: string,
   baselineMesh: string,
 ): Figure[] {
   const os = overheads.filter((o) => o.workload === workload);
-  const known = [...LATENCY_METRICS, ...THROUGHPUT_METRICS, ...RESOURCE_METRICS];
-  const other = [...new Set(os.map((o) => o.metric).filter((m) => !known.includes(m)))];
   // A sweep of several rates reads best as a line against rate, with the panels of the
   // representative rates after it.
   const sweep = sweepRates(os, workload).length > 1;
-  return [LATENCY_METRICS, THROUGHPUT_METRICS, RESOURCE_METRICS, other]
+  return METRIC_FAMILIES.map((f) => metricsOf(f))
     .filter((ms) => os.some((o) => ms.includes(o.metric)))
     .flatMap((metrics) => [
       ...(sweep && os.some((o) => o.rate !== null && metrics.includes(o.metric))

@@ -6,7 +6,9 @@
  * @module
  */
 import { emptyHistogram, HistogramSet, summarize } from "./histogram.ts";
-import { bootstrapOverheads, cvPct, weightedMean, type WeightedStatistic } from "./stats.ts";
+import { metricsFor, type MetricSource } from "./metric_vocabulary.ts";
+import { type Measured, weightedValue } from "./metric_values.ts";
+import { bootstrapOverheads, cvPct, type WeightedStatistic } from "./stats.ts";
 import type { Component, GroupStats, Overhead, RunRecord, Summary, TargetName } from "./types.ts";
 import { SCHEMA_VERSION } from "./types.ts";
 
@@ -24,7 +26,7 @@ export interface SummaryOptions {
   now?: Date;
 }
 
-type Usable = RunRecord & { load: NonNullable<RunRecord["load"]> };
+type Usable = Measured;
 
 function groupKey(r: RunRecord): string {
   const p = r.spec.point;
@@ -38,27 +40,6 @@ function pointKey(r: RunRecord): string {
 
 const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
 
-const isProxy = (c: Component) => c === "data-plane" || c === "control-plane";
-const isApp = (c: Component) => c === "app";
-const isAppOrProxy = (c: Component) => c === "app" || isProxy(c);
-
-function sumRes(r: RunRecord, pick: (c: Component) => boolean, f: "cpuCores" | "memoryPeakMB") {
-  return r.resources.filter((x) => pick(x.component)).reduce((s, x) => s + x[f], 0);
-}
-
-/**
- * A metric: how to read it from a group's iterations as a weighted statistic
- * (weights = how often each iteration is in a bootstrap resample), and its unit.
- */
-interface Metric {
-  name: string;
-  unit: string;
-  applies: (mode: string) => boolean;
-  stat: (rs: Usable[]) => WeightedStatistic;
-  /** For share-basis metrics: the baseline's own quantity. */
-  baselineStat?: (rs: Usable[]) => WeightedStatistic;
-}
-
 /** Per-group histogram sets, built once and shared by all latency metrics. */
 const histogramSets = new WeakMap<Usable[], HistogramSet>();
 function setOf(rs: Usable[]): HistogramSet {
@@ -70,64 +51,8 @@ function setOf(rs: Usable[]): HistogramSet {
   return s;
 }
 
-const latencyMetric = (name: string, p: number): Metric => ({
-  name,
-  unit: "ms",
-  applies: (m) => m === "fixed-rate",
-  stat: (rs) => {
-    const set = setOf(rs);
-    return (w) => set.percentile(w, p) / 1000;
-  },
-});
-
-const resource =
-  (pick: (c: Component) => boolean, f: "cpuCores" | "memoryPeakMB") => (rs: Usable[]) =>
-    weightedMean(rs.map((r) => sumRes(r, pick, f)));
-
-const METRICS: Metric[] = [
-  latencyMetric("latency_p50_ms", 50),
-  latencyMetric("latency_p95_ms", 95),
-  latencyMetric("latency_p99_ms", 99),
-  latencyMetric("latency_max_ms", 100),
-  {
-    name: "throughput_rps",
-    unit: "ops/s",
-    applies: (m) => m === "max-throughput",
-    stat: (rs) => weightedMean(rs.map((r) => r.load.achievedRate)),
-  },
-  {
-    name: "completion_time_s",
-    unit: "s",
-    applies: (m) => m === "batch",
-    stat: (rs) => weightedMean(rs.map((r) => r.load.durationS)),
-  },
-  {
-    name: "cpu_cores_total",
-    unit: "cores",
-    applies: (m) => m !== "max-throughput",
-    stat: resource(isAppOrProxy, "cpuCores"),
-  },
-  {
-    name: "memory_mb_total",
-    unit: "MB",
-    applies: (m) => m !== "max-throughput",
-    stat: resource(isAppOrProxy, "memoryPeakMB"),
-  },
-  {
-    name: "proxy_cpu_cores",
-    unit: "cores",
-    applies: (m) => m !== "max-throughput",
-    stat: resource(isProxy, "cpuCores"),
-    baselineStat: resource(isApp, "cpuCores"),
-  },
-  {
-    name: "proxy_memory_mb",
-    unit: "MB",
-    applies: (m) => m !== "max-throughput",
-    stat: resource(isProxy, "memoryPeakMB"),
-    baselineStat: resource(isApp, "memoryPeakMB"),
-  },
-];
+/** A metric read from a group's iterations as a weighted statistic (see `stats.ts`). */
+const statOf = (source: MetricSource, rs: Usable[]) => weightedValue(source, rs, () => setOf(rs));
 
 function hashSeed(seed: number, key: string): number {
   let h = seed >>> 0;
@@ -259,9 +184,9 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
       continue;
     }
     const mode = base[0].spec.point.mode;
-    const metrics = METRICS.filter((m) => m.applies(mode));
+    const metrics = metricsFor(mode);
     // The same statistics for every mesh: the bootstrap evaluates each of them once.
-    const baseStats = metrics.map((m) => (m.baselineStat ?? m.stat)(base));
+    const baseStats = metrics.map((m) => statOf(m.shareOf ?? m.source, base));
     const baseCvs = baseStats.map((stat) => cvPct(perIteration(stat, base.length)));
     for (const [mesh, rs] of meshes) {
       if (mesh === options.baseline) continue;
@@ -270,8 +195,8 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
         rs.length,
         metrics.map((m, i) => ({
           baseline: baseStats[i],
-          mesh: m.stat(rs),
-          basis: m.baselineStat ? "share" as const : "relative" as const,
+          mesh: statOf(m.source, rs),
+          basis: m.shareOf ? "share" as const : "relative" as const,
         })),
         {
           resamples: options.resamples,
@@ -295,7 +220,7 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
           rate: base[0].spec.point.rate,
           baseline: est.baseline,
           value: est.value,
-          basis: metric.baselineStat ? "share-of-baseline-app" : "relative",
+          basis: metric.shareOf ? "share-of-baseline-app" : "relative",
           overheadPct: est.overheadPct,
           ci95: est.ci95,
           iterations: { baseline: base.length, mesh: rs.length },

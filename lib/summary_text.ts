@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { type MetricName, metricSpec, oneScreenMetrics } from "./metric_vocabulary.ts";
 import type { Overhead, Summary } from "./types.ts";
 
 const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
@@ -25,31 +26,25 @@ export function formatSummary(s: Summary): string {
     }`,
   );
   lines.push("overhead % vs baseline, [95 % bootstrap CI over iterations]");
-  const cols: Array<[string, string]> = [
-    ["latency_p50_ms", "p50 latency"],
-    ["latency_p99_ms", "p99 latency"],
-    ["throughput_rps", "throughput"],
-    ["proxy_cpu_cores", "proxy CPU*"],
-    ["proxy_memory_mb", "proxy mem*"],
-    ["completion_time_s", "job time"],
-  ];
-  const present = cols.filter(([m]) => s.overheads.some((o) => o.metric === m));
+  const present = oneScreenMetrics().filter(({ name }) =>
+    s.overheads.some((o) => o.metric === name)
+  );
   const keys = [...new Set(s.overheads.map((o) => `${o.workload}|${o.mesh}`))];
-  const header = ["workload", "mesh", ...present.map(([, h]) => h)];
+  const header = ["workload", "mesh", ...present.map((c) => c.header)];
   const rows = keys.map((k) => {
     const [w, m] = k.split("|");
     // Latency and resources at the highest fixed rate, throughput at max.
-    const pick = (metric: string) =>
+    const pick = (metric: MetricName) =>
       s.overheads.filter((o) => o.workload === w && o.mesh === m && o.metric === metric)
         .sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0))[0];
-    return [w, m, ...present.map(([metric]) => cell(pick(metric)))];
+    return [w, m, ...present.map((c) => cell(pick(c.name)))];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmtRow = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ");
   lines.push(fmtRow(header));
   lines.push(widths.map((w) => "-".repeat(w)).join("  "));
   for (const r of rows) lines.push(fmtRow(r));
-  if (present.some(([m]) => m.startsWith("proxy_"))) {
+  if (present.some((c) => metricSpec(c.name).shareOf)) {
     lines.push("* proxy CPU/memory as % of what the application itself used under the baseline");
   }
   const rates = [...new Set(s.overheads.map((o) => o.rate).filter((r) => r !== null))];

@@ -6,6 +6,10 @@
  *
  * @module
  */
+import type { Component, LoadMode, MetricName } from "./metric_vocabulary.ts";
+
+/** Load modes, resource components and metric names are declared with the metrics. */
+export type { Component, LoadMode, MetricName };
 
 /** Version tag written into every result file. Bump on incompatible change. */
 export const SCHEMA_VERSION = "1";
@@ -16,9 +20,6 @@ export type TargetName = "local" | "cluster" | "oci";
 /** How a mesh puts itself in the data path. */
 export type MeshKind = "none" | "sidecar" | "node-proxy" | "ebpf";
 
-/** What a load run is for: fixed rate (latency), max throughput, or a batch job. */
-export type LoadMode = "fixed-rate" | "max-throughput" | "batch";
-
 /**
  * How latency was timed, so readers know whether coordinated omission is in it.
  * - `intended-send`: open loop, latency from the scheduled send time (CO-free).
@@ -26,9 +27,6 @@ export type LoadMode = "fixed-rate" | "max-throughput" | "batch";
  * - `closed-loop`: each connection waits for its answer (wrk): throughput only.
  */
 export type TimingMode = "intended-send" | "actual-send" | "closed-loop";
-
-/** Component classes for resource accounting (METHODOLOGY rule 12). */
-export type Component = "control-plane" | "data-plane" | "app" | "node" | "loadgen";
 
 /**
  * A mergeable log-linear latency histogram in plain data (HdrHistogram bucketing,
@@ -225,7 +223,7 @@ export interface Overhead {
   workload: string;
   mesh: string;
   emulated: boolean;
-  metric: string;
+  metric: MetricName;
   unit: string;
   /** Load point the figure belongs to (rate per second); null for max-throughput/batch. */
   rate: number | null;

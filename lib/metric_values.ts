@@ -1,0 +1,63 @@
+/**
+ * Reads the metrics declared in {@linkcode ./metric_vocabulary.ts} from run records:
+ * per record, pooled over a group's iterations, or as a statistic of a bootstrap
+ * resample (iterations weighted by how often they were drawn). `summary.ts` and
+ * `compare.ts` both read values here, so a metric means the same in both.
+ *
+ * @module
+ */
+import { HistogramSet, mergeHistograms, percentile } from "./histogram.ts";
+import type { MetricSource } from "./metric_vocabulary.ts";
+import { weightedMean, type WeightedStatistic } from "./stats.ts";
+import type { LoadResult, RunRecord } from "./types.ts";
+
+/** A run record that produced a load result (status ok or saturated). */
+export type Measured = RunRecord & { load: LoadResult };
+
+/** The value of a non-latency source in one record. */
+export function recordValue(source: Exclude<MetricSource, { kind: "latency" }>, r: Measured) {
+  switch (source.kind) {
+    case "achieved-rate":
+      return r.load.achievedRate;
+    case "duration":
+      return r.load.durationS;
+    case "resource": {
+      let s = 0;
+      for (const x of r.resources) {
+        if (source.components.includes(x.component)) s += x[source.field];
+      }
+      return s;
+    }
+  }
+}
+
+const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+
+/**
+ * A source pooled over records: a latency percentile (ms) of their merged histograms,
+ * or the mean of the per-record values.
+ */
+export function pooledValue(source: MetricSource, rs: readonly Measured[]): number {
+  if (source.kind === "latency") {
+    const h = mergeHistograms(rs.map((r) => r.load.latency));
+    return (source.percentile >= 100 ? h.max : percentile(h, source.percentile)) / 1000;
+  }
+  return mean(rs.map((r) => recordValue(source, r)));
+}
+
+/**
+ * A source as a statistic of a resample of `rs` (weights = times each record was drawn).
+ * Latency percentiles read `histograms`, the group's histograms on one axis, built once
+ * per group by the caller and shared by its latency metrics.
+ */
+export function weightedValue(
+  source: MetricSource,
+  rs: readonly Measured[],
+  histograms: () => HistogramSet,
+): WeightedStatistic {
+  if (source.kind === "latency") {
+    const set = histograms();
+    return (w) => set.percentile(w, source.percentile) / 1000;
+  }
+  return weightedMean(rs.map((r) => recordValue(source, r)));
+}

@@ -1,0 +1,272 @@
+/**
+ * The one declaration of every metric meshbench reports: its name (as written in
+ * `summary.json` and `comparison.json`), unit, label, which direction is better, which
+ * runs it applies to and where its value comes from. `summary.ts` (overheads),
+ * `compare.ts` (run-to-run changes), the charts, the report and the one-screen summary
+ * all read this table, so a metric is added or changed here only (k6 declares its
+ * built-in metrics once the same way). The JSON Schema of the summary lists the same
+ * names; a test keeps the two equal.
+ *
+ * A leaf module: it imports nothing, so the result types can name its closed set.
+ *
+ * @example
+ * ```ts
+ * import { metricLabel, metricsFor } from "./metric_vocabulary.ts";
+ * const names = metricsFor("max-throughput").map((m) => m.name);
+ * if (names.length !== 1 || metricLabel(names[0]) !== "max throughput") throw new Error();
+ * ```
+ *
+ * @module
+ */
+
+/** What a load run is for: fixed rate (latency), max throughput, or a batch job. */
+export type LoadMode = "fixed-rate" | "max-throughput" | "batch";
+
+/** Component classes for resource accounting (METHODOLOGY rule 12). */
+export type Component = "control-plane" | "data-plane" | "app" | "node" | "loadgen";
+
+/** Where a metric's value comes from, per run record (pooled over iterations). */
+export type MetricSource =
+  /** Percentile of the latency histograms merged over iterations (100: the maximum). */
+  | { kind: "latency"; percentile: number }
+  /** Mean over iterations of the achieved operations per second. */
+  | { kind: "achieved-rate" }
+  /** Mean over iterations of the measured duration (a batch job's completion time). */
+  | { kind: "duration" }
+  /** Mean over iterations of the sum of `field` over these component classes. */
+  | {
+    kind: "resource";
+    field: "cpuCores" | "memoryPeakMB";
+    components: readonly Component[];
+  };
+
+/** Which way a metric improves. */
+export type Direction = "lower" | "higher";
+
+/** Groups of metrics charted together, in the order they are shown. */
+export const METRIC_FAMILIES = ["latency", "throughput", "resources"] as const;
+/** A group of metrics charted together. */
+export type MetricFamily = typeof METRIC_FAMILIES[number];
+
+/** One metric's declaration. */
+export interface MetricSpec<N extends string = MetricName> {
+  name: N;
+  unit: "ms" | "ops/s" | "s" | "cores" | "MB";
+  /** The quantity in words, for charts, tables and findings. */
+  label: string;
+  /** What its overhead vs the baseline is, in words, when not "<label>" (share metrics). */
+  overheadLabel?: string;
+  /** Which value is better: an increase of a `lower` metric is a cost. */
+  better: Direction;
+  family: MetricFamily;
+  /** The load modes whose runs this metric is computed for. */
+  appliesTo: readonly LoadMode[];
+  source: MetricSource;
+  /**
+   * For quantities the baseline does not have (proxy CPU and memory): what the baseline's
+   * own side is read from. The overhead is then a share, value / baseline x 100, of what
+   * the application itself used without a mesh, not a relative increase.
+   */
+  shareOf?: MetricSource;
+  /** Column header in the one-screen summary, and its position; absent: not shown there. */
+  oneScreen?: { header: string; order: number };
+  /** Preference as the report's headline metric (1 first); absent: only as a last resort. */
+  headline?: number;
+  /** True when the metric is a latency in ms, so its added latency (deltaMs) is reported. */
+  addedLatency?: boolean;
+}
+
+const LATENCY_RUNS = ["fixed-rate"] as const;
+/** CPU and memory at max throughput follow how much each mesh could carry: not compared. */
+const RESOURCE_RUNS = ["fixed-rate", "batch"] as const;
+const APP_AND_MESH = ["app", "data-plane", "control-plane"] as const;
+const MESH = ["data-plane", "control-plane"] as const;
+const APP = ["app"] as const;
+
+const SPECS = [
+  {
+    name: "latency_p50_ms",
+    unit: "ms",
+    label: "p50 latency",
+    better: "lower",
+    family: "latency",
+    appliesTo: LATENCY_RUNS,
+    source: { kind: "latency", percentile: 50 },
+    oneScreen: { header: "p50 latency", order: 1 },
+    headline: 3,
+    addedLatency: true,
+  },
+  {
+    name: "latency_p95_ms",
+    unit: "ms",
+    label: "p95 latency",
+    better: "lower",
+    family: "latency",
+    appliesTo: LATENCY_RUNS,
+    source: { kind: "latency", percentile: 95 },
+    headline: 2,
+    addedLatency: true,
+  },
+  {
+    name: "latency_p99_ms",
+    unit: "ms",
+    label: "p99 latency",
+    better: "lower",
+    family: "latency",
+    appliesTo: LATENCY_RUNS,
+    source: { kind: "latency", percentile: 99 },
+    oneScreen: { header: "p99 latency", order: 2 },
+    headline: 1,
+    addedLatency: true,
+  },
+  {
+    name: "latency_max_ms",
+    unit: "ms",
+    label: "max latency",
+    better: "lower",
+    family: "latency",
+    appliesTo: LATENCY_RUNS,
+    source: { kind: "latency", percentile: 100 },
+    addedLatency: true,
+  },
+  {
+    name: "throughput_rps",
+    unit: "ops/s",
+    label: "max throughput",
+    better: "higher",
+    family: "throughput",
+    appliesTo: ["max-throughput"],
+    source: { kind: "achieved-rate" },
+    oneScreen: { header: "throughput", order: 3 },
+    headline: 4,
+  },
+  {
+    name: "completion_time_s",
+    unit: "s",
+    label: "job completion time",
+    better: "lower",
+    family: "throughput",
+    appliesTo: ["batch"],
+    source: { kind: "duration" },
+    oneScreen: { header: "job time", order: 6 },
+  },
+  {
+    name: "cpu_cores_total",
+    unit: "cores",
+    label: "CPU, app + mesh",
+    better: "lower",
+    family: "resources",
+    appliesTo: RESOURCE_RUNS,
+    source: { kind: "resource", field: "cpuCores", components: APP_AND_MESH },
+  },
+  {
+    name: "memory_mb_total",
+    unit: "MB",
+    label: "memory, app + mesh",
+    better: "lower",
+    family: "resources",
+    appliesTo: RESOURCE_RUNS,
+    source: { kind: "resource", field: "memoryPeakMB", components: APP_AND_MESH },
+  },
+  {
+    name: "proxy_cpu_cores",
+    unit: "cores",
+    label: "mesh CPU",
+    overheadLabel: "mesh CPU as % of app CPU",
+    better: "lower",
+    family: "resources",
+    appliesTo: RESOURCE_RUNS,
+    source: { kind: "resource", field: "cpuCores", components: MESH },
+    shareOf: { kind: "resource", field: "cpuCores", components: APP },
+    oneScreen: { header: "proxy CPU*", order: 4 },
+  },
+  {
+    name: "proxy_memory_mb",
+    unit: "MB",
+    label: "mesh memory",
+    overheadLabel: "mesh memory as % of app memory",
+    better: "lower",
+    family: "resources",
+    appliesTo: RESOURCE_RUNS,
+    source: { kind: "resource", field: "memoryPeakMB", components: MESH },
+    shareOf: { kind: "resource", field: "memoryPeakMB", components: APP },
+    oneScreen: { header: "proxy mem*", order: 5 },
+  },
+] as const satisfies readonly MetricSpec<string>[];
+
+/** The closed set of metric names. */
+export type MetricName = typeof SPECS[number]["name"];
+
+/** Every metric, in display order (charts and tables list metrics in this order). */
+export const METRICS: readonly MetricSpec[] = SPECS;
+
+/** Every metric name, in display order. */
+export const METRIC_NAMES: readonly MetricName[] = METRICS.map((m) => m.name);
+
+const BY_NAME = new Map<string, MetricSpec>(METRICS.map((m) => [m.name, m]));
+
+/** Whether `name` is one of the declared metrics. */
+export function isMetricName(name: string): name is MetricName {
+  return BY_NAME.has(name);
+}
+
+/** The declaration of metric `name`. */
+export function metricSpec(name: MetricName): MetricSpec {
+  return BY_NAME.get(name)!;
+}
+
+/** The metrics computed for runs of load mode `mode`, in display order. */
+export function metricsFor(mode: LoadMode): MetricSpec[] {
+  return METRICS.filter((m) => m.appliesTo.includes(mode));
+}
+
+/** Names of the metrics of one family, in display order. */
+export function metricsOf(family: MetricFamily): MetricName[] {
+  return METRICS.filter((m) => m.family === family).map((m) => m.name);
+}
+
+/** A metric name in words (`latency_p99_ms` is "p99 latency"); unknown names pass through. */
+export function metricLabel(name: string): string {
+  return BY_NAME.get(name)?.label ?? name;
+}
+
+/**
+ * What an overhead of metric `name` is, in words: its label, or for share metrics what
+ * the share is of ("mesh CPU as % of app CPU"). Unknown names pass through.
+ */
+export function overheadLabel(name: string): string {
+  const spec = BY_NAME.get(name);
+  return spec?.overheadLabel ?? spec?.label ?? name;
+}
+
+/**
+ * How much a change of `changePct` % in metric `name` costs: the change itself where lower
+ * is better, its negative where higher is better (a throughput loss is a cost). Ranks
+ * meshes from least to most costly whatever the metric.
+ */
+export function costOf(name: MetricName, changePct: number): number {
+  return metricSpec(name).better === "higher" ? -changePct : changePct;
+}
+
+/** Position of a metric in display order; unknown names sort last. */
+export function metricRank(name: string): number {
+  const i = METRIC_NAMES.indexOf(name as MetricName);
+  return i === -1 ? METRIC_NAMES.length : i;
+}
+
+/** The one-screen summary's columns, in their order. */
+export function oneScreenMetrics(): Array<{ name: MetricName; header: string }> {
+  return METRICS.filter((m) => m.oneScreen)
+    .sort((a, b) => a.oneScreen!.order - b.oneScreen!.order)
+    .map((m) => ({ name: m.name, header: m.oneScreen!.header }));
+}
+
+/**
+ * The headline metric among `present`: the most preferred (highest latency percentile,
+ * then throughput), else the first present.
+ */
+export function headlineMetric(present: readonly MetricName[]): MetricName | undefined {
+  const ranked = METRICS.filter((m) => m.headline !== undefined && present.includes(m.name))
+    .sort((a, b) => a.headline! - b.headline!);
+  return ranked[0]?.name ?? present[0];
+}
