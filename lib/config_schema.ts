@@ -180,6 +180,15 @@ export const CONFIG_SCHEMA = {
       "x-unit": "%",
       description: "a fixed-rate run is saturated when achieved is more than this % under target",
     },
+    minSuccessPct: {
+      type: "number",
+      default: 99.9,
+      minimum: 0,
+      maximum: 100,
+      "x-unit": "%",
+      description:
+        "a run fails when fewer than this % of its operations succeeded (HTTP 2xx/3xx, gRPC OK, no socket error or drop)",
+    },
     noisyCvPct: {
       type: "number",
       default: 10,

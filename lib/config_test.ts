@@ -59,6 +59,7 @@ Deno.test("a misspelt field is refused with the known ones listed", async () => 
 Deno.test("range rules name the field and value", async () => {
   await rejects(loadConfig({ flags: { "load.rates": [-5] } }), /"load.rates".*-5/);
   await rejects(loadConfig({ flags: { iterations: 0 } }), /"iterations".*got 0/);
+  await rejects(loadConfig({ flags: { minSuccessPct: 100.5 } }), /"minSuccessPct".*100.5/);
   await rejects(loadConfig({ flags: { profile: "fast" } }), /"profile".*"fast"/);
   await rejects(loadConfig({ flags: { baseline: "none" } }), /"baseline".*"none"/);
   await rejects(loadConfig({ env: { MESHBENCH_SEED: "abc" } }), /"seed".*MESHBENCH_SEED.*"abc"/);

@@ -26,7 +26,15 @@ import {
 } from "./run_dir.ts";
 import { summarizeRuns } from "./summary.ts";
 import type { Logger, StageContext, Target } from "./target.ts";
-import type { Manifest, RunRecord, RunSpec, StageName, Summary, TargetName } from "./types.ts";
+import type {
+  LoadResult,
+  Manifest,
+  RunRecord,
+  RunSpec,
+  StageName,
+  Summary,
+  TargetName,
+} from "./types.ts";
 import { SCHEMA_VERSION } from "./types.ts";
 import { LocalTarget } from "./local/target.ts";
 import { installTools, missingMessage } from "./local/tools.ts";
@@ -222,21 +230,48 @@ export async function stageCooldown(runDir: string, deps: Deps): Promise<void> {
   await runStage(runDir, "cooldown", deps, () => sleep(ctx.config.cooldownS * 1000, deps.signal));
 }
 
-/** Classifies a finished fixed-rate run: below target by more than the tolerance is saturation. */
+/** The limits a finished run is judged by (config `saturationPct`, `minSuccessPct`). */
+export interface RunLimits {
+  saturationPct: number;
+  minSuccessPct: number;
+}
+
+/**
+ * Classifies a finished run. First, for every tool and mode: fewer than `minSuccessPct` % of
+ * its operations succeeded (HTTP 2xx/3xx, gRPC OK, no socket error, timeout or drop) is a
+ * failed run, whatever its rate: its latencies are those of errors. Then, for a fixed-rate
+ * run: an achieved rate (successful completions per second, see each tool's adapter) more
+ * than `saturationPct` % under target is saturation.
+ */
 export function classify(
   spec: RunSpec,
-  achieved: number,
-  saturationPct: number,
-): { status: "ok" | "saturated"; reason?: string } {
+  load: LoadResult,
+  limits: RunLimits,
+): { status: "ok" | "saturated" | "failed"; reason?: string } {
+  const ok = load.operations - load.errors;
+  const successPct = load.operations > 0 ? (ok / load.operations) * 100 : 0;
+  if (load.operations === 0 || successPct < limits.minSuccessPct) {
+    const kinds = Object.entries(load.errorKinds).sort((a, b) => b[1] - a[1]).slice(0, 5)
+      .map(([k, n]) => `${k} ${n}`).join(", ");
+    return {
+      status: "failed",
+      reason: load.operations === 0
+        ? `${load.tool} completed no operation`
+        : `${ok} of ${load.operations} ${load.tool} operations succeeded (${
+          successPct.toFixed(successPct > 99 ? 2 : 1)
+        } %, minSuccessPct ${limits.minSuccessPct} %)${kinds ? `; errors: ${kinds}` : ""}`,
+    };
+  }
   const rate = spec.point.rate;
   if (spec.point.mode !== "fixed-rate" || rate === null) return { status: "ok" };
+  const achieved = load.achievedRate;
   const shortPct = ((rate - achieved) / rate) * 100;
-  if (shortPct > saturationPct) {
+  if (shortPct > limits.saturationPct) {
     return {
       status: "saturated",
       reason: `achieved ${achieved.toFixed(1)}/s of ${rate}/s requested (${
         shortPct.toFixed(1)
-      } % short, tolerance ${saturationPct} %): a saturation result, not a latency result`,
+      } % short, tolerance ${limits.saturationPct} %): a saturation result, not a latency result`,
     };
   }
   return { status: "ok" };
@@ -288,7 +323,8 @@ export async function stageLoad(runDir: string, deps: Deps): Promise<{ failed: n
       try {
         const out = await target.runLoad(ctx, spec);
         if (deps.signal.aborted) throw new Error("interrupted by the user");
-        const c = classify(spec, out.load.achievedRate, ctx.config.saturationPct);
+        const c = classify(spec, out.load, ctx.config);
+        if (c.status === "failed") failed++;
         record = {
           ...base,
           status: c.status,
@@ -299,7 +335,7 @@ export async function stageLoad(runDir: string, deps: Deps): Promise<{ failed: n
           resources: out.resources,
           raw: out.raw,
         };
-        if (c.status === "saturated") deps.log.warn(`Run ${spec.seq}: ${c.reason}`);
+        if (c.reason) deps.log.warn(`Run ${spec.seq} ${c.status}: ${c.reason}`);
       } catch (e) {
         const interrupted = deps.signal.aborted;
         if (!interrupted) failed++;

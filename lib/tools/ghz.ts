@@ -5,7 +5,8 @@
  * How ghz's report maps onto a LoadResult:
  * - `operations` is every call that finished with a status (OK or not); `errors` the calls
  *   whose status is not OK, by gRPC code name in `errorKinds` (e.g. `Unavailable`), with the
- *   full error texts in `extra.errorMessages`.
+ *   full error texts in `extra.errorMessages`. The achieved rate counts OK calls only, over
+ *   ghz's `total` (until the last call ended): 200 calls refused in 2 s are 0/s, not 100/s.
  * - The latency histogram holds OK calls only, as ghz's own percentiles do, read exactly from
  *   the per-call `details` (nanoseconds) when present; from `latencyDistribution` with
  *   {@linkcode fromPercentileSpectrum} otherwise (an approximation, flagged in
@@ -314,7 +315,7 @@ export function parseGhzJson(
     toolVersion: options.toolVersion ?? GHZ_VERSION,
     timing: point.mode === "fixed-rate" ? "actual-send" : "closed-loop",
     requestedRate: point.mode === "fixed-rate" ? point.rate : null,
-    achievedRate: operations / durationS,
+    achievedRate: ok / durationS,
     durationS,
     connections: point.connections,
     operations,
@@ -327,7 +328,7 @@ export function parseGhzJson(
       endReason,
       histogramSource,
       cancelledAtStop,
-      okRate: ok / durationS,
+      attemptRate: operations / durationS,
       errorMessages: errorTexts,
       ghzReportedRps: typeof r.rps === "number" ? r.rps : null,
     },

@@ -207,3 +207,15 @@ Deno.test({
     }
   },
 });
+
+Deno.test("parseGhzJson: the achieved rate counts OK calls only (200 refused calls are 0/s)", () => {
+  const text = read("ghz_connection_refused.json");
+  const r = parseGhzJson(text, fixed(100, 2));
+  assert.equal(JSON.parse(text).rps > 99, true, "ghz's own rps counts the failed calls");
+  assert.deepEqual(r.errorKinds, { Unavailable: 200 });
+  assert.equal(r.operations, 200);
+  assert.equal(r.achievedRate, 0);
+  assert.ok(Math.abs((r.extra?.attemptRate as number) - JSON.parse(text).rps) < 1e-6);
+  const mixed = parseGhzJson(read("ghz_status_errors.json"), fixed(100, 2));
+  assert.ok(Math.abs(mixed.achievedRate * mixed.durationS - 120) < 1e-9, "120 OK of 200");
+});
