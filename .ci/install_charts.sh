@@ -2,7 +2,7 @@
 # Fetches the meshes' real Helm charts into .testenv/charts, for the tests that render them
 # with meshbench's values (lib/cluster/charts_test.ts). The chart repositories are not
 # reachable from here; the charts come from the projects' Go modules on the Go module proxy:
-#   - Cilium: github.com/cilium/cilium at the exact release meshbench pins (v1.18.3),
+#   - Cilium: github.com/cilium/cilium at the exact release meshbench pins (v1.18.11, CILIUM_VERSION),
 #     chart install/kubernetes/cilium.
 #   - Istio: istio.io/istio has no release versions on the proxy, only pseudo-versions of
 #     commits; the newest one served is pinned below (its charts are the source charts, with
@@ -13,7 +13,7 @@
 # keeps the downloads.
 set -euo pipefail
 
-CILIUM_MODULE="github.com/cilium/cilium@v1.18.3"
+CILIUM_MODULE="github.com/cilium/cilium@v1.18.11"
 ISTIO_MODULE="istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -9,10 +9,16 @@
 import type * as k8s from "@kubernetes/client-node";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { CommandError, type Runner } from "../command.ts";
-import { applyObjects, checkNamespaceOwnership, ClusterStageError, describe } from "./deploy.ts";
+import {
+  applyObjects,
+  checkNamespaceOwnership,
+  ClusterStageError,
+  describe,
+  OwnershipError,
+} from "./deploy.ts";
 import { apiReason, isNotFound, type Kube, kubeconfigPath } from "./kube.ts";
 import { type KubeObject, MANAGED_LABELS, MANAGED_SELECTOR, parseManifests } from "./manifests.ts";
-import { type ClusterMesh, helmArgs, type HelmStep } from "./meshes.ts";
+import { type ClusterMesh, helmArgs, type HelmStep, RELEASE_LABELS } from "./meshes.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -104,6 +110,45 @@ async function linkerdCerts(runner: Runner, dir: string): Promise<Record<string,
   };
 }
 
+/**
+ * Whether the Helm release of `step` exists and carries `labels` (read from the release's
+ * storage Secrets, where `helm --labels` puts them): "absent", "owned", or an
+ * {@linkcode OwnershipError} for a release meshbench did not create (another team's
+ * `istiod`, a Cilium CNI not installed by `cluster:setup`), which is never upgraded or
+ * uninstalled.
+ */
+export async function checkReleaseOwnership(
+  kube: Kube,
+  step: Pick<HelmStep, "release" | "namespace">,
+  labels: Record<string, string> = RELEASE_LABELS,
+): Promise<"absent" | "owned"> {
+  let secrets: k8s.V1SecretList;
+  try {
+    secrets = await kube.core.listNamespacedSecret({
+      namespace: step.namespace,
+      labelSelector: `owner=helm,name=${step.release}`,
+    });
+  } catch (e) {
+    if (isNotFound(e)) return "absent";
+    throw new Error(
+      `Cannot read Helm release "${step.release}" in "${step.namespace}": ${apiReason(e)}`,
+      { cause: e },
+    );
+  }
+  if (secrets.items.length === 0) return "absent";
+  const foreign = secrets.items.filter((s) =>
+    Object.entries(labels).some(([k, v]) => s.metadata?.labels?.[k] !== v)
+  );
+  if (foreign.length) {
+    const want = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
+    throw new OwnershipError(
+      `Refusing to touch Helm release "${step.release}" in "${step.namespace}": it exists ` +
+        `without the release labels ${want}, so meshbench did not create it`,
+    );
+  }
+  return "owned";
+}
+
 /** Namespaces of `mesh` that meshbench creates (labelled) and may therefore delete. */
 export function ownedSystemNamespaces(mesh: ClusterMesh): string[] {
   return mesh.systemNamespaces.filter((n) => n !== "kube-system" && n !== "default");
@@ -126,7 +171,16 @@ export async function installMesh(
       await applyObjects(kube, [{
         apiVersion: "v1",
         kind: "Namespace",
-        metadata: { name: ns, labels: { ...MANAGED_LABELS, "meshbench.io/role": "mesh-system" } },
+        metadata: {
+          name: ns,
+          labels: {
+            ...MANAGED_LABELS,
+            "meshbench.io/role": "mesh-system",
+            // Node agents (istio-cni, ztunnel) are privileged: said explicitly, not left to
+            // whatever the cluster's default Pod Security level is.
+            "pod-security.kubernetes.io/enforce": "privileged",
+          },
+        },
       }], { log });
     }
   }
@@ -202,6 +256,7 @@ async function runInstallSteps(
 ): Promise<void> {
   const log = options.log ?? (() => {});
   for (const step of mesh.install) {
+    await stepOwnership(kube, mesh, step, "install");
     const args = helmArgs(
       step,
       mesh.version,
@@ -226,8 +281,40 @@ async function runInstallSteps(
 }
 
 /**
- * Uninstalls `mesh`: Helm releases in reverse order, then the system namespaces meshbench
- * created, waiting (bounded) until they are gone, so the next mesh starts clean.
+ * Checks that meshbench may run `step`: a release it installs must be absent or carry
+ * {@linkcode RELEASE_LABELS}; a release it changes ({@linkcode HelmStep.reuse}) must exist
+ * with the owner labels (the Cilium CNI `cluster:setup` installed).
+ */
+async function stepOwnership(
+  kube: Kube,
+  mesh: ClusterMesh,
+  step: HelmStep,
+  stage: "install" | "cleanup",
+): Promise<"absent" | "owned"> {
+  const where = `mesh "${mesh.name}" ${mesh.version}, Helm release "${step.release}"`;
+  try {
+    const state = await checkReleaseOwnership(kube, step, step.reuse?.owner ?? RELEASE_LABELS);
+    if (state === "absent" && step.reuse) {
+      throw new OwnershipError(
+        `the mesh changes the values of the cluster's own release "${step.release}" in ` +
+          `"${step.namespace}" (labelled ${
+            Object.entries(step.reuse.owner).map(([k, v]) => `${k}=${v}`).join(",")
+          } by cluster:setup), and there is none: set the cluster up with ` +
+          `"deno task cluster:setup --cni ${mesh.requiresCni ?? step.release}"`,
+      );
+    }
+    return state;
+  } catch (e) {
+    if (!(e instanceof OwnershipError)) throw e;
+    throw new ClusterStageError(stage === "install" ? "mesh" : "cleanup", where, e.message);
+  }
+}
+
+/**
+ * Uninstalls `mesh`: Helm releases in reverse order (a release the mesh only changed is
+ * reverted to its own values, never uninstalled; a release meshbench did not create is
+ * refused), then the system namespaces meshbench created, waiting (bounded) until they
+ * are gone, so the next mesh starts clean.
  */
 export async function uninstallMesh(
   kube: Kube,
@@ -236,6 +323,30 @@ export async function uninstallMesh(
 ): Promise<void> {
   const log = options.log ?? (() => {});
   for (const step of [...mesh.install].reverse()) {
+    if (await stepOwnership(kube, mesh, step, "cleanup") === "absent") continue;
+    if (step.reuse) {
+      log(`mesh: helm revert ${step.release} in "${step.namespace}" to the cluster's own values`);
+      try {
+        await options.runner.run([
+          options.helm ?? helmBinary(),
+          ...helmArgs(
+            step,
+            mesh.version,
+            kube.context,
+            kubeconfigPath(options.kubeconfig),
+            () => "",
+            { revert: true },
+          ),
+        ], { timeoutMs: (step.timeoutS + 60) * 1000 });
+      } catch (e) {
+        throw new ClusterStageError(
+          "cleanup",
+          `mesh "${mesh.name}", Helm release "${step.release}"`,
+          `revert failed: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+      continue;
+    }
     log(`mesh: helm uninstall ${step.release} from "${step.namespace}"`);
     try {
       await options.runner.run([

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { parse as parseYaml } from "yaml";
 import type { MeshKind } from "../types.ts";
 import { type KubeObject, MANAGED_LABELS } from "./manifests.ts";
 import { cpuCores } from "./environment.ts";
@@ -24,8 +25,36 @@ export interface HelmStep {
   values: Record<string, string | number | boolean>;
   /** `--set-file` values: key to a file the installer generates (e.g. Linkerd's trust anchor). */
   files?: Record<string, "trust-anchor-crt" | "issuer-crt" | "issuer-key">;
+  /** `--set-json` values (lists and maps: tolerations, node selectors). */
+  json?: Record<string, unknown>;
   /** Seconds `helm --wait` may take. */
   timeoutS: number;
+  /**
+   * The step changes a release the cluster already runs instead of installing its own (the
+   * Cilium CNI that `cluster:setup` installed): `helm upgrade --reset-then-reuse-values`
+   * without `--install`, on a release labelled `owner` (see {@linkcode RELEASE_LABELS}), and
+   * "uninstalling" it sets `revert` (with the same reuse), never `helm uninstall`.
+   */
+  reuse?: { owner: Record<string, string>; revert: Record<string, string | number | boolean> };
+}
+
+/**
+ * Labels meshbench puts on every Helm release it installs (`helm --labels`, stored on the
+ * release's storage Secret): an existing release without them was not made by meshbench,
+ * and meshbench refuses to upgrade or uninstall it.
+ */
+export const RELEASE_LABELS: Record<string, string> = { "meshbench.io/managed": "true" };
+
+/** Labels `cluster:setup` puts on the cluster's Cilium CNI release (ansible/roles/cni). */
+export const CNI_RELEASE_LABELS: Record<string, string> = {
+  "meshbench.io/managed": "true",
+  "meshbench.io/cni": "cilium",
+};
+
+/** Requests of a group of pods, in cores and MiB. */
+export interface Requests {
+  cpu: number;
+  memoryMiB: number;
 }
 
 /** Where a mesh's pods are and which containers belong to it. */
@@ -43,6 +72,13 @@ export interface PodView {
   };
 }
 
+/** A pod toleration. */
+export interface Toleration {
+  key: string;
+  operator: "Exists" | "Equal";
+  effect: string;
+}
+
 /** One real mesh. */
 export interface ClusterMesh {
   name: string;
@@ -53,6 +89,30 @@ export interface ClusterMesh {
   /** Settings that change the answer (METHODOLOGY rule 11), recorded in results. */
   settings: Record<string, string | number | boolean>;
   install: HelmStep[];
+  /**
+   * What the mesh's own pods request with meshbench's values (checked against the rendered
+   * charts in charts_test.ts), for the capacity check before deploy: its control plane
+   * (placed on a tainted control-plane node when the cluster has one), its DaemonSets per
+   * node, and the sidecar it injects into each meshed pod (Burstable QoS; Guaranteed uses
+   * `cluster.proxyResources`).
+   */
+  footprint: { controlPlane: Requests; perNode: Requests; sidecar: Requests };
+  /**
+   * Helm values (by release) that put the control plane on a tainted control-plane node:
+   * a node selector and a toleration, added at install when the cluster has such a node.
+   */
+  controlPlanePlacement?(selector: Record<string, string>, toleration: Toleration): Record<
+    string,
+    Record<string, unknown>
+  >;
+  /** The CNI the mesh needs the cluster to run (Cilium's meshes change the CNI's release). */
+  requiresCni?: string;
+  /**
+   * Kubelet probe kinds that reach a pod under the mesh's policy. Linkerd's
+   * all-authenticated inbound policy admits only HTTP probes (it authorizes the probe
+   * paths of httpGet probes; linkerd/linkerd2#9595); exec runs inside the container.
+   */
+  admitsProbes: Array<"httpGet" | "grpc" | "tcpSocket" | "exec">;
   /**
    * Namespaces the mesh installs into that its charts do not create: meshbench creates
    * them labelled (and deletes them on uninstall), except kube-system and default.
@@ -96,13 +156,43 @@ export interface ClusterMesh {
   };
 }
 
-const ISTIO_VERSION = "1.27.3";
+const ISTIO_VERSION = "1.27.9";
 const LINKERD_VERSION = "2025.10.2"; // Linkerd edge release (open-source charts)
-const CILIUM_VERSION = "1.18.3";
+/** One Cilium version for the cluster's CNI (ansible/group_vars/all.yml) and the meshes. */
+export const CILIUM_VERSION = "1.18.11";
 
 const ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts";
 const LINKERD_REPO = "https://helm.linkerd.io/edge";
-const CILIUM_REPO = "https://helm.cilium.io/";
+/** The Cilium chart repository (the CNI's release is installed from it too). */
+export const CILIUM_REPO = "https://helm.cilium.io/";
+
+/** The values file of the cluster's Cilium CNI release (`meshes/cilium/cni-values.yaml`). */
+export const CILIUM_CNI_VALUES_FILE =
+  new URL("../../meshes/cilium/cni-values.yaml", import.meta.url).pathname;
+
+/** A nested values object as Helm `--set` paths (`a.b.c`), leaves only. */
+export function flattenValues(
+  values: Record<string, unknown>,
+  prefix = "",
+): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(values)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      Object.assign(out, flattenValues(v as Record<string, unknown>, key));
+    } else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
+      out[key] = v;
+    } else {
+      throw new Error(`Cannot use Helm value "${key}" of ${CILIUM_CNI_VALUES_FILE}: not a scalar`);
+    }
+  }
+  return out;
+}
+
+/** The Cilium CNI's values as `--set` paths (read once from {@linkcode CILIUM_CNI_VALUES_FILE}). */
+export const CILIUM_CNI_VALUES: Record<string, string | number | boolean> = flattenValues(
+  parseYaml(Deno.readTextFileSync(CILIUM_CNI_VALUES_FILE)) as Record<string, unknown>,
+);
 
 function managed(): Record<string, string> {
   return { ...MANAGED_LABELS };
@@ -128,6 +218,29 @@ function peerAuthentication(namespace: string): KubeObject {
   };
 }
 
+const NONE: Requests = { cpu: 0, memoryMiB: 0 };
+const ALL_PROBES: ClusterMesh["admitsProbes"] = ["httpGet", "grpc", "tcpSocket", "exec"];
+
+/** istiod sized for a small cluster (the chart asks 500m / 2Gi), one replica, no autoscaler. */
+const ISTIOD_SIZE = {
+  "pilot.resources.requests.cpu": "100m",
+  "pilot.resources.requests.memory": "256Mi",
+  "pilot.autoscaleEnabled": false,
+};
+
+const istioBase: HelmStep = {
+  release: "istio-base",
+  chart: "base",
+  repo: ISTIO_REPO,
+  namespace: "istio-system",
+  values: { defaultRevision: "default" },
+  timeoutS: 300,
+};
+
+function istiodPlacement(selector: Record<string, string>, toleration: Toleration) {
+  return { istiod: { "pilot.nodeSelector": selector, "pilot.tolerations": [toleration] } };
+}
+
 const istioSidecar: ClusterMesh = {
   name: "istio",
   kind: "sidecar",
@@ -139,16 +252,10 @@ const istioSidecar: ClusterMesh = {
     nativeSidecars: true,
     proxyConcurrency: 2,
     telemetry: "default",
+    istiodRequests: "100m / 256Mi",
   },
   install: [
-    {
-      release: "istio-base",
-      chart: "base",
-      repo: ISTIO_REPO,
-      namespace: "istio-system",
-      values: { defaultRevision: "default" },
-      timeoutS: 300,
-    },
+    istioBase,
     {
       release: "istiod",
       chart: "istiod",
@@ -163,10 +270,18 @@ const istioSidecar: ClusterMesh = {
         "global.proxy.resources.requests.memory": "40Mi",
         "global.proxy.resources.limits.cpu": "2",
         "global.proxy.resources.limits.memory": "1Gi",
+        ...ISTIOD_SIZE,
       },
       timeoutS: 600,
     },
   ],
+  footprint: {
+    controlPlane: { cpu: 0.1, memoryMiB: 256 },
+    perNode: NONE,
+    sidecar: { cpu: 0.01, memoryMiB: 40 },
+  },
+  controlPlanePlacement: istiodPlacement,
+  admitsProbes: ALL_PROBES,
   systemNamespaces: ["istio-system"],
   enable: { labels: { "istio-injection": "enabled" }, annotations: {} },
   unmeshedReason(pod) {
@@ -211,22 +326,23 @@ const istioAmbient: ClusterMesh = {
   kind: "node-proxy",
   version: ISTIO_VERSION,
   description: "Istio ambient mode: ztunnel node proxies (L4, no waypoint), STRICT mTLS",
-  settings: { mtls: "STRICT", mode: "ambient", waypoint: false, telemetry: "default" },
+  settings: {
+    mtls: "STRICT",
+    mode: "ambient",
+    waypoint: false,
+    telemetry: "default",
+    istiodRequests: "100m / 256Mi",
+    ztunnelRequests: "50m / 128Mi",
+    istioCniRequests: "20m / 64Mi",
+  },
   install: [
-    {
-      release: "istio-base",
-      chart: "base",
-      repo: ISTIO_REPO,
-      namespace: "istio-system",
-      values: { defaultRevision: "default" },
-      timeoutS: 300,
-    },
+    istioBase,
     {
       release: "istiod",
       chart: "istiod",
       repo: ISTIO_REPO,
       namespace: "istio-system",
-      values: { profile: "ambient" },
+      values: { profile: "ambient", ...ISTIOD_SIZE },
       timeoutS: 600,
     },
     {
@@ -234,7 +350,11 @@ const istioAmbient: ClusterMesh = {
       chart: "cni",
       repo: ISTIO_REPO,
       namespace: "istio-system",
-      values: { profile: "ambient" },
+      values: {
+        profile: "ambient",
+        "resources.requests.cpu": "20m",
+        "resources.requests.memory": "64Mi",
+      },
       timeoutS: 600,
     },
     {
@@ -242,10 +362,17 @@ const istioAmbient: ClusterMesh = {
       chart: "ztunnel",
       repo: ISTIO_REPO,
       namespace: "istio-system",
-      values: {},
+      values: { "resources.requests.cpu": "50m", "resources.requests.memory": "128Mi" },
       timeoutS: 600,
     },
   ],
+  footprint: {
+    controlPlane: { cpu: 0.1, memoryMiB: 256 },
+    perNode: { cpu: 0.07, memoryMiB: 192 },
+    sidecar: NONE,
+  },
+  controlPlanePlacement: istiodPlacement,
+  admitsProbes: ALL_PROBES,
   systemNamespaces: ["istio-system"],
   enable: { labels: { "istio.io/dataplane-mode": "ambient" }, annotations: {} },
   unmeshedReason(pod) {
@@ -280,6 +407,9 @@ const linkerd: ClusterMesh = {
     mode: "sidecar",
     nativeSidecars: true,
     opaquePorts: "default (includes 6379)",
+    proxyRequests: "10m / 20Mi",
+    controlPlaneRequests: "destination 50m / 64Mi, policy 20m / 32Mi, identity 10m / 32Mi, " +
+      "proxy-injector 20m / 32Mi",
   },
   install: [
     {
@@ -295,7 +425,22 @@ const linkerd: ClusterMesh = {
       chart: "linkerd-control-plane",
       repo: LINKERD_REPO,
       namespace: "linkerd",
-      values: { "proxy.nativeSidecar": true },
+      values: {
+        "proxy.nativeSidecar": true,
+        // The chart requests nothing by default: sized explicitly (and so recorded). The
+        // proxy's requests apply to every injected proxy and to linkerd-init, which the
+        // chart sizes from proxy.resources too.
+        "proxy.resources.cpu.request": "10m",
+        "proxy.resources.memory.request": "20Mi",
+        "destinationResources.cpu.request": "50m",
+        "destinationResources.memory.request": "64Mi",
+        "policyController.resources.cpu.request": "20m",
+        "policyController.resources.memory.request": "32Mi",
+        "identityResources.cpu.request": "10m",
+        "identityResources.memory.request": "32Mi",
+        "proxyInjectorResources.cpu.request": "20m",
+        "proxyInjectorResources.memory.request": "32Mi",
+      },
       files: {
         identityTrustAnchorsPEM: "trust-anchor-crt",
         "identity.issuer.tls.crtPEM": "issuer-crt",
@@ -304,6 +449,21 @@ const linkerd: ClusterMesh = {
       timeoutS: 600,
     },
   ],
+  // destination (destination, sp-validator without requests, policy, proxy), identity
+  // (+ proxy), proxy-injector (+ proxy): 50+20+10+20 m plus three proxies of 10m.
+  footprint: {
+    controlPlane: { cpu: 0.13, memoryMiB: 220 },
+    perNode: NONE,
+    sidecar: { cpu: 0.01, memoryMiB: 20 },
+  },
+  controlPlanePlacement: (selector, toleration) => ({
+    "linkerd-control-plane": {
+      nodeSelector: { "kubernetes.io/os": "linux", ...selector },
+      tolerations: [toleration],
+    },
+  }),
+  // all-authenticated admits the kubelet only on the paths of httpGet probes.
+  admitsProbes: ["httpGet", "exec"],
   systemNamespaces: ["linkerd"],
   enable: {
     labels: {},
@@ -327,79 +487,147 @@ const linkerd: ClusterMesh = {
   crdFiles: [],
   crdGroups: ["linkerd.io"],
   guaranteedProxy: {
+    // The injector sizes linkerd-proxy, and linkerd-init with it (the chart's proxy-init
+    // template reads proxy.resources), from these annotations.
     annotations: (cpu, memory) => ({
       "config.linkerd.io/proxy-cpu-request": cpu,
       "config.linkerd.io/proxy-cpu-limit": cpu,
       "config.linkerd.io/proxy-memory-request": memory,
       "config.linkerd.io/proxy-memory-limit": memory,
     }),
-    // linkerd-init is sized by the chart, not by pod annotations.
-    values: {
-      "linkerd-control-plane": {
-        "proxyInit.resources.cpu.request": "100m",
-        "proxyInit.resources.cpu.limit": "100m",
-        "proxyInit.resources.memory.request": "20Mi",
-        "proxyInit.resources.memory.limit": "20Mi",
-      },
-    },
   },
 };
 
-const cilium: ClusterMesh = {
-  name: "cilium",
-  kind: "ebpf",
-  version: CILIUM_VERSION,
-  description:
-    "Cilium service mesh: eBPF datapath, mutual authentication (SPIRE) required by policy",
-  settings: {
-    mtls: "mutual authentication via SPIRE, required by CiliumNetworkPolicy",
-    l7: false,
-    kubeProxyReplacement: false,
+const SPIRE = "authentication.mutual.spire";
+
+/**
+ * The Cilium meshes change the cluster's own Cilium release (the CNI, never uninstalled):
+ * every CNI value repeated, SPIRE mutual authentication on (no PersistentVolume: a
+ * benchmark cluster has no StorageClass, and SPIRE's registrations are rebuilt by the
+ * operator), WireGuard node-to-node encryption on (mutual authentication alone encrypts
+ * nothing). Reverting turns both off again.
+ */
+const ciliumStep: HelmStep = {
+  release: "cilium",
+  chart: "cilium",
+  repo: CILIUM_REPO,
+  namespace: "kube-system",
+  values: {
+    ...CILIUM_CNI_VALUES,
+    [`${SPIRE}.enabled`]: true,
+    [`${SPIRE}.install.server.dataStorage.enabled`]: false,
+    [`${SPIRE}.install.server.resources.requests.cpu`]: "50m",
+    [`${SPIRE}.install.server.resources.requests.memory`]: "64Mi",
+    [`${SPIRE}.install.agent.resources.requests.cpu`]: "20m",
+    [`${SPIRE}.install.agent.resources.requests.memory`]: "32Mi",
+    "encryption.enabled": true,
+    "encryption.type": "wireguard",
   },
-  install: [
-    {
-      release: "cilium",
-      chart: "cilium",
-      repo: CILIUM_REPO,
-      namespace: "kube-system",
-      values: {
-        "authentication.mutual.spire.enabled": true,
-        "authentication.mutual.spire.install.enabled": true,
-        "operator.replicas": 1,
-      },
-      timeoutS: 900,
-    },
-  ],
-  // The chart creates (and helm uninstall deletes) the cilium-spire Namespace itself, so
-  // meshbench must not create it first; the release lives in kube-system, never deleted.
-  systemNamespaces: ["kube-system"],
-  enable: { labels: {}, annotations: {} },
-  unmeshedReason(pod) {
-    // Cilium manages every pod on a node it runs on; the CiliumEndpoint check is done by
-    // the verifier (see mesh.ts), which needs the API.
-    return pod.metadata?.name ? null : "pod has no name";
+  reuse: {
+    owner: CNI_RELEASE_LABELS,
+    revert: { ...CILIUM_CNI_VALUES, [`${SPIRE}.enabled`]: false, "encryption.enabled": false },
   },
-  controlPlane: [{ namespace: "kube-system", labelSelector: "io.cilium/app=operator" }],
-  nodeProxies: [
-    { namespace: "kube-system", labelSelector: "k8s-app=cilium" },
-    { namespace: "kube-system", labelSelector: "k8s-app=cilium-envoy" },
-  ],
-  sidecarContainers: [],
-  resources: (ns) => [{
-    apiVersion: "cilium.io/v2",
-    kind: "CiliumNetworkPolicy",
-    metadata: { name: "meshbench-require-mutual-auth", namespace: ns, labels: managed() },
-    spec: {
-      endpointSelector: {},
-      ingress: [{
-        fromEndpoints: [{ matchLabels: { "app.kubernetes.io/part-of": "meshbench" } }],
-        authentication: { mode: "required" },
-      }],
-    },
-  }],
-  crdFiles: ["cilium.yaml"],
-  crdGroups: ["cilium.io"],
+  timeoutS: 900,
 };
+
+function ciliumMesh(l7: boolean): ClusterMesh {
+  return {
+    name: l7 ? "cilium-l7" : "cilium",
+    kind: "ebpf",
+    version: CILIUM_VERSION,
+    description:
+      `Cilium ${
+        l7 ? "with L7 (HTTP) policy: cilium-envoy in the path of HTTP and gRPC" : "L3/L4"
+      }: ` +
+      "eBPF datapath, SPIRE mutual authentication (beta) required by policy, WireGuard encryption",
+    settings: {
+      mtls: "Cilium mutual authentication (beta): SPIRE identities checked per identity pair, " +
+        "out of band of the connection; the traffic itself is encrypted by WireGuard between nodes",
+      encryption: "wireguard (node to node)",
+      l7,
+      kubeProxyReplacement: false,
+      spireRequests: "server 50m / 64Mi, agent 20m / 32Mi",
+    },
+    install: [ciliumStep],
+    requiresCni: "cilium",
+    footprint: {
+      controlPlane: { cpu: 0.05, memoryMiB: 64 },
+      perNode: { cpu: 0.02, memoryMiB: 32 },
+      sidecar: NONE,
+    },
+    controlPlanePlacement: (selector, toleration) => ({
+      cilium: {
+        [`${SPIRE}.install.server.nodeSelector`]: selector,
+        [`${SPIRE}.install.server.tolerations`]: [toleration],
+      },
+    }),
+    // Cilium admits traffic from the local node (kubelet probes) whatever the policy.
+    admitsProbes: ALL_PROBES,
+    // The chart creates (and the revert deletes) the cilium-spire Namespace itself.
+    systemNamespaces: ["kube-system"],
+    enable: { labels: {}, annotations: {} },
+    unmeshedReason(pod) {
+      // Cilium manages every pod on a node it runs on; the CiliumEndpoint check is done by
+      // the verifier (see mesh.ts), which needs the API.
+      return pod.metadata?.name ? null : "pod has no name";
+    },
+    // SPIRE issues the identities: control plane, like istiod's CA.
+    controlPlane: [
+      { namespace: "kube-system", labelSelector: "io.cilium/app=operator" },
+      { namespace: "cilium-spire", labelSelector: "app=spire-server" },
+      { namespace: "cilium-spire", labelSelector: "app=spire-agent" },
+    ],
+    nodeProxies: [
+      { namespace: "kube-system", labelSelector: "k8s-app=cilium" },
+      { namespace: "kube-system", labelSelector: "k8s-app=cilium-envoy" },
+    ],
+    sidecarContainers: [],
+    resources: (ns) => [{
+      apiVersion: "cilium.io/v2",
+      kind: "CiliumNetworkPolicy",
+      metadata: {
+        name: l7 ? "meshbench-require-mutual-auth-l7" : "meshbench-require-mutual-auth",
+        namespace: ns,
+        labels: managed(),
+      },
+      spec: {
+        endpointSelector: {},
+        ingress: l7
+          ? [
+            {
+              // HTTP rules send HTTP (80, 8080) and gRPC (9000) through cilium-envoy.
+              fromEndpoints: [{ matchLabels: { "app.kubernetes.io/part-of": "meshbench" } }],
+              authentication: { mode: "required" },
+              toPorts: [{
+                ports: [
+                  { port: "80", protocol: "TCP" },
+                  { port: "9000", protocol: "TCP" },
+                ],
+                rules: { http: [{}] },
+              }],
+            },
+            {
+              // WebSocket and Redis stay L4.
+              fromEndpoints: [{ matchLabels: { "app.kubernetes.io/part-of": "meshbench" } }],
+              authentication: { mode: "required" },
+              toPorts: [{
+                ports: [{ port: "8080", protocol: "TCP" }, { port: "6379", protocol: "TCP" }],
+              }],
+            },
+          ]
+          : [{
+            fromEndpoints: [{ matchLabels: { "app.kubernetes.io/part-of": "meshbench" } }],
+            authentication: { mode: "required" },
+          }],
+      },
+    }],
+    crdFiles: ["cilium.yaml"],
+    crdGroups: ["cilium.io"],
+  };
+}
+
+const cilium = ciliumMesh(false);
+const ciliumL7 = ciliumMesh(true);
 
 const baseline: ClusterMesh = {
   name: "baseline",
@@ -408,6 +636,8 @@ const baseline: ClusterMesh = {
   description: "no mesh: the baseline-* namespaces, never enabled",
   settings: {},
   install: [],
+  footprint: { controlPlane: NONE, perNode: NONE, sidecar: NONE },
+  admitsProbes: ALL_PROBES,
   systemNamespaces: [],
   enable: { labels: {}, annotations: {} },
   unmeshedReason: () => null,
@@ -426,6 +656,7 @@ export const CLUSTER_MESHES: Record<string, ClusterMesh> = {
   "istio-ambient": istioAmbient,
   linkerd,
   cilium,
+  "cilium-l7": ciliumL7,
 };
 
 /** Looks a mesh up; an unknown name is an error listing the known ones. */
@@ -447,23 +678,35 @@ export function enableNamespace(ns: KubeObject, mesh: ClusterMesh): KubeObject {
   return out;
 }
 
-/** The `helm upgrade --install` argv of one step (files resolved by `fileFor`). */
+/**
+ * The `helm upgrade` argv of one step: `--install` with meshbench's release labels, or for
+ * a step that changes an existing release ({@linkcode HelmStep.reuse}) `--reset-then-reuse-values`
+ * without `--install` (with `revert`, its revert values instead of its values).
+ */
 export function helmArgs(
   step: HelmStep,
   version: string,
   context: string,
   kubeconfig: string,
   fileFor: (kind: NonNullable<HelmStep["files"]>[string]) => string,
+  options: { revert?: boolean } = {},
 ): string[] {
+  if (options.revert && !step.reuse) {
+    throw new Error(`Cannot revert Helm release "${step.release}": meshbench installed it`);
+  }
   const args = [
     "upgrade",
-    "--install",
+    ...(step.reuse ? [] : ["--install"]),
     step.release,
     step.chart,
     ...(step.repo ? ["--repo", step.repo, "--version", version] : []),
     "--namespace",
     step.namespace,
-    "--create-namespace",
+    ...(step.reuse ? ["--reset-then-reuse-values"] : [
+      "--create-namespace",
+      "--labels",
+      Object.entries(RELEASE_LABELS).map(([k, v]) => `${k}=${v}`).join(","),
+    ]),
     "--kube-context",
     context,
     "--kubeconfig",
@@ -472,9 +715,15 @@ export function helmArgs(
     "--timeout",
     `${step.timeoutS}s`,
   ];
-  for (const [k, v] of Object.entries(step.values)) args.push("--set", `${k}=${v}`);
-  for (const [k, f] of Object.entries(step.files ?? {})) {
-    args.push("--set-file", `${k}=${fileFor(f)}`);
+  const values = options.revert ? step.reuse!.revert : step.values;
+  for (const [k, v] of Object.entries(values)) args.push("--set", `${k}=${v}`);
+  if (!options.revert) {
+    for (const [k, v] of Object.entries(step.json ?? {})) {
+      args.push("--set-json", `${k}=${JSON.stringify(v)}`);
+    }
+    for (const [k, f] of Object.entries(step.files ?? {})) {
+      args.push("--set-file", `${k}=${fileFor(f)}`);
+    }
   }
   return args;
 }

@@ -1,5 +1,13 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { CLUSTER_MESHES, clusterMesh, enableNamespace, helmArgs } from "./meshes.ts";
+import {
+  CILIUM_CNI_VALUES,
+  CILIUM_VERSION,
+  CLUSTER_MESHES,
+  clusterMesh,
+  CNI_RELEASE_LABELS,
+  enableNamespace,
+  helmArgs,
+} from "./meshes.ts";
 import { throws } from "node:assert/strict";
 
 Deno.test("every real mesh pins a version and says how to install, enable and verify it", () => {
@@ -153,4 +161,88 @@ Deno.test("a new CRD is a mesh's own only by its Helm release or its API group",
     false,
   );
   assertEquals(crdOwnedBy(clusterMesh("cilium"), crd("cilium.io")), true);
+});
+
+Deno.test("one Cilium version for the cluster's CNI (Ansible), the meshes and the chart tests", async () => {
+  const { parse } = await import("yaml");
+  const vars = parse(
+    Deno.readTextFileSync(new URL("../../ansible/group_vars/all.yml", import.meta.url)),
+  ) as Record<string, unknown>;
+  assertEquals(String(vars.cilium_version), CILIUM_VERSION);
+  const charts = Deno.readTextFileSync(new URL("../../.ci/install_charts.sh", import.meta.url));
+  assertEquals(/github\.com\/cilium\/cilium@v([0-9.]+)/.exec(charts)?.[1], CILIUM_VERSION);
+  for (const name of ["cilium", "cilium-l7"]) {
+    assertEquals(clusterMesh(name).version, CILIUM_VERSION);
+  }
+});
+
+Deno.test("the Cilium meshes change the CNI's release: CNI values kept, never helm uninstall", () => {
+  // Ansible installs the CNI from the very file the meshes read.
+  const role = Deno.readTextFileSync(
+    new URL("../../ansible/roles/cni/tasks/cilium.yml", import.meta.url),
+  );
+  assert(role.includes("--values={{ cni_helm_dir }}/cilium-cni-values.yaml"));
+  assert(role.includes("--labels=meshbench.io/managed=true,meshbench.io/cni=cilium"));
+  const defaults = Deno.readTextFileSync(
+    new URL("../../ansible/roles/cni/defaults/main.yml", import.meta.url),
+  );
+  assert(defaults.includes('"{{ role_path }}/../../../meshes/cilium/cni-values.yaml"'));
+  assertEquals(CILIUM_CNI_VALUES["ipam.mode"], "kubernetes");
+  for (const name of ["cilium", "cilium-l7"]) {
+    const mesh = clusterMesh(name);
+    assertEquals(mesh.requiresCni, "cilium");
+    for (const step of mesh.install) {
+      assert(step.reuse, `${name}: step "${step.release}" must change the CNI's release`);
+      assertEquals(step.reuse.owner, CNI_RELEASE_LABELS);
+      for (const [k, v] of Object.entries(CILIUM_CNI_VALUES)) {
+        assertEquals(step.values[k], v, `${name} install drops or changes CNI value "${k}"`);
+        assertEquals(step.reuse.revert[k], v, `${name} revert drops or changes CNI value "${k}"`);
+      }
+      const install = helmArgs(step, mesh.version, "ctx", "/k", () => "");
+      const revert = helmArgs(step, mesh.version, "ctx", "/k", () => "", { revert: true });
+      for (const args of [install, revert]) {
+        assert(args.includes("--reset-then-reuse-values"));
+        assert(!args.includes("--install") && !args.includes("uninstall"));
+        assertEquals(args[args.indexOf("--version") + 1], CILIUM_VERSION);
+      }
+      assert(revert.includes("authentication.mutual.spire.enabled=false"));
+    }
+  }
+});
+
+Deno.test("Istio ambient can chain after the Cilium CNI: cni.exclusive is false", () => {
+  // Istio's platform prerequisites for Cilium: an exclusive Cilium removes istio-cni's
+  // configuration.
+  assertEquals(CILIUM_CNI_VALUES["cni.exclusive"], false);
+});
+
+Deno.test("every release meshbench installs is labelled as its own; SPIRE keeps no PersistentVolume", () => {
+  for (const mesh of Object.values(CLUSTER_MESHES)) {
+    for (const step of mesh.install.filter((s) => !s.reuse)) {
+      const args = helmArgs(step, mesh.version, "ctx", "/k", () => "/f");
+      assertEquals(args[args.indexOf("--labels") + 1], "meshbench.io/managed=true");
+      assert(args.includes("--install"));
+    }
+  }
+  for (const name of ["cilium", "cilium-l7"]) {
+    const values = clusterMesh(name).install[0].values;
+    assertEquals(values["authentication.mutual.spire.install.server.dataStorage.enabled"], false);
+  }
+});
+
+Deno.test("Cilium's mesh settings say what mutual authentication is and that WireGuard encrypts", () => {
+  for (const name of ["cilium", "cilium-l7"]) {
+    const m = clusterMesh(name);
+    assert(String(m.settings.mtls).includes("beta"));
+    assertEquals(m.settings.encryption, "wireguard (node to node)");
+    assertEquals(m.install[0].values["encryption.type"], "wireguard");
+    assert(
+      m.controlPlane.some((s) => s.namespace === "cilium-spire"),
+      "SPIRE is control plane",
+    );
+  }
+  // The L7 variant sends HTTP and gRPC through cilium-envoy (HTTP rules), the other does not.
+  const l7 = JSON.stringify(clusterMesh("cilium-l7").resources("http-benchmark"));
+  assert(l7.includes('"http":[{}]'));
+  assert(!JSON.stringify(clusterMesh("cilium").resources("http-benchmark")).includes('"http"'));
 });

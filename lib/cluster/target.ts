@@ -333,7 +333,19 @@ export class ClusterTarget implements Target {
           .join("; ")
       }), CNI ${environment.cni}`,
     );
-    for (const m of ctx.config.meshes) this.#mesh(m);
+    for (const m of ctx.config.meshes) {
+      const mesh = this.#mesh(m);
+      // Cilium's meshes change the cluster's own Cilium release: refuse before anything is
+      // applied on a cluster whose CNI is something else.
+      if (mesh.requiresCni && environment.cni !== mesh.requiresCni) {
+        throw new ClusterStageError(
+          "deploy",
+          `mesh "${m}"`,
+          `needs the cluster's CNI to be ${mesh.requiresCni} (installed by "deno task ` +
+            `cluster:setup --cni ${mesh.requiresCni}"), but the cluster runs ${environment.cni}`,
+        );
+      }
+    }
     const specs = this.#specs(ctx);
     const rendered = this.#render(ctx, specs);
     if (ctx.config.cluster.qos === "guaranteed") {
