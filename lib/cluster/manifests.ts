@@ -217,3 +217,54 @@ export function labellingProblems(objs: KubeObject[]): string[] {
   }
   return problems;
 }
+
+/** Node label that places servers and load clients (set by `cluster:setup`). */
+export const ROLE_LABEL = "meshbench.io/role";
+
+interface Affinity {
+  nodeAffinity?: {
+    preferredDuringSchedulingIgnoredDuringExecution?: Array<{
+      weight: number;
+      preference: {
+        matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+      };
+    }>;
+    requiredDuringSchedulingIgnoredDuringExecution?: {
+      nodeSelectorTerms: Array<{
+        matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+      }>;
+    };
+  };
+}
+
+/**
+ * The objects with every preferred node affinity on {@linkcode ROLE_LABEL} made required
+ * (for a cluster whose nodes carry the label: servers and clients then never share a node,
+ * whatever the scheduler would prefer). Other objects are returned unchanged.
+ */
+export function requirePlacement(objs: readonly KubeObject[]): KubeObject[] {
+  return objs.map((o) => {
+    const t = podTemplateOf(o) as { spec?: { affinity?: Affinity } } | undefined;
+    const preferred = t?.spec?.affinity?.nodeAffinity
+      ?.preferredDuringSchedulingIgnoredDuringExecution;
+    const terms = (preferred ?? []).filter((p) =>
+      p.preference.matchExpressions?.some((e) => e.key === ROLE_LABEL)
+    );
+    if (terms.length === 0) return o;
+    const copy = structuredClone(o);
+    const na = (podTemplateOf(copy) as { spec: { affinity: Affinity } }).spec.affinity
+      .nodeAffinity!;
+    na.preferredDuringSchedulingIgnoredDuringExecution = preferred!.filter((p) =>
+      !terms.includes(p)
+    );
+    if (na.preferredDuringSchedulingIgnoredDuringExecution.length === 0) {
+      delete na.preferredDuringSchedulingIgnoredDuringExecution;
+    }
+    na.requiredDuringSchedulingIgnoredDuringExecution = {
+      nodeSelectorTerms: [{
+        matchExpressions: terms.flatMap((p) => p.preference.matchExpressions ?? []),
+      }],
+    };
+    return copy;
+  });
+}

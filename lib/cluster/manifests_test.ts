@@ -62,7 +62,7 @@ Deno.test("the design's namespaces, names, replicas, ports and NodePorts", () =>
   const redis = spec(find("db-benchmark", "StatefulSet", "redis"));
   assertEquals(redis.replicas, 3);
   assertEquals(redis.serviceName, "redis-cluster");
-  assertEquals(redis.volumeClaimTemplates.length, 1);
+  assertEquals(redis.volumeClaimTemplates, undefined);
   assertEquals(spec(find("db-benchmark", "Service", "redis-cluster")).clusterIP, "None");
   assertEquals(spec(find("db-benchmark", "Deployment", "redis-client")).replicas, 2);
   const job = spec(find("ml-benchmark", "Job", "ml-train"));
@@ -208,4 +208,79 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("no object needs a StorageClass: Redis keeps its data on an emptyDir", () => {
+  // kubeadm installs no StorageClass and no provisioner: a PVC would stay Pending.
+  for (const o of all) {
+    assert(o.kind !== "PersistentVolumeClaim", `${o.metadata.name} is a PVC`);
+    assertEquals(spec(o)?.volumeClaimTemplates, undefined, `${o.metadata.name} claims volumes`);
+  }
+  const redis = spec(find("db-benchmark", "StatefulSet", "redis")).template.spec;
+  assertEquals(redis.volumes, [{ name: "data", emptyDir: {} }]);
+});
+
+Deno.test("every namespace states its Pod Security level; meshed ones admit the meshes' init containers", () => {
+  for (const ns of all.filter((o) => o.kind === "Namespace")) {
+    const level = ns.metadata.labels?.["pod-security.kubernetes.io/enforce"];
+    const meshed = CLUSTER_NAMESPACES.find((s) => s.namespace === ns.metadata.name)!.meshed;
+    // istio-init and linkerd-init add NET_ADMIN and NET_RAW: only "privileged" admits them.
+    assertEquals(level, meshed ? "privileged" : "baseline", ns.metadata.name);
+  }
+});
+
+Deno.test("under every mesh's policy each probe is of a kind the mesh admits", async () => {
+  const { CLUSTER_MESHES } = await import("./meshes.ts");
+  for (const s of CLUSTER_NAMESPACES.filter((s) => s.meshed)) {
+    for (const o of renderWorkload(s)) {
+      const pod = spec(o)?.template?.spec;
+      for (const c of [...pod?.containers ?? [], ...pod?.initContainers ?? []]) {
+        for (const probe of ["readinessProbe", "livenessProbe", "startupProbe"]) {
+          const p = c[probe];
+          if (!p) continue;
+          const kind = ["httpGet", "grpc", "tcpSocket", "exec"].find((k) => k in p)!;
+          for (const mesh of Object.values(CLUSTER_MESHES)) {
+            assert(
+              (mesh.admitsProbes as string[]).includes(kind),
+              `${s.namespace}/${o.metadata.name}/${c.name}: ${kind} ${probe} is not admitted ` +
+                `under ${mesh.name}`,
+            );
+          }
+        }
+      }
+    }
+  }
+});
+
+Deno.test("the ML image is pinned by a dated tag and pre-pulled on every node", () => {
+  const job = spec(find("ml-benchmark", "Job", "ml-train")).template.spec.containers[0].image;
+  assert(/:\d{4}-\d{2}-\d{2}$|@sha256:[0-9a-f]{64}$/.test(job), `"${job}" is a rolling tag`);
+  const pull = spec(find("ml-benchmark", "DaemonSet", "ml-image-prepull")).template;
+  assertEquals(pull.spec.initContainers[0].image, job);
+  assertEquals(pull.metadata.labels["meshbench.io/tier"], "prepull");
+});
+
+Deno.test("on a cluster with role labels, servers and clients are pinned to them (required)", async () => {
+  const { requirePlacement } = await import("./manifests.ts");
+  const objs = requirePlacement(all);
+  for (const o of objs) {
+    const na = spec(o)?.template?.spec?.affinity?.nodeAffinity;
+    if (!na) continue;
+    assertEquals(na.preferredDuringSchedulingIgnoredDuringExecution, undefined);
+    const [term] = na.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
+    const tier = o.metadata.labels?.["meshbench.io/tier"];
+    assertEquals(term.matchExpressions, [
+      { key: "meshbench.io/role", operator: "In", values: [tier] },
+    ]);
+  }
+  // The input keeps its preferred terms (clusters without the labels).
+  const client = spec(find("http-benchmark", "Deployment", "http-client"));
+  assert(
+    client.template.spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution,
+  );
+  // cluster:setup sets the labels: the first worker serves, the others load.
+  const role = Deno.readTextFileSync(
+    new URL("../../ansible/roles/cluster_addons/tasks/main.yml", import.meta.url),
+  );
+  assert(role.includes("meshbench.io/role={{ 'server' if index == 0 else 'client' }}"));
 });

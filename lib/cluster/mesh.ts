@@ -576,6 +576,8 @@ export async function verifyMeshed(
     for (const pod of pods.items) {
       const phase = pod.status?.phase;
       if (pod.metadata?.deletionTimestamp || phase === "Succeeded" || phase === "Failed") continue;
+      // Image pre-pull pods opt out of every mesh: not benchmark pods.
+      if (pod.metadata?.labels?.["meshbench.io/tier"] === "prepull") continue;
       const id = describe({ kind: "Pod", metadata: pod.metadata });
       const reason = mesh.unmeshedReason(pod) ??
         (endpoints && !endpoints.has(pod.metadata?.name ?? "")

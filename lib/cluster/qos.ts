@@ -12,7 +12,6 @@
 
 import type * as k8s from "@kubernetes/client-node";
 import { type KubeObject, podTemplateOf } from "./manifests.ts";
-import { cpuCores, memoryMiB as toMiB } from "./environment.ts";
 
 interface Resources {
   requests?: Record<string, string>;
@@ -112,34 +111,4 @@ export function qosByApp(pods: readonly k8s.V1Pod[]): Record<string, string> {
       [k, v],
     ) => [k, [...v].sort().join(",")]),
   );
-}
-
-/**
- * CPU (cores) and memory (MiB) the pods of `objs` request together: replicas (or a Job's
- * parallelism) times their containers, plus `sidecar` per pod in `meshedNamespaces`.
- */
-export function requestTotals(
-  objs: readonly KubeObject[],
-  sidecar: { cpu: number; memoryMiB: number } | null,
-  meshedNamespaces: readonly string[],
-): { cpu: number; memoryMiB: number; pods: number } {
-  let cpu = 0;
-  let memoryMiB = 0;
-  let pods = 0;
-  for (const o of objs) {
-    const t = podTemplateOf(o) as
-      | { spec?: { containers?: ContainerView[]; initContainers?: ContainerView[] } }
-      | undefined;
-    if (!t) continue;
-    const spec = o.spec as { replicas?: number; parallelism?: number };
-    const n = o.kind === "Job" ? (spec.parallelism ?? 1) : (spec.replicas ?? 1);
-    const containers = t.spec?.containers ?? [];
-    const podCpu = containers.reduce((s, c) => s + cpuCores(c.resources?.requests?.cpu), 0);
-    const podMem = containers.reduce((s, c) => s + toMiB(c.resources?.requests?.memory), 0);
-    const side = sidecar && meshedNamespaces.includes(o.metadata.namespace ?? "") ? sidecar : null;
-    cpu += n * (podCpu + (side?.cpu ?? 0));
-    memoryMiB += n * (podMem + (side?.memoryMiB ?? 0));
-    pods += n;
-  }
-  return { cpu, memoryMiB, pods };
 }

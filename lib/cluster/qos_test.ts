@@ -2,7 +2,7 @@ import { throws } from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
 import { assertEquals } from "./_assert.ts";
 import { CLUSTER_NAMESPACES, renderAll } from "./manifests.ts";
-import { guaranteeObjects, qosByApp, qosProblems, requestTotals } from "./qos.ts";
+import { guaranteeObjects, qosByApp, qosProblems } from "./qos.ts";
 import { clusterMesh } from "./meshes.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -28,8 +28,8 @@ Deno.test("guaranteeObjects: requests = limits everywhere, proxy sizing on every
   }
   assertEquals(
     templates,
-    13,
-    "pod templates: 5 workloads + 2 baselines, servers and clients, the Job",
+    14,
+    "pod templates: 5 workloads + 2 baselines, servers and clients, the Job, its image pre-pull",
   );
   // The input is left as it was (Burstable requests).
   const server = before.find((o) => o.metadata.name === "http-server" && o.kind === "Deployment");
@@ -76,16 +76,4 @@ Deno.test("qosProblems names the pod and the containers (injected ones too) that
     "http-benchmark/http-client": "Guaranteed",
     "http-benchmark/http-server": "Burstable",
   });
-});
-
-Deno.test("requestTotals: replicas (a Job's parallelism) x containers, plus a sidecar if meshed", () => {
-  const objs = renderAll(
-    CLUSTER_NAMESPACES.filter((n) => n.workload === "http" || n.workload === "ml"),
-  );
-  const t = requestTotals(objs, { cpu: 0.5, memoryMiB: 256 }, ["http-benchmark", "ml-benchmark"]);
-  // http: 3 servers 50m/32Mi + 2 clients 100m/64Mi, twice (meshed and baseline twin);
-  // sidecars only on the 5 meshed http pods and the Job's 2 parallel pods (250m/512Mi).
-  const cpu = 2 * (3 * 0.05 + 2 * 0.1) + 5 * 0.5 + 2 * (0.25 + 0.5);
-  const mem = 2 * (3 * 32 + 2 * 64) + 5 * 256 + 2 * (512 + 256);
-  assertEquals([Math.round(t.cpu * 1000) / 1000, t.memoryMiB, t.pods], [cpu, mem, 12]);
 });

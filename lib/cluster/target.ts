@@ -24,8 +24,17 @@ import {
   type NamespaceSpec,
   renderAll,
   renderNamespaces,
+  requirePlacement,
+  ROLE_LABEL,
 } from "./manifests.ts";
-import { guaranteeObjects, qosByApp, qosProblems, requestTotals } from "./qos.ts";
+import { guaranteeObjects, qosByApp, qosProblems } from "./qos.ts";
+import {
+  capacityProblems,
+  CONTROL_PLANE_LABEL,
+  controlPlaneNode,
+  demandOf,
+  nodeCapacities,
+} from "./capacity.ts";
 import { type ClusterEnvironment, cpuCores, describeCluster, memoryMiB } from "./environment.ts";
 import { attachThrottling, type CfsCounters, scrapeCfs, throttlingBetween } from "./throttling.ts";
 import {
@@ -97,6 +106,13 @@ export interface ClusterState {
   throttlingNote?: string;
   /** Meshes whose install failed in this run, with the reason (not retried for each run). */
   failedMeshes?: Record<string, string>;
+  /**
+   * "required" when the nodes carry `meshbench.io/role` server and client labels (set by
+   * `cluster:setup`): servers and clients are then pinned to them, not merely preferred.
+   */
+  placement?: "required" | "preferred";
+  /** The tainted control-plane node that mesh control planes tolerate onto, if any. */
+  controlPlaneNode?: string;
   /**
    * QoS asked for (`cluster.qos`) and what the API server gave: benchmark pods by
    * `namespace/app`, and each installed mesh's control-plane and node-proxy pods.
@@ -347,10 +363,14 @@ export class ClusterTarget implements Target {
       }
     }
     const specs = this.#specs(ctx);
-    const rendered = this.#render(ctx, specs);
-    if (ctx.config.cluster.qos === "guaranteed") {
-      this.#checkCapacity(ctx, rendered, specs, environment);
-    }
+    const roles = new Set(environment.nodes.flatMap((n) => n.roles));
+    const placement = roles.has("server") && roles.has("client") ? "required" : "preferred";
+    const rendered = this.#render(ctx, specs, placement);
+    const cpNode = await this.#checkCapacity(ctx, kube, rendered, specs);
+    ctx.log.info(
+      `placement: servers and clients ${placement} on nodes labelled ${ROLE_LABEL}` +
+        (cpNode ? `; mesh control planes on the control-plane node ${cpNode}` : ""),
+    );
     const objs = rendered.filter((o) => o.kind !== "Job");
     await applyObjects(kube, objs, { log: (m) => ctx.log.info(m) });
     let metrics = true;
@@ -374,6 +394,8 @@ export class ClusterTarget implements Target {
       namespaces: specs.map((s) => s.namespace),
       metrics,
       metricsNote,
+      placement,
+      controlPlaneNode: cpNode,
     });
   }
 
@@ -381,8 +403,13 @@ export class ClusterTarget implements Target {
    * The objects of `specs`; under `cluster.qos: guaranteed` with requests equal to limits
    * and the configured meshes' proxy sizing annotations on every pod template.
    */
-  #render(ctx: StageContext, specs: readonly NamespaceSpec[]): KubeObject[] {
-    const objs = renderAll(specs);
+  #render(
+    ctx: StageContext,
+    specs: readonly NamespaceSpec[],
+    placement: ClusterState["placement"],
+  ): KubeObject[] {
+    const all = renderAll(specs);
+    const objs = placement === "required" ? requirePlacement(all) : all;
     const cluster = ctx.config.cluster;
     if (cluster.qos !== "guaranteed") return objs;
     const annotations: Record<string, string> = {};
@@ -398,41 +425,51 @@ export class ClusterTarget implements Target {
   }
 
   /**
-   * Under Guaranteed QoS requests equal limits, so the benchmark may simply not fit: refuse
-   * before applying anything when its requests (with a sidecar per meshed pod) exceed what
-   * all nodes together can allocate, naming both (the scheduler would only leave pods
-   * Pending until the health timeout).
+   * Refuses, before anything is applied, a benchmark that does not fit the schedulable
+   * nodes ({@linkcode capacityProblems}: what is already bound there, the benchmark's pods
+   * with each mesh's sidecar, the DaemonSets, each mesh's control plane); the scheduler
+   * would only leave pods Pending until the health timeout. Returns the control-plane node
+   * mesh control planes tolerate onto, if the cluster has one.
    */
-  #checkCapacity(
+  async #checkCapacity(
     ctx: StageContext,
+    kube: Kube,
     objs: KubeObject[],
     specs: NamespaceSpec[],
-    environment: ClusterEnvironment,
-  ): void {
-    const p = ctx.config.cluster.proxyResources;
-    const sidecarMesh = ctx.config.meshes.some((m) => this.#mesh(m).guaranteedProxy);
-    const need = requestTotals(
+  ): Promise<string | undefined> {
+    const [nodes, pods] = await Promise.all([
+      kube.core.listNode(),
+      kube.core.listPodForAllNamespaces(),
+    ]);
+    const capacity = nodeCapacities(nodes.items, pods.items);
+    const cluster = ctx.config.cluster;
+    const p = cluster.proxyResources;
+    const demand = demandOf(
       objs,
-      sidecarMesh ? { cpu: cpuCores(p.cpu), memoryMiB: memoryMiB(p.memory) } : null,
       specs.filter((s) => s.meshed).map((s) => s.namespace),
+      ctx.config.meshes.filter((m) => m !== "baseline").map((m) => this.#mesh(m)),
+      cluster.qos === "guaranteed"
+        ? { cpu: cpuCores(p.cpu), memoryMiB: memoryMiB(p.memory) }
+        : undefined,
     );
-    const cpu = environment.nodes.reduce((s, n) => s + n.allocatableCpu, 0);
-    const mem = environment.nodes.reduce((s, n) => s + n.allocatableMemoryMiB, 0);
-    if (need.cpu > cpu || need.memoryMiB > mem) {
+    const problems = capacityProblems(capacity, demand);
+    if (problems.length > 0) {
       throw new ClusterStageError(
         "deploy",
-        `context "${ctx.config.cluster.context}"`,
-        `cluster.qos is guaranteed: the ${need.pods} benchmark pods request ` +
-          `${need.cpu.toFixed(1)} CPU and ${Math.round(need.memoryMiB)} MiB` +
-          (sidecarMesh ? ` (with a ${p.cpu} CPU / ${p.memory} sidecar each where meshed)` : "") +
-          `, but all ${environment.nodes.length} nodes together allocate ${cpu.toFixed(1)} CPU ` +
-          `and ${Math.round(mem)} MiB: fewer --workloads, a bigger cluster, or --qos burstable`,
+        `context "${cluster.context}"`,
+        `the benchmark does not fit the cluster (qos ${cluster.qos}):\n${problems.join("\n")}\n` +
+          `fewer --workloads or --meshes, a bigger cluster` +
+          (cluster.qos === "guaranteed" ? ", or --qos burstable" : ""),
       );
     }
+    const workers = capacity.filter((n) => n.taints.length === 0);
+    const free = workers.reduce((a, n) => a + n.allocatable.cpu - n.committed.cpu, 0);
     ctx.log.info(
-      `qos: the benchmark pods request ${need.cpu.toFixed(1)} of ${cpu.toFixed(1)} allocatable ` +
-        `CPU and ${Math.round(need.memoryMiB)} of ${Math.round(mem)} MiB`,
+      `capacity: the benchmark fits ${workers.length} schedulable node(s) with ${
+        free.toFixed(2)
+      } CPU free, every configured mesh included`,
     );
+    return controlPlaneNode(capacity)?.name;
   }
 
   /**
@@ -570,7 +607,7 @@ export class ClusterTarget implements Target {
       );
     }
     try {
-      await installMesh(kube, this.#installable(ctx, mesh), opts);
+      await installMesh(kube, this.#installable(ctx, state, mesh), opts);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       state.failedMeshes = { ...state.failedMeshes, [meshName]: reason };
@@ -600,14 +637,26 @@ export class ClusterTarget implements Target {
   }
 
   /** `mesh` with its Guaranteed-QoS Helm values merged in when `cluster.qos` asks for it. */
-  #installable(ctx: StageContext, mesh: ClusterMesh): ClusterMesh {
-    const extra = mesh.guaranteedProxy?.values;
-    if (ctx.config.cluster.qos !== "guaranteed" || !extra) return mesh;
+  #installable(ctx: StageContext, state: ClusterState, mesh: ClusterMesh): ClusterMesh {
+    const extra = ctx.config.cluster.qos === "guaranteed"
+      ? mesh.guaranteedProxy?.values
+      : undefined;
+    // Control planes tolerate onto kubeadm's tainted control-plane node, off the measured
+    // workers.
+    const placed = state.controlPlaneNode
+      ? mesh.controlPlanePlacement?.({ [CONTROL_PLANE_LABEL]: "" }, {
+        key: CONTROL_PLANE_LABEL,
+        operator: "Exists",
+        effect: "NoSchedule",
+      })
+      : undefined;
+    if (!extra && !placed) return mesh;
     return {
       ...mesh,
       install: mesh.install.map((step) => ({
         ...step,
-        values: { ...step.values, ...extra[step.release] },
+        values: { ...step.values, ...extra?.[step.release] },
+        json: { ...step.json, ...placed?.[step.release] },
       })),
     };
   }
@@ -884,7 +933,7 @@ export class ClusterTarget implements Target {
     let samples: Awaited<ReturnType<NonNullable<typeof sampler>["stop"]>> = [];
     try {
       if (spec.workload === "ml") {
-        const job = this.#render(ctx, [ns]).find((o) => o.kind === "Job")!;
+        const job = this.#render(ctx, [ns], state.placement).find((o) => o.kind === "Job")!;
         const out = await runJob(kube, job, { log: (m) => ctx.log.info(m), signal: ctx.signal });
         const rec = new HistogramRecorder();
         rec.record(out.durationS * 1e6);
@@ -929,6 +978,16 @@ export class ClusterTarget implements Target {
       samples = sampler ? await sampler.stop() : [];
     }
     const end = new Date().toISOString();
+    // Where the run's pods were (METHODOLOGY rule 10): recorded with every run.
+    const placement = await runPlacement(kube, ns.namespace);
+    load = { ...load, extra: { ...load.extra, placement } } as LoadResult;
+    const shared = placement.clientNodes.filter((n) => placement.serverNodes.includes(n));
+    if (shared.length > 0 && spec.workload !== "ml") {
+      ctx.log.warn(
+        `run ${spec.seq}: load clients and servers share node(s) ${shared.join(", ")}: ` +
+          `the cross-node path is not all that was measured`,
+      );
+    }
     let resources: ResourceUse[] = reduceSamples(samples, { start, end });
     if (sampler?.errors.length) ctx.log.warn(`metrics: ${sampler.errors.at(-1)}`);
     const cfsAfter = cfsBefore && await this.#cfs(ctx, state, mesh, ns.namespace);
@@ -1009,6 +1068,26 @@ export class ClusterTarget implements Target {
         (report.clusterObjects.length ? `; ${report.clusterObjects.join(", ")}` : ""),
     );
   }
+}
+
+/** The nodes of a namespace's load clients and servers, by pod, as a run records them. */
+export async function runPlacement(kube: Kube, namespace: string): Promise<{
+  clients: Record<string, string>;
+  servers: Record<string, string>;
+  clientNodes: string[];
+  serverNodes: string[];
+}> {
+  const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: MANAGED_SELECTOR });
+  const clients: Record<string, string> = {};
+  const servers: Record<string, string> = {};
+  for (const p of pods.items) {
+    if (p.metadata?.deletionTimestamp || p.status?.phase !== "Running") continue;
+    const tier = p.metadata?.labels?.["meshbench.io/tier"];
+    const where = tier === "client" ? clients : tier === "server" ? servers : undefined;
+    if (where) where[p.metadata!.name!] = p.spec?.nodeName ?? "";
+  }
+  const nodes = (m: Record<string, string>) => [...new Set(Object.values(m))].sort();
+  return { clients, servers, clientNodes: nodes(clients), serverNodes: nodes(servers) };
 }
 
 /**

@@ -50,8 +50,6 @@ export interface TestenvOptions {
   nodes?: number;
   /** Kubeconfig context name (default {@linkcode TESTENV_CONTEXT}). */
   context?: string;
-  /** Pre-made 10Gi PersistentVolumes for StatefulSet claims (default 24). */
-  volumes?: number;
   /** Bound for the whole start-up (default 120 s). */
   timeoutMs?: number;
   /**
@@ -629,33 +627,8 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
         timeoutMs: left(),
       });
     }
-    // Storage for StatefulSet PVCs: a default class and pre-made volumes (no provisioner
-    // runs here; the PV controller binds claims to these).
-    await api("POST", "/apis/storage.k8s.io/v1/storageclasses", {
-      apiVersion: "storage.k8s.io/v1",
-      kind: "StorageClass",
-      metadata: {
-        name: "testenv-local",
-        annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
-      },
-      provisioner: "kubernetes.io/no-provisioner",
-      volumeBindingMode: "Immediate",
-      reclaimPolicy: "Retain",
-    });
-    for (let i = 0; i < (options.volumes ?? 24); i++) {
-      await api("POST", "/api/v1/persistentvolumes", {
-        apiVersion: "v1",
-        kind: "PersistentVolume",
-        metadata: { name: `testenv-pv-${i}` },
-        spec: {
-          capacity: { storage: "10Gi" },
-          accessModes: ["ReadWriteOnce"],
-          storageClassName: "testenv-local",
-          persistentVolumeReclaimPolicy: "Retain",
-          hostPath: { path: `/tmp/meshbench-testenv-pv-${i}` },
-        },
-      });
-    }
+    // No StorageClass and no PersistentVolumes: the kubeadm cluster this mirrors has none,
+    // so a manifest that claims a volume stays Pending here as it would there.
     await waitUntil(
       `${nodeCount} Ready kwok nodes`,
       left(),
