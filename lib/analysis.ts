@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import type * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
 import { emptyHistogram, percentile } from "./histogram.ts";
@@ -34,7 +35,7 @@ import {
   NO_RESULTS_HELP,
   resolveRunDir,
 } from "./load_results.ts";
-import { escapeHtml, type Figure, JUPYTER_DISPLAY, notice, table } from "./plots.ts";
+import { escapeHtml, type Figure, JUPYTER_DISPLAY, meshLabel, notice, table } from "./plots.ts";
 import { resultsDir } from "./report.ts";
 import { runFileStem } from "./run_dir.ts";
 import type {
@@ -61,6 +62,8 @@ export interface RecordKey {
   mesh: string;
   meshKind: MeshKind;
   emulated: boolean;
+  /** The mesh as every chart names it: `sidecar-emu (emulated)` for a local stand-in. */
+  meshLabel: string;
   mode: LoadMode;
   /** Requested rate per second; null for max-throughput and batch. */
   rate: number | null;
@@ -116,6 +119,8 @@ export interface OverheadRow {
   workload: string;
   mesh: string;
   emulated: boolean;
+  /** The mesh as every chart names it: `sidecar-emu (emulated)` for a local stand-in. */
+  meshLabel: string;
   /**
    * The load mode the figure pools: fixed-rate when it has a rate, max-throughput for
    * `throughput_rps`, else batch (the modes `summary.ts` computes each metric for).
@@ -286,6 +291,7 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       mesh: r.spec.mesh,
       meshKind: r.mesh.kind,
       emulated: r.mesh.emulated,
+      meshLabel: meshLabel(r.mesh.name, r.mesh.emulated),
       mode: r.spec.point.mode,
       rate: r.spec.point.rate,
       connections: r.spec.point.connections,
@@ -347,6 +353,7 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       workload: o.workload,
       mesh: o.mesh,
       emulated: o.emulated,
+      meshLabel: meshLabel(o.mesh, o.emulated),
       mode,
       rate: o.rate,
       tool: group?.tool ?? "",
@@ -404,7 +411,7 @@ export function tidyRuns(runs: readonly LoadedRun[], why?: string): Analysis {
  * Reads one run: `dir`, else `$MESHBENCH_RUN_DIR`, else the newest under the results
  * folder (`$MESHBENCH_RESULTS`, default the repository's `results/`).
  */
-export async function loadRunRows(dir?: string): Promise<Analysis> {
+export async function analyseRun(dir?: string): Promise<Analysis> {
   const resolved = await resolveRunDir(dir, { resultsDir: resultsDir() });
   if (!resolved) return tidyRuns([]);
   return tidyRuns([await loadRun(resolved)]);
@@ -452,12 +459,22 @@ function checkFilter(filter: RunFilter): void {
 }
 
 /**
- * Reads every run under a results folder (default `$MESHBENCH_RESULTS`, else the
- * repository's `results/`) that passes `filter`, oldest first. Runs left out and why
- * are in `skipped`.
+ * The results folder notebooks read many runs from: `$MESHBENCH_RESULTS`, else the folder
+ * holding `$MESHBENCH_RUN_DIR` (the run the other notebooks read, and its neighbours),
+ * else the repository's `results/`.
  */
-export async function loadResultsRows(
-  dir: string = resultsDir(),
+export function resultsFolder(): string {
+  if (Deno.env.get("MESHBENCH_RESULTS")) return resultsDir();
+  const run = Deno.env.get("MESHBENCH_RUN_DIR");
+  return run ? dirname(run) : resultsDir();
+}
+
+/**
+ * Reads every run under a results folder (default {@linkcode resultsFolder}) that passes
+ * `filter`, oldest first. Runs left out and why are in `skipped`.
+ */
+export async function analyseResults(
+  dir: string = resultsFolder(),
   filter: RunFilter = {},
 ): Promise<Analysis & { skipped: Array<{ runId: string; why: string }> }> {
   checkFilter(filter);
@@ -476,6 +493,39 @@ export async function loadResultsRows(
       `${JSON.stringify(filter)}: ${skipped.map((s) => `${s.runId} ${s.why}`).join("; ")}.`
     : undefined;
   return { ...tidyRuns(kept, why), skipped };
+}
+
+/** How a run's summary computed its overheads: what a notebook needs to repeat them. */
+export interface StatsSettings {
+  baselineMesh: string;
+  seed: number;
+  resamples: number;
+  confidence: number;
+  /** Baseline CV (%) above which an overhead is flagged `noisy-baseline`. */
+  noisyCvPct: number;
+  /** `manifest` when the run's manifest recorded them all, else which were defaulted. */
+  source: string;
+}
+
+/** The statistics settings a run was summarised with (its manifest's config). */
+export function statsSettings(run: Pick<LoadedRun, "manifest" | "summary">): StatsSettings {
+  const c = (run.manifest?.config ?? {}) as Record<string, unknown>;
+  const defaulted: string[] = [];
+  // The values collect (and the reader's recomputation) use when the config lacks them.
+  const pick = (path: string, fallback: number): number => {
+    const v = configAt(c, path);
+    if (typeof v === "number") return v;
+    defaulted.push(`${path}=${fallback}`);
+    return fallback;
+  };
+  return {
+    baselineMesh: run.summary?.baselineMesh ?? "baseline",
+    seed: pick("seed", 1),
+    resamples: pick("bootstrap.resamples", 2000),
+    confidence: pick("bootstrap.confidence", 0.95),
+    noisyCvPct: pick("noisyCvPct", 10),
+    source: defaulted.length ? `defaults (${defaulted.join(", ")})` : "manifest",
+  };
 }
 
 /** Values of `key` in `rows`, distinct, in first-seen order. */

@@ -9,8 +9,8 @@ import { mean } from "simple-statistics";
 import { copyFixtureRun, FIXTURE_DIR, FIXTURE_RUNS } from "../fixtures/mod.ts";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import {
-  loadResultsRows,
-  loadRunRows,
+  analyseResults,
+  analyseRun,
   type MetricRow,
   percentileMs,
   recordsCsv,
@@ -37,7 +37,7 @@ const SHARE_BASE: Record<string, string> = {
 };
 
 Deno.test("the tidy rows of the fixture runs pool to every figure of their summaries", async () => {
-  const data = await loadResultsRows(FIXTURE_DIR);
+  const data = await analyseResults(FIXTURE_DIR);
   assert.equal(data.runs.length, FIXTURE_RUNS.length);
   assert.deepEqual(data.problems, []);
   let checked = 0;
@@ -94,7 +94,7 @@ Deno.test("the tidy rows of the fixture runs pool to every figure of their summa
 });
 
 Deno.test("a notebook repeats a summary's bootstrap interval exactly from the rows", async () => {
-  const data = await loadResultsRows(FIXTURE_DIR);
+  const data = await analyseResults(FIXTURE_DIR);
   const run = data.runs.at(-1)!;
   const config = run.manifest!.config as { seed: number; bootstrap: { resamples: number } };
   const o = data.overheads.find((x) =>
@@ -154,24 +154,24 @@ Deno.test("a failed record is a record row with its reason and has no metric row
 
 Deno.test("runs are filtered by date, target, profile and config, and say why one was left out", async () => {
   const [older, newer] = FIXTURE_RUNS;
-  const since = await loadResultsRows(FIXTURE_DIR, { since: "2026-11-26T02:22:00Z" });
+  const since = await analyseResults(FIXTURE_DIR, { since: "2026-11-26T02:22:00Z" });
   assert.deepEqual(since.runs.map((r) => r.runId), [newer]);
   assert.match(since.skipped[0].why, /before 2026-11-26T02:22:00Z/);
-  const until = await loadResultsRows(FIXTURE_DIR, { until: "2026-11-26T02:22:00Z" });
+  const until = await analyseResults(FIXTURE_DIR, { until: "2026-11-26T02:22:00Z" });
   assert.deepEqual(until.runs.map((r) => r.runId), [older]);
-  const config = await loadResultsRows(FIXTURE_DIR, {
+  const config = await analyseResults(FIXTURE_DIR, {
     profile: "quick",
     config: { "load.durationS": 2, iterations: 3 },
   });
   assert.equal(config.runs.length, 2);
-  const cluster = await loadResultsRows(FIXTURE_DIR, { target: "cluster" });
+  const cluster = await analyseResults(FIXTURE_DIR, { target: "cluster" });
   assert.equal(cluster.runs.length, 0);
   assert.equal(cluster.rows.length, 0);
   assert.match(cluster.empty!, /None of the 2 runs .* target local, not cluster/);
-  const odd = await loadResultsRows(FIXTURE_DIR, { config: { "load.durationS": 30 } });
+  const odd = await analyseResults(FIXTURE_DIR, { config: { "load.durationS": 30 } });
   assert.match(odd.skipped[0].why, /config load\.durationS is 2, not 30/);
   await assert.rejects(
-    () => loadResultsRows(FIXTURE_DIR, { since: "last tuesday" }),
+    () => analyseResults(FIXTURE_DIR, { since: "last tuesday" }),
     /Cannot filter runs by "since": expected an ISO 8601 date, got "last tuesday"/,
   );
 });
@@ -179,14 +179,14 @@ Deno.test("runs are filtered by date, target, profile and config, and say why on
 Deno.test("with no results folder, no rows and a sentence that says how to get some", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_analysis_empty_" });
   try {
-    const data = await loadResultsRows(join(tmp, "none"));
+    const data = await analyseResults(join(tmp, "none"));
     assert.equal(data.runs.length + data.rows.length + data.overheads.length, 0);
     assert.match(data.empty!, /No benchmark results were found[\s\S]*deno task bench:all/);
     const prev = Deno.env.get("MESHBENCH_RESULTS");
     Deno.env.set("MESHBENCH_RESULTS", join(tmp, "none"));
     Deno.env.delete("MESHBENCH_RUN_DIR");
     try {
-      assert.match((await loadRunRows()).empty!, /No benchmark results were found/);
+      assert.match((await analyseRun()).empty!, /No benchmark results were found/);
     } finally {
       if (prev === undefined) Deno.env.delete("MESHBENCH_RESULTS");
       else Deno.env.set("MESHBENCH_RESULTS", prev);
@@ -238,7 +238,7 @@ Deno.test("export --format csv writes one row per record of a fixture run, besid
     }
     const long = await exportRun(dir, { format: "csv", long: true });
     assert.equal(long.path, join(dir, "rows.csv"));
-    const data = await loadRunRows(dir);
+    const data = await analyseRun(dir);
     assert.equal(long.rows, data.rows.length);
     assert.ok(data.rows.every((x: MetricRow) => Number.isFinite(x.value)), "finite values");
     await assert.rejects(
