@@ -32,7 +32,7 @@ import { realRunner } from "../lib/command.ts";
 import { summarize } from "../lib/histogram.ts";
 import type { Histogram } from "../lib/types.ts";
 import { runWsLoad } from "../lib/tools/ws_client.ts";
-import { freePort, startServer } from "../lib/workloads/process.ts";
+import { freePort, startServer } from "../lib/process.ts";
 import { WS_CONNECTIONS, WS_MESSAGE_BYTES } from "../lib/workloads/websocket.ts";
 import { PROFILES } from "../lib/config.ts";
 

@@ -10,8 +10,9 @@ import { ConfigError, loadConfig } from "./config.ts";
 import type { BenchConfig } from "./config.ts";
 import { CommandError, killAllChildren } from "./command.ts";
 import { consoleLogger } from "./log.ts";
-import type { Logger } from "./target.ts";
+import { type Logger, MissingToolsError } from "./target.ts";
 import { newestRunDir } from "./run_dir.ts";
+import { resolveRunDir as resolveResultsRunDir } from "./load_results.ts";
 
 /** Exit codes, documented in the README. */
 export const EXIT = {
@@ -178,6 +179,46 @@ export async function resolveRunDir(cli: CliContext): Promise<string> {
   return newest;
 }
 
+/** Parses the arguments of report, notebooks and compare: positionals plus `extra` flags. */
+export function parseTaskArgs(
+  args: string[],
+  extra: Record<string, { type: "string" | "boolean" }> = {},
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const r = parseArgs({
+      args,
+      options: { out: { type: "string" }, help: { type: "boolean", short: "h" }, ...extra },
+      allowPositionals: true,
+      strict: true,
+    });
+    return {
+      values: r.values as Record<string, string | boolean | undefined>,
+      positionals: r.positionals,
+    };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** The run directory named on the command line, checked, or the newest one. */
+export async function runDirArgument(given: string | undefined, out: string): Promise<string> {
+  if (given !== undefined) {
+    try {
+      if (!(await Deno.stat(given)).isDirectory) throw new Error();
+    } catch {
+      throw new UsageError(`Invalid RUN_DIR: "${given}" is not a directory`);
+    }
+    return given;
+  }
+  const dir = await resolveResultsRunDir(undefined, { resultsDir: out });
+  if (!dir) {
+    throw new UsageError(
+      `No run directory under "${out}": run "deno task bench:all" first, or name one`,
+    );
+  }
+  return dir;
+}
+
 /**
  * Installs SIGINT/SIGTERM handlers that abort the returned signal (the pipeline
  * then cleans up and keeps results); a second signal kills children and exits.
@@ -205,8 +246,16 @@ export function interruptSignal(log: Logger): { signal: AbortSignal; dispose: ()
   };
 }
 
-/** Runs a task's main; maps errors to exit codes with one clear message, no stack trace. */
-export async function main(help: string, fn: () => Promise<number>): Promise<never> {
+/**
+ * Runs a task's main; maps errors to exit codes with one clear message, no stack trace.
+ * `options.close` releases what the task holds open (the pipeline's `closeTargets`) before
+ * the process exits.
+ */
+export async function main(
+  help: string,
+  fn: () => Promise<number>,
+  options: { close?: () => Promise<void> } = {},
+): Promise<never> {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(help);
     Deno.exit(EXIT.ok);
@@ -219,7 +268,7 @@ export async function main(help: string, fn: () => Promise<number>): Promise<nev
     if (e instanceof UsageError || e instanceof ConfigError) {
       console.error(`error: ${err.message}\n(see --help)`);
       code = EXIT.usage;
-    } else if (err.name === "MissingToolsError") {
+    } else if (e instanceof MissingToolsError) {
       console.error(`error: ${err.message}`);
       code = EXIT.missingTools;
     } else if (e instanceof CommandError) {
@@ -232,8 +281,7 @@ export async function main(help: string, fn: () => Promise<number>): Promise<nev
     }
   }
   try {
-    const { closeTargets } = await import("./pipeline.ts");
-    await closeTargets();
+    await options.close?.();
   } catch (e) {
     console.error(`warning: closing connections failed: ${(e as Error).message}`);
   }

@@ -25,7 +25,7 @@ import {
   writeRunRecord,
 } from "./run_dir.ts";
 import { summarizeRuns } from "./summary.ts";
-import type { Logger, StageContext, Target } from "./target.ts";
+import { type Logger, MissingToolsError, type StageContext, type Target } from "./target.ts";
 import type {
   LoadResult,
   Manifest,
@@ -37,7 +37,7 @@ import type {
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./types.ts";
 import { LocalTarget } from "./local/target.ts";
-import { installTools, missingMessage } from "./local/tools.ts";
+import { installTools, missingMessage } from "./binaries.ts";
 import { workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
 import { summarize } from "./histogram.ts";
@@ -48,14 +48,6 @@ export interface Deps {
   runner: Runner;
   log: Logger;
   signal: AbortSignal;
-}
-
-/** Raised when required tools are missing and cannot be installed: nothing started. */
-export class MissingToolsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "MissingToolsError";
-  }
 }
 
 const targets = new Map<TargetName, Target>();

@@ -4,7 +4,7 @@ import { parseGhzJson } from "./tools/ghz.ts";
 import { parseVegetaCsv, vegetaResult } from "./tools/vegeta.ts";
 import { parseWrk } from "./tools/wrk.ts";
 import { wsLoad } from "./tools/ws_client.ts";
-import { freePort, startServer } from "./workloads/process.ts";
+import { freePort, startServer } from "./process.ts";
 import type { LoadPoint, RunSpec } from "./types.ts";
 
 const testdata = new URL("./tools/testdata/", import.meta.url);

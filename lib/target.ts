@@ -18,6 +18,14 @@ export interface Requirement {
   autoInstallable: boolean;
 }
 
+/** Raised when required tools are missing and cannot be installed: nothing started. */
+export class MissingToolsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MissingToolsError";
+  }
+}
+
 /** Progress sink: one line per event, safe without a TTY. */
 export interface Logger {
   info(message: string): void;

@@ -6,7 +6,7 @@
  */
 import { COMMON_HELP, EXIT, interruptSignal, main, parseCli, resolveRunDir } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
-import type { Deps } from "../lib/pipeline.ts";
+import { closeTargets, type Deps } from "../lib/pipeline.ts";
 
 /** Runs `stage` against `--run DIR` (or the newest run) as a task. */
 export function stageTask(
@@ -31,5 +31,5 @@ export function stageTask(
     } finally {
       dispose();
     }
-  });
+  }, { close: closeTargets });
 }

@@ -4,7 +4,7 @@
  */
 import { COMMON_HELP, EXIT, interruptSignal, main, parseCli } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
-import { benchAll, benchAllOci } from "../lib/pipeline.ts";
+import { benchAll, benchAllOci, closeTargets } from "../lib/pipeline.ts";
 import { formatSummary } from "../lib/summary_text.ts";
 
 const HELP = `deno task bench:all [options]
@@ -33,5 +33,5 @@ if (import.meta.main) {
     } finally {
       dispose();
     }
-  });
+  }, { close: closeTargets });
 }

@@ -6,7 +6,7 @@
  */
 import { COMMON_HELP, EXIT, interruptSignal, main, parseCli, resolveRunDir } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
-import { stageCleanup } from "../lib/pipeline.ts";
+import { closeTargets, stageCleanup } from "../lib/pipeline.ts";
 
 const HELP = `deno task cleanup [options]
 
@@ -46,5 +46,5 @@ if (import.meta.main) {
     } finally {
       dispose();
     }
-  });
+  }, { close: closeTargets });
 }

@@ -1,7 +1,6 @@
 /** Task: compare two run directories; print and write the changes that exceed the noise. */
-import { EXIT, main, UsageError } from "../lib/cli.ts";
+import { EXIT, main, parseTaskArgs, runDirArgument, UsageError } from "../lib/cli.ts";
 import { formatComparison, writeComparison } from "../lib/compare.ts";
-import { parseTaskArgs, runDirArgument } from "./report.ts";
 
 const HELP = `deno task compare RUN_A RUN_B [--out DIR] [--all] [--fail-on-change]
 

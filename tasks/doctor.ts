@@ -5,8 +5,8 @@
 import { COMMON_HELP, EXIT, main, parseCli } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
 import { LocalTarget } from "../lib/local/target.ts";
-import { findBinary, missingMessage, versionsOf } from "../lib/local/tools.ts";
-import { targetFor } from "../lib/pipeline.ts";
+import { findBinary, missingMessage, versionsOf } from "../lib/binaries.ts";
+import { closeTargets, targetFor } from "../lib/pipeline.ts";
 
 if (import.meta.main) {
   await main(
@@ -36,5 +36,6 @@ if (import.meta.main) {
       console.log(`\nAll tools for target "${cli.config.target}" are present.`);
       return EXIT.ok;
     },
+    { close: closeTargets },
   );
 }

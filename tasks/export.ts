@@ -1,7 +1,6 @@
 /** Task: export a run for other tools (CSV for spreadsheets and pandas). */
-import { EXIT, main, UsageError } from "../lib/cli.ts";
+import { EXIT, main, parseTaskArgs, runDirArgument, UsageError } from "../lib/cli.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportRun } from "../lib/export.ts";
-import { parseTaskArgs, runDirArgument } from "./report.ts";
 
 const HELP = `deno task export [RUN_DIR] --format csv [--long] [--output FILE] [--out DIR]
 

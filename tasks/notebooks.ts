@@ -1,8 +1,7 @@
 /** Task: execute every analysis notebook headless against a run; HTML beside the run. */
 import { basename } from "node:path";
-import { EXIT, main, UsageError } from "../lib/cli.ts";
+import { EXIT, main, parseTaskArgs, runDirArgument, UsageError } from "../lib/cli.ts";
 import { executeNotebooks, listNotebooks, NOTEBOOK_DIR } from "../lib/notebooks.ts";
-import { parseTaskArgs, runDirArgument } from "./report.ts";
 
 const HELP =
   `deno task notebooks [RUN_DIR] [--out DIR] [--html-dir DIR] [--compare RUN_A] [--only a,b]

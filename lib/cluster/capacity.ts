@@ -14,7 +14,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { ClusterMesh, Requests } from "./meshes.ts";
 import { type KubeObject, MANAGED_LABELS, podTemplateOf } from "./manifests.ts";
-import { cpuCores, memoryMiB } from "./environment.ts";
+import { cpuCores, memoryMiB } from "../quantity.ts";
 
 /** Label kubeadm puts on its control-plane nodes. */
 export const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";

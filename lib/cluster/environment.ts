@@ -8,7 +8,7 @@
 
 import type * as k8s from "@kubernetes/client-node";
 import { checkReachable, type Kube } from "./kube.ts";
-import { parseCpu, parseMemory } from "./metrics.ts";
+import { cpuCores, memoryMiB } from "../quantity.ts";
 
 /** One node as a result records it. */
 export interface ClusterNode {
@@ -36,20 +36,6 @@ export interface ClusterEnvironment {
   nodes: ClusterNode[];
   /** The CNI found by its DaemonSet, or "unknown" (see {@linkcode detectCni}). */
   cni: string;
-}
-
-/**
- * A Kubernetes CPU quantity in cores ({@linkcode parseCpu}); YAML may give a bare number,
- * and an absent quantity is 0.
- */
-export function cpuCores(quantity: string | number | undefined): number {
-  return quantity === undefined || quantity === "" ? 0 : parseCpu(String(quantity));
-}
-
-/** A Kubernetes memory quantity in MiB ({@linkcode parseMemory} gives MB); absent is 0. */
-export function memoryMiB(quantity: string | number | undefined): number {
-  if (quantity === undefined || quantity === "") return 0;
-  return Math.round((parseMemory(String(quantity)) * 1e6) / 2 ** 20);
 }
 
 /** One node's record. */

@@ -1,23 +1,6 @@
-import { throws } from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
 import { assertEquals } from "./_assert.ts";
-import { cpuCores, describeNode, detectCni, memoryMiB } from "./environment.ts";
-
-Deno.test("Kubernetes quantities: CPU in cores, memory in MiB", () => {
-  assertEquals([cpuCores("2"), cpuCores("1500m"), cpuCores("0.5"), cpuCores(undefined)], [
-    2,
-    1.5,
-    0.5,
-    0,
-  ]);
-  assertEquals(
-    [memoryMiB("16Gi"), memoryMiB("16384Mi"), memoryMiB("17179869184"), memoryMiB("1G")],
-    [16384, 16384, 16384, 954],
-  );
-  throws(() => memoryMiB("lots"), /Cannot parse memory quantity "lots"/);
-  // YAML gives bare numbers for "cpu: 1" and "memory: 1048576".
-  assertEquals([cpuCores(1), memoryMiB(1048576)], [1, 1]);
-});
+import { describeNode, detectCni } from "./environment.ts";
 
 Deno.test("a node's shape, software and roles; the CNI by its DaemonSet", () => {
   const node: k8s.V1Node = {

@@ -12,7 +12,7 @@
 import { parse as parseYaml } from "yaml";
 import type { MeshKind } from "../types.ts";
 import { type KubeObject, MANAGED_LABELS } from "./manifests.ts";
-import { cpuCores } from "./environment.ts";
+import { cpuCores } from "../quantity.ts";
 
 /** One `helm` invocation (the binary is prepended by the installer). */
 export interface HelmStep {

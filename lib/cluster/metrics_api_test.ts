@@ -16,14 +16,8 @@ import {
 } from "./manifests.ts";
 import { applyObjects, waitHealthy } from "./deploy.ts";
 import { CLUSTER_MESHES } from "./meshes.ts";
-import {
-  checkMetricsApi,
-  parseCpu,
-  parseMemory,
-  reduceSamples,
-  sampleResources,
-  startSampler,
-} from "./metrics.ts";
+import { parseCpu, parseMemory } from "../quantity.ts";
+import { checkMetricsApi, reduceSamples, sampleResources, startSampler } from "./metrics.ts";
 import { METRICS_RESOLUTION_S } from "../testenv/testenv.ts";
 
 const skip = testenvSkipReason({ metricsServer: true });

@@ -1,17 +1,6 @@
 import { assertEquals } from "./_assert.ts";
-import { throws } from "node:assert/strict";
-import { classify, cpuSecondsPer1k, parseCpu, parseMemory, reduceSamples } from "./metrics.ts";
+import { classify, cpuSecondsPer1k, reduceSamples } from "./metrics.ts";
 import { CLUSTER_MESHES } from "./meshes.ts";
-
-Deno.test("Kubernetes quantities parse to cores and MB", () => {
-  assertEquals(parseCpu("250m"), 0.25);
-  assertEquals(parseCpu("2"), 2);
-  assertEquals(parseCpu("1500000n"), 0.0015);
-  assertEquals(parseMemory("128Mi"), 134.217728);
-  assertEquals(parseMemory("1000000"), 1);
-  assertEquals(parseMemory("2048Ki"), 2.097152);
-  throws(() => parseCpu("lots"), /Cannot parse CPU quantity "lots"/);
-});
 
 Deno.test("samples are split into control plane, sidecars, app, loadgen and nodes", () => {
   const at = "2026-01-01T00:00:10.000Z";

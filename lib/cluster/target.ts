@@ -35,7 +35,8 @@ import {
   demandOf,
   nodeCapacities,
 } from "./capacity.ts";
-import { type ClusterEnvironment, cpuCores, describeCluster, memoryMiB } from "./environment.ts";
+import { type ClusterEnvironment, describeCluster } from "./environment.ts";
+import { cpuCores, memoryMiB } from "../quantity.ts";
 import { attachThrottling, type CfsCounters, scrapeCfs, throttlingBetween } from "./throttling.ts";
 import {
   applyObjects,

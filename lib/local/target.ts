@@ -23,7 +23,8 @@ import {
   stopGroup,
   waitForPort,
 } from "./proc.ts";
-import { BASE_TOOLS, findBinary, missingTools, type ToolSpec, versionsOf } from "./tools.ts";
+import { findBinary, missingTools, type ToolSpec, versionsOf } from "../binaries.ts";
+import { BASE_TOOLS } from "./tools.ts";
 import type { LocalWorkload, WorkloadEnv } from "./workload.ts";
 import { workloadsByName } from "../workloads/mod.ts";
 import type { BenchConfig } from "../config.ts";

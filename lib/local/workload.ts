@@ -10,7 +10,7 @@ import type { BenchConfig } from "../config.ts";
 import type { Logger } from "../target.ts";
 import type { LoadPoint, LoadResult, RunSpec } from "../types.ts";
 import type { Protocol } from "./meshes.ts";
-import type { ToolSpec } from "./tools.ts";
+import type { ToolSpec } from "../binaries.ts";
 
 /** Effects and paths a workload gets. */
 export interface WorkloadEnv {

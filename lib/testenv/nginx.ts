@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { findBinary } from "../local/tools.ts";
-import { freePort, startServer } from "../workloads/process.ts";
+import { findBinary } from "../binaries.ts";
+import { freePort, startServer } from "../process.ts";
 
 /** A started test nginx. */
 export interface TestNginx {

@@ -25,7 +25,7 @@
  */
 import { addCounts, combineConcurrent } from "./combine.ts";
 import type { Runner } from "../command.ts";
-import { findBinary } from "../local/tools.ts";
+import { findBinary } from "../binaries.ts";
 import { fromPercentileSpectrum, HistogramRecorder } from "../histogram.ts";
 import type { Histogram, LoadPoint, LoadResult } from "../types.ts";
 

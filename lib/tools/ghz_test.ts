@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { realRunner } from "../command.ts";
-import { findBinary } from "../local/tools.ts";
+import { findBinary } from "../binaries.ts";
 import { percentile } from "../histogram.ts";
 import type { LoadPoint } from "../types.ts";
-import { freePort, startServer } from "../workloads/process.ts";
+import { freePort, startServer } from "../process.ts";
 import { GHZ_VERSION, ghzBinary, ghzCommand, parseGhzJson, runGhz } from "./ghz.ts";
 
 const dir = new URL("./testdata/", import.meta.url);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { realRunner } from "../command.ts";
 import { percentile, summarize } from "../histogram.ts";
 import type { LoadPoint } from "../types.ts";
-import { freePort, startServer } from "../workloads/process.ts";
+import { freePort, startServer } from "../process.ts";
 import {
   type CombinedCommandStats,
   combineRedisResults,

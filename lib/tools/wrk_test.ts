@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parseWrk, wrkCommand, wrkReportedPercentiles, wrkScript } from "./wrk.ts";
 import { bucketOf, bucketTop, percentile, summarize } from "../histogram.ts";
 import { realRunner } from "../command.ts";
-import { findBinary } from "../local/tools.ts";
+import { findBinary } from "../binaries.ts";
 import { startTestNginx } from "../testenv/nginx.ts";
 
 // Real output of Debian's wrk 4.1.0 with meshbench's script as it was before the top of the

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { realRunner } from "../command.ts";
 import { percentile } from "../histogram.ts";
-import { freePort, type ServerProcess, startServer } from "../workloads/process.ts";
+import { freePort, type ServerProcess, startServer } from "../process.ts";
 import type { Histogram, LoadResult } from "../types.ts";
 import {
   combineWsResults,

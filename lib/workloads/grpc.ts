@@ -12,7 +12,7 @@
  */
 import { standardPoints } from "../plan.ts";
 import { join, relative } from "node:path";
-import { findBinary, type ToolSpec } from "../local/tools.ts";
+import { findBinary, type ToolSpec } from "../binaries.ts";
 import type { LocalWorkload, WorkloadEnv } from "../local/workload.ts";
 import { combineGhzResults, GHZ_VERSION, type GhzOptions, runGhz } from "../tools/ghz.ts";
 import type { LoadPoint, LoadResult } from "../types.ts";

@@ -17,7 +17,7 @@ import { join, relative } from "node:path";
 import type { Runner } from "../command.ts";
 import type { ProfileName } from "../config.ts";
 import { HistogramRecorder } from "../histogram.ts";
-import { findBinary } from "../local/tools.ts";
+import { findBinary } from "../binaries.ts";
 import type { LocalWorkload, WorkloadEnv } from "../local/workload.ts";
 import type { LoadPoint, LoadResult } from "../types.ts";
 

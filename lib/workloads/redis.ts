@@ -13,7 +13,7 @@
  * @module
  */
 import { join, relative } from "node:path";
-import type { ToolSpec } from "../local/tools.ts";
+import type { ToolSpec } from "../binaries.ts";
 import type { LocalWorkload, WorkloadEnv } from "../local/workload.ts";
 import { type RedisClientRaw, runRedisBenchmark } from "../tools/redis_benchmark.ts";
 import type { LoadPoint } from "../types.ts";
