@@ -38,6 +38,8 @@ import {
 import { escapeHtml, type Figure, JUPYTER_DISPLAY, meshLabel, notice, table } from "./plots.ts";
 import { resultsDir } from "./report.ts";
 import { runFileStem } from "./run_dir.ts";
+import { type Measured, recordValue } from "./metric_values.ts";
+import { isMetricName, METRICS, type MetricSource, metricSpec } from "./metric_vocabulary.ts";
 import type {
   Component,
   Histogram,
@@ -122,8 +124,8 @@ export interface OverheadRow {
   /** The mesh as every chart names it: `sidecar-emu (emulated)` for a local stand-in. */
   meshLabel: string;
   /**
-   * The load mode the figure pools: fixed-rate when it has a rate, max-throughput for
-   * `throughput_rps`, else batch (the modes `summary.ts` computes each metric for).
+   * The load mode the figure pools: fixed-rate when it has a rate, else the metric's
+   * other load mode in `metric_vocabulary.ts` (max-throughput for `throughput_rps`).
    */
   mode: LoadMode;
   rate: number | null;
@@ -138,8 +140,9 @@ export interface OverheadRow {
   ciLow: number;
   ciHigh: number;
   /**
-   * What the mesh added in milliseconds (latency metrics only): the summary's own
-   * `deltaMs` when it has one, else value minus baseline of the pooled figures.
+   * What the mesh added in milliseconds (the vocabulary's `addedLatency` metrics, null for
+   * others): the summary's own `deltaMs` when it has one, else value minus baseline of the
+   * pooled figures.
    */
   deltaMs: number | null;
   baselineCvPct: number;
@@ -185,8 +188,12 @@ export interface Analysis {
   histogram(row: Pick<RecordKey, "runId" | "seq">): Histogram;
 }
 
-/** Units of the per-record metrics. */
-export const METRIC_UNITS: Readonly<Record<string, string>> = {
+/**
+ * Per-record metrics that are not in the vocabulary of pooled metrics
+ * (`metric_vocabulary.ts`): the record's own latency summary, errors, and the
+ * application's own resources (the base of the proxy shares).
+ */
+const EXTRA_UNITS: Readonly<Record<string, string>> = {
   latency_p50_ms: "ms",
   latency_p90_ms: "ms",
   latency_p95_ms: "ms",
@@ -194,17 +201,24 @@ export const METRIC_UNITS: Readonly<Record<string, string>> = {
   latency_p999_ms: "ms",
   latency_max_ms: "ms",
   latency_mean_ms: "ms",
-  throughput_rps: "ops/s",
-  completion_time_s: "s",
   errors: "count",
   error_rate_pct: "%",
-  cpu_cores_total: "cores",
-  memory_mb_total: "MB",
-  proxy_cpu_cores: "cores",
-  proxy_memory_mb: "MB",
   app_cpu_cores: "cores",
   app_memory_mb: "MB",
 };
+
+/** Units of the per-record metrics, in the order the CSV lists them. */
+export const METRIC_UNITS: Readonly<Record<string, string>> = Object.fromEntries([
+  ...Object.entries(EXTRA_UNITS).filter(([m]) => m.startsWith("latency_")),
+  ...METRICS.filter((m) => m.source.kind !== "latency").map((m) => [m.name, m.unit]),
+  ...Object.entries(EXTRA_UNITS).filter(([m]) => !m.startsWith("latency_")),
+]);
+
+/** The application's own side of the share metrics, per record. */
+const APP_SIDE: Array<[string, MetricSource]> = [
+  ["app_cpu_cores", metricSpec("proxy_cpu_cores").shareOf!],
+  ["app_memory_mb", metricSpec("proxy_memory_mb").shareOf!],
+];
 
 const RUN_ID_TIME = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/;
 
@@ -226,21 +240,15 @@ function recordFlags(r: RunRecord): string[] {
   return flags;
 }
 
-function sumOf(r: RunRecord, pick: (c: Component) => boolean, f: "cpuCores" | "memoryPeakMB") {
-  return r.resources.filter((x) => pick(x.component)).reduce((s, x) => s + x[f], 0);
-}
-
-const isProxy = (c: Component) => c === "data-plane" || c === "control-plane";
-const isApp = (c: Component) => c === "app";
-
 /**
- * The metrics of one record, named as in `summary.json` where the summary has them
- * (so a mean of `throughput_rps` rows over iterations is the summary's pooled figure).
+ * The metrics of one measured record. The vocabulary's metrics are read as `summary.ts`
+ * reads them (`recordValue`), so the mean of a point's rows is its pooled figure; the
+ * achieved rate is given for every load mode, resources wherever they were sampled.
  */
-function recordMetrics(r: RunRecord): Array<[string, number]> {
+function recordMetrics(r: Measured): Array<[string, number]> {
   const out: Array<[string, number]> = [];
   const l = r.latency;
-  if (l && r.load && r.load.latency.total > 0) {
+  if (l && r.load.latency.total > 0) {
     out.push(
       ["latency_p50_ms", l.p50Ms],
       ["latency_p90_ms", l.p90Ms],
@@ -251,24 +259,21 @@ function recordMetrics(r: RunRecord): Array<[string, number]> {
       ["latency_mean_ms", l.meanMs],
     );
   }
-  if (r.load) {
-    out.push(["throughput_rps", r.load.achievedRate]);
-    if (r.spec.point.mode === "batch") out.push(["completion_time_s", r.load.durationS]);
-    out.push(["errors", r.load.errors]);
-    const attempted = r.load.operations + r.load.errors;
-    if (attempted > 0) out.push(["error_rate_pct", (100 * r.load.errors) / attempted]);
+  for (const m of METRICS) {
+    const source = m.source;
+    if (source.kind === "latency") continue;
+    if (source.kind === "duration" && !m.appliesTo.includes(r.spec.point.mode)) continue;
+    if (source.kind === "resource" && r.resources.length === 0) continue;
+    out.push([m.name, recordValue(source, r)]);
   }
   if (r.resources.length) {
-    const all = (c: Component) => isApp(c) || isProxy(c);
-    out.push(
-      ["cpu_cores_total", sumOf(r, all, "cpuCores")],
-      ["memory_mb_total", sumOf(r, all, "memoryPeakMB")],
-      ["proxy_cpu_cores", sumOf(r, isProxy, "cpuCores")],
-      ["proxy_memory_mb", sumOf(r, isProxy, "memoryPeakMB")],
-      ["app_cpu_cores", sumOf(r, isApp, "cpuCores")],
-      ["app_memory_mb", sumOf(r, isApp, "memoryPeakMB")],
-    );
+    for (const [name, source] of APP_SIDE) {
+      out.push([name, recordValue(source as Exclude<MetricSource, { kind: "latency" }>, r)]);
+    }
   }
+  out.push(["errors", r.load.errors]);
+  const attempted = r.load.operations + r.load.errors;
+  if (attempted > 0) out.push(["error_rate_pct", (100 * r.load.errors) / attempted]);
   return out;
 }
 
@@ -312,8 +317,8 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
     });
     if (r.load) hist.set(`${run.runId}|${r.spec.seq}`, r.load.latency);
     // A failed or interrupted record measured nothing: it is a record row, not a value.
-    if (r.status !== "ok" && r.status !== "saturated") continue;
-    for (const [metric, value] of recordMetrics(r)) {
+    if ((r.status !== "ok" && r.status !== "saturated") || !r.load) continue;
+    for (const [metric, value] of recordMetrics(r as Measured)) {
       rows.push({ ...key, metric, value, unit: METRIC_UNITS[metric] });
     }
     const ops = r.load?.operations ?? 0;
@@ -330,11 +335,11 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
     }
   }
   const overheads: OverheadRow[] = (run.summary?.overheads ?? []).map((o) => {
+    const spec = isMetricName(o.metric) ? metricSpec(o.metric) : undefined;
+    // A figure with a rate pools fixed-rate runs; without, the metric's other mode.
     const mode: LoadMode = o.rate !== null
       ? "fixed-rate"
-      : o.metric === "throughput_rps"
-      ? "max-throughput"
-      : "batch";
+      : spec?.appliesTo.find((m) => m !== "fixed-rate") ?? "max-throughput";
     const group = run.summary?.groups.find((g) =>
       g.workload === o.workload && g.mesh === o.mesh && g.mode === mode && g.rate === o.rate
     );
@@ -365,7 +370,7 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       overheadPct: o.overheadPct,
       ciLow: o.ci95[0],
       ciHigh: o.ci95[1],
-      deltaMs: typeof own === "number" ? own : o.unit === "ms" ? o.value - o.baseline : null,
+      deltaMs: typeof own === "number" ? own : spec?.addedLatency ? o.value - o.baseline : null,
       baselineCvPct: o.baselineCvPct,
       iterationsBaseline: o.iterations.baseline,
       iterationsMesh: o.iterations.mesh,
