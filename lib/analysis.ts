@@ -234,7 +234,9 @@ function recordFlags(r: RunRecord): string[] {
   if (r.mesh.emulated) flags.push("emulated");
   if (r.status === "saturated") flags.push("saturated");
   if (r.load?.timing === "closed-loop") flags.push("closed-loop");
-  if (r.load?.timing === "actual-send") flags.push("not-co-corrected");
+  if (r.load?.timing === "actual-send" || r.load?.timing === "paced") {
+    flags.push("not-co-corrected");
+  }
   if (implausibleLatency(r)) flags.push("suspect-latency");
   if ((r.load?.errors ?? 0) > 0) flags.push("errors");
   return flags;

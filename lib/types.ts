@@ -24,9 +24,12 @@ export type MeshKind = "none" | "sidecar" | "node-proxy" | "ebpf";
  * How latency was timed, so readers know whether coordinated omission is in it.
  * - `intended-send`: open loop, latency from the scheduled send time (CO-free).
  * - `actual-send`: open loop, latency from when the request actually left.
+ * - `paced`: each connection sends on a fixed schedule but waits for its answer first
+ *   (fortio `-qps`): not open loop; a slow answer delays that connection's next send, and
+ *   latency is timed from the actual send (coordinated omission not corrected).
  * - `closed-loop`: each connection waits for its answer (wrk): throughput only.
  */
-export type TimingMode = "intended-send" | "actual-send" | "closed-loop";
+export type TimingMode = "intended-send" | "actual-send" | "paced" | "closed-loop";
 
 /**
  * A mergeable log-linear latency histogram in plain data (HdrHistogram bucketing,

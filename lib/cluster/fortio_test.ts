@@ -2,7 +2,8 @@
 // server (testdata/fortio_http_*.json).
 import { assert, assertEquals } from "./_assert.ts";
 import { throws } from "node:assert/strict";
-import { fortioCommand, parseFortioJson } from "./fortio.ts";
+import { fortioCommand, fortioConnections, parseFortioJson } from "./fortio.ts";
+import { resolveBinDir } from "../testenv/testenv.ts";
 import { percentile } from "../histogram.ts";
 import type { LoadPoint } from "../types.ts";
 
@@ -23,7 +24,7 @@ const max: LoadPoint = {
 const read = (name: string) =>
   Deno.readTextFileSync(new URL(`./testdata/${name}`, import.meta.url));
 
-Deno.test("fortio command lines for fixed-rate, max-throughput and gRPC", () => {
+Deno.test("fortio command lines: 10 µs histogram, paced without catch-up, -c for the tail", () => {
   assertEquals(fortioCommand(fixed, { address: "http://s:80/", protocol: "http" }), [
     "fortio",
     "load",
@@ -32,15 +33,25 @@ Deno.test("fortio command lines for fixed-rate, max-throughput and gRPC", () => 
     "-qps",
     "50",
     "-c",
-    "2",
+    "3",
     "-t",
     "1s",
+    "-r",
+    "0.00001",
+    "-p",
+    "50,75,90,99,99.9",
+    "-uniform",
+    "-nocatchup",
     "-loglevel",
     "Warning",
     "http://s:80/",
   ]);
+  // Little's law: 1,000/s with a 50 ms tail keeps 50 requests in flight.
+  assertEquals(fortioConnections({ ...fixed, rate: 1000 }), 50);
+  assertEquals(fortioConnections({ ...fixed, rate: 10, connections: 8 }), 8);
   const g = fortioCommand(max, { address: "s:9000", protocol: "grpc" });
-  assertEquals(g.slice(4, 6), ["-qps", "0"]);
+  assertEquals(g.slice(4, 8), ["-qps", "0", "-c", "2"]);
+  assert(!g.includes("-nocatchup"), "max throughput has no schedule to keep");
   assertEquals(g.slice(-3), ["-grpc", "-ping", "s:9000"]);
   throws(
     () => fortioCommand({ ...fixed, rate: null }, { address: "x", protocol: "http" }),
@@ -48,16 +59,88 @@ Deno.test("fortio command lines for fixed-rate, max-throughput and gRPC", () => 
   );
 });
 
-Deno.test("a successful fixed-rate report", () => {
+Deno.test("a successful fixed-rate report: paced, not open loop; percentiles as fortio's", () => {
   const r = parseFortioJson(read("fortio_http_ok.json"), fixed, "http");
-  assertEquals([r.tool, r.toolVersion, r.timing], ["fortio", "1.66.5", "actual-send"]);
+  assertEquals([r.tool, r.toolVersion, r.timing], ["fortio", "1.66.5", "paced"]);
   assertEquals([r.operations, r.errors, r.connections, r.requestedRate], [50, 0, 2, 50]);
   assert(Math.abs(r.achievedRate - 50) < 0.1);
   assertEquals(r.latency.total, 50);
   assertEquals(r.bytesIn, 5850);
-  // Buckets are recorded at their upper bound: p50 is within fortio's first bucket (<= 1 ms).
-  assert(percentile(r.latency, 50) <= 1000);
+  // This report was taken at fortio's default 1 ms resolution: 47 of 50 requests in one
+  // bucket. Read at the bucket's end, p50 was 1,000 µs where fortio says 541 µs.
+  const own = r.extra!.fortioPercentiles as Record<string, number>;
+  for (const p of [50, 75, 90, 99]) {
+    const ours = percentile(r.latency, p);
+    const theirs = own[String(p)] * 1e6;
+    assert(Math.abs(ours - theirs) <= 0.05 * theirs, `p${p}: ${ours} µs vs fortio ${theirs} µs`);
+  }
   assert(r.latency.max >= 3198);
+});
+
+const fortioBin = `${resolveBinDir()}/fortio`;
+let noFortio: string | null = null;
+try {
+  Deno.statSync(fortioBin);
+} catch {
+  noFortio = `fortio missing at "${fortioBin}" (run: bash .ci/install_testenv.sh)`;
+  console.log(`SKIP real fortio percentile test: ${noFortio}`);
+}
+
+Deno.test({
+  name:
+    "on sub-millisecond data from the real fortio, parsed percentiles are within 5 % of fortio's",
+  ignore: noFortio !== null,
+  async fn() {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    const server = new Deno.Command(fortioBin, {
+      args: [
+        "server",
+        "-http-port",
+        `127.0.0.1:${port}`,
+        "-grpc-port",
+        "disabled",
+        "-redirect-port",
+        "disabled",
+        "-loglevel",
+        "Error",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      for (let i = 0; i < 100; i++) {
+        try {
+          (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      const point: LoadPoint = { ...fixed, rate: 400, durationS: 2 };
+      const cmd = fortioCommand(point, { address: `http://127.0.0.1:${port}/`, protocol: "http" });
+      const out = await new Deno.Command(fortioBin, { args: cmd.slice(1), stdout: "piped" })
+        .output();
+      assert(out.success, "fortio load failed");
+      const r = parseFortioJson(new TextDecoder().decode(out.stdout), point, "http");
+      assert(r.operations > 100, `${r.operations} requests`);
+      const own = r.extra!.fortioPercentiles as Record<string, number>;
+      // Loopback: the median is sub-millisecond, where the default 1 ms buckets saw nothing.
+      assert(own["50"] < 0.001, `fortio p50 ${own["50"]} s is not sub-millisecond`);
+      for (const p of [50, 75, 90, 99]) {
+        const ours = percentile(r.latency, p);
+        const theirs = own[String(p)] * 1e6;
+        assert(
+          Math.abs(ours - theirs) <= 0.05 * theirs,
+          `p${p}: ${ours} µs vs fortio's ${theirs} µs`,
+        );
+      }
+    } finally {
+      server.kill();
+      await server.status;
+    }
+  },
 });
 
 Deno.test("HTTP errors are counted by status, not dropped", () => {
