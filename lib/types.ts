@@ -104,6 +104,12 @@ export interface ResourceUse {
   cpuThrottledPct?: number;
   /** CFS periods `cpuThrottledPct` counts over. */
   cfsPeriods?: number;
+  /**
+   * Where the CPU figure comes from on a cluster: `counters` (the kubelet's cumulative
+   * counters differenced over the window) or `metrics-server` (its window-averaged rate,
+   * sampled: understates short runs).
+   */
+  cpuSource?: "counters" | "metrics-server";
 }
 
 /** The mesh a run was measured under, as recorded in results. */

@@ -38,6 +38,7 @@ import {
 import { type ClusterEnvironment, describeCluster } from "./environment.ts";
 import { cpuCores, memoryMiB } from "../quantity.ts";
 import { attachThrottling, type CfsCounters, scrapeCfs, throttlingBetween } from "./throttling.ts";
+import { attachCpu, cpuBetween, type CpuCounters, scrapeCpuCounters } from "./cpu_counters.ts";
 import {
   applyObjects,
   cleanupCluster,
@@ -105,6 +106,11 @@ export interface ClusterState {
   metricsNote?: string;
   /** Why CPU throttling (cAdvisor through the node proxy) is not read, once it failed. */
   throttlingNote?: string;
+  /**
+   * Why CPU is not read from the kubelets' cumulative counters, once that failed (CPU then
+   * comes from metrics-server's window-averaged rate, marked `cpuSource` in each result).
+   */
+  cpuCountersNote?: string;
   /** Meshes whose install failed in this run, with the reason (not retried for each run). */
   failedMeshes?: Record<string, string>;
   /**
@@ -928,6 +934,7 @@ export class ClusterTarget implements Target {
     const mesh = this.#mesh(state.mesh);
     const sampler = state.metrics ? startSampler(kube, mesh, [ns.namespace]) : undefined;
     const cfsBefore = await this.#cfs(ctx, state, mesh, ns.namespace);
+    const cpuBefore = await this.#cpuCounters(ctx, state);
     const start = new Date().toISOString();
     let load;
     const raw: string[] = [];
@@ -991,6 +998,16 @@ export class ClusterTarget implements Target {
     }
     let resources: ResourceUse[] = reduceSamples(samples, { start, end });
     if (sampler?.errors.length) ctx.log.warn(`metrics: ${sampler.errors.at(-1)}`);
+    const cpuAfter = cpuBefore && await this.#cpuCounters(ctx, state);
+    if (cpuBefore && cpuAfter) {
+      const namespaces = sampledNamespaces(mesh, [ns.namespace]);
+      resources = attachCpu(
+        resources,
+        cpuBetween(cpuBefore, cpuAfter, mesh, await listPodInfo(kube, namespaces), [ns.namespace]),
+      );
+    } else {
+      resources = resources.map((r) => ({ ...r, cpuSource: "metrics-server" as const }));
+    }
     const cfsAfter = cfsBefore && await this.#cfs(ctx, state, mesh, ns.namespace);
     if (cfsBefore && cfsAfter) {
       const namespaces = sampledNamespaces(mesh, [ns.namespace]);
@@ -1014,6 +1031,25 @@ export class ClusterTarget implements Target {
       }
     }
     return { load, resources, raw, window: { start, end } };
+  }
+
+  /**
+   * The kubelets' cumulative CPU counters of every node; undefined (said once, then not
+   * tried again in this run) when they cannot be read.
+   */
+  async #cpuCounters(ctx: StageContext, state: ClusterState): Promise<CpuCounters | undefined> {
+    if (state.cpuCountersNote) return undefined;
+    const kube = this.#connect(ctx);
+    try {
+      const nodes = (await kube.core.listNode()).items.map((n) => n.metadata?.name ?? "");
+      return await scrapeCpuCounters(kube, nodes.filter((n) => n));
+    } catch (e) {
+      state.cpuCountersNote = `CPU comes from metrics-server's window-averaged rate, which ` +
+        `understates short runs: the kubelets' counters cannot be read: ${(e as Error).message}`;
+      await writeState(ctx.runDir, state);
+      ctx.log.warn(state.cpuCountersNote);
+      return undefined;
+    }
   }
 
   /**
