@@ -2,7 +2,8 @@
  * Compares two run directories (two runs, or the same plan on two clusters): for
  * every (workload, mesh, load point) present in both, the change of each metric from
  * A to B with a bootstrap confidence interval over the iterations of both runs, and
- * whether it exceeds the noise; and the change of each overhead figure.
+ * whether it exceeds the noise; and the change of each overhead figure. The comparison
+ * as charts and HTML is in `compare_report.ts`.
  *
  * @example
  * ```ts
@@ -15,22 +16,9 @@
  *
  * @module
  */
-import { dirname, join, relative, resolve } from "node:path";
-import { type FileProblem, type LoadedRun, loadRun } from "./load_results.ts";
-import {
-  comparisonPlot,
-  escapeHtml,
-  type Figure,
-  FIGURE_CSS,
-  formatNumber,
-  formatPct,
-  htmlFigure,
-  meshLabel,
-  notice,
-  rateLabel,
-  table,
-} from "./plots.ts";
-import { writeJsonAtomic, writeTextAtomic } from "./run_dir.ts";
+import { dirname, join, resolve } from "node:path";
+import type { FileProblem, LoadedRun } from "./load_results.ts";
+import { formatNumber, formatPct, meshLabel, rateLabel } from "./format.ts";
 import { metricLabel, type MetricName, metricsFor, overheadLabel } from "./metric_vocabulary.ts";
 import { type Measured, pooledValue } from "./metric_values.ts";
 import { bootstrapOverheads, cvPct, fromSamples } from "./stats.ts";
@@ -253,7 +241,8 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
   };
 }
 
-function diffLabel(d: Difference): string {
+/** One difference in words: workload, mesh, metric and load point. */
+export function diffLabel(d: Difference): string {
   return `${d.workload} · ${meshLabel(d.mesh, d.emulated)} · ${metricLabel(d.metric)} @ ` +
     rateLabel(d.rate, d.mode);
 }
@@ -305,116 +294,6 @@ export function formatComparison(c: Comparison, options: { all?: boolean } = {})
     lines.push("", "Nothing to compare: the runs share no (workload, mesh, load point).");
   }
   return lines.join("\n");
-}
-
-/** The comparison as figures: banners, the change chart and the tables. */
-export function comparisonFigures(c: Comparison): Figure[] {
-  const changes = c.differences.map((d) => ({
-    group: `${d.workload} · ${meshLabel(d.mesh, d.emulated)} @ ${rateLabel(d.rate, d.mode)}`,
-    metric: metricLabel(d.metric),
-    changePct: d.changePct,
-    ci95: d.ci95,
-    exceedsNoise: d.exceedsNoise,
-    iterations: d.iterations,
-  }));
-  const banners: Figure[] = [htmlFigure("Styles", `<style>${FIGURE_CSS}</style>`)];
-  if (c.a.emulated || c.b.emulated) {
-    banners.push(notice(
-      'Meshes marked "(emulated)" are local stand-ins (proxies on loopback), not the real mesh.',
-      "warning",
-    ));
-  }
-  for (const side of [c.a, c.b]) {
-    const ps = c.problems.filter((p) => p.file === side.dir || p.file.startsWith(`${side.dir}/`));
-    if (ps.length === 0) continue;
-    const items = ps.map((p) =>
-      `<li><code>${escapeHtml(relative(side.dir, p.file) || p.file)}</code>: ${
-        escapeHtml(p.problem)
-      }</li>`
-    ).join("");
-    banners.push(htmlFigure(
-      `Problems in ${side.runId}`,
-      `<div class="mb-banner problems"><strong>${ps.length} problem${
-        ps.length === 1 ? "" : "s"
-      } in run ${escapeHtml(side.runId)}</strong> (<code>${escapeHtml(side.dir)}</code>)` +
-        `<ul>${items}</ul></div>`,
-    ));
-  }
-  const only = [
-    ...(c.onlyIn.a.length ? [notice(`Only in A: ${c.onlyIn.a.join("; ")}`)] : []),
-    ...(c.onlyIn.b.length ? [notice(`Only in B: ${c.onlyIn.b.join("; ")}`)] : []),
-  ];
-  return [
-    ...banners,
-    comparisonPlot(changes, { title: `Change from A (${c.a.runId}) to B (${c.b.runId})` }),
-    table("Every metric compared", c.differences, {
-      columns: [
-        { header: "what", value: diffLabel },
-        { header: "A", value: (d) => `${formatNumber(d.a)} ${d.unit}`, numeric: true },
-        { header: "B", value: (d) => `${formatNumber(d.b)} ${d.unit}`, numeric: true },
-        { header: "change", value: (d) => formatPct(d.changePct), numeric: true },
-        {
-          header: "95 % CI",
-          value: (d) => `${formatPct(d.ci95[0])} to ${formatPct(d.ci95[1])}`,
-          numeric: true,
-        },
-        { header: "noise (CV)", value: (d) => `${d.noisePct.toFixed(1)} %`, numeric: true },
-        { header: "n (A/B)", value: (d) => `${d.iterations.a}/${d.iterations.b}` },
-        { header: "verdict", value: (d) => d.exceedsNoise ? "exceeds noise" : d.note ?? "noise" },
-      ],
-      rowClass: (d) => d.exceedsNoise ? "significant" : "",
-    }),
-    c.overheadChanges.length
-      ? table("Overheads vs baseline, A and B", c.overheadChanges, {
-        columns: [
-          {
-            header: "what",
-            value: (o) =>
-              `${o.workload} · ${meshLabel(o.mesh, o.emulated)} · ${overheadLabel(o.metric)} @ ` +
-              rateLabel(o.rate),
-          },
-          { header: "A", value: (o) => overheadText(o.a) },
-          { header: "B", value: (o) => overheadText(o.b) },
-          { header: "verdict", value: (o) => o.exceedsNoise ? "changed" : "intervals overlap" },
-        ],
-        rowClass: (o) => o.exceedsNoise ? "significant" : "",
-      })
-      : notice("No overhead figures in common."),
-    ...only,
-  ];
-}
-
-function overheadText(o: Overhead): string {
-  return `${formatPct(o.overheadPct)} [${formatPct(o.ci95[0])}, ${formatPct(o.ci95[1])}]`;
-}
-
-/** The comparison as a self-contained HTML page (no scripts, no network). */
-export function renderComparison(c: Comparison): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>meshbench comparison: ${escapeHtml(c.a.runId)} vs ${escapeHtml(c.b.runId)}</title>
-<style>
-body { margin: 0; background: #f3f4f6; color: #111827;
-  font: 14px/1.5 system-ui, "DejaVu Sans", sans-serif; }
-main { max-width: 960px; margin: 0 auto; padding: 24px 20px; }
-section { background: white; border: 1px solid #e5e7eb; border-radius: 10px; padding: 18px 22px; }
-.mb-title { font-weight: 600; } .mb-subtitle, .mb-caption { color: #4b5563; font-size: 12.5px; }
-figure.mb-figure { margin: 14px 0; } figure svg { max-width: 100%; height: auto; }
-table.mb-table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
-table.mb-table th, table.mb-table td { border-bottom: 1px solid #e5e7eb; padding: 4px 8px;
-  text-align: left; } .num { text-align: right; } tr.significant td { font-weight: 600; }
-.mb-notice { padding: 10px; margin: 8px 0; border: 1px dashed #9ca3af; color: #4b5563; }
-.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
-.mb-notice.mb-error { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
-</style></head><body><main>
-<h1>Run comparison</h1>
-<p>A: <code>${escapeHtml(c.a.dir)}</code> (${escapeHtml(c.a.target)}) &middot; B: <code>${
-    escapeHtml(c.b.dir)
-  }</code> (${escapeHtml(c.b.target)})</p>
-<section>${comparisonFigures(c).map((f) => f.html).join("\n")}</section>
-</main></body></html>
-`;
 }
 
 /** The two runs a comparison notebook should compare, or why there are none. */
@@ -470,37 +349,4 @@ export async function pickComparisonPair(
     };
   }
   return { a, b, why: "A is the run before B in the same folder" };
-}
-
-/** Where {@linkcode writeComparison} wrote its files. */
-export interface ComparisonFiles {
-  comparison: Comparison;
-  json: string;
-  html: string;
-}
-
-/**
- * Loads run directories A and B, compares them and writes `comparison.json` and
- * `comparison.html` into `options.out` (default `results/comparisons/<A>_vs_<B>`).
- */
-export async function writeComparison(
-  dirA: string,
-  dirB: string,
-  options: CompareOptions & { out?: string } = {},
-): Promise<ComparisonFiles> {
-  const [a, b] = await Promise.all([loadRun(dirA), loadRun(dirB)]);
-  for (const run of [a, b]) {
-    if (run.runs.length === 0) {
-      const why = run.problems.map((p) => `${p.file}: ${p.problem}`).join("; ");
-      throw new Error(`Cannot compare "${run.dir}": it has no valid run records (${why})`);
-    }
-  }
-  const comparison = compareRuns(a, b, options);
-  const out = options.out ?? join("results", "comparisons", `${a.runId}_vs_${b.runId}`);
-  await Deno.mkdir(out, { recursive: true });
-  const json = join(out, "comparison.json");
-  const html = join(out, "comparison.html");
-  await writeJsonAtomic(json, comparison);
-  await writeTextAtomic(html, renderComparison(comparison));
-  return { comparison, json, html };
 }

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { loadRun } from "./load_results.ts";
-import { compareRuns, formatComparison, writeComparison } from "./compare.ts";
+import { compareRuns, formatComparison } from "./compare.ts";
+import { writeComparison } from "./compare_report.ts";
 
 async function twoRuns(
   fn: (a: string, b: string, tmp: string) => Promise<void>,

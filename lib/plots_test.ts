@@ -3,18 +3,16 @@ import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { loadRun } from "./load_results.ts";
 import {
   comparisonPlot,
-  formatNumber,
-  formatPct,
   JUPYTER_DISPLAY,
   latencyDistributionPlot,
   latencyPercentilePlot,
-  meshLabel,
   overheadPlot,
   rankMeshes,
   resourcePlot,
   table,
   throughputPlot,
 } from "./plots.ts";
+import { formatNumber, formatPct, meshLabel } from "./format.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "meshbench_plots_" });
 const run = await loadRun(await writeSyntheticRun(tmp, { samples: 500 }));

@@ -21,26 +21,22 @@ import {
   escapeHtml,
   type Figure,
   FIGURE_CSS,
-  formatNumber,
-  formatOverhead,
-  formatPct,
   htmlFigure,
   latencyDistributionPlot,
   latencyPercentilePlot,
   latencyVsRatePlot,
-  meshLabel,
   notice,
   overheadPlot,
   overheadTable,
   overheadVsRatePlot,
   rankMeshes,
-  rateLabel,
   resourcePlot,
   resourceTable,
   sweepRates,
   table,
   throughputPlot,
 } from "./plots.ts";
+import { formatNumber, formatOverhead, formatPct, meshLabel, rateLabel } from "./format.ts";
 import { headlineMetric, METRIC_FAMILIES, metricsOf, overheadLabel } from "./metric_vocabulary.ts";
 import { writeTextAtomic } from "./run_dir.ts";
 import type { Manifest, Overhead, RunRow, RunSpec } from "./types.ts";

@@ -1,6 +1,7 @@
 /** Task: compare two run directories; print and write the changes that exceed the noise. */
 import { EXIT, main, parseTaskArgs, runDirArgument, UsageError } from "../lib/cli.ts";
-import { formatComparison, writeComparison } from "../lib/compare.ts";
+import { formatComparison } from "../lib/compare.ts";
+import { writeComparison } from "../lib/compare_report.ts";
 
 const HELP = `deno task compare RUN_A RUN_B [--out DIR] [--all] [--fail-on-change]
 

@@ -1,0 +1,57 @@
+/**
+ * Numbers and labels as text, the same in the terminal, the report and the notebooks.
+ *
+ * @example
+ * ```ts
+ * import { formatNumber, formatPct, rateLabel } from "./format.ts";
+ * if (formatNumber(1234.5) !== "1,235" || formatNumber(0.012345) !== "0.0123") throw new Error();
+ * if (formatPct(12.345) !== "+12.3 %" || rateLabel(500) !== "500/s") throw new Error();
+ * ```
+ *
+ * @module
+ */
+import type { Overhead } from "./types.ts";
+
+/** The label a mesh carries everywhere: local stand-ins say they are emulations. */
+export function meshLabel(mesh: string, emulated: boolean): string {
+  return emulated ? `${mesh} (emulated)` : mesh;
+}
+
+/** A load point in words: `500/s`, or the mode for max-throughput and batch runs. */
+export function rateLabel(rate: number | null, mode?: string): string {
+  if (rate === null) return mode ?? "max-throughput";
+  return `${formatNumber(rate)}/s`;
+}
+
+// toLocaleString builds a new formatter per call; a report formats ~100,000 numbers.
+const INTEGER_FORMAT = new Intl.NumberFormat("en-US");
+const DECIMAL_FORMAT = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });
+
+/** A number with about three significant digits, for labels and tables. */
+export function formatNumber(value: number, digits = 3): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (value === 0) return "0";
+  const abs = Math.abs(value);
+  if (abs >= 10 ** digits) return INTEGER_FORMAT.format(Math.round(value));
+  return DECIMAL_FORMAT.format(Number(value.toPrecision(digits)));
+}
+
+/** A share, e.g. `264 %` (mesh resources as a percentage of the app's own). */
+export function formatShare(value: number): string {
+  if (!Number.isFinite(value)) return "n/a";
+  return `${Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1)} %`;
+}
+
+/** An overhead figure as text: a signed change, or a share for share-basis metrics. */
+export function formatOverhead(o: Pick<Overhead, "overheadPct" | "basis">): string {
+  return o.basis === "share-of-baseline-app"
+    ? formatShare(o.overheadPct)
+    : formatPct(o.overheadPct);
+}
+
+/** A percentage with sign, e.g. `+12.3 %`. */
+export function formatPct(value: number): string {
+  if (!Number.isFinite(value)) return "n/a";
+  const s = Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1);
+  return `${value > 0 ? "+" : ""}${s} %`;
+}
