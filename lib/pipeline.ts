@@ -27,6 +27,7 @@ import {
 import { summarizeRuns } from "./summary.ts";
 import { type Logger, MissingToolsError, type StageContext, type Target } from "./target.ts";
 import type {
+  Histogram,
   LoadResult,
   Manifest,
   RunRecord,
@@ -40,7 +41,7 @@ import { LocalTarget } from "./local/target.ts";
 import { installTools, missingMessage } from "./binaries.ts";
 import { workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
-import { summarize } from "./histogram.ts";
+import { percentile, summarize } from "./histogram.ts";
 import { runIndex } from "./load_results.ts";
 
 /** Effects every stage needs, passed in. */
@@ -263,10 +264,29 @@ export function classify(
       status: "saturated",
       reason: `achieved ${achieved.toFixed(1)}/s of ${rate}/s requested (${
         shortPct.toFixed(1)
-      } % short, tolerance ${limits.saturationPct} %): a saturation result, not a latency result`,
+      } % short, tolerance ${limits.saturationPct} %)${
+        senderNote(load, rate, limits.saturationPct)
+      }: a saturation result, not a latency result`,
     };
   }
   return { status: "ok" };
+}
+
+/**
+ * Where the generator reports what it sent and how late (vegeta, the WebSocket client): whether
+ * the shortfall is the generator's (it could not send at the rate) or the system's.
+ */
+function senderNote(load: LoadResult, rate: number, tolerancePct: number): string {
+  const sent = load.extra?.sentRate;
+  const lag = load.extra?.sendLag as Histogram | undefined;
+  const lagText = lag && lag.total > 0
+    ? `, send lag p99 ${(percentile(lag, 99) / 1000).toFixed(1)} ms`
+    : "";
+  if (typeof sent !== "number") return lagText ? ` (${lagText.slice(2)})` : "";
+  const who = (rate - sent) / rate * 100 > tolerancePct
+    ? "the load generator fell behind"
+    : "the system under test did not keep up";
+  return `; sent ${sent.toFixed(1)}/s${lagText}: ${who}`;
 }
 
 /**
@@ -323,7 +343,7 @@ export async function stageLoad(runDir: string, deps: Deps): Promise<{ failed: n
           ...(c.reason ? { reason: c.reason } : {}),
           window: out.window,
           load: out.load,
-          latency: summarize(out.load.latency),
+          ...(out.load.latency.total > 0 ? { latency: summarize(out.load.latency) } : {}),
           resources: out.resources,
           raw: out.raw,
         };

@@ -1,6 +1,18 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
-import { parseVegetaCsv, splitCsvLine, vegetaResult } from "./vegeta.ts";
-import { percentile } from "../histogram.ts";
+import { join } from "node:path";
+import {
+  parseVegetaCsv,
+  splitCsvLine,
+  vegetaAttackCommand,
+  vegetaIntervalNs,
+  vegetaResult,
+} from "./vegeta.ts";
+import { HistogramRecorder, percentile } from "../histogram.ts";
+import { realRunner } from "../command.ts";
+import { findBinary } from "../local/tools.ts";
+import { classify } from "../pipeline.ts";
+import { startTestNginx } from "../testenv/nginx.ts";
+import type { RunSpec } from "../types.ts";
 
 // Real output of vegeta v12.13.0 (`vegeta encode --to csv`): 200 req/s for 1 s over four
 // targets on loopback nginx: two answering 200, one answering 503, one port closed.
@@ -57,4 +69,126 @@ Deno.test("a late first request does not shift the schedule (no latency below th
   const minLatencyUs = Math.min(...rows.map((r) => r.latencyNs)) / 1000;
   assert(res.latency.min >= Math.floor(minLatencyUs), `${res.latency.min} < ${minLatencyUs}`);
   assert(res.latency.max >= 20_000, "the late request carries its 20 ms delay");
+});
+
+/** Runs the real vegeta against `url` and returns meshbench's result and vegeta's own report. */
+async function attack(url: string, rate: number, durationS: number) {
+  const dir = await Deno.makeTempDir({ prefix: "meshbench-vegeta-test-" });
+  try {
+    const vegeta = findBinary("vegeta")!;
+    await Deno.writeTextFile(join(dir, "targets"), `GET ${url}\n`);
+    const bin = join(dir, "out.bin");
+    await realRunner.run(
+      vegetaAttackCommand({
+        vegeta,
+        targetsFile: join(dir, "targets"),
+        outFile: bin,
+        rate,
+        durationS,
+        connections: 8,
+      }),
+      { timeoutMs: 60_000 },
+    );
+    const report = JSON.parse((await realRunner.run([vegeta, "report", "-type=json", bin])).stdout);
+    const csv = (await realRunner.run([vegeta, "encode", "--to", "csv", bin])).stdout;
+    const load = vegetaResult(parseVegetaCsv(csv), {
+      rate,
+      durationS,
+      connections: 8,
+      toolVersion: "test",
+    });
+    return { load, report: report as { throughput: number; requests: number; success: number } };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const point = (rate: number, durationS: number): RunSpec => ({
+  seq: 1,
+  workload: "http",
+  mesh: "baseline",
+  iteration: 1,
+  point: { mode: "fixed-rate", tool: "vegeta", rate, connections: 8, durationS },
+});
+const limits = { saturationPct: 2, minSuccessPct: 99.9 };
+
+Deno.test({
+  name: "a server of 500/s offered 1,000/s by the real vegeta is saturated at its own rate",
+  ignore: !findBinary("vegeta") || !findBinary("nginx"),
+  sanitizeResources: false,
+  async fn() {
+    // nginx limit_req: every request is answered (200), at most 500 per second.
+    const nginx = await startTestNginx({ capacityPerS: 500 });
+    try {
+      const { load, report } = await attack(nginx.url, 1000, 2);
+      assertEquals(load.errors, 0, JSON.stringify(load.errorKinds));
+      assertEquals(report.success, 1, "vegeta: every request succeeded, late");
+      // What was sent is ~1,000/s; what the server completed is at most its 500/s.
+      assert((load.extra!.successfulRate as number) > 900, JSON.stringify(load.extra));
+      assert(load.achievedRate <= 550, `achieved ${load.achievedRate}/s`);
+      // vegeta's own throughput (successes over attack + wait) tells the same.
+      assert(
+        Math.abs(load.achievedRate - report.throughput) / report.throughput < 0.2,
+        `meshbench ${load.achievedRate}/s vs vegeta's throughput ${report.throughput}/s`,
+      );
+      const c = classify(point(1000, 2), load, limits);
+      assertEquals(c.status, "saturated", c.reason ?? "");
+      assert(/the system under test did not keep up/.test(c.reason!), c.reason!);
+    } finally {
+      await nginx.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the same server offered 200/s by the real vegeta holds the rate",
+  ignore: !findBinary("vegeta") || !findBinary("nginx"),
+  sanitizeResources: false,
+  async fn() {
+    const nginx = await startTestNginx({ capacityPerS: 500 });
+    try {
+      const { load, report } = await attack(nginx.url, 200, 2);
+      assertEquals(report.requests, 400);
+      assertEquals(load.operations, 400);
+      const c = classify(point(200, 2), load, limits);
+      assertEquals(c.status, "ok", `${c.reason} ${JSON.stringify(load.extra)}`);
+    } finally {
+      await nginx.stop();
+    }
+  },
+});
+
+Deno.test("the intended send times are vegeta's own pacer schedule: floor(1e9 / rate) ns apart", () => {
+  assertEquals(vegetaIntervalNs(3000), 333_333n);
+  assertEquals(vegetaIntervalNs(200), 5_000_000n);
+  throws(() => vegetaIntervalNs(2.5), /"rate" must be a positive integer, got 2.5/);
+  // A real run at 3,000/s: 1e9 / 3000 = 333,333.33 ns would drift by a third of a ns per
+  // request (30 us over 30 s); vegeta's pacer uses Go's integer division.
+  const rows = parseVegetaCsv(
+    Deno.readTextFileSync(new URL("./testdata/vegeta_3000rps_half_s.csv", import.meta.url)),
+  );
+  const r = vegetaResult(rows, { rate: 3000, durationS: 0.5, connections: 8, toolVersion: "x" });
+  assertEquals(r.extra!.intervalNs, 333_333);
+  // Recomputed here in integer nanoseconds: the schedule start is the earliest
+  // (sent - seq x interval); each latency is (sent - intended) + vegeta's latency.
+  let t0 = rows[0].timestampNs;
+  for (const x of rows) {
+    const s = x.timestampNs - BigInt(x.seq) * 333_333n;
+    if (s < t0) t0 = s;
+  }
+  const expected = new HistogramRecorder();
+  let maxLagNs = 0n;
+  for (const x of rows) {
+    const lagNs = x.timestampNs - t0 - BigInt(x.seq) * 333_333n;
+    if (lagNs > maxLagNs) maxLagNs = lagNs;
+    expected.record(
+      Number(x.timestampNs - t0 - BigInt(x.seq) * 333_333n + BigInt(x.latencyNs)) / 1000,
+    );
+  }
+  const want = expected.toHistogram();
+  assertEquals(r.latency.values, want.values);
+  assertEquals(r.latency.counts, want.counts);
+  assertEquals(r.latency.max, want.max);
+  // To the nanosecond: 1e9 / rate would be off by up to a third of a ns per request.
+  assertEquals(r.extra!.maxSendLagMs, Number(maxLagNs) / 1e6);
 });
