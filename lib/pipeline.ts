@@ -232,7 +232,8 @@ export interface RunLimits {
 /**
  * Classifies a finished run. First, for every tool and mode: fewer than `minSuccessPct` % of
  * its operations succeeded (HTTP 2xx/3xx, gRPC OK, no socket error, timeout or drop) is a
- * failed run, whatever its rate: its latencies are those of errors. Then, for a fixed-rate
+ * failed run, whatever its rate: its latencies are those of errors (so is a run in which
+ * nothing succeeded, whatever the threshold). Then, for a fixed-rate
  * run: an achieved rate (successful completions per second, see each tool's adapter) more
  * than `saturationPct` % under target is saturation.
  */
@@ -243,7 +244,7 @@ export function classify(
 ): { status: "ok" | "saturated" | "failed"; reason?: string } {
   const ok = load.operations - load.errors;
   const successPct = load.operations > 0 ? (ok / load.operations) * 100 : 0;
-  if (load.operations === 0 || successPct < limits.minSuccessPct) {
+  if (ok <= 0 || successPct < limits.minSuccessPct) {
     const kinds = Object.entries(load.errorKinds).sort((a, b) => b[1] - a[1]).slice(0, 5)
       .map(([k, n]) => `${k} ${n}`).join(", ");
     return {

@@ -117,3 +117,10 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a run in which nothing succeeded fails even with the threshold at 0", () => {
+  const point = fixed("ghz", 100, 2);
+  const load = parseGhzJson(read("ghz_connection_refused.json"), point);
+  const c = classify(spec(point), load, { ...limits, minSuccessPct: 0 });
+  assert.equal(c.status, "failed");
+});
