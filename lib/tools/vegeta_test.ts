@@ -9,7 +9,7 @@ import {
 } from "./vegeta.ts";
 import { HistogramRecorder, percentile } from "../histogram.ts";
 import { realRunner } from "../command.ts";
-import { findBinary } from "../local/tools.ts";
+import { findBinary } from "../binaries.ts";
 import { classify } from "../pipeline.ts";
 import { startTestNginx } from "../testenv/nginx.ts";
 import type { RunSpec } from "../types.ts";
