@@ -39,8 +39,8 @@ import { escapeHtml, type Figure, JUPYTER_DISPLAY, notice, table } from "./plots
 import { meshLabel } from "./format.ts";
 import { resultsDir } from "./report.ts";
 import { runFileStem } from "./run_dir.ts";
-import { type Measured, recordValue } from "./metric_values.ts";
-import { isMetricName, METRICS, type MetricSource, metricSpec } from "./metric_vocabulary.ts";
+import { type Measured, recordMetrics } from "./metric_values.ts";
+import { isMetricName, metricSpec, RECORD_METRICS } from "./metric_vocabulary.ts";
 import type {
   Component,
   Histogram,
@@ -189,37 +189,10 @@ export interface Analysis {
   histogram(row: Pick<RecordKey, "runId" | "seq">): Histogram;
 }
 
-/**
- * Per-record metrics that are not in the vocabulary of pooled metrics
- * (`metric_vocabulary.ts`): the record's own latency summary, errors, and the
- * application's own resources (the base of the proxy shares).
- */
-const EXTRA_UNITS: Readonly<Record<string, string>> = {
-  latency_p50_ms: "ms",
-  latency_p90_ms: "ms",
-  latency_p95_ms: "ms",
-  latency_p99_ms: "ms",
-  latency_p999_ms: "ms",
-  latency_max_ms: "ms",
-  latency_mean_ms: "ms",
-  errors: "count",
-  error_rate_pct: "%",
-  app_cpu_cores: "cores",
-  app_memory_mb: "MB",
-};
-
-/** Units of the per-record metrics, in the order the CSV lists them. */
-export const METRIC_UNITS: Readonly<Record<string, string>> = Object.fromEntries([
-  ...Object.entries(EXTRA_UNITS).filter(([m]) => m.startsWith("latency_")),
-  ...METRICS.filter((m) => m.source.kind !== "latency").map((m) => [m.name, m.unit]),
-  ...Object.entries(EXTRA_UNITS).filter(([m]) => !m.startsWith("latency_")),
-]);
-
-/** The application's own side of the share metrics, per record. */
-const APP_SIDE: Array<[string, MetricSource]> = [
-  ["app_cpu_cores", metricSpec("proxy_cpu_cores").shareOf!],
-  ["app_memory_mb", metricSpec("proxy_memory_mb").shareOf!],
-];
+/** Units of the per-record metrics, in row order (declared in `metric_vocabulary.ts`). */
+export const METRIC_UNITS: Readonly<Record<string, string>> = Object.fromEntries(
+  RECORD_METRICS.map((m) => [m.name, m.unit]),
+);
 
 const RUN_ID_TIME = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/;
 
@@ -241,43 +214,6 @@ function recordFlags(r: RunRecord): string[] {
   if (implausibleLatency(r)) flags.push("suspect-latency");
   if ((r.load?.errors ?? 0) > 0) flags.push("errors");
   return flags;
-}
-
-/**
- * The metrics of one measured record. The vocabulary's metrics are read as `summary.ts`
- * reads them (`recordValue`), so the mean of a point's rows is its pooled figure; the
- * achieved rate is given for every load mode, resources wherever they were sampled.
- */
-function recordMetrics(r: Measured): Array<[string, number]> {
-  const out: Array<[string, number]> = [];
-  const l = r.latency;
-  if (l && r.load.latency.total > 0) {
-    out.push(
-      ["latency_p50_ms", l.p50Ms],
-      ["latency_p90_ms", l.p90Ms],
-      ["latency_p95_ms", l.p95Ms],
-      ["latency_p99_ms", l.p99Ms],
-      ["latency_p999_ms", l.p999Ms],
-      ["latency_max_ms", l.maxMs],
-      ["latency_mean_ms", l.meanMs],
-    );
-  }
-  for (const m of METRICS) {
-    const source = m.source;
-    if (source.kind === "latency") continue;
-    if (source.kind === "duration" && !m.appliesTo.includes(r.spec.point.mode)) continue;
-    if (source.kind === "resource" && r.resources.length === 0) continue;
-    out.push([m.name, recordValue(source, r)]);
-  }
-  if (r.resources.length) {
-    for (const [name, source] of APP_SIDE) {
-      out.push([name, recordValue(source as Exclude<MetricSource, { kind: "latency" }>, r)]);
-    }
-  }
-  out.push(["errors", r.load.errors]);
-  const attempted = r.load.operations + r.load.errors;
-  if (attempted > 0) out.push(["error_rate_pct", (100 * r.load.errors) / attempted]);
-  return out;
 }
 
 /** Rows of one loaded run (pure). */

@@ -7,7 +7,12 @@
  * @module
  */
 import { HistogramSet, mergeHistograms, percentile } from "./histogram.ts";
-import type { MetricSource } from "./metric_vocabulary.ts";
+import {
+  type MetricSource,
+  RECORD_METRICS,
+  type RecordMetricName,
+  type RecordSource,
+} from "./metric_vocabulary.ts";
 import { weightedMean, type WeightedStatistic } from "./stats.ts";
 import type { LoadResult, RunRecord } from "./types.ts";
 
@@ -60,4 +65,44 @@ export function weightedValue(
     return (w) => set.percentile(w, source.percentile) / 1000;
   }
   return weightedMean(rs.map((r) => recordValue(source, r)));
+}
+
+function resourceSum(
+  r: RunRecord,
+  source: Extract<RecordSource, { kind: "resource" }>,
+): number {
+  let s = 0;
+  for (const x of r.resources) if (source.components.includes(x.component)) s += x[source.field];
+  return s;
+}
+
+/** One record's own value of `source`, or undefined when the record does not have it. */
+function ownValue(source: RecordSource, r: RunRecord): number | undefined {
+  const load = r.load;
+  switch (source.kind) {
+    case "latency-summary":
+      return r.latency && load && load.latency.total > 0 ? r.latency[source.field] : undefined;
+    case "achieved-rate":
+      return load?.achievedRate;
+    case "duration":
+      return load && r.spec.point.mode === "batch" ? load.durationS : undefined;
+    case "errors":
+      return load?.errors;
+    case "error-rate": {
+      const attempted = load ? load.operations + load.errors : 0;
+      return attempted > 0 ? (100 * load!.errors) / attempted : undefined;
+    }
+    case "resource":
+      return r.resources.length ? resourceSum(r, source) : undefined;
+  }
+}
+
+/** Every per-record metric a record has, with its value, in the vocabulary's row order. */
+export function recordMetrics(r: RunRecord): Array<[RecordMetricName, number]> {
+  const out: Array<[RecordMetricName, number]> = [];
+  for (const m of RECORD_METRICS) {
+    const v = ownValue(m.record, r);
+    if (v !== undefined) out.push([m.name, v]);
+  }
+  return out;
 }

@@ -40,6 +40,24 @@ export type MetricSource =
     components: readonly Component[];
   };
 
+/**
+ * Where one record's own value of a metric comes from, for per-record (tidy) rows: the
+ * record's latency summary, its load counters or its resources. Absent from a record
+ * that does not have it (no load result, no resources, not a batch job).
+ */
+export type RecordSource =
+  | {
+    kind: "latency-summary";
+    field: "p50Ms" | "p90Ms" | "p95Ms" | "p99Ms" | "p999Ms" | "maxMs" | "meanMs";
+  }
+  | { kind: "achieved-rate" }
+  /** Only for batch runs: elsewhere the duration is the configured window, not a result. */
+  | { kind: "duration" }
+  | { kind: "errors" }
+  /** Errors as % of attempted operations (completed + errors). */
+  | { kind: "error-rate" }
+  | { kind: "resource"; field: "cpuCores" | "memoryPeakMB"; components: readonly Component[] };
+
 /** Which way a metric improves. */
 export type Direction = "lower" | "higher";
 
@@ -48,12 +66,19 @@ export const METRIC_FAMILIES = ["latency", "throughput", "resources"] as const;
 /** A group of metrics charted together. */
 export type MetricFamily = typeof METRIC_FAMILIES[number];
 
-/** One metric's declaration. */
-export interface MetricSpec<N extends string = MetricName> {
+/** A metric as a per-record value (the tidy rows of `analysis.ts`). */
+export interface RecordMetricSpec<N extends string = RecordMetricName> {
   name: N;
-  unit: "ms" | "ops/s" | "s" | "cores" | "MB";
+  unit: "ms" | "ops/s" | "s" | "cores" | "MB" | "count" | "%";
   /** The quantity in words, for charts, tables and findings. */
   label: string;
+  /** Where a single record's value comes from. */
+  record: RecordSource;
+}
+
+/** One overhead metric's declaration: computed per load point, mesh vs baseline. */
+export interface MetricSpec<N extends string = MetricName> extends RecordMetricSpec<N> {
+  unit: "ms" | "ops/s" | "s" | "cores" | "MB";
   /** What its overhead vs the baseline is, in words, when not "<label>" (share metrics). */
   overheadLabel?: string;
   /** Which value is better: an increase of a `lower` metric is a cost. */
@@ -83,6 +108,7 @@ const APP_AND_MESH = ["app", "data-plane", "control-plane"] as const;
 const MESH = ["data-plane", "control-plane"] as const;
 const APP = ["app"] as const;
 
+/** Every metric, per-record only ones (no `family`) among the overhead ones, in row order. */
 const SPECS = [
   {
     name: "latency_p50_ms",
@@ -95,6 +121,13 @@ const SPECS = [
     oneScreen: { header: "p50 latency", order: 1 },
     headline: 3,
     addedLatency: true,
+    record: { kind: "latency-summary", field: "p50Ms" },
+  },
+  {
+    name: "latency_p90_ms",
+    unit: "ms",
+    label: "p90 latency",
+    record: { kind: "latency-summary", field: "p90Ms" },
   },
   {
     name: "latency_p95_ms",
@@ -106,6 +139,7 @@ const SPECS = [
     source: { kind: "latency", percentile: 95 },
     headline: 2,
     addedLatency: true,
+    record: { kind: "latency-summary", field: "p95Ms" },
   },
   {
     name: "latency_p99_ms",
@@ -118,6 +152,13 @@ const SPECS = [
     oneScreen: { header: "p99 latency", order: 2 },
     headline: 1,
     addedLatency: true,
+    record: { kind: "latency-summary", field: "p99Ms" },
+  },
+  {
+    name: "latency_p999_ms",
+    unit: "ms",
+    label: "p99.9 latency",
+    record: { kind: "latency-summary", field: "p999Ms" },
   },
   {
     name: "latency_max_ms",
@@ -128,6 +169,13 @@ const SPECS = [
     appliesTo: LATENCY_RUNS,
     source: { kind: "latency", percentile: 100 },
     addedLatency: true,
+    record: { kind: "latency-summary", field: "maxMs" },
+  },
+  {
+    name: "latency_mean_ms",
+    unit: "ms",
+    label: "mean latency",
+    record: { kind: "latency-summary", field: "meanMs" },
   },
   {
     name: "throughput_rps",
@@ -139,6 +187,7 @@ const SPECS = [
     source: { kind: "achieved-rate" },
     oneScreen: { header: "throughput", order: 3 },
     headline: 4,
+    record: { kind: "achieved-rate" },
   },
   {
     name: "completion_time_s",
@@ -149,6 +198,7 @@ const SPECS = [
     appliesTo: ["batch"],
     source: { kind: "duration" },
     oneScreen: { header: "job time", order: 6 },
+    record: { kind: "duration" },
   },
   {
     name: "cpu_cores_total",
@@ -158,6 +208,7 @@ const SPECS = [
     family: "resources",
     appliesTo: RESOURCE_RUNS,
     source: { kind: "resource", field: "cpuCores", components: APP_AND_MESH },
+    record: { kind: "resource", field: "cpuCores", components: APP_AND_MESH },
   },
   {
     name: "memory_mb_total",
@@ -167,6 +218,7 @@ const SPECS = [
     family: "resources",
     appliesTo: RESOURCE_RUNS,
     source: { kind: "resource", field: "memoryPeakMB", components: APP_AND_MESH },
+    record: { kind: "resource", field: "memoryPeakMB", components: APP_AND_MESH },
   },
   {
     name: "proxy_cpu_cores",
@@ -179,6 +231,7 @@ const SPECS = [
     source: { kind: "resource", field: "cpuCores", components: MESH },
     shareOf: { kind: "resource", field: "cpuCores", components: APP },
     oneScreen: { header: "proxy CPU*", order: 4 },
+    record: { kind: "resource", field: "cpuCores", components: MESH },
   },
   {
     name: "proxy_memory_mb",
@@ -191,19 +244,55 @@ const SPECS = [
     source: { kind: "resource", field: "memoryPeakMB", components: MESH },
     shareOf: { kind: "resource", field: "memoryPeakMB", components: APP },
     oneScreen: { header: "proxy mem*", order: 5 },
+    record: { kind: "resource", field: "memoryPeakMB", components: MESH },
   },
-] as const satisfies readonly MetricSpec<string>[];
+  {
+    name: "app_cpu_cores",
+    unit: "cores",
+    label: "app CPU",
+    record: { kind: "resource", field: "cpuCores", components: APP },
+  },
+  {
+    name: "app_memory_mb",
+    unit: "MB",
+    label: "app memory",
+    record: { kind: "resource", field: "memoryPeakMB", components: APP },
+  },
+  {
+    name: "errors",
+    unit: "count",
+    label: "errors",
+    record: { kind: "errors" },
+  },
+  {
+    name: "error_rate_pct",
+    unit: "%",
+    label: "error rate",
+    record: { kind: "error-rate" },
+  },
+] as const satisfies readonly (MetricSpec<string> | RecordMetricSpec<string>)[];
 
-/** The closed set of metric names. */
-export type MetricName = typeof SPECS[number]["name"];
+/** The closed set of overhead metric names (`Overhead.metric`, `Difference.metric`). */
+export type MetricName = Extract<typeof SPECS[number], { family: string }>["name"];
 
-/** Every metric, in display order (charts and tables list metrics in this order). */
-export const METRICS: readonly MetricSpec[] = SPECS;
+/** The closed set of per-record metric names: the overhead metrics and a few more. */
+export type RecordMetricName = typeof SPECS[number]["name"];
+
+const isOverheadMetric = (m: RecordMetricSpec<string>): m is MetricSpec =>
+  (m as MetricSpec<string>).family !== undefined;
+
+/** Every overhead metric, in display order (charts and tables list metrics in this order). */
+export const METRICS: readonly MetricSpec[] = (SPECS as readonly RecordMetricSpec<string>[])
+  .filter(isOverheadMetric);
+
+/** Every per-record metric, in the order tidy rows list them. */
+export const RECORD_METRICS: readonly RecordMetricSpec[] = SPECS;
 
 /** Every metric name, in display order. */
 export const METRIC_NAMES: readonly MetricName[] = METRICS.map((m) => m.name);
 
 const BY_NAME = new Map<string, MetricSpec>(METRICS.map((m) => [m.name, m]));
+const RECORD_BY_NAME = new Map<string, RecordMetricSpec>(RECORD_METRICS.map((m) => [m.name, m]));
 
 /** Whether `name` is one of the declared metrics. */
 export function isMetricName(name: string): name is MetricName {
@@ -227,7 +316,7 @@ export function metricsOf(family: MetricFamily): MetricName[] {
 
 /** A metric name in words (`latency_p99_ms` is "p99 latency"); unknown names pass through. */
 export function metricLabel(name: string): string {
-  return BY_NAME.get(name)?.label ?? name;
+  return RECORD_BY_NAME.get(name)?.label ?? name;
 }
 
 /**
@@ -246,6 +335,11 @@ export function overheadLabel(name: string): string {
  */
 export function costOf(name: MetricName, changePct: number): number {
   return metricSpec(name).better === "higher" ? -changePct : changePct;
+}
+
+/** The unit of a per-record metric. */
+export function recordMetricUnit(name: RecordMetricName): RecordMetricSpec["unit"] {
+  return RECORD_BY_NAME.get(name)!.unit;
 }
 
 /** Position of a metric in display order; unknown names sort last. */

@@ -12,6 +12,7 @@ import {
   metricsFor,
   oneScreenMetrics,
   overheadLabel,
+  RECORD_METRICS,
 } from "./metric_vocabulary.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -96,7 +97,11 @@ Deno.test("compare and the summary compute the same metrics for every measured p
 
 Deno.test("metric names are string literals in the vocabulary module only", async () => {
   const offenders: string[] = [];
-  const literal = new RegExp(`(["'\`])(${METRIC_NAMES.join("|")})\\1`);
+  // Quoted names; names in backticks are mentions in comments. "errors" is also an
+  // everyday word (a flag, a column), so only the snake_case names are looked for.
+  const names = RECORD_METRICS.map((m) => m.name).filter((n) => n.includes("_"));
+  assert.ok(names.length >= METRIC_NAMES.length);
+  const literal = new RegExp(`(["'])(${names.join("|")})\\1`);
   const walk = async (dir: string) => {
     for await (const e of Deno.readDir(dir)) {
       const path = join(dir, e.name);
