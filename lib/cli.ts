@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
 import type { BenchConfig } from "./config.ts";
@@ -157,7 +158,7 @@ export async function parseCli(
   };
 }
 
-/** The run directory a stage works on: `--run DIR`, or the newest under `out`. */
+/** The run directory a stage works on (absolute): `--run DIR`, or the newest under `out`. */
 export async function resolveRunDir(cli: CliContext): Promise<string> {
   const explicit = cli.values.run as string | undefined;
   if (explicit) {
@@ -168,7 +169,7 @@ export async function resolveRunDir(cli: CliContext): Promise<string> {
         `Invalid --run: "${explicit}" has no manifest.json (not a run directory)`,
       );
     }
-    return explicit;
+    return resolve(explicit);
   }
   const newest = await newestRunDir(cli.config.out);
   if (!newest) {
@@ -208,7 +209,7 @@ export async function runDirArgument(given: string | undefined, out: string): Pr
     } catch {
       throw new UsageError(`Invalid RUN_DIR: "${given}" is not a directory`);
     }
-    return given;
+    return resolve(given);
   }
   const dir = await resolveResultsRunDir(undefined, { resultsDir: out });
   if (!dir) {
@@ -216,7 +217,7 @@ export async function runDirArgument(given: string | undefined, out: string): Pr
       `No run directory under "${out}": run "deno task bench:all" first, or name one`,
     );
   }
-  return dir;
+  return resolve(dir);
 }
 
 /**

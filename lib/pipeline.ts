@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Runner } from "./command.ts";
 import { type BenchConfig, ConfigError, parseStoredConfig } from "./config.ts";
 import { buildPlan } from "./plan.ts";
@@ -148,9 +148,11 @@ export async function initRun(
 
 /** Opens an existing run: its manifest, config and a context for stages. */
 export async function openRun(
-  runDir: string,
+  dir: string,
   deps: Deps,
 ): Promise<{ manifest: Manifest; ctx: StageContext; target: Target }> {
+  // Absolute once, here: targets hand paths under it to processes with other cwds.
+  const runDir = resolve(dir);
   const manifest = await readManifest(runDir);
   // A manifest is input like a config file: validated, not cast.
   const config = parseStoredConfig(manifest.config, join(runDir, "manifest.json"));

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Manifest, RunRecord, StageEntry, StageName, StageStatus } from "./types.ts";
 
 /** Sortable run id: UTC timestamp plus a short random hash. */
@@ -72,10 +72,14 @@ export async function writeTextAtomic(path: string, text: string): Promise<void>
   }
 }
 
-/** Creates `<out>/<runId>/` with its subfolders; refuses to reuse an existing one. */
+/**
+ * Creates `<out>/<runId>/` with its subfolders; refuses to reuse an existing one.
+ * Returns the absolute path: child processes run with other working directories
+ * (nginx `-p`, redis `dir`), so a relative run directory would be joined twice.
+ */
 export async function createRunDir(out: string, runId: string): Promise<string> {
   await Deno.mkdir(out, { recursive: true });
-  const dir = join(out, runId);
+  const dir = resolve(out, runId);
   try {
     await Deno.mkdir(dir);
   } catch (e) {
@@ -91,7 +95,7 @@ export async function createRunDir(out: string, runId: string): Promise<string> 
   return dir;
 }
 
-/** The newest run directory under `out` (run ids sort by time), or undefined. */
+/** The newest run directory under `out` (run ids sort by time, absolute), or undefined. */
 export async function newestRunDir(out: string): Promise<string | undefined> {
   const names: string[] = [];
   try {
@@ -103,7 +107,7 @@ export async function newestRunDir(out: string): Promise<string | undefined> {
     throw e;
   }
   names.sort();
-  return names.length ? join(out, names[names.length - 1]) : undefined;
+  return names.length ? resolve(out, names[names.length - 1]) : undefined;
 }
 
 /** Reads a JSON file; errors name the file. */
