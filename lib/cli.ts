@@ -1,21 +1,22 @@
 /**
- * The CLI contract shared by every stage task:
- * `[--target local|cluster|oci] [--config FILE] [--profile quick|standard|full] [--out DIR]`
- * plus stage-specific flags. Flags feed the one config merge; errors exit 2.
+ * One command-line grammar for every task (`tasks/*.ts`): each task declares the flags it
+ * takes (config flags come from the config schema, the rest from the task), and the same
+ * parser refuses, with exit 2 and the list of what the task takes, an unknown flag, a flag
+ * that does not apply to the task, a flag given twice, a missing value, extra positionals
+ * and an unknown `MESHBENCH_*` variable, before anything starts.
  *
  * @module
  */
-import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "./config.ts";
-import type { BenchConfig } from "./config.ts";
+import { dirname, resolve } from "node:path";
+import { ConfigError, configValueFromText, didYouMean, loadConfig, rangeText } from "./config.ts";
+import type { BenchConfig, ConfigVocabulary } from "./config.ts";
+import { CONFIG_ENV, configFields, knownEnv, schemaAt } from "./config_schema.ts";
 import { CommandError, killAllChildren } from "./command.ts";
 import { consoleLogger } from "./log.ts";
 import { type Logger, MissingToolsError } from "./target.ts";
 import { newestRunDir } from "./run_dir.ts";
-import { resolveRunDir as resolveResultsRunDir } from "./load_results.ts";
 
-/** Exit codes, documented in the README. */
+/** Exit codes, documented in the README and docs/cli.md. */
 export const EXIT = {
   ok: 0,
   failed: 1,
@@ -32,192 +33,406 @@ export class UsageError extends Error {
   }
 }
 
-const COMMON = {
-  target: { type: "string" },
-  config: { type: "string" },
-  profile: { type: "string" },
-  out: { type: "string" },
-  context: { type: "string" },
-  kubeconfig: { type: "string" },
-  qos: { type: "string" },
-  workloads: { type: "string" },
-  meshes: { type: "string" },
-  iterations: { type: "string" },
-  duration: { type: "string" },
-  rates: { type: "string" },
-  seed: { type: "string" },
-  run: { type: "string" },
-  "var-file": { type: "string" },
-  keep: { type: "boolean" },
-  "state-dir": { type: "string" },
-  "ssh-key": { type: "string" },
-  quiet: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+/** A flag a task takes. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  /** Name of the argument in help (string flags). */
+  arg?: string;
+  help: string;
+  /** One-letter alias (`-e`). */
+  short?: string;
+  /** May be given more than once; the values collect in order. */
+  multiple?: boolean;
+  /** Also takes `--no-NAME`. */
+  negatable?: boolean;
+}
 
-/** Help text of the common flags. */
-export const COMMON_HELP = `Options:
-  --target local|cluster|oci  where to run (default: local)
-  --config FILE               YAML config (see bench.example.yaml)
-  --profile quick|standard|full
-                              quick (default): short runs; standard: the design's 10 s warm-up,
-                              5 s cool-down, 5 iterations, 30 s load; full: a rate sweep
-  --out DIR                   directory that holds run directories (default: results)
-  --context NAME              kubeconfig context (required for --target cluster)
-  --kubeconfig FILE           kubeconfig file (default: $KUBECONFIG or ~/.kube/config)
-  --qos burstable|guaranteed  cluster: QoS of the benchmark pods and sidecars (default:
-                              burstable, to fit the free tier; guaranteed per METHODOLOGY 10)
-  --workloads a,b             subset of http, grpc, websocket, db, ml (default: all five)
-  --meshes a,b                meshes, the baseline included
-  --iterations N              iterations per load point
-  --duration S                seconds per fixed-rate run
-  --rates R1,R2               fixed rates (requests per second)
-  --seed N                    seed of the run order and the bootstrap
-  --run DIR                   existing run directory (stage tasks; default: the newest)
-  --var-file FILE             oci: your copy of terraform/meshbench.tfvars.example
-  --keep                      oci: leave the infrastructure up afterwards
-  --state-dir DIR             oci: Terraform/Ansible state (default: .meshbench/oci)
-  --ssh-key FILE              oci: private key for the nodes
-  --quiet                     warnings only
-  -h, --help                  this help
-Environment: MESHBENCH_TARGET, MESHBENCH_PROFILE, MESHBENCH_OUT, MESHBENCH_CONTEXT,
-  MESHBENCH_SEED, MESHBENCH_WORKLOADS, MESHBENCH_MESHES (defaults < file < env < flags).
-Exit codes: 0 ok, 1 run failed, 2 bad input, 3 missing tools, 130 interrupted.`;
+/** What a task takes on its command line. */
+export interface TaskSpec {
+  /** The `deno task` name. */
+  name: string;
+  /** Positionals in the usage line, e.g. `[RUN_DIR]`. */
+  usage?: string;
+  description: string;
+  /**
+   * Config fields the task takes as flags: `"all"` (with `--config FILE`), or these flag
+   * names (as the schema's `x-flag` names them).
+   */
+  config?: "all" | readonly string[];
+  /** The task's own flags. */
+  flags?: Record<string, FlagSpec>;
+  /** How many positionals, and what they are called in errors. */
+  positionals?: { min: number; max: number; name: string };
+  /** Config flags may not be combined with `--run` (the run's manifest holds its config). */
+  runExcludesConfig?: boolean;
+  /** The task creates a run directory under `out` (checked before anything starts). */
+  createsRun?: boolean;
+  /** Help lines after the flags (environment, exit codes). */
+  epilogue?: string;
+}
 
-function num(flag: string, v: string | undefined, integer = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+/** Flags several tasks share, declared once. */
+export const FLAGS = {
+  run: {
+    type: "string",
+    arg: "DIR",
+    help: "existing run directory (default: the newest under --out)",
+  },
+  quiet: { type: "boolean", help: "warnings only" },
+  config: { type: "string", arg: "FILE", help: "YAML config (see bench.example.yaml)" },
+} as const satisfies Record<string, FlagSpec>;
+
+const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", help: "this help" };
+
+/** Flag name -> config field path, for every field that has a flag. */
+const CONFIG_FLAG_PATHS: Record<string, string> = Object.fromEntries(
+  configFields().filter((f) => f.node["x-flag"]).map((f) => [f.node["x-flag"]!, f.path]),
+);
+
+function configFlagSpec(flag: string): FlagSpec {
+  const node = schemaAt(CONFIG_FLAG_PATHS[flag].split("."))!;
+  const arg = node["x-arg"] ??
+    (node.enum ? node.enum.join("|") : node.type === "integer" ? "N" : "VALUE");
+  const range = rangeText(node.items ?? node);
+  const help = `${node.description ?? ""}${range ? ` (${range})` : ""}`;
+  return node.type === "boolean" ? { type: "boolean", help } : { type: "string", arg, help };
+}
+
+/** Every flag the task takes, config flags first, by name. */
+export function taskFlags(spec: TaskSpec): Record<string, FlagSpec> {
+  const out: Record<string, FlagSpec> = {};
+  if (spec.config === "all") out.config = FLAGS.config;
+  const names = spec.config === "all" ? Object.keys(CONFIG_FLAG_PATHS) : spec.config ?? [];
+  for (const n of names) out[n] = configFlagSpec(n);
+  Object.assign(out, spec.flags ?? {});
+  out.help = HELP_FLAG;
+  return out;
+}
+
+function isConfigFlag(spec: TaskSpec, name: string): boolean {
+  return name in CONFIG_FLAG_PATHS && !(name in (spec.flags ?? {}));
+}
+
+function flagList(spec: TaskSpec): string {
+  return Object.entries(taskFlags(spec)).map(([n, f]) =>
+    `${f.short ? `-${f.short}, ` : ""}--${n}${f.negatable ? ` / --no-${n}` : ""}`
+  ).join(", ");
+}
+
+/** Words of `text` in lines of at most `width`, each after `indent` spaces. */
+function wrap(text: string, indent: number, width = 100): string {
+  const lines: string[] = [];
+  let cur = "";
+  for (const w of text.split(/\s+/)) {
+    if (cur && indent + cur.length + 1 + w.length > width) {
+      lines.push(cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return lines.join(`\n${" ".repeat(indent)}`);
+}
+
+/** The help text of a task, from its declaration. */
+export function taskHelp(spec: TaskSpec): string {
+  const flags = taskFlags(spec);
+  const rows = Object.entries(flags).map(([n, f]) => {
+    const left = `${f.short ? `-${f.short}, ` : "    "}--${n}${f.negatable ? `, --no-${n}` : ""}${
+      f.type === "string" ? ` ${f.arg ?? "VALUE"}` : ""
+    }`;
+    const help = wrap(f.help, 33);
+    return left.length >= 30
+      ? `  ${left}\n${" ".repeat(33)}${help}`
+      : `  ${left.padEnd(31)}${help}`;
+  });
+  const env = Object.entries(CONFIG_ENV).filter(([, path]) =>
+    Object.keys(flags).some((n) => CONFIG_FLAG_PATHS[n] === path)
+  ).map(([name]) => name);
+  return [
+    `deno task ${spec.name}${spec.usage ? ` ${spec.usage}` : ""} [options]`,
+    "",
+    spec.description.trim(),
+    "",
+    "Options:",
+    ...rows,
+    ...(env.length
+      ? [`Environment: ${wrap(`${env.join(", ")} (defaults < file < env < flags).`, 13)}`]
+      : []),
+    ...(spec.epilogue ? [spec.epilogue.trim()] : []),
+    "Exit codes: 0 ok, 1 run failed, 2 bad input, 3 missing tools, 130 interrupted " +
+    "(docs/cli.md).",
+  ].join("\n");
+}
+
+/** What the parser found. */
+export interface ParsedArgs {
+  /** Flag values by name: strings, booleans, or lists for `multiple` flags. */
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+/** Refuses `MESHBENCH_*` variables meshbench does not read, listing the known ones. */
+export function checkEnv(env: Record<string, string>): void {
+  const known = knownEnv();
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith("MESHBENCH_") || known.includes(name)) continue;
     throw new UsageError(
-      `Invalid --${flag}: expected ${integer ? "an integer" : "a number"}, got "${v}"`,
+      `Unknown environment variable ${name}=${JSON.stringify(env[name])}${
+        didYouMean(name, known).replaceAll('"', "")
+      } (known: ${known.join(", ")}); unset it`,
     );
   }
-  return n;
 }
 
-function list(v: string | undefined): string[] | undefined {
-  return v === undefined ? undefined : v.split(",").map((s) => s.trim()).filter((s) => s);
+/**
+ * Parses `args` as `spec` declares. Throws UsageError for anything it does not take, a flag
+ * given twice, a flag without its value, a value given to a boolean flag, or the wrong number
+ * of positionals.
+ */
+export function parseArgsFor(spec: TaskSpec, args: readonly string[]): ParsedArgs {
+  const flags = taskFlags(spec);
+  const task = `deno task ${spec.name}`;
+  const takes = () => `${task} takes: ${flagList(spec)}`;
+  const values: ParsedArgs["values"] = {};
+  const given: Record<string, string[]> = {};
+  const positionals: string[] = [];
+  const byShort = Object.fromEntries(
+    Object.entries(flags).filter(([, f]) => f.short).map(([n, f]) => [f.short!, n]),
+  );
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    let name: string;
+    let inline: string | undefined;
+    let written: string;
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      inline = eq < 0 ? undefined : a.slice(eq + 1);
+      written = `--${name}`;
+    } else if (/^-[^-\d.]/.test(a)) {
+      written = a.slice(0, 2);
+      name = byShort[a[1]] ?? a.slice(1);
+      inline = a.length > 2 ? a.slice(2).replace(/^=/, "") : undefined;
+      if (!byShort[a[1]]) {
+        throw new UsageError(`Unknown flag ${written} for ${task}; ${takes()}`);
+      }
+    } else {
+      positionals.push(a);
+      continue;
+    }
+    let negated = false;
+    if (!(name in flags) && name.startsWith("no-") && flags[name.slice(3)]?.negatable) {
+      name = name.slice(3);
+      negated = true;
+    }
+    const f = flags[name];
+    if (!f) {
+      const known = Object.keys(flags);
+      const elsewhere = name in CONFIG_FLAG_PATHS || name in FLAGS;
+      throw new UsageError(
+        elsewhere
+          ? `${written} does not apply to ${task}; ${takes()}`
+          : `Unknown flag ${written} for ${task}${
+            didYouMean(name, known).replaceAll('"', "").replace("mean ", "mean --")
+          }; ${takes()}`,
+      );
+    }
+    let value: string | boolean;
+    if (f.type === "boolean") {
+      if (inline !== undefined) {
+        throw new UsageError(`${written} takes no value, got ${JSON.stringify(inline)}`);
+      }
+      value = !negated;
+    } else {
+      const next = inline ?? args[i + 1];
+      if (next === undefined || (inline === undefined && next.startsWith("--"))) {
+        throw new UsageError(
+          `${written} needs a value (${written} ${f.arg ?? "VALUE"})${
+            next !== undefined ? `, got the flag ${next}` : ""
+          }`,
+        );
+      }
+      if (inline === undefined) i++;
+      value = next;
+    }
+    (given[name] ??= []).push(typeof value === "string" ? JSON.stringify(value) : written);
+    if (f.multiple) {
+      values[name] = [...((values[name] as string[] | undefined) ?? []), String(value)];
+    } else if (given[name].length > 1) {
+      throw new UsageError(
+        `--${name} is given ${given[name].length} times (${given[name].join(", ")}): give it once`,
+      );
+    } else values[name] = value;
+  }
+  const p = spec.positionals ?? { min: 0, max: 0, name: "" };
+  if (positionals.length > p.max) {
+    throw new UsageError(
+      p.max === 0
+        ? `${task} takes no positional arguments, got ${
+          positionals.map((x) => JSON.stringify(x)).join(" ")
+        }; ${takes()}`
+        : `${task} takes at most ${p.max} ${p.name}, got ${positionals.length}: ${
+          positionals.map((x) => JSON.stringify(x)).join(" ")
+        }`,
+    );
+  }
+  if (positionals.length < p.min) {
+    throw new UsageError(`${task} needs ${p.name}, got ${positionals.length}`);
+  }
+  return { values, positionals };
 }
 
-/** Parsed common flags plus the merged config. */
+/** Parsed flags plus the merged config. */
 export interface CliContext {
   config: BenchConfig;
   sources: string[];
-  values: Record<string, string | boolean | undefined>;
+  values: ParsedArgs["values"];
   positionals: string[];
   log: Logger;
 }
 
-/** Parses flags (common + `extra`) and merges config. Throws UsageError/ConfigError. */
+/**
+ * Parses a task's command line and environment as `spec` declares, and merges the config
+ * from the flags it takes. Throws UsageError/ConfigError (exit 2) before anything starts.
+ */
 export async function parseCli(
-  args: string[],
-  extra: Record<string, { type: "string" | "boolean" }> = {},
+  spec: TaskSpec,
+  options: {
+    /** Default: `Deno.args`. */
+    args?: readonly string[];
+    /** Default: the process environment. */
+    env?: Record<string, string>;
+    /**
+     * Workload and mesh names to accept, from the registries (the pipeline's
+     * `configVocabulary`); without it names are checked later, by the target.
+     */
+    vocabulary?: () => Promise<ConfigVocabulary>;
+  } = {},
 ): Promise<CliContext> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { ...COMMON, ...extra },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+  const args = options.args ?? Deno.args;
+  const env = options.env ?? Deno.env.toObject();
+  checkEnv(env);
+  const { values, positionals } = parseArgsFor(spec, args);
+  const flags: Record<string, unknown> = {};
+  const flagText: Record<string, { flag: string; text: string }> = {};
+  for (const [name, v] of Object.entries(values)) {
+    if (!isConfigFlag(spec, name) || v === undefined) continue;
+    const path = CONFIG_FLAG_PATHS[name];
+    if (spec.runExcludesConfig && values.run !== undefined) {
+      throw new UsageError(
+        `--${name} does not apply with --run: a run keeps its config in its manifest.json`,
+      );
+    }
+    flags[path] = typeof v === "boolean"
+      ? v
+      : configValueFromText(path, v as string, `command-line flag --${name}`);
+    if (typeof v === "string") flagText[path] = { flag: name, text: v };
   }
-  const v = parsed.values as Record<string, string | boolean | undefined>;
-  const s = (k: string) => v[k] as string | undefined;
-  const flags: Record<string, unknown> = {
-    target: s("target"),
-    profile: s("profile"),
-    out: s("out"),
-    "cluster.context": s("context"),
-    "cluster.kubeconfig": s("kubeconfig"),
-    "cluster.qos": s("qos"),
-    workloads: list(s("workloads")),
-    meshes: list(s("meshes")),
-    iterations: num("iterations", s("iterations"), true),
-    "load.durationS": num("duration", s("duration")),
-    "load.rates": list(s("rates"))?.map((r) => num("rates", r)!),
-    seed: num("seed", s("seed"), true),
-    "oci.varFile": s("var-file"),
-    "oci.keep": v.keep === true ? true : undefined,
-    "oci.stateDir": s("state-dir"),
-    "oci.sshKey": s("ssh-key"),
-  };
-  const { config, sources } = await loadConfig({
-    file: s("config"),
-    env: Deno.env.toObject(),
+  if (spec.runExcludesConfig && values.run !== undefined && values.config !== undefined) {
+    throw new UsageError(
+      "--config does not apply with --run: a run keeps its config in its manifest.json",
+    );
+  }
+  const vocab = spec.config === "all" ? await options.vocabulary?.() : undefined;
+  const { config, sources, where } = await loadConfig({
+    file: values.config as string | undefined,
+    env,
     flags,
+    flagText,
+    vocabulary: vocab,
   });
+  if (spec.createsRun && !(spec.runExcludesConfig && values.run !== undefined)) {
+    await checkOutDir(config.out, where("out"));
+  }
   return {
     config,
     sources,
-    values: v,
-    positionals: parsed.positionals,
-    log: consoleLogger({ quiet: v.quiet === true }),
+    values,
+    positionals,
+    log: consoleLogger({ quiet: values.quiet === true }),
   };
+}
+
+/**
+ * Checks that `out` can hold a new run directory, creating nothing: it is a directory, or
+ * does not exist under a writable directory. Throws ConfigError naming "out" and the value.
+ */
+export async function checkOutDir(out: string, where?: string): Promise<void> {
+  const fail = (msg: string): never => {
+    throw new ConfigError("out", `${msg}, got ${JSON.stringify(out)}`, where);
+  };
+  let dir = resolve(out);
+  for (;;) {
+    try {
+      const info = await Deno.stat(dir);
+      if (!info.isDirectory) {
+        fail(
+          dir === resolve(out)
+            ? "expected a directory, but it is a file"
+            : `expected a directory under a directory, but "${dir}" is a file`,
+        );
+      }
+      break;
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      if (e instanceof Deno.errors.NotFound) {
+        if (dirname(dir) === dir) fail("no part of the path exists");
+        dir = dirname(dir);
+        continue;
+      }
+      if (e instanceof Deno.errors.NotADirectory) {
+        fail("expected a directory under a directory, but a part of the path is a file");
+      }
+      fail(`cannot inspect "${dir}": ${(e as Error).message}`);
+    }
+  }
+  // Writable? Create and remove a probe directory: the only way that also covers read-only
+  // file systems and ACLs.
+  try {
+    await Deno.remove(await Deno.makeTempDir({ dir, prefix: ".meshbench-probe-" }));
+  } catch (e) {
+    fail(`cannot create a directory in "${dir}" (${(e as Error).message})`);
+  }
 }
 
 /** The run directory a stage works on (absolute): `--run DIR`, or the newest under `out`. */
 export async function resolveRunDir(cli: CliContext): Promise<string> {
   const explicit = cli.values.run as string | undefined;
-  if (explicit) {
+  if (explicit !== undefined) {
     try {
       await Deno.stat(`${explicit}/manifest.json`);
     } catch {
       throw new UsageError(
-        `Invalid --run: "${explicit}" has no manifest.json (not a run directory)`,
+        `Invalid --run: ${JSON.stringify(explicit)} has no manifest.json (not a run directory)`,
       );
     }
     return resolve(explicit);
   }
-  const newest = await newestRunDir(cli.config.out);
+  return await newestRunIn(cli.config.out);
+}
+
+/** The newest run directory under `out`; a usage error naming `out` when there is none. */
+export async function newestRunIn(out: string): Promise<string> {
+  try {
+    if (!(await Deno.stat(out)).isDirectory) {
+      throw new ConfigError("out", `expected a directory, got ${JSON.stringify(out)} (a file)`);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) throw e;
+  }
+  const newest = await newestRunDir(out);
   if (!newest) {
     throw new UsageError(
-      `No run directory under "${cli.config.out}": start one with "deno task bench:all" or "deno task deploy"`,
+      `No run directory under ${
+        JSON.stringify(out)
+      }: start one with "deno task bench:all" or "deno task deploy", or name one with --run`,
     );
   }
-  return newest;
-}
-
-/** Parses the arguments of report, notebooks and compare: positionals plus `extra` flags. */
-export function parseTaskArgs(
-  args: string[],
-  extra: Record<string, { type: "string" | "boolean" }> = {},
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    const r = parseArgs({
-      args,
-      options: { out: { type: "string" }, help: { type: "boolean", short: "h" }, ...extra },
-      allowPositionals: true,
-      strict: true,
-    });
-    return {
-      values: r.values as Record<string, string | boolean | undefined>,
-      positionals: r.positionals,
-    };
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
-/** The run directory named on the command line, checked, or the newest one. */
-export async function runDirArgument(given: string | undefined, out: string): Promise<string> {
-  if (given !== undefined) {
-    try {
-      if (!(await Deno.stat(given)).isDirectory) throw new Error();
-    } catch {
-      throw new UsageError(`Invalid RUN_DIR: "${given}" is not a directory`);
-    }
-    return resolve(given);
-  }
-  const dir = await resolveResultsRunDir(undefined, { resultsDir: out });
-  if (!dir) {
-    throw new UsageError(
-      `No run directory under "${out}": run "deno task bench:all" first, or name one`,
-    );
-  }
-  return resolve(dir);
+  return resolve(newest);
 }
 
 /**
@@ -247,18 +462,24 @@ export function interruptSignal(log: Logger): { signal: AbortSignal; dispose: ()
   };
 }
 
+/** `-h`/`--help` among the flags (not after `--`). */
+function wantsHelp(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === "--help" || a === "-h");
+}
+
 /**
  * Runs a task's main; maps errors to exit codes with one clear message, no stack trace.
  * `options.close` releases what the task holds open (the pipeline's `closeTargets`) before
  * the process exits.
  */
 export async function main(
-  help: string,
+  help: string | TaskSpec,
   fn: () => Promise<number>,
   options: { close?: () => Promise<void> } = {},
 ): Promise<never> {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(help);
+  if (wantsHelp(Deno.args)) {
+    console.log(typeof help === "string" ? help : taskHelp(help));
     Deno.exit(EXIT.ok);
   }
   let code: number;
@@ -288,4 +509,55 @@ export async function main(
   }
   await killAllChildren(1000);
   Deno.exit(code);
+}
+
+/**
+ * For tasks that return an exit code themselves (infra, testenv): parses as `spec` declares,
+ * or prints the error and returns 2.
+ */
+export function parseOrExit2(
+  spec: TaskSpec,
+  args: readonly string[],
+  env: Record<string, string> = Deno.env.toObject(),
+): ParsedArgs | number {
+  try {
+    checkEnv(env);
+    return parseArgsFor(spec, args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`error: ${e.message}\n(see --help)`);
+    return EXIT.usage;
+  }
+}
+
+/**
+ * The run directory of a reading task (report, notebooks, export): `--run DIR` or the
+ * RUN_DIR positional (not both), else `$MESHBENCH_RUN_DIR`, else the newest under `out`.
+ */
+export async function runDirArgument(cli: CliContext): Promise<string> {
+  const flag = cli.values.run as string | undefined;
+  if (flag !== undefined && cli.positionals.length > 0) {
+    throw new UsageError(
+      `Give the run directory once: --run ${JSON.stringify(flag)} and RUN_DIR ${
+        JSON.stringify(cli.positionals[0])
+      } were both given`,
+    );
+  }
+  const given = flag ?? cli.positionals[0];
+  if (given !== undefined) {
+    return await existingDir(given, flag !== undefined ? "--run" : "RUN_DIR");
+  }
+  const env = Deno.env.get("MESHBENCH_RUN_DIR");
+  if (env) return await existingDir(env, "MESHBENCH_RUN_DIR");
+  return await newestRunIn(cli.config.out);
+}
+
+/** `dir` (absolute) when it is a directory; a usage error naming `what` otherwise. */
+export async function existingDir(dir: string, what: string): Promise<string> {
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) throw new Error();
+  } catch {
+    throw new UsageError(`Invalid ${what}: ${JSON.stringify(dir)} is not a directory`);
+  }
+  return resolve(dir);
 }

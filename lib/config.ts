@@ -435,7 +435,7 @@ export const FLAG_FIELDS: Readonly<Record<string, string>> = CONFIG_FLAGS;
 /** Merges and validates config; returns it with a list of the sources used. */
 export async function loadConfig(
   sources: ConfigSources = {},
-): Promise<{ config: BenchConfig; sources: string[] }> {
+): Promise<{ config: BenchConfig; sources: string[]; where: (path: string) => string }> {
   const used = ["defaults"];
   let fileValue: Record<string, unknown> = {};
   let fileLocate: Locate = () => ({});
@@ -502,7 +502,11 @@ export async function loadConfig(
   merged = deepMerge(merged, envValue);
   merged = deepMerge(merged, flagValue);
   checkRules(merged, locate, sources.vocabulary);
-  return { config: merged, sources: used };
+  return {
+    config: merged,
+    sources: used,
+    where: (path) => locate(path.split(".")).where ?? "default",
+  };
 }
 
 /**

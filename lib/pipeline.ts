@@ -8,7 +8,12 @@
  */
 import { join, resolve } from "node:path";
 import type { Runner } from "./command.ts";
-import { type BenchConfig, ConfigError, parseStoredConfig } from "./config.ts";
+import {
+  type BenchConfig,
+  ConfigError,
+  type ConfigVocabulary,
+  parseStoredConfig,
+} from "./config.ts";
 import { buildPlan } from "./plan.ts";
 import { collectProvenance } from "./provenance.ts";
 import {
@@ -39,7 +44,7 @@ import type {
 import { SCHEMA_VERSION } from "./types.ts";
 import { LocalTarget } from "./local/target.ts";
 import { installTools, missingMessage } from "./binaries.ts";
-import { workloadsByName } from "./workloads/mod.ts";
+import { WORKLOADS, workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
 import { percentile, summarize } from "./histogram.ts";
 import { runIndex } from "./load_results.ts";
@@ -562,4 +567,19 @@ export async function benchAll(
     }
   }
   return { runDir, status, summary, reportPath, reason };
+}
+
+/**
+ * The workload and mesh names a config may use, from the registries, so the config is
+ * refused (exit 2, with the file line) before anything starts rather than at deploy.
+ */
+export async function configVocabulary(): Promise<ConfigVocabulary> {
+  const { LOCAL_MESHES } = await import("./local/meshes.ts");
+  const { CLUSTER_MESHES } = await import("./cluster/meshes.ts");
+  const local = Object.keys(LOCAL_MESHES);
+  const remote = Object.keys(CLUSTER_MESHES);
+  return {
+    workloads: Object.keys(WORKLOADS),
+    meshes: (target) => target === "local" ? local : remote,
+  };
 }

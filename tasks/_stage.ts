@@ -1,12 +1,34 @@
 /**
- * Shared body of the single-stage tasks: parse the common flags, find the run
+ * Shared body of the single-stage tasks: parse the flags the stage takes, find the run
  * directory, run one stage from `lib/pipeline.ts`, map the outcome to an exit code.
  *
  * @module
  */
-import { COMMON_HELP, EXIT, interruptSignal, main, parseCli, resolveRunDir } from "../lib/cli.ts";
+import {
+  EXIT,
+  FLAGS,
+  interruptSignal,
+  main,
+  parseCli,
+  resolveRunDir,
+  type TaskSpec,
+} from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
-import { closeTargets, type Deps } from "../lib/pipeline.ts";
+import { closeTargets, configVocabulary, type Deps } from "../lib/pipeline.ts";
+
+/** What a stage task takes: `--run DIR` or `--out DIR` (the newest run there), `--quiet`. */
+export function stageSpec(name: string, description: string, createsRun = false): TaskSpec {
+  return {
+    name,
+    description,
+    // A stage on an existing run reads the run's config from its manifest: only `out`
+    // (where to find the newest run) applies. A stage that starts a run takes every field.
+    config: createsRun ? "all" : ["out"],
+    flags: { run: FLAGS.run, quiet: FLAGS.quiet },
+    runExcludesConfig: createsRun,
+    createsRun,
+  };
+}
 
 /** Runs `stage` against `--run DIR` (or the newest run) as a task. */
 export function stageTask(
@@ -17,8 +39,9 @@ export function stageTask(
     createRun?: (cli: Awaited<ReturnType<typeof parseCli>>, deps: Deps) => Promise<string>;
   } = {},
 ): Promise<never> {
-  return main(`deno task ${name} [options]\n\n${description}\n\n${COMMON_HELP}`, async () => {
-    const cli = await parseCli(Deno.args);
+  const spec = stageSpec(name, description, options.createRun !== undefined);
+  return main(spec, async () => {
+    const cli = await parseCli(spec, { vocabulary: configVocabulary });
     const { signal, dispose } = interruptSignal(cli.log);
     const deps: Deps = { runner: realRunner, log: cli.log, signal };
     try {

@@ -2,22 +2,25 @@
  * Task: every stage on a new run (deploy, health, warm-up, load, cool-down,
  * collect, report, cleanup), then a one-screen summary and where the report is.
  */
-import { COMMON_HELP, EXIT, interruptSignal, main, parseCli } from "../lib/cli.ts";
+import { EXIT, FLAGS, interruptSignal, main, parseCli, type TaskSpec } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
-import { benchAll, benchAllOci, closeTargets } from "../lib/pipeline.ts";
+import { benchAll, benchAllOci, closeTargets, configVocabulary } from "../lib/pipeline.ts";
 import { formatSummary } from "../lib/summary_text.ts";
 
-const HELP = `deno task bench:all [options]
-
-Measures mesh overhead end to end: added latency (p50/p95/p99/max), lost throughput and proxy
-CPU/memory versus the no-mesh baseline, each with a 95 % confidence interval.
+const SPEC: TaskSpec = {
+  name: "bench:all",
+  description: `Measures mesh overhead end to end: added latency (p50/p95/p99/max), lost throughput
+and proxy CPU/memory versus the no-mesh baseline, each with a 95 % confidence interval.
 On the local target (default) the meshes are EMULATIONS with HAProxy, not Istio/Linkerd/Cilium.
-
-${COMMON_HELP}`;
+Always a new run directory under --out.`,
+  config: "all",
+  flags: { quiet: FLAGS.quiet },
+  createsRun: true,
+};
 
 if (import.meta.main) {
-  await main(HELP, async () => {
-    const cli = await parseCli(Deno.args);
+  await main(SPEC, async () => {
+    const cli = await parseCli(SPEC, { vocabulary: configVocabulary });
     const { signal, dispose } = interruptSignal(cli.log);
     try {
       const deps = { runner: realRunner, log: cli.log, signal };

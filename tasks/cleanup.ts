@@ -4,21 +4,30 @@
  * - `--target cluster --context NAME` without `--run`: every namespace and
  *   cluster object on that cluster carrying meshbench's labels, and nothing else.
  */
-import { COMMON_HELP, EXIT, interruptSignal, main, parseCli, resolveRunDir } from "../lib/cli.ts";
+import {
+  EXIT,
+  FLAGS,
+  interruptSignal,
+  main,
+  parseCli,
+  resolveRunDir,
+  type TaskSpec,
+} from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
 import { closeTargets, stageCleanup } from "../lib/pipeline.ts";
 
-const HELP = `deno task cleanup [options]
-
-Stops and removes what meshbench created: for --run DIR (default: the newest run), what its deploy
-started; with --target cluster --context NAME and no --run, everything on that cluster labelled as
-meshbench's (and only that).
-
-${COMMON_HELP}`;
+const SPEC: TaskSpec = {
+  name: "cleanup",
+  description: `Stops and removes what meshbench created: for --run DIR (default: the newest run),
+what its deploy started; with --target cluster --context NAME and no --run, everything on that
+cluster labelled as meshbench's (and only that).`,
+  config: ["target", "context", "kubeconfig", "out"],
+  flags: { run: FLAGS.run, quiet: FLAGS.quiet },
+};
 
 if (import.meta.main) {
-  await main(HELP, async () => {
-    const cli = await parseCli(Deno.args);
+  await main(SPEC, async () => {
+    const cli = await parseCli(SPEC);
     const { signal, dispose } = interruptSignal(cli.log);
     try {
       if (cli.config.target !== "local" && cli.values.run === undefined) {

@@ -6,38 +6,65 @@
  *
  * Exit codes: 0 ready, 1 failed (nodes still recorded), 2 bad flags.
  */
-import { parseArgs } from "node:util";
+import { FLAGS, parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
 import { clusterSetup, type Cni } from "../lib/infra/mod.ts";
 import { consoleLogger } from "../lib/log.ts";
 
-const USAGE = "Usage: deno task cluster:setup [--mesh NAME | --cni flannel|cilium] " +
-  "[--context NAME] [--ssh-key FILE] [--state-dir DIR] [--run DIR] [-e key=value]... [--quiet]";
+const SPEC: TaskSpec = {
+  name: "cluster:setup",
+  description: "Forms the kubeadm cluster on the nodes infra:up recorded with Ansible.\n" +
+    "Exit codes here: 0 ready, 1 failed (nodes still recorded), 2 bad flags.",
+  flags: {
+    mesh: {
+      type: "string",
+      arg: "NAME",
+      help: "the mesh under test; picks the CNI when --cni is not given",
+    },
+    cni: { type: "string", arg: "flannel|cilium", help: "CNI to install (default: from --mesh)" },
+    context: {
+      type: "string",
+      arg: "NAME",
+      help: "name of the kubeconfig context (default: meshbench-oci)",
+    },
+    "ssh-key": {
+      type: "string",
+      arg: "FILE",
+      help: "private key for SSH (default: what ssh-agent or ~/.ssh offers)",
+    },
+    "state-dir": {
+      type: "string",
+      arg: "DIR",
+      help: "Terraform/Ansible state (default: .meshbench/oci)",
+    },
+    run: { ...FLAGS.run, help: "run directory that records the cluster" },
+    "extra-var": {
+      type: "string",
+      arg: "key=value",
+      short: "e",
+      multiple: true,
+      help: "extra variable for the playbook (repeatable)",
+    },
+    quiet: FLAGS.quiet,
+  },
+};
 
 export async function main(args: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseArgs({
-      args,
-      options: {
-        mesh: { type: "string" },
-        cni: { type: "string" },
-        context: { type: "string" },
-        "ssh-key": { type: "string" },
-        "state-dir": { type: "string" },
-        run: { type: "string" },
-        "extra-var": { type: "string", short: "e", multiple: true },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`Cannot parse flags: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (flags.help) {
-    console.log(USAGE);
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(taskHelp(SPEC));
     return 0;
   }
+  const parsed = parseOrExit2(SPEC, args);
+  if (typeof parsed === "number") return parsed;
+  const flags = parsed.values as {
+    mesh?: string;
+    cni?: string;
+    context?: string;
+    "ssh-key"?: string;
+    "state-dir"?: string;
+    run?: string;
+    "extra-var"?: string[];
+    quiet?: boolean;
+  };
   if (flags.cni !== undefined && flags.cni !== "flannel" && flags.cni !== "cilium") {
     console.error(`Cannot parse "--cni": expected "flannel" or "cilium", got "${flags.cni}"`);
     return 2;
@@ -60,7 +87,7 @@ export async function main(args: string[]): Promise<number> {
       stateDir: flags["state-dir"],
       runDir: flags.run,
       extraVars,
-      log: consoleLogger({ quiet: flags.quiet }),
+      log: consoleLogger({ quiet: flags.quiet === true }),
     });
     console.log(JSON.stringify(r, null, 2));
     return 0;

@@ -2,17 +2,24 @@
  * Task: the same tool check `bench:all` runs before starting, printed. Exits 3
  * when something is missing, listing how to install it.
  */
-import { COMMON_HELP, EXIT, main, parseCli } from "../lib/cli.ts";
+import { EXIT, FLAGS, main, parseCli, type TaskSpec } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
 import { LocalTarget } from "../lib/local/target.ts";
 import { findBinary, missingMessage, versionsOf } from "../lib/binaries.ts";
-import { closeTargets, targetFor } from "../lib/pipeline.ts";
+import { closeTargets, configVocabulary, targetFor } from "../lib/pipeline.ts";
+
+const SPEC: TaskSpec = {
+  name: "doctor",
+  description: "Checks every tool a run with these options needs (and the options themselves).",
+  config: "all",
+  flags: { quiet: FLAGS.quiet },
+};
 
 if (import.meta.main) {
   await main(
-    `deno task doctor [options]\n\nChecks every tool a run needs.\n\n${COMMON_HELP}`,
+    SPEC,
     async () => {
-      const cli = await parseCli(Deno.args);
+      const cli = await parseCli(SPEC, { vocabulary: configVocabulary });
       const target = await targetFor(cli.config.target);
       const missing = await target.requirements(cli.config);
       if (target instanceof LocalTarget) {

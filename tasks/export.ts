@@ -1,33 +1,51 @@
 /** Task: export a run for other tools (CSV for spreadsheets and pandas). */
-import { EXIT, main, parseTaskArgs, runDirArgument, UsageError } from "../lib/cli.ts";
+import {
+  EXIT,
+  FLAGS,
+  main,
+  parseCli,
+  runDirArgument,
+  type TaskSpec,
+  UsageError,
+} from "../lib/cli.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportRun } from "../lib/export.ts";
 
-const HELP = `deno task export [RUN_DIR] --format csv [--long] [--output FILE] [--out DIR]
-
-Writes the run's records for other tools, from the same tidy rows the notebooks analyse
-(lib/analysis.ts; columns in docs/analysis.md).
-  --format csv     one row per run record (failed ones too, with their reason): its inputs,
-                   status and flags, then one column per metric (per-record latency
-                   percentiles in ms, achieved rate, errors, CPU and memory)
-  --long           one row per run record and metric instead (runId ... metric,value,unit)
-  --output FILE    where to write (default RUN_DIR/records.csv, or RUN_DIR/rows.csv with
-                   --long); "-" prints to stdout
-  RUN_DIR          run directory (default: $MESHBENCH_RUN_DIR, else the newest under --out)
-  --out DIR        directory that holds run directories (default: results)
-  -h, --help       this help
+const SPEC: TaskSpec = {
+  name: "export",
+  usage: "[RUN_DIR] --format csv",
+  description: `Writes the run's records for other tools, from the same tidy rows the notebooks
+analyse (lib/analysis.ts; columns in docs/analysis.md).
+RUN_DIR (or --run DIR): default $MESHBENCH_RUN_DIR, else the newest under --out.
 Files of the run that cannot be read are left out and named on stderr.
-Exit codes: 0 written, 1 could not read the run or write the file, 2 bad input.`;
+Exit codes here: 0 written, 1 could not read the run or write the file, 2 bad input.`,
+  config: ["out"],
+  flags: {
+    run: FLAGS.run,
+    format: {
+      type: "string",
+      arg: "csv",
+      help: "csv: one row per run record (failed ones too, with their reason): its inputs, " +
+        "status and flags, then one column per metric (per-record latency percentiles in ms, " +
+        "achieved rate, errors, CPU and memory)",
+    },
+    long: {
+      type: "boolean",
+      help: "one row per run record and metric instead (runId ... metric,value,unit)",
+    },
+    output: {
+      type: "string",
+      arg: "FILE",
+      help: 'where to write (default RUN_DIR/records.csv, or RUN_DIR/rows.csv with --long); "-" ' +
+        "prints to stdout",
+    },
+  },
+  positionals: { min: 0, max: 1, name: "RUN_DIR" },
+};
 
 if (import.meta.main) {
-  await main(HELP, async () => {
-    const { values, positionals } = parseTaskArgs(Deno.args, {
-      format: { type: "string" },
-      long: { type: "boolean" },
-      output: { type: "string" },
-    });
-    if (positionals.length > 1) {
-      throw new UsageError(`Expected at most one RUN_DIR, got ${positionals.length}`);
-    }
+  await main(SPEC, async () => {
+    const cli = await parseCli(SPEC);
+    const { values } = cli;
     const format = values.format as string | undefined;
     if (format === undefined) {
       throw new UsageError(`Missing --format: expected one of ${EXPORT_FORMATS.join(", ")}`);
@@ -37,7 +55,7 @@ if (import.meta.main) {
         `Invalid --format: expected one of ${EXPORT_FORMATS.join(", ")}, got "${format}"`,
       );
     }
-    const dir = await runDirArgument(positionals[0], (values.out as string) ?? "results");
+    const dir = await runDirArgument(cli);
     const r = await exportRun(dir, {
       format: format as ExportFormat,
       long: values.long === true,

@@ -6,29 +6,34 @@
  *
  * Exit codes: 0 all ran checks passed, 1 a check failed, 2 bad flags.
  */
-import { parseArgs } from "node:util";
+import { parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
 import { checkInfra } from "../lib/infra/mod.ts";
 import { consoleLogger } from "../lib/log.ts";
 
+const SPEC: TaskSpec = {
+  name: "infra:check",
+  description: "Terraform fmt/validate/policy tests, Ansible syntax check and lint, the " +
+    "inventory writer and the roles on a local test host (no cloud account).\n" +
+    "Exit codes here: 0 all ran checks passed, 1 a check failed, 2 bad flags.",
+  flags: {
+    only: {
+      type: "string",
+      arg: "NAME_PART",
+      multiple: true,
+      help: "only checks whose name contains this (repeatable)",
+    },
+    json: { type: "boolean", help: "print the results as JSON" },
+  },
+};
+
 export async function main(args: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseArgs({
-      args,
-      options: {
-        only: { type: "string", multiple: true },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`Cannot parse flags: ${(e as Error).message}`);
-    return 2;
-  }
-  if (flags.help) {
-    console.log("Usage: deno task infra:check [--only <name part>]... [--json]");
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(taskHelp(SPEC));
     return 0;
   }
+  const parsed = parseOrExit2(SPEC, args);
+  if (typeof parsed === "number") return parsed;
+  const flags = parsed.values as { only?: string[]; json?: boolean };
   const t0 = performance.now();
   const results = await checkInfra({ only: flags.only, log: consoleLogger() });
   const total = Math.round((performance.now() - t0) / 100) / 10;

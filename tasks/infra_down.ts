@@ -5,40 +5,45 @@
  *
  * Exit codes: 0 down (or nothing recorded), 1 failed (still recorded), 2 bad flags.
  */
-import { parseArgs } from "node:util";
+import { FLAGS, parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
 import { infraDown } from "../lib/infra/mod.ts";
 import { consoleLogger } from "../lib/log.ts";
 
-const USAGE =
-  "Usage: deno task infra:down [--state-dir DIR] [--var-file FILE] [--run DIR] [--quiet]";
+const SPEC: TaskSpec = {
+  name: "infra:down",
+  description: "Destroys everything infra:up recorded in the state directory.\n" +
+    "Exit codes here: 0 down (or nothing recorded), 1 failed (still recorded), 2 bad flags.",
+  flags: {
+    "state-dir": {
+      type: "string",
+      arg: "DIR",
+      help: "Terraform/Ansible state (default: .meshbench/oci)",
+    },
+    "var-file": { type: "string", arg: "FILE", help: "the variables infra:up used" },
+    run: { ...FLAGS.run, help: "run directory that records the infrastructure" },
+    quiet: FLAGS.quiet,
+  },
+};
 
 export async function main(args: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseArgs({
-      args,
-      options: {
-        "state-dir": { type: "string" },
-        "var-file": { type: "string" },
-        run: { type: "string" },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`Cannot parse flags: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (flags.help) {
-    console.log(USAGE);
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(taskHelp(SPEC));
     return 0;
   }
+  const parsed = parseOrExit2(SPEC, args);
+  if (typeof parsed === "number") return parsed;
+  const flags = parsed.values as {
+    "var-file"?: string;
+    "state-dir"?: string;
+    run?: string;
+    quiet?: boolean;
+  };
   try {
     await infraDown({
       stateDir: flags["state-dir"],
       varFile: flags["var-file"],
       runDir: flags.run,
-      log: consoleLogger({ quiet: flags.quiet }),
+      log: consoleLogger({ quiet: flags.quiet === true }),
     });
     return 0;
   } catch (e) {

@@ -5,35 +5,47 @@
  *
  * Exit codes: 0 up, 1 failed (what exists is recorded; infra:down removes it), 2 bad flags.
  */
-import { parseArgs } from "node:util";
+import { FLAGS, parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
 import { infraUp } from "../lib/infra/mod.ts";
 import { consoleLogger } from "../lib/log.ts";
 
-const USAGE = "Usage: deno task infra:up --var-file FILE [--state-dir DIR] [--run DIR] [--quiet]";
+const SPEC: TaskSpec = {
+  name: "infra:up",
+  description: "Creates the OCI free-tier VCN, nodes and optional load balancer with Terraform.\n" +
+    "Exit codes here: 0 up, 1 failed (what exists is recorded; infra:down removes it), 2 bad flags.",
+  flags: {
+    "var-file": {
+      type: "string",
+      arg: "FILE",
+      help: "your copy of terraform/meshbench.tfvars.example (required)",
+    },
+    "state-dir": {
+      type: "string",
+      arg: "DIR",
+      help: "Terraform/Ansible state (default: .meshbench/oci)",
+    },
+    run: { ...FLAGS.run, help: "run directory that records the infrastructure" },
+    quiet: FLAGS.quiet,
+  },
+};
 
 export async function main(args: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseArgs({
-      args,
-      options: {
-        "var-file": { type: "string" },
-        "state-dir": { type: "string" },
-        run: { type: "string" },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`Cannot parse flags: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (flags.help) {
-    console.log(USAGE);
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(taskHelp(SPEC));
     return 0;
   }
+  const parsed = parseOrExit2(SPEC, args);
+  if (typeof parsed === "number") return parsed;
+  const flags = parsed.values as {
+    "var-file"?: string;
+    "state-dir"?: string;
+    run?: string;
+    quiet?: boolean;
+  };
   if (!flags["var-file"]) {
-    console.error(`Cannot bring the infrastructure up: "--var-file" is required\n${USAGE}`);
+    console.error(
+      `error: cannot bring the infrastructure up: "--var-file" is required\n(see --help)`,
+    );
     return 2;
   }
   try {
@@ -41,7 +53,7 @@ export async function main(args: string[]): Promise<number> {
       varFile: flags["var-file"],
       stateDir: flags["state-dir"],
       runDir: flags.run,
-      log: consoleLogger({ quiet: flags.quiet }),
+      log: consoleLogger({ quiet: flags.quiet === true }),
     });
     console.log(JSON.stringify(out.cluster, null, 2));
     return 0;

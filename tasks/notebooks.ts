@@ -1,36 +1,50 @@
 /** Task: execute every analysis notebook headless against a run; HTML beside the run. */
 import { basename } from "node:path";
-import { EXIT, main, parseTaskArgs, runDirArgument, UsageError } from "../lib/cli.ts";
+import {
+  EXIT,
+  FLAGS,
+  main,
+  parseCli,
+  runDirArgument,
+  type TaskSpec,
+  UsageError,
+} from "../lib/cli.ts";
 import { executeNotebooks, listNotebooks, NOTEBOOK_DIR } from "../lib/notebooks.ts";
 
-const HELP =
-  `deno task notebooks [RUN_DIR] [--out DIR] [--html-dir DIR] [--compare RUN_A] [--only a,b]
-
-Installs the Deno Jupyter kernel if needed, then executes every notebook in notebooks/
+const SPEC: TaskSpec = {
+  name: "notebooks",
+  usage: "[RUN_DIR]",
+  description:
+    `Installs the Deno Jupyter kernel if needed, then executes every notebook in notebooks/
 headless (jupyter nbconvert) against RUN_DIR and writes RUN_DIR/notebooks/<name>.html.
 A cell error fails the task and names the notebook. The .ipynb files are not modified.
-
-  RUN_DIR          run directory (default: $MESHBENCH_RUN_DIR, else the newest under --out)
-  --out DIR        directory that holds run directories (default: results)
-  --html-dir DIR   where the HTML goes (default: RUN_DIR/notebooks)
-  --compare RUN_A  run that the comparison notebook compares RUN_DIR with
-                   (default: the run before RUN_DIR in the same folder)
-  --only a,b       only these notebooks (names without .ipynb)
-  -h, --help       this help
+RUN_DIR (or --run DIR): default $MESHBENCH_RUN_DIR, else the newest under --out.
 Needs Jupyter (nbconvert) with Python: .ci/install_analysis.sh installs it.
-Exit codes: 0 all ran, 1 a notebook failed, 2 bad input.`;
+Exit codes here: 0 all ran, 1 a notebook failed, 2 bad input.`,
+  config: ["out"],
+  flags: {
+    run: FLAGS.run,
+    "html-dir": {
+      type: "string",
+      arg: "DIR",
+      help: "where the HTML goes (default: RUN_DIR/notebooks)",
+    },
+    compare: {
+      type: "string",
+      arg: "RUN_A",
+      help: "run that the comparison notebook compares RUN_DIR with (default: the run before " +
+        "RUN_DIR in the same folder)",
+    },
+    only: { type: "string", arg: "a,b", help: "only these notebooks (names without .ipynb)" },
+  },
+  positionals: { min: 0, max: 1, name: "RUN_DIR" },
+};
 
 if (import.meta.main) {
-  await main(HELP, async () => {
-    const { values, positionals } = parseTaskArgs(Deno.args, {
-      "html-dir": { type: "string" },
-      compare: { type: "string" },
-      only: { type: "string" },
-    });
-    if (positionals.length > 1) {
-      throw new UsageError(`Expected at most one RUN_DIR, got ${positionals.length}`);
-    }
-    const dir = await runDirArgument(positionals[0], (values.out as string) ?? "results");
+  await main(SPEC, async () => {
+    const cli = await parseCli(SPEC);
+    const { values } = cli;
+    const dir = await runDirArgument(cli);
     let notebooks: string[] | undefined;
     if (values.only) {
       const all = await listNotebooks();

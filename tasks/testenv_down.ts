@@ -4,16 +4,28 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
 import { DEFAULT_STATE_DIR, stopTestenv } from "../lib/testenv/testenv.ts";
 
+const SPEC: TaskSpec = {
+  name: "testenv:down",
+  description: "Stops the local test control plane started by testenv:up (only what it " +
+    "recorded).\nExit codes here: 0 stopped (or nothing was running), 1 failed, 2 bad flags.",
+  flags: {
+    dir: { type: "string", arg: "DIR", help: `state directory (default: ${DEFAULT_STATE_DIR})` },
+  },
+};
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { dir: { type: "string", default: DEFAULT_STATE_DIR } },
-  });
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(taskHelp(SPEC));
+    Deno.exit(0);
+  }
+  const parsed = parseOrExit2(SPEC, Deno.args);
+  if (typeof parsed === "number") Deno.exit(parsed);
   try {
-    const stopped = await stopTestenv(values.dir, { log: (m) => console.error(m) });
+    const dir = (parsed.values.dir as string | undefined) ?? DEFAULT_STATE_DIR;
+    const stopped = await stopTestenv(dir, { log: (m) => console.error(m) });
     console.log(stopped.length ? `stopped: ${stopped.join(", ")}` : "nothing was running");
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));

@@ -6,31 +6,55 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
 import { DEFAULT_STATE_DIR, startTestenv, TestenvMissingError } from "../lib/testenv/testenv.ts";
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      dir: { type: "string", default: DEFAULT_STATE_DIR },
-      nodes: { type: "string", default: "3" },
-      "bin-dir": { type: "string" },
-      "metrics-server": { type: "boolean", default: true },
+const SPEC: TaskSpec = {
+  name: "testenv:up",
+  description: "Starts the local test control plane and prints KUBECONFIG= and CONTEXT=.\n" +
+    "Exit codes here: 0 up, 1 failed, 2 bad flags, 3 binaries missing (.ci/install_testenv.sh).",
+  flags: {
+    dir: { type: "string", arg: "DIR", help: `state directory (default: ${DEFAULT_STATE_DIR})` },
+    nodes: { type: "string", arg: "N", help: "kwok nodes (default: 3)" },
+    "bin-dir": {
+      type: "string",
+      arg: "DIR",
+      help: "where the binaries are (default: .testenv/bin or $MESHBENCH_TESTENV_BIN)",
     },
-    allowNegative: true,
-  });
-  const nodes = Number(values.nodes);
-  if (!Number.isInteger(nodes) || nodes < 1) {
-    console.error(`Invalid "--nodes": expected a positive integer, got "${values.nodes}"`);
+    "metrics-server": {
+      type: "boolean",
+      negatable: true,
+      help: "serve metrics.k8s.io (default: yes)",
+    },
+  },
+};
+
+if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(taskHelp(SPEC));
+    Deno.exit(0);
+  }
+  const parsed = parseOrExit2(SPEC, Deno.args);
+  if (typeof parsed === "number") Deno.exit(parsed);
+  const values = parsed.values as {
+    dir?: string;
+    nodes?: string;
+    "bin-dir"?: string;
+    "metrics-server"?: boolean;
+  };
+  const nodes = Number(values.nodes ?? "3");
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 1000) {
+    console.error(
+      `error: Invalid --nodes: expected an integer from 1 to 1000, got "${values.nodes}"`,
+    );
     Deno.exit(2);
   }
   try {
     const env = await startTestenv({
-      dir: values.dir,
+      dir: values.dir ?? DEFAULT_STATE_DIR,
       nodes,
       binDir: values["bin-dir"],
-      metricsServer: values["metrics-server"],
+      metricsServer: values["metrics-server"] ?? true,
       log: (m) => console.error(m),
     });
     console.log(`KUBECONFIG=${env.kubeconfigPath}`);

@@ -26,7 +26,13 @@ Deno.test("bench:all and doctor list missing tools and exit 3 without creating a
 Deno.test("bad input exits 2 naming the flag and value", async () => {
   const r = await runTask("bench_all.ts", ["--rates", "fast"]);
   assertEquals(r.code, 2);
-  assert(r.stderr.includes('Invalid --rates: expected a number, got "fast"'), r.stderr);
+  assert(
+    r.stderr.includes(
+      'Invalid config "load.rates" (command-line flag --rates): expected an integer from 1 to ' +
+        '1000000 requests/s, got "fast"',
+    ),
+    r.stderr,
+  );
   const t = await runTask("bench_all.ts", ["--target", "moon"]);
   assertEquals(t.code, 2);
   assert(t.stderr.includes('"moon"'), t.stderr);

@@ -23,13 +23,14 @@ Deno.test({
       },
       local: { basePort: 25000, proxyThreads: 1, serverWorkers: 1 },
     }));
-    const common = ["--config", configFile, "--out", out];
-    const step = async (task: string, args: string[] = [], withCommon = true) => {
-      const r = await runTask(`${task}.ts`, [...(withCommon ? common : []), ...args]);
+    const step = async (task: string, args: string[] = []) => {
+      const r = await runTask(`${task}.ts`, args);
       assertEquals(r.code, 0, `${task} failed:\n${r.stderr.slice(-2000)}`);
       return r;
     };
-    await step("deploy");
+    // Only deploy (which starts the run) takes the config; the stages after it read the
+    // run's config from its manifest, and --config or --profile there is refused.
+    await step("deploy", ["--config", configFile, "--out", out]);
     const runDir = await onlyRunDir(out);
     const run = ["--run", runDir];
     await step("health", run);
@@ -41,8 +42,8 @@ Deno.test({
     await step("load", run);
     assertEquals(await listRunFiles(runDir), first);
     await step("cooldown", run);
-    await step("collect");
-    await step("report", [runDir], false);
+    await step("collect", ["--out", out]);
+    await step("report", [runDir]);
     await step("cleanup", run);
     const manifest = validateManifest(await readJson(join(runDir, "manifest.json")));
     const names = manifest.stages.map((s) => s.name);
