@@ -8,9 +8,10 @@
  *   full error texts in `extra.errorMessages`. The achieved rate counts OK calls only, over
  *   ghz's `total` (until the last call ended): 200 calls refused in 2 s are 0/s, not 100/s.
  * - The latency histogram holds OK calls only, as ghz's own percentiles do, read exactly from
- *   the per-call `details` (nanoseconds) when present; from `latencyDistribution` with
- *   {@linkcode fromPercentileSpectrum} otherwise (an approximation, flagged in
- *   `extra.histogramSource`).
+ *   the per-call `details` (nanoseconds) when present; otherwise from `latencyDistribution`
+ *   (p10-p99) and ghz's 10-bucket `histogram` with {@linkcode fromPercentileSpectrum}, each
+ *   call at the upper edge of what is known of it, so a percentile reads as an upper bound
+ *   (flagged in `extra.histogramSource`), and the mean is ghz's exact `average`.
  * - ghz times each call from when it actually started, not from its scheduled slot, so a
  *   fixed-rate run is `actual-send` timing; a max-throughput run is `closed-loop`.
  * - When ghz stops at its `-z` deadline it closes connections under calls still in flight;
@@ -284,15 +285,23 @@ export function parseGhzJson(
         }
         return { quantile: q.percentage / 100, valueUs: q.latency / 1000 };
       });
-      // The spectrum stops at p99: the calls above it are put at its top value, except one,
-      // put at ghz's `slowest`, so the maximum stays exact.
-      const slowest = num(r, "slowest");
-      if (ok > 1) {
-        const top = points.reduce((a, b) => (b.quantile > a.quantile ? b : a), points[0]);
-        points.push({ quantile: (ok - 1) / ok, valueUs: top?.valueUs ?? slowest / 1000 });
+      // ghz's percentiles stop at p99. Its `histogram` (10 equal buckets from fastest to
+      // slowest, `mark` the upper edge in seconds, `count` the OK calls in the bucket) gives
+      // exact cumulative counts above it: every call is put at the upper edge of what is known
+      // of it, so p99.9 reads as the edge above it, an upper bound (never p99, a lower one).
+      let cum = 0;
+      for (const [i, b] of (Array.isArray(r.histogram) ? r.histogram : []).entries()) {
+        const bucket = b as Record<string, unknown>;
+        if (typeof bucket.mark !== "number" || typeof bucket.count !== "number") {
+          fail(`histogram[${i}]`, "should be {mark, count}", b);
+        }
+        cum += bucket.count;
+        points.push({ quantile: Math.min(1, cum / ok), valueUs: bucket.mark * 1e6 });
       }
-      points.push({ quantile: 1, valueUs: slowest / 1000 });
+      points.push({ quantile: 1, valueUs: num(r, "slowest") / 1000 });
       histogram = fromPercentileSpectrum(points, ok);
+      // ghz's `average` is the exact mean of the OK calls (nanoseconds).
+      histogram.sum = (num(r, "average") / 1000) * ok;
     } else {
       histogram = new HistogramRecorder().toHistogram();
     }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { realRunner } from "../command.ts";
 import { findBinary } from "../binaries.ts";
-import { percentile } from "../histogram.ts";
+import { mean, percentile, summarize } from "../histogram.ts";
 import type { LoadPoint } from "../types.ts";
 import { freePort, startServer } from "../process.ts";
 import { GHZ_VERSION, ghzBinary, ghzCommand, parseGhzJson, runGhz } from "./ghz.ts";
@@ -15,6 +15,14 @@ const fixed = (rate: number, durationS: number, connections = 2): LoadPoint => (
   mode: "fixed-rate",
   tool: "ghz",
   rate,
+  connections,
+  durationS,
+});
+
+const max = (durationS: number, connections = 2): LoadPoint => ({
+  mode: "max-throughput",
+  tool: "ghz",
+  rate: null,
   connections,
   durationS,
 });
@@ -218,4 +226,34 @@ Deno.test("parseGhzJson: the achieved rate counts OK calls only (200 refused cal
   assert.ok(Math.abs((r.extra?.attemptRate as number) - JSON.parse(text).rps) < 1e-6);
   const mixed = parseGhzJson(read("ghz_status_errors.json"), fixed(100, 2));
   assert.ok(Math.abs(mixed.achievedRate * mixed.durationS - 120) < 1e-9, "120 OK of 200");
+});
+
+Deno.test("parseGhzJson without details: p99.9 is bounded by ghz's histogram, the mean is ghz's average", () => {
+  for (
+    const [file, point] of [
+      ["ghz_fixed_rate.json", fixed(200, 2)],
+      ["ghz_max_throughput.json", max(1)],
+      ["ghz_max_throughput_l4_proxy.json", max(3)],
+    ] as const
+  ) {
+    const text = read(file);
+    const exact = parseGhzJson(text, point);
+    const doc = JSON.parse(text);
+    delete doc.details;
+    const approx = parseGhzJson(JSON.stringify(doc), point);
+    assert.equal(approx.latency.total, exact.latency.total, file);
+    // ghz's exact average (ns) of the OK calls, as the per-call details give it.
+    assert.ok(Math.abs(summarize(approx.latency).meanMs - doc.average / 1e6) < 0.0015, file);
+    assert.ok(Math.abs(mean(exact.latency) - mean(approx.latency)) < 1, file);
+    // p99.9: at or above the exact value, by at most one of ghz's histogram buckets.
+    const e999 = percentile(exact.latency, 99.9);
+    const a999 = percentile(approx.latency, 99.9);
+    const bucketUs = (doc.slowest - doc.fastest) / 10 / 1000;
+    assert.ok(a999 >= e999 - 1 && a999 <= e999 + bucketUs + 2, `${file}: ${a999} vs exact ${e999}`);
+    for (const p of [50, 90, 99]) {
+      const ghzUs = ghzPercentile(text, p);
+      const ours = percentile(approx.latency, p);
+      assert.ok(Math.abs(ours - ghzUs) / ghzUs < 0.002, `${file} p${p}: ${ours} vs ${ghzUs}`);
+    }
+  }
 });
