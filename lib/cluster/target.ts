@@ -68,7 +68,7 @@ import {
 import { HistogramRecorder } from "../histogram.ts";
 import {
   combineRedisResults,
-  parseRedisBenchmarkCsv,
+  parseRedisBenchmark,
   redisBenchmarkCommand,
   redisBenchmarkError,
 } from "../tools/redis_benchmark.ts";
@@ -892,7 +892,7 @@ export class ClusterTarget implements Target {
         timeoutMs: (spec.point.durationS * 10 + 120) * 1000,
         signal: ctx.signal,
       });
-      const rawName = `raw/cluster_${spec.seq}_db_${spec.mesh}_client${i}.csv`;
+      const rawName = `raw/cluster_${spec.seq}_db_${spec.mesh}_client${i}.txt`;
       await Deno.mkdir(`${ctx.runDir}/raw`, { recursive: true });
       await Deno.writeTextFile(`${ctx.runDir}/${rawName}`, res.stdout);
       const failed = redisBenchmarkError(res.stdout, res.stderr);
@@ -905,7 +905,7 @@ export class ClusterTarget implements Target {
       }
       return {
         rawName,
-        result: parseRedisBenchmarkCsv(res.stdout, {
+        result: parseRedisBenchmark(res.stdout, {
           requestsPerTest,
           connections: spec.point.connections,
           toolVersion: version,

@@ -9,12 +9,19 @@
  * - It stops with exit code 1 at the first error reply or lost connection ("Error: ...", "Error
  *   from server: ..."): such a run is a failure, thrown with the tool's message, never a
  *   result. A successful run therefore has 0 errors.
- * - Its CSV gives, per test, the rate and avg/min/p50/p95/p99/max latency in ms. The histogram
- *   of a test is rebuilt from those points with {@linkcode fromPercentileSpectrum}: one request
- *   at min, half at p50, up to 95 % at p95, up to 99 % at p99, the rest at p99 except one at
- *   max. p50, p95, p99 and max read back exactly (to the bucket); a percentile in between
- *   reads as the next printed one above it, an upper bound. The overall histogram merges the
- *   tests' histograms. It is an approximation, marked `extra.histogramSource: "csv-percentiles"`.
+ * - It runs without `--csv`, so it prints per test its full latency distribution ("Latency by
+ *   percentile distribution" and "Cumulative distribution of latencies": exact cumulative counts
+ *   at printed values of its own HdrHistogram) and a summary (throughput, avg/min/p50/p95/p99/max
+ *   in ms). A test's histogram is rebuilt from those points with
+ *   {@linkcode fromPercentileSpectrum}, each request at the printed value just above it: a
+ *   percentile reads exactly at a printed point and otherwise as the next printed value above,
+ *   an upper bound within the printed step (the tail has the finest steps: the percentile
+ *   distribution halves its remainder at each line). The mean is the summary's `avg`, exact to
+ *   its print (1 us). `extra.histogramSource` is "percentile-distribution".
+ * - Older output of `--csv` (rate and avg/min/p50/p95/p99/max per test) is still read: between
+ *   printed points a percentile reads as the next printed one above, so p99.9 reads as the
+ *   test's max (an upper bound; the CSV says nothing finer), and the mean is `avg`.
+ *   `extra.histogramSource` is "csv-percentiles" then.
  * - No byte counts: `bytesIn`/`bytesOut` are 0.
  *
  * @module
@@ -36,6 +43,11 @@ export interface RedisCommandStats {
   p95Ms: number;
   p99Ms: number;
   maxMs: number;
+  /**
+   * The test's histogram, from its printed distribution (text output); absent for `--csv`
+   * output, where {@linkcode commandHistogram} rebuilds it from the printed percentiles.
+   */
+  histogram?: Histogram;
 }
 
 const HEADER = [
@@ -90,19 +102,20 @@ function csvFields(line: string, lineNo: number): string[] {
   return out;
 }
 
-/** The histogram of one test, rebuilt from its printed percentiles (see module doc). */
+/** The histogram of one test: its printed distribution, else its printed percentiles. */
 export function commandHistogram(c: RedisCommandStats): Histogram {
+  if (c.histogram) return c.histogram;
   const us = (ms: number) => ms * 1000;
   const n = c.requests;
+  // Each share at the printed value above it: the top 1 % (p99 to max) at max, an upper bound.
   const points = [
     { quantile: 1 / n, valueUs: us(c.minMs) },
     { quantile: 0.5, valueUs: us(c.p50Ms) },
     { quantile: 0.95, valueUs: us(c.p95Ms) },
     { quantile: 0.99, valueUs: us(c.p99Ms) },
-    { quantile: (n - 1) / n, valueUs: us(c.p99Ms) },
     { quantile: 1, valueUs: us(c.maxMs) },
   ];
-  return fromPercentileSpectrum(points, n);
+  return { ...fromPercentileSpectrum(points, n), sum: us(c.avgMs) * n };
 }
 
 /** Options of {@linkcode parseRedisBenchmarkCsv}. */
@@ -181,8 +194,16 @@ export function parseRedisBenchmarkCsv(text: string, options: ParseRedisOptions)
       );
     }
   }
+  return resultOf(perCommand, options, "csv-percentiles");
+}
+
+function resultOf(
+  perCommand: RedisCommandStats[],
+  options: ParseRedisOptions,
+  histogramSource: string,
+): LoadResult {
   const durationS = perCommand.reduce((s, c) => s + c.requests / c.rps, 0);
-  const operations = perCommand.length * n;
+  const operations = perCommand.reduce((s, c) => s + c.requests, 0);
   const histograms = perCommand.map(commandHistogram);
   return {
     tool: "redis-benchmark",
@@ -198,8 +219,123 @@ export function parseRedisBenchmarkCsv(text: string, options: ParseRedisOptions)
     bytesIn: 0,
     bytesOut: 0,
     latency: mergeHistograms(histograms),
-    extra: { histogramSource: "csv-percentiles", clients: 1, perCommand },
+    extra: { histogramSource, clients: 1, perCommand },
   };
+}
+
+const POINT = /^([\d.]+)% <= ([\d.]+) milliseconds \(cumulative count (\d+)\)$/;
+
+/**
+ * Parses the full (not `--csv`) output of one redis-benchmark run: per test, its printed
+ * latency distribution and summary (see module doc). Progress lines (`SET: rps=...`, ended by
+ * `\r`) are skipped. Throws, naming the test and line, on anything else it cannot read, and
+ * when no test finished.
+ */
+export function parseRedisBenchmarkText(text: string, options: ParseRedisOptions): LoadResult {
+  const n = options.requestsPerTest;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(
+      `Cannot parse redis-benchmark output: "requestsPerTest" must be a positive integer, got ${
+        JSON.stringify(n)
+      }`,
+    );
+  }
+  const lines = text.split(/[\r\n]+/).map((l) => l.trim());
+  type Test = { test: string; points: Array<[number, number]>; summary?: number[]; rps?: number };
+  const tests: Test[] = [];
+  let cur: Test | undefined;
+  let summaryNext = false;
+  for (const [i, line] of lines.entries()) {
+    const head = /^====== (.+) ======$/.exec(line);
+    if (head) {
+      cur = { test: head[1], points: [] };
+      tests.push(cur);
+      continue;
+    }
+    if (!cur) continue;
+    const pt = POINT.exec(line);
+    if (pt) {
+      cur.points.push([Number(pt[2]), Number(pt[3])]);
+      continue;
+    }
+    const tp = /^throughput summary: ([\d.]+) requests per second$/.exec(line);
+    if (tp) cur.rps = Number(tp[1]);
+    if (/^avg\s+min\s+p50\s+p95\s+p99\s+max$/.test(line)) {
+      summaryNext = true;
+      continue;
+    }
+    if (summaryNext) {
+      summaryNext = false;
+      const v = line.split(/\s+/).map(Number);
+      if (v.length !== 6 || v.some((x) => !Number.isFinite(x) || x < 0)) {
+        throw new Error(
+          `Cannot parse redis-benchmark output: the latency summary of "${cur.test}" on line ${
+            i + 1
+          } should be six numbers (avg min p50 p95 p99 max), got ${JSON.stringify(line)}`,
+        );
+      }
+      cur.summary = v;
+    }
+  }
+  const finished = tests.filter((t) => t.summary !== undefined);
+  if (finished.length === 0) {
+    throw new Error(
+      `Cannot parse redis-benchmark output: no test finished (no "Summary:" with a latency ` +
+        `summary was printed): ${JSON.stringify(text.slice(-200))}`,
+    );
+  }
+  const perCommand = finished.map((t): RedisCommandStats => {
+    const [avgMs, minMs, p50Ms, p95Ms, p99Ms, maxMs] = t.summary!;
+    if (!(t.rps! > 0)) {
+      throw new Error(
+        `Cannot parse redis-benchmark output: "throughput summary" of "${t.test}" should be ` +
+          `positive, got ${JSON.stringify(t.rps)}`,
+      );
+    }
+    // Both printed lists are exact cumulative counts at values of the tool's own histogram;
+    // together, in value order, they give each request the smallest printed value above it.
+    const points = [...t.points].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const total = points.at(-1)?.[1];
+    if (total !== n) {
+      throw new Error(
+        `Cannot parse redis-benchmark output: the distribution of "${t.test}" counts ${total} ` +
+          `requests, expected ${n} ("requestsPerTest")`,
+      );
+    }
+    const maxUs = maxMs * 1000;
+    // The summary's p50/p95/p99 are the tool's values at those percentiles, finer than the
+    // printed steps around them: points too.
+    const spectrum = points.map(([ms, count]) => ({
+      quantile: count / n,
+      valueUs: Math.min(ms * 1000, maxUs),
+    }));
+    for (const [q, ms] of [[0.5, p50Ms], [0.95, p95Ms], [0.99, p99Ms]]) {
+      spectrum.push({ quantile: q, valueUs: ms * 1000 });
+    }
+    const histogram = fromPercentileSpectrum(spectrum, n);
+    histogram.sum = avgMs * 1000 * n;
+    histogram.max = maxUs;
+    return {
+      test: t.test,
+      requests: n,
+      rps: t.rps!,
+      avgMs,
+      minMs,
+      p50Ms,
+      p95Ms,
+      p99Ms,
+      maxMs,
+      histogram,
+    };
+  });
+  return resultOf(perCommand, options, "percentile-distribution");
+}
+
+/** Parses redis-benchmark's output, full (default) or `--csv` (older raw files). */
+export function parseRedisBenchmark(text: string, options: ParseRedisOptions): LoadResult {
+  return /^\s*"test","rps"/.test(text)
+    ? parseRedisBenchmarkCsv(text, options)
+    : parseRedisBenchmarkText(text, options);
 }
 
 /** Per-command stats of several concurrent clients, merged. */
@@ -316,7 +452,6 @@ export function redisBenchmarkCommand(point: LoadPoint, options: RedisBenchmarkO
     String(options.keyspace ?? 10_000),
     "-t",
     options.tests.join(","),
-    "--csv",
   ];
 }
 
@@ -390,7 +525,7 @@ export async function runRedisBenchmark(
     throw err;
   }
   const results = clients.map((c) =>
-    parseRedisBenchmarkCsv(c.stdout, {
+    parseRedisBenchmark(c.stdout, {
       requestsPerTest: options.requestsPerTest,
       connections: point.connections,
       toolVersion: options.toolVersion,

@@ -7,7 +7,9 @@ import {
   type CombinedCommandStats,
   combineRedisResults,
   commandHistogram,
+  parseRedisBenchmark,
   parseRedisBenchmarkCsv,
+  parseRedisBenchmarkText,
   redisBenchmarkCommand,
   redisBenchmarkError,
   type RedisCommandStats,
@@ -150,7 +152,6 @@ Deno.test("redisBenchmarkCommand: closed loop only, tests and sizes as given", (
     "10000",
     "-t",
     "set,get",
-    "--csv",
   ]);
   assert.throws(
     () =>
@@ -220,4 +221,59 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+/** The (value ms, cumulative count) points redis-benchmark printed for one test. */
+function printedPoints(text: string, test: string): Array<[number, number]> {
+  const lines = text.split(/[\r\n]+/);
+  const start = lines.findIndex((l) => l.trim() === `====== ${test} ======`);
+  const out: Array<[number, number]> = [];
+  for (const l of lines.slice(start + 1)) {
+    if (/^====== /.test(l.trim())) break;
+    const m = /<= ([\d.]+) milliseconds \(cumulative count (\d+)\)/.exec(l);
+    if (m) out.push([Number(m[1]) * 1000, Number(m[2])]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+Deno.test("redis-benchmark's full output: every figure agrees with the tool's own, p99.9 within its printed step", () => {
+  const text = read("redis_benchmark_text.txt");
+  const r = parseRedisBenchmarkText(text, opts(20000, 10));
+  assert.equal(r.extra?.histogramSource, "percentile-distribution");
+  const per = r.extra?.perCommand as RedisCommandStats[];
+  assert.deepEqual(per.map((c) => c.test), ["SET", "GET", "INCR", "LPUSH"]);
+  assert.equal(r.operations, 80000);
+  for (const c of per) {
+    const h = commandHistogram(c);
+    assert.equal(h.total, 20000);
+    // The summary's p50/p95/p99/max: each read back within the tool's own histogram bucket.
+    for (const [p, ms] of [[50, c.p50Ms], [95, c.p95Ms], [99, c.p99Ms], [100, c.maxMs]]) {
+      const got = percentile(h, p);
+      assert.ok(
+        Math.abs(got - ms * 1000) <= ms * 1000 * 0.002 + 1,
+        `${c.test} p${p}: ${got} vs ${ms}`,
+      );
+    }
+    // The mean is the tool's avg, not bucket midpoints.
+    assert.ok(Math.abs(summarize(h).meanMs - c.avgMs) < 0.0005, `${c.test} mean`);
+    // p99.9 lies in the printed step that holds its rank: at its upper edge, never below it.
+    const rank = Math.floor(0.999 * 20000 + 0.5);
+    const pts = printedPoints(text, c.test);
+    const hi = pts.find(([, n]) => n >= rank)![0];
+    const lo = pts.filter(([, n]) => n < rank).at(-1)![0];
+    const p999 = percentile(h, 99.9);
+    assert.ok(
+      p999 > lo && p999 <= Math.min(hi, c.maxMs * 1000) + 1,
+      `${c.test} p99.9 ${p999} not in (${lo}, ${hi}]`,
+    );
+  }
+});
+
+Deno.test("redis-benchmark --csv output: the mean is the tool's avg and p99.9 an upper bound (the max)", () => {
+  const r = parseRedisBenchmark(read("redis_benchmark_all.csv"), opts(20000, 10));
+  assert.equal(r.extra?.histogramSource, "csv-percentiles");
+  const set = (r.extra?.perCommand as RedisCommandStats[])[2];
+  const h = commandHistogram(set);
+  assert.ok(Math.abs(summarize(h).meanMs - set.avgMs) < 0.0005);
+  assert.equal(percentile(h, 99.9), 191, "the CSV says only that p99.9 is at most the max");
 });

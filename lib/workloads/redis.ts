@@ -85,9 +85,9 @@ export async function redisPing(ports: number[], timeoutMs = 3000): Promise<void
 async function writeRaw(env: WorkloadEnv, rawStem: string, clients: RedisClientRaw[]) {
   const raw: string[] = [];
   for (const [i, c] of clients.entries()) {
-    const csv = join(env.runDir, `${rawStem}.redis-benchmark${i + 1}.csv`);
-    await Deno.writeTextFile(csv, c.stdout);
-    raw.push(relative(env.runDir, csv));
+    const out = join(env.runDir, `${rawStem}.redis-benchmark${i + 1}.txt`);
+    await Deno.writeTextFile(out, c.stdout);
+    raw.push(relative(env.runDir, out));
     const err = c.stderr.split("\r").filter((l) => /error/i.test(l)).join("\n");
     if (err) {
       const path = join(env.runDir, `${rawStem}.redis-benchmark${i + 1}.stderr.txt`);
