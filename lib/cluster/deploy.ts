@@ -385,13 +385,19 @@ export const CLUSTER_SCOPED_KINDS: Array<{ apiVersion: string; kind: string }> =
  */
 export async function cleanupCluster(
   kube: Kube,
-  options: WaitOptions & { dryRun?: boolean } = {},
+  options: WaitOptions & {
+    dryRun?: boolean;
+    /** Only these of meshbench's namespaces (and no cluster-scoped objects). */
+    only?: string[];
+  } = {},
 ): Promise<CleanupReport> {
   const timeoutMs = options.timeoutMs ?? 300_000;
   const log = options.log ?? (() => {});
   const report: CleanupReport = { namespaces: [], clusterObjects: [], dryRun: !!options.dryRun };
+  const pick = (items: k8s.V1Namespace[]) =>
+    options.only ? items.filter((n) => options.only!.includes(n.metadata?.name ?? "")) : items;
   const list = await kube.core.listNamespace({ labelSelector: MANAGED_SELECTOR });
-  for (const ns of list.items) {
+  for (const ns of pick(list.items)) {
     const name = ns.metadata!.name!;
     report.namespaces.push(name);
     if (options.dryRun) continue;
@@ -404,7 +410,7 @@ export async function cleanupCluster(
       }
     }
   }
-  for (const { apiVersion, kind } of CLUSTER_SCOPED_KINDS) {
+  for (const { apiVersion, kind } of options.only ? [] : CLUSTER_SCOPED_KINDS) {
     let items: k8s.KubernetesObject[] = [];
     try {
       const res = await kube.objects.list(
@@ -438,7 +444,9 @@ export async function cleanupCluster(
   if (options.dryRun) return report;
   const started = Date.now();
   while (true) {
-    const left = await kube.core.listNamespace({ labelSelector: MANAGED_SELECTOR });
+    const left = {
+      items: pick((await kube.core.listNamespace({ labelSelector: MANAGED_SELECTOR })).items),
+    };
     if (left.items.length === 0) break;
     if (Date.now() - started > timeoutMs) {
       const names = left.items.map((n) => `"${n.metadata?.name}"`).join(", ");

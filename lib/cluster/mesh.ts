@@ -546,6 +546,84 @@ export async function applyMeshResources(
 }
 
 /**
+ * Deletes meshbench's mesh resources (mTLS policies) from `namespaces`: before a mesh is
+ * uninstalled, so no policy of it outlives it (a CiliumNetworkPolicy requiring mutual
+ * authentication would deny all traffic once SPIRE is off). Returns what was deleted.
+ */
+export async function removeMeshResources(
+  kube: Kube,
+  mesh: ClusterMesh,
+  namespaces: string[],
+): Promise<string[]> {
+  const gone: string[] = [];
+  for (const o of namespaces.flatMap((ns) => mesh.resources(ns))) {
+    try {
+      await kube.objects.delete({
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        metadata: { name: o.metadata.name, namespace: o.metadata.namespace },
+      });
+      gone.push(describe(o));
+    } catch (e) {
+      if (!isNotFound(e) && !/Unrecognized API version and kind/.test(String(e))) {
+        throw new ClusterStageError("mesh", describe(o), `cannot delete: ${apiReason(e)}`);
+      }
+    }
+  }
+  return gone;
+}
+
+/**
+ * Checks that no running meshbench pod in `namespaces` is still meshed by `mesh` (after
+ * its enablement was removed and the workloads restarted), and that none of its mesh
+ * resources is left; throws a `mesh` stage error naming them. Only then may the mesh be
+ * uninstalled: removing a CNI agent or control plane under meshed pods leaves them stuck.
+ */
+export async function verifyUnmeshed(
+  kube: Kube,
+  mesh: ClusterMesh,
+  namespaces: string[],
+): Promise<void> {
+  const problems: string[] = [];
+  for (const namespace of namespaces) {
+    if (mesh.kind === "sidecar" || mesh.kind === "node-proxy") {
+      const pods = await kube.core.listNamespacedPod({
+        namespace,
+        labelSelector: MANAGED_SELECTOR,
+      });
+      for (const pod of pods.items) {
+        const phase = pod.status?.phase;
+        if (pod.metadata?.deletionTimestamp || phase === "Succeeded" || phase === "Failed") {
+          continue;
+        }
+        if (mesh.unmeshedReason(pod) === null) {
+          problems.push(`${describe({ kind: "Pod", metadata: pod.metadata })}: still meshed`);
+        }
+      }
+    }
+    for (const o of mesh.resources(namespace)) {
+      try {
+        await kube.objects.read({
+          apiVersion: o.apiVersion,
+          kind: o.kind,
+          metadata: { name: o.metadata.name, namespace },
+        });
+        problems.push(`${describe(o)}: still present`);
+      } catch (e) {
+        if (!isNotFound(e) && !/Unrecognized API version and kind/.test(String(e))) throw e;
+      }
+    }
+  }
+  if (problems.length) {
+    throw new ClusterStageError(
+      "mesh",
+      `mesh "${mesh.name}"`,
+      `not unmeshed before its uninstall:\n${problems.slice(0, 10).join("\n")}`,
+    );
+  }
+}
+
+/**
  * Checks that every running meshbench pod in `namespaces` is meshed by `mesh`; throws a
  * `mesh` stage error listing each unmeshed pod and why. For Cilium a pod is meshed when its
  * CiliumEndpoint exists. Returns the number of pods verified.

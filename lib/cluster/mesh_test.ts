@@ -242,6 +242,8 @@ Deno.test({
     // after the install (a real mesh's check looks for its injected proxy instead).
     const stand = (name: string): ClusterMesh => ({
       ...fakeMesh("registry.example/fake-mesh/control-plane:1", 60),
+      // Not a sidecar mesh: its pods carry nothing that tells meshed from unmeshed.
+      kind: "ebpf",
       name,
       systemNamespaces: [`${name}-system`],
       install: [{ ...fakeMesh("x", 60).install[0], namespace: `${name}-system` }],
@@ -250,8 +252,28 @@ Deno.test({
         pod.metadata?.annotations?.["meshbench.io/restarted-at"] ? null : "not re-created",
       resources: () => [],
     });
+    // What the cluster looked like when mesh-a's release was uninstalled.
+    let atUninstall: { label?: string; stamps: string[] } | undefined;
+    const runner: Runner = {
+      run: async (cmd, o) => {
+        if (
+          cmd[1] === "uninstall" && cmd.includes("--namespace") &&
+          cmd[cmd.indexOf("--namespace") + 1] === "mesh-a-system"
+        ) {
+          const pods = await kube.core.listNamespacedPod({ namespace: "http-benchmark" });
+          atUninstall = {
+            label: await nsLabel(),
+            stamps: pods.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) =>
+              p.metadata?.annotations?.["meshbench.io/restarted-at"] ?? ""
+            ),
+          };
+        }
+        return await realRunner.run(cmd, o);
+      },
+    };
     const target = new ClusterTarget({
       helm,
+      runner,
       healthTimeoutMs: 60_000,
       meshes: { "mesh-a": stand("mesh-a"), "mesh-b": stand("mesh-b") },
       loadTarget: () => ({ address: `http://127.0.0.1:${server.addr.port}/`, protocol: "http" }),
@@ -290,7 +312,17 @@ Deno.test({
       const base = (await kube.core.readNamespace({ name: "baseline-http" })).metadata?.labels;
       assertEquals(base?.["meshbench-test/mesh"], undefined, "baseline never enabled");
 
+      const meshedStamps = (await kube.core.listNamespacedPod({ namespace: "http-benchmark" }))
+        .items.map((p) => p.metadata?.annotations?.["meshbench.io/restarted-at"] ?? "");
       await run("mesh-b");
+      // Unmeshed, restarted and ready before mesh-a was uninstalled.
+      assert(atUninstall, "mesh-a's release was uninstalled");
+      assertEquals(atUninstall.label, undefined, "enablement removed before the uninstall");
+      assertEquals(atUninstall.stamps.length, 5);
+      assert(
+        atUninstall.stamps.every((s) => s && !meshedStamps.includes(s)),
+        "pods restarted unmeshed before the uninstall",
+      );
       assertEquals(await nsLabel(), "mesh-b");
       const now = await names();
       assert(!now.includes("mesh-a-system"), "mesh-a fully uninstalled before mesh-b");

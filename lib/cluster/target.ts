@@ -51,8 +51,10 @@ import {
   applyMeshResources,
   helmBinary,
   installMesh,
+  removeMeshResources,
   uninstallMesh,
   verifyMeshed,
+  verifyUnmeshed,
 } from "./mesh.ts";
 import { execInPod, readyPods } from "./exec.ts";
 import { fortioCommand, parseFortioJson } from "./fortio.ts";
@@ -597,8 +599,19 @@ export class ClusterTarget implements Target {
     );
     const meshed = meshedSpecs.map((s) => s.namespace);
     if (state.mesh !== "baseline") {
+      // Unmesh, restart, verify unmeshed, and only then uninstall: removing a mesh's node
+      // agents (istio-cni) or policies' backing (SPIRE) under meshed pods leaves them stuck
+      // Terminating or denied.
       const old = this.#mesh(state.mesh);
       await applyObjects(kube, renderNamespaces(meshedSpecs)); // drop enablement (SSA owns labels)
+      await removeMeshResources(kube, old, meshed);
+      await restartWorkloads(kube, meshed);
+      await waitHealthy(kube, meshed, {
+        timeoutMs: this.options.healthTimeoutMs ?? 300_000,
+        signal: ctx.signal,
+      });
+      await verifyUnmeshed(kube, old, meshed);
+      ctx.log.info(`mesh: benchmark pods unmeshed from ${old.name}; uninstalling it`);
       await uninstallMesh(kube, old, opts);
       state.mesh = "baseline";
       state.meshVersion = "none";
@@ -1089,7 +1102,12 @@ export class ClusterTarget implements Target {
     const kube = this.#connect(ctx);
     const state = await readState(ctx.runDir);
     if (state && state.mesh !== "baseline") {
-      await uninstallMesh(kube, this.#mesh(state.mesh), {
+      // The benchmark pods go first, while the mesh (its CNI plugin, its node agents) can
+      // still tear their networking down; then the mesh.
+      const mesh = this.#mesh(state.mesh);
+      await removeMeshResources(kube, mesh, state.namespaces);
+      await cleanupCluster(kube, { only: state.namespaces, log: (m) => ctx.log.info(m) });
+      await uninstallMesh(kube, mesh, {
         runner: this.options.runner ?? ctx.runner,
         helm: this.options.helm,
         kubeconfig: ctx.config.cluster.kubeconfig || undefined,
