@@ -1,18 +1,37 @@
 // The meshes as meshbench installs them, checked against the projects' real Helm charts
 // (fetched by .ci/install_charts.sh from the Go module proxy: Cilium at the pinned release,
 // Istio's source charts at a pinned commit; Linkerd's are not obtainable here). Each install
-// step is rendered by the real helm with exactly the `--set` arguments meshbench passes;
-// every value must change what is rendered (a misspelt key changes nothing), and the pod
-// selectors meshbench uses for control plane and node proxies, the system namespaces and
-// the sidecar sizing annotations must match what the charts create.
+// step is rendered by the real helm with exactly the `--set` arguments meshbench passes, at
+// the test control plane's Kubernetes version and at the benchmark cluster's (Ansible's
+// kubernetes_version). Every value must change what is rendered outside the ConfigMaps that
+// only echo the values (Istio's "values", the injector's and Linkerd's "values" keys), or
+// name a key the chart declares (one its injector reads at run time): a misspelt key does
+// neither. The pod selectors meshbench uses for control plane and node proxies, the system
+// namespaces, the sidecar sizing annotations and each mesh's declared footprint (what the
+// capacity check counts) must match what the charts create; the Cilium meshes' values must
+// keep the CNI's and their revert must render the CNI exactly as cluster:setup installed it.
 import { parseAllDocuments } from "yaml";
 import { assert, assertEquals } from "./_assert.ts";
-import { type ClusterMesh, clusterMesh, helmArgs, type HelmStep } from "./meshes.ts";
+import {
+  CILIUM_CNI_VALUES,
+  type ClusterMesh,
+  clusterMesh,
+  helmArgs,
+  type HelmStep,
+  type Requests,
+} from "./meshes.ts";
 import { helmBinary, ownedSystemNamespaces } from "./mesh.ts";
+import { cpuCores, memoryMiB } from "../quantity.ts";
 
 const CHARTS = new URL("../../.testenv/charts/", import.meta.url).pathname;
 /** The Kubernetes version charts are rendered for (the test control plane's). */
 const KUBE_VERSION = "1.34.4";
+/** The benchmark cluster's Kubernetes version (what cluster:setup installs). */
+const CLUSTER_KUBE_VERSION = String(
+  (parseAllDocuments(
+    Deno.readTextFileSync(new URL("../../ansible/group_vars/all.yml", import.meta.url)),
+  )[0].toJS() as Record<string, unknown>).kubernetes_version,
+);
 
 let skip: string | null = null;
 try {
@@ -54,21 +73,35 @@ function setArgs(step: HelmStep): string[] {
  */
 function normalized(text: string): string {
   return JSON.stringify(
-    objects(text).map((o) => {
-      const c = structuredClone(o) as Rendered & { stringData?: unknown };
-      if (c.kind === "Secret") {
-        delete c.data;
-        delete c.stringData;
-      }
-      const ann = (c.spec?.template?.metadata as { annotations?: Record<string, string> })
-        ?.annotations;
-      for (const k of Object.keys(ann ?? {})) if (k.includes("checksum")) delete ann![k];
-      return c;
-    }),
+    objects(text).filter((o) => !(o.kind === "ConfigMap" && o.metadata.name === "values")).map(
+      (o) => {
+        const c = structuredClone(o) as Rendered & { stringData?: unknown };
+        // ConfigMaps that echo the values: Istio's injector and Linkerd's config.
+        if (
+          c.kind === "ConfigMap" &&
+          ["istio-sidecar-injector", "linkerd-config"].includes(c.metadata.name)
+        ) {
+          delete c.data?.values;
+        }
+        if (c.kind === "Secret") {
+          delete c.data;
+          delete c.stringData;
+        }
+        const ann = (c.spec?.template?.metadata as { annotations?: Record<string, string> })
+          ?.annotations;
+        for (const k of Object.keys(ann ?? {})) if (k.includes("checksum")) delete ann![k];
+        return c;
+      },
+    ),
   );
 }
 
-async function render(family: string, step: HelmStep, sets: string[]): Promise<string> {
+async function render(
+  family: string,
+  step: HelmStep,
+  sets: string[],
+  kubeVersion = KUBE_VERSION,
+): Promise<string> {
   const out = await new Deno.Command(helmBinary(), {
     args: [
       "template",
@@ -77,7 +110,7 @@ async function render(family: string, step: HelmStep, sets: string[]): Promise<s
       "--namespace",
       step.namespace,
       "--kube-version",
-      KUBE_VERSION,
+      kubeVersion,
       ...sets,
     ],
     stdout: "piped",
@@ -148,23 +181,21 @@ async function checkSteps(family: string, mesh: ClusterMesh): Promise<Rendered[]
     assertEquals(normalized(await render(family, step, sets)), fullNormalized, "renders repeat");
     const defaults = chartDefaults(family, step.chart);
     for (let i = 0; i < sets.length; i += 2) {
+      if (sets[i] === "--set-file") continue; // generated certificates: always used
       const without = [...sets.slice(0, i), ...sets.slice(i + 2)];
       const other = normalized(await render(family, step, without));
       if (other !== fullNormalized) continue;
-      // No effect is fine only when meshbench states the chart's own default explicitly.
-      const [key, value] = [
-        sets[i + 1].slice(0, sets[i + 1].indexOf("=")),
-        step.values[
-          sets[i + 1].slice(0, sets[i + 1].indexOf("="))
-        ],
-      ];
-      assertEquals(
-        lookup(defaults, key),
-        value,
-        `${mesh.name}: "--set ${sets[i + 1]}" changes nothing in ${family}/${step.chart} and ` +
-          `is not the chart's default (misspelt?)`,
+      // No effect on what is rendered is fine only for a key the chart declares (its
+      // injector reads it at run time, or meshbench states the default explicitly).
+      const key = sets[i + 1].slice(0, sets[i + 1].indexOf("="));
+      assert(
+        lookup(defaults, key) !== undefined,
+        `${mesh.name}: "${sets[i]} ${sets[i + 1]}" changes nothing in ${family}/${step.chart} ` +
+          `and is no key of the chart (misspelt?)`,
       );
     }
+    // The benchmark cluster's Kubernetes version renders too.
+    objects(await render(family, step, sets, CLUSTER_KUBE_VERSION));
     // Objects without a namespace land in the release's.
     all.push(
       ...objects(full).map((o) => ({
@@ -192,23 +223,84 @@ function checkSelectors(mesh: ClusterMesh, objs: Rendered[]): void {
   }
 }
 
+interface PodSpecView {
+  containers?: Array<{ resources?: { requests?: Record<string, string> } }>;
+}
+
+/** Requests of workloads, in `Kind/ns/name` order: Deployments/StatefulSets x replicas. */
+function requestsOf(objs: Rendered[], kinds: string[]): Requests {
+  let cpu = 0;
+  let mem = 0;
+  for (const o of objs.filter((o) => kinds.includes(o.kind))) {
+    const spec = o.spec as { replicas?: number; template?: { spec?: PodSpecView } };
+    const n = o.kind === "DaemonSet" ? 1 : (spec.replicas ?? 1);
+    for (const c of spec.template?.spec?.containers ?? []) {
+      cpu += n * cpuCores(c.resources?.requests?.cpu);
+      mem += n * memoryMiB(c.resources?.requests?.memory);
+    }
+  }
+  return { cpu: Math.round(cpu * 1000) / 1000, memoryMiB: mem };
+}
+
+const id = (o: Rendered) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
+
+/** Objects of `objs` that `base` does not render (what a mesh adds to a release). */
+function added(objs: Rendered[], base: Rendered[]): Rendered[] {
+  const have = new Set(base.map(id));
+  return objs.filter((o) => !have.has(id(o)));
+}
+
 Deno.test({
-  name: "Cilium as meshbench installs it: the real chart at the pinned version",
+  name: "Cilium as meshbench runs it: the CNI release's values kept, the mesh reverted exactly",
   ignore: skip !== null,
   async fn() {
-    const mesh = clusterMesh("cilium");
-    const chart = Deno.readTextFileSync(`${CHARTS}cilium/cilium/Chart.yaml`);
-    assertEquals(/^version:\s*(\S+)/m.exec(chart)?.[1], mesh.version);
-    const objs = await checkSteps("cilium", mesh);
-    checkSelectors(mesh, objs);
-    checkNamespaces(mesh, objs);
-    // SPIRE for mutual authentication gets its own namespace, from the chart itself.
-    assert(objs.some((o) => o.kind === "Namespace" && o.metadata.name === "cilium-spire"));
-    const operator = objs.find((o) =>
-      o.kind === "Deployment" &&
-      matches("io.cilium/app=operator", o.spec?.template?.metadata?.labels)
-    );
-    assertEquals((operator?.spec as { replicas?: number })?.replicas, 1);
+    const cni: HelmStep = {
+      release: "cilium",
+      chart: "cilium",
+      repo: "",
+      namespace: "kube-system",
+      values: CILIUM_CNI_VALUES,
+      timeoutS: 1,
+    };
+    // The CNI's own values (what cluster:setup installs) each take effect or are declared.
+    const cniObjs = await checkSteps("cilium", { ...clusterMesh("cilium"), install: [cni] });
+    const cniOnly = normalized(await render("cilium", cni, setArgs(cni)));
+    for (const name of ["cilium", "cilium-l7"]) {
+      const mesh = clusterMesh(name);
+      const chart = Deno.readTextFileSync(`${CHARTS}cilium/cilium/Chart.yaml`);
+      assertEquals(/^version:\s*(\S+)/m.exec(chart)?.[1], mesh.version);
+      const objs = await checkSteps("cilium", mesh);
+      checkSelectors(mesh, objs);
+      checkNamespaces(mesh, objs);
+      // SPIRE for mutual authentication gets its own namespace, from the chart itself, and
+      // keeps no PersistentVolumeClaim (a kubeadm cluster has no StorageClass).
+      assert(objs.some((o) => o.kind === "Namespace" && o.metadata.name === "cilium-spire"));
+      assert(!JSON.stringify(objs).includes("volumeClaimTemplates"), "SPIRE claims a volume");
+      const config = objs.find((o) =>
+        o.kind === "ConfigMap" && o.metadata.name === "cilium-config"
+      );
+      assertEquals(config?.data?.["enable-wireguard"], "true");
+      assertEquals(config?.data?.["mesh-auth-enabled"], "true");
+      assertEquals(config?.data?.["ipam"], "kubernetes");
+      assertEquals(config?.data?.["cni-exclusive"], "false");
+      const operator = objs.find((o) =>
+        o.kind === "Deployment" &&
+        matches("io.cilium/app=operator", o.spec?.template?.metadata?.labels)
+      );
+      assertEquals((operator?.spec as { replicas?: number })?.replicas, 1);
+      // What the mesh adds to the CNI is what the capacity check counts.
+      const extra = added(objs, cniObjs);
+      assertEquals(requestsOf(extra, ["Deployment", "StatefulSet"]), mesh.footprint.controlPlane);
+      assertEquals(requestsOf(extra, ["DaemonSet"]), mesh.footprint.perNode);
+      // "Uninstalling" the mesh renders the CNI exactly as cluster:setup installed it.
+      const step = mesh.install[0];
+      const revert = helmArgs(step, "0", "ctx", "/dev/null", () => "", { revert: true });
+      const reverted = await render("cilium", step, [
+        ...setArgs(step),
+        ...revert.slice(revert.indexOf("--set")),
+      ]);
+      assertEquals(normalized(reverted), cniOnly, `${name}: the revert leaves the CNI changed`);
+    }
   },
 });
 
@@ -232,10 +324,23 @@ Deno.test({
       assert(template.includes(a), `istio injection template does not read "${a}"`);
     }
     assert(template.includes("name: istio-proxy"), "injection template names istio-proxy");
+    assertEquals(requestsOf(objs, ["Deployment", "StatefulSet"]), sidecar.footprint.controlPlane);
+    assertEquals(requestsOf(objs, ["DaemonSet"]), sidecar.footprint.perNode);
+    // The injector sizes every sidecar from the values it was given.
+    const injected = JSON.parse(injector?.data?.values ?? "{}").global.proxy.resources.requests;
+    assertEquals(
+      { cpu: cpuCores(injected.cpu), memoryMiB: memoryMiB(injected.memory) },
+      sidecar.footprint.sidecar,
+    );
 
     const ambient = clusterMesh("istio-ambient");
     const ambientObjs = await checkSteps("istio", ambient);
     checkSelectors(ambient, ambientObjs);
     checkNamespaces(ambient, ambientObjs);
+    assertEquals(
+      requestsOf(ambientObjs, ["Deployment", "StatefulSet"]),
+      ambient.footprint.controlPlane,
+    );
+    assertEquals(requestsOf(ambientObjs, ["DaemonSet"]), ambient.footprint.perNode);
   },
 });
