@@ -6,10 +6,11 @@
 #     chart install/kubernetes/cilium.
 #   - Istio: istio.io/istio has no release versions on the proxy, only pseudo-versions of
 #     commits; the newest one served is pinned below (its charts are the source charts, with
-#     the placeholder version 1.0.0), so the Istio checks are of that commit, not of 1.27.3.
+#     the placeholder version 1.0.0), so the Istio checks are of that commit, not of the pinned 1.27.9.
 #   - Linkerd: github.com/linkerd/linkerd2 is not served by the proxy (403): not fetched.
 # Layout: .testenv/charts/<family>/<chart> with the chart names meshbench's install steps
-# use, and .testenv/charts/charts.env naming the sources. Idempotent; the Go module cache
+# use, .testenv/charts/cilium/crds/ with Cilium's CiliumNetworkPolicy and CiliumEndpoint
+# CRDs, and .testenv/charts/charts.env naming the sources. Idempotent; the Go module cache
 # keeps the downloads.
 set -euo pipefail
 
@@ -22,7 +23,7 @@ export PATH="$PATH:/usr/local/go/bin"
 
 log() { printf 'install_charts: %s\n' "$*" >&2; }
 
-stamp="cilium=$CILIUM_MODULE istio=$ISTIO_MODULE"
+stamp="cilium=$CILIUM_MODULE+crds istio=$ISTIO_MODULE"
 if [[ -f "$out/charts.env" ]] && grep -qxF "SOURCES=\"$stamp\"" "$out/charts.env"; then
   log "charts present ($stamp)"
   exit 0
@@ -45,6 +46,11 @@ mkdir -p "$out.tmp/cilium" "$out.tmp/istio"
 cilium="$(module_dir "$CILIUM_MODULE")"
 istio="$(module_dir "$ISTIO_MODULE")"
 cp -r "$cilium/install/kubernetes/cilium" "$out.tmp/cilium/cilium"
+# Cilium's real CRDs for the policies meshbench applies (validated by the test API server).
+mkdir -p "$out.tmp/cilium/crds"
+for crd in ciliumnetworkpolicies ciliumendpoints; do
+  cp "$cilium/pkg/k8s/apis/cilium.io/client/crds/v2/$crd.yaml" "$out.tmp/cilium/crds/"
+done
 cp -r "$istio/manifests/charts/base" "$out.tmp/istio/base"
 cp -r "$istio/manifests/charts/istio-control/istio-discovery" "$out.tmp/istio/istiod"
 cp -r "$istio/manifests/charts/istio-cni" "$out.tmp/istio/cni"

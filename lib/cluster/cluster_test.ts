@@ -185,6 +185,9 @@ Deno.test({
           namespace: "db-benchmark",
         });
         assertEquals(redis.status?.readyReplicas, 3);
+        // Like kubeadm, the test control plane has no StorageClass: Redis is ready without.
+        const classes = await k().objects.list("storage.k8s.io/v1", "StorageClass");
+        assertEquals(classes.items.length, 0);
         const svc = await k().core.readNamespacedService({
           name: "http-server-nodeport",
           namespace: "baseline-http",
@@ -220,6 +223,31 @@ Deno.test({
         (bad.spec as { mtls: { mode: string } }).mtls.mode = "SUPERSTRICT";
         const e = await assertRejects(() => applyObjects(k(), [bad], { dryRun: true }));
         assertStringIncludes((e as Error).message, "SUPERSTRICT");
+      });
+
+      const realCrds = new URL("../../.testenv/charts/cilium/crds/", import.meta.url).pathname;
+      let noRealCrds: string | null = null;
+      try {
+        Deno.statSync(`${realCrds}ciliumnetworkpolicies.yaml`);
+      } catch {
+        noRealCrds = `Cilium's CRDs missing in "${realCrds}" (run: bash .ci/install_charts.sh)`;
+        console.log(`SKIP Cilium policies against the real CRD: ${noRealCrds}`);
+      }
+      await t.step({
+        name: "meshbench's Cilium policies (L3/L4 and L7) pass Cilium's own CRD schema",
+        ignore: noRealCrds !== null,
+        async fn() {
+          const crd = readCrds(["ciliumnetworkpolicies.yaml"], realCrds)[0];
+          crd.metadata.labels = { ...crd.metadata.labels, ...MANAGED_LABELS };
+          await installCrds(k(), [crd]);
+          for (const name of ["cilium", "cilium-l7"]) {
+            const [applied] = await applyMeshResources(k(), CLUSTER_MESHES[name], [
+              "http-benchmark",
+            ], { dryRun: true });
+            // A field the schema does not know would have been pruned, not kept.
+            assertEquals(applied.spec, CLUSTER_MESHES[name].resources("http-benchmark")[0].spec);
+          }
+        },
       });
 
       await t.step("meshed-pod verification catches pods without the proxy", async () => {
