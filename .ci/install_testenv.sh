@@ -15,7 +15,7 @@ K8S_VERSION="v1.34.4"  # k8s.io/kubernetes; staging modules at v0.34.4; bundles 
 KWOK_VERSION="v0.8.0"  # sigs.k8s.io/kwok
 FORTIO_VERSION="v1.66.5"  # fortio.org/fortio: the cluster's load generator (image fortio/fortio:1.66.5),
                           # run by exec into kwok pods in tests (newer releases need grol.io, not served)
-HELM_VERSION="v3.19.0"    # helm.sh/helm/v3: installs the meshes' charts (and a fixture chart in tests)
+HELM_VERSION="v3.19.5"    # helm.sh/helm/v3: installs the meshes' charts (and a fixture chart in tests)
 METRICS_SERVER_VERSION="v0.9.0"  # sigs.k8s.io/metrics-server: 0.9.x supports Kubernetes 1.34+;
                                  # reads the node annotation kwok's resource metrics path needs;
                                  # its go.mod asks for Go 1.26.4 (older 1.26 fetch that toolchain)

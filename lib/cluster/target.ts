@@ -339,7 +339,7 @@ export class ClusterTarget implements Target {
         missing.push({
           name: "helm",
           purpose: "installing the meshes' pinned Helm charts",
-          install: "go install helm.sh/helm/v3/cmd/helm@v3.19.0",
+          install: "go install helm.sh/helm/v3/cmd/helm@v3.19.5",
           autoInstallable: true,
         });
       }
