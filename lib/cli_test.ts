@@ -11,8 +11,8 @@ import {
   type TaskSpec,
   UsageError,
 } from "./cli.ts";
-import { ConfigError } from "./config.ts";
-import { CONFIG_FLAGS, knownEnv } from "./config_schema.ts";
+import { ConfigError, rangeText } from "./config.ts";
+import { CONFIG_FLAGS, configFields, knownEnv } from "./config_schema.ts";
 import { configVocabulary } from "./pipeline.ts";
 
 const STAGE: TaskSpec = {
@@ -171,4 +171,39 @@ Deno.test("out must be a directory or creatable, and checking it creates nothing
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** The table of config fields docs/cli.md must hold, rendered from the schema. */
+function configTableRows(): string[][] {
+  return configFields().map(({ path, node }) => {
+    const items = node.items;
+    const allowed = node.enum
+      ? node.enum.join(", ")
+      : node.type === "array"
+      ? (items!.type === "string"
+        ? "list of names"
+        : `list of ${items!.type}s ${rangeText(items!)}`)
+      : node.type === "integer" || node.type === "number"
+      ? `${node.type} ${rangeText(node)}`
+      : node.type === "string"
+      ? (node.pattern?.startsWith("^[^") ?? true
+        ? `text${node.minLength ? ", not empty" : ""}, no control characters`
+        : node.description!)
+      : node.type;
+    return [
+      `\`${path}\``,
+      `\`${JSON.stringify(node.default)}\``,
+      allowed,
+      node["x-env"] ? `\`${node["x-env"]}\`` : "",
+      node["x-flag"] ? `\`--${node["x-flag"]}\`` : "",
+    ];
+  });
+}
+
+Deno.test("docs/cli.md lists every config field with its default, range, variable and flag", async () => {
+  const text = await Deno.readTextFile(new URL("../docs/cli.md", import.meta.url));
+  const section = text.slice(text.indexOf("## Config fields"), text.indexOf("## Refused input"));
+  const rows = section.split("\n").filter((l) => l.startsWith("| `"))
+    .map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
+  assertEquals(rows, configTableRows(), "docs/cli.md: print the rows with this test's renderer");
 });
