@@ -63,8 +63,8 @@ export interface TaskSpec {
   flags?: Record<string, FlagSpec>;
   /** How many positionals, and what they are called in errors. */
   positionals?: { min: number; max: number; name: string };
-  /** Config flags may not be combined with `--run` (the run's manifest holds its config). */
-  runExcludesConfig?: boolean;
+  /** The positional names the run directory, like `--run` (report, notebooks, export). */
+  runPositional?: boolean;
   /** The task creates a run directory under `out` (checked before anything starts). */
   createsRun?: boolean;
   /** Help lines after the flags (environment, exit codes). */
@@ -319,23 +319,27 @@ export async function parseCli(
   const { values, positionals } = parseArgsFor(spec, args);
   const flags: Record<string, unknown> = {};
   const flagText: Record<string, { flag: string; text: string }> = {};
+  // A named run brings its own config (its manifest): config flags would be ignored, so they
+  // are refused, `--out` too (it only says where to look for the newest run).
+  const runNamed = values.run !== undefined || (spec.runPositional && positionals.length > 0);
+  const named = values.run !== undefined ? "--run" : "RUN_DIR";
   for (const [name, v] of Object.entries(values)) {
-    if (!isConfigFlag(spec, name) || v === undefined) continue;
-    const path = CONFIG_FLAG_PATHS[name];
-    if (spec.runExcludesConfig && values.run !== undefined) {
+    if (!(isConfigFlag(spec, name) || name === "config") || v === undefined) continue;
+    if (runNamed) {
       throw new UsageError(
-        `--${name} does not apply with --run: a run keeps its config in its manifest.json`,
+        `--${name} does not apply with ${named}: ${
+          name === "out"
+            ? "--out only says where to find the newest run"
+            : "a run keeps its config in its manifest.json"
+        }`,
       );
     }
+    if (name === "config") continue;
+    const path = CONFIG_FLAG_PATHS[name];
     flags[path] = typeof v === "boolean"
       ? v
       : configValueFromText(path, v as string, `command-line flag --${name}`);
     if (typeof v === "string") flagText[path] = { flag: name, text: v };
-  }
-  if (spec.runExcludesConfig && values.run !== undefined && values.config !== undefined) {
-    throw new UsageError(
-      "--config does not apply with --run: a run keeps its config in its manifest.json",
-    );
   }
   const vocab = spec.config === "all" ? await options.vocabulary?.() : undefined;
   const { config, sources, where } = await loadConfig({
@@ -345,7 +349,7 @@ export async function parseCli(
     flagText,
     vocabulary: vocab,
   });
-  if (spec.createsRun && !(spec.runExcludesConfig && values.run !== undefined)) {
+  if (spec.createsRun && !runNamed) {
     await checkOutDir(config.out, where("out"));
   }
   return {

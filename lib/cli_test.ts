@@ -147,7 +147,7 @@ Deno.test("config flags go through the one config merge, with the flag named in 
   );
   await assert.rejects(
     parseCli(
-      { ...STAGE, runExcludesConfig: true, config: "all" },
+      { ...STAGE, config: "all" },
       { args: ["--run", "x", "--seed", "2"], env: {} },
     ),
     /--seed does not apply with --run/,
@@ -206,4 +206,31 @@ Deno.test("docs/cli.md lists every config field with its default, range, variabl
   const rows = section.split("\n").filter((l) => l.startsWith("| `"))
     .map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
   assertEquals(rows, configTableRows(), "docs/cli.md: print the rows with this test's renderer");
+});
+
+Deno.test("a named run brings its config: config flags and --out beside it are refused", async () => {
+  await assert.rejects(
+    parseCli(STAGE, { args: ["--run", "r", "--out", "o"], env: {} }),
+    /--out does not apply with --run: --out only says where to find the newest run/,
+  );
+  const reader: TaskSpec = {
+    ...STAGE,
+    name: "report",
+    positionals: { min: 0, max: 1, name: "RUN_DIR" },
+    runPositional: true,
+  };
+  await assert.rejects(
+    parseCli(reader, { args: ["some/run", "--out", "o"], env: {} }),
+    /--out does not apply with RUN_DIR/,
+  );
+  const cleanup: TaskSpec = { ...STAGE, name: "cleanup", config: ["target", "context", "out"] };
+  await assert.rejects(
+    parseCli(cleanup, { args: ["--run", "r", "--target", "cluster"], env: {} }),
+    /--target does not apply with --run: a run keeps its config in its manifest.json/,
+  );
+  const ok = await parseCli(cleanup, {
+    args: ["--target", "cluster", "--context", "c"],
+    env: {},
+  });
+  assertEquals(ok.config.target, "cluster");
 });

@@ -25,7 +25,6 @@ export function stageSpec(name: string, description: string, createsRun = false)
     // (where to find the newest run) applies. A stage that starts a run takes every field.
     config: createsRun ? "all" : ["out"],
     flags: { run: FLAGS.run, quiet: FLAGS.quiet },
-    runExcludesConfig: createsRun,
     createsRun,
   };
 }

@@ -40,6 +40,7 @@ Exit codes here: 0 written, 1 could not read the run or write the file, 2 bad in
     },
   },
   positionals: { min: 0, max: 1, name: "RUN_DIR" },
+  runPositional: true,
 };
 
 if (import.meta.main) {

@@ -38,6 +38,7 @@ Exit codes here: 0 all ran, 1 a notebook failed, 2 bad input.`,
     only: { type: "string", arg: "a,b", help: "only these notebooks (names without .ipynb)" },
   },
   positionals: { min: 0, max: 1, name: "RUN_DIR" },
+  runPositional: true,
 };
 
 if (import.meta.main) {

@@ -14,6 +14,7 @@ Exit codes here: 0 written (problems with the run are warnings), 1 could not wri
   config: ["out"],
   flags: { run: FLAGS.run },
   positionals: { min: 0, max: 1, name: "RUN_DIR" },
+  runPositional: true,
 };
 
 if (import.meta.main) {

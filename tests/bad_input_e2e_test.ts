@@ -268,6 +268,18 @@ const CASES: Case[] = [
     expect: () => ["--iterations does not apply to deno task load", "takes: --out, --run"],
   },
   {
+    name: "a cluster flag beside --run to cleanup is refused (the run says what to remove)",
+    task: "cleanup",
+    args: (d) => ["--run", d, "--target", "cluster"],
+    expect: () => ["--target does not apply with --run", "manifest.json"],
+  },
+  {
+    name: "--out beside a named run is refused",
+    task: "report",
+    args: (d) => [d, "--out", join(d, "results")],
+    expect: () => ["--out does not apply with RUN_DIR"],
+  },
+  {
     name: "a number flag that is not a number is refused with the flag and value",
     task: "bench:all",
     args: (d) => ["--iterations", "many", "--out", join(d, "results")],
