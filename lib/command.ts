@@ -1,5 +1,5 @@
 /**
- * The one command runner (STYLE principle 7): non-zero exit throws with the
+ * The one command runner, passed in so tests can record instead: non-zero exit throws with the
  * command and the tail of stderr; tolerated exit codes are explicit; every
  * child is registered so Ctrl-C or a crash stops all of them.
  *

@@ -1,5 +1,5 @@
 /**
- * The stages of a benchmark as functions over a run directory (STYLE principle 5):
+ * The stages of a benchmark as functions over a run directory, so each can re-run alone:
  * deploy, health, warm-up, load, cool-down, collect, report, cleanup. Each reads
  * the manifest, does its work, and records its start, end and status. `benchAll`
  * runs them in order and always cleans up.

@@ -9,9 +9,11 @@
  *
  * @example
  * ```ts
- * import { meshLabel, notice } from "./plots.ts";
- * if (meshLabel("istio", true) !== "istio (emulated)") throw new Error("label");
+ * import { notice, table } from "./plots.ts";
  * if (!notice("No results").html.includes("No results")) throw new Error("notice");
+ * const rows = [{ mesh: "istio", p99: 1.5 }];
+ * const t = table("p99", rows, { columns: [{ header: "mesh", value: (r) => r.mesh }] });
+ * if (!t.html.includes("<td>istio</td>")) throw new Error("table");
  * ```
  *
  * @module

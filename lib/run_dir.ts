@@ -1,5 +1,5 @@
 /**
- * The run directory: stages talk only through its files (STYLE principle 5).
+ * The run directory: stages talk only through its files, so any stage can re-run alone.
  *
  * ```
  * <out>/<run-id>/manifest.json   effective config, provenance, plan, stage log

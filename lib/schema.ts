@@ -1,5 +1,5 @@
 /**
- * The versioned result schema (STYLE principle 3), published as JSON Schema in
+ * The versioned result schema, one for every target, published as JSON Schema in
  * `schema/`. Readers take `unknown` and validate here; errors name the file, the
  * JSON path and what was wrong.
  *

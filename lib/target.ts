@@ -34,7 +34,7 @@ export interface Logger {
   progress(label: string, done: number, total: number): void;
 }
 
-/** What every stage gets: the run directory and effects passed in (STYLE principle 10). */
+/** What every stage gets: the run directory, and effects passed in so stages test without them. */
 export interface StageContext {
   runDir: string;
   /** Validated effective config (see `config.ts`). */

@@ -65,7 +65,7 @@ export interface LatencySummary {
   meanMs: number;
 }
 
-/** What every load-tool adapter produces: tool-neutral (STYLE principle 4). */
+/** What every load-tool adapter produces: tool-neutral, so results compare across tools. */
 export interface LoadResult {
   tool: string;
   toolVersion: string;

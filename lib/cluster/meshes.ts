@@ -1,5 +1,5 @@
 /**
- * The real meshes of the cluster target, as data (STYLE principle 12): kind, pinned
+ * The real meshes of the cluster target, as data rather than branches: kind, pinned
  * version, Helm install and uninstall steps, how a namespace is enabled, how a pod is
  * verified as meshed, which pods and containers are the control and data planes, and the
  * mesh resources meshbench applies (mTLS policies), which the API server validates.

@@ -1,8 +1,9 @@
 /**
  * The OCI target's infrastructure: Terraform for the free-tier topology, Ansible for the
- * kubeadm cluster, and the checks that run without a cloud account.
+ * kubeadm cluster, and the checks that run without a cloud account. In outline (not run as a
+ * doc test: it needs an OCI account):
  *
- * ```ts
+ * ```ts ignore
  * const infra = await infraUp({ varFile: "terraform/meshbench.tfvars", log });
  * const cluster = await clusterSetup({ mesh: "cilium", log });
  * // ... run the cluster target with cluster.kubeconfig / cluster.context ...

@@ -1,5 +1,5 @@
 /**
- * The emulated meshes of the local target, as data (STYLE principle 12), and the
+ * The emulated meshes of the local target, as data rather than branches, and the
  * HAProxy configs that realise them. These are emulations, named so everywhere:
  * - `sidecar-emu`: L7 proxies on both ends (client sidecar -> mTLS -> one server
  *   sidecar per replica), like Envoy or linkerd2-proxy sidecars.
