@@ -10,7 +10,7 @@
  * Writes `bench/out/self-<time>.json` and prints a table.
  */
 import { join } from "node:path";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig, parseStoredConfig } from "../lib/config.ts";
 import { realRunner } from "../lib/command.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { initRun, openRun, stageCleanup, stageDeploy, stageHealth } from "../lib/pipeline.ts";
@@ -120,7 +120,7 @@ async function wallRatio() {
   if (p.code !== 0) throw new Error(`bench:all failed: ${new TextDecoder().decode(p.stderr)}`);
   const [dir] = [...Deno.readDirSync(out)].map((e) => join(out, e.name));
   const m = await readManifest(dir);
-  const c = m.config as { warmupS: number; cooldownS: number; gapS: number };
+  const c = parseStoredConfig(m.config, join(dir, "manifest.json"));
   // A batch point's durationS is only a bound: its load window is the job's measured time.
   let load = plannedLoadSeconds(m.plan.filter((r) => r.point.mode !== "batch"));
   for (const f of await listRunFiles(dir)) {

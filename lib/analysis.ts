@@ -39,6 +39,7 @@ import { escapeHtml, type Figure, JUPYTER_DISPLAY, notice, table } from "./plots
 import { meshLabel } from "./format.ts";
 import { resultsDir } from "./report.ts";
 import { runFileStem } from "./run_dir.ts";
+import { readStoredConfig } from "./config.ts";
 import { type Measured, recordMetrics } from "./metric_values.ts";
 import { isMetricName, metricSpec, RECORD_METRICS } from "./metric_vocabulary.ts";
 import type {
@@ -453,22 +454,18 @@ export interface StatsSettings {
 
 /** The statistics settings a run was summarised with (its manifest's config). */
 export function statsSettings(run: Pick<LoadedRun, "manifest" | "summary">): StatsSettings {
-  const c = (run.manifest?.config ?? {}) as Record<string, unknown>;
-  const defaulted: string[] = [];
   // The values collect (and the reader's recomputation) use when the config lacks them.
-  const pick = (path: string, fallback: number): number => {
-    const v = configAt(c, path);
-    if (typeof v === "number") return v;
-    defaulted.push(`${path}=${fallback}`);
-    return fallback;
-  };
+  const { config, defaulted } = readStoredConfig(run.manifest?.config ?? {});
+  const used = ["seed", "bootstrap.resamples", "bootstrap.confidence", "noisyCvPct"];
+  const missing = used.filter((p) => defaulted.includes(p))
+    .map((p) => `${p}=${configAt(config as unknown as Record<string, unknown>, p)}`);
   return {
     baselineMesh: run.summary?.baselineMesh ?? "baseline",
-    seed: pick("seed", 1),
-    resamples: pick("bootstrap.resamples", 2000),
-    confidence: pick("bootstrap.confidence", 0.95),
-    noisyCvPct: pick("noisyCvPct", 10),
-    source: defaulted.length ? `defaults (${defaulted.join(", ")})` : "manifest",
+    seed: config.seed,
+    resamples: config.bootstrap.resamples,
+    confidence: config.bootstrap.confidence,
+    noisyCvPct: config.noisyCvPct,
+    source: missing.length ? `defaults (${missing.join(", ")})` : "manifest",
   };
 }
 

@@ -528,26 +528,34 @@ export function parseStoredConfig(value: unknown, where: string): BenchConfig {
  * Unknown fields are ignored (a reader of results keeps going; stages use
  * {@linkcode parseStoredConfig}).
  */
-export function readStoredConfig(value: unknown): { config: BenchConfig; problems: string[] } {
+export function readStoredConfig(
+  value: unknown,
+): { config: BenchConfig; problems: string[]; defaulted: string[] } {
   const config = configDefaults();
   const problems: string[] = [];
+  /** Fields that took their default: missing, or invalid (those are in `problems` too). */
+  const defaulted: string[] = [];
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     if (value !== undefined) problems.push(`config is not a mapping: ${q(value)}`);
-    return { config, problems };
+    return { config, problems, defaulted: configFields().map((f) => f.path) };
   }
   for (const { path, node } of configFields()) {
     const parts = path.split(".");
     const v = getPath(value, parts);
-    if (v === undefined) continue;
+    if (v === undefined) {
+      defaulted.push(path);
+      continue;
+    }
     try {
       check(v, node, parts, () => ({}));
       setPath(config as unknown as Record<string, unknown>, parts, structuredClone(v));
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       problems.push(`${e.message.replace(/^Invalid config /, "config ")}; the default is used`);
+      defaulted.push(path);
     }
   }
-  return { config, problems };
+  return { config, problems, defaulted };
 }
 
 /** Reads a config file, refusing what is not a small regular file. */

@@ -313,5 +313,7 @@ Deno.test("the config of a manifest is validated, not cast; missing fields take 
   assertEquals(lenient.config.seed, 4);
   assertEquals(lenient.config.baseline, "baseline");
   assertEquals(lenient.problems.length, 1);
+  assert(lenient.defaulted.includes("baseline") && lenient.defaulted.includes("noisyCvPct"));
+  assert(!lenient.defaulted.includes("seed"));
   assert(lenient.problems[0].includes('"baseline"'), lenient.problems[0]);
 });
