@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
 import { startTestenv, stopTestenv, TestenvMissingError } from "../lib/testenv/testenv.ts";
 import { connect, disconnect } from "../lib/cluster/kube.ts";
 import { applyObjects } from "../lib/cluster/deploy.ts";
@@ -29,18 +29,37 @@ import { sampleResources } from "../lib/cluster/metrics.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const SPEC: TaskSpec = {
+  name: "bench:cluster-metrics",
+  description: "Time per resource-metrics sample over a kwok cluster (the test control plane).",
+  flags: {
+    nodes: { type: "string", arg: "N", help: "kwok nodes (1 to 1000; default: 100)" },
+    pods: { type: "string", arg: "N", help: "pods (1 to 10000; default: 1000)" },
+    samples: { type: "string", arg: "N", help: "samples timed (1 to 1000; default: 10)" },
+  },
+};
+
+/** An integer flag within [1, max], or exit 2 naming it. */
+function count(values: Record<string, unknown>, name: string, def: number, max: number): number {
+  const text = (values[name] as string | undefined) ?? String(def);
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    console.error(`error: Invalid --${name}: expected an integer from 1 to ${max}, got "${text}"`);
+    Deno.exit(2);
+  }
+  return n;
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      nodes: { type: "string", default: "100" },
-      pods: { type: "string", default: "1000" },
-      samples: { type: "string", default: "10" },
-    },
-  });
-  const nodes = Number(values.nodes);
-  const pods = Number(values.pods);
-  const samples = Number(values.samples);
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(taskHelp(SPEC));
+    Deno.exit(0);
+  }
+  const parsed = parseOrExit2(SPEC, Deno.args);
+  if (typeof parsed === "number") Deno.exit(parsed);
+  const nodes = count(parsed.values, "nodes", 100, 1000);
+  const pods = count(parsed.values, "pods", 1000, 10000);
+  const samples = count(parsed.values, "samples", 10, 1000);
   const dir = await Deno.makeTempDir({ prefix: "meshbench-bench-metrics-" });
   const t0 = performance.now();
   let env;

@@ -11,6 +11,7 @@
  */
 import { join } from "node:path";
 import { loadConfig, parseStoredConfig } from "../lib/config.ts";
+import { parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { initRun, openRun, stageCleanup, stageDeploy, stageHealth } from "../lib/pipeline.ts";
@@ -161,9 +162,28 @@ async function summaryScale(n: number) {
   }
 }
 
+const SPEC: TaskSpec = {
+  name: "bench:self",
+  description: "meshbench's own speed: (a) throughput vs raw wrk, (b) wall time vs load " +
+    "windows, (c) summary + report at 10,000 records; writes bench/out/self-<time>.json.",
+  flags: {
+    only: { type: "string", arg: "abc", help: "only these parts (e.g. --only=a, --only=bc)" },
+  },
+};
+
 if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(taskHelp(SPEC));
+    Deno.exit(0);
+  }
+  const parsed = parseOrExit2(SPEC, Deno.args);
+  if (typeof parsed === "number") Deno.exit(parsed);
+  const only = parsed.values.only as string | undefined;
+  if (only !== undefined && !/^[abc]+$/.test(only)) {
+    console.error(`error: Invalid --only: expected parts among a, b, c (e.g. "bc"), got "${only}"`);
+    Deno.exit(2);
+  }
   const load = Deno.loadavg();
-  const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7);
   const want = (part: string) => !only || only.includes(part);
   console.error("(a) throughput: meshbench vs raw wrk, alternating 6 x 5 s ...");
   const a = want("a") ? await throughputRatio(6, 5) : undefined;

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { EXIT, parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
 import { summarize } from "../lib/histogram.ts";
 import type { Histogram } from "../lib/types.ts";
@@ -63,27 +63,67 @@ export interface CeilingStep {
   why: string;
 }
 
-async function main() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      connections: { type: "string", default: String(WS_CONNECTIONS) },
-      duration: { type: "string", default: "3" },
-      rates: { type: "string", default: "1000,2000,4000,8000,16000,32000,64000,96000,128000" },
-      servers: { type: "string", default: "3" },
-      "keep-going": { type: "boolean", default: false },
+const SPEC: TaskSpec = {
+  name: "bench:ws-ceiling",
+  description: "The WebSocket load client's own ceiling (messages/s) against echo servers on " +
+    "loopback.",
+  flags: {
+    connections: {
+      type: "string",
+      arg: "N",
+      help: `connections (1 to 10000; default: ${WS_CONNECTIONS})`,
     },
-  });
-  const connections = Number(values.connections);
-  const durationS = Number(values.duration);
-  const rates = values.rates!.split(",").map(Number);
-  const nServers = Number(values.servers);
-  for (const [name, v] of [["connections", connections], ["duration", durationS]] as const) {
-    if (!(v > 0)) throw new Error(`Invalid --${name}: expected a positive number, got ${v}`);
+    duration: {
+      type: "string",
+      arg: "S",
+      help: "seconds per rate (above 0, at most 600; default: 3)",
+    },
+    rates: {
+      type: "string",
+      arg: "R1,R2",
+      help: "message rates (1 to 1000000; default: 1000,2000,...,128000)",
+    },
+    servers: { type: "string", arg: "N", help: "echo servers (1 to 64; default: 3)" },
+    "keep-going": { type: "boolean", help: "go on past the first rate that misses" },
+  },
+};
+
+async function main() {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(taskHelp(SPEC));
+    Deno.exit(0);
   }
-  if (rates.some((r) => !(r > 0))) {
-    throw new Error(`Invalid --rates: expected positive numbers, got "${values.rates}"`);
-  }
+  const parsed = parseOrExit2(SPEC, Deno.args);
+  if (typeof parsed === "number") Deno.exit(parsed);
+  const values = {
+    connections: String(WS_CONNECTIONS),
+    duration: "3",
+    rates: "1000,2000,4000,8000,16000,32000,64000,96000,128000",
+    servers: "3",
+    "keep-going": false,
+    ...parsed.values,
+  } as {
+    connections: string;
+    duration: string;
+    rates: string;
+    servers: string;
+    "keep-going": boolean;
+  };
+  const number = (name: string, text: string, max: number, integer = true): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || !(n > 0) || n > max || (integer && !Number.isInteger(n))) {
+      console.error(
+        `error: Invalid --${name}: expected ${integer ? "an integer" : "a number"} above 0 ` +
+          `and at most ${max}, got "${text}"`,
+      );
+      Deno.exit(EXIT.usage);
+    }
+    return n;
+  };
+  const connections = number("connections", values.connections, 10000);
+  const durationS = number("duration", values.duration, 600, false);
+  const rates = values.rates.split(",").map((r) => number("rates", r.trim(), 1_000_000));
+  const nServers = number("servers", values.servers, 64);
 
   const echo = new URL("../servers/ws_echo.ts", import.meta.url).pathname;
   const ports = Array.from({ length: nServers }, () => freePort());
