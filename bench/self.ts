@@ -1,7 +1,10 @@
 /**
  * meshbench's own speed, measured side by side in one run (`deno task bench:self`):
  * (a) max throughput meshbench reports for the baseline vs raw wrk against the
- *     same nginx, alternating (goal: ratio >= 0.97);
+ *     same nginx, alternating, after one unmeasured run of each (the first run after deploy
+ *     meets a cold server; unwarmed, it went to meshbench's side every time and cost the mean
+ *     ratio ~9 %); meshbench's side samples resources as a real run does. Headline: the
+ *     median of the pair ratios (goal >= 0.97), beside the ratio of means;
  * (b) wall time of `bench:all --profile quick` over the sum of its configured
  *     load windows (goal <= 1.15), and over all configured waiting (load + warm-up
  *     + cool-down + gaps);
@@ -16,6 +19,7 @@ import { realRunner } from "../lib/command.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { initRun, openRun, stageCleanup, stageDeploy, stageHealth } from "../lib/pipeline.ts";
 import { readLocalState } from "../lib/local/target.ts";
+import { ResourceSampler } from "../lib/local/proc.ts";
 import { httpWorkload } from "../lib/workloads/http.ts";
 import { plannedLoadSeconds } from "../lib/plan.ts";
 import { listRunFiles, readJson, readManifest } from "../lib/run_dir.ts";
@@ -27,7 +31,8 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 async function throughputRatio(rounds: number, durationS: number) {
   const out = await Deno.makeTempDir({ prefix: "meshbench-self-" });
   const { config } = await loadConfig({
-    flags: { out, meshes: ["baseline", "sidecar-emu"], "local.basePort": 24000 },
+    // Only what (a) loads: no idle proxies or other workloads' servers beside it.
+    flags: { out, workloads: ["http"], meshes: ["baseline"], "local.basePort": 24000 },
   });
   const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
   const runDir = await initRun(config, ["bench/self.ts"], deps);
@@ -57,13 +62,28 @@ async function throughputRatio(rounds: number, durationS: number) {
     };
     const ours: number[] = [];
     const raw: number[] = [];
-    const measureOurs = async (i: number) => {
-      // meshbench's path: its wrk adapter (script, parsing) on one replica, 2 threads.
+    const measureOurs = async (i: number, record = true) => {
+      // meshbench's path: its wrk adapter (script, parsing) on one replica, 2 threads, with
+      // the resource sampler of the local target's runLoad running beside it.
       const w = { ...httpWorkload, replicas: threads };
-      const r = await w.run(env, { ...spec, seq: i + 1 }, [port], `raw/self_${i}`, () => {});
-      ours.push(r.load.achievedRate);
+      const nginx = state.processes.filter((p) => p.workloads.includes("http") && p.mesh === "")
+        .map((p) => ({ name: p.name, component: p.component, pid: p.pid }));
+      const sampler = new ResourceSampler(nginx);
+      sampler.start();
+      try {
+        const r = await w.run(
+          env,
+          { ...spec, seq: i + 1 },
+          [port],
+          `raw/self_${i}`,
+          (pid) => sampler.add({ name: "loadgen-wrk", component: "loadgen", pid }),
+        );
+        if (record) ours.push(r.load.achievedRate);
+      } finally {
+        sampler.stop();
+      }
     };
-    const measureRaw = async () => {
+    const measureRaw = async (record = true) => {
       // Raw wrk, same nginx, same threads and connections, its own report.
       const res = await realRunner.run([
         state.bin.wrk,
@@ -74,8 +94,11 @@ async function throughputRatio(rounds: number, durationS: number) {
       ], { timeoutMs: (durationS + 30) * 1000 });
       const m = res.stdout.match(/Requests\/sec:\s+([\d.]+)/);
       if (!m) throw new Error(`Cannot read raw wrk output: ${res.stdout}`);
-      raw.push(Number(m[1]));
+      if (record) raw.push(Number(m[1]));
     };
+    // Unmeasured: the first load after deploy meets cold caches and a fresh nginx.
+    await measureOurs(-1, false);
+    await measureRaw(false);
     // Alternate which goes first, so drift does not favour one side.
     for (let i = 0; i < rounds; i++) {
       if (i % 2 === 0) {
@@ -91,7 +114,8 @@ async function throughputRatio(rounds: number, durationS: number) {
       ours,
       raw,
       ratio: mean(ours) / mean(raw),
-      medianPairRatio: pairRatios[Math.floor(pairRatios.length / 2)],
+      medianPairRatio: (pairRatios[(pairRatios.length - 1) >> 1] +
+        pairRatios[pairRatios.length >> 1]) / 2,
     };
   } finally {
     await stageCleanup(runDir, deps);
@@ -208,11 +232,11 @@ if (import.meta.main) {
   ];
   if (a) {
     lines.push(
-      `(a) throughput meshbench/raw wrk: ${a.ratio.toFixed(3)} (means ${
-        mean(a.ours).toFixed(0)
-      } vs ${mean(a.raw).toFixed(0)} req/s; median pair ratio ${
+      `(a) throughput meshbench/raw wrk, median pair ratio: ${
         a.medianPairRatio.toFixed(3)
-      })  goal >= 0.97: ${ok(a.ratio >= 0.97)}`,
+      } (ratio of means ${a.ratio.toFixed(3)}: ${mean(a.ours).toFixed(0)} vs ${
+        mean(a.raw).toFixed(0)
+      } req/s)  goal >= 0.97: ${ok(a.medianPairRatio >= 0.97)}`,
     );
   }
   if (b) {

@@ -126,9 +126,15 @@ export function readGroups(leaders: readonly number[]): Map<number, GroupReading
   const stats = allStats();
   const children = new Map<number, ProcStat[]>();
   const byPgrp = new Map<number, ProcStat[]>();
+  // Push, not spread: a spread copies the list per entry (quadratic in a parent's children,
+  // and pid 1 has most of a busy machine's), and this runs every 200 ms beside the load.
   for (const s of stats) {
-    children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
-    byPgrp.set(s.pgrp, [...(byPgrp.get(s.pgrp) ?? []), s]);
+    const c = children.get(s.ppid);
+    if (c) c.push(s);
+    else children.set(s.ppid, [s]);
+    const g = byPgrp.get(s.pgrp);
+    if (g) g.push(s);
+    else byPgrp.set(s.pgrp, [s]);
   }
   const byPid = new Map(stats.map((s) => [s.pid, s]));
   const out = new Map<number, GroupReading>();
