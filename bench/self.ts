@@ -31,8 +31,13 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 async function throughputRatio(rounds: number, durationS: number) {
   const out = await Deno.makeTempDir({ prefix: "meshbench-self-" });
   const { config } = await loadConfig({
-    // Only what (a) loads: no idle proxies or other workloads' servers beside it.
-    flags: { out, workloads: ["http"], meshes: ["baseline"], "local.basePort": 24000 },
+    // Only the http workload: no other workloads' servers beside it (a run needs two meshes).
+    flags: {
+      out,
+      workloads: ["http"],
+      meshes: ["baseline", "sidecar-emu"],
+      "local.basePort": 24000,
+    },
   });
   const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
   const runDir = await initRun(config, ["bench/self.ts"], deps);
