@@ -3,6 +3,7 @@ import { realRunner } from "../command.ts";
 import { percentile } from "../histogram.ts";
 import { freePort, type ServerProcess, startServer } from "../process.ts";
 import type { Histogram, LoadResult } from "../types.ts";
+import { classify } from "../pipeline.ts";
 import {
   combineWsResults,
   parseWsClientOutput,
@@ -199,4 +200,65 @@ Deno.test("combineWsResults: one saturated client is not averaged away by the ot
   assert.equal(c.requestedRate, 500);
   assert.equal(c.achievedRate, 480);
   assert.equal((c.extra as { achievedRateSum: number }).achievedRateSum, 490);
+});
+
+/** A WebSocket echo server on loopback that answers at most `perS` messages a second, queueing the rest. */
+function slowEcho(perS: number) {
+  const queue: Array<[WebSocket, ArrayBuffer]> = [];
+  const timer = setInterval(() => {
+    const next = queue.shift();
+    if (next && next[0].readyState === WebSocket.OPEN) next[0].send(next[1]);
+  }, 1000 / perS);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (e) => queue.push([socket, e.data as ArrayBuffer]);
+    return response;
+  });
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}/`,
+    async stop() {
+      clearInterval(timer);
+      await server.shutdown();
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "a WebSocket server of 100/s offered 200/s is saturated, though every echo comes back in the drain",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const server = slowEcho(100);
+    try {
+      const r = await wsLoad({
+        urls: [server.url],
+        connections: 2,
+        rate: 200,
+        durationS: 1,
+        drainS: 4,
+      });
+      assert.equal(r.errors, 0, JSON.stringify(r.errorKinds));
+      assert.equal(r.extra?.echoed, 200, "every message was echoed, late");
+      assert.ok(r.achievedRate <= 120, `achieved ${r.achievedRate}/s`);
+      const spec = {
+        seq: 1,
+        workload: "websocket",
+        mesh: "baseline",
+        iteration: 1,
+        point: {
+          mode: "fixed-rate" as const,
+          tool: "ws-client",
+          rate: 200,
+          connections: 2,
+          durationS: 1,
+        },
+      };
+      const c = classify(spec, r, { saturationPct: 2, minSuccessPct: 99.9 });
+      assert.equal(c.status, "saturated", c.reason ?? "");
+    } finally {
+      await server.stop();
+    }
+  },
 });
