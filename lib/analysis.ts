@@ -147,7 +147,8 @@ export interface OverheadRow {
    * pooled figures.
    */
   deltaMs: number | null;
-  baselineCvPct: number;
+  /** Null when the baseline has a single iteration (no variation to measure). */
+  baselineCvPct: number | null;
   iterationsBaseline: number;
   iterationsMesh: number;
   /** `emulated`, `saturated`, `noisy-baseline`, `ci-includes-zero`, `few-iterations`. */

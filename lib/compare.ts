@@ -18,7 +18,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import type { FileProblem, LoadedRun } from "./load_results.ts";
-import { formatNumber, formatPct, meshLabel, rateLabel } from "./format.ts";
+import { formatMs, formatNumber, formatPct, meshLabel, rateLabel } from "./format.ts";
 import { metricLabel, type MetricName, metricsFor, overheadLabel } from "./metric_vocabulary.ts";
 import { type Measured, pooledValue } from "./metric_values.ts";
 import { bootstrapOverheads, cvPct, fromSamples } from "./stats.ts";
@@ -47,6 +47,9 @@ export interface Difference {
   changePct: number;
   /** 95 % bootstrap interval of changePct, resampling iterations of A and of B. */
   ci95: [number, number];
+  /** For latencies: B - A in milliseconds, with its interval from the same resamples. */
+  deltaMs?: number;
+  deltaMsCi95?: [number, number];
   iterations: { a: number; b: number };
   /**
    * Run-to-run noise: the larger coefficient of variation (%) of the metric over the
@@ -72,6 +75,8 @@ export interface OverheadChange {
   b: Overhead;
   /** Overhead B minus overhead A, in percentage points. */
   deltaPoints: number;
+  /** Added latency (ms) of B minus that of A, when both summaries have it. */
+  deltaMsChange?: number;
   /** The two 95 % intervals do not overlap (a conservative test). */
   exceedsNoise: boolean;
 }
@@ -168,7 +173,11 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
     const estimates = bootstrapOverheads(
       ra.length,
       rb.length,
-      metrics.map((m) => ({ baseline: fromSamples(ra, m.stat), mesh: fromSamples(rb, m.stat) })),
+      metrics.map((m) => ({
+        baseline: fromSamples(ra, m.stat),
+        mesh: fromSamples(rb, m.stat),
+        delta: m.addedLatency === true,
+      })),
       {
         resamples: options.resamples ?? 1000,
         confidence: options.confidence ?? 0.95,
@@ -197,6 +206,7 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
         changePct: est.overheadPct,
         ci95: est.ci95,
         iterations,
+        ...(est.delta !== undefined ? { deltaMs: est.delta, deltaMsCi95: est.deltaCi95! } : {}),
         noisePct,
         exceedsNoise: changeExceedsNoise(est.ci95, iterations, {
           changePct: est.overheadPct,
@@ -223,6 +233,9 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
       a: oa,
       b: o2,
       deltaPoints: o2.overheadPct - oa.overheadPct,
+      ...(typeof oa.deltaMs === "number" && typeof o2.deltaMs === "number"
+        ? { deltaMsChange: o2.deltaMs - oa.deltaMs }
+        : {}),
       exceedsNoise: oa.iterations.mesh >= 2 && o2.iterations.mesh >= 2 &&
         (o2.ci95[0] > oa.ci95[1] || o2.ci95[1] < oa.ci95[0]),
     });
@@ -269,7 +282,13 @@ export function formatComparison(c: Comparison, options: { all?: boolean } = {})
     lines.push(
       `  ${d.exceedsNoise ? "*" : " "} ${diffLabel(d)}: ${formatNumber(d.a)} -> ` +
         `${formatNumber(d.b)} ${d.unit}, ${formatPct(d.changePct)} ` +
-        `[${formatPct(d.ci95[0])}, ${formatPct(d.ci95[1])}] noise ${d.noisePct.toFixed(1)} % ` +
+        `[${formatPct(d.ci95[0])}, ${formatPct(d.ci95[1])}] ` +
+        (d.deltaMs !== undefined
+          ? `(${formatMs(d.deltaMs)} [${formatMs(d.deltaMsCi95![0])}, ${
+            formatMs(d.deltaMsCi95![1])
+          }]) `
+          : "") +
+        `noise ${d.noisePct.toFixed(1)} % ` +
         `n=${d.iterations.a}/${d.iterations.b}` +
         (d.note ? ` (${d.note})` : ""),
     );
@@ -284,7 +303,10 @@ export function formatComparison(c: Comparison, options: { all?: boolean } = {})
     for (const o of oc) {
       lines.push(
         `  ${o.workload} · ${meshLabel(o.mesh, o.emulated)} · ${overheadLabel(o.metric)} @ ` +
-          `${rateLabel(o.rate)}: ${formatPct(o.a.overheadPct)} -> ${formatPct(o.b.overheadPct)}`,
+          `${rateLabel(o.rate)}: ${formatPct(o.a.overheadPct)} -> ${formatPct(o.b.overheadPct)}` +
+          (typeof o.a.deltaMs === "number" && typeof o.b.deltaMs === "number"
+            ? ` (added ${formatMs(o.a.deltaMs)} -> ${formatMs(o.b.deltaMs)})`
+            : ""),
       );
     }
   }

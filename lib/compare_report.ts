@@ -6,7 +6,14 @@
  */
 import { join, relative } from "node:path";
 import { type CompareOptions, compareRuns, type Comparison, diffLabel } from "./compare.ts";
-import { formatNumber, formatPct, meshLabel, rateLabel } from "./format.ts";
+import {
+  formatAddedLatency,
+  formatMs,
+  formatNumber,
+  formatPct,
+  meshLabel,
+  rateLabel,
+} from "./format.ts";
 import { loadRun } from "./load_results.ts";
 import { metricLabel, overheadLabel } from "./metric_vocabulary.ts";
 import {
@@ -68,6 +75,16 @@ export function comparisonFigures(c: Comparison): Figure[] {
         { header: "B", value: (d) => `${formatNumber(d.b)} ${d.unit}`, numeric: true },
         { header: "change", value: (d) => formatPct(d.changePct), numeric: true },
         {
+          header: "change in ms [95 % CI]",
+          value: (d) =>
+            d.deltaMs === undefined
+              ? "-"
+              : `${formatMs(d.deltaMs)} [${formatMs(d.deltaMsCi95![0])}, ${
+                formatMs(d.deltaMsCi95![1])
+              }]`,
+          numeric: true,
+        },
+        {
           header: "95 % CI",
           value: (d) => `${formatPct(d.ci95[0])} to ${formatPct(d.ci95[1])}`,
           numeric: true,
@@ -99,7 +116,9 @@ export function comparisonFigures(c: Comparison): Figure[] {
 }
 
 function overheadText(o: Overhead): string {
-  return `${formatPct(o.overheadPct)} [${formatPct(o.ci95[0])}, ${formatPct(o.ci95[1])}]`;
+  const added = formatAddedLatency(o);
+  return `${formatPct(o.overheadPct)} [${formatPct(o.ci95[0])}, ${formatPct(o.ci95[1])}]` +
+    (added ? `; ${added} added` : "");
 }
 
 /** The comparison as a self-contained HTML page (no scripts, no network). */

@@ -55,3 +55,23 @@ export function formatPct(value: number): string {
   const s = Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1);
   return `${value > 0 ? "+" : ""}${s} %`;
 }
+
+/** Milliseconds with sign and about three significant digits, e.g. `+0.219 ms`. */
+export function formatMs(value: number | null | undefined): string {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "n/a";
+  return `${value > 0 ? "+" : ""}${formatNumber(value)} ms`;
+}
+
+/**
+ * An overhead's added latency (mesh - baseline) with its interval, e.g.
+ * `+0.219 ms (95 % CI +0.201 to +0.24 ms)`; "" for metrics that are not latencies or
+ * summaries written before it (schema version 1).
+ */
+export function formatAddedLatency(
+  o: Pick<Overhead, "deltaMs" | "deltaMsCi95" | "ciMethod">,
+): string {
+  if (typeof o.deltaMs !== "number") return "";
+  const ci = o.deltaMsCi95;
+  if (o.ciMethod === "too-few-iterations" || !ci) return formatMs(o.deltaMs);
+  return `${formatMs(o.deltaMs)} (95 % CI ${formatMs(ci[0])} to ${formatMs(ci[1])})`;
+}

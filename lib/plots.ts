@@ -21,6 +21,7 @@
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
 import {
+  formatMs,
   formatNumber,
   formatOverhead,
   formatPct,
@@ -630,7 +631,7 @@ export function overheadPlot(
     lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
     hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
     note: `n=${o.iterations.mesh}/${o.iterations.baseline}` +
-      (o.noisyBaseline ? ` · noisy baseline (CV ${o.baselineCvPct.toFixed(0)} %)` : "") +
+      (o.noisyBaseline ? ` · noisy baseline (CV ${(o.baselineCvPct ?? NaN).toFixed(0)} %)` : "") +
       (o.saturated ? " · saturated" : ""),
     excludesZero: o.ci95[0] > 0 || o.ci95[1] < 0,
     text: formatOverhead(o),
@@ -814,6 +815,10 @@ export function rankMeshes(
     .sort((a, b) => costOf(a.metric, a.overheadPct) - costOf(b.metric, b.overheadPct));
 }
 
+function ciMs(v: number): string {
+  return Number.isFinite(v) ? `${v > 0 ? "+" : ""}${formatNumber(v)}` : "n/a";
+}
+
 function ciNumber(v: number): string {
   if (!Number.isFinite(v)) return "n/a";
   return (v > 0 ? "+" : "") + (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
@@ -867,7 +872,20 @@ function overheadPointTable(
       },
       {
         header: "overhead [95 % CI]",
-        value: (o) => `${formatOverhead(o)} [${ciNumber(o.ci95[0])}, ${ciNumber(o.ci95[1])}]`,
+        value: (o) =>
+          o.ciMethod === "too-few-iterations"
+            ? `${formatOverhead(o)} [no CI: n=1]`
+            : `${formatOverhead(o)} [${ciNumber(o.ci95[0])}, ${ciNumber(o.ci95[1])}]`,
+        numeric: true,
+      },
+      {
+        header: "added ms [95 % CI]",
+        value: (o) =>
+          typeof o.deltaMs !== "number"
+            ? "-"
+            : o.ciMethod === "too-few-iterations" || !o.deltaMsCi95
+            ? formatMs(o.deltaMs)
+            : `${formatMs(o.deltaMs)} [${ciMs(o.deltaMsCi95[0])}, ${ciMs(o.deltaMsCi95[1])}]`,
         numeric: true,
       },
       { header: "n", value: (o) => `${o.iterations.mesh}/${o.iterations.baseline}`, numeric: true },
@@ -875,7 +893,7 @@ function overheadPointTable(
         header: "caveats",
         value: (o) =>
           [
-            o.noisyBaseline ? `noisy (CV ${o.baselineCvPct.toFixed(0)} %)` : "",
+            o.noisyBaseline ? `noisy (CV ${(o.baselineCvPct ?? NaN).toFixed(0)} %)` : "",
             o.saturated ? "saturated" : "",
           ].filter(Boolean).join("; "),
       },

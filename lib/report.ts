@@ -36,7 +36,14 @@ import {
   table,
   throughputPlot,
 } from "./plots.ts";
-import { formatNumber, formatOverhead, formatPct, meshLabel, rateLabel } from "./format.ts";
+import {
+  formatAddedLatency,
+  formatNumber,
+  formatOverhead,
+  formatPct,
+  meshLabel,
+  rateLabel,
+} from "./format.ts";
 import { headlineMetric, METRIC_FAMILIES, metricsOf, overheadLabel } from "./metric_vocabulary.ts";
 import { writeTextAtomic } from "./run_dir.ts";
 import type { Manifest, Overhead, RunRow, RunSpec } from "./types.ts";
@@ -119,11 +126,15 @@ export function findings(run: ReportRun): string[] {
       .sort((a, b) => (a ?? Infinity) - (b ?? Infinity));
     for (const rate of rates) {
       const ranked = rankMeshes(os, { workload: w, metric, rate });
-      const parts = ranked.map((o) =>
-        `${meshLabel(o.mesh, o.emulated)} ${formatOverhead(o)} ` +
-        `(95 % CI ${formatPct(o.ci95[0])} to ${formatPct(o.ci95[1])}, n=${o.iterations.mesh}` +
-        `${o.noisyBaseline ? ", noisy baseline" : ""}${o.saturated ? ", saturated" : ""})`
-      );
+      const parts = ranked.map((o) => {
+        const n = o.ciMethod === "too-few-iterations"
+          ? `n=${o.iterations.mesh}/${o.iterations.baseline}: too few iterations for an interval`
+          : `95 % CI ${formatPct(o.ci95[0])} to ${formatPct(o.ci95[1])}, n=${o.iterations.mesh}`;
+        const added = formatAddedLatency(o);
+        return `${meshLabel(o.mesh, o.emulated)} ${formatOverhead(o)} ` +
+          `(${n}${o.noisyBaseline ? ", noisy baseline" : ""}${o.saturated ? ", saturated" : ""})` +
+          (added ? `, ${added} added` : "");
+      });
       out.push(
         `${w} @ ${rateLabel(rate)}, ${overheadLabel(metric)} vs ${s.baselineMesh}: ` +
           parts.join("; "),
@@ -431,7 +442,8 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
     "Summary",
     s
       ? `What the meshes cost against the no-mesh baseline (${baselineMesh}), at the ` +
-        `headline latency percentile. Meshes ranked from least to most overhead.`
+        `headline latency percentile, as a change in % and as the milliseconds the mesh ` +
+        `adds. Meshes ranked from least to most overhead.`
       : "",
     s
       ? [

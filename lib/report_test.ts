@@ -133,8 +133,10 @@ Deno.test("collect reproduces the fixture summaries, and the report from its run
       await stageCollect(dir, deps);
       const written = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
       assert.equal(written.runs.length, (await listRunFiles(dir)).length, name);
-      for (const s of [committed, written]) delete s.generatedAt;
-      delete written.runs;
+      for (const s of [committed, written]) {
+        delete s.generatedAt;
+        delete s.runs;
+      }
       assert.deepEqual(written, committed, `${name}: every pooled figure and overhead unchanged`);
 
       const full = await loadRun(dir);

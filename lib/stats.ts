@@ -14,6 +14,7 @@
  * @module
  */
 import { mean as ssMean, sampleStandardDeviation } from "simple-statistics";
+import type { IntervalMethod } from "./types.ts";
 
 /** A small, fast, seeded PRNG (mulberry32): same seed, same sequence. */
 export function seededRandom(seed: number): () => number {
@@ -128,6 +129,11 @@ export interface OverheadEstimate {
   value: number;
   overheadPct: number;
   ci95: [number, number];
+  /** value - baseline, when asked for ({@linkcode OverheadPair.delta}). */
+  delta?: number;
+  /** Interval of `delta`, from the same resamples. */
+  deltaCi95?: [number, number];
+  method: IntervalMethod;
 }
 
 /** Above this many distinct resamples, draw resamples at random instead of enumerating. */
@@ -138,6 +144,8 @@ interface ResampleSpace {
   counts: Float64Array;
   /** multisets[m]: a view of multiset m's counts, made once. */
   multisets: Float64Array[];
+  /** Probability of each multiset under bootstrap resampling. */
+  probs: Float64Array;
   /** Cumulative probability of each multiset under bootstrap resampling. */
   cumulative: Float64Array;
   /** guide[g]: the first multiset whose cumulative probability reaches g / GUIDE_SIZE. */
@@ -193,13 +201,15 @@ function resampleSpace(k: number): ResampleSpace | null {
   };
   walk(0, k);
   for (let j = 0; j < size; j++) cumulative[j] /= acc;
+  const probs = new Float64Array(size);
+  for (let j = 0; j < size; j++) probs[j] = cumulative[j] - (j ? cumulative[j - 1] : 0);
   const guide = new Int32Array(GUIDE_SIZE);
   for (let g = 0, j = 0; g < GUIDE_SIZE; g++) {
     while (j < size - 1 && cumulative[j] < g / GUIDE_SIZE) j++;
     guide[g] = j;
   }
   const multisets = Array.from({ length: size }, (_, m) => counts.subarray(m * k, m * k + k));
-  const space = { counts, multisets, cumulative, guide, size };
+  const space = { counts, multisets, probs, cumulative, guide, size };
   spaces.set(k, space);
   return space;
 }
@@ -262,20 +272,180 @@ function resampler(
   };
 }
 
+/**
+ * A discrete distribution: its distinct values ascending, and `cum[j]`, the probability
+ * of the values before index j (so value j has probability cum[j + 1] - cum[j]).
+ */
+interface Discrete {
+  values: Float64Array;
+  cum: Float64Array;
+}
+
+/** The exact bootstrap distribution of each statistic, kept per statistic. */
+const distributions = new WeakMap<WeightedStatistic, { n: number; dist: Discrete }>();
+
+/**
+ * The exact bootstrap distribution of `stat` over `n` iterations: its value on every
+ * multiset, with the multiset's probability, equal values merged. Values that are not
+ * finite (a statistic undefined on some resample) are left out.
+ */
+function distributionOf(stat: WeightedStatistic, n: number, space: ResampleSpace): Discrete {
+  const known = distributions.get(stat);
+  if (known?.n === n) return known.dist;
+  const raw = enumerate(stat, n, space);
+  const order: number[] = [];
+  for (let m = 0; m < raw.length; m++) if (Number.isFinite(raw[m])) order.push(m);
+  order.sort((a, b) => raw[a] - raw[b]);
+  const values = new Float64Array(order.length);
+  const cum = new Float64Array(order.length + 1);
+  let k = 0;
+  for (const m of order) {
+    if (k === 0 || values[k - 1] !== raw[m]) {
+      values[k] = raw[m];
+      cum[k + 1] = cum[k];
+      k++;
+    }
+    cum[k] += space.probs[m];
+  }
+  const dist = { values: values.slice(0, k), cum: cum.slice(0, k + 1) };
+  distributions.set(stat, { n, dist });
+  return dist;
+}
+
+/** How an overhead compares the two sides: (m - b) / b x 100, m / b x 100 or m - b. */
+type PairKind = "relative" | "share" | "delta";
+
+const PAIR_FNS: Record<PairKind, (m: number, b: number) => number> = {
+  relative: (m, b) => overheadPct(m, b),
+  share: (m, b) => (b === 0 ? NaN : (m / b) * 100),
+  delta: (m, b) => m - b,
+};
+
+/** First index in sorted `a[lo, hi)` whose value is at least `x` (strictly above, when `above`). */
+function searchSorted(a: Float64Array, x: number, lo: number, hi: number, above: boolean) {
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (above ? a[mid] <= x : a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The `level` quantile (the smallest value whose cumulative probability reaches it) of
+ * f(mesh, baseline) under the exact bootstrap distributions of both sides, which are
+ * independent. Pairs where f is undefined (a zero baseline) are left out, as the sampled
+ * bootstrap leaves out such resamples. The pairs are never listed: each baseline value is
+ * a row of mesh values in which f is monotone, and a selection narrows every row to the
+ * values that can still be the quantile (pivots drawn from a fixed seed: the result is
+ * the quantile whatever the pivots).
+ */
+function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): number {
+  const f = PAIR_FNS[kind];
+  const mv = m.values;
+  const mc = m.cum;
+  const rows: Array<{ b: number; p: number; start: number; end: number; rev: boolean }> = [];
+  for (let i = 0; i < b.values.length; i++) {
+    const bv = b.values[i];
+    const p = b.cum[i + 1] - b.cum[i];
+    if (kind === "delta" || bv > 0) rows.push({ b: bv, p, start: 0, end: mv.length, rev: false });
+    else if (bv < 0) {
+      rows.push({ b: bv, p, start: 0, end: mv.length, rev: true });
+    } else if (kind === "relative") {
+      // (m - 0) / 0 is defined only for m = 0 (no change): the row is the zeros of m.
+      const z0 = searchSorted(mv, 0, 0, mv.length, false);
+      const z1 = searchSorted(mv, 0, z0, mv.length, true);
+      if (z1 > z0) rows.push({ b: bv, p, start: z0, end: z1, rev: false });
+    }
+  }
+  const n = rows.length;
+  const val = (i: number, k: number) => {
+    const r = rows[i];
+    return f(mv[r.rev ? r.end - 1 - k : r.start + k], r.b);
+  };
+  const mass = (i: number, k0: number, k1: number) => {
+    const r = rows[i];
+    return r.rev
+      ? r.p * (mc[r.end - k0] - mc[r.end - k1])
+      : r.p * (mc[r.start + k1] - mc[r.start + k0]);
+  };
+  /** First position in row i's [lo, hi) whose value is >= v (> v when `above`). */
+  const first = (i: number, v: number, lo: number, hi: number, above: boolean) => {
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const x = val(i, mid);
+      if (above ? x <= v : x < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const lo = new Int32Array(n);
+  const hi = new Int32Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    hi[i] = rows[i].end - rows[i].start;
+    total += mass(i, 0, hi[i]);
+  }
+  if (!(total > 0)) return NaN;
+  const target = level * total;
+  const rand = seededRandom(1);
+  const atLeast = new Int32Array(n);
+  const above = new Int32Array(n);
+  let below = 0;
+  for (;;) {
+    let candidates = 0;
+    for (let i = 0; i < n; i++) candidates += hi[i] - lo[i];
+    if (candidates === 0) return NaN;
+    let pick = Math.floor(rand() * candidates);
+    let row = 0;
+    while (pick >= hi[row] - lo[row]) {
+      pick -= hi[row] - lo[row];
+      row++;
+    }
+    const pivot = val(row, lo[row] + pick);
+    let lt = below;
+    let le = below;
+    for (let i = 0; i < n; i++) {
+      if (hi[i] === lo[i]) continue;
+      atLeast[i] = first(i, pivot, lo[i], hi[i], false);
+      above[i] = first(i, pivot, atLeast[i], hi[i], true);
+      lt += mass(i, lo[i], atLeast[i]);
+      le += mass(i, lo[i], above[i]);
+    }
+    if (lt >= target) {
+      for (let i = 0; i < n; i++) if (hi[i] > lo[i]) hi[i] = atLeast[i];
+    } else if (le >= target) {
+      return pivot;
+    } else {
+      below = le;
+      for (let i = 0; i < n; i++) if (hi[i] > lo[i]) lo[i] = above[i];
+    }
+  }
+}
+
+/** Iterations a side needs before an interval says anything about run-to-run noise. */
+export const MIN_ITERATIONS_FOR_INTERVAL = 2;
+
 /** One overhead to estimate: the statistic on each side and how to express it. */
 export interface OverheadPair {
   baseline: WeightedStatistic;
   mesh: WeightedStatistic;
   basis?: "relative" | "share";
+  /** Also estimate the absolute difference, mesh - baseline, with its own interval. */
+  delta?: boolean;
 }
 
 /**
  * Overheads of the mesh vs the baseline with percentile bootstrap CIs that
  * resample whole iterations, independently per group (METHODOLOGY rule 5).
  * Statistics see a resample as counts per iteration, so pooled quantities (p99 of
- * merged histograms, means) are computed without materialising resamples. All
- * pairs share the same resamples (common random numbers), which keeps the
- * figures of one comparison consistent with each other and the cost low.
+ * merged histograms, means) are computed without materialising resamples.
+ *
+ * With up to 7 iterations a side every resample is enumerated, and the interval's
+ * bounds are the quantiles of that exact distribution: a function of the data alone,
+ * the same for every seed (`method: "exact"`). With more, resamples are drawn from the
+ * seed, all pairs sharing them (common random numbers; `"sampled"`). With a single
+ * iteration on a side there is no interval (`"too-few-iterations"`, bounds NaN).
  */
 export function bootstrapOverheads(
   nBaseline: number,
@@ -288,12 +458,50 @@ export function bootstrapOverheads(
       `Cannot bootstrap overhead: need iterations in both groups, got baseline=${nBaseline}, mesh=${nMesh}`,
     );
   }
-  const resamples = options.resamples ?? 2000;
   const confidence = options.confidence ?? 0.95;
+  const alpha = (1 - confidence) / 2;
+  const points = pairs.map((p) => {
+    const b = p.baseline(new Float64Array(nBaseline).fill(1));
+    const m = p.mesh(new Float64Array(nMesh).fill(1));
+    const kind = p.basis === "share" ? "share" : "relative";
+    return {
+      baseline: b,
+      value: m,
+      overheadPct: PAIR_FNS[kind](m, b),
+      ...(p.delta ? { delta: m - b } : {}),
+    };
+  });
+  const none: [number, number] = [NaN, NaN];
+  if (Math.min(nBaseline, nMesh) < MIN_ITERATIONS_FOR_INTERVAL) {
+    return points.map((pt, s) => ({
+      ...pt,
+      ci95: none,
+      ...(pairs[s].delta ? { deltaCi95: none } : {}),
+      method: "too-few-iterations" as const,
+    }));
+  }
+  const spaceB = resampleSpace(nBaseline);
+  const spaceM = resampleSpace(nMesh);
+  if (spaceB && spaceM) {
+    return points.map((pt, s) => {
+      const p = pairs[s];
+      const b = distributionOf(p.baseline, nBaseline, spaceB);
+      const m = distributionOf(p.mesh, nMesh, spaceM);
+      const kind = p.basis === "share" ? "share" : "relative";
+      const interval = (k: PairKind): [number, number] => [
+        pairQuantile(b, m, k, alpha),
+        pairQuantile(b, m, k, 1 - alpha),
+      ];
+      return {
+        ...pt,
+        ci95: interval(kind),
+        ...(p.delta ? { deltaCi95: interval("delta") } : {}),
+        method: "exact" as const,
+      };
+    });
+  }
+  const resamples = options.resamples ?? 2000;
   const rand = seededRandom(options.seed ?? 1);
-  const ratios = pairs.map((p) =>
-    p.basis === "share" ? (m: number, b: number) => (b === 0 ? NaN : (m / b) * 100) : overheadPct
-  );
   const base = resampler(nBaseline, pairs.map((p) => p.baseline), rand, resamples);
   const mesh = resampler(nMesh, pairs.map((p) => p.mesh), rand, resamples);
   // Both sides draw from one random sequence, alternating, as they always have.
@@ -302,24 +510,28 @@ export function bootstrapOverheads(
     mesh.draw(i);
   }
   const samples = new Float64Array(resamples);
-  const alpha = (1 - confidence) / 2;
-  return pairs.map((p, s) => {
-    const b = p.baseline(new Float64Array(nBaseline).fill(1));
-    const m = p.mesh(new Float64Array(nMesh).fill(1));
-    const ratio = ratios[s];
-    const bs = base.column(s);
-    const ms = mesh.column(s);
+  const sampledInterval = (
+    bs: Float64Array,
+    ms: Float64Array,
+    f: (m: number, b: number) => number,
+  ) => {
     let count = 0;
     for (let i = 0; i < resamples; i++) {
-      const r = ratio(ms[i], bs[i]);
+      const r = f(ms[i], bs[i]);
       if (Number.isFinite(r)) samples[count++] = r;
     }
     const drawn = samples.subarray(0, count);
+    return [quantileSelect(drawn, alpha), quantileSelect(drawn, 1 - alpha)] as [number, number];
+  };
+  return points.map((pt, s) => {
+    const p = pairs[s];
+    const bs = base.column(s);
+    const ms = mesh.column(s);
     return {
-      baseline: b,
-      value: m,
-      overheadPct: ratios[s](m, b),
-      ci95: [quantileSelect(drawn, alpha), quantileSelect(drawn, 1 - alpha)],
+      ...pt,
+      ci95: sampledInterval(bs, ms, PAIR_FNS[p.basis === "share" ? "share" : "relative"]),
+      ...(p.delta ? { deltaCi95: sampledInterval(bs, ms, PAIR_FNS.delta) } : {}),
+      method: "sampled" as const,
     };
   });
 }

@@ -118,9 +118,9 @@ Deno.test("quantiles by selection equal quantiles of the sorted values", () => {
   }
 });
 
-Deno.test("bootstrap figures are pinned: exact enumeration and Monte Carlo give what they always gave", () => {
-  // Expected values computed by the implementation before the speed-ups of the bootstrap
-  // (binary-search draws, statistics evaluated per resample): any change here changes reports.
+Deno.test("bootstrap figures are pinned: exact quantiles for 5 iterations, Monte Carlo for 9", () => {
+  // Monte Carlo (more than 7 iterations) gives what it always gave. Up to 7, the bounds
+  // are the quantiles of the exact distribution (they were Monte Carlo draws from it).
   const rand = seededRandom(5);
   const b5 = Array.from({ length: 5 }, () => 100 + rand() * 20);
   const m5 = Array.from({ length: 5 }, () => 130 + rand() * 20);
@@ -128,7 +128,7 @@ Deno.test("bootstrap figures are pinned: exact enumeration and Monte Carlo give 
   const m9 = Array.from({ length: 9 }, () => 130 + rand() * 20);
   assertEquals(
     bootstrapOverheads(5, 5, [
-      { baseline: weightedMean(b5), mesh: weightedMean(m5) },
+      { baseline: weightedMean(b5), mesh: weightedMean(m5), delta: true },
       { baseline: weightedMean(b5), mesh: weightedMean(m5), basis: "share" },
     ], { seed: 7 }),
     [
@@ -136,13 +136,17 @@ Deno.test("bootstrap figures are pinned: exact enumeration and Monte Carlo give 
         baseline: 109.56238887179643,
         value: 141.6216874839738,
         overheadPct: 29.261226359066804,
-        ci95: [23.191877183801303, 36.229077452974764],
+        ci95: [22.934844320389878, 36.374176460879035],
+        delta: 32.05929861217737,
+        deltaCi95: [25.929635614156723, 38.38607924152166],
+        method: "exact",
       },
       {
         baseline: 109.56238887179643,
         value: 141.6216874839738,
         overheadPct: 129.2612263590668,
-        ci95: [123.19187718380131, 136.22907745297476],
+        ci95: [122.93484432038989, 136.37417646087903],
+        method: "exact",
       },
     ],
   );
@@ -156,6 +160,111 @@ Deno.test("bootstrap figures are pinned: exact enumeration and Monte Carlo give 
       value: 138.5677282957153,
       overheadPct: 24.959181850670035,
       ci95: [19.82864917663416, 30.772238160070376],
+      method: "sampled",
     }],
   );
+});
+
+/** Every ordered resample of n iterations (n^n, equally likely), as weights. */
+function allResamples(n: number): Float64Array[] {
+  const out: Float64Array[] = [];
+  const idx = new Array<number>(n).fill(0);
+  for (;;) {
+    const w = new Float64Array(n);
+    for (const i of idx) w[i]++;
+    out.push(w);
+    let k = 0;
+    while (k < n && ++idx[k] === n) idx[k++] = 0;
+    if (k === n) return out;
+  }
+}
+
+/** The level quantile of every (baseline, mesh) resample pair, listed and sorted. */
+function bruteQuantile(
+  nb: number,
+  nm: number,
+  f: (m: number, b: number) => number,
+  b: (w: Float64Array) => number,
+  m: (w: Float64Array) => number,
+  level: number,
+): number {
+  const bs = allResamples(nb).map(b);
+  const ms = allResamples(nm).map(m);
+  const values = bs.flatMap((x) => ms.map((y) => f(y, x))).filter(Number.isFinite);
+  values.sort((x, y) => x - y);
+  return values[Math.ceil(level * values.length) - 1];
+}
+
+Deno.test("up to 7 iterations the interval is the exact bootstrap quantile, listed pair by pair", () => {
+  const rand = seededRandom(11);
+  for (const [nb, nm] of [[3, 3], [2, 4], [4, 3]]) {
+    const bh = Array.from({ length: nb }, () => {
+      const r = new HistogramRecorder();
+      for (let i = 0; i < 200; i++) r.record(300 + rand() * rand() * 3000);
+      return r.toHistogram();
+    });
+    const mh = Array.from({ length: nm }, () => {
+      const r = new HistogramRecorder();
+      for (let i = 0; i < 200; i++) r.record(400 + rand() * rand() * 3000);
+      return r.toHistogram();
+    });
+    const bset = new HistogramSet(bh);
+    const mset = new HistogramSet(mh);
+    for (const p of [50, 99, 100]) {
+      const b = (w: Float64Array) => bset.percentile(w, p) / 1000;
+      const m = (w: Float64Array) => mset.percentile(w, p) / 1000;
+      const [est] = bootstrapOverheads(nb, nm, [{ baseline: b, mesh: m, delta: true }]);
+      assertEquals(est.method, "exact");
+      const rel = (y: number, x: number) => overheadPct(y, x);
+      const delta = (y: number, x: number) => y - x;
+      const near = (a: number, e: number) => Math.abs(a - e) <= 1e-9 * Math.max(1, Math.abs(e));
+      const expected = [
+        bruteQuantile(nb, nm, rel, b, m, 0.025),
+        bruteQuantile(nb, nm, rel, b, m, 0.975),
+        bruteQuantile(nb, nm, delta, b, m, 0.025),
+        bruteQuantile(nb, nm, delta, b, m, 0.975),
+      ];
+      const got = [...est.ci95, ...est.deltaCi95!];
+      assert(got.every((g, i) => near(g, expected[i])), `p${p} ${nb}/${nm}: ${got} vs ${expected}`);
+    }
+  }
+});
+
+Deno.test("with up to 7 iterations the interval is the same for seeds 1 to 20", () => {
+  const rand = seededRandom(3);
+  for (const n of [2, 3, 5, 7]) {
+    const base = Array.from({ length: n }, () => 100 + rand() * 30);
+    const mesh = Array.from({ length: n }, () => 120 + rand() * 30);
+    const pair = { baseline: weightedMean(base), mesh: weightedMean(mesh), delta: true };
+    const first = bootstrapOverheads(n, n, [pair], { seed: 1 })[0];
+    assert(first.ci95[0] < first.ci95[1], JSON.stringify(first));
+    for (let seed = 2; seed <= 20; seed++) {
+      assertEquals(bootstrapOverheads(n, n, [pair], { seed })[0], first, `n=${n} seed=${seed}`);
+    }
+  }
+});
+
+Deno.test("one iteration on a side gives no interval, and says so", () => {
+  const [est] = bootstrapOverheads(1, 3, [{
+    baseline: weightedMean([100]),
+    mesh: weightedMean([110, 120, 130]),
+    delta: true,
+  }]);
+  assertEquals(est.method, "too-few-iterations");
+  assert(Number.isNaN(est.ci95[0]) && Number.isNaN(est.ci95[1]));
+  assert(Number.isNaN(est.deltaCi95![0]));
+  assertEquals(est.overheadPct, 20);
+  assertEquals(est.delta, 20);
+});
+
+Deno.test("a zero baseline leaves undefined ratios out of the exact distribution", () => {
+  // Baseline CPU of 0 in some resamples: the ratio is undefined there (0 when both are 0).
+  const [est] = bootstrapOverheads(3, 3, [{
+    baseline: weightedMean([0, 0, 3]),
+    mesh: weightedMean([0, 1, 2]),
+  }]);
+  const expected = [0.025, 0.975].map((q) =>
+    bruteQuantile(3, 3, overheadPct, weightedMean([0, 0, 3]), weightedMean([0, 1, 2]), q)
+  );
+  assertEquals(est.ci95, expected);
 });

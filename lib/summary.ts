@@ -8,9 +8,14 @@
 import { emptyHistogram, HistogramSet, summarize } from "./histogram.ts";
 import { metricsFor, type MetricSource } from "./metric_vocabulary.ts";
 import { type Measured, weightedValue } from "./metric_values.ts";
-import { bootstrapOverheads, cvPct, type WeightedStatistic } from "./stats.ts";
+import {
+  bootstrapOverheads,
+  cvPct,
+  MIN_ITERATIONS_FOR_INTERVAL,
+  type WeightedStatistic,
+} from "./stats.ts";
 import type { Component, GroupStats, Overhead, RunRecord, Summary, TargetName } from "./types.ts";
-import { SCHEMA_VERSION } from "./types.ts";
+import { SUMMARY_SCHEMA_VERSION } from "./types.ts";
 
 /** Settings that shape the summary (from the run's config). */
 export interface SummaryOptions {
@@ -197,6 +202,7 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
           baseline: baseStats[i],
           mesh: statOf(m.source, rs),
           basis: m.shareOf ? "share" as const : "relative" as const,
+          delta: m.addedLatency === true,
         })),
         {
           resamples: options.resamples,
@@ -210,7 +216,8 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
       metrics.forEach((metric, i) => {
         const est = estimates[i];
         if (!Number.isFinite(est.overheadPct)) return;
-        const baseCv = baseCvs[i];
+        // One iteration shows no run-to-run variation: its CV would read 0, not "quiet".
+        const baseCv = base.length < MIN_ITERATIONS_FOR_INTERVAL ? null : baseCvs[i];
         overheads.push({
           workload: base[0].spec.workload,
           mesh,
@@ -223,18 +230,29 @@ export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Su
           basis: metric.shareOf ? "share-of-baseline-app" : "relative",
           overheadPct: est.overheadPct,
           ci95: est.ci95,
+          deltaMs: est.delta ?? null,
+          deltaMsCi95: est.deltaCi95 ?? null,
+          ciMethod: est.method,
           iterations: { baseline: base.length, mesh: rs.length },
           baselineCvPct: baseCv,
-          noisyBaseline: baseCv > options.noisyCvPct,
+          noisyBaseline: baseCv !== null && baseCv > options.noisyCvPct,
           saturated: [...base, ...rs].some((r) => r.status === "saturated"),
         });
       });
     }
   }
+  const single = overheads.filter((o) => o.ciMethod === "too-few-iterations").length;
+  if (single) {
+    notes.push(
+      `${single} overhead figure(s) rest on a single iteration of the baseline or the mesh: ` +
+        `no confidence interval (one iteration shows no run-to-run variation to resample); ` +
+        `run at least ${MIN_ITERATIONS_FOR_INTERVAL} iterations, better 5`,
+    );
+  }
   const first = records[0];
   return {
     kind: "meshbench.summary",
-    schemaVersion: SCHEMA_VERSION,
+    schemaVersion: SUMMARY_SCHEMA_VERSION,
     runId: options.runId,
     target: options.target,
     generatedAt: (options.now ?? new Date()).toISOString(),

@@ -9,12 +9,24 @@ import type { Overhead, Summary } from "./types.ts";
 const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 const sign = (x: number) => (x > 0 ? "+" : "");
 
+/** Milliseconds to about three significant digits. */
+function ms(x: number | null): string {
+  if (x === null || !Number.isFinite(x)) return "n/a";
+  const a = Math.abs(x);
+  return x.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3);
+}
+
 function cell(o: Overhead | undefined): string {
   if (!o) return "-";
   const flags = `${o.saturated ? " SAT" : ""}${o.noisyBaseline ? " NOISY" : ""}`;
-  return `${sign(o.overheadPct)}${fmt(o.overheadPct)}% [${fmt(o.ci95[0])}, ${
-    fmt(o.ci95[1])
-  }]${flags}`;
+  const single = o.ciMethod === "too-few-iterations";
+  const pct = `${sign(o.overheadPct)}${fmt(o.overheadPct)}%`;
+  const added = typeof o.deltaMs === "number"
+    ? ` ${sign(o.deltaMs)}${ms(o.deltaMs)}ms` +
+      (single || !o.deltaMsCi95 ? "" : ` [${ms(o.deltaMsCi95[0])}, ${ms(o.deltaMsCi95[1])}]`)
+    : "";
+  if (single) return `${pct}${added} (n=1: no CI)${flags}`;
+  return `${pct} [${fmt(o.ci95[0])}, ${fmt(o.ci95[1])}]${added}${flags}`;
 }
 
 /** Overheads per workload and mesh as a fixed-width table. */
@@ -25,7 +37,10 @@ export function formatSummary(s: Summary): string {
       s.emulated ? " - meshes marked -emu are EMULATIONS (HAProxy), not real meshes" : ""
     }`,
   );
-  lines.push("overhead % vs baseline, [95 % bootstrap CI over iterations]");
+  lines.push(
+    "overhead % vs baseline [95 % bootstrap CI over iterations]; latency also as added ms " +
+      "(mesh - baseline) [its CI]",
+  );
   const present = oneScreenMetrics().filter(({ name }) =>
     s.overheads.some((o) => o.metric === name)
   );
@@ -51,6 +66,9 @@ export function formatSummary(s: Summary): string {
   if (rates.length) lines.push(`latency at fixed rate(s): ${rates.join(", ")} req/s (open loop)`);
   if (s.overheads.some((o) => o.saturated)) {
     lines.push("SAT: a run could not hold its requested rate: a saturation result, not latency");
+  }
+  if (s.overheads.some((o) => o.ciMethod === "too-few-iterations")) {
+    lines.push("n=1: one iteration of the baseline or the mesh: too few for an interval");
   }
   if (s.overheads.some((o) => o.noisyBaseline)) {
     lines.push("NOISY: the baseline's own CV is above the threshold; read overheads with care");

@@ -14,6 +14,20 @@ export type { Component, LoadMode, MetricName };
 /** Version tag written into every result file. Bump on incompatible change. */
 export const SCHEMA_VERSION = "1";
 
+/**
+ * Version of `summary.json`: 2 added each overhead's `deltaMs` with its interval and
+ * `ciMethod`, and a null `baselineCvPct` for one iteration. Readers accept 1 and 2.
+ */
+export const SUMMARY_SCHEMA_VERSION = "2";
+
+/**
+ * How an interval was obtained: `exact`, the quantiles of the exact bootstrap
+ * distribution (every resample enumerated, up to 7 iterations a side), a function of the
+ * data alone; `sampled`, from seeded random resamples (more iterations);
+ * `too-few-iterations`: none, a side has a single iteration.
+ */
+export type IntervalMethod = "exact" | "sampled" | "too-few-iterations";
+
 /** Where a benchmark runs. */
 export type TargetName = "local" | "cluster" | "oci";
 
@@ -246,11 +260,26 @@ export interface Overhead {
    */
   basis: "relative" | "share-of-baseline-app";
   overheadPct: number;
-  /** 95 % bootstrap confidence interval of overheadPct, over iterations. */
+  /**
+   * 95 % bootstrap confidence interval of overheadPct, over iterations; NaN (null in
+   * JSON) when `ciMethod` is `too-few-iterations`.
+   */
   ci95: [number, number];
+  /**
+   * Added latency in ms, mesh minus baseline, for latency metrics; null for the others.
+   * Absent in summaries of schema version 1.
+   */
+  deltaMs?: number | null;
+  /** 95 % bootstrap interval of deltaMs, from the same resamples as ci95; null with it. */
+  deltaMsCi95?: [number, number] | null;
+  /** How the intervals were obtained. Absent in summaries of schema version 1. */
+  ciMethod?: IntervalMethod;
   iterations: { baseline: number; mesh: number };
-  /** Baseline coefficient of variation over iterations (%), and whether it is high. */
-  baselineCvPct: number;
+  /**
+   * Baseline coefficient of variation over iterations (%), and whether it is high. Null
+   * when the baseline has a single iteration (it shows no variation to measure).
+   */
+  baselineCvPct: number | null;
   noisyBaseline: boolean;
   /** True when any contributing run could not hold its requested rate. */
   saturated: boolean;

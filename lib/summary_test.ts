@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
+import { loadRun } from "./load_results.ts";
+import { metricSpec } from "./metric_vocabulary.ts";
+import { renderReport } from "./report.ts";
+import { validateSummary } from "./schema.ts";
+import { summarizeRuns } from "./summary.ts";
+import { formatSummary } from "./summary_text.ts";
+import type { RunRecord } from "./types.ts";
+
+async function records(iterations: number): Promise<RunRecord[]> {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_summary_" });
+  try {
+    const dir = await writeSyntheticRun(tmp, { samples: 300, iterations, rates: [200] });
+    return (await loadRun(dir)).runs;
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+const options = (seed: number) => ({
+  runId: "20000101T000000Z-000000",
+  target: "local" as const,
+  baseline: "baseline",
+  noisyCvPct: 10,
+  resamples: 500,
+  confidence: 0.95,
+  seed,
+  now: new Date(0),
+});
+
+Deno.test("every latency overhead has its added milliseconds with an interval around them", async () => {
+  const s = summarizeRuns(await records(3), options(1));
+  validateSummary(JSON.parse(JSON.stringify(s)));
+  assert.equal(s.schemaVersion, "2");
+  const latency = s.overheads.filter((o) => metricSpec(o.metric).addedLatency);
+  assert.ok(latency.length >= 8);
+  for (const o of latency) {
+    assert.equal(o.deltaMs, o.value - o.baseline);
+    const [lo, hi] = o.deltaMsCi95!;
+    assert.ok(lo <= o.deltaMs! && o.deltaMs! <= hi, `${o.metric} ${o.mesh}: ${lo} ${hi}`);
+    assert.equal(o.ciMethod, "exact");
+  }
+  for (const o of s.overheads.filter((o) => !metricSpec(o.metric).addedLatency)) {
+    assert.equal(o.deltaMs, null);
+    assert.equal(o.deltaMsCi95, null);
+  }
+});
+
+Deno.test("with 3 iterations the summary's intervals are the same whatever the seed", async () => {
+  const rs = await records(3);
+  const first = summarizeRuns(rs, options(1));
+  for (let seed = 2; seed <= 20; seed++) {
+    assert.deepEqual(summarizeRuns(rs, options(seed)).overheads, first.overheads, `seed ${seed}`);
+  }
+});
+
+Deno.test("one iteration: no interval and no CV, said in the summary, its text and the report", async () => {
+  const s = summarizeRuns(await records(1), options(1));
+  validateSummary(JSON.parse(JSON.stringify(s)));
+  assert.ok(s.overheads.length > 0);
+  for (const o of s.overheads) {
+    assert.equal(o.ciMethod, "too-few-iterations");
+    assert.ok(Number.isNaN(o.ci95[0]) && Number.isNaN(o.ci95[1]));
+    assert.equal(o.baselineCvPct, null);
+    assert.equal(o.noisyBaseline, false);
+  }
+  assert.ok(s.notes.some((n) => /single iteration .* no confidence interval/.test(n)), s.notes[0]);
+  const text = formatSummary(s);
+  assert.match(text, /\(n=1: no CI\)/);
+  assert.match(text, /n=1: one iteration of the baseline or the mesh: too few for an interval/);
+  const html = renderReport({
+    dir: "/nonexistent",
+    runId: s.runId,
+    manifest: null,
+    summary: JSON.parse(JSON.stringify(s)),
+    runs: [],
+    problems: [],
+    emulated: true,
+    summaryDerived: false,
+  }, { generatedAt: "2000-01-01T00:00:00.000Z" });
+  assert.match(html, /n=1\/1: too few iterations for an interval/);
+  assert.match(html, /\[no CI: n=1\]/);
+});
+
+Deno.test("a version 1 summary (no deltaMs) still reads; a version 2 one without it does not", async () => {
+  const s = JSON.parse(JSON.stringify(summarizeRuns(await records(3), options(1))));
+  const v1 = structuredClone(s);
+  v1.schemaVersion = "1";
+  for (const o of v1.overheads) {
+    delete o.deltaMs;
+    delete o.deltaMsCi95;
+    delete o.ciMethod;
+  }
+  assert.doesNotThrow(() => validateSummary(v1));
+  assert.doesNotMatch(formatSummary(v1), /ms \[/);
+  delete s.overheads[0].deltaMs;
+  assert.throws(() => validateSummary(s), /\/overheads\/0 must have required property 'deltaMs'/);
+});
