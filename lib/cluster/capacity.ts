@@ -44,21 +44,44 @@ export interface CapacityDemand {
   sidecar?: Requests;
 }
 
-type ContainerView = { resources?: { requests?: Record<string, string | number> } };
+type ContainerView = {
+  restartPolicy?: string;
+  resources?: { requests?: Record<string, string | number> };
+};
 
-function podRequests(spec: { containers?: ContainerView[]; initContainers?: ContainerView[] }) {
-  // The scheduler counts the larger of the main containers' sum and the largest init
-  // container (native sidecars are counted with the main containers; none here).
-  const sum = (cs: ContainerView[] = []) =>
-    cs.reduce((a, c) => ({
-      cpu: a.cpu + cpuCores(c.resources?.requests?.cpu),
-      memoryMiB: a.memoryMiB + memoryMiB(c.resources?.requests?.memory),
-    }), { cpu: 0, memoryMiB: 0 });
-  const main = sum(spec.containers);
-  const init = (spec.initContainers ?? []).map((c) => sum([c]));
+/**
+ * A pod's requests as the scheduler counts them: its containers and native sidecars (init
+ * containers with restartPolicy Always, which run beside them) summed, or the largest
+ * ordinary init container (with the sidecars started before it) if that is larger.
+ */
+export function podRequests(
+  spec: { containers?: ContainerView[]; initContainers?: ContainerView[] },
+): Requests {
+  const one = (c: ContainerView) => ({
+    cpu: cpuCores(c.resources?.requests?.cpu),
+    memoryMiB: memoryMiB(c.resources?.requests?.memory),
+  });
+  let sidecars = { cpu: 0, memoryMiB: 0 };
+  let init = { cpu: 0, memoryMiB: 0 };
+  for (const c of spec.initContainers ?? []) {
+    const r = one(c);
+    if (c.restartPolicy === "Always") {
+      sidecars = { cpu: sidecars.cpu + r.cpu, memoryMiB: sidecars.memoryMiB + r.memoryMiB };
+    } else {
+      init = {
+        cpu: Math.max(init.cpu, sidecars.cpu + r.cpu),
+        memoryMiB: Math.max(init.memoryMiB, sidecars.memoryMiB + r.memoryMiB),
+      };
+    }
+  }
+  const main = (spec.containers ?? []).map(one).reduce(
+    (a, r) => ({ cpu: a.cpu + r.cpu, memoryMiB: a.memoryMiB + r.memoryMiB }),
+    sidecars,
+  );
+  // In millicores, as Kubernetes counts them (no floating-point dust).
   return {
-    cpu: Math.max(main.cpu, ...init.map((i) => i.cpu)),
-    memoryMiB: Math.max(main.memoryMiB, ...init.map((i) => i.memoryMiB)),
+    cpu: Math.round(Math.max(main.cpu, init.cpu) * 1000) / 1000,
+    memoryMiB: Math.max(main.memoryMiB, init.memoryMiB),
   };
 }
 

@@ -97,3 +97,18 @@ Deno.test("DaemonSets count on every schedulable node; meshbench's own pods are 
   assertEquals(d.perNode.cpu, 0.01);
   assertEquals(d.pods.map((p) => [p.name, p.count]), [["ml-benchmark/ml-train", 2]]);
 });
+
+Deno.test("a pod's requests as the scheduler counts them: native sidecars add, init containers peak", async () => {
+  const { podRequests } = await import("./capacity.ts");
+  const c = (cpu: string, restartPolicy?: string) => ({
+    restartPolicy,
+    resources: { requests: { cpu, memory: "10Mi" } },
+  });
+  // linkerd-proxy as a native sidecar (10m) beside the app (50m); linkerd-init (10m) before.
+  assertEquals(
+    podRequests({ containers: [c("50m")], initContainers: [c("10m"), c("10m", "Always")] }),
+    { cpu: 0.06, memoryMiB: 20 },
+  );
+  // A large ordinary init container sets the pod's request.
+  assertEquals(podRequests({ containers: [c("50m")], initContainers: [c("500m")] }).cpu, 0.5);
+});

@@ -22,6 +22,7 @@ import {
 } from "./meshes.ts";
 import { helmBinary, ownedSystemNamespaces } from "./mesh.ts";
 import { cpuCores, memoryMiB } from "../quantity.ts";
+import { podRequests } from "./capacity.ts";
 
 const CHARTS = new URL("../../.testenv/charts/", import.meta.url).pathname;
 /** The Kubernetes version charts are rendered for (the test control plane's). */
@@ -223,21 +224,19 @@ function checkSelectors(mesh: ClusterMesh, objs: Rendered[]): void {
   }
 }
 
-interface PodSpecView {
-  containers?: Array<{ resources?: { requests?: Record<string, string> } }>;
-}
-
-/** Requests of workloads, in `Kind/ns/name` order: Deployments/StatefulSets x replicas. */
+/** Requests of workloads (as the scheduler counts a pod): Deployments/StatefulSets x replicas. */
 function requestsOf(objs: Rendered[], kinds: string[]): Requests {
   let cpu = 0;
   let mem = 0;
   for (const o of objs.filter((o) => kinds.includes(o.kind))) {
-    const spec = o.spec as { replicas?: number; template?: { spec?: PodSpecView } };
+    const spec = o.spec as {
+      replicas?: number;
+      template?: { spec?: Parameters<typeof podRequests>[0] };
+    };
     const n = o.kind === "DaemonSet" ? 1 : (spec.replicas ?? 1);
-    for (const c of spec.template?.spec?.containers ?? []) {
-      cpu += n * cpuCores(c.resources?.requests?.cpu);
-      mem += n * memoryMiB(c.resources?.requests?.memory);
-    }
+    const r = podRequests(spec.template?.spec ?? {});
+    cpu += n * r.cpu;
+    mem += n * r.memoryMiB;
   }
   return { cpu: Math.round(cpu * 1000) / 1000, memoryMiB: mem };
 }
