@@ -282,5 +282,9 @@ Deno.test("on a cluster with role labels, servers and clients are pinned to them
   const role = Deno.readTextFileSync(
     new URL("../../ansible/roles/cluster_addons/tasks/main.yml", import.meta.url),
   );
-  assert(role.includes("meshbench.io/role={{ 'server' if index == 0 else 'client' }}"));
+  assert(
+    role.includes(
+      "meshbench.io/role={{ 'server' if cluster_addons_worker_index == 0 else 'client' }}",
+    ),
+  );
 });
