@@ -115,6 +115,8 @@ function allStats(): ProcStat[] {
 export interface GroupReading {
   cpuTicks: number;
   rssBytes: number;
+  /** The pids summed. */
+  members: number[];
 }
 
 /**
@@ -153,7 +155,26 @@ export function readGroups(leaders: readonly number[]): Map<number, GroupReading
       cpuTicks += m.cpuTicks;
       rssBytes += m.rssBytes;
     }
-    out.set(leader, { cpuTicks, rssBytes });
+    out.set(leader, { cpuTicks, rssBytes, members: [...members.keys()] });
+  }
+  return out;
+}
+
+/** {@linkcode readGroups} for groups whose members are known: reads only their pids. */
+export function readKnownGroups(groups: ReadonlyMap<number, readonly number[]>) {
+  const out = new Map<number, GroupReading>();
+  for (const [leader, pids] of groups) {
+    let cpuTicks = 0;
+    let rssBytes = 0;
+    const members: number[] = [];
+    for (const pid of pids) {
+      const s = readStat(pid);
+      if (!s) continue;
+      cpuTicks += s.cpuTicks;
+      rssBytes += s.rssBytes;
+      members.push(pid);
+    }
+    out.set(leader, { cpuTicks, rssBytes, members });
   }
   return out;
 }
@@ -183,6 +204,9 @@ export interface WindowUse {
   memoryPeakMB: number;
   samples: number;
 }
+
+/** How often (in samples) {@linkcode ResourceSampler} looks for new group members. */
+const FULL_SCAN_EVERY = 5;
 
 /**
  * Samples CPU and memory of watched groups every `intervalMs` until stopped.
@@ -223,10 +247,22 @@ export class ResourceSampler {
   #last = new Map<number, number>();
   #nodePeakBytes = 0;
 
-  #sample(): Map<number, GroupReading> {
+  #members = new Map<number, number[]>();
+
+  /**
+   * One sample. Finding a group's members takes a pass over all of /proc (a few ms of CPU on
+   * a busy machine, beside the load being measured), so it is done every
+   * {@linkcode FULL_SCAN_EVERY}th sample and at the end; in between only the known members
+   * are read. CPU comes from cumulative ticks, so a member found late loses nothing of it.
+   */
+  #sample(full = this.#samples % FULL_SCAN_EVERY === 0): Map<number, GroupReading> {
     const mem = Deno.systemMemoryInfo();
     this.#nodePeakBytes = Math.max(this.#nodePeakBytes, mem.total - mem.available);
-    const r = readGroups(this.#watched.map((w) => w.pid));
+    const leaders = this.#watched.map((w) => w.pid);
+    const r = full || leaders.some((pid) => !this.#members.has(pid))
+      ? readGroups(leaders)
+      : readKnownGroups(this.#members);
+    for (const [pid, g] of r) this.#members.set(pid, g.members);
     for (const [pid, g] of r) {
       if (g.rssBytes > (this.#peak.get(pid) ?? 0)) this.#peak.set(pid, g.rssBytes);
       // A group's tick count only grows while its processes live; keep the highest seen.
@@ -239,7 +275,7 @@ export class ResourceSampler {
   /** Stops sampling and returns per-group use plus the whole node. */
   stop(): WindowUse[] {
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#sample();
+    this.#sample(true);
     const seconds = (performance.now() - this.#t0) / 1000;
     const node1 = readNodeCpu();
     const out: WindowUse[] = this.#watched.map((w) => {
