@@ -12,13 +12,14 @@ import histogram from "../schema/histogram.schema.json" with { type: "json" };
 import run from "../schema/run.schema.json" with { type: "json" };
 import summary from "../schema/summary.schema.json" with { type: "json" };
 import manifest from "../schema/manifest.schema.json" with { type: "json" };
+import config from "../schema/config.schema.json" with { type: "json" };
 import type { Histogram, Manifest, RunRecord, Summary } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 const ajv = new (Ajv2020 as any)({ allErrors: true, strict: false });
 // deno-lint-ignore no-explicit-any
 (addFormats as any)(ajv);
-for (const s of [common, histogram, run, summary, manifest]) ajv.addSchema(s);
+for (const s of [config, common, histogram, run, summary, manifest]) ajv.addSchema(s);
 
 /** A file does not match its schema. */
 export class SchemaError extends Error {

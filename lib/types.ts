@@ -7,6 +7,7 @@
  * @module
  */
 import type { Component, LoadMode, MetricName } from "./metric_vocabulary.ts";
+import type { BenchConfig } from "./config_schema.ts";
 
 /** Load modes, resource components and metric names are declared with the metrics. */
 export type { Component, LoadMode, MetricName };
@@ -29,7 +30,7 @@ export const SUMMARY_SCHEMA_VERSION = "2";
 export type IntervalMethod = "exact" | "sampled" | "too-few-iterations";
 
 /** Where a benchmark runs. */
-export type TargetName = "local" | "cluster" | "oci";
+export type TargetName = BenchConfig["target"];
 
 /** How a mesh puts itself in the data path. */
 export type MeshKind = "none" | "sidecar" | "node-proxy" | "ebpf";
