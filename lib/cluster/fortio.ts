@@ -158,7 +158,11 @@ export function parseFortioJson(
     toolVersion: data.Version ?? "unknown",
     timing: point.mode === "fixed-rate" ? "paced" : "closed-loop",
     requestedRate: point.mode === "fixed-rate" ? point.rate : null,
-    achievedRate: data.ActualQPS ?? (durationS > 0 ? h.Count / durationS : 0),
+    // Successful requests per second: fortio's ActualQPS counts every request, failed or not.
+    achievedRate: h.Count > 0
+      ? (data.ActualQPS ?? (durationS > 0 ? h.Count / durationS : 0)) * (h.Count - errors) /
+        h.Count
+      : 0,
     durationS,
     connections: data.NumThreads ?? point.connections,
     operations: h.Count,

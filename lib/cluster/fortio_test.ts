@@ -150,5 +150,7 @@ Deno.test("HTTP errors are counted by status, not dropped", () => {
   assertEquals(r.errors, 20);
   assertEquals(r.errorKinds, { "503": 20 });
   assertEquals(r.operations, 20);
+  // fortio's ActualQPS (468.9) counts the 503s; none of them is an achieved request.
+  assertEquals(r.achievedRate, 0);
   throws(() => parseFortioJson("panic: boom", fixed, "http"), /Cannot parse fortio output/);
 });
