@@ -87,11 +87,17 @@ export interface LoadResult {
   timing: TimingMode;
   /** Requests (or messages, or job completions) per second asked for; null for max-throughput. */
   requestedRate: number | null;
-  /** Completed operations per second over the measured duration. */
+  /**
+   * Successful operations per second that the system under test completed over the measured
+   * window (never what was merely sent, never failed ones): for fixed-rate runs, what the
+   * saturation check compares with `requestedRate`.
+   */
   achievedRate: number;
   durationS: number;
   connections: number;
+  /** Attempts that ended, successfully or not (so `operations - errors` succeeded). */
   operations: number;
+  /** Attempts that failed (error status, socket error, timeout, drop), by kind in `errorKinds`. */
   errors: number;
   /** Error counts by kind (HTTP status, gRPC code, socket error), never dropped. */
   errorKinds: Record<string, number>;
