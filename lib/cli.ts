@@ -365,10 +365,21 @@ export async function parseCli(
  * Checks that `out` can hold a new run directory, creating nothing: it is a directory, or
  * does not exist under a writable directory. Throws ConfigError naming "out" and the value.
  */
-export async function checkOutDir(out: string, where?: string): Promise<void> {
+export async function checkOutDir(
+  out: string,
+  where?: string,
+  options: { flag?: string } = {},
+): Promise<void> {
   const fail = (msg: string): never => {
-    throw new ConfigError("out", `${msg}, got ${JSON.stringify(out)}`, where);
+    const text = `${msg}, got ${JSON.stringify(out)}`;
+    if (options.flag) throw new UsageError(`Invalid ${options.flag}: ${text}`);
+    throw new ConfigError("out", text, where);
   };
+  if (options.flag) {
+    if (out === "") fail("expected a directory, not an empty string");
+    // deno-lint-ignore no-control-regex
+    if (/[\u0000-\u001f\u007f]/u.test(out)) fail("expected no control characters");
+  }
   let dir = resolve(out);
   for (;;) {
     try {
@@ -382,7 +393,7 @@ export async function checkOutDir(out: string, where?: string): Promise<void> {
       }
       break;
     } catch (e) {
-      if (e instanceof ConfigError) throw e;
+      if (e instanceof ConfigError || e instanceof UsageError) throw e;
       if (e instanceof Deno.errors.NotFound) {
         if (dirname(dir) === dir) fail("no part of the path exists");
         dir = dirname(dir);
@@ -401,6 +412,25 @@ export async function checkOutDir(out: string, where?: string): Promise<void> {
   } catch (e) {
     fail(`cannot create a directory in "${dir}" (${(e as Error).message})`);
   }
+}
+
+/**
+ * Checks a file a task will write (`export --output FILE`): a path without control
+ * characters, not a directory, in an existing directory that can be written. Creates nothing.
+ */
+export async function checkOutputFile(path: string, flag: string): Promise<void> {
+  const fail = (msg: string): never => {
+    throw new UsageError(`Invalid ${flag}: ${msg}, got ${JSON.stringify(path)}`);
+  };
+  if (path === "") fail("expected a file name, not an empty string");
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/u.test(path)) fail("expected no control characters");
+  const info = await Deno.stat(path).catch(() => undefined);
+  if (info?.isDirectory) fail("expected a file, but it is a directory");
+  const parent = dirname(resolve(path));
+  const dir = await Deno.stat(parent).catch(() => undefined);
+  if (!dir?.isDirectory) fail(`expected a file in an existing directory ("${parent}" is none)`);
+  await checkOutDir(parent, undefined, { flag });
 }
 
 /** The run directory a stage works on (absolute): `--run DIR`, or the newest under `out`. */

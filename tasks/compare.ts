@@ -1,5 +1,5 @@
 /** Task: compare two run directories; print and write the changes that exceed the noise. */
-import { existingDir, EXIT, main, parseCli, type TaskSpec } from "../lib/cli.ts";
+import { checkOutDir, existingDir, EXIT, main, parseCli, type TaskSpec } from "../lib/cli.ts";
 import { formatComparison } from "../lib/compare.ts";
 import { writeComparison } from "../lib/compare_report.ts";
 
@@ -37,6 +37,9 @@ if (import.meta.main) {
   await main(SPEC, async () => {
     const { values, positionals } = await parseCli(SPEC);
     const [a, b] = await Promise.all(positionals.map((p) => existingDir(p, "RUN_DIR")));
+    if (values.out !== undefined) {
+      await checkOutDir(values.out as string, undefined, { flag: "--out" });
+    }
     const r = await writeComparison(a, b, { out: values.out as string | undefined });
     console.log(formatComparison(r.comparison, { all: values.all === true }));
     console.log(`\nWrote ${r.json}\n      ${r.html}`);

@@ -1,5 +1,6 @@
 /** Task: export a run for other tools (CSV for spreadsheets and pandas). */
 import {
+  checkOutputFile,
   EXIT,
   FLAGS,
   main,
@@ -57,6 +58,8 @@ if (import.meta.main) {
       );
     }
     const dir = await runDirArgument(cli);
+    const output = values.output as string | undefined;
+    if (output !== undefined && output !== "-") await checkOutputFile(output, "--output");
     const r = await exportRun(dir, {
       format: format as ExportFormat,
       long: values.long === true,

@@ -1,6 +1,8 @@
 /** Task: execute every analysis notebook headless against a run; HTML beside the run. */
 import { basename } from "node:path";
 import {
+  checkOutDir,
+  existingDir,
   EXIT,
   FLAGS,
   main,
@@ -46,6 +48,10 @@ if (import.meta.main) {
     const cli = await parseCli(SPEC);
     const { values } = cli;
     const dir = await runDirArgument(cli);
+    if (values["html-dir"] !== undefined) {
+      await checkOutDir(values["html-dir"] as string, undefined, { flag: "--html-dir" });
+    }
+    if (values.compare !== undefined) await existingDir(values.compare as string, "--compare");
     let notebooks: string[] | undefined;
     if (values.only) {
       const all = await listNotebooks();

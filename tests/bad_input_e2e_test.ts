@@ -280,6 +280,25 @@ const CASES: Case[] = [
     expect: () => ["--out does not apply with RUN_DIR"],
   },
   {
+    name: "compare --out naming a file is refused",
+    task: "compare",
+    files: { "a-file": "x\n" },
+    args: (d) => [d, d, "--out", join(d, "a-file")],
+    expect: (d) => ["Invalid --out", `"${join(d, "a-file")}"`, "is a file"],
+  },
+  {
+    name: "notebooks --compare naming no directory is refused",
+    task: "notebooks",
+    args: (d) => [d, "--compare", join(d, "missing-run")],
+    expect: (d) => ["Invalid --compare", `"${join(d, "missing-run")}"`, "not a directory"],
+  },
+  {
+    name: "export --output naming a directory is refused",
+    task: "export",
+    args: (d) => [d, "--format", "csv", "--output", d],
+    expect: (d) => ["Invalid --output", `"${d}"`, "is a directory"],
+  },
+  {
     name: "a number flag that is not a number is refused with the flag and value",
     task: "bench:all",
     args: (d) => ["--iterations", "many", "--out", join(d, "results")],
