@@ -10,7 +10,7 @@
 import { dirname, resolve } from "node:path";
 import { ConfigError, configValueFromText, didYouMean, loadConfig, rangeText } from "./config.ts";
 import type { BenchConfig, ConfigVocabulary } from "./config.ts";
-import { CONFIG_ENV, configFields, knownEnv, schemaAt } from "./config_schema.ts";
+import { CONFIG_ENV, CONFIG_FLAGS, knownEnv, schemaAt } from "./config_schema.ts";
 import { CommandError, killAllChildren } from "./command.ts";
 import { consoleLogger } from "./log.ts";
 import { type Logger, MissingToolsError } from "./target.ts";
@@ -85,9 +85,7 @@ export const FLAGS = {
 const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", help: "this help" };
 
 /** Flag name -> config field path, for every field that has a flag. */
-const CONFIG_FLAG_PATHS: Record<string, string> = Object.fromEntries(
-  configFields().filter((f) => f.node["x-flag"]).map((f) => [f.node["x-flag"]!, f.path]),
-);
+const CONFIG_FLAG_PATHS = CONFIG_FLAGS;
 
 function configFlagSpec(flag: string): FlagSpec {
   const node = schemaAt(CONFIG_FLAG_PATHS[flag].split("."))!;

@@ -9,7 +9,6 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import {
   type BenchConfig,
   CONFIG_ENV,
-  CONFIG_FLAGS,
   configDefaults,
   configFields,
   type ProfileName,
@@ -426,11 +425,6 @@ export interface ConfigSources {
   /** Workload and mesh names to accept; without it names are not checked here. */
   vocabulary?: ConfigVocabulary;
 }
-
-/** Environment variables that set config fields (derived from the schema's `x-env`). */
-export const ENV_VARS: Readonly<Record<string, string>> = CONFIG_ENV;
-/** Flags that set config fields (derived from the schema's `x-flag`). */
-export const FLAG_FIELDS: Readonly<Record<string, string>> = CONFIG_FLAGS;
 
 /** Merges and validates config; returns it with a list of the sources used. */
 export async function loadConfig(
