@@ -340,9 +340,14 @@ export async function parseCli(
     if (typeof v === "string") flagText[path] = { flag: name, text: v };
   }
   const vocab = spec.config === "all" ? await options.vocabulary?.() : undefined;
+  // A task that takes some config fields reads only their variables: MESHBENCH_TARGET in the
+  // environment is no business of `report`.
+  const taken = Object.keys(taskFlags(spec)).map((n) => CONFIG_FLAG_PATHS[n]);
   const { config, sources, where } = await loadConfig({
     file: values.config as string | undefined,
-    env,
+    env: spec.config === "all" ? env : Object.fromEntries(
+      Object.entries(env).filter(([k]) => !(k in CONFIG_ENV) || taken.includes(CONFIG_ENV[k])),
+    ),
     flags,
     flagText,
     vocabulary: vocab,

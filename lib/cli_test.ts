@@ -234,3 +234,14 @@ Deno.test("a named run brings its config: config flags and --out beside it are r
   });
   assertEquals(ok.config.target, "cluster");
 });
+
+Deno.test("a task reads only the variables of the config fields it takes", async () => {
+  const env = { MESHBENCH_TARGET: "cluster", MESHBENCH_OUT: "elsewhere" };
+  const cli = await parseCli(STAGE, { args: [], env });
+  assertEquals(cli.config.target, "local", "MESHBENCH_TARGET is not the stage's business");
+  assertEquals(cli.config.out, "elsewhere");
+  await assert.rejects(
+    parseCli({ name: "bench:all", description: "", config: "all" }, { args: [], env }),
+    /"cluster.context".*explicitly named/,
+  );
+});
