@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { HistogramSet, mergeHistograms, percentile } from "./histogram.ts";
+import { type HistogramData, HistogramSet, mergeHistograms, percentile } from "./histogram.ts";
 import {
   type MetricSource,
   RECORD_METRICS,
@@ -19,8 +19,17 @@ import type { LoadResult, RunRecord } from "./types.ts";
 /** A run record that produced a load result (status ok or saturated). */
 export type Measured = RunRecord & { load: LoadResult };
 
+/** What metrics are read from: a measured record, or what the summary keeps of one. */
+export interface MeasuredLike {
+  resources: RunRecord["resources"];
+  load: Pick<LoadResult, "achievedRate" | "durationS"> & { latency: HistogramData };
+}
+
 /** The value of a non-latency source in one record. */
-export function recordValue(source: Exclude<MetricSource, { kind: "latency" }>, r: Measured) {
+export function recordValue(
+  source: Exclude<MetricSource, { kind: "latency" }>,
+  r: MeasuredLike,
+): number {
   switch (source.kind) {
     case "achieved-rate":
       return r.load.achievedRate;
@@ -57,7 +66,7 @@ export function pooledValue(source: MetricSource, rs: readonly Measured[]): numb
  */
 export function weightedValue(
   source: MetricSource,
-  rs: readonly Measured[],
+  rs: readonly MeasuredLike[],
   histograms: () => HistogramSet,
 ): WeightedStatistic {
   if (source.kind === "latency") {

@@ -29,12 +29,13 @@ import {
   writeJsonAtomic,
   writeRunRecord,
 } from "./run_dir.ts";
-import { summarizeRuns } from "./summary.ts";
+import { SummaryBuilder } from "./summary.ts";
 import { type Logger, MissingToolsError, type StageContext, type Target } from "./target.ts";
 import type {
   Histogram,
   LoadResult,
   Manifest,
+  RunIndexEntry,
   RunRecord,
   RunSpec,
   StageName,
@@ -47,7 +48,7 @@ import { installTools, missingMessage } from "./binaries.ts";
 import { WORKLOADS, workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
 import { percentile, summarize } from "./histogram.ts";
-import { runIndex } from "./load_results.ts";
+import { runIndexEntry } from "./load_results.ts";
 
 /** Effects every stage needs, passed in. */
 export interface Deps {
@@ -385,7 +386,23 @@ export async function readRunRecords(
   runDir: string,
 ): Promise<{ records: RunRecord[]; files: string[]; notes: string[] }> {
   const records: RunRecord[] = [];
-  const read: string[] = [];
+  const files: string[] = [];
+  const notes = await forEachRunRecord(runDir, (record, file) => {
+    records.push(record);
+    files.push(file);
+  });
+  return { records, files, notes };
+}
+
+/**
+ * Reads and validates the run records one by one, handing each valid one to `use` with
+ * its path, in file order, and holding none: collect pools 10,000 records this way.
+ * Returns what was wrong with the invalid files (never silence).
+ */
+export async function forEachRunRecord(
+  runDir: string,
+  use: (record: RunRecord, file: string) => void,
+): Promise<string[]> {
   const notes: string[] = [];
   const files = await listRunFiles(runDir);
   // Read the next few files while parsing the ones read: reading and parsing overlap.
@@ -398,24 +415,25 @@ export async function readRunRecords(
     next = readBatch(i + batch);
     texts.forEach((text, j) => {
       const f = files[i + j];
+      let record: RunRecord;
       try {
         if (text instanceof Error) throw text;
-        records.push(validateRunRecord(parseJson(text, f), f));
-        read.push(f);
+        record = validateRunRecord(parseJson(text, f), f);
       } catch (e) {
         notes.push((e as Error).message);
+        return;
       }
+      use(record, f);
     });
   }
-  return { records, files: read, notes };
+  return notes;
 }
 
 /** Stage: pool runs into `summary.json` (overheads with CIs). */
 export async function stageCollect(runDir: string, deps: Deps): Promise<Summary> {
   const { ctx, manifest } = await openRun(runDir, deps);
   return await runStage(runDir, "collect", deps, async () => {
-    const { records, files, notes } = await readRunRecords(runDir);
-    const summary: Summary = summarizeRuns(records, {
+    const builder = new SummaryBuilder({
       runId: manifest.runId,
       target: manifest.target,
       baseline: ctx.config.baseline,
@@ -423,10 +441,16 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
       resamples: ctx.config.bootstrap.resamples,
       confidence: ctx.config.bootstrap.confidence,
       seed: ctx.config.seed,
-      notes,
     });
     // The report lists every run from this index instead of re-reading runs/.
-    summary.runs = runIndex(records, files);
+    const index: RunIndexEntry[] = [];
+    const notes = await forEachRunRecord(runDir, (record, file) => {
+      builder.add(record);
+      index.push(runIndexEntry(file, record));
+    });
+    for (const n of notes) builder.note(n);
+    const summary: Summary = builder.finish();
+    summary.runs = index.sort((a, b) => a.spec.seq - b.spec.seq);
     await writeJsonAtomic(join(runDir, "summary.json"), summary);
     return summary;
   });

@@ -24,7 +24,84 @@ export function newRunId(now = new Date()): string {
 
 /** Writes `data` as JSON via a temp file and rename, so readers never see half a file. */
 export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
-  await writeTextAtomic(path, stringifyReadable(data) + "\n");
+  await writeChunksAtomic(path, readableChunks(data));
+}
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  x !== null && typeof x === "object" && !Array.isArray(x) &&
+  typeof (x as { toJSON?: unknown }).toJSON !== "function";
+
+/** `text` with every line after the first indented by `pad` (JSON strings hold no newline). */
+const indent = (text: string, pad: string) => text.replaceAll("\n", `\n${pad}`);
+
+/**
+ * {@linkcode stringifyReadable} of `data` plus a final newline, in pieces: an object's
+ * properties, and the elements of its arrays of objects, one at a time, so a 50 MB
+ * summary is never one string (the same bytes as `stringifyReadable(data) + "\n"`).
+ */
+export function* readableChunks(data: unknown): Generator<string> {
+  if (!isPlainObject(data)) {
+    yield stringifyReadable(data) + "\n";
+    return;
+  }
+  const keys = Object.keys(data).filter((k) => {
+    const v = data[k];
+    return v !== undefined && typeof v !== "function" && typeof v !== "symbol";
+  });
+  if (keys.length === 0) {
+    yield "{}\n";
+    return;
+  }
+  yield "{";
+  for (const [i, k] of keys.entries()) {
+    const v = data[k];
+    yield `${i ? "," : ""}\n  ${JSON.stringify(k)}: `;
+    if (Array.isArray(v) && v.length > 0 && !isFlat(v) && v.every(isPlainObject)) {
+      yield "[";
+      for (const [j, x] of v.entries()) {
+        yield `${j ? "," : ""}\n    ${indent(stringifyReadable(x), "    ")}`;
+      }
+      yield "\n  ]";
+    } else {
+      yield indent(stringifyReadable(v), "  ");
+    }
+  }
+  yield "\n}\n";
+}
+
+/** Writes text given in pieces via a temp file in the same directory and an atomic rename. */
+async function writeChunksAtomic(path: string, chunks: Iterable<string>): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    try {
+      const encoder = new TextEncoder();
+      let pending: string[] = [];
+      let size = 0;
+      for (const chunk of chunks) {
+        pending.push(chunk);
+        size += chunk.length;
+        // Write in pieces of about 1 MB: few system calls, little held.
+        if (size >= 1 << 20) {
+          await writeAll(file, encoder.encode(pending.join("")));
+          pending = [];
+          size = 0;
+        }
+      }
+      if (pending.length) await writeAll(file, encoder.encode(pending.join("")));
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }
 
 const isScalar = (x: unknown) => x === null || typeof x !== "object";

@@ -1,9 +1,11 @@
+import { FIXTURE_DIR, FIXTURE_RUNS } from "../fixtures/mod.ts";
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import {
   createRunDir,
   newestRunDir,
   newRunId,
+  readableChunks,
   runFileStem,
   stringifyReadable,
   writeJsonAtomic,
@@ -81,4 +83,21 @@ Deno.test("readable JSON: two-space indent, flat arrays inline, strings left alo
   );
   assertEquals(stringifyReadable([1, 2]), "[1,2]");
   assertEquals(stringifyReadable(undefined), "null");
+});
+
+Deno.test("JSON written in pieces is byte for byte the readable JSON", async () => {
+  const cases: unknown[] = [
+    {},
+    { a: [] },
+    { a: [{}], skipped: undefined, text: "two\nlines" },
+    [1, { a: 1 }],
+    null,
+    { mixed: [{ a: 1 }, 2], nested: [[1, { a: 1 }]], rows: [{ v: [1, 2] }, { v: [] }] },
+  ];
+  for (const name of FIXTURE_RUNS) {
+    cases.push(JSON.parse(await Deno.readTextFile(join(FIXTURE_DIR, name, "summary.json"))));
+  }
+  for (const data of cases) {
+    assertEquals([...readableChunks(data)].join(""), stringifyReadable(data) + "\n");
+  }
 });

@@ -5,16 +5,34 @@
  *
  * @module
  */
-import { emptyHistogram, HistogramSet, summarize } from "./histogram.ts";
+import {
+  compactHistogram,
+  emptyHistogram,
+  type HistogramData,
+  HistogramSet,
+  summarize,
+} from "./histogram.ts";
 import { metricsFor, type MetricSource } from "./metric_vocabulary.ts";
-import { type Measured, weightedValue } from "./metric_values.ts";
+import { weightedValue } from "./metric_values.ts";
 import {
   bootstrapOverheads,
   cvPct,
   MIN_ITERATIONS_FOR_INTERVAL,
   type WeightedStatistic,
 } from "./stats.ts";
-import type { Component, GroupStats, Overhead, RunRecord, Summary, TargetName } from "./types.ts";
+import type {
+  Component,
+  GroupStats,
+  LoadResult,
+  MeshRef,
+  Overhead,
+  ResourceUse,
+  RunRecord,
+  RunSpec,
+  RunStatus,
+  Summary,
+  TargetName,
+} from "./types.ts";
 import { SUMMARY_SCHEMA_VERSION } from "./types.ts";
 
 /** Settings that shape the summary (from the run's config). */
@@ -31,22 +49,68 @@ export interface SummaryOptions {
   now?: Date;
 }
 
-type Usable = Measured;
+/** What the summary keeps of a load result: its figures and a compact histogram. */
+type KeptLoad =
+  & Pick<LoadResult, "timing" | "achievedRate" | "durationS" | "operations" | "errors">
+  & {
+    latency: HistogramData;
+  };
 
-function groupKey(r: RunRecord): string {
+/**
+ * What the summary keeps of a run record: no tool extras, no raw file list, the latency
+ * histogram in typed arrays. Collect streams 10,000 records through this.
+ */
+interface Kept {
+  spec: RunSpec;
+  mesh: MeshRef;
+  status: RunStatus;
+  reason?: string;
+  resources: ResourceUse[];
+  load?: KeptLoad;
+}
+
+type Usable = Kept & { load: KeptLoad };
+
+function keep(r: RunRecord): Kept {
+  const { spec, mesh, status, reason, resources, load } = r;
+  return {
+    spec,
+    mesh,
+    status,
+    ...(reason !== undefined ? { reason } : {}),
+    resources,
+    ...(load
+      ? {
+        load: {
+          timing: load.timing,
+          achievedRate: load.achievedRate,
+          durationS: load.durationS,
+          operations: load.operations,
+          errors: load.errors,
+          latency: compactHistogram(load.latency),
+        },
+      }
+      : {}),
+  };
+}
+
+function groupKey(r: Kept): string {
   const p = r.spec.point;
   return `${r.spec.workload}|${r.spec.mesh}|${p.mode}|${p.tool}|${p.rate ?? "-"}`;
 }
 
-function pointKey(r: RunRecord): string {
+function pointKey(r: Kept): string {
   const p = r.spec.point;
   return `${r.spec.workload}|${p.mode}|${p.tool}|${p.rate ?? "-"}`;
 }
 
 const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
 
-/** Per-group histogram sets, built once and shared by all latency metrics. */
-const histogramSets = new WeakMap<Usable[], HistogramSet>();
+/**
+ * Per-group histogram sets, built once and shared by the group's pooled histogram and its
+ * latency metrics; dropped once its load point is done, so only one point's are alive.
+ */
+const histogramSets = new Map<Usable[], HistogramSet>();
 function setOf(rs: Usable[]): HistogramSet {
   let s = histogramSets.get(rs);
   if (!s) {
@@ -80,11 +144,11 @@ export function overheadSeed(
   );
 }
 
-function isUsable(r: RunRecord): r is Usable {
+function isUsable(r: Kept): r is Usable {
   return (r.status === "ok" || r.status === "saturated") && r.load !== undefined;
 }
 
-function groupStats(rs: RunRecord[], usable: Usable[]): GroupStats {
+function groupStats(rs: Kept[], usable: Usable[]): GroupStats {
   const first = rs[0];
   const hist = usable.length ? setOf(usable).merged() : emptyHistogram();
   const rates = usable.map((r) => r.load.achievedRate);
@@ -144,122 +208,174 @@ function perIteration(stat: WeightedStatistic, n: number): number[] {
   });
 }
 
-/** Builds the summary from run records. */
-export function summarizeRuns(records: RunRecord[], options: SummaryOptions): Summary {
-  const notes = [...(options.notes ?? [])];
-  const groups = new Map<string, RunRecord[]>();
-  for (const r of records) {
+/**
+ * Builds the summary from run records given one at a time, keeping of each only what the
+ * summary needs ({@linkcode keep}): collect streams a run's records through it.
+ */
+export class SummaryBuilder {
+  readonly #options: SummaryOptions;
+  readonly #groups = new Map<string, Kept[]>();
+  readonly #readNotes: string[] = [];
+  readonly #runNotes: string[] = [];
+  #count = 0;
+  #emulated = false;
+
+  constructor(options: SummaryOptions) {
+    this.#options = options;
+  }
+
+  /** Adds one run record. */
+  add(record: RunRecord): void {
+    const r = keep(record);
     const k = groupKey(r);
-    const g = groups.get(k);
+    const g = this.#groups.get(k);
     if (g) g.push(r);
-    else groups.set(k, [r]);
+    else this.#groups.set(k, [r]);
+    this.#count++;
+    if (r.mesh.emulated) this.#emulated = true;
     if (r.status === "failed" || r.status === "interrupted") {
-      notes.push(
+      this.#runNotes.push(
         `Run ${r.spec.seq} (${r.spec.workload}, ${r.spec.mesh}, iteration ${r.spec.iteration}) ${r.status}: ${
           r.reason ?? "no reason recorded"
         }`,
       );
     }
   }
-  // One usable list per group, shared by the group's stats and its overheads, so each
-  // group's histogram set is built once.
-  const usableOf = new Map<string, Usable[]>();
-  for (const [k, rs] of groups) usableOf.set(k, rs.filter(isUsable));
-  const stats = [...groups.entries()].map(([k, rs]) => groupStats(rs, usableOf.get(k)!)).sort((
-    a,
-    b,
-  ) =>
-    a.workload.localeCompare(b.workload) || a.mode.localeCompare(b.mode) ||
-    (a.rate ?? 0) - (b.rate ?? 0) || a.mesh.localeCompare(b.mesh)
-  );
 
-  const overheads: Overhead[] = [];
-  const byPoint = new Map<string, Map<string, Usable[]>>();
-  for (const usable of usableOf.values()) {
-    if (usable.length === 0) continue;
-    const pk = pointKey(usable[0]);
-    const m = byPoint.get(pk) ?? new Map<string, Usable[]>();
-    m.set(usable[0].spec.mesh, usable);
-    byPoint.set(pk, m);
+  /** Adds a problem met while reading records (after `options.notes`, before the runs'). */
+  note(problem: string): void {
+    this.#readNotes.push(problem);
   }
-  for (const [pk, meshes] of byPoint) {
-    const base = meshes.get(options.baseline);
-    if (!base?.length) {
-      notes.push(`No usable baseline runs for ${pk.replaceAll("|", " ")}: overheads not computed`);
-      continue;
+
+  /** The summary of every record added. */
+  finish(): Summary {
+    const options = this.#options;
+    const notes = [...(options.notes ?? []), ...this.#readNotes, ...this.#runNotes];
+    const groups = this.#groups;
+    // One usable list per group, shared by the group's stats and its overheads, so each
+    // group's histogram set is built once.
+    const usableOf = new Map<string, Usable[]>();
+    for (const [k, rs] of groups) usableOf.set(k, rs.filter(isUsable));
+    // Stats per group in the groups' order (sorted at the end), filled point by point.
+    const keys = [...groups.keys()];
+    const index = new Map(keys.map((k, i) => [k, i]));
+    const stats: GroupStats[] = new Array(keys.length);
+    const statsOf = (k: string) => {
+      stats[index.get(k)!] ??= groupStats(groups.get(k)!, usableOf.get(k)!);
+    };
+
+    const overheads: Overhead[] = [];
+    const byPoint = new Map<string, Map<string, { key: string; rs: Usable[] }>>();
+    for (const [key, usable] of usableOf) {
+      if (usable.length === 0) continue;
+      const pk = pointKey(usable[0]);
+      const m = byPoint.get(pk) ?? new Map<string, { key: string; rs: Usable[] }>();
+      m.set(usable[0].spec.mesh, { key, rs: usable });
+      byPoint.set(pk, m);
     }
-    const mode = base[0].spec.point.mode;
-    const metrics = metricsFor(mode);
-    // The same statistics for every mesh: the bootstrap evaluates each of them once.
-    const baseStats = metrics.map((m) => statOf(m.shareOf ?? m.source, base));
-    const baseCvs = baseStats.map((stat) => cvPct(perIteration(stat, base.length)));
-    for (const [mesh, rs] of meshes) {
-      if (mesh === options.baseline) continue;
-      const estimates = bootstrapOverheads(
-        base.length,
-        rs.length,
-        metrics.map((m, i) => ({
-          baseline: baseStats[i],
-          mesh: statOf(m.source, rs),
-          basis: m.shareOf ? "share" as const : "relative" as const,
-          delta: m.addedLatency === true,
-        })),
-        {
-          resamples: options.resamples,
-          confidence: options.confidence,
-          seed: overheadSeed(options.seed, {
-            ...base[0].spec.point,
-            workload: base[0].spec.workload,
-          }, mesh),
-        },
-      );
-      metrics.forEach((metric, i) => {
-        const est = estimates[i];
-        if (!Number.isFinite(est.overheadPct)) return;
-        // One iteration shows no run-to-run variation: its CV would read 0, not "quiet".
-        const baseCv = base.length < MIN_ITERATIONS_FOR_INTERVAL ? null : baseCvs[i];
-        overheads.push({
-          workload: base[0].spec.workload,
-          mesh,
-          emulated: rs[0].mesh.emulated,
-          metric: metric.name,
-          unit: metric.unit,
-          rate: base[0].spec.point.rate,
-          baseline: est.baseline,
-          value: est.value,
-          basis: metric.shareOf ? "share-of-baseline-app" : "relative",
-          overheadPct: est.overheadPct,
-          ci95: est.ci95,
-          deltaMs: est.delta ?? null,
-          deltaMsCi95: est.deltaCi95 ?? null,
-          ciMethod: est.method,
-          iterations: { baseline: base.length, mesh: rs.length },
-          baselineCvPct: baseCv,
-          noisyBaseline: baseCv !== null && baseCv > options.noisyCvPct,
-          saturated: [...base, ...rs].some((r) => r.status === "saturated"),
-        });
-      });
+    for (const [pk, meshes] of byPoint) {
+      for (const { key } of meshes.values()) statsOf(key);
+      pointOverheads(pk, meshes, options, overheads, notes);
+      for (const { rs } of meshes.values()) histogramSets.delete(rs);
     }
-  }
-  const single = overheads.filter((o) => o.ciMethod === "too-few-iterations").length;
-  if (single) {
-    notes.push(
-      `${single} overhead figure(s) rest on a single iteration of the baseline or the mesh: ` +
-        `no confidence interval (one iteration shows no run-to-run variation to resample); ` +
-        `run at least ${MIN_ITERATIONS_FOR_INTERVAL} iterations, better 5`,
+    for (const k of keys) statsOf(k);
+    stats.sort((a, b) =>
+      a.workload.localeCompare(b.workload) || a.mode.localeCompare(b.mode) ||
+      (a.rate ?? 0) - (b.rate ?? 0) || a.mesh.localeCompare(b.mesh)
     );
+    const single = overheads.filter((o) => o.ciMethod === "too-few-iterations").length;
+    if (single) {
+      notes.push(
+        `${single} overhead figure(s) rest on a single iteration of the baseline or the mesh: ` +
+          `no confidence interval (one iteration shows no run-to-run variation to resample); ` +
+          `run at least ${MIN_ITERATIONS_FOR_INTERVAL} iterations, better 5`,
+      );
+    }
+    return {
+      kind: "meshbench.summary",
+      schemaVersion: SUMMARY_SCHEMA_VERSION,
+      runId: options.runId,
+      target: options.target,
+      generatedAt: (options.now ?? new Date()).toISOString(),
+      emulated: this.#emulated,
+      baselineMesh: options.baseline,
+      groups: stats,
+      overheads,
+      notes: this.#count ? notes : [...notes, "No run records found"],
+    };
   }
-  const first = records[0];
-  return {
-    kind: "meshbench.summary",
-    schemaVersion: SUMMARY_SCHEMA_VERSION,
-    runId: options.runId,
-    target: options.target,
-    generatedAt: (options.now ?? new Date()).toISOString(),
-    emulated: records.some((r) => r.mesh.emulated),
-    baselineMesh: options.baseline,
-    groups: stats,
-    overheads,
-    notes: first ? notes : [...notes, "No run records found"],
-  };
+}
+
+/** Overheads of every mesh of one load point against its baseline, in `out`. */
+function pointOverheads(
+  pk: string,
+  meshes: Map<string, { rs: Usable[] }>,
+  options: SummaryOptions,
+  out: Overhead[],
+  notes: string[],
+): void {
+  const base = meshes.get(options.baseline)?.rs;
+  if (!base?.length) {
+    notes.push(`No usable baseline runs for ${pk.replaceAll("|", " ")}: overheads not computed`);
+    return;
+  }
+  const mode = base[0].spec.point.mode;
+  const metrics = metricsFor(mode);
+  // The same statistics for every mesh: the bootstrap evaluates each of them once.
+  const baseStats = metrics.map((m) => statOf(m.shareOf ?? m.source, base));
+  const baseCvs = baseStats.map((stat) => cvPct(perIteration(stat, base.length)));
+  for (const [mesh, { rs }] of meshes) {
+    if (mesh === options.baseline) continue;
+    const estimates = bootstrapOverheads(
+      base.length,
+      rs.length,
+      metrics.map((m, i) => ({
+        baseline: baseStats[i],
+        mesh: statOf(m.source, rs),
+        basis: m.shareOf ? "share" as const : "relative" as const,
+        delta: m.addedLatency === true,
+      })),
+      {
+        resamples: options.resamples,
+        confidence: options.confidence,
+        seed: overheadSeed(options.seed, {
+          ...base[0].spec.point,
+          workload: base[0].spec.workload,
+        }, mesh),
+      },
+    );
+    metrics.forEach((metric, i) => {
+      const est = estimates[i];
+      if (!Number.isFinite(est.overheadPct)) return;
+      // One iteration shows no run-to-run variation: its CV would read 0, not "quiet".
+      const baseCv = base.length < MIN_ITERATIONS_FOR_INTERVAL ? null : baseCvs[i];
+      out.push({
+        workload: base[0].spec.workload,
+        mesh,
+        emulated: rs[0].mesh.emulated,
+        metric: metric.name,
+        unit: metric.unit,
+        rate: base[0].spec.point.rate,
+        baseline: est.baseline,
+        value: est.value,
+        basis: metric.shareOf ? "share-of-baseline-app" : "relative",
+        overheadPct: est.overheadPct,
+        ci95: est.ci95,
+        deltaMs: est.delta ?? null,
+        deltaMsCi95: est.deltaCi95 ?? null,
+        ciMethod: est.method,
+        iterations: { baseline: base.length, mesh: rs.length },
+        baselineCvPct: baseCv,
+        noisyBaseline: baseCv !== null && baseCv > options.noisyCvPct,
+        saturated: [...base, ...rs].some((r) => r.status === "saturated"),
+      });
+    });
+  }
+}
+
+/** Builds the summary from run records. */
+export function summarizeRuns(records: readonly RunRecord[], options: SummaryOptions): Summary {
+  const builder = new SummaryBuilder(options);
+  for (const r of records) builder.add(r);
+  return builder.finish();
 }
