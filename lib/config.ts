@@ -165,9 +165,9 @@ export function rangeText(node: SchemaNode): string {
 function check(value: unknown, node: SchemaNode, path: string[], locate: Locate): void {
   const field = path.join(".");
   const origin = () => locate(path);
-  const fail = (msg: string, at: string[] = path, v: unknown = value): never => {
-    const o = locate(at);
-    throw new ConfigError(at.join("."), `${msg}, got ${shown(v, o)}`, o.where);
+  const fail = (msg: string, after = ""): never => {
+    const o = locate(path);
+    throw new ConfigError(field, `${msg}, got ${shown(value, o)}${after}`, o.where);
   };
   switch (node.type) {
     case "object": {
@@ -228,7 +228,7 @@ function check(value: unknown, node: SchemaNode, path: string[], locate: Locate)
         const list = node.enum.length === 2
           ? `${node.enum[0]} or ${node.enum[1]}`
           : `one of ${node.enum.join(", ")}`;
-        fail(`expected ${list}${didYouMean(value, node.enum)}`);
+        fail(`expected ${list}`, didYouMean(value, node.enum));
       }
       if (node.minLength !== undefined && value.length < node.minLength) {
         fail("expected a non-empty value");

@@ -269,7 +269,7 @@ Deno.test("out is a non-empty path without control characters", async () => {
 
 Deno.test("near-miss names say what was meant", async () => {
   const file = await withFile("target: locl\n");
-  await rejects(loadConfig({ file }), /"target".*did you mean "local"\?.*got "locl"/);
+  await rejects(loadConfig({ file }), /"target".*got "locl"; did you mean "local"\?/);
   const typo = await withFile("load:\n  duration: 5\n");
   await rejects(
     loadConfig({ file: typo }),
