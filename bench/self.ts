@@ -19,7 +19,7 @@ import { realRunner } from "../lib/command.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { initRun, openRun, stageCleanup, stageDeploy, stageHealth } from "../lib/pipeline.ts";
 import { readLocalState } from "../lib/local/target.ts";
-import { ResourceSampler } from "../lib/local/proc.ts";
+import { CLK_TCK, readGroups, ResourceSampler } from "../lib/local/proc.ts";
 import { httpWorkload } from "../lib/workloads/http.ts";
 import { plannedLoadSeconds } from "../lib/plan.ts";
 import { listRunFiles, readJson, readManifest } from "../lib/run_dir.ts";
@@ -27,6 +27,10 @@ import type { RunRecord, RunSpec } from "../lib/types.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2;
+};
 
 async function throughputRatio(rounds: number, durationS: number) {
   const out = await Deno.makeTempDir({ prefix: "meshbench-self-" });
@@ -67,7 +71,16 @@ async function throughputRatio(rounds: number, durationS: number) {
     };
     const ours: number[] = [];
     const raw: number[] = [];
+    // CPU per request of everything on the path: this Deno process (its sampler, parsing),
+    // wrk (a reaped child: in Deno's cutime) and nginx (a descendant). Throughput on a shared
+    // machine follows other agents' load; CPU per request much less, and on a CPU-bound box
+    // throughput goes as its inverse. It includes work after the load window (wrk's Lua done(),
+    // parsing, raw files), which costs no throughput: a bound, not the figure.
+    const oursCpuUs: number[] = [];
+    const rawCpuUs: number[] = [];
+    const ticks = () => readGroups([Deno.pid]).get(Deno.pid)!.cpuTicks;
     const measureOurs = async (i: number, record = true) => {
+      const t0 = ticks();
       // meshbench's path: its wrk adapter (script, parsing) on one replica, 2 threads, with
       // the resource sampler of the local target's runLoad running beside it.
       const w = { ...httpWorkload, replicas: threads };
@@ -75,21 +88,27 @@ async function throughputRatio(rounds: number, durationS: number) {
         .map((p) => ({ name: p.name, component: p.component, pid: p.pid }));
       const sampler = new ResourceSampler(nginx);
       sampler.start();
+      let r;
       try {
-        const r = await w.run(
+        r = await w.run(
           env,
           { ...spec, seq: i + 1 },
           [port],
           `raw/self_${i}`,
           (pid) => sampler.add({ name: "loadgen-wrk", component: "loadgen", pid }),
         );
-        if (record) ours.push(r.load.achievedRate);
       } finally {
         sampler.stop();
+      }
+      if (record) {
+        ours.push(r.load.achievedRate);
+        const requests = r.load.achievedRate * r.load.durationS;
+        oursCpuUs.push(((ticks() - t0) / CLK_TCK) * 1e6 / requests);
       }
     };
     const measureRaw = async (record = true) => {
       // Raw wrk, same nginx, same threads and connections, its own report.
+      const t0 = ticks();
       const res = await realRunner.run([
         state.bin.wrk,
         `-t${threads}`,
@@ -99,7 +118,11 @@ async function throughputRatio(rounds: number, durationS: number) {
       ], { timeoutMs: (durationS + 30) * 1000 });
       const m = res.stdout.match(/Requests\/sec:\s+([\d.]+)/);
       if (!m) throw new Error(`Cannot read raw wrk output: ${res.stdout}`);
-      if (record) raw.push(Number(m[1]));
+      const n = res.stdout.match(/(\d+) requests in/);
+      if (record) {
+        raw.push(Number(m[1]));
+        rawCpuUs.push(((ticks() - t0) / CLK_TCK) * 1e6 / Number(n![1]));
+      }
     };
     // Unmeasured: the first load after deploy meets cold caches and a fresh nginx.
     await measureOurs(-1, false);
@@ -115,9 +138,14 @@ async function throughputRatio(rounds: number, durationS: number) {
       }
     }
     const pairRatios = ours.map((o, i) => o / raw[i]).sort((a, b) => a - b);
+    const cpuRatios = oursCpuUs.map((o, i) => rawCpuUs[i] / o).sort((a, b) => a - b);
     return {
       ours,
       raw,
+      oursCpuUsPerRequest: oursCpuUs,
+      rawCpuUsPerRequest: rawCpuUs,
+      medianCpuRatio: (cpuRatios[(cpuRatios.length - 1) >> 1] + cpuRatios[cpuRatios.length >> 1]) /
+        2,
       ratio: mean(ours) / mean(raw),
       medianPairRatio: (pairRatios[(pairRatios.length - 1) >> 1] +
         pairRatios[pairRatios.length >> 1]) / 2,
@@ -242,6 +270,11 @@ if (import.meta.main) {
       } (ratio of means ${a.ratio.toFixed(3)}: ${mean(a.ours).toFixed(0)} vs ${
         mean(a.raw).toFixed(0)
       } req/s)  goal >= 0.97: ${ok(a.medianPairRatio >= 0.97)}`,
+      `    CPU per request (Deno + wrk + nginx), raw/meshbench, median pair: ${
+        a.medianCpuRatio.toFixed(3)
+      } (${median(a.rawCpuUsPerRequest).toFixed(2)} vs ${
+        median(a.oursCpuUsPerRequest).toFixed(2)
+      } us; meshbench's side includes work after the load window, wrk's Lua done() and parsing, so its cost to throughput is at most this)`,
     );
   }
   if (b) {

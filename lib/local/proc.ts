@@ -72,7 +72,8 @@ export async function stopGroup(pid: number, graceMs = 3000): Promise<void> {
 }
 
 const PAGE = 4096;
-const CLK_TCK = 100;
+/** Clock ticks per second of /proc CPU times (USER_HZ). */
+export const CLK_TCK = 100;
 
 interface ProcStat {
   pid: number;
