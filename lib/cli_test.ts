@@ -202,7 +202,8 @@ function configTableRows(): string[][] {
 
 Deno.test("docs/cli.md lists every config field with its default, range, variable and flag", async () => {
   const text = await Deno.readTextFile(new URL("../docs/cli.md", import.meta.url));
-  const section = text.slice(text.indexOf("## Config fields"), text.indexOf("## Refused input"));
+  const start = text.indexOf("## Config fields");
+  const section = text.slice(start, text.indexOf("\n## ", start + 1));
   const rows = section.split("\n").filter((l) => l.startsWith("| `"))
     .map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
   assertEquals(rows, configTableRows(), "docs/cli.md: print the rows with this test's renderer");
