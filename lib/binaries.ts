@@ -8,7 +8,17 @@
  */
 import { join } from "node:path";
 import type { Runner } from "./command.ts";
-import type { Requirement } from "./target.ts";
+
+/** A missing prerequisite and how to get it. */
+export interface Requirement {
+  name: string;
+  /** Why it is needed. */
+  purpose: string;
+  /** Command that installs it on Debian/Ubuntu, or a sentence. */
+  install: string;
+  /** True when meshbench can install it itself (apt as root, go install). */
+  autoInstallable: boolean;
+}
 
 /** How to get one tool. */
 export interface ToolSpec {

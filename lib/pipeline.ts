@@ -43,9 +43,10 @@ import type {
   TargetName,
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./types.ts";
-import { LocalTarget } from "./local/target.ts";
 import { installTools, missingMessage } from "./binaries.ts";
-import { WORKLOADS, workloadsByName } from "./workloads/mod.ts";
+import { makeTarget } from "./targets.ts";
+import { pointsOn } from "./workload.ts";
+import { workloadNames, workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
 import { percentile, summarize } from "./histogram.ts";
 import { runIndexEntry } from "./load_results.ts";
@@ -63,10 +64,7 @@ const targets = new Map<TargetName, Target>();
 export async function targetFor(name: TargetName): Promise<Target> {
   let t = targets.get(name);
   if (!t) {
-    // The cluster and OCI targets load lazily: the local target needs none of their deps.
-    t = name === "local"
-      ? new LocalTarget()
-      : await (await import("./targets.ts")).remoteTarget(name);
+    t = await makeTarget(name);
     targets.set(name, t);
   }
   return t;
@@ -74,10 +72,7 @@ export async function targetFor(name: TargetName): Promise<Target> {
 
 /** Releases what targets hold open (Kubernetes API connections); call before exiting. */
 export async function closeTargets(): Promise<void> {
-  for (const t of targets.values()) {
-    const closable = t as Target & { close?: () => Promise<void> };
-    if (closable.close) await closable.close();
-  }
+  for (const t of targets.values()) await t.close?.();
   targets.clear();
 }
 
@@ -86,7 +81,7 @@ export async function preflight(config: BenchConfig, deps: Deps): Promise<void> 
   const target = await targetFor(config.target);
   let missing = await target.requirements(config);
   if (missing.length === 0) return;
-  if (target instanceof LocalTarget && missing.some((m) => m.autoInstallable)) {
+  if (target.tools && missing.some((m) => m.autoInstallable)) {
     deps.log.info(`Installing missing tools: ${missing.map((m) => m.name).join(", ")}`);
     missing = await installTools(deps.runner, target.tools(config), (l) => deps.log.info(l));
   }
@@ -102,20 +97,18 @@ export async function initRun(
   const runId = newRunId();
   const runDir = await createRunDir(config.out, runId);
   const target = await targetFor(config.target);
-  const local = config.target === "local";
-  const remote = local ? undefined : await import("./targets.ts");
-  const workloads = local
-    ? workloadsByName(config.workloads).map((w) => ({ name: w.name, points: w.points(config) }))
-    : remote!.remotePoints(config);
-  // Locally every mesh is up at once; on a cluster one mesh is installed at a time.
+  const workloads = workloadsByName(config.workloads).map((w) => ({
+    name: w.name,
+    points: pointsOn(w, target.site, config),
+  }));
   const plan = buildPlan({
     workloads,
     meshes: config.meshes,
     iterations: config.iterations,
     seed: config.seed,
-    grouping: local ? "interleaved" : "per-mesh",
+    grouping: target.grouping,
     baseline: config.baseline,
-    baselineFirst: local ? [] : remote!.baselineFirst(config.workloads),
+    baselineFirst: target.baselineFirst(config.workloads),
   });
   const now = new Date().toISOString();
   const ctx: StageContext = {
@@ -603,7 +596,7 @@ export async function configVocabulary(): Promise<ConfigVocabulary> {
   const local = Object.keys(LOCAL_MESHES);
   const remote = Object.keys(CLUSTER_MESHES);
   return {
-    workloads: Object.keys(WORKLOADS),
+    workloads: workloadNames(),
     meshes: (target) => target === "local" ? local : remote,
   };
 }

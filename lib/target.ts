@@ -5,18 +5,8 @@
  * @module
  */
 import type { Runner } from "./command.ts";
-import type { LoadResult, MeshRef, ResourceUse, RunSpec, TargetName } from "./types.ts";
-
-/** A missing prerequisite and how to get it. */
-export interface Requirement {
-  name: string;
-  /** Why it is needed. */
-  purpose: string;
-  /** Command that installs it on Debian/Ubuntu, or a sentence. */
-  install: string;
-  /** True when meshbench can install it itself (apt as root, go install). */
-  autoInstallable: boolean;
-}
+import type { Requirement, ToolSpec } from "./binaries.ts";
+import type { LoadResult, MeshRef, ResourceUse, RunSpec, Site, TargetName } from "./types.ts";
 
 /** Raised when required tools are missing and cannot be installed: nothing started. */
 export class MissingToolsError extends Error {
@@ -55,9 +45,23 @@ export interface LoadOutcome {
   window: { start: string; end: string };
 }
 
-/** A place where meshes and workloads run. */
+/**
+ * A place where meshes and workloads run. A target supplies how to start things and where
+ * to run a command; what a workload is and how its load is driven come from its definition
+ * (`workload.ts`), of which the target reads its `site`'s side.
+ */
 export interface Target {
   readonly name: TargetName;
+  /** Which side of each workload definition it runs: processes or pods. */
+  readonly site: Site;
+  /** Plan order: every mesh up at once (`interleaved`) or one mesh at a time (`per-mesh`). */
+  readonly grouping: "interleaved" | "per-mesh";
+  /** Of `workloads`, those whose baseline runs must come before any mesh is installed. */
+  baselineFirst(workloads: string[]): string[];
+  /** Binaries it needs on this machine, which meshbench can install (absent: none). */
+  tools?(config: StageContext["config"]): ToolSpec[];
+  /** Releases what it holds open (API connections); called before the process exits. */
+  close?(): Promise<void>;
   /** Prerequisites that are missing (empty when ready). */
   requirements(config: StageContext["config"]): Promise<Requirement[]>;
   /** Brings up servers, meshes and load clients; records what it started in the run dir. */

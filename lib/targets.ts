@@ -1,27 +1,36 @@
 /**
- * Targets beyond the local machine, loaded lazily so the local target does not
- * pull in the Kubernetes client. `oci` is the cluster target on a cluster that
- * `benchAllOci` builds first (see `pipeline.ts`).
+ * The target registry: one line per target. A target is loaded when a run asks for it, so
+ * the local target never loads the Kubernetes client. `oci` is the cluster target on a
+ * cluster that `benchAllOci` builds first (see `pipeline.ts`).
  *
  * @module
  */
-import type { BenchConfig } from "./config.ts";
 import type { Target } from "./target.ts";
-import type { LoadPoint, TargetName } from "./types.ts";
-import { baselineFirstWorkloads, clusterLoadPoints, ClusterTarget } from "./cluster/target.ts";
 
-/** The cluster target (also used for `oci`, once its cluster exists). */
-export function remoteTarget(name: TargetName): Promise<Target & { close(): Promise<void> }> {
-  if (name === "cluster" || name === "oci") return Promise.resolve(new ClusterTarget());
-  return Promise.reject(new Error(`Unknown target "${name}"`));
+const registry = new Map<string, () => Promise<Target>>();
+
+/** Adds a target under `name`, made by `make` when first used; a second one is an error. */
+export function registerTarget(name: string, make: () => Promise<Target>): void {
+  if (registry.has(name)) throw new Error(`Target "${name}" is registered twice`);
+  registry.set(name, make);
 }
 
-/** Load points per workload on a cluster: load by exec in the client pods, or the ML Job. */
-export function remotePoints(config: BenchConfig): Array<{ name: string; points: LoadPoint[] }> {
-  return clusterLoadPoints(config);
+registerTarget("local", async () => new (await import("./local/target.ts")).LocalTarget());
+registerTarget("cluster", async () => new (await import("./cluster/target.ts")).ClusterTarget());
+registerTarget("oci", async () => new (await import("./cluster/target.ts")).ClusterTarget());
+
+/** Names of the registered targets. */
+export function targetNames(): string[] {
+  return [...registry.keys()];
 }
 
-/** Workloads without a baseline namespace of their own: their baseline runs go first. */
-export function baselineFirst(workloads: string[]): string[] {
-  return baselineFirstWorkloads(workloads);
+/** A new instance of target `name`; an unknown name is an error listing the known ones. */
+export function makeTarget(name: string): Promise<Target> {
+  const make = registry.get(name);
+  if (!make) {
+    return Promise.reject(
+      new Error(`Unknown target "${name}" (known: ${targetNames().join(", ")})`),
+    );
+  }
+  return make();
 }

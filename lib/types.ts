@@ -32,6 +32,9 @@ export type IntervalMethod = "exact" | "sampled" | "too-few-iterations";
 /** Where a benchmark runs. */
 export type TargetName = BenchConfig["target"];
 
+/** Where a target runs workloads: as processes beside the load, or as pods on a cluster. */
+export type Site = "process" | "pod";
+
 /** How a mesh puts itself in the data path. */
 export type MeshKind = "none" | "sidecar" | "node-proxy" | "ebpf";
 

@@ -4,7 +4,6 @@
  */
 import { EXIT, FLAGS, main, parseCli, type TaskSpec } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
-import { LocalTarget } from "../lib/local/target.ts";
 import { findBinary, missingMessage, versionsOf } from "../lib/binaries.ts";
 import { closeTargets, configVocabulary, targetFor } from "../lib/pipeline.ts";
 
@@ -22,7 +21,7 @@ if (import.meta.main) {
       const cli = await parseCli(SPEC, { vocabulary: configVocabulary });
       const target = await targetFor(cli.config.target);
       const missing = await target.requirements(cli.config);
-      if (target instanceof LocalTarget) {
+      if (target.tools) {
         const tools = target.tools(cli.config);
         const versions = await versionsOf(realRunner, tools);
         for (const t of tools) {

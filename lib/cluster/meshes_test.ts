@@ -85,7 +85,9 @@ Deno.test("namespace enablement and helm command lines", () => {
 });
 
 Deno.test("cluster load points and baseline-first workloads", async () => {
-  const { clusterLoadPoints, baselineFirstWorkloads } = await import("./target.ts");
+  const { baselineFirstWorkloads } = await import("./target.ts");
+  const { pointsOn } = await import("../workload.ts");
+  const { workloadsByName } = await import("../workloads/mod.ts");
   const config = {
     workloads: ["http", "ml"],
     load: {
@@ -94,20 +96,18 @@ Deno.test("cluster load points and baseline-first workloads", async () => {
       connections: 8,
       throughput: { enabled: true, durationS: 15, connections: 16 },
     },
-  } as unknown as Parameters<typeof clusterLoadPoints>[0];
-  const [http, ml] = clusterLoadPoints(config);
-  assertEquals(http.points.map((p) => [p.mode, p.rate]), [
-    ["fixed-rate", 100],
-    ["fixed-rate", 500],
-    ["max-throughput", null],
+  } as unknown as Parameters<typeof pointsOn>[2];
+  const inPods = (name: string) => pointsOn(workloadsByName([name])[0], "pod", config);
+  assertEquals(inPods("http").map((p) => [p.mode, p.tool, p.rate]), [
+    ["fixed-rate", "fortio", 100],
+    ["fixed-rate", "fortio", 500],
+    ["max-throughput", "fortio", null],
   ]);
-  assertEquals(ml.points[0].mode, "batch");
-  const [db] = clusterLoadPoints({ ...config, workloads: ["db"] } as typeof config);
-  assertEquals(db.points.map((p) => [p.mode, p.tool, p.connections]), [
+  assertEquals(inPods("ml")[0].mode, "batch");
+  assertEquals(inPods("db").map((p) => [p.mode, p.tool, p.connections]), [
     ["max-throughput", "redis-benchmark", 8],
   ]);
-  const [ws] = clusterLoadPoints({ ...config, workloads: ["websocket"] } as typeof config);
-  assertEquals(ws.points.map((p) => [p.mode, p.tool, p.rate, p.connections]), [
+  assertEquals(inPods("websocket").map((p) => [p.mode, p.tool, p.rate, p.connections]), [
     ["fixed-rate", "ws-client", 100, 50],
     ["fixed-rate", "ws-client", 500, 50],
   ]);
@@ -116,10 +116,7 @@ Deno.test("cluster load points and baseline-first workloads", async () => {
     "ml",
     "db",
   ]);
-  throws(
-    () => clusterLoadPoints({ ...config, workloads: ["smtp"] } as typeof config),
-    /Cannot plan workload "smtp" on the cluster target: supported are http, grpc, websocket/,
-  );
+  throws(() => inPods("smtp"), /Unknown workload "smtp" in "workloads" \(known: http, grpc/);
 });
 
 Deno.test("a WebSocket point splits over the client pods, same rate per connection", async () => {

@@ -12,8 +12,10 @@
  * @module
  */
 
-import { standardPoints } from "../plan.ts";
-import type { Requirement, StageContext, Target } from "../target.ts";
+import type { PodLoad } from "../workload.ts";
+import { workloadsByName } from "../workloads/mod.ts";
+import type { StageContext, Target } from "../target.ts";
+import type { Requirement } from "../binaries.ts";
 import type { LoadPoint, LoadResult, MeshRef, ResourceUse, RunSpec } from "../types.ts";
 import { realRunner, type Runner } from "../command.ts";
 import { connect, disconnect, type Kube, kubeconfigPath } from "./kube.ts";
@@ -88,7 +90,7 @@ import {
   wsClientCommand,
   type WsLoadOptions,
 } from "../tools/ws_client.ts";
-import { websocketWorkload, WS_MESSAGE_BYTES } from "../workloads/websocket.ts";
+import { WS_MESSAGE_BYTES } from "../workloads/websocket.ts";
 
 /** What the cluster target records in `<runDir>/cluster.json`. */
 export interface ClusterState {
@@ -173,20 +175,16 @@ export function namespaceFor(workload: string, mesh: string): NamespaceSpec {
   return base ?? meshed;
 }
 
-/** Where the load of each workload goes inside the cluster. */
+/** Where fortio's load goes from the client pods of `ns`, as the workload defines it. */
 export function fortioTargetFor(ns: NamespaceSpec): { address: string; protocol: "http" | "grpc" } {
-  const svc = `svc.cluster.local`;
-  if (ns.workload === "http") {
-    return { address: `http://http-server.${ns.namespace}.${svc}:80/`, protocol: "http" };
+  const [w] = workloadsByName([ns.workload]);
+  if (!w.pod?.fortio) {
+    throw new Error(
+      `Cannot run fortio for workload "${ns.workload}" on the cluster target: its pod load ` +
+        `is driven by ${w.pod?.driver ?? "nothing"}`,
+    );
   }
-  if (ns.workload === "grpc") {
-    return { address: `grpc-server.${ns.namespace}.${svc}:9000`, protocol: "grpc" };
-  }
-  throw new Error(
-    `Cannot run fortio for workload "${ns.workload}" on the cluster target: only http and ` +
-      `grpc are driven by fortio (websocket by meshbench's client, db by redis-benchmark, ` +
-      `ml runs as a Job)`,
-  );
+  return w.pod.fortio(ns.namespace);
 }
 
 /** The WebSocket echo service of a namespace, as the clients in it reach it. */
@@ -214,61 +212,11 @@ export function splitWsLoad(
 /** Where the client's files are in a ws-client pod (its working directory is /meshbench). */
 const WS_CLIENT_SCRIPT = WS_CLIENT_FILES[0];
 
-/** Workloads the cluster target can load, with the tool that drives them. */
-export const CLUSTER_LOADS: Record<string, string> = {
-  http: "fortio",
-  grpc: "fortio",
-  websocket: "ws-client",
-  db: "redis-benchmark",
-  ml: "kubernetes-job",
-};
-
-/**
- * The load points of each configured workload on the cluster target (for the plan):
- * fixed-rate points at `load.rates`, a max-throughput point when enabled, one batch point
- * for the ML Job. An unsupported workload is an error naming it.
- */
-export function clusterLoadPoints(
-  config: StageContext["config"],
-): Array<{ name: string; points: LoadPoint[] }> {
-  return config.workloads.map((name) => {
-    const tool = CLUSTER_LOADS[name];
-    if (!tool) {
-      throw new Error(
-        `Cannot plan workload "${name}" on the cluster target: supported are ` +
-          `${Object.keys(CLUSTER_LOADS).join(", ")}`,
-      );
-    }
-    if (name === "ml") {
-      // The Job takes what it takes (its completion time is the result); durationS is a
-      // planning estimate for progress: 3 waves of 2 pods, each pulling data and training.
-      return {
-        name,
-        points: [{ mode: "batch", tool, rate: null, connections: 2, durationS: 60 }],
-      };
-    }
-    if (name === "websocket") {
-      // The same points as the local target: fixed message rates over long-lived connections.
-      return { name, points: websocketWorkload.points(config) };
-    }
-    if (name === "db") {
-      // redis-benchmark is closed loop: one max-throughput point, connections split over
-      // the design's two clients.
-      const t = config.load.throughput;
-      return {
-        name,
-        points: [{
-          mode: "max-throughput",
-          tool,
-          rate: null,
-          connections: Math.max(1, Math.round(t.connections / REDIS_CLIENTS)),
-          durationS: t.durationS,
-        }],
-      };
-    }
-    const points = standardPoints(config, tool);
-    return { name, points };
-  });
+/** The pod-side load driver of a workload; an error names a workload without one. */
+function podDriver(workload: string): PodLoad["driver"] {
+  const [w] = workloadsByName([workload]);
+  if (!w.pod) throw new Error(`Workload "${workload}" has no pod side: it cannot run on a cluster`);
+  return w.pod.driver;
 }
 
 /** Workloads whose baseline must run before any mesh is installed (no baseline namespace). */
@@ -279,6 +227,14 @@ export function baselineFirstWorkloads(workloads: string[]): string[] {
 /** The cluster target. `runner` runs helm and openssl; `helm` is the helm binary. */
 export class ClusterTarget implements Target {
   readonly name = "cluster" as const;
+  /** Workloads run as pods; load runs by exec in their client pods (each workload's pod side). */
+  readonly site = "pod" as const;
+  /** One mesh is installed at a time: runs are grouped by mesh. */
+  readonly grouping = "per-mesh" as const;
+
+  baselineFirst(workloads: string[]): string[] {
+    return baselineFirstWorkloads(workloads);
+  }
   #kube?: Kube;
   constructor(
     private readonly options: {
@@ -695,7 +651,10 @@ export class ClusterTarget implements Target {
 
   async #warmup(ctx: StageContext, seconds: number): Promise<void> {
     const state = await this.#state(ctx);
-    for (const w of ctx.config.workloads.filter((w) => w === "http" || w === "grpc")) {
+    const driven = (driver: PodLoad["driver"]) =>
+      workloadsByName(ctx.config.workloads).filter((w) => w.pod?.driver === driver)
+        .map((w) => w.name);
+    for (const w of driven("fortio")) {
       const point: LoadPoint = {
         mode: "fixed-rate",
         tool: "fortio",
@@ -707,8 +666,8 @@ export class ClusterTarget implements Target {
         await this.#fortio(ctx, namespaceFor(w, mesh), point);
       }
     }
-    if (ctx.config.workloads.includes("websocket") && seconds > 0) {
-      const ns = namespaceFor("websocket", state.mesh);
+    for (const w of seconds > 0 ? driven("ws-client") : []) {
+      const ns = namespaceFor(w, state.mesh);
       const { load } = await this.#ws(ctx, ns, { rate: 100, connections: 10, durationS: seconds });
       if (load.errors > 0) {
         throw new ClusterStageError(
@@ -905,7 +864,7 @@ export class ClusterTarget implements Target {
         timeoutMs: (spec.point.durationS * 10 + 120) * 1000,
         signal: ctx.signal,
       });
-      const rawName = `raw/cluster_${spec.seq}_db_${spec.mesh}_client${i}.txt`;
+      const rawName = `raw/cluster_${spec.seq}_${spec.workload}_${spec.mesh}_client${i}.txt`;
       await Deno.mkdir(`${ctx.runDir}/raw`, { recursive: true });
       await Deno.writeTextFile(`${ctx.runDir}/${rawName}`, res.stdout);
       const failed = redisBenchmarkError(res.stdout, res.stderr);
@@ -936,6 +895,7 @@ export class ClusterTarget implements Target {
     const state = await this.#state(ctx);
     await this.#ensureMesh(ctx, state, spec.mesh);
     const ns = namespaceFor(spec.workload, spec.mesh);
+    const driver = podDriver(spec.workload);
     if (spec.mesh === "baseline" && ns.meshed && state.mesh !== "baseline") {
       throw new ClusterStageError(
         "load",
@@ -953,7 +913,7 @@ export class ClusterTarget implements Target {
     const raw: string[] = [];
     let samples: Awaited<ReturnType<NonNullable<typeof sampler>["stop"]>> = [];
     try {
-      if (spec.workload === "ml") {
+      if (driver === "kubernetes-job") {
         const job = this.#render(ctx, [ns], state.placement).find((o) => o.kind === "Job")!;
         const out = await runJob(kube, job, { log: (m) => ctx.log.info(m), signal: ctx.signal });
         const rec = new HistogramRecorder();
@@ -974,15 +934,15 @@ export class ClusterTarget implements Target {
           latency: rec.toHistogram(),
           extra: { job: out },
         };
-      } else if (spec.workload === "websocket") {
+      } else if (driver === "ws-client") {
         const out = await this.#ws(ctx, ns, {
           rate: spec.point.rate!,
           connections: spec.point.connections,
           durationS: spec.point.durationS,
-        }, `raw/cluster_${spec.seq}_websocket_${spec.mesh}`);
+        }, `raw/cluster_${spec.seq}_${spec.workload}_${spec.mesh}`);
         load = out.load;
         raw.push(...out.raw);
-      } else if (spec.workload === "db") {
+      } else if (driver === "redis-benchmark") {
         const out = await this.#redis(ctx, ns, spec);
         load = out.load;
         raw.push(...out.raw);
@@ -1003,7 +963,7 @@ export class ClusterTarget implements Target {
     const placement = await runPlacement(kube, ns.namespace);
     load = { ...load, extra: { ...load.extra, placement } } as LoadResult;
     const shared = placement.clientNodes.filter((n) => placement.serverNodes.includes(n));
-    if (shared.length > 0 && spec.workload !== "ml") {
+    if (shared.length > 0 && driver !== "kubernetes-job") {
       ctx.log.warn(
         `run ${spec.seq}: load clients and servers share node(s) ${shared.join(", ")}: ` +
           `the cross-node path is not all that was measured`,

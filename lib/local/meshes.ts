@@ -10,9 +10,7 @@
  */
 import type { CertSet } from "./certs.ts";
 import type { MeshKind } from "../types.ts";
-
-/** Wire protocol of a workload, which decides how an L7 proxy handles it. */
-export type Protocol = "http" | "h2" | "ws" | "tcp";
+import type { Protocol } from "../workload.ts";
 
 /** One emulated mesh. */
 export interface LocalMesh {

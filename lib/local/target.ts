@@ -10,7 +10,8 @@
  */
 import { join } from "node:path";
 import { readJson, writeJsonAtomic } from "../run_dir.ts";
-import type { LoadOutcome, Requirement, StageContext, Target } from "../target.ts";
+import type { LoadOutcome, StageContext, Target } from "../target.ts";
+import type { Requirement } from "../binaries.ts";
 import type { MeshRef, ResourceUse, RunSpec } from "../types.ts";
 import { generateCerts } from "./certs.ts";
 import { clientProxyConfig, LOCAL_MESHES, serverProxyConfig } from "./meshes.ts";
@@ -25,7 +26,7 @@ import {
 } from "./proc.ts";
 import { findBinary, missingTools, type ToolSpec, versionsOf } from "../binaries.ts";
 import { BASE_TOOLS } from "./tools.ts";
-import type { LocalWorkload, WorkloadEnv } from "./workload.ts";
+import type { Workload, WorkloadEnv } from "../workload.ts";
 import { workloadsByName } from "../workloads/mod.ts";
 import type { BenchConfig } from "../config.ts";
 
@@ -56,7 +57,7 @@ export async function readLocalState(runDir: string): Promise<LocalState> {
   }
 }
 
-function toolsFor(workloads: LocalWorkload[]): ToolSpec[] {
+function toolsFor(workloads: Workload[]): ToolSpec[] {
   const all = [...BASE_TOOLS, ...workloads.flatMap((w) => w.tools)];
   return all.filter((t, i) => all.findIndex((u) => u.name === t.name) === i);
 }
@@ -103,6 +104,14 @@ function meshRef(name: string, config: BenchConfig, haproxyVersion: string): Mes
 
 export class LocalTarget implements Target {
   readonly name = "local" as const;
+  /** Servers are processes on loopback, started from each workload's process side. */
+  readonly site = "process" as const;
+  /** Every mesh is up at once, so each block of the plan visits every mesh. */
+  readonly grouping = "interleaved" as const;
+
+  baselineFirst(): string[] {
+    return [];
+  }
 
   requirements(config: BenchConfig): Promise<Requirement[]> {
     checkMeshes(config);
@@ -114,7 +123,7 @@ export class LocalTarget implements Target {
     return toolsFor(workloadsByName(config.workloads));
   }
 
-  #env(ctx: StageContext, w: LocalWorkload, bin: Record<string, string>): WorkloadEnv {
+  #env(ctx: StageContext, w: Workload, bin: Record<string, string>): WorkloadEnv {
     return {
       runDir: ctx.runDir,
       workDir: join(ctx.runDir, "local", w.name),

@@ -13,7 +13,7 @@
 import { standardPoints } from "../plan.ts";
 import { join, relative } from "node:path";
 import { findBinary, type ToolSpec } from "../binaries.ts";
-import type { LocalWorkload, WorkloadEnv } from "../local/workload.ts";
+import type { Workload, WorkloadEnv } from "../workload.ts";
 import { combineGhzResults, GHZ_VERSION, type GhzOptions, runGhz } from "../tools/ghz.ts";
 import type { LoadPoint, LoadResult } from "../types.ts";
 
@@ -94,7 +94,7 @@ export async function runGhzProcesses(
   return { result: combineGhzResults(runs.map((r) => r.result)), raws: runs.map((r) => r.raw) };
 }
 
-export const grpcWorkload: LocalWorkload = {
+export const grpcWorkload: Workload = {
   name: "grpc",
   namespace: "grpc-benchmark",
   protocol: "h2",
@@ -102,6 +102,14 @@ export const grpcWorkload: LocalWorkload = {
   tools: [GHZ_TOOL],
   points(config): LoadPoint[] {
     return standardPoints(config, "ghz", "ghz");
+  },
+  pod: {
+    driver: "fortio",
+    points: (config) => standardPoints(config, "fortio"),
+    fortio: (namespace) => ({
+      address: `grpc-server.${namespace}.svc.cluster.local:9000`,
+      protocol: "grpc",
+    }),
   },
   async server(env, index, port) {
     const bin = join(env.workDir, "meshbench-grpc-echo");

@@ -6,7 +6,7 @@
  */
 import { standardPoints } from "../plan.ts";
 import { join, relative } from "node:path";
-import type { LocalWorkload, WorkloadEnv } from "../local/workload.ts";
+import type { Workload, WorkloadEnv } from "../workload.ts";
 import { parseVegetaCsv, vegetaAttackCommand, vegetaResult } from "../tools/vegeta.ts";
 import { parseWrk, wrkCommand, wrkScript } from "../tools/wrk.ts";
 import type { LoadPoint } from "../types.ts";
@@ -75,7 +75,7 @@ async function runVegeta(
   return parseVegetaCsv(csv.stdout);
 }
 
-export const httpWorkload: LocalWorkload = {
+export const httpWorkload: Workload = {
   name: "http",
   namespace: "http-benchmark",
   protocol: "http",
@@ -83,6 +83,14 @@ export const httpWorkload: LocalWorkload = {
   tools: [],
   points(config): LoadPoint[] {
     return standardPoints(config, "vegeta", "wrk");
+  },
+  pod: {
+    driver: "fortio",
+    points: (config) => standardPoints(config, "fortio"),
+    fortio: (namespace) => ({
+      address: `http://http-server.${namespace}.svc.cluster.local:80/`,
+      protocol: "http",
+    }),
   },
   async server(env, index, port) {
     const dir = join(env.workDir, `nginx-${index}`);

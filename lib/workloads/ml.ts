@@ -18,7 +18,7 @@ import type { Runner } from "../command.ts";
 import type { ProfileName } from "../config.ts";
 import { HistogramRecorder } from "../histogram.ts";
 import { findBinary } from "../binaries.ts";
-import type { LocalWorkload, WorkloadEnv } from "../local/workload.ts";
+import type { Workload, WorkloadEnv } from "../workload.ts";
 import type { LoadPoint, LoadResult } from "../types.ts";
 
 export const ML_COMPLETIONS = 5;
@@ -257,7 +257,7 @@ async function checkData(env: WorkloadEnv, ports: number[]): Promise<void> {
   }
 }
 
-export const mlWorkload: LocalWorkload = {
+export const mlWorkload: Workload = {
   name: "ml",
   namespace: "ml-benchmark",
   protocol: "http",
@@ -276,6 +276,18 @@ export const mlWorkload: LocalWorkload = {
       durationS:
         Math.round(Math.ceil(ML_COMPLETIONS / ML_PARALLELISM) * (1 + size.trees * 0.02) * 10) / 10,
     }];
+  },
+  pod: {
+    driver: "kubernetes-job",
+    // The Job takes what it takes (its completion time is the result); durationS is a
+    // planning estimate for progress: 3 waves of 2 pods, each pulling data and training.
+    points: () => [{
+      mode: "batch",
+      tool: "kubernetes-job",
+      rate: null,
+      connections: 2,
+      durationS: 60,
+    }],
   },
   async server(env, index, port) {
     const dir = join(env.workDir, `nginx-${index}`);

@@ -1,30 +1,45 @@
 /**
- * The workload registry of the local target: one entry per design family.
+ * The workload registry: one line per workload. Every target reads the same definitions
+ * (`../workload.ts`); a workload added here runs through every mesh on every target whose
+ * side it defines.
  *
  * @module
  */
-import type { LocalWorkload } from "../local/workload.ts";
+import type { Workload } from "../workload.ts";
 import { grpcWorkload } from "./grpc.ts";
 import { httpWorkload } from "./http.ts";
 import { mlWorkload } from "./ml.ts";
 import { redisWorkload } from "./redis.ts";
 import { websocketWorkload } from "./websocket.ts";
 
-export const WORKLOADS: Record<string, LocalWorkload> = {
-  http: httpWorkload,
-  grpc: grpcWorkload,
-  websocket: websocketWorkload,
-  db: redisWorkload,
-  ml: mlWorkload,
-};
+const registry = new Map<string, Workload>();
+
+/** Adds a workload under its name; a second one of the same name is an error. */
+export function registerWorkload(workload: Workload): void {
+  if (registry.has(workload.name)) {
+    throw new Error(`Workload "${workload.name}" is registered twice`);
+  }
+  registry.set(workload.name, workload);
+}
+
+registerWorkload(httpWorkload);
+registerWorkload(grpcWorkload);
+registerWorkload(websocketWorkload);
+registerWorkload(redisWorkload);
+registerWorkload(mlWorkload);
+
+/** Names of the registered workloads, in registration order. */
+export function workloadNames(): string[] {
+  return [...registry.keys()];
+}
 
 /** Looks up workloads by name; an unknown name is an error listing the known ones. */
-export function workloadsByName(names: string[]): LocalWorkload[] {
+export function workloadsByName(names: string[]): Workload[] {
   return names.map((n) => {
-    const w = WORKLOADS[n];
+    const w = registry.get(n);
     if (!w) {
       throw new Error(
-        `Unknown workload "${n}" in "workloads" (known: ${Object.keys(WORKLOADS).join(", ")})`,
+        `Unknown workload "${n}" in "workloads" (known: ${workloadNames().join(", ")})`,
       );
     }
     return w;

@@ -14,7 +14,7 @@
  */
 import { join, relative } from "node:path";
 import type { ToolSpec } from "../binaries.ts";
-import type { LocalWorkload, WorkloadEnv } from "../local/workload.ts";
+import type { Workload, WorkloadEnv } from "../workload.ts";
 import { type RedisClientRaw, runRedisBenchmark } from "../tools/redis_benchmark.ts";
 import type { LoadPoint } from "../types.ts";
 
@@ -98,7 +98,7 @@ async function writeRaw(env: WorkloadEnv, rawStem: string, clients: RedisClientR
   return raw;
 }
 
-export const redisWorkload: LocalWorkload = {
+export const redisWorkload: Workload = {
   name: "db",
   namespace: "db-benchmark",
   protocol: "tcp",
@@ -113,6 +113,21 @@ export const redisWorkload: LocalWorkload = {
       connections: Math.max(1, Math.round(t.connections / REDIS_CLIENTS)),
       durationS: t.durationS,
     }];
+  },
+  pod: {
+    driver: "redis-benchmark",
+    // redis-benchmark is closed loop: one max-throughput point, connections split over
+    // the design's two clients.
+    points(config): LoadPoint[] {
+      const t = config.load.throughput;
+      return [{
+        mode: "max-throughput",
+        tool: "redis-benchmark",
+        rate: null,
+        connections: Math.max(1, Math.round(t.connections / REDIS_CLIENTS)),
+        durationS: t.durationS,
+      }];
+    },
   },
   async server(env, index, port) {
     const dir = join(env.workDir, `redis-${index}`);

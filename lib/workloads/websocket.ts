@@ -11,7 +11,7 @@
  * @module
  */
 import { join, relative } from "node:path";
-import type { LocalWorkload, WorkloadEnv } from "../local/workload.ts";
+import type { Workload, WorkloadEnv } from "../workload.ts";
 import { runWsLoad } from "../tools/ws_client.ts";
 import type { LoadPoint } from "../types.ts";
 
@@ -71,7 +71,7 @@ async function load(
   }, { signal: env.signal, onSpawn: onLoadgen });
 }
 
-export const websocketWorkload: LocalWorkload = {
+export const websocketWorkload: Workload = {
   name: "websocket",
   namespace: "websocket-benchmark",
   protocol: "ws",
@@ -86,6 +86,8 @@ export const websocketWorkload: LocalWorkload = {
       durationS: config.load.durationS,
     }));
   },
+  // The same points in pods: fixed message rates over long-lived connections.
+  pod: { driver: "ws-client", points: (config) => websocketWorkload.points(config) },
   server(_env, index, port) {
     return Promise.resolve({
       cmd: [

@@ -1,0 +1,102 @@
+/**
+ * What a workload is, for every target: its name, design namespace, load points, the
+ * tools its load needs, how it runs as processes (servers, probe, warm-up, one measured
+ * load point) and how its load runs in client pods on a cluster. A target supplies only how
+ * to start things and where to run a command: it reads the workload's `process` side
+ * (the local target) or its `pod` side (the cluster target). Workloads are registered with
+ * one line in `workloads/mod.ts`.
+ *
+ * @module
+ */
+import type { Runner } from "./command.ts";
+import type { BenchConfig } from "./config.ts";
+import type { Logger } from "./target.ts";
+import type { LoadPoint, LoadResult, RunSpec, Site } from "./types.ts";
+import type { ToolSpec } from "./binaries.ts";
+
+/** What a proxy in front of the workload must carry. */
+export type Protocol = "http" | "h2" | "ws" | "tcp";
+
+/** Effects and paths a workload gets. */
+export interface WorkloadEnv {
+  runDir: string;
+  /** Directory for this workload's generated files (configs, data). */
+  workDir: string;
+  runner: Runner;
+  config: BenchConfig;
+  log: Logger;
+  signal: AbortSignal;
+  /** Absolute paths of tools by name (from {@linkcode Workload.tools} and the base tools). */
+  bin: Record<string, string>;
+}
+
+/** How to start one server replica. */
+export interface ServerCommand {
+  cmd: string[];
+  cwd?: string;
+  /** Files to write before starting (path -> content). */
+  files?: Record<string, string>;
+}
+
+/** What one load run returned. */
+export interface WorkloadLoad {
+  load: LoadResult;
+  /** Raw output files written, relative to the run dir. */
+  raw: string[];
+}
+
+/**
+ * How a workload's load runs in client pods: the driver the cluster target runs (fortio,
+ * meshbench's WebSocket client, redis-benchmark, or the workload as a Kubernetes Job) and
+ * its load points there.
+ */
+export interface PodLoad {
+  driver: "fortio" | "ws-client" | "redis-benchmark" | "kubernetes-job";
+  /** Load points in pods (the tool may differ from the process side's). */
+  points(config: BenchConfig): LoadPoint[];
+  /** fortio: the address the client pods of `namespace` load, and its protocol. */
+  fortio?: (namespace: string) => { address: string; protocol: "http" | "grpc" };
+}
+
+/** A workload family of the design. */
+export interface Workload {
+  name: string;
+  /** Design namespace it stands for (e.g. "http-benchmark"). */
+  namespace: string;
+  protocol: Protocol;
+  replicas: number;
+  /** Extra tools this workload needs. */
+  tools: ToolSpec[];
+  /** Load points as processes, for this config (fixed-rate points first). */
+  points(config: BenchConfig): LoadPoint[];
+  /** How its load runs in client pods; absent when it has no cluster form. */
+  pod?: PodLoad;
+  /** Command that runs replica `index` listening on `port` (foreground). */
+  server(env: WorkloadEnv, index: number, port: number): Promise<ServerCommand>;
+  /** One request through `ports` succeeds, or it throws saying why. */
+  probe(env: WorkloadEnv, ports: number[]): Promise<void>;
+  /** Light, unrecorded load through `ports`. */
+  warmup(env: WorkloadEnv, ports: number[], seconds: number): Promise<void>;
+  /**
+   * Runs one measured load point against `ports` (replica ports for the baseline,
+   * the client-side proxy port under a mesh). `rawStem` is the path stem (relative
+   * to the run dir) for raw output. `onLoadgen` receives load generator pids; a batch
+   * workload whose processes are the application itself (the ML job) passes "app".
+   */
+  run(
+    env: WorkloadEnv,
+    spec: RunSpec,
+    ports: number[],
+    rawStem: string,
+    onLoadgen: (pid: number, component?: "loadgen" | "app") => void,
+  ): Promise<WorkloadLoad>;
+}
+
+/** The load points of `workload` where a target runs it; an error names what is missing. */
+export function pointsOn(workload: Workload, site: Site, config: BenchConfig): LoadPoint[] {
+  if (site === "process") return workload.points(config);
+  if (!workload.pod) {
+    throw new Error(`Cannot plan workload "${workload.name}" in pods: it defines no pod load`);
+  }
+  return workload.pod.points(config);
+}
