@@ -402,12 +402,21 @@ function checkRules(c: BenchConfig, locate: Locate, vocabulary?: ConfigVocabular
       );
     });
   };
+  if (!vocabulary.targets.includes(c.target)) {
+    fail(
+      "target",
+      `expected one of ${vocabulary.targets.join(", ")}, got ${q(c.target)}${
+        didYouMean(c.target, vocabulary.targets)
+      }`,
+    );
+  }
   unknown("workloads", "workload", c.workloads, vocabulary.workloads);
   unknown("meshes", "mesh", c.meshes, vocabulary.meshes(c.target));
 }
 
 /** The names a config may use, from the registries (the config layer keeps no list). */
 export interface ConfigVocabulary {
+  targets: readonly string[];
   workloads: readonly string[];
   meshes: (target: BenchConfig["target"]) => readonly string[];
 }

@@ -57,9 +57,9 @@ export const CONFIG_SCHEMA = {
   properties: {
     target: {
       type: "string",
-      enum: ["local", "cluster", "oci"],
+      pattern: "^[a-z][a-z0-9-]*$",
       default: "local",
-      description: "where to run (default: local)",
+      description: "a registered target: local, cluster, oci",
       "x-env": "MESHBENCH_TARGET",
       "x-flag": "target",
     },

@@ -147,7 +147,7 @@ Deno.test("the published JSON Schema accepts the defaults and refuses what the l
       { load: { rates: [100.5] } },
       { out: "" },
       { out: "a\u0000b" },
-      { target: "moon" },
+      { target: "Moon!" },
     ]
   ) {
     assertEquals(validate(bad), false, JSON.stringify(bad));
@@ -269,13 +269,18 @@ Deno.test("out is a non-empty path without control characters", async () => {
 
 Deno.test("near-miss names say what was meant", async () => {
   const file = await withFile("target: locl\n");
-  await rejects(loadConfig({ file }), /"target".*got "locl"; did you mean "local"\?/);
+  const targets = { targets: ["local", "cluster", "oci"], workloads: ["http"], meshes: () => [] };
+  await rejects(
+    loadConfig({ file, vocabulary: targets }),
+    /"target".*got "locl"; did you mean "local"\?/,
+  );
   const typo = await withFile("load:\n  duration: 5\n");
   await rejects(
     loadConfig({ file: typo }),
     new RegExp(`"load.duration" \\(${typo}:2\\): unknown field; did you mean "durationS"\\?`),
   );
   const vocabulary = {
+    targets: ["local", "cluster", "oci"],
     workloads: ["http", "grpc", "websocket", "db", "ml"],
     meshes: () => ["baseline", "sidecar-emu", "node-proxy-emu"],
   };

@@ -44,7 +44,7 @@ import type {
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./types.ts";
 import { installTools, missingMessage } from "./binaries.ts";
-import { makeTarget } from "./targets.ts";
+import { makeTarget, targetNames } from "./targets.ts";
 import { pointsOn } from "./workload.ts";
 import { workloadNames, workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
@@ -596,6 +596,7 @@ export async function configVocabulary(): Promise<ConfigVocabulary> {
   const local = Object.keys(LOCAL_MESHES);
   const remote = Object.keys(CLUSTER_MESHES);
   return {
+    targets: targetNames(),
     workloads: workloadNames(),
     meshes: (target) => target === "local" ? local : remote,
   };
