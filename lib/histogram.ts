@@ -216,7 +216,10 @@ export interface HistogramData {
  * of the memory of parsed JSON arrays, and nothing else of the record kept alive).
  */
 export function compactHistogram(h: Histogram): HistogramData {
-  const wide = h.values.some((v) => v > 0xffffffff) || h.counts.some((c) => c > 0xffffffff);
+  let wide = false;
+  for (let i = 0; i < h.values.length && !wide; i++) {
+    wide = h.values[i] > 0xffffffff || h.counts[i] > 0xffffffff;
+  }
   return {
     total: h.total,
     min: h.min,

@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import * as hdr from "hdr-histogram-js";
 import {
   bucketOf,
+  compactHistogram,
   fromPercentileSpectrum,
   HistogramRecorder,
   HistogramSet,
@@ -117,4 +118,21 @@ Deno.test("the mean is exact where the values were recorded, and stays exact thr
   const rebuilt = fromPercentileSpectrum([{ quantile: 1, valueUs: 50 }], 2);
   assertEquals(rebuilt.sum, undefined);
   assertEquals(mergeHistograms([ha, rebuilt]).sum, undefined);
+});
+
+Deno.test("a compact histogram reads the same percentiles as the histogram it copies", () => {
+  const r = new HistogramRecorder();
+  for (let i = 1; i <= 5000; i++) r.record(i * 7);
+  const h = r.toHistogram();
+  const c = compactHistogram(h);
+  assert(c.values instanceof Uint32Array && c.counts instanceof Uint32Array);
+  const full = new HistogramSet([h]);
+  const compact = new HistogramSet([c]);
+  for (const p of [0, 50, 99, 99.9, 100]) {
+    assertEquals(compact.percentile([1], p), full.percentile([1], p));
+  }
+  assertEquals(compact.merged(), full.merged());
+  // Bucket values past 2^32 µs (71 minutes) keep full precision.
+  const long = compactHistogram({ ...h, values: [2 ** 33], counts: [1], total: 1 });
+  assert(long.values instanceof Float64Array);
 });

@@ -344,31 +344,47 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
   const f = PAIR_FNS[kind];
   const mv = m.values;
   const mc = m.cum;
-  const rows: Array<{ b: number; p: number; start: number; end: number; rev: boolean }> = [];
+  const size = mv.length;
+  const rowB = new Float64Array(b.values.length);
+  const rowP = new Float64Array(b.values.length);
+  const start = new Int32Array(b.values.length);
+  const end = new Int32Array(b.values.length);
+  const rev = new Uint8Array(b.values.length);
+  let n = 0;
+  const addRow = (bv: number, p: number, s0: number, s1: number, reversed: boolean) => {
+    rowB[n] = bv;
+    rowP[n] = p;
+    start[n] = s0;
+    end[n] = s1;
+    rev[n] = reversed ? 1 : 0;
+    n++;
+  };
   for (let i = 0; i < b.values.length; i++) {
     const bv = b.values[i];
     const p = b.cum[i + 1] - b.cum[i];
-    if (kind === "delta" || bv > 0) rows.push({ b: bv, p, start: 0, end: mv.length, rev: false });
-    else if (bv < 0) {
-      rows.push({ b: bv, p, start: 0, end: mv.length, rev: true });
-    } else if (kind === "relative") {
+    if (kind === "delta" || bv > 0) addRow(bv, p, 0, size, false);
+    else if (bv < 0) addRow(bv, p, 0, size, true);
+    else if (kind === "relative") {
       // (m - 0) / 0 is defined only for m = 0 (no change): the row is the zeros of m.
-      const z0 = searchSorted(mv, 0, 0, mv.length, false);
-      const z1 = searchSorted(mv, 0, z0, mv.length, true);
-      if (z1 > z0) rows.push({ b: bv, p, start: z0, end: z1, rev: false });
+      const z0 = searchSorted(mv, 0, 0, size, false);
+      const z1 = searchSorted(mv, 0, z0, size, true);
+      if (z1 > z0) addRow(bv, p, z0, z1, false);
     }
   }
-  const n = rows.length;
-  const val = (i: number, k: number) => {
-    const r = rows[i];
-    return f(mv[r.rev ? r.end - 1 - k : r.start + k], r.b);
-  };
-  const mass = (i: number, k0: number, k1: number) => {
-    const r = rows[i];
-    return r.rev
-      ? r.p * (mc[r.end - k0] - mc[r.end - k1])
-      : r.p * (mc[r.start + k1] - mc[r.start + k0]);
-  };
+  // Rows are in ascending baseline order. Where f falls as the baseline grows (always for
+  // m - b; for m / b with b > 0 when no m is negative), the first position of a value >= v
+  // moves right from row to row: one pass over the mesh values counts every such row.
+  let stair = n;
+  if (kind === "delta") stair = 0;
+  else if (size > 0 && mv[0] >= 0) {
+    stair = 0;
+    while (stair < n && !(rowB[stair] > 0 && !rev[stair] && end[stair] === size)) stair++;
+  }
+  const val = (i: number, k: number) => f(mv[rev[i] ? end[i] - 1 - k : start[i] + k], rowB[i]);
+  const mass = (i: number, k0: number, k1: number) =>
+    rev[i]
+      ? rowP[i] * (mc[end[i] - k0] - mc[end[i] - k1])
+      : rowP[i] * (mc[start[i] + k1] - mc[start[i] + k0]);
   /** First position in row i's [lo, hi) whose value is >= v (> v when `above`). */
   const first = (i: number, v: number, lo: number, hi: number, above: boolean) => {
     while (lo < hi) {
@@ -383,7 +399,7 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
   const hi = new Int32Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    hi[i] = rows[i].end - rows[i].start;
+    hi[i] = end[i] - start[i];
     total += mass(i, 0, hi[i]);
   }
   if (!(total > 0)) return NaN;
@@ -405,12 +421,26 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
     const pivot = val(row, lo[row] + pick);
     let lt = below;
     let le = below;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < stair; i++) {
       if (hi[i] === lo[i]) continue;
       atLeast[i] = first(i, pivot, lo[i], hi[i], false);
       above[i] = first(i, pivot, atLeast[i], hi[i], true);
       lt += mass(i, lo[i], atLeast[i]);
       le += mass(i, lo[i], above[i]);
+    }
+    for (let i = stair, ja = 0, jb = 0; i < n; i++) {
+      const bv = rowB[i];
+      while (ja < size && f(mv[ja], bv) < pivot) ja++;
+      if (jb < ja) jb = ja;
+      while (jb < size && f(mv[jb], bv) <= pivot) jb++;
+      if (hi[i] === lo[i]) continue;
+      const a = ja < lo[i] ? lo[i] : ja > hi[i] ? hi[i] : ja;
+      const c = jb < lo[i] ? lo[i] : jb > hi[i] ? hi[i] : jb;
+      atLeast[i] = a;
+      above[i] = c;
+      const p = rowP[i];
+      lt += p * (mc[a] - mc[lo[i]]);
+      le += p * (mc[c] - mc[lo[i]]);
     }
     if (lt >= target) {
       for (let i = 0; i < n; i++) if (hi[i] > lo[i]) hi[i] = atLeast[i];
