@@ -42,18 +42,29 @@ function goBinDirs(): string[] {
   return dirs;
 }
 
-/** Absolute path of a binary on PATH or in Go's bin directories, or undefined. */
-export function findBinary(bin: string): string | undefined {
-  const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), ...goBinDirs(), "/usr/sbin", "/sbin"];
-  for (const d of dirs) {
-    if (!d) continue;
-    const p = join(d, bin);
-    try {
-      const st = Deno.statSync(p);
-      if (st.isFile && ((st.mode ?? 0o111) & 0o111)) return p;
-    } catch { /* not here */ }
+/** Whether `path` is an executable file. */
+export function isExecutable(path: string): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
   }
-  return undefined;
+}
+
+/**
+ * Absolute path of a binary: the one lookup of meshbench. Searched in `extraDirs` first,
+ * then PATH, Go's bin directories, /usr/sbin and /sbin; undefined when absent.
+ */
+export function findBinary(bin: string, extraDirs: readonly string[] = []): string | undefined {
+  const dirs = [
+    ...extraDirs,
+    ...(Deno.env.get("PATH") ?? "").split(":"),
+    ...goBinDirs(),
+    "/usr/sbin",
+    "/sbin",
+  ];
+  return dirs.filter((d) => d).map((d) => join(d, bin)).find(isExecutable);
 }
 
 /** Requirements not met, with install hints. */

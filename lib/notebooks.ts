@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { isExecutable } from "./binaries.ts";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CommandError, realRunner, type Runner } from "./command.ts";
@@ -26,12 +27,7 @@ export async function listNotebooks(dir = NOTEBOOK_DIR): Promise<string[]> {
 export function jupyterCommand(): string {
   const env = Deno.env.get("MESHBENCH_JUPYTER");
   if (env) return env;
-  try {
-    Deno.statSync("/usr/bin/jupyter");
-    return "/usr/bin/jupyter";
-  } catch {
-    return "jupyter";
-  }
+  return isExecutable("/usr/bin/jupyter") ? "/usr/bin/jupyter" : "jupyter";
 }
 
 /** PATH with the directory of `jupyter` first, so `deno jupyter --install` finds the same one. */

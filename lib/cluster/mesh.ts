@@ -9,6 +9,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { CommandError, type Runner } from "../command.ts";
+import { isExecutable } from "../binaries.ts";
 import {
   applyObjects,
   checkNamespaceOwnership,
@@ -30,10 +31,7 @@ export function helmBinary(): string {
   const env = Deno.env.get("MESHBENCH_HELM");
   if (env) return env;
   const local = new URL("../../.testenv/bin/helm", import.meta.url).pathname;
-  try {
-    if (Deno.statSync(local).isFile) return local;
-  } catch { /* not installed in the repo */ }
-  return "helm";
+  return isExecutable(local) ? local : "helm";
 }
 
 /** Options for mesh install and uninstall. */

@@ -5,6 +5,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findBinary } from "../binaries.ts";
 
 /** The repository root (two levels above this file). */
 export const REPO_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -27,19 +28,6 @@ export const CACHE_DIR: string = join(REPO_ROOT, ".cache", "infra");
 /** Where `.ci/install_infra.sh` puts Ansible. */
 export const ANSIBLE_VENV_BIN = "/opt/meshbench/infra-venv/bin";
 
-/** Looks a program up on PATH (plus `extraDirs` first); undefined when absent. */
-export function which(name: string, extraDirs: string[] = []): string | undefined {
-  const dirs = [...extraDirs, ...(Deno.env.get("PATH") ?? "").split(":")].filter((d) => d);
-  for (const d of dirs) {
-    const p = join(d, name);
-    try {
-      const st = Deno.statSync(p);
-      if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) return p;
-    } catch { /* not here */ }
-  }
-  return undefined;
-}
-
 /**
  * The Terraform-compatible binary: `$MESHBENCH_TERRAFORM`, else `terraform`, else `tofu`.
  * Undefined when none is installed.
@@ -47,7 +35,7 @@ export function which(name: string, extraDirs: string[] = []): string | undefine
 export function terraformBinary(): string | undefined {
   const forced = Deno.env.get("MESHBENCH_TERRAFORM");
   if (forced) return forced;
-  return which("terraform") ?? which("tofu");
+  return findBinary("terraform") ?? findBinary("tofu");
 }
 
 /** Environment for Terraform: a per-purpose data dir, and no broken CLI config warnings. */
@@ -68,7 +56,7 @@ export function terraformEnv(dataDir: string): Record<string, string> {
 
 /** An Ansible program: on PATH, else in the venv `.ci/install_infra.sh` creates. */
 export function ansibleBinary(name: string): string | undefined {
-  return which(name) ?? which(name, [ANSIBLE_VENV_BIN]);
+  return findBinary(name) ?? findBinary(name, [ANSIBLE_VENV_BIN]);
 }
 
 /** Environment for Ansible: the project's ansible.cfg, its venv first on PATH, colour off. */
