@@ -10,7 +10,7 @@
 import { dirname, resolve } from "node:path";
 import { ConfigError, configValueFromText, didYouMean, loadConfig, rangeText } from "./config.ts";
 import type { BenchConfig, ConfigVocabulary } from "./config.ts";
-import { CONFIG_ENV, CONFIG_FLAGS, knownEnv, schemaAt } from "./config_schema.ts";
+import { CONFIG_ENV, CONFIG_FLAGS, configFields, knownEnv, schemaAt } from "./config_schema.ts";
 import { CommandError, killAllChildren } from "./command.ts";
 import { consoleLogger } from "./log.ts";
 import { type Logger, MissingToolsError } from "./target.ts";
@@ -355,6 +355,7 @@ export async function parseCli(
   if (spec.createsRun && !runNamed) {
     await checkOutDir(config.out, where("out"));
   }
+  await checkInputFiles(config, where);
   return {
     config,
     sources,
@@ -414,6 +415,31 @@ export async function checkOutDir(
     await Deno.remove(await Deno.makeTempDir({ dir, prefix: ".meshbench-probe-" }));
   } catch (e) {
     fail(`cannot create a directory in "${dir}" (${(e as Error).message})`);
+  }
+}
+
+/** Files the config names for meshbench to read (`x-file` fields) exist, when set. */
+async function checkInputFiles(
+  config: BenchConfig,
+  where: (path: string) => string,
+): Promise<void> {
+  for (const { path, node } of configFields()) {
+    if (!node["x-file"]) continue;
+    const file = path.split(".").reduce<unknown>(
+      (v, k) => (v as Record<string, unknown>)[k],
+      config,
+    ) as string;
+    if (file === "") continue;
+    const info = await Deno.stat(file).catch((e: Error) => e);
+    if (info instanceof Error || !info.isFile) {
+      throw new ConfigError(
+        path,
+        `expected a file to read, got ${JSON.stringify(file)} (${
+          info instanceof Error ? info.message : "a directory"
+        })`,
+        where(path),
+      );
+    }
   }
 }
 

@@ -8,7 +8,8 @@
  * Annotations beyond JSON Schema, all prefixed `x-`:
  * - `x-env`: the environment variable that sets the field;
  * - `x-flag`: the command-line flag that sets it (and `x-arg`, its argument in help);
- * - `x-unit`: the unit, said in range errors.
+ * - `x-unit`: the unit, said in range errors;
+ * - `x-file`: a path to a file meshbench reads, which must exist when set.
  *
  * @example
  * ```ts
@@ -257,6 +258,7 @@ export const CONFIG_SCHEMA = {
         kubeconfig: {
           ...path("kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"),
           "x-flag": "kubeconfig",
+          "x-file": true,
           "x-arg": "FILE",
         },
         qos: {
@@ -298,6 +300,7 @@ export const CONFIG_SCHEMA = {
         varFile: {
           ...path("oci: your copy of terraform/meshbench.tfvars.example"),
           "x-flag": "var-file",
+          "x-file": true,
           "x-arg": "FILE",
         },
         keep: {
@@ -314,6 +317,7 @@ export const CONFIG_SCHEMA = {
         sshKey: {
           ...path("oci: private key for the nodes"),
           "x-flag": "ssh-key",
+          "x-file": true,
           "x-arg": "FILE",
         },
       },
@@ -366,6 +370,8 @@ export interface SchemaNode {
   "x-flag"?: string;
   "x-arg"?: string;
   "x-unit"?: string;
+  /** A file meshbench reads: when set, it must exist (checked before anything starts). */
+  "x-file"?: boolean;
 }
 
 const ROOT = CONFIG_SCHEMA as unknown as SchemaNode;

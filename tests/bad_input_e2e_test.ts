@@ -299,6 +299,13 @@ const CASES: Case[] = [
     expect: (d) => ["Invalid --output", `"${d}"`, "is a directory"],
   },
   {
+    name: "a kubeconfig that does not exist is refused before anything starts",
+    task: "bench:all",
+    files: { "bench.yaml": "target: cluster\ncluster:\n  context: kind-x\n  kubeconfig: ./nope\n" },
+    args: (d) => ["--config", join(d, "bench.yaml"), "--out", join(d, "results")],
+    expect: (d) => ['"cluster.kubeconfig"', `${join(d, "bench.yaml")}:4`, 'got "./nope"'],
+  },
+  {
     name: "a number flag that is not a number is refused with the flag and value",
     task: "bench:all",
     args: (d) => ["--iterations", "many", "--out", join(d, "results")],
