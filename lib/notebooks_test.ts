@@ -14,10 +14,79 @@ import {
   executeNotebook,
   executeNotebooks,
   listNotebooks,
+  NOTEBOOK_DIR,
   notebookOutputProblems,
 } from "./notebooks.ts";
 
-const NAMES = ["01_overview", "02_latency", "03_overhead", "04_resources", "05_compare"];
+const NAMES = [
+  "01_overview",
+  "02_latency",
+  "03_overhead",
+  "04_resources",
+  "05_compare",
+  "06_across_runs",
+  "07_explore",
+  "08_targets",
+];
+
+/** Figure builders of lib/plots.ts, lib/report.ts and lib/compare.ts that draw charts. */
+const CHART_BUILDERS =
+  /\b(latencyPercentilePlot|latencyDistributionPlot|latencyVsRatePlot|overheadPlot|overheadVsRatePlot|overheadFigures|throughputPlot|resourcePlot|comparisonPlot|comparisonFigures|whenLoaded)\(/;
+
+/** Statistics each notebook computes in its own cells, on the rows. */
+const VISIBLE_STATISTICS: Record<string, string[]> = {
+  "02_latency": ["mergeHistograms(", "percentileMs(", "ss.sampleStandardDeviation("],
+  "03_overhead": [
+    "new HistogramSet(",
+    "bootstrapOverhead(",
+    "overheadSeed(",
+    "cvPct(",
+    "ss.quantile(",
+  ],
+  "04_resources": ["ss.mean(", "ss.sampleStandardDeviation("],
+  "05_compare": ["changeExceedsNoise("],
+  "06_across_runs": ["analyseResults(", "new HistogramSet(", "ss.quantile("],
+  "07_explore": ["mergeHistograms(", "ss.linearRegression(", "data.histogram(one)"],
+  "08_targets": ["analyseResults(", "ss.mean(", "ss.median("],
+};
+
+interface ExecutedCell {
+  /** The cell's source as the page shows it (tags stripped). */
+  input: string;
+  /** Observable Plot charts among its outputs. */
+  charts: number;
+  output: string;
+}
+
+/** The code cells of a notebook executed to HTML by nbconvert, with their outputs. */
+function executedCells(page: string): ExecutedCell[] {
+  return page.split(/<div\s+class="jp-Cell jp-CodeCell/).slice(1).map((chunk) => {
+    const at = chunk.search(/class="jp-Cell-outputWrapper|class="jp-OutputArea/);
+    const input = at < 0 ? chunk : chunk.slice(0, at);
+    const output = at < 0 ? "" : chunk.slice(at);
+    return {
+      // Highlighted code is split into spans: drop the tags without adding spaces.
+      input: unescape(input.replace(/<[^>]+>/g, "")),
+      charts: (output.match(/<svg[^>]*class=\\?"plot-/g) ?? []).length,
+      output: text(output),
+    };
+  });
+}
+
+async function notebookCells(path: string): Promise<Array<{ type: string; source: string }>> {
+  const nb = JSON.parse(await Deno.readTextFile(path)) as {
+    cells: Array<{ cell_type: string; source: string | string[] }>;
+  };
+  return nb.cells.map((c) => ({
+    type: c.cell_type,
+    source: Array.isArray(c.source) ? c.source.join("") : c.source,
+  }));
+}
+
+function unescape(html: string): string {
+  return html.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+}
 
 function text(html: string): string {
   return html.replace(/<style[\s\S]*?<\/style>/g, "").replace(/<[^>]+>/g, " ")
@@ -28,6 +97,29 @@ Deno.test("the notebooks are committed without outputs, on the Deno kernel", asy
   const notebooks = await listNotebooks();
   assert.deepEqual(notebooks.map((n) => basename(n, ".ipynb")), NAMES);
   for (const nb of notebooks) assert.deepEqual(await notebookOutputProblems(nb), [], nb);
+});
+
+Deno.test("every chart of every notebook is a Plot.plot call in its own cell, on the tidy rows", async () => {
+  for (const nb of await listNotebooks()) {
+    const cells = (await notebookCells(nb)).filter((c) => c.type === "code");
+    const name = basename(nb);
+    for (const c of cells) {
+      assert.doesNotMatch(
+        c.source,
+        CHART_BUILDERS,
+        `${name}: a finished chart builder in\n${c.source}`,
+      );
+      if (!c.source.includes("Plot.plot(")) continue;
+      assert.match(
+        c.source,
+        /Plot\.plot\(\{[\s\S]*document,[\s\S]*marks: \[/,
+        `${name}: spec in sight`,
+      );
+    }
+    assert.ok(cells.some((c) => c.source.includes("Plot.plot(")), `${name} draws a chart`);
+    const all = cells.map((c) => c.source).join("\n");
+    assert.match(all, /from "\.\.\/lib\/analysis\.ts"/, `${name} reads the tidy rows`);
+  }
 });
 
 Deno.test("every notebook runs against the committed fixture runs without a cell error", async () => {
@@ -41,6 +133,8 @@ Deno.test("every notebook runs against the committed fixture runs without a cell
       outDir: join(tmp, "html"),
       onNotebook: (nb, s) => console.log(`${basename(nb)}: ${s.toFixed(1)} s`),
     });
+    const total = results.reduce((t, r) => t + r.seconds, 0);
+    console.log(`all ${results.length} notebooks: ${total.toFixed(1)} s`);
     assert.equal(results.length, NAMES.length);
     const html = Object.fromEntries(
       await Promise.all(
@@ -53,29 +147,62 @@ Deno.test("every notebook runs against the committed fixture runs without a cell
       assert.doesNotMatch(page, /Traceback|Stack backtrace|ename/, name);
       assert.match(text(page), /\(emulated\)/, `${name} marks emulated meshes`);
     }
-    const charts = (name: string) => (html[name].match(/<svg[^>]*class=\\?"plot-/g) ?? []).length;
-    assert.ok(charts("02_latency") >= 2, "latency: percentiles and HDR");
-    assert.ok(charts("03_overhead") >= 1, "overhead with CI bars");
-    assert.equal(charts("04_resources"), 3, "CPU, memory, CPU per 1k");
-    assert.equal(charts("05_compare"), 1, "the change chart");
+    const started = performance.now();
+    for (const name of NAMES) {
+      const cells = executedCells(html[name]);
+      const sources = (await notebookCells(join(NOTEBOOK_DIR, `${name}.ipynb`)))
+        .filter((c) => c.type === "code");
+      assert.equal(cells.length, sources.length, `${name}: every code cell is on the page`);
+      for (const c of cells) {
+        // A cell that shows a chart holds its specification; a cell that holds one showed it.
+        if (c.charts > 0) {
+          assert.match(c.input, /Plot\.plot\(\{/, `${name}: chart without its spec`);
+        }
+        if (c.input.includes("Plot.plot({")) {
+          assert.ok(c.charts >= 1, `${name}: no chart from\n${c.input.slice(0, 300)}\n${c.output}`);
+        }
+      }
+    }
+    for (const [name, calls] of Object.entries(VISIBLE_STATISTICS)) {
+      const inputs = executedCells(html[name]).map((c) => c.input).join("\n");
+      for (const call of calls) assert.ok(inputs.includes(call), `${name} shows ${call}`);
+    }
+    assert.match(
+      text(html["02_latency"]),
+      /The p99 of (\d+) of \1 load points equals the summary's/,
+    );
+    const recomputed = text(html["03_overhead"]);
+    assert.match(recomputed, /Recomputed here vs summary\.json/);
     assert.match(text(html["05_compare"]), new RegExp(`A: .*${FIXTURE_RUNS.at(-2)}`));
     assert.match(text(html["01_overview"]), /What was measured/);
+    // The cross-run notebook puts both committed runs side by side.
+    const across = text(html["06_across_runs"]);
+    assert.match(across, new RegExp(`${FIXTURE_RUNS.length} runs from`));
+    for (const id of FIXTURE_RUNS) assert.ok(across.includes(id), `06_across_runs shows ${id}`);
+    assert.match(across, new RegExp(`from to .* ${FIXTURE_RUNS[0]} ${FIXTURE_RUNS[1]}`));
+    assert.match(text(html["08_targets"]), /Only local runs here/);
+    console.log(`checked in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });
 
-Deno.test("with no results at all, a notebook explains how to get some", async () => {
+Deno.test("with no results at all, every notebook explains how to get some", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_nb_empty_" });
   try {
-    const nbs = await listNotebooks();
-    for (const nb of [nbs[0], nbs[2], nbs[4]]) {
+    for (const nb of await listNotebooks()) {
       const out = await executeNotebook(nb, tmp, {
         env: { MESHBENCH_RESULTS: join(tmp, "none"), MESHBENCH_RUN_DIR: "" },
       });
-      const page = text(await Deno.readTextFile(out));
+      const html = await Deno.readTextFile(out);
+      const page = text(html);
       assert.match(page, /No benchmark results were found|No runs at all/, basename(nb));
       assert.match(page, /deno task bench:all/);
+      assert.doesNotMatch(html, /Traceback|Stack backtrace|ename/, basename(nb));
+      assert.ok(
+        executedCells(html).every((c) => c.charts === 0),
+        `${basename(nb)}: no empty chart`,
+      );
     }
   } finally {
     await Deno.remove(tmp, { recursive: true });
@@ -103,6 +230,30 @@ Deno.test("a broken run: the notebooks name each bad file and show what is valid
     }
     const latency = await Deno.readTextFile(results[1].html);
     assert.ok((latency.match(/<svg[^>]*class=\\?"plot-/g) ?? []).length >= 2, "valid runs plotted");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("with a local and a cluster run, the targets notebook puts them side by side", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_nb_targets_" });
+  try {
+    for (const name of FIXTURE_RUNS) await copyFixtureRun(name, tmp);
+    // SYNTHETIC (its run id is dated 2000-01-01): the committed runs are all local.
+    await writeSyntheticRun(tmp, { samples: 300, target: "cluster", rates: [500] });
+    const nb = join(NOTEBOOK_DIR, "08_targets.ipynb");
+    const out = await executeNotebook(nb, join(tmp, "html"), {
+      env: { MESHBENCH_RESULTS: tmp, MESHBENCH_RUN_DIR: "" },
+    });
+    const html = await Deno.readTextFile(out);
+    const page = text(html);
+    assert.match(page, /3 runs from .*; targets: cluster, local\./);
+    assert.doesNotMatch(page, /Only local runs here/);
+    assert.match(page, /Per target target runs records .* cluster 1 9 .* local 2 126/);
+    assert.match(page, /cluster sidecar http @ 500\/s/, "the cluster's sidecars, by kind");
+    assert.match(page, /local sidecar http @ 500\/s/, "the local sidecar emulation, by kind");
+    const cells = executedCells(html);
+    assert.ok(cells.filter((c) => c.charts > 0).length >= 2, "overhead and baseline charts");
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
