@@ -31,7 +31,7 @@ const NAMES = [
 
 /** Figure builders of lib/plots.ts, lib/report.ts and lib/compare.ts that draw charts. */
 const CHART_BUILDERS =
-  /\b(latencyPercentilePlot|latencyDistributionPlot|latencyVsRatePlot|overheadPlot|overheadVsRatePlot|overheadFigures|throughputPlot|resourcePlot|comparisonPlot|comparisonFigures|whenLoaded)\(/;
+  /\b(latencyPercentilePlot|latencyDistributionPlot|latencyVsRatePlot|overheadPlot|overheadVsRatePlot|overheadFigures|throughputPlot|resourcePlot|comparisonPlot|comparisonFigures)\(/;
 
 /** Statistics each notebook computes in its own cells, on the rows. */
 const VISIBLE_STATISTICS: Record<string, string[]> = {

@@ -1,10 +1,11 @@
 /**
- * The one plotting module: every chart and table in `report.html` and in the
- * notebooks comes from here (Observable Plot rendered to inline SVG with a
- * linkedom document, so no browser and no network are needed).
+ * The report's plotting module: every chart and table in `report.html` comes from here
+ * (Observable Plot rendered to inline SVG with a linkedom document, so no browser and
+ * no network are needed). The notebooks draw their own charts with `Plot.plot` calls in
+ * plain sight (`analysis.ts` gives them rows) and use the tables and notices here.
  *
  * Each function returns a {@linkcode Figure}: self-contained HTML that the report
- * inlines and that a Deno Jupyter cell displays when it is the cell's last value.
+ * inlines and that a Deno Jupyter cell displays (`display` in `analysis.ts`).
  * Every figure names its units and iteration counts, and marks emulated meshes.
  *
  * @example
@@ -144,40 +145,6 @@ export function notice(text: string, kind: "info" | "warning" | "error" = "info"
     `<div class="mb-notice mb-${kind}" role="note">${escapeHtml(text)}</div>`,
     0,
   );
-}
-
-/**
- * Draws `draw(summary)` when a run with a summary is loaded, else a notice that says
- * why there is nothing to draw (the notebooks' guard for a machine with no results).
- */
-export function whenLoaded<S>(
-  run: { summary: S | null } | null | undefined,
-  draw: (summary: S) => Figure | Figure[],
-): Figure {
-  if (!run) return notice("No run loaded: see the first cell for how to get results.", "warning");
-  if (!run.summary) {
-    return notice("This run has no usable summary and no valid run records to pool.", "warning");
-  }
-  const out = draw(run.summary);
-  return Array.isArray(out) ? stack(out) : out;
-}
-
-/**
- * Shows figures in a Deno Jupyter cell. Notebooks use this rather than ending a cell
- * with the figure: the kernel sometimes sends a cell's result after it reports idle,
- * and nbconvert then drops it, while `display` output arrives while the cell runs.
- */
-export async function show(...figures: Figure[]): Promise<void> {
-  let jupyter: { display(value: unknown): Promise<unknown> } | undefined;
-  try {
-    jupyter = (Deno as unknown as { jupyter?: typeof jupyter }).jupyter;
-  } catch {
-    jupyter = undefined;
-  }
-  if (!jupyter) {
-    throw new Error("Cannot show figures: Deno.jupyter is only there in the Deno Jupyter kernel");
-  }
-  for (const f of figures) await jupyter.display(f);
 }
 
 /** Several figures shown as one (one notebook cell, one report section). */
