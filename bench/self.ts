@@ -9,7 +9,9 @@
  *     load windows (goal <= 1.15), and over all configured waiting (load + warm-up
  *     + cool-down + gaps);
  * (c) time and peak memory of summary + report over 10,000 synthetic run records
- *     (goal <= 5 s).
+ *     (goal <= 5 s);
+ * (d) wall time of executing every analysis notebook headless (Jupyter, Deno kernel)
+ *     against copies of the committed fixture runs (goal <= 60 s for all of them).
  * Writes `bench/out/self-<time>.json` and prints a table.
  */
 import { join } from "node:path";
@@ -219,12 +221,34 @@ async function summaryScale(n: number) {
   }
 }
 
+async function notebookTime() {
+  const { copyFixtureRun, FIXTURE_RUNS } = await import("../fixtures/mod.ts");
+  const { executeNotebooks } = await import("../lib/notebooks.ts");
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench-self-nb-" });
+  try {
+    for (const name of FIXTURE_RUNS) await copyFixtureRun(name, tmp);
+    const started = performance.now();
+    const results = await executeNotebooks(join(tmp, FIXTURE_RUNS.at(-1)!), {
+      outDir: join(tmp, "html"),
+    });
+    return {
+      totalSeconds: (performance.now() - started) / 1000,
+      perNotebook: Object.fromEntries(
+        results.map((r) => [r.notebook.split("/").pop()!, Number(r.seconds.toFixed(2))]),
+      ),
+    };
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
 const SPEC: TaskSpec = {
   name: "bench:self",
   description: "meshbench's own speed: (a) throughput vs raw wrk, (b) wall time vs load " +
-    "windows, (c) summary + report at 10,000 records; writes bench/out/self-<time>.json.",
+    "windows, (c) summary + report at 10,000 records, (d) all notebooks on the fixture runs; " +
+    "writes bench/out/self-<time>.json.",
   flags: {
-    only: { type: "string", arg: "abc", help: "only these parts (e.g. --only=a, --only=bc)" },
+    only: { type: "string", arg: "abcd", help: "only these parts (e.g. --only=a, --only=bd)" },
   },
 };
 
@@ -236,8 +260,10 @@ if (import.meta.main) {
   const parsed = parseOrExit2(SPEC, Deno.args);
   if (typeof parsed === "number") Deno.exit(parsed);
   const only = parsed.values.only as string | undefined;
-  if (only !== undefined && !/^[abc]+$/.test(only)) {
-    console.error(`error: Invalid --only: expected parts among a, b, c (e.g. "bc"), got "${only}"`);
+  if (only !== undefined && !/^[abcd]+$/.test(only)) {
+    console.error(
+      `error: Invalid --only: expected parts among a, b, c, d (e.g. "bd"), got "${only}"`,
+    );
     Deno.exit(2);
   }
   const load = Deno.loadavg();
@@ -248,6 +274,8 @@ if (import.meta.main) {
   const b = want("b") ? await wallRatio() : undefined;
   console.error("(c) summary + report over 10,000 synthetic records ...");
   const c = want("c") ? await summaryScale(10_000) : undefined;
+  console.error("(d) every notebook against the fixture runs ...");
+  const d = want("d") ? await notebookTime() : undefined;
   const result = {
     at: new Date().toISOString(),
     loadAverageAtStart: load,
@@ -255,6 +283,7 @@ if (import.meta.main) {
     a,
     b,
     c,
+    d,
   };
   await Deno.mkdir(join(ROOT, "bench", "out"), { recursive: true });
   const file = join(ROOT, "bench", "out", `self-${result.at.replace(/[:.]/g, "")}.json`);
@@ -293,6 +322,14 @@ if (import.meta.main) {
       } s, report ${c.reportSeconds.toFixed(2)} s), peak RSS ${
         c.peakRssMB.toFixed(0)
       } MB  goal <= 5 s: ${ok(c.totalSeconds <= 5)}`,
+    );
+  }
+  if (d) {
+    lines.push(
+      `(d) all ${Object.keys(d.perNotebook).length} notebooks on the fixture runs: ${
+        d.totalSeconds.toFixed(1)
+      } s (${Object.entries(d.perNotebook).map(([n, t]) => `${n} ${t} s`).join(", ")})  ` +
+        `goal <= 60 s: ${ok(d.totalSeconds <= 60)}`,
     );
   }
   lines.push(`written: ${file}`);
