@@ -598,7 +598,8 @@ function asHtml(item: Displayable): string {
 
 /**
  * Shows charts (what `Plot.plot` returns), figures and sentences in a Deno Jupyter cell,
- * as they are computed (a cell's last value can arrive after nbconvert stops listening).
+ * as one output, while the cell runs (a cell's last value, or a second output, can
+ * arrive after nbconvert stops listening on a loaded machine).
  */
 export async function display(...items: Displayable[]): Promise<void> {
   const jupyter = (Deno as unknown as {
@@ -607,12 +608,10 @@ export async function display(...items: Displayable[]): Promise<void> {
   if (!jupyter) {
     throw new Error("Cannot display: Deno.jupyter is only there in the Deno Jupyter kernel");
   }
-  for (const item of items) {
-    const html = asHtml(item);
-    await jupyter.display({
-      [JUPYTER_DISPLAY]: () => ({ "text/html": html, "text/plain": html.replace(/<[^>]+>/g, "") }),
-    });
-  }
+  const html = items.map(asHtml).join("\n");
+  await jupyter.display({
+    [JUPYTER_DISPLAY]: () => ({ "text/html": html, "text/plain": html.replace(/<[^>]+>/g, "") }),
+  });
 }
 
 /**
