@@ -45,6 +45,7 @@ import { isMetricName, metricSpec, RECORD_METRICS } from "./metric_vocabulary.ts
 import type {
   Component,
   Histogram,
+  IntervalMethod,
   LoadMode,
   MeshKind,
   RunRecord,
@@ -139,19 +140,28 @@ export interface OverheadRow {
   baseline: number;
   value: number;
   overheadPct: number;
+  /** 95 % bootstrap interval of `overheadPct`; NaN when there is none (one iteration). */
   ciLow: number;
   ciHigh: number;
+  /** How the interval was obtained (`exact`, `sampled`, `too-few-iterations`); null in v1. */
+  ciMethod: IntervalMethod | null;
   /**
    * What the mesh added in milliseconds (the vocabulary's `addedLatency` metrics, null for
    * others): the summary's own `deltaMs` when it has one, else value minus baseline of the
    * pooled figures.
    */
   deltaMs: number | null;
+  /** 95 % interval of `deltaMs` (summaries of schema version 2; NaN otherwise). */
+  deltaMsCiLow: number;
+  deltaMsCiHigh: number;
   /** Null when the baseline has a single iteration (no variation to measure). */
   baselineCvPct: number | null;
   iterationsBaseline: number;
   iterationsMesh: number;
-  /** `emulated`, `saturated`, `noisy-baseline`, `ci-includes-zero`, `few-iterations`. */
+  /**
+   * `emulated`, `saturated`, `noisy-baseline`, `no-interval`, `ci-includes-zero`,
+   * `few-iterations` (fewer than 3 a side).
+   */
   flags: string[];
 }
 
@@ -284,12 +294,15 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
     const group = run.summary?.groups.find((g) =>
       g.workload === o.workload && g.mesh === o.mesh && g.mode === mode && g.rate === o.rate
     );
-    const own = (o as { deltaMs?: unknown }).deltaMs;
+    // JSON has null where a bound is NaN (no interval from a single iteration).
+    const bound = (v: unknown) => (typeof v === "number" ? v : NaN);
+    const [ciLow, ciHigh] = [bound(o.ci95?.[0]), bound(o.ci95?.[1])];
     const flags: string[] = [];
     if (o.emulated) flags.push("emulated");
     if (o.saturated) flags.push("saturated");
     if (o.noisyBaseline) flags.push("noisy-baseline");
-    if (o.ci95[0] <= 0 && o.ci95[1] >= 0) flags.push("ci-includes-zero");
+    if (!Number.isFinite(ciLow) || !Number.isFinite(ciHigh)) flags.push("no-interval");
+    else if (ciLow <= 0 && ciHigh >= 0) flags.push("ci-includes-zero");
     if (Math.min(o.iterations.baseline, o.iterations.mesh) < 3) flags.push("few-iterations");
     return {
       runId: run.runId,
@@ -309,9 +322,16 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       baseline: o.baseline,
       value: o.value,
       overheadPct: o.overheadPct,
-      ciLow: o.ci95[0],
-      ciHigh: o.ci95[1],
-      deltaMs: typeof own === "number" ? own : spec?.addedLatency ? o.value - o.baseline : null,
+      ciLow,
+      ciHigh,
+      ciMethod: o.ciMethod ?? null,
+      deltaMs: typeof o.deltaMs === "number"
+        ? o.deltaMs
+        : spec?.addedLatency
+        ? o.value - o.baseline
+        : null,
+      deltaMsCiLow: bound(o.deltaMsCi95?.[0]),
+      deltaMsCiHigh: bound(o.deltaMsCi95?.[1]),
       baselineCvPct: o.baselineCvPct,
       iterationsBaseline: o.iterations.baseline,
       iterationsMesh: o.iterations.mesh,

@@ -86,7 +86,11 @@ Deno.test("the tidy rows of the fixture runs pool to every figure of their summa
       close(baseline, o.baseline, what);
       assert.deepEqual([row.ciLow, row.ciHigh], o.ci95, what);
       assert.equal(row.overheadPct, o.overheadPct, what);
-      if (o.unit === "ms") close(row.deltaMs!, o.value - o.baseline, what);
+      if (o.unit === "ms") {
+        close(row.deltaMs!, o.value - o.baseline, what);
+        assert.deepEqual([row.deltaMsCiLow, row.deltaMsCiHigh], o.deltaMsCi95, what);
+      }
+      assert.equal(row.ciMethod, o.ciMethod ?? null, what);
       checked++;
     }
   }
@@ -248,6 +252,24 @@ Deno.test("export --format csv writes one row per record of a fixture run, besid
     const empty = join(tmp, "empty");
     await Deno.mkdir(empty);
     await assert.rejects(() => exportRun(empty, { format: "csv" }), /has no valid run record/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("an overhead resting on one iteration has no interval and says so", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_analysis_one_" });
+  try {
+    const dir = await writeSyntheticRun(tmp, { samples: 200, iterations: 1, rates: [200] });
+    const data = tidyRuns([await loadRun(dir)]);
+    assert.ok(data.overheads.length > 0);
+    for (const o of data.overheads) {
+      assert.ok(o.flags.includes("no-interval"), o.metric);
+      assert.ok(!o.flags.includes("ci-includes-zero"), o.metric);
+      assert.ok(Number.isNaN(o.ciLow) && Number.isNaN(o.ciHigh), o.metric);
+      assert.equal(o.ciMethod, "too-few-iterations");
+      assert.equal(o.baselineCvPct, null);
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

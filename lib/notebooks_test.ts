@@ -5,7 +5,8 @@
  * gets its problems named.
  */
 import assert from "node:assert/strict";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { copyFixtureRun, FIXTURE_RUNS } from "../fixtures/mod.ts";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { listRunFiles } from "./run_dir.ts";
@@ -17,6 +18,8 @@ import {
   NOTEBOOK_DIR,
   notebookOutputProblems,
 } from "./notebooks.ts";
+
+const toFileUrl = (path: string) => pathToFileURL(path).href;
 
 const NAMES = [
   "01_overview",
@@ -38,7 +41,7 @@ const VISIBLE_STATISTICS: Record<string, string[]> = {
   "02_latency": ["mergeHistograms(", "percentileMs(", "ss.sampleStandardDeviation("],
   "03_overhead": [
     "new HistogramSet(",
-    "bootstrapOverhead(",
+    "bootstrapOverheads(",
     "overheadSeed(",
     "cvPct(",
     "ss.quantile(",
@@ -119,6 +122,32 @@ Deno.test("every chart of every notebook is a Plot.plot call in its own cell, on
     assert.ok(cells.some((c) => c.source.includes("Plot.plot(")), `${name} draws a chart`);
     const all = cells.map((c) => c.source).join("\n");
     assert.match(all, /from "\.\.\/lib\/analysis\.ts"/, `${name} reads the tidy rows`);
+  }
+});
+
+Deno.test("every notebook's code type-checks against lib/ (a moved or renamed export fails here)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_nb_check_" });
+  const root = dirname(NOTEBOOK_DIR);
+  try {
+    const files: string[] = [];
+    for (const nb of await listNotebooks()) {
+      // The cells of a notebook share one scope, in order: one module of them all.
+      const code = (await notebookCells(nb)).filter((c) => c.type === "code")
+        .map((c) => c.source).join("\n")
+        .replaceAll('from "../lib/', `from "${toFileUrl(join(root, "lib"))}/`);
+      const file = join(tmp, `${basename(nb, ".ipynb")}.ts`);
+      await Deno.writeTextFile(file, `${code}\nexport {};\n`);
+      files.push(file);
+    }
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--config", join(root, "deno.json"), ...files],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const errors = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, errors.replaceAll(`file://${tmp}/`, ""));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });
 
