@@ -124,3 +124,22 @@ Deno.test("a run in which nothing succeeded fails even with the threshold at 0",
   const c = classify(spec(point), load, { ...limits, minSuccessPct: 0 });
   assert.equal(c.status, "failed");
 });
+
+Deno.test("a vegeta run whose generator fell behind is saturated, and the reason says it was the generator", () => {
+  // Real vegeta v12.13.0 at 3,000/s for 0.5 s on a busy machine: it sent 708 of 1,500.
+  const point = fixed("vegeta", 3000, 0.5);
+  const load = vegetaResult(parseVegetaCsv(read("vegeta_3000rps_half_s.csv")), {
+    rate: 3000,
+    durationS: 0.5,
+    connections: 8,
+    toolVersion: "v12.13.0",
+  });
+  assert.equal(load.errors, 0);
+  assert.ok((load.extra!.sentRate as number) < 1500, JSON.stringify(load.extra!.sentRate));
+  const c = classify(spec(point), load, limits);
+  assert.equal(c.status, "saturated");
+  assert.match(
+    c.reason!,
+    /sent 1416\.0\/s, send lag p99 [\d.]+ ms: the load generator fell behind/,
+  );
+});
