@@ -124,6 +124,12 @@ export async function executeNotebook(
       "--execute",
       "--ExecutePreprocessor.kernel_name=deno",
       `--ExecutePreprocessor.timeout=${options.cellTimeoutS ?? 120}`,
+      // After a cell's reply, nbclient waits for the rest of its output (until the kernel
+      // says idle) only `iopub_timeout` seconds, 4 by default, and then silently drops what
+      // has not arrived: on a loaded machine a chart went missing that way. Wait as long as
+      // a cell may run, and fail loudly if even that passes.
+      `--ExecutePreprocessor.iopub_timeout=${options.cellTimeoutS ?? 120}`,
+      "--ExecutePreprocessor.raise_on_iopub_timeout=True",
       "--output-dir",
       resolve(outDir),
       "--output",

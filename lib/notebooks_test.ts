@@ -321,3 +321,28 @@ Deno.test("a cell error fails the notebook and names it", async () => {
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("the notebook runner waits for a cell's late output as long as a cell may run, then fails loudly", async () => {
+  // nbclient's default drops output still in flight 4 s after a cell's reply (a chart lost
+  // on a loaded machine): the command must wait on the kernel's idle instead, and raise.
+  const calls: string[][] = [];
+  const recorder = {
+    run: (cmd: string[]) => {
+      calls.push(cmd);
+      return Promise.resolve({ code: 0, stdout: "", stderr: "" });
+    },
+  };
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_nb_args_" });
+  try {
+    await executeNotebook(join(tmp, "x.ipynb"), tmp, { runner: recorder, cellTimeoutS: 300 });
+    assert.equal(calls.length, 1);
+    assert.ok(calls[0].includes("--ExecutePreprocessor.timeout=300"), calls[0].join(" "));
+    assert.ok(calls[0].includes("--ExecutePreprocessor.iopub_timeout=300"), calls[0].join(" "));
+    assert.ok(
+      calls[0].includes("--ExecutePreprocessor.raise_on_iopub_timeout=True"),
+      calls[0].join(" "),
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
