@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ConfigError, configValueFromText, didYouMean, loadConfig, rangeText } from "./config.ts";
 import type { BenchConfig, ConfigVocabulary } from "./config.ts";
 import { CONFIG_ENV, CONFIG_FLAGS, configFields, knownEnv, schemaAt } from "./config_schema.ts";
@@ -15,6 +15,7 @@ import { CommandError, killAllChildren } from "./command.ts";
 import { consoleLogger } from "./log.ts";
 import { type Logger, MissingToolsError } from "./target.ts";
 import { newestRunDir } from "./run_dir.ts";
+import { pidAlive } from "./run_owner.ts";
 
 /** Exit codes, documented in the README and docs/cli.md. */
 export const EXIT = {
@@ -498,29 +499,79 @@ export async function newestRunIn(out: string): Promise<string> {
   return resolve(newest);
 }
 
+/** What {@linkcode interruptSignal} returns. */
+export interface Interrupt {
+  /** Aborted at the first SIGINT/SIGTERM: stop load, clean up, keep results. */
+  signal: AbortSignal;
+  /** Names the run being worked on, for the message of a forced exit. */
+  setRun(runDir: string): void;
+  /** Handles one signal (what the listeners call; tests call it directly). */
+  handle(): void;
+  /** Removes the listeners. */
+  dispose(): void;
+}
+
 /**
- * Installs SIGINT/SIGTERM handlers that abort the returned signal (the pipeline
- * then cleans up and keeps results); a second signal kills children and exits.
+ * What a forced exit leaves behind of `runDir`, and the command that removes it.
+ * Reads the local deployment record; on other targets only the command is known.
  */
-export function interruptSignal(log: Logger): { signal: AbortSignal; dispose: () => void } {
+export function leftoverMessage(runDir: string | undefined): string {
+  if (!runDir) return "nothing was started yet";
+  const how = `remove it with: deno task cleanup --run ${runDir}`;
+  let processes: { name: string; pid: number }[] | undefined;
+  try {
+    const state = JSON.parse(Deno.readTextFileSync(join(runDir, "local", "state.json")));
+    processes = (state.processes as { name: string; pid: number }[]).filter((p) => pidAlive(p.pid));
+  } catch { /* not a local run, or nothing deployed */ }
+  if (processes === undefined) return `what run ${runDir} deployed may be left; ${how}`;
+  if (processes.length === 0) {
+    return `no process of run ${runDir} is left; to mark it finished, run: deno task cleanup --run ${runDir}`;
+  }
+  return `left running: ${processes.map((p) => `${p.name} (pid ${p.pid})`).join(", ")}; ${how}`;
+}
+
+/**
+ * Installs SIGINT/SIGTERM handlers. The first signal aborts the returned signal: the
+ * pipeline stops load, cleans up, and keeps what it measured. A terminal's Ctrl-C
+ * reaches the whole process group and `deno task` forwards it again, so one key press
+ * can arrive as two signals: the second never aborts cleanup, it only says that
+ * cleanup is under way. A third forces the exit, after saying what is left and how
+ * to remove it.
+ */
+export function interruptSignal(
+  log: Logger,
+  options: { exit?: (code: number) => void } = {},
+): Interrupt {
   const ac = new AbortController();
+  const exit = options.exit ?? ((code: number) => Deno.exit(code));
   let count = 0;
-  const handler = () => {
+  let runDir: string | undefined;
+  const handle = () => {
     count++;
     if (count === 1) {
-      log.warn("Interrupted: stopping load, cleaning up, keeping results (Ctrl-C again to force)");
+      log.warn("Interrupted: stopping load, cleaning up, keeping results");
       ac.abort();
-    } else {
-      killAllChildren(500).finally(() => Deno.exit(EXIT.interrupted));
+    } else if (count === 2) {
+      log.warn(
+        "Still cleaning up (stopping what was started, writing the summary): one more Ctrl-C " +
+          "forces the exit and may leave processes running",
+      );
+    } else if (count === 3) {
+      log.warn(`Forced exit: ${leftoverMessage(runDir)}`);
+      killAllChildren(500).finally(() => exit(EXIT.interrupted));
     }
   };
-  Deno.addSignalListener("SIGINT", handler);
-  Deno.addSignalListener("SIGTERM", handler);
+  Deno.addSignalListener("SIGINT", handle);
+  Deno.addSignalListener("SIGTERM", handle);
   return {
     signal: ac.signal,
+    setRun: (dir) => {
+      runDir = dir;
+    },
+    handle,
     dispose: () => {
-      Deno.removeSignalListener("SIGINT", handler);
-      Deno.removeSignalListener("SIGTERM", handler);
+      Deno.removeSignalListener("SIGINT", handle);
+      Deno.removeSignalListener("SIGTERM", handle);
     },
   };
 }
@@ -552,6 +603,10 @@ export async function main(
     const err = e as Error;
     if (e instanceof UsageError || e instanceof ConfigError) {
       console.error(`error: ${err.message}\n(see --help)`);
+      code = EXIT.usage;
+    } else if (err.name === "RunBusyError") {
+      // Another live meshbench owns the run: bad input here, and nothing was touched.
+      console.error(`error: ${err.message}`);
       code = EXIT.usage;
     } else if (e instanceof MissingToolsError) {
       console.error(`error: ${err.message}`);

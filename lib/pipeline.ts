@@ -21,6 +21,7 @@ import {
   listRunFiles,
   newRunId,
   parseJson,
+  readJson,
   readManifest,
   readText,
   stageEnded,
@@ -50,12 +51,16 @@ import { workloadNames, workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
 import { percentile, summarize } from "./histogram.ts";
 import { runIndexEntry } from "./load_results.ts";
+import { reservePorts } from "./local/ports.ts";
+import { currentOwner, describeOwner, markStaleInterrupted, staleRunDirs } from "./run_owner.ts";
 
 /** Effects every stage needs, passed in. */
 export interface Deps {
   runner: Runner;
   log: Logger;
   signal: AbortSignal;
+  /** Told the run directory as soon as it exists (for the message of a forced exit). */
+  runStarted?: (runDir: string) => void;
 }
 
 const targets = new Map<TargetName, Target>();
@@ -88,13 +93,14 @@ export async function preflight(config: BenchConfig, deps: Deps): Promise<void> 
   if (missing.length) throw new MissingToolsError(missingMessage(missing));
 }
 
-/** Creates a new run directory with manifest, plan and provenance. */
+/** Creates a new run directory with manifest, plan and provenance, owned by this process. */
 export async function initRun(
   config: BenchConfig,
   sources: string[],
   deps: Deps,
+  options: { runId?: string; task?: string } = {},
 ): Promise<string> {
-  const runId = newRunId();
+  const runId = options.runId ?? newRunId();
   const runDir = await createRunDir(config.out, runId);
   const target = await targetFor(config.target);
   const workloads = workloadsByName(config.workloads).map((w) => ({
@@ -139,6 +145,7 @@ export async function initRun(
     plan,
     planSeed: config.seed,
     stages: [],
+    owner: currentOwner(options.task ?? "bench:all"),
   };
   await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
   deps.log.info(`Run ${runId}: ${plan.length} measured runs planned in ${runDir}`);
@@ -296,13 +303,21 @@ function senderNote(load: LoadResult, rate: number, tolerancePct: number): strin
  * a re-run resumes. A failing run is recorded as failed and the stage goes on; an
  * interrupt records the current run as interrupted and stops.
  */
-export async function stageLoad(runDir: string, deps: Deps): Promise<{ failed: number }> {
+export async function stageLoad(
+  runDir: string,
+  deps: Deps,
+): Promise<{ failed: number; failedEarlier: number }> {
   const { ctx, target, manifest } = await openRun(runDir, deps);
   return await runStage(runDir, "load", deps, async () => {
     const done = new Set<number>();
+    let failedEarlier = 0;
     for (const f of await listRunFiles(runDir)) {
       const m = f.match(/_test_(\d+)_/);
-      if (m) done.add(Number(m[1]));
+      if (!m) continue;
+      done.add(Number(m[1]));
+      // A resumed run keeps its earlier failures: they still make the run failed.
+      const rec = await readJson(f).catch(() => undefined) as { status?: unknown } | undefined;
+      if (rec?.status === "failed") failedEarlier++;
     }
     const meshRefs = new Map<string, RunRecord["mesh"]>();
     let failed = 0;
@@ -367,7 +382,7 @@ export async function stageLoad(runDir: string, deps: Deps): Promise<{ failed: n
       await writeRunRecord(runDir, record);
     }
     deps.log.progress("load runs", manifest.plan.length, manifest.plan.length);
-    return { failed };
+    return { failed, failedEarlier };
   });
 }
 
@@ -441,6 +456,8 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
       builder.add(record);
       index.push(runIndexEntry(file, record));
     });
+    // Said on the console too, not only inside summary.json.
+    for (const n of notes) deps.log.warn(`collect skipped a run record: ${n}`);
     for (const n of notes) builder.note(n);
     const summary: Summary = builder.finish();
     summary.runs = index.sort((a, b) => a.spec.seq - b.spec.seq);
@@ -463,7 +480,7 @@ export async function stageCleanup(runDir: string, deps: Deps): Promise<void> {
   await runStage(runDir, "cleanup", deps, () => target.cleanup(ctx));
 }
 
-/** Marks the run's final status in the manifest. */
+/** Marks the run's final status in the manifest; a finished run has no owner. */
 export function finishRun(
   runDir: string,
   status: Manifest["status"],
@@ -473,7 +490,56 @@ export function finishRun(
     m.status = status;
     if (reason) m.reason = reason;
     else delete m.reason;
+    delete m.owner;
   });
+}
+
+/**
+ * Cleans up a stale run (status `running`, its owner process gone: killed with
+ * SIGKILL, or its machine crashed): stops what its deploy started and marks it
+ * `interrupted`. `by` names the task doing it, for the manifest.
+ */
+export async function recoverStaleRun(runDir: string, deps: Deps, by: string): Promise<void> {
+  const before = await readManifest(runDir);
+  deps.log.warn(
+    `Run ${runDir} is stale: ${
+      before.owner ? describeOwner(before.owner) : "its owner"
+    } is gone but the run is still "running"; stopping what it started and marking it interrupted`,
+  );
+  const { ctx, target } = await openRun(runDir, deps);
+  let failure = "";
+  try {
+    // Cleanup must finish even while this task is being interrupted.
+    await target.cleanup({ ...ctx, signal: new AbortController().signal });
+  } catch (e) {
+    failure = `; cleanup failed: ${(e as Error).message}`;
+    deps.log.warn(`Cleanup of stale run ${runDir} failed: ${(e as Error).message}`);
+  }
+  await markStaleInterrupted(runDir, `${by}${failure}`);
+}
+
+/** Finds and recovers every stale run under `out`; returns their directories. */
+export async function recoverStaleRuns(out: string, deps: Deps, by: string): Promise<string[]> {
+  const stale = await staleRunDirs(out);
+  for (const dir of stale) await recoverStaleRun(dir, deps, by);
+  return stale;
+}
+
+/**
+ * Everything before a new run exists: tools, stale runs under `out`, and (locally)
+ * every port of the plan locked and probed. Nothing is created when this throws.
+ */
+export async function prepareNewRun(
+  config: BenchConfig,
+  deps: Deps,
+  task: string,
+): Promise<{ runId: string; release: () => void }> {
+  await preflight(config, deps);
+  await recoverStaleRuns(config.out, deps, `deno task ${task}`);
+  const runId = newRunId();
+  if (config.target !== "local") return { runId, release: () => {} };
+  const reservation = await reservePorts(config, { runId, runDir: resolve(config.out, runId) });
+  return { runId, release: reservation.release };
 }
 
 /**
@@ -535,8 +601,23 @@ export async function benchAll(
   sources: string[],
   deps: Deps,
 ): Promise<BenchResult> {
-  await preflight(config, deps);
-  const runDir = await initRun(config, sources, deps);
+  const { runId, release } = await prepareNewRun(config, deps, "bench:all");
+  let runDir: string;
+  try {
+    runDir = await initRun(config, sources, deps, { runId, task: "bench:all" });
+    deps.runStarted?.(runDir);
+  } catch (e) {
+    release();
+    throw e;
+  }
+  try {
+    return await runAllStages(runDir, deps);
+  } finally {
+    release();
+  }
+}
+
+async function runAllStages(runDir: string, deps: Deps): Promise<BenchResult> {
   let status: Manifest["status"] = "complete";
   let reason: string | undefined;
   let summary: Summary | undefined;

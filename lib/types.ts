@@ -369,4 +369,19 @@ export interface Manifest {
   plan: RunSpec[];
   planSeed: number;
   stages: StageEntry[];
+  /** The meshbench process working on the run right now (absent between tasks). */
+  owner?: RunOwner;
+}
+
+/** A meshbench process working on a run, identified beyond its pid (see `run_owner.ts`). */
+export interface RunOwner {
+  pid: number;
+  /** Start time of the process, clock ticks after boot (/proc/PID/stat field 22). */
+  startTicks: number;
+  /** /proc/sys/kernel/random/boot_id when it started. */
+  bootId: string;
+  host: string;
+  /** The task, e.g. "bench:all". */
+  task: string;
+  since: string;
 }

@@ -1,6 +1,7 @@
 /**
  * Shared body of the single-stage tasks: parse the flags the stage takes, find the run
- * directory, run one stage from `lib/pipeline.ts`, map the outcome to an exit code.
+ * directory, own it while the stage runs, run one stage from `lib/pipeline.ts`, map the
+ * outcome to an exit code.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
 } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
 import { closeTargets, configVocabulary, type Deps } from "../lib/pipeline.ts";
+import { claimRun, describeOwner, isStale, releaseRun } from "../lib/run_owner.ts";
 
 /** What a stage task takes: `--run DIR` or `--out DIR` (the newest run there), `--quiet`. */
 export function stageSpec(name: string, description: string, createsRun = false): TaskSpec {
@@ -36,21 +38,35 @@ export function stageTask(
   stage: (runDir: string, deps: Deps) => Promise<unknown>,
   options: {
     createRun?: (cli: Awaited<ReturnType<typeof parseCli>>, deps: Deps) => Promise<string>;
+    /** Exit code for what the stage returned (default: 0, or 130 when interrupted). */
+    exitCode?: (result: unknown) => number;
   } = {},
 ): Promise<never> {
   const spec = stageSpec(name, description, options.createRun !== undefined);
   return main(spec, async () => {
     const cli = await parseCli(spec, { vocabulary: configVocabulary });
-    const { signal, dispose } = interruptSignal(cli.log);
-    const deps: Deps = { runner: realRunner, log: cli.log, signal };
+    const { signal, dispose, setRun } = interruptSignal(cli.log);
+    const deps: Deps = { runner: realRunner, log: cli.log, signal, runStarted: setRun };
+    let runDir: string | undefined;
     try {
-      const runDir = cli.values.run === undefined && options.createRun
-        ? await options.createRun(cli, deps)
-        : await resolveRunDir(cli);
+      if (cli.values.run === undefined && options.createRun) {
+        runDir = await options.createRun(cli, deps);
+      } else {
+        runDir = await resolveRunDir(cli);
+        const before = await claimRun(runDir, name);
+        if (isStale(before)) {
+          cli.log.warn(
+            `Taking over run ${runDir}: ${describeOwner(before.owner!)} is gone (killed?)`,
+          );
+        }
+      }
+      setRun(runDir);
       cli.log.info(`Run directory: ${runDir}`);
-      await stage(runDir, deps);
-      return signal.aborted ? EXIT.interrupted : EXIT.ok;
+      const result = await stage(runDir, deps);
+      if (signal.aborted) return EXIT.interrupted;
+      return options.exitCode ? options.exitCode(result) : EXIT.ok;
     } finally {
+      if (runDir) await releaseRun(runDir);
       dispose();
     }
   }, { close: closeTargets });

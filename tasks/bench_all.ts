@@ -21,9 +21,9 @@ Always a new run directory under --out.`,
 if (import.meta.main) {
   await main(SPEC, async () => {
     const cli = await parseCli(SPEC, { vocabulary: configVocabulary });
-    const { signal, dispose } = interruptSignal(cli.log);
+    const { signal, dispose, setRun } = interruptSignal(cli.log);
     try {
-      const deps = { runner: realRunner, log: cli.log, signal };
+      const deps = { runner: realRunner, log: cli.log, signal, runStarted: setRun };
       const r = cli.config.target === "oci"
         ? await benchAllOci(cli.config, cli.sources, deps)
         : await benchAll(cli.config, cli.sources, deps);

@@ -2,7 +2,7 @@
  * Task: the deploy stage alone. Without `--run`, it starts a new run directory
  * (checking and installing tools first), so stages can be driven one by one.
  */
-import { initRun, preflight, stageDeploy } from "../lib/pipeline.ts";
+import { initRun, prepareNewRun, stageDeploy } from "../lib/pipeline.ts";
 import { stageTask } from "./_stage.ts";
 
 if (import.meta.main) {
@@ -11,9 +11,11 @@ if (import.meta.main) {
     "Start servers, meshes and load clients for a run (a new run unless --run DIR is given).",
     stageDeploy,
     {
+      // Tools, stale runs, and every port locked and probed before the run exists; the
+      // port locks are held until this process exits, when the servers hold the ports.
       createRun: async (cli, deps) => {
-        await preflight(cli.config, deps);
-        return await initRun(cli.config, cli.sources, deps);
+        const { runId } = await prepareNewRun(cli.config, deps, "deploy");
+        return await initRun(cli.config, cli.sources, deps, { runId, task: "deploy" });
       },
     },
   );

@@ -82,3 +82,38 @@ export async function waitUntil(
   }
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+/**
+ * `local` config overrides with a `basePort` whose every planned port is free now (a
+ * random range, retried), so tests never share a fixed port with another test.
+ */
+export async function freeLocal(
+  config: Record<string, unknown>,
+): Promise<{ basePort: number; proxyThreads: number; serverWorkers: number }> {
+  const { loadConfig } = await import("../lib/config.ts");
+  const { portFree, portPlan } = await import("../lib/local/ports.ts");
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const basePort = 20_000 + 100 * Math.floor(Math.random() * 350);
+    const { config: c } = await loadConfig({
+      flags: {
+        workloads: config.workloads,
+        meshes: config.meshes,
+        "local.basePort": basePort,
+      },
+    });
+    if (portPlan(c).every((p) => portFree(p.port))) {
+      return { basePort, proxyThreads: 1, serverWorkers: 1 };
+    }
+  }
+  throw new Error("no free port range found in 50 tries");
+}
+
+/** Collects a child's output stream as text while it runs. */
+export function streamText(stream: ReadableStream<Uint8Array>): { text: () => string } {
+  let text = "";
+  const dec = new TextDecoder();
+  (async () => {
+    for await (const chunk of stream) text += dec.decode(chunk, { stream: true });
+  })();
+  return { text: () => text };
+}

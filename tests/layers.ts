@@ -35,6 +35,7 @@ export const LAYERS: Layer[] = [
       "lib/schema.ts",
       "schema/",
       "lib/run_dir.ts",
+      "lib/run_owner.ts",
       "lib/config.ts",
       "lib/target.ts",
       "lib/workload.ts",

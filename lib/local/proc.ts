@@ -53,6 +53,20 @@ export function isAlive(pid: number): boolean {
   return s !== undefined && s !== "Z" && s !== "X";
 }
 
+/**
+ * True when `p.pid` still runs the program meshbench started there (its command line
+ * names the binary; nginx and redis rewrite their titles but keep the name).
+ */
+export function runsCommand(p: Pick<ProcessInfo, "pid" | "cmd">): boolean {
+  try {
+    const cmdline = Deno.readTextFileSync(`/proc/${p.pid}/cmdline`).replaceAll("\0", " ");
+    const bin = p.cmd[0].split("/").pop()!;
+    return cmdline.includes(bin);
+  } catch {
+    return false;
+  }
+}
+
 /** Stops a process group: SIGTERM, then SIGKILL after `graceMs`. */
 export async function stopGroup(pid: number, graceMs = 3000): Promise<void> {
   const signal = (sig: Deno.Signal) => {
@@ -301,21 +315,6 @@ export class ResourceSampler {
       samples: this.#samples,
     });
     return out;
-  }
-}
-
-/** Fails with a clear message when a TCP port on loopback is already taken. */
-export function assertPortFree(port: number, what: string): void {
-  try {
-    const l = Deno.listen({ hostname: "127.0.0.1", port });
-    l.close();
-  } catch (e) {
-    if (e instanceof Deno.errors.AddrInUse) {
-      throw new Error(
-        `Cannot start ${what}: port ${port} on 127.0.0.1 is already in use (set local.basePort to another range)`,
-      );
-    }
-    throw e;
   }
 }
 

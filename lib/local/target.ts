@@ -15,11 +15,12 @@ import type { Requirement } from "../binaries.ts";
 import type { MeshRef, ResourceUse, RunSpec } from "../types.ts";
 import { generateCerts } from "./certs.ts";
 import { clientProxyConfig, LOCAL_MESHES, serverProxyConfig } from "./meshes.ts";
+import { portFree, portPlan, workloadPorts } from "./ports.ts";
 import {
-  assertPortFree,
   isAlive,
   type ProcessInfo,
   ResourceSampler,
+  runsCommand,
   spawnDaemon,
   stopGroup,
   waitForPort,
@@ -28,7 +29,7 @@ import { findBinary, missingTools, type ToolSpec, versionsOf } from "../binaries
 import { BASE_TOOLS } from "./tools.ts";
 import type { Workload, WorkloadEnv } from "../workload.ts";
 import { workloadsByName } from "../workloads/mod.ts";
-import type { BenchConfig } from "../config.ts";
+import { type BenchConfig, ConfigError } from "../config.ts";
 
 /** What `deploy` recorded. */
 export interface LocalState {
@@ -72,18 +73,6 @@ function checkMeshes(config: BenchConfig): void {
       );
     }
   }
-}
-
-/** Port plan: each workload gets a block of 100 ports from `local.basePort`. */
-function ports(config: BenchConfig, wi: number) {
-  const base = config.local.basePort + wi * 100;
-  return {
-    server: (r: number) => base + r,
-    sidecarIn: (r: number) => base + 10 + r,
-    sidecarOut: base + 20,
-    nodeIn: (r: number) => base + 30 + r,
-    nodeOut: base + 40,
-  };
 }
 
 function meshRef(name: string, config: BenchConfig, haproxyVersion: string): MeshRef {
@@ -183,17 +172,16 @@ export class LocalTarget implements Target {
       }
     };
 
-    // Every port must be free before anything starts, so a clash fails fast and clean.
-    workloads.forEach((w, wi) => {
-      const p = ports(config, wi);
-      for (let r = 0; r < w.replicas; r++) {
-        assertPortFree(p.server(r), `${w.name} server ${r}`);
-        if (config.meshes.includes("sidecar-emu")) assertPortFree(p.sidecarIn(r), "sidecar");
-        if (config.meshes.includes("node-proxy-emu")) assertPortFree(p.nodeIn(r), "node proxy");
+    // bench:all and deploy reserve the ports before the run exists; a re-deploy of an existing
+    // run (--run DIR) checks again here, before starting anything.
+    for (const { port, what } of portPlan(config)) {
+      if (!portFree(port)) {
+        throw new ConfigError(
+          "local.basePort",
+          `${config.local.basePort}: port ${port} (${what}) on 127.0.0.1 is already in use`,
+        );
       }
-      if (config.meshes.includes("sidecar-emu")) assertPortFree(p.sidecarOut, "client sidecar");
-      if (config.meshes.includes("node-proxy-emu")) assertPortFree(p.nodeOut, "client node proxy");
-    });
+    }
 
     ctx.log.info("Generating per-run mTLS certificates (openssl, ECDSA P-256)");
     const certs = await generateCerts(ctx.runner, join(localDir, "certs"));
@@ -205,7 +193,7 @@ export class LocalTarget implements Target {
       state.endpoints[w.name] = {};
       const serverPorts: number[] = [];
       for (let r = 0; r < w.replicas; r++) {
-        const port = ports(config, wi).server(r);
+        const port = workloadPorts(config, wi).server(r);
         const sc = await w.server(env, r, port);
         ctx.log.info(`Starting ${w.name} server replica ${r} on 127.0.0.1:${port}`);
         await start(
@@ -239,7 +227,7 @@ export class LocalTarget implements Target {
       await Deno.mkdir(meshDir, { recursive: true });
       const layer = mesh.layer;
       const specs = workloads.map((w, wi) => {
-        const p = ports(config, wi);
+        const p = workloadPorts(config, wi);
         const inbound = Array.from(
           { length: w.replicas },
           (_, r) => layer === "l7" ? p.sidecarIn(r) : p.nodeIn(r),
@@ -477,12 +465,17 @@ export class LocalTarget implements Target {
     }
     // Proxies first, then servers: the reverse of start order.
     for (const p of [...state.processes].reverse()) {
+      if (isAlive(p.pid) && !runsCommand(p)) {
+        // A stale run's pid, reused by an unrelated process since: never signal it.
+        ctx.log.warn(`Not stopping pid ${p.pid}: it no longer runs ${p.name} (${p.cmd[0]})`);
+        continue;
+      }
       if (isAlive(p.pid)) {
         await stopGroup(p.pid);
         ctx.log.info(`Stopped ${p.name} (pid ${p.pid})`);
       }
     }
-    const left = state.processes.filter((p) => isAlive(p.pid));
+    const left = state.processes.filter((p) => isAlive(p.pid) && runsCommand(p));
     state.stopped = true;
     await writeJsonAtomic(statePath(ctx.runDir), state);
     if (left.length) {
