@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { ConfigError } from "../config.ts";
 import type { BenchConfig } from "../config.ts";
 import { isAlive } from "./proc.ts";
+import { ownerAlive } from "../run_owner.ts";
 import { workloadsByName } from "../workloads/mod.ts";
 
 /** Ports of workload number `wi` (its block of 100 from `local.basePort`). */
@@ -103,7 +104,16 @@ async function busyBy(port: number): Promise<string> {
   if (!o) return "";
   try {
     const m = JSON.parse(await Deno.readTextFile(join(o.runDir, "manifest.json")));
-    if (m?.status === "running") return ` by ${describeOwner(o)}`;
+    if (m?.status !== "running") return "";
+    if (m.owner && !ownerAlive(m.owner)) {
+      return ` by meshbench run ${o.runId}, whose meshbench (pid ${m.owner.pid}) is gone; stop ` +
+        `what it left with: deno task cleanup --run ${o.runDir}`;
+    }
+    if (!m.owner) {
+      return ` by meshbench run ${o.runId}, deployed and not cleaned up; stop it with: ` +
+        `deno task cleanup --run ${o.runDir}`;
+    }
+    return ` by ${describeOwner(o)}`;
   } catch { /* that run is gone: someone else holds the port */ }
   return "";
 }
