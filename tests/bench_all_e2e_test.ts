@@ -9,7 +9,7 @@ import { listRunFiles, readJson } from "../lib/run_dir.ts";
 import { validateManifest, validateRunRecord, validateSummary } from "../lib/schema.ts";
 import { isAlive } from "../lib/local/proc.ts";
 import type { LocalState } from "../lib/local/target.ts";
-import { onlyRunDir, quickConfig, runTask, tempSetup } from "./helpers.ts";
+import { freeLocal, onlyRunDir, quickConfig, runTask, tempSetup } from "./helpers.ts";
 
 Deno.test({
   name: "bench:all --profile quick: valid results, sidecar p99 overhead with a CI, all stopped",
@@ -17,7 +17,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const { configFile, out } = await tempSetup(
-      quickConfig({ local: { basePort: 21000, proxyThreads: 1, serverWorkers: 1 } }),
+      quickConfig({ local: await freeLocal({ workloads: ["http"] }) }),
     );
     const r = await runTask("bench_all.ts", [
       "--profile",

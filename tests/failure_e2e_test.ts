@@ -7,7 +7,7 @@ import { listRunFiles, readJson } from "../lib/run_dir.ts";
 import { validateManifest, validateRunRecord } from "../lib/schema.ts";
 import { isAlive } from "../lib/local/proc.ts";
 import type { LocalState } from "../lib/local/target.ts";
-import { onlyRunDir, quickConfig, startTask, tempSetup, waitUntil } from "./helpers.ts";
+import { freeLocal, onlyRunDir, quickConfig, startTask, tempSetup, waitUntil } from "./helpers.ts";
 
 async function runFiles(out: string): Promise<string[]> {
   try {
@@ -23,7 +23,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const { configFile, out } = await tempSetup(
-      quickConfig({ iterations: 5, local: { basePort: 22000, proxyThreads: 1, serverWorkers: 1 } }),
+      quickConfig({ iterations: 5, local: await freeLocal({ workloads: ["http"] }) }),
     );
     const child = startTask("bench_all.ts", ["--config", configFile, "--out", out]);
     await waitUntil(async () => (await runFiles(out)).length >= 2, 90_000, "two measured runs");
@@ -58,7 +58,7 @@ Deno.test({
       quickConfig({
         iterations: 3,
         meshes: ["baseline", "sidecar-emu"],
-        local: { basePort: 23000, proxyThreads: 1, serverWorkers: 1 },
+        local: await freeLocal({ workloads: ["http"] }),
       }),
     );
     const child = startTask("bench_all.ts", ["--config", configFile, "--out", out]);

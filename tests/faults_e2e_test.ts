@@ -9,7 +9,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { join } from "node:path";
 import { listRunFiles, readJson } from "../lib/run_dir.ts";
 import { validateManifest, validateRunRecord } from "../lib/schema.ts";
-import { isAlive } from "../lib/local/proc.ts";
+import { groupMembers, isAlive } from "../lib/local/proc.ts";
 import type { LocalState } from "../lib/local/target.ts";
 import type { Manifest } from "../lib/types.ts";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
@@ -252,7 +252,8 @@ Deno.test({
     assertEquals(d.code, 0, d.stderr.slice(-3000));
     const runDir = await onlyRunDir(out);
     try {
-      // Every server gone: each measured run fails, with its reason.
+      // Every server's main process gone (their workers stay, as nginx's do when its master
+      // dies): each measured run fails, with its reason.
       for (const p of (await stateOf(runDir)).processes) Deno.kill(p.pid, "SIGKILL");
       await waitUntil(
         async () => (await stateOf(runDir)).processes.every((p) => !isAlive(p.pid)),
@@ -271,6 +272,10 @@ Deno.test({
     } finally {
       const c = await runTask("cleanup.ts", ["--run", runDir]);
       assertEquals(c.code, 0, c.stderr.slice(-3000));
+      // Cleanup stops what is left of each group, the orphaned workers too.
+      for (const p of (await stateOf(runDir)).processes) {
+        assertEquals(groupMembers(p.pid), [], `${p.name}'s group is stopped`);
+      }
       await Deno.remove(dir, { recursive: true });
     }
   },

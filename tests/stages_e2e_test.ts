@@ -5,7 +5,7 @@ import { listRunFiles, readJson } from "../lib/run_dir.ts";
 import { validateManifest, validateSummary } from "../lib/schema.ts";
 import { isAlive } from "../lib/local/proc.ts";
 import type { LocalState } from "../lib/local/target.ts";
-import { onlyRunDir, quickConfig, runTask, tempSetup } from "./helpers.ts";
+import { freeLocal, onlyRunDir, quickConfig, runTask, tempSetup } from "./helpers.ts";
 
 Deno.test({
   name: "deploy, health, warmup, load, cooldown, collect, report, cleanup as separate tasks",
@@ -21,7 +21,7 @@ Deno.test({
         connections: 4,
         throughput: { enabled: false, durationS: 1, connections: 4 },
       },
-      local: { basePort: 25000, proxyThreads: 1, serverWorkers: 1 },
+      local: await freeLocal({ workloads: ["http"] }),
     }));
     const step = async (task: string, args: string[] = []) => {
       const r = await runTask(`${task}.ts`, args);

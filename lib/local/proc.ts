@@ -67,7 +67,21 @@ export function runsCommand(p: Pick<ProcessInfo, "pid" | "cmd">): boolean {
   }
 }
 
-/** Stops a process group: SIGTERM, then SIGKILL after `graceMs`. */
+/**
+ * Pids of the live processes in process group `pgid`. A daemon's workers can outlive
+ * their leader (nginx workers of a killed master keep the listening socket), and Linux
+ * never hands out a pid that is still some live group's id, so the group is still ours.
+ */
+export function groupMembers(pgid: number): number[] {
+  return allStats().filter((s) => s.pgrp === pgid && isAlive(s.pid)).map((s) => s.pid);
+}
+
+/** True while the leader or any process of its group lives. */
+export function groupAlive(pgid: number): boolean {
+  return isAlive(pgid) || groupMembers(pgid).length > 0;
+}
+
+/** Stops a process group, its leader gone or not: SIGTERM, then SIGKILL after `graceMs`. */
 export async function stopGroup(pid: number, graceMs = 3000): Promise<void> {
   const signal = (sig: Deno.Signal) => {
     try {
@@ -78,11 +92,11 @@ export async function stopGroup(pid: number, graceMs = 3000): Promise<void> {
       } catch { /* gone */ }
     }
   };
-  if (!isAlive(pid)) return;
+  if (!groupAlive(pid)) return;
   signal("SIGTERM");
   const deadline = Date.now() + graceMs;
-  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (isAlive(pid)) signal("SIGKILL");
+  while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (groupAlive(pid)) signal("SIGKILL");
 }
 
 const PAGE = 4096;

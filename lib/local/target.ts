@@ -17,6 +17,8 @@ import { generateCerts } from "./certs.ts";
 import { clientProxyConfig, LOCAL_MESHES, serverProxyConfig } from "./meshes.ts";
 import { portFree, portPlan, workloadPorts } from "./ports.ts";
 import {
+  groupAlive,
+  groupMembers,
   isAlive,
   type ProcessInfo,
   ResourceSampler,
@@ -470,12 +472,14 @@ export class LocalTarget implements Target {
         ctx.log.warn(`Not stopping pid ${p.pid}: it no longer runs ${p.name} (${p.cmd[0]})`);
         continue;
       }
-      if (isAlive(p.pid)) {
+      if (groupAlive(p.pid)) {
         await stopGroup(p.pid);
         ctx.log.info(`Stopped ${p.name} (pid ${p.pid})`);
       }
     }
-    const left = state.processes.filter((p) => isAlive(p.pid) && runsCommand(p));
+    const left = state.processes.filter((p) =>
+      isAlive(p.pid) ? runsCommand(p) : groupMembers(p.pid).length > 0
+    );
     state.stopped = true;
     await writeJsonAtomic(statePath(ctx.runDir), state);
     if (left.length) {
