@@ -38,7 +38,9 @@ Deno.test({
     const records = await Promise.all(
       (await listRunFiles(runDir)).map(async (f) => validateRunRecord(await readJson(f), f)),
     );
-    assert(records.filter((r) => r.status === "ok" || r.status === "saturated").length >= 2);
+    // Kept: the runs measured before the signal (whatever they measured: on a loaded machine a
+    // run may fail its success threshold, and that is a result too).
+    assert(records.filter((r) => r.status !== "interrupted").length >= 2);
     assert(records.length < manifest.plan.length, "the run stopped early");
     assert(records.filter((r) => r.status === "interrupted").length <= 1);
     const cleanup = manifest.stages.find((s) => s.name === "cleanup");

@@ -137,7 +137,9 @@ Deno.test({
     const records = await Promise.all(
       (await listRunFiles(runDir)).map(async (f) => validateRunRecord(await readJson(f), f)),
     );
-    assert(records.filter((r) => r.status === "ok" || r.status === "saturated").length >= 2);
+    // Kept: the runs measured before the signal (whatever they measured: on a loaded machine a
+    // run may fail its success threshold, and that is a result too).
+    assert(records.filter((r) => r.status !== "interrupted").length >= 2);
     const state = await stateOf(runDir);
     assert(state.processes.length > 0);
     assert(state.processes.every((p) => !isAlive(p.pid)), "no process left running");
