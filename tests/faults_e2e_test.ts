@@ -199,6 +199,28 @@ Deno.test({
 });
 
 Deno.test({
+  name: "after SIGKILL of bench:all, a new deploy stops what it started and marks it interrupted",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { configFile, out, dir } = await setup({ iterations: 4 });
+    const { runDir } = await killedRun(out, configFile);
+    const state = await stateOf(runDir);
+    const d = await runTask("deploy.ts", ["--config", configFile, "--out", out]);
+    assertEquals(d.code, 0, d.stderr.slice(-3000));
+    const stale = await manifestOf(runDir);
+    assertEquals(stale.status, "interrupted");
+    assert(stale.reason?.includes("deno task deploy"), String(stale.reason));
+    assert(state.processes.every((p) => !isAlive(p.pid)), "the stale run's processes are stopped");
+    const fresh = (await runDirs(out)).find((r) => r !== runDir)!;
+    assertEquals((await manifestOf(fresh)).owner, undefined, "deploy released its new run");
+    const c = await runTask("cleanup.ts", ["--run", fresh]);
+    assertEquals(c.code, 0, c.stderr.slice(-3000));
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
   name: "after SIGKILL of bench:all, cleanup stops what it started and marks it interrupted",
   sanitizeResources: false,
   sanitizeOps: false,

@@ -85,7 +85,9 @@ export async function waitUntil(
 
 /**
  * `local` config overrides with a `basePort` whose every planned port is free now (a
- * random range, retried), so tests never share a fixed port with another test.
+ * random range, retried), so tests never share a fixed port with another test. The ranges
+ * (20000-32441) stay below Linux's ephemeral ports (32768-60999), which any outgoing
+ * connection on the machine may take between the check and the start.
  */
 export async function freeLocal(
   config: Record<string, unknown>,
@@ -93,7 +95,7 @@ export async function freeLocal(
   const { loadConfig } = await import("../lib/config.ts");
   const { portFree, portPlan } = await import("../lib/local/ports.ts");
   for (let attempt = 0; attempt < 50; attempt++) {
-    const basePort = 20_000 + 100 * Math.floor(Math.random() * 350);
+    const basePort = 20_000 + 100 * Math.floor(Math.random() * 120);
     const { config: c } = await loadConfig({
       flags: {
         workloads: config.workloads,

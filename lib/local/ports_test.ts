@@ -5,7 +5,7 @@ import { portFree, portPlan, reservePorts } from "./ports.ts";
 /** A config whose plan's ports are all free now (a random range, retried). */
 async function freeConfig(workloads = ["http", "db"]) {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + 100 * Math.floor(Math.random() * 350);
+    const base = 20_000 + 100 * Math.floor(Math.random() * 120);
     const { config } = await loadConfig({ flags: { workloads, "local.basePort": base } });
     if (portPlan(config).every((p) => portFree(p.port))) return config;
   }
