@@ -45,7 +45,7 @@ import type {
 } from "./types.ts";
 import { SCHEMA_VERSION } from "./types.ts";
 import { installTools, missingMessage } from "./binaries.ts";
-import { makeTarget, targetNames } from "./targets.ts";
+import { makeTarget, targetMeshes, targetNames } from "./targets.ts";
 import { pointsOn } from "./workload.ts";
 import { workloadNames, workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
@@ -672,13 +672,13 @@ async function runAllStages(runDir: string, deps: Deps): Promise<BenchResult> {
  * refused (exit 2, with the file line) before anything starts rather than at deploy.
  */
 export async function configVocabulary(): Promise<ConfigVocabulary> {
-  const { LOCAL_MESHES } = await import("./local/meshes.ts");
-  const { CLUSTER_MESHES } = await import("./cluster/meshes.ts");
-  const local = Object.keys(LOCAL_MESHES);
-  const remote = Object.keys(CLUSTER_MESHES);
+  const targets = targetNames();
+  const meshes = new Map(
+    await Promise.all(targets.map(async (t) => [t, await targetMeshes(t)] as const)),
+  );
   return {
-    targets: targetNames(),
+    targets,
     workloads: workloadNames(),
-    meshes: (target) => target === "local" ? local : remote,
+    meshes: (target) => meshes.get(target) ?? [],
   };
 }

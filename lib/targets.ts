@@ -7,17 +7,32 @@
  */
 import type { Target } from "./target.ts";
 
-const registry = new Map<string, () => Promise<Target>>();
-
-/** Adds a target under `name`, made by `make` when first used; a second one is an error. */
-export function registerTarget(name: string, make: () => Promise<Target>): void {
-  if (registry.has(name)) throw new Error(`Target "${name}" is registered twice`);
-  registry.set(name, make);
+/** How to make a target when a run first asks for it, and the meshes it offers. */
+export interface TargetEntry {
+  make(): Promise<Target>;
+  /** Mesh names a config may use on it, the baseline included. */
+  meshes(): Promise<string[]>;
 }
 
-registerTarget("local", async () => new (await import("./local/target.ts")).LocalTarget());
-registerTarget("cluster", async () => new (await import("./cluster/target.ts")).ClusterTarget());
-registerTarget("oci", async () => new (await import("./cluster/target.ts")).ClusterTarget());
+const registry = new Map<string, TargetEntry>();
+
+/** Adds a target under `name`; a second one of the same name is an error. */
+export function registerTarget(name: string, entry: TargetEntry): void {
+  if (registry.has(name)) throw new Error(`Target "${name}" is registered twice`);
+  registry.set(name, entry);
+}
+
+const cluster: TargetEntry = {
+  make: async () => new (await import("./cluster/target.ts")).ClusterTarget(),
+  meshes: async () => Object.keys((await import("./cluster/meshes.ts")).CLUSTER_MESHES),
+};
+
+registerTarget("local", {
+  make: async () => new (await import("./local/target.ts")).LocalTarget(),
+  meshes: async () => Object.keys((await import("./local/meshes.ts")).LOCAL_MESHES),
+});
+registerTarget("cluster", cluster);
+registerTarget("oci", cluster);
 
 /** Names of the registered targets. */
 export function targetNames(): string[] {
@@ -26,11 +41,20 @@ export function targetNames(): string[] {
 
 /** A new instance of target `name`; an unknown name is an error listing the known ones. */
 export function makeTarget(name: string): Promise<Target> {
-  const make = registry.get(name);
-  if (!make) {
+  return entry(name).then((e) => e.make());
+}
+
+/** The meshes target `name` offers, the baseline included. */
+export function targetMeshes(name: string): Promise<string[]> {
+  return entry(name).then((e) => e.meshes());
+}
+
+function entry(name: string): Promise<TargetEntry> {
+  const e = registry.get(name);
+  if (!e) {
     return Promise.reject(
       new Error(`Unknown target "${name}" (known: ${targetNames().join(", ")})`),
     );
   }
-  return make();
+  return Promise.resolve(e);
 }

@@ -16,6 +16,8 @@ import { workloadsByName } from "../../lib/workloads/mod.ts";
 
 /** The toy target's second path: direct, like the baseline, so overhead is noise only. */
 export const TOY_MESH = "toy-direct";
+/** Every mesh name the toy target offers, the baseline included. */
+export const TOY_MESHES = ["baseline", TOY_MESH];
 
 export class ToyTarget implements Target {
   readonly name = "toy";
