@@ -257,6 +257,8 @@ function mergeAscending(
   return k;
 }
 
+let mergeBuffers = [new Float64Array(0), new Float64Array(0)];
+
 /**
  * Several histograms on one shared bucket axis, with cumulative counts, so the
  * percentile of any weighted combination (a bootstrap resample of iterations) is
@@ -267,7 +269,8 @@ export class HistogramSet {
   readonly #axis: Float64Array;
   /** Count of each axis bucket over all histograms: the pooled histogram. */
   readonly #pooled: Float64Array;
-  readonly #cum: Float64Array[];
+  /** Cumulative counts of each histogram along the axis (32-bit where they fit). */
+  readonly #cum: Array<Float64Array | Uint32Array>;
   readonly #totals: number[];
   readonly #maxes: number[];
   readonly #mins: number[];
@@ -277,22 +280,30 @@ export class HistogramSet {
     // Bucket values are ascending in every histogram: merge them into one axis, then walk
     // each histogram along it (linear time, no sorting or hashing).
     let size = 0;
-    for (const h of histograms) size += h.values.length;
-    let a = new Float64Array(size);
-    let b = new Float64Array(size);
+    let wide = false;
+    for (const h of histograms) {
+      size += h.values.length;
+      if (h.total > 0xffffffff) wide = true;
+    }
+    // The merge works in two buffers kept between sets (a summary builds thousands).
+    if (mergeBuffers[0].length < size) {
+      const grown = Math.max(size, 2 * mergeBuffers[0].length);
+      mergeBuffers = [new Float64Array(grown), new Float64Array(grown)];
+    }
+    let [a, b] = mergeBuffers;
     let n = 0;
     for (const h of histograms) {
       n = mergeAscending(a, n, h.values, b);
       [a, b] = [b, a];
     }
-    const axis = a.subarray(0, n);
+    const axis = a.slice(0, n);
     this.#axis = axis;
     const pooled = new Float64Array(n);
     this.#pooled = pooled;
     // Every bucket of a histogram is on the axis: one pass adds it where it matches.
     this.#cum = histograms.map((h) => {
       const { values, counts } = h;
-      const c = new Float64Array(n);
+      const c = wide ? new Float64Array(n) : new Uint32Array(n);
       let i = 0;
       let running = 0;
       for (let j = 0; j < n; j++) {

@@ -340,16 +340,34 @@ function searchSorted(a: Float64Array, x: number, lo: number, hi: number, above:
  * values that can still be the quantile (pivots drawn from a fixed seed: the result is
  * the quantile whatever the pivots).
  */
+/** Working arrays of {@linkcode pairQuantile}, kept between calls (it runs 10,000s of times). */
+let work = scratchOf(0);
+
+function scratchOf(n: number) {
+  return {
+    rowB: new Float64Array(n),
+    rowP: new Float64Array(n),
+    start: new Int32Array(n),
+    end: new Int32Array(n),
+    rev: new Uint8Array(n),
+    lo: new Int32Array(n),
+    hi: new Int32Array(n),
+    atLeast: new Int32Array(n),
+    above: new Int32Array(n),
+  };
+}
+
+function scratch(n: number) {
+  if (work.rowB.length < n) work = scratchOf(Math.max(n, 2 * work.rowB.length));
+  return work;
+}
+
 function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): number {
   const f = PAIR_FNS[kind];
   const mv = m.values;
   const mc = m.cum;
   const size = mv.length;
-  const rowB = new Float64Array(b.values.length);
-  const rowP = new Float64Array(b.values.length);
-  const start = new Int32Array(b.values.length);
-  const end = new Int32Array(b.values.length);
-  const rev = new Uint8Array(b.values.length);
+  const { rowB, rowP, start, end, rev, lo, hi, atLeast, above } = scratch(b.values.length);
   let n = 0;
   const addRow = (bv: number, p: number, s0: number, s1: number, reversed: boolean) => {
     rowB[n] = bv;
@@ -395,8 +413,6 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
     }
     return lo;
   };
-  const lo = new Int32Array(n);
-  const hi = new Int32Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
     hi[i] = end[i] - start[i];
@@ -405,8 +421,7 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
   if (!(total > 0)) return NaN;
   const target = level * total;
   const rand = seededRandom(1);
-  const atLeast = new Int32Array(n);
-  const above = new Int32Array(n);
+  lo.fill(0, 0, n);
   let below = 0;
   for (;;) {
     let candidates = 0;
