@@ -632,6 +632,10 @@ export async function display(...items: Displayable[]): Promise<void> {
   await jupyter.display({
     [JUPYTER_DISPLAY]: () => ({ "text/html": html, "text/plain": html.replace(/<[^>]+>/g, "") }),
   });
+  // The kernel queues the output and another task sends it; its "idle" after the cell can
+  // overtake it, and nbconvert drops what comes after "idle". A turn of the event loop lets
+  // the queued output go first (a race narrowed, not a condition awaited: none is exposed).
+  await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**
