@@ -35,7 +35,7 @@ import {
   NO_RESULTS_HELP,
   resolveRunDir,
 } from "./load_results.ts";
-import { escapeHtml, type Figure, JUPYTER_DISPLAY, notice, table } from "./plots.ts";
+import { escapeHtml, type Figure, JUPYTER_DISPLAY, notice, table } from "./figure.ts";
 import { meshLabel } from "./format.ts";
 import { resultsDir } from "./report.ts";
 import { runFileStem } from "./run_dir.ts";

@@ -16,15 +16,8 @@ import {
 } from "./format.ts";
 import { loadRun } from "./load_results.ts";
 import { metricLabel, overheadLabel } from "./metric_vocabulary.ts";
-import {
-  comparisonPlot,
-  escapeHtml,
-  type Figure,
-  FIGURE_CSS,
-  htmlFigure,
-  notice,
-  table,
-} from "./plots.ts";
+import { comparisonPlot } from "./plots.ts";
+import { escapeHtml, type Figure, FIGURE_CSS, htmlFigure, notice, table } from "./figure.ts";
 import { writeJsonAtomic, writeTextAtomic } from "./run_dir.ts";
 import type { Overhead } from "./types.ts";
 

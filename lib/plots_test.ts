@@ -3,15 +3,14 @@ import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { loadRun } from "./load_results.ts";
 import {
   comparisonPlot,
-  JUPYTER_DISPLAY,
   latencyDistributionPlot,
   latencyPercentilePlot,
   overheadPlot,
   rankMeshes,
   resourcePlot,
-  table,
   throughputPlot,
 } from "./plots.ts";
+import { JUPYTER_DISPLAY, table } from "./figure.ts";
 import { formatNumber, formatPct, meshLabel } from "./format.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "meshbench_plots_" });

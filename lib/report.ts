@@ -18,14 +18,9 @@ import {
 } from "./load_results.ts";
 import {
   atRepresentativeRates,
-  escapeHtml,
-  type Figure,
-  FIGURE_CSS,
-  htmlFigure,
   latencyDistributionPlot,
   latencyPercentilePlot,
   latencyVsRatePlot,
-  notice,
   overheadPlot,
   overheadTable,
   overheadVsRatePlot,
@@ -33,9 +28,9 @@ import {
   resourcePlot,
   resourceTable,
   sweepRates,
-  table,
   throughputPlot,
 } from "./plots.ts";
+import { escapeHtml, type Figure, FIGURE_CSS, htmlFigure, notice, table } from "./figure.ts";
 import {
   formatAddedLatency,
   formatNumber,

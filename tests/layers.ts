@@ -63,6 +63,7 @@ export const LAYERS: Layer[] = [
   {
     name: "reports",
     paths: [
+      "lib/figure.ts",
       "lib/plots.ts",
       "lib/report.ts",
       "lib/compare_report.ts",
