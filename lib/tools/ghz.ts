@@ -27,7 +27,13 @@
 import { addCounts, combineConcurrent } from "./combine.ts";
 import type { Runner } from "../command.ts";
 import { findBinary } from "../binaries.ts";
-import { fromPercentileSpectrum, HistogramRecorder } from "../histogram.ts";
+import {
+  emptyHistogram,
+  fromPercentileSpectrum,
+  HistogramRecorder,
+  mergeHistograms,
+} from "../histogram.ts";
+import { sendTimingExtra, sendTimingOf } from "../send_timing.ts";
 import type { Histogram, LoadPoint, LoadResult } from "../types.ts";
 
 /** The ghz release `.ci/install_workloads.sh` installs. */
@@ -139,6 +145,8 @@ export function ghzCommand(point: LoadPoint, options: GhzOptions): string[] {
 interface GhzDetail {
   /** Start of the call, ms since the epoch (NaN when ghz gave no timestamp). */
   startMs: number;
+  /** The same in nanoseconds, at ghz's full precision (null without a timestamp). */
+  startNs: bigint | null;
   latency: number;
   status: string;
   error: string;
@@ -186,11 +194,47 @@ function details(obj: Record<string, unknown>): GhzDetail[] | null {
     if (typeof r.status !== "string") fail(`details[${i}].status`, "should be a string", r.status);
     return {
       startMs: typeof r.timestamp === "string" ? Date.parse(r.timestamp) : NaN,
+      startNs: typeof r.timestamp === "string" ? timestampNs(r.timestamp) : null,
       latency: r.latency,
       status: r.status,
       error: typeof r.error === "string" ? r.error : "",
     };
   });
+}
+
+/**
+ * An RFC 3339 time with up to nanosecond digits (as Go prints `time.Time`) in nanoseconds
+ * since the epoch; null when it is not one. `Date.parse` keeps milliseconds only.
+ */
+export function timestampNs(text: string): bigint | null {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(text);
+  if (!m) return null;
+  const s = Date.parse(m[1] + m[3]);
+  if (Number.isNaN(s)) return null;
+  return BigInt(s) * 1_000_000n + BigInt((m[2] ?? "").padEnd(9, "0"));
+}
+
+/**
+ * Send lag of a fixed-rate ghz run from its per-call start times: ghz's pacer releases call k
+ * at start + k x interval, `floor(1e9 / rate)` ns (as vegeta's, whose pacer ghz's follows),
+ * and a worker starts the call when it takes the tick. The k-th earliest start is matched
+ * with the k-th tick and the schedule's start is the earliest (start_k - k x interval), so no
+ * call is earlier than its tick. Null when a call has no timestamp.
+ */
+export function ghzSendLag(
+  calls: readonly { startNs: bigint | null }[],
+  rate: number,
+): Histogram | null {
+  if (calls.some((c) => c.startNs === null)) return null;
+  const starts = calls.map((c) => c.startNs as bigint).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const interval = 1_000_000_000n / BigInt(rate);
+  let t0 = starts.length ? starts[0] : 0n;
+  for (const [k, s] of starts.entries()) {
+    if (s - BigInt(k) * interval < t0) t0 = s - BigInt(k) * interval;
+  }
+  const lag = new HistogramRecorder();
+  for (const [k, s] of starts.entries()) lag.record(Number(s - t0 - BigInt(k) * interval) / 1000);
+  return lag.toHistogram();
 }
 
 /** Error texts of calls cut off by ghz's own stop at its `-z` deadline. */
@@ -242,6 +286,7 @@ export function parseGhzJson(
   const byStatus: Record<string, number> = {};
   let histogram: Histogram;
   let histogramSource: "details" | "latencyDistribution";
+  let sendLag: Histogram | null = null;
   if (calls !== null) {
     if (calls.length !== count) {
       fail("details", `should list all ${count} calls of "count"`, `${calls.length} entries`);
@@ -264,6 +309,7 @@ export function parseGhzJson(
     }
     histogram = rec.toHistogram();
     histogramSource = "details";
+    if (point.mode === "fixed-rate" && point.rate) sendLag = ghzSendLag(calls, point.rate);
   } else {
     Object.assign(byStatus, statuses);
     for (const [msg, n] of Object.entries(errorTexts)) {
@@ -340,6 +386,8 @@ export function parseGhzJson(
       attemptRate: operations / durationS,
       errorMessages: errorTexts,
       ghzReportedRps: typeof r.rps === "number" ? r.rps : null,
+      // ghz times calls from their actual start: its latency is the service time.
+      ...(sendLag ? sendTimingExtra(sendLag, histogram) : {}),
     },
   };
 }
@@ -384,6 +432,16 @@ export async function runGhz(
   };
 }
 
+/** Send lag and service time of processes that all recorded them, merged. */
+function mergedSendTiming(results: readonly LoadResult[]) {
+  const timings = results.map((r) => sendTimingOf(r));
+  if (timings.some((t) => t === undefined)) return {};
+  return sendTimingExtra(
+    mergeHistograms(timings.map((t) => t!.sendLag)),
+    mergeHistograms(timings.map((t) => t!.serviceTime ?? emptyHistogram())),
+  );
+}
+
 /**
  * Combines the results of ghz processes that ran at the same time (one per replica address
  * on the baseline, all against the proxy under a mesh), by {@linkcode combineConcurrent}:
@@ -404,6 +462,7 @@ export function combineGhzResults(results: readonly LoadResult[]): LoadResult {
       histogramSource: [...new Set(results.map((r) => r.extra?.histogramSource))].join(","),
       cancelledAtStop: sum((r) => Number(r.extra?.cancelledAtStop ?? 0)),
       errorMessages,
+      ...mergedSendTiming(results),
       perProcess: results.map((r) => ({
         requestedRate: r.requestedRate,
         achievedRate: r.achievedRate,

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { realRunner } from "../command.ts";
 import { findBinary } from "../binaries.ts";
-import { mean, percentile, summarize } from "../histogram.ts";
+import { HistogramRecorder, mean, percentile, summarize } from "../histogram.ts";
+import { sendTimingOf } from "../send_timing.ts";
 import type { LoadPoint } from "../types.ts";
 import { freePort, startServer } from "../process.ts";
-import { GHZ_VERSION, ghzBinary, ghzCommand, parseGhzJson, runGhz } from "./ghz.ts";
+import { GHZ_VERSION, ghzBinary, ghzCommand, parseGhzJson, runGhz, timestampNs } from "./ghz.ts";
 
 const dir = new URL("./testdata/", import.meta.url);
 const read = (name: string) => Deno.readTextFileSync(new URL(name, dir));
@@ -201,6 +202,23 @@ Deno.test({
       assert.equal(f.result.errors, 0);
       assert.equal(f.result.latency.total, 100);
       assert.ok(f.result.achievedRate > 90, `achieved ${f.result.achievedRate}`);
+      // Send lag from ghz's own per-call start times (ns), recomputed here: the k-th start
+      // against the k-th tick of a schedule floor(1e9 / 100) ns apart that no call precedes.
+      const starts = (JSON.parse(f.raw).details as Array<{ timestamp: string }>)
+        .map((d) => timestampNs(d.timestamp)!).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const t0 = starts.reduce(
+        (m, s, k) => (s - BigInt(k) * 10_000_000n < m ? s - BigInt(k) * 10_000_000n : m),
+        starts[0],
+      );
+      const lag = new HistogramRecorder();
+      for (const [k, s] of starts.entries()) {
+        lag.record(Number(s - t0 - BigInt(k) * 10_000_000n) / 1000);
+      }
+      const timing = sendTimingOf(f.result)!;
+      assert.deepEqual(timing.sendLag, lag.toHistogram());
+      assert.equal(timing.sendLag.min, 0, "the schedule starts at the least late call");
+      // ghz times from the actual start: its latency is the service time.
+      assert.deepEqual(timing.serviceTime, f.result.latency);
       const m = await runGhz(realRunner, {
         mode: "max-throughput",
         tool: "ghz",
@@ -210,6 +228,7 @@ Deno.test({
       }, base);
       assert.equal(m.result.errors, 0);
       assert.ok(m.result.achievedRate > 500, `max throughput ${m.result.achievedRate}`);
+      assert.equal(m.result.extra?.sendLag, undefined, "max throughput has no schedule");
     } finally {
       await server.stop();
     }
@@ -256,4 +275,11 @@ Deno.test("parseGhzJson without details: p99.9 is bounded by ghz's histogram, th
       assert.ok(Math.abs(ours - ghzUs) / ghzUs < 0.002, `${file} p${p}: ${ours} vs ${ghzUs}`);
     }
   }
+});
+
+Deno.test("timestampNs keeps ghz's nanoseconds that Date.parse drops", () => {
+  assert.equal(timestampNs("2026-11-26T01:08:01.682532831Z"), 1795655281682532831n);
+  assert.equal(timestampNs("2026-11-26T01:08:01.6852632Z"), 1795655281685263200n);
+  assert.equal(timestampNs("2026-11-26T01:08:01Z"), 1795655281000000000n);
+  assert.equal(timestampNs("yesterday"), null);
 });

@@ -8,6 +8,7 @@
  */
 import { HistogramRecorder } from "../histogram.ts";
 import type { LoadResult } from "../types.ts";
+import { sendTimingExtra } from "../send_timing.ts";
 
 /** One request as `vegeta encode --to csv` prints it. */
 export interface VegetaRow {
@@ -113,11 +114,13 @@ function median(xs: number[]): number {
  * server's ~500/s. The window is shifted by the median response time so that an unsaturated
  * run loses only the spread of its response times at the edges (negligible next to the
  * tolerance), whatever its latency. `extra.sendLag` (intended to actual send, a histogram)
- * and `extra.sentRate` say whether the generator itself kept the schedule.
+ * and `extra.sentRate` say whether the generator itself kept the schedule; `extra.serviceTime`
+ * is vegeta's own latency column, timed from the actual send (see `../send_timing.ts`).
  */
 export function vegetaResult(rows: VegetaRow[], info: VegetaRunInfo): LoadResult {
   const hist = new HistogramRecorder();
   const lag = new HistogramRecorder();
+  const service = new HistogramRecorder();
   const errorKinds: Record<string, number> = {};
   let errors = 0;
   let bytesIn = 0;
@@ -155,6 +158,7 @@ export function vegetaResult(rows: VegetaRow[], info: VegetaRunInfo): LoadResult
       okLatencyNs.push(r.latencyNs);
     }
     hist.record(Math.max(0, lateNs + r.latencyNs) / 1000);
+    service.record(r.latencyNs / 1000);
     bytesIn += r.bytesIn;
     bytesOut += r.bytesOut;
     if (done > lastDone) lastDone = done;
@@ -183,7 +187,7 @@ export function vegetaResult(rows: VegetaRow[], info: VegetaRunInfo): LoadResult
       windowShiftMs: Number(shiftNs) / 1e6,
       sentRate: sentInWindow / info.durationS,
       successfulRate: okDone.length / info.durationS,
-      sendLag: lag.toHistogram(),
+      ...sendTimingExtra(lag.toHistogram(), service.toHistogram()),
       maxSendLagMs: lateMax / 1e6,
       lastCompletionAfterStartS: rows.length ? Number(lastDone - t0) / 1e9 : 0,
     },

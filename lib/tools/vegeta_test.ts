@@ -7,7 +7,8 @@ import {
   vegetaIntervalNs,
   vegetaResult,
 } from "./vegeta.ts";
-import { HistogramRecorder, percentile } from "../histogram.ts";
+import { HistogramRecorder, percentile, summarize } from "../histogram.ts";
+import { sendTimingOf } from "../send_timing.ts";
 import { realRunner } from "../command.ts";
 import { findBinary } from "../binaries.ts";
 import { classify } from "../pipeline.ts";
@@ -91,13 +92,23 @@ async function attack(url: string, rate: number, durationS: number) {
     );
     const report = JSON.parse((await realRunner.run([vegeta, "report", "-type=json", bin])).stdout);
     const csv = (await realRunner.run([vegeta, "encode", "--to", "csv", bin])).stdout;
-    const load = vegetaResult(parseVegetaCsv(csv), {
+    const rows = parseVegetaCsv(csv);
+    const load = vegetaResult(rows, {
       rate,
       durationS,
       connections: 8,
       toolVersion: "test",
     });
-    return { load, report: report as { throughput: number; requests: number; success: number } };
+    return {
+      load,
+      rows,
+      report: report as {
+        throughput: number;
+        requests: number;
+        success: number;
+        latencies: { "50th": number; max: number };
+      },
+    };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -191,4 +202,55 @@ Deno.test("the intended send times are vegeta's own pacer schedule: floor(1e9 / 
   assertEquals(r.latency.max, want.max);
   // To the nanosecond: 1e9 / rate would be off by up to a third of a ns per request.
   assertEquals(r.extra!.maxSendLagMs, Number(maxLagNs) / 1e6);
+});
+
+Deno.test({
+  name:
+    "a real vegeta run on a real nginx records its send lag (intended to actual send) and its service time (from the actual send) beside the response time",
+  ignore: !findBinary("vegeta") || !findBinary("nginx"),
+  sanitizeResources: false,
+  async fn() {
+    const nginx = await startTestNginx();
+    try {
+      const rate = 300;
+      const { load, rows, report } = await attack(nginx.url, rate, 1);
+      assertEquals(rows.length, 300);
+      const timing = sendTimingOf(load)!;
+      assert(timing !== undefined && timing.serviceTime !== undefined, "both recorded");
+      // Recomputed here from the raw CSV, in integer nanoseconds: intended = t0 + seq x
+      // floor(1e9 / rate), t0 the earliest (sent - seq x interval).
+      const interval = 1_000_000_000n / BigInt(rate);
+      let t0 = rows[0].timestampNs;
+      for (const x of rows) {
+        const s = x.timestampNs - BigInt(x.seq) * interval;
+        if (s < t0) t0 = s;
+      }
+      const lag = new HistogramRecorder();
+      const service = new HistogramRecorder();
+      const response = new HistogramRecorder();
+      for (const x of rows) {
+        const lagNs = x.timestampNs - t0 - BigInt(x.seq) * interval;
+        lag.record(Number(lagNs) / 1000);
+        service.record(x.latencyNs / 1000);
+        response.record(Number(lagNs + BigInt(x.latencyNs)) / 1000);
+      }
+      for (
+        const [got, want] of [
+          [timing.sendLag, lag.toHistogram()],
+          [timing.serviceTime!, service.toHistogram()],
+          [load.latency, response.toHistogram()],
+        ] as const
+      ) {
+        assertEquals(got.total, 300);
+        assertEquals(got.values, want.values);
+        assertEquals(got.counts, want.counts);
+      }
+      // The service time is vegeta's own latency: its max is vegeta's report's max (ns).
+      assertEquals(timing.serviceTime!.max, Math.round(report.latencies.max / 1000));
+      assertEquals(load.extra!.serviceTimeMs, summarize(service.toHistogram()));
+      assertEquals(load.extra!.sendLagMs, summarize(lag.toHistogram()));
+    } finally {
+      await nginx.stop();
+    }
+  },
 });

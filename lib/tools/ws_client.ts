@@ -8,7 +8,7 @@
  * worker thread wakes the client at each due time (see `_ws_ticker.ts`); the client then sends
  * every message due so far. Each message carries its k; the echo's latency is
  * `received - scheduled(k)`. How late the client itself sent is kept apart
- * (`extra.sendLag`), so a saturated client shows instead of hiding in the latency.
+ * (`extra.sendLag`), and the round trip from the actual send (`extra.serviceTime`), so a saturated client shows instead of hiding in the latency.
  *
  * Every scheduled message ends as exactly one of: echoed (an operation with a latency), or an
  * error by kind: `lost` (sent, no echo by the end of the drain window), `bad-echo` (echo of
@@ -24,6 +24,7 @@
 import type { Runner } from "../command.ts";
 import { HistogramRecorder, mergeHistograms, summarize } from "../histogram.ts";
 import { addCounts, combineConcurrent } from "./combine.ts";
+import { sendTimingExtra } from "../send_timing.ts";
 import type { Histogram, LoadResult } from "../types.ts";
 import type { TickerStart } from "./_ws_ticker.ts";
 
@@ -104,6 +105,9 @@ export async function wsLoad(options: WsLoadOptions): Promise<LoadResult> {
   const received = new Uint8Array(total);
   /** Round trip of each echoed message from its scheduled send (ms); NaN until echoed. */
   const echoMs = new Float64Array(total).fill(NaN);
+  /** When message k actually left (clock ms), for its service time. */
+  const sentAtMs = new Float64Array(total).fill(NaN);
+  const service = new HistogramRecorder();
   const errorKinds: Record<string, number> = {};
   const countError = (kind: string, n = 1) => {
     if (n > 0) errorKinds[kind] = (errorKinds[kind] ?? 0) + n;
@@ -174,6 +178,7 @@ export async function wsLoad(options: WsLoadOptions): Promise<LoadResult> {
         const rtt = Math.max(0, now - (startMs + k * interval));
         echoMs[k] = rtt;
         latency.record(rtt * 1000);
+        service.record(Math.max(0, now - sentAtMs[k]) * 1000);
       };
       const early = (why: string) => {
         if (!opened) {
@@ -226,6 +231,7 @@ export async function wsLoad(options: WsLoadOptions): Promise<LoadResult> {
           continue;
         }
         view.setFloat64(0, next);
+        sentAtMs[next] = now;
         try {
           ws.send(msg);
         } catch {
@@ -313,8 +319,7 @@ export async function wsLoad(options: WsLoadOptions): Promise<LoadResult> {
       connections: conn,
       connect: connectHist,
       connectMs: connectHist.total > 0 ? summarize(connectHist) : null,
-      sendLag: lagHist,
-      sendLagMs: lagHist.total > 0 ? summarize(lagHist) : null,
+      ...sendTimingExtra(lagHist, service.toHistogram()),
     },
   };
 }
@@ -351,6 +356,7 @@ export const WS_CLIENT_FILES = [
   "lib/tools/_ws_ticker.ts",
   "lib/tools/combine.ts",
   "lib/histogram.ts",
+  "lib/send_timing.ts",
 ] as const;
 
 /**
@@ -384,6 +390,7 @@ export function combineWsResults(results: readonly LoadResult[]): LoadResult {
   };
   const connectHist = hist("connect");
   const lagHist = hist("sendLag");
+  const serviceHist = hist("serviceTime");
   return {
     ...combined,
     extra: {
@@ -396,8 +403,7 @@ export function combineWsResults(results: readonly LoadResult[]): LoadResult {
       connections: conn,
       connect: connectHist,
       connectMs: connectHist.total > 0 ? summarize(connectHist) : null,
-      sendLag: lagHist,
-      sendLagMs: lagHist.total > 0 ? summarize(lagHist) : null,
+      ...sendTimingExtra(lagHist, serviceHist),
       clients: results.length,
       perClient: results.map((r) => ({
         requestedRate: r.requestedRate,

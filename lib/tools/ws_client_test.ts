@@ -50,6 +50,14 @@ Deno.test({
       assert.deepEqual(conns, { requested: 6, opened: 6, failed: 0, closedEarly: 0, reasons: {} });
       assert.equal((r.extra?.connect as Histogram).total, 6);
       assert.equal((r.extra?.sendLag as Histogram).total, 300);
+      // Service time (from the actual send) beside the response time (from the scheduled
+      // send): per message, response = send lag + service, so no quantile of the service
+      // time is above the same quantile of the response time.
+      const service = r.extra?.serviceTime as Histogram;
+      assert.equal(service.total, 300);
+      for (const p of [50, 90, 99, 100]) {
+        assert.ok(percentile(service, p) <= percentile(r.latency, p), `p${p}`);
+      }
       // Loopback echo: the median round trip is well under 50 ms even on a busy machine.
       assert.ok(percentile(r.latency, 50) < 50_000, `p50 ${percentile(r.latency, 50)} us`);
     } finally {
