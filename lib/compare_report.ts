@@ -17,7 +17,15 @@ import {
 import { loadRun } from "./load_results.ts";
 import { metricLabel, overheadLabel } from "./metric_vocabulary.ts";
 import { comparisonPlot } from "./plots.ts";
-import { escapeHtml, type Figure, FIGURE_CSS, htmlFigure, notice, table } from "./figure.ts";
+import {
+  escapeHtml,
+  type Figure,
+  FIGURE_CSS,
+  htmlFigure,
+  notice,
+  PAGE_CSS,
+  table,
+} from "./figure.ts";
 import { writeJsonAtomic, writeTextAtomic } from "./run_dir.ts";
 import type { Overhead } from "./types.ts";
 
@@ -120,20 +128,7 @@ export function renderComparison(c: Comparison): string {
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>meshbench comparison: ${escapeHtml(c.a.runId)} vs ${escapeHtml(c.b.runId)}</title>
-<style>
-body { margin: 0; background: #f3f4f6; color: #111827;
-  font: 14px/1.5 system-ui, "DejaVu Sans", sans-serif; }
-main { max-width: 960px; margin: 0 auto; padding: 24px 20px; }
-section { background: white; border: 1px solid #e5e7eb; border-radius: 10px; padding: 18px 22px; }
-.mb-title { font-weight: 600; } .mb-subtitle, .mb-caption { color: #4b5563; font-size: 12.5px; }
-figure.mb-figure { margin: 14px 0; } figure svg { max-width: 100%; height: auto; }
-table.mb-table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
-table.mb-table th, table.mb-table td { border-bottom: 1px solid #e5e7eb; padding: 4px 8px;
-  text-align: left; } .num { text-align: right; } tr.significant td { font-weight: 600; }
-.mb-notice { padding: 10px; margin: 8px 0; border: 1px dashed #9ca3af; color: #4b5563; }
-.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
-.mb-notice.mb-error { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
-</style></head><body><main>
+<style>${PAGE_CSS}</style></head><body><main>
 <h1>Run comparison</h1>
 <p>A: <code>${escapeHtml(c.a.dir)}</code> (${escapeHtml(c.a.target)}) &middot; B: <code>${
     escapeHtml(c.b.dir)

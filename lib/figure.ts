@@ -1,6 +1,7 @@
 /**
  * Figures as data and HTML: the Jupyter display protocol (a figure shows itself as rich
- * output in a Deno kernel cell), notices, stacks, HTML tables and their stylesheet. Charts
+ * output in a Deno kernel cell), notices, stacks, HTML tables and the stylesheets (of the
+ * pages, and of figures inside a notebook, whose page is not ours). Charts
  * are in `plots.ts`; this module needs neither Observable Plot nor a DOM.
  *
  * @example
@@ -47,6 +48,57 @@ table.mb-table td.num, table.mb-table th.num { text-align: right; }
 table.mb-table .nw, table.mb-table .num { white-space: nowrap; }
 table.mb-table tr.significant td { font-weight: 600; }
 table.mb-table tr.bad td { color: #991b1b; }
+`;
+
+/**
+ * The stylesheet of meshbench's own pages (`report.html`, `comparison.html`): layout,
+ * banners, figures, notices and tables.
+ */
+export const PAGE_CSS = `
+:root { color-scheme: light; --ink: #111827; --muted: #4b5563; --line: #e5e7eb; --accent: #4269d0; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f3f4f6; color: var(--ink);
+  font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+main { max-width: 960px; margin: 0 auto; padding: 24px 20px 64px; }
+header.mb-header { background: #111827; color: #f9fafb; padding: 22px 24px; border-radius: 10px; }
+header.mb-header h1 { margin: 0 0 4px; font-size: 22px; }
+header.mb-header .meta { color: #d1d5db; font-size: 13px; }
+header.mb-header .meta span { margin-right: 16px; white-space: nowrap; }
+nav.mb-nav { margin: 14px 0 4px; font-size: 13px; }
+nav.mb-nav a { color: var(--accent); margin-right: 14px; text-decoration: none; }
+section { background: white; border: 1px solid var(--line); border-radius: 10px;
+  padding: 18px 22px; margin-top: 18px; }
+section h2 { margin: 0 0 6px; font-size: 18px; }
+section h3 { margin: 18px 0 4px; font-size: 15px; }
+section > p.lead { color: var(--muted); margin: 0 0 10px; }
+.mb-banner { margin-top: 14px; padding: 12px 16px; border-radius: 8px; border: 1px solid;
+  font-size: 13.5px; }
+.mb-banner.emulated { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
+.mb-banner.problems { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
+.mb-banner ul { margin: 6px 0 0; padding-left: 20px; }
+.mb-banner code { font-size: 12.5px; word-break: break-all; }
+figure.mb-figure { margin: 14px 0 18px; }
+.mb-title { font-weight: 600; font-size: 14px; margin-bottom: 2px; }
+.mb-subtitle, .mb-caption { color: var(--muted); font-size: 12.5px; margin: 2px 0 6px; }
+figure.mb-figure svg { max-width: 100%; height: auto; }
+.mb-notice { padding: 10px 14px; border-radius: 6px; background: #f9fafb; border: 1px dashed #9ca3af;
+  color: var(--muted); margin: 10px 0; }
+.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
+.mb-notice.mb-error { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
+.mb-table-wrap { overflow-x: auto; }
+table.mb-table { border-collapse: collapse; width: 100%; font-size: 12px; }
+table.mb-table th { text-align: left; border-bottom: 2px solid var(--line); padding: 5px 8px;
+  color: var(--muted); font-weight: 600; white-space: nowrap; }
+table.mb-table td { border-bottom: 1px solid var(--line); padding: 4px 8px; vertical-align: top; }
+table.mb-table .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.mb-table .nw { white-space: nowrap; }
+table.mb-table tr.significant td { font-weight: 600; }
+table.mb-table tr.bad td { color: #991b1b; }
+ul.findings { margin: 6px 0; padding-left: 20px; }
+ul.findings li { margin: 4px 0; }
+pre.mb-config { background: #f9fafb; border: 1px solid var(--line); border-radius: 6px; padding: 10px;
+  font-size: 12px; overflow-x: auto; max-height: 420px; }
+footer { color: var(--muted); font-size: 12px; margin-top: 22px; text-align: center; }
 `;
 
 /** Escapes text for HTML element content and attribute values. */

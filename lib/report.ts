@@ -30,7 +30,15 @@ import {
   sweepRates,
   throughputPlot,
 } from "./plots.ts";
-import { escapeHtml, type Figure, FIGURE_CSS, htmlFigure, notice, table } from "./figure.ts";
+import {
+  escapeHtml,
+  type Figure,
+  FIGURE_CSS,
+  htmlFigure,
+  notice,
+  PAGE_CSS,
+  table,
+} from "./figure.ts";
 import {
   formatAddedLatency,
   formatNumber,
@@ -45,53 +53,6 @@ import type { Manifest, Overhead, RunRow, RunSpec } from "./types.ts";
 
 /** A run as the report reads it: full records, or only the rows it lists of them. */
 type ReportRun = LoadedRun<RunRow>;
-
-const CSS = `
-:root { color-scheme: light; --ink: #111827; --muted: #4b5563; --line: #e5e7eb; --accent: #4269d0; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #f3f4f6; color: var(--ink);
-  font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
-main { max-width: 960px; margin: 0 auto; padding: 24px 20px 64px; }
-header.mb-header { background: #111827; color: #f9fafb; padding: 22px 24px; border-radius: 10px; }
-header.mb-header h1 { margin: 0 0 4px; font-size: 22px; }
-header.mb-header .meta { color: #d1d5db; font-size: 13px; }
-header.mb-header .meta span { margin-right: 16px; white-space: nowrap; }
-nav.mb-nav { margin: 14px 0 4px; font-size: 13px; }
-nav.mb-nav a { color: var(--accent); margin-right: 14px; text-decoration: none; }
-section { background: white; border: 1px solid var(--line); border-radius: 10px;
-  padding: 18px 22px; margin-top: 18px; }
-section h2 { margin: 0 0 6px; font-size: 18px; }
-section h3 { margin: 18px 0 4px; font-size: 15px; }
-section > p.lead { color: var(--muted); margin: 0 0 10px; }
-.mb-banner { margin-top: 14px; padding: 12px 16px; border-radius: 8px; border: 1px solid;
-  font-size: 13.5px; }
-.mb-banner.emulated { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
-.mb-banner.problems { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
-.mb-banner ul { margin: 6px 0 0; padding-left: 20px; }
-.mb-banner code { font-size: 12.5px; word-break: break-all; }
-figure.mb-figure { margin: 14px 0 18px; }
-.mb-title { font-weight: 600; font-size: 14px; margin-bottom: 2px; }
-.mb-subtitle, .mb-caption { color: var(--muted); font-size: 12.5px; margin: 2px 0 6px; }
-figure.mb-figure svg { max-width: 100%; height: auto; }
-.mb-notice { padding: 10px 14px; border-radius: 6px; background: #f9fafb; border: 1px dashed #9ca3af;
-  color: var(--muted); margin: 10px 0; }
-.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
-.mb-notice.mb-error { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
-.mb-table-wrap { overflow-x: auto; }
-table.mb-table { border-collapse: collapse; width: 100%; font-size: 12px; }
-table.mb-table th { text-align: left; border-bottom: 2px solid var(--line); padding: 5px 8px;
-  color: var(--muted); font-weight: 600; white-space: nowrap; }
-table.mb-table td { border-bottom: 1px solid var(--line); padding: 4px 8px; vertical-align: top; }
-table.mb-table .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.mb-table .nw { white-space: nowrap; }
-table.mb-table tr.significant td { font-weight: 600; }
-table.mb-table tr.bad td { color: #991b1b; }
-ul.findings { margin: 6px 0; padding-left: 20px; }
-ul.findings li { margin: 4px 0; }
-pre.mb-config { background: #f9fafb; border: 1px solid var(--line); border-radius: 6px; padding: 10px;
-  font-size: 12px; overflow-x: auto; max-height: 420px; }
-footer { color: var(--muted); font-size: 12px; margin-top: 22px; text-align: center; }
-`;
 
 function section(id: string, title: string, lead: string, figures: Figure[]): string {
   return `<section id="${id}"><h2>${escapeHtml(title)}</h2>` +
@@ -549,7 +510,7 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>${escapeHtml(title)}</title>
-<style>${CSS}</style>
+<style>${PAGE_CSS}</style>
 </head>
 <body>
 <main>
