@@ -136,10 +136,19 @@ export async function staleRunDirs(out: string): Promise<string[]> {
   return stale.sort();
 }
 
-/** Marks a stale run `interrupted` and closes its open stage entries, saying why. */
-export function markStaleInterrupted(runDir: string, by: string): Promise<Manifest> {
+/**
+ * Marks a stale run `interrupted` and closes its open stage entries, saying why.
+ * `gone` is the owner that vanished (default: the one recorded; a task that claimed
+ * the run first passes the owner it found).
+ */
+export function markStaleInterrupted(
+  runDir: string,
+  by: string,
+  gone?: RunOwner,
+): Promise<Manifest> {
   return updateManifest(runDir, (m) => {
-    const owner = m.owner ? describeOwner(m.owner) : "its meshbench process";
+    const was = gone ?? m.owner;
+    const owner = was ? describeOwner(was) : "its meshbench process";
     const why = `${owner} stopped without cleaning up (killed?); ${by} cleaned what it started`;
     const now = new Date().toISOString();
     for (const s of m.stages) {

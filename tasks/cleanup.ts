@@ -58,7 +58,9 @@ if (import.meta.main) {
       try {
         await stageCleanup(runDir, deps);
         // A run whose meshbench was killed is finished now: say so in its manifest.
-        if (isStale(before)) await markStaleInterrupted(runDir, "deno task cleanup");
+        if (isStale(before)) {
+          await markStaleInterrupted(runDir, "deno task cleanup", before.owner);
+        }
       } finally {
         await releaseRun(runDir);
       }

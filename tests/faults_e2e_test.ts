@@ -159,7 +159,10 @@ Deno.test({
 });
 
 /** Starts bench:all, SIGKILLs it after its first measured run; returns the stale run. */
-async function killedRun(out: string, configFile: string): Promise<{ runDir: string }> {
+async function killedRun(
+  out: string,
+  configFile: string,
+): Promise<{ runDir: string; pid: number }> {
   const child = startTask("bench_all.ts", ["--config", configFile, "--out", out]);
   await waitUntil(async () => (await recordCount(out)) >= 1, 180_000, "a measured run");
   child.kill("SIGKILL");
@@ -170,7 +173,7 @@ async function killedRun(out: string, configFile: string): Promise<{ runDir: str
   assertEquals(manifest.owner?.pid, child.pid);
   const state = await stateOf(runDir);
   assert(state.processes.some((p) => isAlive(p.pid)), "servers outlive a SIGKILL of meshbench");
-  return { runDir };
+  return { runDir, pid: child.pid };
 }
 
 Deno.test({
@@ -237,13 +240,14 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const { configFile, out, dir } = await setup({ iterations: 4 });
-    const { runDir } = await killedRun(out, configFile);
+    const { runDir, pid } = await killedRun(out, configFile);
     const state = await stateOf(runDir);
     const r = await runTask("cleanup.ts", ["--out", out]);
     assertEquals(r.code, 0, r.stderr.slice(-3000));
     const m = await manifestOf(runDir);
     assertEquals(m.status, "interrupted");
     assert(m.reason?.includes("deno task cleanup"), String(m.reason));
+    assert(m.reason?.includes(`pid ${pid}`), `names the killed meshbench: ${m.reason}`);
     assertEquals(m.owner, undefined);
     assert(state.processes.every((p) => !isAlive(p.pid)), "every process is stopped");
     await Deno.remove(dir, { recursive: true });
