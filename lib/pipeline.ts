@@ -21,7 +21,6 @@ import {
   listRunFiles,
   newRunId,
   parseJson,
-  readJson,
   readManifest,
   readText,
   stageEnded,
@@ -309,16 +308,12 @@ export async function stageLoad(
 ): Promise<{ failed: number; failedEarlier: number }> {
   const { ctx, target, manifest } = await openRun(runDir, deps);
   return await runStage(runDir, "load", deps, async () => {
-    const done = new Set<number>();
-    let failedEarlier = 0;
-    for (const f of await listRunFiles(runDir)) {
-      const m = f.match(/_test_(\d+)_/);
-      if (!m) continue;
-      done.add(Number(m[1]));
-      // A resumed run keeps its earlier failures: they still make the run failed.
-      const rec = await readJson(f).catch(() => undefined) as { status?: unknown } | undefined;
-      if (rec?.status === "failed") failedEarlier++;
-    }
+    // Runs already recorded, by the sequence number in each record (never in its name).
+    const earlier = await readRunRecords(runDir);
+    const done = new Set(earlier.records.map((r) => r.spec.seq));
+    for (const note of earlier.notes) deps.log.warn(`Not resumed, measured again: ${note}`);
+    // A resumed run keeps its earlier failures: they still make the run failed.
+    const failedEarlier = earlier.records.filter((r) => r.status === "failed").length;
     const meshRefs = new Map<string, RunRecord["mesh"]>();
     let failed = 0;
     let first = true;
