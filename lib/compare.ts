@@ -22,6 +22,7 @@ import { formatMs, formatNumber, formatPct, meshLabel, rateLabel } from "./forma
 import { metricLabel, type MetricName, metricsFor, overheadLabel } from "./metric_vocabulary.ts";
 import { type Measured, pooledValue } from "./metric_values.ts";
 import { bootstrapOverheads, cvPct, fromSamples } from "./stats.ts";
+import { type Gate, gateRuns } from "./gate.ts";
 import type { Overhead, RunRecord } from "./types.ts";
 
 /** Which run a side of the comparison is. */
@@ -93,6 +94,8 @@ export interface Comparison {
   onlyIn: { a: string[]; b: string[] };
   /** Problems reading either run directory. */
   problems: FileProblem[];
+  /** Pinpoint-rule verdict per metric (`compare --gate` exits 1 when it failed). */
+  gate: Gate;
 }
 
 /** Options of {@linkcode compareRuns}. */
@@ -115,7 +118,8 @@ function pointName(r: RunRecord): string {
     `${rateLabel(r.spec.point.rate, r.spec.point.mode)} (${r.spec.point.tool})`;
 }
 
-function usableByPoint(run: LoadedRun): Map<string, Usable[]> {
+/** The usable records of a run by (workload, mesh, load point), as compared and gated. */
+export function usableByPoint(run: LoadedRun): Map<string, Usable[]> {
   const out = new Map<string, Usable[]>();
   for (const r of run.runs) {
     if (!((r.status === "ok" || r.status === "saturated") && r.load)) continue;
@@ -251,6 +255,7 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
     overheadChanges,
     onlyIn: { a: names(pa, pb), b: names(pb, pa) },
     problems: [...a.problems, ...b.problems],
+    gate: gateRuns(pa, pb),
   };
 }
 

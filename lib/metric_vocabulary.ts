@@ -99,6 +99,13 @@ export interface MetricSpec<N extends string = MetricName> extends RecordMetricS
   headline?: number;
   /** True when the metric is a latency in ms, so its added latency (deltaMs) is reported. */
   addedLatency?: boolean;
+  /**
+   * Alert threshold of `compare --gate` (Perfherder's `alertThreshold`, a percentage
+   * change): a run-to-run change the rank tests call different fails the gate only when
+   * it goes the bad way (`better`) by more than this. Absent: reported, never gates
+   * (Perfherder's `shouldAlert: false`), for metrics too noisy to gate on.
+   */
+  alertThresholdPct?: number;
 }
 
 const LATENCY_RUNS = ["fixed-rate"] as const;
@@ -121,6 +128,7 @@ const SPECS = [
     oneScreen: { header: "p50 latency", order: 1 },
     headline: 3,
     addedLatency: true,
+    alertThresholdPct: 10,
     record: { kind: "latency-summary", field: "p50Ms" },
   },
   {
@@ -139,6 +147,7 @@ const SPECS = [
     source: { kind: "latency", percentile: 95 },
     headline: 2,
     addedLatency: true,
+    alertThresholdPct: 15,
     record: { kind: "latency-summary", field: "p95Ms" },
   },
   {
@@ -152,6 +161,7 @@ const SPECS = [
     oneScreen: { header: "p99 latency", order: 2 },
     headline: 1,
     addedLatency: true,
+    alertThresholdPct: 20,
     record: { kind: "latency-summary", field: "p99Ms" },
   },
   {
@@ -187,6 +197,7 @@ const SPECS = [
     source: { kind: "achieved-rate" },
     oneScreen: { header: "throughput", order: 3 },
     headline: 4,
+    alertThresholdPct: 5,
     record: { kind: "achieved-rate" },
   },
   {
@@ -198,6 +209,7 @@ const SPECS = [
     appliesTo: ["batch"],
     source: { kind: "duration" },
     oneScreen: { header: "job time", order: 6 },
+    alertThresholdPct: 10,
     record: { kind: "duration" },
   },
   {
@@ -208,6 +220,7 @@ const SPECS = [
     family: "resources",
     appliesTo: RESOURCE_RUNS,
     source: { kind: "resource", field: "cpuCores", components: APP_AND_MESH },
+    alertThresholdPct: 20,
     record: { kind: "resource", field: "cpuCores", components: APP_AND_MESH },
   },
   {
@@ -218,6 +231,7 @@ const SPECS = [
     family: "resources",
     appliesTo: RESOURCE_RUNS,
     source: { kind: "resource", field: "memoryPeakMB", components: APP_AND_MESH },
+    alertThresholdPct: 10,
     record: { kind: "resource", field: "memoryPeakMB", components: APP_AND_MESH },
   },
   {
@@ -231,6 +245,7 @@ const SPECS = [
     source: { kind: "resource", field: "cpuCores", components: MESH },
     shareOf: { kind: "resource", field: "cpuCores", components: APP },
     oneScreen: { header: "proxy CPU*", order: 4 },
+    alertThresholdPct: 20,
     record: { kind: "resource", field: "cpuCores", components: MESH },
   },
   {
@@ -244,6 +259,7 @@ const SPECS = [
     source: { kind: "resource", field: "memoryPeakMB", components: MESH },
     shareOf: { kind: "resource", field: "memoryPeakMB", components: APP },
     oneScreen: { header: "proxy mem*", order: 5 },
+    alertThresholdPct: 10,
     record: { kind: "resource", field: "memoryPeakMB", components: MESH },
   },
   {

@@ -2,6 +2,7 @@
 import { checkOutDir, existingDir, EXIT, main, parseCli, type TaskSpec } from "../lib/cli.ts";
 import { formatComparison } from "../lib/compare.ts";
 import { writeComparison } from "../lib/compare_report.ts";
+import { formatGate } from "../lib/gate.ts";
 
 const SPEC: TaskSpec = {
   name: "compare",
@@ -13,8 +14,13 @@ bootstrap interval over the iterations of both; a change exceeds the noise when 
 excludes zero, it is larger than the run-to-run variation (CV over iterations) and each side
 has 2+ iterations. Also compares overheads vs the baseline.
 Prints the changes that exceed the noise and writes comparison.json and comparison.html.
-Exit codes here: 0 compared, 1 a run could not be read, 2 bad input, 4 changes
-(--fail-on-change).`,
+With --gate, a verdict per metric by Chromium Pinpoint's rule over the per-iteration values
+(the smaller p-value of Mann-Whitney U and Kolmogorov-Smirnov; different at p <= 0.01, same
+above a threshold that shrinks with the iterations, else "inconclusive, run more"); the gate
+fails when a metric is different in its bad direction by more than its alert threshold
+(docs/compare.md).
+Exit codes here: 0 compared (and the gate passed), 1 a run could not be read or the gate
+failed (--gate), 2 bad input, 4 changes (--fail-on-change).`,
   flags: {
     out: {
       type: "string",
@@ -24,6 +30,11 @@ Exit codes here: 0 compared, 1 a run could not be read, 2 bad input, 4 changes
     all: {
       type: "boolean",
       help: "print every metric, not only the changes that exceed the noise",
+    },
+    gate: {
+      type: "boolean",
+      help: "print a verdict per metric (different, same, inconclusive) and exit 1 when a " +
+        "metric is different in its bad direction beyond its alert threshold (CI gate)",
     },
     "fail-on-change": {
       type: "boolean",
@@ -42,7 +53,9 @@ if (import.meta.main) {
     }
     const r = await writeComparison(a, b, { out: values.out as string | undefined });
     console.log(formatComparison(r.comparison, { all: values.all === true }));
+    if (values.gate) console.log(`\n${formatGate(r.comparison.gate)}`);
     console.log(`\nWrote ${r.json}\n      ${r.html}`);
+    if (values.gate && r.comparison.gate.failed) return EXIT.failed;
     const changed = r.comparison.differences.some((d) => d.exceedsNoise) ||
       r.comparison.overheadChanges.some((o) => o.exceedsNoise);
     return values["fail-on-change"] && changed ? 4 : EXIT.ok;

@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import {
+  erfc,
+  kolmogorovSf,
+  kolmogorovSmirnov,
+  ksStatistic,
+  mannWhitneyU,
+  rankData,
+} from "./rank_tests.ts";
+
+// Reference values computed once with SciPy 1.17.1:
+//   mwu = stats.mannwhitneyu(a, b, alternative="two-sided", method="asymptotic").pvalue
+//   ksD = stats.ks_2samp(a, b).statistic
+//   ks  = special.kolmogorov((sqrt(en) + 0.12 + 0.11 / sqrt(en)) * ksD), en = n1 n2 / (n1 + n2)
+const CASES: Record<string, { a: number[]; b: number[]; mwu: number; ksD: number; ks: number }> = {
+  "shift5": {
+    "a": [1.1, 2.3, 0.7, 1.9, 1.4],
+    "b": [2.8, 3.1, 2.2, 3.9, 2.6],
+    "mwu": 0.02157174794772092,
+    "ksD": 0.8,
+    "ks": 0.03614619076928505,
+  },
+  "separated5": {
+    "a": [1, 2, 3, 4, 5],
+    "b": [6, 7, 8, 9, 10],
+    "mwu": 0.012185780355344813,
+    "ksD": 1.0,
+    "ks": 0.003781354059370101,
+  },
+  "separated3": {
+    "a": [1, 2, 3],
+    "b": [4, 5, 6],
+    "mwu": 0.08085559837005224,
+    "ksD": 1.0,
+    "ks": 0.03262165165202116,
+  },
+  "overlap": {
+    "a": [10.2, 11.5, 9.8, 10.9, 10.1, 11.0],
+    "b": [10.4, 10.0, 11.2, 10.7, 9.9, 10.6, 10.8],
+    "mwu": 0.8303242576557953,
+    "ksD": 0.35714285714285715,
+    "ks": 0.7001308145277134,
+  },
+  "ties": {
+    "a": [1, 2, 2, 3, 3, 3],
+    "b": [2, 3, 3, 4, 4, 5],
+    "mwu": 0.07840293453326791,
+    "ksD": 0.5,
+    "ks": 0.31802835406212954,
+  },
+  "pinpointMwu": {
+    "a": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    "b": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1],
+    "mwu": 0.019450444016954928,
+    "ksD": 0.25,
+    "ks": 0.49734233531361083,
+  },
+  "pinpointKs": {
+    "a": [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29],
+    "b": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39],
+    "mwu": 1.0,
+    "ksD": 0.5,
+    "ks": 0.008161678659143069,
+  },
+  "unequal": {
+    "a": [0.41, 0.52, 0.39, 0.47],
+    "b": [0.55, 0.61, 0.49, 0.58, 0.63, 0.5, 0.66, 0.59],
+    "mwu": 0.02185600909831368,
+    "ksD": 0.75,
+    "ks": 0.048085864568413156,
+  },
+};
+// special.kolmogorov(y)
+const KOLMOGOROV: Array<[number, number]> = [
+  [0.05, 1.0],
+  [0.3, 0.9999906941986655],
+  [0.5, 0.9639452436648751],
+  [0.8, 0.5441424115741981],
+  [0.99, 0.2808738392255489],
+  [1.0, 0.26999967167735456],
+  [1.2, 0.11224966667072497],
+  [1.5, 0.022217962616525127],
+  [2.0, 0.0006709252557796953],
+  [3.0, 3.045995948942526e-08],
+];
+
+const close = (got: number, want: number, what: string) =>
+  assert.ok(
+    Math.abs(got - want) <= 1e-6 * Math.max(want, 1e-3),
+    `${what}: got ${got}, SciPy gives ${want}`,
+  );
+
+Deno.test("Mann-Whitney U p-values match SciPy's asymptotic test, ties included", () => {
+  for (const [name, c] of Object.entries(CASES)) close(mannWhitneyU(c.a, c.b), c.mwu, name);
+});
+
+Deno.test("Kolmogorov-Smirnov statistics and p-values match SciPy", () => {
+  for (const [name, c] of Object.entries(CASES)) {
+    close(ksStatistic(c.a, c.b), c.ksD, `${name} D`);
+    close(kolmogorovSmirnov(c.a, c.b), c.ks, name);
+  }
+});
+
+Deno.test("the Kolmogorov distribution matches SciPy on both of its series", () => {
+  for (const [y, p] of KOLMOGOROV) close(kolmogorovSf(y), p, `K(${y})`);
+});
+
+Deno.test("each test catches what the other misses (Pinpoint's two examples)", () => {
+  // A shift of a discrete value: U sees it, KS does not.
+  assert.ok(mannWhitneyU(CASES.pinpointMwu.a, CASES.pinpointMwu.b) < 0.05);
+  assert.ok(kolmogorovSmirnov(CASES.pinpointMwu.a, CASES.pinpointMwu.b) > 0.4);
+  // A change of spread with the same median: KS sees it, U does not.
+  assert.ok(kolmogorovSmirnov(CASES.pinpointKs.a, CASES.pinpointKs.b) < 0.01);
+  assert.equal(mannWhitneyU(CASES.pinpointKs.a, CASES.pinpointKs.b), 1);
+});
+
+Deno.test("three values a side can never reach p <= 0.01; five can", () => {
+  const best3 = Math.min(
+    mannWhitneyU([1, 2, 3], [4, 5, 6]),
+    kolmogorovSmirnov([1, 2, 3], [4, 5, 6]),
+  );
+  assert.ok(best3 > 0.03, String(best3));
+  const five = kolmogorovSmirnov([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]);
+  assert.ok(five <= 0.01, String(five));
+  const four = kolmogorovSmirnov([1, 2, 3, 4], [6, 7, 8, 9]);
+  assert.ok(four > 0.01, String(four));
+});
+
+Deno.test("ranks average ties; erfc is symmetric; empty or non-finite samples are refused", () => {
+  assert.deepEqual(rankData([3, 1, 3, 2]), [3.5, 1, 3.5, 2]);
+  close(erfc(-1) + erfc(1), 2, "erfc symmetry");
+  assert.throws(() => mannWhitneyU([], [1]), /both samples need values \(got 0 and 1\)/);
+  assert.throws(() => kolmogorovSmirnov([1, NaN], [1]), /value NaN is not finite/);
+});
