@@ -371,6 +371,25 @@ export async function uninstallMesh(
     }
   }
   const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+  // Namespaces the charts themselves created (Cilium's cilium-spire): helm deletes them, the
+  // namespace controller finishes later; the next mesh starts only when they are gone.
+  const chartNamespaces = [
+    ...new Set([...mesh.controlPlane, ...mesh.nodeProxies].map((s) => s.namespace)),
+  ].filter((n) => n !== "kube-system" && !ownedSystemNamespaces(mesh).includes(n));
+  for (const ns of chartNamespaces) {
+    while (true) {
+      try {
+        await kube.core.readNamespace({ name: ns });
+      } catch (e) {
+        if (isNotFound(e)) break;
+        throw e;
+      }
+      if (Date.now() > deadline) {
+        throw new ClusterStageError("cleanup", `Namespace "${ns}"`, "still terminating");
+      }
+      await sleep(1000);
+    }
+  }
   // CRDs this mesh's install created (labelled by installMesh), and with them their objects.
   const crds = await kube.apiext.listCustomResourceDefinition({
     labelSelector: `${MANAGED_SELECTOR},${MESH_LABEL}=${mesh.name}`,

@@ -7,7 +7,7 @@ import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture
 import { resolveBinDir } from "../testenv/testenv.ts";
 import { connect, disconnect, isNotFound } from "./kube.ts";
 import { ClusterStageError } from "./deploy.ts";
-import { CLUSTER_MESHES, type ClusterMesh } from "./meshes.ts";
+import { CILIUM_CNI_VALUES_FILE, CLUSTER_MESHES, type ClusterMesh } from "./meshes.ts";
 import { applyMeshResources, installMesh, uninstallMesh } from "./mesh.ts";
 import { applyObjects } from "./deploy.ts";
 import { CLUSTER_NAMESPACES, renderNamespaces } from "./manifests.ts";
@@ -170,7 +170,8 @@ Deno.test({
 
       const ciliumChart = new URL("../../.testenv/charts/cilium/", import.meta.url).pathname;
       await t.step({
-        name: "the real Cilium chart installs with meshbench's values and uninstalls fully",
+        name: "the Cilium mesh changes the CNI release cluster:setup made and reverts it, " +
+          "never uninstalls it; releases meshbench did not label are refused",
         ignore: noCharts !== null,
         async fn() {
           const real = CLUSTER_MESHES.cilium;
@@ -178,6 +179,57 @@ Deno.test({
             ...real,
             install: real.install.map((s) => ({ ...s, repo: "", chart: ciliumChart + s.chart })),
           };
+          // No CNI release: the mesh has nothing to change, and says how to get one.
+          const none = await assertRejects(() => installMesh(kube, cilium, opts));
+          assertStringIncludes((none as Error).message, "cluster:setup --cni cilium");
+          // The CNI as ansible/roles/cni installs it: the shared values file, the labels.
+          const cni = (labels: string[]) =>
+            realRunner.run([
+              helm,
+              "upgrade",
+              "--install",
+              "cilium",
+              `${ciliumChart}cilium`,
+              "--namespace",
+              "kube-system",
+              ...labels,
+              `--values=${CILIUM_CNI_VALUES_FILE}`,
+              "--set=k8sServiceHost=127.0.0.1",
+              "--kube-context",
+              env.context,
+              "--kubeconfig",
+              env.kubeconfigPath,
+              "--wait",
+              "--timeout",
+              "300s",
+            ], { timeoutMs: 360_000 });
+          // Someone else's Cilium (no meshbench labels) is never touched.
+          await cni([]);
+          const foreign = await assertRejects(() => installMesh(kube, cilium, opts));
+          assertStringIncludes((foreign as Error).message, "meshbench did not create it");
+          // Relabelling it later would not make it meshbench's (its first revision has no
+          // labels): the release meshbench may change is one cluster:setup created.
+          const uninstallCni = () =>
+            realRunner.run([
+              helm,
+              "uninstall",
+              "cilium",
+              "--namespace",
+              "kube-system",
+              "--kube-context",
+              env.context,
+              "--kubeconfig",
+              env.kubeconfigPath,
+              "--wait",
+            ], { timeoutMs: 300_000 });
+          await uninstallCni();
+          await cni(["--labels=meshbench.io/managed=true,meshbench.io/cni=cilium"]);
+          const agents = async () =>
+            (await kube.core.listNamespacedPod({
+              namespace: "kube-system",
+              labelSelector: "k8s-app=cilium",
+            })).items.length;
+          assert(await agents() > 0, "the CNI's agents run");
           await installMesh(kube, cilium, opts);
           for (const sel of [...cilium.controlPlane, ...cilium.nodeProxies]) {
             const pods = await kube.core.listNamespacedPod({
@@ -189,14 +241,37 @@ Deno.test({
           // The chart's own Namespace for SPIRE (helm owns it, meshbench does not create it).
           const spire = await kube.core.readNamespace({ name: "cilium-spire" });
           assertEquals(spire.metadata?.labels?.["app.kubernetes.io/managed-by"], "Helm");
+          const values = async () =>
+            JSON.parse(
+              (await realRunner.run([
+                helm,
+                "get",
+                "values",
+                "cilium",
+                "--namespace",
+                "kube-system",
+                "--kube-context",
+                env.context,
+                "--kubeconfig",
+                env.kubeconfigPath,
+                "-o",
+                "json",
+              ], { timeoutMs: 30_000 })).stdout,
+            );
+          const meshed = await values();
+          assertEquals(meshed.ipam.mode, "kubernetes");
+          assertEquals(meshed.k8sServiceHost, "127.0.0.1", "the per-cluster value is kept");
+          assertEquals(meshed.authentication.mutual.spire.enabled, true);
           await uninstallMesh(kube, cilium, opts);
           const names = (await kube.core.listNamespace()).items.map((n) => n.metadata?.name);
-          assert(!names.includes("cilium-spire"), "cilium-spire removed");
-          const left = await kube.core.listNamespacedPod({
-            namespace: "kube-system",
-            labelSelector: "k8s-app=cilium",
-          });
-          assertEquals(left.items.length, 0, "cilium agents removed");
+          assert(!names.includes("cilium-spire"), "SPIRE removed with the mesh");
+          assert(await agents() > 0, "the CNI is still there after the mesh is gone");
+          const reverted = await values();
+          assertEquals(reverted.authentication.mutual.spire.enabled, false);
+          assertEquals(reverted.encryption.enabled, false);
+          assertEquals([reverted.ipam.mode, reverted.k8sServiceHost], ["kubernetes", "127.0.0.1"]);
+          // Test cleanup: the CNI release goes as the test made it.
+          await uninstallCni();
         },
       });
 
