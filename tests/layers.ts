@@ -29,6 +29,7 @@ export const LAYERS: Layer[] = [
       "lib/binaries.ts",
       "lib/process.ts",
       "lib/format.ts",
+      "lib/send_timing.ts",
       "lib/metric_vocabulary.ts",
       "lib/metric_values.ts",
       "lib/config_schema.ts",
