@@ -85,7 +85,7 @@ Deno.test("namespace enablement and helm command lines", () => {
 });
 
 Deno.test("cluster load points and baseline-first workloads", async () => {
-  const { baselineFirstWorkloads } = await import("./target.ts");
+  const { baselineFirstWorkloads } = await import("./addresses.ts");
   const { pointsOn } = await import("../workload.ts");
   const { workloadsByName } = await import("../workloads/mod.ts");
   const config = {

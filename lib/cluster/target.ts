@@ -14,6 +14,13 @@
 
 import type { PodLoad } from "../workload.ts";
 import { workloadsByName } from "../workloads/mod.ts";
+import {
+  baselineFirstWorkloads,
+  fortioTargetFor,
+  namespaceFor,
+  podDriver,
+  wsUrlsFor,
+} from "./addresses.ts";
 import type { StageContext, Target } from "../target.ts";
 import type { Requirement } from "../binaries.ts";
 import type { LoadPoint, LoadResult, MeshRef, ResourceUse, RunSpec } from "../types.ts";
@@ -158,40 +165,6 @@ async function writeState(runDir: string, s: ClusterState): Promise<void> {
   await Deno.rename(tmp, `${runDir}/${STATE}`);
 }
 
-/** The namespace a run uses: the baseline-* twin for the baseline, else the meshed one. */
-export function namespaceFor(workload: string, mesh: string): NamespaceSpec {
-  const meshed = CLUSTER_NAMESPACES.find((s) => s.workload === workload && s.meshed);
-  if (!meshed) {
-    throw new Error(
-      `Unknown cluster workload "${workload}" (known: ${
-        [...new Set(CLUSTER_NAMESPACES.map((s) => s.workload))].join(", ")
-      })`,
-    );
-  }
-  if (mesh !== "baseline") return meshed;
-  const base = CLUSTER_NAMESPACES.find((s) => s.workload === workload && !s.meshed);
-  // Workloads without a baseline twin in the design measure the baseline in their own
-  // namespace while no mesh is installed (checked by the caller).
-  return base ?? meshed;
-}
-
-/** Where fortio's load goes from the client pods of `ns`, as the workload defines it. */
-export function fortioTargetFor(ns: NamespaceSpec): { address: string; protocol: "http" | "grpc" } {
-  const [w] = workloadsByName([ns.workload]);
-  if (!w.pod?.fortio) {
-    throw new Error(
-      `Cannot run fortio for workload "${ns.workload}" on the cluster target: its pod load ` +
-        `is driven by ${w.pod?.driver ?? "nothing"}`,
-    );
-  }
-  return w.pod.fortio(ns.namespace);
-}
-
-/** The WebSocket echo service of a namespace, as the clients in it reach it. */
-export function wsUrlsFor(ns: NamespaceSpec): string[] {
-  return [`ws://ws-server.${ns.namespace}.svc.cluster.local:8080/`];
-}
-
 /**
  * Splits a WebSocket load point over `pods` client pods: connections as evenly as possible,
  * each pod's rate in proportion to its connections (every connection sends at the same
@@ -211,18 +184,6 @@ export function splitWsLoad(
 
 /** Where the client's files are in a ws-client pod (its working directory is /meshbench). */
 const WS_CLIENT_SCRIPT = WS_CLIENT_FILES[0];
-
-/** The pod-side load driver of a workload; an error names a workload without one. */
-function podDriver(workload: string): PodLoad["driver"] {
-  const [w] = workloadsByName([workload]);
-  if (!w.pod) throw new Error(`Workload "${workload}" has no pod side: it cannot run on a cluster`);
-  return w.pod.driver;
-}
-
-/** Workloads whose baseline must run before any mesh is installed (no baseline namespace). */
-export function baselineFirstWorkloads(workloads: string[]): string[] {
-  return workloads.filter((w) => !CLUSTER_NAMESPACES.some((s) => s.workload === w && !s.meshed));
-}
 
 /** The cluster target. `runner` runs helm and openssl; `helm` is the helm binary. */
 export class ClusterTarget implements Target {
@@ -1103,32 +1064,4 @@ export async function runPlacement(kube: Kube, namespace: string): Promise<{
   }
   const nodes = (m: Record<string, string>) => [...new Set(Object.values(m))].sort();
   return { clients, servers, clientNodes: nodes(clients), serverNodes: nodes(servers) };
-}
-
-/**
- * Runs `cleanup` once on SIGINT/SIGTERM (Ctrl-C), then exits 130; returns a function that
- * removes the handlers. Cleanup errors are printed, never swallowed.
- */
-export function cleanupOnSignal(cleanup: () => Promise<void>): () => void {
-  let running = false;
-  const handler = () => {
-    if (running) return;
-    running = true;
-    console.error("meshbench: interrupted, cleaning up the cluster ...");
-    cleanup().then(
-      () => Deno.exit(130),
-      (e) => {
-        console.error(
-          `meshbench: cleanup after interrupt failed: ${e instanceof Error ? e.message : e}`,
-        );
-        Deno.exit(1);
-      },
-    );
-  };
-  Deno.addSignalListener("SIGINT", handler);
-  Deno.addSignalListener("SIGTERM", handler);
-  return () => {
-    Deno.removeSignalListener("SIGINT", handler);
-    Deno.removeSignalListener("SIGTERM", handler);
-  };
 }

@@ -1,6 +1,7 @@
 // Test fixture: deploys the http workload on the named context, prints "deployed", then
 // waits to be interrupted; cleanupOnSignal must remove what it deployed and exit 130.
-import { cleanupOnSignal, ClusterTarget } from "../target.ts";
+import { ClusterTarget } from "../target.ts";
+import { cleanupOnSignal } from "../signal.ts";
 import { makeContext } from "./context.ts";
 
 const [kubeconfig, context, runDir] = Deno.args;
