@@ -22,7 +22,6 @@
  * @module
  */
 import { formatNumber, formatPct, meshLabel, rateLabel } from "./format.ts";
-import type { LoadedRun } from "./load_results.ts";
 import { type Direction, metricLabel, type MetricName, metricsFor } from "./metric_vocabulary.ts";
 import { type Measured, pooledValue } from "./metric_values.ts";
 import { kolmogorovSmirnov, mannWhitneyU } from "./rank_tests.ts";
