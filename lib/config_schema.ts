@@ -190,6 +190,15 @@ export const CONFIG_SCHEMA = {
       description:
         "a run fails when fewer than this % of its operations succeeded (HTTP 2xx/3xx, gRPC OK, no socket error or drop)",
     },
+    generatorLimitedPct: {
+      type: "number",
+      default: 10,
+      exclusiveMinimum: 0,
+      maximum: 1000,
+      "x-unit": "%",
+      description: "a fixed-rate run is generator-limited when the load generator's send-lag " +
+        "p99 exceeds this % of the baseline's p50 service time",
+    },
     noisyCvPct: {
       type: "number",
       default: 10,

@@ -341,6 +341,7 @@ function deriveSummary(
     target: manifest?.target ?? runs[0].target,
     baseline: config.baseline,
     noisyCvPct: config.noisyCvPct,
+    generatorLimitedPct: config.generatorLimitedPct,
     resamples: config.bootstrap.resamples,
     confidence: config.bootstrap.confidence,
     seed: config.seed,

@@ -50,6 +50,7 @@ import { workloadNames, workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
 import { percentile, summarize } from "./histogram.ts";
 import { runIndexEntry } from "./load_results.ts";
+import { isGeneratorLimited, sendTimingOf } from "./send_timing.ts";
 import { reservePorts } from "./local/ports.ts";
 import { currentOwner, describeOwner, markStaleInterrupted, staleRunDirs } from "./run_owner.ts";
 
@@ -441,24 +442,51 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
       target: manifest.target,
       baseline: ctx.config.baseline,
       noisyCvPct: ctx.config.noisyCvPct,
+      generatorLimitedPct: ctx.config.generatorLimitedPct,
       resamples: ctx.config.bootstrap.resamples,
       confidence: ctx.config.bootstrap.confidence,
       seed: ctx.config.seed,
     });
     // The report lists every run from this index instead of re-reading runs/.
     const index: RunIndexEntry[] = [];
+    const lagP99Ms = new Map<RunIndexEntry, number>();
     const notes = await forEachRunRecord(runDir, (record, file) => {
       builder.add(record);
-      index.push(runIndexEntry(file, record));
+      const entry = runIndexEntry(file, record);
+      index.push(entry);
+      const timing = sendTimingOf(record.load);
+      if (timing) lagP99Ms.set(entry, percentile(timing.sendLag, 99) / 1000);
     });
     // Said on the console too, not only inside summary.json.
     for (const n of notes) deps.log.warn(`collect skipped a run record: ${n}`);
     for (const n of notes) builder.note(n);
     const summary: Summary = builder.finish();
+    for (const [entry, lag] of lagP99Ms) {
+      entry.generatorLimited = runGeneratorLimited(summary, entry, lag, ctx.config);
+    }
     summary.runs = index.sort((a, b) => a.spec.seq - b.spec.seq);
     await writeJsonAtomic(join(runDir, "summary.json"), summary);
     return summary;
   });
+}
+
+/**
+ * Whether one run's send-lag p99 is above `generatorLimitedPct` % of the baseline's p50
+ * service time at its load point (the baseline group's, pooled over iterations).
+ */
+function runGeneratorLimited(
+  summary: Summary,
+  entry: RunIndexEntry,
+  lagP99Ms: number,
+  config: { baseline: string; generatorLimitedPct: number },
+): boolean {
+  const p = entry.spec.point;
+  const base = summary.groups.find((g) =>
+    g.mesh === config.baseline && g.workload === entry.spec.workload && g.mode === p.mode &&
+    g.tool === p.tool && g.rate === p.rate && g.iterations > 0
+  );
+  const p50 = base ? base.serviceTime?.p50Ms ?? base.latency.p50Ms : undefined;
+  return isGeneratorLimited(lagP99Ms, p50, config.generatorLimitedPct);
 }
 
 /** Stage: render `report.html`. */

@@ -750,6 +750,7 @@ function overheadPointTable(
           [
             o.noisyBaseline ? `noisy (CV ${(o.baselineCvPct ?? NaN).toFixed(0)} %)` : "",
             o.saturated ? "saturated" : "",
+            o.generatorLimited ? "generator-limited" : "",
           ].filter(Boolean).join("; "),
       },
     ],
@@ -759,6 +760,8 @@ function overheadPointTable(
       : "Within each metric, meshes are ranked from least to most " +
         "overhead. n = mesh/baseline iterations. Bold rows: the 95 % interval excludes zero. " +
         "Noisy: the baseline's coefficient of variation over iterations is above the threshold. " +
+        "Generator-limited: the load generator's send-lag p99 is above the configured share of " +
+        "the baseline's p50, so its lateness is in the latencies. " +
         'Metrics "as % of app" are shares of the application\'s own use, not increases.' +
         tableNote(captionNote),
   });

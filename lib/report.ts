@@ -88,7 +88,9 @@ export function findings(run: ReportRun): string[] {
           : `95 % CI ${formatPct(o.ci95[0])} to ${formatPct(o.ci95[1])}, n=${o.iterations.mesh}`;
         const added = formatAddedLatency(o);
         return `${meshLabel(o.mesh, o.emulated)} ${formatOverhead(o)} ` +
-          `(${n}${o.noisyBaseline ? ", noisy baseline" : ""}${o.saturated ? ", saturated" : ""})` +
+          `(${n}${o.noisyBaseline ? ", noisy baseline" : ""}${o.saturated ? ", saturated" : ""}${
+            o.generatorLimited ? ", generator-limited" : ""
+          })` +
           (added ? `, ${added} added` : "");
       });
       out.push(
@@ -120,6 +122,19 @@ export function overheadFigures(
     ]);
 }
 
+/**
+ * The run rows with collect's per-run `generatorLimited` flag: run records do not carry it
+ * (it needs the baseline's pooled p50), the summary's run index does.
+ */
+function withIndexFlags(run: ReportRun): readonly RunRow[] {
+  const flags = new Map((run.summary?.runs ?? []).map((e) => [e.spec.seq, e.generatorLimited]));
+  return run.runs.map((r) =>
+    r.generatorLimited !== undefined || flags.get(r.spec.seq) === undefined
+      ? r
+      : { ...r, generatorLimited: flags.get(r.spec.seq) }
+  );
+}
+
 /** Rows of the runs table before it lists only the runs that are not ok. */
 export const RUNS_TABLE_LIMIT = 300;
 
@@ -138,7 +153,12 @@ export function runsTable(all: readonly RunRow[], limit = RUNS_TABLE_LIMIT): Fig
       { header: "mesh", value: (r) => meshLabel(r.mesh.name, r.mesh.emulated) },
       { header: "rate", value: (r) => rateLabel(r.spec.point.rate, r.spec.point.mode) },
       { header: "iter", value: (r) => r.spec.iteration, numeric: true },
-      { header: "status", value: (r) => r.status + (r.reason ? `: ${r.reason}` : "") },
+      {
+        header: "status",
+        value: (r) =>
+          r.status + (r.generatorLimited ? " (generator-limited)" : "") +
+          (r.reason ? `: ${r.reason}` : ""),
+      },
       { header: "achieved/s", value: (r) => r.load ? r.load.achievedRate : "-", numeric: true },
       { header: "p50 ms", value: (r) => r.latency ? r.latency.p50Ms : "-", numeric: true },
       { header: "p99 ms", value: (r) => r.latency ? r.latency.p99Ms : "-", numeric: true },
@@ -147,7 +167,9 @@ export function runsTable(all: readonly RunRow[], limit = RUNS_TABLE_LIMIT): Fig
     ],
     rowClass: (r) => r.status === "ok" ? "" : "bad",
     caption: "Every measured run in execution order (baseline and meshes interleaved). " +
-      "Percentiles per run are shown for inspection only; the charts use merged histograms." +
+      "Percentiles per run are shown for inspection only; the charts use merged histograms. " +
+      "Generator-limited: the run's send-lag p99 is above the configured share of the " +
+      "baseline's p50, so its latencies carry the load generator's lateness." +
       shown,
   });
 }
@@ -479,7 +501,7 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
     "runs",
     "Runs",
     "",
-    [run.runs.length ? runsTable(run.runs) : notice("No valid run records.", "warning")],
+    [run.runs.length ? runsTable(withIndexFlags(run)) : notice("No valid run records.", "warning")],
   ));
   sections.push(section("provenance", "Provenance", "", provenanceFigures(run)));
 

@@ -13,6 +13,8 @@ import {
   summarize,
 } from "./histogram.ts";
 import { metricsFor, type MetricSource } from "./metric_vocabulary.ts";
+import { isGeneratorLimited, sendTimingOf } from "./send_timing.ts";
+import { CONFIG_DEFAULTS } from "./config_schema.ts";
 import { weightedValue } from "./metric_values.ts";
 import {
   bootstrapOverheads,
@@ -44,6 +46,11 @@ export interface SummaryOptions {
   resamples: number;
   confidence: number;
   seed: number;
+  /**
+   * Send-lag p99 above this % of the baseline's p50 service time flags a group and its
+   * overheads `generatorLimited` (config `generatorLimitedPct`; default its default).
+   */
+  generatorLimitedPct?: number;
   /** Problems met while reading records, carried into `notes`. */
   notes?: string[];
   now?: Date;
@@ -54,6 +61,9 @@ type KeptLoad =
   & Pick<LoadResult, "timing" | "achievedRate" | "durationS" | "operations" | "errors">
   & {
     latency: HistogramData;
+    /** Send lag and service time, for generators that know their intended send times. */
+    sendLag?: HistogramData;
+    serviceTime?: HistogramData;
   };
 
 /**
@@ -73,6 +83,7 @@ type Usable = Kept & { load: KeptLoad };
 
 function keep(r: RunRecord): Kept {
   const { spec, mesh, status, reason, resources, load } = r;
+  const timing = sendTimingOf(load);
   return {
     spec,
     mesh,
@@ -88,6 +99,8 @@ function keep(r: RunRecord): Kept {
           operations: load.operations,
           errors: load.errors,
           latency: compactHistogram(load.latency),
+          ...(timing ? { sendLag: compactHistogram(timing.sendLag) } : {}),
+          ...(timing?.serviceTime ? { serviceTime: compactHistogram(timing.serviceTime) } : {}),
         },
       }
       : {}),
@@ -166,6 +179,13 @@ function groupStats(rs: Kept[], usable: Usable[]): GroupStats {
       byName.set(x.name, e);
     }
   }
+  // Send timing only when every usable iteration has it: a partial pool would mislead.
+  const pooled = (k: "sendLag" | "serviceTime") =>
+    usable.length && usable.every((r) => r.load[k])
+      ? summarize(new HistogramSet(usable.map((r) => r.load[k]!)).merged())
+      : undefined;
+  const sendLag = pooled("sendLag");
+  const serviceTime = pooled("serviceTime");
   return {
     workload: first.spec.workload,
     mesh: first.spec.mesh,
@@ -180,6 +200,8 @@ function groupStats(rs: Kept[], usable: Usable[]): GroupStats {
     failed: rs.filter((r) => r.status === "failed" || r.status === "interrupted").length,
     saturated: rs.filter((r) => r.status === "saturated").length,
     latency: summarize(hist),
+    ...(sendLag ? { sendLag } : {}),
+    ...(serviceTime ? { serviceTime } : {}),
     histogram: hist,
     achievedRate: {
       mean: mean(rates),
@@ -279,6 +301,7 @@ export class SummaryBuilder {
       for (const { rs } of meshes.values()) histogramSets.delete(rs);
     }
     for (const k of keys) statsOf(k);
+    flagGeneratorLimited(stats, overheads, options, notes);
     stats.sort((a, b) =>
       a.workload.localeCompare(b.workload) || a.mode.localeCompare(b.mode) ||
       (a.rate ?? 0) - (b.rate ?? 0) || a.mesh.localeCompare(b.mesh)
@@ -303,6 +326,58 @@ export class SummaryBuilder {
       overheads,
       notes: this.#count ? notes : [...notes, "No run records found"],
     };
+  }
+}
+
+/**
+ * The baseline figure a generator's lag is held against: the baseline's p50 service time at
+ * the same load point (the system's own p50, without the lag), else its p50 response time.
+ */
+function baselineP50Ms(stats: readonly GroupStats[], g: GroupStats, baseline: string) {
+  const b = stats.find((x) =>
+    x.mesh === baseline && x.workload === g.workload && x.mode === g.mode && x.tool === g.tool &&
+    x.rate === g.rate
+  );
+  if (!b || b.iterations === 0) return undefined;
+  return b.serviceTime?.p50Ms ?? b.latency.p50Ms;
+}
+
+/**
+ * Marks the groups whose send-lag p99 exceeds `generatorLimitedPct` % of their baseline's
+ * p50, and every overhead of a load point where the baseline or the mesh group is marked; a
+ * note names them.
+ */
+function flagGeneratorLimited(
+  stats: readonly GroupStats[],
+  overheads: Overhead[],
+  options: SummaryOptions,
+  notes: string[],
+): void {
+  const pct = options.generatorLimitedPct ?? CONFIG_DEFAULTS.generatorLimitedPct;
+  const limited = new Set<string>();
+  for (const g of stats) {
+    if (!g.sendLag) continue;
+    const base = baselineP50Ms(stats, g, options.baseline);
+    g.generatorLimited = isGeneratorLimited(g.sendLag.p99Ms, base, pct);
+    if (g.generatorLimited) {
+      limited.add(`${g.workload}|${g.mode}|${g.tool}|${g.rate}|${g.mesh}`);
+      notes.push(
+        `Generator-limited: ${g.workload} ${g.mesh} at ${g.rate}/s (${g.tool}): send lag p99 ` +
+          `${g.sendLag.p99Ms} ms is above ${pct} % of the baseline's p50 ${base} ms; its ` +
+          `latencies carry the load generator's own lateness (service time p50 ${
+            g.serviceTime?.p50Ms ?? "n/a"
+          } ms)`,
+      );
+    }
+  }
+  for (const o of overheads) {
+    const g = stats.find((x) =>
+      x.workload === o.workload && x.mesh === o.mesh && x.rate === o.rate &&
+      x.mode !== "max-throughput"
+    );
+    if (!g?.sendLag) continue;
+    const key = (mesh: string) => `${g.workload}|${g.mode}|${g.tool}|${g.rate}|${mesh}`;
+    o.generatorLimited = limited.has(key(o.mesh)) || limited.has(key(options.baseline));
   }
 }
 

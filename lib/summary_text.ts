@@ -18,7 +18,9 @@ function ms(x: number | null): string {
 
 function cell(o: Overhead | undefined): string {
   if (!o) return "-";
-  const flags = `${o.saturated ? " SAT" : ""}${o.noisyBaseline ? " NOISY" : ""}`;
+  const flags = `${o.saturated ? " SAT" : ""}${o.noisyBaseline ? " NOISY" : ""}${
+    o.generatorLimited ? " GEN" : ""
+  }`;
   const single = o.ciMethod === "too-few-iterations";
   const pct = `${sign(o.overheadPct)}${fmt(o.overheadPct)}%`;
   const added = typeof o.deltaMs === "number"
@@ -69,6 +71,12 @@ export function formatSummary(s: Summary): string {
   }
   if (s.overheads.some((o) => o.ciMethod === "too-few-iterations")) {
     lines.push("n=1: one iteration of the baseline or the mesh: too few for an interval");
+  }
+  if (s.overheads.some((o) => o.generatorLimited)) {
+    lines.push(
+      "GEN: generator-limited: the load generator's send-lag p99 is above the configured share " +
+        "of the baseline's p50; its lateness is in the latency",
+    );
   }
   if (s.overheads.some((o) => o.noisyBaseline)) {
     lines.push("NOISY: the baseline's own CV is above the threshold; read overheads with care");

@@ -200,6 +200,11 @@ export interface RunRow {
   reason?: string;
   load?: Pick<LoadResult, "tool" | "timing" | "achievedRate" | "errors">;
   latency?: LatencySummary;
+  /**
+   * Its send-lag p99 was above `generatorLimitedPct` % of the baseline's p50 service time at
+   * its load point (set by collect in the run index); absent where not known.
+   */
+  generatorLimited?: boolean;
 }
 
 /** One entry of the run index in `summary.json`: a valid record's row and its file. */
@@ -293,6 +298,12 @@ export interface Overhead {
   noisyBaseline: boolean;
   /** True when any contributing run could not hold its requested rate. */
   saturated: boolean;
+  /**
+   * True when the baseline's or the mesh's load generator sent so late (send-lag p99 above
+   * `generatorLimitedPct` % of the baseline's p50 service time) that the latencies carry its
+   * lateness; absent where the tool does not know its intended send times.
+   */
+  generatorLimited?: boolean;
 }
 
 /** Pooled statistics of one (workload, mesh, load point) over its iterations. */
@@ -310,8 +321,19 @@ export interface GroupStats {
   iterations: number;
   failed: number;
   saturated: number;
-  /** Latency percentiles from the histogram merged over iterations (never averaged). */
+  /**
+   * Latency percentiles from the histogram merged over iterations (never averaged): the
+   * response time, from the intended send for open-loop tools (see `timing`).
+   */
   latency: LatencySummary;
+  /**
+   * Open-loop generators that know their intended send times: the send lag (intended to
+   * actual send) and the service time (from the actual send), merged over iterations.
+   */
+  sendLag?: LatencySummary;
+  serviceTime?: LatencySummary;
+  /** True when `sendLag.p99Ms` is above `generatorLimitedPct` % of the baseline's p50. */
+  generatorLimited?: boolean;
   histogram: Histogram;
   /** Achieved operations per second: mean over iterations, and the range. */
   achievedRate: { mean: number; min: number; max: number; cvPct: number };
