@@ -245,6 +245,15 @@ export const CONFIG_SCHEMA = {
           maximum: 256,
           description: "nginx workers per replica",
         },
+        proxyDelayMs: {
+          type: "number",
+          default: 0,
+          minimum: 0,
+          maximum: 10000,
+          description:
+            "test knob: every L7 server-side emulated proxy holds each HTTP request this " +
+            "long (a known regression for compare --gate); 0: off",
+        },
         basePort: {
           type: "integer",
           default: 18000,

@@ -60,12 +60,21 @@ export interface MeshPorts {
   inboundPorts: number[];
 }
 
-function globalSection(threads: number, pidfile: string): string {
+/**
+ * HAProxy Lua action of the `local.proxyDelayMs` test knob: holds the request for the given
+ * milliseconds before it is forwarded. `core.msleep` yields, so other requests go on.
+ */
+export const DELAY_LUA = `core.register_action("meshbench_delay", { "http-req" }, function(txn, ms)
+  core.msleep(tonumber(ms))
+end, 1)
+`;
+
+function globalSection(threads: number, pidfile: string, luaFile?: string): string {
   return `global
   nbthread ${threads}
   maxconn 8000
   pidfile ${pidfile}
-  ssl-default-bind-options ssl-min-ver TLSv1.2
+${luaFile ? `  lua-load ${luaFile}\n` : ""}  ssl-default-bind-options ssl-min-ver TLSv1.2
   ssl-default-server-options ssl-min-ver TLSv1.2
   tune.ssl.default-dh-param 2048
 `;
@@ -120,7 +129,9 @@ ${mode === "http" ? "  http-reuse always\n" : ""}${
 
 /**
  * HAProxy config of a server-side proxy: terminates mTLS (client certificate
- * required) and forwards to the local server replica(s).
+ * required) and forwards to the local server replica(s). With `delay` (the
+ * `local.proxyDelayMs` test knob), each HTTP request waits `ms` in the proxy before it is
+ * forwarded (L7 listeners only; opaque TCP has no requests to hold).
  */
 export function serverProxyConfig(opts: {
   layer: "l7" | "l4";
@@ -129,18 +140,26 @@ export function serverProxyConfig(opts: {
   certs: CertSet;
   /** Each listener: inbound mTLS port -> app port. */
   listeners: Array<{ name: string; protocol: Protocol; inboundPort: number; appPort: number }>;
+  /** Added delay per HTTP request, with the file holding {@linkcode DELAY_LUA}. */
+  delay?: { ms: number; luaFile: string };
 }): string {
-  let cfg = globalSection(opts.threads, opts.pidfile) + DEFAULTS;
+  const delayed = opts.delay !== undefined && opts.delay.ms > 0 &&
+    opts.listeners.some((l) => modeFor(opts.layer, l.protocol) === "http");
+  let cfg = globalSection(opts.threads, opts.pidfile, delayed ? opts.delay!.luaFile : undefined) +
+    DEFAULTS;
   for (const l of opts.listeners) {
     const mode = modeFor(opts.layer, l.protocol);
     const h2 = mode === "http" && l.protocol === "h2";
+    const hold = delayed && mode === "http"
+      ? `  http-request lua.meshbench_delay ${opts.delay!.ms}\n`
+      : "";
     cfg += `
 frontend ${l.name}_in
   mode ${mode}
   bind 127.0.0.1:${l.inboundPort} ssl crt ${opts.certs.server} ca-file ${opts.certs.ca} verify required${
       h2 ? " alpn h2" : mode === "http" ? " alpn http/1.1" : ""
     }
-  default_backend ${l.name}_app
+${hold}  default_backend ${l.name}_app
 
 backend ${l.name}_app
   mode ${mode}

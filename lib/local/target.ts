@@ -14,7 +14,7 @@ import type { LoadOutcome, StageContext, Target } from "../target.ts";
 import type { Requirement } from "../binaries.ts";
 import type { MeshRef, ResourceUse, RunSpec } from "../types.ts";
 import { generateCerts } from "./certs.ts";
-import { clientProxyConfig, LOCAL_MESHES, serverProxyConfig } from "./meshes.ts";
+import { clientProxyConfig, DELAY_LUA, LOCAL_MESHES, serverProxyConfig } from "./meshes.ts";
 import { portFree, portPlan, workloadPorts } from "./ports.ts";
 import {
   groupAlive,
@@ -89,6 +89,9 @@ function meshRef(name: string, config: BenchConfig, haproxyVersion: string): Mes
       mtls: "strict (client certificate required), ECDSA P-256, TLS 1.2+",
       layer: m.layer,
       proxyThreads: config.local.proxyThreads,
+      ...(config.local.proxyDelayMs > 0 && m.layer === "l7"
+        ? { injectedDelayMs: config.local.proxyDelayMs }
+        : {}),
     },
   };
 }
@@ -217,6 +220,10 @@ export class LocalTarget implements Target {
 
     const haproxy = (cfgPath: string) => [bin.haproxy, "-db", "-f", cfgPath];
     const threads = config.local.proxyThreads;
+    // Test knob: a known latency added by every L7 server-side proxy (a real regression to gate on).
+    const delay = config.local.proxyDelayMs > 0
+      ? { ms: config.local.proxyDelayMs, luaFile: join(localDir, "delay.lua") }
+      : undefined;
     for (const meshName of config.meshes) {
       const mesh = LOCAL_MESHES[meshName];
       if (mesh.layer === "none") {
@@ -270,7 +277,9 @@ export class LocalTarget implements Target {
                     inboundPort: s.inboundPorts[r],
                     appPort: s.serverPorts[r],
                   }],
+                  ...(delay ? { delay } : {}),
                 }),
+                ...(delay ? { [delay.luaFile]: DELAY_LUA } : {}),
               },
             );
           }
