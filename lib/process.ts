@@ -1,6 +1,8 @@
 /**
- * Starting the workloads' server processes (gRPC echo, WebSocket echo, redis-server, the ML
- * data server) and waiting, bounded, for the line each prints once it serves.
+ * Starting processes that outlive one command: servers in the foreground of this process,
+ * waited for, bounded, until they print the line that says they serve (`startServer`), and
+ * daemons detached in their own session that outlive a stage (`spawnDaemon`). Commands that
+ * run to completion go through the runner of `command.ts`.
  *
  * @module
  */
@@ -109,6 +111,23 @@ export async function startServer(cmd: string[], options: StartOptions): Promise
     );
   }
   return { name: options.name, pid: child.pid, output: () => out, exited, stop };
+}
+
+/** Starts `cmd` detached in a new session, stdout/stderr to `log`; returns its pid. */
+export async function spawnDaemon(cmd: string[], log: string, cwd?: string): Promise<number> {
+  const quoted = cmd.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+  const child = new Deno.Command("setsid", {
+    args: ["sh", "-c", `exec ${quoted} >>'${log}' 2>&1 </dev/null`],
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  // Reap it if it dies while we are alive, so liveness checks see it gone.
+  child.status.catch(() => {});
+  await Promise.resolve();
+  return child.pid;
 }
 
 /** A free TCP port on 127.0.0.1 (the OS picks it; it may be taken again before use). */

@@ -1,7 +1,7 @@
 /**
- * Local processes that outlive one stage: started in their own session (so one
- * signal stops a whole process group), logged to files, recorded by pid, and
- * measured from /proc.
+ * Local processes that outlive one stage (started by `spawnDaemon` in `../process.ts`, in
+ * their own session so one signal stops a whole process group, logged to files): recorded
+ * by pid, and measured from /proc.
  *
  * @module
  */
@@ -18,23 +18,6 @@ export interface ProcessInfo {
   pid: number;
   cmd: string[];
   log: string;
-}
-
-/** Starts `cmd` detached in a new session, stdout/stderr to `log`; returns its pid. */
-export async function spawnDaemon(cmd: string[], log: string, cwd?: string): Promise<number> {
-  const quoted = cmd.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
-  const child = new Deno.Command("setsid", {
-    args: ["sh", "-c", `exec ${quoted} >>'${log}' 2>&1 </dev/null`],
-    cwd,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  child.unref();
-  // Reap it if it dies while we are alive, so liveness checks see it gone.
-  child.status.catch(() => {});
-  await Promise.resolve();
-  return child.pid;
 }
 
 /** Process state letter from /proc, or undefined when the pid is gone. */

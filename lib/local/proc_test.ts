@@ -1,7 +1,8 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { portFree } from "./ports.ts";
-import { isAlive, ResourceSampler, spawnDaemon, stopGroup, waitForPort } from "./proc.ts";
+import { isAlive, ResourceSampler, stopGroup, waitForPort } from "./proc.ts";
+import { spawnDaemon } from "../process.ts";
 
 Deno.test("a busy daemon's CPU and memory are measured from /proc, and its group is stopped", async () => {
   const dir = await Deno.makeTempDir();

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { spawnDaemon } from "../process.ts";
 import { join } from "node:path";
 import { readJson, writeJsonAtomic } from "../run_dir.ts";
 import type { LoadOutcome, StageContext, Target } from "../target.ts";
@@ -23,7 +24,6 @@ import {
   type ProcessInfo,
   ResourceSampler,
   runsCommand,
-  spawnDaemon,
   stopGroup,
   waitForPort,
 } from "./proc.ts";
