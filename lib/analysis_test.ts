@@ -246,8 +246,8 @@ Deno.test("export --format csv writes one row per record of a fixture run, besid
     assert.equal(long.rows, data.rows.length);
     assert.ok(data.rows.every((x: MetricRow) => Number.isFinite(x.value)), "finite values");
     await assert.rejects(
-      () => exportRun(dir, { format: "smp" as "csv" }),
-      /format must be one of csv, got "smp"/,
+      () => exportRun(dir, { format: "xml" as "csv" }),
+      /format must be one of csv, smp, got "xml"/,
     );
     const empty = join(tmp, "empty");
     await Deno.mkdir(empty);

@@ -2,7 +2,9 @@
  * Exports a run for other tools. `csv`: one row per run record (failed ones too) with
  * a column per metric, for spreadsheets and pandas; with `long`, one row per record and
  * metric (the tidy rows of {@linkcode ./analysis.ts}). Both come from the same rows the
- * notebooks analyse.
+ * notebooks analyse. `smp`: the run as Service Mesh Performance messages, the format
+ * Meshery reads ({@linkcode ./smp.ts}), checked against `schema/smp.schema.json` before
+ * it is written.
  *
  * @module
  */
@@ -10,9 +12,11 @@ import { join, resolve } from "node:path";
 import { recordsCsv, rowsCsv, tidyRuns } from "./analysis.ts";
 import { type FileProblem, loadRun } from "./load_results.ts";
 import { writeTextAtomic } from "./run_dir.ts";
+import { validateSmp } from "./schema.ts";
+import { smpDocument } from "./smp.ts";
 
 /** Export formats. */
-export const EXPORT_FORMATS = ["csv"] as const;
+export const EXPORT_FORMATS = ["csv", "smp"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Options of {@linkcode exportRun}. */
@@ -20,7 +24,10 @@ export interface ExportOptions {
   format: ExportFormat;
   /** One row per record and metric instead of one per record (csv). */
   long?: boolean;
-  /** Where to write (default `<runDir>/records.csv`, or `rows.csv` with `long`); `-` for none. */
+  /**
+   * Where to write (default `<runDir>/records.csv`, `rows.csv` with `long`, `smp.json` for
+   * smp); `-` for none.
+   */
   output?: string;
 }
 
@@ -29,7 +36,7 @@ export interface ExportResult {
   /** The file written, or null when the text was only returned (`output: "-"`). */
   path: string | null;
   text: string;
-  /** Data rows written (without the header). */
+  /** Data rows written (without the header); for smp, experiments. */
   rows: number;
   /** Files of the run that could not be read: their records are not in the export. */
   problems: FileProblem[];
@@ -55,9 +62,24 @@ export async function exportRun(runDir: string, options: ExportOptions): Promise
         (run.problems.length ? ` (${run.problems.map((p) => p.problem).join("; ")})` : ""),
     );
   }
-  const text = options.long ? rowsCsv(data.rows) : recordsCsv(data);
-  const rows = options.long ? data.rows.length : data.records.length;
-  const output = options.output ?? join(runDir, options.long ? "rows.csv" : "records.csv");
+  let text: string;
+  let rows: number;
+  let file: string;
+  if (options.format === "smp") {
+    const doc = smpDocument(run);
+    if (doc.experiments.length === 0) {
+      throw new Error(`Cannot export ${runDir} as SMP: no run record has a load result`);
+    }
+    validateSmp(doc, `SMP export of ${runDir}`);
+    text = JSON.stringify(doc, null, 2) + "\n";
+    rows = doc.experiments.length;
+    file = "smp.json";
+  } else {
+    text = options.long ? rowsCsv(data.rows) : recordsCsv(data);
+    rows = options.long ? data.rows.length : data.records.length;
+    file = options.long ? "rows.csv" : "records.csv";
+  }
+  const output = options.output ?? join(runDir, file);
   if (output === "-") return { path: null, text, rows, problems: run.problems };
   try {
     await writeTextAtomic(output, text);

@@ -13,13 +13,14 @@ import run from "../schema/run.schema.json" with { type: "json" };
 import summary from "../schema/summary.schema.json" with { type: "json" };
 import manifest from "../schema/manifest.schema.json" with { type: "json" };
 import config from "../schema/config.schema.json" with { type: "json" };
+import smp from "../schema/smp.schema.json" with { type: "json" };
 import type { Histogram, Manifest, RunRecord, Summary } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 const ajv = new (Ajv2020 as any)({ allErrors: true, strict: false });
 // deno-lint-ignore no-explicit-any
 (addFormats as any)(ajv);
-for (const s of [config, common, histogram, run, summary, manifest]) ajv.addSchema(s);
+for (const s of [config, common, histogram, run, summary, manifest, smp]) ajv.addSchema(s);
 
 /** A file does not match its schema. */
 export class SchemaError extends Error {
@@ -84,4 +85,8 @@ export const validateSummary: (data: unknown, file?: string) => Summary = valida
 /** Validates `manifest.json`. */
 export const validateManifest: (data: unknown, file?: string) => Manifest = validator(
   `${BASE}manifest.schema.json`,
+);
+/** Validates an SMP export (`export --format smp`) against `schema/smp.schema.json`. */
+export const validateSmp: (data: unknown, file?: string) => Record<string, unknown> = validator(
+  `${BASE}smp.schema.json`,
 );

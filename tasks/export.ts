@@ -1,4 +1,4 @@
-/** Task: export a run for other tools (CSV for spreadsheets and pandas). */
+/** Task: export a run for other tools (CSV for spreadsheets and pandas, SMP for Meshery). */
 import {
   checkOutputFile,
   EXIT,
@@ -13,9 +13,11 @@ import { EXPORT_FORMATS, type ExportFormat, exportRun } from "../lib/export.ts";
 
 const SPEC: TaskSpec = {
   name: "export",
-  usage: "[RUN_DIR] --format csv",
-  description: `Writes the run's records for other tools, from the same tidy rows the notebooks
-analyse (lib/analysis.ts; columns in docs/analysis.md).
+  usage: "[RUN_DIR] --format csv|smp",
+  description: `Writes the run's records for other tools: csv from the same tidy rows the notebooks
+analyse (lib/analysis.ts; columns in docs/analysis.md); smp as Service Mesh Performance messages
+(v0.6.1, the format Meshery reads), one experiment per workload, mesh and load point, checked
+against schema/smp.schema.json before it is written.
 RUN_DIR (or --run DIR): default $MESHBENCH_RUN_DIR, else the newest under --out.
 Files of the run that cannot be read are left out and named on stderr.
 Exit codes here: 0 written, 1 could not read the run or write the file, 2 bad input.`,
@@ -24,10 +26,11 @@ Exit codes here: 0 written, 1 could not read the run or write the file, 2 bad in
     run: FLAGS.run,
     format: {
       type: "string",
-      arg: "csv",
+      arg: "csv|smp",
       help: "csv: one row per run record (failed ones too, with their reason): its inputs, " +
         "status and flags, then one column per metric (per-record latency percentiles in ms, " +
-        "achieved rate, errors, CPU and memory)",
+        "achieved rate, errors, CPU and memory). smp: Service Mesh Performance (v0.6.1) " +
+        "messages per workload, mesh and load point, as Meshery reads them (docs/analysis.md)",
     },
     long: {
       type: "boolean",
@@ -36,8 +39,8 @@ Exit codes here: 0 written, 1 could not read the run or write the file, 2 bad in
     output: {
       type: "string",
       arg: "FILE",
-      help: 'where to write (default RUN_DIR/records.csv, or RUN_DIR/rows.csv with --long); "-" ' +
-        "prints to stdout",
+      help: "where to write (default RUN_DIR/records.csv, RUN_DIR/rows.csv with --long, " +
+        'RUN_DIR/smp.json with --format smp); "-" prints to stdout',
     },
   },
   positionals: { min: 0, max: 1, name: "RUN_DIR" },
@@ -57,6 +60,9 @@ if (import.meta.main) {
         `Invalid --format: expected one of ${EXPORT_FORMATS.join(", ")}, got "${format}"`,
       );
     }
+    if (format === "smp" && values.long === true) {
+      throw new UsageError('Invalid --long: it applies to --format csv only, got "--format smp"');
+    }
     const dir = await runDirArgument(cli);
     const output = values.output as string | undefined;
     if (output !== undefined && output !== "-") await checkOutputFile(output, "--output");
@@ -67,7 +73,11 @@ if (import.meta.main) {
     });
     for (const p of r.problems) console.error(`warning: ${p.file}: ${p.problem} (left out)`);
     if (r.path === null) await Deno.stdout.write(new TextEncoder().encode(r.text));
-    else console.log(`Wrote ${r.rows} rows to ${r.path}`);
+    else {
+      console.log(
+        `Wrote ${r.rows} ${format === "smp" ? "experiments" : "rows"} to ${r.path}`,
+      );
+    }
     return EXIT.ok;
   });
 }

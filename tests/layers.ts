@@ -58,6 +58,7 @@ export const LAYERS: Layer[] = [
       "lib/load_results.ts",
       "lib/compare.ts",
       "lib/gate.ts",
+      "lib/smp.ts",
       "lib/notebooks.ts",
     ],
     may: ["core"],
