@@ -14,6 +14,7 @@ import {
   meshLabel,
   rateLabel,
 } from "./format.ts";
+import { gateLabel, LOW_THRESHOLD } from "./gate.ts";
 import { loadRun } from "./load_results.ts";
 import { metricLabel, overheadLabel } from "./metric_vocabulary.ts";
 import { comparisonPlot } from "./plots.ts";
@@ -95,6 +96,29 @@ export function comparisonFigures(c: Comparison): Figure[] {
         { header: "verdict", value: (d) => d.exceedsNoise ? "exceeds noise" : d.note ?? "noise" },
       ],
       rowClass: (d) => d.exceedsNoise ? "significant" : "",
+    }),
+    table("Gate verdicts (compare --gate)", c.gate.results, {
+      caption: `Pinpoint's rule over per-iteration values: the smaller p-value of Mann-Whitney U ` +
+        `and Kolmogorov-Smirnov; different at p <= ${LOW_THRESHOLD}, same above the high ` +
+        "threshold, else inconclusive. A regression (different, the bad way, beyond the " +
+        `alert threshold) fails the gate. ${
+          c.gate.failed ? "This comparison FAILS the gate." : "This comparison passes the gate."
+        }`,
+      columns: [
+        { header: "what", value: gateLabel },
+        { header: "change", value: (r) => formatPct(r.changePct), numeric: true },
+        { header: "better", value: (r) => r.better },
+        {
+          header: "alert",
+          value: (r) => r.alertThresholdPct === null ? "off" : `${r.alertThresholdPct} %`,
+          numeric: true,
+        },
+        { header: "p", value: (r) => r.pValue.toPrecision(2), numeric: true },
+        { header: "same above", value: (r) => String(r.highThreshold), numeric: true },
+        { header: "n (A/B)", value: (r) => `${r.values.a.length}/${r.values.b.length}` },
+        { header: "verdict", value: (r) => r.regression ? `${r.verdict}: regression` : r.verdict },
+      ],
+      rowClass: (r) => r.regression ? "significant" : "",
     }),
     c.overheadChanges.length
       ? table("Overheads vs baseline, A and B", c.overheadChanges, {

@@ -77,6 +77,13 @@ Deno.test("writeComparison writes JSON and HTML, and refuses a run with no recor
     assert.equal(json.differences.length, 44);
     const html = await Deno.readTextFile(r.html);
     assert.match(html, /<svg[^>]*class="plot-/);
+    assert.match(html, /Gate verdicts \(compare --gate\)/);
+    assert.equal(
+      json.gate.results.length,
+      json.gate.results.filter((r: { verdict: string }) =>
+        ["different", "same", "inconclusive, run more"].includes(r.verdict)
+      ).length,
+    );
     assert.doesNotMatch(html, /<script/);
     await assert.rejects(
       () => writeComparison(dirA, join(tmp, "nope"), { out }),
