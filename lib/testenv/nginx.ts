@@ -26,6 +26,8 @@ export interface TestNginxOptions {
   capacityPerS?: number;
   /** Requests that may wait for their turn under `capacityPerS` (default 1,000,000). */
   queue?: number;
+  /** CPUs to pin nginx to (`taskset -c` list, e.g. "0"); unpinned when absent. */
+  cpus?: string;
 }
 
 /** Starts nginx (`nginx` on PATH or in /usr/sbin) serving `GET /` on 127.0.0.1. */
@@ -63,7 +65,9 @@ http {
 }
 `,
   );
-  const server = await startServer([nginx, "-p", dir, "-c", conf, "-e", "stderr"], {
+  // taskset execs nginx, so the pid stays nginx's and its workers inherit the affinity.
+  const pin = options.cpus === undefined ? [] : ["taskset", "-c", options.cpus];
+  const server = await startServer([...pin, nginx, "-p", dir, "-c", conf, "-e", "stderr"], {
     name: "test nginx",
     ready: /start worker process/,
   });

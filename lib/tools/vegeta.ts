@@ -80,6 +80,8 @@ export interface VegetaRunInfo {
   durationS: number;
   connections: number;
   toolVersion: string;
+  /** How vegeta ran (recorded as `extra.generator`); vegeta's defaults when absent. */
+  generator?: VegetaGenerator;
 }
 
 /**
@@ -183,6 +185,7 @@ export function vegetaResult(rows: VegetaRow[], info: VegetaRunInfo): LoadResult
     latency: hist.toHistogram(),
     extra: {
       intervalNs: Number(intervalNs),
+      generator: info.generator ?? {},
       completedInWindow,
       windowShiftMs: Number(shiftNs) / 1e6,
       sentRate: sentInWindow / info.durationS,
@@ -194,6 +197,22 @@ export function vegetaResult(rows: VegetaRow[], info: VegetaRunInfo): LoadResult
   };
 }
 
+/**
+ * How the vegeta process runs: what decides how late it sends (its send lag). Every field
+ * absent is vegeta as it comes: Go's GOMAXPROCS (every CPU), 10 workers growing without
+ * bound, no CPU pinning. Recorded with each result (`extra.generator`).
+ */
+export interface VegetaGenerator {
+  /** GOMAXPROCS of the vegeta process. */
+  gomaxprocs?: number;
+  /** `-workers`: workers started up front. */
+  workers?: number;
+  /** `-max-workers`: the most workers vegeta may grow to. */
+  maxWorkers?: number;
+  /** CPUs the vegeta process is pinned to (a `taskset -c` list, e.g. "1"). */
+  cpus?: string;
+}
+
 /** The `vegeta attack` command for a fixed-rate point. */
 export function vegetaAttackCommand(opts: {
   vegeta: string;
@@ -203,8 +222,13 @@ export function vegetaAttackCommand(opts: {
   durationS: number;
   connections: number;
   timeoutS?: number;
+  generator?: VegetaGenerator;
 }): string[] {
+  const g = opts.generator ?? {};
+  // `env` and `taskset` exec vegeta, so the spawned pid is vegeta's own (resource sampling).
   return [
+    ...(g.gomaxprocs !== undefined ? ["env", `GOMAXPROCS=${g.gomaxprocs}`] : []),
+    ...(g.cpus !== undefined ? ["taskset", "-c", g.cpus] : []),
     opts.vegeta,
     "attack",
     `-targets=${opts.targetsFile}`,
@@ -215,5 +239,7 @@ export function vegetaAttackCommand(opts: {
     `-timeout=${opts.timeoutS ?? 10}s`,
     "-max-body=0",
     "-keepalive=true",
+    ...(g.workers !== undefined ? [`-workers=${g.workers}`] : []),
+    ...(g.maxWorkers !== undefined ? [`-max-workers=${g.maxWorkers}`] : []),
   ];
 }

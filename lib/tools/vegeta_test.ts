@@ -254,3 +254,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the generator setting goes on vegeta's command line and into the result", () => {
+  const base = {
+    vegeta: "/bin/vegeta",
+    targetsFile: "t",
+    outFile: "o",
+    rate: 500,
+    durationS: 5,
+    connections: 8,
+  };
+  const plain = vegetaAttackCommand(base);
+  assertEquals(plain[0], "/bin/vegeta");
+  assert(!plain.some((a) => a.startsWith("-workers") || a.startsWith("-max-workers")));
+  const tuned = vegetaAttackCommand({
+    ...base,
+    generator: { gomaxprocs: 1, cpus: "1", workers: 8, maxWorkers: 8 },
+  });
+  // env and taskset exec vegeta: the spawned pid is vegeta's, for resource sampling.
+  assertEquals(tuned.slice(0, 6), ["env", "GOMAXPROCS=1", "taskset", "-c", "1", "/bin/vegeta"]);
+  assert(tuned.includes("-workers=8") && tuned.includes("-max-workers=8"));
+  const rows = parseVegetaCsv(csv);
+  const info = { rate: 200, durationS: 1, connections: 4, toolVersion: "x" };
+  assertEquals(vegetaResult(rows, info).extra!.generator, {});
+  assertEquals(
+    vegetaResult(rows, { ...info, generator: { gomaxprocs: 1 } }).extra!.generator,
+    { gomaxprocs: 1 },
+  );
+});

@@ -7,9 +7,27 @@
 import { standardPoints } from "../plan.ts";
 import { join, relative } from "node:path";
 import type { Workload, WorkloadEnv } from "../workload.ts";
-import { parseVegetaCsv, vegetaAttackCommand, vegetaResult } from "../tools/vegeta.ts";
+import {
+  parseVegetaCsv,
+  vegetaAttackCommand,
+  type VegetaGenerator,
+  vegetaResult,
+} from "../tools/vegeta.ts";
 import { parseWrk, wrkCommand, wrkScript } from "../tools/wrk.ts";
 import type { LoadPoint } from "../types.ts";
+
+/**
+ * How the local target runs vegeta, chosen by measuring (`deno task bench:send-lag`, see
+ * docs/methodology.md): GOMAXPROCS=1 had the lowest send-lag p99 against the baseline's p50
+ * (median over 5 interleaved rounds at 500/s: 52x, vegeta as it comes 225x, fixed workers 71x,
+ * pinned to one CPU 112x, pinned apart from nginx 86-102x; measured on the 2-core machine while
+ * ~8 other agents kept its load average at 16-19, so the tail is mostly their scheduling). No
+ * setting moves the median lag (~0.6 ms everywhere), as expected where Go's runtime sleeps in epoll_wait with
+ * millisecond timeouts (sub-millisecond waits become 1 ms), so a sleeping Go pacer sends 0-1 ms
+ * late. One P still sends 2,000/s (the full profile's top rate) with room to spare; a shortfall
+ * would show in `extra.sentRate` and the saturation reason.
+ */
+export const LOCAL_VEGETA_GENERATOR: VegetaGenerator = { gomaxprocs: 1 };
 
 /** Response body size, as in the Istio performance docs' 1 kB payload. */
 export const BODY_BYTES = 1024;
@@ -66,6 +84,7 @@ async function runVegeta(
       rate,
       durationS,
       connections,
+      generator: LOCAL_VEGETA_GENERATOR,
     }),
     { timeoutMs: (durationS + 30) * 1000, signal: env.signal, onSpawn: onLoadgen },
   );
@@ -136,6 +155,7 @@ export const httpWorkload: Workload = {
           durationS: p.durationS,
           connections: p.connections,
           toolVersion: env.bin["vegeta@version"] ?? "unknown",
+          generator: LOCAL_VEGETA_GENERATOR,
         }),
         raw: [relative(env.runDir, bin)],
       };
