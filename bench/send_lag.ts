@@ -16,7 +16,9 @@
  *
  * Candidates: vegeta as it comes; GOMAXPROCS=1; workers fixed at the connection count; vegeta
  * pinned to CPU 1 with the servers free; vegeta pinned to CPU 1 and nginx to CPU 0; the last
- * with GOMAXPROCS=1 too. The figures depend on the machine's load: the load average is
+ * with GOMAXPROCS=1 too. As a reference beside them, meshbench's own WebSocket client at the
+ * same rate against three echo servers (its pacer does not sleep in Go's millisecond epoll
+ * timeouts): its send lag against the same yardstick. The figures depend on the machine's load: the load average is
  * printed with them. Writes `bench/out/send-lag-<time>.json`.
  *
  * Flags: `--rounds N` (default 3), `--rate R` and `--duration S` (default: the config's).
@@ -31,6 +33,8 @@ import { findBinary } from "../lib/binaries.ts";
 import { mergeHistograms, percentile } from "../lib/histogram.ts";
 import { sendTimingOf } from "../lib/send_timing.ts";
 import { startTestNginx, type TestNginx } from "../lib/testenv/nginx.ts";
+import { freePort, type ServerProcess, startServer } from "../lib/process.ts";
+import { runWsLoad } from "../lib/tools/ws_client.ts";
 import {
   parseVegetaCsv,
   vegetaAttackCommand,
@@ -157,12 +161,54 @@ export interface CandidateFigures {
   medianRoundRatioPct: number;
 }
 
+/**
+ * A reference, not an HTTP candidate: meshbench's own WebSocket client (its pacer waits on a
+ * futex in a worker, with sub-millisecond timeouts) at the same rate against three real echo
+ * servers: how late a pacer that does not sleep in Go's millisecond epoll timeouts sends on
+ * this machine now, the figure a paced HTTP client built the same way could start from.
+ */
+async function wsReference(rate: number, durationS: number): Promise<Histogram> {
+  const echo = new URL("../servers/ws_echo.ts", import.meta.url).pathname;
+  const servers: ServerProcess[] = [];
+  try {
+    const ports = [freePort(), freePort(), freePort()];
+    for (const port of ports) {
+      servers.push(
+        await startServer([Deno.execPath(), "run", "--allow-net", echo, "--port", String(port)], {
+          name: "ws_echo",
+          ready: /listening on/,
+        }),
+      );
+    }
+    const { result } = await runWsLoad(realRunner, {
+      urls: ports.map((p) => `ws://127.0.0.1:${p}/`),
+      connections: CONNECTIONS,
+      rate,
+      durationS,
+    });
+    return sendTimingOf(result)!.sendLag;
+  } finally {
+    for (const s of servers) await s.stop();
+  }
+}
+
+/** The WebSocket client's send lag against the same yardstick (no service time of its own). */
+export interface WsReferenceFigures {
+  name: string;
+  sendLagP50Ms: number;
+  sendLagP99Ms: number;
+  commonRatioPct: number;
+  roundRatiosPct: number[];
+  medianRoundRatioPct: number;
+}
+
 /** Runs every candidate `rounds` times, interleaved, and returns their figures. */
 export async function sendLagBench(
   options: { rounds: number; rate: number; durationS: number },
-): Promise<CandidateFigures[]> {
+): Promise<{ candidates: CandidateFigures[]; wsReference: WsReferenceFigures }> {
   const dir = await Deno.makeTempDir({ prefix: "meshbench-send-lag-" });
   const samples = new Map<string, Sample[]>(CANDIDATES.map((c) => [c.name, []]));
+  const wsLags: Histogram[] = [];
   try {
     for (let r = 1; r <= options.rounds; r++) {
       for (const c of CANDIDATES) {
@@ -173,6 +219,11 @@ export async function sendLagBench(
             `service p50 ${ms(percentile(s.service, 50)).toFixed(3)} ms`,
         );
       }
+      const lag = await wsReference(options.rate, options.durationS);
+      wsLags.push(lag);
+      console.error(
+        `round ${r} ws-client reference: send lag p99 ${ms(percentile(lag, 99)).toFixed(3)} ms`,
+      );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -186,7 +237,9 @@ export async function sendLagBench(
     { length: options.rounds },
     (_, r) => Math.min(...CANDIDATES.map((c) => serviceP50(samples.get(c.name)![r]))),
   );
-  return CANDIDATES.map((c) => {
+  const wsLag = mergeHistograms(wsLags);
+  const wsRounds = wsLags.map((l, r) => percentile(l, 99) / roundReference[r] * 100);
+  const figures = CANDIDATES.map((c) => {
     const ss = samples.get(c.name)!;
     const rounds = ss.map((s, r) => percentile(s.sendLag, 99) / roundReference[r] * 100);
     const lag = mergeHistograms(ss.map((s) => s.sendLag));
@@ -206,6 +259,17 @@ export async function sendLagBench(
       medianRoundRatioPct: median(rounds),
     };
   });
+  return {
+    candidates: figures,
+    wsReference: {
+      name: "reference: meshbench ws-client (futex pacer), WebSocket",
+      sendLagP50Ms: ms(percentile(wsLag, 50)),
+      sendLagP99Ms: ms(percentile(wsLag, 99)),
+      commonRatioPct: percentile(wsLag, 99) / reference * 100,
+      roundRatiosPct: wsRounds,
+      medianRoundRatioPct: median(wsRounds),
+    },
+  };
 }
 
 if (import.meta.main) {
@@ -230,7 +294,7 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const loadBefore = Deno.loadavg();
-  const figures = await sendLagBench({ rounds, rate, durationS });
+  const { candidates: figures, wsReference: ws } = await sendLagBench({ rounds, rate, durationS });
   const loadAfter = Deno.loadavg();
   console.log(
     `send lag vs the baseline's p50 at ${rate}/s, ${durationS} s x ${rounds} rounds, ` +
@@ -253,6 +317,13 @@ if (import.meta.main) {
         `  (${f.roundRatiosPct.map((x) => x.toFixed(0)).join(", ")})`,
     );
   }
+  console.log(
+    ws.name.padEnd(40) + ws.sendLagP50Ms.toFixed(3).padStart(9) +
+      ws.sendLagP99Ms.toFixed(3).padStart(9) + "-".padStart(9) + "-".padStart(9) +
+      "-".padStart(8) + `${ws.commonRatioPct.toFixed(0)}%`.padStart(8) +
+      `${ws.medianRoundRatioPct.toFixed(0)}%`.padStart(9) +
+      `  (${ws.roundRatiosPct.map((x) => x.toFixed(0)).join(", ")})`,
+  );
   const best = [...figures].sort((a, b) => a.medianRoundRatioPct - b.medianRoundRatioPct)[0];
   console.log(
     `ratios: send-lag p99 over the baseline's p50 service time, in %: "own" against the ` +
@@ -265,7 +336,14 @@ if (import.meta.main) {
   await Deno.writeTextFile(
     file,
     JSON.stringify(
-      { rate, durationS, rounds, loadAverage: { before: loadBefore, after: loadAfter }, figures },
+      {
+        rate,
+        durationS,
+        rounds,
+        loadAverage: { before: loadBefore, after: loadAfter },
+        figures,
+        wsReference: ws,
+      },
       null,
       2,
     ) + "\n",

@@ -5,6 +5,9 @@ import { listRunFiles, readJson } from "../lib/run_dir.ts";
 import { validateManifest, validateSummary } from "../lib/schema.ts";
 import { isAlive } from "../lib/local/proc.ts";
 import type { LocalState } from "../lib/local/target.ts";
+import { sendTimingOf } from "../lib/send_timing.ts";
+import type { RunRecord } from "../lib/types.ts";
+import { LOCAL_VEGETA_GENERATOR } from "../lib/workloads/http.ts";
 import { freeLocal, onlyRunDir, quickConfig, runTask, tempSetup } from "./helpers.ts";
 
 Deno.test({
@@ -63,6 +66,21 @@ Deno.test({
     assert(
       summary.overheads.some((o) => o.metric === "latency_p99_ms" && o.mesh === "sidecar-emu"),
     );
+    // Every vegeta run records how vegeta ran, its send lag and its service time; collect
+    // pools them per group and judges each run and group against the baseline's p50.
+    for (const f of first) {
+      const r = await readJson(f) as RunRecord;
+      assertEquals(r.load?.extra?.generator, LOCAL_VEGETA_GENERATOR, f);
+      const timing = sendTimingOf(r.load)!;
+      assertEquals(timing.sendLag.total, r.load!.latency.total, f);
+      assertEquals(timing.serviceTime!.total, r.load!.latency.total, f);
+      // The vegeta process is sampled as the load generator through env's exec.
+      assert(r.resources.some((x) => x.component === "loadgen" && x.samples > 0), f);
+    }
+    for (const g of summary.groups) {
+      assert(g.sendLag && g.serviceTime && typeof g.generatorLimited === "boolean", g.mesh);
+    }
+    assert(summary.runs!.every((e) => typeof e.generatorLimited === "boolean"));
     await Deno.stat(join(runDir, "report.html"));
     const state = await readJson(join(runDir, "local", "state.json")) as LocalState;
     assert(state.stopped && state.processes.every((p) => !isAlive(p.pid)));
