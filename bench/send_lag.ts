@@ -262,7 +262,7 @@ export async function sendLagBench(
   return {
     candidates: figures,
     wsReference: {
-      name: "reference: meshbench ws-client (futex pacer), WebSocket",
+      name: "ref: ws-client (futex pacer, WebSocket)",
       sendLagP50Ms: ms(percentile(wsLag, 50)),
       sendLagP99Ms: ms(percentile(wsLag, 99)),
       commonRatioPct: percentile(wsLag, 99) / reference * 100,
