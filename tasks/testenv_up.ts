@@ -1,7 +1,8 @@
 /**
  * `deno task testenv:up`: starts the local test control plane (etcd, kube-apiserver,
  * kube-controller-manager, kube-scheduler, kwok and, unless `--no-metrics-server`,
- * metrics-server serving metrics.k8s.io) and prints `KUBECONFIG=<path>` and
+ * metrics-server serving metrics.k8s.io; with `--real-node`, a real node on this machine:
+ * containerd, kubelet, kube-proxy and CoreDNS, see lib/testenv/realnode.ts) and prints `KUBECONFIG=<path>` and
  * `CONTEXT=<name>` for `deno task deploy --target cluster --context <name>`.
  *
  * @module
@@ -15,7 +16,7 @@ const SPEC: TaskSpec = {
     "Exit codes here: 0 up, 1 failed, 2 bad flags, 3 binaries missing (.ci/install_testenv.sh).",
   flags: {
     dir: { type: "string", arg: "DIR", help: `state directory (default: ${DEFAULT_STATE_DIR})` },
-    nodes: { type: "string", arg: "N", help: "kwok nodes (default: 3)" },
+    nodes: { type: "string", arg: "N", help: "kwok nodes (default: 3; 0 with --real-node)" },
     "bin-dir": {
       type: "string",
       arg: "DIR",
@@ -25,6 +26,16 @@ const SPEC: TaskSpec = {
       type: "boolean",
       negatable: true,
       help: "serve metrics.k8s.io (default: yes)",
+    },
+    "real-node": {
+      type: "boolean",
+      help: "also run a real node here: containerd, kubelet, kube-proxy, CoreDNS (root; " +
+        ".ci/install_realnode.sh)",
+    },
+    "images-dir": {
+      type: "string",
+      arg: "DIR",
+      help: "the real node's image archives (default: .testenv/images)",
     },
   },
 };
@@ -41,11 +52,16 @@ if (import.meta.main) {
     nodes?: string;
     "bin-dir"?: string;
     "metrics-server"?: boolean;
+    "real-node"?: boolean;
+    "images-dir"?: string;
   };
-  const nodes = Number(values.nodes ?? "3");
-  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 1000) {
+  const realNode = values["real-node"] ?? false;
+  // kwok nodes: 3 by default, none beside a real node unless asked for.
+  const nodes = Number(values.nodes ?? (realNode ? "0" : "3"));
+  const min = realNode ? 0 : 1;
+  if (!Number.isInteger(nodes) || nodes < min || nodes > 1000) {
     console.error(
-      `error: Invalid --nodes: expected an integer from 1 to 1000, got "${values.nodes}"`,
+      `error: Invalid --nodes: expected an integer from ${min} to 1000, got "${values.nodes}"`,
     );
     Deno.exit(2);
   }
@@ -55,6 +71,8 @@ if (import.meta.main) {
       nodes,
       binDir: values["bin-dir"],
       metricsServer: values["metrics-server"] ?? true,
+      realNode,
+      imagesDir: values["images-dir"],
       log: (m) => console.error(m),
     });
     console.log(`KUBECONFIG=${env.kubeconfigPath}`);

@@ -14,6 +14,14 @@
 
 import { parse as parseYaml } from "yaml";
 import { realRunner, type Runner } from "../command.ts";
+import {
+  NODE_ADDRESSES,
+  type NodeProcess,
+  REAL_NODE_NAME,
+  type RealNodeState,
+  startRealNode,
+  stopRealNode,
+} from "./realnode.ts";
 
 /** Name of the kubeconfig context the test environment writes. */
 export const TESTENV_CONTEXT = "meshbench-testenv";
@@ -37,6 +45,8 @@ export const METRICS_RESOLUTION_S = 10;
 
 /** Default directory for binaries: `<repo>/.testenv/bin`. */
 export const DEFAULT_BIN_DIR = new URL("../../.testenv/bin", import.meta.url).pathname;
+/** Default directory of the real node's images: `<repo>/.testenv/images`. */
+export const DEFAULT_IMAGES_DIR = new URL("../../.testenv/images", import.meta.url).pathname;
 /** Default state directory: `<repo>/.testenv/cluster`. */
 export const DEFAULT_STATE_DIR = new URL("../../.testenv/cluster", import.meta.url).pathname;
 
@@ -46,7 +56,10 @@ export interface TestenvOptions {
   dir?: string;
   /** Where the binaries are; default `.testenv/bin` (or `$MESHBENCH_TESTENV_BIN`). */
   binDir?: string;
-  /** Number of kwok nodes to create (default 3: one for servers, two for clients). */
+  /**
+   * Number of kwok nodes to create (default 3: one for servers, two for clients; 0 with
+   * `realNode`).
+   */
   nodes?: number;
   /** Kubeconfig context name (default {@linkcode TESTENV_CONTEXT}). */
   context?: string;
@@ -59,6 +72,13 @@ export interface TestenvOptions {
    * `kwok_metrics.yaml`.
    */
   metricsServer?: boolean;
+  /**
+   * Also run a real node on this machine (containerd, kubelet, kube-proxy, CoreDNS; see
+   * `realnode.ts`): needs root and `.ci/install_realnode.sh`.
+   */
+  realNode?: boolean;
+  /** The real node's image archives (default `.testenv/images`). */
+  imagesDir?: string;
   /** Progress messages. */
   log?: (message: string) => void;
   runner?: Runner;
@@ -73,10 +93,12 @@ export interface Testenv {
   context: string;
   server: string;
   nodes: string[];
-  processes: Array<{ name: Binary; pid: number; log: string; binary: string }>;
+  processes: Array<{ name: string; pid: number; log: string; binary: string }>;
   versions: Record<string, string>;
   /** Whether metrics-server runs and metrics.k8s.io is served. */
   metricsServer: boolean;
+  /** The real node, when one was started. */
+  realNode?: RealNodeState;
 }
 
 /** Binaries are missing: tests skip with this message, tasks fail with it. */
@@ -141,7 +163,7 @@ async function openssl(runner: Runner, args: string[], cwd: string): Promise<voi
 async function makePki(
   runner: Runner,
   pki: string,
-  options: { metricsServer: boolean },
+  options: { metricsServer: boolean; realNode?: boolean },
 ): Promise<void> {
   await Deno.mkdir(pki, { recursive: true });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
@@ -221,6 +243,21 @@ async function makePki(
       "metrics-server",
       "/CN=metrics-server",
       "subjectAltName=DNS:metrics-server.kube-system.svc,IP:127.0.0.1\n" +
+        "extendedKeyUsage=serverAuth\n",
+    ));
+  }
+  if (options.realNode) {
+    // The kubelet's identity for the Node authorizer, and its serving certificate (which
+    // metrics-server verifies with the CA).
+    leaves.push(leaf(
+      "kubelet-client",
+      `/O=system:nodes/CN=system:node:${REAL_NODE_NAME}`,
+      "extendedKeyUsage=clientAuth\n",
+    ));
+    leaves.push(leaf(
+      "kubelet-serving",
+      `/CN=${REAL_NODE_NAME}`,
+      `subjectAltName=IP:${NODE_ADDRESSES.node},DNS:${REAL_NODE_NAME}\n` +
         "extendedKeyUsage=serverAuth\n",
     ));
   }
@@ -390,7 +427,8 @@ export async function startTestenv(options: TestenvOptions = {}): Promise<Testen
 async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
   const dir = options.dir ?? DEFAULT_STATE_DIR;
   const context = options.context ?? TESTENV_CONTEXT;
-  const nodeCount = options.nodes ?? 3;
+  const realNode = options.realNode ?? false;
+  const nodeCount = options.nodes ?? (realNode ? 0 : 3);
   const timeoutMs = options.timeoutMs ?? 120_000;
   const log = options.log ?? (() => {});
   const runner = options.runner ?? realRunner;
@@ -415,7 +453,7 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
   const logs = `${dir}/logs`;
   await Deno.mkdir(logs, { recursive: true });
   log(`testenv: certificates in ${pki}`);
-  await makePki(runner, pki, { metricsServer });
+  await makePki(runner, pki, { metricsServer, realNode });
 
   const pick = options.portPicker ?? freePort;
   const ports = {
@@ -654,6 +692,40 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
       () => tailFile(`${logs}/kube-controller-manager.log`),
       env.processes,
     );
+    if (realNode) {
+      env.realNode = await startRealNode({
+        dir,
+        binDir: resolveBinDir(options.binDir),
+        imagesDir: options.imagesDir ?? DEFAULT_IMAGES_DIR,
+        pki,
+        apiserverPort: ports.apiserver,
+        context,
+        spawn: async (name, binary, cmd) => {
+          const logPath = `${logs}/${name}.log`;
+          const pid = await spawnDetached(cmd, logPath, `${dir}/${name}.pid`);
+          const p = { name, pid, log: logPath, binary };
+          env.processes.push(p);
+          await saveState();
+          // The command execs through nsenter/unshare/sh into the binary: wait for that.
+          const until = Date.now() + 5_000;
+          while (!processRuns(pid, binary) && Date.now() < until) await sleep(20);
+          if (!processRuns(pid, binary)) {
+            throw new Error(`${name} exited at start; log tail:\n${await tailFile(logPath)}`);
+          }
+          log(`testenv: started ${name} (pid ${pid}, log ${logPath})`);
+          return p;
+        },
+        api,
+        timeoutMs: left(),
+        log,
+        runner,
+        record: async (state) => {
+          env.realNode = state;
+          await saveState();
+        },
+      });
+      await saveState();
+    }
     if (metricsServer) {
       await waitUntil("the metrics.k8s.io APIService to be Available", left(), async () => {
         const r = await api("GET", `/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE}`);
@@ -670,6 +742,7 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
     }
     log(
       `testenv: ready at ${server} with ${nodeCount} kwok nodes` +
+        (realNode ? ` and the real node "${REAL_NODE_NAME}"` : "") +
         (metricsServer ? " and metrics.k8s.io (metrics-server)" : ""),
     );
     return env;
@@ -814,19 +887,59 @@ export async function stopTestenv(
   const env = await readTestenvState(dir);
   if (!env) return [];
   const stopped: string[] = [];
-  // Reverse start order: kwok and controllers first, etcd last.
-  for (const p of [...env.processes].reverse()) {
-    if (!processRuns(p.pid, p.binary)) continue;
+  const stop = async (p: NodeProcess) => {
+    if (!processRuns(p.pid, p.binary)) return;
     Deno.kill(p.pid, "SIGTERM");
     const deadline = Date.now() + 10_000;
     while (processRuns(p.pid, p.binary) && Date.now() < deadline) await sleep(50);
     if (processRuns(p.pid, p.binary)) {
       log(`testenv: ${p.name} (pid ${p.pid}) ignored SIGTERM for 10 s; sending SIGKILL`);
       Deno.kill(p.pid, "SIGKILL");
+      while (processRuns(p.pid, p.binary)) await sleep(50);
     }
     stopped.push(p.name);
     log(`testenv: stopped ${p.name} (pid ${p.pid})`);
+  };
+  if (env.realNode) {
+    // The node first, while the API server still runs: its pods leave through the kubelet.
+    const pki = `${dir}/pki`;
+    let client: Deno.HttpClient | undefined;
+    try {
+      client = tlsClient(pki);
+    } catch { /* no certificates: the node is removed without the API */ }
+    const api = client
+      ? async (method: string, path: string, body?: unknown) => {
+        const r = await fetch(`${env.server}${path}`, {
+          client,
+          method,
+          headers: {
+            "content-type": method === "PATCH"
+              ? "application/merge-patch+json"
+              : "application/json",
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(10_000),
+        });
+        const text = await r.text();
+        return { status: r.status, body: text ? JSON.parse(text) : null };
+      }
+      : undefined;
+    const problems = await stopRealNode({
+      state: env.realNode,
+      processes: env.processes,
+      api,
+      stop,
+      log,
+    }).finally(() => client?.close());
+    if (problems.length) {
+      throw new Error(
+        `The real node was not removed completely:\n  ${problems.join("\n  ")}`,
+      );
+    }
+    log("testenv: real node removed (network namespace, uplink, cgroups, containers, files)");
   }
+  // Reverse start order: kwok and controllers first, etcd last.
+  for (const p of [...env.processes].reverse()) await stop(p);
   if (options.removeState ?? true) {
     await Deno.remove(`${dir}/etcd`, { recursive: true }).catch(() => {});
     await Deno.remove(`${dir}/state.json`).catch(() => {});
