@@ -54,6 +54,16 @@ export const NODE_CGROUP_ROOT = "/meshbench-node";
 /** Allocatable memory on the real node (the rest is system-reserved). */
 export const NODE_ALLOCATABLE_MEMORY_MI = 6 * 1024;
 
+/** The processes a real node records, in start order. */
+export const NODE_PROCESSES = [
+  "apiserver-relay",
+  "node-namespace",
+  "containerd",
+  "kubelet",
+  "kube-proxy",
+  "coredns",
+] as const;
+
 /** Binaries `.ci/install_realnode.sh` puts into the test binary directory. */
 export const REAL_NODE_BINARIES = ["kubelet", "kube-proxy", "coredns"] as const;
 
@@ -79,6 +89,12 @@ export interface RealNodeState {
   images: string[];
   /** Runtime and versions, for provenance. */
   runtime: string;
+  /**
+   * Whether /run/containerd was absent before the node started: containerd 1.6 keeps its
+   * shims' sockets in /run/containerd/s whatever its state directory, so the node created it
+   * and removes it (when empty) at teardown.
+   */
+  createdRunContainerd: boolean;
 }
 
 /** A process the node runs, as the test environment records it. */
@@ -104,6 +120,15 @@ export function missingRealNodeParts(binDir: string, imagesDir: string): string[
   }
   if (imageArchives(imagesDir).length === 0) missing.push(`images in "${imagesDir}"`);
   return missing;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isExecutable(path: string): boolean {
@@ -275,6 +300,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNodeState> 
     kubeletPort,
     images: [],
     runtime: "",
+    createdRunContainerd: !exists("/run/containerd"),
   };
   await o.record(state);
 
@@ -434,6 +460,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNodeState> 
   state.runtime = `containerd://${version.match(/Server:\s*\n\s*Version:\s*(\S+)/)?.[1] ?? "?"}`;
 
   // Images: imported under the names the manifests use.
+  const importStart = Date.now();
   for (const archive of imageArchives(o.imagesDir)) {
     const out = await run(
       runner,
@@ -443,7 +470,10 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNodeState> 
     for (const m of out.matchAll(/unpacking (\S+) \(sha256/g)) state.images.push(m[1]);
   }
   await o.record(state);
-  o.log(`testenv: real node: containerd (${state.runtime}), ${state.images.length} images`);
+  o.log(
+    `testenv: real node: containerd (${state.runtime}), ${state.images.length} images ` +
+      `imported in ${((Date.now() - importStart) / 1000).toFixed(0)} s`,
+  );
 
   // kubelet.
   const cpus = navigator.hardwareConcurrency;
@@ -513,6 +543,10 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNodeState> 
       `--cert-dir=${d.kubelet}/pki`,
       `--hostname-override=${REAL_NODE_NAME}`,
       `--node-ip=${A.node}`,
+      // cAdvisor finds containers' pod and container names through containerd's socket
+      // (default /run/containerd/containerd.sock): without this, per-container series have
+      // no labels and per-container CPU counters cannot be attributed.
+      `--containerd=${socket}`,
       "--node-labels=meshbench.io/role=server,meshbench.io/real-node=true",
       "--v=1",
     ]),
@@ -599,6 +633,8 @@ export function renderContainerdConfig(root: string, cniConfDir: string): string
     "  restrict_oom_score_adj = true",
     "  enable_selinux = false",
     "  disable_apparmor = true",
+    // Pods' network-namespace pins under the state directory, not /run/netns.
+    "  netns_mounts_under_state_dir = true",
     '[plugins."io.containerd.grpc.v1.cri".containerd]',
     '  snapshotter = "overlayfs"',
     '  default_runtime_name = "runc"',
@@ -693,11 +729,20 @@ export async function stopRealNode(o: StopRealNodeOptions): Promise<string[]> {
     const c = which("ctr");
     return c ? [c, "--address", s.containerdSocket, "-n", "k8s.io", ...args] : null;
   };
-  const containers = async (): Promise<string[]> => {
-    const cmd = ctr(["containers", "ls", "-q"]);
+  // Running tasks (containers and sandboxes); stopped ones go with containerd's root.
+  const running = async (): Promise<string[]> => {
+    const cmd = ctr(["tasks", "ls"]);
     if (!cmd || !alive("containerd")) return [];
     const r = await tryRun(runner, cmd, 10_000);
-    return r.code === 0 ? r.stdout.split("\n").filter((l) => l.trim()) : [];
+    return r.code === 0
+      ? r.stdout.split("\n").slice(1).filter((l) => /\sRUNNING\s*$/.test(l))
+        .map((l) => l.split(/\s+/)[0])
+      : [];
+  };
+  const podsOnNode = async (): Promise<number> => {
+    const r = await o.api!("GET", `/api/v1/pods?fieldSelector=spec.nodeName%3D${s.name}`);
+    // deno-lint-ignore no-explicit-any
+    return ((r.body as any)?.items ?? []).length;
   };
 
   // 1. Pods leave through the kubelet: cordoned first so controllers cannot refill the node.
@@ -716,8 +761,11 @@ export async function stopRealNode(o: StopRealNodeOptions): Promise<string[]> {
         );
       }
       if (pods.length) o.log(`testenv: real node: deleting ${pods.length} pod(s) on it`);
-      const deadline = Date.now() + 90_000;
-      while ((await containers()).length && Date.now() < deadline) await sleep(1_000);
+      // The kubelet confirms each deletion once the pod's containers and sandbox are down.
+      const deadline = Date.now() + 60_000;
+      while (
+        ((await podsOnNode()) > 0 || (await running()).length > 0) && Date.now() < deadline
+      ) await sleep(500);
     } catch (e) {
       o.log(`testenv: real node: could not remove pods through the API: ${e}`);
     }
@@ -728,13 +776,9 @@ export async function stopRealNode(o: StopRealNodeOptions): Promise<string[]> {
     const p = byName(n);
     if (p && processAlive(p)) await o.stop(p);
   }
-  const netnsPins: string[] = [];
-  const left = await containers();
-  if (left.length) o.log(`testenv: real node: forcing ${left.length} container(s) down`);
+  const left = await running();
+  if (left.length) o.log(`testenv: real node: forcing ${left.length} running task(s) down`);
   for (const id of left) {
-    const info = await tryRun(runner, ctr(["containers", "info", id])!, 10_000);
-    const pin = info.stdout.match(/"type":\s*"network",\s*"path":\s*"(\/[^"]+)"/)?.[1];
-    if (pin) netnsPins.push(pin);
     await tryRun(runner, ctr(["tasks", "kill", "-s", "SIGKILL", id])!, 10_000);
     await tryRun(runner, ctr(["tasks", "rm", "-f", id])!, 10_000);
     await tryRun(runner, ctr(["containers", "rm", id])!, 10_000);
@@ -767,8 +811,9 @@ export async function stopRealNode(o: StopRealNodeOptions): Promise<string[]> {
     const p = byName(n);
     if (p && processAlive(p)) await o.stop(p);
   }
-  for (const p of o.processes) {
-    if (processAlive(p)) problems.push(`process ${p.name} (pid ${p.pid}) still runs`);
+  for (const n of NODE_PROCESSES) {
+    const p = byName(n);
+    if (p && processAlive(p)) problems.push(`process ${p.name} (pid ${p.pid}) still runs`);
   }
 
   // 4. cgroups (the kernel frees a cgroup shortly after its last process exits).
@@ -788,12 +833,18 @@ export async function stopRealNode(o: StopRealNodeOptions): Promise<string[]> {
     const r = await tryRun(runner, ["ip", "netns", "del", s.netns], 30_000);
     if (r.code !== 0) problems.push(`ip netns del ${s.netns}: ${r.stderr.trim()}`);
   } catch { /* absent */ }
-  const links = await runner.run(["ip", "-o", "link", "show"], { timeoutMs: 10_000 });
-  if (new RegExp(`^\\d+: ${s.hostInterface}[@:]`, "m").test(links.stdout)) {
+  // The uplink goes with the namespace (its peer was in it), a moment later.
+  const hostLink = async () => {
+    const links = await runner.run(["ip", "-o", "link", "show"], { timeoutMs: 10_000 });
+    return new RegExp(`^\\d+: ${s.hostInterface}[@:]`, "m").test(links.stdout);
+  };
+  for (let i = 0; i < 20 && await hostLink(); i++) await sleep(250);
+  if (await hostLink()) {
     const r = await tryRun(runner, ["ip", "link", "del", s.hostInterface], 10_000);
-    if (r.code !== 0) problems.push(`ip link del ${s.hostInterface}: ${r.stderr.trim()}`);
+    if (r.code !== 0 && await hostLink()) {
+      problems.push(`ip link del ${s.hostInterface}: ${r.stderr.trim()}`);
+    }
   }
-  for (const pin of netnsPins) await Deno.remove(pin).catch(() => {});
   // The kubelet links container logs in /var/log/containers; those pointing here are its.
   try {
     for (const e of Deno.readDirSync("/var/log/containers")) {
@@ -803,6 +854,25 @@ export async function stopRealNode(o: StopRealNodeOptions): Promise<string[]> {
       } catch { /* not a link */ }
     }
   } catch { /* no directory */ }
+
+  // containerd's fixed runtime directory, when the node created it and it is empty now.
+  if (s.createdRunContainerd) {
+    const removeEmpty = (dir: string): boolean => {
+      let empty = true;
+      try {
+        for (const e of Deno.readDirSync(dir)) {
+          if (!(e.isDirectory && removeEmpty(`${dir}/${e.name}`))) empty = false;
+        }
+        if (empty) Deno.removeSync(dir);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) empty = false;
+      }
+      return empty;
+    };
+    if (!removeEmpty("/run/containerd")) {
+      problems.push("/run/containerd (created by the node) is not empty");
+    }
+  }
 
   // 6. Files: only when nothing is mounted under the node directory any more.
   const mounted = Deno.readTextFileSync("/proc/self/mountinfo").split("\n")

@@ -63,7 +63,7 @@ export interface TestenvOptions {
   nodes?: number;
   /** Kubeconfig context name (default {@linkcode TESTENV_CONTEXT}). */
   context?: string;
-  /** Bound for the whole start-up (default 120 s). */
+  /** Bound for the whole start-up (default 120 s; 600 s with a real node). */
   timeoutMs?: number;
   /**
    * Also run metrics-server and serve metrics.k8s.io (default false: it adds about a second
@@ -429,7 +429,8 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
   const context = options.context ?? TESTENV_CONTEXT;
   const realNode = options.realNode ?? false;
   const nodeCount = options.nodes ?? (realNode ? 0 : 3);
-  const timeoutMs = options.timeoutMs ?? 120_000;
+  // A real node imports its images (about 1.5 GB) before it registers: minutes, not seconds.
+  const timeoutMs = options.timeoutMs ?? ((options.realNode ?? false) ? 600_000 : 120_000);
   const log = options.log ?? (() => {});
   const runner = options.runner ?? realRunner;
   const metricsServer = options.metricsServer ?? false;
@@ -900,6 +901,7 @@ export async function stopTestenv(
     stopped.push(p.name);
     log(`testenv: stopped ${p.name} (pid ${p.pid})`);
   };
+  let nodeProblems: string[] = [];
   if (env.realNode) {
     // The node first, while the API server still runs: its pods leave through the kubelet.
     const pki = `${dir}/pki`;
@@ -924,25 +926,28 @@ export async function stopTestenv(
         return { status: r.status, body: text ? JSON.parse(text) : null };
       }
       : undefined;
-    const problems = await stopRealNode({
+    nodeProblems = await stopRealNode({
       state: env.realNode,
       processes: env.processes,
       api,
       stop,
       log,
     }).finally(() => client?.close());
-    if (problems.length) {
-      throw new Error(
-        `The real node was not removed completely:\n  ${problems.join("\n  ")}`,
-      );
+    if (!nodeProblems.length) {
+      log("testenv: real node removed (network namespace, uplink, cgroups, containers, files)");
     }
-    log("testenv: real node removed (network namespace, uplink, cgroups, containers, files)");
   }
   // Reverse start order: kwok and controllers first, etcd last.
   for (const p of [...env.processes].reverse()) await stop(p);
-  if (options.removeState ?? true) {
+  // With node leftovers the state stays, so a second testenv:down can retry.
+  if ((options.removeState ?? true) && !nodeProblems.length) {
     await Deno.remove(`${dir}/etcd`, { recursive: true }).catch(() => {});
     await Deno.remove(`${dir}/state.json`).catch(() => {});
+  }
+  if (nodeProblems.length) {
+    throw new Error(
+      `The real node was not removed completely:\n  ${nodeProblems.join("\n  ")}`,
+    );
   }
   return stopped;
 }
