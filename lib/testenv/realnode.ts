@@ -240,8 +240,13 @@ async function tryRun(
   }
 }
 
-async function run(runner: Runner, cmd: string[], what: string): Promise<string> {
-  const r = await tryRun(runner, cmd, 120_000);
+async function run(
+  runner: Runner,
+  cmd: string[],
+  what: string,
+  timeoutMs = 120_000,
+): Promise<string> {
+  const r = await tryRun(runner, cmd, timeoutMs);
   if (r.code !== 0) {
     throw new Error(`${what} failed (${cmd.join(" ")}): exit ${r.code}: ${r.stderr.trim()}`);
   }
@@ -461,12 +466,13 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNodeState> 
 
   // Images: imported under the names the manifests use.
   const importStart = Date.now();
-  for (const archive of imageArchives(o.imagesDir)) {
-    const out = await run(
-      runner,
-      ctr(["images", "import", "--no-unpack=false", archive]),
-      `importing image "${archive}"`,
-    );
+  // In parallel: unpacking is most of the time, and containerd unpacks each separately.
+  const outs = await Promise.all(
+    imageArchives(o.imagesDir).map((archive) =>
+      run(runner, ctr(["images", "import", archive]), `importing image "${archive}"`, 480_000)
+    ),
+  );
+  for (const out of outs) {
     for (const m of out.matchAll(/unpacking (\S+) \(sha256/g)) state.images.push(m[1]);
   }
   await o.record(state);

@@ -17,6 +17,7 @@ import {
 import { connect, disconnect, type Kube } from "../cluster/kube.ts";
 import { execInPod } from "../cluster/exec.ts";
 import { scrapeCfs } from "../cluster/throttling.ts";
+import { readManifestFile } from "../cluster/manifests.ts";
 
 const missing = missingRealNodeParts(resolveBinDir(), DEFAULT_IMAGES_DIR);
 const skip = testenvSkipReason({ metricsServer: true }) ??
@@ -106,6 +107,17 @@ async function readyPod(kube: Kube, ns: string, selector: string): Promise<strin
   });
 }
 
+/** The fortio arguments of the http workload's client Deployment, from the manifest. */
+function httpClientArgs(): string[] {
+  const client = readManifestFile("workloads/http.yaml").find((o) =>
+    o.kind === "Deployment" && o.metadata.name === "http-client"
+  );
+  // deno-lint-ignore no-explicit-any
+  const args = (client?.spec as any)?.template?.spec?.containers?.[0]?.args;
+  assert(Array.isArray(args), "manifests/workloads/http.yaml has no http-client args");
+  return args;
+}
+
 const labels = (app: string) => ({ app, "meshbench.io/test": "realnode" });
 
 Deno.test({
@@ -182,8 +194,10 @@ Deno.test({
             containers: [{
               name: "fortio",
               image: "fortio/fortio:1.66.5",
-              args: ["server", "-http-port", "8078", "-grpc-port", "disabled"],
-              readinessProbe: { tcpSocket: { port: 8078 }, periodSeconds: 1 },
+              // Exactly as the http workload's client pods run it: on kwok the container
+              // never ran, so its port collision (fortio's TCP/UDP echo on 8078) never showed.
+              args: httpClientArgs(),
+              readinessProbe: { httpGet: { path: "/", port: 8078 }, periodSeconds: 1 },
               resources: { requests: { cpu: "100m", memory: "32Mi" } },
             }],
           },
@@ -194,21 +208,56 @@ Deno.test({
 
       // Service DNS (CoreDNS) and the ClusterIP (kube-proxy), from inside a pod, by exec
       // through the API server and the real kubelet.
-      const curl = await execInPod(
-        kube,
-        { namespace: ns, pod: "client", container: "fortio" },
-        ["fortio", "curl", `http://web.${ns}.svc.cluster.local/`],
-        { timeoutMs: 60_000 },
+      // A pod is Ready before kube-proxy has its endpoint (EndpointSlice, then the next
+      // iptables sync): until then the ClusterIP refuses. Bounded retries, as a client would.
+      const curl = await waitFor(
+        "the web Service to answer from the client pod",
+        60_000,
+        () =>
+          execInPod(
+            kube!,
+            { namespace: ns, pod: "client", container: "fortio" },
+            ["fortio", "curl", `http://web.${ns}.svc.cluster.local/`],
+            { timeoutMs: 30_000 },
+          ),
       );
       assert(/HTTP\/1\.1 200/.test(curl.stdout + curl.stderr), curl.stderr);
       assert(/nginx/.test(curl.stdout), curl.stdout);
 
       // CPU counters: cAdvisor's cumulative CFS counters through the node proxy (kwok's
       // loopback nodes refuse this path: 'address not allowed').
-      const cfs = await scrapeCfs(kube, [REAL_NODE_NAME]);
-      const counters = cfs.get(`${ns}/${webPod}/nginx`);
-      assert(counters, `no CFS counters for ${ns}/${webPod}/nginx in ${[...cfs.keys()]}`);
-      assert(counters.periods > 0, JSON.stringify(counters));
+      // cAdvisor refreshes them on its housekeeping interval (about 10 s), so the first
+      // scrape after a container starts can still say 0.
+      const key = `${ns}/${webPod}/nginx`;
+      const counters = await waitFor(`CFS periods of ${key}`, 90_000, async () => {
+        const c = (await scrapeCfs(kube!, [REAL_NODE_NAME])).get(key);
+        return c && c.periods > 0 ? c : undefined;
+      });
+      assert(counters.throttled <= counters.periods, JSON.stringify(counters));
+
+      // metrics.k8s.io from metrics-server scraping the real kubelet (kwok's numbers are
+      // constants derived from requests; these are measured).
+      const http = Deno.createHttpClient({
+        caCerts: [await Deno.readTextFile(`${dir}/pki/ca.crt`)],
+        cert: await Deno.readTextFile(`${dir}/pki/admin.crt`),
+        key: await Deno.readTextFile(`${dir}/pki/admin.key`),
+      });
+      try {
+        const usage = await waitFor("NodeMetrics of the real node", 90_000, async () => {
+          const r = await fetch(
+            `${env.server}/apis/metrics.k8s.io/v1beta1/nodes/${REAL_NODE_NAME}`,
+            { client: http },
+          );
+          if (r.status !== 200) {
+            await r.body?.cancel();
+            return undefined;
+          }
+          return (await r.json()).usage as { cpu: string; memory: string };
+        });
+        assert(/^[1-9]\d*n$/.test(usage.cpu), JSON.stringify(usage));
+      } finally {
+        http.close();
+      }
 
       // Capacity: a pod asking for more CPU than the node allocates is not scheduled
       // (kwok's nodes allocate 8 CPUs, so this never showed there).
