@@ -13,7 +13,10 @@
  *   call at the upper edge of what is known of it, so a percentile reads as an upper bound
  *   (flagged in `extra.histogramSource`), and the mean is ghz's exact `average`.
  * - ghz times each call from when it actually started, not from its scheduled slot, so a
- *   fixed-rate run is `actual-send` timing; a max-throughput run is `closed-loop`.
+ *   fixed-rate run is `actual-send` timing (its latency is the service time); a max-throughput
+ *   run is `closed-loop`. With `details`, a fixed-rate run also keeps its send lag
+ *   (`extra.sendLag`, {@linkcode ghzSendLag}) and the response time from the intended send
+ *   (`extra.responseTime`, OK calls), so both timings are on record.
  * - When ghz stops at its `-z` deadline it closes connections under calls still in flight;
  *   those fail with "use of closed network connection" or "transport is closing" (Unavailable)
  *   or "the client connection is closing" (Canceled), within the run's last moments (the
@@ -219,22 +222,31 @@ export function timestampNs(text: string): bigint | null {
  * at start + k x interval, `floor(1e9 / rate)` ns (as vegeta's, whose pacer ghz's follows),
  * and a worker starts the call when it takes the tick. The k-th earliest start is matched
  * with the k-th tick and the schedule's start is the earliest (start_k - k x interval), so no
- * call is earlier than its tick. Null when a call has no timestamp.
+ * call is earlier than its tick. With it, the response time of each OK call, send lag + ghz's
+ * latency. Null when a call has no timestamp.
  */
 export function ghzSendLag(
-  calls: readonly { startNs: bigint | null }[],
+  calls: readonly { startNs: bigint | null; latency: number; status: string }[],
   rate: number,
-): Histogram | null {
+): { sendLag: Histogram; responseTime: Histogram } | null {
   if (calls.some((c) => c.startNs === null)) return null;
-  const starts = calls.map((c) => c.startNs as bigint).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const order = [...calls].sort((a, b) =>
+    a.startNs! < b.startNs! ? -1 : a.startNs! > b.startNs! ? 1 : 0
+  );
   const interval = 1_000_000_000n / BigInt(rate);
-  let t0 = starts.length ? starts[0] : 0n;
-  for (const [k, s] of starts.entries()) {
-    if (s - BigInt(k) * interval < t0) t0 = s - BigInt(k) * interval;
+  let t0 = order.length ? order[0].startNs! : 0n;
+  for (const [k, c] of order.entries()) {
+    if (c.startNs! - BigInt(k) * interval < t0) t0 = c.startNs! - BigInt(k) * interval;
   }
   const lag = new HistogramRecorder();
-  for (const [k, s] of starts.entries()) lag.record(Number(s - t0 - BigInt(k) * interval) / 1000);
-  return lag.toHistogram();
+  const response = new HistogramRecorder();
+  for (const [k, c] of order.entries()) {
+    const lagNs = Number(c.startNs! - t0 - BigInt(k) * interval);
+    lag.record(lagNs / 1000);
+    // OK calls only, as the latency histogram: from the intended send to the answer.
+    if (c.status === "OK") response.record((lagNs + c.latency) / 1000);
+  }
+  return { sendLag: lag.toHistogram(), responseTime: response.toHistogram() };
 }
 
 /** Error texts of calls cut off by ghz's own stop at its `-z` deadline. */
@@ -286,7 +298,7 @@ export function parseGhzJson(
   const byStatus: Record<string, number> = {};
   let histogram: Histogram;
   let histogramSource: "details" | "latencyDistribution";
-  let sendLag: Histogram | null = null;
+  let timing: { sendLag: Histogram; responseTime: Histogram } | null = null;
   if (calls !== null) {
     if (calls.length !== count) {
       fail("details", `should list all ${count} calls of "count"`, `${calls.length} entries`);
@@ -309,7 +321,7 @@ export function parseGhzJson(
     }
     histogram = rec.toHistogram();
     histogramSource = "details";
-    if (point.mode === "fixed-rate" && point.rate) sendLag = ghzSendLag(calls, point.rate);
+    if (point.mode === "fixed-rate" && point.rate) timing = ghzSendLag(calls, point.rate);
   } else {
     Object.assign(byStatus, statuses);
     for (const [msg, n] of Object.entries(errorTexts)) {
@@ -387,7 +399,10 @@ export function parseGhzJson(
       errorMessages: errorTexts,
       ghzReportedRps: typeof r.rps === "number" ? r.rps : null,
       // ghz times calls from their actual start: its latency is the service time.
-      ...(sendLag ? sendTimingExtra(sendLag, histogram) : {}),
+      // Its response time, from the intended send, is kept beside it (`extra.responseTime`).
+      ...(timing
+        ? { ...sendTimingExtra(timing.sendLag, histogram), responseTime: timing.responseTime }
+        : {}),
     },
   };
 }
@@ -436,10 +451,16 @@ export async function runGhz(
 function mergedSendTiming(results: readonly LoadResult[]) {
   const timings = results.map((r) => sendTimingOf(r));
   if (timings.some((t) => t === undefined)) return {};
-  return sendTimingExtra(
-    mergeHistograms(timings.map((t) => t!.sendLag)),
-    mergeHistograms(timings.map((t) => t!.serviceTime ?? emptyHistogram())),
-  );
+  const responses = results.map((r) => r.extra?.responseTime as Histogram | undefined);
+  return {
+    ...sendTimingExtra(
+      mergeHistograms(timings.map((t) => t!.sendLag)),
+      mergeHistograms(timings.map((t) => t!.serviceTime ?? emptyHistogram())),
+    ),
+    ...(responses.every((h) => h !== undefined)
+      ? { responseTime: mergeHistograms(responses) }
+      : {}),
+  };
 }
 
 /**

@@ -204,21 +204,28 @@ Deno.test({
       assert.ok(f.result.achievedRate > 90, `achieved ${f.result.achievedRate}`);
       // Send lag from ghz's own per-call start times (ns), recomputed here: the k-th start
       // against the k-th tick of a schedule floor(1e9 / 100) ns apart that no call precedes.
-      const starts = (JSON.parse(f.raw).details as Array<{ timestamp: string }>)
-        .map((d) => timestampNs(d.timestamp)!).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const calls = (JSON.parse(f.raw).details as Array<{ timestamp: string; latency: number }>)
+        .map((d) => ({ start: timestampNs(d.timestamp)!, latency: d.latency }))
+        .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+      const starts = calls.map((c) => c.start);
       const t0 = starts.reduce(
         (m, s, k) => (s - BigInt(k) * 10_000_000n < m ? s - BigInt(k) * 10_000_000n : m),
         starts[0],
       );
       const lag = new HistogramRecorder();
+      const response = new HistogramRecorder();
       for (const [k, s] of starts.entries()) {
-        lag.record(Number(s - t0 - BigInt(k) * 10_000_000n) / 1000);
+        const lagNs = Number(s - t0 - BigInt(k) * 10_000_000n);
+        lag.record(lagNs / 1000);
+        response.record((lagNs + calls[k].latency) / 1000);
       }
       const timing = sendTimingOf(f.result)!;
       assert.deepEqual(timing.sendLag, lag.toHistogram());
       assert.equal(timing.sendLag.min, 0, "the schedule starts at the least late call");
       // ghz times from the actual start: its latency is the service time.
       assert.deepEqual(timing.serviceTime, f.result.latency);
+      // And its response time, from the intended send: send lag + ghz's latency, call by call.
+      assert.deepEqual(f.result.extra?.responseTime, response.toHistogram());
       const m = await runGhz(realRunner, {
         mode: "max-throughput",
         tool: "ghz",
