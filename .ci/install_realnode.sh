@@ -60,8 +60,10 @@ command -v go >/dev/null || { log "go not found on PATH or in /usr/local/go/bin"
 # Move a finished build into place only when it completed (a partial cache is never used).
 finish() { rm -rf "$1"; mv "$1.tmp" "$1"; }
 # One build of each cached item at a time (two CI runs on one machine share the cache): the
-# lock is held until the script exits; the second run finds the item built.
-lock() { mkdir -p "$cache_root"; exec {fd}>"$1.lock"; flock "$fd"; }
+# second run waits, then finds the item built. Each lock is released when its item is done
+# (held locks across items deadlock two runs that take items in different orders).
+lock() { mkdir -p "$cache_root"; exec {lock_fd}>"$1.lock"; flock "$lock_fd"; }
+unlock() { exec {lock_fd}>&-; }
 
 # kubelet and kube-proxy, from the module the test control plane is built from. The same
 # staging replaces as install_testenv.sh, so Go's build cache shares every common package.
@@ -99,6 +101,7 @@ if [[ ! -x "$node_cache/kubelet" || ! -x "$node_cache/kube-proxy" ]]; then
   finish "$node_cache"
   log "kubelet and kube-proxy built in $(($(date +%s) - start)) s"
 fi
+unlock
 
 coredns_cache="$cache_root/coredns-$COREDNS_VERSION"
 if [[ ! -x "$coredns_cache/coredns" ]]; then
@@ -173,7 +176,7 @@ build_image() {
   local file="${name//[\/:]/_}.tar"
   local out="$images_cache/$file"
   lock "$out"
-  [[ -f "$out" ]] && return 0
+  if [[ -f "$out" ]]; then unlock; return 0; fi
   log "assembling image $name (Debian $DEBIAN_SUITE${pkgs:+ + $pkgs})"
   local work
   work="$(mktemp -d -t meshbench-image.XXXXXX)"
@@ -231,6 +234,7 @@ SH
   cp "$work/rootfs/usr/share/meshbench/image.json" "${out%.tar}.json"
   mv "$out.tmp" "$out"
   rm -rf "$work"
+  unlock
 }
 
 images_cache="$cache_root/realnode-images-$IMAGES_VERSION-$DEBIAN_SUITE-$arch"
