@@ -82,3 +82,22 @@ Deno.test("an improvement is different but never fails the gate", async () => {
   assert.equal(p50.regression, false);
   assert.equal(g.failed, false);
 });
+
+Deno.test("summary.json stores each overhead metric's direction and alert threshold", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_gate_summary_" });
+  try {
+    const run = await loadRun(await writeSyntheticRun(tmp, { samples: 200, rates: [500] }));
+    const metrics = run.summary!.metrics!;
+    const names = new Set(run.summary!.overheads.map((o) => o.metric));
+    assert.deepEqual(metrics.map((m) => m.name).sort(), [...names].sort());
+    assert.deepEqual(metrics.find((m) => m.name === "latency_p99_ms"), {
+      name: "latency_p99_ms",
+      unit: "ms",
+      better: "lower",
+      alertThresholdPct: 20,
+    });
+    assert.equal(metrics.find((m) => m.name === "latency_max_ms")!.alertThresholdPct, null);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -380,3 +380,26 @@ export function headlineMetric(present: readonly MetricName[]): MetricName | und
     .sort((a, b) => a.headline! - b.headline!);
   return ranked[0]?.name ?? present[0];
 }
+
+/**
+ * How a metric is judged run to run, as stored with the results (Perfherder keeps
+ * `lowerIsBetter` and `alertThreshold` with each series the same way).
+ */
+export interface MetricAlert {
+  name: MetricName;
+  unit: MetricSpec["unit"];
+  better: Direction;
+  /** Percentage change beyond which `compare --gate` fails on a regression; null: never. */
+  alertThresholdPct: number | null;
+}
+
+/** The direction and alert threshold of each of `names`, in display order. */
+export function metricAlerts(names: Iterable<string>): MetricAlert[] {
+  const wanted = new Set(names);
+  return METRICS.filter((m) => wanted.has(m.name)).map((m) => ({
+    name: m.name,
+    unit: m.unit,
+    better: m.better,
+    alertThresholdPct: m.alertThresholdPct ?? null,
+  }));
+}

@@ -12,7 +12,7 @@ import {
   HistogramSet,
   summarize,
 } from "./histogram.ts";
-import { metricsFor, type MetricSource } from "./metric_vocabulary.ts";
+import { metricAlerts, metricsFor, type MetricSource } from "./metric_vocabulary.ts";
 import { isGeneratorLimited, sendTimingOf } from "./send_timing.ts";
 import { CONFIG_DEFAULTS } from "./config_schema.ts";
 import { weightedValue } from "./metric_values.ts";
@@ -325,6 +325,7 @@ export class SummaryBuilder {
       groups: stats,
       overheads,
       notes: this.#count ? notes : [...notes, "No run records found"],
+      metrics: metricAlerts(overheads.map((o) => o.metric)),
     };
   }
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Component, LoadMode, MetricName } from "./metric_vocabulary.ts";
+import type { Component, LoadMode, MetricAlert, MetricName } from "./metric_vocabulary.ts";
 import type { BenchConfig } from "./config_schema.ts";
 
 /** Load modes, resource components and metric names are declared with the metrics. */
@@ -369,6 +369,11 @@ export interface Summary {
    * lists per run, so it need not re-read `runs/`. Absent in summaries written before it.
    */
   runs?: RunIndexEntry[];
+  /**
+   * Direction and alert threshold of every metric in `overheads` (what `compare --gate`
+   * judges them by). Absent in summaries written before it.
+   */
+  metrics?: MetricAlert[];
 }
 
 /** `manifest.json`: effective config, provenance and stage log of one run directory. */
