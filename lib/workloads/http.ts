@@ -19,13 +19,14 @@ import type { LoadPoint } from "../types.ts";
 /**
  * How the local target runs vegeta, chosen by measuring (`deno task bench:send-lag`, see
  * docs/methodology.md): GOMAXPROCS=1 had the lowest send-lag p99 against the baseline's p50
- * (median over 5 interleaved rounds at 500/s: 52x, vegeta as it comes 225x, fixed workers 71x,
- * pinned to one CPU 112x, pinned apart from nginx 86-102x; measured on the 2-core machine while
- * ~8 other agents kept its load average at 16-19, so the tail is mostly their scheduling). No
- * setting moves the median lag (~0.6 ms everywhere), as expected where Go's runtime sleeps in epoll_wait with
- * millisecond timeouts (sub-millisecond waits become 1 ms), so a sleeping Go pacer sends 0-1 ms
- * late. One P still sends 2,000/s (the full profile's top rate) with room to spare; a shortfall
- * would show in `extra.sentRate` and the saturation reason.
+ * (median over 13 interleaved rounds at 500/s: 52x; vegeta as it comes 88x, fixed workers 68x,
+ * pinned to one CPU 112x, pinned apart from nginx 84-102x), measured on the 2-core machine while
+ * ~8 other agents kept its load average at 5-24: the tail is mostly their scheduling and the
+ * differences are within that noise. No setting moves the median lag (~0.6 ms everywhere), as
+ * expected where Go's runtime sleeps in epoll_wait with millisecond timeouts (sub-millisecond
+ * waits become 1 ms), so a sleeping Go pacer sends 0-1 ms late. One P still sends 2,000/s (the
+ * full profile's top rate) with room to spare; a shortfall would show in `extra.sentRate` and
+ * the saturation reason.
  */
 export const LOCAL_VEGETA_GENERATOR: VegetaGenerator = { gomaxprocs: 1 };
 
