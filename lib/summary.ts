@@ -10,6 +10,7 @@ import {
   emptyHistogram,
   type HistogramData,
   HistogramSet,
+  mergeHistograms,
   summarize,
 } from "./histogram.ts";
 import { metricAlerts, metricsFor, type MetricSource } from "./metric_vocabulary.ts";
@@ -25,6 +26,7 @@ import {
 import type {
   Component,
   GroupStats,
+  Histogram,
   LoadResult,
   MeshRef,
   Overhead,
@@ -61,10 +63,17 @@ type KeptLoad =
   & Pick<LoadResult, "timing" | "achievedRate" | "durationS" | "operations" | "errors">
   & {
     latency: HistogramData;
-    /** Send lag and service time, for generators that know their intended send times. */
-    sendLag?: HistogramData;
-    serviceTime?: HistogramData;
   };
+
+/**
+ * Send lag and service time of a group's usable runs, merged as they are added (only the pooled
+ * figures are reported, so no run's histograms are kept): `runs` counts the runs merged.
+ */
+interface TimingPool {
+  runs: number;
+  sendLag: Histogram;
+  serviceTime: Histogram | null;
+}
 
 /**
  * What the summary keeps of a run record: no tool extras, no raw file list, the latency
@@ -83,7 +92,6 @@ type Usable = Kept & { load: KeptLoad };
 
 function keep(r: RunRecord): Kept {
   const { spec, mesh, status, reason, resources, load } = r;
-  const timing = sendTimingOf(load);
   return {
     spec,
     mesh,
@@ -99,8 +107,6 @@ function keep(r: RunRecord): Kept {
           operations: load.operations,
           errors: load.errors,
           latency: compactHistogram(load.latency),
-          ...(timing ? { sendLag: compactHistogram(timing.sendLag) } : {}),
-          ...(timing?.serviceTime ? { serviceTime: compactHistogram(timing.serviceTime) } : {}),
         },
       }
       : {}),
@@ -161,7 +167,7 @@ function isUsable(r: Kept): r is Usable {
   return (r.status === "ok" || r.status === "saturated") && r.load !== undefined;
 }
 
-function groupStats(rs: Kept[], usable: Usable[]): GroupStats {
+function groupStats(rs: Kept[], usable: Usable[], timing?: TimingPool): GroupStats {
   const first = rs[0];
   const hist = usable.length ? setOf(usable).merged() : emptyHistogram();
   const rates = usable.map((r) => r.load.achievedRate);
@@ -180,12 +186,9 @@ function groupStats(rs: Kept[], usable: Usable[]): GroupStats {
     }
   }
   // Send timing only when every usable iteration has it: a partial pool would mislead.
-  const pooled = (k: "sendLag" | "serviceTime") =>
-    usable.length && usable.every((r) => r.load[k])
-      ? summarize(new HistogramSet(usable.map((r) => r.load[k]!)).merged())
-      : undefined;
-  const sendLag = pooled("sendLag");
-  const serviceTime = pooled("serviceTime");
+  const complete = usable.length > 0 && timing?.runs === usable.length;
+  const sendLag = complete ? summarize(timing.sendLag) : undefined;
+  const serviceTime = complete && timing.serviceTime ? summarize(timing.serviceTime) : undefined;
   return {
     workload: first.spec.workload,
     mesh: first.spec.mesh,
@@ -237,6 +240,7 @@ function perIteration(stat: WeightedStatistic, n: number): number[] {
 export class SummaryBuilder {
   readonly #options: SummaryOptions;
   readonly #groups = new Map<string, Kept[]>();
+  readonly #timing = new Map<string, TimingPool>();
   readonly #readNotes: string[] = [];
   readonly #runNotes: string[] = [];
   #count = 0;
@@ -250,6 +254,23 @@ export class SummaryBuilder {
   add(record: RunRecord): void {
     const r = keep(record);
     const k = groupKey(r);
+    const timing = isUsable(r) ? sendTimingOf(record.load) : undefined;
+    if (timing) {
+      const pool = this.#timing.get(k);
+      if (!pool) {
+        this.#timing.set(k, {
+          runs: 1,
+          sendLag: timing.sendLag,
+          serviceTime: timing.serviceTime ?? null,
+        });
+      } else {
+        pool.runs++;
+        pool.sendLag = mergeHistograms([pool.sendLag, timing.sendLag]);
+        pool.serviceTime = pool.serviceTime && timing.serviceTime
+          ? mergeHistograms([pool.serviceTime, timing.serviceTime])
+          : null;
+      }
+    }
     const g = this.#groups.get(k);
     if (g) g.push(r);
     else this.#groups.set(k, [r]);
@@ -283,7 +304,7 @@ export class SummaryBuilder {
     const index = new Map(keys.map((k, i) => [k, i]));
     const stats: GroupStats[] = new Array(keys.length);
     const statsOf = (k: string) => {
-      stats[index.get(k)!] ??= groupStats(groups.get(k)!, usableOf.get(k)!);
+      stats[index.get(k)!] ??= groupStats(groups.get(k)!, usableOf.get(k)!, this.#timing.get(k));
     };
 
     const overheads: Overhead[] = [];
