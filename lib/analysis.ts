@@ -632,6 +632,9 @@ export async function display(...items: Displayable[]): Promise<void> {
   await jupyter.display({
     [JUPYTER_DISPLAY]: () => ({ "text/html": html, "text/plain": html.replace(/<[^>]+>/g, "") }),
   });
+  // Counted for the notebook runner (lib/notebooks.ts), which checks every output arrived.
+  const log = Deno.env.get("MESHBENCH_DISPLAY_LOG");
+  if (log) Deno.writeTextFileSync(log, "1\n", { append: true });
   // The kernel queues the output and another task sends it; its "idle" after the cell can
   // overtake it, and nbconvert drops what comes after "idle". A turn of the event loop lets
   // the queued output go first (a race narrowed, not a condition awaited: none is exposed).

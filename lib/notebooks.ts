@@ -90,6 +90,8 @@ export interface ExecuteOptions {
   runner?: Runner;
   /** Progress. */
   onNotebook?: (notebook: string, seconds: number) => void;
+  /** Told when a notebook is executed again because outputs went missing (default: stderr). */
+  onRetry?: (why: string) => void;
 }
 
 /** Options of {@linkcode executeNotebook}. */
@@ -102,51 +104,105 @@ export interface NotebookOptions {
 }
 
 /**
+ * Environment variable naming a file to which `display()` (lib/analysis.ts) appends one
+ * line per output it sends, so the runner can tell whether the kernel delivered them all.
+ */
+export const DISPLAY_LOG_ENV = "MESHBENCH_DISPLAY_LOG";
+
+/** Display outputs in an executed notebook. */
+function displayOutputs(executed: string): number {
+  const nb = JSON.parse(Deno.readTextFileSync(executed)) as {
+    cells: Array<{ outputs?: Array<{ output_type?: string }> }>;
+  };
+  return nb.cells.reduce(
+    (n, c) => n + (c.outputs ?? []).filter((o) => o.output_type === "display_data").length,
+    0,
+  );
+}
+
+/**
  * Executes one notebook headless (nbconvert, Deno kernel) and writes
  * `<outDir>/<name>.html`; returns its path. A cell error throws, naming the notebook
  * and quoting the failing cell and its error.
+ *
+ * The Deno kernel publishes a cell's "idle" without first draining the outputs the cell
+ * queued, and nbconvert stops listening at "idle": on a loaded machine a chart could go
+ * missing without an error. Each output `display()` sends is also counted in a file; an
+ * execution whose notebook holds fewer outputs than were sent is run again (at most
+ * `attempts` times, each said), then fails naming the loss.
  */
 export async function executeNotebook(
   notebook: string,
   outDir: string,
-  options: NotebookOptions = {},
+  options: NotebookOptions & { attempts?: number; onRetry?: (why: string) => void } = {},
 ): Promise<string> {
   const runner = options.runner ?? realRunner;
   const jupyter = jupyterCommand();
   const name = basename(notebook, ".ipynb");
   await Deno.mkdir(outDir, { recursive: true });
+  const work = await Deno.makeTempDir({ prefix: "meshbench_nb_run_" });
+  const run = async (cmd: string[], env: Record<string, string> = {}) => {
+    try {
+      await runner.run(cmd, {
+        cwd: dirname(resolve(notebook)),
+        env: { ...options.env, ...env, PATH: pathFor(jupyter) },
+        timeoutMs: 10 * 60_000,
+      });
+    } catch (e) {
+      if (e instanceof CommandError) {
+        throw new Error(
+          `Notebook "${basename(notebook)}" failed (exit ${e.code}):\n${e.stderrTail}`,
+        );
+      }
+      throw e;
+    }
+  };
   try {
-    await runner.run([
+    const attempts = options.attempts ?? 3;
+    const executed = join(work, `${name}.ipynb`);
+    for (let attempt = 1;; attempt++) {
+      const log = join(work, `displays-${attempt}.log`);
+      await Deno.writeTextFile(log, "");
+      await run([
+        jupyter,
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        "--ExecutePreprocessor.kernel_name=deno",
+        `--ExecutePreprocessor.timeout=${options.cellTimeoutS ?? 120}`,
+        // After a cell's reply nbclient waits for the rest of its output (until "idle") only
+        // `iopub_timeout` seconds, 4 by default, then drops it silently: wait as long as a
+        // cell may run, and fail loudly past that.
+        `--ExecutePreprocessor.iopub_timeout=${options.cellTimeoutS ?? 120}`,
+        "--ExecutePreprocessor.raise_on_iopub_timeout=True",
+        "--output-dir",
+        work,
+        "--output",
+        name,
+        resolve(notebook),
+      ], { [DISPLAY_LOG_ENV]: log });
+      const sent = (await Deno.readTextFile(log)).split("\n").filter((l) => l !== "").length;
+      const got = displayOutputs(executed);
+      if (got >= sent) break;
+      const why = `Notebook "${basename(notebook)}": the kernel delivered ${got} of the ${sent} ` +
+        `outputs its cells sent (it reported "idle" before the rest)`;
+      if (attempt >= attempts) throw new Error(`${why}, in each of ${attempts} executions`);
+      options.onRetry?.(`${why}; executing it again (${attempt + 1} of ${attempts})`);
+    }
+    await run([
       jupyter,
       "nbconvert",
       "--to",
       "html",
-      "--execute",
-      "--ExecutePreprocessor.kernel_name=deno",
-      `--ExecutePreprocessor.timeout=${options.cellTimeoutS ?? 120}`,
-      // After a cell's reply, nbclient waits for the rest of its output (until the kernel
-      // says idle) only `iopub_timeout` seconds, 4 by default, and then silently drops what
-      // has not arrived: on a loaded machine a chart went missing that way. Wait as long as
-      // a cell may run, and fail loudly if even that passes.
-      `--ExecutePreprocessor.iopub_timeout=${options.cellTimeoutS ?? 120}`,
-      "--ExecutePreprocessor.raise_on_iopub_timeout=True",
       "--output-dir",
       resolve(outDir),
       "--output",
       name,
-      resolve(notebook),
-    ], {
-      cwd: dirname(resolve(notebook)),
-      env: { ...options.env, PATH: pathFor(jupyter) },
-      timeoutMs: 10 * 60_000,
-    });
-  } catch (e) {
-    if (e instanceof CommandError) {
-      throw new Error(
-        `Notebook "${basename(notebook)}" failed (exit ${e.code}):\n${e.stderrTail}`,
-      );
-    }
-    throw e;
+      executed,
+    ]);
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
   }
   return join(resolve(outDir), `${name}.html`);
 }
@@ -180,6 +236,7 @@ export async function executeNotebooks(
       cellTimeoutS: options.cellTimeoutS,
       env: { ...options.env, MESHBENCH_RUN_DIR: absRun },
       runner,
+      onRetry: options.onRetry ?? ((why) => console.error(`warning: ${why}`)),
     });
     const seconds = (performance.now() - started) / 1000;
     options.onNotebook?.(nb, seconds);

@@ -322,26 +322,64 @@ Deno.test("a cell error fails the notebook and names it", async () => {
   }
 });
 
-Deno.test("the notebook runner waits for a cell's late output as long as a cell may run, then fails loudly", async () => {
-  // nbclient's default drops output still in flight 4 s after a cell's reply (a chart lost
-  // on a loaded machine): the command must wait on the kernel's idle instead, and raise.
+/** A runner that records commands and plays nbconvert: `--to notebook` writes a notebook
+ * holding `delivered` display outputs after logging `sent` in the display log. */
+function playNbconvert(sent: number, delivered: number) {
   const calls: string[][] = [];
-  const recorder = {
-    run: (cmd: string[]) => {
+  const runner = {
+    run: async (cmd: string[], opts?: { env?: Record<string, string> }) => {
       calls.push(cmd);
-      return Promise.resolve({ code: 0, stdout: "", stderr: "" });
+      if (cmd.includes("notebook")) {
+        const at = (flag: string) => cmd[cmd.indexOf(flag) + 1];
+        await Deno.writeTextFile(opts!.env!.MESHBENCH_DISPLAY_LOG, "1\n".repeat(sent));
+        const outputs = Array.from({ length: delivered }, () => ({ output_type: "display_data" }));
+        await Deno.writeTextFile(
+          join(at("--output-dir"), `${at("--output")}.ipynb`),
+          JSON.stringify({ cells: [{ cell_type: "code", outputs }] }),
+        );
+      }
+      return { code: 0, stdout: "", stderr: "" };
     },
   };
+  return { calls, runner };
+}
+
+Deno.test("the notebook runner waits for a cell's late output as long as a cell may run, then fails loudly", async () => {
+  // nbclient's default drops output still in flight 4 s after a cell's reply: the command
+  // must wait on the kernel's idle instead, and raise.
+  const { calls, runner } = playNbconvert(3, 3);
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_nb_args_" });
   try {
-    await executeNotebook(join(tmp, "x.ipynb"), tmp, { runner: recorder, cellTimeoutS: 300 });
-    assert.equal(calls.length, 1);
+    await executeNotebook(join(tmp, "x.ipynb"), tmp, { runner, cellTimeoutS: 300 });
+    assert.equal(calls.length, 2, "execute once, then render");
     assert.ok(calls[0].includes("--ExecutePreprocessor.timeout=300"), calls[0].join(" "));
     assert.ok(calls[0].includes("--ExecutePreprocessor.iopub_timeout=300"), calls[0].join(" "));
     assert.ok(
       calls[0].includes("--ExecutePreprocessor.raise_on_iopub_timeout=True"),
       calls[0].join(" "),
     );
+    assert.ok(calls[1].includes("html"), calls[1].join(" "));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("outputs the kernel sent after reporting idle are not lost silently: executed again, then a named failure", async () => {
+  const { calls, runner } = playNbconvert(3, 2);
+  const retries: string[] = [];
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_nb_lost_" });
+  try {
+    await assert.rejects(
+      () =>
+        executeNotebook(join(tmp, "x.ipynb"), tmp, {
+          runner,
+          attempts: 3,
+          onRetry: (w) => retries.push(w),
+        }),
+      /x\.ipynb": the kernel delivered 2 of the 3 outputs .* in each of 3 executions/,
+    );
+    assert.equal(calls.length, 3, "three executions, no page rendered from a short notebook");
+    assert.equal(retries.length, 2);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
