@@ -18,6 +18,10 @@ async function withTemp(fn: (dir: string) => Promise<void>) {
   }
 }
 
+// The playbook's first play waits up to 15 min for SSH on new nodes; the fake cloud's
+// loopback nodes never answer, so bound the wait.
+const BOUNDED_BOOT = { node_boot_timeout_s: 3 };
+
 Deno.test({
   name: "withOciCluster tears everything down when cluster setup fails",
   ignore: !ready,
@@ -28,7 +32,7 @@ Deno.test({
       await Deno.writeTextFile(varFile, "worker_count = 1\n");
       let bodyRan = false;
       const err = await withOciCluster(
-        { varFile, stateDir, terraformDir: FAKE_CLOUD, mesh: "istio" },
+        { varFile, stateDir, terraformDir: FAKE_CLOUD, mesh: "istio", extraVars: BOUNDED_BOOT },
         () => {
           bodyRan = true;
           return Promise.resolve();
@@ -61,7 +65,7 @@ Deno.test({
       const varFile = join(dir, "t.tfvars");
       await Deno.writeTextFile(varFile, "worker_count = 1\n");
       const err = await withOciCluster(
-        { varFile, stateDir, terraformDir: FAKE_CLOUD, keep: true },
+        { varFile, stateDir, terraformDir: FAKE_CLOUD, keep: true, extraVars: BOUNDED_BOOT },
         () => Promise.resolve(),
       ).then(() => undefined, (e) => e);
       assert(err instanceof Error && err.message.includes("infra:down --state-dir"));
