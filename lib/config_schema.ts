@@ -472,6 +472,7 @@ export const OTHER_ENV: Readonly<Record<string, string>> = {
   MESHBENCH_TESTENV_CACHE: "download cache of .ci/install_testenv.sh",
   MESHBENCH_TEST_OUTPUT: "where browser tests keep screenshots",
   MESHBENCH_CHROMIUM: "the Chromium of the browser tests",
+  MESHBENCH_DISPLAY_LOG: "file the notebook runner counts display outputs in (set by the runner)",
 };
 
 /** Every `MESHBENCH_*` variable meshbench knows, sorted. */
