@@ -292,7 +292,8 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       ? "fixed-rate"
       : spec?.appliesTo.find((m) => m !== "fixed-rate") ?? "max-throughput";
     const group = run.summary?.groups.find((g) =>
-      g.workload === o.workload && g.mesh === o.mesh && g.mode === mode && g.rate === o.rate
+      g.workload === o.workload && g.mesh === o.mesh && g.mode === mode && g.rate === o.rate &&
+      g.payloadBytes === o.payloadBytes
     );
     // JSON has null where a bound is NaN (no interval from a single iteration).
     const bound = (v: unknown) => (typeof v === "number" ? v : NaN);

@@ -18,7 +18,15 @@
  */
 import { dirname, join, resolve } from "node:path";
 import type { FileProblem, LoadedRun } from "./load_results.ts";
-import { formatMs, formatNumber, formatPct, meshLabel, rateLabel } from "./format.ts";
+import {
+  formatMs,
+  formatNumber,
+  formatPct,
+  meshLabel,
+  payloadKey,
+  payloadLabel,
+  rateLabel,
+} from "./format.ts";
 import { metricLabel, type MetricName, metricsFor, overheadLabel } from "./metric_vocabulary.ts";
 import { type Measured, pooledValue } from "./metric_values.ts";
 import { bootstrapOverheads, cvPct, fromSamples } from "./stats.ts";
@@ -110,12 +118,14 @@ type Usable = Measured;
 
 function pointKey(r: RunRecord): string {
   const p = r.spec.point;
-  return `${r.spec.workload}|${r.spec.mesh}|${p.mode}|${p.tool}|${p.rate ?? "-"}`;
+  return `${r.spec.workload}|${r.spec.mesh}|${p.mode}|${p.tool}|${p.rate ?? "-"}${payloadKey(p)}`;
 }
 
 function pointName(r: RunRecord): string {
   return `${r.spec.workload} ${meshLabel(r.mesh.name, r.mesh.emulated)} @ ` +
-    `${rateLabel(r.spec.point.rate, r.spec.point.mode)} (${r.spec.point.tool})`;
+    `${rateLabel(r.spec.point.rate, r.spec.point.mode)}${
+      r.spec.point.payloadBytes === undefined ? "" : `, ${payloadLabel(r.spec.point.payloadBytes)}`
+    } (${r.spec.point.tool})`;
 }
 
 /** The usable records of a run by (workload, mesh, load point), as compared and gated. */
@@ -223,7 +233,8 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
     }
   }
   const overheadChanges: OverheadChange[] = [];
-  const oKey = (o: Overhead) => `${o.workload}|${o.mesh}|${o.metric}|${o.rate ?? "-"}`;
+  const oKey = (o: Overhead) =>
+    `${o.workload}|${o.mesh}|${o.metric}|${o.rate ?? "-"}${payloadKey(o)}`;
   const ob = new Map((b.summary?.overheads ?? []).map((o) => [oKey(o), o]));
   for (const oa of a.summary?.overheads ?? []) {
     const o2 = ob.get(oKey(oa));

@@ -23,6 +23,19 @@ export function rateLabel(rate: number | null, mode?: string): string {
   return `${formatNumber(rate)}/s`;
 }
 
+/**
+ * The key part of a load point's payload size: empty where the point has none, so keys of
+ * points without a payload are what they were before payloads existed.
+ */
+export function payloadKey(point: { payloadBytes?: number }): string {
+  return point.payloadBytes === undefined ? "" : `|${point.payloadBytes}B`;
+}
+
+/** A request body size in words: `1 KB` (1,024 bytes), `128 KB`, `512 B`. */
+export function payloadLabel(bytes: number): string {
+  return bytes >= 1024 && bytes % 1024 === 0 ? `${formatNumber(bytes / 1024)} KB` : `${bytes} B`;
+}
+
 // toLocaleString builds a new formatter per call; a report formats ~100,000 numbers.
 const INTEGER_FORMAT = new Intl.NumberFormat("en-US");
 const DECIMAL_FORMAT = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });

@@ -483,7 +483,8 @@ function runGeneratorLimited(
   const p = entry.spec.point;
   const base = summary.groups.find((g) =>
     g.mesh === config.baseline && g.workload === entry.spec.workload && g.mode === p.mode &&
-    g.tool === p.tool && g.rate === p.rate && g.iterations > 0
+    g.tool === p.tool && g.rate === p.rate && g.payloadBytes === p.payloadBytes &&
+    g.iterations > 0
   );
   const p50 = base ? base.serviceTime?.p50Ms ?? base.latency.p50Ms : undefined;
   return isGeneratorLimited(lagP99Ms, p50, config.generatorLimitedPct);

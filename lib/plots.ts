@@ -661,11 +661,12 @@ export function overheadVsRatePlot(
  */
 export function rankMeshes(
   overheads: readonly Overhead[],
-  select: { workload: string; metric: MetricName; rate: number | null },
+  select: { workload: string; metric: MetricName; rate: number | null; payloadBytes?: number },
 ): Overhead[] {
   return overheads
     .filter((o) =>
-      o.workload === select.workload && o.metric === select.metric && o.rate === select.rate
+      o.workload === select.workload && o.metric === select.metric && o.rate === select.rate &&
+      o.payloadBytes === select.payloadBytes
     )
     .sort((a, b) => costOf(a.metric, a.overheadPct) - costOf(b.metric, b.overheadPct));
 }

@@ -274,7 +274,10 @@ export function stageEnded(
 export function runFileStem(r: Pick<RunRecord, "spec">): string {
   const s = r.spec;
   const rate = s.point.rate === null ? s.point.mode : `${s.point.rate}rps`;
-  return `${s.workload}_test_${String(s.seq).padStart(4, "0")}_${s.mesh}_${rate}_i${s.iteration}`;
+  const payload = s.point.payloadBytes === undefined ? "" : `_${s.point.payloadBytes}B`;
+  return `${s.workload}_test_${
+    String(s.seq).padStart(4, "0")
+  }_${s.mesh}_${rate}${payload}_i${s.iteration}`;
 }
 
 /** Writes one run record under `runs/`; never replaces an existing record. */

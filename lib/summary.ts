@@ -16,6 +16,7 @@ import {
 import { metricAlerts, metricsFor, type MetricSource } from "./metric_vocabulary.ts";
 import { isGeneratorLimited, sendTimingOf } from "./send_timing.ts";
 import { CONFIG_DEFAULTS } from "./config_schema.ts";
+import { payloadKey } from "./format.ts";
 import { weightedValue } from "./metric_values.ts";
 import {
   bootstrapOverheads,
@@ -115,12 +116,12 @@ function keep(r: RunRecord): Kept {
 
 function groupKey(r: Kept): string {
   const p = r.spec.point;
-  return `${r.spec.workload}|${r.spec.mesh}|${p.mode}|${p.tool}|${p.rate ?? "-"}`;
+  return `${r.spec.workload}|${r.spec.mesh}|${p.mode}|${p.tool}|${p.rate ?? "-"}${payloadKey(p)}`;
 }
 
 function pointKey(r: Kept): string {
   const p = r.spec.point;
-  return `${r.spec.workload}|${p.mode}|${p.tool}|${p.rate ?? "-"}`;
+  return `${r.spec.workload}|${p.mode}|${p.tool}|${p.rate ?? "-"}${payloadKey(p)}`;
 }
 
 const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
@@ -154,12 +155,20 @@ function hashSeed(seed: number, key: string): number {
  */
 export function overheadSeed(
   seed: number,
-  point: { workload: string; mode: string; tool: string; rate: number | null },
+  point: {
+    workload: string;
+    mode: string;
+    tool: string;
+    rate: number | null;
+    payloadBytes?: number;
+  },
   mesh: string,
 ): number {
   return hashSeed(
     seed,
-    `${point.workload}|${point.mode}|${point.tool}|${point.rate ?? "-"}|${mesh}`,
+    `${point.workload}|${point.mode}|${point.tool}|${point.rate ?? "-"}${
+      payloadKey(point)
+    }|${mesh}`,
   );
 }
 
@@ -199,6 +208,9 @@ function groupStats(rs: Kept[], usable: Usable[], timing?: TimingPool): GroupSta
     timing: usable[0]?.load.timing ?? "closed-loop",
     rate: first.spec.point.rate,
     connections: first.spec.point.connections,
+    ...(first.spec.point.payloadBytes !== undefined
+      ? { payloadBytes: first.spec.point.payloadBytes }
+      : {}),
     iterations: usable.length,
     failed: rs.filter((r) => r.status === "failed" || r.status === "interrupted").length,
     saturated: rs.filter((r) => r.status === "saturated").length,
@@ -325,7 +337,8 @@ export class SummaryBuilder {
     flagGeneratorLimited(stats, overheads, options, notes);
     stats.sort((a, b) =>
       a.workload.localeCompare(b.workload) || a.mode.localeCompare(b.mode) ||
-      (a.rate ?? 0) - (b.rate ?? 0) || a.mesh.localeCompare(b.mesh)
+      (a.rate ?? 0) - (b.rate ?? 0) || (a.payloadBytes ?? 0) - (b.payloadBytes ?? 0) ||
+      a.mesh.localeCompare(b.mesh)
     );
     const single = overheads.filter((o) => o.ciMethod === "too-few-iterations").length;
     if (single) {
@@ -358,7 +371,7 @@ export class SummaryBuilder {
 function baselineP50Ms(stats: readonly GroupStats[], g: GroupStats, baseline: string) {
   const b = stats.find((x) =>
     x.mesh === baseline && x.workload === g.workload && x.mode === g.mode && x.tool === g.tool &&
-    x.rate === g.rate
+    x.rate === g.rate && x.payloadBytes === g.payloadBytes
   );
   if (!b || b.iterations === 0) return undefined;
   return b.serviceTime?.p50Ms ?? b.latency.p50Ms;
@@ -382,7 +395,7 @@ function flagGeneratorLimited(
     const base = baselineP50Ms(stats, g, options.baseline);
     g.generatorLimited = isGeneratorLimited(g.sendLag.p99Ms, base, pct);
     if (g.generatorLimited) {
-      limited.add(`${g.workload}|${g.mode}|${g.tool}|${g.rate}|${g.mesh}`);
+      limited.add(`${g.workload}|${g.mode}|${g.tool}|${g.rate}${payloadKey(g)}|${g.mesh}`);
       notes.push(
         `Generator-limited: ${g.workload} ${g.mesh} at ${g.rate}/s (${g.tool}): send lag p99 ` +
           `${g.sendLag.p99Ms} ms is above ${pct} % of the baseline's p50 ${base} ms; its ` +
@@ -395,10 +408,11 @@ function flagGeneratorLimited(
   for (const o of overheads) {
     const g = stats.find((x) =>
       x.workload === o.workload && x.mesh === o.mesh && x.rate === o.rate &&
-      x.mode !== "max-throughput"
+      x.payloadBytes === o.payloadBytes && x.mode !== "max-throughput"
     );
     if (!g?.sendLag) continue;
-    const key = (mesh: string) => `${g.workload}|${g.mode}|${g.tool}|${g.rate}|${mesh}`;
+    const key = (mesh: string) =>
+      `${g.workload}|${g.mode}|${g.tool}|${g.rate}${payloadKey(g)}|${mesh}`;
     o.generatorLimited = limited.has(key(o.mesh)) || limited.has(key(options.baseline));
   }
 }
@@ -453,6 +467,9 @@ function pointOverheads(
         metric: metric.name,
         unit: metric.unit,
         rate: base[0].spec.point.rate,
+        ...(base[0].spec.point.payloadBytes !== undefined
+          ? { payloadBytes: base[0].spec.point.payloadBytes }
+          : {}),
         baseline: est.baseline,
         value: est.value,
         basis: metric.shareOf ? "share-of-baseline-app" : "relative",

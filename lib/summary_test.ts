@@ -97,3 +97,46 @@ Deno.test("a version 1 summary (no deltaMs) still reads; a version 2 one without
   delete s.overheads[0].deltaMs;
   assert.throws(() => validateSummary(s), /\/overheads\/0 must have required property 'deltaMs'/);
 });
+
+Deno.test("load points that differ only in payload size are grouped and compared apart", async () => {
+  const rs = await records(3);
+  // The same records at two payload sizes, the larger one 1 ms slower everywhere.
+  const sized = rs.flatMap((r) =>
+    [1024, 16384].map((payloadBytes): RunRecord => {
+      const copy: RunRecord = structuredClone(r);
+      copy.spec.point.payloadBytes = payloadBytes;
+      if (payloadBytes === 16384 && copy.load) {
+        copy.load.latency.values = copy.load.latency.values.map((v) => v + 1000);
+        copy.load.latency.min += 1000;
+        copy.load.latency.max += 1000;
+        if (copy.load.latency.sum !== undefined) {
+          copy.load.latency.sum += 1000 * copy.load.latency.total;
+        }
+      }
+      return copy;
+    })
+  );
+  const s = summarizeRuns(sized, options(1));
+  validateSummary(JSON.parse(JSON.stringify(s)));
+  const plain = summarizeRuns(rs, options(1));
+  assert.equal(s.groups.length, plain.groups.length * 2);
+  assert.equal(s.overheads.length, plain.overheads.length * 2);
+  for (const payload of [1024, 16384]) {
+    const gs = s.groups.filter((g) => g.payloadBytes === payload);
+    assert.equal(gs.length, plain.groups.length);
+  }
+  const p50 = (payload: number) =>
+    s.groups.find((g) =>
+      g.mesh === "baseline" && g.mode === "fixed-rate" && g.payloadBytes === payload
+    )!.latency.p50Ms;
+  assert.ok(Math.abs(p50(16384) - p50(1024) - 1) < 0.05, `${p50(1024)} ${p50(16384)}`);
+  const o1 = s.overheads.filter((o) => o.payloadBytes === 1024);
+  const o16 = s.overheads.filter((o) => o.payloadBytes === 16384);
+  assert.equal(o1.length, plain.overheads.length);
+  assert.equal(o16.length, plain.overheads.length);
+  // Same data at 1 KB as without a payload: the same figures (each point its own seed).
+  assert.deepEqual(
+    o1.map((o) => [o.metric, o.mesh, o.value, o.baseline]),
+    plain.overheads.map((o) => [o.metric, o.mesh, o.value, o.baseline]),
+  );
+});

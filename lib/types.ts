@@ -155,6 +155,12 @@ export interface LoadPoint {
   rate: number | null;
   connections: number;
   durationS: number;
+  /**
+   * Request body bytes, for workloads that load one point per payload size (the inference
+   * workload); absent where the workload sends one fixed request. A load-point dimension
+   * like the rate: runs group and overheads compare per payload.
+   */
+  payloadBytes?: number;
 }
 
 /** One planned measurement: mesh x workload x load point x iteration. */
@@ -265,6 +271,8 @@ export interface Overhead {
   unit: string;
   /** Load point the figure belongs to (rate per second); null for max-throughput/batch. */
   rate: number | null;
+  /** Request body bytes of its load point, where the point has one. */
+  payloadBytes?: number;
   baseline: number;
   value: number;
   /**
@@ -317,6 +325,8 @@ export interface GroupStats {
   timing: TimingMode;
   rate: number | null;
   connections: number;
+  /** Request body bytes of its load point, where the point has one. */
+  payloadBytes?: number;
   /** Iterations that produced a result (ok or saturated), and those that failed. */
   iterations: number;
   failed: number;
