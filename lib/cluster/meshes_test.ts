@@ -120,7 +120,7 @@ Deno.test("cluster load points and baseline-first workloads", async () => {
 });
 
 Deno.test("a WebSocket point splits over the client pods, same rate per connection", async () => {
-  const { splitWsLoad } = await import("./target.ts");
+  const { splitWsLoad } = await import("./drivers.ts");
   assertEquals(splitWsLoad({ rate: 1000, connections: 50 }, 2), [
     { connections: 25, rate: 500 },
     { connections: 25, rate: 500 },

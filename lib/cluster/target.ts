@@ -9,181 +9,54 @@
  * verifies every pod is meshed before load. Plans for this target should group runs by
  * mesh (baseline runs interleave with each mesh: the baseline-* namespaces never change).
  *
+ * The target is the seam between the pipeline's stages and the cluster; the work is done by
+ * its concerns: the run's state file (`state.ts`), where things are (`addresses.ts`), the
+ * load drivers (`drivers.ts`), the mesh lifecycle (`lifecycle.ts`) and what a run measures
+ * besides load (`measure.ts`).
+ *
  * @module
  */
 
 import type { PodLoad } from "../workload.ts";
 import { workloadsByName } from "../workloads/mod.ts";
-import {
-  baselineFirstWorkloads,
-  fortioTargetFor,
-  namespaceFor,
-  podDriver,
-  wsUrlsFor,
-} from "./addresses.ts";
+import { baselineFirstWorkloads, namespaceFor, podDriver } from "./addresses.ts";
 import type { StageContext, Target } from "../target.ts";
 import type { Requirement } from "../binaries.ts";
-import type { LoadPoint, LoadResult, MeshRef, ResourceUse, RunSpec } from "../types.ts";
+import type { LoadPoint, LoadResult, MeshRef, RunSpec } from "../types.ts";
 import { realRunner, type Runner } from "../command.ts";
 import { connect, disconnect, type Kube, kubeconfigPath } from "./kube.ts";
 import {
   CLUSTER_NAMESPACES,
   type KubeObject,
-  MANAGED_SELECTOR,
   type NamespaceSpec,
   renderAll,
-  renderNamespaces,
   requirePlacement,
   ROLE_LABEL,
 } from "./manifests.ts";
-import { guaranteeObjects, qosByApp, qosProblems } from "./qos.ts";
-import {
-  capacityProblems,
-  CONTROL_PLANE_LABEL,
-  controlPlaneNode,
-  demandOf,
-  nodeCapacities,
-} from "./capacity.ts";
-import { type ClusterEnvironment, describeCluster } from "./environment.ts";
+import { guaranteeObjects } from "./qos.ts";
+import { capacityProblems, controlPlaneNode, demandOf, nodeCapacities } from "./capacity.ts";
+import { describeCluster } from "./environment.ts";
 import { cpuCores, memoryMiB } from "../quantity.ts";
-import { attachThrottling, type CfsCounters, scrapeCfs, throttlingBetween } from "./throttling.ts";
-import { attachCpu, cpuBetween, type CpuCounters, scrapeCpuCounters } from "./cpu_counters.ts";
+import { applyObjects, cleanupCluster, ClusterStageError, waitHealthy } from "./deploy.ts";
+import { type ClusterMesh, clusterMesh } from "./meshes.ts";
+import { helmBinary, removeMeshResources, uninstallMesh } from "./mesh.ts";
+import { checkMetricsApi, MetricsUnavailableError, startSampler } from "./metrics.ts";
+import { WS_CLIENT_VERSION } from "../tools/ws_client.ts";
+import { type ClusterState, readState, requireState, writeState } from "./state.ts";
 import {
-  applyObjects,
-  cleanupCluster,
-  ClusterStageError,
-  restartWorkloads,
-  waitHealthy,
-} from "./deploy.ts";
-import { type ClusterMesh, clusterMesh, enableNamespace } from "./meshes.ts";
-import {
-  applyMeshResources,
-  helmBinary,
-  installMesh,
-  removeMeshResources,
-  uninstallMesh,
-  verifyMeshed,
-  verifyUnmeshed,
-} from "./mesh.ts";
-import { execInPod, readyPods } from "./exec.ts";
-import { fortioCommand, parseFortioJson } from "./fortio.ts";
-import { runJob } from "./job.ts";
-import {
-  checkMetricsApi,
-  listPodInfo,
-  MetricsUnavailableError,
-  reduceSamples,
-  sampledNamespaces,
-  startSampler,
-} from "./metrics.ts";
-import { HistogramRecorder } from "../histogram.ts";
-import {
-  combineRedisResults,
-  parseRedisBenchmark,
-  redisBenchmarkCommand,
-  redisBenchmarkError,
-} from "../tools/redis_benchmark.ts";
-import {
-  REDIS_CLIENTS,
-  REDIS_TESTS,
-  REDIS_VALUE_BYTES,
-  redisRequestsPerTest,
-} from "../workloads/redis.ts";
-import {
-  combineWsResults,
-  parseWsClientOutput,
-  WS_CLIENT_FILES,
-  WS_CLIENT_VERSION,
-  wsClientCommand,
-  type WsLoadOptions,
-} from "../tools/ws_client.ts";
-import { WS_MESSAGE_BYTES } from "../workloads/websocket.ts";
-
-/** What the cluster target records in `<runDir>/cluster.json`. */
-export interface ClusterState {
-  context: string;
-  kubeconfig: string;
-  server: string;
-  serverVersion: string;
-  /** Nodes (shape, kernel, runtime), CNI and version, read at deploy. */
-  environment?: ClusterEnvironment;
-  /** The mesh installed now ("baseline" when none). */
-  mesh: string;
-  meshVersion: string;
-  /** Namespaces meshbench created in this run. */
-  namespaces: string[];
-  /** False when metrics.k8s.io is missing: resources are then not collected. */
-  metrics: boolean;
-  metricsNote?: string;
-  /** Why CPU throttling (cAdvisor through the node proxy) is not read, once it failed. */
-  throttlingNote?: string;
-  /**
-   * Why CPU is not read from the kubelets' cumulative counters, once that failed (CPU then
-   * comes from metrics-server's window-averaged rate, marked `cpuSource` in each result).
-   */
-  cpuCountersNote?: string;
-  /** Meshes whose install failed in this run, with the reason (not retried for each run). */
-  failedMeshes?: Record<string, string>;
-  /**
-   * "required" when the nodes carry `meshbench.io/role` server and client labels (set by
-   * `cluster:setup`): servers and clients are then pinned to them, not merely preferred.
-   */
-  placement?: "required" | "preferred";
-  /** The tainted control-plane node that mesh control planes tolerate onto, if any. */
-  controlPlaneNode?: string;
-  /**
-   * QoS asked for (`cluster.qos`) and what the API server gave: benchmark pods by
-   * `namespace/app`, and each installed mesh's control-plane and node-proxy pods.
-   */
-  qos?: {
-    mode: string;
-    /** By mesh installed when read, then by namespace/app. */
-    pods: Record<string, Record<string, string>>;
-    meshPods: Record<string, Record<string, string>>;
-  };
-}
-
-const STATE = "cluster.json";
-
-/** The load generator image of the client pods (see manifests/workloads/http.yaml). */
-export const FORTIO_IMAGE = "fortio/fortio:1.66.5";
-/** The image of the WebSocket servers and clients (manifests/workloads/websocket.yaml). */
-export const DENO_IMAGE = "denoland/deno:debian-2.1.4";
-
-async function readState(runDir: string): Promise<ClusterState | null> {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${runDir}/${STATE}`));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-}
-
-async function writeState(runDir: string, s: ClusterState): Promise<void> {
-  const tmp = `${runDir}/${STATE}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(s, null, 2));
-  await Deno.rename(tmp, `${runDir}/${STATE}`);
-}
-
-/**
- * Splits a WebSocket load point over `pods` client pods: connections as evenly as possible,
- * each pod's rate in proportion to its connections (every connection sends at the same
- * rate). Pods left without a connection get no share.
- */
-export function splitWsLoad(
-  point: { rate: number; connections: number },
-  pods: number,
-): Array<{ rate: number; connections: number }> {
-  const n = Math.min(pods, point.connections);
-  return Array.from({ length: n }, (_, i) => {
-    const connections = Math.floor(point.connections / n) +
-      (i < point.connections % n ? 1 : 0);
-    return { connections, rate: point.rate * connections / point.connections };
-  });
-}
-
-/** Where the client's files are in a ws-client pod (its working directory is /meshbench). */
-const WS_CLIENT_SCRIPT = WS_CLIENT_FILES[0];
+  DENO_IMAGE,
+  type DriverOutcome,
+  FORTIO_IMAGE,
+  fortioExec,
+  fortioLoad,
+  jobLoad,
+  type LoadAddresses,
+  rawStem,
+  redisLoad,
+  wsLoad,
+} from "./drivers.ts";
+import { checkQos, ensureMesh, type LifecycleOptions } from "./lifecycle.ts";
+import { countersBefore, runPlacement, runResources } from "./measure.ts";
 
 /** The cluster target. `runner` runs helm and openssl; `helm` is the helm binary. */
 export class ClusterTarget implements Target {
@@ -198,23 +71,27 @@ export class ClusterTarget implements Target {
   }
   #kube?: Kube;
   constructor(
-    private readonly options: {
+    private readonly options: LoadAddresses & {
       runner?: Runner;
       helm?: string;
       healthTimeoutMs?: number;
-      /** Where load goes (default: the workload's Service DNS name, {@linkcode fortioTargetFor}). */
-      loadTarget?: (ns: NamespaceSpec) => { address: string; protocol: "http" | "grpc" };
       /** Extra or replacement meshes by name (tests use a fixture chart as a mesh). */
       meshes?: Record<string, ClusterMesh>;
-      /** Redis instance of client `i` (default: `redis-<i % 3>` of the headless service). */
-      redisTarget?: (ns: NamespaceSpec, i: number) => { host: string; port: number };
-      /** WebSocket echo URLs (default: the ws-server Service, {@linkcode wsUrlsFor}). */
-      wsTarget?: (ns: NamespaceSpec) => string[];
     } = {},
   ) {}
 
   #mesh(name: string): ClusterMesh {
     return this.options.meshes?.[name] ?? clusterMesh(name);
+  }
+
+  /** What the mesh lifecycle needs of this target ({@linkcode ensureMesh}). */
+  #lifecycle(): LifecycleOptions {
+    return {
+      mesh: (name) => this.#mesh(name),
+      runner: this.options.runner,
+      helm: this.options.helm,
+      healthTimeoutMs: this.options.healthTimeoutMs,
+    };
   }
 
   #connect(ctx: StageContext): Kube {
@@ -398,70 +275,6 @@ export class ClusterTarget implements Target {
     return controlPlaneNode(capacity)?.name;
   }
 
-  /**
-   * Reads the QoS class of every live benchmark pod in `namespaces` into the state; under
-   * `cluster.qos: guaranteed` any pod that is not Guaranteed is a `stage` error naming the
-   * pods and containers at fault.
-   */
-  async #checkQos(
-    ctx: StageContext,
-    state: ClusterState,
-    namespaces: string[],
-    stage: string,
-  ): Promise<void> {
-    const kube = this.#connect(ctx);
-    const lists = await Promise.all(
-      namespaces.map((namespace) =>
-        kube.core.listNamespacedPod({ namespace, labelSelector: MANAGED_SELECTOR })
-      ),
-    );
-    const pods = lists.flatMap((l) => l.items).filter((p) =>
-      !p.metadata?.deletionTimestamp && p.status?.phase !== "Succeeded" &&
-      p.status?.phase !== "Failed"
-    );
-    const mode = ctx.config.cluster.qos;
-    state.qos = {
-      mode,
-      // By mesh: injection changes each pod's class.
-      pods: {
-        ...state.qos?.pods,
-        [state.mesh]: { ...state.qos?.pods[state.mesh], ...qosByApp(pods) },
-      },
-      meshPods: state.qos?.meshPods ?? {},
-    };
-    await writeState(ctx.runDir, state);
-    if (mode !== "guaranteed") return;
-    const problems = qosProblems(pods);
-    if (problems.length > 0) {
-      throw new ClusterStageError(
-        stage,
-        `namespaces ${namespaces.join(", ")}`,
-        `cluster.qos is guaranteed but ${problems.length} pod(s) are not: ` +
-          problems.slice(0, 5).join("; ") + (problems.length > 5 ? "; ..." : ""),
-      );
-    }
-  }
-
-  /** Records the QoS classes of a mesh's own pods (control plane, node proxies). */
-  async #recordMeshQos(ctx: StageContext, state: ClusterState, mesh: ClusterMesh) {
-    const kube = this.#connect(ctx);
-    const lists = await Promise.all(
-      [...mesh.controlPlane, ...mesh.nodeProxies].map((s) =>
-        kube.core.listNamespacedPod({ namespace: s.namespace, labelSelector: s.labelSelector })
-      ),
-    );
-    const classes = qosByApp(lists.flatMap((l) => l.items));
-    if (state.qos) state.qos.meshPods[mesh.name] = classes;
-    await writeState(ctx.runDir, state);
-    const loose = Object.entries(classes).filter(([, c]) => c !== "Guaranteed");
-    if (ctx.config.cluster.qos === "guaranteed" && loose.length > 0) {
-      ctx.log.warn(
-        `qos: ${mesh.name}'s own pods are not Guaranteed (their sizes come from the mesh's ` +
-          `install): ${loose.map(([k, c]) => `${k} ${c}`).join(", ")}`,
-      );
-    }
-  }
-
   #specs(ctx: StageContext): NamespaceSpec[] {
     const wanted = new Set(ctx.config.workloads);
     return CLUSTER_NAMESPACES.filter((s) => wanted.has(s.workload));
@@ -469,13 +282,13 @@ export class ClusterTarget implements Target {
 
   async health(ctx: StageContext): Promise<void> {
     const kube = this.#connect(ctx);
-    const state = await this.#state(ctx);
+    const state = await requireState(ctx.runDir);
     await waitHealthy(kube, state.namespaces, {
       timeoutMs: this.options.healthTimeoutMs ?? 300_000,
       log: (m) => ctx.log.info(m),
       signal: ctx.signal,
     });
-    await this.#checkQos(ctx, state, state.namespaces, "health");
+    await checkQos(kube, ctx, state, state.namespaces, "health");
     if (ctx.config.cluster.qos === "guaranteed") {
       ctx.log.info("qos: every benchmark pod is Guaranteed");
     } else {
@@ -485,117 +298,6 @@ export class ClusterTarget implements Target {
           "on a cluster with room (METHODOLOGY rule 10)",
       );
     }
-  }
-
-  async #state(ctx: StageContext): Promise<ClusterState> {
-    const s = await readState(ctx.runDir);
-    if (!s) {
-      throw new ClusterStageError(
-        "health",
-        `run directory "${ctx.runDir}"`,
-        `no ${STATE}: run deploy first`,
-      );
-    }
-    return s;
-  }
-
-  /** Makes `mesh` the installed mesh: full uninstall of the previous one, install, verify. */
-  async #ensureMesh(ctx: StageContext, state: ClusterState, meshName: string): Promise<void> {
-    if (meshName === "baseline" || state.mesh === meshName) return;
-    const kube = this.#connect(ctx);
-    const opts = {
-      runner: this.options.runner ?? ctx.runner,
-      helm: this.options.helm,
-      kubeconfig: ctx.config.cluster.kubeconfig || undefined,
-      workDir: `${ctx.runDir}/cluster`,
-      log: (m: string) => ctx.log.info(m),
-      signal: ctx.signal,
-    };
-    const meshedSpecs = CLUSTER_NAMESPACES.filter((s) =>
-      s.meshed && state.namespaces.includes(s.namespace)
-    );
-    const meshed = meshedSpecs.map((s) => s.namespace);
-    if (state.mesh !== "baseline") {
-      // Unmesh, restart, verify unmeshed, and only then uninstall: removing a mesh's node
-      // agents (istio-cni) or policies' backing (SPIRE) under meshed pods leaves them stuck
-      // Terminating or denied.
-      const old = this.#mesh(state.mesh);
-      await applyObjects(kube, renderNamespaces(meshedSpecs)); // drop enablement (SSA owns labels)
-      await removeMeshResources(kube, old, meshed);
-      await restartWorkloads(kube, meshed);
-      await waitHealthy(kube, meshed, {
-        timeoutMs: this.options.healthTimeoutMs ?? 300_000,
-        signal: ctx.signal,
-      });
-      await verifyUnmeshed(kube, old, meshed);
-      ctx.log.info(`mesh: benchmark pods unmeshed from ${old.name}; uninstalling it`);
-      await uninstallMesh(kube, old, opts);
-      state.mesh = "baseline";
-      state.meshVersion = "none";
-      await writeState(ctx.runDir, state);
-    }
-    const mesh = this.#mesh(meshName);
-    const failed = state.failedMeshes?.[meshName];
-    if (failed) {
-      throw new ClusterStageError(
-        "mesh",
-        `mesh "${meshName}"`,
-        `install failed earlier in this run: ${failed}`,
-      );
-    }
-    try {
-      await installMesh(kube, this.#installable(ctx, state, mesh), opts);
-    } catch (e) {
-      const reason = e instanceof Error ? e.message : String(e);
-      state.failedMeshes = { ...state.failedMeshes, [meshName]: reason };
-      await writeState(ctx.runDir, state);
-      // Remove what the failed install left (releases, namespaces meshbench created).
-      await uninstallMesh(kube, mesh, opts).then(
-        () => ctx.log.warn(`mesh: removed what the failed ${meshName} install left`),
-        (u) => ctx.log.warn(`mesh: cleanup after the failed ${meshName} install failed too: ${u}`),
-      );
-      throw e;
-    }
-    state.mesh = mesh.name;
-    state.meshVersion = mesh.version;
-    await writeState(ctx.runDir, state);
-    await applyObjects(kube, renderNamespaces(meshedSpecs).map((n) => enableNamespace(n, mesh)));
-    await applyMeshResources(kube, mesh, meshed);
-    // Injection happens at pod creation: restart every benchmark workload.
-    await restartWorkloads(kube, meshed);
-    await waitHealthy(kube, meshed, {
-      timeoutMs: this.options.healthTimeoutMs ?? 300_000,
-      signal: ctx.signal,
-    });
-    const n = await verifyMeshed(kube, mesh, meshed);
-    ctx.log.info(`mesh: ${n} pods verified meshed by ${mesh.name} ${mesh.version}`);
-    await this.#checkQos(ctx, state, meshed, "mesh");
-    await this.#recordMeshQos(ctx, state, mesh);
-  }
-
-  /** `mesh` with its Guaranteed-QoS Helm values merged in when `cluster.qos` asks for it. */
-  #installable(ctx: StageContext, state: ClusterState, mesh: ClusterMesh): ClusterMesh {
-    const extra = ctx.config.cluster.qos === "guaranteed"
-      ? mesh.guaranteedProxy?.values
-      : undefined;
-    // Control planes tolerate onto kubeadm's tainted control-plane node, off the measured
-    // workers.
-    const placed = state.controlPlaneNode
-      ? mesh.controlPlanePlacement?.({ [CONTROL_PLANE_LABEL]: "" }, {
-        key: CONTROL_PLANE_LABEL,
-        operator: "Exists",
-        effect: "NoSchedule",
-      })
-      : undefined;
-    if (!extra && !placed) return mesh;
-    return {
-      ...mesh,
-      install: mesh.install.map((step) => ({
-        ...step,
-        values: { ...step.values, ...extra?.[step.release] },
-        json: { ...step.json, ...placed?.[step.release] },
-      })),
-    };
   }
 
   async warmup(ctx: StageContext, seconds: number): Promise<void> {
@@ -611,7 +313,7 @@ export class ClusterTarget implements Target {
   }
 
   async #warmup(ctx: StageContext, seconds: number): Promise<void> {
-    const state = await this.#state(ctx);
+    const state = await requireState(ctx.runDir);
     const driven = (driver: PodLoad["driver"]) =>
       workloadsByName(ctx.config.workloads).filter((w) => w.pod?.driver === driver)
         .map((w) => w.name);
@@ -624,12 +326,24 @@ export class ClusterTarget implements Target {
         durationS: seconds,
       };
       for (const mesh of new Set(["baseline", state.mesh])) {
-        await this.#fortio(ctx, namespaceFor(w, mesh), point);
+        await fortioExec(
+          this.#connect(ctx),
+          ctx,
+          namespaceFor(w, mesh),
+          point,
+          this.options.loadTarget,
+        );
       }
     }
     for (const w of seconds > 0 ? driven("ws-client") : []) {
       const ns = namespaceFor(w, state.mesh);
-      const { load } = await this.#ws(ctx, ns, { rate: 100, connections: 10, durationS: seconds });
+      const { load } = await wsLoad(
+        this.#connect(ctx),
+        ctx,
+        ns,
+        { rate: 100, connections: 10, durationS: seconds },
+        this.options.wsTarget,
+      );
       if (load.errors > 0) {
         throw new ClusterStageError(
           "warmup",
@@ -639,106 +353,6 @@ export class ClusterTarget implements Target {
         );
       }
     }
-  }
-
-  /**
-   * meshbench's WebSocket client in every ready ws-client pod at once (the point split
-   * between them, {@linkcode splitWsLoad}); their results combined. Raw outputs are written
-   * under `raw/` when `rawStem` is given.
-   */
-  async #ws(
-    ctx: StageContext,
-    ns: NamespaceSpec,
-    point: { rate: number; connections: number; durationS: number },
-    rawStem?: string,
-  ) {
-    const kube = this.#connect(ctx);
-    const pods = await readyPods(kube, ns.namespace, "ws-client");
-    if (pods.length === 0) {
-      throw new ClusterStageError(
-        "load",
-        `Deployment "${ns.namespace}/ws-client"`,
-        "no ready client pod",
-      );
-    }
-    const urls = (this.options.wsTarget ?? wsUrlsFor)(ns);
-    const shares = splitWsLoad(point, pods.length);
-    const settled = await Promise.allSettled(shares.map(async (share, i) => {
-      const options: WsLoadOptions = {
-        urls,
-        connections: share.connections,
-        rate: share.rate,
-        durationS: point.durationS,
-        messageBytes: WS_MESSAGE_BYTES,
-      };
-      // The client is killed in its pod if it outlives its window (connect + send + drain
-      // + margin), so a failed run never leaves load running into the next one.
-      const res = await execInPod(
-        kube,
-        { namespace: ns.namespace, pod: pods[i], container: "deno" },
-        [
-          "timeout",
-          "-s",
-          "KILL",
-          String(Math.ceil(point.durationS + 60)),
-          ...wsClientCommand(options, { deno: "deno", script: WS_CLIENT_SCRIPT }),
-        ],
-        { timeoutMs: (point.durationS + 90) * 1000, signal: ctx.signal },
-      );
-      let rawName: string | undefined;
-      if (rawStem) {
-        rawName = `${rawStem}_client${i}.json`;
-        await Deno.mkdir(`${ctx.runDir}/raw`, { recursive: true });
-        await Deno.writeTextFile(`${ctx.runDir}/${rawName}`, res.stdout);
-      }
-      try {
-        return { rawName, result: parseWsClientOutput(res.stdout) };
-      } catch (e) {
-        throw new ClusterStageError(
-          "load",
-          `pod "${ns.namespace}/${pods[i]}"`,
-          `${(e as Error).message}${res.stderr ? `; stderr: ${res.stderr.slice(-400)}` : ""}`,
-        );
-      }
-    }));
-    // Every client has ended (or been killed) before a failure is reported.
-    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed.length > 0) {
-      if (failed.length === 1) throw failed[0].reason;
-      throw new ClusterStageError(
-        "load",
-        `Deployment "${ns.namespace}/ws-client"`,
-        failed.map((f) => (f.reason as Error).message).join("; "),
-      );
-    }
-    const runs = settled.map((r) =>
-      (r as PromiseFulfilledResult<{ rawName?: string; result: LoadResult }>).value
-    );
-    return {
-      load: combineWsResults(runs.map((r) => r.result)),
-      raw: runs.flatMap((r) => (r.rawName ? [r.rawName] : [])),
-    };
-  }
-
-  async #fortio(ctx: StageContext, ns: NamespaceSpec, point: LoadPoint) {
-    const kube = this.#connect(ctx);
-    const target = (this.options.loadTarget ?? fortioTargetFor)(ns);
-    const app = `${ns.workload}-client`;
-    const pods = await readyPods(kube, ns.namespace, app);
-    if (pods.length === 0) {
-      throw new ClusterStageError(
-        "load",
-        `Deployment "${ns.namespace}/${app}"`,
-        "no ready client pod",
-      );
-    }
-    const res = await execInPod(
-      kube,
-      { namespace: ns.namespace, pod: pods[0], container: "fortio" },
-      fortioCommand(point, target),
-      { timeoutMs: (point.durationS + 60) * 1000, signal: ctx.signal },
-    );
-    return { res, target };
   }
 
   describeMesh(ctx: StageContext, meshName: string): Promise<MeshRef> {
@@ -790,71 +404,10 @@ export class ClusterTarget implements Target {
     return out;
   }
 
-  /** redis-benchmark in each redis-client pod at once, each against its own instance. */
-  async #redis(ctx: StageContext, ns: NamespaceSpec, spec: RunSpec) {
-    const kube = this.#connect(ctx);
-    const pods = (await readyPods(kube, ns.namespace, "redis-client")).slice(0, REDIS_CLIENTS);
-    if (pods.length === 0) {
-      throw new ClusterStageError(
-        "load",
-        `Deployment "${ns.namespace}/redis-client"`,
-        "no ready client pod",
-      );
-    }
-    const where = { namespace: ns.namespace, container: "redis-benchmark" };
-    const version = (await execInPod(kube, { ...where, pod: pods[0] }, [
-      "redis-benchmark",
-      "--version",
-    ], { timeoutMs: 30_000 })).stdout.trim();
-    const requestsPerTest = redisRequestsPerTest(spec.point.durationS);
-    const target = this.options.redisTarget ??
-      ((n: NamespaceSpec, i: number) => ({
-        host: `redis-${i % 3}.redis-cluster.${n.namespace}.svc.cluster.local`,
-        port: 6379,
-      }));
-    const runs = await Promise.all(pods.map(async (pod, i) => {
-      const { host, port } = target(ns, i);
-      const cmd = redisBenchmarkCommand(spec.point, {
-        host,
-        port,
-        tests: REDIS_TESTS,
-        requestsPerTest,
-        dataSize: REDIS_VALUE_BYTES,
-      });
-      const res = await execInPod(kube, { ...where, pod }, cmd, {
-        timeoutMs: (spec.point.durationS * 10 + 120) * 1000,
-        signal: ctx.signal,
-      });
-      const rawName = `raw/cluster_${spec.seq}_${spec.workload}_${spec.mesh}_client${i}.txt`;
-      await Deno.mkdir(`${ctx.runDir}/raw`, { recursive: true });
-      await Deno.writeTextFile(`${ctx.runDir}/${rawName}`, res.stdout);
-      const failed = redisBenchmarkError(res.stdout, res.stderr);
-      if (failed) {
-        throw new ClusterStageError(
-          "load",
-          `pod "${ns.namespace}/${pod}"`,
-          `redis-benchmark: ${failed}`,
-        );
-      }
-      return {
-        rawName,
-        result: parseRedisBenchmark(res.stdout, {
-          requestsPerTest,
-          connections: spec.point.connections,
-          toolVersion: version,
-        }),
-      };
-    }));
-    return {
-      load: combineRedisResults(runs.map((r) => r.result)),
-      raw: runs.map((r) => r.rawName),
-    };
-  }
-
   async runLoad(ctx: StageContext, spec: RunSpec) {
     const kube = this.#connect(ctx);
-    const state = await this.#state(ctx);
-    await this.#ensureMesh(ctx, state, spec.mesh);
+    const state = await requireState(ctx.runDir);
+    await ensureMesh(kube, ctx, state, spec.mesh, this.#lifecycle());
     const ns = namespaceFor(spec.workload, spec.mesh);
     const driver = podDriver(spec.workload);
     if (spec.mesh === "baseline" && ns.meshed && state.mesh !== "baseline") {
@@ -867,62 +420,41 @@ export class ClusterTarget implements Target {
     }
     const mesh = this.#mesh(state.mesh);
     const sampler = state.metrics ? startSampler(kube, mesh, [ns.namespace]) : undefined;
-    const cfsBefore = await this.#cfs(ctx, state, mesh, ns.namespace);
-    const cpuBefore = await this.#cpuCounters(ctx, state);
+    const before = await countersBefore(kube, ctx, state, mesh, ns.namespace);
     const start = new Date().toISOString();
-    let load;
-    const raw: string[] = [];
+    let out: DriverOutcome;
     let samples: Awaited<ReturnType<NonNullable<typeof sampler>["stop"]>> = [];
     try {
       if (driver === "kubernetes-job") {
         const job = this.#render(ctx, [ns], state.placement).find((o) => o.kind === "Job")!;
-        const out = await runJob(kube, job, { log: (m) => ctx.log.info(m), signal: ctx.signal });
-        const rec = new HistogramRecorder();
-        rec.record(out.durationS * 1e6);
-        load = {
-          tool: "kubernetes-job",
-          toolVersion: state.serverVersion,
-          timing: "closed-loop" as const,
-          requestedRate: null,
-          achievedRate: out.completions / Math.max(out.durationS, 1e-9),
-          durationS: out.durationS,
-          connections: 1,
-          operations: out.completions,
-          errors: 0,
-          errorKinds: {},
-          bytesIn: 0,
-          bytesOut: 0,
-          latency: rec.toHistogram(),
-          extra: { job: out },
-        };
+        out = await jobLoad(kube, ctx, job, state.serverVersion);
       } else if (driver === "ws-client") {
-        const out = await this.#ws(ctx, ns, {
-          rate: spec.point.rate!,
-          connections: spec.point.connections,
-          durationS: spec.point.durationS,
-        }, `raw/cluster_${spec.seq}_${spec.workload}_${spec.mesh}`);
-        load = out.load;
-        raw.push(...out.raw);
+        out = await wsLoad(
+          kube,
+          ctx,
+          ns,
+          {
+            rate: spec.point.rate!,
+            connections: spec.point.connections,
+            durationS: spec.point.durationS,
+          },
+          this.options.wsTarget,
+          rawStem(spec),
+        );
       } else if (driver === "redis-benchmark") {
-        const out = await this.#redis(ctx, ns, spec);
-        load = out.load;
-        raw.push(...out.raw);
+        out = await redisLoad(kube, ctx, ns, spec, this.options.redisTarget);
       } else {
-        const { res, target } = await this.#fortio(ctx, ns, spec.point);
-        const rawName = `raw/cluster_${spec.seq}_${spec.workload}_${spec.mesh}.json`;
-        await Deno.mkdir(`${ctx.runDir}/raw`, { recursive: true });
-        await Deno.writeTextFile(`${ctx.runDir}/${rawName}`, res.stdout);
-        raw.push(rawName);
-        load = parseFortioJson(res.stdout, spec.point, target.protocol);
+        out = await fortioLoad(kube, ctx, ns, spec, this.options.loadTarget);
       }
     } finally {
       // The sampler stops even when the load failed, so nothing keeps polling.
       samples = sampler ? await sampler.stop() : [];
     }
     const end = new Date().toISOString();
+    const raw = out.raw;
     // Where the run's pods were (METHODOLOGY rule 10): recorded with every run.
     const placement = await runPlacement(kube, ns.namespace);
-    load = { ...load, extra: { ...load.extra, placement } } as LoadResult;
+    const load = { ...out.load, extra: { ...out.load.extra, placement } } as LoadResult;
     const shared = placement.clientNodes.filter((n) => placement.serverNodes.includes(n));
     if (shared.length > 0 && driver !== "kubernetes-job") {
       ctx.log.warn(
@@ -930,93 +462,19 @@ export class ClusterTarget implements Target {
           `the cross-node path is not all that was measured`,
       );
     }
-    let resources: ResourceUse[] = reduceSamples(samples, { start, end });
     if (sampler?.errors.length) ctx.log.warn(`metrics: ${sampler.errors.at(-1)}`);
-    const cpuAfter = cpuBefore && await this.#cpuCounters(ctx, state);
-    if (cpuBefore && cpuAfter) {
-      const namespaces = sampledNamespaces(mesh, [ns.namespace]);
-      resources = attachCpu(
-        resources,
-        cpuBetween(cpuBefore, cpuAfter, mesh, await listPodInfo(kube, namespaces), [ns.namespace]),
-      );
-    } else {
-      resources = resources.map((r) => ({ ...r, cpuSource: "metrics-server" as const }));
-    }
-    const cfsAfter = cfsBefore && await this.#cfs(ctx, state, mesh, ns.namespace);
-    if (cfsBefore && cfsAfter) {
-      const namespaces = sampledNamespaces(mesh, [ns.namespace]);
-      const throttling = throttlingBetween(
-        cfsBefore,
-        cfsAfter,
-        mesh,
-        await listPodInfo(kube, namespaces),
-        [ns.namespace],
-      );
-      resources = attachThrottling(resources, throttling);
-      for (const t of throttling.values()) {
-        const pct = (t.throttled / t.periods) * 100;
-        if (pct > 5 && (t.component === "loadgen" || t.component === "data-plane")) {
-          ctx.log.warn(
-            `run ${spec.seq}: ${t.component} ${t.name} was CPU-throttled in ${
-              pct.toFixed(1)
-            } % of periods: its latency includes its own CPU limit`,
-          );
-        }
-      }
-    }
+    const resources = await runResources(
+      kube,
+      ctx,
+      state,
+      mesh,
+      ns.namespace,
+      spec.seq,
+      samples,
+      { start, end },
+      before,
+    );
     return { load, resources, raw, window: { start, end } };
-  }
-
-  /**
-   * The kubelets' cumulative CPU counters of every node; undefined (said once, then not
-   * tried again in this run) when they cannot be read.
-   */
-  async #cpuCounters(ctx: StageContext, state: ClusterState): Promise<CpuCounters | undefined> {
-    if (state.cpuCountersNote) return undefined;
-    const kube = this.#connect(ctx);
-    try {
-      const nodes = (await kube.core.listNode()).items.map((n) => n.metadata?.name ?? "");
-      return await scrapeCpuCounters(kube, nodes.filter((n) => n));
-    } catch (e) {
-      state.cpuCountersNote = `CPU comes from metrics-server's window-averaged rate, which ` +
-        `understates short runs: the kubelets' counters cannot be read: ${(e as Error).message}`;
-      await writeState(ctx.runDir, state);
-      ctx.log.warn(state.cpuCountersNote);
-      return undefined;
-    }
-  }
-
-  /**
-   * CFS counters of the containers on the nodes that run the pods of `namespace` and of the
-   * mesh; undefined (said once, then not tried again in this run) when the node proxy or
-   * cAdvisor cannot be read.
-   */
-  async #cfs(
-    ctx: StageContext,
-    state: ClusterState,
-    mesh: ClusterMesh,
-    namespace: string,
-  ): Promise<Map<string, CfsCounters> | undefined> {
-    if (state.throttlingNote) return undefined;
-    const kube = this.#connect(ctx);
-    try {
-      const lists = await Promise.all(
-        sampledNamespaces(mesh, [namespace]).map((n) =>
-          kube.core.listNamespacedPod({ namespace: n })
-        ),
-      );
-      const nodes = [
-        ...new Set(
-          lists.flatMap((l) => l.items.map((p) => p.spec?.nodeName ?? "")).filter((n) => n),
-        ),
-      ].sort();
-      return await scrapeCfs(kube, nodes);
-    } catch (e) {
-      state.throttlingNote = `CPU throttling is not recorded: ${(e as Error).message}`;
-      await writeState(ctx.runDir, state);
-      ctx.log.warn(state.throttlingNote);
-      return undefined;
-    }
   }
 
   async cleanup(ctx: StageContext): Promise<void> {
@@ -1044,24 +502,4 @@ export class ClusterTarget implements Target {
         (report.clusterObjects.length ? `; ${report.clusterObjects.join(", ")}` : ""),
     );
   }
-}
-
-/** The nodes of a namespace's load clients and servers, by pod, as a run records them. */
-export async function runPlacement(kube: Kube, namespace: string): Promise<{
-  clients: Record<string, string>;
-  servers: Record<string, string>;
-  clientNodes: string[];
-  serverNodes: string[];
-}> {
-  const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: MANAGED_SELECTOR });
-  const clients: Record<string, string> = {};
-  const servers: Record<string, string> = {};
-  for (const p of pods.items) {
-    if (p.metadata?.deletionTimestamp || p.status?.phase !== "Running") continue;
-    const tier = p.metadata?.labels?.["meshbench.io/tier"];
-    const where = tier === "client" ? clients : tier === "server" ? servers : undefined;
-    if (where) where[p.metadata!.name!] = p.spec?.nodeName ?? "";
-  }
-  const nodes = (m: Record<string, string>) => [...new Set(Object.values(m))].sort();
-  return { clients, servers, clientNodes: nodes(clients), serverNodes: nodes(servers) };
 }
