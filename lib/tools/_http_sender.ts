@@ -1,0 +1,164 @@
+/**
+ * The pacing thread of meshbench's HTTP load client: at each due time it claims a free
+ * connection and writes request k with a blocking `send` itself, so the request leaves within
+ * microseconds of the wake-up (no hop to an event loop, whose timers fire a millisecond late).
+ *
+ * It sleeps on a futex (`Atomics.wait`) until `spinUs` before the due time, then spins on the
+ * clock to it; its timer slack is set to 1 ns (`PR_SET_TIMERSLACK`), so the kernel does not
+ * round its wake-ups up by the default 50 us. CPU: one spin of `spinUs` per request, sleep
+ * otherwise. When every connection is busy, a due request waits for the reader to free one (it
+ * keeps its intended send time: the wait is in its latency, and in `poolWaitUs`).
+ *
+ * @module
+ */
+import {
+  EINTR,
+  errno,
+  errnoName,
+  MSG_NOSIGNAL,
+  openLibc,
+  PR_SET_TIMERSLACK,
+  tcpConnect,
+} from "./_libc.ts";
+import { clock, CONN, CTL, OUTCOME, type SenderDone, type SenderStart } from "./_http_shared.ts";
+
+const ERRNO_BY_NAME: Record<string, number> = { ETIMEDOUT: 110 };
+
+function run(s: SenderStart): SenderDone {
+  const libc = openLibc();
+  const timerSlackNs = libc.prctl(PR_SET_TIMERSLACK, 1n, 0n, 0n, 0n) === 0 ? 1 : null;
+  const ctl = new Int32Array(s.ctl);
+  const state = new Int32Array(s.connState);
+  const fds = new Int32Array(s.connFd);
+  const req = new Int32Array(s.connReq);
+  const sentAt = new Float64Array(s.sentAt);
+  const outcome = new Int32Array(s.outcome);
+  const n = state.length;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const wake = new BigUint64Array([1n]);
+  const done: SenderDone = {
+    bytesOut: 0,
+    sent: 0,
+    reconnects: 0,
+    connectUs: [],
+    connectFailures: {},
+    poolWaitUs: [],
+    waitedForConnection: 0,
+    timerSlackNs,
+  };
+  const fail = (k: number, code: number) => Atomics.compareExchange(outcome, k, 0, code);
+  let rr = 0;
+  // Set when a request had to wait for a connection, until the sender is on time again: the
+  // lateness of those requests is the pool's, not the pacer's.
+  let backlog = false;
+  for (let k = 0; k < s.count; k++) {
+    if (Atomics.load(ctl, CTL.stop) !== 0) {
+      for (let j = k; j < s.count; j++) fail(j, OUTCOME.notSent);
+      break;
+    }
+    const due = s.startMs + k * s.intervalMs;
+    const sleepMs = due - s.spinUs / 1000 - clock();
+    if (sleepMs > 0) {
+      backlog = false;
+      Atomics.wait(sleeper, 0, 0, sleepMs);
+    }
+    while (clock() < due) { /* the last few microseconds: spin */ }
+    const ready = clock();
+    let conn = -1;
+    let failed = false;
+    let waited = false;
+    while (conn < 0 && !failed) {
+      // Read the counter before looking, so a connection freed meanwhile wakes the wait below.
+      const seen = Atomics.load(ctl, CTL.freed);
+      for (let j = 0; j < n && conn < 0; j++) {
+        const c = (rr + j) % n;
+        if (Atomics.compareExchange(state, c, CONN.free, CONN.busy) === CONN.free) conn = c;
+      }
+      for (let j = 0; j < n && conn < 0; j++) {
+        const c = (rr + j) % n;
+        if (Atomics.compareExchange(state, c, CONN.dead, CONN.connecting) !== CONN.dead) continue;
+        const t0 = clock();
+        const fd = tcpConnect(
+          libc,
+          s.addrs[c % s.addrs.length],
+          s.connectTimeoutMs,
+          s.sendTimeoutMs,
+        );
+        if (typeof fd === "string") {
+          Atomics.store(state, c, CONN.dead);
+          done.connectFailures[fd] = (done.connectFailures[fd] ?? 0) + 1;
+          fail(k, OUTCOME.connectBase + (ERRNO_BY_NAME[fd] ?? errnoCode(fd)));
+          failed = true;
+          break;
+        }
+        done.reconnects++;
+        done.connectUs.push((clock() - t0) * 1000);
+        Atomics.store(fds, c, fd);
+        Atomics.store(req, c, -1);
+        Atomics.store(state, c, CONN.busy);
+        libc.write(s.wakeFd, new Uint8Array(wake.buffer), 8n);
+        conn = c;
+      }
+      if (conn >= 0 || failed) break;
+      const left = s.sendUntilMs - clock();
+      if (left <= 0 || Atomics.load(ctl, CTL.stop) !== 0) {
+        fail(k, OUTCOME.notSent);
+        failed = true;
+        break;
+      }
+      waited = true;
+      Atomics.wait(ctl, CTL.freed, seen, Math.min(left, 100));
+    }
+    if (waited) {
+      done.waitedForConnection++;
+      backlog = true;
+    }
+    if (failed) continue;
+    rr = (conn + 1) % n;
+    const bytes = s.requests[conn % s.requests.length];
+    const fd = Atomics.load(fds, conn);
+    const t = clock();
+    sentAt[k] = t;
+    Atomics.store(req, conn, k);
+    let off = 0;
+    while (off < bytes.length) {
+      const w = Number(
+        libc.send(
+          fd,
+          off === 0 ? bytes : bytes.subarray(off),
+          BigInt(bytes.length - off),
+          MSG_NOSIGNAL,
+        ),
+      );
+      if (w >= 0) {
+        off += w;
+        continue;
+      }
+      const e = errno(libc);
+      if (e === EINTR) continue;
+      // The reader sees the failed outcome and closes the connection.
+      fail(k, OUTCOME.sendBase + e);
+      break;
+    }
+    done.bytesOut += off;
+    done.sent++;
+    done.poolWaitUs.push(Math.max(0, t - (backlog ? due : ready)) * 1000);
+  }
+  Atomics.store(ctl, CTL.senderDone, 1);
+  libc.write(s.wakeFd, new Uint8Array(wake.buffer), 8n);
+  return done;
+}
+
+/** errno number of a name {@linkcode tcpConnect} returned. */
+function errnoCode(name: string): number {
+  for (let e = 1; e < 200; e++) if (errnoName(e) === name) return e;
+  const m = /^E(\d+)$/.exec(name);
+  return m ? Number(m[1]) : 0;
+}
+
+// deno-lint-ignore no-explicit-any
+const worker = self as any;
+worker.onmessage = (e: MessageEvent<SenderStart>) => {
+  worker.postMessage(run(e.data));
+};
+worker.postMessage("ready");
