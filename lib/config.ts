@@ -54,8 +54,10 @@ export const PROFILES: Record<ProfileName, DeepPartial<BenchConfig>> = {
     load: {
       rates: [100, 250, 500, 1000, 2000],
       durationS: 30,
+      sweep: { connections: [1, 16, 64] },
       throughput: { durationS: 15 },
     },
+    knee: { enabled: true, durationS: 10 },
   },
 };
 

@@ -69,7 +69,8 @@ export const CONFIG_SCHEMA = {
       enum: ["quick", "standard", "full"],
       default: "quick",
       description: "quick (default): short runs; standard: the design's 10 s warm-up, " +
-        "5 s cool-down, 5 iterations, 30 s load; full: a rate sweep",
+        "5 s cool-down, 5 iterations, 30 s load; full: a rate sweep, a connection sweep and " +
+        "the knee",
       "x-env": "MESHBENCH_PROFILE",
       "x-flag": "profile",
     },
@@ -152,6 +153,32 @@ export const CONFIG_SCHEMA = {
           maximum: 10000,
           description: "connections of fixed-rate runs",
         },
+        sweep: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            connections: {
+              type: "array",
+              items: { type: "integer", minimum: 1, maximum: 10000 },
+              default: [],
+              maxItems: 20,
+              uniqueItems: true,
+              description: "connection sweep of the HTTP workload: one fixed-rate point per " +
+                "count at load.sweep.rate, overhead vs connections (empty: off; full " +
+                "profile: 1, 16, 64)",
+              "x-flag": "sweep-connections",
+              "x-arg": "N1,N2",
+            },
+            rate: {
+              type: "integer",
+              default: 1000,
+              minimum: 1,
+              maximum: 1000000,
+              "x-unit": "requests/s",
+              description: "fixed rate of the connection sweep",
+            },
+          },
+        },
         throughput: {
           type: "object",
           additionalProperties: false,
@@ -170,6 +197,62 @@ export const CONFIG_SCHEMA = {
               description: "connections of max-throughput runs",
             },
           },
+        },
+      },
+    },
+    knee: {
+      type: "object",
+      additionalProperties: false,
+      description: "the knee: per mesh, the highest fixed rate of a ramp that still holds " +
+        "the p99 target with the generator keeping up and the success rate intact",
+      properties: {
+        enabled: {
+          type: "boolean",
+          default: false,
+          description: "ramp the HTTP workload's fixed rate per mesh and iteration until a " +
+            "step breaks the p99 target, the generator falls behind or the success rate " +
+            "drops (full profile: on)",
+          "x-flag": "knee",
+        },
+        p99TargetMs: {
+          type: "number",
+          default: 10,
+          exclusiveMinimum: 0,
+          maximum: 60000,
+          "x-unit": "ms",
+          description: "p99 latency (from the intended send) a ramp step must hold",
+          "x-flag": "knee-p99",
+          "x-arg": "MS",
+        },
+        rates: {
+          type: "array",
+          items: { type: "integer", minimum: 1, maximum: 1000000, "x-unit": "requests/s" },
+          default: [250, 500, 1000, 2000, 4000, 8000],
+          minItems: 1,
+          maxItems: 50,
+          uniqueItems: true,
+          description: "the ramp's steps, run in increasing order",
+          "x-flag": "knee-rates",
+          "x-arg": "R1,R2",
+        },
+        durationS: {
+          ...seconds("seconds per ramp step", 5, 0, true),
+        },
+        connections: {
+          type: "integer",
+          default: 16,
+          minimum: 1,
+          maximum: 10000,
+          description: "connections of the ramp's steps",
+        },
+        maxSendLagPct: {
+          type: "number",
+          default: 25,
+          exclusiveMinimum: 0,
+          maximum: 1000,
+          "x-unit": "%",
+          description: "a step's generator fell behind when its send-lag p99 exceeds this % " +
+            "of p99TargetMs (or it sent more than saturationPct % under the rate)",
         },
       },
     },

@@ -29,7 +29,8 @@ import {
   writeJsonAtomic,
   writeRunRecord,
 } from "./run_dir.ts";
-import { SummaryBuilder } from "./summary.ts";
+import { atPoint, SummaryBuilder } from "./summary.ts";
+import { judgeStep, type KneeCriteria, kneeStopped, rampKey } from "./knee.ts";
 import { type Logger, MissingToolsError, type StageContext, type Target } from "./target.ts";
 import type {
   Histogram,
@@ -314,13 +315,33 @@ export async function stageLoad(
     const done = new Set(earlier.records.map((r) => r.spec.seq));
     for (const note of earlier.notes) deps.log.warn(`Not resumed, measured again: ${note}`);
     // A resumed run keeps its earlier failures: they still make the run failed.
-    const failedEarlier = earlier.records.filter((r) => r.status === "failed").length;
+    // A knee ramp step that breaks is the ramp's answer, not a failed run.
+    const failedEarlier = earlier.records.filter((r) =>
+      r.status === "failed" && r.spec.point.sweep !== "knee"
+    ).length;
+    // Knee ramps already stopped (from the records on disk, so a resumed load agrees).
+    const criteria = kneeCriteria(ctx.config);
+    const stopped = kneeStopped(
+      earlier.records.filter((r) => r.spec.point.sweep === "knee").map((r) =>
+        judgeStep(r, criteria)
+      ),
+    );
     const meshRefs = new Map<string, RunRecord["mesh"]>();
     let failed = 0;
     let first = true;
     for (const spec of manifest.plan) {
       if (deps.signal.aborted) break;
       if (done.has(spec.seq)) continue;
+      if (spec.point.sweep === "knee") {
+        const at = stopped.get(rampKey(spec));
+        if (at !== undefined && at < spec.point.rate!) {
+          deps.log.info(
+            `Run ${spec.seq} skipped: ${spec.workload} ${spec.mesh}'s knee ramp #${spec.iteration} ` +
+              `broke at ${at}/s`,
+          );
+          continue;
+        }
+      }
       if (!first) await sleep(ctx.config.gapS * 1000, deps.signal);
       first = false;
       const p = spec.point;
@@ -349,7 +370,7 @@ export async function stageLoad(
         const out = await target.runLoad(ctx, spec);
         if (deps.signal.aborted) throw new Error("interrupted by the user");
         const c = classify(spec, out.load, ctx.config);
-        if (c.status === "failed") failed++;
+        if (c.status === "failed" && spec.point.sweep !== "knee") failed++;
         record = {
           ...base,
           status: c.status,
@@ -363,7 +384,7 @@ export async function stageLoad(
         if (c.reason) deps.log.warn(`Run ${spec.seq} ${c.status}: ${c.reason}`);
       } catch (e) {
         const interrupted = deps.signal.aborted;
-        if (!interrupted) failed++;
+        if (!interrupted && spec.point.sweep !== "knee") failed++;
         const reason = (e as Error).message;
         deps.log.warn(`Run ${spec.seq} ${interrupted ? "interrupted" : "failed"}: ${reason}`);
         record = {
@@ -376,10 +397,32 @@ export async function stageLoad(
         };
       }
       await writeRunRecord(runDir, record);
+      if (spec.point.sweep === "knee") {
+        const step = judgeStep(record, criteria);
+        if (step.breaks.length) {
+          stopped.set(rampKey(spec), step.rate);
+          deps.log.info(
+            `Knee ramp of ${spec.workload} ${spec.mesh} #${spec.iteration} stops at ${step.rate}/s: ${
+              step.breaks.map((b) => b.detail).join("; ")
+            }`,
+          );
+        }
+      }
     }
     deps.log.progress("load runs", manifest.plan.length, manifest.plan.length);
     return { failed, failedEarlier };
   });
+}
+
+/** What a knee ramp step must hold, from a run's config. */
+export function kneeCriteria(
+  config: Pick<BenchConfig, "knee" | "saturationPct">,
+): KneeCriteria {
+  return {
+    p99TargetMs: config.knee.p99TargetMs,
+    maxSendLagPct: config.knee.maxSendLagPct,
+    saturationPct: config.saturationPct,
+  };
 }
 
 /**
@@ -443,6 +486,7 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
       baseline: ctx.config.baseline,
       noisyCvPct: ctx.config.noisyCvPct,
       generatorLimitedPct: ctx.config.generatorLimitedPct,
+      knee: kneeCriteria(ctx.config),
       resamples: ctx.config.bootstrap.resamples,
       confidence: ctx.config.bootstrap.confidence,
       seed: ctx.config.seed,
@@ -481,10 +525,8 @@ function runGeneratorLimited(
   config: { baseline: string; generatorLimitedPct: number },
 ): boolean {
   const p = entry.spec.point;
-  const base = summary.groups.find((g) =>
-    g.mesh === config.baseline && g.workload === entry.spec.workload && g.mode === p.mode &&
-    g.tool === p.tool && g.rate === p.rate && g.payloadBytes === p.payloadBytes &&
-    g.iterations > 0
+  const base = [...summary.groups, ...summary.connectionSweep?.groups ?? []].find((g) =>
+    g.mesh === config.baseline && atPoint(g, entry.spec.workload, p) && g.iterations > 0
   );
   const p50 = base ? base.serviceTime?.p50Ms ?? base.latency.p50Ms : undefined;
   return isGeneratorLimited(lagP99Ms, p50, config.generatorLimitedPct);

@@ -14,9 +14,10 @@ import type { LoadPoint, RunSpec } from "./types.ts";
  * point per configured rate, then a closed-loop max-throughput point if enabled.
  */
 export function standardPoints(
-  config: Pick<BenchConfig, "load">,
+  config: Pick<BenchConfig, "load" | "knee">,
   fixedRateTool: string,
   throughputTool: string | null = fixedRateTool,
+  options: { sweeps?: boolean } = {},
 ): LoadPoint[] {
   const points: LoadPoint[] = config.load.rates.map((rate) => ({
     mode: "fixed-rate",
@@ -25,6 +26,7 @@ export function standardPoints(
     connections: config.load.connections,
     durationS: config.load.durationS,
   }));
+  if (options.sweeps) points.push(...sweepPoints(config, fixedRateTool));
   if (config.load.throughput.enabled && throughputTool !== null) {
     points.push({
       mode: "max-throughput",
@@ -101,4 +103,35 @@ export function buildPlan(input: PlanInput): RunSpec[] {
 /** Sum of the load windows of a plan, in seconds. */
 export function plannedLoadSeconds(plan: RunSpec[]): number {
   return plan.reduce((s, r) => s + r.point.durationS, 0);
+}
+
+/**
+ * The connection sweep (one fixed-rate point per count in `load.sweep.connections`, at
+ * `load.sweep.rate`) and the knee ramp (one point per step of `knee.rates`, increasing,
+ * when `knee.enabled`), for a workload whose fixed-rate tool uses exactly the connections it
+ * is given. In the plan each step is one block that visits every mesh in a fresh order, so
+ * the ramp climbs interleaved, step by step, for all meshes at once.
+ */
+export function sweepPoints(config: Pick<BenchConfig, "load" | "knee">, tool: string): LoadPoint[] {
+  const points: LoadPoint[] = config.load.sweep.connections.map((connections) => ({
+    mode: "fixed-rate",
+    tool,
+    rate: config.load.sweep.rate,
+    connections,
+    durationS: config.load.durationS,
+    sweep: "connections",
+  }));
+  if (config.knee.enabled) {
+    for (const rate of [...config.knee.rates].sort((a, b) => a - b)) {
+      points.push({
+        mode: "fixed-rate",
+        tool,
+        rate,
+        connections: config.knee.connections,
+        durationS: config.knee.durationS,
+        sweep: "knee",
+      });
+    }
+  }
+  return points;
 }

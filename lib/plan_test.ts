@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { buildPlan, plannedLoadSeconds } from "./plan.ts";
+import { buildPlan, plannedLoadSeconds, standardPoints } from "./plan.ts";
+import { configDefaults } from "./config_schema.ts";
 import type { LoadPoint } from "./types.ts";
 
 const point: LoadPoint = {
@@ -56,4 +57,26 @@ Deno.test("per-mesh grouping: one mesh at a time, the baseline interleaved with 
   const switches = meshes.filter((m, i) => i > 0 && m !== meshes[i - 1]).length;
   assertEquals(switches, 1, "each mesh is installed once");
   assertEquals(plan.filter((r) => r.workload === "http" && r.mesh === "baseline").length, 4);
+});
+
+Deno.test("the connection sweep and the knee ramp are points of their own, the ramp increasing", () => {
+  const config = configDefaults();
+  config.load.sweep.connections = [1, 64];
+  config.knee.enabled = true;
+  config.knee.rates = [1000, 250, 500];
+  const points = standardPoints(config, "vegeta", "wrk", { sweeps: true });
+  assertEquals(
+    points.map((p) => [p.mode, p.rate, p.connections, p.sweep ?? "-"]),
+    [
+      ["fixed-rate", 500, 8, "-"],
+      ["fixed-rate", 1000, 1, "connections"],
+      ["fixed-rate", 1000, 64, "connections"],
+      ["fixed-rate", 250, 16, "knee"],
+      ["fixed-rate", 500, 16, "knee"],
+      ["fixed-rate", 1000, 16, "knee"],
+      ["max-throughput", null, 16, "-"],
+    ],
+  );
+  // Without the option (workloads whose tool spreads connections), no sweep points.
+  assertEquals(standardPoints(config, "ghz").length, 2);
 });

@@ -39,6 +39,7 @@ import type {
   TargetName,
 } from "./types.ts";
 import { SUMMARY_SCHEMA_VERSION } from "./types.ts";
+import { computeKnees, judgeStep, type KneeCriteria, type KneeStep } from "./knee.ts";
 
 /** Settings that shape the summary (from the run's config). */
 export interface SummaryOptions {
@@ -54,6 +55,8 @@ export interface SummaryOptions {
    * overheads `generatorLimited` (config `generatorLimitedPct`; default its default).
    */
   generatorLimitedPct?: number;
+  /** What a knee ramp step must hold (config `knee.*`, `saturationPct`; default: defaults). */
+  knee?: KneeCriteria;
   /** Problems met while reading records, carried into `notes`. */
   notes?: string[];
   now?: Date;
@@ -114,14 +117,41 @@ function keep(r: RunRecord): Kept {
   };
 }
 
+/** What tells a sweep's point apart beyond its rate (nothing for a standard point). */
+function sweepSuffix(p: { sweep?: string; connections: number }): string {
+  return p.sweep ? `|${p.sweep}|${p.connections}` : "";
+}
+
 function groupKey(r: Kept): string {
   const p = r.spec.point;
-  return `${r.spec.workload}|${r.spec.mesh}|${p.mode}|${p.tool}|${p.rate ?? "-"}${payloadKey(p)}`;
+  return `${r.spec.workload}|${r.spec.mesh}|${p.mode}|${p.tool}|${p.rate ?? "-"}${axes(p)}`;
 }
 
 function pointKey(r: Kept): string {
   const p = r.spec.point;
-  return `${r.spec.workload}|${p.mode}|${p.tool}|${p.rate ?? "-"}${payloadKey(p)}`;
+  return `${r.spec.workload}|${p.mode}|${p.tool}|${p.rate ?? "-"}${axes(p)}`;
+}
+
+/** The key suffix of a point's dimensions beyond its rate (payload, sweep); "" for none. */
+function axes(p: { payloadBytes?: number; sweep?: string; connections: number }): string {
+  return `${payloadKey(p)}${sweepSuffix(p)}`;
+}
+
+/**
+ * Whether a group is at a load point: same workload, mode, tool, rate and payload, and the same
+ * sweep and connections (a connection-sweep group is not the standard point at its rate).
+ */
+export function atPoint(
+  g: Pick<
+    GroupStats,
+    "workload" | "mode" | "tool" | "rate" | "connections" | "sweep" | "payloadBytes"
+  >,
+  workload: string,
+  p: Pick<GroupStats, "mode" | "tool" | "rate" | "connections" | "sweep" | "payloadBytes">,
+): boolean {
+  return g.workload === workload && g.mode === p.mode && g.tool === p.tool && g.rate === p.rate &&
+    g.payloadBytes === p.payloadBytes && (g.sweep ?? null) === (p.sweep ?? null) &&
+    (!p.sweep || g.connections === p.connections);
 }
 
 const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
@@ -161,14 +191,19 @@ export function overheadSeed(
     tool: string;
     rate: number | null;
     payloadBytes?: number;
+    connections?: number;
+    sweep?: string;
   },
   mesh: string,
 ): number {
+  const sweep = point.sweep
+    ? sweepSuffix({ sweep: point.sweep, connections: point.connections! })
+    : "";
   return hashSeed(
     seed,
     `${point.workload}|${point.mode}|${point.tool}|${point.rate ?? "-"}${
       payloadKey(point)
-    }|${mesh}`,
+    }${sweep}|${mesh}`,
   );
 }
 
@@ -211,6 +246,7 @@ function groupStats(rs: Kept[], usable: Usable[], timing?: TimingPool): GroupSta
     ...(first.spec.point.payloadBytes !== undefined
       ? { payloadBytes: first.spec.point.payloadBytes }
       : {}),
+    ...(first.spec.point.sweep ? { sweep: first.spec.point.sweep } : {}),
     iterations: usable.length,
     failed: rs.filter((r) => r.status === "failed" || r.status === "interrupted").length,
     saturated: rs.filter((r) => r.status === "saturated").length,
@@ -257,6 +293,11 @@ export class SummaryBuilder {
   readonly #runNotes: string[] = [];
   #count = 0;
   #emulated = false;
+  readonly #kneeSteps: KneeStep[] = [];
+  readonly #kneeMeta = new Map<
+    string,
+    { emulated: boolean; tool: string; connections: number; durationS: number }
+  >();
 
   constructor(options: SummaryOptions) {
     this.#options = options;
@@ -264,6 +305,21 @@ export class SummaryBuilder {
 
   /** Adds one run record. */
   add(record: RunRecord): void {
+    if (record.spec.point.sweep === "knee") {
+      // A ramp step: judged for the knee, never pooled (a mesh climbs only as far as it holds,
+      // so its steps are not a load point every mesh ran the same number of times).
+      const p = record.spec.point;
+      this.#kneeSteps.push(judgeStep(record, this.#options.knee ?? kneeDefaults()));
+      this.#kneeMeta.set(`${record.spec.workload}|${record.spec.mesh}`, {
+        emulated: record.mesh.emulated,
+        tool: p.tool,
+        connections: p.connections,
+        durationS: p.durationS,
+      });
+      this.#count++;
+      if (record.mesh.emulated) this.#emulated = true;
+      return;
+    }
     const r = keep(record);
     const k = groupKey(r);
     const timing = isUsable(r) ? sendTimingOf(record.load) : undefined;
@@ -338,8 +394,10 @@ export class SummaryBuilder {
     stats.sort((a, b) =>
       a.workload.localeCompare(b.workload) || a.mode.localeCompare(b.mode) ||
       (a.rate ?? 0) - (b.rate ?? 0) || (a.payloadBytes ?? 0) - (b.payloadBytes ?? 0) ||
+      (a.sweep ?? "").localeCompare(b.sweep ?? "") || a.connections - b.connections ||
       a.mesh.localeCompare(b.mesh)
     );
+    const knees = this.#knees(stats, notes);
     const single = overheads.filter((o) => o.ciMethod === "too-few-iterations").length;
     if (single) {
       notes.push(
@@ -348,6 +406,10 @@ export class SummaryBuilder {
           `run at least ${MIN_ITERATIONS_FOR_INTERVAL} iterations, better 5`,
       );
     }
+    // The connection sweep is its own section: its groups share rates with the standard
+    // points, and every reader of `groups` and `overheads` expects one group per rate.
+    const swept = stats.filter((g) => g.sweep === "connections");
+    const sweptOverheads = overheads.filter((o) => o.sweep === "connections");
     return {
       kind: "meshbench.summary",
       schemaVersion: SUMMARY_SCHEMA_VERSION,
@@ -356,12 +418,61 @@ export class SummaryBuilder {
       generatedAt: (options.now ?? new Date()).toISOString(),
       emulated: this.#emulated,
       baselineMesh: options.baseline,
-      groups: stats,
-      overheads,
+      groups: stats.filter((g) => g.sweep === undefined),
+      overheads: overheads.filter((o) => o.sweep === undefined),
       notes: this.#count ? notes : [...notes, "No run records found"],
       metrics: metricAlerts(overheads.map((o) => o.metric)),
+      ...(swept.length ? { connectionSweep: { groups: swept, overheads: sweptOverheads } } : {}),
+      ...(knees.length ? { knees } : {}),
     };
   }
+
+  /** The knee of every ramp, beside each mesh's closed-loop max throughput. */
+  #knees(stats: readonly GroupStats[], notes: string[]) {
+    if (this.#kneeSteps.length === 0) return [];
+    const criteria = this.#options.knee ?? kneeDefaults();
+    const ladder = new Map<string, number[]>();
+    for (const s of this.#kneeSteps) {
+      const l = ladder.get(s.workload) ?? [];
+      if (!l.includes(s.rate)) l.push(s.rate);
+      ladder.set(s.workload, l);
+    }
+    for (const l of ladder.values()) l.sort((a, b) => a - b);
+    const knees = computeKnees(this.#kneeSteps, {
+      criteria,
+      meta: (workload, mesh) => ({
+        ...this.#kneeMeta.get(`${workload}|${mesh}`)!,
+        rates: ladder.get(workload)!,
+      }),
+      maxThroughput: (workload, mesh) => {
+        const g = stats.find((x) =>
+          x.workload === workload && x.mesh === mesh && x.mode === "max-throughput" &&
+          x.iterations > 0
+        );
+        return g
+          ? { mean: g.achievedRate.mean, min: g.achievedRate.min, max: g.achievedRate.max }
+          : null;
+      },
+    });
+    for (const k of knees) {
+      const below = k.iterations.filter((i) => i.kneeRate === 0).length;
+      if (below) {
+        notes.push(
+          `Knee: ${k.workload} ${k.mesh} broke at the ramp's first step (${k.rates[0]}/s) in ` +
+            `${below} of ${k.iterations.length} iteration(s): its knee is below the ramp`,
+        );
+      }
+    }
+    return knees;
+  }
+}
+
+function kneeDefaults(): KneeCriteria {
+  return {
+    p99TargetMs: CONFIG_DEFAULTS.knee.p99TargetMs,
+    maxSendLagPct: CONFIG_DEFAULTS.knee.maxSendLagPct,
+    saturationPct: CONFIG_DEFAULTS.saturationPct,
+  };
 }
 
 /**
@@ -369,10 +480,7 @@ export class SummaryBuilder {
  * the same load point (the system's own p50, without the lag), else its p50 response time.
  */
 function baselineP50Ms(stats: readonly GroupStats[], g: GroupStats, baseline: string) {
-  const b = stats.find((x) =>
-    x.mesh === baseline && x.workload === g.workload && x.mode === g.mode && x.tool === g.tool &&
-    x.rate === g.rate && x.payloadBytes === g.payloadBytes
-  );
+  const b = stats.find((x) => x.mesh === baseline && atPoint(x, g.workload, g));
   if (!b || b.iterations === 0) return undefined;
   return b.serviceTime?.p50Ms ?? b.latency.p50Ms;
 }
@@ -395,9 +503,11 @@ function flagGeneratorLimited(
     const base = baselineP50Ms(stats, g, options.baseline);
     g.generatorLimited = isGeneratorLimited(g.sendLag.p99Ms, base, pct);
     if (g.generatorLimited) {
-      limited.add(`${g.workload}|${g.mode}|${g.tool}|${g.rate}${payloadKey(g)}|${g.mesh}`);
+      limited.add(`${g.workload}|${g.mode}|${g.tool}|${g.rate}${axes(g)}|${g.mesh}`);
       notes.push(
-        `Generator-limited: ${g.workload} ${g.mesh} at ${g.rate}/s (${g.tool}): send lag p99 ` +
+        `Generator-limited: ${g.workload} ${g.mesh} at ${g.rate}/s${
+          g.sweep ? ` over ${g.connections} connection(s)` : ""
+        } (${g.tool}): send lag p99 ` +
           `${g.sendLag.p99Ms} ms is above ${pct} % of the baseline's p50 ${base} ms; its ` +
           `latencies carry the load generator's own lateness (service time p50 ${
             g.serviceTime?.p50Ms ?? "n/a"
@@ -408,11 +518,11 @@ function flagGeneratorLimited(
   for (const o of overheads) {
     const g = stats.find((x) =>
       x.workload === o.workload && x.mesh === o.mesh && x.rate === o.rate &&
-      x.payloadBytes === o.payloadBytes && x.mode !== "max-throughput"
+      x.payloadBytes === o.payloadBytes && x.mode !== "max-throughput" &&
+      (x.sweep ?? null) === (o.sweep ?? null) && (!o.sweep || x.connections === o.connections)
     );
     if (!g?.sendLag) continue;
-    const key = (mesh: string) =>
-      `${g.workload}|${g.mode}|${g.tool}|${g.rate}${payloadKey(g)}|${mesh}`;
+    const key = (mesh: string) => `${g.workload}|${g.mode}|${g.tool}|${g.rate}${axes(g)}|${mesh}`;
     o.generatorLimited = limited.has(key(o.mesh)) || limited.has(key(options.baseline));
   }
 }
@@ -469,6 +579,9 @@ function pointOverheads(
         rate: base[0].spec.point.rate,
         ...(base[0].spec.point.payloadBytes !== undefined
           ? { payloadBytes: base[0].spec.point.payloadBytes }
+          : {}),
+        ...(base[0].spec.point.sweep
+          ? { sweep: base[0].spec.point.sweep, connections: base[0].spec.point.connections }
           : {}),
         baseline: est.baseline,
         value: est.value,

@@ -8,6 +8,7 @@
  */
 import type { Component, LoadMode, MetricAlert, MetricName } from "./metric_vocabulary.ts";
 import type { BenchConfig } from "./config_schema.ts";
+import type { Knee } from "./knee.ts";
 
 /** Load modes, resource components and metric names are declared with the metrics. */
 export type { Component, LoadMode, MetricName };
@@ -147,6 +148,14 @@ export interface MeshRef {
   settings: Record<string, string | number | boolean>;
 }
 
+/**
+ * Which series beyond the standard load points a point belongs to: `connections`, the
+ * connection sweep at one fixed rate (its overheads are reported against connections);
+ * `knee`, a step of the knee ramp (run only while the mesh's earlier steps of the iteration
+ * held, see `knee.ts`).
+ */
+export type Sweep = "connections" | "knee";
+
 /** One point of the load plan: what to send, at what rate, for how long. */
 export interface LoadPoint {
   mode: LoadMode;
@@ -161,6 +170,8 @@ export interface LoadPoint {
    * like the rate: runs group and overheads compare per payload.
    */
   payloadBytes?: number;
+  /** The series this point belongs to; absent for the standard points. */
+  sweep?: Sweep;
 }
 
 /** One planned measurement: mesh x workload x load point x iteration. */
@@ -273,6 +284,10 @@ export interface Overhead {
   rate: number | null;
   /** Request body bytes of its load point, where the point has one. */
   payloadBytes?: number;
+  /** The sweep the figure belongs to (`summary.connectionSweep`); absent: a standard point. */
+  sweep?: Sweep;
+  /** Connections of the figure's load point: set for a sweep's figures. */
+  connections?: number;
   baseline: number;
   value: number;
   /**
@@ -327,6 +342,8 @@ export interface GroupStats {
   connections: number;
   /** Request body bytes of its load point, where the point has one. */
   payloadBytes?: number;
+  /** The sweep the group belongs to; absent: a standard point. */
+  sweep?: Sweep;
   /** Iterations that produced a result (ok or saturated), and those that failed. */
   iterations: number;
   failed: number;
@@ -384,6 +401,16 @@ export interface Summary {
    * judges them by). Absent in summaries written before it.
    */
   metrics?: MetricAlert[];
+  /**
+   * The connection sweep (`load.sweep`): groups and overheads at one fixed rate per count of
+   * connections. Absent when the run had none.
+   */
+  connectionSweep?: { groups: GroupStats[]; overheads: Overhead[] };
+  /**
+   * The knee of every mesh (`knee.*`): the highest ramp rate that held the p99 target with
+   * the generator keeping up and the success rate intact. Absent when the run had no ramp.
+   */
+  knees?: Knee[];
 }
 
 /** `manifest.json`: effective config, provenance and stage log of one run directory. */

@@ -48,10 +48,13 @@ export const FORTIO_PERCENTILES = "50,75,90,99,99.9";
 
 /**
  * Connections for a fixed-rate point: the point's own, or more when rate x expected p99
- * needs them (Little's law: requests in flight at the tail).
+ * needs them (Little's law: requests in flight at the tail); a connection-sweep point's own.
  */
 export function fortioConnections(point: LoadPoint): number {
   if (point.mode !== "fixed-rate" || point.rate === null) return point.connections;
+  // The connection sweep's count is the variable: exactly that many. A paced connection that
+  // waits longer than its share of the interval sends late, which shows as saturation.
+  if (point.sweep === "connections") return point.connections;
   return Math.max(point.connections, Math.ceil(point.rate * FORTIO_EXPECTED_P99_S));
 }
 

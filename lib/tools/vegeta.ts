@@ -221,6 +221,12 @@ export function vegetaAttackCommand(opts: {
   rate: number;
   durationS: number;
   connections: number;
+  /**
+   * `-max-connections`: the most connections vegeta opens per host (without it,
+   * `connections` only bounds the idle ones, and vegeta opens more while answers are
+   * outstanding). Set for the connection sweep, where the count is the variable.
+   */
+  maxConnections?: number;
   timeoutS?: number;
   generator?: VegetaGenerator;
 }): string[] {
@@ -236,6 +242,7 @@ export function vegetaAttackCommand(opts: {
     `-rate=${opts.rate}/s`,
     `-duration=${opts.durationS}s`,
     `-connections=${opts.connections}`,
+    ...(opts.maxConnections !== undefined ? [`-max-connections=${opts.maxConnections}`] : []),
     `-timeout=${opts.timeoutS ?? 10}s`,
     "-max-body=0",
     "-keepalive=true",

@@ -75,6 +75,7 @@ async function runVegeta(
   connections: number,
   outFile: string,
   onLoadgen?: (pid: number) => void,
+  maxConnections?: number,
 ) {
   const targets = await vegetaTargets(env, ports, `targets-${ports.join("-")}`);
   await env.runner.run(
@@ -85,6 +86,7 @@ async function runVegeta(
       rate,
       durationS,
       connections,
+      ...(maxConnections !== undefined ? { maxConnections } : {}),
       generator: LOCAL_VEGETA_GENERATOR,
     }),
     { timeoutMs: (durationS + 30) * 1000, signal: env.signal, onSpawn: onLoadgen },
@@ -102,11 +104,11 @@ export const httpWorkload: Workload = {
   replicas: 3,
   tools: [],
   points(config): LoadPoint[] {
-    return standardPoints(config, "vegeta", "wrk");
+    return standardPoints(config, "vegeta", "wrk", { sweeps: true });
   },
   pod: {
     driver: "fortio",
-    points: (config) => standardPoints(config, "fortio"),
+    points: (config) => standardPoints(config, "fortio", "fortio", { sweeps: true }),
     fortio: (namespace) => ({
       address: `http://http-server.${namespace}.svc.cluster.local:80/`,
       protocol: "http",
@@ -148,7 +150,20 @@ export const httpWorkload: Workload = {
     const p = spec.point;
     if (p.mode === "fixed-rate") {
       const bin = join(env.runDir, `${rawStem}.vegeta.bin`);
-      const rows = await runVegeta(env, ports, p.rate!, p.durationS, p.connections, bin, onLoadgen);
+      // The connection sweep holds vegeta to exactly its connections. vegeta counts them per
+      // target host, so the baseline sends to its first replica only: both paths then open
+      // exactly that many client connections (a mesh's proxy has one port).
+      const sweep = p.sweep === "connections";
+      const rows = await runVegeta(
+        env,
+        sweep ? ports.slice(0, 1) : ports,
+        p.rate!,
+        p.durationS,
+        p.connections,
+        bin,
+        onLoadgen,
+        sweep ? p.connections : undefined,
+      );
       if (rows.length === 0) throw new Error("vegeta recorded no requests");
       return {
         load: vegetaResult(rows, {
