@@ -12,6 +12,7 @@ import {
   RECORD_METRICS,
   type RecordMetricName,
   type RecordSource,
+  type SwitchesPerOp,
 } from "./metric_vocabulary.ts";
 import { weightedMean, type WeightedStatistic } from "./stats.ts";
 import type { LoadResult, RunRecord } from "./types.ts";
@@ -22,7 +23,31 @@ export type Measured = RunRecord & { load: LoadResult };
 /** What metrics are read from: a measured record, or what the summary keeps of one. */
 export interface MeasuredLike {
   resources: RunRecord["resources"];
-  load: Pick<LoadResult, "achievedRate" | "durationS"> & { latency: HistogramData };
+  load: Pick<LoadResult, "achievedRate" | "durationS" | "operations"> & {
+    latency: HistogramData;
+  };
+}
+
+/**
+ * Context switches of `source.components` per operation of one run: their counters summed
+ * over the run's window, divided by the operations that same run completed. NaN when the
+ * run completed none, counted no switches at all (records written before they were), or a
+ * component of those classes lacks the counter asked for (a partial sum would mislead).
+ */
+export function switchesPerOp(
+  source: SwitchesPerOp,
+  resources: RunRecord["resources"],
+  operations: number,
+): number {
+  if (!(operations > 0) || !resources.some((x) => x.contextSwitches)) return NaN;
+  let s = 0;
+  for (const x of resources) {
+    if (!source.components.includes(x.component)) continue;
+    const v = x.contextSwitches?.[source.field];
+    if (v === undefined) return NaN;
+    s += v;
+  }
+  return s / operations;
 }
 
 /** The value of a non-latency source in one record. */
@@ -42,6 +67,8 @@ export function recordValue(
       }
       return s;
     }
+    case "switches-per-op":
+      return switchesPerOp(source, r.resources, r.load.operations);
   }
 }
 
@@ -103,6 +130,10 @@ function ownValue(source: RecordSource, r: RunRecord): number | undefined {
     }
     case "resource":
       return r.resources.length ? resourceSum(r, source) : undefined;
+    case "switches-per-op": {
+      const v = load ? switchesPerOp(source, r.resources, load.operations) : NaN;
+      return Number.isFinite(v) ? v : undefined;
+    }
   }
 }
 

@@ -38,7 +38,21 @@ export type MetricSource =
     kind: "resource";
     field: "cpuCores" | "memoryPeakMB";
     components: readonly Component[];
-  };
+  }
+  /** Mean over iterations of the per-request context switches (see `SwitchesPerOp`). */
+  | SwitchesPerOp;
+
+/**
+ * Context switches of these component classes over a run's window, summed, divided by the
+ * operations that run completed (its `load.operations`: every attempt that ended, failed
+ * ones included, since the proxies handled those too). Undefined (NaN) for a record
+ * without the counters.
+ */
+export interface SwitchesPerOp {
+  kind: "switches-per-op";
+  field: "total" | "voluntary" | "involuntary";
+  components: readonly Component[];
+}
 
 /**
  * Where one record's own value of a metric comes from, for per-record (tidy) rows: the
@@ -56,7 +70,8 @@ export type RecordSource =
   | { kind: "errors" }
   /** Errors as % of attempted operations (completed + errors). */
   | { kind: "error-rate" }
-  | { kind: "resource"; field: "cpuCores" | "memoryPeakMB"; components: readonly Component[] };
+  | { kind: "resource"; field: "cpuCores" | "memoryPeakMB"; components: readonly Component[] }
+  | SwitchesPerOp;
 
 /** Which way a metric improves. */
 export type Direction = "lower" | "higher";
@@ -69,7 +84,7 @@ export type MetricFamily = typeof METRIC_FAMILIES[number];
 /** A metric as a per-record value (the tidy rows of `analysis.ts`). */
 export interface RecordMetricSpec<N extends string = RecordMetricName> {
   name: N;
-  unit: "ms" | "ops/s" | "s" | "cores" | "MB" | "count" | "%";
+  unit: "ms" | "ops/s" | "s" | "cores" | "MB" | "count" | "%" | "switches/req";
   /** The quantity in words, for charts, tables and findings. */
   label: string;
   /** Where a single record's value comes from. */
@@ -78,7 +93,7 @@ export interface RecordMetricSpec<N extends string = RecordMetricName> {
 
 /** One overhead metric's declaration: computed per load point, mesh vs baseline. */
 export interface MetricSpec<N extends string = MetricName> extends RecordMetricSpec<N> {
-  unit: "ms" | "ops/s" | "s" | "cores" | "MB";
+  unit: "ms" | "ops/s" | "s" | "cores" | "MB" | "switches/req";
   /** What its overhead vs the baseline is, in words, when not "<label>" (share metrics). */
   overheadLabel?: string;
   /** Which value is better: an increase of a `lower` metric is a cost. */
@@ -114,6 +129,9 @@ const RESOURCE_RUNS = ["fixed-rate", "batch"] as const;
 const APP_AND_MESH = ["app", "data-plane", "control-plane"] as const;
 const MESH = ["data-plane", "control-plane"] as const;
 const APP = ["app"] as const;
+const LOADGEN = ["loadgen"] as const;
+/** Node-wide: every process on the node, the load generator and other tenants included. */
+const NODE = ["node"] as const;
 
 /** Every metric, per-record only ones (no `family`) among the overhead ones, in row order. */
 const SPECS = [
@@ -263,6 +281,31 @@ const SPECS = [
     record: { kind: "resource", field: "memoryPeakMB", components: MESH },
   },
   {
+    name: "ctx_switches_per_req",
+    unit: "switches/req",
+    label: "context switches per request, app + mesh",
+    better: "lower",
+    family: "resources",
+    appliesTo: LATENCY_RUNS,
+    source: { kind: "switches-per-op", field: "total", components: APP_AND_MESH },
+    oneScreen: { header: "ctx sw/req", order: 7 },
+    alertThresholdPct: 25,
+    record: { kind: "switches-per-op", field: "total", components: APP_AND_MESH },
+  },
+  {
+    name: "proxy_ctx_switches_per_req",
+    unit: "switches/req",
+    label: "mesh context switches per request",
+    overheadLabel: "mesh context switches as % of the app's",
+    better: "lower",
+    family: "resources",
+    appliesTo: LATENCY_RUNS,
+    source: { kind: "switches-per-op", field: "total", components: MESH },
+    shareOf: { kind: "switches-per-op", field: "total", components: APP },
+    alertThresholdPct: 25,
+    record: { kind: "switches-per-op", field: "total", components: MESH },
+  },
+  {
     name: "app_cpu_cores",
     unit: "cores",
     label: "app CPU",
@@ -273,6 +316,36 @@ const SPECS = [
     unit: "MB",
     label: "app memory",
     record: { kind: "resource", field: "memoryPeakMB", components: APP },
+  },
+  {
+    name: "app_ctx_switches_per_req",
+    unit: "switches/req",
+    label: "app context switches per request",
+    record: { kind: "switches-per-op", field: "total", components: APP },
+  },
+  {
+    name: "voluntary_ctx_switches_per_req",
+    unit: "switches/req",
+    label: "voluntary context switches per request, app + mesh",
+    record: { kind: "switches-per-op", field: "voluntary", components: APP_AND_MESH },
+  },
+  {
+    name: "involuntary_ctx_switches_per_req",
+    unit: "switches/req",
+    label: "involuntary context switches per request, app + mesh",
+    record: { kind: "switches-per-op", field: "involuntary", components: APP_AND_MESH },
+  },
+  {
+    name: "loadgen_ctx_switches_per_req",
+    unit: "switches/req",
+    label: "load generator context switches per request",
+    record: { kind: "switches-per-op", field: "total", components: LOADGEN },
+  },
+  {
+    name: "node_ctx_switches_per_req",
+    unit: "switches/req",
+    label: "node-wide context switches per request",
+    record: { kind: "switches-per-op", field: "total", components: NODE },
   },
   {
     name: "errors",

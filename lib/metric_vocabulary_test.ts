@@ -41,6 +41,7 @@ Deno.test("the one-screen columns, the headline and share labels come from the v
     "proxy CPU*",
     "proxy mem*",
     "job time",
+    "ctx sw/req",
   ]);
   assert.equal(headlineMetric(["latency_p50_ms", "latency_p99_ms"]), "latency_p99_ms");
   assert.equal(headlineMetric(["cpu_cores_total", "throughput_rps"]), "throughput_rps");

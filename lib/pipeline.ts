@@ -43,7 +43,7 @@ import type {
   Summary,
   TargetName,
 } from "./types.ts";
-import { SCHEMA_VERSION } from "./types.ts";
+import { RUN_SCHEMA_VERSION, SCHEMA_VERSION } from "./types.ts";
 import { installTools, missingMessage } from "./binaries.ts";
 import { makeTarget, targetMeshes, targetNames } from "./targets.ts";
 import { pointsOn } from "./workload.ts";
@@ -358,7 +358,7 @@ export async function stageLoad(
       const start = new Date().toISOString();
       const base = {
         kind: "meshbench.run" as const,
-        schemaVersion: SCHEMA_VERSION,
+        schemaVersion: RUN_SCHEMA_VERSION,
         runId: manifest.runId,
         target: manifest.target,
         spec,
@@ -379,6 +379,7 @@ export async function stageLoad(
           load: out.load,
           ...(out.load.latency.total > 0 ? { latency: summarize(out.load.latency) } : {}),
           resources: out.resources,
+          ...(out.proxies?.length ? { proxies: out.proxies } : {}),
           raw: out.raw,
         };
         if (c.reason) deps.log.warn(`Run ${spec.seq} ${c.status}: ${c.reason}`);

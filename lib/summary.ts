@@ -218,14 +218,37 @@ function groupStats(rs: Kept[], usable: Usable[], timing?: TimingPool): GroupSta
   const ops = usable.reduce((s, r) => s + r.load.operations, 0);
   const byName = new Map<
     string,
-    { component: Component; cpu: number[]; mem: number[]; cpuS: number }
+    {
+      component: Component;
+      cpu: number[];
+      mem: number[];
+      cpuS: number;
+      /** Switches summed over the runs that counted them, and those runs' operations. */
+      switches: number;
+      switchOps: number;
+      switchRuns: number;
+    }
   >();
   for (const r of usable) {
     for (const x of r.resources) {
-      const e = byName.get(x.name) ?? { component: x.component, cpu: [], mem: [], cpuS: 0 };
+      const e = byName.get(x.name) ??
+        {
+          component: x.component,
+          cpu: [],
+          mem: [],
+          cpuS: 0,
+          switches: 0,
+          switchOps: 0,
+          switchRuns: 0,
+        };
       e.cpu.push(x.cpuCores);
       e.mem.push(x.memoryPeakMB);
       e.cpuS += x.cpuSeconds;
+      if (x.contextSwitches) {
+        e.switches += x.contextSwitches.total;
+        e.switchOps += r.load.operations;
+        e.switchRuns++;
+      }
       byName.set(x.name, e);
     }
   }
@@ -268,6 +291,10 @@ function groupStats(rs: Kept[], usable: Usable[], timing?: TimingPool): GroupSta
       cpuCores: mean(e.cpu),
       memoryPeakMB: mean(e.mem),
       cpuSecondsPer1k: ops > 0 ? (e.cpuS / ops) * 1000 : NaN,
+      // Only when every iteration counted them, each run's switches over its own operations.
+      ...(e.switchRuns === e.cpu.length && e.switchOps > 0
+        ? { ctxSwitchesPerOp: e.switches / e.switchOps }
+        : {}),
     })),
   };
 }

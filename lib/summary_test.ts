@@ -140,3 +140,60 @@ Deno.test("load points that differ only in payload size are grouped and compared
     plain.overheads.map((o) => [o.metric, o.mesh, o.value, o.baseline]),
   );
 });
+
+Deno.test("context switches per request divide each run's switches by that run's own operations", async () => {
+  const rs = await records(3);
+  // Give every record switches: the app 2 per operation of its own run, the proxies 3, the
+  // control plane 1, the load generator 7, while the runs' operation counts differ.
+  const perOp = { app: 2, "data-plane": 3, "control-plane": 1, loadgen: 7 } as Record<
+    string,
+    number
+  >;
+  const withSwitches = rs.map((r, i): RunRecord => {
+    const ops = r.load!.operations + i * 37; // no two runs alike
+    const all = [
+      ...r.resources,
+      { ...r.resources[0], component: "loadgen" as const, name: "loadgen" },
+      { ...r.resources[0], component: "node" as const, name: "node" },
+    ];
+    return {
+      ...r,
+      load: { ...r.load!, operations: ops },
+      resources: all.map((x) => {
+        // The node's count is node-wide: it must stay out of the per-request figures.
+        if (x.component === "node") {
+          return { ...x, contextSwitches: { total: 999_999, source: "node-stat" as const } };
+        }
+        const k = perOp[x.component];
+        const n = all.filter((y) => y.component === x.component).length;
+        const total = (k * ops) / n;
+        return {
+          ...x,
+          contextSwitches: { total, voluntary: total, involuntary: 0, source: "task-status" },
+        };
+      }),
+    };
+  });
+  const s = summarizeRuns(withSwitches, options(1));
+  validateSummary(JSON.parse(JSON.stringify(s)));
+  const total = s.overheads.filter((o) => o.metric === "ctx_switches_per_req");
+  const proxy = s.overheads.filter((o) => o.metric === "proxy_ctx_switches_per_req");
+  assert.ok(total.length > 0 && proxy.length === total.length);
+  const meshed = (mesh: string) =>
+    rs.some((r) => r.spec.mesh === mesh && r.resources.some((x) => x.component === "data-plane"));
+  for (const o of total) {
+    // Per request, app + mesh, the load generator and the node left out.
+    assert.ok(Math.abs(o.baseline - 2) < 1e-9, `baseline ${o.baseline}`);
+    assert.ok(Math.abs(o.value - (meshed(o.mesh) ? 6 : 2)) < 1e-9, `${o.mesh} ${o.value}`);
+  }
+  for (const o of proxy) {
+    assert.equal(o.basis, "share-of-baseline-app");
+    assert.ok(Math.abs(o.overheadPct - (meshed(o.mesh) ? 200 : 0)) < 1e-9, `${o.overheadPct}`);
+  }
+  const g = s.groups.find((x) => x.mesh === "baseline")!;
+  const lg = g.resources.find((x) => x.component === "loadgen")!;
+  assert.ok(Math.abs(lg.ctxSwitchesPerOp! - 7) < 1e-9, `loadgen ${lg.ctxSwitchesPerOp}`);
+  // Records without counters (written before them) give no figure rather than zero.
+  const none = summarizeRuns(rs, options(1));
+  assert.equal(none.overheads.filter((o) => o.metric.includes("ctx")).length, 0);
+});

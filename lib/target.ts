@@ -6,7 +6,15 @@
  */
 import type { Runner } from "./command.ts";
 import type { Requirement, ToolSpec } from "./binaries.ts";
-import type { LoadResult, MeshRef, ResourceUse, RunSpec, Site, TargetName } from "./types.ts";
+import type {
+  LoadResult,
+  MeshRef,
+  ProxyCounters,
+  ResourceUse,
+  RunSpec,
+  Site,
+  TargetName,
+} from "./types.ts";
 
 /** Raised when required tools are missing and cannot be installed: nothing started. */
 export class MissingToolsError extends Error {
@@ -39,6 +47,8 @@ export interface StageContext {
 export interface LoadOutcome {
   load: LoadResult;
   resources: ResourceUse[];
+  /** The proxies' own counters over the window, where the proxies serve them. */
+  proxies?: ProxyCounters[];
   /** Raw tool output files written, relative to the run directory. */
   raw: string[];
   /** Load window, ISO timestamps (warm-up excluded). */

@@ -13,8 +13,14 @@ import type { Knee } from "./knee.ts";
 /** Load modes, resource components and metric names are declared with the metrics. */
 export type { Component, LoadMode, MetricName };
 
-/** Version tag written into every result file. Bump on incompatible change. */
+/** Version tag written into the manifest. Bump on incompatible change. */
 export const SCHEMA_VERSION = "1";
+
+/**
+ * Version of run records (`runs/*.json`): 2 added each resource's `contextSwitches` and the
+ * run's `proxies` (the proxies' own counters over the window). Readers accept 1 and 2.
+ */
+export const RUN_SCHEMA_VERSION = "2";
 
 /**
  * Version of `summary.json`: 2 added each overhead's `deltaMs` with its interval and
@@ -112,6 +118,28 @@ export interface LoadResult {
   extra?: Record<string, unknown>;
 }
 
+/**
+ * Context switches counted over a run's window (differenced between its start and end).
+ * Per request is derived (divided by that run's operations), never stored.
+ */
+export interface ContextSwitches {
+  /** Voluntary plus involuntary. */
+  total: number;
+  /** Switches where the task gave up the CPU (waiting for I/O, a lock, a timer). */
+  voluntary?: number;
+  /** Switches where the scheduler took the CPU away (preemption, time slice over). */
+  involuntary?: number;
+  /** Threads whose counters were summed (every one seen in the window). */
+  tasks?: number;
+  /**
+   * Where they were counted: `task-status`, each thread's `/proc/<pid>/task/<tid>/status`
+   * (of a local process tree, or of a pod's cgroup tasks on a node meshbench runs on);
+   * `node-stat`, the `ctxt` line of the node's `/proc/stat`, node-wide, every process on
+   * the machine included, with no voluntary/involuntary split.
+   */
+  source: "task-status" | "node-stat";
+}
+
 /** Resource use of one process group or container over the load window. */
 export interface ResourceUse {
   component: Component;
@@ -135,6 +163,41 @@ export interface ResourceUse {
    * sampled: understates short runs).
    */
   cpuSource?: "counters" | "metrics-server";
+  /** Context switches over the window; absent where they were not counted. */
+  contextSwitches?: ContextSwitches;
+}
+
+/** Proxy software whose own counters meshbench reads. */
+export type ProxySoftware = "haproxy" | "envoy" | "nginx";
+
+/**
+ * One proxy's own counters over a run's window (after minus before), as the proxy counts
+ * them, and the same in a vocabulary shared by proxies (absent: the proxy does not count
+ * it, e.g. HTTP requests of an L4 proxy). See `proxy_counters.ts` for which counters.
+ */
+export interface ProxyCounters {
+  /** The proxy, named as its resource use is (process or `namespace/pod/container`). */
+  name: string;
+  software: ProxySoftware;
+  /** Connections clients opened to the proxy. */
+  downstreamConnections?: number;
+  /** HTTP requests (or gRPC calls) the proxy received. */
+  downstreamRequests?: number;
+  /**
+   * Connections the proxy opened (HAProxy: attempted) to its upstreams: fewer than the
+   * requests when it pooled them, more when it retried.
+   */
+  upstreamConnections?: number;
+  /** Requests sent over an upstream connection it reused (HAProxy). */
+  upstreamConnectionReuses?: number;
+  /** Requests the proxy sent upstream (more than it received: retried). */
+  upstreamRequests?: number;
+  retries?: number;
+  upstreamConnectFailures?: number;
+  /** Requests or streams reset or aborted by either side. */
+  resets?: number;
+  /** Every counter that moved in the window, by the proxy's own name. */
+  counters: Record<string, number>;
 }
 
 /** The mesh a run was measured under, as recorded in results. */
@@ -201,6 +264,11 @@ export interface RunRecord {
   load?: LoadResult;
   latency?: LatencySummary;
   resources: ResourceUse[];
+  /**
+   * The proxies' own counters over the window (run schema 2); absent where no proxy of the
+   * run serves its counters, or in records written before.
+   */
+  proxies?: ProxyCounters[];
   /** Raw tool output files, relative to the run directory. */
   raw: string[];
   gitCommit: string;
@@ -374,6 +442,11 @@ export interface GroupStats {
     memoryPeakMB: number;
     /** CPU-seconds per 1,000 operations. */
     cpuSecondsPer1k: number;
+    /**
+     * Context switches per operation: switches summed over the iterations divided by their
+     * operations summed; absent unless every iteration counted them (node: node-wide).
+     */
+    ctxSwitchesPerOp?: number;
   }>;
 }
 

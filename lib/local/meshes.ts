@@ -69,12 +69,20 @@ export const DELAY_LUA = `core.register_action("meshbench_delay", { "http-req" }
 end, 1)
 `;
 
-function globalSection(threads: number, pidfile: string, luaFile?: string): string {
+function globalSection(
+  threads: number,
+  pidfile: string,
+  luaFile?: string,
+  statsSocket?: string,
+): string {
+  // The stats socket serves the proxy's own counters (`show stat`), read around each run.
   return `global
   nbthread ${threads}
   maxconn 8000
   pidfile ${pidfile}
-${luaFile ? `  lua-load ${luaFile}\n` : ""}  ssl-default-bind-options ssl-min-ver TLSv1.2
+${luaFile ? `  lua-load ${luaFile}\n` : ""}${
+    statsSocket ? `  stats socket ${statsSocket} mode 600 level user\n` : ""
+  }  ssl-default-bind-options ssl-min-ver TLSv1.2
   ssl-default-server-options ssl-min-ver TLSv1.2
   tune.ssl.default-dh-param 2048
 `;
@@ -103,8 +111,10 @@ export function clientProxyConfig(opts: {
   pidfile: string;
   certs: CertSet;
   workloads: Array<ProxiedWorkload & MeshPorts>;
+  /** Unix socket path of HAProxy's stats socket (absent: none). */
+  statsSocket?: string;
 }): string {
-  let cfg = globalSection(opts.threads, opts.pidfile) + DEFAULTS;
+  let cfg = globalSection(opts.threads, opts.pidfile, undefined, opts.statsSocket) + DEFAULTS;
   for (const w of opts.workloads) {
     const mode = modeFor(opts.layer, w.protocol);
     const alpn = mode === "http" && w.protocol === "h2" ? " alpn h2" : "";
@@ -142,11 +152,17 @@ export function serverProxyConfig(opts: {
   listeners: Array<{ name: string; protocol: Protocol; inboundPort: number; appPort: number }>;
   /** Added delay per HTTP request, with the file holding {@linkcode DELAY_LUA}. */
   delay?: { ms: number; luaFile: string };
+  /** Unix socket path of HAProxy's stats socket (absent: none). */
+  statsSocket?: string;
 }): string {
   const delayed = opts.delay !== undefined && opts.delay.ms > 0 &&
     opts.listeners.some((l) => modeFor(opts.layer, l.protocol) === "http");
-  let cfg = globalSection(opts.threads, opts.pidfile, delayed ? opts.delay!.luaFile : undefined) +
-    DEFAULTS;
+  let cfg = globalSection(
+    opts.threads,
+    opts.pidfile,
+    delayed ? opts.delay!.luaFile : undefined,
+    opts.statsSocket,
+  ) + DEFAULTS;
   for (const l of opts.listeners) {
     const mode = modeFor(opts.layer, l.protocol);
     const h2 = mode === "http" && l.protocol === "h2";

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Component } from "../types.ts";
+import type { Component, ContextSwitches } from "../types.ts";
+import type { ProxyStatsEndpoint } from "../proxy_counters.ts";
 
 /** A daemon meshbench started, as recorded in the run directory. */
 export interface ProcessInfo {
@@ -18,6 +19,8 @@ export interface ProcessInfo {
   pid: number;
   cmd: string[];
   log: string;
+  /** Where a proxy serves its own counters (read around each run); absent: not a proxy. */
+  stats?: ProxyStatsEndpoint;
 }
 
 /** Process state letter from /proc, or undefined when the pid is gone. */
@@ -200,6 +203,101 @@ export function readNodeCpu(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
+/** Voluntary and involuntary context switches of one task (thread). */
+export interface TaskSwitches {
+  voluntary: number;
+  involuntary: number;
+}
+
+/**
+ * Parses the context-switch counters of a `/proc/<pid>/task/<tid>/status` file. Each
+ * task's own counts: a process's `/proc/<pid>/status` shows its main thread's only, so a
+ * multi-threaded proxy is read thread by thread. Undefined when the lines are missing.
+ */
+export function parseTaskSwitches(status: string): TaskSwitches | undefined {
+  const v = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status);
+  const n = /^nonvoluntary_ctxt_switches:\s+(\d+)$/m.exec(status);
+  if (!v || !n) return undefined;
+  return { voluntary: Number(v[1]), involuntary: Number(n[1]) };
+}
+
+/**
+ * Context switches of every live thread of process `pid`, by thread id (empty when the
+ * process is gone). Threads of one process are listed under `/proc/<pid>/task`.
+ */
+export function readTaskSwitches(pid: number): Map<number, TaskSwitches> {
+  const out = new Map<number, TaskSwitches>();
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(`/proc/${pid}/task`)];
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    try {
+      const s = parseTaskSwitches(Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/status`));
+      if (s) out.set(Number(e.name), s);
+    } catch { /* the thread exited between the listing and the read */ }
+  }
+  return out;
+}
+
+/** Context switches of the whole machine since boot: the `ctxt` line of /proc/stat. */
+export function parseNodeSwitches(procStat: string): number {
+  const m = /^ctxt\s+(\d+)$/m.exec(procStat);
+  if (!m) throw new Error('Cannot read context switches: no "ctxt" line in /proc/stat');
+  return Number(m[1]);
+}
+
+/**
+ * Counts context switches of process trees over a window, thread by thread: each thread's
+ * counters at its first reading (0 for a thread born in the window) and its last. A thread
+ * that exits between two readings keeps what its last reading showed: what it did after it
+ * is lost (the kernel moves an exited thread's counts to its process's totals, and a reaped
+ * child's to its parent's `getrusage` children totals, neither of which /proc shows).
+ */
+export class SwitchCounter {
+  /** leader -> "pid/tid" -> first and last reading. */
+  readonly #tasks = new Map<number, Map<string, { first: TaskSwitches; last: TaskSwitches }>>();
+
+  /**
+   * Reads every thread of `members` (the group of `leader` now). `initial` marks the window's
+   * first reading, whose threads count from there; threads first seen later were born in the
+   * window and count from 0.
+   */
+  read(leader: number, members: readonly number[], initial: boolean): void {
+    let tasks = this.#tasks.get(leader);
+    if (!tasks) this.#tasks.set(leader, tasks = new Map());
+    for (const pid of members) {
+      for (const [tid, s] of readTaskSwitches(pid)) {
+        const key = `${pid}/${tid}`;
+        const t = tasks.get(key);
+        if (t) t.last = s;
+        else tasks.set(key, { first: initial ? s : { voluntary: 0, involuntary: 0 }, last: s });
+      }
+    }
+  }
+
+  /** Switches of `leader`'s tree between the first and the last reading. */
+  total(leader: number): ContextSwitches | undefined {
+    const tasks = this.#tasks.get(leader);
+    if (!tasks) return undefined;
+    let voluntary = 0;
+    let involuntary = 0;
+    for (const { first, last } of tasks.values()) {
+      voluntary += Math.max(0, last.voluntary - first.voluntary);
+      involuntary += Math.max(0, last.involuntary - first.involuntary);
+    }
+    return {
+      total: voluntary + involuntary,
+      voluntary,
+      involuntary,
+      tasks: tasks.size,
+      source: "task-status",
+    };
+  }
+}
+
 /** A watched group: a named daemon (or the load generator) with its component class. */
 export interface Watched {
   name: string;
@@ -215,6 +313,8 @@ export interface WindowUse {
   cpuCores: number;
   memoryPeakMB: number;
   samples: number;
+  /** Context switches over the window: the group's threads, or the node's (node-wide). */
+  contextSwitches?: ContextSwitches;
 }
 
 /** How often (in samples) {@linkcode ResourceSampler} looks for new group members. */
@@ -222,7 +322,9 @@ const FULL_SCAN_EVERY = 5;
 
 /**
  * Samples CPU and memory of watched groups every `intervalMs` until stopped.
- * CPU is the tick delta over the window; memory the peak of summed RSS.
+ * CPU is the tick delta over the window; memory the peak of summed RSS; context switches
+ * are counted thread by thread ({@linkcode SwitchCounter}) at the start, at every full scan
+ * and at the end, and the node's from /proc/stat.
  */
 export class ResourceSampler {
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -231,6 +333,8 @@ export class ResourceSampler {
   #samples = 0;
   #t0 = 0;
   #node0 = { busy: 0, total: 0 };
+  #nodeSwitches0 = 0;
+  #switches = new SwitchCounter();
   #watched: Watched[];
 
   constructor(watched: Watched[], readonly intervalMs = 200) {
@@ -241,6 +345,7 @@ export class ResourceSampler {
   add(w: Watched): void {
     this.#watched.push(w);
     const r = readGroups([w.pid]).get(w.pid)!;
+    this.#switches.read(w.pid, r.members, true);
     this.#start.set(w.pid, r.cpuTicks);
     this.#peak.set(w.pid, r.rssBytes);
   }
@@ -248,8 +353,10 @@ export class ResourceSampler {
   start(): void {
     this.#t0 = performance.now();
     this.#node0 = readNodeCpu();
+    this.#nodeSwitches0 = parseNodeSwitches(Deno.readTextFileSync("/proc/stat"));
     const r = readGroups(this.#watched.map((w) => w.pid));
     for (const w of this.#watched) {
+      this.#switches.read(w.pid, r.get(w.pid)!.members, true);
       this.#start.set(w.pid, r.get(w.pid)!.cpuTicks);
       this.#peak.set(w.pid, r.get(w.pid)!.rssBytes);
     }
@@ -274,7 +381,11 @@ export class ResourceSampler {
     const r = full || leaders.some((pid) => !this.#members.has(pid))
       ? readGroups(leaders)
       : readKnownGroups(this.#members);
-    for (const [pid, g] of r) this.#members.set(pid, g.members);
+    for (const [pid, g] of r) {
+      this.#members.set(pid, g.members);
+      // Every thread's status file is a read of its own: only on full scans and at the end.
+      if (full) this.#switches.read(pid, g.members, false);
+    }
     for (const [pid, g] of r) {
       if (g.rssBytes > (this.#peak.get(pid) ?? 0)) this.#peak.set(pid, g.rssBytes);
       // A group's tick count only grows while its processes live; keep the highest seen.
@@ -290,7 +401,10 @@ export class ResourceSampler {
     this.#sample(true);
     const seconds = (performance.now() - this.#t0) / 1000;
     const node1 = readNodeCpu();
+    const nodeSwitches = parseNodeSwitches(Deno.readTextFileSync("/proc/stat")) -
+      this.#nodeSwitches0;
     const out: WindowUse[] = this.#watched.map((w) => {
+      const switches = this.#switches.total(w.pid);
       const cpuSeconds = Math.max(0, (this.#last.get(w.pid) ?? 0) - (this.#start.get(w.pid) ?? 0)) /
         CLK_TCK;
       return {
@@ -300,6 +414,7 @@ export class ResourceSampler {
         cpuCores: seconds > 0 ? cpuSeconds / seconds : 0,
         memoryPeakMB: (this.#peak.get(w.pid) ?? 0) / 1024 / 1024,
         samples: this.#samples,
+        ...(switches ? { contextSwitches: switches } : {}),
       };
     });
     const busy = (node1.busy - this.#node0.busy) / CLK_TCK;
@@ -310,6 +425,7 @@ export class ResourceSampler {
       cpuCores: seconds > 0 ? busy / seconds : 0,
       memoryPeakMB: this.#nodePeakBytes / 1024 / 1024,
       samples: this.#samples,
+      contextSwitches: { total: nodeSwitches, source: "node-stat" },
     });
     return out;
   }

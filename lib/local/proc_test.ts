@@ -1,8 +1,19 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { portFree } from "./ports.ts";
-import { isAlive, ResourceSampler, stopGroup, waitForPort } from "./proc.ts";
-import { spawnDaemon } from "../process.ts";
+import {
+  isAlive,
+  parseNodeSwitches,
+  parseTaskSwitches,
+  readTaskSwitches,
+  ResourceSampler,
+  stopGroup,
+  waitForPort,
+} from "./proc.ts";
+import { freePort, spawnDaemon } from "../process.ts";
+import { findBinary } from "../binaries.ts";
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
 Deno.test("a busy daemon's CPU and memory are measured from /proc, and its group is stopped", async () => {
   const dir = await Deno.makeTempDir();
@@ -46,4 +57,123 @@ Deno.test("a taken port is seen as taken; waiting on a dead process fails fast",
   }
   assert(msg.includes("exited before listening"), msg);
   assert(Date.now() - t0 < 5000);
+});
+
+Deno.test("the context-switch parsers read this machine's real /proc", () => {
+  // Every thread of this Deno process has a status file with both counters.
+  const threads = readTaskSwitches(Deno.pid);
+  assert(threads.size >= 1, "this process has threads");
+  for (const [tid, s] of threads) {
+    assert(Number.isInteger(s.voluntary) && s.voluntary >= 0, `tid ${tid}`);
+    assert(Number.isInteger(s.involuntary) && s.involuntary >= 0, `tid ${tid}`);
+  }
+  const text = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${Deno.pid}/status`);
+  assertEquals(parseTaskSwitches(text)?.voluntary !== undefined, true);
+  assertEquals(parseTaskSwitches("Name:\tx\n"), undefined);
+  const before = parseNodeSwitches(Deno.readTextFileSync("/proc/stat"));
+  assert(before > 0);
+  assert(parseNodeSwitches(Deno.readTextFileSync("/proc/stat")) >= before, "the count only grows");
+  let msg = "";
+  try {
+    parseNodeSwitches("cpu 1 2 3\n");
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes('no "ctxt" line'), msg);
+  assertEquals(readTaskSwitches(2 ** 22 + 1).size, 0, "a pid that cannot exist has no threads");
+});
+
+Deno.test("context switches of a process tree are summed over its threads and the children it forks", async () => {
+  const dir = await Deno.makeTempDir();
+  const go = join(dir, "go");
+  const done = join(dir, "done");
+  // A parent with two extra threads and a forked child; once `go` exists each of the four
+  // sleeps 1 ms 200 times (every sleep blocks: a voluntary switch), then they all wait.
+  const script = `
+import os, threading, time
+def work():
+    for _ in range(200): time.sleep(0.001)
+while not os.path.exists(${JSON.stringify(go)}): time.sleep(0.02)
+if os.fork() == 0:
+    work(); open(${JSON.stringify(done)} + ".child", "w").close(); time.sleep(60); os._exit(0)
+ts = [threading.Thread(target=work) for _ in range(2)]
+for t in ts: t.start()
+work()
+for t in ts: t.join()
+while not os.path.exists(${JSON.stringify(done)} + ".child"): time.sleep(0.01)
+open(${JSON.stringify(done)}, "w").close()
+time.sleep(60)
+`;
+  await Deno.writeTextFile(join(dir, "tree.py"), script);
+  const pid = await spawnDaemon(["python3", join(dir, "tree.py")], join(dir, "tree.log"));
+  try {
+    const sampler = new ResourceSampler([{ name: "tree", component: "app", pid }], 100);
+    sampler.start();
+    await Deno.writeTextFile(go, "");
+    for (let i = 0; i < 600 && !(await exists(done)); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert(await exists(done), "the tree finished its sleeps within 30 s");
+    const [tree, node] = sampler.stop();
+    const cs = tree.contextSwitches!;
+    assertEquals(cs.source, "task-status");
+    // Main thread, two worker threads and the forked child, each slept 200 times.
+    assert(cs.voluntary! >= 4 * 200, `voluntary ${cs.voluntary}`);
+    assert(cs.tasks! >= 4, `tasks ${cs.tasks}`);
+    assertEquals(cs.total, cs.voluntary! + cs.involuntary!);
+    // /proc/<pid>/status alone counts the main thread only: it could not have shown this.
+    const mainOnly = parseTaskSwitches(Deno.readTextFileSync(`/proc/${pid}/status`))!;
+    assert(mainOnly.voluntary < cs.voluntary!, `main ${mainOnly.voluntary} < ${cs.voluntary}`);
+    assertEquals(node.contextSwitches?.source, "node-stat");
+    assert(node.contextSwitches!.total >= cs.total, "the node counts at least the tree's switches");
+  } finally {
+    await stopGroup(pid, 1000);
+  }
+});
+
+Deno.test("a real nginx's switches, master and forked workers summed, grow with the requests it serves", async () => {
+  const nginx = findBinary("nginx");
+  assert(nginx, "nginx is installed");
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  await Deno.writeTextFile(
+    join(dir, "nginx.conf"),
+    `worker_processes 2;
+daemon off;
+pid ${join(dir, "nginx.pid")};
+error_log ${join(dir, "error.log")} warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${dir};
+  proxy_temp_path ${dir};
+  fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir};
+  scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${port}; location / { return 200 "ok\\n"; } }
+}
+`,
+  );
+  const pid = await spawnDaemon([nginx, "-c", join(dir, "nginx.conf")], join(dir, "nginx.log"));
+  try {
+    await waitForPort(port, "nginx", 10_000, pid);
+    const window = async (requests: number) => {
+      const sampler = new ResourceSampler([{ name: "nginx", component: "app", pid }], 100);
+      sampler.start();
+      // One at a time: each answer is sent before the next request exists, so the worker
+      // blocks in epoll_wait (a voluntary switch) between any two requests.
+      for (let i = 0; i < requests; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/`);
+        assertEquals(await r.text(), "ok\n");
+      }
+      return sampler.stop()[0].contextSwitches!;
+    };
+    const idle = await window(0);
+    const busy = await window(400);
+    assert(busy.tasks! >= 3, `master and two workers read, got ${busy.tasks} tasks`);
+    assert(busy.voluntary! >= 200, `400 requests, ${busy.voluntary} voluntary switches`);
+    assert(busy.total > idle.total, `idle ${idle.total} < busy ${busy.total}`);
+  } finally {
+    await stopGroup(pid, 1000);
+  }
 });

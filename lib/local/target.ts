@@ -15,6 +15,7 @@ import type { LoadOutcome, StageContext, Target } from "../target.ts";
 import type { Requirement } from "../binaries.ts";
 import type { MeshRef, ResourceUse, RunSpec } from "../types.ts";
 import { generateCerts } from "./certs.ts";
+import { proxyWindow, readProxyCounters } from "../proxy_counters.ts";
 import { clientProxyConfig, DELAY_LUA, LOCAL_MESHES, serverProxyConfig } from "./meshes.ts";
 import { portFree, portPlan, workloadPorts } from "./ports.ts";
 import {
@@ -41,6 +42,11 @@ export interface LocalState {
   meshes: Record<string, MeshRef>;
   bin: Record<string, string>;
   stopped: boolean;
+  /**
+   * Directory of the proxies' stats sockets: a short temporary path (a Unix socket path has
+   * at most 107 bytes, which a run directory may exceed), removed by cleanup.
+   */
+  statsDir?: string;
 }
 
 function statePath(runDir: string): string {
@@ -188,6 +194,14 @@ export class LocalTarget implements Target {
       }
     }
 
+    const statsDir = await Deno.makeTempDir({ prefix: "meshbench-stats-" });
+    state.statsDir = statsDir;
+    await save();
+    const haproxyStats = (name: string) => ({
+      statsSocket: join(statsDir, `${name}.sock`),
+      stats: { software: "haproxy" as const, socket: join(statsDir, `${name}.sock`) },
+    });
+
     ctx.log.info("Generating per-run mTLS certificates (openssl, ECDSA P-256)");
     const certs = await generateCerts(ctx.runner, join(localDir, "certs"));
 
@@ -263,6 +277,7 @@ export class LocalTarget implements Target {
                 mesh: meshName,
                 workloads: [s.name],
                 cmd: haproxy(cfg),
+                stats: haproxyStats(name).stats,
               },
               [s.inboundPorts[r]],
               {
@@ -270,6 +285,7 @@ export class LocalTarget implements Target {
                   layer,
                   threads,
                   pidfile: join(meshDir, `${name}.pid`),
+                  statsSocket: haproxyStats(name).statsSocket,
                   certs,
                   listeners: [{
                     name: s.name,
@@ -295,6 +311,7 @@ export class LocalTarget implements Target {
             mesh: meshName,
             workloads: specs.map((s) => s.name),
             cmd: haproxy(cfg),
+            stats: haproxyStats(name).stats,
           },
           specs.flatMap((s) => s.inboundPorts),
           {
@@ -302,6 +319,7 @@ export class LocalTarget implements Target {
               layer,
               threads,
               pidfile: join(meshDir, `${name}.pid`),
+              statsSocket: haproxyStats(name).statsSocket,
               certs,
               listeners: specs.flatMap((s) =>
                 s.inboundPorts.map((inboundPort, r) => ({
@@ -327,6 +345,7 @@ export class LocalTarget implements Target {
           mesh: meshName,
           workloads: specs.map((s) => s.name),
           cmd: haproxy(cfg),
+          stats: haproxyStats(clientName).stats,
         },
         specs.map((s) => s.clientPort),
         {
@@ -334,6 +353,7 @@ export class LocalTarget implements Target {
             layer,
             threads,
             pidfile: join(meshDir, `${clientName}.pid`),
+            statsSocket: haproxyStats(clientName).statsSocket,
             certs,
             workloads: specs,
           }),
@@ -415,9 +435,14 @@ export class LocalTarget implements Target {
     const [w] = workloadsByName([spec.workload]);
     const env = this.#env(ctx, w, state.bin);
     this.#assertAlive(state, w.name, spec.mesh, "before the run");
-    const watched = state.processes.filter((p) =>
+    const involved = state.processes.filter((p) =>
       p.workloads.includes(w.name) && (p.mesh === "" || p.mesh === spec.mesh)
-    ).map((p) => ({ name: p.name, component: p.component, pid: p.pid }));
+    );
+    const watched = involved.map((p) => ({ name: p.name, component: p.component, pid: p.pid }));
+    // The proxies' own counters, read just before and just after the window.
+    const proxies = involved.filter((p) => p.stats);
+    const readCounters = () => Promise.all(proxies.map((p) => readProxyCounters(p.stats!, 5000)));
+    const countersBefore = await readCounters();
     const sampler = new ResourceSampler(watched);
     const stem = `raw/${w.name}_${String(spec.seq).padStart(4, "0")}_${spec.mesh}_${
       spec.point.rate ?? spec.point.mode
@@ -444,6 +469,7 @@ export class LocalTarget implements Target {
     }
     const end = new Date().toISOString();
     this.#assertAlive(state, w.name, spec.mesh, "during the run");
+    const countersAfter = await readCounters();
     const resources: ResourceUse[] = use.map((u) => ({
       component: u.component,
       name: u.name,
@@ -451,8 +477,17 @@ export class LocalTarget implements Target {
       cpuSeconds: u.cpuSeconds,
       memoryPeakMB: u.memoryPeakMB,
       samples: u.samples,
+      ...(u.contextSwitches ? { contextSwitches: u.contextSwitches } : {}),
     }));
-    return { load: result.load, resources, raw: result.raw, window: { start, end } };
+    return {
+      load: result.load,
+      resources,
+      proxies: proxies.map((p, i) =>
+        proxyWindow(p.name, p.stats!.software, countersBefore[i], countersAfter[i])
+      ),
+      raw: result.raw,
+      window: { start, end },
+    };
   }
 
   async describeMesh(ctx: StageContext, mesh: string): Promise<MeshRef> {
@@ -490,6 +525,11 @@ export class LocalTarget implements Target {
       isAlive(p.pid) ? runsCommand(p) : groupMembers(p.pid).length > 0
     );
     state.stopped = true;
+    if (state.statsDir) {
+      await Deno.remove(state.statsDir, { recursive: true }).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
+    }
     await writeJsonAtomic(statePath(ctx.runDir), state);
     if (left.length) {
       throw new Error(`Could not stop: ${left.map((p) => `${p.name} (pid ${p.pid})`).join(", ")}`);

@@ -1,0 +1,247 @@
+/**
+ * Each proxy's own request and connection counters over a run window: read from the proxy
+ * (HAProxy's stats socket `show stat`, Envoy's admin `/stats?type=Counters`, nginx's
+ * `stub_status`) just before and just after the window, and differenced. What a proxy did
+ * beyond forwarding shows here: retries, resets, connection errors, and how many upstream
+ * connections it opened for how many requests (pooling). Parsing is pure; reading is a
+ * socket or HTTP call to the proxy's own admin endpoint.
+ *
+ * @example
+ * ```ts
+ * import { parseEnvoyCounters, proxyWindow } from "./proxy_counters.ts";
+ * const before = parseEnvoyCounters("http.in.downstream_rq_total: 10\n");
+ * const after = parseEnvoyCounters("http.in.downstream_rq_total: 25\n");
+ * const w = proxyWindow("sidecar", "envoy", before, after);
+ * if (w.downstreamRequests !== 15) throw new Error();
+ * ```
+ *
+ * @module
+ */
+import type { ProxyCounters, ProxySoftware } from "./types.ts";
+
+/** Where a proxy serves its own counters. */
+export type ProxyStatsEndpoint =
+  /** HAProxy's stats socket (`stats socket PATH level user`), a Unix socket path. */
+  | { software: "haproxy"; socket: string }
+  /** Envoy's admin interface, e.g. `http://127.0.0.1:15000`. */
+  | { software: "envoy"; adminUrl: string }
+  /** nginx's `stub_status` location, a full URL. */
+  | { software: "nginx"; statusUrl: string };
+
+/** Cumulative counters by the proxy's own names. */
+export type RawCounters = Map<string, number>;
+
+/**
+ * HAProxy `show stat` columns that only grow (cumulative counters); the others are gauges,
+ * rates, maxima, times or states, which a difference would not mean anything for.
+ */
+const HAPROXY_COUNTERS = new Set([
+  "stot",
+  "bin",
+  "bout",
+  "dreq",
+  "dresp",
+  "ereq",
+  "econ",
+  "eresp",
+  "wretr",
+  "wredis",
+  "lbtot",
+  "hrsp_1xx",
+  "hrsp_2xx",
+  "hrsp_3xx",
+  "hrsp_4xx",
+  "hrsp_5xx",
+  "hrsp_other",
+  "req_tot",
+  "cli_abrt",
+  "srv_abrt",
+  "conn_tot",
+  "intercepted",
+  "dcon",
+  "dses",
+  "wrew",
+  "connect",
+  "reuse",
+  "eint",
+]);
+
+/**
+ * Parses HAProxy's `show stat` CSV into `proxy/server/column` counters (server is
+ * `FRONTEND`, `BACKEND` or a server's name). Throws when the header is missing.
+ */
+export function parseHaproxyStat(csv: string): RawCounters {
+  const lines = csv.split("\n").filter((l) => l.trim());
+  if (!lines[0]?.startsWith("# ")) {
+    throw new Error(
+      `Cannot parse HAProxy "show stat": expected a "# pxname,..." header, got "${
+        (lines[0] ?? "").slice(0, 60)
+      }"`,
+    );
+  }
+  const header = lines[0].slice(2).split(",");
+  const out: RawCounters = new Map();
+  for (const line of lines.slice(1)) {
+    const f = line.split(",");
+    const [px, sv] = f;
+    header.forEach((col, i) => {
+      if (!HAPROXY_COUNTERS.has(col) || f[i] === undefined || f[i] === "") return;
+      const v = Number(f[i]);
+      if (Number.isFinite(v)) out.set(`${px}/${sv}/${col}`, v);
+    });
+  }
+  return out;
+}
+
+/**
+ * Parses Envoy's admin `/stats?type=Counters` text (`name: value` lines). Lines that are
+ * not a name and an integer (histogram summaries, text readouts) are skipped.
+ */
+export function parseEnvoyCounters(text: string): RawCounters {
+  const out: RawCounters = new Map();
+  for (const line of text.split("\n")) {
+    const m = /^(\S+): (\d+)$/.exec(line.trim());
+    if (m) out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
+/** Parses nginx's `stub_status` page: its cumulative accepts, handled and requests. */
+export function parseNginxStubStatus(text: string): RawCounters {
+  const m = /server accepts handled requests\s+(\d+)\s+(\d+)\s+(\d+)/.exec(text);
+  if (!m) {
+    throw new Error(
+      `Cannot parse nginx stub_status: no "server accepts handled requests" line in "${
+        text.slice(0, 80)
+      }"`,
+    );
+  }
+  return new Map([["accepts", Number(m[1])], ["handled", Number(m[2])], [
+    "requests",
+    Number(m[3]),
+  ]]);
+}
+
+async function readUnixSocket(path: string, command: string, timeoutMs: number) {
+  const conn = await Deno.connect({ transport: "unix", path });
+  const timer = setTimeout(() => conn.close(), timeoutMs);
+  try {
+    await conn.write(new TextEncoder().encode(command));
+    return await new Response(conn.readable).text();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readUrl(url: string, timeoutMs: number): Promise<string> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`HTTP ${r.status}: ${text.slice(0, 200)}`);
+  return text;
+}
+
+/** Reads a proxy's cumulative counters from its stats endpoint (bounded by `timeoutMs`). */
+export async function readProxyCounters(
+  endpoint: ProxyStatsEndpoint,
+  timeoutMs = 5000,
+): Promise<RawCounters> {
+  try {
+    switch (endpoint.software) {
+      case "haproxy":
+        return parseHaproxyStat(await readUnixSocket(endpoint.socket, "show stat\n", timeoutMs));
+      case "envoy":
+        return parseEnvoyCounters(
+          await readUrl(`${endpoint.adminUrl.replace(/\/$/, "")}/stats?type=Counters`, timeoutMs),
+        );
+      case "nginx":
+        return parseNginxStubStatus(await readUrl(endpoint.statusUrl, timeoutMs));
+    }
+  } catch (e) {
+    const where = endpoint.software === "haproxy"
+      ? endpoint.socket
+      : endpoint.software === "envoy"
+      ? endpoint.adminUrl
+      : endpoint.statusUrl;
+    throw new Error(
+      `Cannot read the ${endpoint.software} counters at ${where}: ${(e as Error).message}`,
+    );
+  }
+}
+
+/** Sum of the window differences of the counters whose names match `re`. */
+function sumOf(diff: RawCounters, re: RegExp): number | undefined {
+  let s: number | undefined;
+  for (const [k, v] of diff) if (re.test(k)) s = (s ?? 0) + v;
+  return s;
+}
+
+/**
+ * The counters of one proxy over a window: every counter that moved between `before` and
+ * `after` (a counter that went down, a restarted proxy, is left out), and the same in the
+ * vocabulary shared by the proxies:
+ * - HAProxy: downstream connections and requests from the FRONTEND rows (`conn_tot`,
+ *   `req_tot`), upstream connections from the BACKEND rows' `connect` (connections
+ *   attempted, failed ones included) and `reuse`, upstream requests from their `req_tot`,
+ *   retries `wretr` + `wredis` (redispatches to another server), connect failures `econ`
+ *   (attempts that exhausted their retries), resets the aborts `cli_abrt` + `srv_abrt`.
+ * - Envoy: `http.*`/`tcp.*` `downstream_cx_total` and `http.*.downstream_rq_total` (admin
+ *   excluded), `cluster.*.upstream_cx_total` and `upstream_rq_total`, retries
+ *   `upstream_rq_retry`, connect failures `upstream_cx_connect_fail`, resets
+ *   `upstream_rq_rx_reset` + `upstream_rq_tx_reset`.
+ * - nginx: `accepts` and `requests` (downstream only: stub_status counts no upstreams).
+ * A figure the proxy does not count (HTTP requests of an L4 proxy) is absent.
+ */
+export function proxyWindow(
+  name: string,
+  software: ProxySoftware,
+  before: RawCounters,
+  after: RawCounters,
+): ProxyCounters {
+  const diff: RawCounters = new Map();
+  for (const [k, a] of after) {
+    const d = a - (before.get(k) ?? 0);
+    if (d > 0) diff.set(k, d);
+  }
+  // A counter that exists but did not move is a real 0, not an absent figure.
+  const has = (re: RegExp) => [...after.keys()].some((k) => re.test(k));
+  const fig = (re: RegExp) => sumOf(diff, re) ?? (has(re) ? 0 : undefined);
+  const out: ProxyCounters = { name, software, counters: Object.fromEntries(diff) };
+  const put = (key: keyof ProxyCounters, v: number | undefined) => {
+    if (v !== undefined) (out as unknown as Record<string, number>)[key] = v;
+  };
+  switch (software) {
+    case "haproxy": {
+      put("downstreamConnections", fig(/\/FRONTEND\/conn_tot$/));
+      // HAProxy leaves req_tot empty in TCP mode: absent, not zero.
+      put("downstreamRequests", fig(/\/FRONTEND\/req_tot$/));
+      put("upstreamConnections", fig(/\/BACKEND\/connect$/));
+      put("upstreamConnectionReuses", fig(/\/BACKEND\/reuse$/));
+      put("upstreamRequests", fig(/\/BACKEND\/req_tot$/));
+      // A redispatch is a retry on another server (with `option redispatch 1`, every retry).
+      put("retries", fig(/\/BACKEND\/(wretr|wredis)$/));
+      put("upstreamConnectFailures", fig(/\/BACKEND\/econ$/));
+      put("resets", fig(/\/BACKEND\/(cli_abrt|srv_abrt)$/));
+      break;
+    }
+    case "envoy": {
+      // Envoy's own admin traffic (`http.admin.*`) is not the benchmark's.
+      put(
+        "downstreamConnections",
+        fig(/^(?!http\.admin\.)(http|tcp)\.[^.]+\.downstream_cx_total$/),
+      );
+      put("downstreamRequests", fig(/^(?!http\.admin\.)http\.[^.]+\.downstream_rq_total$/));
+      put("upstreamConnections", fig(/^cluster\..+\.upstream_cx_total$/));
+      put("upstreamRequests", fig(/^cluster\..+\.upstream_rq_total$/));
+      put("retries", fig(/^cluster\..+\.upstream_rq_retry$/));
+      put("upstreamConnectFailures", fig(/^cluster\..+\.upstream_cx_connect_fail$/));
+      put("resets", fig(/^cluster\..+\.upstream_rq_(rx|tx)_reset$/));
+      break;
+    }
+    case "nginx": {
+      put("downstreamConnections", fig(/^accepts$/));
+      put("downstreamRequests", fig(/^requests$/));
+      break;
+    }
+  }
+  return out;
+}
