@@ -1,5 +1,5 @@
 /** Each stage runs alone as its own task against one run directory, as a user re-runs one. */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { listRunFiles, readJson } from "../lib/run_dir.ts";
 import { validateManifest, validateSummary } from "../lib/schema.ts";
@@ -76,7 +76,27 @@ Deno.test({
       assertEquals(timing.serviceTime!.total, r.load!.latency.total, f);
       // The vegeta process is sampled as the load generator through env's exec.
       assert(r.resources.some((x) => x.component === "loadgen" && x.samples > 0), f);
+      // Every component's context switches over the window, the node's node-wide.
+      for (const x of r.resources) {
+        const cs = x.contextSwitches!;
+        assertEquals(cs.source, x.component === "node" ? "node-stat" : "task-status", x.name);
+        assert(x.component === "node" || cs.total === cs.voluntary! + cs.involuntary!, x.name);
+      }
+      // The client sidecar's own counters saw exactly the requests of this run (not the
+      // warm-up's, not the health checks'), each forwarded once.
+      if (r.spec.mesh === "sidecar-emu") {
+        const client = r.proxies!.find((p) => p.name === "sidecar-emu-client-sidecar")!;
+        assertEquals(client.software, "haproxy");
+        assertEquals(client.downstreamRequests, r.load!.operations, f);
+        assertEquals(client.upstreamRequests, r.load!.operations, f);
+        assertEquals(client.retries, 0, f);
+        const servers = r.proxies!.filter((p) => p.name.includes("-server-sidecar-"));
+        assertEquals(servers.reduce((s, p) => s + p.downstreamRequests!, 0), r.load!.operations);
+      } else {
+        assertEquals(r.proxies, undefined, "the baseline has no proxy");
+      }
     }
+    assert(summary.overheads.some((o) => o.metric === "ctx_switches_per_req"));
     for (const g of summary.groups) {
       assert(g.sendLag && g.serviceTime && typeof g.generatorLimited === "boolean", g.mesh);
     }
@@ -84,5 +104,6 @@ Deno.test({
     await Deno.stat(join(runDir, "report.html"));
     const state = await readJson(join(runDir, "local", "state.json")) as LocalState;
     assert(state.stopped && state.processes.every((p) => !isAlive(p.pid)));
+    await rejects(Deno.stat(state.statsDir!), "the stats sockets' directory is removed");
   },
 });
