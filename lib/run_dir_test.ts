@@ -1,5 +1,5 @@
 import { FIXTURE_DIR, FIXTURE_RUNS } from "../fixtures/mod.ts";
-import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "node:assert/strict";
 import { join } from "node:path";
 import {
   createRunDir,
@@ -100,4 +100,52 @@ Deno.test("JSON written in pieces is byte for byte the readable JSON", async () 
   for (const data of cases) {
     assertEquals([...readableChunks(data)].join(""), stringifyReadable(data) + "\n");
   }
+});
+
+/** The definition of readable JSON: the native indenting, flat arrays swapped in on one line. */
+function readableByDefinition(data: unknown): string {
+  const flat: string[] = [];
+  const isFlatArray = (v: unknown) =>
+    Array.isArray(v) &&
+    v.every((x) =>
+      x === null || typeof x !== "object" ||
+      (Array.isArray(x) && x.every((y) => y === null || typeof y !== "object"))
+    );
+  const text = JSON.stringify(data, (_k, v) => {
+    if (!isFlatArray(v)) return v;
+    flat.push(JSON.stringify(v));
+    return `@flat${flat.length - 1}@`;
+  }, 2);
+  if (text === undefined) return "null";
+  return text.replace(/"@flat(\d+)@"/g, (_, i) => flat[Number(i)]);
+}
+
+Deno.test("readable JSON is the native indented JSON with flat arrays inline, for any shape", async () => {
+  const cases: unknown[] = [
+    { at: new Date(0), nested: { d: new Date(1) }, list: [new Date(2), { x: undefined }] },
+    { f: () => 1, sym: Symbol("s"), arr: [undefined, () => 1, { a: [] }], o: { a: {} } },
+    [[1, [2]], [{}], [[]]],
+    { n: [NaN, Infinity, -0, 1e21, 0.1], deep: { a: { b: { c: [{ d: [1, [2, 3]] }] } } } },
+    { boxed: [new Number(1), new String("s")], boxedAlone: new Boolean(false) },
+    { typed: new Uint32Array([1, 2]), toJSON: undefined },
+    { custom: { toJSON: (key: string) => ({ key, v: [1, 2] }) } },
+    "text",
+    42,
+    undefined,
+  ];
+  for (const name of FIXTURE_RUNS) {
+    cases.push(JSON.parse(await Deno.readTextFile(join(FIXTURE_DIR, name, "summary.json"))));
+  }
+  for (const data of cases) {
+    assertEquals(stringifyReadable(data), readableByDefinition(data));
+    if (data !== null && typeof data === "object" && !Array.isArray(data)) {
+      assertEquals([...readableChunks(data)].join(""), readableByDefinition(data) + "\n");
+    }
+  }
+});
+
+Deno.test("readable JSON refuses a circular structure as JSON.stringify does", () => {
+  const a: Record<string, unknown> = { x: [{ y: 1 }] };
+  (a.x as Record<string, unknown>[])[0].back = a;
+  throws(() => stringifyReadable(a), (e) => e instanceof TypeError && /circular/.test(e.message));
 });

@@ -316,9 +316,9 @@ function distributionOf(stat: WeightedStatistic, n: number, space: ResampleSpace
 type PairKind = "relative" | "share" | "delta";
 
 const PAIR_FNS: Record<PairKind, (m: number, b: number) => number> = {
-  relative: (m, b) => overheadPct(m, b),
-  share: (m, b) => (b === 0 ? NaN : (m / b) * 100),
-  delta: (m, b) => m - b,
+  relative: (m, b) => pairValue(1, m, b),
+  share: (m, b) => pairValue(2, m, b),
+  delta: (m, b) => pairValue(0, m, b),
 };
 
 /** First index in sorted `a[lo, hi)` whose value is at least `x` (strictly above, when `above`). */
@@ -362,8 +362,16 @@ function scratch(n: number) {
   return work;
 }
 
+/** {@linkcode PAIR_FNS} as one function of a kind code: one call target, inlined in the loops. */
+function pairValue(code: number, m: number, b: number): number {
+  if (code === 0) return m - b;
+  if (code === 1) return overheadPct(m, b);
+  return b === 0 ? NaN : (m / b) * 100;
+}
+
 function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): number {
-  const f = PAIR_FNS[kind];
+  const code = kind === "delta" ? 0 : kind === "relative" ? 1 : 2;
+  const f = (x: number, y: number) => pairValue(code, x, y);
   const mv = m.values;
   const mc = m.cum;
   const size = mv.length;
@@ -445,9 +453,9 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
     }
     for (let i = stair, ja = 0, jb = 0; i < n; i++) {
       const bv = rowB[i];
-      while (ja < size && f(mv[ja], bv) < pivot) ja++;
+      while (ja < size && pairValue(code, mv[ja], bv) < pivot) ja++;
       if (jb < ja) jb = ja;
-      while (jb < size && f(mv[jb], bv) <= pivot) jb++;
+      while (jb < size && pairValue(code, mv[jb], bv) <= pivot) jb++;
       if (hi[i] === lo[i]) continue;
       const a = ja < lo[i] ? lo[i] : ja > hi[i] ? hi[i] : ja;
       const c = jb < lo[i] ? lo[i] : jb > hi[i] ? hi[i] : jb;
