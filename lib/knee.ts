@@ -256,3 +256,32 @@ export function computeKnees(
   }
   return out.sort((a, b) => a.workload.localeCompare(b.workload) || a.mesh.localeCompare(b.mesh));
 }
+
+const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+/**
+ * One mesh's knee in words: the median knee, its range over iterations and the closed-loop
+ * max throughput beside it, e.g. `1,000/s (range 500-2,000/s over 3 iterations; closed-loop
+ * max 5,210/s)`.
+ */
+export function kneeText(k: Knee): string {
+  const rate = (x: number) => x === 0 ? `below ${int.format(k.rates[0])}/s` : `${int.format(x)}/s`;
+  const head = k.aboveRamp ? `at least ${rate(k.kneeRate)} (the ramp's top)` : rate(k.kneeRate);
+  const n = k.iterations.length;
+  const range = n > 1
+    ? `range ${
+      k.interval[0] === k.interval[1]
+        ? rate(k.interval[0])
+        : `${k.interval[0] === 0 ? "0" : int.format(k.interval[0])}-${int.format(k.interval[1])}/s`
+    } over ${n} iterations`
+    : "1 iteration: no range";
+  const mt = k.maxThroughput ? `; closed-loop max ${int.format(k.maxThroughput.mean)}/s` : "";
+  return `${head} (${range}${mt})`;
+}
+
+/** What a knee must hold, in words: `p99 <= 10 ms, send lag p99 <= 2.5 ms, success intact`. */
+export function kneeCriteriaText(k: Pick<Knee, "p99TargetMs" | "maxSendLagPct">): string {
+  return `p99 <= ${k.p99TargetMs} ms, generator on time (send lag p99 <= ${
+    Number((k.p99TargetMs * k.maxSendLagPct / 100).toPrecision(3))
+  } ms, rate sent), success rate intact`;
+}

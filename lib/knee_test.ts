@@ -1,8 +1,18 @@
 import assert from "node:assert/strict";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { HistogramRecorder, summarize } from "./histogram.ts";
-import { computeKnees, judgeStep, type KneeCriteria, kneeFigure, kneeStopped } from "./knee.ts";
+import {
+  computeKnees,
+  judgeStep,
+  type KneeCriteria,
+  kneeCriteriaText,
+  kneeFigure,
+  kneeStopped,
+  kneeText,
+} from "./knee.ts";
 import { loadRun } from "./load_results.ts";
+import { findings, renderReport } from "./report.ts";
+import { formatSummary } from "./summary_text.ts";
 import { validateSummary } from "./schema.ts";
 import type { RunRecord } from "./types.ts";
 
@@ -159,7 +169,61 @@ Deno.test("a synthetic run's summary holds a knee per mesh and the connection sw
       ["istio@1", "istio@16", "linkerd@1", "linkerd@16"],
     );
     assert.equal(sweep.groups.length, 6);
+
+    // The headline: the one-screen summary and the report's findings carry the knee.
+    const text = formatSummary(s);
+    assert.match(text, /knee: the highest fixed rate that held p99 <= 40 ms/);
+    assert.match(text, /\n  http istio \(emu\)\s+\S+/);
+    assert.match(text, /connection sweep at 1000 req\/s, p99 overhead by connections:/);
+    assert.match(findings(run)[0], /^http knee \(p99 <= 40 ms, .*\): baseline /);
+    const html = renderReport(run);
+    for (const id of ["knee", "connections"]) {
+      assert.ok(html.includes(`<section id="${id}">`), id);
+      assert.ok(html.includes(`href="#${id}"`), id);
+    }
+    assert.match(html, /overhead against connections at 1000 requests\/s/);
+    assert.match(html, /Knee per mesh: the highest fixed rate that held the p99 target/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("a knee reads as its median, range and the max throughput beside it", () => {
+  const base = {
+    workload: "http",
+    mesh: "m",
+    emulated: false,
+    tool: "vegeta",
+    connections: 16,
+    durationS: 1,
+    rates: [250, 500, 1000],
+    p99TargetMs: 10,
+    maxSendLagPct: 25,
+    intervalMethod: "range-of-iterations" as const,
+    aboveRamp: false,
+    iterations: [1, 2, 3].map((iteration) => ({
+      iteration,
+      kneeRate: 500,
+      brokeAt: 1000,
+      reasons: [],
+      steps: 3,
+    })),
+    maxThroughput: { mean: 5210.4, min: 5000, max: 5400 },
+  };
+  assert.equal(
+    kneeText({ ...base, kneeRate: 500, interval: [250, 1000] }),
+    "500/s (range 250-1,000/s over 3 iterations; closed-loop max 5,210/s)",
+  );
+  assert.equal(
+    kneeText({ ...base, kneeRate: 0, interval: [0, 0], maxThroughput: null }),
+    "below 250/s (range below 250/s over 3 iterations)",
+  );
+  assert.equal(
+    kneeText({ ...base, kneeRate: 1000, interval: [1000, 1000], aboveRamp: true }),
+    "at least 1,000/s (the ramp's top) (range 1,000/s over 3 iterations; closed-loop max 5,210/s)",
+  );
+  assert.equal(
+    kneeCriteriaText(base),
+    "p99 <= 10 ms, generator on time (send lag p99 <= 2.5 ms, rate sent), success rate intact",
+  );
 });

@@ -33,6 +33,7 @@ import { escapeHtml, type Figure, makeFigure, notice, stack, table } from "./fig
 import { percentile } from "./histogram.ts";
 import { costOf, type MetricName, metricRank, overheadLabel } from "./metric_vocabulary.ts";
 import type { Component, GroupStats, Histogram, Overhead } from "./types.ts";
+import type { Knee } from "./knee.ts";
 
 /** One row of a {@linkcode comparisonPlot}: a change between two runs with its CI. */
 export interface ChangeRow {
@@ -1082,5 +1083,142 @@ export function comparisonPlot(
     subtitle: "(B - A) / A x 100; bars are 95 % bootstrap intervals over iterations of both runs.",
     caption: "n = iterations in A/B. A change exceeds the noise when its interval excludes 0 " +
       "and it is larger than the run-to-run variation (CV over iterations) of either run.",
+  });
+}
+
+/**
+ * The connection sweep of one workload: overhead % against the number of connections at the
+ * sweep's fixed rate (log axis), one panel per metric, with 95 % intervals as bands.
+ */
+export function overheadVsConnectionsPlot(
+  overheads: readonly Overhead[],
+  workload: string,
+  options: PlotOptions & { metrics?: readonly MetricName[] } = {},
+): Figure {
+  const os = overheads.filter((o) =>
+    o.workload === workload && o.sweep === "connections" && o.connections !== undefined &&
+    Number.isFinite(o.overheadPct) && (!options.metrics || options.metrics.includes(o.metric))
+  );
+  const rate = os[0]?.rate;
+  const title = `${workload}: overhead against connections at ${rate ?? "?"} requests/s, ` +
+    `with 95 % CI`;
+  if (new Set(os.map((o) => o.connections)).size < 2) {
+    return notice(`${title}: fewer than two connection counts were measured.`);
+  }
+  const meshes = meshOrder(os, options.baselineMesh ?? "baseline");
+  const rows = os.map((o) => ({
+    mesh: meshLabel(o.mesh, o.emulated),
+    panel: `${overheadLabel(o.metric)}${o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`}`,
+    rank: metricRank(o.metric),
+    connections: o.connections!,
+    pct: o.overheadPct,
+    lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
+    hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
+  }));
+  const panels = [...new Set(rows.sort((a, b) => a.rank - b.rank).map((r) => r.panel))];
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: panels.length * 190 + 50,
+    marginLeft: 60,
+    marginRight: 20,
+    marginTop: 40,
+    marginBottom: 40,
+    x: { label: "connections (log scale)", type: "log", grid: true },
+    y: { label: "overhead vs baseline (%)", grid: true, nice: true },
+    fy: { domain: panels, axis: null, padding: 0.2 },
+    color: meshColor(meshes, ""),
+    marks: [
+      Plot.frame({ stroke: "#e5e7eb" }),
+      panelTitles(panels),
+      Plot.ruleY([0], { stroke: "#111827", strokeOpacity: 0.6 }),
+      Plot.areaY(rows, {
+        fy: "panel",
+        x: "connections",
+        y1: "lo",
+        y2: "hi",
+        fill: "mesh",
+        fillOpacity: 0.15,
+        z: "mesh",
+        sort: "connections",
+      }),
+      Plot.line(rows, {
+        fy: "panel",
+        x: "connections",
+        y: "pct",
+        stroke: "mesh",
+        z: "mesh",
+        sort: "connections",
+      }),
+      Plot.dot(rows, { fy: "panel", x: "connections", y: "pct", fill: "mesh", r: 2.5 }),
+    ],
+  });
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: "(mesh - baseline) / baseline x 100 at one fixed rate, the client holding " +
+      "exactly this many connections; bands are 95 % bootstrap intervals over iterations.",
+    caption: `n = ${
+      [...new Set(os.map((o) => `${o.iterations.mesh}/${o.iterations.baseline}`))].join(", ")
+    } mesh/baseline iterations per point.` + emulationText(os),
+  });
+}
+
+/**
+ * The knee per mesh: the highest ramp rate that held the p99 target (dot, the median over
+ * iterations) with the range of the per-iteration knees (line), beside the closed-loop max
+ * throughput (a tick, where measured).
+ */
+export function kneePlot(knees: readonly Knee[], options: PlotOptions = {}): Figure {
+  const title = "Knee per mesh: the highest fixed rate that held the p99 target";
+  if (knees.length === 0) return notice(`${title}: no knee ramp in this run.`);
+  const label = (k: Knee) => `${k.workload} · ${meshLabel(k.mesh, k.emulated)}`;
+  const order = [...knees].sort((a, b) =>
+    a.workload.localeCompare(b.workload) ||
+    (a.mesh === options.baselineMesh ? -1 : b.mesh === options.baselineMesh ? 1 : 0) ||
+    a.mesh.localeCompare(b.mesh)
+  ).map(label);
+  const rows = knees.map((k) => ({
+    row: label(k),
+    knee: k.kneeRate,
+    lo: k.interval[0],
+    hi: k.interval[1],
+    what: "knee (median, range over iterations)",
+  }));
+  const mt = knees.filter((k) => k.maxThroughput).map((k) => ({
+    row: label(k),
+    x: k.maxThroughput!.mean,
+    what: "closed-loop max throughput",
+  }));
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: order.length * 34 + 80,
+    marginLeft: 220,
+    marginRight: 30,
+    marginTop: 30,
+    marginBottom: 40,
+    x: { label: "requests/s", grid: true, nice: true, zero: true },
+    y: { domain: order, label: null },
+    color: {
+      domain: ["knee (median, range over iterations)", "closed-loop max throughput"],
+      range: ["#4269d0", "#ef8a17"],
+      legend: true,
+    },
+    marks: [
+      Plot.frame({ stroke: "#e5e7eb" }),
+      Plot.ruleY(rows, { y: "row", x1: "lo", x2: "hi", stroke: "what", strokeWidth: 3 }),
+      Plot.dot(rows, { y: "row", x: "knee", fill: "what", r: 5 }),
+      Plot.tickX(mt, { y: "row", x: "x", stroke: "what", strokeWidth: 2 }),
+    ],
+  });
+  const targets = [...new Set(knees.map((k) => `p99 <= ${k.p99TargetMs} ms`))].join(", ");
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: `Each iteration ramps the fixed rate (${
+      [...new Set(knees.map((k) => k.rates.join(", ")))].join("; ")
+    } requests/s) and stops at the first step that breaks ${targets}, has its generator ` +
+      `fall behind, or loses success rate; its knee is the last step that held. Dot: the ` +
+      `median iteration's knee; line: the lowest to the highest iteration's knee.`,
+    caption: `Each knee is a lower bound within one ramp step. n = ${
+      [...new Set(knees.map((k) => k.iterations.length))].join(", ")
+    } iterations per mesh.` + emulationText(knees),
   });
 }

@@ -18,11 +18,13 @@ import {
 } from "./load_results.ts";
 import {
   atRepresentativeRates,
+  kneePlot,
   latencyDistributionPlot,
   latencyPercentilePlot,
   latencyVsRatePlot,
   overheadPlot,
   overheadTable,
+  overheadVsConnectionsPlot,
   overheadVsRatePlot,
   rankMeshes,
   resourcePlot,
@@ -50,6 +52,7 @@ import {
 import { headlineMetric, METRIC_FAMILIES, metricsOf, overheadLabel } from "./metric_vocabulary.ts";
 import { writeTextAtomic } from "./run_dir.ts";
 import type { Manifest, Overhead, RunRow, RunSpec } from "./types.ts";
+import { kneeCriteriaText, kneeText } from "./knee.ts";
 
 /** A run as the report reads it: full records, or only the rows it lists of them. */
 type ReportRun = LoadedRun<RunRow>;
@@ -70,7 +73,7 @@ export function workloadsOf(run: ReportRun): string[] {
 export function findings(run: ReportRun): string[] {
   const s = run.summary;
   if (!s) return [];
-  const out: string[] = [];
+  const out: string[] = [...kneeFindings(run)];
   for (const w of workloadsOf(run)) {
     const os = s.overheads.filter((o) => o.workload === w);
     // The highest latency percentile measured, else throughput (see the vocabulary).
@@ -100,6 +103,102 @@ export function findings(run: ReportRun): string[] {
     }
   }
   return out;
+}
+
+/**
+ * The knee per workload as one headline sentence: each mesh's highest fixed rate that held
+ * the p99 target, with its range over iterations and the closed-loop max throughput beside it.
+ */
+export function kneeFindings(run: ReportRun): string[] {
+  const knees = run.summary?.knees ?? [];
+  return [...new Set(knees.map((k) => k.workload))].map((w) => {
+    const ks = knees.filter((k) => k.workload === w)
+      .sort((a, b) => b.kneeRate - a.kneeRate || a.mesh.localeCompare(b.mesh));
+    return `${w} knee (${kneeCriteriaText(ks[0])}): ` +
+      ks.map((k) => `${meshLabel(k.mesh, k.emulated)} ${kneeText(k)}`).join("; ");
+  });
+}
+
+/** The connection sweep's overheads as a table: one row per mesh and connection count. */
+export function connectionSweepTable(overheads: readonly Overhead[]): Figure {
+  const os = overheads.filter((o) => o.sweep === "connections");
+  const keys = [...new Set(os.map((o) => `${o.workload}|${o.mesh}|${o.connections}`))];
+  const rows = keys.map((k) => {
+    const [workload, mesh, c] = k.split("|");
+    const of = (metric: string) =>
+      os.find((o) =>
+        o.workload === workload && o.mesh === mesh && o.connections === Number(c) &&
+        o.metric === metric
+      );
+    return {
+      workload,
+      mesh,
+      connections: Number(c),
+      p50: of("latency_p50_ms"),
+      p99: of("latency_p99_ms"),
+    };
+  }).sort((a, b) =>
+    a.workload.localeCompare(b.workload) || a.mesh.localeCompare(b.mesh) ||
+    a.connections - b.connections
+  );
+  const pct = (o: Overhead | undefined) =>
+    o
+      ? `${formatOverhead(o)}${
+        o.ciMethod === "too-few-iterations"
+          ? ""
+          : ` (${formatPct(o.ci95[0])} to ${formatPct(o.ci95[1])})`
+      }${o.saturated ? " SAT" : ""}`
+      : "-";
+  return table("Connection sweep: latency overhead by connections", rows, {
+    columns: [
+      { header: "workload", value: (r) => r.workload },
+      { header: "mesh", value: (r) => meshLabel(r.mesh, r.p99?.emulated ?? false) },
+      { header: "connections", value: (r) => r.connections, numeric: true },
+      { header: "p50 overhead (95 % CI)", value: (r) => pct(r.p50), nowrap: true },
+      { header: "p99 overhead (95 % CI)", value: (r) => pct(r.p99), nowrap: true },
+      { header: "p99 added", value: (r) => (r.p99 ? formatAddedLatency(r.p99) : "-") },
+    ],
+    caption: `At ${
+      [...new Set(os.map((o) => rateLabel(o.rate)))].join(", ")
+    }, the load client holding exactly this many connections. SAT: a run could not hold ` +
+      "the rate.",
+  });
+}
+
+/** The knees as a table: per mesh, the median knee, its range, each iteration's stop. */
+export function kneeTable(run: ReportRun): Figure {
+  const knees = run.summary?.knees ?? [];
+  return table("Knee per mesh", knees, {
+    columns: [
+      { header: "workload", value: (k) => k.workload },
+      { header: "mesh", value: (k) => meshLabel(k.mesh, k.emulated) },
+      { header: "knee (median)", value: (k) => rateLabel(k.kneeRate), numeric: true },
+      {
+        header: "range over iterations",
+        value: (k) => `${rateLabel(k.interval[0])} to ${rateLabel(k.interval[1])}`,
+        nowrap: true,
+      },
+      {
+        header: "closed-loop max",
+        value: (k) => (k.maxThroughput ? rateLabel(Math.round(k.maxThroughput.mean)) : "-"),
+        numeric: true,
+      },
+      {
+        header: "where each iteration stopped",
+        value: (k) =>
+          k.iterations.map((i) =>
+            `#${i.iteration}: ${
+              i.brokeAt === null
+                ? "held every step"
+                : `${rateLabel(i.brokeAt)} ${i.reasons.join(", ")}`
+            }`
+          ).join(" | "),
+      },
+    ],
+    caption: "A knee of 0/s: even the ramp's first step broke. Each knee is a lower bound " +
+      "within one ramp step; the interval is the range of the per-iteration knees, not a " +
+      "confidence interval.",
+  });
 }
 
 /** Overhead charts of one workload: latency, then throughput, then resources. */
@@ -443,6 +542,17 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
       )],
   ));
 
+  if (s?.knees?.length) {
+    sections.push(section(
+      "knee",
+      "Knee",
+      "The highest fixed rate each mesh held while keeping the p99 target, with the load " +
+        "generator on time and the success rate intact: a ramp per iteration that stops at " +
+        "the first step breaking any of the three (Nighthawk's advice), beside the closed-loop " +
+        "max throughput, which says how much a mesh carries, not at what latency.",
+      [kneePlot(s.knees, { baselineMesh }), kneeTable(run)],
+    ));
+  }
   if (s && s.groups.length === 0) {
     sections.push(section("results", "Results", "", [
       notice(
@@ -476,6 +586,26 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
         s.overheads.length ? overheadTable(s.overheads) : notice("No overhead figures."),
       ],
     ));
+    if (s.connectionSweep?.overheads.length) {
+      const sweep = s.connectionSweep.overheads;
+      sections.push(section(
+        "connections",
+        "Connections",
+        "Overhead at one fixed rate as the load client's connections grow: fewer requests " +
+          "share each connection at more connections, and a proxy's per-connection work, " +
+          "queueing and pooling show here (Envoy's p50 at 1,000/s grew from 0.74 ms over one " +
+          "connection to 5.7 ms over 100, envoyproxy/envoy#5536).",
+        [
+          ...[...new Set(sweep.map((o) => o.workload))].map((w) =>
+            overheadVsConnectionsPlot(sweep, w, {
+              baselineMesh,
+              metrics: ["latency_p50_ms", "latency_p99_ms"],
+            })
+          ),
+          connectionSweepTable(sweep),
+        ],
+      ));
+    }
     sections.push(section(
       "throughput",
       "Throughput",
@@ -516,11 +646,18 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
   ].filter(Boolean).map((x) => `<span>${x}</span>`).join(" ");
   const nav = [
     ...(s ? [["summary", "Summary"]] : []),
+    ...(s?.knees?.length ? [["knee", "Knee"]] : []),
     ...(s?.groups.length
-      ? [["latency", "Latency"], ["overhead", "Overhead"], ["throughput", "Throughput"], [
-        "resources",
-        "Resources",
-      ]]
+      ? [
+        ["latency", "Latency"],
+        ["overhead", "Overhead"],
+        ...(s.connectionSweep?.overheads.length ? [["connections", "Connections"]] : []),
+        ["throughput", "Throughput"],
+        [
+          "resources",
+          "Resources",
+        ],
+      ]
       : []),
     ["runs", "Runs"],
     ["provenance", "Provenance"],

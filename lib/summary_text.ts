@@ -5,6 +5,7 @@
  */
 import { type MetricName, metricSpec, oneScreenMetrics } from "./metric_vocabulary.ts";
 import type { Overhead, Summary } from "./types.ts";
+import { kneeCriteriaText, kneeText } from "./knee.ts";
 
 const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 const sign = (x: number) => (x > 0 ? "+" : "");
@@ -81,7 +82,37 @@ export function formatSummary(s: Summary): string {
   if (s.overheads.some((o) => o.noisyBaseline)) {
     lines.push("NOISY: the baseline's own CV is above the threshold; read overheads with care");
   }
+  lines.push(...kneeLines(s), ...sweepLines(s));
   for (const n of s.notes.slice(0, 5)) lines.push(`note: ${n}`);
   if (s.notes.length > 5) lines.push(`(${s.notes.length - 5} more notes in summary.json)`);
   return lines.join("\n");
+}
+
+/** The knee per mesh: the headline a capacity planner reads, one line per mesh. */
+function kneeLines(s: Summary): string[] {
+  const knees = s.knees ?? [];
+  if (!knees.length) return [];
+  const label = (k: (typeof knees)[number]) =>
+    `${k.workload} ${k.mesh}${k.emulated ? " (emu)" : ""}`;
+  const width = Math.max(...knees.map((k) => label(k).length));
+  return [
+    `knee: the highest fixed rate that held ${kneeCriteriaText(knees[0])}; median over ` +
+    "iterations with the range of their knees",
+    ...knees.map((k) => `  ${label(k).padEnd(width)}  ${kneeText(k)}`),
+  ];
+}
+
+/** The connection sweep: p99 overhead per mesh at each connection count. */
+function sweepLines(s: Summary): string[] {
+  const os = (s.connectionSweep?.overheads ?? []).filter((o) => o.metric === "latency_p99_ms");
+  if (!os.length) return [];
+  const out = [`connection sweep at ${os[0].rate} req/s, p99 overhead by connections:`];
+  for (const key of [...new Set(os.map((o) => `${o.workload}|${o.mesh}`))]) {
+    const [w, m] = key.split("|");
+    const cells = os.filter((o) => o.workload === w && o.mesh === m)
+      .sort((a, b) => a.connections! - b.connections!)
+      .map((o) => `${o.connections}: ${cell(o)}`);
+    out.push(`  ${w} ${m}  ${cells.join("; ")}`);
+  }
+  return out;
 }
