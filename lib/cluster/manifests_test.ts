@@ -288,3 +288,16 @@ Deno.test("on a cluster with role labels, servers and clients are pinned to them
     ),
   );
 });
+
+Deno.test("the WebSocket pods run the Deno that CI runs meshbench with (.ci/run's DENO_VERSION)", () => {
+  // The pods' Deno 2.1.4 never woke the load client's Atomics.waitAsync when its ticker
+  // worker notified (denoland/deno#14786): on a real node every run hung until its kill bound
+  // (exit 137); on kwok the command ran on this machine, under CI's Deno. One pin for both.
+  const ci = Deno.readTextFileSync(`${REPO_DIR}.ci/run`).match(/^DENO_VERSION="([^"]+)"/m);
+  assert(ci, ".ci/run has no DENO_VERSION");
+  const images = all.flatMap((o) =>
+    (spec(o)?.template?.spec?.containers ?? []).map((c: { image: string }) => c.image)
+  ).filter((i: string) => i.startsWith("denoland/deno:"));
+  assertEquals(images.length, 2); // ws-server and ws-client
+  assertEquals([...new Set(images)], [`denoland/deno:debian-${ci[1]}`]);
+});
