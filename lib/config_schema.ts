@@ -90,7 +90,8 @@ export const CONFIG_SCHEMA = {
       minItems: 1,
       maxItems: 20,
       uniqueItems: true,
-      description: "subset of http, grpc, websocket, db, ml (default: all five)",
+      description: "subset of http, grpc, websocket, db, ml, inference (default: the " +
+        "design's five, all but inference)",
       "x-env": "MESHBENCH_WORKLOADS",
       "x-flag": "workloads",
       "x-arg": "a,b",
@@ -253,6 +254,36 @@ export const CONFIG_SCHEMA = {
           "x-unit": "%",
           description: "a step's generator fell behind when its send-lag p99 exceeds this % " +
             "of p99TargetMs (or it sent more than saturationPct % under the rate)",
+        },
+      },
+    },
+    inference: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        rate: {
+          type: "integer",
+          default: 20,
+          minimum: 1,
+          maximum: 100000,
+          "x-unit": "requests/s",
+          description: "inference workload: fixed rate of every payload's run",
+        },
+        payloadBytes: {
+          type: "array",
+          items: { type: "integer", minimum: 512, maximum: 1048576, "x-unit": "bytes" },
+          default: [1024, 16384, 131072],
+          minItems: 1,
+          maxItems: 10,
+          uniqueItems: true,
+          description: "inference workload: request body sizes, one load point each",
+        },
+        connections: {
+          type: "integer",
+          default: 4,
+          minimum: 1,
+          maximum: 1000,
+          description: "inference workload: connections of its fixed-rate runs",
         },
       },
     },

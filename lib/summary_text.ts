@@ -6,6 +6,7 @@
 import { type MetricName, metricSpec, oneScreenMetrics } from "./metric_vocabulary.ts";
 import type { Overhead, Summary } from "./types.ts";
 import { kneeCriteriaText, kneeText } from "./knee.ts";
+import { payloadLabel } from "./format.ts";
 
 const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 const sign = (x: number) => (x > 0 ? "+" : "");
@@ -47,15 +48,19 @@ export function formatSummary(s: Summary): string {
   const present = oneScreenMetrics().filter(({ name }) =>
     s.overheads.some((o) => o.metric === name)
   );
-  const keys = [...new Set(s.overheads.map((o) => `${o.workload}|${o.mesh}`))];
+  // One row per workload, payload size (where its load points have one) and mesh.
+  const keys = [
+    ...new Map(s.overheads.map((o) => [`${o.workload}|${o.payloadBytes}|${o.mesh}`, o])).values(),
+  ];
   const header = ["workload", "mesh", ...present.map((c) => c.header)];
-  const rows = keys.map((k) => {
-    const [w, m] = k.split("|");
+  const rows = keys.map(({ workload: w, payloadBytes: bytes, mesh: m }) => {
     // Latency and resources at the highest fixed rate, throughput at max.
     const pick = (metric: MetricName) =>
-      s.overheads.filter((o) => o.workload === w && o.mesh === m && o.metric === metric)
-        .sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0))[0];
-    return [w, m, ...present.map((c) => cell(pick(c.name)))];
+      s.overheads.filter((o) =>
+        o.workload === w && o.mesh === m && o.metric === metric && o.payloadBytes === bytes
+      ).sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0))[0];
+    const label = bytes === undefined ? w : `${w} ${payloadLabel(bytes)}`;
+    return [label, m, ...present.map((c) => cell(pick(c.name)))];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmtRow = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ");

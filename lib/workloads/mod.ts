@@ -8,6 +8,7 @@
 import type { Workload } from "../workload.ts";
 import { grpcWorkload } from "./grpc.ts";
 import { httpWorkload } from "./http.ts";
+import { inferenceWorkload } from "./inference.ts";
 import { mlWorkload } from "./ml.ts";
 import { redisWorkload } from "./redis.ts";
 import { websocketWorkload } from "./websocket.ts";
@@ -27,6 +28,7 @@ registerWorkload(grpcWorkload);
 registerWorkload(websocketWorkload);
 registerWorkload(redisWorkload);
 registerWorkload(mlWorkload);
+registerWorkload(inferenceWorkload);
 
 /** Names of the registered workloads, in registration order. */
 export function workloadNames(): string[] {
