@@ -27,6 +27,7 @@ import {
   formatPct,
   formatShare,
   meshLabel,
+  payloadLabel,
   rateLabel,
 } from "./format.ts";
 import { escapeHtml, type Figure, makeFigure, notice, stack, table } from "./figure.ts";
@@ -476,13 +477,16 @@ export function overheadPlot(
   if (all.length === 0) return notice(`${title}: no overhead figures for "${workload}".`);
   const { kept: os, note } = atRepresentativeRates(all);
   const sorted = [...os].sort((a, b) =>
-    metricRank(a.metric) - metricRank(b.metric) || (a.rate ?? Infinity) - (b.rate ?? Infinity)
+    metricRank(a.metric) - metricRank(b.metric) || (a.rate ?? Infinity) - (b.rate ?? Infinity) ||
+    (a.payloadBytes ?? 0) - (b.payloadBytes ?? 0)
   );
   const rows = sorted.map((o) => ({
     mesh: meshLabel(o.mesh, o.emulated),
     panel: `${overheadLabel(o.metric)}${
       o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`
-    } @ ${rateLabel(o.rate)}`,
+    } @ ${rateLabel(o.rate)}${
+      o.payloadBytes === undefined ? "" : `, ${payloadLabel(o.payloadBytes)} payload`
+    }`,
     pct: o.overheadPct,
     lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
     hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
@@ -652,6 +656,84 @@ export function overheadVsRatePlot(
     caption: `n = ${
       [...new Set(os.map((o) => `${o.iterations.mesh}/${o.iterations.baseline}`))]
         .join(", ")
+    } mesh/baseline iterations per point.` + emulationText(os),
+  });
+}
+
+/** The payload sizes (request body bytes) of one workload's overheads, ascending. */
+export function payloadSizes(overheads: readonly Overhead[], workload: string): number[] {
+  const sizes = overheads.filter((o) => o.workload === workload && o.payloadBytes !== undefined)
+    .map((o) => o.payloadBytes!);
+  return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+/**
+ * Overhead % against request payload size per mesh, with its 95 % CI as error bars, one
+ * panel per metric and rate (max throughput has none), for one workload whose load points
+ * carry a payload size (the inference workload): how the mesh's cost moves with body size.
+ */
+export function overheadVsPayloadPlot(
+  overheads: readonly Overhead[],
+  workload: string,
+  options: PlotOptions & { metrics?: readonly MetricName[] } = {},
+): Figure {
+  const os = overheads.filter((o) =>
+    o.workload === workload && o.payloadBytes !== undefined && Number.isFinite(o.overheadPct) &&
+    (!options.metrics || options.metrics.includes(o.metric))
+  );
+  const title = `${workload}: overhead against request payload size, with 95 % CI`;
+  if (payloadSizes(os, workload).length < 2) {
+    return notice(`${title}: fewer than two payload sizes were measured.`);
+  }
+  const meshes = meshOrder(os, options.baselineMesh ?? "baseline");
+  const rows = os.map((o) => ({
+    mesh: meshLabel(o.mesh, o.emulated),
+    panel: `${overheadLabel(o.metric)}${
+      o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`
+    } @ ${rateLabel(o.rate)}`,
+    rank: metricRank(o.metric) * 1e9 + (o.rate ?? 1e8),
+    kb: o.payloadBytes! / 1024,
+    pct: o.overheadPct,
+    lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
+    hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
+  }));
+  const panels = [...new Set(rows.sort((a, b) => a.rank - b.rank).map((r) => r.panel))];
+  const kbs = [...new Set(rows.map((r) => r.kb))].sort((a, b) => a - b);
+  const svg = render({
+    width: options.width ?? WIDTH,
+    height: panels.length * 190 + 50,
+    marginLeft: 60,
+    marginRight: 20,
+    marginTop: 40,
+    marginBottom: 40,
+    x: {
+      type: "log",
+      label: "request payload (KB, log scale)",
+      inset: 24,
+      ticks: kbs,
+      tickFormat: (d: number) => formatNumber(d),
+      grid: true,
+    },
+    y: { label: "overhead vs baseline (%)", grid: true, nice: true },
+    fy: { domain: panels, axis: null, padding: 0.2 },
+    color: meshColor(meshes, ""),
+    marks: [
+      Plot.frame({ stroke: "#e5e7eb" }),
+      panelTitles(panels),
+      Plot.ruleY([0], { stroke: "#111827", strokeOpacity: 0.6 }),
+      Plot.ruleX(rows, { fy: "panel", x: "kb", y1: "lo", y2: "hi", stroke: "mesh" }),
+      Plot.line(rows, { fy: "panel", x: "kb", y: "pct", stroke: "mesh", z: "mesh", sort: "kb" }),
+      Plot.dot(rows, { fy: "panel", x: "kb", y: "pct", fill: "mesh", r: 3 }),
+    ],
+  });
+  return wrap(title, svg, {
+    charts: 1,
+    subtitle: "(mesh - baseline) / baseline x 100 at each payload size, the baseline measured " +
+      "at the same size; bars are 95 % bootstrap confidence intervals over iterations.",
+    caption: `Payload sizes: ${
+      kbs.map((kb) => payloadLabel(kb * 1024)).join(", ")
+    }. n = ${
+      [...new Set(os.map((o) => `${o.iterations.mesh}/${o.iterations.baseline}`))].join(", ")
     } mesh/baseline iterations per point.` + emulationText(os),
   });
 }

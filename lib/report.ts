@@ -25,7 +25,9 @@ import {
   overheadPlot,
   overheadTable,
   overheadVsConnectionsPlot,
+  overheadVsPayloadPlot,
   overheadVsRatePlot,
+  payloadSizes,
   rankMeshes,
   resourcePlot,
   resourceTable,
@@ -47,6 +49,7 @@ import {
   formatOverhead,
   formatPct,
   meshLabel,
+  payloadLabel,
   rateLabel,
 } from "./format.ts";
 import { headlineMetric, METRIC_FAMILIES, metricsOf, overheadLabel } from "./metric_vocabulary.ts";
@@ -83,23 +86,29 @@ export function findings(run: ReportRun): string[] {
     const all = os.filter((o) => o.metric === metric);
     const rates = [...new Set(atRepresentativeRates(all).kept.map((o) => o.rate))]
       .sort((a, b) => (a ?? Infinity) - (b ?? Infinity));
+    const payloads = [...new Set(all.map((o) => o.payloadBytes))]
+      .sort((a, b) => (a ?? 0) - (b ?? 0));
     for (const rate of rates) {
-      const ranked = rankMeshes(os, { workload: w, metric, rate });
-      const parts = ranked.map((o) => {
-        const n = o.ciMethod === "too-few-iterations"
-          ? `n=${o.iterations.mesh}/${o.iterations.baseline}: too few iterations for an interval`
-          : `95 % CI ${formatPct(o.ci95[0])} to ${formatPct(o.ci95[1])}, n=${o.iterations.mesh}`;
-        const added = formatAddedLatency(o);
-        return `${meshLabel(o.mesh, o.emulated)} ${formatOverhead(o)} ` +
-          `(${n}${o.noisyBaseline ? ", noisy baseline" : ""}${o.saturated ? ", saturated" : ""}${
-            o.generatorLimited ? ", generator-limited" : ""
-          })` +
-          (added ? `, ${added} added` : "");
-      });
-      out.push(
-        `${w} @ ${rateLabel(rate)}, ${overheadLabel(metric)} vs ${s.baselineMesh}: ` +
-          parts.join("; "),
-      );
+      for (const payloadBytes of payloads) {
+        const ranked = rankMeshes(os, { workload: w, metric, rate, payloadBytes });
+        if (ranked.length === 0) continue;
+        const parts = ranked.map((o) => {
+          const n = o.ciMethod === "too-few-iterations"
+            ? `n=${o.iterations.mesh}/${o.iterations.baseline}: too few iterations for an interval`
+            : `95 % CI ${formatPct(o.ci95[0])} to ${formatPct(o.ci95[1])}, n=${o.iterations.mesh}`;
+          const added = formatAddedLatency(o);
+          return `${meshLabel(o.mesh, o.emulated)} ${formatOverhead(o)} ` +
+            `(${n}${o.noisyBaseline ? ", noisy baseline" : ""}${o.saturated ? ", saturated" : ""}${
+              o.generatorLimited ? ", generator-limited" : ""
+            })` +
+            (added ? `, ${added} added` : "");
+        });
+        out.push(
+          `${w} @ ${rateLabel(rate)}${
+            payloadBytes === undefined ? "" : `, ${payloadLabel(payloadBytes)} payload`
+          }, ${overheadLabel(metric)} vs ${s.baselineMesh}: ` + parts.join("; "),
+        );
+      }
     }
   }
   return out;
@@ -211,9 +220,14 @@ export function overheadFigures(
   // A sweep of several rates reads best as a line against rate, with the panels of the
   // representative rates after it.
   const sweep = sweepRates(os, workload).length > 1;
+  // Likewise several payload sizes: a line against payload size first.
+  const payloads = payloadSizes(os, workload).length > 1;
   return METRIC_FAMILIES.map((f) => metricsOf(f))
     .filter((ms) => os.some((o) => ms.includes(o.metric)))
     .flatMap((metrics) => [
+      ...(payloads && os.some((o) => o.payloadBytes !== undefined && metrics.includes(o.metric))
+        ? [overheadVsPayloadPlot(os, workload, { baselineMesh, metrics })]
+        : []),
       ...(sweep && os.some((o) => o.rate !== null && metrics.includes(o.metric))
         ? [overheadVsRatePlot(os, workload, { baselineMesh, metrics })]
         : []),
