@@ -31,6 +31,13 @@ export interface ToolSpec {
   apt?: string;
   /** `go install` module path with a pinned version. */
   go?: string;
+  /**
+   * Arguments the binary must run with exit 0 for the tool to count as installed (a Python
+   * module: `["-c", "import sklearn"]`, its interpreter being `bin`).
+   */
+  requires?: string[];
+  /** How to install it by hand, where neither apt nor go applies. */
+  install?: string;
 }
 
 function goBinDirs(): string[] {
@@ -57,6 +64,7 @@ export function isExecutable(path: string): boolean {
  * then PATH, Go's bin directories, /usr/sbin and /sbin; undefined when absent.
  */
 export function findBinary(bin: string, extraDirs: readonly string[] = []): string | undefined {
+  if (bin.startsWith("/")) return isExecutable(bin) ? bin : undefined;
   const dirs = [
     ...extraDirs,
     ...(Deno.env.get("PATH") ?? "").split(":"),
@@ -67,19 +75,32 @@ export function findBinary(bin: string, extraDirs: readonly string[] = []): stri
   return dirs.filter((d) => d).map((d) => join(d, bin)).find(isExecutable);
 }
 
+/** Path of a tool's binary when the tool is installed (its `requires` check passes too). */
+export function toolPath(tool: ToolSpec): string | undefined {
+  const path = findBinary(tool.bin);
+  if (!path || !tool.requires) return path;
+  try {
+    const r = new Deno.Command(path, { args: tool.requires, stdout: "null", stderr: "null" })
+      .outputSync();
+    return r.success ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Requirements not met, with install hints. */
 export function missingTools(tools: ToolSpec[]): Requirement[] {
   const goAvailable = findBinary("go") !== undefined;
   const isRoot = Deno.uid() === 0;
   const aptAvailable = findBinary("apt-get") !== undefined;
-  return tools.filter((t) => findBinary(t.bin) === undefined).map((t) => ({
+  return tools.filter((t) => toolPath(t) === undefined).map((t) => ({
     name: t.name,
     purpose: t.purpose,
     install: t.apt
       ? `apt-get install -y ${t.apt}`
       : t.go
       ? `go install ${t.go}   (needs Go: apt-get install -y golang-go)`
-      : `install "${t.bin}"`,
+      : t.install ?? `install "${t.bin}"`,
     autoInstallable: (t.apt !== undefined && isRoot && aptAvailable) ||
       (t.go !== undefined && goAvailable),
   }));

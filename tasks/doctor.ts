@@ -4,7 +4,7 @@
  */
 import { EXIT, FLAGS, main, parseCli, type TaskSpec } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
-import { findBinary, missingMessage, versionsOf } from "../lib/binaries.ts";
+import { missingMessage, toolPath, versionsOf } from "../lib/binaries.ts";
 import { closeTargets, configVocabulary, targetFor } from "../lib/pipeline.ts";
 
 const SPEC: TaskSpec = {
@@ -25,7 +25,7 @@ if (import.meta.main) {
         const tools = target.tools(cli.config);
         const versions = await versionsOf(realRunner, tools);
         for (const t of tools) {
-          const path = findBinary(t.bin);
+          const path = toolPath(t);
           console.log(
             `${path ? "ok     " : "MISSING"} ${t.name.padEnd(16)} ${path ?? ""}  ${
               path ? versions[t.name] : ""

@@ -38,7 +38,7 @@ import {
 } from "../tools/vegeta.ts";
 import { parseWrk, wrkCommand, wrkScript } from "../tools/wrk.ts";
 import { LOCAL_VEGETA_GENERATOR } from "./http.ts";
-import { ML_SIZES, mlPython } from "./ml.ts";
+import { ML_SIZES, mlPython, sklearnTool } from "./ml.ts";
 
 /** Model server processes behind the service. */
 export const INFERENCE_REPLICAS = 2;
@@ -265,8 +265,8 @@ export const inferenceWorkload: Workload = {
   namespace: "inference-benchmark",
   protocol: "http",
   replicas: INFERENCE_REPLICAS,
-  // vegeta and wrk are base tools of the local target; scikit-learn is checked by prepare.
-  tools: [],
+  // vegeta and wrk are base tools of the local target.
+  tools: [sklearnTool()],
   points: inferencePoints,
   async server(env, index, port) {
     const model = join(env.workDir, "model.pkl");

@@ -17,7 +17,7 @@ import { join, relative } from "node:path";
 import type { Runner } from "../command.ts";
 import type { ProfileName } from "../config.ts";
 import { HistogramRecorder } from "../histogram.ts";
-import { findBinary } from "../binaries.ts";
+import { findBinary, type ToolSpec } from "../binaries.ts";
 import type { Workload, WorkloadEnv } from "../workload.ts";
 import type { LoadPoint, LoadResult } from "../types.ts";
 
@@ -44,6 +44,24 @@ export function mlPython(): string {
     if (Deno.statSync("/usr/bin/python3").isFile) return "/usr/bin/python3";
   } catch { /* not Debian */ }
   return findBinary("python3") ?? "python3";
+}
+
+/**
+ * scikit-learn for {@linkcode mlPython}: the ML Job and the inference server need it. Checked
+ * by importing it; Debian's package when missing (`deno task doctor` says so).
+ */
+export function sklearnTool(python = mlPython()): ToolSpec {
+  return {
+    name: "scikit-learn",
+    purpose: "trains and serves the RandomForest of the ml and inference workloads",
+    bin: python,
+    version: [python, "-c", "import sklearn; print('scikit-learn', sklearn.__version__)"],
+    // Debian's package serves Debian's interpreter only; another one installs it itself.
+    ...(python === "/usr/bin/python3"
+      ? { apt: "python3-sklearn" }
+      : { install: `${python} -m pip install scikit-learn` }),
+    requires: ["-c", "import sklearn"],
+  };
 }
 
 /** What one completion reported (the JSON line `ml_train.py` prints), plus its wall time. */
@@ -262,8 +280,8 @@ export const mlWorkload: Workload = {
   namespace: "ml-benchmark",
   protocol: "http",
   replicas: 1,
-  // nginx is a base tool of the local target; scikit-learn is checked by the data generator.
-  tools: [],
+  // nginx is a base tool of the local target.
+  tools: [sklearnTool()],
   points(config): LoadPoint[] {
     const size = ML_SIZES[config.profile];
     return [{
