@@ -26,6 +26,7 @@
  * @module
  */
 import { percentile } from "./histogram.ts";
+import type { BenchConfig } from "./config_schema.ts";
 import type { Histogram, RunRecord } from "./types.ts";
 
 /** What a ramp step must hold (from the config: `knee.*`, `saturationPct`). */
@@ -35,6 +36,17 @@ export interface KneeCriteria {
   maxSendLagPct: number;
   /** The generator (or the system) fell behind when more than this % under the rate. */
   saturationPct: number;
+}
+
+/** What a knee ramp step must hold, from a run's config. */
+export function kneeCriteria(
+  config: Pick<BenchConfig, "knee" | "saturationPct">,
+): KneeCriteria {
+  return {
+    p99TargetMs: config.knee.p99TargetMs,
+    maxSendLagPct: config.knee.maxSendLagPct,
+    saturationPct: config.saturationPct,
+  };
 }
 
 /** Why a step broke the ramp. */

@@ -18,6 +18,7 @@ import { type BenchConfig, readStoredConfig } from "./config.ts";
 import { listRunFiles, newestRunDir } from "./run_dir.ts";
 import { SchemaError, validateManifest, validateRunRecord, validateSummary } from "./schema.ts";
 import { summarizeRuns } from "./summary.ts";
+import { kneeCriteria } from "./knee.ts";
 import type { Manifest, RunIndexEntry, RunRecord, RunRow, Summary } from "./types.ts";
 
 /** Something wrong with one file of a run directory. */
@@ -342,6 +343,8 @@ function deriveSummary(
     baseline: config.baseline,
     noisyCvPct: config.noisyCvPct,
     generatorLimitedPct: config.generatorLimitedPct,
+    // Stored configs written before the knee existed lack it: the defaults then.
+    ...(config.knee ? { knee: kneeCriteria(config), kneeRates: config.knee.rates } : {}),
     resamples: config.bootstrap.resamples,
     confidence: config.bootstrap.confidence,
     seed: config.seed,

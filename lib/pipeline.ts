@@ -30,7 +30,7 @@ import {
   writeRunRecord,
 } from "./run_dir.ts";
 import { atPoint, SummaryBuilder } from "./summary.ts";
-import { judgeStep, type KneeCriteria, kneeStopped, rampKey } from "./knee.ts";
+import { judgeStep, kneeCriteria, kneeStopped, rampKey } from "./knee.ts";
 import { type Logger, MissingToolsError, type StageContext, type Target } from "./target.ts";
 import type {
   Histogram,
@@ -415,17 +415,6 @@ export async function stageLoad(
   });
 }
 
-/** What a knee ramp step must hold, from a run's config. */
-export function kneeCriteria(
-  config: Pick<BenchConfig, "knee" | "saturationPct">,
-): KneeCriteria {
-  return {
-    p99TargetMs: config.knee.p99TargetMs,
-    maxSendLagPct: config.knee.maxSendLagPct,
-    saturationPct: config.saturationPct,
-  };
-}
-
 /**
  * Reads and validates every run record; invalid files become notes, never silence.
  * `files[i]` is the path `records[i]` was read from.
@@ -488,6 +477,7 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
       noisyCvPct: ctx.config.noisyCvPct,
       generatorLimitedPct: ctx.config.generatorLimitedPct,
       knee: kneeCriteria(ctx.config),
+      kneeRates: ctx.config.knee.rates,
       resamples: ctx.config.bootstrap.resamples,
       confidence: ctx.config.bootstrap.confidence,
       seed: ctx.config.seed,

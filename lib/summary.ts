@@ -57,6 +57,11 @@ export interface SummaryOptions {
   generatorLimitedPct?: number;
   /** What a knee ramp step must hold (config `knee.*`, `saturationPct`; default: defaults). */
   knee?: KneeCriteria;
+  /**
+   * The knee ramp's steps (config `knee.rates`): a ramp every mesh broke early shows only its
+   * low steps in records. Absent: the steps the records show.
+   */
+  kneeRates?: number[];
   /** Problems met while reading records, carried into `notes`. */
   notes?: string[];
   now?: Date;
@@ -464,7 +469,10 @@ export class SummaryBuilder {
       if (!l.includes(s.rate)) l.push(s.rate);
       ladder.set(s.workload, l);
     }
-    for (const l of ladder.values()) l.sort((a, b) => a - b);
+    for (const [w, l] of ladder) {
+      const configured = this.#options.kneeRates ?? [];
+      ladder.set(w, [...new Set([...l, ...configured])].sort((a, b) => a - b));
+    }
     const knees = computeKnees(this.#kneeSteps, {
       criteria,
       meta: (workload, mesh) => ({
