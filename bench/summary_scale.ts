@@ -2,12 +2,18 @@
  * Scale check of summary + report over N synthetic run records.
  *   deno run -A bench/summary_scale.ts generate N DIR   writes a run directory of N records
  *   deno run -A bench/summary_scale.ts measure RUN_DIR  times collect + report on it
+ *   deno run -A bench/summary_scale.ts breakdown RUN_DIR  CPU and wall time of each piece
  * `measure` runs in its own process so its peak memory (VmHWM) is only that of
- * summary + report. Each prints one JSON line.
+ * summary + report; `breakdown` runs the stages' pieces one by one (reading and checking the
+ * records, pooling and bootstrap, writing summary.json, the report's reading and rendering)
+ * to show where the time goes. Each prints one JSON line.
  */
 import { join } from "node:path";
 import { createRunDir, writeJsonAtomic } from "../lib/run_dir.ts";
-import { stageCollect, stageReport } from "../lib/pipeline.ts";
+import { forEachRunRecord, openRun, stageCollect, stageReport } from "../lib/pipeline.ts";
+import { SummaryBuilder } from "../lib/summary.ts";
+import { loadRunRows } from "../lib/load_results.ts";
+import { renderReport } from "../lib/report.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { realRunner } from "../lib/command.ts";
 import { loadConfig } from "../lib/config.ts";
@@ -104,14 +110,49 @@ async function measure(runDir: string) {
   };
 }
 
+/** CPU and wall seconds of each piece of collect and report, run one after the other. */
+async function breakdown(runDir: string) {
+  const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
+  const { ctx, manifest } = await openRun(runDir, deps);
+  const pieces: Record<string, { cpuSeconds: number; wallSeconds: number }> = {};
+  const time = async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
+    const c0 = cpuSeconds();
+    const t0 = performance.now();
+    const out = await fn();
+    pieces[name] = { cpuSeconds: cpuSeconds() - c0, wallSeconds: (performance.now() - t0) / 1000 };
+    return out;
+  };
+  await time("read and check records", () => forEachRunRecord(runDir, () => {}));
+  const builder = new SummaryBuilder({
+    runId: manifest.runId,
+    target: manifest.target,
+    baseline: ctx.config.baseline,
+    noisyCvPct: ctx.config.noisyCvPct,
+    generatorLimitedPct: ctx.config.generatorLimitedPct,
+    resamples: ctx.config.bootstrap.resamples,
+    confidence: ctx.config.bootstrap.confidence,
+    seed: ctx.config.seed,
+  });
+  await time("read, check and keep records", () => forEachRunRecord(runDir, (r) => builder.add(r)));
+  const summary = await time("pool and bootstrap", () => builder.finish());
+  const tmp = join(runDir, "summary.breakdown.json");
+  await time("write summary.json", () => writeJsonAtomic(tmp, summary));
+  await Deno.remove(tmp);
+  const run = await time("report: read run", () => loadRunRows(runDir));
+  await time("report: render", () => renderReport(run));
+  return pieces;
+}
+
 if (import.meta.main) {
   const [mode, a, b] = Deno.args;
   if (mode === "generate") {
     console.log(JSON.stringify({ runDir: await generate(Number(a), b) }));
   } else if (mode === "measure") {
     console.log(JSON.stringify(await measure(a)));
+  } else if (mode === "breakdown") {
+    console.log(JSON.stringify(await breakdown(a)));
   } else {
-    console.error("usage: summary_scale.ts generate N DIR | measure RUN_DIR");
+    console.error("usage: summary_scale.ts generate N DIR | measure RUN_DIR | breakdown RUN_DIR");
     Deno.exit(2);
   }
 }
