@@ -108,6 +108,7 @@ export async function initRun(
     name: w.name,
     points: pointsOn(w, target.site, config),
   }));
+  const blocks = target.planBlocks ? await target.planBlocks(config, deps.log) : undefined;
   const plan = buildPlan({
     workloads,
     meshes: config.meshes,
@@ -116,6 +117,7 @@ export async function initRun(
     grouping: target.grouping,
     baseline: config.baseline,
     baselineFirst: target.baselineFirst(config.workloads),
+    blocks,
   });
   const now = new Date().toISOString();
   const ctx: StageContext = {
@@ -145,11 +147,17 @@ export async function initRun(
     provenance: await collectProvenance(deps.runner, tools),
     plan,
     planSeed: config.seed,
+    ...(blocks ? { blocks } : {}),
     stages: [],
     owner: currentOwner(options.task ?? "bench:all"),
   };
   await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
-  deps.log.info(`Run ${runId}: ${plan.length} measured runs planned in ${runDir}`);
+  deps.log.info(
+    `Run ${runId}: ${plan.length} measured runs planned in ${runDir}` +
+      (blocks && blocks.length > 1
+        ? ` (deployed in ${blocks.length} blocks: ${blocks.map((b) => b.join("+")).join(", ")})`
+        : ""),
+  );
   return runDir;
 }
 

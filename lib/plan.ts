@@ -58,6 +58,13 @@ export interface PlanInput {
    * namespace of their own): their baseline runs come first (per-mesh grouping).
    */
   baselineFirst?: string[];
+  /**
+   * Workloads deployed together, block after block (per-mesh grouping): every run of a
+   * block, every mesh's and the baseline's, comes before any run of the next, so a block is
+   * deployed, measured under every mesh and removed before the next is deployed. Absent: one
+   * block of every workload.
+   */
+  blocks?: string[][];
 }
 
 /** Builds the seeded plan. Same input and seed, same plan. */
@@ -67,20 +74,32 @@ export function buildPlan(input: PlanInput): RunSpec[] {
   if (input.grouping === "per-mesh") {
     const baseline = input.baseline ?? "baseline";
     const first = new Set(input.baselineFirst ?? []);
-    for (let iteration = 1; iteration <= input.iterations; iteration++) {
-      for (const w of input.workloads.filter((w) => first.has(w.name))) {
-        for (const point of w.points) {
-          plan.push({ seq: plan.length + 1, workload: w.name, mesh: baseline, point, iteration });
+    const blocks = input.blocks ?? [input.workloads.map((w) => w.name)];
+    const planned = blocks.flat();
+    const unplanned = input.workloads.filter((w) => !planned.includes(w.name));
+    if (unplanned.length || new Set(planned).size !== planned.length) {
+      throw new RangeError(
+        `Cannot plan: the blocks ${JSON.stringify(blocks)} must hold each workload once ` +
+          `(${input.workloads.map((w) => w.name).join(", ")})`,
+      );
+    }
+    for (const block of blocks) {
+      const workloads = input.workloads.filter((w) => block.includes(w.name));
+      for (let iteration = 1; iteration <= input.iterations; iteration++) {
+        for (const w of workloads.filter((w) => first.has(w.name))) {
+          for (const point of w.points) {
+            plan.push({ seq: plan.length + 1, workload: w.name, mesh: baseline, point, iteration });
+          }
         }
       }
-    }
-    for (const mesh of shuffle(input.meshes.filter((m) => m !== baseline), rand)) {
-      for (let iteration = 1; iteration <= input.iterations; iteration++) {
-        for (const w of input.workloads) {
-          for (const point of w.points) {
-            const pair = first.has(w.name) ? [mesh] : shuffle([baseline, mesh], rand);
-            for (const m of pair) {
-              plan.push({ seq: plan.length + 1, workload: w.name, mesh: m, point, iteration });
+      for (const mesh of shuffle(input.meshes.filter((m) => m !== baseline), rand)) {
+        for (let iteration = 1; iteration <= input.iterations; iteration++) {
+          for (const w of workloads) {
+            for (const point of w.points) {
+              const pair = first.has(w.name) ? [mesh] : shuffle([baseline, mesh], rand);
+              for (const m of pair) {
+                plan.push({ seq: plan.length + 1, workload: w.name, mesh: m, point, iteration });
+              }
             }
           }
         }

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { buildPlan, plannedLoadSeconds, standardPoints } from "./plan.ts";
 import { configDefaults } from "./config_schema.ts";
 import type { LoadPoint } from "./types.ts";
@@ -57,6 +57,41 @@ Deno.test("per-mesh grouping: one mesh at a time, the baseline interleaved with 
   const switches = meshes.filter((m, i) => i > 0 && m !== meshes[i - 1]).length;
   assertEquals(switches, 1, "each mesh is installed once");
   assertEquals(plan.filter((r) => r.workload === "http" && r.mesh === "baseline").length, 4);
+});
+
+Deno.test("deploy blocks: each block's runs (every mesh and the baseline) before the next block's", () => {
+  const input = {
+    workloads: ["http", "grpc", "ml", "db"].map((name) => ({ name, points: [point] })),
+    meshes: ["baseline", "istio", "linkerd"],
+    iterations: 2,
+    seed: 3,
+    grouping: "per-mesh" as const,
+    baseline: "baseline",
+    baselineFirst: ["ml", "db"],
+  };
+  const plan = buildPlan({ ...input, blocks: [["http", "ml"], ["grpc"], ["db"]] });
+  // As many runs as without blocks, each once.
+  assertEquals(plan.length, buildPlan(input).length);
+  assertEquals(plan.map((r) => r.seq), plan.map((_, i) => i + 1));
+  const blockOf = (w: string) => (["http", "ml"].includes(w) ? 0 : w === "grpc" ? 1 : 2);
+  const order = plan.map((r) => blockOf(r.workload));
+  assertEquals(order, [...order].sort(), "a block's runs all come before the next block's");
+  for (const b of [0, 1, 2]) {
+    const runs = plan.filter((r) => blockOf(r.workload) === b);
+    assertEquals(new Set(runs.map((r) => r.mesh)), new Set(input.meshes), `block ${b}`);
+    // Within a block the baseline-only workloads' baseline runs come before any mesh.
+    const firstMesh = runs.findIndex((r) => r.mesh !== "baseline");
+    assert(
+      runs.slice(firstMesh).every((r) =>
+        !(input.baselineFirst.includes(r.workload) &&
+          r.mesh === "baseline")
+      ),
+    );
+  }
+  // One block of everything is the plan without blocks.
+  assertEquals(buildPlan({ ...input, blocks: [["http", "grpc", "ml", "db"]] }), buildPlan(input));
+  throws(() => buildPlan({ ...input, blocks: [["http", "ml"], ["grpc"]] }), /each workload once/);
+  throws(() => buildPlan({ ...input, blocks: [["http", "ml", "db"], ["grpc", "db"]] }), /once/);
 });
 
 Deno.test("the connection sweep and the knee ramp are points of their own, the ramp increasing", () => {

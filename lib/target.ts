@@ -68,6 +68,12 @@ export interface Target {
   readonly grouping: "interleaved" | "per-mesh";
   /** Of `workloads`, those whose baseline runs must come before any mesh is installed. */
   baselineFirst(workloads: string[]): string[];
+  /**
+   * Groups the workloads into blocks deployed one after the other (deploy a block, measure
+   * it under every mesh and the baseline, remove it, deploy the next), when the system under
+   * test cannot hold them all at once. Absent: one block of every workload.
+   */
+  planBlocks?(config: StageContext["config"], log: Logger): Promise<string[][]>;
   /** Binaries it needs on this machine, which meshbench can install (absent: none). */
   tools?(config: StageContext["config"]): ToolSpec[];
   /** Releases what it holds open (API connections); called before the process exits. */

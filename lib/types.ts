@@ -505,6 +505,11 @@ export interface Manifest {
   /** The seeded plan, in execution order. */
   plan: RunSpec[];
   planSeed: number;
+  /**
+   * Workloads deployed together, in the plan's order (targets that deploy block by block:
+   * the cluster target when the workloads do not all fit at once). Absent: one block.
+   */
+  blocks?: string[][];
   stages: StageEntry[];
   /** The meshbench process working on the run right now (absent between tasks). */
   owner?: RunOwner;

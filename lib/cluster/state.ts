@@ -40,6 +40,12 @@ export interface ClusterState {
   placement?: "required" | "preferred";
   /** The tainted control-plane node that mesh control planes tolerate onto, if any. */
   controlPlaneNode?: string;
+  /** The plan's deploy blocks (workloads deployed together; the manifest's `blocks`). */
+  blocks?: string[][];
+  /** Index of the block deployed now (its namespaces are `namespaces`). */
+  block?: number;
+  /** Each block as it was deployed and removed, in order (ISO times). */
+  blockLog?: Array<{ workloads: string[]; deployed: string; removed?: string }>;
   /**
    * QoS asked for (`cluster.qos`) and what the API server gave: benchmark pods by
    * `namespace/app`, and each installed mesh's control-plane and node-proxy pods.

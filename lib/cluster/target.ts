@@ -34,7 +34,14 @@ import {
   ROLE_LABEL,
 } from "./manifests.ts";
 import { guaranteeObjects } from "./qos.ts";
-import { capacityProblems, controlPlaneNode, demandOf, nodeCapacities } from "./capacity.ts";
+import {
+  capacityProblems,
+  controlPlaneNode,
+  demandOf,
+  nodeCapacities,
+  type NodeCapacity,
+} from "./capacity.ts";
+import { readManifest } from "../run_dir.ts";
 import { describeCluster } from "./environment.ts";
 import { cpuCores, memoryMiB } from "../quantity.ts";
 import { applyObjects, cleanupCluster, ClusterStageError, waitHealthy } from "./deploy.ts";
@@ -94,13 +101,70 @@ export class ClusterTarget implements Target {
     };
   }
 
-  #connect(ctx: StageContext): Kube {
+  #connect(ctx: Pick<StageContext, "config">): Kube {
     if (!this.#kube) {
       this.#kube = connect(ctx.config.cluster.context, {
         kubeconfig: ctx.config.cluster.kubeconfig || undefined,
       });
     }
     return this.#kube;
+  }
+
+  /**
+   * Blocks of workloads that fit the schedulable nodes together under every configured mesh
+   * (greedy, in the configured order: a workload joins the current block while the block
+   * with it still fits, else it starts the next). A workload that does not fit even alone
+   * gets a block of its own, which deploy then refuses, naming it. A cluster that cannot be
+   * read now is planned as one block (said; deploy reads it again and checks every block).
+   */
+  async planBlocks(config: StageContext["config"], log: StageContext["log"]): Promise<string[][]> {
+    let capacity: NodeCapacity[];
+    try {
+      capacity = await this.#capacity(this.#connect({ config }));
+    } catch (e) {
+      log.warn(
+        `capacity: cannot read the cluster's nodes to plan deploy blocks (${
+          (e as Error).message
+        }); planning one block`,
+      );
+      return [[...config.workloads]];
+    }
+    const blocks: string[][] = [];
+    for (const w of config.workloads) {
+      const current = blocks.at(-1);
+      if (current && this.#blockProblems(config, capacity, [...current, w]).length === 0) {
+        current.push(w);
+      } else blocks.push([w]);
+    }
+    return blocks;
+  }
+
+  /** Nodes with their allocatable resources and what is already bound there. */
+  async #capacity(kube: Kube): Promise<NodeCapacity[]> {
+    const [nodes, pods] = await Promise.all([
+      kube.core.listNode(),
+      kube.core.listPodForAllNamespaces(),
+    ]);
+    return nodeCapacities(nodes.items, pods.items);
+  }
+
+  /** Why `workloads` deployed together do not fit `capacity` ({@linkcode capacityProblems}). */
+  #blockProblems(
+    config: StageContext["config"],
+    capacity: NodeCapacity[],
+    workloads: readonly string[],
+  ): string[] {
+    const specs = specsOf(workloads);
+    const p = config.cluster.proxyResources;
+    const demand = demandOf(
+      this.#render(config, specs, "preferred"),
+      specs.filter((s) => s.meshed).map((s) => s.namespace),
+      config.meshes.filter((m) => m !== "baseline").map((m) => this.#mesh(m)),
+      config.cluster.qos === "guaranteed"
+        ? { cpu: cpuCores(p.cpu), memoryMiB: memoryMiB(p.memory) }
+        : undefined,
+    );
+    return capacityProblems(capacity, demand);
   }
 
   /** Releases the API connections (call at the end of a process). */
@@ -165,11 +229,12 @@ export class ClusterTarget implements Target {
         );
       }
     }
-    const specs = this.#specs(ctx);
+    const blocks = await planned(ctx);
+    const specs = specsOf(blocks[0]);
     const roles = new Set(environment.nodes.flatMap((n) => n.roles));
     const placement = roles.has("server") && roles.has("client") ? "required" : "preferred";
-    const rendered = this.#render(ctx, specs, placement);
-    const cpNode = await this.#checkCapacity(ctx, kube, rendered, specs);
+    const rendered = this.#render(ctx.config, specs, placement);
+    const cpNode = await this.#checkCapacity(ctx, kube, blocks);
     ctx.log.info(
       `placement: servers and clients ${placement} on nodes labelled ${ROLE_LABEL}` +
         (cpNode ? `; mesh control planes on the control-plane node ${cpNode}` : ""),
@@ -199,7 +264,71 @@ export class ClusterTarget implements Target {
       metricsNote,
       placement,
       controlPlaneNode: cpNode,
+      blocks,
+      block: 0,
+      blockLog: [{ workloads: blocks[0], deployed: new Date().toISOString() }],
     });
+    if (blocks.length > 1) {
+      ctx.log.info(
+        `blocks: deployed ${blocks[0].join("+")}, the first of ${blocks.length} ` +
+          `(${blocks.map((b) => b.join("+")).join(", ")}); each is removed before the next`,
+      );
+    }
+  }
+
+  /**
+   * Makes the block holding `workload` the deployed one: removes the deployed block (its
+   * benchmark namespaces first, then the installed mesh, as cleanup does), checks the next
+   * block against the cluster again, applies it, waits until it is healthy and warms it up.
+   * Every block begins without a mesh: its baseline-only runs come first in the plan.
+   */
+  async #enterBlock(kube: Kube, ctx: StageContext, state: ClusterState, workload: string) {
+    const blocks = state.blocks ?? [ctx.config.workloads];
+    const next = blocks.findIndex((b) => b.includes(workload));
+    if (next < 0 || next === (state.block ?? 0)) return;
+    const current = blocks[state.block ?? 0];
+    ctx.log.info(`blocks: removing ${current.join("+")} to deploy ${blocks[next].join("+")}`);
+    await this.#removeDeployed(kube, ctx, state);
+    await cleanupCluster(kube, { only: state.namespaces, log: (m) => ctx.log.info(m) });
+    const log = state.blockLog?.at(-1);
+    if (log && !log.removed) log.removed = new Date().toISOString();
+    state.namespaces = [];
+    await writeState(ctx.runDir, state);
+    await this.#checkCapacity(ctx, kube, [blocks[next]]);
+    const specs = specsOf(blocks[next]);
+    const objs = this.#render(ctx.config, specs, state.placement).filter((o) => o.kind !== "Job");
+    await applyObjects(kube, objs, { log: (m) => ctx.log.info(m) });
+    state.block = next;
+    state.namespaces = specs.map((s) => s.namespace);
+    state.blockLog = [
+      ...(state.blockLog ?? []),
+      { workloads: blocks[next], deployed: new Date().toISOString() },
+    ];
+    await writeState(ctx.runDir, state);
+    await this.health(ctx);
+    await this.warmup(ctx, ctx.config.warmupS);
+  }
+
+  /**
+   * Removes the installed mesh, if any: the benchmark pods' mesh resources and namespaces
+   * first, while the mesh (its CNI plugin, its node agents) can still tear their networking
+   * down; then the mesh. The state then says no mesh is installed.
+   */
+  async #removeDeployed(kube: Kube, ctx: StageContext, state: ClusterState) {
+    if (state.mesh === "baseline") return;
+    const mesh = this.#mesh(state.mesh);
+    await removeMeshResources(kube, mesh, state.namespaces);
+    await cleanupCluster(kube, { only: state.namespaces, log: (m) => ctx.log.info(m) });
+    await uninstallMesh(kube, mesh, {
+      runner: this.options.runner ?? ctx.runner,
+      helm: this.options.helm,
+      kubeconfig: ctx.config.cluster.kubeconfig || undefined,
+      workDir: `${ctx.runDir}/cluster`,
+      log: (m) => ctx.log.info(m),
+    });
+    state.mesh = "baseline";
+    state.meshVersion = "none";
+    await writeState(ctx.runDir, state);
   }
 
   /**
@@ -207,16 +336,16 @@ export class ClusterTarget implements Target {
    * and the configured meshes' proxy sizing annotations on every pod template.
    */
   #render(
-    ctx: StageContext,
+    config: StageContext["config"],
     specs: readonly NamespaceSpec[],
     placement: ClusterState["placement"],
   ): KubeObject[] {
     const all = renderAll(specs);
     const objs = placement === "required" ? requirePlacement(all) : all;
-    const cluster = ctx.config.cluster;
+    const cluster = config.cluster;
     if (cluster.qos !== "guaranteed") return objs;
     const annotations: Record<string, string> = {};
-    for (const m of ctx.config.meshes) {
+    for (const m of config.meshes) {
       const g = this.#mesh(m).guaranteedProxy;
       Object.assign(
         annotations,
@@ -228,56 +357,47 @@ export class ClusterTarget implements Target {
   }
 
   /**
-   * Refuses, before anything is applied, a benchmark that does not fit the schedulable
-   * nodes ({@linkcode capacityProblems}: what is already bound there, the benchmark's pods
-   * with each mesh's sidecar, the DaemonSets, each mesh's control plane); the scheduler
-   * would only leave pods Pending until the health timeout. Returns the control-plane node
-   * mesh control planes tolerate onto, if the cluster has one.
+   * Refuses, before anything is applied, blocks that do not fit the schedulable nodes
+   * ({@linkcode capacityProblems}: what is already bound there, the block's pods with each
+   * mesh's sidecar, the DaemonSets, each mesh's control plane); the scheduler would only
+   * leave pods Pending until the health timeout. Every block is checked on its own, since
+   * only one is deployed at a time. Returns the control-plane node mesh control planes
+   * tolerate onto, if the cluster has one.
    */
   async #checkCapacity(
     ctx: StageContext,
     kube: Kube,
-    objs: KubeObject[],
-    specs: NamespaceSpec[],
+    blocks: readonly string[][],
   ): Promise<string | undefined> {
-    const [nodes, pods] = await Promise.all([
-      kube.core.listNode(),
-      kube.core.listPodForAllNamespaces(),
-    ]);
-    const capacity = nodeCapacities(nodes.items, pods.items);
+    const capacity = await this.#capacity(kube);
     const cluster = ctx.config.cluster;
-    const p = cluster.proxyResources;
-    const demand = demandOf(
-      objs,
-      specs.filter((s) => s.meshed).map((s) => s.namespace),
-      ctx.config.meshes.filter((m) => m !== "baseline").map((m) => this.#mesh(m)),
-      cluster.qos === "guaranteed"
-        ? { cpu: cpuCores(p.cpu), memoryMiB: memoryMiB(p.memory) }
-        : undefined,
-    );
-    const problems = capacityProblems(capacity, demand);
-    if (problems.length > 0) {
+    const refused = blocks.flatMap((b) => {
+      const problems = this.#blockProblems(ctx.config, capacity, b);
+      return problems.length ? [`${b.join("+")}:\n  ${problems.join("\n  ")}`] : [];
+    });
+    if (refused.length > 0) {
       throw new ClusterStageError(
         "deploy",
         `context "${cluster.context}"`,
-        `the benchmark does not fit the cluster (qos ${cluster.qos}):\n${problems.join("\n")}\n` +
-          `fewer --workloads or --meshes, a bigger cluster` +
+        (blocks.length > 1
+          ? `${refused.length} of ${blocks.length} deploy blocks do not fit the cluster even ` +
+            `deployed alone`
+          : "the benchmark does not fit the cluster") +
+          ` (qos ${cluster.qos}):\n${refused.join("\n")}\n` +
+          `a bigger cluster, fewer --meshes` +
           (cluster.qos === "guaranteed" ? ", or --qos burstable" : ""),
       );
     }
     const workers = capacity.filter((n) => n.taints.length === 0);
     const free = workers.reduce((a, n) => a + n.allocatable.cpu - n.committed.cpu, 0);
     ctx.log.info(
-      `capacity: the benchmark fits ${workers.length} schedulable node(s) with ${
+      `capacity: ${
+        blocks.length > 1 ? `each of ${blocks.length} deploy blocks` : "the benchmark"
+      } fits ${workers.length} schedulable node(s) with ${
         free.toFixed(2)
       } CPU free, every configured mesh included`,
     );
     return controlPlaneNode(capacity)?.name;
-  }
-
-  #specs(ctx: StageContext): NamespaceSpec[] {
-    const wanted = new Set(ctx.config.workloads);
-    return CLUSTER_NAMESPACES.filter((s) => wanted.has(s.workload));
   }
 
   async health(ctx: StageContext): Promise<void> {
@@ -314,9 +434,10 @@ export class ClusterTarget implements Target {
 
   async #warmup(ctx: StageContext, seconds: number): Promise<void> {
     const state = await requireState(ctx.runDir);
+    // Only the deployed block's workloads.
+    const deployed = state.blocks?.[state.block ?? 0] ?? ctx.config.workloads;
     const driven = (driver: PodLoad["driver"]) =>
-      workloadsByName(ctx.config.workloads).filter((w) => w.pod?.driver === driver)
-        .map((w) => w.name);
+      workloadsByName(deployed).filter((w) => w.pod?.driver === driver).map((w) => w.name);
     for (const w of driven("fortio")) {
       const point: LoadPoint = {
         mode: "fixed-rate",
@@ -407,6 +528,7 @@ export class ClusterTarget implements Target {
   async runLoad(ctx: StageContext, spec: RunSpec) {
     const kube = this.#connect(ctx);
     const state = await requireState(ctx.runDir);
+    await this.#enterBlock(kube, ctx, state, spec.workload);
     await ensureMesh(kube, ctx, state, spec.mesh, this.#lifecycle());
     const ns = namespaceFor(spec.workload, spec.mesh);
     const driver = podDriver(spec.workload);
@@ -426,7 +548,7 @@ export class ClusterTarget implements Target {
     let samples: Awaited<ReturnType<NonNullable<typeof sampler>["stop"]>> = [];
     try {
       if (driver === "kubernetes-job") {
-        const job = this.#render(ctx, [ns], state.placement).find((o) => o.kind === "Job")!;
+        const job = this.#render(ctx.config, [ns], state.placement).find((o) => o.kind === "Job")!;
         out = await jobLoad(kube, ctx, job, state.serverVersion);
       } else if (driver === "ws-client") {
         out = await wsLoad(
@@ -480,26 +602,22 @@ export class ClusterTarget implements Target {
   async cleanup(ctx: StageContext): Promise<void> {
     const kube = this.#connect(ctx);
     const state = await readState(ctx.runDir);
-    if (state && state.mesh !== "baseline") {
-      // The benchmark pods go first, while the mesh (its CNI plugin, its node agents) can
-      // still tear their networking down; then the mesh.
-      const mesh = this.#mesh(state.mesh);
-      await removeMeshResources(kube, mesh, state.namespaces);
-      await cleanupCluster(kube, { only: state.namespaces, log: (m) => ctx.log.info(m) });
-      await uninstallMesh(kube, mesh, {
-        runner: this.options.runner ?? ctx.runner,
-        helm: this.options.helm,
-        kubeconfig: ctx.config.cluster.kubeconfig || undefined,
-        workDir: `${ctx.runDir}/cluster`,
-        log: (m) => ctx.log.info(m),
-      });
-      state.mesh = "baseline";
-      await writeState(ctx.runDir, state);
-    }
+    if (state) await this.#removeDeployed(kube, ctx, state);
     const report = await cleanupCluster(kube, { log: (m) => ctx.log.info(m) });
     ctx.log.info(
       `cleanup: removed namespaces ${report.namespaces.join(", ") || "(none)"}` +
         (report.clusterObjects.length ? `; ${report.clusterObjects.join(", ")}` : ""),
     );
   }
+}
+
+/** The namespaces of `workloads`, in the design's order. */
+function specsOf(workloads: readonly string[]): NamespaceSpec[] {
+  return CLUSTER_NAMESPACES.filter((s) => workloads.includes(s.workload));
+}
+
+/** The deploy blocks the run's plan was made with (one block when it has none). */
+async function planned(ctx: StageContext): Promise<string[][]> {
+  const manifest = await readManifest(ctx.runDir).catch(() => null);
+  return manifest?.blocks ?? [[...ctx.config.workloads]];
 }

@@ -297,6 +297,12 @@ Deno.test({
           assertStringIncludes(tooBig.message, "under istio the benchmark requests");
           const before = (await kube.core.listNamespace()).items.map((n) => n.metadata?.name);
           assert(!before.includes("grpc-benchmark"), "nothing applied");
+          // Planned in deploy blocks instead, each of which fits under every mesh: the
+          // workloads in their order, split where the next one would not fit.
+          const five = { ...qctx.config, workloads: ["http", "grpc", "websocket", "db", "ml"] };
+          const blocks = await qt.planBlocks(five, qctx.log);
+          assert(blocks.length > 1, JSON.stringify(blocks));
+          assertEquals(blocks.flat(), five.workloads);
           await qt.deploy(qctx);
           assert(
             qLines.some((l) =>
