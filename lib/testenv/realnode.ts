@@ -54,6 +54,41 @@ export const NODE_CGROUP_ROOT = "/meshbench-node";
 /** Allocatable memory on the real node (the rest is system-reserved). */
 export const NODE_ALLOCATABLE_MEMORY_MI = 6 * 1024;
 
+/**
+ * The machine-wide lock every start of a real node is taken under (one real node per machine:
+ * its network namespace and interface names are fixed). Shell users take it with
+ * `flock /tmp/meshbench-realnode.lock <command>` around up, use and `testenv:down`.
+ */
+export const REAL_NODE_LOCK = "/tmp/meshbench-realnode.lock";
+
+/**
+ * Runs `fn` holding {@linkcode REAL_NODE_LOCK} (flock(2), as `flock(1)` takes it), waiting
+ * for another holder to finish; `waiting` is told once when it has to wait. A process
+ * started under `flock /tmp/meshbench-realnode.lock ...` already holds it through the
+ * descriptor it inherited (locking the file again would wait for itself): then `fn` just
+ * runs.
+ */
+export async function withRealNodeLock<T>(
+  fn: () => Promise<T>,
+  waiting: (m: string) => void = () => {},
+): Promise<T> {
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      if (Deno.readLinkSync(`/proc/self/fd/${e.name}`) === REAL_NODE_LOCK) return await fn();
+    } catch { /* closed meanwhile */ }
+  }
+  const file = await Deno.open(REAL_NODE_LOCK, { create: true, write: true });
+  try {
+    if (!(await file.tryLock(true))) {
+      waiting(`waiting for ${REAL_NODE_LOCK} (another real node runs on this machine)`);
+      await file.lock(true);
+    }
+    return await fn();
+  } finally {
+    file.close();
+  }
+}
+
 /** The processes a real node records, in start order. */
 export const NODE_PROCESSES = [
   "apiserver-relay",
