@@ -56,6 +56,18 @@ export interface PodLoad {
   points(config: BenchConfig): LoadPoint[];
   /** fortio: the address the client pods of `namespace` load, and its protocol. */
   fortio?: (namespace: string) => { address: string; protocol: "http" | "grpc" };
+  /**
+   * Its objects: a multi-document YAML file, relative to the repository root, that carries
+   * no namespace (default `manifests/workloads/<name>.yaml`). They are rendered into the
+   * workload's `namespace` (enabled for the mesh under test) and into its `baseline` twin.
+   */
+  manifest?: string;
+  /**
+   * A namespace where the same objects run without a mesh, never enabled for one;
+   * `nodePortOffset` is added to each of its NodePorts (NodePorts are cluster-wide). Without
+   * it the workload's baseline runs in its own namespace before any mesh is installed.
+   */
+  baseline?: { namespace: string; nodePortOffset: number };
 }
 
 /** A workload family of the design. */

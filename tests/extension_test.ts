@@ -1,7 +1,9 @@
 /**
  * A workload and a target are each added with one file and one registry line: the toy
  * workload (`toy/toy_workload.ts`) and the toy target (`toy/toy_target.ts`) are registered
- * below and run through the unchanged pipeline, every stage, to a valid summary.
+ * below and run through the unchanged pipeline, every stage, to a valid summary. On the
+ * cluster side the toy workload's namespaces, objects, load driver and address come from its
+ * own definition (and its manifest beside it), with no edit to the cluster target's code.
  *
  * @module
  */
@@ -14,6 +16,13 @@ import { registerTarget } from "../lib/targets.ts";
 import { registerWorkload } from "../lib/workloads/mod.ts";
 import { TOY_MESH, TOY_MESHES, ToyTarget } from "./toy/toy_target.ts";
 import { toyWorkload } from "./toy/toy_workload.ts";
+import { clusterNamespaces, labellingProblems, renderAll } from "../lib/cluster/manifests.ts";
+import {
+  baselineFirstWorkloads,
+  fortioTargetFor,
+  namespaceFor,
+  podDriver,
+} from "../lib/cluster/addresses.ts";
 
 // The two registry lines: nothing else outside ./toy/ knows the toy workload or target.
 registerWorkload(toyWorkload);
@@ -75,4 +84,54 @@ Deno.test({
       await Deno.remove(out, { recursive: true });
     }
   },
+});
+
+Deno.test("the toy workload's cluster namespaces, objects and load address come from its own definition", () => {
+  const specs = clusterNamespaces().filter((s) => s.workload === "toy");
+  assertEquals(specs, [
+    {
+      namespace: "toy-benchmark",
+      workload: "toy",
+      manifest: "tests/toy/toy.yaml",
+      meshed: true,
+      nodePortOffset: 0,
+    },
+    {
+      namespace: "baseline-toy",
+      workload: "toy",
+      manifest: "tests/toy/toy.yaml",
+      meshed: false,
+      nodePortOffset: 0,
+    },
+  ]);
+  const objs = renderAll(specs);
+  assertEquals(labellingProblems(objs), []);
+  assertEquals(
+    objs.filter((o) => o.kind === "Namespace").map((o) => [
+      o.metadata.name,
+      o.metadata.labels?.["meshbench.io/role"],
+    ]),
+    [["toy-benchmark", "meshed"], ["baseline-toy", "baseline"]],
+  );
+  for (const ns of ["toy-benchmark", "baseline-toy"]) {
+    assertEquals(
+      objs.filter((o) => o.metadata.namespace === ns).map((o) => `${o.kind}/${o.metadata.name}`),
+      [
+        "ConfigMap/toy-code",
+        "Deployment/toy-server",
+        "Service/toy-server",
+        "Deployment/toy-client",
+      ],
+    );
+  }
+  const code = objs.find((o) => o.kind === "ConfigMap") as { data?: Record<string, string> };
+  assert(code.data?.["toy_server.ts"]?.includes("Deno.serve"), "the server's file is filled in");
+  assertEquals(namespaceFor("toy", "baseline").namespace, "baseline-toy");
+  assertEquals(namespaceFor("toy", TOY_MESH).namespace, "toy-benchmark");
+  assertEquals(podDriver("toy"), "fortio");
+  assertEquals(baselineFirstWorkloads(["toy"]), []);
+  assertEquals(fortioTargetFor(namespaceFor("toy", TOY_MESH)), {
+    address: "http://toy-server.toy-benchmark.svc.cluster.local:80/",
+    protocol: "http",
+  });
 });

@@ -7,20 +7,20 @@
  */
 import type { PodLoad } from "../workload.ts";
 import { workloadsByName } from "../workloads/mod.ts";
-import { CLUSTER_NAMESPACES, type NamespaceSpec } from "./manifests.ts";
+import { clusterNamespaces, type NamespaceSpec } from "./manifests.ts";
 
 /** The namespace a run uses: the baseline-* twin for the baseline, else the meshed one. */
 export function namespaceFor(workload: string, mesh: string): NamespaceSpec {
-  const meshed = CLUSTER_NAMESPACES.find((s) => s.workload === workload && s.meshed);
+  const meshed = clusterNamespaces().find((s) => s.workload === workload && s.meshed);
   if (!meshed) {
     throw new Error(
       `Unknown cluster workload "${workload}" (known: ${
-        [...new Set(CLUSTER_NAMESPACES.map((s) => s.workload))].join(", ")
+        [...new Set(clusterNamespaces().map((s) => s.workload))].join(", ")
       })`,
     );
   }
   if (mesh !== "baseline") return meshed;
-  const base = CLUSTER_NAMESPACES.find((s) => s.workload === workload && !s.meshed);
+  const base = clusterNamespaces().find((s) => s.workload === workload && !s.meshed);
   // Workloads without a baseline twin in the design measure the baseline in their own
   // namespace while no mesh is installed (checked by the caller).
   return base ?? meshed;
@@ -52,5 +52,5 @@ export function podDriver(workload: string): PodLoad["driver"] {
 
 /** Workloads whose baseline must run before any mesh is installed (no baseline namespace). */
 export function baselineFirstWorkloads(workloads: string[]): string[] {
-  return workloads.filter((w) => !CLUSTER_NAMESPACES.some((s) => s.workload === w && !s.meshed));
+  return workloads.filter((w) => !clusterNamespaces().some((s) => s.workload === w && !s.meshed));
 }

@@ -3,7 +3,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { assert, assertEquals } from "./_assert.ts";
 import { capacityProblems, controlPlaneNode, demandOf, nodeCapacities } from "./capacity.ts";
-import { CLUSTER_NAMESPACES, renderAll } from "./manifests.ts";
+import { clusterNamespaces, renderAll } from "./manifests.ts";
 import { clusterMesh } from "./meshes.ts";
 
 function node(name: string, cpu: string, memory: string, controlPlane = false): k8s.V1Node {
@@ -39,7 +39,7 @@ const system = [
   pod("worker-2", "100m", "200Mi"),
 ];
 const MESHES = ["istio", "istio-ambient", "linkerd", "cilium"].map(clusterMesh);
-const meshedNs = CLUSTER_NAMESPACES.filter((s) => s.meshed).map((s) => s.namespace);
+const meshedNs = clusterNamespaces().filter((s) => s.meshed).map((s) => s.namespace);
 
 Deno.test("the whole design does not fit two 1-CPU workers: refused, naming the numbers", () => {
   const nodes = nodeCapacities(freeTier, system);
@@ -53,7 +53,7 @@ Deno.test("the whole design does not fit two 1-CPU workers: refused, naming the 
 });
 
 Deno.test("http and grpc fit the free tier under every mesh, control planes on the master", () => {
-  const specs = CLUSTER_NAMESPACES.filter((s) => s.workload === "http" || s.workload === "grpc");
+  const specs = clusterNamespaces().filter((s) => s.workload === "http" || s.workload === "grpc");
   const nodes = nodeCapacities(freeTier, system);
   const demand = demandOf(renderAll(specs), meshedNs, MESHES);
   assertEquals(capacityProblems(nodes, demand), []);
@@ -73,7 +73,7 @@ Deno.test("http and grpc fit the free tier under every mesh, control planes on t
 
 Deno.test("a mesh control plane larger than the master's room is refused", () => {
   const nodes = nodeCapacities(freeTier, [...system, pod("master", "1", "1Gi")]);
-  const specs = CLUSTER_NAMESPACES.filter((s) => s.workload === "http");
+  const specs = clusterNamespaces().filter((s) => s.workload === "http");
   const p = capacityProblems(nodes, demandOf(renderAll(specs), meshedNs, [clusterMesh("istio")]));
   assertEquals(p.length, 1);
   assert(p[0].includes("control-plane node master"), p[0]);
@@ -91,7 +91,7 @@ Deno.test("DaemonSets count on every schedulable node; meshbench's own pods are 
     },
   ]);
   assertEquals(nodes[1].committed.cpu, 0.1);
-  const ml = CLUSTER_NAMESPACES.filter((s) => s.workload === "ml");
+  const ml = clusterNamespaces().filter((s) => s.workload === "ml");
   const d = demandOf(renderAll(ml), meshedNs, [clusterMesh("istio-ambient")]);
   // The image pre-pull DaemonSet: its init container (10m) is larger than its pause (1m).
   assertEquals(d.perNode.cpu, 0.01);

@@ -5,7 +5,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_as
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
 import { checkReachable, connect, ContextError, disconnect, type Kube } from "./kube.ts";
 import {
-  CLUSTER_NAMESPACES,
+  clusterNamespaces,
   type KubeObject,
   MANAGED_LABELS,
   renderAll,
@@ -28,8 +28,8 @@ import { renderKubeconfig } from "../testenv/testenv.ts";
 const skip = testenvSkipReason();
 if (skip) console.log(`SKIP cluster tests: ${skip}`);
 
-const ALL_NS = CLUSTER_NAMESPACES.map((s) => s.namespace);
-const MESHED_NS = CLUSTER_NAMESPACES.filter((s) => s.meshed).map((s) => s.namespace);
+const ALL_NS = clusterNamespaces().map((s) => s.namespace);
+const MESHED_NS = clusterNamespaces().filter((s) => s.meshed).map((s) => s.namespace);
 
 function labelled(o: Omit<KubeObject, "metadata"> & { metadata: KubeObject["metadata"] }) {
   o.metadata.labels = { ...MANAGED_LABELS, ...o.metadata.labels };
@@ -41,7 +41,7 @@ function labelled(o: Omit<KubeObject, "metadata"> & { metadata: KubeObject["meta
  * environment's fault images (`registry.invalid/meshbench/<fault>:0`, see kwok_stages.yaml).
  */
 function faultyServer(index: number, name: string, fault: string): KubeObject {
-  const ns = CLUSTER_NAMESPACES[index];
+  const ns = clusterNamespaces()[index];
   const [dep] = renderWorkload(ns).filter((o) => o.metadata.name === `${ns.workload}-server`);
   dep.metadata.name = name;
   const spec = dep.spec as {
@@ -126,7 +126,7 @@ Deno.test({
       });
 
       await t.step("an invalid object is rejected by the API server, naming it", async () => {
-        const [bad] = renderWorkload(CLUSTER_NAMESPACES[0]).filter((o) => o.kind === "Service");
+        const [bad] = renderWorkload(clusterNamespaces()[0]).filter((o) => o.kind === "Service");
         (bad.spec as { ports: Array<{ port: unknown }> }).ports[0].port = "eighty";
         const e = await assertRejects(() => applyObjects(k(), [bad], { dryRun: true }));
         assert(e instanceof ClusterStageError);
@@ -264,7 +264,7 @@ Deno.test({
       });
 
       await t.step("the ML Job completes and its completion time is measured", async () => {
-        const job = renderWorkload(CLUSTER_NAMESPACES.find((s) => s.workload === "ml")!)
+        const job = renderWorkload(clusterNamespaces().find((s) => s.workload === "ml")!)
           .find((o) => o.kind === "Job")!;
         const out = await runJob(k(), job, { timeoutMs: 90_000, pollMs: 250 });
         assertEquals(out.completions, 5);

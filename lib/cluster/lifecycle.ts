@@ -10,7 +10,7 @@
 import type { StageContext } from "../target.ts";
 import type { Runner } from "../command.ts";
 import type { Kube } from "./kube.ts";
-import { CLUSTER_NAMESPACES, MANAGED_SELECTOR, renderNamespaces } from "./manifests.ts";
+import { clusterNamespaces, MANAGED_SELECTOR, renderNamespaces } from "./manifests.ts";
 import { qosByApp, qosProblems } from "./qos.ts";
 import { CONTROL_PLANE_LABEL } from "./capacity.ts";
 import { applyObjects, ClusterStageError, restartWorkloads, waitHealthy } from "./deploy.ts";
@@ -122,7 +122,7 @@ export async function ensureMesh(
     log: (m: string) => ctx.log.info(m),
     signal: ctx.signal,
   };
-  const meshedSpecs = CLUSTER_NAMESPACES.filter((s) =>
+  const meshedSpecs = clusterNamespaces().filter((s) =>
     s.meshed && state.namespaces.includes(s.namespace)
   );
   const meshed = meshedSpecs.map((s) => s.namespace);

@@ -1,14 +1,16 @@
 /**
  * The cluster target's objects: the YAML in `manifests/` rendered per namespace. Workload
- * files carry no namespace; {@linkcode CLUSTER_NAMESPACES} says which workload goes into
- * which namespace, so the baseline namespaces run exactly the same objects as the meshed
- * ones.
+ * files carry no namespace; each workload's pod side names its namespaces and its manifest
+ * ({@linkcode clusterNamespaces} reads them from the workload registry), so the baseline
+ * namespaces run exactly the same objects as the meshed ones and a workload is added without
+ * an edit here.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
 import { parseAllDocuments } from "yaml";
+import { registeredWorkloads } from "../workloads/mod.ts";
 
 /** Labels on every object meshbench creates. */
 export const MANAGED_LABELS = {
@@ -36,25 +38,45 @@ export interface KubeObject {
 /** One benchmark namespace: which workload it runs and whether a mesh may enable it. */
 export interface NamespaceSpec {
   namespace: string;
-  /** File in `manifests/workloads/` without `.yaml`. */
-  workload: "http" | "grpc" | "websocket" | "db" | "ml";
+  /** The registered workload's name. */
+  workload: string;
+  /** Its objects' YAML file, relative to the repository root. */
+  manifest: string;
   /** False for the baseline namespaces: never enabled for any mesh. */
   meshed: boolean;
   /** Added to every NodePort of the workload (NodePorts are cluster-wide). */
   nodePortOffset: number;
 }
 
-/** The design's namespaces, in deploy order. */
-export const CLUSTER_NAMESPACES: readonly NamespaceSpec[] = [
-  { namespace: "http-benchmark", workload: "http", meshed: true, nodePortOffset: 0 },
-  { namespace: "grpc-benchmark", workload: "grpc", meshed: true, nodePortOffset: 0 },
-  { namespace: "websocket-benchmark", workload: "websocket", meshed: true, nodePortOffset: 0 },
-  { namespace: "db-benchmark", workload: "db", meshed: true, nodePortOffset: 0 },
-  { namespace: "ml-benchmark", workload: "ml", meshed: true, nodePortOffset: 0 },
-  // Same objects as http/grpc without a mesh; NodePorts 31080 and 31090.
-  { namespace: "baseline-http", workload: "http", meshed: false, nodePortOffset: 1000 },
-  { namespace: "baseline-grpc", workload: "grpc", meshed: false, nodePortOffset: 1000 },
-];
+/**
+ * The namespaces of every registered workload that has a pod side, in deploy order: each
+ * workload's own (meshed) namespace in registration order, then the baseline twins.
+ */
+export function clusterNamespaces(): NamespaceSpec[] {
+  const pod = registeredWorkloads().filter((w) => w.pod);
+  const manifest = (w: (typeof pod)[number]) =>
+    w.pod!.manifest ?? `manifests/workloads/${w.name}.yaml`;
+  return [
+    ...pod.map((w) => ({
+      namespace: w.namespace,
+      workload: w.name,
+      manifest: manifest(w),
+      meshed: true,
+      nodePortOffset: 0,
+    })),
+    ...pod.flatMap((w) =>
+      w.pod!.baseline
+        ? [{
+          namespace: w.pod!.baseline.namespace,
+          workload: w.name,
+          manifest: manifest(w),
+          meshed: false,
+          nodePortOffset: w.pod!.baseline.nodePortOffset,
+        }]
+        : []
+    ),
+  ];
+}
 
 /** The repository's `manifests/` directory. */
 export const MANIFEST_DIR = new URL("../../manifests/", import.meta.url).pathname;
@@ -84,20 +106,26 @@ export function readManifestFile(relative: string, dir = MANIFEST_DIR): KubeObje
   return parseManifests(Deno.readTextFileSync(path), path);
 }
 
-/** The Namespace objects of `specs`, from `manifests/namespaces.yaml`. */
+/**
+ * The Namespace objects of `specs`: the template of their role (`meshed` or `baseline`) in
+ * `manifests/namespaces.yaml` under their names.
+ */
 export function renderNamespaces(
-  specs: readonly NamespaceSpec[] = CLUSTER_NAMESPACES,
+  specs: readonly NamespaceSpec[] = clusterNamespaces(),
   dir = MANIFEST_DIR,
 ): KubeObject[] {
   const all = readManifestFile("namespaces.yaml", dir);
   return specs.map((s) => {
-    const ns = all.find((o) => o.metadata.name === s.namespace);
+    const role = s.meshed ? "meshed" : "baseline";
+    const ns = all.find((o) => o.metadata.name === role);
     if (!ns) {
       throw new Error(
-        `Cannot render namespace "${s.namespace}": not in ${dir}namespaces.yaml`,
+        `Cannot render namespace "${s.namespace}": no Namespace "${role}" in ${dir}namespaces.yaml`,
       );
     }
-    return structuredClone(ns);
+    const copy = structuredClone(ns);
+    copy.metadata.name = s.namespace;
+    return copy;
   });
 }
 
@@ -144,10 +172,8 @@ export const CODE_CHECKSUM_ANNOTATION = "meshbench.io/code-checksum";
  * Pod templates that mount a filled ConfigMap carry its checksum, so pods are replaced when
  * meshbench's code changes (a mounted ConfigMap alone does not restart a running server).
  */
-export function renderWorkload(spec: NamespaceSpec, dir = MANIFEST_DIR): KubeObject[] {
-  const objs = readManifestFile(`workloads/${spec.workload}.yaml`, dir).map((o) =>
-    fillRepoFiles(o)
-  );
+export function renderWorkload(spec: NamespaceSpec, repo = REPO_DIR): KubeObject[] {
+  const objs = readManifestFile(spec.manifest, repo).map((o) => fillRepoFiles(o));
   const sums = new Map(
     objs.filter((o) => o.kind === "ConfigMap" && o.metadata.annotations?.[REPO_FILES_ANNOTATION])
       .map((o) => [
@@ -183,11 +209,8 @@ export function renderWorkload(spec: NamespaceSpec, dir = MANIFEST_DIR): KubeObj
 }
 
 /** Namespaces first, then every workload object, in apply order. */
-export function renderAll(
-  specs: readonly NamespaceSpec[] = CLUSTER_NAMESPACES,
-  dir = MANIFEST_DIR,
-): KubeObject[] {
-  return [...renderNamespaces(specs, dir), ...specs.flatMap((s) => renderWorkload(s, dir))];
+export function renderAll(specs: readonly NamespaceSpec[] = clusterNamespaces()): KubeObject[] {
+  return [...renderNamespaces(specs), ...specs.flatMap((s) => renderWorkload(s))];
 }
 
 /** Pod templates inside an object (Deployment, StatefulSet, Job, DaemonSet). */

@@ -3,7 +3,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { WS_CLIENT_FILES } from "../tools/ws_client.ts";
 import { layOutConfigMap } from "./testdata/context.ts";
 import {
-  CLUSTER_NAMESPACES,
+  clusterNamespaces,
   CODE_CHECKSUM_ANNOTATION,
   fillRepoFiles,
   type KubeObject,
@@ -80,7 +80,7 @@ Deno.test("the design's namespaces, names, replicas, ports and NodePorts", () =>
 });
 
 Deno.test("images pinned, requests and limits set on every container", () => {
-  for (const s of CLUSTER_NAMESPACES) {
+  for (const s of clusterNamespaces()) {
     for (const o of renderWorkload(s)) {
       const containers = spec(o)?.template?.spec?.containers ?? [];
       for (const c of containers) {
@@ -150,7 +150,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const ns = CLUSTER_NAMESPACES.find((n) => n.workload === "websocket")!;
+    const ns = clusterNamespaces().find((n) => n.workload === "websocket")!;
     const objs = renderWorkload(ns);
     const cm = objs.find((o) => o.kind === "ConfigMap")! as unknown as {
       data: Record<string, string>;
@@ -162,7 +162,7 @@ Deno.test({
     assert(/^[0-9a-f]{16}$/.test(sum), sum);
     const client = objs.find((o) => o.kind === "Deployment" && o.metadata.name === "ws-client")!;
     assertEquals(spec(client).template.metadata.annotations[CODE_CHECKSUM_ANNOTATION], sum);
-    const http = renderWorkload(CLUSTER_NAMESPACES[0]);
+    const http = renderWorkload(clusterNamespaces()[0]);
     assert(
       http.every((o) => !spec(o)?.template?.metadata?.annotations?.[CODE_CHECKSUM_ANNOTATION]),
       "only pods that mount meshbench's code carry it",
@@ -223,7 +223,7 @@ Deno.test("no object needs a StorageClass: Redis keeps its data on an emptyDir",
 Deno.test("every namespace states its Pod Security level; meshed ones admit the meshes' init containers", () => {
   for (const ns of all.filter((o) => o.kind === "Namespace")) {
     const level = ns.metadata.labels?.["pod-security.kubernetes.io/enforce"];
-    const meshed = CLUSTER_NAMESPACES.find((s) => s.namespace === ns.metadata.name)!.meshed;
+    const meshed = clusterNamespaces().find((s) => s.namespace === ns.metadata.name)!.meshed;
     // istio-init and linkerd-init add NET_ADMIN and NET_RAW: only "privileged" admits them.
     assertEquals(level, meshed ? "privileged" : "baseline", ns.metadata.name);
   }
@@ -231,7 +231,7 @@ Deno.test("every namespace states its Pod Security level; meshed ones admit the 
 
 Deno.test("under every mesh's policy each probe is of a kind the mesh admits", async () => {
   const { CLUSTER_MESHES } = await import("./meshes.ts");
-  for (const s of CLUSTER_NAMESPACES.filter((s) => s.meshed)) {
+  for (const s of clusterNamespaces().filter((s) => s.meshed)) {
     for (const o of renderWorkload(s)) {
       const pod = spec(o)?.template?.spec;
       for (const c of [...pod?.containers ?? [], ...pod?.initContainers ?? []]) {

@@ -10,7 +10,7 @@ import { ClusterStageError } from "./deploy.ts";
 import { CILIUM_CNI_VALUES_FILE, CLUSTER_MESHES, type ClusterMesh } from "./meshes.ts";
 import { applyMeshResources, installMesh, uninstallMesh } from "./mesh.ts";
 import { applyObjects } from "./deploy.ts";
-import { CLUSTER_NAMESPACES, renderNamespaces } from "./manifests.ts";
+import { clusterNamespaces, renderNamespaces } from "./manifests.ts";
 import { realRunner, type Runner } from "../command.ts";
 
 const helm = `${resolveBinDir()}/helm`;
@@ -140,7 +140,7 @@ Deno.test({
           // The PeerAuthentication CRD is now Istio's own (from its base chart): meshbench's
           // STRICT policy is accepted, a malformed one is rejected by the real schema.
           const [bench] = renderNamespaces(
-            CLUSTER_NAMESPACES.filter((n) => n.namespace === "http-benchmark"),
+            clusterNamespaces().filter((n) => n.namespace === "http-benchmark"),
           );
           await applyObjects(kube, [bench]);
           await applyMeshResources(kube, istio, ["http-benchmark"]);

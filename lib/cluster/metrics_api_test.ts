@@ -8,7 +8,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
 import { connect, disconnect, type Kube } from "./kube.ts";
 import {
-  CLUSTER_NAMESPACES,
+  clusterNamespaces,
   type KubeObject,
   MANAGED_LABELS,
   renderNamespaces,
@@ -140,8 +140,8 @@ Deno.test({
       // (app + an "istio-proxy" container; kwok reports only spec.containers, so not a native
       // sidecar here) and an istiod-labelled control plane pod.
       const objs = [
-        ...renderNamespaces(CLUSTER_NAMESPACES.filter((s) => s.namespace === NS)),
-        ...renderWorkload(CLUSTER_NAMESPACES.find((s) => s.namespace === NS)!),
+        ...renderNamespaces(clusterNamespaces().filter((s) => s.namespace === NS)),
+        ...renderWorkload(clusterNamespaces().find((s) => s.namespace === NS)!),
         deployment(NS, "meshed-server", 2, [["app", "20m", "10Mi"], [
           "istio-proxy",
           "10m",

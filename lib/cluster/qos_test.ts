@@ -1,7 +1,7 @@
 import { throws } from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
 import { assertEquals } from "./_assert.ts";
-import { CLUSTER_NAMESPACES, renderAll } from "./manifests.ts";
+import { clusterNamespaces, renderAll } from "./manifests.ts";
 import { guaranteeObjects, qosByApp, qosProblems } from "./qos.ts";
 import { clusterMesh } from "./meshes.ts";
 
@@ -13,7 +13,7 @@ Deno.test("guaranteeObjects: requests = limits everywhere, proxy sizing on every
     ...clusterMesh("istio").guaranteedProxy!.annotations("500m", "256Mi"),
     ...clusterMesh("linkerd").guaranteedProxy!.annotations("500m", "256Mi"),
   };
-  const before = renderAll(CLUSTER_NAMESPACES);
+  const before = renderAll(clusterNamespaces());
   const objs = guaranteeObjects(before, annotations);
   let templates = 0;
   for (const o of objs) {

@@ -26,7 +26,7 @@ import type { LoadPoint, LoadResult, MeshRef, RunSpec } from "../types.ts";
 import { realRunner, type Runner } from "../command.ts";
 import { connect, disconnect, type Kube, kubeconfigPath } from "./kube.ts";
 import {
-  CLUSTER_NAMESPACES,
+  clusterNamespaces,
   type KubeObject,
   type NamespaceSpec,
   renderAll,
@@ -613,7 +613,7 @@ export class ClusterTarget implements Target {
 
 /** The namespaces of `workloads`, in the design's order. */
 function specsOf(workloads: readonly string[]): NamespaceSpec[] {
-  return CLUSTER_NAMESPACES.filter((s) => workloads.includes(s.workload));
+  return clusterNamespaces().filter((s) => workloads.includes(s.workload));
 }
 
 /** The deploy blocks the run's plan was made with (one block when it has none). */

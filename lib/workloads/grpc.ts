@@ -106,6 +106,8 @@ export const grpcWorkload: Workload = {
   pod: {
     driver: "fortio",
     points: (config) => standardPoints(config, "fortio"),
+    // Same objects without a mesh; its NodePort is 31090.
+    baseline: { namespace: "baseline-grpc", nodePortOffset: 1000 },
     fortio: (namespace) => ({
       address: `grpc-server.${namespace}.svc.cluster.local:9000`,
       protocol: "grpc",

@@ -109,6 +109,8 @@ export const httpWorkload: Workload = {
   pod: {
     driver: "fortio",
     points: (config) => standardPoints(config, "fortio", "fortio", { sweeps: true }),
+    // Same objects without a mesh; its NodePort is 31080.
+    baseline: { namespace: "baseline-http", nodePortOffset: 1000 },
     fortio: (namespace) => ({
       address: `http://http-server.${namespace}.svc.cluster.local:80/`,
       protocol: "http",

@@ -30,6 +30,11 @@ registerWorkload(redisWorkload);
 registerWorkload(mlWorkload);
 registerWorkload(inferenceWorkload);
 
+/** The registered workloads, in registration order. */
+export function registeredWorkloads(): Workload[] {
+  return [...registry.values()];
+}
+
 /** Names of the registered workloads, in registration order. */
 export function workloadNames(): string[] {
   return [...registry.keys()];

@@ -1,6 +1,7 @@
 /**
  * A toy workload, defined in this file only: a Deno HTTP server and a sequential fetch
- * client that times every request. It has a process side and no pod side.
+ * client that times every request as processes; in pods, the same server from its manifest
+ * (`toy.yaml`, beside this file) loaded by fortio, with a baseline twin namespace.
  *
  * @module
  */
@@ -50,6 +51,22 @@ export const toyWorkload: Workload = {
     connections: 1,
     durationS: config.load.durationS,
   }],
+  pod: {
+    driver: "fortio",
+    points: (config) => [{
+      mode: "fixed-rate",
+      tool: "fortio",
+      rate: config.load.rates[0],
+      connections: 1,
+      durationS: config.load.durationS,
+    }],
+    fortio: (namespace) => ({
+      address: `http://toy-server.${namespace}.svc.cluster.local:80/`,
+      protocol: "http",
+    }),
+    manifest: "tests/toy/toy.yaml",
+    baseline: { namespace: "baseline-toy", nodePortOffset: 0 },
+  },
   server: (_env: WorkloadEnv, _index: number, port: number) =>
     Promise.resolve({ cmd: [Deno.execPath(), "run", "--allow-net", SERVER, String(port)] }),
   async probe(_env, ports) {
