@@ -83,6 +83,23 @@ export const FLAGS = {
   config: { type: "string", arg: "FILE", help: "YAML config (see bench.example.yaml)" },
 } as const satisfies Record<string, FlagSpec>;
 
+/**
+ * What a task that reads one run (report, notebooks, export) declares, spread into its
+ * {@linkcode TaskSpec}: `[RUN_DIR]` or `--run DIR`, resolved by {@linkcode runDirArgument};
+ * its description says so with {@linkcode READS_RUN_HELP}.
+ */
+export const READS_RUN = {
+  usage: "[RUN_DIR]",
+  config: ["out"],
+  flags: { run: FLAGS.run },
+  positionals: { min: 0, max: 1, name: "RUN_DIR" },
+  runPositional: true,
+} as const satisfies Partial<TaskSpec>;
+
+/** The help line of {@linkcode READS_RUN}. */
+export const READS_RUN_HELP =
+  "RUN_DIR (or --run DIR): default $MESHBENCH_RUN_DIR, else the newest under --out.";
+
 const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", help: "this help" };
 
 /** Flag name -> config field path, for every field that has a flag. */

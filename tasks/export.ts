@@ -2,9 +2,10 @@
 import {
   checkOutputFile,
   EXIT,
-  FLAGS,
   main,
   parseCli,
+  READS_RUN,
+  READS_RUN_HELP,
   runDirArgument,
   type TaskSpec,
   UsageError,
@@ -12,18 +13,18 @@ import {
 import { EXPORT_FORMATS, type ExportFormat, exportRun } from "../lib/export.ts";
 
 const SPEC: TaskSpec = {
+  ...READS_RUN,
   name: "export",
   usage: "[RUN_DIR] --format csv|smp",
   description: `Writes the run's records for other tools: csv from the same tidy rows the notebooks
 analyse (lib/analysis.ts; columns in docs/analysis.md); smp as Service Mesh Performance messages
 (v0.6.1, the format Meshery reads), one experiment per workload, mesh and load point, checked
 against schema/smp.schema.json before it is written.
-RUN_DIR (or --run DIR): default $MESHBENCH_RUN_DIR, else the newest under --out.
+${READS_RUN_HELP}
 Files of the run that cannot be read are left out and named on stderr.
 Exit codes here: 0 written, 1 could not read the run or write the file, 2 bad input.`,
-  config: ["out"],
   flags: {
-    run: FLAGS.run,
+    ...READS_RUN.flags,
     format: {
       type: "string",
       arg: "csv|smp",
@@ -43,8 +44,6 @@ Exit codes here: 0 written, 1 could not read the run or write the file, 2 bad in
         'RUN_DIR/smp.json with --format smp); "-" prints to stdout',
     },
   },
-  positionals: { min: 0, max: 1, name: "RUN_DIR" },
-  runPositional: true,
 };
 
 if (import.meta.main) {

@@ -4,9 +4,10 @@ import {
   checkOutDir,
   existingDir,
   EXIT,
-  FLAGS,
   main,
   parseCli,
+  READS_RUN,
+  READS_RUN_HELP,
   runDirArgument,
   type TaskSpec,
   UsageError,
@@ -14,18 +15,17 @@ import {
 import { executeNotebooks, listNotebooks, NOTEBOOK_DIR } from "../lib/notebooks.ts";
 
 const SPEC: TaskSpec = {
+  ...READS_RUN,
   name: "notebooks",
-  usage: "[RUN_DIR]",
   description:
     `Installs the Deno Jupyter kernel if needed, then executes every notebook in notebooks/
 headless (jupyter nbconvert) against RUN_DIR and writes RUN_DIR/notebooks/<name>.html.
 A cell error fails the task and names the notebook. The .ipynb files are not modified.
-RUN_DIR (or --run DIR): default $MESHBENCH_RUN_DIR, else the newest under --out.
+${READS_RUN_HELP}
 Needs Jupyter (nbconvert) with Python: .ci/install_analysis.sh installs it.
 Exit codes here: 0 all ran, 1 a notebook failed, 2 bad input.`,
-  config: ["out"],
   flags: {
-    run: FLAGS.run,
+    ...READS_RUN.flags,
     "html-dir": {
       type: "string",
       arg: "DIR",
@@ -39,8 +39,6 @@ Exit codes here: 0 all ran, 1 a notebook failed, 2 bad input.`,
     },
     only: { type: "string", arg: "a,b", help: "only these notebooks (names without .ipynb)" },
   },
-  positionals: { min: 0, max: 1, name: "RUN_DIR" },
-  runPositional: true,
 };
 
 if (import.meta.main) {

@@ -1,20 +1,24 @@
 /** Task: write `report.html` for a run directory (default: the newest under results/). */
 import { stageEnded, stageStarted } from "../lib/run_dir.ts";
-import { EXIT, FLAGS, main, parseCli, runDirArgument, type TaskSpec } from "../lib/cli.ts";
+import {
+  EXIT,
+  main,
+  parseCli,
+  READS_RUN,
+  READS_RUN_HELP,
+  runDirArgument,
+  type TaskSpec,
+} from "../lib/cli.ts";
 import { writeReportDetailed } from "../lib/report.ts";
 
 const SPEC: TaskSpec = {
+  ...READS_RUN,
   name: "report",
-  usage: "[RUN_DIR]",
   description: `Writes RUN_DIR/report.html: one self-contained page (inline SVG, no scripts, no
 network) with latency percentiles per mesh, overhead with 95 % CI bars, throughput, resources and
 provenance. Files that are missing or broken are named in the report; what is valid is still shown.
-RUN_DIR (or --run DIR): default $MESHBENCH_RUN_DIR, else the newest under --out.
+${READS_RUN_HELP}
 Exit codes here: 0 written (problems with the run are warnings), 1 could not write, 2 bad input.`,
-  config: ["out"],
-  flags: { run: FLAGS.run },
-  positionals: { min: 0, max: 1, name: "RUN_DIR" },
-  runPositional: true,
 };
 
 if (import.meta.main) {
