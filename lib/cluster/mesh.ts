@@ -376,20 +376,7 @@ export async function uninstallMesh(
   const chartNamespaces = [
     ...new Set([...mesh.controlPlane, ...mesh.nodeProxies].map((s) => s.namespace)),
   ].filter((n) => n !== "kube-system" && !ownedSystemNamespaces(mesh).includes(n));
-  for (const ns of chartNamespaces) {
-    while (true) {
-      try {
-        await kube.core.readNamespace({ name: ns });
-      } catch (e) {
-        if (isNotFound(e)) break;
-        throw e;
-      }
-      if (Date.now() > deadline) {
-        throw new ClusterStageError("cleanup", `Namespace "${ns}"`, "still terminating");
-      }
-      await sleep(1000);
-    }
-  }
+  for (const ns of chartNamespaces) await waitNamespaceGone(kube, ns, deadline);
   // CRDs this mesh's install created (labelled by installMesh), and with them their objects.
   const crds = await kube.apiext.listCustomResourceDefinition({
     labelSelector: `${MANAGED_SELECTOR},${MESH_LABEL}=${mesh.name}`,
@@ -411,18 +398,23 @@ export async function uninstallMesh(
     await kube.core.deleteNamespace({ name: ns }).catch((e) => {
       if (!isNotFound(e)) throw e;
     });
-    while (true) {
-      try {
-        await kube.core.readNamespace({ name: ns });
-      } catch (e) {
-        if (isNotFound(e)) break;
-        throw e;
-      }
-      if (Date.now() > deadline) {
-        throw new ClusterStageError("cleanup", `Namespace "${ns}"`, "still terminating");
-      }
-      await sleep(1000);
+    await waitNamespaceGone(kube, ns, deadline);
+  }
+}
+
+/** Waits until Namespace `ns` is gone; a `cleanup` error once `deadline` (epoch ms) passes. */
+async function waitNamespaceGone(kube: Kube, ns: string, deadline: number): Promise<void> {
+  while (true) {
+    try {
+      await kube.core.readNamespace({ name: ns });
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
     }
+    if (Date.now() > deadline) {
+      throw new ClusterStageError("cleanup", `Namespace "${ns}"`, "still terminating");
+    }
+    await sleep(1000);
   }
 }
 
