@@ -133,21 +133,37 @@ const LOADGEN = ["loadgen"] as const;
 /** Node-wide: every process on the node, the load generator and other tenants included. */
 const NODE = ["node"] as const;
 
-/** Every metric, per-record only ones (no `family`) among the overhead ones, in row order. */
-const SPECS = [
-  {
-    name: "latency_p50_ms",
+/**
+ * What every overhead latency metric declares: latency percentile `percentile` of fixed-rate
+ * runs (100: the maximum), lower is better, its added latency reported, read per record
+ * from the latency summary's `field`. Spread into the metric's own entry.
+ */
+function latencyPercentile<N extends string, F extends string>(
+  name: N,
+  label: string,
+  percentile: number,
+  field: F,
+) {
+  return {
+    name,
     unit: "ms",
-    label: "p50 latency",
+    label,
     better: "lower",
     family: "latency",
     appliesTo: LATENCY_RUNS,
-    source: { kind: "latency", percentile: 50 },
+    source: { kind: "latency", percentile },
+    addedLatency: true,
+    record: { kind: "latency-summary", field },
+  } as const;
+}
+
+/** Every metric, per-record only ones (no `family`) among the overhead ones, in row order. */
+const SPECS = [
+  {
+    ...latencyPercentile("latency_p50_ms", "p50 latency", 50, "p50Ms"),
     oneScreen: { header: "p50 latency", order: 1 },
     headline: 3,
-    addedLatency: true,
     alertThresholdPct: 10,
-    record: { kind: "latency-summary", field: "p50Ms" },
   },
   {
     name: "latency_p90_ms",
@@ -156,31 +172,15 @@ const SPECS = [
     record: { kind: "latency-summary", field: "p90Ms" },
   },
   {
-    name: "latency_p95_ms",
-    unit: "ms",
-    label: "p95 latency",
-    better: "lower",
-    family: "latency",
-    appliesTo: LATENCY_RUNS,
-    source: { kind: "latency", percentile: 95 },
+    ...latencyPercentile("latency_p95_ms", "p95 latency", 95, "p95Ms"),
     headline: 2,
-    addedLatency: true,
     alertThresholdPct: 15,
-    record: { kind: "latency-summary", field: "p95Ms" },
   },
   {
-    name: "latency_p99_ms",
-    unit: "ms",
-    label: "p99 latency",
-    better: "lower",
-    family: "latency",
-    appliesTo: LATENCY_RUNS,
-    source: { kind: "latency", percentile: 99 },
+    ...latencyPercentile("latency_p99_ms", "p99 latency", 99, "p99Ms"),
     oneScreen: { header: "p99 latency", order: 2 },
     headline: 1,
-    addedLatency: true,
     alertThresholdPct: 20,
-    record: { kind: "latency-summary", field: "p99Ms" },
   },
   {
     name: "latency_p999_ms",
@@ -188,17 +188,7 @@ const SPECS = [
     label: "p99.9 latency",
     record: { kind: "latency-summary", field: "p999Ms" },
   },
-  {
-    name: "latency_max_ms",
-    unit: "ms",
-    label: "max latency",
-    better: "lower",
-    family: "latency",
-    appliesTo: LATENCY_RUNS,
-    source: { kind: "latency", percentile: 100 },
-    addedLatency: true,
-    record: { kind: "latency-summary", field: "maxMs" },
-  },
+  latencyPercentile("latency_max_ms", "max latency", 100, "maxMs"),
   {
     name: "latency_mean_ms",
     unit: "ms",
