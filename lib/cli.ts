@@ -14,7 +14,7 @@ import { CONFIG_ENV, CONFIG_FLAGS, configFields, knownEnv, schemaAt } from "./co
 import { CommandError, killAllChildren } from "./command.ts";
 import { consoleLogger } from "./log.ts";
 import { type Logger, MissingToolsError } from "./target.ts";
-import { newestRunDir } from "./run_dir.ts";
+import { namedRunDir, newestRunDir } from "./run_dir.ts";
 import { pidAlive } from "./run_owner.ts";
 
 /** Exit codes, documented in the README and docs/cli.md. */
@@ -678,12 +678,8 @@ export async function runDirArgument(cli: CliContext): Promise<string> {
       } were both given`,
     );
   }
-  const given = flag ?? cli.positionals[0];
-  if (given !== undefined) {
-    return await existingDir(given, flag !== undefined ? "--run" : "RUN_DIR");
-  }
-  const env = Deno.env.get("MESHBENCH_RUN_DIR");
-  if (env) return await existingDir(env, "MESHBENCH_RUN_DIR");
+  const named = namedRunDir(flag ?? cli.positionals[0], flag !== undefined ? "--run" : "RUN_DIR");
+  if (named) return await existingDir(named.dir, named.what);
   return await newestRunIn(cli.config.out);
 }
 

@@ -15,7 +15,7 @@
  */
 import { basename, join } from "node:path";
 import { type BenchConfig, readStoredConfig } from "./config.ts";
-import { listRunFiles, newestRunDir } from "./run_dir.ts";
+import { listRunFiles, namedRunDir, newestRunDir } from "./run_dir.ts";
 import { SchemaError, validateManifest, validateRunRecord, validateSummary } from "./schema.ts";
 import { summarizeRuns } from "./summary.ts";
 import { kneeCriteria } from "./knee.ts";
@@ -381,10 +381,8 @@ export async function resolveRunDir(
   explicit?: string,
   options: { resultsDir?: string } = {},
 ): Promise<string | undefined> {
-  if (explicit) return explicit;
-  const env = Deno.env.get("MESHBENCH_RUN_DIR");
-  if (env) return env;
-  return await newestRunDir(options.resultsDir ?? "results");
+  return namedRunDir(explicit || undefined, "argument")?.dir ??
+    await newestRunDir(options.resultsDir ?? "results");
 }
 
 /** How to get results, for a notebook or report opened with none. */

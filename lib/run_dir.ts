@@ -198,6 +198,19 @@ export async function createRunDir(out: string, runId: string): Promise<string> 
   return dir;
 }
 
+/**
+ * The run directory a reading names, if it names one: `given` (called `what` in errors),
+ * else `$MESHBENCH_RUN_DIR`. Undefined: the reader takes the newest ({@linkcode newestRunDir}).
+ */
+export function namedRunDir(
+  given: string | undefined,
+  what: string,
+): { dir: string; what: string } | undefined {
+  if (given !== undefined) return { dir: given, what };
+  const env = Deno.env.get("MESHBENCH_RUN_DIR");
+  return env ? { dir: env, what: "MESHBENCH_RUN_DIR" } : undefined;
+}
+
 /** The newest run directory under `out` (run ids sort by time, absolute), or undefined. */
 export async function newestRunDir(out: string): Promise<string | undefined> {
   const names: string[] = [];
