@@ -1,27 +1,30 @@
 /**
  * How precise is the local target's HTTP load generator? (`deno task bench:send-lag`)
  *
- * vegeta sends each request a little after its intended time; that send lag is in every
- * response time meshbench reports (timed from the intended send, issue #11 item 4). This
- * runs vegeta at the config's default rate and duration against three real nginx replicas
- * on loopback (as the http workload's baseline) under each candidate generator setting,
- * the candidates interleaved round by round so drift of the machine's load falls on all of
- * them, and prints side by side per candidate: send-lag p50/p99, the baseline's p50 service
- * time (vegeta's own latency, from the actual send: the system's figure, without the lag),
- * the response-time p50 (from the intended send), and the ratio the `generator-limited` flag
- * reads: send-lag p99 / service p50 (goal on an idle 2-core machine: under 10 %), both against
- * the candidate's own service p50 and against the lowest of all candidates (one yardstick:
- * pinning nginx to one CPU slows it, which flatters its own ratio). The candidate with the
- * lowest median over rounds of the common ratio is the one to choose.
+ * An open-loop generator sends each request a little after its intended time; that send lag is
+ * in every response time meshbench reports (timed from the intended send, issue #11 item 4).
+ * This runs vegeta under each candidate setting and meshbench's own HTTP client
+ * (`lib/tools/http_client.ts`) under each of its own, side by side, at the config's default
+ * rate, connections and duration against the same three real nginx replicas on loopback (as
+ * the http workload's baseline), the candidates interleaved round by round so drift of the
+ * machine's load falls on all of them. Per candidate it prints: send-lag p50/p90/p99, the
+ * baseline's p50 service time (from the actual send: the system's figure, without the lag),
+ * the response-time p50 (from the intended send), the generator's own CPU (cores, from
+ * `/usr/bin/time`), and the ratio the `generator-limited` flag reads: send-lag p99 / service p50
+ * (goal on an idle 2-core machine: under 10 %), both against the candidate's own service p50
+ * and against the lowest of all candidates (one yardstick: pinning nginx to one CPU slows it,
+ * which flatters its own ratio; and each tool times service from its own send). The candidate
+ * with the lowest median over rounds of the common ratio is the one to choose.
  *
  * Candidates: vegeta as it comes; GOMAXPROCS=1; workers fixed at the connection count; vegeta
  * pinned to CPU 1 with the servers free; vegeta pinned to CPU 1 and nginx to CPU 0; the last
- * with GOMAXPROCS=1 too. As a reference beside them, meshbench's own WebSocket client at the
- * same rate against three echo servers (its pacer does not sleep in Go's millisecond epoll
- * timeouts): its send lag against the same yardstick. The figures depend on the machine's load: the load average is
- * printed with them. Writes `bench/out/send-lag-<time>.json`.
+ * with GOMAXPROCS=1 too; the client with no spin, a 50 us spin and its default spin before
+ * each due time; the client pinned to CPU 1 and nginx to CPU 0. The figures depend on the
+ * machine's load: the load average is printed with them. Writes
+ * `bench/out/send-lag-<time>.json`.
  *
- * Flags: `--rounds N` (default 3), `--rate R` and `--duration S` (default: the config's).
+ * Flags: `--rounds N` (default 3), `--rate R` and `--duration S` (default: the config's),
+ * `--only a,b` (candidates whose names contain one of these, case-insensitive).
  *
  * @module
  */
@@ -33,8 +36,8 @@ import { findBinary } from "../lib/binaries.ts";
 import { mergeHistograms, percentile } from "../lib/histogram.ts";
 import { sendTimingOf } from "../lib/send_timing.ts";
 import { startTestNginx, type TestNginx } from "../lib/testenv/nginx.ts";
-import { freePort, type ServerProcess, startServer } from "../lib/process.ts";
-import { runWsLoad } from "../lib/tools/ws_client.ts";
+import type { Runner } from "../lib/command.ts";
+import { DEFAULT_SPIN_US, runHttpLoad } from "../lib/tools/http_client.ts";
 import {
   parseVegetaCsv,
   vegetaAttackCommand,
@@ -43,29 +46,48 @@ import {
 } from "../lib/tools/vegeta.ts";
 import type { Histogram } from "../lib/types.ts";
 
+/** How a candidate generates the load: vegeta under some setting, or meshbench's client. */
+export type Generator =
+  | { kind: "vegeta"; settings: VegetaGenerator }
+  | { kind: "http-client"; spinUs: number; cpus?: string };
+
 /** A generator setting to measure, and where the servers run beside it. */
 export interface Candidate {
   name: string;
-  generator: VegetaGenerator;
+  generator: Generator;
   /** CPUs nginx is pinned to; free when absent. */
   serverCpus?: string;
 }
 
 const CONNECTIONS = CONFIG_DEFAULTS.load.connections;
+const vegeta = (settings: VegetaGenerator): Generator => ({ kind: "vegeta", settings });
+const client = (spinUs: number, cpus?: string): Generator => ({
+  kind: "http-client",
+  spinUs,
+  ...(cpus !== undefined ? { cpus } : {}),
+});
 
 /** The settings measured, in the order each round runs them. */
 export const CANDIDATES: Candidate[] = [
-  { name: "vegeta as it comes", generator: {} },
-  { name: "GOMAXPROCS=1", generator: { gomaxprocs: 1 } },
+  { name: "vegeta as it comes", generator: vegeta({}) },
+  { name: "vegeta GOMAXPROCS=1", generator: vegeta({ gomaxprocs: 1 }) },
   {
-    name: `workers=${CONNECTIONS}`,
-    generator: { workers: CONNECTIONS, maxWorkers: CONNECTIONS },
+    name: `vegeta workers=${CONNECTIONS}`,
+    generator: vegeta({ workers: CONNECTIONS, maxWorkers: CONNECTIONS }),
   },
-  { name: "vegeta on CPU 1", generator: { cpus: "1" } },
-  { name: "vegeta CPU 1, nginx CPU 0", generator: { cpus: "1" }, serverCpus: "0" },
+  { name: "vegeta on CPU 1", generator: vegeta({ cpus: "1" }) },
+  { name: "vegeta CPU 1, nginx CPU 0", generator: vegeta({ cpus: "1" }), serverCpus: "0" },
   {
     name: "vegeta CPU 1 GOMAXPROCS=1, nginx CPU 0",
-    generator: { cpus: "1", gomaxprocs: 1 },
+    generator: vegeta({ cpus: "1", gomaxprocs: 1 }),
+    serverCpus: "0",
+  },
+  { name: "http-client spin 0", generator: client(0) },
+  { name: "http-client spin 50 us", generator: client(50) },
+  { name: `http-client spin ${DEFAULT_SPIN_US} us (default)`, generator: client(DEFAULT_SPIN_US) },
+  {
+    name: `http-client spin ${DEFAULT_SPIN_US} us CPU 1, nginx CPU 0`,
+    generator: client(DEFAULT_SPIN_US, "1"),
     serverCpus: "0",
   },
 ];
@@ -74,63 +96,98 @@ interface Sample {
   sendLag: Histogram;
   service: Histogram;
   response: Histogram;
+  /** CPU-seconds the generator process used per second of the run (user + system). */
+  cpuCores: number;
 }
 
-async function measure(
-  c: Candidate,
+/**
+ * A runner that runs each command under `/usr/bin/time` and keeps the CPU-seconds it used
+ * (`cpu()`): how much of the 2 cores the generator itself takes from the servers.
+ */
+function timedRunner() {
+  let cpuS = 0;
+  const runner: Runner = {
+    async run(cmd, options) {
+      const r = await realRunner.run(
+        ["/usr/bin/time", "-f", "meshbench-cpu %U %S", ...cmd],
+        options,
+      );
+      const m = /meshbench-cpu ([\d.]+) ([\d.]+)/.exec(r.stderr);
+      if (!m) throw new Error(`No CPU time from /usr/bin/time: ${r.stderr.slice(-200)}`);
+      cpuS = Number(m[1]) + Number(m[2]);
+      return r;
+    },
+  };
+  return { runner, cpu: () => cpuS };
+}
+
+async function measureVegeta(
+  settings: VegetaGenerator,
+  urls: string[],
   rate: number,
   durationS: number,
   dir: string,
 ): Promise<Sample> {
-  const servers: TestNginx[] = [];
-  try {
-    for (let i = 0; i < 3; i++) servers.push(await startTestNginx({ cpus: c.serverCpus }));
-    const targets = join(dir, "targets");
-    await Deno.writeTextFile(targets, servers.map((s) => `GET ${s.url}\n`).join("\n") + "\n");
-    const vegeta = findBinary("vegeta")!;
-    const out = join(dir, "out.bin");
-    // A short unmeasured warm-up: connections open, nginx's workers paged in.
-    await realRunner.run(
-      vegetaAttackCommand({
-        vegeta,
-        targetsFile: targets,
-        outFile: out,
-        rate: 100,
-        durationS: 1,
-        connections: CONNECTIONS,
-        generator: c.generator,
-      }),
-      { timeoutMs: 60_000 },
-    );
-    await realRunner.run(
-      vegetaAttackCommand({
-        vegeta,
-        targetsFile: targets,
-        outFile: out,
-        rate,
-        durationS,
-        connections: CONNECTIONS,
-        generator: c.generator,
-      }),
-      { timeoutMs: (durationS + 60) * 1000 },
-    );
-    const csv = (await realRunner.run([vegeta, "encode", "--to", "csv", out])).stdout;
-    const load = vegetaResult(parseVegetaCsv(csv), {
-      rate,
-      durationS,
+  const targets = join(dir, "targets");
+  await Deno.writeTextFile(targets, urls.map((u) => `GET ${u}\n`).join("\n") + "\n");
+  const bin = findBinary("vegeta")!;
+  const out = join(dir, "out.bin");
+  const attack = (r: number, d: number) =>
+    vegetaAttackCommand({
+      vegeta: bin,
+      targetsFile: targets,
+      outFile: out,
+      rate: r,
+      durationS: d,
       connections: CONNECTIONS,
-      toolVersion: "bench",
+      generator: settings,
     });
-    if (load.errors > 0) {
-      throw new Error(
-        `${c.name}: ${load.errors} requests failed ${JSON.stringify(load.errorKinds)}`,
-      );
-    }
-    const t = sendTimingOf(load)!;
-    return { sendLag: t.sendLag, service: t.serviceTime!, response: load.latency };
-  } finally {
-    for (const s of servers) await s.stop();
+  // A short unmeasured warm-up: connections open, nginx's workers paged in.
+  await realRunner.run(attack(100, 1), { timeoutMs: 60_000 });
+  const timed = timedRunner();
+  await timed.runner.run(attack(rate, durationS), { timeoutMs: (durationS + 60) * 1000 });
+  const csv = (await realRunner.run([bin, "encode", "--to", "csv", out])).stdout;
+  const load = vegetaResult(parseVegetaCsv(csv), {
+    rate,
+    durationS,
+    connections: CONNECTIONS,
+    toolVersion: "bench",
+  });
+  if (load.errors > 0) {
+    throw new Error(`vegeta: ${load.errors} requests failed ${JSON.stringify(load.errorKinds)}`);
   }
+  const t = sendTimingOf(load)!;
+  return {
+    sendLag: t.sendLag,
+    service: t.serviceTime!,
+    response: load.latency,
+    cpuCores: timed.cpu() / durationS,
+  };
+}
+
+async function measureClient(
+  g: Extract<Generator, { kind: "http-client" }>,
+  urls: string[],
+  rate: number,
+  durationS: number,
+): Promise<Sample> {
+  const options = { urls, connections: CONNECTIONS, spinUs: g.spinUs };
+  const process = g.cpus !== undefined ? { cpus: g.cpus } : {};
+  await runHttpLoad(realRunner, { ...options, rate: 100, durationS: 1 }, { process });
+  const timed = timedRunner();
+  const { result } = await runHttpLoad(timed.runner, { ...options, rate, durationS }, { process });
+  if (result.errors > 0) {
+    throw new Error(
+      `http-client: ${result.errors} requests failed ${JSON.stringify(result.errorKinds)}`,
+    );
+  }
+  const t = sendTimingOf(result)!;
+  return {
+    sendLag: t.sendLag,
+    service: t.serviceTime!,
+    response: result.latency,
+    cpuCores: timed.cpu() / durationS,
+  };
 }
 
 const ms = (us: number) => us / 1000;
@@ -142,12 +199,15 @@ const median = (xs: number[]) => {
 /** Send lag and the ratio per candidate, pooled over rounds and per round. */
 export interface CandidateFigures {
   name: string;
-  generator: VegetaGenerator;
+  generator: Generator;
   serverCpus: string | null;
   sendLagP50Ms: number;
+  sendLagP90Ms: number;
   sendLagP99Ms: number;
   serviceP50Ms: number;
   responseP50Ms: number;
+  /** Median over rounds of the generator's CPU use (cores: CPU-seconds per second). */
+  cpuCores: number;
   /** Send-lag p99 / its own service p50, %, of the pooled histograms: what the flag reads. */
   ratioPct: number;
   /**
@@ -162,84 +222,57 @@ export interface CandidateFigures {
 }
 
 /**
- * A reference, not an HTTP candidate: meshbench's own WebSocket client (its pacer waits on a
- * futex in a worker, with sub-millisecond timeouts) at the same rate against three real echo
- * servers: how late a pacer that does not sleep in Go's millisecond epoll timeouts sends on
- * this machine now, the figure a paced HTTP client built the same way could start from.
+ * Runs every candidate `rounds` times, interleaved, and returns their figures. In each round,
+ * the candidates that leave nginx unpinned load the same three nginx replicas one after
+ * another (and those that pin it, a set pinned to its CPU), so vegeta and the client are
+ * measured against the same servers.
  */
-async function wsReference(rate: number, durationS: number): Promise<Histogram> {
-  const echo = new URL("../servers/ws_echo.ts", import.meta.url).pathname;
-  const servers: ServerProcess[] = [];
-  try {
-    const ports = [freePort(), freePort(), freePort()];
-    for (const port of ports) {
-      servers.push(
-        await startServer([Deno.execPath(), "run", "--allow-net", echo, "--port", String(port)], {
-          name: "ws_echo",
-          ready: /listening on/,
-        }),
-      );
-    }
-    const { result } = await runWsLoad(realRunner, {
-      urls: ports.map((p) => `ws://127.0.0.1:${p}/`),
-      connections: CONNECTIONS,
-      rate,
-      durationS,
-    });
-    return sendTimingOf(result)!.sendLag;
-  } finally {
-    for (const s of servers) await s.stop();
-  }
-}
-
-/** The WebSocket client's send lag against the same yardstick (no service time of its own). */
-export interface WsReferenceFigures {
-  name: string;
-  sendLagP50Ms: number;
-  sendLagP99Ms: number;
-  commonRatioPct: number;
-  roundRatiosPct: number[];
-  medianRoundRatioPct: number;
-}
-
-/** Runs every candidate `rounds` times, interleaved, and returns their figures. */
 export async function sendLagBench(
-  options: { rounds: number; rate: number; durationS: number },
-): Promise<{ candidates: CandidateFigures[]; wsReference: WsReferenceFigures }> {
+  options: { rounds: number; rate: number; durationS: number; candidates?: Candidate[] },
+): Promise<{ candidates: CandidateFigures[] }> {
+  const candidates = options.candidates ?? CANDIDATES;
   const dir = await Deno.makeTempDir({ prefix: "meshbench-send-lag-" });
-  const samples = new Map<string, Sample[]>(CANDIDATES.map((c) => [c.name, []]));
-  const wsLags: Histogram[] = [];
+  const samples = new Map<string, Sample[]>(candidates.map((c) => [c.name, []]));
+  const placements = [...new Set(candidates.map((c) => c.serverCpus))];
   try {
     for (let r = 1; r <= options.rounds; r++) {
-      for (const c of CANDIDATES) {
-        const s = await measure(c, options.rate, options.durationS, dir);
-        samples.get(c.name)!.push(s);
-        console.error(
-          `round ${r} ${c.name}: send lag p99 ${ms(percentile(s.sendLag, 99)).toFixed(3)} ms, ` +
-            `service p50 ${ms(percentile(s.service, 50)).toFixed(3)} ms`,
-        );
+      for (const cpus of placements) {
+        const servers: TestNginx[] = [];
+        try {
+          for (let i = 0; i < 3; i++) servers.push(await startTestNginx({ cpus }));
+          const urls = servers.map((s) => s.url);
+          for (const c of candidates.filter((c) => c.serverCpus === cpus)) {
+            const g = c.generator;
+            const s = g.kind === "vegeta"
+              ? await measureVegeta(g.settings, urls, options.rate, options.durationS, dir)
+              : await measureClient(g, urls, options.rate, options.durationS);
+            samples.get(c.name)!.push(s);
+            console.error(
+              `round ${r} ${c.name}: send lag p50 ${ms(percentile(s.sendLag, 50)).toFixed(3)} p99 ${
+                ms(percentile(s.sendLag, 99)).toFixed(3)
+              } ms, service p50 ${ms(percentile(s.service, 50)).toFixed(3)} ms, CPU ${
+                s.cpuCores.toFixed(3)
+              } cores`,
+            );
+          }
+        } finally {
+          for (const s of servers) await s.stop();
+        }
       }
-      const lag = await wsReference(options.rate, options.durationS);
-      wsLags.push(lag);
-      console.error(
-        `round ${r} ws-client reference: send lag p99 ${ms(percentile(lag, 99)).toFixed(3)} ms`,
-      );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
   const serviceP50 = (s: Sample) => percentile(s.service, 50);
-  const pooledServiceP50 = CANDIDATES.map((c) =>
+  const pooledServiceP50 = candidates.map((c) =>
     percentile(mergeHistograms(samples.get(c.name)!.map((s) => s.service)), 50)
   );
   const reference = Math.min(...pooledServiceP50);
   const roundReference = Array.from(
     { length: options.rounds },
-    (_, r) => Math.min(...CANDIDATES.map((c) => serviceP50(samples.get(c.name)![r]))),
+    (_, r) => Math.min(...candidates.map((c) => serviceP50(samples.get(c.name)![r]))),
   );
-  const wsLag = mergeHistograms(wsLags);
-  const wsRounds = wsLags.map((l, r) => percentile(l, 99) / roundReference[r] * 100);
-  const figures = CANDIDATES.map((c) => {
+  const figures = candidates.map((c) => {
     const ss = samples.get(c.name)!;
     const rounds = ss.map((s, r) => percentile(s.sendLag, 99) / roundReference[r] * 100);
     const lag = mergeHistograms(ss.map((s) => s.sendLag));
@@ -250,32 +283,29 @@ export async function sendLagBench(
       generator: c.generator,
       serverCpus: c.serverCpus ?? null,
       sendLagP50Ms: ms(percentile(lag, 50)),
+      sendLagP90Ms: ms(percentile(lag, 90)),
       sendLagP99Ms: ms(percentile(lag, 99)),
       serviceP50Ms: ms(percentile(service, 50)),
       responseP50Ms: ms(percentile(response, 50)),
+      cpuCores: median(ss.map((s) => s.cpuCores)),
       ratioPct: percentile(lag, 99) / percentile(service, 50) * 100,
       commonRatioPct: percentile(lag, 99) / reference * 100,
       roundRatiosPct: rounds,
       medianRoundRatioPct: median(rounds),
     };
   });
-  return {
-    candidates: figures,
-    wsReference: {
-      name: "ref: ws-client (futex pacer, WebSocket)",
-      sendLagP50Ms: ms(percentile(wsLag, 50)),
-      sendLagP99Ms: ms(percentile(wsLag, 99)),
-      commonRatioPct: percentile(wsLag, 99) / reference * 100,
-      roundRatiosPct: wsRounds,
-      medianRoundRatioPct: median(wsRounds),
-    },
-  };
+  return { candidates: figures };
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { rounds: { type: "string" }, rate: { type: "string" }, duration: { type: "string" } },
+    options: {
+      rounds: { type: "string" },
+      rate: { type: "string" },
+      duration: { type: "string" },
+      only: { type: "string" },
+    },
   });
   const int = (flag: string, v: string | undefined, def: number) => {
     if (v === undefined) return def;
@@ -289,46 +319,58 @@ if (import.meta.main) {
   const rounds = int("rounds", values.rounds, 3);
   const rate = int("rate", values.rate, CONFIG_DEFAULTS.load.rates[0]);
   const durationS = int("duration", values.duration, CONFIG_DEFAULTS.load.durationS);
-  if (!findBinary("vegeta") || !findBinary("nginx") || !findBinary("taskset")) {
-    console.error("Cannot run bench:send-lag: vegeta, nginx and taskset must be installed");
+  const only = values.only?.split(",").map((x) => x.trim().toLowerCase()).filter((x) => x);
+  const candidates = only
+    ? CANDIDATES.filter((c) => only.some((o) => c.name.toLowerCase().includes(o)))
+    : CANDIDATES;
+  if (candidates.length === 0) {
+    console.error(
+      `Cannot run bench:send-lag: --only "${values.only}" matches no candidate of: ${
+        CANDIDATES.map((c) => c.name).join("; ")
+      }`,
+    );
     Deno.exit(2);
   }
+  for (const tool of ["vegeta", "nginx", "taskset", "/usr/bin/time"]) {
+    if (!findBinary(tool) && !(tool.startsWith("/") && await Deno.stat(tool).catch(() => null))) {
+      console.error(`Cannot run bench:send-lag: ${tool} must be installed`);
+      Deno.exit(2);
+    }
+  }
   const loadBefore = Deno.loadavg();
-  const { candidates: figures, wsReference: ws } = await sendLagBench({ rounds, rate, durationS });
+  const { candidates: figures } = await sendLagBench({ rounds, rate, durationS, candidates });
   const loadAfter = Deno.loadavg();
   console.log(
-    `send lag vs the baseline's p50 at ${rate}/s, ${durationS} s x ${rounds} rounds, ` +
+    `send lag vs the baseline's p50 at ${rate}/s, ${CONNECTIONS} connections, ${durationS} s x ${rounds} rounds, ` +
       `${navigator.hardwareConcurrency} CPUs, load average ${loadBefore[0].toFixed(1)} -> ${
         loadAfter[0].toFixed(1)
       } (goal on an idle machine: send-lag p99 < 10 % of the baseline p50)`,
   );
   console.log(
-    "candidate".padEnd(40) + "lag p50".padStart(9) + "lag p99".padStart(9) +
-      "svc p50".padStart(9) + "resp p50".padStart(9) + "  own" + "  common" +
+    "candidate".padEnd(40) + "lag p50".padStart(9) + "lag p90".padStart(9) +
+      "lag p99".padStart(9) +
+      "svc p50".padStart(9) + "resp p50".padStart(9) + "  cores" + "    own" + "  common" +
       "  median of rounds (per round)",
   );
   for (const f of figures) {
     console.log(
       f.name.padEnd(40) + f.sendLagP50Ms.toFixed(3).padStart(9) +
-        f.sendLagP99Ms.toFixed(3).padStart(9) + f.serviceP50Ms.toFixed(3).padStart(9) +
-        f.responseP50Ms.toFixed(3).padStart(9) + `${f.ratioPct.toFixed(0)}%`.padStart(8) +
-        `${f.commonRatioPct.toFixed(0)}%`.padStart(8) +
+        f.sendLagP90Ms.toFixed(3).padStart(9) + f.sendLagP99Ms.toFixed(3).padStart(9) +
+        f.serviceP50Ms.toFixed(3).padStart(9) +
+        f.responseP50Ms.toFixed(3).padStart(9) + f.cpuCores.toFixed(3).padStart(7) +
+        `${f.ratioPct.toFixed(0)}%`.padStart(7) + `${f.commonRatioPct.toFixed(0)}%`.padStart(8) +
         `${f.medianRoundRatioPct.toFixed(0)}%`.padStart(9) +
         `  (${f.roundRatiosPct.map((x) => x.toFixed(0)).join(", ")})`,
     );
   }
-  console.log(
-    ws.name.padEnd(40) + ws.sendLagP50Ms.toFixed(3).padStart(9) +
-      ws.sendLagP99Ms.toFixed(3).padStart(9) + "-".padStart(9) + "-".padStart(9) +
-      "-".padStart(8) + `${ws.commonRatioPct.toFixed(0)}%`.padStart(8) +
-      `${ws.medianRoundRatioPct.toFixed(0)}%`.padStart(9) +
-      `  (${ws.roundRatiosPct.map((x) => x.toFixed(0)).join(", ")})`,
-  );
   const best = [...figures].sort((a, b) => a.medianRoundRatioPct - b.medianRoundRatioPct)[0];
   console.log(
-    `ratios: send-lag p99 over the baseline's p50 service time, in %: "own" against the ` +
-      `candidate's own, "common" against the lowest of all candidates; lowest median over ` +
-      `rounds: ${best.name} (${best.medianRoundRatioPct.toFixed(0)} %)`,
+    `lag and svc (the baseline's p50 service time, from the actual send) in ms; cores: the ` +
+      `generator's CPU-seconds per second; ratios: send-lag p99 over the baseline's p50 ` +
+      `service time, in %: "own" against the candidate's own, "common" against the lowest of ` +
+      `all candidates; lowest median over rounds: ${best.name} (${
+        best.medianRoundRatioPct.toFixed(0)
+      } %)`,
   );
   const outDir = new URL("./out/", import.meta.url).pathname;
   await Deno.mkdir(outDir, { recursive: true });
@@ -340,9 +382,9 @@ if (import.meta.main) {
         rate,
         durationS,
         rounds,
+        connections: CONNECTIONS,
         loadAverage: { before: loadBefore, after: loadAfter },
         figures,
-        wsReference: ws,
       },
       null,
       2,

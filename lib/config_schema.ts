@@ -359,6 +359,13 @@ export const CONFIG_SCHEMA = {
           maximum: 256,
           description: "nginx workers per replica",
         },
+        httpGenerator: {
+          type: "string",
+          enum: ["http-client", "vegeta"],
+          default: "http-client",
+          description: "fixed-rate HTTP load generator: meshbench's paced client (sends within " +
+            "microseconds of each intended time) or vegeta (0-1 ms late); see docs/methodology.md",
+        },
         proxyDelayMs: {
           type: "number",
           default: 0,

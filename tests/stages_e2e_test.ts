@@ -7,7 +7,7 @@ import { isAlive } from "../lib/local/proc.ts";
 import type { LocalState } from "../lib/local/target.ts";
 import { sendTimingOf } from "../lib/send_timing.ts";
 import type { RunRecord } from "../lib/types.ts";
-import { LOCAL_VEGETA_GENERATOR } from "../lib/workloads/http.ts";
+import { DEFAULT_SPIN_US } from "../lib/tools/http_client.ts";
 import { freeLocal, onlyRunDir, quickConfig, runTask, tempSetup } from "./helpers.ts";
 
 Deno.test({
@@ -66,15 +66,17 @@ Deno.test({
     assert(
       summary.overheads.some((o) => o.metric === "latency_p99_ms" && o.mesh === "sidecar-emu"),
     );
-    // Every vegeta run records how vegeta ran, its send lag and its service time; collect
-    // pools them per group and judges each run and group against the baseline's p50.
+    // Every run of the local HTTP generator (meshbench's client) records how it ran, its send
+    // lag and its service time; collect pools them per group and judges each run and group
+    // against the baseline's p50.
     for (const f of first) {
       const r = await readJson(f) as RunRecord;
-      assertEquals(r.load?.extra?.generator, LOCAL_VEGETA_GENERATOR, f);
+      assertEquals(r.spec.point.tool, "http-client", f);
+      assertEquals(r.load?.extra?.generator, { spinUs: DEFAULT_SPIN_US, timerSlackNs: 1 }, f);
       const timing = sendTimingOf(r.load)!;
       assertEquals(timing.sendLag.total, r.load!.latency.total, f);
       assertEquals(timing.serviceTime!.total, r.load!.latency.total, f);
-      // The vegeta process is sampled as the load generator through env's exec.
+      // The client's process is sampled as the load generator.
       assert(r.resources.some((x) => x.component === "loadgen" && x.samples > 0), f);
       // Every component's context switches over the window, the node's node-wide.
       for (const x of r.resources) {

@@ -5,8 +5,8 @@
  *
  * It sleeps on a futex (`Atomics.wait`) until `spinUs` before the due time, then spins on the
  * clock to it; its timer slack is set to 1 ns (`PR_SET_TIMERSLACK`), so the kernel does not
- * round its wake-ups up by the default 50 us. CPU: one spin of `spinUs` per request, sleep
- * otherwise. When every connection is busy, a due request waits for the reader to free one (it
+ * round its wake-ups up by the default 50 us. CPU: one spin of at most `spinUs` per request
+ * (at most a tenth of the interval), sleep otherwise. When every connection is busy, a due request waits for the reader to free one (it
  * keeps its intended send time: the wait is in its latency, and in `poolWaitUs`).
  *
  * @module

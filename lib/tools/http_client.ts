@@ -51,9 +51,19 @@ export const HTTP_CLIENT_VERSION = "meshbench-http-client 1";
 
 /**
  * How long before each due time the pacing thread stops sleeping and spins, by default
- * (microseconds). Chosen by `deno task bench:send-lag` (see docs/methodology.md).
+ * (microseconds): long enough to cover a futex wake-up that comes late on a busy 2-core machine
+ * (`deno task bench:send-lag`, see docs/methodology.md). The spin is capped at
+ * {@linkcode MAX_SPIN_SHARE} of the interval, so the pacer never spins more than a tenth of a core.
  */
-export const DEFAULT_SPIN_US = 50;
+export const DEFAULT_SPIN_US = 200;
+
+/** The largest share of the interval between requests the pacer may spin. */
+export const MAX_SPIN_SHARE = 0.1;
+
+/** The spin the pacer uses: the requested one, capped at a share of the interval. */
+export function effectiveSpinUs(spinUs: number, rate: number): number {
+  return Math.min(spinUs, Math.floor(1e6 / rate * MAX_SPIN_SHARE));
+}
 
 /** Options of one HTTP load run. */
 export interface HttpLoadOptions {
@@ -77,7 +87,10 @@ export interface HttpLoadOptions {
   timeoutS?: number;
   /** Seconds to wait for a connection to open (default 5). */
   connectTimeoutS?: number;
-  /** Spin before each due time, microseconds (default {@linkcode DEFAULT_SPIN_US}). */
+  /**
+   * Spin before each due time, microseconds (default {@linkcode DEFAULT_SPIN_US}; capped at
+   * {@linkcode MAX_SPIN_SHARE} of the interval).
+   */
   spinUs?: number;
 }
 
@@ -444,7 +457,7 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
       sendUntilMs: startMs + (o.durationS + o.timeoutS) * 1000,
       connectTimeoutMs: o.connectTimeoutS * 1000,
       sendTimeoutMs: o.timeoutS * 1000,
-      spinUs: o.spinUs,
+      spinUs: effectiveSpinUs(o.spinUs, o.rate),
       wakeFd,
     };
     worker.postMessage(start);
@@ -673,7 +686,7 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
       windowShiftMs: shiftMs,
       sentRate: sentInWindow / o.durationS,
       successfulRate: okDone.length / o.durationS,
-      generator: { spinUs: o.spinUs, timerSlackNs: sender.timerSlackNs },
+      generator: { spinUs: effectiveSpinUs(o.spinUs, o.rate), timerSlackNs: sender.timerSlackNs },
       connections: conn,
       connect: connectHist,
       connectMs: connectHist.total > 0 ? summarize(connectHist) : null,

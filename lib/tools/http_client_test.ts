@@ -8,6 +8,8 @@ import { startTestNginx } from "../testenv/nginx.ts";
 import type { Histogram, LoadResult } from "../types.ts";
 import { classify } from "../pipeline.ts";
 import {
+  DEFAULT_SPIN_US,
+  effectiveSpinUs,
   httpClientCommand,
   type HttpConnectionStats,
   httpLoad,
@@ -301,4 +303,10 @@ Deno.test("httpClientCommand refuses bad options, naming the field and value", (
     ["taskset", "-c", "1"],
   );
   assert.throws(() => parseHttpClientOutput('{"tool":"vegeta"}'), /"tool" should be/);
+});
+
+Deno.test("the pacer spins at most a tenth of the interval between requests", () => {
+  assert.equal(effectiveSpinUs(DEFAULT_SPIN_US, 500), DEFAULT_SPIN_US);
+  assert.equal(effectiveSpinUs(200, 2000), 50);
+  assert.equal(effectiveSpinUs(0, 100), 0);
 });

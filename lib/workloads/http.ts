@@ -1,6 +1,13 @@
 /**
- * The design's http-benchmark: nginx x3 serving a 1 kB body; vegeta for
- * fixed-rate latency (open loop), wrk for max throughput (closed loop).
+ * The design's http-benchmark: nginx x3 serving a 1 kB body; meshbench's own paced HTTP
+ * client for fixed-rate latency (open loop; vegeta with `local.httpGenerator: vegeta`), wrk for
+ * max throughput (closed loop).
+ *
+ * The fixed-rate generator was chosen by measuring (`deno task bench:send-lag`, see
+ * docs/methodology.md): meshbench's client sends within microseconds of each intended time where
+ * vegeta sends 0-1 ms late (Go's pacer sleeps in millisecond epoll timeouts), and that lateness
+ * is in every response time. vegeta stays available, and is what to use for what the client
+ * does not speak (TLS, HTTP/2, h2c).
  *
  * @module
  */
@@ -14,7 +21,8 @@ import {
   vegetaResult,
 } from "../tools/vegeta.ts";
 import { parseWrk, wrkCommand, wrkScript } from "../tools/wrk.ts";
-import type { LoadPoint } from "../types.ts";
+import { runHttpLoad } from "../tools/http_client.ts";
+import type { LoadPoint, LoadResult } from "../types.ts";
 
 /**
  * How the local target runs vegeta, chosen by measuring (`deno task bench:send-lag`, see
@@ -97,6 +105,27 @@ async function runVegeta(
   return parseVegetaCsv(csv.stdout);
 }
 
+async function runClient(
+  env: WorkloadEnv,
+  ports: number[],
+  rate: number,
+  durationS: number,
+  connections: number,
+  onLoadgen?: (pid: number) => void,
+) {
+  return await runHttpLoad(env.runner, {
+    urls: ports.map((p) => `http://127.0.0.1:${p}/`),
+    connections,
+    rate,
+    durationS,
+  }, { signal: env.signal, onSpawn: onLoadgen });
+}
+
+/** The requests of a warm-up or measured run that did not succeed, by kind. */
+function failures(load: LoadResult): string {
+  return `${load.errors} of ${load.operations} requests failed: ${JSON.stringify(load.errorKinds)}`;
+}
+
 export const httpWorkload: Workload = {
   name: "http",
   namespace: "http-benchmark",
@@ -104,7 +133,7 @@ export const httpWorkload: Workload = {
   replicas: 3,
   tools: [],
   points(config): LoadPoint[] {
-    return standardPoints(config, "vegeta", "wrk", { sweeps: true });
+    return standardPoints(config, config.local.httpGenerator, "wrk", { sweeps: true });
   },
   pod: {
     driver: "fortio",
@@ -138,6 +167,13 @@ export const httpWorkload: Workload = {
   },
   async warmup(env, ports, seconds) {
     if (seconds <= 0) return;
+    if (env.config.local.httpGenerator === "http-client") {
+      const { result } = await runClient(env, ports, 100, seconds, 4);
+      if (result.errors > 0) {
+        throw new Error(`Warm-up through ports ${ports.join(",")}: ${failures(result)}`);
+      }
+      return;
+    }
     const out = join(env.workDir, `warmup-${ports.join("-")}.bin`);
     const rows = await runVegeta(env, ports, 100, seconds, 4, out);
     await Deno.remove(out);
@@ -150,12 +186,27 @@ export const httpWorkload: Workload = {
   },
   async run(env, spec, ports, rawStem, onLoadgen) {
     const p = spec.point;
+    // The connection sweep's baseline sends to its first replica only, so both paths open their
+    // connections to one port (a mesh's proxy has one); meshbench's client holds exactly
+    // `connections` open by design, vegeta when told its maximum.
+    const sweep = p.sweep === "connections";
+    if (p.mode === "fixed-rate" && p.tool === "http-client") {
+      const { result, raw } = await runClient(
+        env,
+        sweep ? ports.slice(0, 1) : ports,
+        p.rate!,
+        p.durationS,
+        p.connections,
+        onLoadgen,
+      );
+      const path = join(env.runDir, `${rawStem}.http-client.json`);
+      await Deno.writeTextFile(path, raw);
+      return { load: result, raw: [relative(env.runDir, path)] };
+    }
     if (p.mode === "fixed-rate") {
       const bin = join(env.runDir, `${rawStem}.vegeta.bin`);
-      // The connection sweep holds vegeta to exactly its connections. vegeta counts them per
-      // target host, so the baseline sends to its first replica only: both paths then open
-      // exactly that many client connections (a mesh's proxy has one port).
-      const sweep = p.sweep === "connections";
+      // The connection sweep holds vegeta to exactly its connections (it counts them per
+      // target host, hence the one replica).
       const rows = await runVegeta(
         env,
         sweep ? ports.slice(0, 1) : ports,
