@@ -173,7 +173,7 @@ Deno.test("a synthetic run's summary holds a knee per mesh and the connection sw
     // The headline: the one-screen summary and the report's findings carry the knee.
     const text = formatSummary(s);
     assert.match(text, /knee: the highest fixed rate that held p99 <= 40 ms/);
-    assert.match(text, /\n  http istio \(emu\)\s+\S+/);
+    assert.match(text, /\n {2}http istio \(emu\)\s+\S+/);
     assert.match(text, /connection sweep at 1000 req\/s, p99 overhead by connections:/);
     assert.match(findings(run)[0], /^http knee \(p99 <= 40 ms, .*\): baseline /);
     const html = renderReport(run);
