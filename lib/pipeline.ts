@@ -33,6 +33,7 @@ import { atPoint, SummaryBuilder } from "./summary.ts";
 import { judgeStep, kneeCriteria, kneeStopped, rampKey } from "./knee.ts";
 import { type Logger, MissingToolsError, type StageContext, type Target } from "./target.ts";
 import type {
+  GroupStats,
   Histogram,
   LoadResult,
   Manifest,
@@ -504,8 +505,9 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
     for (const n of notes) deps.log.warn(`collect skipped a run record: ${n}`);
     for (const n of notes) builder.note(n);
     const summary: Summary = builder.finish();
+    const groups = [...summary.groups, ...summary.connectionSweep?.groups ?? []];
     for (const [entry, lag] of lagP99Ms) {
-      entry.generatorLimited = runGeneratorLimited(summary, entry, lag, ctx.config);
+      entry.generatorLimited = runGeneratorLimited(groups, entry, lag, ctx.config);
     }
     summary.runs = index.sort((a, b) => a.spec.seq - b.spec.seq);
     await writeJsonAtomic(join(runDir, "summary.json"), summary);
@@ -518,13 +520,13 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
  * service time at its load point (the baseline group's, pooled over iterations).
  */
 function runGeneratorLimited(
-  summary: Summary,
+  groups: readonly GroupStats[],
   entry: RunIndexEntry,
   lagP99Ms: number,
   config: { baseline: string; generatorLimitedPct: number },
 ): boolean {
   const p = entry.spec.point;
-  const base = [...summary.groups, ...summary.connectionSweep?.groups ?? []].find((g) =>
+  const base = groups.find((g) =>
     g.mesh === config.baseline && atPoint(g, entry.spec.workload, p) && g.iterations > 0
   );
   const p50 = base ? base.serviceTime?.p50Ms ?? base.latency.p50Ms : undefined;
