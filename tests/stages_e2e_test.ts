@@ -88,7 +88,7 @@ Deno.test({
       // warm-up's, not the health checks'), each forwarded once.
       if (r.spec.mesh === "sidecar-emu") {
         const client = r.proxies!.find((p) => p.name === "sidecar-emu-client-sidecar")!;
-        assertEquals(client.software, "haproxy");
+        assertEquals(client.software, "envoy");
         assertEquals(client.downstreamRequests, r.load!.operations, f);
         assertEquals(client.upstreamRequests, r.load!.operations, f);
         assertEquals(client.retries, 0, f);

@@ -10,7 +10,13 @@
 import type { StageContext } from "../target.ts";
 import type { Runner } from "../command.ts";
 import type { Kube } from "./kube.ts";
-import { clusterNamespaces, MANAGED_SELECTOR, renderNamespaces } from "./manifests.ts";
+import {
+  clusterNamespaces,
+  type KubeObject,
+  MANAGED_SELECTOR,
+  type NamespaceSpec,
+  renderNamespaces,
+} from "./manifests.ts";
 import { qosByApp, qosProblems } from "./qos.ts";
 import { CONTROL_PLANE_LABEL } from "./capacity.ts";
 import { applyObjects, ClusterStageError, restartWorkloads, waitHealthy } from "./deploy.ts";
@@ -35,6 +41,37 @@ export interface LifecycleOptions {
   helm?: string;
   /** How long the benchmark pods may take to become healthy again (default 5 min). */
   healthTimeoutMs?: number;
+  /**
+   * The run's objects of `specs` under `mesh` (with its sidecar injected when meshbench
+   * injects it): what a self-injected mesh's install and uninstall redeploy.
+   */
+  render?: (specs: readonly NamespaceSpec[], mesh: string) => KubeObject[];
+}
+
+/**
+ * Redeploys the workloads of `specs` as rendered under `mesh` (Jobs excluded: they are
+ * created per run): how a mesh meshbench injects itself is installed (its mesh) and removed
+ * ("baseline"). Changed pod templates roll their pods.
+ */
+async function redeploy(
+  kube: Kube,
+  specs: readonly NamespaceSpec[],
+  mesh: string,
+  options: LifecycleOptions,
+  log: (m: string) => void,
+): Promise<void> {
+  if (!options.render) {
+    throw new Error(`Cannot redeploy the workloads under "${mesh}": the target gave no render`);
+  }
+  const objs = options.render(specs, mesh).filter((o) =>
+    o.kind !== "Job" && o.kind !== "Namespace"
+  );
+  await applyObjects(kube, objs);
+  log(
+    `mesh: redeployed ${objs.length} objects of ${specs.length} namespace(s) ${
+      mesh === "baseline" ? "without a sidecar" : `with the ${mesh} sidecar`
+    }`,
+  );
 }
 
 /**
@@ -132,8 +169,11 @@ export async function ensureMesh(
     // Terminating or denied.
     const old = options.mesh(state.mesh);
     await applyObjects(kube, renderNamespaces(meshedSpecs)); // drop enablement (SSA owns labels)
+    // A self-injected mesh is removed by redeploying without its sidecar (the new templates
+    // roll the pods); the others by restarting the pods without their injector's label.
+    if (old.injection) await redeploy(kube, meshedSpecs, "baseline", options, opts.log);
+    else await restartWorkloads(kube, meshed);
     await removeMeshResources(kube, old, meshed);
-    await restartWorkloads(kube, meshed);
     await waitHealthy(kube, meshed, {
       timeoutMs: options.healthTimeoutMs ?? 300_000,
       signal: ctx.signal,
@@ -171,9 +211,20 @@ export async function ensureMesh(
   state.meshVersion = mesh.version;
   await writeState(ctx.runDir, state);
   await applyObjects(kube, renderNamespaces(meshedSpecs).map((n) => enableNamespace(n, mesh)));
-  await applyMeshResources(kube, mesh, meshed);
-  // Injection happens at pod creation: restart every benchmark workload.
-  await restartWorkloads(kube, meshed);
+  if (mesh.injection) {
+    // meshbench's own injection: the run's identity into each meshed namespace, then the
+    // workloads redeployed with the sidecar (their new templates roll the pods).
+    const identity = await mesh.injection.identity(
+      opts.runner,
+      `${opts.workDir}/${mesh.name}-identity`,
+    );
+    await applyMeshResources(kube, mesh, meshed, { identity });
+    await redeploy(kube, meshedSpecs, mesh.name, options, opts.log);
+  } else {
+    await applyMeshResources(kube, mesh, meshed);
+    // Injection happens at pod creation: restart every benchmark workload.
+    await restartWorkloads(kube, meshed);
+  }
   await waitHealthy(kube, meshed, {
     timeoutMs: options.healthTimeoutMs ?? 300_000,
     signal: ctx.signal,

@@ -20,6 +20,7 @@ import {
 import { apiReason, isNotFound, type Kube, kubeconfigPath } from "./kube.ts";
 import { type KubeObject, MANAGED_LABELS, MANAGED_SELECTOR, parseManifests } from "./manifests.ts";
 import { type ClusterMesh, helmArgs, type HelmStep, RELEASE_LABELS } from "./meshes.ts";
+import type { SidecarIdentity } from "./envoy_sidecar.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -542,14 +543,20 @@ export async function removeCrds(
   }
 }
 
-/** Applies meshbench's mesh resources (mTLS policies) into each meshed namespace. */
+/**
+ * Applies meshbench's mesh resources (mTLS policies; a self-injected mesh's identity Secret,
+ * which needs the run's `identity`) into each meshed namespace.
+ */
 export async function applyMeshResources(
   kube: Kube,
   mesh: ClusterMesh,
   namespaces: string[],
-  options: { dryRun?: boolean; log?: (m: string) => void } = {},
+  options: { dryRun?: boolean; log?: (m: string) => void; identity?: SidecarIdentity } = {},
 ): Promise<KubeObject[]> {
-  const objs = namespaces.flatMap((ns) => mesh.resources(ns));
+  if (mesh.injection && !options.identity) {
+    throw new Error(`Cannot apply the resources of "${mesh.name}": the run's identity is missing`);
+  }
+  const objs = namespaces.flatMap((ns) => mesh.resources(ns, options.identity));
   if (objs.length === 0) return [];
   return await applyObjects(kube, objs, options);
 }

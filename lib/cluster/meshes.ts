@@ -12,7 +12,22 @@
 import { parse as parseYaml } from "yaml";
 import type { MeshKind } from "../types.ts";
 import { type KubeObject, MANAGED_LABELS } from "./manifests.ts";
-import { cpuCores } from "../quantity.ts";
+import { cpuCores, memoryMiB } from "../quantity.ts";
+import type { Runner } from "../command.ts";
+import { generateMeshIdentity } from "../local/certs.ts";
+import {
+  ENVOY_VERSION,
+  envoyUnmeshedReason,
+  identitySecret,
+  INIT_RESOURCES,
+  injectEnvoySidecar,
+  PROXY_CPU_ANNOTATION,
+  PROXY_MEMORY_ANNOTATION,
+  SIDECAR_CONTAINER,
+  SIDECAR_REQUESTS,
+  SIDECAR_URI,
+  type SidecarIdentity,
+} from "./envoy_sidecar.ts";
 
 /** One `helm` invocation (the binary is prepended by the installer). */
 export interface HelmStep {
@@ -79,10 +94,26 @@ export interface Toleration {
   effect: string;
 }
 
-/** One real mesh. */
+/**
+ * A mesh meshbench injects itself, without a control plane or webhook (`envoy-sidecar`):
+ * "installing" it is rendering the workloads with the sidecar and redeploying them,
+ * "uninstalling" it is redeploying them without.
+ */
+export interface SelfInjection {
+  /** Generates the run's mTLS identity (CA, certificate, key) under `dir`. */
+  identity(runner: Runner, dir: string): Promise<SidecarIdentity>;
+  /** One meshed namespace's objects with the sidecar injected into its pod templates. */
+  inject(objs: readonly KubeObject[]): KubeObject[];
+}
+
+/** One mesh of the cluster target (real, or an emulation meshbench injects itself). */
 export interface ClusterMesh {
   name: string;
   kind: MeshKind;
+  /** True for an emulation (`envoy-sidecar`): labelled so in every result. */
+  emulated?: boolean;
+  /** Present for a mesh meshbench injects itself (no Helm install, no webhook). */
+  injection?: SelfInjection;
   /** Pinned version, recorded in results. */
   version: string;
   description: string;
@@ -127,8 +158,12 @@ export interface ClusterMesh {
   nodeProxies: PodSelector[];
   /** Container names inside application pods that are the mesh's proxy. */
   sidecarContainers: string[];
-  /** meshbench's mesh resources for one benchmark namespace (mTLS policy and the like). */
-  resources(namespace: string): KubeObject[];
+  /**
+   * meshbench's mesh resources for one benchmark namespace (mTLS policy and the like). For a
+   * mesh meshbench injects itself, its identity Secret: with the run's `identity` to apply,
+   * without it (names only) to find and delete.
+   */
+  resources(namespace: string, identity?: SidecarIdentity): KubeObject[];
   /** CRD files under `meshes/crds/` that `resources` needs (for tests without the mesh). */
   crdFiles: string[];
   /**
@@ -649,9 +684,70 @@ const baseline: ClusterMesh = {
   crdGroups: [],
 };
 
+/**
+ * EMULATED sidecar mesh: meshbench injects the upstream Envoy as a native sidecar with an
+ * iptables init container and per-run mTLS (`./envoy_sidecar.ts`); no control plane. The
+ * same Envoy and bootstrap module as the local target's `sidecar-emu`.
+ */
+const envoySidecar: ClusterMesh = {
+  name: "envoy-sidecar",
+  kind: "sidecar",
+  emulated: true,
+  version: ENVOY_VERSION,
+  description: "EMULATED sidecar mesh: upstream Envoy injected by meshbench as a native sidecar, " +
+    "iptables redirection by an init container, mTLS with per-run certificates; static " +
+    "bootstrap, no control plane (not Istio's config)",
+  settings: {
+    mtls: "strict (client certificate required, peer URI checked), ECDSA P-256, TLS 1.2+",
+    mode: "sidecar",
+    nativeSidecars: true,
+    controlPlane: "none (static bootstrap written by meshbench, no xDS)",
+    proxyConcurrency: 2,
+    proxyRequests: `${SIDECAR_REQUESTS.cpu} / ${SIDECAR_REQUESTS.memory}`,
+    initRequests: `${INIT_RESOURCES.cpu} / ${INIT_RESOURCES.memory}`,
+    probes: "httpGet rewritten to the sidecar's health port, proxied by Envoy to the app",
+  },
+  install: [],
+  // The init container's 10m runs before the others and is less than the sidecar's, so the
+  // pod's effective request grows by the sidecar's.
+  footprint: {
+    controlPlane: NONE,
+    perNode: NONE,
+    sidecar: { cpu: cpuCores(SIDECAR_REQUESTS.cpu), memoryMiB: memoryMiB(SIDECAR_REQUESTS.memory) },
+  },
+  // httpGet probes are rewritten through the sidecar; exec runs in the container; tcpSocket
+  // and grpc probes would meet the inbound mTLS listener (injection refuses them).
+  admitsProbes: ["httpGet", "exec"],
+  systemNamespaces: [],
+  enable: { labels: { "meshbench.io/injection": "envoy-sidecar" }, annotations: {} },
+  unmeshedReason: envoyUnmeshedReason,
+  controlPlane: [],
+  nodeProxies: [],
+  sidecarContainers: [SIDECAR_CONTAINER],
+  resources: (ns, identity) => [identitySecret(ns, identity)],
+  crdFiles: [],
+  crdGroups: [],
+  injection: {
+    identity: (runner, dir) => generateMeshIdentity(runner, dir, SIDECAR_URI),
+    inject: injectEnvoySidecar,
+  },
+  guaranteedProxy: {
+    // injectEnvoySidecar sizes the sidecar (requests = limits) from these annotations.
+    annotations: (cpu, memory) => ({
+      [PROXY_CPU_ANNOTATION]: cpu,
+      [PROXY_MEMORY_ANNOTATION]: memory,
+    }),
+    tuning: (cpu) => ({
+      annotations: {},
+      settings: { proxyConcurrency: Math.max(1, Math.ceil(cpuCores(cpu))) },
+    }),
+  },
+};
+
 /** Every cluster mesh by name. */
 export const CLUSTER_MESHES: Record<string, ClusterMesh> = {
   baseline,
+  "envoy-sidecar": envoySidecar,
   istio: istioSidecar,
   "istio-ambient": istioAmbient,
   linkerd,
@@ -668,6 +764,26 @@ export function clusterMesh(name: string): ClusterMesh {
     );
   }
   return m;
+}
+
+/**
+ * `objs` with a self-injected mesh's sidecar in the pod templates of the meshed namespaces
+ * of `specs` (each namespace injected on its own: its Services give the mesh ports).
+ */
+export function injectMeshed(
+  objs: readonly KubeObject[],
+  specs: readonly { namespace: string; meshed: boolean }[],
+  injection: SelfInjection,
+): KubeObject[] {
+  const out = [...objs];
+  for (const s of specs.filter((s) => s.meshed)) {
+    const at = out.flatMap((o, i) =>
+      o.metadata.namespace === s.namespace && o.kind !== "Namespace" ? [i] : []
+    );
+    const injected = injection.inject(at.map((i) => out[i]));
+    at.forEach((i, k) => out[i] = injected[k]);
+  }
+  return out;
 }
 
 /** The Namespace object with the mesh's enablement labels and annotations merged in. */

@@ -45,7 +45,7 @@ import { readManifest } from "../run_dir.ts";
 import { describeCluster } from "./environment.ts";
 import { cpuCores, memoryMiB } from "../quantity.ts";
 import { applyObjects, cleanupCluster, ClusterStageError, waitHealthy } from "./deploy.ts";
-import { type ClusterMesh, clusterMesh } from "./meshes.ts";
+import { type ClusterMesh, clusterMesh, injectMeshed } from "./meshes.ts";
 import { helmBinary, removeMeshResources, uninstallMesh } from "./mesh.ts";
 import { checkMetricsApi, MetricsUnavailableError, startSampler } from "./metrics.ts";
 import { WS_CLIENT_VERSION } from "../tools/ws_client.ts";
@@ -92,12 +92,13 @@ export class ClusterTarget implements Target {
   }
 
   /** What the mesh lifecycle needs of this target ({@linkcode ensureMesh}). */
-  #lifecycle(): LifecycleOptions {
+  #lifecycle(config: StageContext["config"], state: ClusterState): LifecycleOptions {
     return {
       mesh: (name) => this.#mesh(name),
       runner: this.options.runner,
       helm: this.options.helm,
       healthTimeoutMs: this.options.healthTimeoutMs,
+      render: (specs, mesh) => this.#render(config, specs, state.placement, mesh),
     };
   }
 
@@ -333,9 +334,21 @@ export class ClusterTarget implements Target {
 
   /**
    * The objects of `specs`; under `cluster.qos: guaranteed` with requests equal to limits
-   * and the configured meshes' proxy sizing annotations on every pod template.
+   * and the configured meshes' proxy sizing annotations on every pod template; under a mesh
+   * meshbench injects itself (`mesh`), with its sidecar in the meshed namespaces' pods.
    */
   #render(
+    config: StageContext["config"],
+    specs: readonly NamespaceSpec[],
+    placement: ClusterState["placement"],
+    mesh = "baseline",
+  ): KubeObject[] {
+    const injection = this.#mesh(mesh).injection;
+    const objs = this.#renderSized(config, specs, placement);
+    return injection ? injectMeshed(objs, specs, injection) : objs;
+  }
+
+  #renderSized(
     config: StageContext["config"],
     specs: readonly NamespaceSpec[],
     placement: ClusterState["placement"],
@@ -482,7 +495,7 @@ export class ClusterTarget implements Target {
     return Promise.resolve({
       name: mesh.name,
       kind: mesh.kind,
-      emulated: false,
+      emulated: mesh.emulated ?? false,
       version: mesh.version,
       settings: {
         ...mesh.settings,
@@ -529,7 +542,7 @@ export class ClusterTarget implements Target {
     const kube = this.#connect(ctx);
     const state = await requireState(ctx.runDir);
     await this.#enterBlock(kube, ctx, state, spec.workload);
-    await ensureMesh(kube, ctx, state, spec.mesh, this.#lifecycle());
+    await ensureMesh(kube, ctx, state, spec.mesh, this.#lifecycle(ctx.config, state));
     const ns = namespaceFor(spec.workload, spec.mesh);
     const driver = podDriver(spec.workload);
     if (spec.mesh === "baseline" && ns.meshed && state.mesh !== "baseline") {
@@ -548,7 +561,8 @@ export class ClusterTarget implements Target {
     let samples: Awaited<ReturnType<NonNullable<typeof sampler>["stop"]>> = [];
     try {
       if (driver === "kubernetes-job") {
-        const job = this.#render(ctx.config, [ns], state.placement).find((o) => o.kind === "Job")!;
+        const job = this.#render(ctx.config, [ns], state.placement, state.mesh)
+          .find((o) => o.kind === "Job")!;
         out = await jobLoad(kube, ctx, job, state.serverVersion);
       } else if (driver === "ws-client") {
         out = await wsLoad(

@@ -1,24 +1,72 @@
 import assert from "node:assert/strict";
-import { DELAY_LUA, serverProxyConfig } from "./meshes.ts";
+import { localServerSidecar } from "../envoy.ts";
+import { envoyProtocol, LOCAL_MESHES, serverProxyConfig } from "./meshes.ts";
+import { MESH_TOOLS } from "./tools.ts";
+import { missingTools } from "../binaries.ts";
 
-const certs = { ca: "/c/ca.pem", server: "/c/server.pem", client: "/c/client.pem" };
+const tls = { ca: "/c/ca.pem", cert: "/c/s.crt", key: "/c/s.key", peer: { dns: "localhost" } };
+const admin = { address: "127.0.0.1", port: 1 };
 
-Deno.test("proxyDelayMs holds HTTP requests in an L7 server sidecar, and nothing else", () => {
-  const delay = { ms: 20, luaFile: "/run/delay.lua" };
-  const listeners = [
-    { name: "http", protocol: "http" as const, inboundPort: 1, appPort: 2 },
-    { name: "db", protocol: "tcp" as const, inboundPort: 3, appPort: 4 },
-  ];
-  const l7 = serverProxyConfig({ layer: "l7", threads: 1, pidfile: "/p", certs, listeners, delay });
-  assert.match(l7, /lua-load \/run\/delay\.lua/);
-  const http = l7.slice(l7.indexOf("frontend http_in"), l7.indexOf("backend http_app"));
-  assert.match(http, /http-request lua\.meshbench_delay 20\n/);
-  const db = l7.slice(l7.indexOf("frontend db_in"), l7.indexOf("backend db_app"));
-  assert.doesNotMatch(db, /meshbench_delay/);
-  // L4 proxies carry opaque TCP: no requests to hold, no Lua loaded.
-  const l4 = serverProxyConfig({ layer: "l4", threads: 1, pidfile: "/p", certs, listeners, delay });
-  assert.doesNotMatch(l4, /lua/);
-  const off = serverProxyConfig({ layer: "l7", threads: 1, pidfile: "/p", certs, listeners });
-  assert.doesNotMatch(off, /lua/);
-  assert.match(DELAY_LUA, /core\.msleep/);
+function filterNames(cfg: unknown): string[] {
+  return JSON.stringify(cfg).match(/envoy\.filters\.[a-z_.]+/g) ?? [];
+}
+
+Deno.test("proxyDelayMs holds HTTP requests in an Envoy server sidecar, and nothing else", () => {
+  const http = localServerSidecar({
+    node: "s",
+    admin,
+    tls,
+    workload: { name: "http", protocol: envoyProtocol("http") },
+    listen: 2,
+    app: 3,
+    delayMs: 20,
+  });
+  assert.ok(filterNames(http).includes("envoy.filters.http.fault"));
+  assert.match(JSON.stringify(http), /"fixed_delay":"0\.020s"/);
+  // Opaque TCP has no requests to hold: no HTTP filters at all.
+  const db = localServerSidecar({
+    node: "s",
+    admin,
+    tls,
+    workload: { name: "db", protocol: envoyProtocol("tcp") },
+    listen: 2,
+    app: 3,
+    delayMs: 20,
+  });
+  assert.ok(!filterNames(db).some((f) => f.startsWith("envoy.filters.http.")));
+  const off = localServerSidecar({
+    node: "s",
+    admin,
+    tls,
+    workload: { name: "http", protocol: "http1" },
+    listen: 2,
+    app: 3,
+  });
+  assert.ok(!filterNames(off).includes("envoy.filters.http.fault"));
+});
+
+Deno.test("the sidecar-emu mesh runs on Envoy and the node proxies stay L4 HAProxy", () => {
+  assert.equal(LOCAL_MESHES["sidecar-emu"].proxy, "envoy");
+  assert.match(LOCAL_MESHES["sidecar-emu"].description, /^EMULATED/);
+  assert.equal(LOCAL_MESHES["node-proxy-emu"].proxy, "haproxy");
+  const certs = { ca: "/c/ca.pem", server: "/c/server.pem", client: "/c/client.pem" };
+  const cfg = serverProxyConfig({
+    threads: 1,
+    pidfile: "/p",
+    certs,
+    listeners: [{ name: "db_r0", inboundPort: 1, appPort: 2 }],
+  });
+  assert.match(cfg, /mode tcp/);
+  assert.doesNotMatch(cfg, /mode http/);
+  assert.match(cfg, /verify required/);
+});
+
+Deno.test("a missing Envoy is reported with the script that installs it", () => {
+  const [missing] = missingTools([{
+    ...MESH_TOOLS["sidecar-emu"],
+    bin: "meshbench-no-such-envoy",
+  }]);
+  assert.equal(missing.name, "envoy");
+  assert.match(missing.install, /bash \.ci\/install_envoy\.sh/);
+  assert.equal(missing.autoInstallable, false);
 });

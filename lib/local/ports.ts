@@ -26,6 +26,10 @@ export function workloadPorts(config: BenchConfig, wi: number) {
     sidecarOut: base + 20,
     nodeIn: (r: number) => base + 30 + r,
     nodeOut: base + 40,
+    /** Admin interface (stats) of a server replica's Envoy sidecar. */
+    sidecarAdmin: (r: number) => base + 50 + r,
+    /** Admin interface of the one client Envoy sidecar (workload 0's block holds it). */
+    clientAdmin: base + 60,
   };
 }
 
@@ -44,10 +48,14 @@ export function portPlan(config: BenchConfig): PlannedPort[] {
     const p = workloadPorts(config, wi);
     for (let r = 0; r < w.replicas; r++) {
       out.push({ port: p.server(r), what: `${w.name} server ${r}` });
-      if (sidecar) out.push({ port: p.sidecarIn(r), what: `${w.name} server sidecar ${r}` });
+      if (sidecar) {
+        out.push({ port: p.sidecarIn(r), what: `${w.name} server sidecar ${r}` });
+        out.push({ port: p.sidecarAdmin(r), what: `${w.name} server sidecar ${r} admin` });
+      }
       if (node) out.push({ port: p.nodeIn(r), what: `${w.name} node proxy inbound ${r}` });
     }
     if (sidecar) out.push({ port: p.sidecarOut, what: `${w.name} client sidecar` });
+    if (sidecar && wi === 0) out.push({ port: p.clientAdmin, what: "client sidecar admin" });
     if (node) out.push({ port: p.nodeOut, what: `${w.name} client node proxy` });
   });
   return out.sort((a, b) => a.port - b.port);

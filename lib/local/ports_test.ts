@@ -29,8 +29,10 @@ Deno.test("the port plan lists every server and proxy port of every workload onc
   const plan = portPlan(config);
   const ports = plan.map((p) => p.port);
   assertEquals(new Set(ports).size, ports.length, "no port twice");
-  // http: 3 replicas x (server, sidecar in, node in) + 2 client proxies; ml: 1 x 3 + 2.
-  assertEquals(plan.length, 3 * 3 + 2 + 3 + 2);
+  // http: 3 replicas x (server, sidecar in, sidecar admin, node in) + 2 client proxies + the
+  // client sidecar's admin; ml: 1 x 4 + 2.
+  assertEquals(plan.length, 3 * 4 + 2 + 1 + 4 + 2);
+  assert(plan.some((p) => p.port === 30_060 && p.what === "client sidecar admin"));
   assert(plan.some((p) => p.port === 30_000 && p.what === "http server 0"));
   assert(plan.some((p) => p.port === 30_120 && p.what === "ml client sidecar"));
 });

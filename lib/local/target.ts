@@ -1,6 +1,6 @@
 /**
  * The local target: real servers, real load generators and real proxies
- * (HAProxy) standing in for meshes, all on loopback. Meshes here are EMULATIONS
+ * (Envoy sidecars, HAProxy node proxies) standing in for meshes, all on loopback. Meshes here are EMULATIONS
  * and every result says so (`mesh.emulated: true`).
  *
  * What `deploy` starts is recorded in `<run>/local/state.json`, so each stage can
@@ -16,7 +16,15 @@ import type { Requirement } from "../binaries.ts";
 import type { MeshRef, ResourceUse, RunSpec } from "../types.ts";
 import { generateCerts } from "./certs.ts";
 import { proxyWindow, readProxyCounters } from "../proxy_counters.ts";
-import { clientProxyConfig, DELAY_LUA, LOCAL_MESHES, serverProxyConfig } from "./meshes.ts";
+import {
+  clientProxyConfig,
+  clientTls,
+  envoyProtocol,
+  LOCAL_MESHES,
+  serverProxyConfig,
+  serverTls,
+} from "./meshes.ts";
+import { localClientSidecar, localServerSidecar } from "../envoy.ts";
 import { portFree, portPlan, workloadPorts } from "./ports.ts";
 import {
   groupAlive,
@@ -28,8 +36,8 @@ import {
   stopGroup,
   waitForPort,
 } from "./proc.ts";
-import { findBinary, missingTools, type ToolSpec, versionsOf } from "../binaries.ts";
-import { BASE_TOOLS } from "./tools.ts";
+import { missingTools, toolPath, type ToolSpec, versionsOf } from "../binaries.ts";
+import { BASE_TOOLS, MESH_TOOLS } from "./tools.ts";
 import type { Workload, WorkloadEnv } from "../workload.ts";
 import { workloadsByName } from "../workloads/mod.ts";
 import { type BenchConfig, ConfigError } from "../config.ts";
@@ -66,8 +74,12 @@ export async function readLocalState(runDir: string): Promise<LocalState> {
   }
 }
 
-function toolsFor(workloads: Workload[]): ToolSpec[] {
-  const all = [...BASE_TOOLS, ...workloads.flatMap((w) => w.tools)];
+function toolsFor(workloads: Workload[], meshes: readonly string[]): ToolSpec[] {
+  const all = [
+    ...BASE_TOOLS,
+    ...meshes.flatMap((m) => MESH_TOOLS[m] ? [MESH_TOOLS[m]] : []),
+    ...workloads.flatMap((w) => w.tools),
+  ];
   return all.filter((t, i) => all.findIndex((u) => u.name === t.name) === i);
 }
 
@@ -83,15 +95,24 @@ function checkMeshes(config: BenchConfig): void {
   }
 }
 
-function meshRef(name: string, config: BenchConfig, haproxyVersion: string): MeshRef {
+/** "1.40.0" from `envoy --version` ("envoy  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"). */
+export function envoyVersion(line: string): string {
+  return line.match(/version: [0-9a-f]+\/([^/\s]+)\/(\S+)/)?.slice(1).join(" ") ?? line;
+}
+
+function meshRef(name: string, config: BenchConfig, bin: Record<string, string>): MeshRef {
   const m = LOCAL_MESHES[name];
+  const proxyVersion = m.proxy === "envoy"
+    ? `Envoy ${envoyVersion(bin["envoy@version"] ?? "envoy")}`
+    : bin[`${m.proxy}@version`] ?? m.proxy;
   return {
     name,
     kind: m.kind,
     emulated: m.kind !== "none",
-    version: m.kind === "none" ? "n/a" : `emulated with ${haproxyVersion}`,
+    version: m.kind === "none" ? "n/a" : `emulated with ${proxyVersion}`,
     settings: m.kind === "none" ? { description: m.description } : {
       description: m.description,
+      proxy: m.proxy,
       mtls: "strict (client certificate required), ECDSA P-256, TLS 1.2+",
       layer: m.layer,
       proxyThreads: config.local.proxyThreads,
@@ -115,12 +136,14 @@ export class LocalTarget implements Target {
 
   requirements(config: BenchConfig): Promise<Requirement[]> {
     checkMeshes(config);
-    return Promise.resolve(missingTools(toolsFor(workloadsByName(config.workloads))));
+    return Promise.resolve(
+      missingTools(toolsFor(workloadsByName(config.workloads), config.meshes)),
+    );
   }
 
   /** Tools of this config, for installation and version reporting. */
   tools(config: BenchConfig): ToolSpec[] {
-    return toolsFor(workloadsByName(config.workloads));
+    return toolsFor(workloadsByName(config.workloads), config.meshes);
   }
 
   #env(ctx: StageContext, w: Workload, bin: Record<string, string>): WorkloadEnv {
@@ -139,19 +162,19 @@ export class LocalTarget implements Target {
     const { config, runDir } = ctx;
     checkMeshes(config);
     const workloads = workloadsByName(config.workloads);
-    const tools = toolsFor(workloads);
+    const tools = toolsFor(workloads, config.meshes);
     const missing = missingTools(tools);
     if (missing.length) throw new Error(`Missing tools: ${missing.map((m) => m.name).join(", ")}`);
     const localDir = join(runDir, "local");
     await Deno.mkdir(localDir, { recursive: true });
     const bin: Record<string, string> = {};
-    for (const t of tools) bin[t.name] = findBinary(t.bin)!;
+    for (const t of tools) bin[t.name] = toolPath(t)!;
     for (const [k, v] of Object.entries(await versionsOf(ctx.runner, tools))) {
       bin[`${k}@version`] = v;
     }
     const state: LocalState = { processes: [], endpoints: {}, meshes: {}, bin, stopped: false };
     for (const m of config.meshes) {
-      state.meshes[m] = meshRef(m, config, bin["haproxy@version"] ?? "haproxy");
+      state.meshes[m] = meshRef(m, config, bin);
     }
     const save = () => writeJsonAtomic(statePath(runDir), state);
     await save();
@@ -197,6 +220,11 @@ export class LocalTarget implements Target {
     const statsDir = await Deno.makeTempDir({ prefix: "meshbench-stats-" });
     state.statsDir = statsDir;
     await save();
+    // Envoy serves its counters on its admin interface (127.0.0.1 only, a port of the plan).
+    const envoyStats = (port: number) => ({
+      software: "envoy" as const,
+      adminUrl: `http://127.0.0.1:${port}`,
+    });
     const haproxyStats = (name: string) => ({
       statsSocket: join(statsDir, `${name}.sock`),
       stats: { software: "haproxy" as const, socket: join(statsDir, `${name}.sock`) },
@@ -234,10 +262,21 @@ export class LocalTarget implements Target {
 
     const haproxy = (cfgPath: string) => [bin.haproxy, "-db", "-f", cfgPath];
     const threads = config.local.proxyThreads;
+    // One Envoy process per sidecar: static bootstrap, no hot restart (no shared memory
+    // between the many Envoys of a run), workers as proxyThreads.
+    const envoy = (cfgPath: string) => [
+      bin.envoy,
+      "-c",
+      cfgPath,
+      "--concurrency",
+      String(threads),
+      "--disable-hot-restart",
+      "--log-level",
+      "warn",
+    ];
     // Test knob: a known latency added by every L7 server-side proxy (a real regression to gate on).
-    const delay = config.local.proxyDelayMs > 0
-      ? { ms: config.local.proxyDelayMs, luaFile: join(localDir, "delay.lua") }
-      : undefined;
+    const delayMs = config.local.proxyDelayMs;
+    const json = (o: unknown) => JSON.stringify(o, null, 1) + "\n";
     for (const meshName of config.meshes) {
       const mesh = LOCAL_MESHES[meshName];
       if (mesh.layer === "none") {
@@ -261,45 +300,69 @@ export class LocalTarget implements Target {
           serverPorts: state.endpoints[w.name].baseline,
           clientPort: layer === "l7" ? p.sidecarOut : p.nodeOut,
           inboundPorts: inbound,
+          adminPorts: Array.from({ length: w.replicas }, (_, r) => p.sidecarAdmin(r)),
         };
       });
-      // Server side: a sidecar per replica (L7), or one node proxy for all (L4).
+      // Server side: an Envoy sidecar per replica (L7), or one HAProxy node proxy for all (L4).
       if (layer === "l7") {
         for (const s of specs) {
           for (let r = 0; r < s.serverPorts.length; r++) {
             const name = `${meshName}-${s.name}-server-sidecar-${r}`;
-            const cfg = join(meshDir, `${name}.cfg`);
-            ctx.log.info(`Starting ${name} (HAProxy L7, mTLS) on 127.0.0.1:${s.inboundPorts[r]}`);
+            const cfg = join(meshDir, `${name}.json`);
+            const admin = { address: "127.0.0.1", port: s.adminPorts[r] };
+            ctx.log.info(`Starting ${name} (Envoy L7, mTLS) on 127.0.0.1:${s.inboundPorts[r]}`);
             await start(
               {
                 name,
                 component: "data-plane",
                 mesh: meshName,
                 workloads: [s.name],
-                cmd: haproxy(cfg),
-                stats: haproxyStats(name).stats,
+                cmd: envoy(cfg),
+                stats: envoyStats(admin.port),
               },
-              [s.inboundPorts[r]],
+              [s.inboundPorts[r], admin.port],
               {
-                [cfg]: serverProxyConfig({
-                  layer,
-                  threads,
-                  pidfile: join(meshDir, `${name}.pid`),
-                  statsSocket: haproxyStats(name).statsSocket,
-                  certs,
-                  listeners: [{
-                    name: s.name,
-                    protocol: s.protocol,
-                    inboundPort: s.inboundPorts[r],
-                    appPort: s.serverPorts[r],
-                  }],
-                  ...(delay ? { delay } : {}),
-                }),
-                ...(delay ? { [delay.luaFile]: DELAY_LUA } : {}),
+                [cfg]: json(localServerSidecar({
+                  node: name,
+                  admin,
+                  tls: serverTls(certs),
+                  workload: { name: s.name, protocol: envoyProtocol(s.protocol) },
+                  listen: s.inboundPorts[r],
+                  app: s.serverPorts[r],
+                  ...(delayMs > 0 ? { delayMs } : {}),
+                })),
               },
             );
           }
         }
+        const name = `${meshName}-client-sidecar`;
+        const cfg = join(meshDir, `${name}.json`);
+        const admin = { address: "127.0.0.1", port: workloadPorts(config, 0).clientAdmin };
+        ctx.log.info(`Starting ${name} (Envoy L7, mTLS)`);
+        await start(
+          {
+            name,
+            component: "data-plane",
+            mesh: meshName,
+            workloads: specs.map((s) => s.name),
+            cmd: envoy(cfg),
+            stats: envoyStats(admin.port),
+          },
+          [...specs.map((s) => s.clientPort), admin.port],
+          {
+            [cfg]: json(localClientSidecar({
+              node: name,
+              admin,
+              tls: clientTls(certs),
+              workloads: specs.map((s) => ({
+                name: s.name,
+                protocol: envoyProtocol(s.protocol),
+                listen: s.clientPort,
+                upstreams: s.inboundPorts,
+              })),
+            })),
+          },
+        );
       } else {
         const name = `${meshName}-server-node-proxy`;
         const cfg = join(meshDir, `${name}.cfg`);
@@ -316,7 +379,6 @@ export class LocalTarget implements Target {
           specs.flatMap((s) => s.inboundPorts),
           {
             [cfg]: serverProxyConfig({
-              layer,
               threads,
               pidfile: join(meshDir, `${name}.pid`),
               statsSocket: haproxyStats(name).statsSocket,
@@ -324,7 +386,6 @@ export class LocalTarget implements Target {
               listeners: specs.flatMap((s) =>
                 s.inboundPorts.map((inboundPort, r) => ({
                   name: `${s.name}_r${r}`,
-                  protocol: s.protocol,
                   inboundPort,
                   appPort: s.serverPorts[r],
                 }))
@@ -332,33 +393,30 @@ export class LocalTarget implements Target {
             }),
           },
         );
+        const clientName = `${meshName}-client-node-proxy`;
+        const clientCfg = join(meshDir, `${clientName}.cfg`);
+        ctx.log.info(`Starting ${clientName} (HAProxy L4, mTLS)`);
+        await start(
+          {
+            name: clientName,
+            component: "data-plane",
+            mesh: meshName,
+            workloads: specs.map((s) => s.name),
+            cmd: haproxy(clientCfg),
+            stats: haproxyStats(clientName).stats,
+          },
+          specs.map((s) => s.clientPort),
+          {
+            [clientCfg]: clientProxyConfig({
+              threads,
+              pidfile: join(meshDir, `${clientName}.pid`),
+              statsSocket: haproxyStats(clientName).statsSocket,
+              certs,
+              workloads: specs,
+            }),
+          },
+        );
       }
-      const clientName = layer === "l7"
-        ? `${meshName}-client-sidecar`
-        : `${meshName}-client-node-proxy`;
-      const cfg = join(meshDir, `${clientName}.cfg`);
-      ctx.log.info(`Starting ${clientName} (HAProxy ${layer.toUpperCase()}, mTLS)`);
-      await start(
-        {
-          name: clientName,
-          component: "data-plane",
-          mesh: meshName,
-          workloads: specs.map((s) => s.name),
-          cmd: haproxy(cfg),
-          stats: haproxyStats(clientName).stats,
-        },
-        specs.map((s) => s.clientPort),
-        {
-          [cfg]: clientProxyConfig({
-            layer,
-            threads,
-            pidfile: join(meshDir, `${clientName}.pid`),
-            statsSocket: haproxyStats(clientName).statsSocket,
-            certs,
-            workloads: specs,
-          }),
-        },
-      );
       for (const s of specs) state.endpoints[s.name][meshName] = [s.clientPort];
     }
     await save();

