@@ -113,6 +113,34 @@ export interface ResourceRow extends RecordKey {
   memoryPeakMB: number;
   /** CPU-seconds per 1,000 operations of the record (NaN when it completed none). */
   cpuSecondsPer1k: number;
+  /**
+   * Context switches over the record's window, all of the component's threads (node:
+   * node-wide); NaN where they were not counted.
+   */
+  ctxSwitches: number;
+  /** `ctxSwitches` per operation of the same record (NaN when none, or not counted). */
+  ctxSwitchesPerOp: number;
+  /**
+   * Of them, the involuntary ones (the scheduler took the CPU) per operation; NaN where not
+   * split (the node's).
+   */
+  involuntaryCtxSwitchesPerOp: number;
+}
+
+/** One proxy's own counters over one run record's window (see `proxy_counters.ts`). */
+export interface ProxyRow extends RecordKey {
+  name: string;
+  software: string;
+  /** Operations the load generator completed in the record. */
+  operations: number;
+  /** The shared counters; NaN where the proxy does not count one. */
+  downstreamConnections: number;
+  downstreamRequests: number;
+  upstreamConnections: number;
+  upstreamRequests: number;
+  retries: number;
+  upstreamConnectFailures: number;
+  resets: number;
 }
 
 /** One overhead figure of a run's summary: mesh vs baseline, pooled over iterations. */
@@ -189,6 +217,8 @@ export interface Analysis {
   records: RecordRow[];
   rows: MetricRow[];
   resources: ResourceRow[];
+  /** One row per run record and proxy whose own counters were read. */
+  proxies: ProxyRow[];
   overheads: OverheadRow[];
   /** Files that could not be read (the rest is kept), per run. */
   problems: FileProblem[];
@@ -236,6 +266,7 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
   const records: RecordRow[] = [];
   const rows: MetricRow[] = [];
   const resources: ResourceRow[] = [];
+  const proxies: ProxyRow[] = [];
   for (const r of run.runs) {
     const key: RecordKey = {
       runId: run.runId,
@@ -282,6 +313,26 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
         cpuSeconds: x.cpuSeconds,
         memoryPeakMB: x.memoryPeakMB,
         cpuSecondsPer1k: ops > 0 ? (x.cpuSeconds / ops) * 1000 : NaN,
+        ctxSwitches: x.contextSwitches?.total ?? NaN,
+        ctxSwitchesPerOp: x.contextSwitches && ops > 0 ? x.contextSwitches.total / ops : NaN,
+        involuntaryCtxSwitchesPerOp: x.contextSwitches?.involuntary !== undefined && ops > 0
+          ? x.contextSwitches.involuntary / ops
+          : NaN,
+      });
+    }
+    for (const p of r.proxies ?? []) {
+      proxies.push({
+        ...key,
+        name: p.name,
+        software: p.software,
+        operations: ops,
+        downstreamConnections: p.downstreamConnections ?? NaN,
+        downstreamRequests: p.downstreamRequests ?? NaN,
+        upstreamConnections: p.upstreamConnections ?? NaN,
+        upstreamRequests: p.upstreamRequests ?? NaN,
+        retries: p.retries ?? NaN,
+        upstreamConnectFailures: p.upstreamConnectFailures ?? NaN,
+        resets: p.resets ?? NaN,
       });
     }
   }
@@ -339,7 +390,7 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       flags,
     };
   });
-  return { records, rows, resources, overheads };
+  return { records, rows, resources, proxies, overheads };
 }
 
 /** Rows of runs already loaded (pure): the building block of the loaders below. */
@@ -350,6 +401,7 @@ export function tidyRuns(runs: readonly LoadedRun[], why?: string): Analysis {
     records: [],
     rows: [],
     resources: [],
+    proxies: [],
     overheads: [],
     problems: runs.flatMap((r) => r.problems),
     histogram: (row) => hist.get(`${row.runId}|${row.seq}`) ?? emptyHistogram(),
@@ -359,6 +411,7 @@ export function tidyRuns(runs: readonly LoadedRun[], why?: string): Analysis {
     out.records.push(...t.records);
     out.rows.push(...t.rows);
     out.resources.push(...t.resources);
+    out.proxies.push(...t.proxies);
     out.overheads.push(...t.overheads);
   }
   if (out.rows.length === 0 && out.overheads.length === 0) {

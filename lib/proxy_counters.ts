@@ -68,7 +68,8 @@ const HAPROXY_COUNTERS = new Set([
 
 /**
  * Parses HAProxy's `show stat` CSV into `proxy/server/column` counters (server is
- * `FRONTEND`, `BACKEND` or a server's name). Throws when the header is missing.
+ * `FRONTEND`, `BACKEND` or a server's name), without `req_tot` of TCP-mode proxies.
+ * Throws when the header is missing.
  */
 export function parseHaproxyStat(csv: string): RawCounters {
   const lines = csv.split("\n").filter((l) => l.trim());
@@ -80,12 +81,16 @@ export function parseHaproxyStat(csv: string): RawCounters {
     );
   }
   const header = lines[0].slice(2).split(",");
+  const modeAt = header.indexOf("mode");
   const out: RawCounters = new Map();
   for (const line of lines.slice(1)) {
     const f = line.split(",");
     const [px, sv] = f;
+    // A TCP-mode proxy shows req_tot as 0: it has no requests to count, so none is read.
+    const tcp = modeAt >= 0 && f[modeAt] === "tcp";
     header.forEach((col, i) => {
       if (!HAPROXY_COUNTERS.has(col) || f[i] === undefined || f[i] === "") return;
+      if (tcp && col === "req_tot") return;
       const v = Number(f[i]);
       if (Number.isFinite(v)) out.set(`${px}/${sv}/${col}`, v);
     });
@@ -212,7 +217,7 @@ export function proxyWindow(
   switch (software) {
     case "haproxy": {
       put("downstreamConnections", fig(/\/FRONTEND\/conn_tot$/));
-      // HAProxy leaves req_tot empty in TCP mode: absent, not zero.
+      // No req_tot is read in TCP mode (see parseHaproxyStat): absent, not zero.
       put("downstreamRequests", fig(/\/FRONTEND\/req_tot$/));
       put("upstreamConnections", fig(/\/BACKEND\/connect$/));
       put("upstreamConnectionReuses", fig(/\/BACKEND\/reuse$/));

@@ -127,6 +127,51 @@ backend halfdead
   }
 });
 
+Deno.test("a real L4 HAProxy counts connections, one upstream per downstream, and no requests", async () => {
+  const haproxy = findBinary("haproxy");
+  assert(haproxy, "haproxy is installed");
+  const dir = await Deno.makeTempDir({ prefix: "meshbench-pc-" });
+  let nginx: TestNginx | undefined;
+  let proxy: { stop(): Promise<void> } | undefined;
+  try {
+    nginx = await startTestNginx();
+    const port = freePort();
+    const socket = join(dir, "stats.sock");
+    await Deno.writeTextFile(
+      join(dir, "haproxy.cfg"),
+      `global
+  stats socket ${socket} mode 600 level user
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+frontend l4
+  bind 127.0.0.1:${port}
+  default_backend app
+backend app
+  server s1 127.0.0.1:${nginx.port}
+`,
+    );
+    const endpoint = { software: "haproxy" as const, socket };
+    proxy = await daemon(
+      [haproxy, "-db", "-f", join(dir, "haproxy.cfg")],
+      dir,
+      "haproxy",
+      () => readProxyCounters(endpoint),
+    );
+    const w = await window(endpoint, () => send(`http://127.0.0.1:${port}/`, 25));
+    assertEquals(w.downstreamRequests, undefined, "a TCP proxy has no requests to count");
+    assertEquals(w.upstreamRequests, undefined);
+    assert(w.downstreamConnections! >= 1, JSON.stringify(w));
+    assertEquals(w.upstreamConnections, w.downstreamConnections, "one upstream per connection");
+  } finally {
+    await proxy?.stop();
+    await nginx?.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a real Envoy's admin counters count the benchmark's requests, not the admin reads, and its upstream connections", async () => {
   const envoy = [join(DEFAULT_BIN_DIR, "envoy"), findBinary("envoy")].find((p) =>
     p && Deno.statSync(p).isFile

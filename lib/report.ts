@@ -28,6 +28,7 @@ import {
   overheadVsPayloadPlot,
   overheadVsRatePlot,
   payloadSizes,
+  proxyCountersTable,
   rankMeshes,
   resourcePlot,
   resourceTable,
@@ -640,6 +641,18 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
         ),
       ],
     ));
+    sections.push(section(
+      "kernel",
+      "What the proxies and the kernel pay per request",
+      "Context switches of the application and the mesh per completed request (each run's " +
+        "own switches over its own requests; the load generator and the node apart), and " +
+        "each proxy's own request and connection counters: retries, resets and connection " +
+        "pooling show there.",
+      [
+        resourcePlot(s.groups, "ctxSwitchesPerOp", { baselineMesh }),
+        proxyCountersTable(s.groups),
+      ],
+    ));
   }
   sections.push(section(
     "runs",
@@ -667,10 +680,8 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
         ["overhead", "Overhead"],
         ...(s.connectionSweep?.overheads.length ? [["connections", "Connections"]] : []),
         ["throughput", "Throughput"],
-        [
-          "resources",
-          "Resources",
-        ],
+        ["resources", "Resources"],
+        ["kernel", "Per request"],
       ]
       : []),
     ["runs", "Runs"],

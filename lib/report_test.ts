@@ -244,3 +244,37 @@ Deno.test("readRunRecords keeps every valid record with its file and names each 
     assert.match(notes[1], new RegExp(`Invalid "${files[5]}": /spec/seq must be integer`));
   });
 });
+
+Deno.test("the per-request section charts context switches and tables the proxies' counters when recorded, and says when not", async () => {
+  await withRun(async (dir) => {
+    const run = await loadRun(dir);
+    // The synthetic run counted neither: the section says so, no zero bars.
+    const before = renderReport(run);
+    assert.match(before, /<section id="kernel">/);
+    assert.match(before, /context switches per request: no context switches recorded/);
+    assert.match(before, /The proxies&#39;? own counters: no proxy counters recorded/);
+    const s = structuredClone(run.summary!);
+    for (const g of s.groups) {
+      for (const r of g.resources) r.ctxSwitchesPerOp = r.component === "app" ? 2 : 3;
+      if (g.mesh !== "baseline") {
+        g.proxies = [{
+          name: `${g.mesh}-proxy`,
+          software: "envoy",
+          runs: g.iterations,
+          operations: 1000,
+          downstreamRequests: 1000,
+          upstreamRequests: 1040,
+          upstreamConnections: 8,
+          retries: 40,
+        }];
+      }
+    }
+    const html = renderReport({ ...run, summary: s });
+    const kernel = html.slice(html.indexOf('<section id="kernel">'));
+    assert.match(kernel, /Resources: context switches per request/);
+    assert.match(kernel, /<svg[^>]*class="plot-/);
+    assert.match(kernel, /istio-proxy \(envoy\)/);
+    // 8 upstream connections for 1,040 requests sent: 7.69 per 1,000.
+    assert.match(kernel, /7\.69/);
+  });
+});

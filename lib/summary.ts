@@ -26,11 +26,13 @@ import {
 } from "./stats.ts";
 import type {
   Component,
+  GroupProxy,
   GroupStats,
   Histogram,
   LoadResult,
   MeshRef,
   Overhead,
+  ProxyCounters,
   ResourceUse,
   RunRecord,
   RunSpec,
@@ -95,18 +97,21 @@ interface Kept {
   reason?: string;
   resources: ResourceUse[];
   load?: KeptLoad;
+  /** The proxies' shared counters, without each proxy's own-named ones (not summarised). */
+  proxies?: ProxyCounters[];
 }
 
 type Usable = Kept & { load: KeptLoad };
 
 function keep(r: RunRecord): Kept {
-  const { spec, mesh, status, reason, resources, load } = r;
+  const { spec, mesh, status, reason, resources, load, proxies } = r;
   return {
     spec,
     mesh,
     status,
     ...(reason !== undefined ? { reason } : {}),
     resources,
+    ...(proxies ? { proxies: proxies.map((p) => ({ ...p, counters: {} })) } : {}),
     ...(load
       ? {
         load: {
@@ -290,6 +295,7 @@ function groupStats(rs: Kept[], usable: Usable[], timing?: TimingPool): GroupSta
     },
     errors: usable.reduce((s, r) => s + r.load.errors, 0),
     operations: ops,
+    ...proxyTotals(usable),
     resources: [...byName.entries()].map(([name, e]) => ({
       component: e.component,
       name,
@@ -302,6 +308,40 @@ function groupStats(rs: Kept[], usable: Usable[], timing?: TimingPool): GroupSta
         : {}),
     })),
   };
+}
+
+/** The proxies' shared counters that {@linkcode GroupProxy} sums. */
+const PROXY_FIELDS = [
+  "downstreamConnections",
+  "downstreamRequests",
+  "upstreamConnections",
+  "upstreamConnectionReuses",
+  "upstreamRequests",
+  "retries",
+  "upstreamConnectFailures",
+  "resets",
+] as const;
+
+/**
+ * Each proxy's counters summed over the group's usable runs that read them, beside those
+ * runs' operations (the load generator's count); absent when no run read any.
+ */
+function proxyTotals(usable: readonly Usable[]): { proxies?: GroupProxy[] } {
+  const byName = new Map<string, GroupProxy>();
+  for (const r of usable) {
+    for (const p of r.proxies ?? []) {
+      let t = byName.get(p.name);
+      if (!t) {
+        byName.set(p.name, t = { name: p.name, software: p.software, runs: 0, operations: 0 });
+      }
+      t.runs++;
+      t.operations += r.load.operations;
+      for (const f of PROXY_FIELDS) {
+        if (p[f] !== undefined) t[f] = (t[f] ?? 0) + p[f]!;
+      }
+    }
+  }
+  return byName.size ? { proxies: [...byName.values()] } : {};
 }
 
 /** Per-iteration value of a metric, for the baseline noise check. */

@@ -397,6 +397,19 @@ export interface Overhead {
   generatorLimited?: boolean;
 }
 
+/**
+ * One proxy's counters pooled over a group's iterations: each shared counter summed over the
+ * runs that read it, and those runs' operations, so per-request figures divide like by like.
+ */
+export type GroupProxy =
+  & Omit<ProxyCounters, "counters">
+  & {
+    /** Usable runs of the group whose counters were read. */
+    runs: number;
+    /** Operations the load generator completed in those runs. */
+    operations: number;
+  };
+
 /** Pooled statistics of one (workload, mesh, load point) over its iterations. */
 export interface GroupStats {
   workload: string;
@@ -434,6 +447,8 @@ export interface GroupStats {
   achievedRate: { mean: number; min: number; max: number; cvPct: number };
   errors: number;
   operations: number;
+  /** The proxies' own counters, summed over iterations; absent where none was read. */
+  proxies?: GroupProxy[];
   /** Mean over iterations, per component class and per named component. */
   resources: Array<{
     component: Component;

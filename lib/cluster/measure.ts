@@ -12,10 +12,24 @@ import type { ResourceUse } from "../types.ts";
 import type { Kube } from "./kube.ts";
 import { MANAGED_SELECTOR } from "./manifests.ts";
 import type { ClusterMesh } from "./meshes.ts";
-import { listPodInfo, reduceSamples, type ResourceSample, sampledNamespaces } from "./metrics.ts";
+import {
+  componentOf,
+  listPodInfo,
+  reduceSamples,
+  type ResourceSample,
+  sampledNamespaces,
+} from "./metrics.ts";
 import { attachThrottling, type CfsCounters, scrapeCfs, throttlingBetween } from "./throttling.ts";
 import { attachCpu, cpuBetween, type CpuCounters, scrapeCpuCounters } from "./cpu_counters.ts";
 import { type ClusterState, writeState } from "./state.ts";
+import {
+  findContainerCgroups,
+  localCgroupRoot,
+  readContainerSwitches,
+  switchesBetween,
+  type SwitchReading,
+} from "./node_switches.ts";
+import type { ContextSwitches } from "../types.ts";
 
 /**
  * The kubelets' cumulative CPU counters of every node; undefined (said once, then not
@@ -76,6 +90,95 @@ export async function cfsCounters(
 export interface CountersBefore {
   cfs?: Map<string, CfsCounters>;
   cpu?: CpuCounters;
+  switches?: NodeSwitches;
+}
+
+/** Containers whose cgroups are on this machine, and their first reading. */
+export interface NodeSwitches {
+  /** `namespace/pod/container` -> cgroup directory. */
+  cgroups: Map<string, string>;
+  /** `namespace/pod` -> labels and node, for classifying. */
+  pods: Map<string, { labels: Record<string, string>; node: string }>;
+  reading: SwitchReading;
+}
+
+/**
+ * Finds the cgroups of the containers of `namespace` and of the mesh on this machine and
+ * reads their threads' switches; undefined (said once, not tried again in the run) when
+ * none is here: only a node meshbench runs on is read kubelet-side (the real test node).
+ */
+export async function switchesBefore(
+  kube: Kube,
+  ctx: StageContext,
+  state: ClusterState,
+  mesh: ClusterMesh,
+  namespace: string,
+): Promise<NodeSwitches | undefined> {
+  if (state.switchesNote) return undefined;
+  const root = localCgroupRoot();
+  const containers = new Map<string, { podUid: string; containerId: string }>();
+  const pods = new Map<string, { labels: Record<string, string>; node: string }>();
+  for (const n of sampledNamespaces(mesh, [namespace])) {
+    for (const p of (await kube.core.listNamespacedPod({ namespace: n })).items) {
+      const key = `${n}/${p.metadata?.name}`;
+      pods.set(key, { labels: p.metadata?.labels ?? {}, node: p.spec?.nodeName ?? "" });
+      for (const c of p.status?.containerStatuses ?? []) {
+        const id = c.containerID?.split("://")[1];
+        if (id && p.metadata?.uid) {
+          containers.set(`${key}/${c.name}`, { podUid: p.metadata.uid, containerId: id });
+        }
+      }
+    }
+  }
+  const cgroups = root ? findContainerCgroups(root, containers) : new Map<string, string>();
+  if (cgroups.size === 0) {
+    state.switchesNote = `Context switches are not recorded: none of the ${containers.size} ` +
+      `containers' cgroups is on this machine (they are read kubelet-side, from the node's ` +
+      `cgroups and /proc, only where meshbench runs on the node, as on the real test node)`;
+    await writeState(ctx.runDir, state);
+    ctx.log.warn(state.switchesNote);
+    return undefined;
+  }
+  return { cgroups, pods, reading: readContainerSwitches(cgroups) };
+}
+
+/**
+ * The switches of each component between `before` and now, classified like CPU, and the
+ * node-wide count for each node whose containers were read here (its kernel is this
+ * machine's). Keys are `component\0name`.
+ */
+export function switchesByComponent(
+  before: NodeSwitches,
+  after: SwitchReading,
+  mesh: ClusterMesh,
+  namespace: string,
+): Map<string, ContextSwitches> {
+  const out = new Map<string, ContextSwitches>();
+  for (const [key, s] of switchesBetween(before.reading, after)) {
+    const [ns, pod, container] = key.split("/");
+    const info = before.pods.get(`${ns}/${pod}`);
+    const where = componentOf(mesh, [namespace], ns, pod, info?.labels ?? {}, container);
+    if (!where) continue;
+    const id = `${where.component}\u0000${where.name}`;
+    const t = out.get(id) ??
+      { total: 0, voluntary: 0, involuntary: 0, tasks: 0, source: "task-status" as const };
+    t.voluntary! += s.voluntary;
+    t.involuntary! += s.involuntary;
+    t.total += s.voluntary + s.involuntary;
+    t.tasks! += s.tasks;
+    out.set(id, t);
+  }
+  const nodes = new Set(
+    [...before.cgroups.keys()].map((k) => before.pods.get(k.split("/").slice(0, 2).join("/"))?.node)
+      .filter((n): n is string => !!n),
+  );
+  for (const node of nodes) {
+    out.set(`node\u0000${node}`, {
+      total: after.nodeTotal - before.reading.nodeTotal,
+      source: "node-stat",
+    });
+  }
+  return out;
 }
 
 /** Reads the counters a run differences, before its load starts. */
@@ -88,7 +191,9 @@ export async function countersBefore(
 ): Promise<CountersBefore> {
   const cfs = await cfsCounters(kube, ctx, state, mesh, namespace);
   const cpu = await cpuCounters(kube, ctx, state);
-  return { cfs, cpu };
+  // Last, nearest the load: the threads' counters move with anything in between.
+  const switches = await switchesBefore(kube, ctx, state, mesh, namespace);
+  return { cfs, cpu, switches };
 }
 
 /**
@@ -108,6 +213,8 @@ export async function runResources(
   window: { start: string; end: string },
   before: CountersBefore,
 ): Promise<ResourceUse[]> {
+  // First, nearest the load's end.
+  const switchesAfter = before.switches && readContainerSwitches(before.switches.cgroups);
   let resources: ResourceUse[] = reduceSamples(samples, window);
   const cpuAfter = before.cpu && await cpuCounters(kube, ctx, state);
   if (before.cpu && cpuAfter) {
@@ -140,6 +247,13 @@ export async function runResources(
         );
       }
     }
+  }
+  if (before.switches && switchesAfter) {
+    const switches = switchesByComponent(before.switches, switchesAfter, mesh, namespace);
+    resources = resources.map((r) => {
+      const s = switches.get(`${r.component}\u0000${r.name}`);
+      return s ? { ...r, contextSwitches: s } : r;
+    });
   }
   return resources;
 }

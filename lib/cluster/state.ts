@@ -31,6 +31,11 @@ export interface ClusterState {
    * comes from metrics-server's window-averaged rate, marked `cpuSource` in each result).
    */
   cpuCountersNote?: string;
+  /**
+   * Why context switches are not recorded, once found (the pods' cgroups are not on this
+   * machine: only a node meshbench runs on, like the real test node, is read kubelet-side).
+   */
+  switchesNote?: string;
   /** Meshes whose install failed in this run, with the reason (not retried for each run). */
   failedMeshes?: Record<string, string>;
   /**
