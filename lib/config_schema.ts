@@ -350,7 +350,7 @@ export const CONFIG_SCHEMA = {
           default: 1,
           minimum: 1,
           maximum: 256,
-          description: "HAProxy threads per emulated proxy",
+          description: "Worker threads per emulated proxy (Envoy --concurrency, HAProxy nbthread)",
         },
         serverWorkers: {
           type: "integer",

@@ -204,7 +204,7 @@ export interface ProxyCounters {
 export interface MeshRef {
   name: string;
   kind: MeshKind;
-  /** True when this is a local stand-in (HAProxy/nginx) and not the real mesh. */
+  /** True when this is a stand-in (Envoy or HAProxy configured by meshbench) and not the real mesh. */
   emulated: boolean;
   version: string;
   /** Free-form settings that change the answer (mTLS, proxy threads, ...). */

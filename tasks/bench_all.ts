@@ -11,7 +11,7 @@ const SPEC: TaskSpec = {
   name: "bench:all",
   description: `Measures mesh overhead end to end: added latency (p50/p95/p99/max), lost throughput
 and proxy CPU/memory versus the no-mesh baseline, each with a 95 % confidence interval.
-On the local target (default) the meshes are EMULATIONS with HAProxy, not Istio/Linkerd/Cilium.
+On the local target (default) the meshes are EMULATIONS (Envoy sidecars, HAProxy node proxies), not Istio/Linkerd/Cilium.
 Always a new run directory under --out.`,
   config: "all",
   flags: { quiet: FLAGS.quiet },

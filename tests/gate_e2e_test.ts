@@ -1,7 +1,7 @@
 /**
- * End to end on the local target with real nginx, HAProxy and vegeta: `compare --gate`
+ * End to end on the local target with real nginx, Envoy and vegeta: `compare --gate`
  * fails (exit 1) on a run whose emulated sidecars hold every request 20 ms longer
- * (`local.proxyDelayMs`, a real delay in HAProxy) and passes (exit 0) on two runs of the
+ * (`local.proxyDelayMs`, a real delay in Envoy's fault filter) and passes (exit 0) on two runs of the
  * same configuration. The three runs go at the same time, on separate ports, so a change
  * of the machine's load reaches all three alike (what interleaving does within a run);
  * 5 iterations a side, the fewest at which the rank tests can reach p <= 0.01.
