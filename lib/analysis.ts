@@ -50,6 +50,7 @@ import type {
   MeshKind,
   RunRecord,
   RunStatus,
+  Sweep,
   TargetName,
   TimingMode,
 } from "./types.ts";
@@ -73,6 +74,11 @@ export interface RecordKey {
   /** Requested rate per second; null for max-throughput and batch. */
   rate: number | null;
   connections: number;
+  /**
+   * The series beyond the standard points: `connections` (the connection sweep), `knee` (a
+   * step of the knee ramp); null for a standard point. Per-rate views keep null only.
+   */
+  sweep: Sweep | null;
   iteration: number;
   tool: string;
   /** How latency was timed (null when the run produced no load result). */
@@ -282,6 +288,7 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       mode: r.spec.point.mode,
       rate: r.spec.point.rate,
       connections: r.spec.point.connections,
+      sweep: r.spec.point.sweep ?? null,
       iteration: r.spec.iteration,
       tool: r.spec.point.tool,
       timing: r.load?.timing ?? null,
@@ -601,6 +608,7 @@ const KEY_COLUMNS: (keyof RecordKey)[] = [
   "mode",
   "rate",
   "connections",
+  "sweep",
   "iteration",
   "tool",
   "timing",

@@ -34,7 +34,10 @@ const NAMES = [
 
 /** Figure builders of lib/plots.ts, lib/report.ts and lib/compare.ts that draw charts. */
 const CHART_BUILDERS =
-  /\b(latencyPercentilePlot|latencyDistributionPlot|latencyVsRatePlot|overheadPlot|overheadVsRatePlot|overheadFigures|throughputPlot|resourcePlot|comparisonPlot|comparisonFigures)\(/;
+  /\b(latencyPercentilePlot|latencyDistributionPlot|latencyVsRatePlot|overheadPlot|overheadVsRatePlot|overheadFigures|throughputPlot|resourcePlot|comparisonPlot|comparisonFigures|kneePlot|overheadVsConnectionsPlot)\(/;
+
+/** What the committed fixture runs do not have: these cells show a notice there. */
+const NOT_IN_FIXTURES = /(^|>)\s*No (knees|connection-sweep overheads) to show\./;
 
 /** Statistics each notebook computes in its own cells, on the rows. */
 const VISIBLE_STATISTICS: Record<string, string[]> = {
@@ -187,7 +190,9 @@ Deno.test("every notebook runs against the committed fixture runs without a cell
         if (c.charts > 0) {
           assert.match(c.input, /Plot\.plot\(\{/, `${name}: chart without its spec`);
         }
-        if (c.input.includes("Plot.plot({")) {
+        // The committed runs have no knee ramp and no connection sweep: those cells say so,
+        // and the synthetic run below checks that they draw.
+        if (c.input.includes("Plot.plot({") && !NOT_IN_FIXTURES.test(c.output)) {
           assert.ok(c.charts >= 1, `${name}: no chart from\n${c.input.slice(0, 300)}\n${c.output}`);
         }
       }
@@ -380,6 +385,36 @@ Deno.test("outputs the kernel sent after reporting idle are not lost silently: e
     );
     assert.equal(calls.length, 3, "three executions, no page rendered from a short notebook");
     assert.equal(retries.length, 2);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the knee per mesh and the overhead against connections are charts in the notebooks", async () => {
+  await ensureDenoKernel();
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_nb_knee_" });
+  try {
+    const dir = await writeSyntheticRun(tmp, {
+      samples: 300,
+      rates: [200],
+      sweepConnections: [1, 16, 64],
+      kneeRates: [500, 1000, 2000, 4000, 8000],
+    });
+    const nbs = await listNotebooks();
+    const results = await executeNotebooks(dir, {
+      notebooks: nbs.filter((nb) => /0[13]_/.test(basename(nb))),
+      outDir: join(tmp, "html"),
+    });
+    assert.equal(results.length, 2);
+    const [overview, overhead] = await Promise.all(results.map((r) => Deno.readTextFile(r.html)));
+    const kneeCell = executedCells(overview).find((c) => c.input.includes("kneeTable(run!)"));
+    assert.ok((kneeCell?.charts ?? 0) >= 1, "the knee chart");
+    assert.match(text(kneeCell!.output), /Knee per mesh.*where each iteration stopped/);
+    const sweepCell = executedCells(overhead).find((c) => c.input.includes("connectionSweepTable"));
+    assert.ok((sweepCell?.charts ?? 0) >= 1, "the overhead-vs-connections chart");
+    assert.match(text(sweepCell!.output), /Connection sweep: latency overhead by connections/);
+    // The per-rate views keep the standard point only: one load point, 200/s.
+    assert.match(text(overhead), /Recomputed here vs summary\.json/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
