@@ -421,6 +421,16 @@ export function recordMetricUnit(name: RecordMetricName): RecordMetricSpec["unit
   return RECORD_BY_NAME.get(name)!.unit;
 }
 
+/**
+ * The overhead latency metric of percentile `percentile` (100: the maximum), for code that
+ * needs one by its meaning (the connection sweep's p50 and p99) without naming it again.
+ */
+export function latencyMetric(percentile: number): MetricName {
+  const m = METRICS.find((m) => m.source.kind === "latency" && m.source.percentile === percentile);
+  if (!m) throw new Error(`No overhead latency metric at percentile ${percentile}`);
+  return m.name;
+}
+
 /** Position of a metric in display order; unknown names sort last. */
 export function metricRank(name: string): number {
   const i = METRIC_NAMES.indexOf(name as MetricName);

@@ -53,7 +53,13 @@ import {
   payloadLabel,
   rateLabel,
 } from "./format.ts";
-import { headlineMetric, METRIC_FAMILIES, metricsOf, overheadLabel } from "./metric_vocabulary.ts";
+import {
+  headlineMetric,
+  latencyMetric,
+  METRIC_FAMILIES,
+  metricsOf,
+  overheadLabel,
+} from "./metric_vocabulary.ts";
 import { writeTextAtomic } from "./run_dir.ts";
 import type { Manifest, Overhead, RunRow, RunSpec } from "./types.ts";
 import { kneeCriteriaText, kneeText } from "./knee.ts";
@@ -144,8 +150,8 @@ export function connectionSweepTable(overheads: readonly Overhead[]): Figure {
       workload,
       mesh,
       connections: Number(c),
-      p50: of("latency_p50_ms"),
-      p99: of("latency_p99_ms"),
+      p50: of(latencyMetric(50)),
+      p99: of(latencyMetric(99)),
     };
   }).sort((a, b) =>
     a.workload.localeCompare(b.workload) || a.mesh.localeCompare(b.mesh) ||
@@ -614,7 +620,7 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
           ...[...new Set(sweep.map((o) => o.workload))].map((w) =>
             overheadVsConnectionsPlot(sweep, w, {
               baselineMesh,
-              metrics: ["latency_p50_ms", "latency_p99_ms"],
+              metrics: [latencyMetric(50), latencyMetric(99)],
             })
           ),
           connectionSweepTable(sweep),

@@ -3,7 +3,12 @@
  *
  * @module
  */
-import { type MetricName, metricSpec, oneScreenMetrics } from "./metric_vocabulary.ts";
+import {
+  latencyMetric,
+  type MetricName,
+  metricSpec,
+  oneScreenMetrics,
+} from "./metric_vocabulary.ts";
 import type { Overhead, Summary } from "./types.ts";
 import { kneeCriteriaText, kneeText } from "./knee.ts";
 import { payloadLabel } from "./format.ts";
@@ -114,7 +119,7 @@ function kneeLines(s: Summary): string[] {
 
 /** The connection sweep: p99 overhead per mesh at each connection count. */
 function sweepLines(s: Summary): string[] {
-  const os = (s.connectionSweep?.overheads ?? []).filter((o) => o.metric === "latency_p99_ms");
+  const os = (s.connectionSweep?.overheads ?? []).filter((o) => o.metric === latencyMetric(99));
   if (!os.length) return [];
   const out = [`connection sweep at ${os[0].rate} req/s, p99 overhead by connections:`];
   for (const key of [...new Set(os.map((o) => `${o.workload}|${o.mesh}`))]) {

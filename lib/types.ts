@@ -8,7 +8,6 @@
  */
 import type { Component, LoadMode, MetricAlert, MetricName } from "./metric_vocabulary.ts";
 import type { BenchConfig } from "./config_schema.ts";
-import type { Knee } from "./knee.ts";
 
 /** Load modes, resource components and metric names are declared with the metrics. */
 export type { Component, LoadMode, MetricName };
@@ -463,6 +462,45 @@ export interface GroupStats {
      */
     ctxSwitchesPerOp?: number;
   }>;
+}
+
+/** One iteration of one mesh's ramp. */
+export interface KneeIteration {
+  iteration: number;
+  /** Highest step of the unbroken run of held steps from the bottom; 0: the first broke. */
+  kneeRate: number;
+  /** The step that broke the ramp, and why; null when every step held (the knee is above). */
+  brokeAt: number | null;
+  reasons: string[];
+  /** Steps measured in this iteration. */
+  steps: number;
+}
+
+/** The knee of one (workload, mesh), as `summary.json` holds it. */
+export interface Knee {
+  workload: string;
+  mesh: string;
+  emulated: boolean;
+  tool: string;
+  connections: number;
+  durationS: number;
+  /** The ramp's steps, increasing. */
+  rates: number[];
+  p99TargetMs: number;
+  maxSendLagPct: number;
+  /** Median over iterations of the per-iteration knees (0: below the first step). */
+  kneeRate: number;
+  /** Min and max of the per-iteration knees. */
+  interval: [number, number];
+  intervalMethod: "range-of-iterations";
+  /** True when the median iteration held every step: the knee is at or above the top. */
+  aboveRamp: boolean;
+  iterations: KneeIteration[];
+  /**
+   * The same mesh's closed-loop max throughput (mean over iterations, ops/s, with its range),
+   * for the capacity planner to read beside the knee; null when the run had none.
+   */
+  maxThroughput: { mean: number; min: number; max: number } | null;
 }
 
 /** `summary.json`: everything the report and notebooks need, derived from `runs/`. */

@@ -44,6 +44,7 @@ export const LAYERS: Layer[] = [
       "lib/log.ts",
       "lib/plan.ts",
       "lib/provenance.ts",
+      "lib/proxy_counters.ts",
     ],
     may: [],
   },
@@ -54,6 +55,7 @@ export const LAYERS: Layer[] = [
     name: "analysis",
     paths: [
       "lib/summary.ts",
+      "lib/knee.ts",
       "lib/summary_text.ts",
       "lib/load_results.ts",
       "lib/compare.ts",
