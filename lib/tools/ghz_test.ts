@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { realRunner } from "../command.ts";
 import { findBinary } from "../binaries.ts";
 import { HistogramRecorder, mean, percentile, summarize } from "../histogram.ts";
@@ -41,44 +41,44 @@ function ghzPercentile(text: string, pct: number): number {
 Deno.test("parseGhzJson reads a fixed-rate run: counts, rate, exact histogram from details", () => {
   const text = read("ghz_fixed_rate.json");
   const r = parseGhzJson(text, fixed(200, 2));
-  assert.equal(r.tool, "ghz");
-  assert.equal(r.toolVersion, GHZ_VERSION);
-  assert.equal(r.timing, "actual-send");
-  assert.equal(r.requestedRate, 200);
-  assert.equal(r.operations, 400);
-  assert.equal(r.errors, 0);
-  assert.deepEqual(r.errorKinds, {});
-  assert.equal(r.latency.total, 400);
-  assert.ok(Math.abs(r.durationS - 2.000812142) < 1e-9);
-  assert.ok(Math.abs(r.achievedRate - 199.9188) < 0.01, `achieved ${r.achievedRate}`);
-  assert.equal(r.extra?.histogramSource, "details");
-  assert.equal(r.latency.min, 170); // ghz "fastest": 170344 ns
-  assert.equal(r.latency.max, 3484); // ghz "slowest": 3483604 ns
+  assertEquals(r.tool, "ghz");
+  assertEquals(r.toolVersion, GHZ_VERSION);
+  assertEquals(r.timing, "actual-send");
+  assertEquals(r.requestedRate, 200);
+  assertEquals(r.operations, 400);
+  assertEquals(r.errors, 0);
+  assertEquals(r.errorKinds, {});
+  assertEquals(r.latency.total, 400);
+  assert(Math.abs(r.durationS - 2.000812142) < 1e-9);
+  assert(Math.abs(r.achievedRate - 199.9188) < 0.01, `achieved ${r.achievedRate}`);
+  assertEquals(r.extra?.histogramSource, "details");
+  assertEquals(r.latency.min, 170); // ghz "fastest": 170344 ns
+  assertEquals(r.latency.max, 3484); // ghz "slowest": 3483604 ns
   // Same calls, so our percentiles agree with ghz's to within a bucket and a rank.
   for (const p of [50, 90, 99]) {
     const ours = percentile(r.latency, p);
     const theirs = ghzPercentile(text, p);
-    assert.ok(Math.abs(ours - theirs) / theirs < 0.02, `p${p}: ours ${ours} us, ghz ${theirs} us`);
+    assert(Math.abs(ours - theirs) / theirs < 0.02, `p${p}: ours ${ours} us, ghz ${theirs} us`);
   }
 });
 
 Deno.test("parseGhzJson counts non-OK gRPC codes as errors, by code, with the messages", () => {
   const r = parseGhzJson(read("ghz_status_errors.json"), fixed(100, 2));
-  assert.equal(r.operations, 200);
-  assert.equal(r.errors, 80);
-  assert.deepEqual(r.errorKinds, { Unavailable: 40, ResourceExhausted: 40 });
-  assert.equal(r.latency.total, 120, "histogram holds OK calls only");
+  assertEquals(r.operations, 200);
+  assertEquals(r.errors, 80);
+  assertEquals(r.errorKinds, { Unavailable: 40, ResourceExhausted: 40 });
+  assertEquals(r.latency.total, 120, "histogram holds OK calls only");
   const messages = r.extra?.errorMessages as Record<string, number>;
-  assert.equal(messages["rpc error: code = Unavailable desc = injected by meshbench"], 40);
+  assertEquals(messages["rpc error: code = Unavailable desc = injected by meshbench"], 40);
 });
 
 Deno.test("parseGhzJson counts connection failures when the server dies mid-run", () => {
   const r = parseGhzJson(read("ghz_server_killed.json"), fixed(200, 2, 1));
-  assert.equal(r.operations, 399);
-  assert.equal(r.errorKinds.Unavailable, 201);
-  assert.equal(r.errors, 201);
-  assert.equal(r.latency.total, 198);
-  assert.equal(r.extra?.cancelledAtStop, 0, "refused connections are real errors");
+  assertEquals(r.operations, 399);
+  assertEquals(r.errorKinds.Unavailable, 201);
+  assertEquals(r.errors, 201);
+  assertEquals(r.latency.total, 198);
+  assertEquals(r.extra?.cancelledAtStop, 0, "refused connections are real errors");
 });
 
 Deno.test("parseGhzJson sets aside calls cut off by ghz's own stop at -z, and counts them", () => {
@@ -90,13 +90,13 @@ Deno.test("parseGhzJson sets aside calls cut off by ghz's own stop at -z, and co
     durationS: 1,
   };
   const r = parseGhzJson(read("ghz_max_throughput.json"), point);
-  assert.equal(r.timing, "closed-loop");
-  assert.equal(r.requestedRate, null);
-  assert.equal(r.extra?.cancelledAtStop, 6);
-  assert.equal(r.errors, 0);
-  assert.equal(r.operations, 12669);
-  assert.equal(r.latency.total, 12669);
-  assert.ok(r.achievedRate > 12000 && r.achievedRate < 13000, `achieved ${r.achievedRate}`);
+  assertEquals(r.timing, "closed-loop");
+  assertEquals(r.requestedRate, null);
+  assertEquals(r.extra?.cancelledAtStop, 6);
+  assertEquals(r.errors, 0);
+  assertEquals(r.operations, 12669);
+  assertEquals(r.latency.total, 12669);
+  assert(r.achievedRate > 12000 && r.achievedRate < 13000, `achieved ${r.achievedRate}`);
 });
 
 Deno.test("parseGhzJson: both kinds of stop artefact, from a run through an L4 proxy", () => {
@@ -107,9 +107,9 @@ Deno.test("parseGhzJson: both kinds of stop artefact, from a run through an L4 p
     connections: 2,
     durationS: 3,
   });
-  assert.equal(r.extra?.cancelledAtStop, 3, "2 Unavailable + 1 Canceled at the deadline");
-  assert.equal(r.errors, 0);
-  assert.equal(r.operations, 8666);
+  assertEquals(r.extra?.cancelledAtStop, 3, "2 Unavailable + 1 Canceled at the deadline");
+  assertEquals(r.errors, 0);
+  assertEquals(r.operations, 8666);
 });
 
 Deno.test("parseGhzJson without details builds the histogram from ghz's percentile spectrum", () => {
@@ -117,30 +117,30 @@ Deno.test("parseGhzJson without details builds the histogram from ghz's percenti
   const doc = JSON.parse(text);
   delete doc.details;
   const r = parseGhzJson(JSON.stringify(doc), fixed(200, 2));
-  assert.equal(r.extra?.histogramSource, "latencyDistribution");
-  assert.equal(r.latency.total, 400);
-  assert.equal(r.latency.max, 3484, "max stays ghz's slowest");
+  assertEquals(r.extra?.histogramSource, "latencyDistribution");
+  assertEquals(r.latency.total, 400);
+  assertEquals(r.latency.max, 3484, "max stays ghz's slowest");
   const p50 = percentile(r.latency, 50);
-  assert.ok(Math.abs(p50 - ghzPercentile(text, 50)) / p50 < 0.002, `p50 ${p50}`);
+  assert(Math.abs(p50 - ghzPercentile(text, 50)) / p50 < 0.002, `p50 ${p50}`);
   const p90 = percentile(r.latency, 90);
-  assert.ok(Math.abs(p90 - ghzPercentile(text, 90)) / p90 < 0.002, `p90 ${p90}`);
+  assert(Math.abs(p90 - ghzPercentile(text, 90)) / p90 < 0.002, `p90 ${p90}`);
 
   const errs = JSON.parse(read("ghz_status_errors.json"));
   delete errs.details;
   const e = parseGhzJson(JSON.stringify(errs), fixed(100, 2));
-  assert.deepEqual(e.errorKinds, { Unavailable: 40, ResourceExhausted: 40 });
-  assert.equal(e.latency.total, 120);
+  assertEquals(e.errorKinds, { Unavailable: 40, ResourceExhausted: 40 });
+  assertEquals(e.latency.total, 120);
 });
 
 Deno.test("parseGhzJson refuses what ghz does not write, naming the field and value", () => {
-  assert.throws(() => parseGhzJson("Error: bad proto", fixed(1, 1)), /Cannot parse ghz JSON/);
-  assert.throws(
+  throws(() => parseGhzJson("Error: bad proto", fixed(1, 1)), /Cannot parse ghz JSON/);
+  throws(
     () => parseGhzJson(JSON.stringify({ count: "12", total: 1 }), fixed(1, 1)),
     /"count" should be a number, got "12"/,
   );
   const doc = JSON.parse(read("ghz_fixed_rate.json"));
   doc.details = doc.details.slice(1);
-  assert.throws(
+  throws(
     () => parseGhzJson(JSON.stringify(doc), fixed(200, 2)),
     /"details" should list all 400 calls/,
   );
@@ -155,26 +155,26 @@ Deno.test("ghzCommand: fixed rate uses --rps with -n, max throughput uses -z", (
     binary: "ghz",
   };
   const f = ghzCommand(fixed(250, 4, 3), opts);
-  assert.deepEqual(f.slice(f.indexOf("--rps"), f.indexOf("--rps") + 4), [
+  assertEquals(f.slice(f.indexOf("--rps"), f.indexOf("--rps") + 4), [
     "--rps",
     "250",
     "-n",
     "1000",
   ]);
-  assert.equal(f[f.indexOf("--connections") + 1], "3");
-  assert.equal(f[f.indexOf("-c") + 1], "12");
-  assert.equal(f.at(-1), "127.0.0.1:9000");
-  assert.ok(!f.includes("-z"));
+  assertEquals(f[f.indexOf("--connections") + 1], "3");
+  assertEquals(f[f.indexOf("-c") + 1], "12");
+  assertEquals(f.at(-1), "127.0.0.1:9000");
+  assert(!f.includes("-z"));
   const m = ghzCommand(
     { mode: "max-throughput", tool: "ghz", rate: null, connections: 2, durationS: 3 },
     opts,
   );
-  assert.equal(m[m.indexOf("-z") + 1], "3s");
-  assert.ok(!m.includes("--rps"));
+  assertEquals(m[m.indexOf("-z") + 1], "3s");
+  assert(!m.includes("--rps"));
   const split = ghzCommand(fixed(67, 1.5, 1), { ...opts, requests: 100 });
-  assert.equal(split[split.indexOf("-n") + 1], "100");
-  assert.throws(() => ghzCommand(fixed(0, 1), opts), /positive "rate", got 0/);
-  assert.throws(
+  assertEquals(split[split.indexOf("-n") + 1], "100");
+  throws(() => ghzCommand(fixed(0, 1), opts), /positive "rate", got 0/);
+  throws(
     () => ghzCommand(fixed(10, 1, 4), { ...opts, concurrency: 2 }),
     /"concurrency" \(2\) must be at least "connections" \(4\)/,
   );
@@ -198,10 +198,10 @@ Deno.test({
         binary: ghzBinary(),
       };
       const f = await runGhz(realRunner, fixed(100, 1), base);
-      assert.equal(f.result.operations, 100);
-      assert.equal(f.result.errors, 0);
-      assert.equal(f.result.latency.total, 100);
-      assert.ok(f.result.achievedRate > 90, `achieved ${f.result.achievedRate}`);
+      assertEquals(f.result.operations, 100);
+      assertEquals(f.result.errors, 0);
+      assertEquals(f.result.latency.total, 100);
+      assert(f.result.achievedRate > 90, `achieved ${f.result.achievedRate}`);
       // Send lag from ghz's own per-call start times (ns), recomputed here: the k-th start
       // against the k-th tick of a schedule floor(1e9 / 100) ns apart that no call precedes.
       const calls = (JSON.parse(f.raw).details as Array<{ timestamp: string; latency: number }>)
@@ -220,12 +220,12 @@ Deno.test({
         response.record((lagNs + calls[k].latency) / 1000);
       }
       const timing = sendTimingOf(f.result)!;
-      assert.deepEqual(timing.sendLag, lag.toHistogram());
-      assert.equal(timing.sendLag.min, 0, "the schedule starts at the least late call");
+      assertEquals(timing.sendLag, lag.toHistogram());
+      assertEquals(timing.sendLag.min, 0, "the schedule starts at the least late call");
       // ghz times from the actual start: its latency is the service time.
-      assert.deepEqual(timing.serviceTime, f.result.latency);
+      assertEquals(timing.serviceTime, f.result.latency);
       // And its response time, from the intended send: send lag + ghz's latency, call by call.
-      assert.deepEqual(f.result.extra?.responseTime, response.toHistogram());
+      assertEquals(f.result.extra?.responseTime, response.toHistogram());
       const m = await runGhz(realRunner, {
         mode: "max-throughput",
         tool: "ghz",
@@ -233,9 +233,9 @@ Deno.test({
         connections: 1,
         durationS: 1,
       }, base);
-      assert.equal(m.result.errors, 0);
-      assert.ok(m.result.achievedRate > 500, `max throughput ${m.result.achievedRate}`);
-      assert.equal(m.result.extra?.sendLag, undefined, "max throughput has no schedule");
+      assertEquals(m.result.errors, 0);
+      assert(m.result.achievedRate > 500, `max throughput ${m.result.achievedRate}`);
+      assertEquals(m.result.extra?.sendLag, undefined, "max throughput has no schedule");
     } finally {
       await server.stop();
     }
@@ -245,13 +245,13 @@ Deno.test({
 Deno.test("parseGhzJson: the achieved rate counts OK calls only (200 refused calls are 0/s)", () => {
   const text = read("ghz_connection_refused.json");
   const r = parseGhzJson(text, fixed(100, 2));
-  assert.equal(JSON.parse(text).rps > 99, true, "ghz's own rps counts the failed calls");
-  assert.deepEqual(r.errorKinds, { Unavailable: 200 });
-  assert.equal(r.operations, 200);
-  assert.equal(r.achievedRate, 0);
-  assert.ok(Math.abs((r.extra?.attemptRate as number) - JSON.parse(text).rps) < 1e-6);
+  assertEquals(JSON.parse(text).rps > 99, true, "ghz's own rps counts the failed calls");
+  assertEquals(r.errorKinds, { Unavailable: 200 });
+  assertEquals(r.operations, 200);
+  assertEquals(r.achievedRate, 0);
+  assert(Math.abs((r.extra?.attemptRate as number) - JSON.parse(text).rps) < 1e-6);
   const mixed = parseGhzJson(read("ghz_status_errors.json"), fixed(100, 2));
-  assert.ok(Math.abs(mixed.achievedRate * mixed.durationS - 120) < 1e-9, "120 OK of 200");
+  assert(Math.abs(mixed.achievedRate * mixed.durationS - 120) < 1e-9, "120 OK of 200");
 });
 
 Deno.test("parseGhzJson without details: p99.9 is bounded by ghz's histogram, the mean is ghz's average", () => {
@@ -267,26 +267,26 @@ Deno.test("parseGhzJson without details: p99.9 is bounded by ghz's histogram, th
     const doc = JSON.parse(text);
     delete doc.details;
     const approx = parseGhzJson(JSON.stringify(doc), point);
-    assert.equal(approx.latency.total, exact.latency.total, file);
+    assertEquals(approx.latency.total, exact.latency.total, file);
     // ghz's exact average (ns) of the OK calls, as the per-call details give it.
-    assert.ok(Math.abs(summarize(approx.latency).meanMs - doc.average / 1e6) < 0.0015, file);
-    assert.ok(Math.abs(mean(exact.latency) - mean(approx.latency)) < 1, file);
+    assert(Math.abs(summarize(approx.latency).meanMs - doc.average / 1e6) < 0.0015, file);
+    assert(Math.abs(mean(exact.latency) - mean(approx.latency)) < 1, file);
     // p99.9: at or above the exact value, by at most one of ghz's histogram buckets.
     const e999 = percentile(exact.latency, 99.9);
     const a999 = percentile(approx.latency, 99.9);
     const bucketUs = (doc.slowest - doc.fastest) / 10 / 1000;
-    assert.ok(a999 >= e999 - 1 && a999 <= e999 + bucketUs + 2, `${file}: ${a999} vs exact ${e999}`);
+    assert(a999 >= e999 - 1 && a999 <= e999 + bucketUs + 2, `${file}: ${a999} vs exact ${e999}`);
     for (const p of [50, 90, 99]) {
       const ghzUs = ghzPercentile(text, p);
       const ours = percentile(approx.latency, p);
-      assert.ok(Math.abs(ours - ghzUs) / ghzUs < 0.002, `${file} p${p}: ${ours} vs ${ghzUs}`);
+      assert(Math.abs(ours - ghzUs) / ghzUs < 0.002, `${file} p${p}: ${ours} vs ${ghzUs}`);
     }
   }
 });
 
 Deno.test("timestampNs keeps ghz's nanoseconds that Date.parse drops", () => {
-  assert.equal(timestampNs("2026-11-26T01:08:01.682532831Z"), 1795655281682532831n);
-  assert.equal(timestampNs("2026-11-26T01:08:01.6852632Z"), 1795655281685263200n);
-  assert.equal(timestampNs("2026-11-26T01:08:01Z"), 1795655281000000000n);
-  assert.equal(timestampNs("yesterday"), null);
+  assertEquals(timestampNs("2026-11-26T01:08:01.682532831Z"), 1795655281682532831n);
+  assertEquals(timestampNs("2026-11-26T01:08:01.6852632Z"), 1795655281685263200n);
+  assertEquals(timestampNs("2026-11-26T01:08:01Z"), 1795655281000000000n);
+  assertEquals(timestampNs("yesterday"), null);
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "node:assert/strict";
 import { realRunner } from "../command.ts";
 import { percentile, summarize } from "../histogram.ts";
 import type { LoadPoint } from "../types.ts";
@@ -34,7 +34,7 @@ const point = (connections: number): LoadPoint => ({
 Deno.test("parseRedisBenchmarkCsv reads every test of a real run, per command", () => {
   const r = parseRedisBenchmarkCsv(read("redis_benchmark_all.csv"), opts(20000, 10));
   const per = r.extra?.perCommand as RedisCommandStats[];
-  assert.deepEqual(per.map((c) => c.test), [
+  assertEquals(per.map((c) => c.test), [
     "PING_INLINE",
     "PING_MBULK",
     "SET",
@@ -46,7 +46,7 @@ Deno.test("parseRedisBenchmarkCsv reads every test of a real run, per command", 
     "LRANGE_100 (first 100 elements)",
   ]);
   const set = per[2];
-  assert.deepEqual(set, {
+  assertEquals(set, {
     test: "SET",
     requests: 20000,
     rps: 150375.94,
@@ -57,75 +57,75 @@ Deno.test("parseRedisBenchmarkCsv reads every test of a real run, per command", 
     p99Ms: 0.095,
     maxMs: 0.191,
   });
-  assert.equal(r.operations, 9 * 20000);
-  assert.equal(r.errors, 0);
-  assert.equal(r.timing, "closed-loop");
-  assert.equal(r.requestedRate, null);
-  assert.equal(r.latency.total, 180000);
+  assertEquals(r.operations, 9 * 20000);
+  assertEquals(r.errors, 0);
+  assertEquals(r.timing, "closed-loop");
+  assertEquals(r.requestedRate, null);
+  assertEquals(r.latency.total, 180000);
   // Duration is the sum of the tests' n / rps; the rate is operations over it.
   const expectS = per.reduce((s, c) => s + 20000 / c.rps, 0);
-  assert.ok(Math.abs(r.durationS - expectS) < 1e-12);
-  assert.ok(r.achievedRate > 76628 && r.achievedRate < 161291, `rate ${r.achievedRate}`);
-  assert.equal(r.latency.max, 4279, "max is the slowest test's max");
-  assert.equal(r.latency.min, 8);
+  assert(Math.abs(r.durationS - expectS) < 1e-12);
+  assert(r.achievedRate > 76628 && r.achievedRate < 161291, `rate ${r.achievedRate}`);
+  assertEquals(r.latency.max, 4279, "max is the slowest test's max");
+  assertEquals(r.latency.min, 8);
 });
 
 Deno.test("commandHistogram reads back the printed p50, p95, p99, min and max", () => {
   const [, , set] = parseRedisBenchmarkCsv(read("redis_benchmark_all.csv"), opts(20000, 10))
     .extra?.perCommand as RedisCommandStats[];
   const h = commandHistogram(set);
-  assert.equal(h.total, 20000);
-  assert.equal(percentile(h, 50), 47);
-  assert.equal(percentile(h, 95), 63);
-  assert.equal(percentile(h, 99), 95);
-  assert.equal(h.min, 8);
-  assert.equal(h.max, 191);
+  assertEquals(h.total, 20000);
+  assertEquals(percentile(h, 50), 47);
+  assertEquals(percentile(h, 95), 63);
+  assertEquals(percentile(h, 99), 95);
+  assertEquals(h.min, 8);
+  assertEquals(h.max, 191);
   // In between, the next printed percentile above: an upper bound.
-  assert.equal(percentile(h, 90), 63);
+  assertEquals(percentile(h, 90), 63);
 });
 
 Deno.test("combineRedisResults pools two concurrent clients: rates add, histograms merge", () => {
   const a = parseRedisBenchmarkCsv(read("redis_benchmark_client1.csv"), opts(10000, 8));
   const b = parseRedisBenchmarkCsv(read("redis_benchmark_client2.csv"), opts(10000, 8));
   const c = combineRedisResults([a, b]);
-  assert.equal(c.operations, 80000);
-  assert.equal(c.connections, 16);
-  assert.ok(Math.abs(c.achievedRate - (a.achievedRate + b.achievedRate)) < 1e-9);
-  assert.equal(c.latency.total, 80000);
-  assert.equal(c.durationS, Math.max(a.durationS, b.durationS));
-  assert.equal(c.extra?.clients, 2);
+  assertEquals(c.operations, 80000);
+  assertEquals(c.connections, 16);
+  assert(Math.abs(c.achievedRate - (a.achievedRate + b.achievedRate)) < 1e-9);
+  assertEquals(c.latency.total, 80000);
+  assertEquals(c.durationS, Math.max(a.durationS, b.durationS));
+  assertEquals(c.extra?.clients, 2);
   const set = (c.extra?.perCommand as CombinedCommandStats[]).find((x) => x.test === "SET")!;
-  assert.equal(set.requests, 20000);
-  assert.ok(Math.abs(set.rps - (77519.38 + 60975.61)) < 1e-6);
-  assert.equal(set.maxMs, 5.319);
+  assertEquals(set.requests, 20000);
+  assert(Math.abs(set.rps - (77519.38 + 60975.61)) < 1e-6);
+  assertEquals(set.maxMs, 5.319);
   // The pooled p99 lies between the two clients' p99s (0.215 and 0.375 ms).
-  assert.ok(set.p99Ms >= 0.215 && set.p99Ms <= 0.375, `p99 ${set.p99Ms}`);
-  assert.equal(summarize(c.latency).maxMs, 5.423);
+  assert(set.p99Ms >= 0.215 && set.p99Ms <= 0.375, `p99 ${set.p99Ms}`);
+  assertEquals(summarize(c.latency).maxMs, 5.423);
 });
 
 Deno.test("parseRedisBenchmarkCsv refuses a run that finished no test, and bad rows", () => {
-  assert.throws(
+  throws(
     () => parseRedisBenchmarkCsv(read("redis_benchmark_killed.csv"), opts(200000, 10)),
     /no test finished/,
   );
-  assert.throws(() => parseRedisBenchmarkCsv("SET: 123\n", opts(1, 1)), /expected the header/);
+  throws(() => parseRedisBenchmarkCsv("SET: 123\n", opts(1, 1)), /expected the header/);
   const bad = read("redis_benchmark_client1.csv").replace('"77519.38"', '"n/a"');
-  assert.throws(
+  throws(
     () => parseRedisBenchmarkCsv(bad, opts(10000, 8)),
     /"rps" of "SET" on line 2 should be a non-negative number, got "n\/a"/,
   );
-  assert.throws(() => parseRedisBenchmarkCsv(read("redis_benchmark_all.csv"), opts(0, 1)), /got 0/);
+  throws(() => parseRedisBenchmarkCsv(read("redis_benchmark_all.csv"), opts(0, 1)), /got 0/);
 });
 
 Deno.test("redisBenchmarkError finds the tool's error line among its progress output", () => {
-  assert.equal(
+  assertEquals(
     redisBenchmarkError(
       read("redis_benchmark_killed.csv"),
       read("redis_benchmark_killed.stderr.txt"),
     ),
     "Error: Connection reset by peer",
   );
-  assert.equal(redisBenchmarkError("SET: rps=1\r", ""), undefined);
+  assertEquals(redisBenchmarkError("SET: rps=1\r", ""), undefined);
 });
 
 Deno.test("redisBenchmarkCommand: closed loop only, tests and sizes as given", () => {
@@ -136,7 +136,7 @@ Deno.test("redisBenchmarkCommand: closed loop only, tests and sizes as given", (
     requestsPerTest: 5000,
     binary: "redis-benchmark",
   });
-  assert.deepEqual(cmd, [
+  assertEquals(cmd, [
     "redis-benchmark",
     "-h",
     "127.0.0.1",
@@ -153,7 +153,7 @@ Deno.test("redisBenchmarkCommand: closed loop only, tests and sizes as given", (
     "-t",
     "set,get",
   ]);
-  assert.throws(
+  throws(
     () =>
       redisBenchmarkCommand({ ...point(1), mode: "fixed-rate", rate: 10 }, {
         host: "h",
@@ -198,10 +198,10 @@ Deno.test({
         toolVersion: "test",
         timeoutMs: 30_000,
       });
-      assert.equal(run.clients.length, 2);
-      assert.equal(run.result.operations, 8000);
-      assert.equal(run.result.extra?.clients, 2);
-      assert.ok(run.result.achievedRate > 1000, `rate ${run.result.achievedRate}`);
+      assertEquals(run.clients.length, 2);
+      assertEquals(run.result.operations, 8000);
+      assertEquals(run.result.extra?.clients, 2);
+      assert(run.result.achievedRate > 1000, `rate ${run.result.achievedRate}`);
 
       // The server dies mid-run: the run fails with redis-benchmark's reason.
       const pending = runRedisBenchmark(realRunner, point(4), {
@@ -215,7 +215,7 @@ Deno.test({
       });
       await new Promise((r) => setTimeout(r, 500));
       Deno.kill(server.pid, "SIGKILL");
-      await assert.rejects(pending, /redis-benchmark failed: client 1 exited with code 1: Error/);
+      await rejects(pending, /redis-benchmark failed: client 1 exited with code 1: Error/);
     } finally {
       await server.stop();
       await Deno.remove(dir, { recursive: true });
@@ -239,30 +239,30 @@ function printedPoints(text: string, test: string): Array<[number, number]> {
 Deno.test("redis-benchmark's full output: every figure agrees with the tool's own, p99.9 within its printed step", () => {
   const text = read("redis_benchmark_text.txt");
   const r = parseRedisBenchmarkText(text, opts(20000, 10));
-  assert.equal(r.extra?.histogramSource, "percentile-distribution");
+  assertEquals(r.extra?.histogramSource, "percentile-distribution");
   const per = r.extra?.perCommand as RedisCommandStats[];
-  assert.deepEqual(per.map((c) => c.test), ["SET", "GET", "INCR", "LPUSH"]);
-  assert.equal(r.operations, 80000);
+  assertEquals(per.map((c) => c.test), ["SET", "GET", "INCR", "LPUSH"]);
+  assertEquals(r.operations, 80000);
   for (const c of per) {
     const h = commandHistogram(c);
-    assert.equal(h.total, 20000);
+    assertEquals(h.total, 20000);
     // The summary's p50/p95/p99/max: each read back within the tool's own histogram bucket.
     for (const [p, ms] of [[50, c.p50Ms], [95, c.p95Ms], [99, c.p99Ms], [100, c.maxMs]]) {
       const got = percentile(h, p);
-      assert.ok(
+      assert(
         Math.abs(got - ms * 1000) <= ms * 1000 * 0.002 + 1,
         `${c.test} p${p}: ${got} vs ${ms}`,
       );
     }
     // The mean is the tool's avg, not bucket midpoints.
-    assert.ok(Math.abs(summarize(h).meanMs - c.avgMs) < 0.0005, `${c.test} mean`);
+    assert(Math.abs(summarize(h).meanMs - c.avgMs) < 0.0005, `${c.test} mean`);
     // p99.9 lies in the printed step that holds its rank: at its upper edge, never below it.
     const rank = Math.floor(0.999 * 20000 + 0.5);
     const pts = printedPoints(text, c.test);
     const hi = pts.find(([, n]) => n >= rank)![0];
     const lo = pts.filter(([, n]) => n < rank).at(-1)![0];
     const p999 = percentile(h, 99.9);
-    assert.ok(
+    assert(
       p999 > lo && p999 <= Math.min(hi, c.maxMs * 1000) + 1,
       `${c.test} p99.9 ${p999} not in (${lo}, ${hi}]`,
     );
@@ -271,9 +271,9 @@ Deno.test("redis-benchmark's full output: every figure agrees with the tool's ow
 
 Deno.test("redis-benchmark --csv output: the mean is the tool's avg and p99.9 an upper bound (the max)", () => {
   const r = parseRedisBenchmark(read("redis_benchmark_all.csv"), opts(20000, 10));
-  assert.equal(r.extra?.histogramSource, "csv-percentiles");
+  assertEquals(r.extra?.histogramSource, "csv-percentiles");
   const set = (r.extra?.perCommand as RedisCommandStats[])[2];
   const h = commandHistogram(set);
-  assert.ok(Math.abs(summarize(h).meanMs - set.avgMs) < 0.0005);
-  assert.equal(percentile(h, 99.9), 191, "the CSV says only that p99.9 is at most the max");
+  assert(Math.abs(summarize(h).meanMs - set.avgMs) < 0.0005);
+  assertEquals(percentile(h, 99.9), 191, "the CSV says only that p99.9 is at most the max");
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { realRunner } from "../command.ts";
 import { percentile } from "../histogram.ts";
 import { freePort, type ServerProcess, startServer } from "../process.ts";
@@ -36,30 +36,30 @@ Deno.test({
         durationS: 1,
         messageBytes: 128,
       });
-      assert.equal(command[1], "run");
-      assert.equal(r.tool, "ws-client");
-      assert.equal(r.timing, "intended-send");
-      assert.equal(r.requestedRate, 300);
-      assert.equal(r.operations, 300);
-      assert.equal(r.errors, 0, JSON.stringify(r.errorKinds));
-      assert.equal(r.latency.total, 300);
-      assert.equal(r.bytesOut, 300 * 128);
-      assert.equal(r.bytesIn, 300 * 128);
-      assert.ok(r.achievedRate > 290, `achieved ${r.achievedRate}`);
+      assertEquals(command[1], "run");
+      assertEquals(r.tool, "ws-client");
+      assertEquals(r.timing, "intended-send");
+      assertEquals(r.requestedRate, 300);
+      assertEquals(r.operations, 300);
+      assertEquals(r.errors, 0, JSON.stringify(r.errorKinds));
+      assertEquals(r.latency.total, 300);
+      assertEquals(r.bytesOut, 300 * 128);
+      assertEquals(r.bytesIn, 300 * 128);
+      assert(r.achievedRate > 290, `achieved ${r.achievedRate}`);
       const conns = r.extra?.connections as WsConnectionStats;
-      assert.deepEqual(conns, { requested: 6, opened: 6, failed: 0, closedEarly: 0, reasons: {} });
-      assert.equal((r.extra?.connect as Histogram).total, 6);
-      assert.equal((r.extra?.sendLag as Histogram).total, 300);
+      assertEquals(conns, { requested: 6, opened: 6, failed: 0, closedEarly: 0, reasons: {} });
+      assertEquals((r.extra?.connect as Histogram).total, 6);
+      assertEquals((r.extra?.sendLag as Histogram).total, 300);
       // Service time (from the actual send) beside the response time (from the scheduled
       // send): per message, response = send lag + service, so no quantile of the service
       // time is above the same quantile of the response time.
       const service = r.extra?.serviceTime as Histogram;
-      assert.equal(service.total, 300);
+      assertEquals(service.total, 300);
       for (const p of [50, 90, 99, 100]) {
-        assert.ok(percentile(service, p) <= percentile(r.latency, p), `p${p}`);
+        assert(percentile(service, p) <= percentile(r.latency, p), `p${p}`);
       }
       // Loopback echo: the median round trip is well under 50 ms even on a busy machine.
-      assert.ok(percentile(r.latency, 50) < 50_000, `p50 ${percentile(r.latency, 50)} us`);
+      assert(percentile(r.latency, 50) < 50_000, `p50 ${percentile(r.latency, 50)} us`);
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
     }
@@ -76,14 +76,14 @@ Deno.test("wsLoad counts every message as not sent when no connection opens", as
     drainS: 0,
   });
   const conns = r.extra?.connections as WsConnectionStats;
-  assert.equal(conns.opened, 0);
-  assert.equal(conns.failed, 3);
-  assert.equal(Object.values(conns.reasons).reduce((a, b) => a + b, 0), 3);
-  assert.deepEqual(r.errorKinds, { "not-sent:connect-failed": 30 });
-  assert.equal(r.errors, 30);
-  assert.equal(r.operations, 30);
-  assert.equal(r.latency.total, 0);
-  assert.equal(r.achievedRate, 0);
+  assertEquals(conns.opened, 0);
+  assertEquals(conns.failed, 3);
+  assertEquals(Object.values(conns.reasons).reduce((a, b) => a + b, 0), 3);
+  assertEquals(r.errorKinds, { "not-sent:connect-failed": 30 });
+  assertEquals(r.errors, 30);
+  assertEquals(r.operations, 30);
+  assertEquals(r.latency.total, 0);
+  assertEquals(r.achievedRate, 0);
 });
 
 Deno.test({
@@ -105,12 +105,12 @@ Deno.test({
       Deno.kill(a.pid, "SIGKILL");
       const r = await pending;
       const conns = r.extra?.connections as WsConnectionStats;
-      assert.equal(conns.opened, 4);
-      assert.equal(conns.closedEarly, 2, JSON.stringify(conns));
-      assert.equal(r.operations, 300, "every scheduled message is accounted for");
-      assert.equal(r.latency.total + r.errors, 300);
-      assert.ok(r.latency.total >= 150 + 40, `echoed ${r.latency.total}`);
-      assert.ok((r.errorKinds["not-sent:closed"] ?? 0) > 50, JSON.stringify(r.errorKinds));
+      assertEquals(conns.opened, 4);
+      assertEquals(conns.closedEarly, 2, JSON.stringify(conns));
+      assertEquals(r.operations, 300, "every scheduled message is accounted for");
+      assertEquals(r.latency.total + r.errors, 300);
+      assert(r.latency.total >= 150 + 40, `echoed ${r.latency.total}`);
+      assert((r.errorKinds["not-sent:closed"] ?? 0) > 50, JSON.stringify(r.errorKinds));
     } finally {
       await a.stop();
       await b.stop();
@@ -120,17 +120,17 @@ Deno.test({
 
 Deno.test("ws client options are checked, naming the field and value", () => {
   const ok = { urls: ["ws://127.0.0.1:1/"], connections: 1, rate: 1, durationS: 1 };
-  assert.throws(
+  throws(
     () => wsClientCommand({ ...ok, connections: 0 }),
     /"connections" must be a positive integer, got 0/,
   );
-  assert.throws(
+  throws(
     () => wsClientCommand({ ...ok, urls: ["http://x/"] }),
     /"urls" must be ws:\/\/ or wss:\/\/ URLs, got "http:\/\/x\/"/,
   );
-  assert.throws(() => wsClientCommand({ ...ok, messageBytes: 4 }), /at least 8, got 4/);
-  assert.throws(() => parseWsClientOutput("error: boom"), /Cannot parse WebSocket client output/);
-  assert.throws(
+  throws(() => wsClientCommand({ ...ok, messageBytes: 4 }), /at least 8, got 4/);
+  throws(() => parseWsClientOutput("error: boom"), /Cannot parse WebSocket client output/);
+  throws(
     () => parseWsClientOutput(JSON.stringify({ tool: "wrk" })),
     /"tool" should be "ws-client", got "wrk"/,
   );
@@ -149,38 +149,38 @@ Deno.test({
         wsLoad({ urls, connections: 2, rate: 100, durationS: 1 }),
       ]);
       const c = combineWsResults([a, b]);
-      assert.equal(c.tool, "ws-client");
-      assert.equal(c.requestedRate, 250);
-      assert.equal(c.connections, 5);
-      assert.equal(c.operations, a.operations + b.operations);
-      assert.equal(c.operations, 250);
-      assert.equal(c.errors, 0);
-      assert.equal(
+      assertEquals(c.tool, "ws-client");
+      assertEquals(c.requestedRate, 250);
+      assertEquals(c.connections, 5);
+      assertEquals(c.operations, a.operations + b.operations);
+      assertEquals(c.operations, 250);
+      assertEquals(c.errors, 0);
+      assertEquals(
         c.achievedRate,
         250 * Math.min(a.achievedRate / 150, b.achievedRate / 100),
         "the weakest client's share",
       );
-      assert.equal(c.durationS, Math.max(a.durationS, b.durationS));
+      assertEquals(c.durationS, Math.max(a.durationS, b.durationS));
       // The merged latency histogram holds every sample of both: its bounds and total are
       // those of the union, and its p50 lies between the two clients' p50s.
-      assert.equal(c.latency.total, a.latency.total + b.latency.total);
-      assert.equal(c.latency.max, Math.max(a.latency.max, b.latency.max));
-      assert.equal(c.latency.min, Math.min(a.latency.min, b.latency.min));
+      assertEquals(c.latency.total, a.latency.total + b.latency.total);
+      assertEquals(c.latency.max, Math.max(a.latency.max, b.latency.max));
+      assertEquals(c.latency.min, Math.min(a.latency.min, b.latency.min));
       const p50 = percentile(c.latency, 50);
       const [lo, hi] = [percentile(a.latency, 50), percentile(b.latency, 50)].sort((x, y) => x - y);
-      assert.ok(p50 >= lo && p50 <= hi, `${p50} outside [${lo}, ${hi}]`);
+      assert(p50 >= lo && p50 <= hi, `${p50} outside [${lo}, ${hi}]`);
       const extra = c.extra as {
         echoed: number;
         connections: WsConnectionStats;
         connect: Histogram;
         perClient: unknown[];
       };
-      assert.equal(extra.echoed, 250);
-      assert.equal(extra.connections.opened, 5);
-      assert.equal(extra.connect.total, 5);
-      assert.equal(extra.perClient.length, 2);
-      assert.equal(combineWsResults([a]), a);
-      assert.throws(() => combineWsResults([]), /got none/);
+      assertEquals(extra.echoed, 250);
+      assertEquals(extra.connections.opened, 5);
+      assertEquals(extra.connect.total, 5);
+      assertEquals(extra.perClient.length, 2);
+      assertEquals(combineWsResults([a]), a);
+      throws(() => combineWsResults([]), /got none/);
     } finally {
       await server.stop();
     }
@@ -205,9 +205,9 @@ Deno.test("combineWsResults: one saturated client is not averaged away by the ot
   });
   // 4 % short on one client, on target on the other: a sum would read 2 % short.
   const c = combineWsResults([result(250, 240), result(250, 250)]);
-  assert.equal(c.requestedRate, 500);
-  assert.equal(c.achievedRate, 480);
-  assert.equal((c.extra as { achievedRateSum: number }).achievedRateSum, 490);
+  assertEquals(c.requestedRate, 500);
+  assertEquals(c.achievedRate, 480);
+  assertEquals((c.extra as { achievedRateSum: number }).achievedRateSum, 490);
 });
 
 /** A WebSocket echo server on loopback that answers at most `perS` messages a second, queueing the rest. */
@@ -247,9 +247,9 @@ Deno.test({
         durationS: 1,
         drainS: 4,
       });
-      assert.equal(r.errors, 0, JSON.stringify(r.errorKinds));
-      assert.equal(r.extra?.echoed, 200, "every message was echoed, late");
-      assert.ok(r.achievedRate <= 120, `achieved ${r.achievedRate}/s`);
+      assertEquals(r.errors, 0, JSON.stringify(r.errorKinds));
+      assertEquals(r.extra?.echoed, 200, "every message was echoed, late");
+      assert(r.achievedRate <= 120, `achieved ${r.achievedRate}/s`);
       const spec = {
         seq: 1,
         workload: "websocket",
@@ -264,7 +264,7 @@ Deno.test({
         },
       };
       const c = classify(spec, r, { saturationPct: 2, minSuccessPct: 99.9 });
-      assert.equal(c.status, "saturated", c.reason ?? "");
+      assertEquals(c.status, "saturated", c.reason ?? "");
     } finally {
       await server.stop();
     }

@@ -3,7 +3,7 @@
  * ML workload's data, serving on a free loopback port, checked against the Job's own training
  * script and an independent fit of the same model.
  */
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { realRunner } from "../command.ts";
 import { configDefaults } from "../config_schema.ts";
@@ -35,7 +35,7 @@ async function python(code: string, args: string[] = []) {
     stderr: "piped",
   }).output();
   const dec = new TextDecoder();
-  assert.equal(out.code, 0, dec.decode(out.stderr));
+  assertEquals(out.code, 0, dec.decode(out.stderr));
   return JSON.parse(dec.decode(out.stdout));
 }
 
@@ -107,9 +107,9 @@ Deno.test({
         stdout: "piped",
       }).output();
       const jobReport = JSON.parse(new TextDecoder().decode(job.stdout));
-      assert.equal(model.accuracy, jobReport.accuracy);
-      assert.equal(model.trees, 8);
-      assert.equal(model.features, 20);
+      assertEquals(model.accuracy, jobReport.accuracy);
+      assertEquals(model.trees, 8);
+      assertEquals(model.features, 20);
 
       for (const payload of model.payloads) {
         const got = await predict(url, payload);
@@ -123,8 +123,8 @@ rows = json.loads(open(sys.argv[2], "rb").read())["instances"]
 print(json.dumps(fit(xtr, ytr, 8, 1).predict(rows).tolist()))`,
           [join(dir, "data", "train.csv"), payload.path],
         );
-        assert.deepEqual(got, want, `${payload.bytes} B`);
-        assert.ok(new Set(got).size <= 2 && got.every((l) => l === 0 || l === 1));
+        assertEquals(got, want, `${payload.bytes} B`);
+        assert(new Set(got).size <= 2 && got.every((l) => l === 0 || l === 1));
       }
     });
   },
@@ -135,7 +135,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await withServer(async ({ dir, model }) => {
-      assert.deepEqual(model.payloads.map((p) => p.bytes), PAYLOADS);
+      assertEquals(model.payloads.map((p) => p.bytes), PAYLOADS);
       const heldOut = await python(
         `import json, sys
 from ml_model import parse_csv, split
@@ -146,25 +146,25 @@ print(json.dumps([["%.6f" % v for v in row] for row in split(x, y, 1)[1]]))`,
       let previousRows = 0;
       for (const p of model.payloads) {
         const bytes = await Deno.readFile(p.path);
-        assert.equal(bytes.length, p.bytes, p.path);
+        assertEquals(bytes.length, p.bytes, p.path);
         const text = new TextDecoder().decode(bytes);
-        assert.match(text, /^\{"instances":\[\[/);
-        assert.match(text, /\]\]\} *$/, "rows, then only spaces up to the size");
+        match(text, /^\{"instances":\[\[/);
+        match(text, /\]\]\} *$/, "rows, then only spaces up to the size");
         const rows = JSON.parse(text).instances as number[][];
-        assert.equal(rows.length, p.rows);
-        assert.ok(p.rows > previousRows, "a bigger payload holds more rows");
+        assertEquals(rows.length, p.rows);
+        assert(p.rows > previousRows, "a bigger payload holds more rows");
         previousRows = p.rows;
         // Padding is shorter than a row: as many whole rows as fit.
-        assert.ok(text.length - text.trimEnd().length < 200, `${p.bytes}: padding`);
+        assert(text.length - text.trimEnd().length < 200, `${p.bytes}: padding`);
         rows.forEach((row, i) => {
-          assert.deepEqual(
+          assertEquals(
             row.map((v) => v.toFixed(6)),
             heldOut[i % heldOut.length],
             `${p.bytes} B row ${i}`,
           );
         });
       }
-      assert.equal(model.payloads[0].rows, 5, "1 KB holds 5 rows of 20 features");
+      assertEquals(model.payloads[0].rows, 5, "1 KB holds 5 rows of 20 features");
     });
   },
 });
@@ -186,15 +186,15 @@ Deno.test({
       ];
       for (const [what, body, message] of bad) {
         const r = await post(url, body);
-        assert.equal(r.status, 400, `${what}: ${r.text}`);
-        assert.match(JSON.parse(r.text).error, message, what);
+        assertEquals(r.status, 400, `${what}: ${r.text}`);
+        match(JSON.parse(r.text).error, message, what);
       }
-      assert.equal(
+      assertEquals(
         await rawStatus(port, "POST /predict HTTP/1.1\r\nHost: x\r\n\r\n"),
         411,
         "no Content-Length",
       );
-      assert.equal(
+      assertEquals(
         await rawStatus(
           port,
           "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n",
@@ -202,12 +202,12 @@ Deno.test({
         413,
         "above the body limit",
       );
-      assert.equal((await fetch(url)).status, 405);
-      assert.equal((await post(url.replace("/predict", "/other"), "{}")).status, 404);
+      assertEquals((await fetch(url)).status, 405);
+      assertEquals((await post(url.replace("/predict", "/other"), "{}")).status, 404);
       const health = await (await fetch(url.replace("/predict", "/healthz"))).json();
-      assert.equal(health.trees, 8);
+      assertEquals(health.trees, 8);
       // Still answers good requests.
-      assert.equal((await predict(url, model.payloads[0])).length, model.payloads[0].rows);
+      assertEquals((await predict(url, model.payloads[0])).length, model.payloads[0].rows);
     });
   },
 });
@@ -215,7 +215,7 @@ Deno.test({
 Deno.test("prepare refuses a payload size too small for one row", async () => {
   const dir = await Deno.makeTempDir({ prefix: "meshbench-inference-" });
   try {
-    await assert.rejects(
+    await rejects(
       prepareInference(realRunner, dir, {
         rows: 100,
         features: 20,
@@ -233,7 +233,7 @@ Deno.test("prepare refuses a payload size too small for one row", async () => {
 Deno.test("inference load points: one fixed-rate point per payload, then max throughput per payload", () => {
   const config = configDefaults();
   const points = inferencePoints(config);
-  assert.deepEqual(
+  assertEquals(
     points.map((p) => [p.mode, p.tool, p.rate, p.payloadBytes]),
     [
       ["fixed-rate", "vegeta", 20, 1024],
@@ -245,5 +245,5 @@ Deno.test("inference load points: one fixed-rate point per payload, then max thr
     ],
   );
   config.load.throughput.enabled = false;
-  assert.equal(inferencePoints(config).length, 3);
+  assertEquals(inferencePoints(config).length, 3);
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { realRunner } from "../command.ts";
 import { type MlCompletion, mlPython, runMlJob } from "./ml.ts";
@@ -25,9 +25,9 @@ Deno.test({
       csv,
     ]);
     const meta = JSON.parse(gen.stdout);
-    assert.equal(meta.rows, 500);
+    assertEquals(meta.rows, 500);
     const body = await Deno.readFile(csv);
-    assert.equal(body.byteLength, meta.bytes);
+    assertEquals(body.byteLength, meta.bytes);
     // The data server: the CSV at /train.csv, 404 elsewhere.
     const server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -45,28 +45,28 @@ Deno.test({
         parallelism: 2,
         trees: 5,
       });
-      assert.equal(result.tool, "ml-job");
-      assert.match(result.toolVersion, /^scikit-learn \d+\.\d+/);
-      assert.equal(result.operations, 3);
-      assert.equal(result.errors, 1);
-      assert.deepEqual(result.errorKinds, { HTTPError: 1 });
-      assert.equal(result.latency.total, 2, "completion times of the two that trained");
-      assert.equal(result.connections, 2);
-      assert.equal(result.bytesIn, 2 * meta.bytes);
+      assertEquals(result.tool, "ml-job");
+      match(result.toolVersion, /^scikit-learn \d+\.\d+/);
+      assertEquals(result.operations, 3);
+      assertEquals(result.errors, 1);
+      assertEquals(result.errorKinds, { HTTPError: 1 });
+      assertEquals(result.latency.total, 2, "completion times of the two that trained");
+      assertEquals(result.connections, 2);
+      assertEquals(result.bytesIn, 2 * meta.bytes);
       const [c1, c2, c3] = completions as MlCompletion[];
       for (const c of [c1, c3]) {
-        assert.ok(c.ok, JSON.stringify(c));
-        assert.equal(c.bytes, meta.bytes);
-        assert.ok(c.accuracy! > 0.6 && c.accuracy! <= 1, `accuracy ${c.accuracy}`);
-        assert.ok(c.trainS! > 0 && c.wallS >= c.totalS!, JSON.stringify(c));
+        assert(c.ok, JSON.stringify(c));
+        assertEquals(c.bytes, meta.bytes);
+        assert(c.accuracy! > 0.6 && c.accuracy! <= 1, `accuracy ${c.accuracy}`);
+        assert(c.trainS! > 0 && c.wallS >= c.totalS!, JSON.stringify(c));
       }
-      assert.equal(c2.ok, false);
-      assert.match(c2.error ?? "", /HTTPError: HTTP Error 404/);
+      assertEquals(c2.ok, false);
+      match(c2.error ?? "", /HTTPError: HTTP Error 404/);
       // Parallelism 2: the first two started together, the third after one of them ended.
-      assert.ok(c1.startS < 0.5 && c2.startS < 0.5, `${c1.startS} ${c2.startS}`);
-      assert.ok(c3.startS >= Math.min(c1.wallS, c2.wallS) - 0.05, `${c3.startS}`);
-      assert.ok(result.durationS >= c3.startS + c3.wallS - 0.05);
-      await assert.rejects(
+      assert(c1.startS < 0.5 && c2.startS < 0.5, `${c1.startS} ${c2.startS}`);
+      assert(c3.startS >= Math.min(c1.wallS, c2.wallS) - 0.05, `${c3.startS}`);
+      assert(result.durationS >= c3.startS + c3.wallS - 0.05);
+      await rejects(
         runMlJob(realRunner, { urls: [base], completions: 0, parallelism: 1, trees: 1 }),
         /"completions" must be a positive integer, got 0/,
       );

@@ -3,7 +3,7 @@
  * through all three meshes, with the real servers, proxies and load tools; and runs where a
  * server or a proxy dies mid-run.
  */
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { realRunner } from "../command.ts";
 import { loadConfig } from "../config.ts";
@@ -48,10 +48,10 @@ async function bench(workload: string, basePort: number, log: Logger = memoryLog
 }
 
 async function assertRawFiles(runDir: string, r: RunRecord) {
-  assert.ok(r.raw.length > 0, `run ${r.spec.seq} lists raw output`);
+  assert(r.raw.length > 0, `run ${r.spec.seq} lists raw output`);
   for (const f of r.raw) {
     const st = await Deno.stat(join(runDir, f));
-    assert.ok(st.size > 0, `raw file ${f} is empty`);
+    assert(st.size > 0, `raw file ${f} is empty`);
   }
 }
 
@@ -63,35 +63,35 @@ function quickTest(workload: string, basePort: number, check: (r: RunRecord) => 
     async fn() {
       const { result, records, notes, out } = await bench(workload, basePort);
       try {
-        assert.equal(result.status, "complete", result.reason ?? "");
-        assert.deepEqual(notes, [], "every run record validates against the schema");
-        assert.ok(records.length >= 3);
-        assert.deepEqual([...new Set(records.map((r) => r.spec.mesh))].sort(), [...MESHES].sort());
+        assertEquals(result.status, "complete", result.reason ?? "");
+        assertEquals(notes, [], "every run record validates against the schema");
+        assert(records.length >= 3);
+        assertEquals([...new Set(records.map((r) => r.spec.mesh))].sort(), [...MESHES].sort());
         for (const r of records) {
-          assert.equal(r.status, "ok", `${r.spec.mesh} ${r.spec.point.mode}: ${r.reason}`);
-          assert.equal(r.spec.workload, workload);
-          assert.ok(r.load, "a load result");
-          assert.equal(
+          assertEquals(r.status, "ok", `${r.spec.mesh} ${r.spec.point.mode}: ${r.reason}`);
+          assertEquals(r.spec.workload, workload);
+          assert(r.load, "a load result");
+          assertEquals(
             r.load.errors,
             0,
             `${r.spec.mesh} ${r.spec.point.mode}: ${JSON.stringify(r.load.errorKinds)} ${
               JSON.stringify(r.load.extra?.errorMessages ?? "")
             }`,
           );
-          assert.ok(r.load.latency.total > 0);
+          assert(r.load.latency.total > 0);
           await assertRawFiles(result.runDir, r);
           check(r);
           if (r.spec.mesh !== "baseline") {
-            assert.ok(
+            assert(
               r.resources.some((u) => u.component === "data-plane"),
               "proxy resources sampled",
             );
           }
         }
         const names = [...Deno.readDirSync(join(result.runDir, "runs"))].map((e) => e.name);
-        assert.ok(names.every((n) => n.startsWith(`${workload}_test_`)), names.join(", "));
-        assert.ok(result.summary, "a summary");
-        assert.ok(result.summary!.groups.some((g) => g.workload === workload));
+        assert(names.every((n) => n.startsWith(`${workload}_test_`)), names.join(", "));
+        assert(result.summary, "a summary");
+        assert(result.summary!.groups.some((g) => g.workload === workload));
       } finally {
         await Deno.remove(out, { recursive: true });
       }
@@ -100,39 +100,39 @@ function quickTest(workload: string, basePort: number, check: (r: RunRecord) => 
 }
 
 quickTest("grpc", 24000, (r) => {
-  assert.equal(r.load!.tool, "ghz");
+  assertEquals(r.load!.tool, "ghz");
   if (r.spec.point.mode === "fixed-rate") {
-    assert.equal(r.load!.operations, 300);
-    assert.equal(r.load!.requestedRate, 200);
+    assertEquals(r.load!.operations, 300);
+    assertEquals(r.load!.requestedRate, 200);
   }
 });
 
 quickTest("websocket", 24100, (r) => {
-  assert.equal(r.load!.tool, "ws-client");
-  assert.equal(r.load!.timing, "intended-send");
-  assert.equal(r.load!.operations, 300);
+  assertEquals(r.load!.tool, "ws-client");
+  assertEquals(r.load!.timing, "intended-send");
+  assertEquals(r.load!.operations, 300);
   const conns = r.load!.extra?.connections as { opened: number; failed: number };
-  assert.equal(conns.failed, 0);
-  assert.equal(conns.opened, 50);
+  assertEquals(conns.failed, 0);
+  assertEquals(conns.opened, 50);
 });
 
 quickTest("db", 24200, (r) => {
-  assert.equal(r.load!.tool, "redis-benchmark");
-  assert.equal(r.load!.extra?.clients, 2);
+  assertEquals(r.load!.tool, "redis-benchmark");
+  assertEquals(r.load!.extra?.clients, 2);
   const per = r.load!.extra?.perCommand as Array<{ test: string }>;
-  assert.deepEqual(per.map((c) => c.test).sort(), ["GET", "INCR", "LPOP", "LPUSH", "SET"]);
+  assertEquals(per.map((c) => c.test).sort(), ["GET", "INCR", "LPOP", "LPUSH", "SET"]);
 });
 
 quickTest("ml", 24300, (r) => {
-  assert.equal(r.spec.point.mode, "batch");
-  assert.equal(r.load!.operations, 5);
-  assert.equal(r.load!.connections, 2);
+  assertEquals(r.spec.point.mode, "batch");
+  assertEquals(r.load!.operations, 5);
+  assertEquals(r.load!.connections, 2);
   const per = r.load!.extra?.perCompletion as Array<{ ok: boolean; accuracy: number }>;
-  assert.equal(per.length, 5);
-  for (const c of per) assert.ok(c.ok && c.accuracy > 0.6, JSON.stringify(c));
+  assertEquals(per.length, 5);
+  for (const c of per) assert(c.ok && c.accuracy > 0.6, JSON.stringify(c));
   // The five training processes are sampled as the application.
   const jobs = r.resources.filter((u) => u.component === "app" && u.name.startsWith("ml-job-"));
-  assert.equal(jobs.length, 5, JSON.stringify(r.resources.map((u) => u.name)));
+  assertEquals(jobs.length, 5, JSON.stringify(r.resources.map((u) => u.name)));
 });
 
 /**
@@ -198,22 +198,22 @@ function dyingTest(
           log,
           signal: new AbortController().signal,
         });
-        assert.equal(killed.error, undefined);
-        assert.ok(killed.pid, `${victim} was killed`);
-        assert.equal(result.status, "failed");
+        assertEquals(killed.error, undefined);
+        assert(killed.pid, `${victim} was killed`);
+        assertEquals(result.status, "failed");
         const { records, notes } = await readRunRecords(result.runDir);
-        assert.deepEqual(notes, [], "failed runs validate against the schema too");
+        assertEquals(notes, [], "failed runs validate against the schema too");
         const planned = JSON.parse(
           await Deno.readTextFile(join(result.runDir, "manifest.json")),
         ).plan.length;
-        assert.equal(records.length, planned, "every planned run was attempted and recorded");
+        assertEquals(records.length, planned, "every planned run was attempted and recorded");
         const failed = records.filter((r) => r.status === "failed")
           .sort((a, b) => a.spec.seq - b.spec.seq);
-        assert.ok(failed.length > 0, "a failed run");
-        assert.equal(failed[0].spec.mesh, mesh);
-        assert.match(failed[0].reason ?? "", new RegExp(`died during the run: .*${victim}`));
+        assert(failed.length > 0, "a failed run");
+        assertEquals(failed[0].spec.mesh, mesh);
+        match(failed[0].reason ?? "", new RegExp(`died during the run: .*${victim}`));
         for (const r of records.filter((r) => survivors.includes(r.spec.mesh))) {
-          assert.equal(r.status, "ok", `${r.spec.mesh} ${r.spec.point.mode}: ${r.reason}`);
+          assertEquals(r.status, "ok", `${r.spec.mesh} ${r.spec.point.mode}: ${r.reason}`);
         }
       } finally {
         await Deno.remove(out, { recursive: true });
@@ -229,7 +229,7 @@ dyingTest("grpc", 24400, "sidecar-emu", "sidecar-emu-client-sidecar", 500, [
 dyingTest("websocket", 24500, "baseline", "websocket-server-1", 500, []);
 
 Deno.test("splitEvenly splits a rate or a count into parts that add up", () => {
-  assert.deepEqual(splitEvenly(200, 3), [67, 67, 66]);
-  assert.deepEqual(splitEvenly(300, 3), [100, 100, 100]);
-  assert.deepEqual(splitEvenly(2, 3), [1, 1, 0]);
+  assertEquals(splitEvenly(200, 3), [67, 67, 66]);
+  assertEquals(splitEvenly(300, 3), [100, 100, 100]);
+  assertEquals(splitEvenly(2, 3), [1, 1, 0]);
 });
