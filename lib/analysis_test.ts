@@ -3,7 +3,7 @@
  * way collect pools them, they give the summary's figures; filters, the empty cases and
  * the CSV export.
  */
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { mean } from "simple-statistics";
 import { copyFixtureRun, FIXTURE_DIR, FIXTURE_RUNS } from "../fixtures/mod.ts";
@@ -28,7 +28,7 @@ import { overheadSeed } from "./summary.ts";
 /** Equal up to floating-point summation order (a few units in the last place). */
 function close(actual: number, expected: number, what: string) {
   const scale = Math.max(Math.abs(expected), 1e-12);
-  assert.ok(Math.abs(actual - expected) / scale < 1e-12, `${what}: ${actual} vs ${expected}`);
+  assert(Math.abs(actual - expected) / scale < 1e-12, `${what}: ${actual} vs ${expected}`);
 }
 
 const SHARE_BASE: Record<string, string> = {
@@ -38,13 +38,13 @@ const SHARE_BASE: Record<string, string> = {
 
 Deno.test("the tidy rows of the fixture runs pool to every figure of their summaries", async () => {
   const data = await analyseResults(FIXTURE_DIR);
-  assert.equal(data.runs.length, FIXTURE_RUNS.length);
-  assert.deepEqual(data.problems, []);
+  assertEquals(data.runs.length, FIXTURE_RUNS.length);
+  assertEquals(data.problems, []);
   let checked = 0;
   for (const run of data.runs) {
     const s = run.summary!;
     // One record row per record; one metric row per record and metric.
-    assert.equal(data.records.filter((r) => r.runId === run.runId).length, run.runs.length);
+    assertEquals(data.records.filter((r) => r.runId === run.runId).length, run.runs.length);
     // Group figures: merged histograms of the records' rows, and the mean achieved rate.
     for (const g of s.groups) {
       const rows = data.rows.filter((r) =>
@@ -52,10 +52,10 @@ Deno.test("the tidy rows of the fixture runs pool to every figure of their summa
         r.mode === g.mode && r.tool === g.tool && r.rate === g.rate
       );
       const rates = rows.filter((r) => r.metric === "throughput_rps");
-      assert.equal(rates.length, g.iterations, `${g.workload} ${g.mesh} iterations`);
+      assertEquals(rates.length, g.iterations, `${g.workload} ${g.mesh} iterations`);
       close(mean(rates.map((r) => r.value)), g.achievedRate.mean, `${g.workload} ${g.mesh} rate`);
       const merged = mergeHistograms(rates.map(data.histogram));
-      assert.deepEqual(summarize(merged), g.latency, `${g.workload} ${g.mesh} ${g.rate} latency`);
+      assertEquals(summarize(merged), g.latency, `${g.workload} ${g.mesh} ${g.rate} latency`);
       checked++;
     }
     // Overheads: latency from merged histograms, the rest as means over iterations.
@@ -84,17 +84,17 @@ Deno.test("the tidy rows of the fixture runs pool to every figure of their summa
       const what = `${run.runId} ${o.workload} ${o.mesh} ${o.rate} ${o.metric}`;
       close(value, o.value, what);
       close(baseline, o.baseline, what);
-      assert.deepEqual([row.ciLow, row.ciHigh], o.ci95, what);
-      assert.equal(row.overheadPct, o.overheadPct, what);
+      assertEquals([row.ciLow, row.ciHigh], o.ci95, what);
+      assertEquals(row.overheadPct, o.overheadPct, what);
       if (o.unit === "ms") {
         close(row.deltaMs!, o.value - o.baseline, what);
-        assert.deepEqual([row.deltaMsCiLow, row.deltaMsCiHigh], o.deltaMsCi95, what);
+        assertEquals([row.deltaMsCiLow, row.deltaMsCiHigh], o.deltaMsCi95, what);
       }
-      assert.equal(row.ciMethod, o.ciMethod ?? null, what);
+      assertEquals(row.ciMethod, o.ciMethod ?? null, what);
       checked++;
     }
   }
-  assert.ok(checked > 150, `checked ${checked} figures`);
+  assert(checked > 150, `checked ${checked} figures`);
 });
 
 Deno.test("a notebook repeats a summary's bootstrap interval exactly from the rows", async () => {
@@ -121,8 +121,8 @@ Deno.test("a notebook repeats a summary's bootstrap interval exactly from the ro
       seed: overheadSeed(config.seed, o, o.mesh),
     },
   );
-  assert.deepEqual(est.ci95, [o.ciLow, o.ciHigh]);
-  assert.equal(est.overheadPct, o.overheadPct);
+  assertEquals(est.ci95, [o.ciLow, o.ciHigh]);
+  assertEquals(est.overheadPct, o.overheadPct);
 });
 
 Deno.test("a failed record is a record row with its reason and has no metric rows", async () => {
@@ -135,22 +135,22 @@ Deno.test("a failed record is a record row with its reason and has no metric row
     victim.reason = 'server exited, quoting a comma, and a "quote"';
     const data = tidyRuns([run]);
     const rec = data.records.find((r) => r.seq === victim.spec.seq)!;
-    assert.equal(rec.status, "failed");
-    assert.equal(rec.reason, victim.reason);
-    assert.equal(data.rows.filter((r) => r.seq === victim.spec.seq).length, 0);
-    assert.ok(data.rows.filter((r) => r.seq === run.runs[0].spec.seq).length >= 10);
+    assertEquals(rec.status, "failed");
+    assertEquals(rec.reason, victim.reason);
+    assertEquals(data.rows.filter((r) => r.seq === victim.spec.seq).length, 0);
+    assert(data.rows.filter((r) => r.seq === run.runs[0].spec.seq).length >= 10);
     const csv = recordsCsv(data);
     const lines = csv.trimEnd().split("\r\n");
-    assert.equal(lines.length, 1 + run.runs.length, "a header and one line per record");
-    assert.ok(
+    assertEquals(lines.length, 1 + run.runs.length, "a header and one line per record");
+    assert(
       csv.includes(`"server exited, quoting a comma, and a ""quote"""`),
       "quoted as RFC 4180 says",
     );
     const header = lines[0].split(",");
-    assert.ok(header.includes("latency_p99_ms") && header.includes("reason"), lines[0]);
+    assert(header.includes("latency_p99_ms") && header.includes("reason"), lines[0]);
     const long = rowsCsv(data.rows).trimEnd().split("\r\n");
-    assert.equal(long.length, 1 + data.rows.length);
-    assert.deepEqual(long[0].split(",").slice(-3), ["metric", "value", "unit"]);
+    assertEquals(long.length, 1 + data.rows.length);
+    assertEquals(long[0].split(",").slice(-3), ["metric", "value", "unit"]);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -163,22 +163,22 @@ Deno.test("runs are filtered by date, target, profile and config, and say why on
     await Deno.readTextFile(join(FIXTURE_DIR, newer, "manifest.json")),
   ).createdAt as string;
   const since = await analyseResults(FIXTURE_DIR, { since: cut });
-  assert.deepEqual(since.runs.map((r) => r.runId), [newer]);
-  assert.match(since.skipped[0].why, new RegExp(`before ${cut.replace(/[.]/g, "\\.")}`));
+  assertEquals(since.runs.map((r) => r.runId), [newer]);
+  match(since.skipped[0].why, new RegExp(`before ${cut.replace(/[.]/g, "\\.")}`));
   const until = await analyseResults(FIXTURE_DIR, { until: cut });
-  assert.deepEqual(until.runs.map((r) => r.runId), [older]);
+  assertEquals(until.runs.map((r) => r.runId), [older]);
   const config = await analyseResults(FIXTURE_DIR, {
     profile: "quick",
     config: { "load.durationS": 2, iterations: 3 },
   });
-  assert.equal(config.runs.length, 2);
+  assertEquals(config.runs.length, 2);
   const cluster = await analyseResults(FIXTURE_DIR, { target: "cluster" });
-  assert.equal(cluster.runs.length, 0);
-  assert.equal(cluster.rows.length, 0);
-  assert.match(cluster.empty!, /None of the 2 runs .* target local, not cluster/);
+  assertEquals(cluster.runs.length, 0);
+  assertEquals(cluster.rows.length, 0);
+  match(cluster.empty!, /None of the 2 runs .* target local, not cluster/);
   const odd = await analyseResults(FIXTURE_DIR, { config: { "load.durationS": 30 } });
-  assert.match(odd.skipped[0].why, /config load\.durationS is 2, not 30/);
-  await assert.rejects(
+  match(odd.skipped[0].why, /config load\.durationS is 2, not 30/);
+  await rejects(
     () => analyseResults(FIXTURE_DIR, { since: "last tuesday" }),
     /Cannot filter runs by "since": expected an ISO 8601 date, got "last tuesday"/,
   );
@@ -188,13 +188,13 @@ Deno.test("with no results folder, no rows and a sentence that says how to get s
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_analysis_empty_" });
   try {
     const data = await analyseResults(join(tmp, "none"));
-    assert.equal(data.runs.length + data.rows.length + data.overheads.length, 0);
-    assert.match(data.empty!, /No benchmark results were found[\s\S]*deno task bench:all/);
+    assertEquals(data.runs.length + data.rows.length + data.overheads.length, 0);
+    match(data.empty!, /No benchmark results were found[\s\S]*deno task bench:all/);
     const prev = Deno.env.get("MESHBENCH_RESULTS");
     Deno.env.set("MESHBENCH_RESULTS", join(tmp, "none"));
     Deno.env.delete("MESHBENCH_RUN_DIR");
     try {
-      assert.match((await analyseRun()).empty!, /No benchmark results were found/);
+      match((await analyseRun()).empty!, /No benchmark results were found/);
     } finally {
       if (prev === undefined) Deno.env.delete("MESHBENCH_RESULTS");
       else Deno.env.set("MESHBENCH_RESULTS", prev);
@@ -217,13 +217,13 @@ Deno.test("a histogram's spectrum climbs to 100 % at its maximum", () => {
     },
   ]);
   const s = spectrum(h);
-  assert.deepEqual(s.map((x) => [x.p, x.ms]), [[75, 0.1], [100, 0.9]]);
-  assert.equal(s[0].nines, 4);
+  assertEquals(s.map((x) => [x.p, x.ms]), [[75, 0.1], [100, 0.9]]);
+  assertEquals(s[0].nines, 4);
 });
 
 Deno.test("toCsv leaves non-finite numbers and nulls empty and joins lists with ;", () => {
   const rows = [{ a: NaN, b: null, c: ["x", "y"], d: "line\nbreak" }];
-  assert.equal(toCsv(rows, ["a", "b", "c", "d"]), 'a,b,c,d\r\n,,x;y,"line\nbreak"\r\n');
+  assertEquals(toCsv(rows, ["a", "b", "c", "d"]), 'a,b,c,d\r\n,,x;y,"line\nbreak"\r\n');
 });
 
 /** The cells of one CSV line: fields in double quotes may hold commas and doubled quotes. */
@@ -241,31 +241,31 @@ Deno.test("export --format csv writes one row per record of a fixture run, besid
   try {
     const dir = await copyFixtureRun(FIXTURE_RUNS[0], tmp);
     const r = await exportRun(dir, { format: "csv" });
-    assert.equal(r.path, join(dir, "records.csv"));
+    assertEquals(r.path, join(dir, "records.csv"));
     const lines = (await Deno.readTextFile(r.path!)).trimEnd().split("\r\n");
     const run = await loadRun(dir);
-    assert.equal(lines.length - 1, run.runs.length);
-    assert.equal(r.rows, run.runs.length);
+    assertEquals(lines.length - 1, run.runs.length);
+    assertEquals(r.rows, run.runs.length);
     const header = lines[0].split(",");
     const p99 = header.indexOf("latency_p99_ms");
     const seq = header.indexOf("seq");
     for (const line of lines.slice(1)) {
       const cells = csvCells(line);
       const rec = run.runs.find((x) => x.spec.seq === Number(cells[seq]))!;
-      assert.equal(cells[p99], rec.latency ? String(rec.latency.p99Ms) : "");
+      assertEquals(cells[p99], rec.latency ? String(rec.latency.p99Ms) : "");
     }
     const long = await exportRun(dir, { format: "csv", long: true });
-    assert.equal(long.path, join(dir, "rows.csv"));
+    assertEquals(long.path, join(dir, "rows.csv"));
     const data = await analyseRun(dir);
-    assert.equal(long.rows, data.rows.length);
-    assert.ok(data.rows.every((x: MetricRow) => Number.isFinite(x.value)), "finite values");
-    await assert.rejects(
+    assertEquals(long.rows, data.rows.length);
+    assert(data.rows.every((x: MetricRow) => Number.isFinite(x.value)), "finite values");
+    await rejects(
       () => exportRun(dir, { format: "xml" as "csv" }),
       /format must be one of csv, smp, got "xml"/,
     );
     const empty = join(tmp, "empty");
     await Deno.mkdir(empty);
-    await assert.rejects(() => exportRun(empty, { format: "csv" }), /has no valid run record/);
+    await rejects(() => exportRun(empty, { format: "csv" }), /has no valid run record/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -276,13 +276,13 @@ Deno.test("an overhead resting on one iteration has no interval and says so", as
   try {
     const dir = await writeSyntheticRun(tmp, { samples: 200, iterations: 1, rates: [200] });
     const data = tidyRuns([await loadRun(dir)]);
-    assert.ok(data.overheads.length > 0);
+    assert(data.overheads.length > 0);
     for (const o of data.overheads) {
-      assert.ok(o.flags.includes("no-interval"), o.metric);
-      assert.ok(!o.flags.includes("ci-includes-zero"), o.metric);
-      assert.ok(Number.isNaN(o.ciLow) && Number.isNaN(o.ciHigh), o.metric);
-      assert.equal(o.ciMethod, "too-few-iterations");
-      assert.equal(o.baselineCvPct, null);
+      assert(o.flags.includes("no-interval"), o.metric);
+      assert(!o.flags.includes("ci-includes-zero"), o.metric);
+      assert(Number.isNaN(o.ciLow) && Number.isNaN(o.ciHigh), o.metric);
+      assertEquals(o.ciMethod, "too-few-iterations");
+      assertEquals(o.baselineCvPct, null);
     }
   } finally {
     await Deno.remove(tmp, { recursive: true });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { findBinary, missingTools, toolPath, type ToolSpec } from "./binaries.ts";
 
 const python = findBinary("python3")!;
@@ -12,11 +12,11 @@ const moduleTool = (module: string): ToolSpec => ({
 });
 
 Deno.test("a tool with a requires check counts as installed only when the check passes", () => {
-  assert.ok(python, "python3 on PATH");
-  assert.equal(toolPath(moduleTool("json")), python);
-  assert.equal(toolPath(moduleTool("meshbench_no_such_module")), undefined);
+  assert(python, "python3 on PATH");
+  assertEquals(toolPath(moduleTool("json")), python);
+  assertEquals(toolPath(moduleTool("meshbench_no_such_module")), undefined);
   const missing = missingTools([moduleTool("json"), moduleTool("meshbench_no_such_module")]);
-  assert.deepEqual(missing.map((m) => [m.name, m.install, m.autoInstallable]), [
+  assertEquals(missing.map((m) => [m.name, m.install, m.autoInstallable]), [
     [
       "python module meshbench_no_such_module",
       `${python} -m pip install meshbench_no_such_module`,
@@ -26,6 +26,6 @@ Deno.test("a tool with a requires check counts as installed only when the check 
 });
 
 Deno.test("an absolute binary path is found as it is, or not at all", () => {
-  assert.equal(findBinary(python), python);
-  assert.equal(findBinary("/nonexistent/meshbench/python3"), undefined);
+  assertEquals(findBinary(python), python);
+  assertEquals(findBinary("/nonexistent/meshbench/python3"), undefined);
 });

@@ -1,4 +1,4 @@
-import assert, { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "node:assert/strict";
 import { join } from "node:path";
 import {
   checkEnv,
@@ -137,15 +137,15 @@ Deno.test("config flags go through the one config merge, with the flag named in 
   assertEquals(cli.config.load.rates, [100, 200]);
   assertEquals(cli.config.load.durationS, 2);
   assertEquals(cli.config.oci.keep, true);
-  await assert.rejects(
+  await rejects(
     parseCli(spec, { args: ["--duration", "1e9"], env: {} }),
     /"load.durationS" \(command-line flag --duration\): expected a number above 0 and at most 3600 seconds, got "1e9"/,
   );
-  await assert.rejects(
+  await rejects(
     parseCli(spec, { args: ["--workloads", "http,htp"], env: {}, vocabulary: configVocabulary }),
     /"workloads" \(command-line flag --workloads\): unknown workload "htp"; did you mean "http"\?/,
   );
-  await assert.rejects(
+  await rejects(
     parseCli(
       { ...STAGE, config: "all" },
       { args: ["--run", "x", "--seed", "2"], env: {} },
@@ -161,13 +161,13 @@ Deno.test("out must be a directory or creatable, and checking it creates nothing
     await checkOutDir(dir);
     assertEquals([...Deno.readDirSync(dir)], [], "the probe is removed");
     await Deno.writeTextFile(join(dir, "f"), "x");
-    await assert.rejects(checkOutDir(join(dir, "f")), (e: Error) => {
+    await rejects(checkOutDir(join(dir, "f")), (e: Error) => {
       assert(e instanceof ConfigError);
       assert(e.message.includes('"out"') && e.message.includes("is a file"), e.message);
       return true;
     });
-    await assert.rejects(checkOutDir(join(dir, "f", "results")), /a part of the path is a file/);
-    await assert.rejects(checkOutDir("/proc/meshbench/results"), /cannot create a directory/);
+    await rejects(checkOutDir(join(dir, "f", "results")), /a part of the path is a file/);
+    await rejects(checkOutDir("/proc/meshbench/results"), /cannot create a directory/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -210,7 +210,7 @@ Deno.test("docs/cli.md lists every config field with its default, range, variabl
 });
 
 Deno.test("a named run brings its config: config flags and --out beside it are refused", async () => {
-  await assert.rejects(
+  await rejects(
     parseCli(STAGE, { args: ["--run", "r", "--out", "o"], env: {} }),
     /--out does not apply with --run: --out only says where to find the newest run/,
   );
@@ -220,12 +220,12 @@ Deno.test("a named run brings its config: config flags and --out beside it are r
     positionals: { min: 0, max: 1, name: "RUN_DIR" },
     runPositional: true,
   };
-  await assert.rejects(
+  await rejects(
     parseCli(reader, { args: ["some/run", "--out", "o"], env: {} }),
     /--out does not apply with RUN_DIR/,
   );
   const cleanup: TaskSpec = { ...STAGE, name: "cleanup", config: ["target", "context", "out"] };
-  await assert.rejects(
+  await rejects(
     parseCli(cleanup, { args: ["--run", "r", "--target", "cluster"], env: {} }),
     /--target does not apply with --run: a run keeps its config in its manifest.json/,
   );
@@ -241,7 +241,7 @@ Deno.test("a task reads only the variables of the config fields it takes", async
   const cli = await parseCli(STAGE, { args: [], env });
   assertEquals(cli.config.target, "local", "MESHBENCH_TARGET is not the stage's business");
   assertEquals(cli.config.out, "elsewhere");
-  await assert.rejects(
+  await rejects(
     parseCli({ name: "bench:all", description: "", config: "all" }, { args: [], env }),
     /"cluster.context".*explicitly named/,
   );

@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  doesNotMatch,
+  match,
+  ok as assert,
+  rejects,
+} from "node:assert/strict";
 import { join } from "node:path";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { loadRun } from "./load_results.ts";
@@ -24,10 +30,10 @@ Deno.test("identical runs: nothing exceeds the noise", async () => {
     const c = compareRuns(await loadRun(dirA), await loadRun(dirB), { resamples: 300 });
     // 6 points x (4 latency + cpu + memory), and the proxies' CPU and memory at the 4
     // meshed points (the baseline has no proxy to compare).
-    assert.equal(c.differences.length, 6 * 6 + 4 * 2);
-    assert.deepEqual(c.differences.filter((d) => d.exceedsNoise), []);
-    for (const d of c.differences) assert.equal(d.changePct, 0);
-    assert.match(formatComparison(c), /No change exceeds the noise \(44 metrics compared\)/);
+    assertEquals(c.differences.length, 6 * 6 + 4 * 2);
+    assertEquals(c.differences.filter((d) => d.exceedsNoise), []);
+    for (const d of c.differences) assertEquals(d.changePct, 0);
+    match(formatComparison(c), /No change exceeds the noise \(44 metrics compared\)/);
   }, { seed: 7, meshFactor: 1 });
 });
 
@@ -38,14 +44,14 @@ Deno.test("a mesh that got slower is flagged, the baseline is not", async () => 
       c.differences.find((d) =>
         d.mesh === mesh && d.rate === rate && d.metric === "latency_p50_ms"
       )!;
-    assert.ok(p50("istio", 500).exceedsNoise);
-    assert.ok(p50("istio", 500).changePct > 30, String(p50("istio", 500).changePct));
-    assert.ok(p50("istio", 500).ci95[0] > 0);
-    assert.equal(p50("baseline", 500).exceedsNoise, false);
+    assert(p50("istio", 500).exceedsNoise);
+    assert(p50("istio", 500).changePct > 30, String(p50("istio", 500).changePct));
+    assert(p50("istio", 500).ci95[0] > 0);
+    assertEquals(p50("baseline", 500).exceedsNoise, false);
     const text = formatComparison(c);
-    assert.match(text, /Changes that exceed the noise/);
-    assert.match(text, /\* http · istio \(emulated\) · p50 latency @ 500\/s/);
-    assert.ok(c.overheadChanges.some((o) => o.mesh === "istio" && o.exceedsNoise));
+    match(text, /Changes that exceed the noise/);
+    match(text, /\* http · istio \(emulated\) · p50 latency @ 500\/s/);
+    assert(c.overheadChanges.some((o) => o.mesh === "istio" && o.exceedsNoise));
   }, { seed: 11, meshFactor: 4 });
 });
 
@@ -60,9 +66,9 @@ Deno.test("one iteration a side is never called a change", async () => {
       meshFactor: 5,
     });
     const c = compareRuns(await loadRun(a), await loadRun(b), { resamples: 100 });
-    assert.ok(c.differences.length > 0);
-    assert.deepEqual(c.differences.filter((d) => d.exceedsNoise), []);
-    assert.match(c.differences[0].note!, /fewer than 2 iterations/);
+    assert(c.differences.length > 0);
+    assertEquals(c.differences.filter((d) => d.exceedsNoise), []);
+    match(c.differences[0].note!, /fewer than 2 iterations/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -73,19 +79,19 @@ Deno.test("writeComparison writes JSON and HTML, and refuses a run with no recor
     const out = join(tmp, "cmp");
     const r = await writeComparison(dirA, dirB, { out, resamples: 200 });
     const json = JSON.parse(await Deno.readTextFile(r.json));
-    assert.equal(json.kind, "meshbench.comparison");
-    assert.equal(json.differences.length, 44);
+    assertEquals(json.kind, "meshbench.comparison");
+    assertEquals(json.differences.length, 44);
     const html = await Deno.readTextFile(r.html);
-    assert.match(html, /<svg[^>]*class="plot-/);
-    assert.match(html, /Gate verdicts \(compare --gate\)/);
-    assert.equal(
+    match(html, /<svg[^>]*class="plot-/);
+    match(html, /Gate verdicts \(compare --gate\)/);
+    assertEquals(
       json.gate.results.length,
       json.gate.results.filter((r: { verdict: string }) =>
         ["different", "same", "inconclusive, run more"].includes(r.verdict)
       ).length,
     );
-    assert.doesNotMatch(html, /<script/);
-    await assert.rejects(
+    doesNotMatch(html, /<script/);
+    await rejects(
       () => writeComparison(dirA, join(tmp, "nope"), { out }),
       /Cannot compare ".*nope": it has no valid run records \(.*does not exist/,
     );

@@ -1,4 +1,4 @@
-import assert, { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "node:assert/strict";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { ConfigError, loadConfig, parseStoredConfig, readStoredConfig } from "./config.ts";
@@ -309,11 +309,11 @@ Deno.test("the config of a manifest is validated, not cast; missing fields take 
     assertEquals(c.load.durationS, m.config.load.durationS);
     assertEquals(c.cluster.qos, "burstable", "added since: default");
   }
-  assert.throws(
+  throws(
     () => parseStoredConfig({ iterations: "3" }, "run/manifest.json"),
     /"iterations" \(run\/manifest.json, config.iterations\): expected an integer/,
   );
-  assert.throws(() => parseStoredConfig(null, "m.json"), /expected a mapping/);
+  throws(() => parseStoredConfig(null, "m.json"), /expected a mapping/);
   const lenient = readStoredConfig({ baseline: 7, seed: 4, extra: true });
   assertEquals(lenient.config.seed, 4);
   assertEquals(lenient.config.baseline, "baseline");

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { HistogramRecorder, summarize } from "./histogram.ts";
 import {
@@ -86,18 +86,18 @@ function step(
 }
 
 Deno.test("a ramp step holds only with its p99 in target, the generator on time and no failure", () => {
-  assert.deepEqual(judgeStep(step("m", 1, 500), criteria).breaks, []);
+  assertEquals(judgeStep(step("m", 1, 500), criteria).breaks, []);
   const kinds = (r: RunRecord) => judgeStep(r, criteria).breaks.map((b) => b.kind);
-  assert.deepEqual(kinds(step("m", 1, 500, { latencyMs: 12 })), ["p99"]);
-  assert.deepEqual(kinds(step("m", 1, 500, { lagMs: 3 })), ["generator"]);
-  assert.deepEqual(kinds(step("m", 1, 500, { sent: 480 })), ["generator"]);
-  assert.deepEqual(kinds(step("m", 1, 500, { status: "saturated" })), ["rate"]);
-  assert.deepEqual(kinds(step("m", 1, 500, { status: "failed", reason: "9 of 10 ok" })), [
+  assertEquals(kinds(step("m", 1, 500, { latencyMs: 12 })), ["p99"]);
+  assertEquals(kinds(step("m", 1, 500, { lagMs: 3 })), ["generator"]);
+  assertEquals(kinds(step("m", 1, 500, { sent: 480 })), ["generator"]);
+  assertEquals(kinds(step("m", 1, 500, { status: "saturated" })), ["rate"]);
+  assertEquals(kinds(step("m", 1, 500, { status: "failed", reason: "9 of 10 ok" })), [
     "success",
   ]);
-  assert.deepEqual(kinds(step("m", 1, 500, { status: "interrupted" })), ["interrupted"]);
+  assertEquals(kinds(step("m", 1, 500, { status: "interrupted" })), ["interrupted"]);
   // A lag within 25 % of the 10 ms target is the generator keeping up.
-  assert.deepEqual(kinds(step("m", 1, 500, { lagMs: 2.4 })), []);
+  assertEquals(kinds(step("m", 1, 500, { lagMs: 2.4 })), []);
 });
 
 Deno.test("a ramp stops at its lowest broken step, per mesh and iteration", () => {
@@ -108,8 +108,8 @@ Deno.test("a ramp stops at its lowest broken step, per mesh and iteration", () =
     step("b", 1, 500),
   ].map((r) => judgeStep(r, criteria));
   const stopped = kneeStopped(steps);
-  assert.equal(stopped.get("http|a|1"), 1000);
-  assert.equal(stopped.has("http|b|1"), false);
+  assertEquals(stopped.get("http|a|1"), 1000);
+  assertEquals(stopped.has("http|b|1"), false);
 });
 
 Deno.test("the knee is the median per-iteration knee with their range, beside max throughput", () => {
@@ -129,17 +129,17 @@ Deno.test("the knee is the median per-iteration knee with their range, beside ma
     meta: () => ({ emulated: false, tool: "vegeta", connections: 16, durationS: 1, rates }),
     maxThroughput: () => ({ mean: 3000, min: 2900, max: 3100 }),
   });
-  assert.equal(k.kneeRate, 500);
-  assert.deepEqual(k.interval, [0, 1000]);
-  assert.deepEqual(k.iterations.map((i) => [i.kneeRate, i.brokeAt]), [[500, 1000], [1000, null], [
+  assertEquals(k.kneeRate, 500);
+  assertEquals(k.interval, [0, 1000]);
+  assertEquals(k.iterations.map((i) => [i.kneeRate, i.brokeAt]), [[500, 1000], [1000, null], [
     0,
     250,
   ]]);
-  assert.match(k.iterations[0].reasons[0], /^p99: p99 11 ms > 10 ms$/);
-  assert.equal(k.aboveRamp, false);
-  assert.deepEqual(k.maxThroughput, { mean: 3000, min: 2900, max: 3100 });
+  match(k.iterations[0].reasons[0], /^p99: p99 11 ms > 10 ms$/);
+  assertEquals(k.aboveRamp, false);
+  assertEquals(k.maxThroughput, { mean: 3000, min: 2900, max: 3100 });
   // Even counts take the lower middle knee: always a rate that was measured to hold.
-  assert.deepEqual(kneeFigure([1000, 250, 500, 2000]), { rate: 500, interval: [250, 2000] });
+  assertEquals(kneeFigure([1000, 250, 500, 2000]), { rate: 500, interval: [250, 2000] });
 });
 
 Deno.test("a synthetic run's summary holds a knee per mesh and the connection sweep apart", async () => {
@@ -155,34 +155,34 @@ Deno.test("a synthetic run's summary holds a knee per mesh and the connection sw
     const run = await loadRun(dir);
     const s = run.summary!;
     validateSummary(JSON.parse(JSON.stringify(s)));
-    assert.deepEqual(s.knees!.map((k) => k.mesh), ["baseline", "istio", "linkerd"]);
+    assertEquals(s.knees!.map((k) => k.mesh), ["baseline", "istio", "linkerd"]);
     for (const k of s.knees!) {
-      assert.equal(k.iterations.length, 3);
-      assert.ok(k.interval[0] <= k.kneeRate && k.kneeRate <= k.interval[1]);
+      assertEquals(k.iterations.length, 3);
+      assert(k.interval[0] <= k.kneeRate && k.kneeRate <= k.interval[1]);
     }
     // The standard point keeps one group per mesh; the sweep's are apart, per connections.
-    assert.deepEqual(s.groups.map((g) => g.rate), [200, 200, 200]);
-    assert.ok(s.overheads.every((o) => o.sweep === undefined && o.rate === 200));
+    assertEquals(s.groups.map((g) => g.rate), [200, 200, 200]);
+    assert(s.overheads.every((o) => o.sweep === undefined && o.rate === 200));
     const sweep = s.connectionSweep!;
-    assert.deepEqual(
+    assertEquals(
       [...new Set(sweep.overheads.map((o) => `${o.mesh}@${o.connections}`))].sort(),
       ["istio@1", "istio@16", "linkerd@1", "linkerd@16"],
     );
-    assert.equal(sweep.groups.length, 6);
+    assertEquals(sweep.groups.length, 6);
 
     // The headline: the one-screen summary and the report's findings carry the knee.
     const text = formatSummary(s);
-    assert.match(text, /knee: the highest fixed rate that held p99 <= 40 ms/);
-    assert.match(text, /\n {2}http istio \(emu\)\s+\S+/);
-    assert.match(text, /connection sweep at 1000 req\/s, p99 overhead by connections:/);
-    assert.match(findings(run)[0], /^http knee \(p99 <= 40 ms, .*\): baseline /);
+    match(text, /knee: the highest fixed rate that held p99 <= 40 ms/);
+    match(text, /\n {2}http istio \(emu\)\s+\S+/);
+    match(text, /connection sweep at 1000 req\/s, p99 overhead by connections:/);
+    match(findings(run)[0], /^http knee \(p99 <= 40 ms, .*\): baseline /);
     const html = renderReport(run);
     for (const id of ["knee", "connections"]) {
-      assert.ok(html.includes(`<section id="${id}">`), id);
-      assert.ok(html.includes(`href="#${id}"`), id);
+      assert(html.includes(`<section id="${id}">`), id);
+      assert(html.includes(`href="#${id}"`), id);
     }
-    assert.match(html, /overhead against connections at 1000 requests\/s/);
-    assert.match(html, /Knee per mesh: the highest fixed rate that held the p99 target/);
+    match(html, /overhead against connections at 1000 requests\/s/);
+    match(html, /Knee per mesh: the highest fixed rate that held the p99 target/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -210,19 +210,19 @@ Deno.test("a knee reads as its median, range and the max throughput beside it", 
     })),
     maxThroughput: { mean: 5210.4, min: 5000, max: 5400 },
   };
-  assert.equal(
+  assertEquals(
     kneeText({ ...base, kneeRate: 500, interval: [250, 1000] }),
     "500/s (range 250-1,000/s over 3 iterations; closed-loop max 5,210/s)",
   );
-  assert.equal(
+  assertEquals(
     kneeText({ ...base, kneeRate: 0, interval: [0, 0], maxThroughput: null }),
     "below 250/s (range below 250/s over 3 iterations)",
   );
-  assert.equal(
+  assertEquals(
     kneeText({ ...base, kneeRate: 1000, interval: [1000, 1000], aboveRamp: true }),
     "at least 1,000/s (the ramp's top) (range 1,000/s over 3 iterations; closed-loop max 5,210/s)",
   );
-  assert.equal(
+  assertEquals(
     kneeCriteriaText(base),
     "p99 <= 10 ms, generator on time (send lag p99 <= 2.5 ms, rate sent), success rate intact",
   );

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { listRunFiles } from "./run_dir.ts";
@@ -14,13 +14,13 @@ Deno.test("loadRun reads a complete run with no problems", async () => {
   const { tmp, dir } = await synthetic();
   try {
     const run = await loadRun(dir);
-    assert.deepEqual(run.problems, []);
-    assert.equal(run.runId, "20000101T000000Z-000007");
-    assert.equal(run.runs.length, 18);
-    assert.equal(run.summary?.groups.length, 6);
-    assert.equal(run.summaryDerived, false);
-    assert.equal(run.emulated, true);
-    assert.deepEqual(run.runs.map((r) => r.spec.seq), [...Array(18)].map((_, i) => i + 1));
+    assertEquals(run.problems, []);
+    assertEquals(run.runId, "20000101T000000Z-000007");
+    assertEquals(run.runs.length, 18);
+    assertEquals(run.summary?.groups.length, 6);
+    assertEquals(run.summaryDerived, false);
+    assertEquals(run.emulated, true);
+    assertEquals(run.runs.map((r) => r.spec.seq), [...Array(18)].map((_, i) => i + 1));
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -28,9 +28,9 @@ Deno.test("loadRun reads a complete run with no problems", async () => {
 
 Deno.test("loadRun names a missing directory instead of throwing", async () => {
   const run = await loadRun("/nonexistent/meshbench-run");
-  assert.equal(run.problems.length, 1);
-  assert.match(run.problems[0].problem, /does not exist/);
-  assert.equal(run.summary, null);
+  assertEquals(run.problems.length, 1);
+  match(run.problems[0].problem, /does not exist/);
+  assertEquals(run.summary, null);
 });
 
 Deno.test("loadRun keeps valid records and names a truncated one", async () => {
@@ -41,11 +41,11 @@ Deno.test("loadRun keeps valid records and names a truncated one", async () => {
     await Deno.writeTextFile(files[4], text.slice(0, text.length / 2));
     await Deno.writeTextFile(files[5], "");
     const run = await loadRun(dir);
-    assert.equal(run.runs.length, 16);
+    assertEquals(run.runs.length, 16);
     const byFile = new Map(run.problems.map((p) => [p.file, p.problem]));
-    assert.match(byFile.get(files[4])!, /not valid JSON/);
-    assert.match(byFile.get(files[5])!, /is empty/);
-    assert.equal(run.problems.length, 2);
+    match(byFile.get(files[4])!, /not valid JSON/);
+    match(byFile.get(files[5])!, /is empty/);
+    assertEquals(run.problems.length, 2);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -56,13 +56,13 @@ Deno.test("loadRun recomputes the summary from valid runs when summary.json is m
   try {
     await Deno.remove(join(dir, "summary.json"));
     const run = await loadRun(dir);
-    assert.equal(run.problems.length, 1);
-    assert.equal(run.problems[0].file, join(dir, "summary.json"));
-    assert.match(run.problems[0].problem, /missing/);
-    assert.equal(run.summaryDerived, true);
-    assert.equal(run.summary?.groups.length, 6);
-    assert.ok(run.summary!.overheads.length > 0);
-    assert.match(run.summary!.notes.join(" "), /recomputed by the reader from the 18 valid/);
+    assertEquals(run.problems.length, 1);
+    assertEquals(run.problems[0].file, join(dir, "summary.json"));
+    match(run.problems[0].problem, /missing/);
+    assertEquals(run.summaryDerived, true);
+    assertEquals(run.summary?.groups.length, 6);
+    assert(run.summary!.overheads.length > 0);
+    match(run.summary!.notes.join(" "), /recomputed by the reader from the 18 valid/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -76,28 +76,28 @@ Deno.test("loadRun quotes the bad field of a malformed manifest and an interrupt
     m.plan = "not a plan";
     await Deno.writeTextFile(path, JSON.stringify(m));
     let run = await loadRun(dir);
-    assert.equal(run.manifest, null);
-    assert.equal(run.problems[0].file, path);
-    assert.match(run.problems[0].problem, /\/plan must be array, got "not a plan"/);
+    assertEquals(run.manifest, null);
+    assertEquals(run.problems[0].file, path);
+    match(run.problems[0].problem, /\/plan must be array, got "not a plan"/);
 
     m.plan = [];
     m.status = "interrupted";
     m.reason = "SIGINT";
     await Deno.writeTextFile(path, JSON.stringify(m));
     run = await loadRun(dir);
-    assert.match(run.problems[0].problem, /"interrupted": SIGINT/);
+    match(run.problems[0].problem, /"interrupted": SIGINT/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });
 
 Deno.test("record and manifest checks name the field and quote the value", () => {
-  assert.deepEqual(runRecordProblems([]), ["/ must be object"]);
-  assert.ok(
+  assertEquals(runRecordProblems([]), ["/ must be object"]);
+  assert(
     manifestProblems({ kind: "x" }).includes('/kind must be equal to constant, got "x"'),
   );
   const problems = runRecordProblems({ kind: "meshbench.run", status: "ok" });
-  assert.ok(problems.includes("/ must have required property 'spec'"), problems.join("|"));
+  assert(problems.includes("/ must have required property 'spec'"), problems.join("|"));
 });
 
 Deno.test("resolveRunDir prefers the argument, then MESHBENCH_RUN_DIR, then the newest", async () => {
@@ -105,16 +105,16 @@ Deno.test("resolveRunDir prefers the argument, then MESHBENCH_RUN_DIR, then the 
   const saved = Deno.env.get("MESHBENCH_RUN_DIR");
   try {
     Deno.env.delete("MESHBENCH_RUN_DIR");
-    assert.equal(await resolveRunDir(undefined, { resultsDir: tmp }), undefined);
+    assertEquals(await resolveRunDir(undefined, { resultsDir: tmp }), undefined);
     await Deno.mkdir(join(tmp, "20260101T000000Z-aaaaaa"));
     await Deno.mkdir(join(tmp, "20260102T000000Z-bbbbbb"));
-    assert.equal(
+    assertEquals(
       await resolveRunDir(undefined, { resultsDir: tmp }),
       join(tmp, "20260102T000000Z-bbbbbb"),
     );
     Deno.env.set("MESHBENCH_RUN_DIR", "/x");
-    assert.equal(await resolveRunDir(undefined, { resultsDir: tmp }), "/x");
-    assert.equal(await resolveRunDir("/y", { resultsDir: tmp }), "/y");
+    assertEquals(await resolveRunDir(undefined, { resultsDir: tmp }), "/x");
+    assertEquals(await resolveRunDir("/y", { resultsDir: tmp }), "/y");
   } finally {
     if (saved === undefined) Deno.env.delete("MESHBENCH_RUN_DIR");
     else Deno.env.set("MESHBENCH_RUN_DIR", saved);
@@ -133,10 +133,10 @@ Deno.test("a run with many 0 µs latencies is kept but flagged as implausible", 
     r.load.latency.min = 0;
     await Deno.writeTextFile(files[3], JSON.stringify(r));
     const run = await loadRun(dir);
-    assert.equal(run.runs.length, 18);
-    assert.equal(run.problems.length, 1);
-    assert.equal(run.problems[0].file, files[3]);
-    assert.match(run.problems[0].problem, /16\.7 % of the 600 latencies are 0 µs/);
+    assertEquals(run.runs.length, 18);
+    assertEquals(run.problems.length, 1);
+    assertEquals(run.problems[0].file, files[3]);
+    match(run.problems[0].problem, /16\.7 % of the 600 latencies are 0 µs/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

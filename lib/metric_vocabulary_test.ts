@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import common from "../schema/common.schema.json" with { type: "json" };
@@ -18,23 +18,23 @@ import {
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
 Deno.test("the JSON Schema's metric names are exactly the declared ones, in order", () => {
-  assert.deepEqual(common.$defs.metricName.enum, [...METRIC_NAMES]);
+  assertEquals(common.$defs.metricName.enum, [...METRIC_NAMES]);
 });
 
 Deno.test("CPU and memory are not compared at max throughput; latency only at fixed rate", () => {
-  assert.deepEqual(metricsFor("max-throughput").map((m) => m.name), ["throughput_rps"]);
-  assert.deepEqual(metricsFor("batch").map((m) => m.name), [
+  assertEquals(metricsFor("max-throughput").map((m) => m.name), ["throughput_rps"]);
+  assertEquals(metricsFor("batch").map((m) => m.name), [
     "completion_time_s",
     "cpu_cores_total",
     "memory_mb_total",
     "proxy_cpu_cores",
     "proxy_memory_mb",
   ]);
-  assert.ok(metricsFor("fixed-rate").every((m) => m.name !== "throughput_rps"));
+  assert(metricsFor("fixed-rate").every((m) => m.name !== "throughput_rps"));
 });
 
 Deno.test("the one-screen columns, the headline and share labels come from the vocabulary", () => {
-  assert.deepEqual(oneScreenMetrics().map((c) => c.header), [
+  assertEquals(oneScreenMetrics().map((c) => c.header), [
     "p50 latency",
     "p99 latency",
     "throughput",
@@ -43,16 +43,16 @@ Deno.test("the one-screen columns, the headline and share labels come from the v
     "job time",
     "ctx sw/req",
   ]);
-  assert.equal(headlineMetric(["latency_p50_ms", "latency_p99_ms"]), "latency_p99_ms");
-  assert.equal(headlineMetric(["cpu_cores_total", "throughput_rps"]), "throughput_rps");
-  assert.equal(headlineMetric(["memory_mb_total"]), "memory_mb_total");
-  assert.equal(overheadLabel("proxy_cpu_cores"), "mesh CPU as % of app CPU");
-  assert.equal(overheadLabel("latency_p99_ms"), "p99 latency");
+  assertEquals(headlineMetric(["latency_p50_ms", "latency_p99_ms"]), "latency_p99_ms");
+  assertEquals(headlineMetric(["cpu_cores_total", "throughput_rps"]), "throughput_rps");
+  assertEquals(headlineMetric(["memory_mb_total"]), "memory_mb_total");
+  assertEquals(overheadLabel("proxy_cpu_cores"), "mesh CPU as % of app CPU");
+  assertEquals(overheadLabel("latency_p99_ms"), "p99 latency");
 });
 
 Deno.test("a throughput loss is a cost, a latency increase is a cost", () => {
-  assert.equal(costOf("throughput_rps", -20), 20);
-  assert.equal(costOf("latency_p99_ms", 20), 20);
+  assertEquals(costOf("throughput_rps", -20), 20);
+  assertEquals(costOf("latency_p99_ms", 20), 20);
 });
 
 Deno.test("a summary whose overhead names an undeclared metric is refused, naming the field", async () => {
@@ -60,12 +60,12 @@ Deno.test("a summary whose overhead names an undeclared metric is refused, namin
   try {
     const dir = await copyFixtureRun(FIXTURE_RUNS[0], tmp);
     const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
-    assert.deepEqual(summaryProblems(summary), []);
+    assertEquals(summaryProblems(summary), []);
     summary.overheads[0].metric = "latency_p42_ms";
     const problems = summaryProblems(summary);
-    assert.equal(problems.length, 1, problems.join("\n"));
-    assert.match(problems[0], /^\/overheads\/0\/metric must be equal to one of the allowed values/);
-    assert.match(problems[0], /latency_p42_ms/);
+    assertEquals(problems.length, 1, problems.join("\n"));
+    match(problems[0], /^\/overheads\/0\/metric must be equal to one of the allowed values/);
+    match(problems[0], /latency_p42_ms/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -87,9 +87,9 @@ Deno.test("compare and the summary compute the same metrics for every measured p
     };
     const compared = byPoint(c.differences);
     const overheads = byPoint(run.summary!.overheads);
-    assert.ok(overheads.size > 10);
+    assert(overheads.size > 10);
     for (const [point, metrics] of overheads) {
-      assert.deepEqual(compared.get(point), metrics, point);
+      assertEquals(compared.get(point), metrics, point);
     }
   } finally {
     await Deno.remove(tmp, { recursive: true });
@@ -101,7 +101,7 @@ Deno.test("metric names are string literals in the vocabulary module only", asyn
   // Quoted names; names in backticks are mentions in comments. "errors" is also an
   // everyday word (a flag, a column), so only the snake_case names are looked for.
   const names = RECORD_METRICS.map((m) => m.name).filter((n) => n.includes("_"));
-  assert.ok(names.length >= METRIC_NAMES.length);
+  assert(names.length >= METRIC_NAMES.length);
   const literal = new RegExp(`(["'])(${names.join("|")})\\1`);
   const walk = async (dir: string) => {
     for await (const e of Deno.readDir(dir)) {
@@ -114,5 +114,5 @@ Deno.test("metric names are string literals in the vocabulary module only", asyn
     }
   };
   for (const dir of ["lib", "tasks", "bench", "fixtures"]) await walk(join(ROOT, dir));
-  assert.deepEqual(offenders, ["lib/metric_vocabulary.ts"]);
+  assertEquals(offenders, ["lib/metric_vocabulary.ts"]);
 });

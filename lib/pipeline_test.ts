@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
 import { classify } from "./pipeline.ts";
 import { parseGhzJson } from "./tools/ghz.ts";
 import { parseVegetaCsv, vegetaResult } from "./tools/vegeta.ts";
@@ -36,20 +36,20 @@ Deno.test("a ghz run whose 200 calls were all refused (Unavailable) fails; it di
   // Real ghz v0.120.0 report: --rps 100 -n 200 against a closed port. ghz's own rps: 99.94.
   const point = fixed("ghz", 100, 2);
   const load = parseGhzJson(read("ghz_connection_refused.json"), point);
-  assert.equal(load.achievedRate, 0);
+  assertEquals(load.achievedRate, 0);
   const c = classify(spec(point), load, limits);
-  assert.equal(c.status, "failed");
-  assert.match(c.reason!, /0 of 200 ghz operations succeeded \(0\.0 %, minSuccessPct 99\.9 %\)/);
-  assert.match(c.reason!, /Unavailable 200/);
+  assertEquals(c.status, "failed");
+  match(c.reason!, /0 of 200 ghz operations succeeded \(0\.0 %, minSuccessPct 99\.9 %\)/);
+  match(c.reason!, /Unavailable 200/);
 });
 
 Deno.test("a ghz run with 40 % non-OK statuses fails, naming the codes", () => {
   const point = fixed("ghz", 100, 2);
   const load = parseGhzJson(read("ghz_status_errors.json"), point);
   const c = classify(spec(point), load, limits);
-  assert.equal(c.status, "failed");
-  assert.match(c.reason!, /120 of 200 ghz operations succeeded \(60\.0 %/);
-  assert.match(
+  assertEquals(c.status, "failed");
+  match(c.reason!, /120 of 200 ghz operations succeeded \(60\.0 %/);
+  match(
     c.reason!,
     /Unavailable 40, ResourceExhausted 40|ResourceExhausted 40, Unavailable 40/,
   );
@@ -64,8 +64,8 @@ Deno.test("a vegeta run with refused connections and 503s fails, not just satura
     toolVersion: "v12.13.0",
   });
   const c = classify(spec(point), load, limits);
-  assert.equal(c.status, "failed");
-  assert.match(c.reason!, /100 of 200 vegeta operations succeeded/);
+  assertEquals(c.status, "failed");
+  match(c.reason!, /100 of 200 vegeta operations succeeded/);
 });
 
 Deno.test("a wrk run with socket errors fails; the threshold is configurable", () => {
@@ -73,11 +73,11 @@ Deno.test("a wrk run with socket errors fails; the threshold is configurable", (
   const point = maxThroughput("wrk");
   const load = parseWrk(read("wrk_closed_port_thread_1s.txt"), { connections: 4, toolVersion: "" });
   const c = classify(spec(point), load, limits);
-  assert.equal(c.status, "failed");
-  assert.match(c.reason!, /5658 of 13790 wrk operations succeeded \(41\.0 %.*write 8132/);
-  assert.deepEqual(classify(spec(point), load, { ...limits, minSuccessPct: 40 }), { status: "ok" });
+  assertEquals(c.status, "failed");
+  match(c.reason!, /5658 of 13790 wrk operations succeeded \(41\.0 %.*write 8132/);
+  assertEquals(classify(spec(point), load, { ...limits, minSuccessPct: 40 }), { status: "ok" });
   const clean = parseWrk(read("wrk_meshbench_script_1s.txt"), { connections: 4, toolVersion: "" });
-  assert.deepEqual(classify(spec(point), clean, limits), { status: "ok" });
+  assertEquals(classify(spec(point), clean, limits), { status: "ok" });
 });
 
 Deno.test({
@@ -107,10 +107,10 @@ Deno.test({
         durationS: 1,
         drainS: 0.2,
       });
-      assert.ok(load.errors > 0, JSON.stringify(load.errorKinds));
+      assert(load.errors > 0, JSON.stringify(load.errorKinds));
       const c = classify(spec(point), load, limits);
-      assert.equal(c.status, "failed", JSON.stringify(load.errorKinds));
-      assert.match(c.reason!, /ws-client operations succeeded/);
+      assertEquals(c.status, "failed", JSON.stringify(load.errorKinds));
+      match(c.reason!, /ws-client operations succeeded/);
     } finally {
       clearTimeout(killer);
       await echo.stop(0);
@@ -122,7 +122,7 @@ Deno.test("a run in which nothing succeeded fails even with the threshold at 0",
   const point = fixed("ghz", 100, 2);
   const load = parseGhzJson(read("ghz_connection_refused.json"), point);
   const c = classify(spec(point), load, { ...limits, minSuccessPct: 0 });
-  assert.equal(c.status, "failed");
+  assertEquals(c.status, "failed");
 });
 
 Deno.test("a vegeta run whose generator fell behind is saturated, and the reason says it was the generator", () => {
@@ -134,11 +134,11 @@ Deno.test("a vegeta run whose generator fell behind is saturated, and the reason
     connections: 8,
     toolVersion: "v12.13.0",
   });
-  assert.equal(load.errors, 0);
-  assert.ok((load.extra!.sentRate as number) < 1500, JSON.stringify(load.extra!.sentRate));
+  assertEquals(load.errors, 0);
+  assert((load.extra!.sentRate as number) < 1500, JSON.stringify(load.extra!.sentRate));
   const c = classify(spec(point), load, limits);
-  assert.equal(c.status, "saturated");
-  assert.match(
+  assertEquals(c.status, "saturated");
+  match(
     c.reason!,
     /sent 1416\.0\/s, send lag p99 [\d.]+ ms: the load generator fell behind/,
   );

@@ -1,4 +1,9 @@
-import assert from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  doesNotMatch,
+  match,
+  ok as assert,
+} from "node:assert/strict";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { loadRun } from "./load_results.ts";
 import {
@@ -23,45 +28,45 @@ function svgCount(html: string): number {
 }
 
 Deno.test("labels mark emulated meshes and format numbers readably", () => {
-  assert.equal(meshLabel("istio", true), "istio (emulated)");
-  assert.equal(meshLabel("baseline", false), "baseline");
-  assert.equal(formatPct(12.345), "+12.3 %");
-  assert.equal(formatPct(-150.2), "-150 %");
-  assert.equal(formatPct(NaN), "n/a");
-  assert.equal(formatNumber(0.012345), "0.0123");
-  assert.equal(formatNumber(123456.7), "123,457");
+  assertEquals(meshLabel("istio", true), "istio (emulated)");
+  assertEquals(meshLabel("baseline", false), "baseline");
+  assertEquals(formatPct(12.345), "+12.3 %");
+  assertEquals(formatPct(-150.2), "-150 %");
+  assertEquals(formatPct(NaN), "n/a");
+  assertEquals(formatNumber(0.012345), "0.0123");
+  assertEquals(formatNumber(123456.7), "123,457");
 });
 
 Deno.test("latency plots draw one SVG with units, iterations and emulation marks", () => {
   for (const f of [latencyPercentilePlot, latencyDistributionPlot]) {
     const fig = f(summary.groups, "http");
-    assert.equal(fig.charts, 1);
-    assert.equal(svgCount(fig.html), 1);
-    assert.match(fig.html, /latency \(ms\)/);
-    assert.match(fig.html, /3 iterations per point/);
-    assert.match(fig.html, /istio \(emulated\)/);
-    assert.match(fig.html, /200\/s/);
-    assert.match(fig.html, /500\/s/);
-    assert.doesNotMatch(fig.html, /NaN/);
+    assertEquals(fig.charts, 1);
+    assertEquals(svgCount(fig.html), 1);
+    match(fig.html, /latency \(ms\)/);
+    match(fig.html, /3 iterations per point/);
+    match(fig.html, /istio \(emulated\)/);
+    match(fig.html, /200\/s/);
+    match(fig.html, /500\/s/);
+    doesNotMatch(fig.html, /NaN/);
   }
 });
 
 Deno.test("a workload with no data gives a notice, not an empty chart", () => {
   const fig = latencyPercentilePlot(summary.groups, "grpc");
-  assert.equal(fig.charts, 0);
-  assert.match(fig.html, /no latency results for &quot;grpc&quot;/);
+  assertEquals(fig.charts, 0);
+  match(fig.html, /no latency results for &quot;grpc&quot;/);
 });
 
 Deno.test("overhead plot shows CI bars, iteration counts and each metric panel", () => {
   const fig = overheadPlot(summary.overheads, "http", { metrics: ["latency_p99_ms"] });
-  assert.equal(svgCount(fig.html), 1);
-  assert.match(fig.html, /p99 latency \(ms\) @ 200\/s/);
-  assert.match(fig.html, /n=3\/3/);
-  assert.match(fig.html, /95 % CI/);
-  assert.doesNotMatch(fig.html, /p50 latency/);
+  assertEquals(svgCount(fig.html), 1);
+  match(fig.html, /p99 latency \(ms\) @ 200\/s/);
+  match(fig.html, /n=3\/3/);
+  match(fig.html, /95 % CI/);
+  doesNotMatch(fig.html, /p50 latency/);
   // After the zero line, one CI rule per (mesh, rate): 2 meshes x 2 rates.
   const ciRules = fig.html.split('aria-label="rule"')[2].split('aria-label="tick"')[0];
-  assert.equal((ciRules.match(/<line/g) ?? []).length, 4);
+  assertEquals((ciRules.match(/<line/g) ?? []).length, 4);
 });
 
 Deno.test("rankMeshes orders by overhead, smallest first", () => {
@@ -70,9 +75,9 @@ Deno.test("rankMeshes orders by overhead, smallest first", () => {
     metric: "latency_p50_ms",
     rate: 500,
   });
-  assert.equal(ranked.length, 2);
-  assert.ok(ranked[0].overheadPct <= ranked[1].overheadPct);
-  assert.equal(ranked[0].mesh, "linkerd"); // the synthetic linkerd adds less latency
+  assertEquals(ranked.length, 2);
+  assert(ranked[0].overheadPct <= ranked[1].overheadPct);
+  assertEquals(ranked[0].mesh, "linkerd"); // the synthetic linkerd adds less latency
 });
 
 Deno.test("rankMeshes puts the smallest throughput loss first (higher is better)", () => {
@@ -89,31 +94,31 @@ Deno.test("rankMeshes puts the smallest throughput loss first (higher is better)
     metric: "throughput_rps",
     rate: null,
   });
-  assert.deepEqual(ranked.map((o) => o.mesh), ["linkerd", "istio"]);
+  assertEquals(ranked.map((o) => o.mesh), ["linkerd", "istio"]);
 });
 
 Deno.test("throughput and resource plots render every panel", () => {
   const t = throughputPlot(summary.groups);
-  assert.equal(svgCount(t.html), 1);
-  assert.match(t.html, /http @ 200\/s/);
-  assert.match(t.html, /operations\/s/);
+  assertEquals(svgCount(t.html), 1);
+  match(t.html, /http @ 200\/s/);
+  match(t.html, /operations\/s/);
   for (const m of ["cpuCores", "memoryPeakMB", "cpuSecondsPer1k"] as const) {
     const r = resourcePlot(summary.groups, m);
-    assert.equal(svgCount(r.html), 1, m);
-    assert.match(r.html, /data-plane/);
+    assertEquals(svgCount(r.html), 1, m);
+    match(r.html, /data-plane/);
   }
 });
 
 Deno.test("figures display themselves in Jupyter as HTML", () => {
   const fig = throughputPlot(summary.groups);
   const bundle = fig[JUPYTER_DISPLAY]();
-  assert.equal(bundle["text/html"], fig.html);
+  assertEquals(bundle["text/html"], fig.html);
 });
 
 Deno.test("tables escape their cells", () => {
   const fig = table("t", [{ a: "<script>" }], { columns: [{ header: "a", value: (r) => r.a }] });
-  assert.match(fig.html, /&lt;script&gt;/);
-  assert.doesNotMatch(fig.html, /<script>/);
+  match(fig.html, /&lt;script&gt;/);
+  doesNotMatch(fig.html, /<script>/);
 });
 
 Deno.test("comparison plot colours changes that exceed the noise", () => {
@@ -135,22 +140,22 @@ Deno.test("comparison plot colours changes that exceed the noise", () => {
       iterations: { a: 3, b: 3 },
     },
   ]);
-  assert.equal(svgCount(fig.html), 1);
-  assert.match(fig.html, /#dc2626/);
-  assert.match(fig.html, /exceeds noise/);
+  assertEquals(svgCount(fig.html), 1);
+  match(fig.html, /#dc2626/);
+  match(fig.html, /exceeds noise/);
 });
 
 Deno.test("the throughput subtitle states the run's saturation tolerance", () => {
   const subtitle = (html: string) => html.match(/class="mb-subtitle">([^<]*)</)?.[1] ?? "";
-  assert.match(
+  match(
     subtitle(throughputPlot(summary.groups, { saturationPct: 5 }).html),
     /falls more than 5 % short of its target is a saturation result/,
   );
-  assert.match(
+  match(
     subtitle(throughputPlot(summary.groups, { saturationPct: 0.5 }).html),
     /more than 0\.5 % short/,
   );
   const unknown = subtitle(throughputPlot(summary.groups).html);
-  assert.match(unknown, /more than the run&#39;s saturation tolerance \(saturationPct\) short/);
-  assert.doesNotMatch(unknown, /2 %/);
+  match(unknown, /more than the run&#39;s saturation tolerance \(saturationPct\) short/);
+  doesNotMatch(unknown, /2 %/);
 });

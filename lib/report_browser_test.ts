@@ -4,7 +4,7 @@
  * every chart has a size on screen, and a screenshot is saved for a person to look
  * at (in `$MESHBENCH_TEST_OUTPUT`, default `results/test-output/`).
  */
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
 import { basename, join, resolve } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
@@ -94,21 +94,21 @@ async function withBrowser(fn: (ctx: BrowserContext, tmp: string) => Promise<voi
 }
 
 function assertClean(check: PageCheck, file: string) {
-  assert.deepEqual(check.consoleProblems, [], "no console errors or warnings");
-  assert.deepEqual(
+  assertEquals(check.consoleProblems, [], "no console errors or warnings");
+  assertEquals(
     check.requests.filter((u) => u !== `file://${file}`),
     [],
     "the report requests nothing beyond itself",
   );
-  assert.ok(check.charts.length > 0, "the report has charts");
+  assert(check.charts.length > 0, "the report has charts");
   for (const [i, c] of check.charts.entries()) {
-    assert.ok(c.width > 300 && c.height > 100, `chart ${i} is visible: ${JSON.stringify(c)}`);
-    assert.ok(c.marks > 5, `chart ${i} has drawn marks: ${JSON.stringify(c)}`);
+    assert(c.width > 300 && c.height > 100, `chart ${i} is visible: ${JSON.stringify(c)}`);
+    assert(c.marks > 5, `chart ${i} has drawn marks: ${JSON.stringify(c)}`);
   }
 }
 
 Deno.test("report of each committed fixture run renders offline in Chromium", async () => {
-  assert.ok(FIXTURE_RUNS.length > 0, "at least one fixture run is committed");
+  assert(FIXTURE_RUNS.length > 0, "at least one fixture run is committed");
   await withBrowser(async (ctx, tmp) => {
     for (const name of FIXTURE_RUNS) {
       const dir = await copyFixtureRun(name, tmp);
@@ -118,10 +118,10 @@ Deno.test("report of each committed fixture run renders offline in Chromium", as
       const shot = join(OUT, `report_${name}.png`);
       const check = await inspect(ctx, file, shot);
       assertClean(check, file);
-      assert.equal(check.charts.length, expected, "every chart in the HTML is on screen");
-      assert.match(check.title, /meshbench report/);
-      assert.match(check.text, /Emulated meshes\./, "the emulation banner is on screen");
-      assert.match(check.text, /\(emulated\)/);
+      assertEquals(check.charts.length, expected, "every chart in the HTML is on screen");
+      match(check.title, /meshbench report/);
+      match(check.text, /Emulated meshes\./, "the emulation banner is on screen");
+      match(check.text, /\(emulated\)/);
       console.log(`screenshot: ${shot} (${check.charts.length} charts)`);
     }
   });
@@ -137,9 +137,9 @@ Deno.test("report of an interrupted, partly broken run renders and names the pro
     const shot = join(OUT, "report_broken_synthetic.png");
     const check = await inspect(ctx, file, shot);
     assertClean(check, file);
-    assert.match(check.text, /2 problems reading this run/);
-    assert.ok(check.text.includes(`runs/${basename(files[2])}`), "names the broken record");
-    assert.match(check.text, /summary\.json is missing/);
+    match(check.text, /2 problems reading this run/);
+    assert(check.text.includes(`runs/${basename(files[2])}`), "names the broken record");
+    match(check.text, /summary\.json is missing/);
     console.log(`screenshot: ${shot} (${check.charts.length} charts)`);
   });
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { findBinary } from "./binaries.ts";
 import { realRunner } from "./command.ts";
@@ -13,16 +13,16 @@ import { parseVegetaCsv, vegetaAttackCommand, vegetaResult } from "./tools/veget
 import type { LoadResult, MeshRef, RunRecord } from "./types.ts";
 
 Deno.test("isGeneratorLimited compares the lag's p99 with a share of the baseline's p50", () => {
-  assert.equal(isGeneratorLimited(0.05, 0.4, 10), true);
-  assert.equal(isGeneratorLimited(0.04, 0.4, 10), false);
-  assert.equal(isGeneratorLimited(5, undefined, 10), false, "no baseline: nothing to hold it to");
-  assert.equal(isGeneratorLimited(5, 0, 10), false);
+  assertEquals(isGeneratorLimited(0.05, 0.4, 10), true);
+  assertEquals(isGeneratorLimited(0.04, 0.4, 10), false);
+  assertEquals(isGeneratorLimited(5, undefined, 10), false, "no baseline: nothing to hold it to");
+  assertEquals(isGeneratorLimited(5, 0, 10), false);
 });
 
 Deno.test("sendTimingOf finds send lag only where a tool recorded it", () => {
-  assert.equal(sendTimingOf(undefined), undefined);
-  assert.equal(sendTimingOf({ extra: {} }), undefined);
-  assert.equal(
+  assertEquals(sendTimingOf(undefined), undefined);
+  assertEquals(sendTimingOf({ extra: {} }), undefined);
+  assertEquals(
     sendTimingOf({ extra: { sendLag: { total: 0, values: [], counts: [] } } }),
     undefined,
   );
@@ -113,7 +113,7 @@ Deno.test({
     // The figures the flag reads, recomputed from the two real runs (as summaries round them).
     const baseP50 = summarize(sendTimingOf(base)!.serviceTime!).p50Ms;
     const lagP99 = (r: LoadResult) => summarize(sendTimingOf(r)!.sendLag).p99Ms;
-    assert.ok(baseP50 > 0 && lagP99(mesh) >= 0);
+    assert(baseP50 > 0 && lagP99(mesh) >= 0);
     const worst = Math.max(lagP99(base), lagP99(mesh));
     const options = (generatorLimitedPct: number) => ({
       runId: "20000101T000000Z-000000",
@@ -136,18 +136,18 @@ Deno.test({
       const group = (m: string) => s.groups.find((g) => g.mesh === m && g.rate === 200)!;
       for (const [m, r] of [["baseline", base], ["sidecar-emu", mesh]] as const) {
         const g = group(m);
-        assert.deepEqual(g.sendLag, summarize(sendTimingOf(r)!.sendLag));
-        assert.deepEqual(g.serviceTime, summarize(sendTimingOf(r)!.serviceTime!));
-        assert.equal(g.generatorLimited, lagP99(r) > (baseP50 * pct) / 100, `${m} at ${pct} %`);
+        assertEquals(g.sendLag, summarize(sendTimingOf(r)!.sendLag));
+        assertEquals(g.serviceTime, summarize(sendTimingOf(r)!.serviceTime!));
+        assertEquals(g.generatorLimited, lagP99(r) > (baseP50 * pct) / 100, `${m} at ${pct} %`);
       }
       const latency = s.overheads.filter((o) => o.rate === 200);
-      assert.ok(latency.length > 0);
+      assert(latency.length > 0);
       for (const o of latency) {
-        assert.equal(o.generatorLimited, expected, `${o.metric} at ${pct} %`);
+        assertEquals(o.generatorLimited, expected, `${o.metric} at ${pct} %`);
       }
-      assert.equal(s.notes.some((n) => n.startsWith("Generator-limited:")), expected);
+      assertEquals(s.notes.some((n) => n.startsWith("Generator-limited:")), expected);
       const text = formatSummary(s);
-      assert.equal(/ GEN/.test(text), expected, text);
+      assertEquals(/ GEN/.test(text), expected, text);
       const html = renderReport({
         dir: "/nonexistent",
         runId: s.runId,
@@ -158,9 +158,9 @@ Deno.test({
         emulated: true,
         summaryDerived: false,
       }, { generatedAt: "2000-01-01T00:00:00.000Z" });
-      assert.equal(/\bgenerator-limited\)/.test(html), expected);
+      assertEquals(/\bgenerator-limited\)/.test(html), expected);
     }
     // The lag is the intended-vs-actual arithmetic: the response time is never below it.
-    assert.ok(percentile(mesh.latency, 99) >= percentile(sendTimingOf(mesh)!.sendLag, 99) - 1);
+    assert(percentile(mesh.latency, 99) >= percentile(sendTimingOf(mesh)!.sendLag, 99) - 1);
   },
 });

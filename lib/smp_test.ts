@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert, throws } from "node:assert/strict";
 import { join } from "node:path";
 import { copyFixtureRun, FIXTURE_RUNS } from "../fixtures/mod.ts";
 import { usableByPoint } from "./compare.ts";
@@ -14,14 +14,14 @@ Deno.test("export --format smp writes SMP v0.6.1 messages that hold the run's fi
   try {
     const dir = await copyFixtureRun(FIXTURE_RUNS[0], tmp);
     const r = await exportRun(dir, { format: "smp" });
-    assert.equal(r.path, join(dir, "smp.json"));
+    assertEquals(r.path, join(dir, "smp.json"));
     const doc = JSON.parse(await Deno.readTextFile(r.path!)) as SmpDocument;
     validateSmp(doc, r.path!);
-    assert.equal(doc.smp_version, SMP_VERSION);
+    assertEquals(doc.smp_version, SMP_VERSION);
     const run = await loadRun(dir);
     const groups = [...usableByPoint(run).values()];
-    assert.equal(doc.experiments.length, groups.length);
-    assert.equal(r.rows, groups.length);
+    assertEquals(doc.experiments.length, groups.length);
+    assertEquals(r.rows, groups.length);
     for (const [i, rs] of groups.entries()) {
       const e = doc.experiments[i];
       const res = e.performance_test_result as {
@@ -31,29 +31,29 @@ Deno.test("export --format smp writes SMP v0.6.1 messages that hold the run's fi
       };
       const h = mergeHistograms(rs.map((x) => x.load.latency));
       // Percentiles of the histograms merged over iterations, never averaged.
-      assert.equal(res.latencies_ms.p99, percentile(h, 99) / 1000);
-      assert.equal(res.latencies_ms.max, h.max / 1000);
+      assertEquals(res.latencies_ms.p99, percentile(h, 99) / 1000);
+      assertEquals(res.latencies_ms.max, h.max / 1000);
       const qps = rs.reduce((s, x) => s + x.load.achievedRate, 0) / rs.length;
-      assert.ok(Math.abs(res.actual_qps - qps) < 1e-9);
-      assert.equal(res.labels.mesh, rs[0].mesh.name);
+      assert(Math.abs(res.actual_qps - qps) < 1e-9);
+      assertEquals(res.labels.mesh, rs[0].mesh.name);
       const client = (e.performance_test_config.clients as Array<Record<string, unknown>>)[0];
-      assert.match(String(client.load_generator), new RegExp(`^${rs[0].load.tool} `));
-      assert.equal(client.connections, rs[0].spec.point.connections);
+      match(String(client.load_generator), new RegExp(`^${rs[0].load.tool} `));
+      assertEquals(client.connections, rs[0].spec.point.connections);
       // The baseline has no mesh, so no ServiceMeshConfig (Meshery's "mesh": null).
-      if (rs[0].mesh.kind === "none") assert.equal(e.service_mesh_config, undefined);
+      if (rs[0].mesh.kind === "none") assertEquals(e.service_mesh_config, undefined);
       else {
         const smc = e.service_mesh_config as {
           mesh_type: { type: string; version: string };
           sidecar?: { cpu_mcores: number; mem_mb: number };
         };
         // Emulated meshes are not one of SMP's mesh types.
-        assert.equal(smc.mesh_type.type, "INVALID_MESH");
-        assert.equal(smc.mesh_type.version, rs[0].mesh.version);
-        assert.ok(smc.sidecar && smc.sidecar.mem_mb > 0, JSON.stringify(smc));
+        assertEquals(smc.mesh_type.type, "INVALID_MESH");
+        assertEquals(smc.mesh_type.version, rs[0].mesh.version);
+        assert(smc.sidecar && smc.sidecar.mem_mb > 0, JSON.stringify(smc));
       }
     }
     const meshed = doc.experiments.filter((e) => e.service_mesh_config);
-    assert.ok(meshed.length > 0 && meshed.length < doc.experiments.length);
+    assert(meshed.length > 0 && meshed.length < doc.experiments.length);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -64,17 +64,17 @@ Deno.test("the SMP schema refuses a field SMP does not have and a missing latenc
   try {
     const dir = await copyFixtureRun(FIXTURE_RUNS[0], tmp);
     const r = await exportRun(dir, { format: "smp", output: "-" });
-    assert.equal(r.path, null);
+    assertEquals(r.path, null);
     const doc = JSON.parse(r.text);
     const bad = structuredClone(doc);
     bad.experiments[0].performance_test_result.p95 = 1;
-    assert.throws(
+    throws(
       () => validateSmp(bad),
       (e) => e instanceof SchemaError && /"p95"/.test(e.message),
     );
     const missing = structuredClone(doc);
     delete missing.experiments[0].performance_test_result.latencies_ms.p90;
-    assert.throws(() => validateSmp(missing), /must have required property 'p90'/);
+    throws(() => validateSmp(missing), /must have required property 'p90'/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -85,12 +85,12 @@ Deno.test("deno task export --format smp writes smp.json; --long with smp is bad
   try {
     const dir = await copyFixtureRun(FIXTURE_RUNS[0], tmp);
     const ok = await runTask("export.ts", [dir, "--format", "smp"]);
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /Wrote \d+ experiments to .*smp\.json/);
+    assertEquals(ok.code, 0, ok.stderr);
+    match(ok.stdout, /Wrote \d+ experiments to .*smp\.json/);
     validateSmp(JSON.parse(await Deno.readTextFile(join(dir, "smp.json"))));
     const bad = await runTask("export.ts", [dir, "--format", "smp", "--long"]);
-    assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--long: it applies to --format csv only/);
+    assertEquals(bad.code, 2);
+    match(bad.stderr, /--long: it applies to --format csv only/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

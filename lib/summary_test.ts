@@ -1,4 +1,11 @@
-import assert from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  doesNotMatch,
+  doesNotThrow,
+  match,
+  ok as assert,
+  throws,
+} from "node:assert/strict";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { loadRun } from "./load_results.ts";
 import { metricSpec } from "./metric_vocabulary.ts";
@@ -32,18 +39,18 @@ const options = (seed: number) => ({
 Deno.test("every latency overhead has its added milliseconds with an interval around them", async () => {
   const s = summarizeRuns(await records(3), options(1));
   validateSummary(JSON.parse(JSON.stringify(s)));
-  assert.equal(s.schemaVersion, "2");
+  assertEquals(s.schemaVersion, "2");
   const latency = s.overheads.filter((o) => metricSpec(o.metric).addedLatency);
-  assert.ok(latency.length >= 8);
+  assert(latency.length >= 8);
   for (const o of latency) {
-    assert.equal(o.deltaMs, o.value - o.baseline);
+    assertEquals(o.deltaMs, o.value - o.baseline);
     const [lo, hi] = o.deltaMsCi95!;
-    assert.ok(lo <= o.deltaMs! && o.deltaMs! <= hi, `${o.metric} ${o.mesh}: ${lo} ${hi}`);
-    assert.equal(o.ciMethod, "exact");
+    assert(lo <= o.deltaMs! && o.deltaMs! <= hi, `${o.metric} ${o.mesh}: ${lo} ${hi}`);
+    assertEquals(o.ciMethod, "exact");
   }
   for (const o of s.overheads.filter((o) => !metricSpec(o.metric).addedLatency)) {
-    assert.equal(o.deltaMs, null);
-    assert.equal(o.deltaMsCi95, null);
+    assertEquals(o.deltaMs, null);
+    assertEquals(o.deltaMsCi95, null);
   }
 });
 
@@ -51,24 +58,24 @@ Deno.test("with 3 iterations the summary's intervals are the same whatever the s
   const rs = await records(3);
   const first = summarizeRuns(rs, options(1));
   for (let seed = 2; seed <= 20; seed++) {
-    assert.deepEqual(summarizeRuns(rs, options(seed)).overheads, first.overheads, `seed ${seed}`);
+    assertEquals(summarizeRuns(rs, options(seed)).overheads, first.overheads, `seed ${seed}`);
   }
 });
 
 Deno.test("one iteration: no interval and no CV, said in the summary, its text and the report", async () => {
   const s = summarizeRuns(await records(1), options(1));
   validateSummary(JSON.parse(JSON.stringify(s)));
-  assert.ok(s.overheads.length > 0);
+  assert(s.overheads.length > 0);
   for (const o of s.overheads) {
-    assert.equal(o.ciMethod, "too-few-iterations");
-    assert.ok(Number.isNaN(o.ci95[0]) && Number.isNaN(o.ci95[1]));
-    assert.equal(o.baselineCvPct, null);
-    assert.equal(o.noisyBaseline, false);
+    assertEquals(o.ciMethod, "too-few-iterations");
+    assert(Number.isNaN(o.ci95[0]) && Number.isNaN(o.ci95[1]));
+    assertEquals(o.baselineCvPct, null);
+    assertEquals(o.noisyBaseline, false);
   }
-  assert.ok(s.notes.some((n) => /single iteration .* no confidence interval/.test(n)), s.notes[0]);
+  assert(s.notes.some((n) => /single iteration .* no confidence interval/.test(n)), s.notes[0]);
   const text = formatSummary(s);
-  assert.match(text, /\(n=1: no CI\)/);
-  assert.match(text, /n=1: one iteration of the baseline or the mesh: too few for an interval/);
+  match(text, /\(n=1: no CI\)/);
+  match(text, /n=1: one iteration of the baseline or the mesh: too few for an interval/);
   const html = renderReport({
     dir: "/nonexistent",
     runId: s.runId,
@@ -79,8 +86,8 @@ Deno.test("one iteration: no interval and no CV, said in the summary, its text a
     emulated: true,
     summaryDerived: false,
   }, { generatedAt: "2000-01-01T00:00:00.000Z" });
-  assert.match(html, /n=1\/1: too few iterations for an interval/);
-  assert.match(html, /\[no CI: n=1\]/);
+  match(html, /n=1\/1: too few iterations for an interval/);
+  match(html, /\[no CI: n=1\]/);
 });
 
 Deno.test("a version 1 summary (no deltaMs) still reads; a version 2 one without it does not", async () => {
@@ -92,10 +99,10 @@ Deno.test("a version 1 summary (no deltaMs) still reads; a version 2 one without
     delete o.deltaMsCi95;
     delete o.ciMethod;
   }
-  assert.doesNotThrow(() => validateSummary(v1));
-  assert.doesNotMatch(formatSummary(v1), /ms \[/);
+  doesNotThrow(() => validateSummary(v1));
+  doesNotMatch(formatSummary(v1), /ms \[/);
   delete s.overheads[0].deltaMs;
-  assert.throws(() => validateSummary(s), /\/overheads\/0 must have required property 'deltaMs'/);
+  throws(() => validateSummary(s), /\/overheads\/0 must have required property 'deltaMs'/);
 });
 
 Deno.test("load points that differ only in payload size are grouped and compared apart", async () => {
@@ -119,23 +126,23 @@ Deno.test("load points that differ only in payload size are grouped and compared
   const s = summarizeRuns(sized, options(1));
   validateSummary(JSON.parse(JSON.stringify(s)));
   const plain = summarizeRuns(rs, options(1));
-  assert.equal(s.groups.length, plain.groups.length * 2);
-  assert.equal(s.overheads.length, plain.overheads.length * 2);
+  assertEquals(s.groups.length, plain.groups.length * 2);
+  assertEquals(s.overheads.length, plain.overheads.length * 2);
   for (const payload of [1024, 16384]) {
     const gs = s.groups.filter((g) => g.payloadBytes === payload);
-    assert.equal(gs.length, plain.groups.length);
+    assertEquals(gs.length, plain.groups.length);
   }
   const p50 = (payload: number) =>
     s.groups.find((g) =>
       g.mesh === "baseline" && g.mode === "fixed-rate" && g.payloadBytes === payload
     )!.latency.p50Ms;
-  assert.ok(Math.abs(p50(16384) - p50(1024) - 1) < 0.05, `${p50(1024)} ${p50(16384)}`);
+  assert(Math.abs(p50(16384) - p50(1024) - 1) < 0.05, `${p50(1024)} ${p50(16384)}`);
   const o1 = s.overheads.filter((o) => o.payloadBytes === 1024);
   const o16 = s.overheads.filter((o) => o.payloadBytes === 16384);
-  assert.equal(o1.length, plain.overheads.length);
-  assert.equal(o16.length, plain.overheads.length);
+  assertEquals(o1.length, plain.overheads.length);
+  assertEquals(o16.length, plain.overheads.length);
   // Same data at 1 KB as without a payload: the same figures (each point its own seed).
-  assert.deepEqual(
+  assertEquals(
     o1.map((o) => [o.metric, o.mesh, o.value, o.baseline]),
     plain.overheads.map((o) => [o.metric, o.mesh, o.value, o.baseline]),
   );
@@ -178,22 +185,22 @@ Deno.test("context switches per request divide each run's switches by that run's
   validateSummary(JSON.parse(JSON.stringify(s)));
   const total = s.overheads.filter((o) => o.metric === "ctx_switches_per_req");
   const proxy = s.overheads.filter((o) => o.metric === "proxy_ctx_switches_per_req");
-  assert.ok(total.length > 0 && proxy.length === total.length);
+  assert(total.length > 0 && proxy.length === total.length);
   const meshed = (mesh: string) =>
     rs.some((r) => r.spec.mesh === mesh && r.resources.some((x) => x.component === "data-plane"));
   for (const o of total) {
     // Per request, app + mesh, the load generator and the node left out.
-    assert.ok(Math.abs(o.baseline - 2) < 1e-9, `baseline ${o.baseline}`);
-    assert.ok(Math.abs(o.value - (meshed(o.mesh) ? 6 : 2)) < 1e-9, `${o.mesh} ${o.value}`);
+    assert(Math.abs(o.baseline - 2) < 1e-9, `baseline ${o.baseline}`);
+    assert(Math.abs(o.value - (meshed(o.mesh) ? 6 : 2)) < 1e-9, `${o.mesh} ${o.value}`);
   }
   for (const o of proxy) {
-    assert.equal(o.basis, "share-of-baseline-app");
-    assert.ok(Math.abs(o.overheadPct - (meshed(o.mesh) ? 200 : 0)) < 1e-9, `${o.overheadPct}`);
+    assertEquals(o.basis, "share-of-baseline-app");
+    assert(Math.abs(o.overheadPct - (meshed(o.mesh) ? 200 : 0)) < 1e-9, `${o.overheadPct}`);
   }
   const g = s.groups.find((x) => x.mesh === "baseline")!;
   const lg = g.resources.find((x) => x.component === "loadgen")!;
-  assert.ok(Math.abs(lg.ctxSwitchesPerOp! - 7) < 1e-9, `loadgen ${lg.ctxSwitchesPerOp}`);
+  assert(Math.abs(lg.ctxSwitchesPerOp! - 7) < 1e-9, `loadgen ${lg.ctxSwitchesPerOp}`);
   // Records without counters (written before them) give no figure rather than zero.
   const none = summarizeRuns(rs, options(1));
-  assert.equal(none.overheads.filter((o) => o.metric.includes("ctx")).length, 0);
+  assertEquals(none.overheads.filter((o) => o.metric.includes("ctx")).length, 0);
 });
