@@ -45,6 +45,7 @@ export const LAYERS: Layer[] = [
       "lib/plan.ts",
       "lib/provenance.ts",
       "lib/proxy_counters.ts",
+      "lib/envoy.ts",
     ],
     may: [],
   },
