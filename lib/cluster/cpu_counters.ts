@@ -116,6 +116,11 @@ export interface CpuUse {
  * CPU per component and name between two scrapes (classified like the resource samples):
  * each container's and node's counter difference over its own samples' time difference,
  * summed. Containers that restarted (counter went down) or appeared in between are left out.
+ *
+ * With `windowS` (the load window's length), samples further apart than the window (a real
+ * kubelet's cached samples bracket the window by up to a housekeeping interval on each side)
+ * give cores over the window: what the container used in the margins, idle between runs, is
+ * taken as used in the window, instead of averaging idle margins into the load's rate.
  */
 export function cpuBetween(
   before: CpuCounters,
@@ -123,6 +128,7 @@ export function cpuBetween(
   mesh: ClusterMesh,
   pods: PodInfo[],
   benchmarkNamespaces: string[],
+  windowS?: number,
 ): Map<string, CpuUse> {
   const info = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p]));
   const out = new Map<string, CpuUse>();
@@ -133,7 +139,7 @@ export function cpuBetween(
     const id = `${component}\u0000${name}`;
     const u = out.get(id) ?? { component, name, cpuSeconds: 0, cpuCores: 0, memoryMB: 0 };
     u.cpuSeconds += seconds;
-    u.cpuCores += seconds / span;
+    u.cpuCores += seconds / (windowS && windowS > 0 ? Math.min(span, windowS) : span);
     u.memoryMB += Math.max(a.memoryMB ?? 0, b.memoryMB ?? 0);
     out.set(id, u);
   };

@@ -87,6 +87,34 @@ Deno.test("samples without timestamps use the scrape's time; restarted container
   assertEquals(cpuBetween(a, restarted, clusterMesh("istio"), pods, ["http-benchmark"]).size, 0);
 });
 
+Deno.test("cached samples bracketing a 5 s window by 10 s: its CPU-seconds over the window", () => {
+  // A real kubelet's samples are refreshed every housekeeping interval: read before and
+  // after a 5 s run they can be 20 s apart. 2 CPU-seconds used in the run are 0.4 cores
+  // over the run, not 0.1 over the samples' span; samples closer than the window still give
+  // their own rate.
+  const text = (v: number, at: number) =>
+    `container_cpu_usage_seconds_total{container="nginx",namespace="http-benchmark",pod="http-server-1"} ${v} ${at}\n`;
+  const a = parseResourceMetrics(text(50, 10_000), "w1", 0);
+  const b = parseResourceMetrics(text(52, 30_000), "w1", 0);
+  const server = "app\u0000http-benchmark/http-server";
+  assertEquals(cpuBetween(a, b, clusterMesh("istio"), pods, ["http-benchmark"], 5).get(server), {
+    component: "app",
+    name: "http-benchmark/http-server",
+    cpuSeconds: 2,
+    cpuCores: 0.4,
+    memoryMB: 0,
+  });
+  assertEquals(
+    cpuBetween(a, b, clusterMesh("istio"), pods, ["http-benchmark"]).get(server)!.cpuCores,
+    0.1,
+  );
+  const close = parseResourceMetrics(text(51, 14_000), "w1", 0);
+  assertEquals(
+    cpuBetween(a, close, clusterMesh("istio"), pods, ["http-benchmark"], 5).get(server)!.cpuCores,
+    0.25,
+  );
+});
+
 Deno.test("the kubelet's resource metrics path, or the one a node annotates (kwok)", () => {
   assertEquals(resourceMetricsPath(undefined), "metrics/resource");
   assertEquals(

@@ -54,6 +54,54 @@ export async function cpuCounters(
 }
 
 /**
+ * How long, at most, to wait after a run for the kubelets' counters to be newer than its
+ * load window. A kubelet serves cAdvisor's cached statistics, refreshed every housekeeping
+ * interval (10 s by default, with jitter), each sample stamped with its own time.
+ */
+export const COUNTERS_FRESH_TIMEOUT_MS = 30_000;
+
+/**
+ * The kubelets' counters read again until every node's and every container's sample that
+ * `before` had is stamped at or after `endMs` (the load's end), at most
+ * {@linkcode COUNTERS_FRESH_TIMEOUT_MS}. Read at once instead, a real kubelet's cached
+ * samples of a short run were often the very samples read before it (no time between them:
+ * the run had no CPU figure) or ended seconds before the load did (its end was not counted);
+ * kwok computes its samples when asked, so this never showed there. Samples still older when
+ * the wait ends are returned as they are (the differencing leaves out those with no time
+ * between them) and said.
+ */
+export async function cpuCountersAfter(
+  kube: Kube,
+  ctx: StageContext,
+  state: ClusterState,
+  before: CpuCounters,
+  endMs: number,
+  timeoutMs = COUNTERS_FRESH_TIMEOUT_MS,
+): Promise<CpuCounters | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const after = await cpuCounters(kube, ctx, state);
+    if (!after) return undefined;
+    const stale = [
+      ...[...before.nodes.keys()].filter((k) => (after.nodes.get(k)?.atMs ?? Infinity) < endMs),
+      ...[...before.containers.keys()].filter((k) =>
+        (after.containers.get(k)?.atMs ?? Infinity) < endMs
+      ),
+    ];
+    if (stale.length === 0) return after;
+    if (Date.now() >= deadline || ctx.signal.aborted) {
+      ctx.log.warn(
+        `CPU counters: ${stale.length} sample(s) (${stale.slice(0, 3).join(", ")}${
+          stale.length > 3 ? ", ..." : ""
+        }) still older than the load's end after ${timeoutMs} ms`,
+      );
+      return after;
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+/**
  * CFS counters of the containers on the nodes that run the pods of `namespace` and of the
  * mesh; undefined (said once, then not tried again in this run) when the node proxy or
  * cAdvisor cannot be read.
@@ -216,12 +264,20 @@ export async function runResources(
   // First, nearest the load's end.
   const switchesAfter = before.switches && readContainerSwitches(before.switches.cgroups);
   let resources: ResourceUse[] = reduceSamples(samples, window);
-  const cpuAfter = before.cpu && await cpuCounters(kube, ctx, state);
+  const cpuAfter = before.cpu &&
+    await cpuCountersAfter(kube, ctx, state, before.cpu, Date.parse(window.end));
   if (before.cpu && cpuAfter) {
     const namespaces = sampledNamespaces(mesh, [namespace]);
     resources = attachCpu(
       resources,
-      cpuBetween(before.cpu, cpuAfter, mesh, await listPodInfo(kube, namespaces), [namespace]),
+      cpuBetween(
+        before.cpu,
+        cpuAfter,
+        mesh,
+        await listPodInfo(kube, namespaces),
+        [namespace],
+        (Date.parse(window.end) - Date.parse(window.start)) / 1000,
+      ),
     );
   } else {
     resources = resources.map((r) => ({ ...r, cpuSource: "metrics-server" as const }));
