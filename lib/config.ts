@@ -54,7 +54,7 @@ export const PROFILES: Record<ProfileName, DeepPartial<BenchConfig>> = {
     load: {
       rates: [100, 250, 500, 1000, 2000],
       durationS: 30,
-      sweep: { connections: [1, 16, 64] },
+      sweep: { connections: [1, 16, 64], payloadsBytes: [0, 1024, 16384] },
       throughput: { durationS: 15 },
     },
     knee: { enabled: true, durationS: 10 },

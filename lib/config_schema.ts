@@ -170,13 +170,25 @@ export const CONFIG_SCHEMA = {
               "x-flag": "sweep-connections",
               "x-arg": "N1,N2",
             },
+            payloadsBytes: {
+              type: "array",
+              items: { type: "integer", minimum: 0, maximum: 1048576, "x-unit": "bytes" },
+              default: [],
+              maxItems: 20,
+              uniqueItems: true,
+              description: "payload sweep of the HTTP workload: one fixed-rate POST point per " +
+                "request body size at load.sweep.rate, overhead vs payload (empty: off; full " +
+                "profile: 0, 1024, 16384)",
+              "x-flag": "sweep-payloads",
+              "x-arg": "B1,B2",
+            },
             rate: {
               type: "integer",
               default: 1000,
               minimum: 1,
               maximum: 1000000,
               "x-unit": "requests/s",
-              description: "fixed rate of the connection sweep",
+              description: "fixed rate of the connection and payload sweeps",
             },
           },
         },

@@ -126,7 +126,9 @@ export function plannedLoadSeconds(plan: RunSpec[]): number {
 
 /**
  * The connection sweep (one fixed-rate point per count in `load.sweep.connections`, at
- * `load.sweep.rate`) and the knee ramp (one point per step of `knee.rates`, increasing,
+ * `load.sweep.rate`), the payload points (one POST point per body size in
+ * `load.sweep.payloadsBytes`, at the same rate: standard points of their own payload, as the
+ * inference workload's are) and the knee ramp (one point per step of `knee.rates`, increasing,
  * when `knee.enabled`), for a workload whose fixed-rate tool uses exactly the connections it
  * is given. In the plan each step is one block that visits every mesh in a fresh order, so
  * the ramp climbs interleaved, step by step, for all meshes at once.
@@ -140,6 +142,14 @@ export function sweepPoints(config: Pick<BenchConfig, "load" | "knee">, tool: st
     durationS: config.load.durationS,
     sweep: "connections",
   }));
+  points.push(...config.load.sweep.payloadsBytes.map((payloadBytes): LoadPoint => ({
+    mode: "fixed-rate",
+    tool,
+    rate: config.load.sweep.rate,
+    connections: config.load.connections,
+    durationS: config.load.durationS,
+    payloadBytes,
+  })));
   if (config.knee.enabled) {
     for (const rate of [...config.knee.rates].sort((a, b) => a - b)) {
       points.push({

@@ -115,3 +115,15 @@ Deno.test("the connection sweep and the knee ramp are points of their own, the r
   // Without the option (workloads whose tool spreads connections), no sweep points.
   assertEquals(standardPoints(config, "ghz").length, 2);
 });
+
+Deno.test("payload points: one POST point per body size at the sweep's rate, standard otherwise", () => {
+  const config = configDefaults();
+  config.load.sweep.payloadsBytes = [0, 16384];
+  config.load.sweep.rate = 700;
+  const points = standardPoints(config, "http-client", "wrk", { sweeps: true })
+    .filter((p) => p.payloadBytes !== undefined);
+  assertEquals(points.map((p) => [p.rate, p.payloadBytes, p.connections, p.sweep]), [
+    [700, 0, 8, undefined],
+    [700, 16384, 8, undefined],
+  ]);
+});

@@ -4,7 +4,8 @@
  * `local.proxyDelayMs` knob holds every request 20 ms in sidecar-emu's L7 server-side proxy,
  * so its p99 (from the intended send) is at least 20 ms and breaks a 10 ms target at the
  * first step, whatever the machine's speed; its higher step must then never run. The sweep
- * runs at 25/s, which one connection carries through the held proxy (one request per 20 ms).
+ * and the payload points run at 25/s, which one connection carries through the held proxy (one
+ * request per 20 ms).
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
@@ -26,7 +27,7 @@ Deno.test({
         rates: [200],
         durationS: 2,
         connections: 4,
-        sweep: { connections: [1, 4], rate: 25 },
+        sweep: { connections: [1, 4], payloadsBytes: [0, 16384], rate: 25 },
         throughput: { enabled: true, durationS: 1, connections: 4 },
       },
       knee: { enabled: true, rates: [100, 200], durationS: 2, connections: 4, p99TargetMs: 10 },
@@ -60,7 +61,26 @@ Deno.test({
     assertEquals(sweepRuns.length, 2 * 3 * 2);
     for (const x of sweepRuns) assertEquals(x.load!.connections, x.spec.point.connections);
 
+    // Payload points: POST with exactly that body, so bytes sent grow by it per request.
+    const payloadRuns = records.filter((x) => x.spec.point.payloadBytes !== undefined);
+    assertEquals(payloadRuns.length, 2 * 3 * 2);
+    for (const x of payloadRuns.filter((x) => x.status !== "failed")) {
+      const perRequest = x.load!.bytesOut / x.load!.operations;
+      const body = x.spec.point.payloadBytes!;
+      assert(perRequest >= body && perRequest < body + 400, `${perRequest} B for a ${body} B body`);
+    }
+
     const summary = validateSummary(await readJson(join(runDir, "summary.json")), "summary");
+    for (const mesh of ["sidecar-emu", "node-proxy-emu"]) {
+      for (const b of [0, 16384]) {
+        assert(
+          summary.overheads.some((o) =>
+            o.mesh === mesh && o.payloadBytes === b && o.metric === "latency_p99_ms"
+          ),
+          `${mesh} p99 overhead at a ${b} B payload`,
+        );
+      }
+    }
     const knees = summary.knees!;
     assertEquals(knees.map((k) => k.mesh), ["baseline", "node-proxy-emu", "sidecar-emu"]);
     const sidecar = knees.find((k) => k.mesh === "sidecar-emu")!;
@@ -79,6 +99,7 @@ Deno.test({
     }
     // The standard point keeps one group per mesh; the sweep is apart, per connections.
     assertEquals(summary.groups.filter((g) => g.rate === 200).length, 3);
+    assertEquals(summary.groups.filter((g) => g.payloadBytes !== undefined).length, 6);
     const sweep = summary.connectionSweep!;
     for (const mesh of ["sidecar-emu", "node-proxy-emu"]) {
       for (const c of [1, 4]) {

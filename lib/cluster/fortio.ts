@@ -103,6 +103,11 @@ export function fortioCommand(point: LoadPoint, target: FortioTarget): string[] 
     "Warning",
   ];
   if (target.protocol === "grpc") cmd.push("-grpc", "-ping");
+  // A payload point's body: fortio sends `-payload-size` random bytes as a POST (a size of 0
+  // leaves it a GET without a body, as fortio has no empty POST).
+  if (target.protocol === "http" && (point.payloadBytes ?? 0) > 0) {
+    cmd.push("-payload-size", String(point.payloadBytes));
+  }
   cmd.push(target.address);
   return cmd;
 }

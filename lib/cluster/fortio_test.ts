@@ -59,6 +59,15 @@ Deno.test("fortio command lines: 10 µs histogram, paced without catch-up, -c fo
   );
 });
 
+Deno.test("fortio holds the connection sweep to its count and sends a payload point's body", () => {
+  const sweep = { ...fixed, rate: 1000, connections: 1, sweep: "connections" as const };
+  assertEquals(fortioConnections(sweep), 1);
+  const http = { address: "http://s:80/", protocol: "http" as const };
+  const payload = fortioCommand({ ...fixed, payloadBytes: 16384 }, http);
+  assertEquals(payload.slice(-3), ["-payload-size", "16384", "http://s:80/"]);
+  assert(!fortioCommand({ ...fixed, payloadBytes: 0 }, http).includes("-payload-size"));
+});
+
 Deno.test("a successful fixed-rate report: paced, not open loop; percentiles as fortio's", () => {
   const r = parseFortioJson(read("fortio_http_ok.json"), fixed, "http");
   assertEquals([r.tool, r.toolVersion, r.timing], ["fortio", "1.66.5", "paced"]);

@@ -227,6 +227,8 @@ export function vegetaAttackCommand(opts: {
    * outstanding). Set for the connection sweep, where the count is the variable.
    */
   maxConnections?: number;
+  /** `-body`: a file whose bytes every request carries (with `POST` targets). */
+  bodyFile?: string;
   timeoutS?: number;
   generator?: VegetaGenerator;
 }): string[] {
@@ -243,6 +245,7 @@ export function vegetaAttackCommand(opts: {
     `-duration=${opts.durationS}s`,
     `-connections=${opts.connections}`,
     ...(opts.maxConnections !== undefined ? [`-max-connections=${opts.maxConnections}`] : []),
+    ...(opts.bodyFile !== undefined ? [`-body=${opts.bodyFile}`] : []),
     `-timeout=${opts.timeoutS ?? 10}s`,
     "-max-body=0",
     "-keepalive=true",

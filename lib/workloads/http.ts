@@ -66,12 +66,35 @@ http {
 `;
 }
 
-async function vegetaTargets(env: WorkloadEnv, ports: number[], name: string): Promise<string> {
+async function vegetaTargets(
+  env: WorkloadEnv,
+  ports: number[],
+  name: string,
+  method = "GET",
+): Promise<string> {
   const path = join(env.workDir, `${name}.targets`);
   await Deno.writeTextFile(
     path,
-    ports.map((p) => `GET http://127.0.0.1:${p}/\n`).join("\n") + "\n",
+    ports.map((p) => `${method} http://127.0.0.1:${p}/\n`).join("\n") + "\n",
   );
+  return path;
+}
+
+/**
+ * A payload point's request: POST with a body of `payloadBytes` bytes (`x` repeated, as
+ * meshbench's client sends it), which nginx reads and discards before its 1 kB answer; a
+ * standard point's: GET without a body.
+ */
+function requestOf(p: LoadPoint): { method: "GET" | "POST"; bodyBytes?: number } {
+  return p.payloadBytes === undefined
+    ? { method: "GET" }
+    : { method: "POST", bodyBytes: p.payloadBytes };
+}
+
+/** The body file of a vegeta payload point (written once per size). */
+async function vegetaBody(env: WorkloadEnv, bytes: number): Promise<string> {
+  const path = join(env.workDir, `body-${bytes}.bin`);
+  await Deno.writeTextFile(path, "x".repeat(bytes));
   return path;
 }
 
@@ -84,8 +107,17 @@ async function runVegeta(
   outFile: string,
   onLoadgen?: (pid: number) => void,
   maxConnections?: number,
+  request: { method: "GET" | "POST"; bodyBytes?: number } = { method: "GET" },
 ) {
-  const targets = await vegetaTargets(env, ports, `targets-${ports.join("-")}`);
+  const targets = await vegetaTargets(
+    env,
+    ports,
+    `targets-${request.method}-${ports.join("-")}`,
+    request.method,
+  );
+  const bodyFile = request.bodyBytes !== undefined
+    ? await vegetaBody(env, request.bodyBytes)
+    : undefined;
   await env.runner.run(
     vegetaAttackCommand({
       vegeta: env.bin.vegeta,
@@ -95,6 +127,7 @@ async function runVegeta(
       durationS,
       connections,
       ...(maxConnections !== undefined ? { maxConnections } : {}),
+      ...(bodyFile !== undefined ? { bodyFile } : {}),
       generator: LOCAL_VEGETA_GENERATOR,
     }),
     { timeoutMs: (durationS + 30) * 1000, signal: env.signal, onSpawn: onLoadgen },
@@ -112,12 +145,15 @@ async function runClient(
   durationS: number,
   connections: number,
   onLoadgen?: (pid: number) => void,
+  request: { method: "GET" | "POST"; bodyBytes?: number } = { method: "GET" },
 ) {
   return await runHttpLoad(env.runner, {
     urls: ports.map((p) => `http://127.0.0.1:${p}/`),
     connections,
     rate,
     durationS,
+    ...(request.method !== "GET" ? { method: request.method } : {}),
+    ...(request.bodyBytes !== undefined ? { bodyBytes: request.bodyBytes } : {}),
   }, { signal: env.signal, onSpawn: onLoadgen });
 }
 
@@ -198,6 +234,7 @@ export const httpWorkload: Workload = {
         p.durationS,
         p.connections,
         onLoadgen,
+        requestOf(p),
       );
       const path = join(env.runDir, `${rawStem}.http-client.json`);
       await Deno.writeTextFile(path, raw);
@@ -216,6 +253,7 @@ export const httpWorkload: Workload = {
         bin,
         onLoadgen,
         sweep ? p.connections : undefined,
+        requestOf(p),
       );
       if (rows.length === 0) throw new Error("vegeta recorded no requests");
       return {
