@@ -127,3 +127,25 @@ Deno.test("payload points: one POST point per body size at the sweep's rate, sta
     [700, 16384, 8, undefined],
   ]);
 });
+
+Deno.test("the cluster target's HTTP points carry the same sweeps, knee and payloads, for fortio", async () => {
+  const { httpWorkload } = await import("./workloads/http.ts");
+  const config = configDefaults();
+  config.load.sweep.connections = [1, 64];
+  config.load.sweep.payloadsBytes = [1024];
+  config.knee.enabled = true;
+  config.knee.rates = [250, 500];
+  const points = httpWorkload.pod!.points(config);
+  assertEquals(
+    points.map((p) => [p.tool, p.rate, p.connections, p.sweep ?? "-", p.payloadBytes ?? "-"]),
+    [
+      ["fortio", 500, 8, "-", "-"],
+      ["fortio", 1000, 1, "connections", "-"],
+      ["fortio", 1000, 64, "connections", "-"],
+      ["fortio", 1000, 8, "-", 1024],
+      ["fortio", 250, 16, "knee", "-"],
+      ["fortio", 500, 16, "knee", "-"],
+      ["fortio", null, 16, "-", "-"],
+    ],
+  );
+});
