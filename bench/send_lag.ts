@@ -19,7 +19,8 @@
  * Candidates: vegeta as it comes; GOMAXPROCS=1; workers fixed at the connection count; vegeta
  * pinned to CPU 1 with the servers free; vegeta pinned to CPU 1 and nginx to CPU 0; the last
  * with GOMAXPROCS=1 too; the client with no spin, a 50 us spin and its default spin before
- * each due time; the client pinned to CPU 1 and nginx to CPU 0. The figures depend on the
+ * each due time; the client's pacing thread under SCHED_FIFO (needs CAP_SYS_NICE); the client
+ * pinned to CPU 1 and nginx to CPU 0. The figures depend on the
  * machine's load: the load average is printed with them. Writes
  * `bench/out/send-lag-<time>.json`.
  *
@@ -49,7 +50,7 @@ import type { Histogram } from "../lib/types.ts";
 /** How a candidate generates the load: vegeta under some setting, or meshbench's client. */
 export type Generator =
   | { kind: "vegeta"; settings: VegetaGenerator }
-  | { kind: "http-client"; spinUs: number; cpus?: string };
+  | { kind: "http-client"; spinUs: number; cpus?: string; rtPriority?: number };
 
 /** A generator setting to measure, and where the servers run beside it. */
 export interface Candidate {
@@ -61,10 +62,11 @@ export interface Candidate {
 
 const CONNECTIONS = CONFIG_DEFAULTS.load.connections;
 const vegeta = (settings: VegetaGenerator): Generator => ({ kind: "vegeta", settings });
-const client = (spinUs: number, cpus?: string): Generator => ({
+const client = (spinUs: number, cpus?: string, rtPriority?: number): Generator => ({
   kind: "http-client",
   spinUs,
   ...(cpus !== undefined ? { cpus } : {}),
+  ...(rtPriority !== undefined ? { rtPriority } : {}),
 });
 
 /** The settings measured, in the order each round runs them. */
@@ -86,6 +88,10 @@ export const CANDIDATES: Candidate[] = [
   { name: "http-client spin 50 us", generator: client(50) },
   { name: `http-client spin ${DEFAULT_SPIN_US} us (default)`, generator: client(DEFAULT_SPIN_US) },
   {
+    name: `http-client spin ${DEFAULT_SPIN_US} us SCHED_FIFO`,
+    generator: client(DEFAULT_SPIN_US, undefined, 10),
+  },
+  {
     name: `http-client spin ${DEFAULT_SPIN_US} us CPU 1, nginx CPU 0`,
     generator: client(DEFAULT_SPIN_US, "1"),
     serverCpus: "0",
@@ -96,6 +102,8 @@ interface Sample {
   sendLag: Histogram;
   service: Histogram;
   response: Histogram;
+  /** The client's wait for a free connection (part of its send lag); vegeta records none. */
+  poolWait?: Histogram;
   /** CPU-seconds the generator process used per second of the run (user + system). */
   cpuCores: number;
 }
@@ -171,7 +179,12 @@ async function measureClient(
   rate: number,
   durationS: number,
 ): Promise<Sample> {
-  const options = { urls, connections: CONNECTIONS, spinUs: g.spinUs };
+  const options = {
+    urls,
+    connections: CONNECTIONS,
+    spinUs: g.spinUs,
+    ...(g.rtPriority !== undefined ? { rtPriority: g.rtPriority } : {}),
+  };
   const process = g.cpus !== undefined ? { cpus: g.cpus } : {};
   await runHttpLoad(realRunner, { ...options, rate: 100, durationS: 1 }, { process });
   const timed = timedRunner();
@@ -186,6 +199,7 @@ async function measureClient(
     sendLag: t.sendLag,
     service: t.serviceTime!,
     response: result.latency,
+    poolWait: result.extra?.poolWait as Histogram,
     cpuCores: timed.cpu() / durationS,
   };
 }
@@ -204,6 +218,8 @@ export interface CandidateFigures {
   sendLagP50Ms: number;
   sendLagP90Ms: number;
   sendLagP99Ms: number;
+  /** p99 of the client's wait for a free connection (in its send lag); null for vegeta. */
+  poolWaitP99Ms: number | null;
   serviceP50Ms: number;
   responseP50Ms: number;
   /** Median over rounds of the generator's CPU use (cores: CPU-seconds per second). */
@@ -285,6 +301,9 @@ export async function sendLagBench(
       sendLagP50Ms: ms(percentile(lag, 50)),
       sendLagP90Ms: ms(percentile(lag, 90)),
       sendLagP99Ms: ms(percentile(lag, 99)),
+      poolWaitP99Ms: ss[0]?.poolWait
+        ? ms(percentile(mergeHistograms(ss.map((s) => s.poolWait!)), 99))
+        : null,
       serviceP50Ms: ms(percentile(service, 50)),
       responseP50Ms: ms(percentile(response, 50)),
       cpuCores: median(ss.map((s) => s.cpuCores)),
@@ -348,7 +367,7 @@ if (import.meta.main) {
   );
   console.log(
     "candidate".padEnd(40) + "lag p50".padStart(9) + "lag p90".padStart(9) +
-      "lag p99".padStart(9) +
+      "lag p99".padStart(9) + "pool p99".padStart(9) +
       "svc p50".padStart(9) + "resp p50".padStart(9) + "  cores" + "    own" + "  common" +
       "  median of rounds (per round)",
   );
@@ -356,6 +375,7 @@ if (import.meta.main) {
     console.log(
       f.name.padEnd(40) + f.sendLagP50Ms.toFixed(3).padStart(9) +
         f.sendLagP90Ms.toFixed(3).padStart(9) + f.sendLagP99Ms.toFixed(3).padStart(9) +
+        (f.poolWaitP99Ms === null ? "-" : f.poolWaitP99Ms.toFixed(3)).padStart(9) +
         f.serviceP50Ms.toFixed(3).padStart(9) +
         f.responseP50Ms.toFixed(3).padStart(9) + f.cpuCores.toFixed(3).padStart(7) +
         `${f.ratioPct.toFixed(0)}%`.padStart(7) + `${f.commonRatioPct.toFixed(0)}%`.padStart(8) +
@@ -365,7 +385,8 @@ if (import.meta.main) {
   }
   const best = [...figures].sort((a, b) => a.medianRoundRatioPct - b.medianRoundRatioPct)[0];
   console.log(
-    `lag and svc (the baseline's p50 service time, from the actual send) in ms; cores: the ` +
+    `lag, pool (the client's wait for a free connection, part of its lag) and svc (the ` +
+      `baseline's p50 service time, from the actual send) in ms; cores: the ` +
       `generator's CPU-seconds per second; ratios: send-lag p99 over the baseline's p50 ` +
       `service time, in %: "own" against the candidate's own, "common" against the lowest of ` +
       `all candidates; lowest median over rounds: ${best.name} (${

@@ -18,6 +18,7 @@ import {
   MSG_NOSIGNAL,
   openLibc,
   PR_SET_TIMERSLACK,
+  SCHED_FIFO,
   tcpConnect,
 } from "./_libc.ts";
 import { clock, CONN, CTL, OUTCOME, type SenderDone, type SenderStart } from "./_http_shared.ts";
@@ -27,6 +28,14 @@ const ERRNO_BY_NAME: Record<string, number> = { ETIMEDOUT: 110 };
 function run(s: SenderStart): SenderDone {
   const libc = openLibc();
   const timerSlackNs = libc.prctl(PR_SET_TIMERSLACK, 1n, 0n, 0n, 0n) === 0 ? 1 : null;
+  // Real-time scheduling of this thread only (pid 0 is the calling thread), when asked for.
+  let rtError: string | undefined;
+  if (s.rtPriority > 0) {
+    const param = new Int32Array([s.rtPriority]);
+    if (libc.sched_setscheduler(0, SCHED_FIFO, new Uint8Array(param.buffer)) !== 0) {
+      rtError = errnoName(errno(libc));
+    }
+  }
   const ctl = new Int32Array(s.ctl);
   const state = new Int32Array(s.connState);
   const fds = new Int32Array(s.connFd);
@@ -45,7 +54,14 @@ function run(s: SenderStart): SenderDone {
     poolWaitUs: [],
     waitedForConnection: 0,
     timerSlackNs,
+    ...(rtError !== undefined ? { rtError } : {}),
   };
+  if (rtError !== undefined) {
+    // The run was asked for real-time pacing: do not pace without it.
+    Atomics.store(ctl, CTL.senderDone, 1);
+    libc.write(s.wakeFd, new Uint8Array(wake.buffer), 8n);
+    return done;
+  }
   const fail = (k: number, code: number) => Atomics.compareExchange(outcome, k, 0, code);
   let rr = 0;
   // Set when a request had to wait for a connection, until the sender is on time again: the

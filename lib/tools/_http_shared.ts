@@ -76,6 +76,8 @@ export interface SenderStart {
   sendTimeoutMs: number;
   /** How long before each due time the sender stops sleeping and spins (microseconds). */
   spinUs: number;
+  /** SCHED_FIFO priority of the sender's thread (1-99), or 0 to leave it as it is. */
+  rtPriority: number;
   /** eventfd the sender writes after opening a socket, so the reader polls it. */
   wakeFd: number;
 }
@@ -99,6 +101,8 @@ export interface SenderDone {
   waitedForConnection: number;
   /** The timer slack the sender's thread got (ns), or null when it could not be set. */
   timerSlackNs: number | null;
+  /** Why the requested SCHED_FIFO priority could not be set (errno name); absent when it was. */
+  rtError?: string;
 }
 
 /** The client's clock (ms); the same in every thread of the process. */

@@ -21,6 +21,7 @@ const SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -52,6 +53,7 @@ export const POLLHUP = 0x10;
 export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
 export const PR_SET_TIMERSLACK = 29;
+export const SCHED_FIFO = 1;
 export const EINTR = 4;
 export const EAGAIN = 11;
 export const EINPROGRESS = 115;

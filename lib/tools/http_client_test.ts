@@ -295,6 +295,10 @@ Deno.test("httpClientCommand refuses bad options, naming the field and value", (
   assert.throws(() => httpClientCommand({ ...ok, connections: 0 }), /"connections"/);
   assert.throws(() => httpClientCommand({ ...ok, body: "a", bodyBytes: 1 }), /"body"/);
   assert.throws(
+    () => httpClientCommand({ ...ok, rtPriority: 100 }),
+    /"rtPriority" must be an integer from 0 to 99, got 100/,
+  );
+  assert.throws(
     () => httpClientCommand({ ...ok, headers: { "Content-Length": "5" } }),
     /"headers" must not set Host/,
   );
