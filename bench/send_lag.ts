@@ -366,19 +366,20 @@ if (import.meta.main) {
       } (goal on an idle machine: send-lag p99 < 10 % of the baseline p50)`,
   );
   console.log(
-    "candidate".padEnd(40) + "lag p50".padStart(9) + "lag p90".padStart(9) +
+    "candidate".padEnd(44) + "lag p50".padStart(9) + "lag p90".padStart(9) +
       "lag p99".padStart(9) + "pool p99".padStart(9) +
-      "svc p50".padStart(9) + "resp p50".padStart(9) + "  cores" + "    own" + "  common" +
+      "svc p50".padStart(9) + "resp p50".padStart(9) + "  cores" + "       own" + "    common" +
       "  median of rounds (per round)",
   );
   for (const f of figures) {
     console.log(
-      f.name.padEnd(40) + f.sendLagP50Ms.toFixed(3).padStart(9) +
+      f.name.padEnd(44) + f.sendLagP50Ms.toFixed(3).padStart(9) +
         f.sendLagP90Ms.toFixed(3).padStart(9) + f.sendLagP99Ms.toFixed(3).padStart(9) +
         (f.poolWaitP99Ms === null ? "-" : f.poolWaitP99Ms.toFixed(3)).padStart(9) +
         f.serviceP50Ms.toFixed(3).padStart(9) +
         f.responseP50Ms.toFixed(3).padStart(9) + f.cpuCores.toFixed(3).padStart(7) +
-        `${f.ratioPct.toFixed(0)}%`.padStart(7) + `${f.commonRatioPct.toFixed(0)}%`.padStart(8) +
+        `${f.ratioPct.toFixed(0)}%`.padStart(10) +
+        `${f.commonRatioPct.toFixed(0)}%`.padStart(10) +
         `${f.medianRoundRatioPct.toFixed(0)}%`.padStart(9) +
         `  (${f.roundRatiosPct.map((x) => x.toFixed(0)).join(", ")})`,
     );

@@ -7,7 +7,7 @@
  * clock to it; its timer slack is set to 1 ns (`PR_SET_TIMERSLACK`), so the kernel does not
  * round its wake-ups up by the default 50 us. CPU: one spin of at most `spinUs` per request
  * (at most a tenth of the interval), sleep otherwise. When every connection is busy, a due request waits for the reader to free one (it
- * keeps its intended send time: the wait is in its latency, and in `poolWaitUs`).
+ * keeps its intended send time: the wait is in its latency, and in `poolWait`).
  *
  * @module
  */
@@ -42,6 +42,7 @@ function run(s: SenderStart): SenderDone {
   const req = new Int32Array(s.connReq);
   const sentAt = new Float64Array(s.sentAt);
   const outcome = new Int32Array(s.outcome);
+  const poolWait = new Float64Array(s.poolWait);
   const n = state.length;
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
   const wake = new BigUint64Array([1n]);
@@ -51,7 +52,6 @@ function run(s: SenderStart): SenderDone {
     reconnects: 0,
     connectUs: [],
     connectFailures: {},
-    poolWaitUs: [],
     waitedForConnection: 0,
     timerSlackNs,
     ...(rtError !== undefined ? { rtError } : {}),
@@ -158,7 +158,7 @@ function run(s: SenderStart): SenderDone {
     }
     done.bytesOut += off;
     done.sent++;
-    done.poolWaitUs.push(Math.max(0, t - (backlog ? due : ready)) * 1000);
+    poolWait[k] = Math.max(0, t - (backlog ? due : ready));
   }
   Atomics.store(ctl, CTL.senderDone, 1);
   libc.write(s.wakeFd, new Uint8Array(wake.buffer), 8n);

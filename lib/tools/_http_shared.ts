@@ -62,6 +62,12 @@ export interface SenderStart {
   /** Float64 per request: when it was actually sent (clock ms), NaN until then. */
   sentAt: SharedArrayBuffer;
   outcome: SharedArrayBuffer;
+  /**
+   * Float64 per request: how long it waited for a free connection (ms), NaN until sent. While
+   * the sender is behind because of such waits (a backlog), from the request's due time; else
+   * from the sender's wake-up for it.
+   */
+  poolWait: SharedArrayBuffer;
   /** `sockaddr_in` of each URL; connection i goes to URL `i % urls`. */
   addrs: Uint8Array[];
   /** The request bytes for each URL. */
@@ -91,12 +97,6 @@ export interface SenderDone {
   connectUs: number[];
   /** Failed reconnects by errno name. */
   connectFailures: Record<string, number>;
-  /**
-   * Per sent request, microseconds: how long it waited for a free connection, from its due
-   * time while the sender is behind because of such waits (a backlog), else from the sender's
-   * wake-up.
-   */
-  poolWaitUs: number[];
   /** Requests that found every connection busy and waited for one. */
   waitedForConnection: number;
   /** The timer slack the sender's thread got (ns), or null when it could not be set. */

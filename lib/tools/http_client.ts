@@ -14,9 +14,13 @@
  *
  * Per request it records (microseconds, as every meshbench load tool):
  * - response time, from the intended send to the last byte of the answer (`latency`);
- * - send lag, from the intended to the actual send (`extra.sendLag`), which includes any wait
- *   for a free connection (that part alone: `extra.poolWait`);
+ * - send lag, the pacer's own lateness: from the intended send to when the pacer took the
+ *   request up (`extra.sendLag`);
+ * - pool wait, from then to the actual send, waiting for a free connection (`extra.poolWait`);
+ *   a request queued behind an earlier one's wait (the pacer was held up by the pool, not late
+ *   by itself) has all of its delay here. vegeta counts such a wait in its latency, not its lag;
  * - service time, from the actual send to the last byte (`extra.serviceTime`).
+ * Per request, response time = send lag + pool wait + service time.
  * Status codes are counted (`extra.statusCodes`); a non-2xx/3xx answer is an error `http_<code>`
  * (as vegeta's adapter counts it); transport failures are errors by kind (`connect: ECONNREFUSED`,
  * `closed`, `timeout`, `not-sent`, ...). Only answered requests have a latency.
@@ -386,6 +390,7 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
   const req = new Int32Array(sab(4 * n)).fill(-1);
   const sentAt = new Float64Array(sab(8 * total)).fill(NaN);
   const outcome = new Int32Array(sab(4 * total));
+  const poolWait = new Float64Array(sab(8 * total)).fill(NaN);
   const doneAt = new Float64Array(total).fill(NaN);
   const status = new Int32Array(total);
   const connect = new HistogramRecorder();
@@ -460,6 +465,7 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
       connReq: req.buffer as SharedArrayBuffer,
       sentAt: sentAt.buffer as SharedArrayBuffer,
       outcome: outcome.buffer as SharedArrayBuffer,
+      poolWait: poolWait.buffer as SharedArrayBuffer,
       addrs,
       requests,
       startMs,
@@ -635,6 +641,7 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
   const latency = new HistogramRecorder();
   const service = new HistogramRecorder();
   const sendLag = new HistogramRecorder();
+  const pool = new HistogramRecorder();
   const errorKinds: Record<string, number> = {};
   const statusCodes: Record<string, number> = {};
   const count = (map: Record<string, number>, key: string) => (map[key] = (map[key] ?? 0) + 1);
@@ -647,7 +654,9 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
     const intended = startMs + k * interval;
     const sent = sentAt[k];
     if (!Number.isNaN(sent)) {
-      const lag = Math.max(0, sent - intended);
+      const wait = Number.isNaN(poolWait[k]) ? 0 : poolWait[k];
+      pool.record(wait * 1000);
+      const lag = Math.max(0, sent - wait - intended);
       lagMax = Math.max(lagMax, lag);
       sendLag.record(lag * 1000);
       if (sent - startMs < o.durationS * 1000) sentInWindow++;
@@ -675,8 +684,6 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
   for (const [r, c] of Object.entries(sender.connectFailures)) conn.reasons[`reconnect: ${r}`] = c;
   conn.reconnects = sender.reconnects;
   for (const us of sender.connectUs) connect.record(us);
-  const pool = new HistogramRecorder();
-  for (const us of sender.poolWaitUs) pool.record(us);
   const connectHist = connect.toHistogram();
   const poolHist = pool.toHistogram();
   return {

@@ -103,16 +103,19 @@ Deno.test({
         reasons: {},
       });
       assert.equal((extra(r).connect as Histogram).total, 4);
-      // Response time = send lag + service time, request by request: the exact sums add up,
-      // and no quantile of either part is above the same quantile of the whole.
+      // Response time = send lag + pool wait + service time, request by request: the exact
+      // sums add up, and no quantile of a part is above the same quantile of the whole.
       const lag = extra(r).sendLag as Histogram;
+      const pool = extra(r).poolWait as Histogram;
       const service = extra(r).serviceTime as Histogram;
       assert.equal(lag.total, 200);
+      assert.equal(pool.total, 200);
       assert.equal(service.total, 200);
-      assert.ok(Math.abs(lag.sum! + service.sum! - r.latency.sum!) < 1, "sums");
+      assert.ok(Math.abs(lag.sum! + pool.sum! + service.sum! - r.latency.sum!) < 1, "sums");
       for (const p of [50, 90, 99, 100]) {
-        assert.ok(percentile(service, p) <= percentile(r.latency, p), `p${p}`);
-        assert.ok(percentile(lag, p) <= percentile(r.latency, p), `p${p}`);
+        for (const part of [lag, pool, service]) {
+          assert.ok(percentile(part, p) <= percentile(r.latency, p), `p${p}`);
+        }
       }
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
@@ -137,9 +140,9 @@ Deno.test({
       const lag = extra(r).sendLag as Histogram;
       const service = extra(r).serviceTime as Histogram;
       const pool = extra(r).poolWait as Histogram;
-      // The wait is the client's queue for its one connection: in the send lag, not the
-      // service time, and the three add up request by request.
-      assert.ok(Math.abs(lag.sum! + service.sum! - r.latency.sum!) < 1, "sums");
+      // The wait is the client's queue for its one connection: in the pool wait, neither the
+      // pacer's send lag nor the service time, and the three add up request by request.
+      assert.ok(Math.abs(lag.sum! + pool.sum! + service.sum! - r.latency.sum!) < 1, "sums");
       // The last request (due at 0.39 s) got the connection only when the 39th was answered,
       // at 1.9 s or later.
       assert.ok(pool.max >= 1_000_000, `pool wait max ${pool.max} us`);
