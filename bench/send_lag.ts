@@ -8,6 +8,7 @@
  * rate, connections and duration against the same three real nginx replicas on loopback (as
  * the http workload's baseline), the candidates interleaved round by round so drift of the
  * machine's load falls on all of them. Per candidate it prints: send-lag p50/p90/p99, the
+ * client's pool-wait p99 (waiting for a free connection: in its response time, not its lag), the
  * baseline's p50 service time (from the actual send: the system's figure, without the lag),
  * the response-time p50 (from the intended send), the generator's own CPU (cores, from
  * `/usr/bin/time`), and the ratio the `generator-limited` flag reads: send-lag p99 / service p50
@@ -102,7 +103,7 @@ interface Sample {
   sendLag: Histogram;
   service: Histogram;
   response: Histogram;
-  /** The client's wait for a free connection (part of its send lag); vegeta records none. */
+  /** The client's wait for a free connection (not in its send lag); vegeta records none. */
   poolWait?: Histogram;
   /** CPU-seconds the generator process used per second of the run (user + system). */
   cpuCores: number;
@@ -218,7 +219,7 @@ export interface CandidateFigures {
   sendLagP50Ms: number;
   sendLagP90Ms: number;
   sendLagP99Ms: number;
-  /** p99 of the client's wait for a free connection (in its send lag); null for vegeta. */
+  /** p99 of the client's wait for a free connection (not in its send lag); null for vegeta. */
   poolWaitP99Ms: number | null;
   serviceP50Ms: number;
   responseP50Ms: number;
@@ -386,7 +387,8 @@ if (import.meta.main) {
   }
   const best = [...figures].sort((a, b) => a.medianRoundRatioPct - b.medianRoundRatioPct)[0];
   console.log(
-    `lag, pool (the client's wait for a free connection, part of its lag) and svc (the ` +
+    `lag (the pacer's lateness), pool (the client's wait for a free connection, in its ` +
+      `response time, not its lag) and svc (the ` +
       `baseline's p50 service time, from the actual send) in ms; cores: the ` +
       `generator's CPU-seconds per second; ratios: send-lag p99 over the baseline's p50 ` +
       `service time, in %: "own" against the candidate's own, "common" against the lowest of ` +

@@ -378,6 +378,15 @@ export const CONFIG_SCHEMA = {
           description: "fixed-rate HTTP load generator: meshbench's paced client (sends within " +
             "microseconds of each intended time) or vegeta (0-1 ms late); see docs/methodology.md",
         },
+        httpClientRtPriority: {
+          type: "integer",
+          default: 0,
+          minimum: 0,
+          maximum: 99,
+          description: "SCHED_FIFO priority of the HTTP client's pacing thread (needs " +
+            "CAP_SYS_NICE; keeps it on time on a busy machine, preempting the servers at each " +
+            "send); 0: normal scheduling",
+        },
         proxyDelayMs: {
           type: "number",
           default: 0,

@@ -1,5 +1,5 @@
 /**
- * End to end on the local target with real nginx, Envoy, HAProxy, vegeta and wrk:
+ * End to end on the local target with real nginx, Envoy, HAProxy, meshbench's HTTP client and wrk:
  * `bench:all` writes a run directory whose files validate against the schema,
  * and the emulated sidecar mesh shows a positive p99 latency overhead with a CI.
  */

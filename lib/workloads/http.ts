@@ -154,6 +154,7 @@ async function runClient(
     durationS,
     ...(request.method !== "GET" ? { method: request.method } : {}),
     ...(request.bodyBytes !== undefined ? { bodyBytes: request.bodyBytes } : {}),
+    rtPriority: env.config.local.httpClientRtPriority,
   }, { signal: env.signal, onSpawn: onLoadgen });
 }
 

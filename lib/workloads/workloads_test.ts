@@ -1,6 +1,6 @@
 /**
- * End-to-end quick runs of the grpc, websocket, redis and ml workloads on the local target,
- * through all three meshes, with the real servers, proxies and load tools; and runs where a
+ * End-to-end quick runs of the grpc, websocket, redis and ml workloads (and http with vegeta) on
+ * the local target, through all three meshes, with the real servers, proxies and load tools; and runs where a
  * server or a proxy dies mid-run.
  */
 import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
@@ -13,10 +13,16 @@ import { benchAll, readRunRecords } from "../pipeline.ts";
 import type { Logger } from "../target.ts";
 import type { RunRecord } from "../types.ts";
 import { splitEvenly } from "./grpc.ts";
+import { LOCAL_VEGETA_GENERATOR } from "./http.ts";
 
 const MESHES = ["baseline", "sidecar-emu", "node-proxy-emu"];
 
-async function quickConfig(workload: string, out: string, basePort: number) {
+async function quickConfig(
+  workload: string,
+  out: string,
+  basePort: number,
+  extra: Record<string, unknown> = {},
+) {
   const { config, sources } = await loadConfig({
     flags: {
       workloads: [workload],
@@ -30,14 +36,20 @@ async function quickConfig(workload: string, out: string, basePort: number) {
       "load.throughput.durationS": 1,
       "local.basePort": basePort,
       out,
+      ...extra,
     },
   });
   return { config, sources };
 }
 
-async function bench(workload: string, basePort: number, log: Logger = memoryLogger()) {
+async function bench(
+  workload: string,
+  basePort: number,
+  log: Logger = memoryLogger(),
+  extra: Record<string, unknown> = {},
+) {
   const out = await Deno.makeTempDir({ prefix: `meshbench-${workload}-` });
-  const { config, sources } = await quickConfig(workload, out, basePort);
+  const { config, sources } = await quickConfig(workload, out, basePort, extra);
   const result = await benchAll(config, sources, {
     runner: realRunner,
     log,
@@ -55,13 +67,24 @@ async function assertRawFiles(runDir: string, r: RunRecord) {
   }
 }
 
-function quickTest(workload: string, basePort: number, check: (r: RunRecord) => void) {
+function quickTest(
+  workload: string,
+  basePort: number,
+  check: (r: RunRecord) => void,
+  extra: Record<string, unknown> = {},
+  how = "",
+) {
   Deno.test({
-    name: `bench:all quick on the local target: ${workload} through every mesh`,
+    name: `bench:all quick on the local target: ${workload} through every mesh${how}`,
     sanitizeResources: false,
     sanitizeOps: false,
     async fn() {
-      const { result, records, notes, out } = await bench(workload, basePort);
+      const { result, records, notes, out } = await bench(
+        workload,
+        basePort,
+        memoryLogger(),
+        extra,
+      );
       try {
         assertEquals(result.status, "complete", result.reason ?? "");
         assertEquals(notes, [], "every run record validates against the schema");
@@ -115,6 +138,22 @@ quickTest("websocket", 24100, (r) => {
   assertEquals(conns.failed, 0);
   assertEquals(conns.opened, 50);
 });
+
+// The http workload's default generator (meshbench's client) runs in the stages and bench:all
+// tests; vegeta, still selectable, here.
+quickTest(
+  "http",
+  24600,
+  (r) => {
+    if (r.spec.point.mode !== "fixed-rate") return assert.equal(r.load!.tool, "wrk");
+    assert.equal(r.spec.point.tool, "vegeta");
+    assert.equal(r.load!.tool, "vegeta");
+    assert.deepEqual(r.load!.extra?.generator, LOCAL_VEGETA_GENERATOR);
+    assert.equal(r.load!.operations, 300);
+  },
+  { "local.httpGenerator": "vegeta" },
+  " with vegeta as its fixed-rate generator",
+);
 
 quickTest("db", 24200, (r) => {
   assertEquals(r.load!.tool, "redis-benchmark");
