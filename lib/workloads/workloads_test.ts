@@ -145,11 +145,11 @@ quickTest(
   "http",
   24600,
   (r) => {
-    if (r.spec.point.mode !== "fixed-rate") return assert.equal(r.load!.tool, "wrk");
-    assert.equal(r.spec.point.tool, "vegeta");
-    assert.equal(r.load!.tool, "vegeta");
-    assert.deepEqual(r.load!.extra?.generator, LOCAL_VEGETA_GENERATOR);
-    assert.equal(r.load!.operations, 300);
+    if (r.spec.point.mode !== "fixed-rate") return assertEquals(r.load!.tool, "wrk");
+    assertEquals(r.spec.point.tool, "vegeta");
+    assertEquals(r.load!.tool, "vegeta");
+    assertEquals(r.load!.extra?.generator, LOCAL_VEGETA_GENERATOR);
+    assertEquals(r.load!.operations, 300);
   },
   { "local.httpGenerator": "vegeta" },
   " with vegeta as its fixed-rate generator",
