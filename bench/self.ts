@@ -301,6 +301,8 @@ const SPEC: TaskSpec = {
     "writes bench/out/self-<time>.json.",
   flags: {
     only: { type: "string", arg: "abcd", help: "only these parts (e.g. --only=a, --only=bd)" },
+    rounds: { type: "string", arg: "N", help: "(a): rounds of the three sides (default 6)" },
+    seconds: { type: "string", arg: "S", help: "(a): seconds of each wrk run (default 5)" },
   },
 };
 
@@ -318,6 +320,17 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
+  const count = (name: "rounds" | "seconds", fallback: number) => {
+    const v = parsed.values[name] as string | undefined;
+    if (v === undefined) return fallback;
+    if (!/^[1-9]\d*$/.test(v)) {
+      console.error(`error: Invalid --${name}: expected a positive integer, got "${v}"`);
+      Deno.exit(2);
+    }
+    return Number(v);
+  };
+  const rounds = count("rounds", 6);
+  const seconds = count("seconds", 5);
   const load = Deno.loadavg();
   const want = (part: string) => !only || only.includes(part);
   const part = async <T>(p: string, what: string, fn: () => Promise<T>) => {
@@ -327,8 +340,8 @@ if (import.meta.main) {
   };
   const a = await part(
     "a",
-    "throughput: meshbench vs raw wrk, 6 rounds x 3 sides x 5 s",
-    () => throughputRatio(6, 5),
+    `throughput: meshbench vs raw wrk, ${rounds} rounds x 3 sides x ${seconds} s`,
+    () => throughputRatio(rounds, seconds),
   );
   const b = await part("b", "wall time of bench:all --profile quick", wallRatio);
   const c = await part(
