@@ -367,7 +367,9 @@ export function planTable(run: ReportRun): Figure {
   if (specs.length === 0) return notice("No plan and no run records: nothing was measured.");
   // One row per workload and kind of load; a rate sweep is one row with its range.
   const keyOf = (s: RunSpec) =>
-    `${s.workload}|${s.point.mode}|${s.point.tool}|${s.point.connections}|${s.point.durationS}`;
+    `${s.workload}|${s.point.mode}|${s.point.tool}|${s.point.connections}|${s.point.durationS}|${
+      s.point.sweep ?? ""
+    }|${s.point.payloadBytes ?? ""}`;
   interface Row {
     spec: RunSpec;
     rates: Set<number>;
@@ -400,7 +402,14 @@ export function planTable(run: ReportRun): Figure {
       : rates.length === 1
       ? rateLabel(rates[0])
       : `${rates.length} rates, ${rateLabel(rates[0])} to ${rateLabel(rates.at(-1)!)}`;
-    return `${rate} · ${p.tool} · ${p.connections} conn · ${p.durationS} s`;
+    const series = p.sweep === "knee"
+      ? " · knee ramp"
+      : p.sweep === "connections"
+      ? " · connection sweep"
+      : p.payloadBytes !== undefined
+      ? ` · POST ${formatNumber(p.payloadBytes)} B body`
+      : "";
+    return `${rate} · ${p.tool} · ${p.connections} conn · ${p.durationS} s${series}`;
   };
   return table(`What was measured (${specs.length} planned runs)`, [...rows.values()], {
     columns: [
@@ -413,7 +422,9 @@ export function planTable(run: ReportRun): Figure {
       { header: "iterations", value: (e) => e.iterations.size, numeric: true },
       { header: "runs ok / planned", value: (e) => `${e.ok} / ${e.planned}`, numeric: true },
     ],
-    caption: "Baseline and mesh runs are interleaved in a seeded random order (see Provenance).",
+    caption: "Baseline and mesh runs are interleaved in a seeded random order (see Provenance). " +
+      "A knee ramp runs a mesh's next step only while its earlier steps held: its planned " +
+      "steps above a broken one are not run.",
   });
 }
 
