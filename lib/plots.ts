@@ -1274,44 +1274,46 @@ export function overheadVsConnectionsPlot(
     hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
   }));
   const panels = [...new Set(rows.sort((a, b) => a.rank - b.rank).map((r) => r.panel))];
-  const svg = render({
-    width: options.width ?? WIDTH,
-    height: panels.length * 190 + 50,
-    marginLeft: 60,
-    marginRight: 20,
-    marginTop: 40,
-    marginBottom: 40,
-    x: { label: "connections (log scale)", type: "log", grid: true },
-    y: { label: "overhead vs baseline (%)", grid: true, nice: true },
-    fy: { domain: panels, axis: null, padding: 0.2 },
-    color: meshColor(meshes, ""),
-    marks: [
-      Plot.frame({ stroke: "#e5e7eb" }),
-      panelTitles(panels),
-      Plot.ruleY([0], { stroke: "#111827", strokeOpacity: 0.6 }),
-      Plot.areaY(rows, {
-        fy: "panel",
-        x: "connections",
-        y1: "lo",
-        y2: "hi",
-        fill: "mesh",
-        fillOpacity: 0.15,
-        z: "mesh",
-        sort: "connections",
-      }),
-      Plot.line(rows, {
-        fy: "panel",
-        x: "connections",
-        y: "pct",
-        stroke: "mesh",
-        z: "mesh",
-        sort: "connections",
-      }),
-      Plot.dot(rows, { fy: "panel", x: "connections", y: "pct", fill: "mesh", r: 2.5 }),
-    ],
-  });
+  // One chart per metric, each with its own y scale: one connection count can cost orders of
+  // magnitude more than the others (a queue behind one connection), and a shared scale would
+  // flatten every other panel.
+  const svg = panels.map((panel) => {
+    const rs = rows.filter((r) => r.panel === panel);
+    return render({
+      width: options.width ?? WIDTH,
+      height: 230,
+      marginLeft: 70,
+      marginRight: 20,
+      marginTop: 30,
+      marginBottom: 40,
+      x: { label: "connections (log scale)", type: "log", grid: true },
+      y: { label: `${panel}: overhead vs baseline (%)`, grid: true, nice: true },
+      color: meshColor(meshes, ""),
+      marks: [
+        Plot.frame({ stroke: "#e5e7eb" }),
+        Plot.ruleY([0], { stroke: "#111827", strokeOpacity: 0.6 }),
+        Plot.areaY(rs, {
+          x: "connections",
+          y1: "lo",
+          y2: "hi",
+          fill: "mesh",
+          fillOpacity: 0.15,
+          z: "mesh",
+          sort: "connections",
+        }),
+        Plot.line(rs, {
+          x: "connections",
+          y: "pct",
+          stroke: "mesh",
+          z: "mesh",
+          sort: "connections",
+        }),
+        Plot.dot(rs, { x: "connections", y: "pct", fill: "mesh", r: 2.5 }),
+      ],
+    });
+  }).join("\n");
   return wrap(title, svg, {
-    charts: 1,
+    charts: panels.length,
     subtitle: "(mesh - baseline) / baseline x 100 at one fixed rate, the client holding " +
       "exactly this many connections; bands are 95 % bootstrap intervals over iterations.",
     caption: `n = ${

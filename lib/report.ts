@@ -181,6 +181,11 @@ export function connectionSweepTable(overheads: readonly Overhead[]): Figure {
   });
 }
 
+/** A knee's rate in words: `below 500/s` for 0 (even the ramp's first step broke). */
+function kneeRateLabel(k: { rates: number[] }, rate: number): string {
+  return rate === 0 ? `below ${rateLabel(k.rates[0])}` : rateLabel(rate);
+}
+
 /** The knees as a table: per mesh, the median knee, its range, each iteration's stop. */
 export function kneeTable(run: ReportRun): Figure {
   const knees = run.summary?.knees ?? [];
@@ -188,10 +193,10 @@ export function kneeTable(run: ReportRun): Figure {
     columns: [
       { header: "workload", value: (k) => k.workload },
       { header: "mesh", value: (k) => meshLabel(k.mesh, k.emulated) },
-      { header: "knee (median)", value: (k) => rateLabel(k.kneeRate), numeric: true },
+      { header: "knee (median)", value: (k) => kneeRateLabel(k, k.kneeRate), numeric: true },
       {
         header: "range over iterations",
-        value: (k) => `${rateLabel(k.interval[0])} to ${rateLabel(k.interval[1])}`,
+        value: (k) => `${kneeRateLabel(k, k.interval[0])} to ${kneeRateLabel(k, k.interval[1])}`,
         nowrap: true,
       },
       {
@@ -211,7 +216,8 @@ export function kneeTable(run: ReportRun): Figure {
           ).join(" | "),
       },
     ],
-    caption: "A knee of 0/s: even the ramp's first step broke. Each knee is a lower bound " +
+    caption:
+      "A knee below the first step: even the ramp's first step broke. Each knee is a lower bound " +
       "within one ramp step; the interval is the range of the per-iteration knees, not a " +
       "confidence interval.",
   });
