@@ -301,3 +301,18 @@ Deno.test("the WebSocket pods run the Deno that CI runs meshbench with (.ci/run'
   assertEquals(images.length, 2); // ws-server and ws-client
   assertEquals([...new Set(images)], [`denoland/deno:debian-${ci[1]}`]);
 });
+
+Deno.test("every Deployment restarts without a surge pod (a mesh switch fits the steady state)", () => {
+  // On the 1-CPU real node the switch to a sidecar mesh restarted every Deployment with the
+  // default 25 % surge: the surge pods (with their sidecars) did not fit, stayed Pending, and
+  // the rollout never finished. The capacity check counts the steady state only.
+  const deployments = all.filter((o) => o.kind === "Deployment");
+  assert(deployments.length > 0);
+  for (const d of deployments) {
+    assertEquals(
+      spec(d).strategy,
+      { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
+      `${d.metadata.namespace}/${d.metadata.name}`,
+    );
+  }
+});

@@ -72,11 +72,14 @@ export async function withRealNodeLock<T>(
   fn: () => Promise<T>,
   waiting: (m: string) => void = () => {},
 ): Promise<T> {
-  for (const e of Deno.readDirSync("/proc/self/fd")) {
+  const inherited = [...Deno.readDirSync("/proc/self/fd")].some((e) => {
     try {
-      if (Deno.readLinkSync(`/proc/self/fd/${e.name}`) === REAL_NODE_LOCK) return await fn();
-    } catch { /* closed meanwhile */ }
-  }
+      return Deno.readLinkSync(`/proc/self/fd/${e.name}`) === REAL_NODE_LOCK;
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
+  if (inherited) return await fn();
   const file = await Deno.open(REAL_NODE_LOCK, { create: true, write: true });
   try {
     if (!(await file.tryLock(true))) {
