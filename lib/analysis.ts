@@ -79,6 +79,8 @@ export interface RecordKey {
    * step of the knee ramp); null for a standard point. Per-rate views keep null only.
    */
   sweep: Sweep | null;
+  /** Request body bytes of the load point (the inference workload's payloads), if any. */
+  payloadBytes?: number;
   iteration: number;
   tool: string;
   /** How latency was timed (null when the run produced no load result). */
@@ -166,6 +168,8 @@ export interface OverheadRow {
    */
   mode: LoadMode;
   rate: number | null;
+  /** Request body bytes of the load point, where it has one. */
+  payloadBytes?: number;
   /** The load tool of the pooled records. */
   tool: string;
   metric: string;
@@ -289,6 +293,9 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       rate: r.spec.point.rate,
       connections: r.spec.point.connections,
       sweep: r.spec.point.sweep ?? null,
+      ...(r.spec.point.payloadBytes !== undefined
+        ? { payloadBytes: r.spec.point.payloadBytes }
+        : {}),
       iteration: r.spec.iteration,
       tool: r.spec.point.tool,
       timing: r.load?.timing ?? null,
@@ -374,6 +381,7 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       meshLabel: meshLabel(o.mesh, o.emulated),
       mode,
       rate: o.rate,
+      ...(o.payloadBytes !== undefined ? { payloadBytes: o.payloadBytes } : {}),
       tool: group?.tool ?? "",
       metric: o.metric,
       unit: o.unit,

@@ -14,7 +14,7 @@
  * A payload of N bytes is `POST /predict` with `Content-Type: application/json` and a body of
  * exactly N bytes: `{"instances":[[f0,...,f19],...]}`, as many whole rows of the held-out split
  * as fit (each feature printed `%.6f`, as in the training CSV; about 192 bytes a row: 5 rows in
- * 1 KB, 85 in 16 KB, 681 in 128 KB with 20 features), then spaces up to N. The answer is one
+ * 1 KB, 84-85 in 16 KB, 680-681 in 128 KB with 20 features; `model.json` lists them), then spaces up to N. The answer is one
  * label per row, `{"predictions":[0,1,...]}`. Bigger payloads cost the server more (parsing and
  * predicting more rows), so the mesh's overhead is read per payload against the baseline's at
  * the same payload.
