@@ -34,6 +34,7 @@ function close(actual: number, expected: number, what: string) {
 const SHARE_BASE: Record<string, string> = {
   proxy_cpu_cores: "app_cpu_cores",
   proxy_memory_mb: "app_memory_mb",
+  proxy_ctx_switches_per_req: "app_ctx_switches_per_req",
 };
 
 Deno.test("the tidy rows of the fixture runs pool to every figure of their summaries", async () => {
@@ -49,7 +50,8 @@ Deno.test("the tidy rows of the fixture runs pool to every figure of their summa
     for (const g of s.groups) {
       const rows = data.rows.filter((r) =>
         r.runId === run.runId && r.workload === g.workload && r.mesh === g.mesh &&
-        r.mode === g.mode && r.tool === g.tool && r.rate === g.rate
+        r.mode === g.mode && r.tool === g.tool && r.rate === g.rate &&
+        r.payloadBytes === g.payloadBytes
       );
       const rates = rows.filter((r) => r.metric === "throughput_rps");
       assertEquals(rates.length, g.iterations, `${g.workload} ${g.mesh} iterations`);
@@ -62,12 +64,13 @@ Deno.test("the tidy rows of the fixture runs pool to every figure of their summa
     for (const o of s.overheads) {
       const row = data.overheads.find((x) =>
         x.runId === run.runId && x.workload === o.workload && x.mesh === o.mesh &&
-        x.rate === o.rate && x.metric === o.metric
+        x.rate === o.rate && x.metric === o.metric && x.payloadBytes === o.payloadBytes
       )!;
       const side = (mesh: string, metric: string) =>
         data.rows.filter((r) =>
           r.runId === run.runId && r.workload === o.workload && r.mesh === mesh &&
-          r.mode === row.mode && r.tool === row.tool && r.rate === o.rate && r.metric === metric
+          r.mode === row.mode && r.tool === row.tool && r.rate === o.rate &&
+          r.payloadBytes === o.payloadBytes && r.metric === metric
         );
       let value: number;
       let baseline: number;
