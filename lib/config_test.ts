@@ -322,3 +322,27 @@ Deno.test("the config of a manifest is validated, not cast; missing fields take 
   assert(!lenient.defaulted.includes("seed"));
   assert(lenient.problems[0].includes('"baseline"'), lenient.problems[0]);
 });
+
+Deno.test("the sweep and knee fields are refused out of range, naming the field, value and line", async () => {
+  for (
+    const [text, field, line, value] of [
+      ["knee:\n  rates: [500, 0]\n", "knee.rates", ":2", "0"],
+      ["knee:\n  p99TargetMs: -1\n", "knee.p99TargetMs", ":2", "-1"],
+      ["load:\n  sweep:\n    connections: [1, 0]\n", "load.sweep.connections", ":3", "0"],
+      [
+        "load:\n  sweep:\n    payloadsBytes: [2000000]\n",
+        "load.sweep.payloadsBytes",
+        ":3",
+        "2000000",
+      ],
+      ["knee:\n  enabled: yes please\n", "knee.enabled", ":2", "yes please"],
+    ]
+  ) {
+    const file = await withFile(text);
+    const e = await loadConfig({ file }).then(() => null, (e: Error) => e);
+    assert(e instanceof ConfigError, `${field}: ${e}`);
+    assert(e.message.includes(field), e.message);
+    assert(e.message.includes(`${file}${line}`), e.message);
+    assert(e.message.includes(value), e.message);
+  }
+});
