@@ -4,7 +4,13 @@
  * stripped in git, a machine with no results gets an explanation, and a broken run
  * gets its problems named.
  */
-import assert from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  doesNotMatch,
+  match,
+  ok as assert,
+  rejects,
+} from "node:assert/strict";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { copyFixtureRun, FIXTURE_RUNS } from "../fixtures/mod.ts";
@@ -101,8 +107,8 @@ function text(html: string): string {
 
 Deno.test("the notebooks are committed without outputs, on the Deno kernel", async () => {
   const notebooks = await listNotebooks();
-  assert.deepEqual(notebooks.map((n) => basename(n, ".ipynb")), NAMES);
-  for (const nb of notebooks) assert.deepEqual(await notebookOutputProblems(nb), [], nb);
+  assertEquals(notebooks.map((n) => basename(n, ".ipynb")), NAMES);
+  for (const nb of notebooks) assertEquals(await notebookOutputProblems(nb), [], nb);
 });
 
 Deno.test("every chart of every notebook is a Plot.plot call in its own cell, on the tidy rows", async () => {
@@ -110,21 +116,21 @@ Deno.test("every chart of every notebook is a Plot.plot call in its own cell, on
     const cells = (await notebookCells(nb)).filter((c) => c.type === "code");
     const name = basename(nb);
     for (const c of cells) {
-      assert.doesNotMatch(
+      doesNotMatch(
         c.source,
         CHART_BUILDERS,
         `${name}: a finished chart builder in\n${c.source}`,
       );
       if (!c.source.includes("Plot.plot(")) continue;
-      assert.match(
+      match(
         c.source,
         /Plot\.plot\(\{[\s\S]*document,[\s\S]*marks: \[/,
         `${name}: spec in sight`,
       );
     }
-    assert.ok(cells.some((c) => c.source.includes("Plot.plot(")), `${name} draws a chart`);
+    assert(cells.some((c) => c.source.includes("Plot.plot(")), `${name} draws a chart`);
     const all = cells.map((c) => c.source).join("\n");
-    assert.match(all, /from "\.\.\/lib\/analysis\.ts"/, `${name} reads the tidy rows`);
+    match(all, /from "\.\.\/lib\/analysis\.ts"/, `${name} reads the tidy rows`);
   }
 });
 
@@ -148,14 +154,14 @@ Deno.test("every notebook's code type-checks against lib/ (a moved or renamed ex
       stderr: "piped",
     }).output();
     const errors = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, errors.replaceAll(`file://${tmp}/`, ""));
+    assertEquals(out.code, 0, errors.replaceAll(`file://${tmp}/`, ""));
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });
 
 Deno.test("every notebook runs against the committed fixture runs without a cell error", async () => {
-  assert.ok(FIXTURE_RUNS.length >= 2, "two fixture runs are committed (one pair to compare)");
+  assert(FIXTURE_RUNS.length >= 2, "two fixture runs are committed (one pair to compare)");
   await ensureDenoKernel();
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_nb_" });
   try {
@@ -167,7 +173,7 @@ Deno.test("every notebook runs against the committed fixture runs without a cell
     });
     const total = results.reduce((t, r) => t + r.seconds, 0);
     console.log(`all ${results.length} notebooks: ${total.toFixed(1)} s`);
-    assert.equal(results.length, NAMES.length);
+    assertEquals(results.length, NAMES.length);
     const html = Object.fromEntries(
       await Promise.all(
         results.map(async (r) =>
@@ -176,45 +182,45 @@ Deno.test("every notebook runs against the committed fixture runs without a cell
       ),
     );
     for (const [name, page] of Object.entries(html)) {
-      assert.doesNotMatch(page, /Traceback|Stack backtrace|ename/, name);
-      assert.match(text(page), /\(emulated\)/, `${name} marks emulated meshes`);
+      doesNotMatch(page, /Traceback|Stack backtrace|ename/, name);
+      match(text(page), /\(emulated\)/, `${name} marks emulated meshes`);
     }
     const started = performance.now();
     for (const name of NAMES) {
       const cells = executedCells(html[name]);
       const sources = (await notebookCells(join(NOTEBOOK_DIR, `${name}.ipynb`)))
         .filter((c) => c.type === "code");
-      assert.equal(cells.length, sources.length, `${name}: every code cell is on the page`);
+      assertEquals(cells.length, sources.length, `${name}: every code cell is on the page`);
       for (const c of cells) {
         // A cell that shows a chart holds its specification; a cell that holds one showed it.
         if (c.charts > 0) {
-          assert.match(c.input, /Plot\.plot\(\{/, `${name}: chart without its spec`);
+          match(c.input, /Plot\.plot\(\{/, `${name}: chart without its spec`);
         }
         // The committed runs have no knee ramp and no connection sweep: those cells say so,
         // and the synthetic run below checks that they draw.
         if (c.input.includes("Plot.plot({") && !NOT_IN_FIXTURES.test(c.output)) {
-          assert.ok(c.charts >= 1, `${name}: no chart from\n${c.input.slice(0, 300)}\n${c.output}`);
+          assert(c.charts >= 1, `${name}: no chart from\n${c.input.slice(0, 300)}\n${c.output}`);
         }
       }
     }
     for (const [name, calls] of Object.entries(VISIBLE_STATISTICS)) {
       const inputs = executedCells(html[name]).map((c) => c.input).join("\n");
-      for (const call of calls) assert.ok(inputs.includes(call), `${name} shows ${call}`);
+      for (const call of calls) assert(inputs.includes(call), `${name} shows ${call}`);
     }
-    assert.match(
+    match(
       text(html["02_latency"]),
       /The p99 of (\d+) of \1 load points equals the summary's/,
     );
     const recomputed = text(html["03_overhead"]);
-    assert.match(recomputed, /Recomputed here vs summary\.json/);
-    assert.match(text(html["05_compare"]), new RegExp(`A: .*${FIXTURE_RUNS.at(-2)}`));
-    assert.match(text(html["01_overview"]), /What was measured/);
+    match(recomputed, /Recomputed here vs summary\.json/);
+    match(text(html["05_compare"]), new RegExp(`A: .*${FIXTURE_RUNS.at(-2)}`));
+    match(text(html["01_overview"]), /What was measured/);
     // The cross-run notebook puts both committed runs side by side.
     const across = text(html["06_across_runs"]);
-    assert.match(across, new RegExp(`${FIXTURE_RUNS.length} runs from`));
-    for (const id of FIXTURE_RUNS) assert.ok(across.includes(id), `06_across_runs shows ${id}`);
-    assert.match(across, new RegExp(`from to .* ${FIXTURE_RUNS[0]} ${FIXTURE_RUNS[1]}`));
-    assert.match(text(html["08_targets"]), /Only local runs here/);
+    match(across, new RegExp(`${FIXTURE_RUNS.length} runs from`));
+    for (const id of FIXTURE_RUNS) assert(across.includes(id), `06_across_runs shows ${id}`);
+    match(across, new RegExp(`from to .* ${FIXTURE_RUNS[0]} ${FIXTURE_RUNS[1]}`));
+    match(text(html["08_targets"]), /Only local runs here/);
     console.log(`checked in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     await Deno.remove(tmp, { recursive: true });
@@ -230,10 +236,10 @@ Deno.test("with no results at all, every notebook explains how to get some", asy
       });
       const html = await Deno.readTextFile(out);
       const page = text(html);
-      assert.match(page, /No benchmark results were found|No runs at all/, basename(nb));
-      assert.match(page, /deno task bench:all/);
-      assert.doesNotMatch(html, /Traceback|Stack backtrace|ename/, basename(nb));
-      assert.ok(
+      match(page, /No benchmark results were found|No runs at all/, basename(nb));
+      match(page, /deno task bench:all/);
+      doesNotMatch(html, /Traceback|Stack backtrace|ename/, basename(nb));
+      assert(
         executedCells(html).every((c) => c.charts === 0),
         `${basename(nb)}: no empty chart`,
       );
@@ -257,13 +263,13 @@ Deno.test("a broken run: the notebooks name each bad file and show what is valid
     });
     for (const r of results) {
       const page = text(await Deno.readTextFile(r.html));
-      assert.match(page, /2 problems reading this run/, r.html);
-      assert.ok(page.includes(basename(files[1])), "names the truncated record");
-      assert.match(page, /summary\.json is missing/);
-      assert.doesNotMatch(page, /Traceback/);
+      match(page, /2 problems reading this run/, r.html);
+      assert(page.includes(basename(files[1])), "names the truncated record");
+      match(page, /summary\.json is missing/);
+      doesNotMatch(page, /Traceback/);
     }
     const latency = await Deno.readTextFile(results[1].html);
-    assert.ok((latency.match(/<svg[^>]*class=\\?"plot-/g) ?? []).length >= 2, "valid runs plotted");
+    assert((latency.match(/<svg[^>]*class=\\?"plot-/g) ?? []).length >= 2, "valid runs plotted");
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -281,19 +287,19 @@ Deno.test("with a local and a cluster run, the targets notebook puts them side b
     });
     const html = await Deno.readTextFile(out);
     const page = text(html);
-    assert.match(page, /3 runs from .*; targets: cluster, local\./);
-    assert.doesNotMatch(page, /Only local runs here/);
-    assert.match(page, /Per target target runs records .* cluster 1 9 .* local 2 126/);
-    assert.match(
+    match(page, /3 runs from .*; targets: cluster, local\./);
+    doesNotMatch(page, /Only local runs here/);
+    match(page, /Per target target runs records .* cluster 1 9 .* local 2 126/);
+    match(
       page,
       /cluster sidecar http @ 500\/s/,
       `the cluster's sidecars, by kind: ${
         page.slice(page.indexOf("Mean p99"), page.indexOf("Mean p99") + 300)
       }`,
     );
-    assert.match(page, /local sidecar http @ 500\/s/, "the local sidecar emulation, by kind");
+    match(page, /local sidecar http @ 500\/s/, "the local sidecar emulation, by kind");
     const cells = executedCells(html);
-    assert.ok(cells.filter((c) => c.charts > 0).length >= 2, "overhead and baseline charts");
+    assert(cells.filter((c) => c.charts > 0).length >= 2, "overhead and baseline charts");
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -318,7 +324,7 @@ Deno.test("a cell error fails the notebook and names it", async () => {
         nbformat_minor: 4,
       }),
     );
-    await assert.rejects(
+    await rejects(
       () => executeNotebook(nb, join(tmp, "html")),
       /Notebook "broken.ipynb" failed[\s\S]*cell exploded on purpose/,
     );
@@ -356,14 +362,14 @@ Deno.test("the notebook runner waits for a cell's late output as long as a cell 
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_nb_args_" });
   try {
     await executeNotebook(join(tmp, "x.ipynb"), tmp, { runner, cellTimeoutS: 300 });
-    assert.equal(calls.length, 2, "execute once, then render");
-    assert.ok(calls[0].includes("--ExecutePreprocessor.timeout=300"), calls[0].join(" "));
-    assert.ok(calls[0].includes("--ExecutePreprocessor.iopub_timeout=300"), calls[0].join(" "));
-    assert.ok(
+    assertEquals(calls.length, 2, "execute once, then render");
+    assert(calls[0].includes("--ExecutePreprocessor.timeout=300"), calls[0].join(" "));
+    assert(calls[0].includes("--ExecutePreprocessor.iopub_timeout=300"), calls[0].join(" "));
+    assert(
       calls[0].includes("--ExecutePreprocessor.raise_on_iopub_timeout=True"),
       calls[0].join(" "),
     );
-    assert.ok(calls[1].includes("html"), calls[1].join(" "));
+    assert(calls[1].includes("html"), calls[1].join(" "));
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -374,7 +380,7 @@ Deno.test("outputs the kernel sent after reporting idle are not lost silently: e
   const retries: string[] = [];
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_nb_lost_" });
   try {
-    await assert.rejects(
+    await rejects(
       () =>
         executeNotebook(join(tmp, "x.ipynb"), tmp, {
           runner,
@@ -383,8 +389,8 @@ Deno.test("outputs the kernel sent after reporting idle are not lost silently: e
         }),
       /x\.ipynb": the kernel delivered 2 of the 3 outputs .* in each of 3 executions/,
     );
-    assert.equal(calls.length, 3, "three executions, no page rendered from a short notebook");
-    assert.equal(retries.length, 2);
+    assertEquals(calls.length, 3, "three executions, no page rendered from a short notebook");
+    assertEquals(retries.length, 2);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -405,16 +411,16 @@ Deno.test("the knee per mesh and the overhead against connections are charts in 
       notebooks: nbs.filter((nb) => /0[13]_/.test(basename(nb))),
       outDir: join(tmp, "html"),
     });
-    assert.equal(results.length, 2);
+    assertEquals(results.length, 2);
     const [overview, overhead] = await Promise.all(results.map((r) => Deno.readTextFile(r.html)));
     const kneeCell = executedCells(overview).find((c) => c.input.includes("kneeTable(run!)"));
-    assert.ok((kneeCell?.charts ?? 0) >= 1, "the knee chart");
-    assert.match(text(kneeCell!.output), /Knee per mesh.*where each iteration stopped/);
+    assert((kneeCell?.charts ?? 0) >= 1, "the knee chart");
+    match(text(kneeCell!.output), /Knee per mesh.*where each iteration stopped/);
     const sweepCell = executedCells(overhead).find((c) => c.input.includes("connectionSweepTable"));
-    assert.ok((sweepCell?.charts ?? 0) >= 1, "the overhead-vs-connections chart");
-    assert.match(text(sweepCell!.output), /Connection sweep: latency overhead by connections/);
+    assert((sweepCell?.charts ?? 0) >= 1, "the overhead-vs-connections chart");
+    match(text(sweepCell!.output), /Connection sweep: latency overhead by connections/);
     // The per-rate views keep the standard point only: one load point, 200/s.
-    assert.match(text(overhead), /Recomputed here vs summary\.json/);
+    match(text(overhead), /Recomputed here vs summary\.json/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  doesNotMatch,
+  match,
+  ok as assert,
+  rejects,
+} from "node:assert/strict";
 import { basename, join } from "node:path";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { copyFixtureRun, FIXTURE_RUNS } from "../fixtures/mod.ts";
@@ -27,35 +33,35 @@ function externalRefs(html: string): string[] {
 Deno.test("writeReport writes a self-contained report.html with every section", async () => {
   await withRun(async (dir) => {
     const path = await writeReport(dir);
-    assert.equal(path, join(dir, "report.html"));
+    assertEquals(path, join(dir, "report.html"));
     const html = await Deno.readTextFile(path);
     for (const id of ["summary", "latency", "overhead", "throughput", "resources", "runs"]) {
-      assert.match(html, new RegExp(`<section id="${id}">`), id);
+      match(html, new RegExp(`<section id="${id}">`), id);
     }
-    assert.match(html, /<section id="provenance">/);
-    assert.doesNotMatch(html, /<script/i);
-    assert.deepEqual(externalRefs(html), []);
-    assert.doesNotMatch(html, /url\(/);
+    match(html, /<section id="provenance">/);
+    doesNotMatch(html, /<script/i);
+    assertEquals(externalRefs(html), []);
+    doesNotMatch(html, /url\(/);
     // Two rates make a sweep: latency (vs rate, percentiles, HDR); overheads of latency and
     // resources (each vs rate, then panels); throughput; CPU, memory, CPU per 1k.
-    assert.equal((html.match(/<svg[^>]*class="plot-/g) ?? []).length, 3 + 4 + 1 + 3);
-    assert.match(html, /http: latency against target rate/);
-    assert.match(html, /http: overhead against target rate, with 95 % CI/);
-    assert.match(html, /Emulated meshes\./);
-    assert.match(html, /istio \(emulated\)/);
-    assert.match(html, /synthetic test fixture/);
+    assertEquals((html.match(/<svg[^>]*class="plot-/g) ?? []).length, 3 + 4 + 1 + 3);
+    match(html, /http: latency against target rate/);
+    match(html, /http: overhead against target rate, with 95 % CI/);
+    match(html, /Emulated meshes\./);
+    match(html, /istio \(emulated\)/);
+    match(html, /synthetic test fixture/);
     const leftovers = [];
     for await (const e of Deno.readDir(dir)) if (e.name.includes(".tmp-")) leftovers.push(e.name);
-    assert.deepEqual(leftovers, []);
+    assertEquals(leftovers, []);
   });
 });
 
 Deno.test("findings rank meshes by the headline percentile with CI and n", async () => {
   await withRun(async (dir) => {
     const lines = findings(await loadRun(dir));
-    assert.equal(lines.length, 2);
-    assert.match(lines[0], /^http @ 200\/s, p99 latency vs baseline: /);
-    assert.match(lines[0], /95 % CI .* n=3/);
+    assertEquals(lines.length, 2);
+    match(lines[0], /^http @ 200\/s, p99 latency vs baseline: /);
+    match(lines[0], /95 % CI .* n=3/);
   });
 });
 
@@ -68,14 +74,14 @@ Deno.test("a broken run still gets a report naming each bad file, without stack 
     m.status = "interrupted";
     await Deno.writeTextFile(join(dir, "manifest.json"), JSON.stringify(m));
     const html = await Deno.readTextFile(await writeReport(dir));
-    assert.match(html, /3 problems reading this run/);
-    assert.ok(html.includes(`runs/${basename(files[0])}`), "names the truncated record");
-    assert.match(html, /not valid JSON/);
-    assert.match(html, /summary\.json is missing/);
-    assert.match(html, /recomputed by the reader from the 17 valid run records/);
-    assert.match(html, /the run is &quot;interrupted&quot;/);
-    assert.match(html, /<section id="latency">/);
-    assert.doesNotMatch(html, /\n\s+at /);
+    match(html, /3 problems reading this run/);
+    assert(html.includes(`runs/${basename(files[0])}`), "names the truncated record");
+    match(html, /not valid JSON/);
+    match(html, /summary\.json is missing/);
+    match(html, /recomputed by the reader from the 17 valid run records/);
+    match(html, /the run is &quot;interrupted&quot;/);
+    match(html, /<section id="latency">/);
+    doesNotMatch(html, /\n\s+at /);
   });
 });
 
@@ -83,16 +89,16 @@ Deno.test("an empty directory gives a report that says what is missing", async (
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_empty_" });
   try {
     const html = renderReport(await loadRun(tmp), { generatedAt: "2026-01-01T00:00:00Z" });
-    assert.match(html, /manifest\.json is missing/);
-    assert.match(html, /No valid summary\.json/);
-    assert.match(html, /No valid run records/);
+    match(html, /manifest\.json is missing/);
+    match(html, /No valid summary\.json/);
+    match(html, /No valid run records/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });
 
 Deno.test("writeReport names the directory it cannot write to", async () => {
-  await assert.rejects(
+  await rejects(
     () => writeReport("/nonexistent/meshbench-run"),
     /Cannot write report "\/nonexistent\/meshbench-run\/report.html"/,
   );
@@ -106,17 +112,17 @@ Deno.test("a report written by the run's own report stage says the run is finish
     m.stages.push({ name: "report", status: "running", start: "2000-01-01T01:00:00.000Z" });
     await Deno.writeTextFile(path, JSON.stringify(m));
     const run = await loadRun(dir);
-    assert.deepEqual(run.problems, []);
+    assertEquals(run.problems, []);
     const html = renderReport(run);
-    assert.match(
+    match(
       html,
       /status finishing \(report written by the run itself; every stage so far ok\)/,
     );
     m.stages.push({ name: "load", status: "running", start: "2000-01-01T01:00:00.000Z" });
     await Deno.writeTextFile(path, JSON.stringify(m));
     const stuck = await loadRun(dir);
-    assert.match(stuck.problems[0].problem, /stage load is still marked running/);
-    assert.match(renderReport(stuck), /status running/);
+    match(stuck.problems[0].problem, /stage load is still marked running/);
+    match(renderReport(stuck), /status running/);
   });
 });
 
@@ -126,24 +132,24 @@ Deno.test("collect reproduces the fixture summaries, and the report from its run
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_index_" });
   const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
   try {
-    assert.ok(FIXTURE_RUNS.length > 0);
+    assert(FIXTURE_RUNS.length > 0);
     for (const name of FIXTURE_RUNS) {
       const dir = await copyFixtureRun(name, tmp);
       const committed = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
       await stageCollect(dir, deps);
       const written = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
-      assert.equal(written.runs.length, (await listRunFiles(dir)).length, name);
+      assertEquals(written.runs.length, (await listRunFiles(dir)).length, name);
       for (const s of [committed, written]) {
         delete s.generatedAt;
         delete s.runs;
       }
-      assert.deepEqual(written, committed, `${name}: every pooled figure and overhead unchanged`);
+      assertEquals(written, committed, `${name}: every pooled figure and overhead unchanged`);
 
       const full = await loadRun(dir);
       const rows = await loadRunRows(dir);
-      assert.ok(rows.runs.length > 0 && !("window" in rows.runs[0]), "rows come from the index");
-      assert.deepEqual(rows.problems, full.problems);
-      assert.equal(
+      assert(rows.runs.length > 0 && !("window" in rows.runs[0]), "rows come from the index");
+      assertEquals(rows.problems, full.problems);
+      assertEquals(
         renderReport(rows, { generatedAt: GENERATED_AT }),
         renderReport(full, { generatedAt: GENERATED_AT }),
         name,
@@ -182,13 +188,13 @@ Deno.test("records the run index does not name are read and checked; entries wit
 
     const full = await loadRun(dir);
     const rows = await loadRunRows(dir);
-    assert.equal(rows.runs.length, files.length);
-    assert.equal(rows.runs.at(-1)!.spec.seq, 9999);
-    assert.deepEqual(rows.problems, full.problems);
-    assert.equal(rows.problems.length, 2);
-    assert.match(rows.problems[0].problem, /50\.0 % of the 100 latencies are 0 µs/);
-    assert.match(rows.problems[1].problem, /http_test_9998_broken\.json is not valid JSON/);
-    assert.equal(
+    assertEquals(rows.runs.length, files.length);
+    assertEquals(rows.runs.at(-1)!.spec.seq, 9999);
+    assertEquals(rows.problems, full.problems);
+    assertEquals(rows.problems.length, 2);
+    match(rows.problems[0].problem, /50\.0 % of the 100 latencies are 0 µs/);
+    match(rows.problems[1].problem, /http_test_9998_broken\.json is not valid JSON/);
+    assertEquals(
       renderReport(rows, { generatedAt: GENERATED_AT }),
       renderReport(full, { generatedAt: GENERATED_AT }),
     );
@@ -204,13 +210,13 @@ Deno.test("a bad run index names summary.json and the field, and the report fall
     (runs[2] as { status: string }).status = "fine";
     await writeJsonAtomic(sPath, { ...summary, runs });
     const rows = await loadRunRows(dir);
-    assert.equal(rows.problems.length, 1);
-    assert.equal(rows.problems[0].file, sPath);
-    assert.match(rows.problems[0].problem, /\/runs\/2\/status must be equal to one of the allowed/);
-    assert.match(rows.problems[0].problem, /got "fine"/);
-    assert.ok(rows.summaryDerived);
-    assert.equal(rows.runs.length, files.length);
-    assert.ok("window" in rows.runs[0], "full records, read because the index is unusable");
+    assertEquals(rows.problems.length, 1);
+    assertEquals(rows.problems[0].file, sPath);
+    match(rows.problems[0].problem, /\/runs\/2\/status must be equal to one of the allowed/);
+    match(rows.problems[0].problem, /got "fine"/);
+    assert(rows.summaryDerived);
+    assertEquals(rows.runs.length, files.length);
+    assert("window" in rows.runs[0], "full records, read because the index is unusable");
   });
 });
 
@@ -221,8 +227,8 @@ Deno.test("the throughput chart states the saturation tolerance the run was conf
     m.config.saturationPct = 3.5;
     await Deno.writeTextFile(path, JSON.stringify(m));
     const html = renderReport(await loadRun(dir));
-    assert.match(html, /falls more than 3\.5 % short of its target is a saturation result/);
-    assert.doesNotMatch(html, /more than 2 % short/);
+    match(html, /falls more than 3\.5 % short of its target is a saturation result/);
+    doesNotMatch(html, /more than 2 % short/);
   });
 });
 
@@ -234,14 +240,14 @@ Deno.test("readRunRecords keeps every valid record with its file and names each 
     bad.spec.seq = "seven";
     await Deno.writeTextFile(files[5], JSON.stringify(bad));
     const { records, files: read, notes } = await readRunRecords(dir);
-    assert.equal(records.length, files.length - 2);
-    assert.deepEqual(read, files.filter((_, i) => i !== 0 && i !== 5));
+    assertEquals(records.length, files.length - 2);
+    assertEquals(read, files.filter((_, i) => i !== 0 && i !== 5));
     read.forEach((f, i) =>
-      assert.equal(basename(f).split("_")[2], String(records[i].spec.seq).padStart(4, "0"))
+      assertEquals(basename(f).split("_")[2], String(records[i].spec.seq).padStart(4, "0"))
     );
-    assert.equal(notes.length, 2);
-    assert.match(notes[0], new RegExp(`Cannot parse "${files[0]}"`));
-    assert.match(notes[1], new RegExp(`Invalid "${files[5]}": /spec/seq must be integer`));
+    assertEquals(notes.length, 2);
+    match(notes[0], new RegExp(`Cannot parse "${files[0]}"`));
+    match(notes[1], new RegExp(`Invalid "${files[5]}": /spec/seq must be integer`));
   });
 });
 
@@ -250,9 +256,9 @@ Deno.test("the per-request section charts context switches and tables the proxie
     const run = await loadRun(dir);
     // The synthetic run counted neither: the section says so, no zero bars.
     const before = renderReport(run);
-    assert.match(before, /<section id="kernel">/);
-    assert.match(before, /context switches per request: no context switches recorded/);
-    assert.match(before, /The proxies&#39;? own counters: no proxy counters recorded/);
+    match(before, /<section id="kernel">/);
+    match(before, /context switches per request: no context switches recorded/);
+    match(before, /The proxies&#39;? own counters: no proxy counters recorded/);
     const s = structuredClone(run.summary!);
     for (const g of s.groups) {
       for (const r of g.resources) r.ctxSwitchesPerOp = r.component === "app" ? 2 : 3;
@@ -271,10 +277,10 @@ Deno.test("the per-request section charts context switches and tables the proxie
     }
     const html = renderReport({ ...run, summary: s });
     const kernel = html.slice(html.indexOf('<section id="kernel">'));
-    assert.match(kernel, /Resources: context switches per request/);
-    assert.match(kernel, /<svg[^>]*class="plot-/);
-    assert.match(kernel, /istio-proxy \(envoy\)/);
+    match(kernel, /Resources: context switches per request/);
+    match(kernel, /<svg[^>]*class="plot-/);
+    match(kernel, /istio-proxy \(envoy\)/);
     // 8 upstream connections for 1,040 requests sent: 7.69 per 1,000.
-    assert.match(kernel, /7\.69/);
+    match(kernel, /7\.69/);
   });
 });

@@ -7,7 +7,7 @@
  * The tasks run with a PATH that holds only `deno`: should a check ever let bad input
  * through, the run stops at the tool check (exit 3) instead of measuring.
  */
-import assert, { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT } from "./helpers.ts";
 

@@ -4,7 +4,7 @@
  * with the real model server, HAProxy meshes, vegeta and wrk. It must give overheads with
  * intervals per payload size in summary.json, the one-screen summary and the report.
  */
-import assert from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { readJson } from "../lib/run_dir.ts";
@@ -54,7 +54,7 @@ Deno.test({
       }).output();
       const stdout = new TextDecoder().decode(r.stdout);
       const stderr = new TextDecoder().decode(r.stderr);
-      assert.equal(r.code, 0, `bench:all failed:\n${stderr.slice(-3000)}\n${stdout}`);
+      assertEquals(r.code, 0, `bench:all failed:\n${stderr.slice(-3000)}\n${stdout}`);
       const runDir = await onlyRunDir(join(ROOT, out));
 
       const summary = validateSummary(await readJson(join(runDir, "summary.json")), "summary");
@@ -65,11 +65,11 @@ Deno.test({
               x.workload === "inference" && x.mesh === mesh && x.metric === metric &&
               x.payloadBytes === payloadBytes
             );
-            assert.ok(o, `${mesh} ${metric} at ${payloadBytes} B`);
-            assert.equal(o.rate, metric === "throughput_rps" ? null : 20);
-            assert.deepEqual(o.iterations, { baseline: 2, mesh: 2 });
-            assert.equal(o.ciMethod, "exact");
-            assert.ok(
+            assert(o, `${mesh} ${metric} at ${payloadBytes} B`);
+            assertEquals(o.rate, metric === "throughput_rps" ? null : 20);
+            assertEquals(o.iterations, { baseline: 2, mesh: 2 });
+            assertEquals(o.ciMethod, "exact");
+            assert(
               o.ci95[0] <= o.overheadPct && o.overheadPct <= o.ci95[1],
               `${mesh} ${metric} ${payloadBytes}: ${JSON.stringify(o)}`,
             );
@@ -81,14 +81,14 @@ Deno.test({
         const g = summary.groups.find((x) =>
           x.mesh === "baseline" && x.mode === "fixed-rate" && x.payloadBytes === payloadBytes
         );
-        assert.ok(g && g.iterations === 2 && g.errors === 0, JSON.stringify(g?.errors));
+        assert(g && g.iterations === 2 && g.errors === 0, JSON.stringify(g?.errors));
       }
       for (const label of ["inference 1 KB", "inference 16 KB", "inference 128 KB"]) {
-        assert.ok(stdout.includes(label), `one-screen summary row "${label}":\n${stdout}`);
+        assert(stdout.includes(label), `one-screen summary row "${label}":\n${stdout}`);
       }
       const html = await Deno.readTextFile(join(runDir, "report.html"));
-      assert.ok(html.includes("inference: overhead against request payload size"));
-      assert.ok(html.includes("20/s, 128 KB payload"), "overhead panels name the payload");
+      assert(html.includes("inference: overhead against request payload size"));
+      assert(html.includes("20/s, 128 KB payload"), "overhead panels name the payload");
     } finally {
       await Deno.remove(join(ROOT, out), { recursive: true }).catch(() => {});
       await Deno.remove(dir, { recursive: true });

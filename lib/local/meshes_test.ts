@@ -1,4 +1,9 @@
-import assert from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  doesNotMatch,
+  match,
+  ok as assert,
+} from "node:assert/strict";
 import { localServerSidecar } from "../envoy.ts";
 import { envoyProtocol, LOCAL_MESHES, serverProxyConfig } from "./meshes.ts";
 import { MESH_TOOLS } from "./tools.ts";
@@ -21,8 +26,8 @@ Deno.test("proxyDelayMs holds HTTP requests in an Envoy server sidecar, and noth
     app: 3,
     delayMs: 20,
   });
-  assert.ok(filterNames(http).includes("envoy.filters.http.fault"));
-  assert.match(JSON.stringify(http), /"fixed_delay":"0\.020s"/);
+  assert(filterNames(http).includes("envoy.filters.http.fault"));
+  match(JSON.stringify(http), /"fixed_delay":"0\.020s"/);
   // Opaque TCP has no requests to hold: no HTTP filters at all.
   const db = localServerSidecar({
     node: "s",
@@ -33,7 +38,7 @@ Deno.test("proxyDelayMs holds HTTP requests in an Envoy server sidecar, and noth
     app: 3,
     delayMs: 20,
   });
-  assert.ok(!filterNames(db).some((f) => f.startsWith("envoy.filters.http.")));
+  assert(!filterNames(db).some((f) => f.startsWith("envoy.filters.http.")));
   const off = localServerSidecar({
     node: "s",
     admin,
@@ -42,13 +47,13 @@ Deno.test("proxyDelayMs holds HTTP requests in an Envoy server sidecar, and noth
     listen: 2,
     app: 3,
   });
-  assert.ok(!filterNames(off).includes("envoy.filters.http.fault"));
+  assert(!filterNames(off).includes("envoy.filters.http.fault"));
 });
 
 Deno.test("the sidecar-emu mesh runs on Envoy and the node proxies stay L4 HAProxy", () => {
-  assert.equal(LOCAL_MESHES["sidecar-emu"].proxy, "envoy");
-  assert.match(LOCAL_MESHES["sidecar-emu"].description, /^EMULATED/);
-  assert.equal(LOCAL_MESHES["node-proxy-emu"].proxy, "haproxy");
+  assertEquals(LOCAL_MESHES["sidecar-emu"].proxy, "envoy");
+  match(LOCAL_MESHES["sidecar-emu"].description, /^EMULATED/);
+  assertEquals(LOCAL_MESHES["node-proxy-emu"].proxy, "haproxy");
   const certs = { ca: "/c/ca.pem", server: "/c/server.pem", client: "/c/client.pem" };
   const cfg = serverProxyConfig({
     threads: 1,
@@ -56,9 +61,9 @@ Deno.test("the sidecar-emu mesh runs on Envoy and the node proxies stay L4 HAPro
     certs,
     listeners: [{ name: "db_r0", inboundPort: 1, appPort: 2 }],
   });
-  assert.match(cfg, /mode tcp/);
-  assert.doesNotMatch(cfg, /mode http/);
-  assert.match(cfg, /verify required/);
+  match(cfg, /mode tcp/);
+  doesNotMatch(cfg, /mode http/);
+  match(cfg, /verify required/);
 });
 
 Deno.test("a missing Envoy is reported with the script that installs it", () => {
@@ -66,7 +71,7 @@ Deno.test("a missing Envoy is reported with the script that installs it", () => 
     ...MESH_TOOLS["sidecar-emu"],
     bin: "meshbench-no-such-envoy",
   }]);
-  assert.equal(missing.name, "envoy");
-  assert.match(missing.install, /bash \.ci\/install_envoy\.sh/);
-  assert.equal(missing.autoInstallable, false);
+  assertEquals(missing.name, "envoy");
+  match(missing.install, /bash \.ci\/install_envoy\.sh/);
+  assertEquals(missing.autoInstallable, false);
 });
