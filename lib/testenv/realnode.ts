@@ -34,6 +34,7 @@
  */
 
 import { CommandError, realRunner, type Runner } from "../command.ts";
+import { findBinary, isExecutable } from "../binaries.ts";
 
 /** Name of the real node (Node object and hostname override). */
 export const REAL_NODE_NAME = "meshbench-node";
@@ -172,22 +173,9 @@ function exists(path: string): boolean {
   }
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    const st = Deno.statSync(path);
-    return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
-
-/** The absolute path of `name` on PATH (plus the sbin directories), or null. */
+/** The absolute path of `name` ({@linkcode findBinary}, then /usr/bin), or null. */
 export function which(name: string): string | null {
-  const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), "/usr/sbin", "/sbin", "/usr/bin"];
-  for (const d of dirs) {
-    if (d && isExecutable(`${d}/${name}`)) return `${d}/${name}`;
-  }
-  return null;
+  return findBinary(name) ?? findBinary(name, ["/usr/bin"]) ?? null;
 }
 
 /** docker-archive tarballs in `imagesDir` (as the install script links them). */

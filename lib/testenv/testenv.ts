@@ -14,6 +14,8 @@
 
 import { parse as parseYaml } from "yaml";
 import { realRunner, type Runner } from "../command.ts";
+import { isExecutable } from "../binaries.ts";
+import { freePort } from "../process.ts";
 import {
   NODE_ADDRESSES,
   type NodeProcess,
@@ -22,6 +24,15 @@ import {
   startRealNode,
   stopRealNode,
 } from "./realnode.ts";
+import {
+  apiserverArgs,
+  controllerManagerArgs,
+  type ControlPlanePorts,
+  etcdArgs,
+  kwokArgs,
+  pickPorts,
+  schedulerArgs,
+} from "./components.ts";
 
 /** Name of the kubeconfig context the test environment writes. */
 export const TESTENV_CONTEXT = "meshbench-testenv";
@@ -129,24 +140,14 @@ export function findBinaries(
   if (options.metricsServer) needed.push(METRICS_SERVER_BINARY);
   for (const b of needed) {
     const p = `${dir}/${b}`;
-    try {
-      const st = Deno.statSync(p);
-      if (!st.isFile || ((st.mode ?? 0o111) & 0o111) === 0) missing.push(b);
-      else paths[b] = p;
-    } catch {
-      missing.push(b);
-    }
+    if (isExecutable(p)) paths[b] = p;
+    else missing.push(b);
   }
   return missing.length ? { ok: false, missing, binDir: dir } : { ok: true, paths };
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+/** A free TCP port on 127.0.0.1 (bound and released): meshbench's one picker. */
+export { freePort };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -438,49 +439,11 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
   if (!found.ok) throw new TestenvMissingError(found.missing, found.binDir);
   const bin = found.paths;
 
-  const existing = await readTestenvState(dir);
-  if (existing && testenvAlive(existing)) {
-    throw new Error(
-      `Cannot start the test control plane in "${dir}": it is already running ` +
-        `(kube-apiserver pid ${
-          existing.processes.find((p) => p.name === "kube-apiserver")?.pid
-        });` +
-        ` stop it first with: deno task testenv:down`,
-    );
-  }
-  if (existing) await stopTestenv(dir, { log });
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
-  const pki = `${dir}/pki`;
-  const logs = `${dir}/logs`;
-  await Deno.mkdir(logs, { recursive: true });
-  log(`testenv: certificates in ${pki}`);
-  await makePki(runner, pki, { metricsServer, realNode });
+  const { pki, logs } = await prepareStateDir(dir, { log, runner, metricsServer, realNode });
 
-  const pick = options.portPicker ?? freePort;
-  const ports = {
-    etcdClient: pick(),
-    etcdPeer: pick(),
-    apiserver: pick(),
-    kcm: pick(),
-    scheduler: pick(),
-    kwok: pick(),
-    metricsServer: pick(),
-  };
+  const ports = pickPorts(options.portPicker ?? freePort);
   const server = `https://127.0.0.1:${ports.apiserver}`;
-  const kubeconfigPath = `${dir}/kubeconfig`;
-  await Deno.writeTextFile(
-    kubeconfigPath,
-    renderKubeconfig(context, server, {
-      ca: await Deno.readTextFile(`${pki}/ca.crt`),
-      cert: await Deno.readTextFile(`${pki}/admin.crt`),
-      key: await Deno.readTextFile(`${pki}/admin.key`),
-    }),
-  );
-  // Components need a current-context; this file is theirs, never the user's.
-  const componentKubeconfig = `${dir}/components.kubeconfig`;
-  const kc = JSON.parse(await Deno.readTextFile(kubeconfigPath));
-  kc["current-context"] = context;
-  await Deno.writeTextFile(componentKubeconfig, JSON.stringify(kc, null, 2));
+  const { kubeconfigPath, componentKubeconfig } = await writeKubeconfigs(dir, context, server, pki);
 
   const env: Testenv = {
     dir,
@@ -509,152 +472,22 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
   const left = () => Math.max(1_000, deadline - Date.now());
   const client = tlsClient(pki);
   try {
-    await start("etcd", [
-      `--data-dir=${dir}/etcd`,
-      `--listen-client-urls=http://127.0.0.1:${ports.etcdClient}`,
-      `--advertise-client-urls=http://127.0.0.1:${ports.etcdClient}`,
-      `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-      `--initial-cluster=default=http://127.0.0.1:${ports.etcdPeer}`,
-      "--unsafe-no-fsync=true",
-      "--quota-backend-bytes=4294967296",
-      "--log-level=warn",
-    ]);
-    await waitUntil(
-      "etcd /health",
-      Math.min(left(), 30_000),
-      async () => {
-        const r = await fetch(`http://127.0.0.1:${ports.etcdClient}/health`);
-        const body = await r.text();
-        return r.ok && body.includes("true");
-      },
-      () => tailFile(`${logs}/etcd.log`),
-      env.processes,
-    );
-
-    await start("kube-apiserver", [
-      `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
-      `--secure-port=${ports.apiserver}`,
-      `--tls-cert-file=${pki}/apiserver.crt`,
-      `--tls-private-key-file=${pki}/apiserver.key`,
-      `--client-ca-file=${pki}/ca.crt`,
-      `--service-account-key-file=${pki}/sa.pub`,
-      `--service-account-signing-key-file=${pki}/sa.key`,
-      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-      "--service-cluster-ip-range=10.96.0.0/16",
-      "--service-node-port-range=30000-32767",
-      "--authorization-mode=Node,RBAC",
-      "--allow-privileged=true",
-      "--enable-priority-and-fairness=false",
-      "--endpoint-reconciler-type=none",
-      // exec/logs go to kwok, which serves the kubelet API for its nodes on loopback.
-      `--kubelet-client-certificate=${pki}/admin.crt`,
-      `--kubelet-client-key=${pki}/admin.key`,
-      "--kubelet-preferred-address-types=InternalIP",
-      // Aggregation layer (for metrics.k8s.io): the API server proves itself to extension
-      // API servers with a client cert from its own CA and passes the user in these headers.
-      `--requestheader-client-ca-file=${pki}/front-proxy-ca.crt`,
-      "--requestheader-allowed-names=front-proxy-client",
-      "--requestheader-username-headers=X-Remote-User",
-      "--requestheader-group-headers=X-Remote-Group",
-      "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-      `--proxy-client-cert-file=${pki}/front-proxy-client.crt`,
-      `--proxy-client-key-file=${pki}/front-proxy-client.key`,
-      "--v=1",
-    ], {
-      // HTTP/1.1 only: when the server stops, HTTP/2 GOAWAY frames crash Deno's node:http2
-      // client (nghttp2 assertion) in the test process; HTTP/1.1 has no such path.
-      GODEBUG: "http2server=0",
-    });
-    await waitUntil(
-      "kube-apiserver /readyz",
-      Math.min(left(), 90_000),
-      async () => {
-        const r = await fetch(`${server}/readyz`, { client });
-        await r.body?.cancel();
-        return r.status === 200;
-      },
-      () => tailFile(`${logs}/kube-apiserver.log`),
-      env.processes,
-    );
-
-    await start("kube-controller-manager", [
-      `--kubeconfig=${componentKubeconfig}`,
-      `--authentication-kubeconfig=${componentKubeconfig}`,
-      `--authorization-kubeconfig=${componentKubeconfig}`,
-      "--bind-address=127.0.0.1",
-      `--secure-port=${ports.kcm}`,
-      `--service-account-private-key-file=${pki}/sa.key`,
-      `--root-ca-file=${pki}/ca.crt`,
-      "--use-service-account-credentials=false",
-      "--leader-elect=false",
-      "--concurrent-deployment-syncs=10",
-      "--v=1",
-    ]);
-    await start("kube-scheduler", [
-      `--kubeconfig=${componentKubeconfig}`,
-      `--authentication-kubeconfig=${componentKubeconfig}`,
-      `--authorization-kubeconfig=${componentKubeconfig}`,
-      "--bind-address=127.0.0.1",
-      `--secure-port=${ports.scheduler}`,
-      "--leader-elect=false",
-      "--v=1",
-    ]);
-    const stages = new URL("./kwok_stages.yaml", import.meta.url).pathname;
-    // `kubectl exec` into a kwok pod runs the command on this machine (in `dir`): the
-    // exec path (API server -> kubelet API -> process) is then real end to end.
-    const execConfig = `${dir}/kwok-exec.yaml`;
-    await Deno.writeTextFile(
-      execConfig,
-      JSON.stringify({
-        apiVersion: "kwok.x-k8s.io/v1alpha1",
-        kind: "ClusterExec",
-        metadata: { name: "meshbench-local" },
-        spec: { execs: [{ local: { workDir: dir } }] },
-      }),
-    );
-    await start("kwok", [
-      `--kubeconfig=${componentKubeconfig}`,
-      `--config=${stages}`,
-      `--config=${execConfig}`,
-      ...(metricsServer
-        ? [`--config=${new URL("./kwok_metrics.yaml", import.meta.url).pathname}`]
-        : []),
-      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-      `--server-address=127.0.0.1:${ports.kwok}`,
-      `--node-port=${ports.kwok}`,
-      `--tls-cert-file=${pki}/apiserver.crt`,
-      `--tls-private-key-file=${pki}/apiserver.key`,
-      "--cidr=10.244.0.1/16",
-      "--node-ip=127.0.0.1",
-      "--node-lease-duration-seconds=40",
-    ], {
-      // Exec into a pod runs here: the installed tools (fortio) come first on PATH.
-      PATH: `${resolveBinDir(options.binDir)}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+    await startControlPlane(start, {
+      dir,
+      ports,
+      pki,
+      server,
+      client,
+      logs,
+      kubeconfig: componentKubeconfig,
+      metricsServer,
+      binDir: resolveBinDir(options.binDir),
+      left,
+      processes: env.processes,
     });
 
-    const api = async (method: string, path: string, body?: unknown) => {
-      const r = await fetch(`${server}${path}`, {
-        client,
-        method,
-        headers: { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : null };
-    };
-    for (let i = 0; i < nodeCount; i++) {
-      const name = `kwok-node-${i}`;
-      const res = await api("POST", "/api/v1/nodes", fakeNode(name, i === 0 ? "server" : "client"));
-      if (res.status !== 201 && res.status !== 409) {
-        throw new Error(
-          `Cannot create node "${name}": HTTP ${res.status} ${JSON.stringify(res.body)}`,
-        );
-      }
-      env.nodes.push(name);
-    }
+    const api = apiOf(server, client);
+    env.nodes.push(...await createKwokNodes(api, nodeCount));
     await saveState();
     if (metricsServer) {
       await startMetricsServer({
@@ -668,31 +501,7 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
     }
     // No StorageClass and no PersistentVolumes: the kubeadm cluster this mirrors has none,
     // so a manifest that claims a volume stays Pending here as it would there.
-    await waitUntil(
-      `${nodeCount} Ready kwok nodes`,
-      left(),
-      async () => {
-        const r = await api("GET", "/api/v1/nodes?labelSelector=type%3Dkwok");
-        // deno-lint-ignore no-explicit-any
-        const ready = (r.body?.items ?? []).filter((n: any) =>
-          // deno-lint-ignore no-explicit-any
-          n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")
-        );
-        return ready.length >= nodeCount;
-      },
-      () => tailFile(`${logs}/kwok.log`),
-      env.processes,
-    );
-    await waitUntil(
-      "the default service account",
-      left(),
-      async () => {
-        const r = await api("GET", "/api/v1/namespaces/default/serviceaccounts/default");
-        return r.status === 200;
-      },
-      () => tailFile(`${logs}/kube-controller-manager.log`),
-      env.processes,
-    );
+    await waitNodesAndServiceAccount(api, nodeCount, { logs, left, processes: env.processes });
     if (realNode) {
       env.realNode = await startRealNode({
         dir,
@@ -701,21 +510,7 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
         pki,
         apiserverPort: ports.apiserver,
         context,
-        spawn: async (name, binary, cmd) => {
-          const logPath = `${logs}/${name}.log`;
-          const pid = await spawnDetached(cmd, logPath, `${dir}/${name}.pid`);
-          const p = { name, pid, log: logPath, binary };
-          env.processes.push(p);
-          await saveState();
-          // The command execs through nsenter/unshare/sh into the binary: wait for that.
-          const until = Date.now() + 5_000;
-          while (!processRuns(pid, binary) && Date.now() < until) await sleep(20);
-          if (!processRuns(pid, binary)) {
-            throw new Error(`${name} exited at start; log tail:\n${await tailFile(logPath)}`);
-          }
-          log(`testenv: started ${name} (pid ${pid}, log ${logPath})`);
-          return p;
-        },
+        spawn: (name, binary, cmd) => spawnNodeProcess(env, { name, binary, cmd, saveState, log }),
         api,
         timeoutMs: left(),
         log,
@@ -727,20 +522,7 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
       });
       await saveState();
     }
-    if (metricsServer) {
-      await waitUntil("the metrics.k8s.io APIService to be Available", left(), async () => {
-        const r = await api("GET", `/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE}`);
-        // deno-lint-ignore no-explicit-any
-        return (r.body?.status?.conditions ?? []).some((c: any) =>
-          c.type === "Available" && c.status === "True"
-        );
-      }, async () => {
-        const r = await api("GET", `/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE}`)
-          .catch(() => null);
-        return `APIService status: ${JSON.stringify(r?.body?.status ?? null)}\n` +
-          `metrics-server log:\n${await tailFile(`${logs}/metrics-server.log`)}`;
-      }, env.processes);
-    }
+    if (metricsServer) await waitMetricsApi(api, { logs, left, processes: env.processes });
     log(
       `testenv: ready at ${server} with ${nodeCount} kwok nodes` +
         (realNode ? ` and the real node "${REAL_NODE_NAME}"` : "") +
@@ -762,6 +544,268 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
   } finally {
     client.close();
   }
+}
+
+/** Starts a control-plane component (see `startTestenvOnce`). */
+type StartComponent = (
+  name: Binary,
+  args: string[],
+  extraEnv?: Record<string, string>,
+) => Promise<void>;
+
+/**
+ * Starts etcd and waits for its health, the API server and waits until it is ready, then the
+ * controller manager, the scheduler and kwok (whose pods' exec runs in `dir`).
+ */
+async function startControlPlane(start: StartComponent, o: {
+  dir: string;
+  ports: ControlPlanePorts;
+  pki: string;
+  server: string;
+  client: Deno.HttpClient;
+  logs: string;
+  /** The components' kubeconfig. */
+  kubeconfig: string;
+  metricsServer: boolean;
+  binDir: string;
+  left: () => number;
+  processes: Testenv["processes"];
+}): Promise<void> {
+  await start("etcd", etcdArgs(o.dir, o.ports));
+  await waitUntil(
+    "etcd /health",
+    Math.min(o.left(), 30_000),
+    async () => {
+      const r = await fetch(`http://127.0.0.1:${o.ports.etcdClient}/health`);
+      const body = await r.text();
+      return r.ok && body.includes("true");
+    },
+    () => tailFile(`${o.logs}/etcd.log`),
+    o.processes,
+  );
+
+  await start("kube-apiserver", apiserverArgs(o.ports, o.pki), {
+    // HTTP/1.1 only: when the server stops, HTTP/2 GOAWAY frames crash Deno's node:http2
+    // client (nghttp2 assertion) in the test process; HTTP/1.1 has no such path.
+    GODEBUG: "http2server=0",
+  });
+  await waitUntil(
+    "kube-apiserver /readyz",
+    Math.min(o.left(), 90_000),
+    async () => {
+      const r = await fetch(`${o.server}/readyz`, { client: o.client });
+      await r.body?.cancel();
+      return r.status === 200;
+    },
+    () => tailFile(`${o.logs}/kube-apiserver.log`),
+    o.processes,
+  );
+
+  await start("kube-controller-manager", controllerManagerArgs(o.kubeconfig, o.ports, o.pki));
+  await start("kube-scheduler", schedulerArgs(o.kubeconfig, o.ports));
+  const stages = new URL("./kwok_stages.yaml", import.meta.url).pathname;
+  // `kubectl exec` into a kwok pod runs the command on this machine (in `dir`): the
+  // exec path (API server -> kubelet API -> process) is then real end to end.
+  const execConfig = `${o.dir}/kwok-exec.yaml`;
+  await Deno.writeTextFile(
+    execConfig,
+    JSON.stringify({
+      apiVersion: "kwok.x-k8s.io/v1alpha1",
+      kind: "ClusterExec",
+      metadata: { name: "meshbench-local" },
+      spec: { execs: [{ local: { workDir: o.dir } }] },
+    }),
+  );
+  await start(
+    "kwok",
+    kwokArgs({
+      kubeconfig: o.kubeconfig,
+      stages,
+      execConfig,
+      metricsConfig: o.metricsServer
+        ? new URL("./kwok_metrics.yaml", import.meta.url).pathname
+        : undefined,
+      ports: o.ports,
+      pki: o.pki,
+    }),
+    {
+      // Exec into a pod runs here: the installed tools (fortio) come first on PATH.
+      PATH: `${o.binDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+    },
+  );
+}
+
+/** Waits until the metrics.k8s.io APIService is Available (metrics-server registered). */
+async function waitMetricsApi(
+  api: ReturnType<typeof apiOf>,
+  o: { logs: string; left: () => number; processes: Testenv["processes"] },
+): Promise<void> {
+  await waitUntil("the metrics.k8s.io APIService to be Available", o.left(), async () => {
+    const r = await api("GET", `/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE}`);
+    // deno-lint-ignore no-explicit-any
+    return (r.body?.status?.conditions ?? []).some((c: any) =>
+      c.type === "Available" && c.status === "True"
+    );
+  }, async () => {
+    const r = await api("GET", `/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE}`)
+      .catch(() => null);
+    return `APIService status: ${JSON.stringify(r?.body?.status ?? null)}\n` +
+      `metrics-server log:\n${await tailFile(`${o.logs}/metrics-server.log`)}`;
+  }, o.processes);
+}
+
+/**
+ * Makes `dir` ready for a new start: refuses while an environment recorded there still runs,
+ * stops and removes a dead one's leftovers, and writes the certificates. Returns where the
+ * certificates and logs are.
+ */
+async function prepareStateDir(
+  dir: string,
+  o: {
+    log: (message: string) => void;
+    runner: Runner;
+    metricsServer: boolean;
+    realNode: boolean;
+  },
+): Promise<{ pki: string; logs: string }> {
+  const existing = await readTestenvState(dir);
+  if (existing && testenvAlive(existing)) {
+    throw new Error(
+      `Cannot start the test control plane in "${dir}": it is already running ` +
+        `(kube-apiserver pid ${
+          existing.processes.find((p) => p.name === "kube-apiserver")?.pid
+        });` +
+        ` stop it first with: deno task testenv:down`,
+    );
+  }
+  if (existing) await stopTestenv(dir, { log: o.log });
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  const pki = `${dir}/pki`;
+  const logs = `${dir}/logs`;
+  await Deno.mkdir(logs, { recursive: true });
+  o.log(`testenv: certificates in ${pki}`);
+  await makePki(o.runner, pki, { metricsServer: o.metricsServer, realNode: o.realNode });
+  return { pki, logs };
+}
+
+/**
+ * Writes the user's kubeconfig (`<dir>/kubeconfig`, no current context) and the components'
+ * own copy with `context` current.
+ */
+async function writeKubeconfigs(
+  dir: string,
+  context: string,
+  server: string,
+  pki: string,
+): Promise<{ kubeconfigPath: string; componentKubeconfig: string }> {
+  const kubeconfigPath = `${dir}/kubeconfig`;
+  await Deno.writeTextFile(
+    kubeconfigPath,
+    renderKubeconfig(context, server, {
+      ca: await Deno.readTextFile(`${pki}/ca.crt`),
+      cert: await Deno.readTextFile(`${pki}/admin.crt`),
+      key: await Deno.readTextFile(`${pki}/admin.key`),
+    }),
+  );
+  // Components need a current-context; this file is theirs, never the user's.
+  const componentKubeconfig = `${dir}/components.kubeconfig`;
+  const kc = JSON.parse(await Deno.readTextFile(kubeconfigPath));
+  kc["current-context"] = context;
+  await Deno.writeTextFile(componentKubeconfig, JSON.stringify(kc, null, 2));
+  return { kubeconfigPath, componentKubeconfig };
+}
+
+/** Calls the API server at `server` as the admin (JSON in and out; an {@linkcode Api}). */
+function apiOf(server: string, client: Deno.HttpClient) {
+  return async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${server}${path}`, {
+      client,
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  };
+}
+
+/** Creates `count` kwok nodes (the first for servers, the rest for clients); their names. */
+async function createKwokNodes(api: Api, count: number): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `kwok-node-${i}`;
+    const res = await api("POST", "/api/v1/nodes", fakeNode(name, i === 0 ? "server" : "client"));
+    if (res.status !== 201 && res.status !== 409) {
+      throw new Error(
+        `Cannot create node "${name}": HTTP ${res.status} ${JSON.stringify(res.body)}`,
+      );
+    }
+    names.push(name);
+  }
+  return names;
+}
+
+/** Waits until `nodeCount` kwok nodes are Ready and the default service account exists. */
+async function waitNodesAndServiceAccount(
+  api: Api,
+  nodeCount: number,
+  o: { logs: string; left: () => number; processes: Testenv["processes"] },
+): Promise<void> {
+  await waitUntil(
+    `${nodeCount} Ready kwok nodes`,
+    o.left(),
+    async () => {
+      const r = await api("GET", "/api/v1/nodes?labelSelector=type%3Dkwok");
+      // deno-lint-ignore no-explicit-any
+      const ready = ((r.body?.items ?? []) as any[]).filter((n: any) =>
+        // deno-lint-ignore no-explicit-any
+        n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")
+      );
+      return ready.length >= nodeCount;
+    },
+    () => tailFile(`${o.logs}/kwok.log`),
+    o.processes,
+  );
+  await waitUntil(
+    "the default service account",
+    o.left(),
+    async () => {
+      const r = await api("GET", "/api/v1/namespaces/default/serviceaccounts/default");
+      return r.status === 200;
+    },
+    () => tailFile(`${o.logs}/kube-controller-manager.log`),
+    o.processes,
+  );
+}
+
+/**
+ * Starts one of the real node's processes detached, records it in `env` (and its state
+ * file) and waits until it runs `binary`: the command execs through nsenter/unshare/sh.
+ */
+async function spawnNodeProcess(
+  env: Testenv,
+  o: {
+    name: string;
+    binary: string;
+    cmd: string[];
+    saveState: () => Promise<void>;
+    log: (message: string) => void;
+  },
+): Promise<NodeProcess> {
+  const { name, binary } = o;
+  const logPath = `${env.dir}/logs/${name}.log`;
+  const pid = await spawnDetached(o.cmd, logPath, `${env.dir}/${name}.pid`);
+  const p = { name, pid, log: logPath, binary };
+  env.processes.push(p);
+  await o.saveState();
+  // The command execs through nsenter/unshare/sh into the binary: wait for that.
+  const until = Date.now() + 5_000;
+  while (!processRuns(pid, binary) && Date.now() < until) await sleep(20);
+  if (!processRuns(pid, binary)) {
+    throw new Error(`${name} exited at start; log tail:\n${await tailFile(logPath)}`);
+  }
+  o.log(`testenv: started ${name} (pid ${pid}, log ${logPath})`);
+  return p;
 }
 
 type Api = (
