@@ -200,6 +200,10 @@ Deno.test("context switches per request divide each run's switches by that run's
   const g = s.groups.find((x) => x.mesh === "baseline")!;
   const lg = g.resources.find((x) => x.component === "loadgen")!;
   assert(Math.abs(lg.ctxSwitchesPerOp! - 7) < 1e-9, `loadgen ${lg.ctxSwitchesPerOp}`);
+  // The one-screen summary shows it as a column and says what it counts.
+  const text = formatSummary(s);
+  match(text, /ctx sw\/req/);
+  match(text, /the load generator and the node not included/);
   // Records without counters (written before them) give no figure rather than zero.
   const none = summarizeRuns(rs, options(1));
   assertEquals(none.overheads.filter((o) => o.metric.includes("ctx")).length, 0);

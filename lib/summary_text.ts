@@ -80,6 +80,12 @@ export function formatSummary(s: Summary): string {
   if (present.some((c) => metricSpec(c.name).shareOf)) {
     lines.push("* proxy CPU/memory as % of what the application itself used under the baseline");
   }
+  if (present.some((c) => metricSpec(c.name).source.kind === "switches-per-op")) {
+    lines.push(
+      "ctx sw/req: context switches of the app and the mesh per completed request (each run's " +
+        "own; the load generator and the node not included)",
+    );
+  }
   const rates = [...new Set(s.overheads.map((o) => o.rate).filter((r) => r !== null))];
   if (rates.length) lines.push(`latency at fixed rate(s): ${rates.join(", ")} req/s (open loop)`);
   if (s.overheads.some((o) => o.saturated)) {
