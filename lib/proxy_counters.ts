@@ -111,6 +111,28 @@ export function parseEnvoyCounters(text: string): RawCounters {
   return out;
 }
 
+/**
+ * Parses Envoy's `/stats/prometheus` (what Istio's sidecars and the `envoy-sidecar` mesh
+ * serve to the cluster on port 15090): the series of every `# TYPE ... counter`, keyed by
+ * name and labels as printed (`envoy_cluster_upstream_rq_total{envoy_cluster_name="x"}`).
+ * Gauges and histograms are skipped: a difference of them means nothing.
+ */
+export function parseEnvoyPrometheus(text: string): RawCounters {
+  const counters = new Set<string>();
+  const out: RawCounters = new Map();
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const t = /^# TYPE (\S+) counter$/.exec(line);
+    if (t) counters.add(t[1]);
+    if (!line || line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{.*\})?\s+(\S+)/.exec(line);
+    if (!m || !counters.has(m[1])) continue;
+    const v = Number(m[3]);
+    if (Number.isFinite(v)) out.set(`${m[1]}${m[2] ?? ""}`, v);
+  }
+  return out;
+}
+
 /** Parses nginx's `stub_status` page: its cumulative accepts, handled and requests. */
 export function parseNginxStubStatus(text: string): RawCounters {
   const m = /server accepts handled requests\s+(\d+)\s+(\d+)\s+(\d+)/.exec(text);
@@ -229,17 +251,35 @@ export function proxyWindow(
       break;
     }
     case "envoy": {
-      // Envoy's own admin traffic (`http.admin.*`) is not the benchmark's.
+      // Envoy's own traffic is not the benchmark's: the admin listener (`http.admin.*`), and
+      // in Prometheus form (read through a stats listener, as Istio's sidecars and the
+      // envoy-sidecar mesh serve on 15090) the admin, stats, health and agent listeners and
+      // clusters, the rewritten probes' clusters and Istio's xDS and SDS clusters.
+      const own = "admin|stats|health|prometheus_stats|agent";
+      const ownClusters = `${own}|xds-grpc|sds-grpc|probe_[^"]*`;
+      const http = (stat: string) =>
+        new RegExp(
+          String.raw`^(?!http\.admin\.)http\.[^.]+\.${stat}$|^envoy_http_${stat}\{` +
+            String.raw`(?!.*envoy_http_conn_manager_prefix="(${own})")`,
+        );
+      const tcp = (stat: string) =>
+        new RegExp(String.raw`^tcp\.[^.]+\.${stat}$|^envoy_tcp_${stat}\{`);
+      const cluster = (stat: string) =>
+        new RegExp(
+          String.raw`^cluster\..+\.${stat}$|^envoy_cluster_${stat}\{` +
+            String.raw`(?!.*envoy_cluster_name="(${ownClusters})")`,
+        );
+      const either = (a: RegExp, b: RegExp) => new RegExp(`${a.source}|${b.source}`);
       put(
         "downstreamConnections",
-        fig(/^(?!http\.admin\.)(http|tcp)\.[^.]+\.downstream_cx_total$/),
+        fig(either(http("downstream_cx_total"), tcp("downstream_cx_total"))),
       );
-      put("downstreamRequests", fig(/^(?!http\.admin\.)http\.[^.]+\.downstream_rq_total$/));
-      put("upstreamConnections", fig(/^cluster\..+\.upstream_cx_total$/));
-      put("upstreamRequests", fig(/^cluster\..+\.upstream_rq_total$/));
-      put("retries", fig(/^cluster\..+\.upstream_rq_retry$/));
-      put("upstreamConnectFailures", fig(/^cluster\..+\.upstream_cx_connect_fail$/));
-      put("resets", fig(/^cluster\..+\.upstream_rq_(rx|tx)_reset$/));
+      put("downstreamRequests", fig(http("downstream_rq_total")));
+      put("upstreamConnections", fig(cluster("upstream_cx_total")));
+      put("upstreamRequests", fig(cluster("upstream_rq_total")));
+      put("retries", fig(cluster("upstream_rq_retry")));
+      put("upstreamConnectFailures", fig(cluster("upstream_cx_connect_fail")));
+      put("resets", fig(cluster("upstream_rq_(rx|tx)_reset")));
       break;
     }
     case "nginx": {

@@ -7,6 +7,7 @@ import { startTestNginx, type TestNginx } from "./testenv/nginx.ts";
 import { DEFAULT_BIN_DIR } from "./testenv/testenv.ts";
 import {
   parseEnvoyCounters,
+  parseEnvoyPrometheus,
   parseHaproxyStat,
   parseNginxStubStatus,
   type ProxyStatsEndpoint,
@@ -263,6 +264,34 @@ Deno.test("a real Envoy's admin counters count the benchmark's requests, not the
     assertEquals(w.counters["http.ingress.downstream_rq_total"], 50);
     assert(w.upstreamConnections! >= 1 && w.upstreamConnections! < 50, JSON.stringify(w));
     assertEquals(w.retries ?? 0, 0);
+    // The same window in Envoy's Prometheus form (what a cluster reads through port 15090):
+    // the same figures, counters only.
+    let promText = "";
+    const prom = async () => {
+      const r = await fetch(`http://127.0.0.1:${admin}/stats/prometheus`);
+      promText = await r.text();
+      return parseEnvoyPrometheus(promText);
+    };
+    const pBefore = await prom();
+    const tBefore = await readProxyCounters(endpoint);
+    await send(`http://127.0.0.1:${port}/`, 20);
+    const tAfter = await readProxyCounters(endpoint);
+    const pAfter = await prom();
+    const text = proxyWindow("proxy", "envoy", tBefore, tAfter);
+    const p = proxyWindow("proxy", "envoy", pBefore, pAfter);
+    const { counters: _t, ...textFigures } = text;
+    const { counters: _p, ...promFigures } = p;
+    assertEquals(promFigures, textFigures);
+    assertEquals(p.downstreamRequests, 20);
+    assertEquals(
+      p.counters['envoy_http_downstream_rq_total{envoy_http_conn_manager_prefix="ingress"}'],
+      20,
+    );
+    assert(promText.includes("# TYPE envoy_cluster_upstream_cx_active gauge"), "a gauge is there");
+    assert(
+      [...pAfter.keys()].every((k) => !k.startsWith("envoy_cluster_upstream_cx_active{")),
+      "gauges (active connections) are not counters",
+    );
   } finally {
     await proxy?.stop();
     await nginx?.stop();
@@ -340,5 +369,34 @@ Deno.test("reading a proxy that is not there fails naming the endpoint", async (
   await rejects(
     readProxyCounters({ software: "haproxy", socket: "/nonexistent/meshbench.sock" }),
     /Cannot read the haproxy counters at \/nonexistent\/meshbench\.sock/,
+  );
+});
+
+Deno.test("in Prometheus form, a sidecar's own listeners and clusters (stats, health, admin, probes, xDS) are not the benchmark's", () => {
+  const text = (n: number) =>
+    [
+      "# TYPE envoy_http_downstream_rq_total counter",
+      `envoy_http_downstream_rq_total{envoy_http_conn_manager_prefix="inbound_8080"} ${n}`,
+      `envoy_http_downstream_rq_total{envoy_http_conn_manager_prefix="stats"} ${n * 3}`,
+      `envoy_http_downstream_rq_total{envoy_http_conn_manager_prefix="health"} ${n * 5}`,
+      "# TYPE envoy_cluster_upstream_rq_total counter",
+      `envoy_cluster_upstream_rq_total{envoy_cluster_name="inbound_app_http1"} ${n}`,
+      `envoy_cluster_upstream_rq_total{envoy_cluster_name="admin"} ${n * 3}`,
+      `envoy_cluster_upstream_rq_total{envoy_cluster_name="probe_8080"} ${n * 5}`,
+      `envoy_cluster_upstream_rq_total{envoy_cluster_name="xds-grpc"} ${n * 7}`,
+      "# TYPE envoy_cluster_upstream_cx_active gauge",
+      `envoy_cluster_upstream_cx_active{envoy_cluster_name="inbound_app_http1"} ${n}`,
+    ].join("\n");
+  const w = proxyWindow(
+    "bench/server-0/meshbench-envoy",
+    "envoy",
+    parseEnvoyPrometheus(text(10)),
+    parseEnvoyPrometheus(text(30)),
+  );
+  assertEquals(w.downstreamRequests, 20);
+  assertEquals(w.upstreamRequests, 20);
+  assertEquals(
+    Object.keys(w.counters).some((k) => k.startsWith("envoy_cluster_upstream_cx_active")),
+    false,
   );
 });

@@ -29,7 +29,9 @@ import {
   switchesBetween,
   type SwitchReading,
 } from "./node_switches.ts";
-import type { ContextSwitches } from "../types.ts";
+import type { ContextSwitches, ProxyCounters } from "../types.ts";
+import { parseEnvoyPrometheus, proxyWindow, type RawCounters } from "../proxy_counters.ts";
+import { apiReason } from "./kube.ts";
 
 /**
  * The kubelets' cumulative CPU counters of every node; undefined (said once, then not
@@ -139,6 +141,70 @@ export interface CountersBefore {
   cfs?: Map<string, CfsCounters>;
   cpu?: CpuCounters;
   switches?: NodeSwitches;
+  /** Each Envoy sidecar's counters, by `namespace/pod/container`. */
+  sidecars?: Map<string, RawCounters>;
+}
+
+/**
+ * Envoy sidecar containers that serve Envoy's Prometheus stats on the pod's port 15090
+ * (Istio's `istio-proxy`, the envoy-sidecar mesh's `meshbench-envoy`). Linkerd's proxy
+ * serves another format (`:4191/metrics`), not read.
+ */
+const ENVOY_SIDECARS = ["istio-proxy", "meshbench-envoy"];
+const ENVOY_STATS_PORT = 15090;
+
+/**
+ * Reads the counters of every Envoy sidecar of `namespace`'s running pods through the API
+ * server's pod proxy (`<pod>:15090/stats/prometheus`); undefined (said once, not tried again
+ * in the run) when one cannot be read, empty when the mesh has no Envoy sidecar there.
+ */
+export async function sidecarCounters(
+  kube: Kube,
+  ctx: StageContext,
+  state: ClusterState,
+  mesh: ClusterMesh,
+  namespace: string,
+): Promise<Map<string, RawCounters> | undefined> {
+  const out = new Map<string, RawCounters>();
+  const containers = mesh.sidecarContainers.filter((c) => ENVOY_SIDECARS.includes(c));
+  if (state.sidecarCountersNote || containers.length === 0) return out;
+  const pods = (await kube.core.listNamespacedPod({ namespace })).items.filter((p) =>
+    p.status?.phase === "Running" && !p.metadata?.deletionTimestamp
+  );
+  try {
+    await Promise.all(
+      pods.flatMap((p) =>
+        (p.spec?.containers ?? []).filter((c) => containers.includes(c.name)).map(async (c) => {
+          const name = p.metadata?.name ?? "";
+          const text = String(
+            await kube.core.connectGetNamespacedPodProxyWithPath({
+              name: `${name}:${ENVOY_STATS_PORT}`,
+              namespace,
+              path: "stats/prometheus",
+            }),
+          );
+          out.set(`${namespace}/${name}/${c.name}`, parseEnvoyPrometheus(text));
+        })
+      ),
+    );
+  } catch (e) {
+    state.sidecarCountersNote = `The sidecars' own counters are not recorded: reading Envoy's ` +
+      `stats on port ${ENVOY_STATS_PORT} through the API server failed: ${apiReason(e)}`;
+    await writeState(ctx.runDir, state);
+    ctx.log.warn(state.sidecarCountersNote);
+    return undefined;
+  }
+  return out;
+}
+
+/** Each sidecar's counters between `before` and `after` (sidecars in both readings). */
+export function sidecarWindows(
+  before: Map<string, RawCounters>,
+  after: Map<string, RawCounters>,
+): ProxyCounters[] {
+  return [...after].filter(([key]) => before.has(key)).map(([key, a]) =>
+    proxyWindow(key, "envoy", before.get(key)!, a)
+  );
 }
 
 /** Containers whose cgroups are on this machine, and their first reading. */
@@ -239,9 +305,10 @@ export async function countersBefore(
 ): Promise<CountersBefore> {
   const cfs = await cfsCounters(kube, ctx, state, mesh, namespace);
   const cpu = await cpuCounters(kube, ctx, state);
+  const sidecars = await sidecarCounters(kube, ctx, state, mesh, namespace);
   // Last, nearest the load: the threads' counters move with anything in between.
   const switches = await switchesBefore(kube, ctx, state, mesh, namespace);
-  return { cfs, cpu, switches };
+  return { cfs, cpu, switches, sidecars };
 }
 
 /**

@@ -36,6 +36,8 @@ export interface ClusterState {
    * machine: only a node meshbench runs on, like the real test node, is read kubelet-side).
    */
   switchesNote?: string;
+  /** Why the Envoy sidecars' own counters are not read, once that failed. */
+  sidecarCountersNote?: string;
   /** Meshes whose install failed in this run, with the reason (not retried for each run). */
   failedMeshes?: Record<string, string>;
   /**

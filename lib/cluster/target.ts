@@ -63,7 +63,13 @@ import {
   wsLoad,
 } from "./drivers.ts";
 import { checkQos, ensureMesh, type LifecycleOptions } from "./lifecycle.ts";
-import { countersBefore, runPlacement, runResources } from "./measure.ts";
+import {
+  countersBefore,
+  runPlacement,
+  runResources,
+  sidecarCounters,
+  sidecarWindows,
+} from "./measure.ts";
 
 /** The cluster target. `runner` runs helm and openssl; `helm` is the helm binary. */
 export class ClusterTarget implements Target {
@@ -599,6 +605,10 @@ export class ClusterTarget implements Target {
       );
     }
     if (sampler?.errors.length) ctx.log.warn(`metrics: ${sampler.errors.at(-1)}`);
+    // The sidecars' counters after the window (read before it in `countersBefore`).
+    const sidecarsAfter = before.sidecars?.size
+      ? await sidecarCounters(kube, ctx, state, mesh, ns.namespace)
+      : undefined;
     const resources = await runResources(
       kube,
       ctx,
@@ -610,7 +620,16 @@ export class ClusterTarget implements Target {
       { start, end },
       before,
     );
-    return { load, resources, raw, window: { start, end } };
+    const proxies = before.sidecars && sidecarsAfter
+      ? sidecarWindows(before.sidecars, sidecarsAfter)
+      : [];
+    return {
+      load,
+      resources,
+      ...(proxies.length ? { proxies } : {}),
+      raw,
+      window: { start, end },
+    };
   }
 
   async cleanup(ctx: StageContext): Promise<void> {
