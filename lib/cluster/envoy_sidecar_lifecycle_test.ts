@@ -77,6 +77,18 @@ Deno.test({
         INIT_CONTAINER,
         SIDECAR_CONTAINER,
       ]);
+      // Replaced at once, not surged: the capacity check counts no extra pod per Deployment.
+      const d = await kube.apps.readNamespacedDeployment({
+        namespace: "http-benchmark",
+        name: "http-client",
+      });
+      assertEquals(
+        [
+          d.spec?.strategy?.rollingUpdate?.maxSurge,
+          d.spec?.strategy?.rollingUpdate?.maxUnavailable,
+        ],
+        [0, "100%"],
+      );
       // The unmeshed baseline namespace is never injected.
       assertEquals(await initNames(kube, "baseline-http", "http-server"), []);
       assert(!(await secretThere(kube, "baseline-http")));

@@ -49,6 +49,23 @@ export interface LifecycleOptions {
 }
 
 /**
+ * A Deployment whose rollout replaces its pods at once (no surge). A mesh switch runs no
+ * load, and the default rollout (one extra pod per Deployment) needs room the capacity check
+ * does not count (it counts the steady state): on a node sized for the benchmark the surge
+ * pod stays Pending, the rollout never ends, and the old pods, without the sidecar, are
+ * refused by the servers that already have it. Other objects are returned unchanged.
+ */
+export function replaceAtOnce(o: KubeObject): KubeObject {
+  if (o.kind !== "Deployment") return o;
+  const copy = structuredClone(o);
+  (copy.spec as Record<string, unknown>).strategy = {
+    type: "RollingUpdate",
+    rollingUpdate: { maxSurge: 0, maxUnavailable: "100%" },
+  };
+  return copy;
+}
+
+/**
  * Redeploys the workloads of `specs` as rendered under `mesh` (Jobs excluded: they are
  * created per run): how a mesh meshbench injects itself is installed (its mesh) and removed
  * ("baseline"). Changed pod templates roll their pods.
@@ -63,9 +80,8 @@ async function redeploy(
   if (!options.render) {
     throw new Error(`Cannot redeploy the workloads under "${mesh}": the target gave no render`);
   }
-  const objs = options.render(specs, mesh).filter((o) =>
-    o.kind !== "Job" && o.kind !== "Namespace"
-  );
+  const objs = options.render(specs, mesh).filter((o) => o.kind !== "Job" && o.kind !== "Namespace")
+    .map(replaceAtOnce);
   await applyObjects(kube, objs);
   log(
     `mesh: redeployed ${objs.length} objects of ${specs.length} namespace(s) ${
