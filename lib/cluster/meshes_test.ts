@@ -88,15 +88,20 @@ Deno.test("cluster load points and baseline-first workloads", async () => {
   const { baselineFirstWorkloads } = await import("./addresses.ts");
   const { pointsOn } = await import("../workload.ts");
   const { workloadsByName } = await import("../workloads/mod.ts");
-  const config = {
+  const { loadConfig } = await import("../config.ts");
+  // The defaults (no sweep, no knee ramp), with the rates and connections this test reads.
+  const { config: defaults } = await loadConfig();
+  const config: Parameters<typeof pointsOn>[2] = {
+    ...defaults,
     workloads: ["http", "ml"],
     load: {
+      ...defaults.load,
       rates: [100, 500],
       durationS: 30,
       connections: 8,
       throughput: { enabled: true, durationS: 15, connections: 16 },
     },
-  } as unknown as Parameters<typeof pointsOn>[2];
+  };
   const inPods = (name: string) => pointsOn(workloadsByName([name])[0], "pod", config);
   assertEquals(inPods("http").map((p) => [p.mode, p.tool, p.rate]), [
     ["fixed-rate", "fortio", 100],
