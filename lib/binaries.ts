@@ -38,6 +38,11 @@ export interface ToolSpec {
   requires?: string[];
   /** How to install it by hand, where neither apt nor go applies. */
   install?: string;
+  /**
+   * An installer script of this repository that meshbench runs itself (with bash) when the
+   * tool is missing (e.g. `.ci/install_envoy.sh`); `install` says the same for humans.
+   */
+  script?: string;
   /** Directories searched before PATH (e.g. the repository's `.testenv/bin`). */
   dirs?: string[];
 }
@@ -95,6 +100,7 @@ export function missingTools(tools: ToolSpec[]): Requirement[] {
   const goAvailable = findBinary("go") !== undefined;
   const isRoot = Deno.uid() === 0;
   const aptAvailable = findBinary("apt-get") !== undefined;
+  const bashAvailable = findBinary("bash") !== undefined;
   return tools.filter((t) => toolPath(t) === undefined).map((t) => ({
     name: t.name,
     purpose: t.purpose,
@@ -104,7 +110,7 @@ export function missingTools(tools: ToolSpec[]): Requirement[] {
       ? `go install ${t.go}   (needs Go: apt-get install -y golang-go)`
       : t.install ?? `install "${t.bin}"`,
     autoInstallable: (t.apt !== undefined && isRoot && aptAvailable) ||
-      (t.go !== undefined && goAvailable),
+      (t.go !== undefined && goAvailable) || (t.script !== undefined && bashAvailable),
   }));
 }
 
@@ -132,6 +138,13 @@ export async function installTools(
   for (const t of go) {
     log(`Installing with go install: ${t.go}`);
     await runner.run([findBinary("go")!, "install", t.go!], { timeoutMs: 900_000 });
+  }
+  const scripts = tools.filter((t) =>
+    t.script && missing.some((m) => m.name === t.name && m.autoInstallable)
+  );
+  for (const t of scripts) {
+    log(`Installing ${t.name} with ${t.script}`);
+    await runner.run([findBinary("bash")!, t.script!], { timeoutMs: 900_000 });
   }
   return missingTools(tools);
 }

