@@ -487,9 +487,7 @@ export function overheadPlot(
     } @ ${rateLabel(o.rate)}${
       o.payloadBytes === undefined ? "" : `, ${payloadLabel(o.payloadBytes)} payload`
     }`,
-    pct: o.overheadPct,
-    lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
-    hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
+    ...overheadBar(o),
     note: `n=${o.iterations.mesh}/${o.iterations.baseline}` +
       (o.noisyBaseline ? ` · noisy baseline (CV ${(o.baselineCvPct ?? NaN).toFixed(0)} %)` : "") +
       (o.saturated ? " · saturated" : ""),
@@ -604,13 +602,9 @@ export function overheadVsRatePlot(
   }
   const meshes = meshOrder(os, options.baselineMesh ?? "baseline");
   const rows = os.map((o) => ({
-    mesh: meshLabel(o.mesh, o.emulated),
-    panel: `${overheadLabel(o.metric)}${o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`}`,
-    rank: metricRank(o.metric),
+    ...overheadPanel(o),
     rate: o.rate!,
-    pct: o.overheadPct,
-    lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
-    hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
+    ...overheadBar(o),
   }));
   const panels = [...new Set(rows.sort((a, b) => a.rank - b.rank).map((r) => r.panel))];
   const svg = render({
@@ -693,9 +687,7 @@ export function overheadVsPayloadPlot(
     } @ ${rateLabel(o.rate)}`,
     rank: metricRank(o.metric) * 1e9 + (o.rate ?? 1e8),
     kb: o.payloadBytes! / 1024,
-    pct: o.overheadPct,
-    lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
-    hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
+    ...overheadBar(o),
   }));
   const panels = [...new Set(rows.sort((a, b) => a.rank - b.rank).map((r) => r.panel))];
   const kbs = [...new Set(rows.map((r) => r.kb))].sort((a, b) => a - b);
@@ -1265,13 +1257,9 @@ export function overheadVsConnectionsPlot(
   }
   const meshes = meshOrder(os, options.baselineMesh ?? "baseline");
   const rows = os.map((o) => ({
-    mesh: meshLabel(o.mesh, o.emulated),
-    panel: `${overheadLabel(o.metric)}${o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`}`,
-    rank: metricRank(o.metric),
+    ...overheadPanel(o),
     connections: o.connections!,
-    pct: o.overheadPct,
-    lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
-    hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
+    ...overheadBar(o),
   }));
   const panels = [...new Set(rows.sort((a, b) => a.rank - b.rank).map((r) => r.panel))];
   // One chart per metric, each with its own y scale: one connection count can cost orders of
@@ -1381,4 +1369,22 @@ export function kneePlot(knees: readonly Knee[], options: PlotOptions = {}): Fig
       [...new Set(knees.map((k) => k.iterations.length))].join(", ")
     } iterations per mesh.` + emulationText(knees),
   });
+}
+
+/** Mesh, panel label (metric and unit) and panel order of an overhead, for the charts. */
+function overheadPanel(o: Overhead): { mesh: string; panel: string; rank: number } {
+  return {
+    mesh: meshLabel(o.mesh, o.emulated),
+    panel: `${overheadLabel(o.metric)}${o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`}`,
+    rank: metricRank(o.metric),
+  };
+}
+
+/** An overhead's point and 95 % CI bar (a missing bound drawn at the point). */
+function overheadBar(o: Overhead): { pct: number; lo: number; hi: number } {
+  return {
+    pct: o.overheadPct,
+    lo: Number.isFinite(o.ci95[0]) ? o.ci95[0] : o.overheadPct,
+    hi: Number.isFinite(o.ci95[1]) ? o.ci95[1] : o.overheadPct,
+  };
 }
