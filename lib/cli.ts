@@ -355,7 +355,7 @@ export async function parseCli(
     flags[path] = typeof v === "boolean"
       ? v
       : configValueFromText(path, v as string, `command-line flag --${name}`);
-    if (typeof v === "string") flagText[path] = { flag: name, text: v };
+    flagText[path] = { flag: name, text: String(v) };
   }
   const vocab = spec.config === "all" ? await options.vocabulary?.() : undefined;
   // A task that takes some config fields reads only their variables: MESHBENCH_TARGET in the

@@ -355,7 +355,12 @@ export function configValueFromText(path: string, text: string, where: string): 
 }
 
 /** Rules across fields, and names checked against the registries when given. */
-function checkRules(c: BenchConfig, locate: Locate, vocabulary?: ConfigVocabulary): void {
+function checkRules(
+  c: BenchConfig,
+  locate: Locate,
+  vocabulary?: ConfigVocabulary,
+  asked: (path: string) => boolean = () => false,
+): void {
   const fail = (path: string, msg: string): never => {
     throw new ConfigError(path, msg, locate(path.split(".")).where);
   };
@@ -414,12 +419,48 @@ function checkRules(c: BenchConfig, locate: Locate, vocabulary?: ConfigVocabular
   }
   unknown("workloads", "workload", c.workloads, vocabulary.workloads);
   unknown("meshes", "mesh", c.meshes, vocabulary.meshes(c.target));
+  if (vocabulary.sweepWorkloads) checkSweeps(c, locate, vocabulary.sweepWorkloads, asked);
+}
+
+/**
+ * The connection sweep, the payload points and the knee ramp run on the workloads that take
+ * them only: asked for (a file, the environment or a flag; the `full` profile's own are not
+ * asked for) without one of those workloads, they would be silently ignored, so they are
+ * refused naming the field and its value.
+ */
+function checkSweeps(
+  c: BenchConfig,
+  locate: Locate,
+  sweepWorkloads: readonly string[],
+  asked: (path: string) => boolean,
+): void {
+  if (c.workloads.some((w) => sweepWorkloads.includes(w))) return;
+  const fields: Array<[string, unknown, boolean]> = [
+    ["knee.enabled", c.knee.enabled, c.knee.enabled],
+    ["load.sweep.connections", c.load.sweep.connections, c.load.sweep.connections.length > 0],
+    ["load.sweep.payloadsBytes", c.load.sweep.payloadsBytes, c.load.sweep.payloadsBytes.length > 0],
+  ];
+  for (const [field, value, on] of fields) {
+    if (!on || !asked(field)) continue;
+    const origin = locate(field.split("."));
+    throw new ConfigError(
+      field,
+      `got ${q(value)}, but it runs on workload ${
+        sweepWorkloads.map((w) => q(w)).join(" or ")
+      } only and "workloads" is ${q(c.workloads)}: add ${
+        q(sweepWorkloads[0])
+      } to the workloads or leave it off`,
+      origin.where,
+    );
+  }
 }
 
 /** The names a config may use, from the registries (the config layer keeps no list). */
 export interface ConfigVocabulary {
   targets: readonly string[];
   workloads: readonly string[];
+  /** The workloads that take the connection sweep, the payload points and the knee ramp. */
+  sweepWorkloads?: readonly string[];
   meshes: (target: BenchConfig["target"]) => readonly string[];
 }
 
@@ -506,7 +547,10 @@ export async function loadConfig(
   merged = deepMerge(merged, fileValue);
   merged = deepMerge(merged, envValue);
   merged = deepMerge(merged, flagValue);
-  checkRules(merged, locate, sources.vocabulary);
+  // Set by the user (a file, the environment or a flag), not by the defaults or the profile.
+  const asked = (path: string) =>
+    [fileValue, envValue, flagValue].some((v) => getPath(v, path.split(".")) !== undefined);
+  checkRules(merged, locate, sources.vocabulary, asked);
   return {
     config: merged,
     sources: used,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { ConfigError, loadConfig, parseStoredConfig, readStoredConfig } from "./config.ts";
 import { CONFIG_SCHEMA, configDefaults } from "./config_schema.ts";
+import { configVocabulary } from "./pipeline.ts";
 
 async function withFile(text: string): Promise<string> {
   const dir = await Deno.makeTempDir();
@@ -345,4 +346,48 @@ Deno.test("the sweep and knee fields are refused out of range, naming the field,
     assert(e.message.includes(`${file}${line}`), e.message);
     assert(e.message.includes(value), e.message);
   }
+});
+
+Deno.test("the knee, connection sweep and payload points asked for without the http workload are refused, naming field and value", async () => {
+  const vocabulary = await configVocabulary();
+  assertEquals(vocabulary.sweepWorkloads, ["http"], "the registry's workloads that take them");
+  const file = await withFile("workloads: [grpc, db]\nload:\n  sweep:\n    connections: [1, 16]\n");
+  await rejects(loadConfig({ file, vocabulary }), (e: Error) => {
+    assert(e instanceof ConfigError, String(e));
+    assert(e.message.includes(`"load.sweep.connections" (${file}:4)`), e.message);
+    assert(e.message.includes('got [1,16], but it runs on workload "http" only'), e.message);
+    assert(e.message.includes('"workloads" is ["grpc","db"]'), e.message);
+    return true;
+  });
+  await rejects(
+    loadConfig({
+      flags: { workloads: ["inference"], "knee.enabled": true },
+      flagText: { "knee.enabled": { flag: "knee", text: "true" } },
+      vocabulary,
+    }),
+    /"knee.enabled" \(command-line flag --knee\): got true, but it runs on workload "http" only/,
+  );
+  await rejects(
+    loadConfig({
+      env: { MESHBENCH_WORKLOADS: "grpc" },
+      flags: { "load.sweep.payloadsBytes": [0, 1024] },
+      vocabulary,
+    }),
+    /"load.sweep.payloadsBytes" \(command-line flag\): got \[0,1024\]/,
+  );
+  // The full profile's own sweep and knee are not asked for: they apply where http runs.
+  const full = await loadConfig({ flags: { profile: "full", workloads: ["grpc"] }, vocabulary });
+  assertEquals(full.config.knee.enabled, true);
+  // With http among the workloads they are taken.
+  const both = await loadConfig({
+    flags: { workloads: ["grpc", "http"], "knee.enabled": true },
+    vocabulary,
+  });
+  assertEquals(both.config.knee.enabled, true);
+  // Turned off explicitly without http: nothing is ignored, nothing refused.
+  const off = await loadConfig({
+    flags: { workloads: ["grpc"], "knee.enabled": false },
+    vocabulary,
+  });
+  assertEquals(off.config.knee.enabled, false);
 });

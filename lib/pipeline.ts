@@ -48,7 +48,7 @@ import { RUN_SCHEMA_VERSION, SCHEMA_VERSION } from "./types.ts";
 import { installTools, missingMessage } from "./binaries.ts";
 import { makeTarget, targetMeshes, targetNames } from "./targets.ts";
 import { pointsOn } from "./workload.ts";
-import { workloadNames, workloadsByName } from "./workloads/mod.ts";
+import { registeredWorkloads, workloadNames, workloadsByName } from "./workloads/mod.ts";
 import { validateRunRecord } from "./schema.ts";
 import { percentile, summarize } from "./histogram.ts";
 import { runIndexEntry } from "./load_results.ts";
@@ -746,6 +746,7 @@ export async function configVocabulary(): Promise<ConfigVocabulary> {
   return {
     targets,
     workloads: workloadNames(),
+    sweepWorkloads: registeredWorkloads().filter((w) => w.sweeps).map((w) => w.name),
     meshes: (target) => meshes.get(target) ?? [],
   };
 }

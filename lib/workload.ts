@@ -81,6 +81,11 @@ export interface Workload {
   tools: ToolSpec[];
   /** Load points as processes, for this config (fixed-rate points first). */
   points(config: BenchConfig): LoadPoint[];
+  /**
+   * It takes the connection sweep, the payload points and the knee ramp (`load.sweep.*`,
+   * `knee.*`) among its points; a config that asks for them without such a workload is refused.
+   */
+  sweeps?: boolean;
   /** How its load runs in client pods; absent when it has no cluster form. */
   pod?: PodLoad;
   /** Command that runs replica `index` listening on `port` (foreground). */

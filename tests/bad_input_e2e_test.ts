@@ -312,6 +312,12 @@ const CASES: Case[] = [
     expect: () => ['"iterations"', "--iterations", 'got "many"', "from 1 to 100"],
   },
   {
+    name: "the knee asked for without the http workload (the only one with a ramp) is refused",
+    task: "bench:all",
+    args: (d) => ["--workloads", "grpc", "--knee", "--out", join(d, "results")],
+    expect: () => ['"knee.enabled"', "--knee", 'runs on workload "http" only', '["grpc"]'],
+  },
+  {
     name: "an unknown target is refused with the choices",
     task: "bench:all",
     args: (d) => ["--target", "clustr", "--out", join(d, "results")],

@@ -169,6 +169,7 @@ export const httpWorkload: Workload = {
   protocol: "http",
   replicas: 3,
   tools: [],
+  sweeps: true,
   points(config): LoadPoint[] {
     return standardPoints(config, config.local.httpGenerator, "wrk", { sweeps: true });
   },

@@ -12,7 +12,10 @@ import { memoryLogger } from "../log.ts";
 import { benchAll, readRunRecords } from "../pipeline.ts";
 import type { Logger } from "../target.ts";
 import type { RunRecord } from "../types.ts";
+import { configDefaults } from "../config_schema.ts";
+import { pointsOn } from "../workload.ts";
 import { splitEvenly } from "./grpc.ts";
+import { registeredWorkloads } from "./mod.ts";
 import { LOCAL_VEGETA_GENERATOR } from "./http.ts";
 
 const MESHES = ["baseline", "sidecar-emu", "node-proxy-emu"];
@@ -271,4 +274,20 @@ Deno.test("splitEvenly splits a rate or a count into parts that add up", () => {
   assertEquals(splitEvenly(200, 3), [67, 67, 66]);
   assertEquals(splitEvenly(300, 3), [100, 100, 100]);
   assertEquals(splitEvenly(2, 3), [1, 1, 0]);
+});
+
+Deno.test("a workload declares it takes the sweeps and the knee exactly when its points carry them", () => {
+  const config = configDefaults();
+  config.load.sweep.connections = [1, 16];
+  config.load.sweep.payloadsBytes = [1024];
+  config.knee.enabled = true;
+  for (const w of registeredWorkloads()) {
+    const sites = w.pod ? ["process", "pod"] as const : ["process"] as const;
+    for (const site of sites) {
+      const points = pointsOn(w, site, config);
+      const swept = points.some((p) => p.sweep === "connections") &&
+        points.some((p) => p.sweep === "knee");
+      assertEquals(swept, w.sweeps === true, `${w.name} (${site})`);
+    }
+  }
 });
