@@ -221,6 +221,14 @@ Deno.test("every notebook runs against the committed fixture runs without a cell
     for (const id of FIXTURE_RUNS) assert(across.includes(id), `06_across_runs shows ${id}`);
     match(across, new RegExp(`from to .* ${FIXTURE_RUNS[0]} ${FIXTURE_RUNS[1]}`));
     match(text(html["08_targets"]), /Only local runs here/);
+    // The fixture's inference records carry context switches and the proxies' counters.
+    const resources = executedCells(html["04_resources"]);
+    const switchCell = resources.find((c) => c.input.includes("switchesPerRequest"));
+    assert((switchCell?.charts ?? 0) >= 1, "the context switches per request chart");
+    match(switchCell!.output, /Context switches per request, every class/);
+    match(switchCell!.output, /inference @ 20\/s, 1 KB/);
+    const proxyCell = resources.find((c) => c.input.includes("data.proxies"));
+    match(proxyCell!.output, /data\.proxies .*(envoy|haproxy)/i);
     console.log(`checked in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     await Deno.remove(tmp, { recursive: true });
