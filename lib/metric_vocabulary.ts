@@ -157,6 +157,20 @@ function latencyPercentile<N extends string, F extends string>(
   } as const;
 }
 
+/**
+ * What every context-switch metric declares: the switches (`field`: all, voluntary or
+ * involuntary) of these component classes per completed operation, read per record.
+ */
+function switchesPerReq<N extends string>(
+  name: N,
+  label: string,
+  components: readonly Component[],
+  field: SwitchesPerOp["field"] = "total",
+) {
+  const record: SwitchesPerOp = { kind: "switches-per-op", field, components };
+  return { name, unit: "switches/req", label, record } as const;
+}
+
 /** Every metric, per-record only ones (no `family`) among the overhead ones, in row order. */
 const SPECS = [
   {
@@ -271,21 +285,20 @@ const SPECS = [
     record: { kind: "resource", field: "memoryPeakMB", components: MESH },
   },
   {
-    name: "ctx_switches_per_req",
-    unit: "switches/req",
-    label: "context switches per request, app + mesh",
+    ...switchesPerReq(
+      "ctx_switches_per_req",
+      "context switches per request, app + mesh",
+      APP_AND_MESH,
+    ),
     better: "lower",
     family: "resources",
     appliesTo: LATENCY_RUNS,
     source: { kind: "switches-per-op", field: "total", components: APP_AND_MESH },
     oneScreen: { header: "ctx sw/req", order: 7 },
     alertThresholdPct: 25,
-    record: { kind: "switches-per-op", field: "total", components: APP_AND_MESH },
   },
   {
-    name: "proxy_ctx_switches_per_req",
-    unit: "switches/req",
-    label: "mesh context switches per request",
+    ...switchesPerReq("proxy_ctx_switches_per_req", "mesh context switches per request", MESH),
     overheadLabel: "mesh context switches as % of the app's",
     better: "lower",
     family: "resources",
@@ -293,7 +306,6 @@ const SPECS = [
     source: { kind: "switches-per-op", field: "total", components: MESH },
     shareOf: { kind: "switches-per-op", field: "total", components: APP },
     alertThresholdPct: 25,
-    record: { kind: "switches-per-op", field: "total", components: MESH },
   },
   {
     name: "app_cpu_cores",
@@ -307,36 +319,25 @@ const SPECS = [
     label: "app memory",
     record: { kind: "resource", field: "memoryPeakMB", components: APP },
   },
-  {
-    name: "app_ctx_switches_per_req",
-    unit: "switches/req",
-    label: "app context switches per request",
-    record: { kind: "switches-per-op", field: "total", components: APP },
-  },
-  {
-    name: "voluntary_ctx_switches_per_req",
-    unit: "switches/req",
-    label: "voluntary context switches per request, app + mesh",
-    record: { kind: "switches-per-op", field: "voluntary", components: APP_AND_MESH },
-  },
-  {
-    name: "involuntary_ctx_switches_per_req",
-    unit: "switches/req",
-    label: "involuntary context switches per request, app + mesh",
-    record: { kind: "switches-per-op", field: "involuntary", components: APP_AND_MESH },
-  },
-  {
-    name: "loadgen_ctx_switches_per_req",
-    unit: "switches/req",
-    label: "load generator context switches per request",
-    record: { kind: "switches-per-op", field: "total", components: LOADGEN },
-  },
-  {
-    name: "node_ctx_switches_per_req",
-    unit: "switches/req",
-    label: "node-wide context switches per request",
-    record: { kind: "switches-per-op", field: "total", components: NODE },
-  },
+  switchesPerReq("app_ctx_switches_per_req", "app context switches per request", APP),
+  switchesPerReq(
+    "voluntary_ctx_switches_per_req",
+    "voluntary context switches per request, app + mesh",
+    APP_AND_MESH,
+    "voluntary",
+  ),
+  switchesPerReq(
+    "involuntary_ctx_switches_per_req",
+    "involuntary context switches per request, app + mesh",
+    APP_AND_MESH,
+    "involuntary",
+  ),
+  switchesPerReq(
+    "loadgen_ctx_switches_per_req",
+    "load generator context switches per request",
+    LOADGEN,
+  ),
+  switchesPerReq("node_ctx_switches_per_req", "node-wide context switches per request", NODE),
   {
     name: "errors",
     unit: "count",
@@ -429,6 +430,17 @@ export function latencyMetric(percentile: number): MetricName {
   const m = METRICS.find((m) => m.source.kind === "latency" && m.source.percentile === percentile);
   if (!m) throw new Error(`No overhead latency metric at percentile ${percentile}`);
   return m.name;
+}
+
+/** The percentile an overhead latency metric is of (100: the maximum); undefined for others. */
+export function metricPercentile(name: MetricName): number | undefined {
+  const source = metricSpec(name).source;
+  return source.kind === "latency" ? source.percentile : undefined;
+}
+
+/** The max-throughput metric (achieved operations per second), for code that needs it by role. */
+export function throughputMetric(): MetricName {
+  return METRICS.find((m) => m.source.kind === "achieved-rate")!.name;
 }
 
 /** Position of a metric in display order; unknown names sort last. */
