@@ -1,15 +1,10 @@
-// Test assertions on node:assert (JSR's @std/assert is out of reach here).
-import { deepStrictEqual, ok } from "node:assert/strict";
-
-/** Fails unless `cond` is truthy. */
-export function assert(cond: unknown, msg?: string): asserts cond {
-  ok(cond, msg ?? "assertion failed");
-}
-
-/** Deep strict equality. */
-export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
-  deepStrictEqual(actual, expected, msg ?? "values differ");
-}
+/**
+ * The two assertions the cluster tests need that node:assert/strict lacks: a string that
+ * contains a part (with the whole text on failure) and a rejection that hands back its error
+ * for further checks. Everything else comes from node:assert/strict, as in every test.
+ *
+ * @module
+ */
 
 /** Fails unless `text` contains `part`. */
 export function assertStringIncludes(text: string, part: string): void {

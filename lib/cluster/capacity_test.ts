@@ -1,7 +1,7 @@
 // The capacity check before deploy, on the free-tier shape the design targets: kubeadm's
 // tainted 2-OCPU control-plane node and two 1-OCPU workers.
 import type * as k8s from "@kubernetes/client-node";
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { capacityProblems, controlPlaneNode, demandOf, nodeCapacities } from "./capacity.ts";
 import { clusterNamespaces, renderAll } from "./manifests.ts";
 import { clusterMesh } from "./meshes.ts";

@@ -11,7 +11,7 @@
 // capacity check counts) must match what the charts create; the Cilium meshes' values must
 // keep the CNI's and their revert must render the CNI exactly as cluster:setup installed it.
 import { parseAllDocuments } from "yaml";
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   CILIUM_CNI_VALUES,
   type ClusterMesh,

@@ -1,7 +1,8 @@
 // The cluster target against a real API server (etcd, kube-apiserver, controller manager,
 // scheduler and kwok from .ci/install_testenv.sh): manifests applied server-side, deploy ->
 // health -> cleanup, mesh CRDs and resources validated by the API, safety rules, failures.
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assertRejects, assertStringIncludes } from "./_assert.ts";
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
 import { checkReachable, connect, ContextError, disconnect, type Kube } from "./kube.ts";
 import {

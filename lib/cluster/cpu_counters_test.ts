@@ -1,7 +1,7 @@
 // CPU from the kubelet's cumulative counters, differenced by the samples' own timestamps.
 // The text is in the kubelet's /metrics/resource format (Prometheus text with millisecond
 // timestamps on every sample).
-import { assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import {
   attachCpu,
   cpuBetween,

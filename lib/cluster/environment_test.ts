@@ -1,5 +1,5 @@
 import type * as k8s from "@kubernetes/client-node";
-import { assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { describeNode, detectCni } from "./environment.ts";
 
 Deno.test("a node's shape, software and roles; the CNI by its DaemonSet", () => {

@@ -3,7 +3,7 @@
 // with the sidecar (the ML Job created with it), "uninstalling" is the redeploy without it,
 // verified before the next mesh. kwok runs no container: what is checked here is what the
 // API server stores and the order of the switch; the traffic is the real node's test.
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
 import { ClusterTarget } from "./target.ts";
 import { connect, disconnect, type Kube } from "./kube.ts";

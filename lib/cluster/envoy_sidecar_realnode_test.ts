@@ -10,7 +10,7 @@
 // (withRealNodeLock; under `flock /tmp/meshbench-realnode.lock ...` it holds it already).
 // Skipped, with the reason printed, when the node's binaries or images are not installed
 // (bash .ci/install_realnode.sh) or not root.
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
 import { testenvSkipReason } from "../testenv/fixture.ts";
 import {

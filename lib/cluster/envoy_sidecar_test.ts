@@ -2,7 +2,7 @@
 // container and Envoy as a native sidecar, probes go through the sidecar, the bootstrap is
 // one the real Envoy accepts, and the mesh's capacity footprint is the sidecar's requests.
 import { throws } from "node:assert/strict";
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   clusterNamespaces,
   type KubeObject,
@@ -189,7 +189,7 @@ Deno.test("only the meshed namespaces are injected, and the identity Secret is l
   for (const o of out) {
     if (!template(o)) continue;
     const injected = JSON.stringify(o).includes(SIDECAR_CONTAINER);
-    assertEquals(injected, o.metadata.namespace === "http-benchmark", o.metadata.namespace);
+    assertEquals(injected, o.metadata.namespace === "http-benchmark", String(o.metadata.namespace));
   }
   const [secret] = mesh.resources("http-benchmark", { ca: "C", cert: "T", key: "K" });
   assertEquals(secret.kind, "Secret");

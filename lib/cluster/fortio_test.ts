@@ -1,6 +1,6 @@
 // fortio's command and JSON report, on reports of real fortio 1.66.5 runs against a loopback
 // server (testdata/fortio_http_*.json).
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { throws } from "node:assert/strict";
 import { fortioCommand, fortioConnections, parseFortioJson } from "./fortio.ts";
 import { resolveBinDir } from "../testenv/testenv.ts";

@@ -1,5 +1,5 @@
 import { throws } from "node:assert/strict";
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { WS_CLIENT_FILES } from "../tools/ws_client.ts";
 import { layOutConfigMap } from "./testdata/context.ts";
 import {

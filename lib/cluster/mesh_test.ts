@@ -2,7 +2,8 @@
 // the mesh's namespace labelled as meshbench's and waits for the control plane, uninstall
 // removes it fully; a failed install is an error naming mesh and release within its bound.
 // The chart is a local fixture (no chart repository is reachable here).
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assertRejects, assertStringIncludes } from "./_assert.ts";
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
 import { resolveBinDir } from "../testenv/testenv.ts";
 import { connect, disconnect, isNotFound } from "./kube.ts";

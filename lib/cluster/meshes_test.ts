@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   CILIUM_CNI_VALUES,
   CILIUM_VERSION,

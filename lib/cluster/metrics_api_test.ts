@@ -4,7 +4,7 @@
 // lib/testenv/kwok_metrics.yaml), so the expected cores and MB are known: the numbers that
 // come back through metrics-server, sampleResources, startSampler and reduceSamples are
 // checked against them.
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
 import { connect, disconnect, type Kube } from "./kube.ts";
 import {

@@ -1,4 +1,4 @@
-import { assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { classify, cpuSecondsPer1k, reduceSamples } from "./metrics.ts";
 import { CLUSTER_MESHES } from "./meshes.ts";
 

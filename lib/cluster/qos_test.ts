@@ -1,6 +1,6 @@
 import { throws } from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
-import { assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { clusterNamespaces, renderAll } from "./manifests.ts";
 import { guaranteeObjects, qosByApp, qosProblems } from "./qos.ts";
 import { clusterMesh } from "./meshes.ts";

@@ -1,7 +1,8 @@
 // The ClusterTarget end to end against a real API server with kwok: deploy, health, load by
 // exec in a client pod (kwok runs the exec'd fortio on this machine, against a loopback
 // server), the ML Job, cleanup, and cleanup on Ctrl-C.
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assertRejects, assertStringIncludes } from "./_assert.ts";
 import { MANAGED_LABELS } from "./manifests.ts";
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
 import { resolveBinDir } from "../testenv/testenv.ts";

@@ -1,4 +1,4 @@
-import { assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { clusterMesh } from "./meshes.ts";
 import { attachThrottling, parseCadvisorCfs, throttlingBetween } from "./throttling.ts";
 import type { ResourceUse } from "../types.ts";
