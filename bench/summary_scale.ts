@@ -10,9 +10,9 @@
  */
 import { join } from "node:path";
 import { createRunDir, writeJsonAtomic } from "../lib/run_dir.ts";
-import { forEachRunRecord, openRun, stageCollect, stageReport } from "../lib/pipeline.ts";
+import { openRun, stageCollect, stageReport } from "../lib/pipeline.ts";
 import { SummaryBuilder } from "../lib/summary.ts";
-import { loadRunRows } from "../lib/load_results.ts";
+import { forEachRunRecord, loadRunRows } from "../lib/load_results.ts";
 import { renderReport } from "../lib/report.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { realRunner } from "../lib/command.ts";

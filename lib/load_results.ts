@@ -168,13 +168,20 @@ function joinProblems(ps: string[]): string {
 
 type Read = { ok: true; value: unknown } | { ok: false; problem: string };
 
+/** The text of file `path`, or the error reading it. */
+function readTextOrError(path: string): Promise<string | Error> {
+  return Deno.readTextFile(path).catch((e: Error) => e);
+}
+
 async function readJsonFile(path: string, what: string): Promise<Read> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { ok: false, problem: `${what} is missing` };
-    return { ok: false, problem: `cannot read ${what}: ${(e as Error).message}` };
+  return parseRead(await readTextOrError(path), what);
+}
+
+/** A file's text (or the error reading it) as JSON, or what is wrong with it, in words. */
+function parseRead(text: string | Error, what: string): Read {
+  if (text instanceof Error) {
+    if (text instanceof Deno.errors.NotFound) return { ok: false, problem: `${what} is missing` };
+    return { ok: false, problem: `cannot read ${what}: ${text.message}` };
   }
   if (text.trim() === "") {
     return { ok: false, problem: `${what} is empty (the run was probably interrupted)` };
@@ -187,6 +194,61 @@ async function readJsonFile(path: string, what: string): Promise<Read> {
       problem: `${what} is not valid JSON (truncated or corrupted?): ${(e as Error).message}`,
     };
   }
+}
+
+/**
+ * Reads and checks run record files, handing each valid record to `use` with its path, in
+ * the order given, and holding none (collect pools 10,000 records this way). The next
+ * files are read while the ones read are parsed. Returns what is wrong with each file that
+ * is not a valid record, never silence. The one reader of `runs/*.json`: collect, resume,
+ * the report, the notebooks and compare all read records through it.
+ */
+export async function forEachRecordFile(
+  files: readonly string[],
+  use: (record: RunRecord, file: string) => void,
+): Promise<FileProblem[]> {
+  const problems: FileProblem[] = [];
+  const batch = 64;
+  const readBatch = (i: number) => Promise.all(files.slice(i, i + batch).map(readTextOrError));
+  let next = readBatch(0);
+  for (let i = 0; i < files.length; i += batch) {
+    const texts = await next;
+    next = readBatch(i + batch);
+    texts.forEach((text, j) => {
+      const file = files[i + j];
+      const r = parseRead(text, basename(file));
+      if (!r.ok) return problems.push({ file, problem: r.problem });
+      const ps = runRecordProblems(r.value);
+      if (ps.length) return problems.push({ file, problem: joinProblems(ps) });
+      use(r.value as RunRecord, file);
+    });
+  }
+  return problems;
+}
+
+/**
+ * {@linkcode forEachRecordFile} over the records of run directory `runDir`; the problems
+ * as notes, `<file>: <what is wrong>`.
+ */
+export async function forEachRunRecord(
+  runDir: string,
+  use: (record: RunRecord, file: string) => void,
+): Promise<string[]> {
+  const problems = await forEachRecordFile(await listRunFiles(runDir), use);
+  return problems.map((p) => `${p.file}: ${p.problem}`);
+}
+
+/** Every valid run record of `runDir` with its file, in file order, and notes on the rest. */
+export async function readRunRecords(
+  runDir: string,
+): Promise<{ records: RunRecord[]; files: string[]; notes: string[] }> {
+  const records: RunRecord[] = [];
+  const files: string[] = [];
+  const notes = await forEachRunRecord(runDir, (record, file) => {
+    records.push(record);
+    files.push(file);
+  });
+  return { records, files, notes };
 }
 
 /**
@@ -265,28 +327,24 @@ async function readRunDir(dir: string, useIndex: boolean): Promise<LoadedRun<Run
     return [] as string[];
   });
   const index = new Map((useIndex && summary?.runs || []).map((e) => [e.file, e]));
+  // Problems in file order, whether a file was read or stood in for by the index.
+  const byFile = new Map<string, FileProblem[]>();
+  const note = (p: FileProblem) => byFile.set(p.file, [...byFile.get(p.file) ?? [], p]);
   for (const f of files) {
     const indexed = index.get(basename(f));
-    if (indexed) {
-      const { file: _, warning, ...row } = indexed;
-      runs.push(row);
-      if (warning) problems.push({ file: f, problem: warning });
-      continue;
-    }
-    const r = await readJsonFile(f, basename(f));
-    if (!r.ok) {
-      problems.push({ file: f, problem: r.problem });
-      continue;
-    }
-    const ps = runRecordProblems(r.value);
-    if (ps.length) problems.push({ file: f, problem: joinProblems(ps) });
-    else {
-      const record = r.value as RunRecord;
-      runs.push(record);
-      const implausible = implausibleLatency(record);
-      if (implausible) problems.push({ file: f, problem: implausible });
-    }
+    if (!indexed) continue;
+    const { file: _, warning, ...row } = indexed;
+    runs.push(row);
+    if (warning) note({ file: f, problem: warning });
   }
+  const unread = files.filter((f) => !index.has(basename(f)));
+  const bad = await forEachRecordFile(unread, (record, f) => {
+    runs.push(record);
+    const implausible = implausibleLatency(record);
+    if (implausible) note({ file: f, problem: implausible });
+  });
+  for (const p of bad) note(p);
+  for (const f of files) problems.push(...byFile.get(f) ?? []);
   runs.sort((a, b) => a.spec.seq - b.spec.seq);
   if (files.length === 0 && manifest?.plan.length) {
     problems.push({

@@ -18,11 +18,8 @@ import { buildPlan } from "./plan.ts";
 import { collectProvenance } from "./provenance.ts";
 import {
   createRunDir,
-  listRunFiles,
   newRunId,
-  parseJson,
   readManifest,
-  readText,
   stageEnded,
   stageStarted,
   updateManifest,
@@ -49,9 +46,8 @@ import { installTools, missingMessage } from "./binaries.ts";
 import { makeTarget, targetMeshes, targetNames } from "./targets.ts";
 import { pointsOn } from "./workload.ts";
 import { registeredWorkloads, workloadNames, workloadsByName } from "./workloads/mod.ts";
-import { validateRunRecord } from "./schema.ts";
 import { percentile, summarize } from "./histogram.ts";
-import { runIndexEntry } from "./load_results.ts";
+import { forEachRunRecord, readRunRecords, runIndexEntry } from "./load_results.ts";
 import { isGeneratorLimited, sendTimingOf } from "./send_timing.ts";
 import { reservePorts } from "./local/ports.ts";
 import { currentOwner, describeOwner, markStaleInterrupted, staleRunDirs } from "./run_owner.ts";
@@ -422,57 +418,6 @@ export async function stageLoad(
     deps.log.progress("load runs", manifest.plan.length, manifest.plan.length);
     return { failed, failedEarlier };
   });
-}
-
-/**
- * Reads and validates every run record; invalid files become notes, never silence.
- * `files[i]` is the path `records[i]` was read from.
- */
-export async function readRunRecords(
-  runDir: string,
-): Promise<{ records: RunRecord[]; files: string[]; notes: string[] }> {
-  const records: RunRecord[] = [];
-  const files: string[] = [];
-  const notes = await forEachRunRecord(runDir, (record, file) => {
-    records.push(record);
-    files.push(file);
-  });
-  return { records, files, notes };
-}
-
-/**
- * Reads and validates the run records one by one, handing each valid one to `use` with
- * its path, in file order, and holding none: collect pools 10,000 records this way.
- * Returns what was wrong with the invalid files (never silence).
- */
-export async function forEachRunRecord(
-  runDir: string,
-  use: (record: RunRecord, file: string) => void,
-): Promise<string[]> {
-  const notes: string[] = [];
-  const files = await listRunFiles(runDir);
-  // Read the next few files while parsing the ones read: reading and parsing overlap.
-  const batch = 64;
-  const readBatch = (i: number) =>
-    Promise.all(files.slice(i, i + batch).map((f) => readText(f).catch((e: Error) => e)));
-  let next = readBatch(0);
-  for (let i = 0; i < files.length; i += batch) {
-    const texts = await next;
-    next = readBatch(i + batch);
-    texts.forEach((text, j) => {
-      const f = files[i + j];
-      let record: RunRecord;
-      try {
-        if (text instanceof Error) throw text;
-        record = validateRunRecord(parseJson(text, f), f);
-      } catch (e) {
-        notes.push((e as Error).message);
-        return;
-      }
-      use(record, f);
-    });
-  }
-  return notes;
 }
 
 /** Stage: pool runs into `summary.json` (overheads with CIs). */

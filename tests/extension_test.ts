@@ -11,7 +11,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { realRunner } from "../lib/command.ts";
 import { loadConfig } from "../lib/config.ts";
 import { memoryLogger } from "../lib/log.ts";
-import { benchAll, closeTargets, configVocabulary, readRunRecords } from "../lib/pipeline.ts";
+import { benchAll, closeTargets, configVocabulary } from "../lib/pipeline.ts";
+import { readRunRecords } from "../lib/load_results.ts";
 import { registerTarget } from "../lib/targets.ts";
 import { registerWorkload } from "../lib/workloads/mod.ts";
 import { TOY_MESH, TOY_MESHES, ToyTarget } from "./toy/toy_target.ts";
