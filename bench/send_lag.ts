@@ -107,6 +107,8 @@ interface Sample {
   poolWait?: Histogram;
   /** CPU-seconds the generator process used per second of the run (user + system). */
   cpuCores: number;
+  /** The client's sends more than `thresholdUs` late, by cause; vegeta records none. */
+  late?: Record<string, number>;
 }
 
 /**
@@ -202,6 +204,7 @@ async function measureClient(
     response: result.latency,
     poolWait: result.extra?.poolWait as Histogram,
     cpuCores: timed.cpu() / durationS,
+    late: (result.extra?.generator as { late?: Record<string, number> } | undefined)?.late,
   };
 }
 
@@ -210,6 +213,18 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2;
 };
+
+/** The late-send counts of a candidate's samples added up (the threshold kept as it is). */
+function sumLate(ss: Sample[]): Record<string, number> | null {
+  if (!ss.every((s) => s.late)) return null;
+  const out: Record<string, number> = {};
+  for (const s of ss) {
+    for (const [k, v] of Object.entries(s.late!)) {
+      out[k] = k === "thresholdUs" ? v : (out[k] ?? 0) + v;
+    }
+  }
+  return out;
+}
 
 /** Send lag and the ratio per candidate, pooled over rounds and per round. */
 export interface CandidateFigures {
@@ -236,6 +251,11 @@ export interface CandidateFigures {
   /** The common ratio of each round (against that round's lowest service p50). */
   roundRatiosPct: number[];
   medianRoundRatioPct: number;
+  /**
+   * The client's sends later than `thresholdUs`, by cause, summed over rounds (see
+   * `LateCause` in lib/tools/_http_shared.ts); null for vegeta.
+   */
+  late: Record<string, number> | null;
 }
 
 /**
@@ -269,7 +289,7 @@ export async function sendLagBench(
                 ms(percentile(s.sendLag, 99)).toFixed(3)
               } ms, service p50 ${ms(percentile(s.service, 50)).toFixed(3)} ms, CPU ${
                 s.cpuCores.toFixed(3)
-              } cores`,
+              } cores${s.late ? `, late ${JSON.stringify(s.late)}` : ""}`,
             );
           }
         } finally {
@@ -312,6 +332,7 @@ export async function sendLagBench(
       commonRatioPct: percentile(lag, 99) / reference * 100,
       roundRatiosPct: rounds,
       medianRoundRatioPct: median(rounds),
+      late: sumLate(ss),
     };
   });
   return { candidates: figures };
@@ -383,6 +404,14 @@ if (import.meta.main) {
         `${f.commonRatioPct.toFixed(0)}%`.padStart(10) +
         `${f.medianRoundRatioPct.toFixed(0)}%`.padStart(9) +
         `  (${f.roundRatiosPct.map((x) => x.toFixed(0)).join(", ")})`,
+    );
+  }
+  for (const f of figures.filter((f) => f.late)) {
+    const { thresholdUs, ...causes } = f.late!;
+    console.log(
+      `${f.name}: sends more than ${thresholdUs} us late, by cause, over all rounds: ${
+        Object.entries(causes).map(([k, v]) => `${k} ${v}`).join(", ")
+      }`,
     );
   }
   const best = [...figures].sort((a, b) => a.medianRoundRatioPct - b.medianRoundRatioPct)[0];

@@ -6,8 +6,10 @@
  * It sleeps on a futex (`Atomics.wait`) until `spinUs` before the due time, then spins on the
  * clock to it; its timer slack is set to 1 ns (`PR_SET_TIMERSLACK`), so the kernel does not
  * round its wake-ups up by the default 50 us. CPU: one spin of at most `spinUs` per request
- * (at most a tenth of the interval), sleep otherwise. When every connection is busy, a due request waits for the reader to free one (it
- * keeps its intended send time: the wait is in its latency, and in `poolWait`).
+ * (at most a tenth of the interval), sleep otherwise. When every connection is busy, a due
+ * request waits for the reader to free one (it keeps its intended send time: the wait is in its
+ * latency, and in `poolWait`). A request taken up more than `LATE_US` late is counted by why
+ * (`SenderDone.late`: behind, woke late, preempted, stalled).
  *
  * @module
  */
@@ -18,16 +20,67 @@ import {
   MSG_NOSIGNAL,
   openLibc,
   PR_SET_TIMERSLACK,
+  RU_NIVCSW_OFFSET,
+  RUSAGE_THREAD,
   SCHED_FIFO,
   tcpConnect,
 } from "./_libc.ts";
-import { clock, CONN, CTL, OUTCOME, type SenderDone, type SenderStart } from "./_http_shared.ts";
+import {
+  clock,
+  CONN,
+  CTL,
+  LATE_US,
+  type LateCause,
+  OUTCOME,
+  type SenderDone,
+  type SenderStart,
+} from "./_http_shared.ts";
 
 const ERRNO_BY_NAME: Record<string, number> = { ETIMEDOUT: 110 };
 
+const libc = openLibc();
+// Before anything else: the slack applies to this thread's sleeps from now on.
+const timerSlackNs = libc.prctl(PR_SET_TIMERSLACK, 1n, 0n, 0n, 0n) === 0 ? 1 : null;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+// The thread's involuntary context switches so far (getrusage RUSAGE_THREAD): a late send
+// whose spin saw one was preempted by another thread; one without was stalled in place.
+const rusage = new BigInt64Array(18);
+const rusageBytes = new Uint8Array(rusage.buffer);
+function preemptions(): bigint {
+  libc.getrusage(RUSAGE_THREAD, rusageBytes);
+  return rusage[RU_NIVCSW_OFFSET / 8];
+}
+
+/** Sleeps on the futex until `untilMs` (clock ms) when that is ahead; returns the clock then. */
+function sleepUntil(untilMs: number): number {
+  const ms = untilMs - clock();
+  if (ms > 0) Atomics.wait(sleeper, 0, 0, ms);
+  return clock();
+}
+
+/** Spins until `due` (clock ms); returns the first clock reading at or past it. */
+function spinUntil(due: number): number {
+  let t = clock();
+  while (t < due) t = clock();
+  return t;
+}
+
+/**
+ * Runs the pacing path (sleep, context-switch count, spin) a few hundred times before the
+ * schedule starts, so V8 has compiled it and collected the garbage its first, unoptimized
+ * runs leave (every clock reading a heap number) by then: cold, the first ~50 requests met two
+ * stalls of ~0.6 ms each (an on-stack replacement and a scavenge in the spin).
+ */
+function warmUp(): void {
+  for (let i = 0; i < 400; i++) {
+    const due = clock() + 0.05;
+    sleepUntil(due - 0.03);
+    preemptions();
+    spinUntil(due);
+  }
+}
+
 function run(s: SenderStart): SenderDone {
-  const libc = openLibc();
-  const timerSlackNs = libc.prctl(PR_SET_TIMERSLACK, 1n, 0n, 0n, 0n) === 0 ? 1 : null;
   // Real-time scheduling of this thread only (pid 0 is the calling thread), when asked for.
   let rtError: string | undefined;
   if (s.rtPriority > 0) {
@@ -44,7 +97,6 @@ function run(s: SenderStart): SenderDone {
   const outcome = new Int32Array(s.outcome);
   const poolWait = new Float64Array(s.poolWait);
   const n = state.length;
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
   const wake = new BigUint64Array([1n]);
   const done: SenderDone = {
     bytesOut: 0,
@@ -53,6 +105,7 @@ function run(s: SenderStart): SenderDone {
     connectUs: [],
     connectFailures: {},
     waitedForConnection: 0,
+    late: { behind: 0, wokeLate: 0, preempted: 0, stalled: 0 },
     timerSlackNs,
     ...(rtError !== undefined ? { rtError } : {}),
   };
@@ -73,13 +126,23 @@ function run(s: SenderStart): SenderDone {
       break;
     }
     const due = s.startMs + k * s.intervalMs;
-    const sleepMs = due - s.spinUs / 1000 - clock();
-    if (sleepMs > 0) {
-      backlog = false;
-      Atomics.wait(sleeper, 0, 0, sleepMs);
-    }
-    while (clock() < due) { /* the last few microseconds: spin */ }
-    const ready = clock();
+    const top = clock();
+    const wakeAt = due - s.spinUs / 1000;
+    if (wakeAt > top) backlog = false;
+    const woke = sleepUntil(wakeAt);
+    const switches = preemptions();
+    const ready = spinUntil(due); // the last few microseconds
+    // Why it is late, read now (the context switches are this spin's); counted below unless
+    // the pool held it up (its lag is then the pool's, not the pacer's: see poolWait).
+    const cause: LateCause | null = (ready - due) * 1000 <= LATE_US
+      ? null
+      : top > due
+      ? "behind"
+      : woke > due
+      ? "wokeLate"
+      : preemptions() !== switches
+      ? "preempted"
+      : "stalled";
     let conn = -1;
     let failed = false;
     let waited = false;
@@ -129,6 +192,7 @@ function run(s: SenderStart): SenderDone {
       done.waitedForConnection++;
       backlog = true;
     }
+    if (cause !== null && !backlog) done.late[cause]++;
     if (failed) continue;
     rr = (conn + 1) % n;
     const bytes = s.requests[conn % s.requests.length];
@@ -177,4 +241,5 @@ const worker = self as any;
 worker.onmessage = (e: MessageEvent<SenderStart>) => {
   worker.postMessage(run(e.data));
 };
+warmUp();
 worker.postMessage("ready");

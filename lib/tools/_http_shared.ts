@@ -53,6 +53,24 @@ export const OUTCOME = {
   recvBase: 3000,
 } as const;
 
+/**
+ * A send lag above this (microseconds) is counted by its cause (`SenderDone.late`): a tenth of
+ * the ~0.1 ms service time of an idle nginx on loopback, the share the `generator-limited` flag
+ * reads by default.
+ */
+export const LATE_US = 10;
+
+/**
+ * Why the pacer took a request up late:
+ * - `behind`: it was still busy with earlier requests at the due time (no sleep, no spin);
+ * - `wokeLate`: its sleep ended after the due time (the wake-up came later than the spin);
+ * - `preempted`: it woke in time but lost its CPU to another thread while spinning (the
+ *   thread's involuntary context switches went up);
+ * - `stalled`: it woke in time and was not switched out, yet its spin ran past the due time
+ *   (an interrupt, the hypervisor, or its own isolate's garbage collection).
+ */
+export type LateCause = "behind" | "wokeLate" | "preempted" | "stalled";
+
 /** What the client posts to start the sender. */
 export interface SenderStart {
   ctl: SharedArrayBuffer;
@@ -99,11 +117,16 @@ export interface SenderDone {
   connectFailures: Record<string, number>;
   /** Requests that found every connection busy and waited for one. */
   waitedForConnection: number;
+  /** Requests the pacer took up more than {@linkcode LATE_US} after their due time, by why. */
+  late: Record<LateCause, number>;
   /** The timer slack the sender's thread got (ns), or null when it could not be set. */
   timerSlackNs: number | null;
   /** Why the requested SCHED_FIFO priority could not be set (errno name); absent when it was. */
   rtError?: string;
 }
 
+/** This thread's time origin (each worker has its own), read once: its getter is not free. */
+const ORIGIN = performance.timeOrigin;
+
 /** The client's clock (ms); the same in every thread of the process. */
-export const clock = (): number => performance.timeOrigin + performance.now();
+export const clock = (): number => ORIGIN + performance.now();

@@ -22,6 +22,7 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
+  getrusage: { parameters: ["i32", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -54,6 +55,9 @@ export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
 export const PR_SET_TIMERSLACK = 29;
 export const SCHED_FIFO = 1;
+export const RUSAGE_THREAD = 1;
+/** Byte offset of `ru_nivcsw` (involuntary context switches) in `struct rusage` (x86-64). */
+export const RU_NIVCSW_OFFSET = 136;
 export const EINTR = 4;
 export const EAGAIN = 11;
 export const EINPROGRESS = 115;

@@ -48,7 +48,15 @@ import {
   sockaddrIn,
   tcpConnect,
 } from "./_libc.ts";
-import { clock, CONN, CTL, OUTCOME, type SenderDone, type SenderStart } from "./_http_shared.ts";
+import {
+  clock,
+  CONN,
+  CTL,
+  LATE_US,
+  OUTCOME,
+  type SenderDone,
+  type SenderStart,
+} from "./_http_shared.ts";
 
 /** Version of this client, recorded as `toolVersion`. Bump when its measurement changes. */
 export const HTTP_CLIENT_VERSION = "meshbench-http-client 1";
@@ -714,6 +722,8 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
       generator: {
         spinUs: effectiveSpinUs(o.spinUs, o.rate),
         timerSlackNs: sender.timerSlackNs,
+        // Requests taken up more than LATE_US late, by cause (see LateCause).
+        late: { thresholdUs: LATE_US, ...sender.late },
         ...(o.rtPriority > 0 ? { rtPriority: o.rtPriority } : {}),
       },
       connections: conn,

@@ -88,6 +88,16 @@ Deno.test({
           assert(percentile(part, p) <= percentile(r.latency, p), `p${p}`);
         }
       }
+      // Every send the pacer took up more than 10 us late is counted once, by its cause: as many
+      // as the send-lag histogram holds above 10 us (whole microseconds: 10 holds 10.0 to 10.5).
+      const { thresholdUs, ...late } = (extra(r).generator as { late: Record<string, number> })
+        .late;
+      assertEquals(thresholdUs, 10);
+      assertEquals(Object.keys(late).sort(), ["behind", "preempted", "stalled", "wokeLate"]);
+      const above = (from: number) =>
+        lag.values.reduce((n, v, i) => n + (v >= from ? lag.counts[i] : 0), 0);
+      const counted = Object.values(late).reduce((a, b) => a + b, 0);
+      assert(above(11) <= counted && counted <= above(10), `${counted} ${JSON.stringify(late)}`);
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
     }
