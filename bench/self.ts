@@ -19,17 +19,26 @@
  * Writes `bench/out/self-<time>.json` and prints a table.
  */
 import { join } from "node:path";
-import { loadConfig, parseStoredConfig } from "../lib/config.ts";
-import { parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
+import { ConfigError, loadConfig, parseStoredConfig } from "../lib/config.ts";
+import { main, parseArgsFor, type TaskSpec, UsageError } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
-import { memoryLogger } from "../lib/log.ts";
-import { initRun, openRun, stageCleanup, stageDeploy, stageHealth } from "../lib/pipeline.ts";
+import { consoleLogger, memoryLogger } from "../lib/log.ts";
+import {
+  closeTargets,
+  initRun,
+  openRun,
+  preflight,
+  stageCleanup,
+  stageDeploy,
+  stageHealth,
+} from "../lib/pipeline.ts";
 import { readLocalState } from "../lib/local/target.ts";
 import { CLK_TCK, readGroups, ResourceSampler } from "../lib/local/proc.ts";
 import { httpWorkload } from "../lib/workloads/http.ts";
 import { parseWrk, wrkCommand, wrkScript } from "../lib/tools/wrk.ts";
 import { plannedLoadSeconds } from "../lib/plan.ts";
-import { listRunFiles, readJson, readManifest } from "../lib/run_dir.ts";
+import { listRunFiles, newRunId, readJson, readManifest } from "../lib/run_dir.ts";
+import { portFree, portPlan, reservePorts } from "../lib/local/ports.ts";
 import type { RunRecord, RunSpec } from "../lib/types.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -43,19 +52,46 @@ const median = (xs: number[]) => {
   return (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2;
 };
 
+/** Only the http workload: no other workloads' servers beside it (a run needs two meshes). */
+const HTTP_ONLY = { workloads: ["http"], meshes: ["baseline", "sidecar-emu"] };
+
+/**
+ * The http workload's config on a port range free now and locked for this run as bench:all
+ * locks its own (a random range below the ephemeral ports, retried), so the bench never shares
+ * a fixed port with another run or a test.
+ */
+async function freeRange(out: string) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const basePort = 20_000 + 100 * Math.floor(Math.random() * 120);
+    const { config } = await loadConfig({
+      flags: { out, ...HTTP_ONLY, "local.basePort": basePort },
+    });
+    if (!portPlan(config).every((p) => portFree(p.port))) continue;
+    const runId = newRunId();
+    try {
+      const { release } = await reservePorts(config, { runId, runDir: join(out, runId) });
+      return { config, runId, release };
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e; // taken meanwhile: try another range
+    }
+  }
+  throw new Error("Cannot run bench:self (a): no free port range found in 50 tries");
+}
+
 async function throughputRatio(rounds: number, durationS: number) {
-  const out = await Deno.makeTempDir({ prefix: "meshbench-self-" });
-  const { config } = await loadConfig({
-    // Only the http workload: no other workloads' servers beside it (a run needs two meshes).
-    flags: {
-      out,
-      workloads: ["http"],
-      meshes: ["baseline", "sidecar-emu"],
-      "local.basePort": 24000,
-    },
-  });
   const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
-  const runDir = await initRun(config, ["bench/self.ts"], deps);
+  // As bench:all: install what is missing and can be (Envoy with its script), else stop with
+  // the list (MissingToolsError: one message, exit 3) before anything is created.
+  await preflight((await loadConfig({ flags: HTTP_ONLY })).config, {
+    ...deps,
+    log: consoleLogger(),
+  });
+  const out = await Deno.makeTempDir({ prefix: "meshbench-self-" });
+  const { config, runId, release } = await freeRange(out).catch(async (e) => {
+    await Deno.remove(out, { recursive: true });
+    throw e;
+  });
+  const runDir = await initRun(config, ["bench/self.ts"], deps, { runId });
   try {
     await stageDeploy(runDir, deps);
     await stageHealth(runDir, deps);
@@ -205,6 +241,7 @@ async function throughputRatio(rounds: number, durationS: number) {
     };
   } finally {
     await stageCleanup(runDir, deps);
+    release();
     await Deno.remove(out, { recursive: true });
   }
 }
@@ -307,25 +344,24 @@ const SPEC: TaskSpec = {
 };
 
 if (import.meta.main) {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(taskHelp(SPEC));
-    Deno.exit(0);
-  }
-  const parsed = parseOrExit2(SPEC, Deno.args);
-  if (typeof parsed === "number") Deno.exit(parsed);
-  const only = parsed.values.only as string | undefined;
+  // Errors end as one line on stderr and an exit code (bad flags 2, missing tools 3, else 1).
+  await main(SPEC, () => selfBench(parseArgsFor(SPEC, Deno.args).values), {
+    close: closeTargets,
+  });
+}
+
+async function selfBench(values: Record<string, unknown>): Promise<number> {
+  const only = values.only as string | undefined;
   if (only !== undefined && !/^[abcd]+$/.test(only)) {
-    console.error(
-      `error: Invalid --only: expected parts among a, b, c, d (e.g. "bd"), got "${only}"`,
+    throw new UsageError(
+      `Invalid --only: expected parts among a, b, c, d (e.g. "bd"), got "${only}"`,
     );
-    Deno.exit(2);
   }
   const count = (name: "rounds" | "seconds", fallback: number) => {
-    const v = parsed.values[name] as string | undefined;
+    const v = values[name] as string | undefined;
     if (v === undefined) return fallback;
     if (!/^[1-9]\d*$/.test(v)) {
-      console.error(`error: Invalid --${name}: expected a positive integer, got "${v}"`);
-      Deno.exit(2);
+      throw new UsageError(`Invalid --${name}: expected a positive integer, got "${v}"`);
     }
     return Number(v);
   };
@@ -424,4 +460,5 @@ if (import.meta.main) {
   }
   lines.push(`written: ${file}`);
   console.log(lines.join("\n"));
+  return 0;
 }
