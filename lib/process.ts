@@ -113,21 +113,44 @@ export async function startServer(cmd: string[], options: StartOptions): Promise
   return { name: options.name, pid: child.pid, output: () => out, exited, stop };
 }
 
-/** Starts `cmd` detached in a new session, stdout/stderr to `log`; returns its pid. */
-export async function spawnDaemon(cmd: string[], log: string, cwd?: string): Promise<number> {
-  const quoted = cmd.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+/** Options of {@linkcode spawnDaemon}. */
+export interface DaemonOptions {
+  cwd?: string;
+  /** Added to this process's environment for the daemon. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts `cmd` detached in a new session (it outlives this process and its process group),
+ * stdin from /dev/null, stdout and stderr appended to `log`; returns its pid. The shell that
+ * starts it prints its own pid and then execs `cmd` in place, so the pid is `cmd`'s own even
+ * where `setsid` has to fork. The one way meshbench starts a daemon: the local target's
+ * servers and proxies, the test control plane and the real node's processes.
+ */
+export async function spawnDaemon(
+  cmd: string[],
+  log: string,
+  options: DaemonOptions = {},
+): Promise<number> {
+  const script = 'echo $$; log=$MB_LOG; unset MB_LOG; exec "$@" >>"$log" 2>&1 </dev/null';
   const child = new Deno.Command("setsid", {
-    args: ["sh", "-c", `exec ${quoted} >>'${log}' 2>&1 </dev/null`],
-    cwd,
+    args: ["sh", "-c", script, "sh", ...cmd],
+    cwd: options.cwd,
+    env: { ...options.env, MB_LOG: log },
     stdin: "null",
-    stdout: "null",
+    stdout: "piped",
     stderr: "null",
   }).spawn();
+  // The shell's stdout closes when it execs `cmd` with its output to the log.
+  const text = await new Response(child.stdout).text();
   child.unref();
   // Reap it if it dies while we are alive, so liveness checks see it gone.
   child.status.catch(() => {});
-  await Promise.resolve();
-  return child.pid;
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) {
+    throw new Error(`Cannot start "${cmd[0]}" detached: the shell printed no pid ("${text}")`);
+  }
+  return pid;
 }
 
 /** A free TCP port on 127.0.0.1 (the OS picks it; it may be taken again before use). */

@@ -186,7 +186,7 @@ export class LocalTarget implements Target {
     ) => {
       for (const [path, text] of Object.entries(files)) await Deno.writeTextFile(path, text);
       const log = join(localDir, `${info.name}.log`);
-      const pid = await spawnDaemon(info.cmd, log, cwd);
+      const pid = await spawnDaemon(info.cmd, log, { cwd });
       state.processes.push({ ...info, pid, log });
       await save();
       for (const p of port) {

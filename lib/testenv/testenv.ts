@@ -15,7 +15,7 @@
 import { parse as parseYaml } from "yaml";
 import { realRunner, type Runner } from "../command.ts";
 import { isExecutable } from "../binaries.ts";
-import { freePort } from "../process.ts";
+import { freePort, spawnDaemon } from "../process.ts";
 import {
   NODE_ADDRESSES,
   type NodeProcess,
@@ -296,32 +296,6 @@ export function renderKubeconfig(
   );
 }
 
-/** Spawns `cmd` detached (own session), output appended to `log`; returns the pid. */
-async function spawnDetached(
-  cmd: string[],
-  log: string,
-  pidFile: string,
-  extraEnv: Record<string, string> = {},
-): Promise<number> {
-  // sh writes its own pid, then execs the binary in place, so the pid is the binary's.
-  const child = new Deno.Command("setsid", {
-    args: ["sh", "-c", 'echo $$ > "$0"; exec "$@" >>"$MB_LOG" 2>&1 </dev/null', pidFile, ...cmd],
-    env: { MB_LOG: log, ...extraEnv },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  child.unref();
-  for (let i = 0; i < 100; i++) {
-    try {
-      const text = (await Deno.readTextFile(pidFile)).trim();
-      if (text) return Number(text);
-    } catch { /* not yet */ }
-    await sleep(20);
-  }
-  throw new Error(`Cannot start "${cmd[0]}": no pid written to "${pidFile}" within 2 s`);
-}
-
 /** Whether `pid` is alive and runs `binary` (guards against pid reuse). */
 export function processRuns(pid: number, binary: string): boolean {
   try {
@@ -458,12 +432,7 @@ async function startTestenvOnce(options: TestenvOptions): Promise<Testenv> {
   const saveState = () => Deno.writeTextFile(`${dir}/state.json`, JSON.stringify(env, null, 2));
   const start = async (name: Binary, args: string[], extraEnv: Record<string, string> = {}) => {
     const logPath = `${logs}/${name}.log`;
-    const pid = await spawnDetached(
-      [bin[name], ...args],
-      logPath,
-      `${dir}/${name}.pid`,
-      extraEnv,
-    );
+    const pid = await spawnDaemon([bin[name], ...args], logPath, { env: extraEnv });
     env.processes.push({ name, pid, log: logPath, binary: bin[name] });
     await saveState();
     log(`testenv: started ${name} (pid ${pid}, log ${logPath})`);
@@ -794,7 +763,7 @@ async function spawnNodeProcess(
 ): Promise<NodeProcess> {
   const { name, binary } = o;
   const logPath = `${env.dir}/logs/${name}.log`;
-  const pid = await spawnDetached(o.cmd, logPath, `${env.dir}/${name}.pid`);
+  const pid = await spawnDaemon(o.cmd, logPath);
   const p = { name, pid, log: logPath, binary };
   env.processes.push(p);
   await o.saveState();
