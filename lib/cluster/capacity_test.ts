@@ -112,3 +112,21 @@ Deno.test("a pod's requests as the scheduler counts them: native sidecars add, i
   // A large ordinary init container sets the pod's request.
   assertEquals(podRequests({ containers: [c("50m")], initContainers: [c("500m")] }).cpu, 0.5);
 });
+
+Deno.test("a mesh's node agents (its DaemonSets) count on every schedulable node", () => {
+  // istio-ambient's ztunnel and istio-cni run on every worker beside the benchmark pods.
+  const specs = clusterNamespaces().filter((s) => s.workload === "http");
+  const nodes = nodeCapacities(freeTier, system);
+  const ambient = clusterMesh("istio-ambient");
+  assertEquals(capacityProblems(nodes, demandOf(renderAll(specs), meshedNs, [ambient])), []);
+  // The same mesh with node agents of 0.8 CPU: 1.6 CPU more on the two workers, which have
+  // 1.8 free, so the http servers and clients no longer fit.
+  const heavy = {
+    ...ambient,
+    footprint: { ...ambient.footprint, perNode: { cpu: 0.8, memoryMiB: 64 } },
+  };
+  const p = capacityProblems(nodes, demandOf(renderAll(specs), meshedNs, [heavy]));
+  assertEquals(p.length, 1);
+  assert(p[0].startsWith("under istio-ambient the benchmark requests"), p[0]);
+  assert(p[0].includes("DaemonSets 0.80 CPU / 64 MiB per node"), p[0]);
+});
