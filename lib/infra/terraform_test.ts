@@ -81,6 +81,11 @@ Deno.test({
 
       // Only the operator may read the state dir; the cluster's files die with it.
       assertEquals((await Deno.stat(stateDir)).mode! & 0o777, 0o700);
+      // The node host keys and the cluster-admin credentials are among them (named here, so
+      // dropping one from the list fails this test).
+      for (const f of ["known_hosts", "admin.conf", "kubeconfig", "inventory.yml"]) {
+        assert(CLUSTER_FILES.includes(f), `${f} is not removed by infra:down`);
+      }
       for (const f of CLUSTER_FILES) await Deno.writeTextFile(join(stateDir, f), "x\n");
       const down = await infraDown({ stateDir, log });
       assertEquals(down.destroyed, true);
