@@ -1,6 +1,7 @@
 // The meshes as meshbench installs them, checked against the projects' real Helm charts
 // (fetched by .ci/install_charts.sh from the Go module proxy: Cilium at the pinned release,
-// Istio's source charts at a pinned commit; Linkerd's are not obtainable here). Each install
+// Istio's source charts at a pinned commit; Linkerd's are not on the proxy: its test runs where
+// .ci/install_linkerd_charts.sh has copied them from a linkerd/linkerd2 checkout). Each install
 // step is rendered by the real helm with exactly the `--set` arguments meshbench passes, at
 // the test control plane's Kubernetes version and at the benchmark cluster's (Ansible's
 // kubernetes_version). Every value must change what is rendered outside the ConfigMaps that
@@ -20,7 +21,8 @@ import {
   type HelmStep,
   type Requests,
 } from "./meshes.ts";
-import { helmBinary, ownedSystemNamespaces } from "./mesh.ts";
+import { helmBinary, linkerdCerts, ownedSystemNamespaces } from "./mesh.ts";
+import { realRunner } from "../command.ts";
 import { cpuCores, memoryMiB } from "../quantity.ts";
 import { podRequests } from "./capacity.ts";
 
@@ -61,16 +63,38 @@ interface Rendered {
   data?: Record<string, string>;
 }
 
+/** A generated file meshbench passes with `--set-file` (Linkerd's certificates), by kind. */
+type FileFor = (kind: NonNullable<HelmStep["files"]>[string]) => string;
+
 /** The `--set` arguments meshbench passes for `step` (taken from the real argv builder). */
-function setArgs(step: HelmStep): string[] {
-  const argv = helmArgs(step, "0", "ctx", "/dev/null", () => "/dev/null");
+function setArgs(step: HelmStep, fileFor: FileFor = () => "/dev/null"): string[] {
+  const argv = helmArgs(step, "0", "ctx", "/dev/null", fileFor);
   const at = argv.indexOf("--set");
   return at < 0 ? [] : argv.slice(at);
 }
 
 /**
+ * Removes, anywhere in `v`, what a chart generates anew on every render: webhook CA bundles
+ * (Linkerd's injector and validators) and checksum annotations of generated data (any pod
+ * template's, a CronJob's included).
+ */
+function scrubGenerated(v: unknown, key = ""): void {
+  if (Array.isArray(v)) {
+    for (const x of v) scrubGenerated(x);
+    return;
+  }
+  if (v === null || typeof v !== "object") return;
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k === "caBundle" || (key === "annotations" && k.includes("checksum"))) delete o[k];
+    else scrubGenerated(o[k], k);
+  }
+}
+
+/**
  * Rendered output without what differs on every render: Secrets' data (charts generate
- * certificates, e.g. Cilium's Hubble TLS) and checksum annotations derived from it.
+ * certificates, e.g. Cilium's Hubble TLS), webhook CA bundles and checksum annotations
+ * derived from them.
  */
 function normalized(text: string): string {
   return JSON.stringify(
@@ -88,9 +112,7 @@ function normalized(text: string): string {
           delete c.data;
           delete c.stringData;
         }
-        const ann = (c.spec?.template?.metadata as { annotations?: Record<string, string> })
-          ?.annotations;
-        for (const k of Object.keys(ann ?? {})) if (k.includes("checksum")) delete ann![k];
+        scrubGenerated(c);
         return c;
       },
     ),
@@ -173,10 +195,14 @@ function checkNamespaces(mesh: ClusterMesh, objs: Rendered[]): void {
 }
 
 /** Renders every step of `mesh`; checks each value has an effect; returns all objects. */
-async function checkSteps(family: string, mesh: ClusterMesh): Promise<Rendered[]> {
+async function checkSteps(
+  family: string,
+  mesh: ClusterMesh,
+  fileFor?: FileFor,
+): Promise<Rendered[]> {
   const all: Rendered[] = [];
   for (const step of mesh.install) {
-    const sets = setArgs(step);
+    const sets = setArgs(step, fileFor);
     const full = await render(family, step, sets);
     const fullNormalized = normalized(full);
     assertEquals(normalized(await render(family, step, sets)), fullNormalized, "renders repeat");
@@ -341,5 +367,47 @@ Deno.test({
       ambient.footprint.controlPlane,
     );
     assertEquals(requestsOf(ambientObjs, ["DaemonSet"]), ambient.footprint.perNode);
+  },
+});
+
+/** Linkerd's charts, where a linkerd/linkerd2 checkout provided them (not on the Go proxy). */
+let noLinkerd: string | null = skip;
+try {
+  Deno.statSync(`${CHARTS}linkerd/linkerd-control-plane/Chart.yaml`);
+} catch {
+  noLinkerd ??= `Linkerd's charts missing in "${CHARTS}linkerd" (not on the Go module proxy; ` +
+    "from a linkerd/linkerd2 checkout: bash .ci/install_linkerd_charts.sh DIR)";
+}
+if (noLinkerd && !skip) console.log(`SKIP Linkerd chart test: ${noLinkerd}`);
+
+Deno.test({
+  name: "Linkerd as meshbench installs it: the edge release's own charts",
+  ignore: noLinkerd !== null,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "meshbench-linkerd-" });
+    try {
+      // The trust anchor and issuer meshbench generates, so the chart renders as installed.
+      const certs = await linkerdCerts(realRunner, dir);
+      const mesh = clusterMesh("linkerd");
+      const objs = await checkSteps("linkerd", mesh, (kind) => certs[kind]);
+      checkSelectors(mesh, objs);
+      checkNamespaces(mesh, objs);
+      // The controllers and their proxies as sized (the chart requests nothing by default).
+      assertEquals(requestsOf(objs, ["Deployment", "StatefulSet"]), mesh.footprint.controlPlane);
+      assertEquals(requestsOf(objs, ["DaemonSet"]), mesh.footprint.perNode);
+      // The injector sizes each proxy from proxy.resources: the footprint's sidecar.
+      const config = objs.find((o) =>
+        o.kind === "ConfigMap" && o.metadata.name === "linkerd-config"
+      );
+      const values = parseAllDocuments(config?.data?.values ?? "")[0]?.toJS() as {
+        proxy: { resources: { cpu: { request: string }; memory: { request: string } } };
+      };
+      assertEquals({
+        cpu: cpuCores(values.proxy.resources.cpu.request),
+        memoryMiB: memoryMiB(values.proxy.resources.memory.request),
+      }, mesh.footprint.sidecar);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

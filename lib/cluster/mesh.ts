@@ -48,7 +48,14 @@ export interface MeshOptions {
   signal?: AbortSignal;
 }
 
-async function linkerdCerts(runner: Runner, dir: string): Promise<Record<string, string>> {
+/**
+ * Generates Linkerd's trust anchor and issuer (ECDSA P-256, with openssl) in `dir`: the files
+ * the linkerd-control-plane step passes with `--set-file`, by kind.
+ */
+export async function linkerdCerts(
+  runner: Runner,
+  dir: string,
+): Promise<Record<string, string>> {
   await Deno.mkdir(dir, { recursive: true });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   await runner.run([

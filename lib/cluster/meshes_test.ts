@@ -178,6 +178,15 @@ Deno.test("one Cilium version for the cluster's CNI (Ansible), the meshes and th
   }
 });
 
+Deno.test("Linkerd's chart test reads the charts of the edge release meshbench installs", () => {
+  // .ci/install_linkerd_charts.sh copies them from a linkerd/linkerd2 checkout by tag.
+  const script = Deno.readTextFileSync(
+    new URL("../../.ci/install_linkerd_charts.sh", import.meta.url),
+  );
+  const tag = /^LINKERD_TAG="([^"]+)"/m.exec(script)?.[1];
+  assertEquals(tag, `edge-${clusterMesh("linkerd").version.slice(2)}`);
+});
+
 Deno.test("the Cilium meshes change the CNI's release: CNI values kept, never helm uninstall", () => {
   // Ansible installs the CNI from the very file the meshes read.
   const role = Deno.readTextFileSync(
