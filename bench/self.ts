@@ -249,23 +249,19 @@ async function throughputRatio(rounds: number, durationS: number) {
 async function wallRatio() {
   const out = await Deno.makeTempDir({ prefix: "meshbench-self-wall-" });
   const t0 = performance.now();
-  const p = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      join(ROOT, "tasks", "bench_all.ts"),
-      "--profile",
-      "quick",
-      "--out",
-      out,
-      "--quiet",
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  // The runner throws with the command and its stderr tail when bench:all fails.
+  await realRunner.run([
+    Deno.execPath(),
+    "run",
+    "-A",
+    join(ROOT, "tasks", "bench_all.ts"),
+    "--profile",
+    "quick",
+    "--out",
+    out,
+    "--quiet",
+  ], { cwd: ROOT });
   const wall = (performance.now() - t0) / 1000;
-  if (p.code !== 0) throw new Error(`bench:all failed: ${new TextDecoder().decode(p.stderr)}`);
   const [dir] = [...Deno.readDirSync(out)].map((e) => join(out, e.name));
   const m = await readManifest(dir);
   const c = parseStoredConfig(m.config, join(dir, "manifest.json"));
@@ -289,16 +285,10 @@ async function wallRatio() {
 async function summaryScale(n: number) {
   const script = join(ROOT, "bench", "summary_scale.ts");
   const run = async (args: string[]) => {
-    const p = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, ...args],
+    const { stdout } = await realRunner.run([Deno.execPath(), "run", "-A", script, ...args], {
       cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (p.code !== 0) {
-      throw new Error(`summary_scale failed: ${new TextDecoder().decode(p.stderr)}`);
-    }
-    return JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").pop()!);
+    });
+    return JSON.parse(stdout.trim().split("\n").pop()!);
   };
   const out = await Deno.makeTempDir({ prefix: "meshbench-scale-" });
   try {
