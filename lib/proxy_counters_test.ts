@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { findBinary } from "./binaries.ts";
 import { freePort, spawnDaemon } from "./process.ts";
 import { isAlive, stopGroup } from "./local/proc.ts";
-import { startTestNginx, type TestNginx } from "./testenv/nginx.ts";
+import { startNginx, startTestNginx, type TestNginx } from "./testenv/nginx.ts";
 import { DEFAULT_BIN_DIR } from "./testenv/testenv.ts";
 import {
   parseEnvoyCounters,
@@ -57,22 +57,54 @@ async function window(endpoint: ProxyStatsEndpoint, load: () => Promise<void>) {
   return proxyWindow("proxy", endpoint.software, before, after);
 }
 
-Deno.test("a real HAProxy's stats socket counts each request once and shows its pooled and retried upstream connections", async () => {
-  const haproxy = findBinary("haproxy");
-  assert(haproxy, "haproxy is installed");
+/**
+ * Runs `fn` with a temporary directory and a real test nginx behind the proxy it starts;
+ * stops the proxy (the daemon `fn` returned through `started`) and nginx, and removes the
+ * directory, whatever happens.
+ */
+async function behindProxy(
+  fn: (
+    o: { dir: string; nginx: TestNginx; started: (p: { stop(): Promise<void> }) => void },
+  ) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "meshbench-pc-" });
   let nginx: TestNginx | undefined;
   let proxy: { stop(): Promise<void> } | undefined;
   try {
     nginx = await startTestNginx();
+    await fn({ dir, nginx, started: (p) => (proxy = p) });
+  } finally {
+    await proxy?.stop();
+    await nginx?.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Starts HAProxy on config `cfg` in `dir`, ready once its stats socket answers. */
+async function startHaproxy(dir: string, cfg: string) {
+  const haproxy = findBinary("haproxy");
+  assert(haproxy, "haproxy is installed");
+  await Deno.writeTextFile(join(dir, "haproxy.cfg"), cfg);
+  const endpoint = { software: "haproxy" as const, socket: join(dir, "stats.sock") };
+  // The stats socket is bound after the frontends.
+  const proxy = await daemon(
+    [haproxy, "-db", "-f", join(dir, "haproxy.cfg")],
+    dir,
+    "haproxy",
+    () => readProxyCounters(endpoint),
+  );
+  return { endpoint, proxy };
+}
+
+Deno.test("a real HAProxy's stats socket counts each request once and shows its pooled and retried upstream connections", async () => {
+  await behindProxy(async ({ dir, nginx, started }) => {
     const port = freePort();
     const dead = freePort(); // nothing listens here: connecting to it fails at once
     const retryPort = freePort();
-    const socket = join(dir, "stats.sock");
-    await Deno.writeTextFile(
-      join(dir, "haproxy.cfg"),
+    const { endpoint, proxy } = await startHaproxy(
+      dir,
       `global
-  stats socket ${socket} mode 600 level user
+  stats socket ${join(dir, "stats.sock")} mode 600 level user
 defaults
   mode http
   timeout connect 2s
@@ -95,14 +127,7 @@ backend halfdead
   server s1 127.0.0.1:${nginx.port}
 `,
     );
-    const endpoint = { software: "haproxy" as const, socket };
-    // The stats socket is bound after the frontends.
-    proxy = await daemon(
-      [haproxy, "-db", "-f", join(dir, "haproxy.cfg")],
-      dir,
-      "haproxy",
-      () => readProxyCounters(endpoint),
-    );
+    started(proxy);
 
     const idle = await window(endpoint, () => Promise.resolve());
     assertEquals(idle.downstreamRequests, 0, "an idle window counts nothing, not an absent figure");
@@ -121,27 +146,16 @@ backend halfdead
     assert(r.retries! > 0, `retries visible: ${JSON.stringify(r)}`);
     assert(r.upstreamConnections! > r.retries!, JSON.stringify(r));
     assertEquals(r.counters["halfdead/gone/hrsp_2xx"], undefined, "the dead server answered none");
-  } finally {
-    await proxy?.stop();
-    await nginx?.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a real L4 HAProxy counts connections, one upstream per downstream, and no requests", async () => {
-  const haproxy = findBinary("haproxy");
-  assert(haproxy, "haproxy is installed");
-  const dir = await Deno.makeTempDir({ prefix: "meshbench-pc-" });
-  let nginx: TestNginx | undefined;
-  let proxy: { stop(): Promise<void> } | undefined;
-  try {
-    nginx = await startTestNginx();
+  await behindProxy(async ({ dir, nginx, started }) => {
     const port = freePort();
-    const socket = join(dir, "stats.sock");
-    await Deno.writeTextFile(
-      join(dir, "haproxy.cfg"),
+    const { endpoint, proxy } = await startHaproxy(
+      dir,
       `global
-  stats socket ${socket} mode 600 level user
+  stats socket ${join(dir, "stats.sock")} mode 600 level user
 defaults
   mode tcp
   timeout connect 2s
@@ -154,23 +168,13 @@ backend app
   server s1 127.0.0.1:${nginx.port}
 `,
     );
-    const endpoint = { software: "haproxy" as const, socket };
-    proxy = await daemon(
-      [haproxy, "-db", "-f", join(dir, "haproxy.cfg")],
-      dir,
-      "haproxy",
-      () => readProxyCounters(endpoint),
-    );
+    started(proxy);
     const w = await window(endpoint, () => send(`http://127.0.0.1:${port}/`, 25));
     assertEquals(w.downstreamRequests, undefined, "a TCP proxy has no requests to count");
     assertEquals(w.upstreamRequests, undefined);
     assert(w.downstreamConnections! >= 1, JSON.stringify(w));
     assertEquals(w.upstreamConnections, w.downstreamConnections, "one upstream per connection");
-  } finally {
-    await proxy?.stop();
-    await nginx?.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a real Envoy's admin counters count the benchmark's requests, not the admin reads, and its upstream connections", async () => {
@@ -178,11 +182,7 @@ Deno.test("a real Envoy's admin counters count the benchmark's requests, not the
     p && Deno.statSync(p).isFile
   );
   assert(envoy, `Envoy is installed (${DEFAULT_BIN_DIR}/envoy: .ci/install_realnode.sh)`);
-  const dir = await Deno.makeTempDir({ prefix: "meshbench-pc-" });
-  let nginx: TestNginx | undefined;
-  let proxy: { stop(): Promise<void> } | undefined;
-  try {
-    nginx = await startTestNginx();
+  await behindProxy(async ({ dir, nginx, started }) => {
     const port = freePort();
     const admin = freePort();
     await Deno.writeTextFile(
@@ -234,7 +234,7 @@ Deno.test("a real Envoy's admin counters count the benchmark's requests, not the
         },
       }),
     );
-    proxy = await daemon(
+    const proxy = await daemon(
       [
         envoy,
         "-c",
@@ -255,6 +255,7 @@ Deno.test("a real Envoy's admin counters count the benchmark's requests, not the
         if (r.status !== 200) throw new Error(`envoy /ready: ${r.status}`);
       },
     );
+    started(proxy);
     const endpoint = { software: "envoy" as const, adminUrl: `http://127.0.0.1:${admin}` };
     const idle = await window(endpoint, () => Promise.resolve());
     assertEquals(idle.downstreamRequests, 0, "the admin reads are not counted as requests");
@@ -292,47 +293,17 @@ Deno.test("a real Envoy's admin counters count the benchmark's requests, not the
       [...pAfter.keys()].every((k) => !k.startsWith("envoy_cluster_upstream_cx_active{")),
       "gauges (active connections) are not counters",
     );
-  } finally {
-    await proxy?.stop();
-    await nginx?.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a real nginx's stub_status counts connections and requests, its own status reads included", async () => {
-  const nginx = findBinary("nginx");
-  assert(nginx, "nginx is installed");
-  const dir = await Deno.makeTempDir({ prefix: "meshbench-pc-" });
-  const port = freePort();
-  await Deno.writeTextFile(
-    join(dir, "nginx.conf"),
-    `worker_processes 1;
-daemon off;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "error.log")} warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir};
-  proxy_temp_path ${dir};
-  fastcgi_temp_path ${dir};
-  uwsgi_temp_path ${dir};
-  scgi_temp_path ${dir};
-  server {
-    listen 127.0.0.1:${port};
-    location = /status { stub_status; }
-    location / { return 200 "ok\\n"; }
-  }
-}
-`,
-  );
+  const server = await startNginx({
+    server: () =>
+      `location = /status { stub_status; }
+    location / { return 200 "ok\\n"; }`,
+  });
+  const port = server.port;
   const endpoint = { software: "nginx" as const, statusUrl: `http://127.0.0.1:${port}/status` };
-  const server = await daemon(
-    [nginx, "-c", join(dir, "nginx.conf")],
-    dir,
-    "nginx",
-    () => readProxyCounters(endpoint),
-  );
   try {
     const w = await window(endpoint, () => send(`http://127.0.0.1:${port}/`, 30));
     // nginx counts the status read that asks: the second read is one more request.
@@ -341,7 +312,6 @@ http {
     assertEquals(w.upstreamConnections, undefined, "stub_status counts no upstreams");
   } finally {
     await server.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 

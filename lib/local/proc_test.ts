@@ -10,8 +10,8 @@ import {
   stopGroup,
   waitForPort,
 } from "./proc.ts";
-import { freePort, spawnDaemon } from "../process.ts";
-import { findBinary } from "../binaries.ts";
+import { spawnDaemon } from "../process.ts";
+import { startNginx } from "../testenv/nginx.ts";
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
@@ -136,31 +136,12 @@ time.sleep(60)
 });
 
 Deno.test("a real nginx's switches, master and forked workers summed, grow with the requests it serves", async () => {
-  const nginx = findBinary("nginx");
-  assert(nginx, "nginx is installed");
-  const dir = await Deno.makeTempDir();
-  const port = freePort();
-  await Deno.writeTextFile(
-    join(dir, "nginx.conf"),
-    `worker_processes 2;
-daemon off;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "error.log")} warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir};
-  proxy_temp_path ${dir};
-  fastcgi_temp_path ${dir};
-  uwsgi_temp_path ${dir};
-  scgi_temp_path ${dir};
-  server { listen 127.0.0.1:${port}; location / { return 200 "ok\\n"; } }
-}
-`,
-  );
-  const pid = await spawnDaemon([nginx, "-c", join(dir, "nginx.conf")], join(dir, "nginx.log"));
+  const nginx = await startNginx({
+    workers: 2,
+    server: () => `location / { return 200 "ok\\n"; }`,
+  });
+  const { pid, port } = nginx;
   try {
-    await waitForPort(port, "nginx", 10_000, pid);
     const window = async (requests: number) => {
       const sampler = new ResourceSampler([{ name: "nginx", component: "app", pid }], 100);
       sampler.start();
@@ -178,6 +159,6 @@ http {
     assert(busy.voluntary! >= 200, `400 requests, ${busy.voluntary} voluntary switches`);
     assert(busy.total > idle.total, `idle ${idle.total} < busy ${busy.total}`);
   } finally {
-    await stopGroup(pid, 1000);
+    await nginx.stop();
   }
 });

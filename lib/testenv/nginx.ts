@@ -40,11 +40,15 @@ export interface NginxConfig {
   files?: Record<string, string>;
   /** CPUs to pin nginx to (`taskset -c` list); unpinned when absent. */
   cpus?: string;
+  /** Worker processes (default 1). */
+  workers?: number;
 }
 
 /** A started nginx of {@linkcode startNginx}. */
 export interface StartedNginx {
   port: number;
+  /** The master process (its workers are its children). */
+  pid: number;
   /** Its directory: config, pid, the files given and any log the config writes there. */
   dir: string;
   /** Stops nginx (its logs are flushed) and keeps the directory; a second call is a no-op. */
@@ -69,7 +73,7 @@ export async function startNginx(config: NginxConfig): Promise<StartedNginx> {
   const conf = join(dir, "nginx.conf");
   await Deno.writeTextFile(
     conf,
-    `worker_processes 1;
+    `worker_processes ${config.workers ?? 1};
 daemon off;
 pid ${join(dir, "nginx.pid")};
 error_log stderr notice;
@@ -96,6 +100,7 @@ http {
   });
   return {
     port,
+    pid: server.pid,
     dir,
     halt: () => server.stop(),
     async stop() {
