@@ -21,7 +21,10 @@
  * pinned to CPU 1 with the servers free; vegeta pinned to CPU 1 and nginx to CPU 0; the last
  * with GOMAXPROCS=1 too; the client with no spin, a 50 us spin and its default spin before
  * each due time; the client's pacing thread under SCHED_FIFO (needs CAP_SYS_NICE); the client
- * pinned to CPU 1 and nginx to CPU 0. The figures depend on the
+ * pinned to CPU 1 and nginx to CPU 0; and the floor: the client's pacing primitives alone, with
+ * and without SCHED_FIFO, sending nothing (`_pacer_floor.ts`), whose lateness is the machine's.
+ * For the client and the floor it also prints the sends more than 10 us late by cause (behind,
+ * woke late, preempted, stalled; see `LateCause`). The figures depend on the
  * machine's load: the load average is printed with them. Writes
  * `bench/out/send-lag-<time>.json`.
  *
@@ -51,7 +54,9 @@ import type { Histogram } from "../lib/types.ts";
 /** How a candidate generates the load: vegeta under some setting, or meshbench's client. */
 export type Generator =
   | { kind: "vegeta"; settings: VegetaGenerator }
-  | { kind: "http-client"; spinUs: number; cpus?: string; rtPriority?: number };
+  | { kind: "http-client"; spinUs: number; cpus?: string; rtPriority?: number }
+  /** The client's pacing alone, nothing sent (`bench/_pacer_floor.ts`): the machine's floor. */
+  | { kind: "pacer-floor"; spinUs: number; rtPriority?: number };
 
 /** A generator setting to measure, and where the servers run beside it. */
 export interface Candidate {
@@ -97,12 +102,21 @@ export const CANDIDATES: Candidate[] = [
     generator: client(DEFAULT_SPIN_US, "1"),
     serverCpus: "0",
   },
+  {
+    name: `pacer floor spin ${DEFAULT_SPIN_US} us (no sends)`,
+    generator: { kind: "pacer-floor", spinUs: DEFAULT_SPIN_US },
+  },
+  {
+    name: `pacer floor spin ${DEFAULT_SPIN_US} us SCHED_FIFO (no sends)`,
+    generator: { kind: "pacer-floor", spinUs: DEFAULT_SPIN_US, rtPriority: 10 },
+  },
 ];
 
 interface Sample {
   sendLag: Histogram;
-  service: Histogram;
-  response: Histogram;
+  /** Service and response times: none for the pacer floor, which sends nothing. */
+  service: Histogram | null;
+  response: Histogram | null;
   /** The client's wait for a free connection (not in its send lag); vegeta records none. */
   poolWait?: Histogram;
   /** CPU-seconds the generator process used per second of the run (user + system). */
@@ -208,6 +222,33 @@ async function measureClient(
   };
 }
 
+/** The client's pacing alone, in a process of its own: its lag and late causes, its CPU. */
+async function measureFloor(
+  g: Extract<Generator, { kind: "pacer-floor" }>,
+  rate: number,
+  durationS: number,
+): Promise<Sample> {
+  const timed = timedRunner();
+  const args = JSON.stringify({ rate, durationS, spinUs: g.spinUs, rtPriority: g.rtPriority ?? 0 });
+  const r = await timed.runner.run([
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "--allow-ffi",
+    "--allow-read",
+    new URL("./_pacer_floor.ts", import.meta.url).pathname,
+    args,
+  ], { timeoutMs: (durationS + 60) * 1000 });
+  const out = JSON.parse(r.stdout) as { sendLag: Histogram; late: Record<string, number> };
+  return {
+    sendLag: out.sendLag,
+    service: null,
+    response: null,
+    cpuCores: timed.cpu() / durationS,
+    late: out.late,
+  };
+}
+
 const ms = (us: number) => us / 1000;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -236,11 +277,15 @@ export interface CandidateFigures {
   sendLagP99Ms: number;
   /** p99 of the client's wait for a free connection (not in its send lag); null for vegeta. */
   poolWaitP99Ms: number | null;
-  serviceP50Ms: number;
-  responseP50Ms: number;
+  /** Null for the pacer floor (it sends nothing). */
+  serviceP50Ms: number | null;
+  responseP50Ms: number | null;
   /** Median over rounds of the generator's CPU use (cores: CPU-seconds per second). */
   cpuCores: number;
-  /** Send-lag p99 / its own service p50, %, of the pooled histograms: what the flag reads. */
+  /**
+   * Send-lag p99 / its own service p50, %, of the pooled histograms: what the flag reads (the
+   * pacer floor's, against the common yardstick).
+   */
   ratioPct: number;
   /**
    * Send-lag p99 / the lowest pooled service p50 of all candidates, %: the same yardstick for
@@ -282,14 +327,18 @@ export async function sendLagBench(
             const g = c.generator;
             const s = g.kind === "vegeta"
               ? await measureVegeta(g.settings, urls, options.rate, options.durationS, dir)
+              : g.kind === "pacer-floor"
+              ? await measureFloor(g, options.rate, options.durationS)
               : await measureClient(g, urls, options.rate, options.durationS);
             samples.get(c.name)!.push(s);
             console.error(
               `round ${r} ${c.name}: send lag p50 ${ms(percentile(s.sendLag, 50)).toFixed(3)} p99 ${
                 ms(percentile(s.sendLag, 99)).toFixed(3)
-              } ms, service p50 ${ms(percentile(s.service, 50)).toFixed(3)} ms, CPU ${
-                s.cpuCores.toFixed(3)
-              } cores${s.late ? `, late ${JSON.stringify(s.late)}` : ""}`,
+              } ms, service p50 ${
+                s.service ? ms(percentile(s.service, 50)).toFixed(3) : "-"
+              } ms, CPU ${s.cpuCores.toFixed(3)} cores${
+                s.late ? `, late ${JSON.stringify(s.late)}` : ""
+              }`,
             );
           }
         } finally {
@@ -300,21 +349,23 @@ export async function sendLagBench(
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  const serviceP50 = (s: Sample) => percentile(s.service, 50);
-  const pooledServiceP50 = candidates.map((c) =>
-    percentile(mergeHistograms(samples.get(c.name)!.map((s) => s.service)), 50)
-  );
-  const reference = Math.min(...pooledServiceP50);
+  // The yardstick: the lowest service p50 of the candidates that send (the floor sends none).
+  const senders = candidates.filter((c) => c.generator.kind !== "pacer-floor");
+  const pooled = (c: Candidate, pick: (s: Sample) => Histogram | null) =>
+    c.generator.kind === "pacer-floor"
+      ? null
+      : mergeHistograms(samples.get(c.name)!.map((s) => pick(s)!));
+  const reference = Math.min(...senders.map((c) => percentile(pooled(c, (s) => s.service)!, 50)));
   const roundReference = Array.from(
     { length: options.rounds },
-    (_, r) => Math.min(...candidates.map((c) => serviceP50(samples.get(c.name)![r]))),
+    (_, r) => Math.min(...senders.map((c) => percentile(samples.get(c.name)![r].service!, 50))),
   );
   const figures = candidates.map((c) => {
     const ss = samples.get(c.name)!;
     const rounds = ss.map((s, r) => percentile(s.sendLag, 99) / roundReference[r] * 100);
     const lag = mergeHistograms(ss.map((s) => s.sendLag));
-    const service = mergeHistograms(ss.map((s) => s.service));
-    const response = mergeHistograms(ss.map((s) => s.response));
+    const service = pooled(c, (s) => s.service);
+    const response = pooled(c, (s) => s.response);
     return {
       name: c.name,
       generator: c.generator,
@@ -325,10 +376,10 @@ export async function sendLagBench(
       poolWaitP99Ms: ss[0]?.poolWait
         ? ms(percentile(mergeHistograms(ss.map((s) => s.poolWait!)), 99))
         : null,
-      serviceP50Ms: ms(percentile(service, 50)),
-      responseP50Ms: ms(percentile(response, 50)),
+      serviceP50Ms: service ? ms(percentile(service, 50)) : null,
+      responseP50Ms: response ? ms(percentile(response, 50)) : null,
       cpuCores: median(ss.map((s) => s.cpuCores)),
-      ratioPct: percentile(lag, 99) / percentile(service, 50) * 100,
+      ratioPct: percentile(lag, 99) / (service ? percentile(service, 50) : reference) * 100,
       commonRatioPct: percentile(lag, 99) / reference * 100,
       roundRatiosPct: rounds,
       medianRoundRatioPct: median(rounds),
@@ -398,8 +449,9 @@ if (import.meta.main) {
       f.name.padEnd(44) + f.sendLagP50Ms.toFixed(3).padStart(9) +
         f.sendLagP90Ms.toFixed(3).padStart(9) + f.sendLagP99Ms.toFixed(3).padStart(9) +
         (f.poolWaitP99Ms === null ? "-" : f.poolWaitP99Ms.toFixed(3)).padStart(9) +
-        f.serviceP50Ms.toFixed(3).padStart(9) +
-        f.responseP50Ms.toFixed(3).padStart(9) + f.cpuCores.toFixed(3).padStart(7) +
+        (f.serviceP50Ms === null ? "-" : f.serviceP50Ms.toFixed(3)).padStart(9) +
+        (f.responseP50Ms === null ? "-" : f.responseP50Ms.toFixed(3)).padStart(9) +
+        f.cpuCores.toFixed(3).padStart(7) +
         `${f.ratioPct.toFixed(0)}%`.padStart(10) +
         `${f.commonRatioPct.toFixed(0)}%`.padStart(10) +
         `${f.medianRoundRatioPct.toFixed(0)}%`.padStart(9) +

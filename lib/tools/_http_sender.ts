@@ -19,66 +19,15 @@ import {
   errnoName,
   MSG_NOSIGNAL,
   openLibc,
-  PR_SET_TIMERSLACK,
-  RU_NIVCSW_OFFSET,
-  RUSAGE_THREAD,
   SCHED_FIFO,
   tcpConnect,
 } from "./_libc.ts";
-import {
-  clock,
-  CONN,
-  CTL,
-  LATE_US,
-  type LateCause,
-  OUTCOME,
-  type SenderDone,
-  type SenderStart,
-} from "./_http_shared.ts";
+import { lateCause, preemptions, sleepUntil, spinUntil, timerSlackNs, warmUp } from "./_pacer.ts";
+import { clock, CONN, CTL, OUTCOME, type SenderDone, type SenderStart } from "./_http_shared.ts";
 
 const ERRNO_BY_NAME: Record<string, number> = { ETIMEDOUT: 110 };
 
 const libc = openLibc();
-// Before anything else: the slack applies to this thread's sleeps from now on.
-const timerSlackNs = libc.prctl(PR_SET_TIMERSLACK, 1n, 0n, 0n, 0n) === 0 ? 1 : null;
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-// The thread's involuntary context switches so far (getrusage RUSAGE_THREAD): a late send
-// whose spin saw one was preempted by another thread; one without was stalled in place.
-const rusage = new BigInt64Array(18);
-const rusageBytes = new Uint8Array(rusage.buffer);
-function preemptions(): bigint {
-  libc.getrusage(RUSAGE_THREAD, rusageBytes);
-  return rusage[RU_NIVCSW_OFFSET / 8];
-}
-
-/** Sleeps on the futex until `untilMs` (clock ms) when that is ahead; returns the clock then. */
-function sleepUntil(untilMs: number): number {
-  const ms = untilMs - clock();
-  if (ms > 0) Atomics.wait(sleeper, 0, 0, ms);
-  return clock();
-}
-
-/** Spins until `due` (clock ms); returns the first clock reading at or past it. */
-function spinUntil(due: number): number {
-  let t = clock();
-  while (t < due) t = clock();
-  return t;
-}
-
-/**
- * Runs the pacing path (sleep, context-switch count, spin) a few hundred times before the
- * schedule starts, so V8 has compiled it and collected the garbage its first, unoptimized
- * runs leave (every clock reading a heap number) by then: cold, the first ~50 requests met two
- * stalls of ~0.6 ms each (an on-stack replacement and a scavenge in the spin).
- */
-function warmUp(): void {
-  for (let i = 0; i < 400; i++) {
-    const due = clock() + 0.05;
-    sleepUntil(due - 0.03);
-    preemptions();
-    spinUntil(due);
-  }
-}
 
 function run(s: SenderStart): SenderDone {
   // Real-time scheduling of this thread only (pid 0 is the calling thread), when asked for.
@@ -134,15 +83,7 @@ function run(s: SenderStart): SenderDone {
     const ready = spinUntil(due); // the last few microseconds
     // Why it is late, read now (the context switches are this spin's); counted below unless
     // the pool held it up (its lag is then the pool's, not the pacer's: see poolWait).
-    const cause: LateCause | null = (ready - due) * 1000 <= LATE_US
-      ? null
-      : top > due
-      ? "behind"
-      : woke > due
-      ? "wokeLate"
-      : preemptions() !== switches
-      ? "preempted"
-      : "stalled";
+    const cause = lateCause(due, top, woke, ready, switches);
     let conn = -1;
     let failed = false;
     let waited = false;

@@ -298,3 +298,21 @@ Deno.test("the pacer spins at most a tenth of the interval between requests", ()
   assertEquals(effectiveSpinUs(200, 2000), 50);
   assertEquals(effectiveSpinUs(0, 100), 0);
 });
+
+Deno.test("the pacer floor paces the whole schedule with nothing to send, counting every send over 10 us late by cause", async () => {
+  const floor = new URL("../../bench/_pacer_floor.ts", import.meta.url).pathname;
+  const args = JSON.stringify({ rate: 200, durationS: 0.5, spinUs: 200, rtPriority: 0 });
+  const r = await realRunner.run(
+    [Deno.execPath(), "run", "--quiet", "--allow-ffi", "--allow-read", floor, args],
+    { timeoutMs: 60_000 },
+  );
+  const out = JSON.parse(r.stdout) as { sendLag: Histogram; late: Record<string, number> };
+  assertEquals(out.sendLag.total, 100);
+  const { thresholdUs, ...late } = out.late;
+  assertEquals(thresholdUs, 10);
+  assertEquals(Object.keys(late).sort(), ["behind", "preempted", "stalled", "wokeLate"]);
+  const above = (from: number) =>
+    out.sendLag.values.reduce((n, v, i) => n + (v >= from ? out.sendLag.counts[i] : 0), 0);
+  const counted = Object.values(late).reduce((a, b) => a + b, 0);
+  assert(above(11) <= counted && counted <= above(10), `${counted} ${JSON.stringify(late)}`);
+});
