@@ -12,14 +12,9 @@
 // (bash .ci/install_realnode.sh) or not root.
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
-import { testenvSkipReason } from "../testenv/fixture.ts";
-import {
-  DEFAULT_IMAGES_DIR,
-  resolveBinDir,
-  startTestenv,
-  stopTestenv,
-} from "../testenv/testenv.ts";
-import { imageArchives, missingRealNodeParts, withRealNodeLock } from "../testenv/realnode.ts";
+import { startTestenv, stopTestenv } from "../testenv/testenv.ts";
+import { withRealNodeLock } from "../testenv/realnode.ts";
+import { realNodeSkipReason, waitFor } from "../testenv/realnode_fixture.ts";
 import { connect, disconnect, type Kube } from "./kube.ts";
 import { execInPod } from "./exec.ts";
 import { applyObjects, waitHealthy } from "./deploy.ts";
@@ -36,38 +31,16 @@ import { runJob } from "./job.ts";
 import { ENVOY_IMAGE, IPTABLES_INIT_IMAGE } from "./envoy_sidecar.ts";
 import { realRunner } from "../command.ts";
 
-const archive = (image: string) => `${image.replace(/[/:]/g, "_")}.tar`;
-const missing = [
-  ...missingRealNodeParts(resolveBinDir(), DEFAULT_IMAGES_DIR),
-  ...[ENVOY_IMAGE, IPTABLES_INIT_IMAGE]
-    .filter((i) => !imageArchives(DEFAULT_IMAGES_DIR).some((a) => a.endsWith(`/${archive(i)}`)))
-    .map((i) => `image ${i} in "${DEFAULT_IMAGES_DIR}"`),
-];
-const skip = testenvSkipReason() ??
-  (missing.length
-    ? `real node parts missing: ${missing.join(", ")} (run: bash .ci/install_realnode.sh)`
-    : null);
+const skip = realNodeSkipReason({
+  images: [ENVOY_IMAGE, IPTABLES_INIT_IMAGE],
+  metricsServer: false,
+});
 if (skip) console.log(`SKIP envoy-sidecar real node test: ${skip}`);
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
 const NS = "http-benchmark";
 const ML = "ml-benchmark";
-
-async function waitFor<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-  throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-}
 
 /** The http workload's objects sized for one real node: one server and one client. */
 function httpObjects(): KubeObject[] {

@@ -8,18 +8,56 @@ import { testenvSkipReason } from "./fixture.ts";
 import { DEFAULT_IMAGES_DIR, resolveBinDir } from "./testenv.ts";
 import {
   cgroupHierarchies,
+  imageArchives,
   missingRealNodeParts,
   NODE_CGROUP_ROOT,
   NODE_NETNS,
 } from "./realnode.ts";
 
-/** Why real-node tests cannot run here (binaries, images, root), or null when they can. */
-export function realNodeSkipReason(): string | null {
-  const missing = missingRealNodeParts(resolveBinDir(), DEFAULT_IMAGES_DIR);
-  return testenvSkipReason({ metricsServer: true }) ??
+/**
+ * Why real-node tests cannot run here (binaries, images, root), or null when they can.
+ * `images`: images a test needs beyond the node's own (each an archive in the images
+ * directory, as `.ci/install_realnode.sh` saves them); `metricsServer` (default true):
+ * whether the test starts metrics-server too.
+ */
+export function realNodeSkipReason(
+  options: { images?: readonly string[]; metricsServer?: boolean } = {},
+): string | null {
+  const { images = [], metricsServer = true } = options;
+  const archives = imageArchives(DEFAULT_IMAGES_DIR);
+  const archive = (image: string) => `${image.replace(/[/:]/g, "_")}.tar`;
+  const missing = [
+    ...missingRealNodeParts(resolveBinDir(), DEFAULT_IMAGES_DIR),
+    ...images.filter((i) => !archives.some((a) => a.endsWith(`/${archive(i)}`)))
+      .map((i) => `image ${i} in "${DEFAULT_IMAGES_DIR}"`),
+  ];
+  return testenvSkipReason({ metricsServer }) ??
     (missing.length
       ? `real node parts missing: ${missing.join(", ")} (run: bash .ci/install_realnode.sh)`
       : null);
+}
+
+/**
+ * Polls `f` every second until it returns a value (errors count as not yet), for at most
+ * `ms`; then throws, naming `what` and the last error.
+ */
+export async function waitFor<T>(
+  what: string,
+  ms: number,
+  f: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await f();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ""}`);
 }
 
 async function sh(cmd: string[]): Promise<string> {

@@ -6,7 +6,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import type * as k8s from "@kubernetes/client-node";
 import { startTestenv, stopTestenv } from "./testenv.ts";
 import { NODE_INTERFACES, REAL_NODE_NAME, withRealNodeLock } from "./realnode.ts";
-import { nodeTraces, realNodeSkipReason } from "./realnode_fixture.ts";
+import { nodeTraces, realNodeSkipReason, waitFor } from "./realnode_fixture.ts";
 import { connect, disconnect, type Kube } from "../cluster/kube.ts";
 import { execInPod } from "../cluster/exec.ts";
 import { scrapeCfs } from "../cluster/throttling.ts";
@@ -14,21 +14,6 @@ import { readManifestFile } from "../cluster/manifests.ts";
 
 const skip = realNodeSkipReason();
 if (skip) console.log(`SKIP real node tests: ${skip}`);
-
-async function waitFor<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-  throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-}
 
 async function readyPod(kube: Kube, ns: string, selector: string): Promise<string> {
   return await waitFor(`a ready pod ${selector} in ${ns}`, 180_000, async () => {
