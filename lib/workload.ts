@@ -54,8 +54,14 @@ export interface PodLoad {
   driver: "fortio" | "ws-client" | "redis-benchmark" | "kubernetes-job";
   /** Load points in pods (the tool may differ from the process side's). */
   points(config: BenchConfig): LoadPoint[];
-  /** fortio: the address the client pods of `namespace` load, and its protocol. */
-  fortio?: (namespace: string) => { address: string; protocol: "http" | "grpc" };
+  /**
+   * fortio: the address the client pods of `namespace` load, its protocol, and for points
+   * with a payload size the directory in the client pod that holds `payload-<bytes>.json`
+   * (without it fortio sends that many random bytes).
+   */
+  fortio?: (
+    namespace: string,
+  ) => { address: string; protocol: "http" | "grpc"; payloadDir?: string };
   /**
    * Its objects: a multi-document YAML file, relative to the repository root, that carries
    * no namespace (default `manifests/workloads/<name>.yaml`). They are rendered into the
@@ -68,6 +74,12 @@ export interface PodLoad {
    * it the workload's baseline runs in its own namespace before any mesh is installed.
    */
   baseline?: { namespace: string; nodePortOffset: number };
+  /**
+   * The run's values its pods read (environment names to values): the cluster target fills
+   * the manifest's ConfigMap annotated `meshbench.io/parameters` with them, so the pods run
+   * with the same sizes and seeds as the local target's processes.
+   */
+  parameters?: (config: BenchConfig) => Record<string, string>;
 }
 
 /** A workload family of the design. */

@@ -7,6 +7,7 @@
  */
 import type { PodLoad } from "../workload.ts";
 import { workloadsByName } from "../workloads/mod.ts";
+import type { FortioTarget } from "./fortio.ts";
 import { clusterNamespaces, type NamespaceSpec } from "./manifests.ts";
 
 /** The namespace a run uses: the baseline-* twin for the baseline, else the meshed one. */
@@ -27,7 +28,7 @@ export function namespaceFor(workload: string, mesh: string): NamespaceSpec {
 }
 
 /** Where fortio's load goes from the client pods of `ns`, as the workload defines it. */
-export function fortioTargetFor(ns: NamespaceSpec): { address: string; protocol: "http" | "grpc" } {
+export function fortioTargetFor(ns: NamespaceSpec): FortioTarget {
   const [w] = workloadsByName([ns.workload]);
   if (!w.pod?.fortio) {
     throw new Error(

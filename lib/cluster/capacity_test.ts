@@ -130,3 +130,20 @@ Deno.test("a mesh's node agents (its DaemonSets) count on every schedulable node
   assert(p[0].startsWith("under istio-ambient the benchmark requests"), p[0]);
   assert(p[0].includes("DaemonSets 0.80 CPU / 64 MiB per node"), p[0]);
 });
+
+Deno.test("the inference block is counted as its pods request (the init container's peak) and fits the free tier under every mesh", () => {
+  const specs = clusterNamespaces().filter((s) => s.workload === "inference");
+  assertEquals(specs.map((s) => [s.namespace, s.meshed]), [["inference-benchmark", true]]);
+  const d = demandOf(renderAll(specs), meshedNs, [clusterMesh("istio-ambient")]);
+  assertEquals(
+    d.pods.map((p) => [p.name, p.count, p.requests.cpu, p.requests.memoryMiB, p.meshed]),
+    [
+      // The model server: 250m and 256Mi.
+      ["inference-benchmark/inference-server", 2, 0.25, 256, true],
+      // fortio's 100m/64Mi, and the init container writing the payloads peaks above it (128Mi).
+      ["inference-benchmark/inference-client", 2, 0.1, 128, true],
+    ],
+  );
+  const nodes = nodeCapacities(freeTier, system);
+  assertEquals(capacityProblems(nodes, demandOf(renderAll(specs), meshedNs, MESHES)), []);
+});

@@ -14,7 +14,7 @@ import type { Kube } from "./kube.ts";
 import type { KubeObject, NamespaceSpec } from "./manifests.ts";
 import { ClusterStageError } from "./deploy.ts";
 import { execInPod, readyPods } from "./exec.ts";
-import { fortioCommand, parseFortioJson } from "./fortio.ts";
+import { fortioCommand, type FortioTarget, parseFortioJson } from "./fortio.ts";
 import { runJob } from "./job.ts";
 import {
   combineRedisResults,
@@ -45,7 +45,7 @@ export const DENO_IMAGE = "denoland/deno:debian-2.9.6";
 /** Where the drivers send load; each default is the workload's Service DNS name. */
 export interface LoadAddresses {
   /** Where load goes (default: the workload's Service DNS name, {@linkcode fortioTargetFor}). */
-  loadTarget?: (ns: NamespaceSpec) => { address: string; protocol: "http" | "grpc" };
+  loadTarget?: (ns: NamespaceSpec) => FortioTarget;
   /** Redis instance of client `i` (default: `redis-<i % 3>` of the headless service). */
   redisTarget?: (ns: NamespaceSpec, i: number) => { host: string; port: number };
   /** WebSocket echo URLs (default: the ws-server Service, {@linkcode wsUrlsFor}). */

@@ -31,6 +31,11 @@ export interface FortioTarget {
   /** `http://host:port/path` for HTTP; `host:port` for gRPC. */
   address: string;
   protocol: "http" | "grpc";
+  /**
+   * Directory in the client pod holding `payload-<bytes>.json`: a point with `payloadBytes`
+   * POSTs that file as JSON (`-payload-file`).
+   */
+  payloadDir?: string;
 }
 
 /** fortio's histogram resolution (`-r`, seconds): its lowest bucket width. */
@@ -103,9 +108,25 @@ export function fortioCommand(point: LoadPoint, target: FortioTarget): string[] 
     "Warning",
   ];
   if (target.protocol === "grpc") cmd.push("-grpc", "-ping");
-  // A payload point's body: fortio sends `-payload-size` random bytes as a POST (a size of 0
-  // leaves it a GET without a body, as fortio has no empty POST).
-  if (target.protocol === "http" && (point.payloadBytes ?? 0) > 0) {
+  if (point.payloadBytes !== undefined && target.payloadDir !== undefined) {
+    // A workload whose server reads the body (the inference workload's JSON rows): the
+    // client pod holds each size's file, and fortio POSTs it as it is.
+    if (target.protocol !== "http") {
+      throw new RangeError(
+        `Cannot build fortio command: a payload file needs an HTTP target, got ${
+          JSON.stringify(target)
+        }`,
+      );
+    }
+    cmd.push(
+      "-payload-file",
+      `${target.payloadDir}/payload-${point.payloadBytes}.json`,
+      "-content-type",
+      "application/json",
+    );
+  } else if (target.protocol === "http" && (point.payloadBytes ?? 0) > 0) {
+    // A payload point's body: fortio sends `-payload-size` random bytes as a POST (a size of 0
+    // leaves it a GET without a body, as fortio has no empty POST).
     cmd.push("-payload-size", String(point.payloadBytes));
   }
   cmd.push(target.address);

@@ -163,3 +163,28 @@ Deno.test("HTTP errors are counted by status, not dropped", () => {
   assertEquals(r.achievedRate, 0);
   throws(() => parseFortioJson("panic: boom", fixed, "http"), /Cannot parse fortio output/);
 });
+
+Deno.test("a payload point with a payload directory POSTs its file as JSON; without one, random bytes", () => {
+  const point: LoadPoint = { ...fixed, payloadBytes: 16384 };
+  const cmd = fortioCommand(point, {
+    address: "http://s:80/predict",
+    protocol: "http",
+    payloadDir: "/p",
+  });
+  assertEquals(cmd.slice(-5), [
+    "-payload-file",
+    "/p/payload-16384.json",
+    "-content-type",
+    "application/json",
+    "http://s:80/predict",
+  ]);
+  assert(!cmd.includes("-payload-size"));
+  assertEquals(
+    fortioCommand(point, { address: "http://s:80/", protocol: "http" }).slice(-3),
+    ["-payload-size", "16384", "http://s:80/"],
+  );
+  throws(
+    () => fortioCommand(point, { address: "s:9000", protocol: "grpc", payloadDir: "/p" }),
+    /a payload file needs an HTTP target/,
+  );
+});

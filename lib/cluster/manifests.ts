@@ -168,6 +168,73 @@ export function fillRepoFiles(o: KubeObject, repo = REPO_DIR): KubeObject {
 export const CODE_CHECKSUM_ANNOTATION = "meshbench.io/code-checksum";
 
 /**
+ * Annotation of a ConfigMap that meshbench fills with the run's values for the workload's pods
+ * (its pod side's `parameters`); its pods read it as environment (`envFrom`).
+ */
+export const PARAMETERS_ANNOTATION = "meshbench.io/parameters";
+
+/** Annotation on pod templates: checksum of the run's values they read. */
+export const PARAMETERS_CHECKSUM_ANNOTATION = "meshbench.io/parameters-checksum";
+
+/**
+ * Fills each ConfigMap annotated with {@linkcode PARAMETERS_ANNOTATION} with the values of its
+ * namespace (`valuesOf`), and marks the pod templates that read it (`envFrom`) with their
+ * checksum, so a run with other values replaces the pods. A namespace without values for such
+ * a ConfigMap is an error: its pods would start without them.
+ */
+export function fillParameters(
+  objs: readonly KubeObject[],
+  valuesOf: (namespace: string) => Record<string, string> | undefined,
+): KubeObject[] {
+  const sums = new Map<string, string>();
+  const out = objs.map((o) => {
+    if (o.kind !== "ConfigMap" || o.metadata.annotations?.[PARAMETERS_ANNOTATION] === undefined) {
+      return o;
+    }
+    const ns = o.metadata.namespace ?? "";
+    const values = valuesOf(ns);
+    if (!values) {
+      throw new Error(
+        `Cannot render ConfigMap "${o.metadata.name}" in "${ns}": its workload gives no ` +
+          `parameters for ${PARAMETERS_ANNOTATION}`,
+      );
+    }
+    const data = Object.fromEntries(Object.entries(values).sort(([a], [b]) => a < b ? -1 : 1));
+    sums.set(
+      `${ns}/${o.metadata.name}`,
+      createHash("sha256").update(JSON.stringify(data)).digest("hex").slice(0, 16),
+    );
+    return { ...structuredClone(o), data };
+  });
+  return out.map((o) => {
+    const t = podTemplateOf(o) as
+      | {
+        metadata?: KubeObject["metadata"];
+        spec?: {
+          containers?: Array<{ envFrom?: Array<{ configMapRef?: { name: string } }> }>;
+          initContainers?: Array<{ envFrom?: Array<{ configMapRef?: { name: string } }> }>;
+        };
+      }
+      | undefined;
+    if (!t) return o;
+    const ns = o.metadata.namespace ?? "";
+    const used = [...(t.spec?.initContainers ?? []), ...(t.spec?.containers ?? [])]
+      .flatMap((c) => c.envFrom ?? [])
+      .map((e) => sums.get(`${ns}/${e.configMapRef?.name ?? ""}`))
+      .filter((x): x is string => x !== undefined);
+    if (used.length === 0) return o;
+    const copy = structuredClone(o);
+    const tc = podTemplateOf(copy)!;
+    tc.metadata ??= {} as KubeObject["metadata"];
+    tc.metadata.annotations = {
+      ...tc.metadata.annotations,
+      [PARAMETERS_CHECKSUM_ANNOTATION]: [...new Set(used)].join(","),
+    };
+    return copy;
+  });
+}
+
+/**
  * The workload objects of one namespace (namespace set, NodePorts shifted, files filled).
  * Pod templates that mount a filled ConfigMap carry its checksum, so pods are replaced when
  * meshbench's code changes (a mounted ConfigMap alone does not restart a running server).

@@ -35,6 +35,7 @@ Deno.test("the design's namespaces, names, replicas, ports and NodePorts", () =>
       "websocket-benchmark",
       "db-benchmark",
       "ml-benchmark",
+      "inference-benchmark",
       "baseline-http",
       "baseline-grpc",
     ],

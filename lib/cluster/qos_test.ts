@@ -28,8 +28,8 @@ Deno.test("guaranteeObjects: requests = limits everywhere, proxy sizing on every
   }
   assertEquals(
     templates,
-    14,
-    "pod templates: 5 workloads + 2 baselines, servers and clients, the Job, its image pre-pull",
+    16,
+    "pod templates: 6 workloads + 2 baselines, servers and clients, the Job, its image pre-pull",
   );
   // The input is left as it was (Burstable requests).
   const server = before.find((o) => o.metadata.name === "http-server" && o.kind === "Deployment");

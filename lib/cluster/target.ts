@@ -27,6 +27,7 @@ import { realRunner, type Runner } from "../command.ts";
 import { connect, disconnect, type Kube, kubeconfigPath } from "./kube.ts";
 import {
   clusterNamespaces,
+  fillParameters,
   type KubeObject,
   type NamespaceSpec,
   renderAll,
@@ -359,7 +360,12 @@ export class ClusterTarget implements Target {
     specs: readonly NamespaceSpec[],
     placement: ClusterState["placement"],
   ): KubeObject[] {
-    const all = renderAll(specs);
+    // The run's values (sizes, seeds, payloads) into the ConfigMaps the workloads' pods read.
+    const all = fillParameters(renderAll(specs), (namespace) => {
+      const spec = specs.find((s) => s.namespace === namespace);
+      if (!spec) return undefined;
+      return workloadsByName([spec.workload])[0].pod?.parameters?.(config);
+    });
     const objs = placement === "required" ? requirePlacement(all) : all;
     const cluster = config.cluster;
     if (cluster.qos !== "guaranteed") return objs;

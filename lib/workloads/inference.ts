@@ -24,6 +24,11 @@
  * (closed loop) when throughput runs are on. Every request vegeta sent must carry exactly the
  * payload's bytes, or the run fails.
  *
+ * On a cluster (`manifests/workloads/inference.yaml`) two model server pods train the same model
+ * at start-up and fortio in the client pods POSTs the same payload files, which their init
+ * container writes: the pods read the sizes, seeds and payload sizes of the run's config from
+ * a ConfigMap the cluster target fills ({@linkcode inferenceParameters}).
+ *
  * @module
  */
 import { join, relative } from "node:path";
@@ -260,6 +265,33 @@ export function inferencePoints(config: Pick<BenchConfig, "inference" | "load">)
   return points;
 }
 
+/** The inference load points in client pods: the same points, with fortio. */
+export function inferencePodPoints(
+  config: Pick<BenchConfig, "inference" | "load">,
+): LoadPoint[] {
+  return inferencePoints(config).map((p) => ({ ...p, tool: "fortio" }));
+}
+
+/**
+ * What the cluster target's pods read (`manifests/workloads/inference.yaml`): the model and the
+ * payloads the local target's first replica prepares for the same config (the profile's
+ * {@linkcode ML_SIZES}, the run's seed for the training set, the Job's seed for the split and
+ * forest, `inference.payloadBytes`).
+ */
+export function inferenceParameters(
+  config: Pick<BenchConfig, "profile" | "seed" | "inference">,
+): Record<string, string> {
+  const size = ML_SIZES[config.profile];
+  return {
+    ROWS: String(size.rows),
+    FEATURES: String(size.features),
+    TREES: String(size.trees),
+    DATA_SEED: String(config.seed),
+    MODEL_SEED: String(INFERENCE_MODEL_SEED),
+    PAYLOADS: config.inference.payloadBytes.join(","),
+  };
+}
+
 export const inferenceWorkload: Workload = {
   name: "inference",
   namespace: "inference-benchmark",
@@ -268,6 +300,16 @@ export const inferenceWorkload: Workload = {
   // vegeta and wrk are base tools of the local target.
   tools: [sklearnTool()],
   points: inferencePoints,
+  pod: {
+    driver: "fortio",
+    points: inferencePodPoints,
+    fortio: (namespace) => ({
+      address: `http://inference-server.${namespace}.svc.cluster.local:80/predict`,
+      protocol: "http",
+      payloadDir: "/payloads",
+    }),
+    parameters: inferenceParameters,
+  },
   async server(env, index, port) {
     const model = join(env.workDir, "model.pkl");
     if (index === 0) {

@@ -3,14 +3,32 @@
  * ML workload's data, serving on a free loopback port, checked against the Job's own training
  * script and an independent fit of the same model.
  */
-import { deepStrictEqual as assertEquals, match, ok as assert, rejects } from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  match,
+  ok as assert,
+  rejects,
+  throws,
+} from "node:assert/strict";
 import { join } from "node:path";
 import { realRunner } from "../command.ts";
 import { configDefaults } from "../config_schema.ts";
 import { waitForPort } from "../local/proc.ts";
+import { fortioCommand, parseFortioJson } from "../cluster/fortio.ts";
+import {
+  clusterNamespaces,
+  fillParameters,
+  type KubeObject,
+  PARAMETERS_CHECKSUM_ANNOTATION,
+  renderWorkload,
+} from "../cluster/manifests.ts";
+import { resolveBinDir } from "../testenv/testenv.ts";
 import {
   type InferenceModel,
+  inferenceParameters,
+  inferencePodPoints,
   inferencePoints,
+  inferenceWorkload,
   predict,
   prepareInference,
   serveCommand,
@@ -246,4 +264,213 @@ Deno.test("inference load points: one fixed-rate point per payload, then max thr
   );
   config.load.throughput.enabled = false;
   assertEquals(inferencePoints(config).length, 3);
+});
+
+Deno.test("in pods the same points run with fortio, and the pods get the local model's sizes, seeds and payloads", () => {
+  const config = configDefaults();
+  assertEquals(
+    inferencePodPoints(config).map((p) => [p.mode, p.tool, p.rate, p.payloadBytes]),
+    inferencePoints(config).map((p) => [p.mode, "fortio", p.rate, p.payloadBytes]),
+  );
+  // The local first replica's prepare for the same config: ML_SIZES[profile], the run's seed.
+  assertEquals(inferenceParameters({ ...config, profile: "standard" }), {
+    ROWS: "5000",
+    FEATURES: "20",
+    TREES: "50",
+    DATA_SEED: "1",
+    MODEL_SEED: "1",
+    PAYLOADS: "1024,16384,131072",
+  });
+  config.seed = 9;
+  config.inference.payloadBytes = [2048, 4096];
+  assertEquals(inferenceParameters({ ...config, profile: "quick" }), {
+    ROWS: "2000",
+    FEATURES: "20",
+    TREES: "20",
+    DATA_SEED: "9",
+    MODEL_SEED: "1",
+    PAYLOADS: "2048,4096",
+  });
+});
+
+/** The inference objects as the cluster target renders them for `config`. */
+function renderInference(config = configDefaults()): KubeObject[] {
+  const spec = clusterNamespaces().find((s) => s.workload === "inference")!;
+  return fillParameters(renderWorkload(spec), () => inferenceParameters(config));
+}
+
+// deno-lint-ignore no-explicit-any
+function find(objects: KubeObject[], kind: string, name: string): any {
+  const o = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  assert(o, `${kind}/${name} rendered`);
+  return o;
+}
+
+Deno.test("the cluster manifest: two model servers on the Job's image, clients writing the payloads fortio posts, both reading the run's values", () => {
+  const objects = renderInference();
+  assertEquals(objects.every((o) => o.metadata.namespace === "inference-benchmark"), true);
+  const server = find(objects, "Deployment", "inference-server");
+  assertEquals(server.spec.replicas, 2);
+  const model = server.spec.template.spec.containers[0];
+  assertEquals(model.image, "quay.io/jupyter/scipy-notebook:2025-12-31");
+  match(model.args[0], /ml_serve\.py prepare .*--trees "\$\{TREES:\?\}"/);
+  match(model.args[0], /exec python \/code\/ml_serve\.py serve .* --port 8080/);
+  assertEquals(model.readinessProbe.httpGet.path, "/healthz");
+  assertEquals(find(objects, "Service", "inference-server").spec.ports[0].targetPort, 8080);
+  const code = find(objects, "ConfigMap", "meshbench-inference-code");
+  assertEquals(Object.keys(code.data).sort(), ["ml_data.py", "ml_model.py", "ml_serve.py"]);
+  assertEquals(find(objects, "ConfigMap", "meshbench-inference-params").data, {
+    DATA_SEED: "1",
+    FEATURES: "20",
+    MODEL_SEED: "1",
+    PAYLOADS: "1024,16384,131072",
+    ROWS: "2000",
+    TREES: "20",
+  });
+  const client = find(objects, "Deployment", "inference-client").spec.template;
+  const init = client.spec.initContainers[0];
+  match(
+    init.args[0],
+    /ml_serve\.py payloads .*--payload-dir \/payloads --payloads "\$\{PAYLOADS:\?\}"/,
+  );
+  for (const c of [model, init]) {
+    assertEquals(c.envFrom, [{ configMapRef: { name: "meshbench-inference-params" } }]);
+  }
+  const fortio = client.spec.containers[0];
+  assertEquals(fortio.volumeMounts, [{ name: "payloads", mountPath: "/payloads", readOnly: true }]);
+  const target = inferenceWorkload.pod!.fortio!("inference-benchmark");
+  assertEquals(target, {
+    address: "http://inference-server.inference-benchmark.svc.cluster.local:80/predict",
+    protocol: "http",
+    payloadDir: "/payloads",
+  });
+  // Other values replace both Deployments' pods (their templates carry the values' checksum).
+  const sum = (objs: KubeObject[], name: string) =>
+    find(objs, "Deployment", name).spec.template.metadata.annotations[
+      PARAMETERS_CHECKSUM_ANNOTATION
+    ];
+  const other = configDefaults();
+  other.seed = 2;
+  for (const name of ["inference-server", "inference-client"]) {
+    assert(sum(objects, name), name);
+    assert(sum(objects, name) !== sum(renderInference(other), name), name);
+  }
+  // Rendered without the run's values, the ConfigMap is refused rather than left empty.
+  throws(
+    () =>
+      fillParameters(
+        renderWorkload(clusterNamespaces().find((s) => s.workload === "inference")!),
+        () => undefined,
+      ),
+    /ConfigMap "meshbench-inference-params" in "inference-benchmark": its workload gives no parameters/,
+  );
+});
+
+const fortioBin = `${resolveBinDir()}/fortio`;
+let noFortio: string | null = null;
+try {
+  Deno.statSync(fortioBin);
+} catch {
+  noFortio = `fortio missing at "${fortioBin}" (run: bash .ci/install_testenv.sh)`;
+}
+
+/** A container's shell script with the pod's paths moved to `paths` and Debian's Python. */
+function podScript(container: { args: string[] }, paths: Record<string, string>): string {
+  let script = container.args[0];
+  for (const [from, to] of Object.entries(paths)) script = script.replaceAll(from, to);
+  return script.replaceAll(/(^|&& |exec )python /g, `$1${mlPython()} `);
+}
+
+Deno.test({
+  name:
+    "the pods' own commands, run here: the local model and payloads byte for byte, and the real fortio posts each payload file without an error",
+  ignore: noFortio !== null,
+  sanitizeResources: false,
+  async fn() {
+    const config = configDefaults(); // quick: 2,000 rows, 20 trees
+    config.seed = 3;
+    const env = { ...inferenceParameters(config) };
+    const objects = renderInference(config);
+    const server = find(objects, "Deployment", "inference-server").spec.template.spec.containers[0];
+    const init =
+      find(objects, "Deployment", "inference-client").spec.template.spec.initContainers[0];
+    const dir = await Deno.makeTempDir({ prefix: "meshbench-inference-pod-" });
+    const port = freePort();
+    let child: Deno.ChildProcess | undefined;
+    try {
+      // The local target's prepare for the same config.
+      const local = await prepareInference(realRunner, join(dir, "local"), {
+        rows: 2000,
+        features: 20,
+        trees: 20,
+        dataSeed: 3,
+        payloadBytes: config.inference.payloadBytes,
+      });
+      // The client pod's init container: its payloads, byte for byte the local ones.
+      const pod = join(dir, "payloads");
+      await Deno.mkdir(pod);
+      const out = await new Deno.Command("sh", {
+        args: ["-c", podScript(init, { "/code/": ML_DIR, "/payloads": pod })],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      for (const p of local.payloads) {
+        assertEquals(
+          await Deno.readFile(join(pod, `payload-${p.bytes}.json`)),
+          await Deno.readFile(p.path),
+          `payload ${p.bytes}`,
+        );
+      }
+      // The server container: the local model (same figures), then the real fortio as the
+      // client pods run it, POSTing each payload file.
+      await Deno.mkdir(join(dir, "work"));
+      child = new Deno.Command("sh", {
+        args: [
+          "-c",
+          podScript(server, { "/work": join(dir, "work"), "/code/": ML_DIR })
+            .replace("--port 8080", `--port ${port}`).replace("--host 0.0.0.0", "--host 127.0.0.1"),
+        ],
+        env,
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      await waitForPort(port, "ml_serve (pod script)", 120_000, child.pid);
+      const health = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json();
+      for (const k of ["trees", "features", "trainRows", "accuracy", "dataSha256"] as const) {
+        assertEquals(health[k], local[k], k);
+      }
+      const target = { ...inferenceWorkload.pod!.fortio!("x"), payloadDir: pod };
+      for (const point of inferencePodPoints(config).filter((p) => p.mode === "fixed-rate")) {
+        const cmd = fortioCommand(
+          { ...point, rate: 20, durationS: 1 },
+          { ...target, address: `http://127.0.0.1:${port}/predict` },
+        );
+        const run = await new Deno.Command(fortioBin, {
+          args: cmd.slice(1),
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert(run.success, new TextDecoder().decode(run.stderr));
+        const r = parseFortioJson(new TextDecoder().decode(run.stdout), point, "http");
+        assert(r.operations >= 15, `${point.payloadBytes} B: ${r.operations} requests`);
+        assertEquals(r.errors, 0, `${point.payloadBytes} B: ${JSON.stringify(r.errorKinds)}`);
+      }
+    } finally {
+      if (child) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* exited already: its status and stderr say why */ }
+        const [status, stderr] = await Promise.all([
+          child.status,
+          new Response(child.stderr).text(),
+        ]);
+        if (!status.success && status.signal !== "SIGTERM") {
+          console.error(`model server (pod script) exited ${status.code}:\n${stderr}`);
+        }
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -6,6 +6,10 @@ Two steps, so a run trains once and every replica serves the same model:
     python3 servers/ml/ml_serve.py prepare --data train.csv --trees 50 --seed 1 \
         --model model.pkl --payload-dir payloads --payloads 1024,16384,131072
     python3 servers/ml/ml_serve.py serve --model model.pkl --port 18500
+    python3 servers/ml/ml_serve.py payloads --data train.csv --seed 1 --payload-dir payloads
+
+`payloads` writes only the request bodies (the same files as `prepare`, no model): the cluster
+target's client pods make their own copy this way.
 
 `prepare` trains the Job's model (`ml_model.py`: the same CSV, split and seeded forest as
 completion 1 of `ml_train.py` with `--seed`), pickles it for this run (a run artifact, never
@@ -62,11 +66,34 @@ def payload_body(rows, size: int) -> tuple[bytes, int]:
     return body + b" " * (size - len(body)), len(parts)
 
 
+def write_payloads(x_test, sizes: list[int], directory: str) -> list[dict] | None:
+    """Writes `payload-<bytes>.json` per size; None (after saying why) when one cannot be."""
+    payloads = []
+    for size in sizes:
+        try:
+            body, rows = payload_body(x_test, size)
+        except ValueError as e:
+            print(str(e), file=sys.stderr)
+            return None
+        path = f"{directory}/payload-{size}.json"
+        with open(path, "wb") as f:
+            f.write(body)
+        payloads.append({"bytes": size, "rows": rows, "sha256": hashlib.sha256(body).hexdigest(),
+                         "path": path})
+    return payloads
+
+
 def prepare(a) -> int:
     with open(a.data, "rb") as f:
         csv = f.read()
     x, y = parse_csv(csv)
     x_train, x_test, y_train, y_test = split(x, y, a.seed)
+    if a.cmd == "payloads":  # a load generator's copy of the bodies, without a model
+        payloads = write_payloads(x_test, a.payloads, a.payload_dir)
+        if payloads is None:
+            return 2
+        print(json.dumps({"payloads": payloads}))
+        return 0
     t = time.monotonic()
     model = fit(x_train, y_train, a.trees, a.seed)
     train_s = time.monotonic() - t
@@ -83,18 +110,9 @@ def prepare(a) -> int:
     }
     with open(a.model, "wb") as f:
         pickle.dump({"model": model, "info": info}, f)
-    payloads = []
-    for size in a.payloads:
-        try:
-            body, rows = payload_body(x_test, size)
-        except ValueError as e:
-            print(str(e), file=sys.stderr)
-            return 2
-        path = f"{a.payload_dir}/payload-{size}.json"
-        with open(path, "wb") as f:
-            f.write(body)
-        payloads.append({"bytes": size, "rows": rows, "sha256": hashlib.sha256(body).hexdigest(),
-                         "path": path})
+    payloads = write_payloads(x_test, a.payloads, a.payload_dir)
+    if payloads is None:
+        return 2
     print(json.dumps({**info, "payloads": payloads}))
     return 0
 
@@ -218,13 +236,18 @@ def main() -> int:
     pp.add_argument("--model", required=True)
     pp.add_argument("--payload-dir", required=True)
     pp.add_argument("--payloads", type=sizes, default=[1024, 16384, 131072])
+    pl = sub.add_parser("payloads")
+    pl.add_argument("--data", required=True)
+    pl.add_argument("--seed", type=int, default=1)
+    pl.add_argument("--payload-dir", required=True)
+    pl.add_argument("--payloads", type=sizes, default=[1024, 16384, 131072])
     ps = sub.add_parser("serve")
     ps.add_argument("--model", required=True)
     ps.add_argument("--host", default="127.0.0.1")
     ps.add_argument("--port", type=int, required=True)
     ps.add_argument("--max-body", type=int, default=1 << 20)
     a = p.parse_args()
-    return prepare(a) if a.cmd == "prepare" else serve(a)
+    return serve(a) if a.cmd == "serve" else prepare(a)
 
 
 if __name__ == "__main__":
