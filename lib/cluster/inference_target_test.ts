@@ -2,7 +2,7 @@
 // deploy fills the pods' values from the run's config, health waits for its pods, and the load
 // runs by exec in a client pod (kwok runs the exec'd fortio on this machine) POSTing the
 // payload files to a real model server on loopback, the same model the local target serves.
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { realRunner } from "../command.ts";
 import { waitForPort } from "../local/proc.ts";
