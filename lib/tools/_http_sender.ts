@@ -80,10 +80,7 @@ function run(s: SenderStart): SenderDone {
     if (wakeAt > top) backlog = false;
     const woke = sleepUntil(wakeAt);
     const switches = preemptions();
-    const ready = spinUntil(due); // the last few microseconds
-    // Why it is late, read now (the context switches are this spin's); counted below unless
-    // the pool held it up (its lag is then the pool's, not the pacer's: see poolWait).
-    const cause = lateCause(due, top, woke, ready, switches);
+    spinUntil(due); // the last few microseconds
     let conn = -1;
     let failed = false;
     let waited = false;
@@ -133,12 +130,22 @@ function run(s: SenderStart): SenderDone {
       done.waitedForConnection++;
       backlog = true;
     }
-    if (cause !== null && !backlog) done.late[cause]++;
     if (failed) continue;
     rr = (conn + 1) % n;
     const bytes = s.requests[conn % s.requests.length];
     const fd = Atomics.load(fds, conn);
-    const t = clock();
+    // The actual send: the stamp right before the syscall. Its lag from the due time is the
+    // pacer's (sleep, spin, claiming the connection), unless the pool held it up (then all
+    // of the delay is pool wait). A late one is counted by why (the context switches are those
+    // since the spin began); its stamp is taken again after that look, which it then includes.
+    let t = clock();
+    if (!backlog) {
+      const cause = lateCause(due, top, woke, t, switches);
+      if (cause !== null) {
+        done.late[cause]++;
+        t = clock();
+      }
+    }
     sentAt[k] = t;
     Atomics.store(req, conn, k);
     let off = 0;
@@ -163,7 +170,7 @@ function run(s: SenderStart): SenderDone {
     }
     done.bytesOut += off;
     done.sent++;
-    poolWait[k] = Math.max(0, t - (backlog ? due : ready));
+    poolWait[k] = backlog ? Math.max(0, t - due) : 0;
   }
   Atomics.store(ctl, CTL.senderDone, 1);
   libc.write(s.wakeFd, new Uint8Array(wake.buffer), 8n);

@@ -64,10 +64,10 @@ export const LATE_US = 10;
  * Why the pacer took a request up late:
  * - `behind`: it was still busy with earlier requests at the due time (no sleep, no spin);
  * - `wokeLate`: its sleep ended after the due time (the wake-up came later than the spin);
- * - `preempted`: it woke in time but lost its CPU to another thread while spinning (the
- *   thread's involuntary context switches went up);
- * - `stalled`: it woke in time and was not switched out, yet its spin ran past the due time
- *   (an interrupt, the hypervisor, or its own isolate's garbage collection).
+ * - `preempted`: it woke in time but lost its CPU to another thread while spinning or claiming
+ *   a connection (the thread's involuntary context switches went up);
+ * - `stalled`: it woke in time and was not switched out, yet it sent past the due time (an
+ *   interrupt, the hypervisor, or its own isolate's garbage collection).
  */
 export type LateCause = "behind" | "wokeLate" | "preempted" | "stalled";
 
@@ -82,8 +82,8 @@ export interface SenderStart {
   outcome: SharedArrayBuffer;
   /**
    * Float64 per request: how long it waited for a free connection (ms), NaN until sent. While
-   * the sender is behind because of such waits (a backlog), from the request's due time; else
-   * from the sender's wake-up for it.
+   * the sender is behind because of such waits (a backlog), from the request's due time to its
+   * send (the whole delay); else 0 (its delay is the pacer's send lag).
    */
   poolWait: SharedArrayBuffer;
   /** `sockaddr_in` of each URL; connection i goes to URL `i % urls`. */

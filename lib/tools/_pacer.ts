@@ -45,19 +45,18 @@ export function spinUntil(due: number): number {
 }
 
 /**
- * Why a request due at `due` was taken up at `ready` more than {@linkcode LATE_US} late, or
+ * Why a request due at `due` and sent at `sent` was more than {@linkcode LATE_US} late, or
  * null when it was not: `top` is when the pacer turned to it, `woke` when its sleep ended,
- * `switches` the {@linkcode preemptions} count read then (read again here, right after the
- * spin).
+ * `switches` the {@linkcode preemptions} count read then (read again here).
  */
 export function lateCause(
   due: number,
   top: number,
   woke: number,
-  ready: number,
+  sent: number,
   switches: bigint,
 ): LateCause | null {
-  if ((ready - due) * 1000 <= LATE_US) return null;
+  if ((sent - due) * 1000 <= LATE_US) return null;
   if (top > due) return "behind";
   if (woke > due) return "wokeLate";
   return preemptions() !== switches ? "preempted" : "stalled";

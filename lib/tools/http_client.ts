@@ -14,11 +14,12 @@
  *
  * Per request it records (microseconds, as every meshbench load tool):
  * - response time, from the intended send to the last byte of the answer (`latency`);
- * - send lag, the pacer's own lateness: from the intended send to when the pacer took the
- *   request up (`extra.sendLag`);
- * - pool wait, from then to the actual send, waiting for a free connection (`extra.poolWait`);
- *   a request queued behind an earlier one's wait (the pacer was held up by the pool, not late
- *   by itself) has all of its delay here. vegeta counts such a wait in its latency, not its lag;
+ * - send lag, the pacer's own lateness: from the intended send to the actual send, the stamp
+ *   taken right before `send()` (its sleep, spin and claim of a connection; `extra.sendLag`);
+ * - pool wait: a request that had to wait for a free connection, or was queued behind one that
+ *   did (the pacer held up by the pool, not late by itself), has all of its delay to the actual
+ *   send here instead (`extra.poolWait`; 0 for the others). vegeta counts such a wait in its
+ *   latency, not its lag;
  * - service time, from the actual send to the last byte (`extra.serviceTime`).
  * Per request, response time = send lag + pool wait + service time.
  * Status codes are counted (`extra.statusCodes`); a non-2xx/3xx answer is an error `http_<code>`
