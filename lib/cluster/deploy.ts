@@ -10,7 +10,7 @@
 
 import { loadYaml, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type * as k8s from "@kubernetes/client-node";
-import { apiReason, isNotFound, type Kube } from "./kube.ts";
+import { apiReason, apiStatus, isNotFound, type Kube } from "./kube.ts";
 import { type KubeObject, MANAGED_LABELS, MANAGED_SELECTOR } from "./manifests.ts";
 
 /** Field manager name for server-side apply. */
@@ -216,12 +216,54 @@ interface Pending {
   fatal: boolean;
 }
 
+/**
+ * Each Service (with a selector) whose EndpointSlices do not yet list every Ready pod it
+ * selects as a ready endpoint, with what is missing. A pod's Ready condition comes first;
+ * the EndpointSlice controller then adds it, and only from the slices do kube-proxy (the
+ * ClusterIP's rules) and the cluster DNS (a headless Service's names) learn of it. Until
+ * then a client in the cluster is refused (kube-proxy rejects a Service without endpoints)
+ * or resolves nothing: on the real test node the first warm-up after health was refused.
+ */
+export function serviceEndpointProblems(
+  services: readonly k8s.V1Service[],
+  pods: readonly k8s.V1Pod[],
+  slices: readonly k8s.V1EndpointSlice[],
+): Array<{ object: string; reason: string }> {
+  const out: Array<{ object: string; reason: string }> = [];
+  for (const svc of services) {
+    const selector = svc.spec?.selector;
+    if (!selector || Object.keys(selector).length === 0) continue;
+    const name = svc.metadata?.name ?? "";
+    const ready = pods.filter((p) =>
+      !p.metadata?.deletionTimestamp && podProblem(p) === null &&
+      p.status?.phase === "Running" &&
+      Object.entries(selector).every(([k, v]) => p.metadata?.labels?.[k] === v)
+    ).map((p) => p.metadata?.name ?? "");
+    const listed = new Set(
+      slices.filter((s) => s.metadata?.labels?.["kubernetes.io/service-name"] === name)
+        .flatMap((s) => s.endpoints ?? [])
+        .filter((e) => e.conditions?.ready === true && e.targetRef?.kind === "Pod")
+        .map((e) => e.targetRef?.name ?? ""),
+    );
+    const missing = ready.filter((p) => !listed.has(p));
+    if (missing.length > 0) {
+      out.push({
+        object: describe({ kind: "Service", metadata: svc.metadata }),
+        reason: `${missing.length} Ready pod(s) not yet ready endpoints: ${missing.join(", ")}`,
+      });
+    }
+  }
+  return out;
+}
+
 async function pendingIn(kube: Kube, namespace: string): Promise<Pending[]> {
   const out: Pending[] = [];
-  const [deps, sets, pods] = await Promise.all([
+  const [deps, sets, pods, services, slices] = await Promise.all([
     kube.apps.listNamespacedDeployment({ namespace, labelSelector: MANAGED_SELECTOR }),
     kube.apps.listNamespacedStatefulSet({ namespace, labelSelector: MANAGED_SELECTOR }),
     kube.core.listNamespacedPod({ namespace, labelSelector: MANAGED_SELECTOR }),
+    kube.core.listNamespacedService({ namespace, labelSelector: MANAGED_SELECTOR }),
+    kube.discovery.listNamespacedEndpointSlice({ namespace }),
   ]);
   for (const d of deps.items) {
     const want = d.spec?.replicas ?? 1;
@@ -264,6 +306,9 @@ async function pendingIn(kube: Kube, namespace: string): Promise<Pending[]> {
       });
     }
   }
+  for (const s of serviceEndpointProblems(services.items, pods.items, slices.items)) {
+    out.push({ ...s, fatal: false });
+  }
   return out;
 }
 
@@ -297,7 +342,27 @@ export async function waitHealthy(
   const started = Date.now();
   let lastReport = 0;
   while (true) {
-    const pending = (await Promise.all(namespaces.map((ns) => pendingIn(kube, ns)))).flat();
+    let pending: Pending[];
+    try {
+      pending = (await Promise.all(namespaces.map((ns) => pendingIn(kube, ns)))).flat();
+    } catch (e) {
+      // An HTTP answer is the server's word and fails at once; a request that got none
+      // (connection reset or refused: on the real test node, "fetch failed" while the
+      // machine ran out of memory) is asked again until the bound, and said.
+      if (apiStatus(e) !== undefined) throw e;
+      const cause = (e as { cause?: unknown })?.cause;
+      const why = `${apiReason(e)}${cause instanceof Error ? ` (${cause.message})` : ""}`;
+      if (Date.now() - started >= timeoutMs || options.signal?.aborted) {
+        throw new ClusterStageError(
+          "health",
+          `namespaces ${namespaces.join(", ")}`,
+          `the API server did not answer: ${why}`,
+        );
+      }
+      log(`health: the API server did not answer (${why}); asking again`);
+      await sleep(pollMs);
+      continue;
+    }
     if (pending.length === 0) {
       log(`health: all objects ready in ${namespaces.join(", ")} after ${Date.now() - started} ms`);
       return;

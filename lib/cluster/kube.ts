@@ -50,6 +50,7 @@ export interface Kube {
   batch: k8s.BatchV1Api;
   objects: k8s.KubernetesObjectApi;
   apiext: k8s.ApiextensionsV1Api;
+  discovery: k8s.DiscoveryV1Api;
 }
 
 /** No context was named, or the named one is not in the kubeconfig. */
@@ -108,6 +109,7 @@ export function connect(context: string | undefined, options: ConnectOptions = {
     batch: config.makeApiClient(k8s.BatchV1Api),
     objects: k8s.KubernetesObjectApi.makeApiClient(config),
     apiext: config.makeApiClient(k8s.ApiextensionsV1Api),
+    discovery: config.makeApiClient(k8s.DiscoveryV1Api),
   };
 }
 

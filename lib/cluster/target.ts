@@ -472,23 +472,27 @@ export class ClusterTarget implements Target {
         durationS: seconds,
       };
       for (const mesh of new Set(["baseline", state.mesh])) {
-        await fortioExec(
-          this.#connect(ctx),
-          ctx,
-          namespaceFor(w, mesh),
-          point,
-          this.options.loadTarget,
+        const ns = namespaceFor(w, mesh);
+        await untilServiceAnswers(
+          () => fortioExec(this.#connect(ctx), ctx, ns, point, this.options.loadTarget),
+          `${w} in "${ns.namespace}"`,
+          (m) => ctx.log.info(m),
         );
       }
     }
     for (const w of seconds > 0 ? driven("ws-client") : []) {
       const ns = namespaceFor(w, state.mesh);
-      const { load } = await wsLoad(
-        this.#connect(ctx),
-        ctx,
-        ns,
-        { rate: 100, connections: 10, durationS: seconds },
-        this.options.wsTarget,
+      const { load } = await untilServiceAnswers(
+        () =>
+          wsLoad(
+            this.#connect(ctx),
+            ctx,
+            ns,
+            { rate: 100, connections: 10, durationS: seconds },
+            this.options.wsTarget,
+          ),
+        `${w} in "${ns.namespace}"`,
+        (m) => ctx.log.info(m),
       );
       if (load.errors > 0) {
         throw new ClusterStageError(
@@ -647,6 +651,40 @@ export class ClusterTarget implements Target {
       `cleanup: removed namespaces ${report.namespaces.join(", ") || "(none)"}` +
         (report.clusterObjects.length ? `; ${report.clusterObjects.join(", ")}` : ""),
     );
+  }
+}
+
+/** How long the warm-up waits for a Service the cluster still refuses (see below). */
+export const SERVICE_ANSWER_BOUND_MS = 30_000;
+
+/**
+ * Runs a warm-up `fn`, again (every 2 s, for at most {@linkcode SERVICE_ANSWER_BOUND_MS})
+ * while it fails only because the connection to the Service was refused. Health waits
+ * until the Service's EndpointSlices list every Ready pod, but the node's kube-proxy writes
+ * its ClusterIP rules after it reads them (at least a second later, `minSyncPeriod`), and
+ * until then rejects the connection: the real test node's first gRPC warm-up after a block
+ * was deployed failed so. The warm-up is not recorded; any other failure, or a refusal that
+ * lasts past the bound, fails it as before.
+ */
+export async function untilServiceAnswers<T>(
+  fn: () => Promise<T>,
+  what: string,
+  log: (m: string) => void,
+  boundMs = SERVICE_ANSWER_BOUND_MS,
+): Promise<T> {
+  const deadline = Date.now() + boundMs;
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const refused = /connection refused/i.test(e instanceof Error ? e.message : String(e));
+      if (!refused || Date.now() >= deadline) throw e;
+      log(
+        `warmup: ${what}: connection refused (attempt ${attempt}); the Service's rules may ` +
+          `not be written yet, retrying in 2 s`,
+      );
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
   }
 }
 
