@@ -3,7 +3,7 @@
 // with the sidecar (the ML Job created with it), "uninstalling" is the redeploy without it,
 // verified before the next mesh. kwok runs no container: what is checked here is what the
 // API server stores and the order of the switch; the traffic is the real node's test.
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
 import { ClusterTarget } from "./target.ts";
 import { connect, disconnect, type Kube } from "./kube.ts";
@@ -11,6 +11,8 @@ import { makeContext } from "./testdata/context.ts";
 import { CLUSTER_MESHES } from "./meshes.ts";
 import { IDENTITY_SECRET, INIT_CONTAINER, SIDECAR_CONTAINER } from "./envoy_sidecar.ts";
 import type { RunSpec } from "../types.ts";
+import { requireState } from "./state.ts";
+import { switchesBefore } from "./measure.ts";
 
 const skip = testenvSkipReason();
 if (skip) console.log(`SKIP envoy-sidecar lifecycle tests: ${skip}`);
@@ -123,6 +125,75 @@ Deno.test({
     } finally {
       await disconnect(kube);
       await target.close();
+      await stopForTest(env);
+      await Deno.remove(runDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a mesh switch that failed before its pods were healthy is redone by the next run " +
+    "under that mesh (removed, then switched again), never measured half-switched",
+  ignore: skip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const env = await startForTest("envoy-sidecar-retry");
+    const runDir = await Deno.makeTempDir({ prefix: "meshbench-run-" });
+    const lines: string[] = [];
+    const ctx = makeContext({
+      kubeconfig: env.kubeconfigPath,
+      context: env.context,
+      runDir,
+      workloads: ["http", "ml"],
+      meshes: ["baseline", "envoy-sidecar"],
+      lines,
+    });
+    const target = new ClusterTarget({ healthTimeoutMs: 60_000 });
+    // The same run seen by a target whose health bound has passed at its first look: the
+    // switch's wait fails while the pods roll (on the real node: an API request failed
+    // mid-wait under memory pressure, and the next runs measured a StatefulSet mid-roll).
+    const impatient = new ClusterTarget({ healthTimeoutMs: 1 });
+    const kube = connect(env.context, { kubeconfig: env.kubeconfigPath });
+    try {
+      await target.deploy(ctx);
+      await target.health(ctx);
+      // Before its Job runs the ML namespace has no container: nothing to read, and that
+      // says nothing of where containers' cgroups are (the run's later workloads keep theirs).
+      const state = await requireState(runDir);
+      const none = await switchesBefore(kube, ctx, state, CLUSTER_MESHES.baseline, "ml-benchmark");
+      assertEquals([none, state.switchesNote], [undefined, undefined]);
+      await rejects(impatient.runLoad(ctx, mlRun(1, "envoy-sidecar")), /Stage "health" failed/);
+      const failed = JSON.parse(await Deno.readTextFile(`${runDir}/cluster.json`));
+      assertEquals(failed.mesh, "envoy-sidecar");
+      assert(/not ready after 1 ms/.test(failed.meshSwitchFailed), failed.meshSwitchFailed);
+
+      lines.length = 0;
+      const out = await target.runLoad(ctx, mlRun(2, "envoy-sidecar"));
+      assertEquals(out.load.operations, 5);
+      const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+      const warnedAt = at(/the switch to envoy-sidecar did not finish .*switching again/s);
+      const unmeshedAt = at(/benchmark pods unmeshed from envoy-sidecar; uninstalling it/);
+      const verifiedAt = at(/mesh: \d+ pods verified meshed by envoy-sidecar/);
+      assert(
+        warnedAt >= 0 && warnedAt < unmeshedAt && unmeshedAt < verifiedAt,
+        lines.join("\n"),
+      );
+      const done = JSON.parse(await Deno.readTextFile(`${runDir}/cluster.json`));
+      assertEquals([done.mesh, done.meshSwitchFailed, done.failedMeshes], [
+        "envoy-sidecar",
+        undefined,
+        undefined,
+      ]);
+      assertEquals(await initNames(kube, "http-benchmark", "http-server"), [
+        INIT_CONTAINER,
+        SIDECAR_CONTAINER,
+      ]);
+      await target.cleanup(ctx);
+    } finally {
+      await disconnect(kube);
+      await target.close();
+      await impatient.close();
       await stopForTest(env);
       await Deno.remove(runDir, { recursive: true });
     }

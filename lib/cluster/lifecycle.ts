@@ -166,7 +166,16 @@ export async function ensureMesh(
   meshName: string,
   options: LifecycleOptions,
 ): Promise<void> {
-  if (meshName === "baseline" || state.mesh === meshName) return;
+  if (meshName === "baseline") return;
+  if (state.mesh === meshName && !state.meshSwitchFailed) return;
+  // A switch to this very mesh that did not finish: this is its second attempt.
+  const retry = state.mesh === meshName ? state.meshSwitchFailed : undefined;
+  if (retry) {
+    ctx.log.warn(
+      `mesh: the switch to ${meshName} did not finish (${retry}); ` +
+        `removing it and switching again`,
+    );
+  }
   const opts = {
     runner: options.runner ?? ctx.runner,
     helm: options.helm,
@@ -199,9 +208,11 @@ export async function ensureMesh(
     await uninstallMesh(kube, old, opts);
     state.mesh = "baseline";
     state.meshVersion = "none";
+    delete state.meshSwitchFailed;
     await writeState(ctx.runDir, state);
   }
   const mesh = options.mesh(meshName);
+  delete state.meshSwitchFailed;
   const failed = state.failedMeshes?.[meshName];
   if (failed) {
     throw new ClusterStageError(
@@ -226,6 +237,39 @@ export async function ensureMesh(
   state.mesh = mesh.name;
   state.meshVersion = mesh.version;
   await writeState(ctx.runDir, state);
+  try {
+    await switchPods(kube, ctx, state, mesh, meshedSpecs, options, opts);
+  } catch (e) {
+    // The mesh stays recorded as installed (cleanup and the next switch remove it), and
+    // the next run under it does not measure pods left half-switched.
+    const reason = e instanceof Error ? e.message : String(e);
+    state.meshSwitchFailed = reason;
+    if (retry) {
+      state.failedMeshes = {
+        ...state.failedMeshes,
+        [meshName]: `switching the benchmark pods to it failed twice: ${retry}; then ${reason}`,
+      };
+    }
+    await writeState(ctx.runDir, state);
+    throw e;
+  }
+}
+
+/**
+ * Switches the installed `mesh`'s benchmark pods to it: enables the namespaces, applies
+ * its resources, redeploys (meshbench's own sidecar) or restarts (a mesh's injector) the
+ * workloads, waits until they are healthy and verifies each pod is meshed.
+ */
+async function switchPods(
+  kube: Kube,
+  ctx: StageContext,
+  state: ClusterState,
+  mesh: ClusterMesh,
+  meshedSpecs: NamespaceSpec[],
+  options: LifecycleOptions,
+  opts: { runner: Runner; workDir: string; log: (m: string) => void },
+): Promise<void> {
+  const meshed = meshedSpecs.map((s) => s.namespace);
   await applyObjects(kube, renderNamespaces(meshedSpecs).map((n) => enableNamespace(n, mesh)));
   if (mesh.injection) {
     // meshbench's own injection: the run's identity into each meshed namespace, then the

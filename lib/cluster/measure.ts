@@ -244,6 +244,9 @@ export async function switchesBefore(
       }
     }
   }
+  // No container yet (the ML Job's pods are created during its run): nothing to read for
+  // this run, which says nothing of where the containers' cgroups are.
+  if (containers.size === 0) return undefined;
   const cgroups = root ? findContainerCgroups(root, containers) : new Map<string, string>();
   if (cgroups.size === 0) {
     state.switchesNote = `Context switches are not recorded: none of the ${containers.size} ` +

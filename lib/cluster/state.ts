@@ -41,6 +41,12 @@ export interface ClusterState {
   /** Meshes whose install failed in this run, with the reason (not retried for each run). */
   failedMeshes?: Record<string, string>;
   /**
+   * Why switching the benchmark pods to `mesh` did not finish (the mesh is installed, its
+   * pods not all healthy or verified): the next run under it removes it and switches again,
+   * instead of measuring half-rolled pods; a second failure marks it in `failedMeshes`.
+   */
+  meshSwitchFailed?: string;
+  /**
    * "required" when the nodes carry `meshbench.io/role` server and client labels (set by
    * `cluster:setup`): servers and clients are then pinned to them, not merely preferred.
    */

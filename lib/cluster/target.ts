@@ -336,6 +336,7 @@ export class ClusterTarget implements Target {
     });
     state.mesh = "baseline";
     state.meshVersion = "none";
+    delete state.meshSwitchFailed;
     await writeState(ctx.runDir, state);
   }
 
