@@ -10,7 +10,7 @@
 
 import { loadYaml, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type * as k8s from "@kubernetes/client-node";
-import { apiReason, apiStatus, isNotFound, type Kube } from "./kube.ts";
+import { apiReason, errorText, isNoAnswer, isNotFound, type Kube } from "./kube.ts";
 import { type KubeObject, MANAGED_LABELS, MANAGED_SELECTOR } from "./manifests.ts";
 
 /** Field manager name for server-side apply. */
@@ -349,9 +349,8 @@ export async function waitHealthy(
       // An HTTP answer is the server's word and fails at once; a request that got none
       // (connection reset or refused: on the real test node, "fetch failed" while the
       // machine ran out of memory) is asked again until the bound, and said.
-      if (apiStatus(e) !== undefined) throw e;
-      const cause = (e as { cause?: unknown })?.cause;
-      const why = `${apiReason(e)}${cause instanceof Error ? ` (${cause.message})` : ""}`;
+      if (!isNoAnswer(e)) throw e;
+      const why = errorText(e);
       if (Date.now() - started >= timeoutMs || options.signal?.aborted) {
         throw new ClusterStageError(
           "health",

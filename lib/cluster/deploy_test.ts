@@ -1,7 +1,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
 import { ClusterStageError, serviceEndpointProblems, waitHealthy } from "./deploy.ts";
-import { connect, disconnect } from "./kube.ts";
+import { connect, disconnect, isNoAnswer } from "./kube.ts";
 import { freePort } from "../process.ts";
 import { untilServiceAnswers } from "./target.ts";
 
@@ -162,6 +162,8 @@ Deno.test("health asks again while the API server gives no answer, then fails na
         /the API server did not answer/.test(e.reason),
     );
     assertEquals(logs.length > 1, true, logs.join("\n"));
+    // The kind of error every poll (health, the ML Job's) asks again after: no HTTP answer.
+    await rejects(kube.core.listNamespace(), (e: unknown) => isNoAnswer(e));
     assertEquals(logs.every((l) => /the API server did not answer .*asking again/.test(l)), true);
   } finally {
     await disconnect(kube);

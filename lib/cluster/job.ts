@@ -7,7 +7,7 @@
 
 import type * as k8s from "@kubernetes/client-node";
 import { applyObjects, ClusterStageError, describe, objectEvents } from "./deploy.ts";
-import { apiReason, isNotFound, type Kube } from "./kube.ts";
+import { apiReason, errorText, isNoAnswer, isNotFound, type Kube } from "./kube.ts";
 import type { KubeObject } from "./manifests.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,7 +59,16 @@ export async function runJob(
   await applyObjects(kube, [job], { log });
   const deadline = created + (options.timeoutMs ?? 1_800_000);
   while (true) {
-    const current = await kube.batch.readNamespacedJob({ name, namespace });
+    let current: k8s.V1Job;
+    try {
+      current = await kube.batch.readNamespacedJob({ name, namespace });
+    } catch (e) {
+      // No answer (not an HTTP status): asked again until the deadline, and said.
+      if (!isNoAnswer(e) || Date.now() > deadline) throw e;
+      log(`job: ${describe(job)}: the API server did not answer (${errorText(e)}); asking again`);
+      await sleep(options.pollMs ?? 1_000);
+      continue;
+    }
     const done = jobFinished(current);
     if (done === "Complete") {
       const start = current.status?.startTime;

@@ -141,6 +141,23 @@ export function apiReason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * True for an error that carries no answer of the API server (the request's connection
+ * failed, was reset or timed out: undici's "fetch failed"), as opposed to an HTTP status. A
+ * poll may ask again after one; an HTTP answer is the server's word. On the real test node
+ * the API server timed out its handlers and dropped connections while the machine was
+ * overloaded (etcd starved), and single polls failed so.
+ */
+export function isNoAnswer(e: unknown): boolean {
+  return apiStatus(e) === undefined && e instanceof TypeError && /fetch failed/.test(e.message);
+}
+
+/** The error's text with its cause (undici puts the socket's error there). */
+export function errorText(e: unknown): string {
+  const cause = (e as { cause?: unknown })?.cause;
+  return `${apiReason(e)}${cause instanceof Error ? ` (${cause.message})` : ""}`;
+}
+
 /** True for a 404 from the API server. */
 export function isNotFound(e: unknown): boolean {
   return apiStatus(e) === 404;
