@@ -49,7 +49,6 @@ import { registeredWorkloads, workloadNames, workloadsByName } from "./workloads
 import { percentile, summarize } from "./histogram.ts";
 import { forEachRunRecord, readRunRecords, runIndexEntry } from "./load_results.ts";
 import { isGeneratorLimited, sendTimingOf } from "./send_timing.ts";
-import { reservePorts } from "./local/ports.ts";
 import { currentOwner, describeOwner, markStaleInterrupted, staleRunDirs } from "./run_owner.ts";
 
 /** Effects every stage needs, passed in. */
@@ -538,8 +537,9 @@ export async function recoverStaleRuns(out: string, deps: Deps, by: string): Pro
 }
 
 /**
- * Everything before a new run exists: tools, stale runs under `out`, and (locally)
- * every port of the plan locked and probed. Nothing is created when this throws.
+ * Everything before a new run exists: tools, stale runs under `out`, and what the target
+ * claims for it (locally, every port of the plan locked and probed). Nothing is created
+ * when this throws.
  */
 export async function prepareNewRun(
   config: BenchConfig,
@@ -549,9 +549,9 @@ export async function prepareNewRun(
   await preflight(config, deps);
   await recoverStaleRuns(config.out, deps, `deno task ${task}`);
   const runId = newRunId();
-  if (config.target !== "local") return { runId, release: () => {} };
-  const reservation = await reservePorts(config, { runId, runDir: resolve(config.out, runId) });
-  return { runId, release: reservation.release };
+  const target = await targetFor(config.target);
+  const release = await target.reserve?.(config, { runId, runDir: resolve(config.out, runId) });
+  return { runId, release: release ?? (() => {}) };
 }
 
 /**

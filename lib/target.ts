@@ -76,6 +76,16 @@ export interface Target {
   planBlocks?(config: StageContext["config"], log: Logger): Promise<string[][]>;
   /** Binaries it needs on this machine, which meshbench can install (absent: none). */
   tools?(config: StageContext["config"]): ToolSpec[];
+  /**
+   * Claims what a new run needs exclusively on this machine, before its run directory
+   * exists (the local target locks and probes every port of the plan); returns how to
+   * release it. Absent: nothing to claim. Throws (a `ConfigError` for a config problem)
+   * when it cannot, and then nothing is held.
+   */
+  reserve?(
+    config: StageContext["config"],
+    run: { runId: string; runDir: string },
+  ): Promise<() => void>;
   /** Releases what it holds open (API connections); called before the process exits. */
   close?(): Promise<void>;
   /** Prerequisites that are missing (empty when ready). */

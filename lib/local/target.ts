@@ -25,7 +25,7 @@ import {
   serverTls,
 } from "./meshes.ts";
 import { localClientSidecar, localServerSidecar } from "../envoy.ts";
-import { portFree, portPlan, workloadPorts } from "./ports.ts";
+import { portFree, portPlan, reservePorts, workloadPorts } from "./ports.ts";
 import {
   groupAlive,
   groupMembers,
@@ -132,6 +132,11 @@ export class LocalTarget implements Target {
 
   baselineFirst(): string[] {
     return [];
+  }
+
+  /** Locks every port of the plan and checks that each can be bound (`ports.ts`). */
+  async reserve(config: BenchConfig, run: { runId: string; runDir: string }) {
+    return (await reservePorts(config, run)).release;
   }
 
   requirements(config: BenchConfig): Promise<Requirement[]> {
