@@ -126,6 +126,37 @@ function allStats(): ProcStat[] {
   return out;
 }
 
+/** Where a process hangs in the tree: what group membership is decided by. */
+type ProcLinks = Pick<ProcStat, "pid" | "ppid" | "pgrp">;
+
+/**
+ * Parent and process group of every process, reading the stat file only of those not in
+ * `known` (which it fills): a pass over /proc that reads every process's stat costs ~3-8 ms
+ * of CPU on a machine with ~160 processes, beside the load being measured, where listing /proc
+ * costs a fraction of that. A known process keeps its links (a process that changes its group
+ * does so right after it starts, before it is seen twice; one re-parented away from a group
+ * keeps being counted with it, as its CPU was).
+ */
+function allLinks(known: Map<number, ProcLinks>): ProcLinks[] {
+  const out: ProcLinks[] = [];
+  const seen = new Set<number>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const pid = Number(e.name);
+    let l = known.get(pid);
+    if (!l) {
+      const s = readStat(pid);
+      if (!s) continue;
+      l = { pid, ppid: s.ppid, pgrp: s.pgrp };
+      known.set(pid, l);
+    }
+    seen.add(pid);
+    out.push(l);
+  }
+  for (const pid of known.keys()) if (!seen.has(pid)) known.delete(pid);
+  return out;
+}
+
 /** CPU ticks and RSS summed over a process group (a daemon and its workers). */
 export interface GroupReading {
   cpuTicks: number;
@@ -137,15 +168,20 @@ export interface GroupReading {
 /**
  * Reads every watched group in one pass over /proc. A group is a leader pid, its
  * descendants (even in process groups of their own, as `timeout` makes) and any
- * process left in its process group (daemons whose workers were re-parented).
+ * process left in its process group (daemons whose workers were re-parented). With `known`
+ * (kept from call to call), only processes not seen before have their links read
+ * ({@linkcode allLinks}), then only the members' stat files.
  */
-export function readGroups(leaders: readonly number[]): Map<number, GroupReading> {
-  const stats = allStats();
-  const children = new Map<number, ProcStat[]>();
-  const byPgrp = new Map<number, ProcStat[]>();
+export function readGroups(
+  leaders: readonly number[],
+  known?: Map<number, ProcLinks>,
+): Map<number, GroupReading> {
+  const links: ProcLinks[] = known ? allLinks(known) : allStats();
+  const children = new Map<number, ProcLinks[]>();
+  const byPgrp = new Map<number, ProcLinks[]>();
   // Push, not spread: a spread copies the list per entry (quadratic in a parent's children,
   // and pid 1 has most of a busy machine's), and this runs every 200 ms beside the load.
-  for (const s of stats) {
+  for (const s of links) {
     const c = children.get(s.ppid);
     if (c) c.push(s);
     else children.set(s.ppid, [s]);
@@ -153,26 +189,35 @@ export function readGroups(leaders: readonly number[]): Map<number, GroupReading
     if (g) g.push(s);
     else byPgrp.set(s.pgrp, [s]);
   }
-  const byPid = new Map(stats.map((s) => [s.pid, s]));
-  const out = new Map<number, GroupReading>();
+  const byPid = new Map(links.map((s) => [s.pid, s]));
+  const groups = new Map<number, number[]>();
   for (const leader of leaders) {
-    const members = new Map<number, ProcStat>();
+    const members = new Set<number>();
     const queue = [byPid.get(leader), ...(byPgrp.get(leader) ?? [])];
     while (queue.length) {
       const s = queue.pop();
       if (!s || members.has(s.pid)) continue;
-      members.set(s.pid, s);
-      queue.push(...(children.get(s.pid) ?? []));
+      members.add(s.pid);
+      for (const c of children.get(s.pid) ?? []) queue.push(c);
     }
-    let cpuTicks = 0;
-    let rssBytes = 0;
-    for (const m of members.values()) {
-      cpuTicks += m.cpuTicks;
-      rssBytes += m.rssBytes;
-    }
-    out.set(leader, { cpuTicks, rssBytes, members: [...members.keys()] });
+    groups.set(leader, [...members]);
   }
-  return out;
+  if (!known) {
+    // Every stat was just read: sum them.
+    const stats = byPid as Map<number, ProcStat>;
+    const out = new Map<number, GroupReading>();
+    for (const [leader, members] of groups) {
+      let cpuTicks = 0;
+      let rssBytes = 0;
+      for (const pid of members) {
+        cpuTicks += stats.get(pid)!.cpuTicks;
+        rssBytes += stats.get(pid)!.rssBytes;
+      }
+      out.set(leader, { cpuTicks, rssBytes, members });
+    }
+    return out;
+  }
+  return readKnownGroups(groups);
 }
 
 /** {@linkcode readGroups} for groups whose members are known: reads only their pids. */
@@ -336,6 +381,8 @@ export class ResourceSampler {
   #nodeSwitches0 = 0;
   #switches = new SwitchCounter();
   #watched: Watched[];
+  /** Parent and group of every process seen: each scan reads only new processes' links. */
+  #known = new Map<number, ProcLinks>();
 
   constructor(watched: Watched[], readonly intervalMs = 200) {
     this.#watched = [...watched];
@@ -344,7 +391,7 @@ export class ResourceSampler {
   /** Adds a group that starts later (e.g. the load generator). */
   add(w: Watched): void {
     this.#watched.push(w);
-    const r = readGroups([w.pid]).get(w.pid)!;
+    const r = readGroups([w.pid], this.#known).get(w.pid)!;
     this.#switches.read(w.pid, r.members, true);
     this.#start.set(w.pid, r.cpuTicks);
     this.#peak.set(w.pid, r.rssBytes);
@@ -354,7 +401,7 @@ export class ResourceSampler {
     this.#t0 = performance.now();
     this.#node0 = readNodeCpu();
     this.#nodeSwitches0 = parseNodeSwitches(Deno.readTextFileSync("/proc/stat"));
-    const r = readGroups(this.#watched.map((w) => w.pid));
+    const r = readGroups(this.#watched.map((w) => w.pid), this.#known);
     for (const w of this.#watched) {
       this.#switches.read(w.pid, r.get(w.pid)!.members, true);
       this.#start.set(w.pid, r.get(w.pid)!.cpuTicks);
@@ -369,17 +416,17 @@ export class ResourceSampler {
   #members = new Map<number, number[]>();
 
   /**
-   * One sample. Finding a group's members takes a pass over all of /proc (a few ms of CPU on
-   * a busy machine, beside the load being measured), so it is done every
-   * {@linkcode FULL_SCAN_EVERY}th sample and at the end; in between only the known members
-   * are read. CPU comes from cumulative ticks, so a member found late loses nothing of it.
+   * One sample. Finding a group's members takes a pass over /proc (a listing, plus the stat
+   * of each process not seen before), so it is done every {@linkcode FULL_SCAN_EVERY}th sample
+   * and at the end; in between only the known members are read. CPU comes from cumulative
+   * ticks, so a member found late loses nothing of it.
    */
   #sample(full = this.#samples % FULL_SCAN_EVERY === 0): Map<number, GroupReading> {
     const mem = Deno.systemMemoryInfo();
     this.#nodePeakBytes = Math.max(this.#nodePeakBytes, mem.total - mem.available);
     const leaders = this.#watched.map((w) => w.pid);
     const r = full || leaders.some((pid) => !this.#members.has(pid))
-      ? readGroups(leaders)
+      ? readGroups(leaders, this.#known)
       : readKnownGroups(this.#members);
     for (const [pid, g] of r) {
       this.#members.set(pid, g.members);
