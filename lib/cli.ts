@@ -683,6 +683,32 @@ export async function runDirArgument(cli: CliContext): Promise<string> {
   return await newestRunIn(cli.config.out);
 }
 
+/**
+ * Runs a task that reads one run directory (report, notebooks, export; `READS_RUN` in its
+ * spec): parses its command line, lets `check` refuse bad flags before the run directory is
+ * looked for, finds the run directory ({@linkcode runDirArgument}), then returns `body`'s
+ * exit code.
+ */
+export function runDirTask(
+  spec: TaskSpec,
+  body: (dir: string, cli: CliContext) => Promise<number>,
+  options: { check?: (cli: CliContext) => void } = {},
+): Promise<never> {
+  return main(spec, async () => {
+    const cli = await parseCli(spec);
+    options.check?.(cli);
+    return await body(await runDirArgument(cli), cli);
+  });
+}
+
+/** Says on stderr, one line each, what is wrong with files of a run (`note`: appended). */
+export function warnProblems(
+  problems: ReadonlyArray<{ file: string; problem: string }>,
+  note = "",
+): void {
+  for (const p of problems) console.error(`warning: ${p.file}: ${p.problem}${note}`);
+}
+
 /** `dir` (absolute) when it is a directory; a usage error naming `what` otherwise. */
 export async function existingDir(dir: string, what: string): Promise<string> {
   try {

@@ -1,14 +1,14 @@
 /** Task: export a run for other tools (CSV for spreadsheets and pandas, SMP for Meshery). */
 import {
   checkOutputFile,
+  type CliContext,
   EXIT,
-  main,
-  parseCli,
   READS_RUN,
   READS_RUN_HELP,
-  runDirArgument,
+  runDirTask,
   type TaskSpec,
   UsageError,
+  warnProblems,
 } from "../lib/cli.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportRun } from "../lib/export.ts";
 
@@ -46,31 +46,33 @@ Exit codes here: 0 written, 1 could not read the run or write the file, 2 bad in
   },
 };
 
+/** Refuses a missing or unknown `--format`, and `--long` with smp. */
+function checkFormat({ values }: CliContext): void {
+  const format = values.format as string | undefined;
+  if (format === undefined) {
+    throw new UsageError(`Missing --format: expected one of ${EXPORT_FORMATS.join(", ")}`);
+  }
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(
+      `Invalid --format: expected one of ${EXPORT_FORMATS.join(", ")}, got "${format}"`,
+    );
+  }
+  if (format === "smp" && values.long === true) {
+    throw new UsageError('Invalid --long: it applies to --format csv only, got "--format smp"');
+  }
+}
+
 if (import.meta.main) {
-  await main(SPEC, async () => {
-    const cli = await parseCli(SPEC);
-    const { values } = cli;
-    const format = values.format as string | undefined;
-    if (format === undefined) {
-      throw new UsageError(`Missing --format: expected one of ${EXPORT_FORMATS.join(", ")}`);
-    }
-    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
-      throw new UsageError(
-        `Invalid --format: expected one of ${EXPORT_FORMATS.join(", ")}, got "${format}"`,
-      );
-    }
-    if (format === "smp" && values.long === true) {
-      throw new UsageError('Invalid --long: it applies to --format csv only, got "--format smp"');
-    }
-    const dir = await runDirArgument(cli);
+  await runDirTask(SPEC, async (dir, { values }) => {
+    const format = values.format as ExportFormat;
     const output = values.output as string | undefined;
     if (output !== undefined && output !== "-") await checkOutputFile(output, "--output");
     const r = await exportRun(dir, {
-      format: format as ExportFormat,
+      format,
       long: values.long === true,
       output: values.output as string | undefined,
     });
-    for (const p of r.problems) console.error(`warning: ${p.file}: ${p.problem} (left out)`);
+    warnProblems(r.problems, " (left out)");
     if (r.path === null) await Deno.stdout.write(new TextEncoder().encode(r.text));
     else {
       console.log(
@@ -78,5 +80,5 @@ if (import.meta.main) {
       );
     }
     return EXIT.ok;
-  });
+  }, { check: checkFormat });
 }

@@ -4,11 +4,9 @@ import {
   checkOutDir,
   existingDir,
   EXIT,
-  main,
-  parseCli,
   READS_RUN,
   READS_RUN_HELP,
-  runDirArgument,
+  runDirTask,
   type TaskSpec,
   UsageError,
 } from "../lib/cli.ts";
@@ -42,10 +40,7 @@ Exit codes here: 0 all ran, 1 a notebook failed, 2 bad input.`,
 };
 
 if (import.meta.main) {
-  await main(SPEC, async () => {
-    const cli = await parseCli(SPEC);
-    const { values } = cli;
-    const dir = await runDirArgument(cli);
+  await runDirTask(SPEC, async (dir, { values }) => {
     if (values["html-dir"] !== undefined) {
       await checkOutDir(values["html-dir"] as string, undefined, { flag: "--html-dir" });
     }

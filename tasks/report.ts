@@ -2,12 +2,11 @@
 import { stageEnded, stageStarted } from "../lib/run_dir.ts";
 import {
   EXIT,
-  main,
-  parseCli,
   READS_RUN,
   READS_RUN_HELP,
-  runDirArgument,
+  runDirTask,
   type TaskSpec,
+  warnProblems,
 } from "../lib/cli.ts";
 import { writeReportDetailed } from "../lib/report.ts";
 
@@ -22,8 +21,7 @@ Exit codes here: 0 written (problems with the run are warnings), 1 could not wri
 };
 
 if (import.meta.main) {
-  await main(SPEC, async () => {
-    const dir = await runDirArgument(await parseCli(SPEC));
+  await runDirTask(SPEC, async (dir) => {
     // In a run directory the report is a stage: record it in the manifest like the others.
     const isRun = await Deno.stat(`${dir}/manifest.json`).then(() => true, () => false);
     if (isRun) await stageStarted(dir, "report");
@@ -36,7 +34,7 @@ if (import.meta.main) {
     }
     if (isRun) await stageEnded(dir, "report", "ok");
     const { path, run } = written;
-    for (const p of run.problems) console.error(`warning: ${p.file}: ${p.problem}`);
+    warnProblems(run.problems);
     console.log(`Report: ${path}`);
     return EXIT.ok;
   });
