@@ -375,7 +375,8 @@ export const CONFIG_SCHEMA = {
           type: "string",
           enum: ["http-client", "vegeta"],
           default: "http-client",
-          description: "fixed-rate HTTP load generator: meshbench's paced client (sends within " +
+          description: "fixed-rate HTTP load generator of the http and inference workloads: " +
+            "meshbench's paced client (sends within " +
             "microseconds of each intended time) or vegeta (0-1 ms late); see docs/methodology.md",
         },
         httpClientRtPriority: {

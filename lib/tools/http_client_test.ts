@@ -279,6 +279,14 @@ Deno.test("httpClientCommand refuses bad options, naming the field and value", (
   throws(() => httpClientCommand({ ...ok, connections: 0 }), /"connections"/);
   throws(() => httpClientCommand({ ...ok, body: "a", bodyBytes: 1 }), /"body"/);
   throws(
+    () => httpClientCommand({ ...ok, bodyBytes: 1, bodyFile: "/etc/hostname" }),
+    /"bodyBytes" and bodyFile exclude each other/,
+  );
+  throws(
+    () => httpClientCommand({ ...ok, bodyFile: "/nonexistent/payload.json" }),
+    /"bodyFile" must be a readable file .*got "\/nonexistent\/payload.json"/,
+  );
+  throws(
     () => httpClientCommand({ ...ok, rtPriority: 100 }),
     /"rtPriority" must be an integer from 0 to 99, got 100/,
   );

@@ -19,10 +19,12 @@
  * predicting more rows), so the mesh's overhead is read per payload against the baseline's at
  * the same payload.
  *
- * Load: vegeta, open loop at `inference.rate` requests/s over `inference.connections`
- * connections, latency from the intended send; wrk with the same body for max throughput
- * (closed loop) when throughput runs are on. Every request vegeta sent must carry exactly the
- * payload's bytes, or the run fails.
+ * Load: the http workload's fixed-rate generator (`local.httpGenerator`: meshbench's own
+ * open-loop client by default, vegeta when set), open loop at `inference.rate` requests/s over
+ * `inference.connections` connections, latency from the intended send; wrk with the same body
+ * for max throughput (closed loop) when throughput runs are on. Every request must carry
+ * exactly the payload's bytes (the client's body, each request vegeta recorded), or the run
+ * fails.
  *
  * On a cluster (`manifests/workloads/inference.yaml`) two model server pods train the same model
  * at start-up and fortio in the client pods POSTs the same payload files, which their init
@@ -42,6 +44,7 @@ import {
   type VegetaRow,
 } from "../tools/vegeta.ts";
 import { parseWrk, wrkCommand, wrkScript } from "../tools/wrk.ts";
+import { runHttpLoad } from "../tools/http_client.ts";
 import { LOCAL_VEGETA_GENERATOR } from "./http.ts";
 import { ML_SIZES, mlPython, sklearnTool } from "./ml.ts";
 
@@ -228,6 +231,36 @@ async function runVegeta(
   return rows;
 }
 
+/**
+ * meshbench's own open-loop client POSTing the payload (read from its file, byte for byte):
+ * the result says the body it sent (`extra.bodyBytes`), which must be the payload's size.
+ */
+async function runClient(
+  env: WorkloadEnv,
+  ports: number[],
+  payload: InferencePayload,
+  p: { rate: number; durationS: number; connections: number },
+  onLoadgen?: (pid: number) => void,
+) {
+  const run = await runHttpLoad(env.runner, {
+    urls: ports.map((port) => `http://127.0.0.1:${port}/predict`),
+    connections: p.connections,
+    rate: p.rate,
+    durationS: p.durationS,
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    bodyFile: payload.path,
+    rtPriority: env.config.local.httpClientRtPriority,
+  }, { signal: env.signal, onSpawn: onLoadgen });
+  const sent = run.result.extra?.bodyBytes;
+  if (sent !== payload.bytes) {
+    throw new Error(
+      `The HTTP client sent bodies of ${sent} bytes, not the payload's ${payload.bytes}`,
+    );
+  }
+  return run;
+}
+
 /** wrk's script for POSTing the payload (the body is read once per thread). */
 function wrkPostScript(ports: number[], payload: InferencePayload): string {
   return `${wrkScript(ports)}
@@ -240,11 +273,14 @@ f:close()
 }
 
 /** The inference load points: per payload, one fixed-rate point, then one max-throughput. */
-export function inferencePoints(config: Pick<BenchConfig, "inference" | "load">): LoadPoint[] {
+export function inferencePoints(
+  config: Pick<BenchConfig, "inference" | "load" | "local">,
+): LoadPoint[] {
   const { rate, payloadBytes, connections } = config.inference;
   const points: LoadPoint[] = payloadBytes.map((bytes) => ({
     mode: "fixed-rate",
-    tool: "vegeta",
+    // The http workload's fixed-rate generator: meshbench's own client unless set to vegeta.
+    tool: config.local.httpGenerator,
     rate,
     connections,
     durationS: config.load.durationS,
@@ -267,7 +303,7 @@ export function inferencePoints(config: Pick<BenchConfig, "inference" | "load">)
 
 /** The inference load points in client pods: the same points, with fortio. */
 export function inferencePodPoints(
-  config: Pick<BenchConfig, "inference" | "load">,
+  config: Pick<BenchConfig, "inference" | "load" | "local">,
 ): LoadPoint[] {
   return inferencePoints(config).map((p) => ({ ...p, tool: "fortio" }));
 }
@@ -297,7 +333,7 @@ export const inferenceWorkload: Workload = {
   namespace: "inference-benchmark",
   protocol: "http",
   replicas: INFERENCE_REPLICAS,
-  // vegeta and wrk are base tools of the local target.
+  // vegeta and wrk are base tools of the local target; the HTTP client is meshbench's own.
   tools: [sklearnTool()],
   points: inferencePoints,
   pod: {
@@ -343,12 +379,26 @@ export const inferenceWorkload: Workload = {
     // Every payload through each path, a share of the warm-up each, at a quarter of the rate.
     const each = Math.max(1, Math.round(seconds / model.payloads.length));
     for (const payload of model.payloads) {
-      const out = join(env.workDir, `warmup-${payload.bytes}-${ports.join("-")}.bin`);
-      const rows = await runVegeta(env, ports, payload, {
+      const warm = {
         rate: Math.max(1, Math.round(env.config.inference.rate / 4)),
         durationS: each,
         connections: env.config.inference.connections,
-      }, out);
+      };
+      if (env.config.local.httpGenerator === "http-client") {
+        const { result } = await runClient(env, ports, payload, warm);
+        if (result.errors > 0) {
+          throw new Error(
+            `Inference warm-up (${payload.bytes} B) through ports ${
+              ports.join(",")
+            }: ${result.errors} of ${result.operations} requests failed: ${
+              JSON.stringify(result.errorKinds)
+            }`,
+          );
+        }
+        continue;
+      }
+      const out = join(env.workDir, `warmup-${payload.bytes}-${ports.join("-")}.bin`);
+      const rows = await runVegeta(env, ports, payload, warm, out);
       await Deno.remove(out);
       const failed = rows.filter((r) => r.error !== "" || r.code !== 200).length;
       if (failed > 0) {
@@ -366,6 +416,17 @@ export const inferenceWorkload: Workload = {
       throw new Error(`Inference load point of run ${spec.seq} has no payloadBytes`);
     }
     const payload = payloadOf(await readModel(env), p.payloadBytes);
+    if (p.mode === "fixed-rate" && p.tool === "http-client") {
+      const { result, raw } = await runClient(env, ports, payload, {
+        rate: p.rate!,
+        durationS: p.durationS,
+        connections: p.connections,
+      }, onLoadgen);
+      const path = join(env.runDir, `${rawStem}.http-client.json`);
+      await Deno.writeTextFile(path, raw);
+      result.extra = { ...result.extra, payloadBytes: payload.bytes, payloadRows: payload.rows };
+      return { load: result, raw: [relative(env.runDir, path)] };
+    }
     if (p.mode === "fixed-rate") {
       const bin = join(env.runDir, `${rawStem}.vegeta.bin`);
       const rows = await runVegeta(

@@ -34,6 +34,10 @@ import {
   serveCommand,
 } from "./inference.ts";
 import { mlPython } from "./ml.ts";
+import { findBinary } from "../binaries.ts";
+import { memoryLogger } from "../log.ts";
+import type { RunSpec } from "../types.ts";
+import type { WorkloadEnv } from "../workload.ts";
 
 const ML_DIR = new URL("../../servers/ml/", import.meta.url).pathname;
 const PAYLOADS = [1024, 16384, 131072];
@@ -248,15 +252,15 @@ Deno.test("prepare refuses a payload size too small for one row", async () => {
   }
 });
 
-Deno.test("inference load points: one fixed-rate point per payload, then max throughput per payload", () => {
+Deno.test("inference load points: one fixed-rate point per payload (the http workload's generator), then max throughput per payload", () => {
   const config = configDefaults();
   const points = inferencePoints(config);
   assertEquals(
     points.map((p) => [p.mode, p.tool, p.rate, p.payloadBytes]),
     [
-      ["fixed-rate", "vegeta", 20, 1024],
-      ["fixed-rate", "vegeta", 20, 16384],
-      ["fixed-rate", "vegeta", 20, 131072],
+      ["fixed-rate", "http-client", 20, 1024],
+      ["fixed-rate", "http-client", 20, 16384],
+      ["fixed-rate", "http-client", 20, 131072],
       ["max-throughput", "wrk", null, 1024],
       ["max-throughput", "wrk", null, 16384],
       ["max-throughput", "wrk", null, 131072],
@@ -264,6 +268,9 @@ Deno.test("inference load points: one fixed-rate point per payload, then max thr
   );
   config.load.throughput.enabled = false;
   assertEquals(inferencePoints(config).length, 3);
+  // vegeta stays selectable, as for the http workload.
+  config.local.httpGenerator = "vegeta";
+  assertEquals(inferencePoints(config).map((p) => p.tool), ["vegeta", "vegeta", "vegeta"]);
 });
 
 Deno.test("in pods the same points run with fortio, and the pods get the local model's sizes, seeds and payloads", () => {
@@ -472,5 +479,79 @@ Deno.test({
       }
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name:
+    "the workload's fixed-rate run POSTs each payload with meshbench's own client (vegeta when chosen), every request answered",
+  sanitizeResources: false,
+  async fn() {
+    await withServer(async ({ dir, model, port }) => {
+      const config = configDefaults();
+      const env: WorkloadEnv = {
+        runDir: dir,
+        workDir: dir,
+        runner: realRunner,
+        config,
+        log: memoryLogger(),
+        signal: new AbortController().signal,
+        bin: { vegeta: findBinary("vegeta") ?? "vegeta", wrk: findBinary("wrk") ?? "wrk" },
+      };
+      const points = inferencePoints(config).filter((p) => p.mode === "fixed-rate");
+      for (const [i, point] of points.entries()) {
+        const spec: RunSpec = {
+          seq: i + 1,
+          workload: "inference",
+          mesh: "baseline",
+          iteration: 1,
+          point: { ...point, durationS: 1 },
+        };
+        const pids: number[] = [];
+        const { load, raw } = await inferenceWorkload.run(
+          env,
+          spec,
+          [port],
+          `run-${i}`,
+          (pid) => pids.push(pid),
+        );
+        assertEquals(load.tool, "http-client");
+        assertEquals(load.errors, 0, JSON.stringify(load.errorKinds));
+        assertEquals(load.operations, 20, `${point.payloadBytes} B`);
+        assertEquals(load.extra?.statusCodes, { "200": 20 });
+        // The body sent was the payload file, byte for byte: each request read as the payload.
+        assertEquals(load.extra?.bodyBytes, point.payloadBytes);
+        const payload = model.payloads.find((p) => p.bytes === point.payloadBytes)!;
+        assertEquals(load.extra?.payloadRows, payload.rows);
+        // Bytes on the wire: each request's head and its payload.
+        assert(load.bytesOut >= 20 * payload.bytes, `${load.bytesOut} bytes out`);
+        // The answers: one label per row ("0," or "1,") for 20 requests.
+        assert(load.bytesIn >= 20 * 2 * payload.rows, `${load.bytesIn} bytes in`);
+        assert(
+          (load.extra?.sendLag as { total?: number } | undefined)?.total === 20,
+          "the client's own send lag, per request",
+        );
+        assertEquals(pids.length, 1, "the client process is the load generator");
+        assertEquals(raw, [`run-${i}.http-client.json`]);
+      }
+      // vegeta stays selectable: the same point, its own tool's output.
+      config.local.httpGenerator = "vegeta";
+      const [point] = inferencePoints(config);
+      const { load } = await inferenceWorkload.run(
+        env,
+        {
+          seq: 9,
+          workload: "inference",
+          mesh: "baseline",
+          iteration: 1,
+          point: { ...point, durationS: 1 },
+        },
+        [port],
+        "run-vegeta",
+        () => {},
+      );
+      assertEquals(load.tool, "vegeta");
+      assertEquals([load.operations, load.errors], [20, 0]);
+    });
   },
 });
