@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
+import { parseTaskArgs, type TaskSpec } from "../lib/cli.ts";
 import { startTestenv, stopTestenv, TestenvMissingError } from "../lib/testenv/testenv.ts";
 import { connect, disconnect } from "../lib/cluster/kube.ts";
 import { applyObjects } from "../lib/cluster/deploy.ts";
@@ -51,11 +51,7 @@ function count(values: Record<string, unknown>, name: string, def: number, max: 
 }
 
 if (import.meta.main) {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(taskHelp(SPEC));
-    Deno.exit(0);
-  }
-  const parsed = parseOrExit2(SPEC, Deno.args);
+  const parsed = parseTaskArgs(SPEC, Deno.args);
   if (typeof parsed === "number") Deno.exit(parsed);
   const nodes = count(parsed.values, "nodes", 100, 1000);
   const pods = count(parsed.values, "pods", 1000, 10000);

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { EXIT, parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
+import { EXIT, parseTaskArgs, type TaskSpec } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
 import { summarize } from "../lib/histogram.ts";
 import type { Histogram } from "../lib/types.ts";
@@ -89,11 +89,7 @@ const SPEC: TaskSpec = {
 };
 
 async function main() {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(taskHelp(SPEC));
-    Deno.exit(0);
-  }
-  const parsed = parseOrExit2(SPEC, Deno.args);
+  const parsed = parseTaskArgs(SPEC, Deno.args);
   if (typeof parsed === "number") Deno.exit(parsed);
   const values = {
     connections: String(WS_CONNECTIONS),

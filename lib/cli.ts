@@ -647,14 +647,19 @@ export async function main(
 }
 
 /**
- * For tasks that return an exit code themselves (infra, testenv): parses as `spec` declares,
- * or prints the error and returns 2.
+ * For tasks that return an exit code themselves (infra, testenv, benchmarks): parses as
+ * `spec` declares; or, for `--help`, prints the task's help and returns 0; or, for bad
+ * input, prints the error and returns 2. A number means: stop with that exit code.
  */
-export function parseOrExit2(
+export function parseTaskArgs(
   spec: TaskSpec,
   args: readonly string[],
   env: Record<string, string> = Deno.env.toObject(),
 ): ParsedArgs | number {
+  if (wantsHelp(args)) {
+    console.log(taskHelp(spec));
+    return EXIT.ok;
+  }
   try {
     checkEnv(env);
     return parseArgsFor(spec, args);

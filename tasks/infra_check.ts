@@ -6,7 +6,7 @@
  *
  * Exit codes: 0 all ran checks passed, 1 a check failed, 2 bad flags.
  */
-import { parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
+import { parseTaskArgs, type TaskSpec } from "../lib/cli.ts";
 import { checkInfra } from "../lib/infra/mod.ts";
 import { consoleLogger } from "../lib/log.ts";
 
@@ -27,11 +27,7 @@ const SPEC: TaskSpec = {
 };
 
 export async function main(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(taskHelp(SPEC));
-    return 0;
-  }
-  const parsed = parseOrExit2(SPEC, args);
+  const parsed = parseTaskArgs(SPEC, args);
   if (typeof parsed === "number") return parsed;
   const flags = parsed.values as { only?: string[]; json?: boolean };
   const t0 = performance.now();

@@ -5,7 +5,7 @@
  *
  * Exit codes: 0 down (or nothing recorded), 1 failed (still recorded), 2 bad flags.
  */
-import { FLAGS, parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
+import { FLAGS, parseTaskArgs, type TaskSpec } from "../lib/cli.ts";
 import { infraDown } from "../lib/infra/mod.ts";
 import { consoleLogger } from "../lib/log.ts";
 
@@ -26,11 +26,7 @@ const SPEC: TaskSpec = {
 };
 
 export async function main(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(taskHelp(SPEC));
-    return 0;
-  }
-  const parsed = parseOrExit2(SPEC, args);
+  const parsed = parseTaskArgs(SPEC, args);
   if (typeof parsed === "number") return parsed;
   const flags = parsed.values as {
     "var-file"?: string;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
+import { parseTaskArgs, type TaskSpec } from "../lib/cli.ts";
 import { DEFAULT_STATE_DIR, stopTestenv } from "../lib/testenv/testenv.ts";
 
 const SPEC: TaskSpec = {
@@ -17,11 +17,7 @@ const SPEC: TaskSpec = {
 };
 
 if (import.meta.main) {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(taskHelp(SPEC));
-    Deno.exit(0);
-  }
-  const parsed = parseOrExit2(SPEC, Deno.args);
+  const parsed = parseTaskArgs(SPEC, Deno.args);
   if (typeof parsed === "number") Deno.exit(parsed);
   try {
     const dir = (parsed.values.dir as string | undefined) ?? DEFAULT_STATE_DIR;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { parseOrExit2, taskHelp, type TaskSpec } from "../lib/cli.ts";
+import { parseTaskArgs, type TaskSpec } from "../lib/cli.ts";
 import { DEFAULT_STATE_DIR, startTestenv, TestenvMissingError } from "../lib/testenv/testenv.ts";
 
 const SPEC: TaskSpec = {
@@ -41,11 +41,7 @@ const SPEC: TaskSpec = {
 };
 
 if (import.meta.main) {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(taskHelp(SPEC));
-    Deno.exit(0);
-  }
-  const parsed = parseOrExit2(SPEC, Deno.args);
+  const parsed = parseTaskArgs(SPEC, Deno.args);
   if (typeof parsed === "number") Deno.exit(parsed);
   const values = parsed.values as {
     dir?: string;
