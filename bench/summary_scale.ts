@@ -6,7 +6,8 @@
  * `measure` runs in its own process so its peak memory (VmHWM) is only that of
  * summary + report; `breakdown` runs the stages' pieces one by one (reading and checking the
  * records, pooling and bootstrap, writing summary.json, the report's reading and rendering)
- * to show where the time goes. Each prints one JSON line.
+ * to show where the time goes; it needs the summary.json that `measure` writes (else exit 2).
+ * Each prints one JSON line.
  */
 import { join } from "node:path";
 import { createRunDir, writeJsonAtomic } from "../lib/run_dir.ts";
@@ -112,6 +113,17 @@ async function measure(runDir: string) {
 
 /** CPU and wall seconds of each piece of collect and report, run one after the other. */
 async function breakdown(runDir: string) {
+  // The report pieces read RUN_DIR/summary.json with its run index, as a real report does;
+  // without it the report would re-derive the summary from every record (tens of seconds).
+  try {
+    await Deno.stat(join(runDir, "summary.json"));
+  } catch {
+    console.error(
+      `breakdown: ${join(runDir, "summary.json")} is missing: run \`measure ${runDir}\` first ` +
+        `(it writes summary.json), then breakdown`,
+    );
+    Deno.exit(2);
+  }
   const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
   const { ctx, manifest } = await openRun(runDir, deps);
   const pieces: Record<string, { cpuSeconds: number; wallSeconds: number }> = {};
