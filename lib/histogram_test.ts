@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert, throws } from "node:assert/strict";
 import * as hdr from "hdr-histogram-js";
 import {
   bucketOf,
@@ -8,8 +8,13 @@ import {
   HistogramSet,
   mean,
   mergeHistograms,
+  packable,
+  packedProblems,
+  packHistogram,
   percentile,
+  percentiles,
   summarize,
+  unpackHistogram,
 } from "./histogram.ts";
 
 function lcg(seed: number) {
@@ -135,4 +140,54 @@ Deno.test("a compact histogram reads the same percentiles as the histogram it co
   // Bucket values past 2^32 µs (71 minutes) keep full precision.
   const long = compactHistogram({ ...h, values: [2 ** 33], counts: [1], total: 1 });
   assert(long.values instanceof Float64Array);
+});
+
+Deno.test("percentiles read in one pass equal percentile read one at a time", () => {
+  const rand = lcg(7);
+  const r = new HistogramRecorder();
+  for (let i = 0; i < 20_000; i++) r.record(200 * Math.exp(rand() * rand() * 6));
+  const h = r.toHistogram();
+  const ps = [0, 1, 25, 50, 90, 99, 99.9, 99.99, 99.999, 100, 100];
+  assertEquals(percentiles(h, ps), ps.map((p) => percentile(h, p)));
+  const one = { ...h, total: 3, values: [5], counts: [3], min: 5, max: 5 };
+  assertEquals(percentiles(one, [0, 50, 100]), [5, 5, 5]);
+  assertEquals(percentiles({ ...h, total: 0, values: [], counts: [] }, [50]), [NaN]);
+});
+
+Deno.test("a packed histogram unpacks to the same buckets, figures and percentiles", () => {
+  const rand = lcg(3);
+  const r = new HistogramRecorder();
+  for (let i = 0; i < 50_000; i++) r.record(150 * Math.exp(rand() * rand() * 9));
+  r.record(0, 4);
+  const h = r.toHistogram();
+  const p = packHistogram(h);
+  assertEquals(p.buckets, h.values.length);
+  assertEquals(packedProblems(p, "/h"), []);
+  assertEquals(unpackHistogram(p), h);
+  // Buckets and counts past 2^32 survive (varints, not 32-bit words).
+  const wide = { ...h, values: [1, 2 ** 40, 2 ** 52], counts: [2 ** 35, 1, 1], total: 2 ** 35 + 2 };
+  assertEquals(unpackHistogram(packHistogram(wide)), wide);
+  assertEquals(
+    unpackHistogram(packHistogram({ ...h, total: 0, values: [], counts: [] })).values,
+    [],
+  );
+  // Fractional buckets cannot be packed: the writer keeps such a histogram as arrays.
+  assertEquals(packable({ ...h, values: [1.5], counts: [1], total: 1 }), false);
+  throws(() => packHistogram({ ...h, values: [1.5], counts: [1], total: 1 }), /bucket 0/);
+});
+
+Deno.test("a malformed packed histogram is refused naming where and what", () => {
+  const h = { unit: "us" as const, significantDigits: 3 as const, total: 5, min: 1, max: 9 };
+  const p = packHistogram({ ...h, values: [1, 9], counts: [2, 3] });
+  match(
+    packedProblems({ ...p, total: 6 }, "/g")[0],
+    /^\/g\/packed counts add up to 5, not total 6/,
+  );
+  match(packedProblems({ ...p, buckets: 3 }, "/g")[0], /ends after 2 of its 3 buckets/);
+  match(packedProblems({ ...p, buckets: 1 }, "/g")[0], /byte\(s\) after its 1 buckets/);
+  match(packedProblems({ ...p, packed: "not base64!" }, "/g")[0], /^\/g\/packed is not base64/);
+  // A step of 0 after the first bucket repeats a bucket: not ascending.
+  const repeated = new Uint8Array([1, 2, 0, 3]).toBase64();
+  match(packedProblems({ ...p, packed: repeated }, "/g")[0], /not ascending at bucket 1/);
+  throws(() => unpackHistogram({ ...p, total: 6 }), /Cannot unpack histogram/);
 });

@@ -17,7 +17,7 @@ import { basename, join } from "node:path";
 import { type BenchConfig, readStoredConfig } from "./config.ts";
 import { listRunFiles, namedRunDir, newestRunDir } from "./run_dir.ts";
 import { SchemaError, validateManifest, validateRunRecord, validateSummary } from "./schema.ts";
-import { summarizeRuns } from "./summary.ts";
+import { type StoredSummary, summarizeRuns, unpackSummary } from "./summary.ts";
 import { kneeCriteria } from "./knee.ts";
 import type { Manifest, RunIndexEntry, RunRecord, RunRow, Summary } from "./types.ts";
 
@@ -318,7 +318,7 @@ async function readRunDir(dir: string, useIndex: boolean): Promise<LoadedRun<Run
     const ps = summaryProblems(s.value);
     if (ps.length) {
       problems.push({ file: sPath, problem: joinProblems(ps) });
-    } else summary = s.value as Summary;
+    } else summary = unpackSummary(s.value as StoredSummary);
   }
 
   const runs: RunRow[] = [];

@@ -1,8 +1,16 @@
 import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
-import { listRunFiles } from "./run_dir.ts";
-import { loadRun, manifestProblems, resolveRunDir, runRecordProblems } from "./load_results.ts";
+import { listRunFiles, readJson, writeJsonAtomic } from "./run_dir.ts";
+import {
+  loadRun,
+  manifestProblems,
+  resolveRunDir,
+  runRecordProblems,
+  summaryProblems,
+} from "./load_results.ts";
+import { packSummary, summarizeRuns } from "./summary.ts";
+import { FIXTURE_RUNS } from "../fixtures/mod.ts";
 
 async function synthetic(): Promise<{ tmp: string; dir: string }> {
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_load_" });
@@ -139,5 +147,60 @@ Deno.test("a run with many 0 µs latencies is kept but flagged as implausible", 
     match(run.problems[0].problem, /16\.7 % of the 600 latencies are 0 µs/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a summary.json with packed histograms reads back as the summary that was packed", async () => {
+  const { tmp, dir } = await synthetic();
+  try {
+    const built = summarizeRuns((await loadRun(dir)).runs, {
+      runId: "20000101T000000Z-000007",
+      target: "local",
+      baseline: "baseline",
+      noisyCvPct: 10,
+      resamples: 200,
+      confidence: 0.95,
+      seed: 3,
+      now: new Date(0),
+    });
+    assertEquals(built.schemaVersion, "3");
+    await writeJsonAtomic(join(dir, "summary.json"), packSummary(built));
+    const stored = await readJson(join(dir, "summary.json")) as {
+      groups: Array<{ histogram: Record<string, unknown> }>;
+    };
+    assert(stored.groups.every((g) => typeof g.histogram.packed === "string"));
+    assert(stored.groups.every((g) => g.histogram.values === undefined));
+    const run = await loadRun(dir);
+    assertEquals(run.problems, []);
+    assertEquals(run.summary, JSON.parse(JSON.stringify(built)));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("summary checks name a malformed packed histogram, and one in a version 2 file", async () => {
+  const { tmp, dir } = await synthetic();
+  try {
+    const stored = await readJson(join(dir, "summary.json")) as {
+      schemaVersion: string;
+      groups: Array<{ histogram: { total: number } }>;
+    };
+    stored.groups[1].histogram.total += 1;
+    match(summaryProblems(stored).join("; "), /\/groups\/1\/histogram\/packed counts add up to/);
+    stored.groups[1].histogram.total -= 1;
+    assertEquals(summaryProblems(stored), []);
+    stored.schemaVersion = "2";
+    match(summaryProblems(stored).join("; "), /\/groups\/0\/histogram must have required property/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the committed fixture runs (summary version 2, unpacked) still read without problems", async () => {
+  for (const name of FIXTURE_RUNS) {
+    const run = await loadRun(join(import.meta.dirname!, "..", "fixtures", "runs", name));
+    assertEquals(run.summary?.schemaVersion, "2");
+    assertEquals(run.summaryDerived, false);
+    assert(run.summary!.groups.every((g) => Array.isArray(g.histogram.values)));
   }
 });

@@ -26,7 +26,7 @@ import {
   writeJsonAtomic,
   writeRunRecord,
 } from "./run_dir.ts";
-import { atPoint, SummaryBuilder } from "./summary.ts";
+import { atPoint, packSummary, SummaryBuilder } from "./summary.ts";
 import { judgeStep, kneeCriteria, kneeStopped, rampKey } from "./knee.ts";
 import { type Logger, MissingToolsError, type StageContext, type Target } from "./target.ts";
 import type {
@@ -454,7 +454,7 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
       entry.generatorLimited = runGeneratorLimited(groups, entry, lag, ctx.config);
     }
     summary.runs = index.sort((a, b) => a.spec.seq - b.spec.seq);
-    await writeJsonAtomic(join(runDir, "summary.json"), summary);
+    await writeJsonAtomic(join(runDir, "summary.json"), packSummary(summary));
     return summary;
   });
 }

@@ -31,7 +31,7 @@ import {
   rateLabel,
 } from "./format.ts";
 import { escapeHtml, type Figure, makeFigure, notice, stack, table } from "./figure.ts";
-import { percentile } from "./histogram.ts";
+import { percentiles } from "./histogram.ts";
 import { costOf, type MetricName, metricRank, overheadLabel } from "./metric_vocabulary.ts";
 import type { Component, GroupStats, Histogram, Overhead } from "./types.ts";
 import type { Knee } from "./knee.ts";
@@ -306,12 +306,10 @@ function latencyScale(values: number[]) {
 function spectrumPoints(h: Histogram): Array<{ p: number; ms: number }> {
   if (h.total === 0) return [];
   const maxNines = Math.log10(h.total);
-  const out: Array<{ p: number; ms: number }> = [];
-  for (let k = 0; k <= maxNines + 1e-9; k += 0.05) {
-    const p = 100 * (1 - 10 ** -k);
-    out.push({ p, ms: percentile(h, p) / 1000 });
-  }
-  return out;
+  const ps: number[] = [];
+  for (let k = 0; k <= maxNines + 1e-9; k += 0.05) ps.push(100 * (1 - 10 ** -k));
+  const us = percentiles(h, ps);
+  return ps.map((p, i) => ({ p, ms: us[i] / 1000 }));
 }
 
 /**

@@ -14,7 +14,9 @@ import summary from "../schema/summary.schema.json" with { type: "json" };
 import manifest from "../schema/manifest.schema.json" with { type: "json" };
 import config from "../schema/config.schema.json" with { type: "json" };
 import smp from "../schema/smp.schema.json" with { type: "json" };
-import type { Histogram, Manifest, RunRecord, Summary } from "./types.ts";
+import { type PackedHistogram, packedProblems } from "./histogram.ts";
+import type { StoredSummary } from "./summary.ts";
+import type { Histogram, Manifest, RunRecord } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 const ajv = new (Ajv2020 as any)({ allErrors: true, strict: false });
@@ -51,7 +53,15 @@ function histogramProblems(h: Histogram, where: string): string[] {
   return out;
 }
 
-function validator<T>(id: string, histograms: (data: T) => Array<[Histogram, string]> = () => []) {
+/** What is wrong with a histogram, either as two arrays or packed (summary version 3). */
+function anyHistogramProblems(h: Histogram | PackedHistogram, where: string): string[] {
+  return "packed" in h ? packedProblems(h, where) : histogramProblems(h, where);
+}
+
+function validator<T>(
+  id: string,
+  histograms: (data: T) => Array<[Histogram | PackedHistogram, string]> = () => [],
+) {
   return (data: unknown, file = "(data)"): T => {
     const validate = ajv.getSchema(id)!;
     if (!validate(data)) {
@@ -64,7 +74,7 @@ function validator<T>(id: string, histograms: (data: T) => Array<[Histogram, str
       );
       throw new SchemaError(file, problems);
     }
-    const problems = histograms(data as T).flatMap(([h, where]) => histogramProblems(h, where));
+    const problems = histograms(data as T).flatMap(([h, where]) => anyHistogramProblems(h, where));
     if (problems.length) throw new SchemaError(file, problems);
     return data as T;
   };
@@ -77,10 +87,24 @@ export const validateRunRecord: (data: unknown, file?: string) => RunRecord = va
   `${BASE}run.schema.json`,
   (r) => (r.load ? [[r.load.latency, "/load/latency"]] : []),
 );
-/** Validates `summary.json`. */
-export const validateSummary: (data: unknown, file?: string) => Summary = validator<Summary>(
+/**
+ * Validates `summary.json` as stored: version 3 histograms are packed (see
+ * `unpackSummary` in `summary.ts` for the summary they stand for).
+ */
+export const validateSummary: (data: unknown, file?: string) => StoredSummary = validator<
+  StoredSummary
+>(
   `${BASE}summary.schema.json`,
-  (s) => s.groups.map((g, i) => [g.histogram, `/groups/${i}/histogram`]),
+  (s) => [
+    ...s.groups.map((g, i): [Histogram | PackedHistogram, string] => [
+      g.histogram,
+      `/groups/${i}/histogram`,
+    ]),
+    ...(s.connectionSweep?.groups ?? []).map((g, i): [Histogram | PackedHistogram, string] => [
+      g.histogram,
+      `/connectionSweep/groups/${i}/histogram`,
+    ]),
+  ],
 );
 /** Validates `manifest.json`. */
 export const validateManifest: (data: unknown, file?: string) => Manifest = validator(

@@ -11,7 +11,11 @@ import {
   type HistogramData,
   HistogramSet,
   mergeHistograms,
+  packable,
+  type PackedHistogram,
+  packHistogram,
   summarize,
+  unpackHistogram,
 } from "./histogram.ts";
 import { metricAlerts, metricsFor, type MetricSource } from "./metric_vocabulary.ts";
 import { isGeneratorLimited, sendTimingOf } from "./send_timing.ts";
@@ -688,4 +692,88 @@ export function summarizeRuns(records: readonly RunRecord[], options: SummaryOpt
   const builder = new SummaryBuilder(options);
   for (const r of records) builder.add(r);
   return builder.finish();
+}
+
+/** A group as `summary.json` stores it: its pooled histogram packed, or (schema 1, 2) not. */
+export type StoredGroupStats = Omit<GroupStats, "histogram"> & {
+  histogram: Histogram | PackedHistogram;
+};
+
+/** `summary.json` as stored: {@linkcode Summary} with its groups' histograms packed. */
+export type StoredSummary =
+  & Omit<Summary, "groups" | "connectionSweep">
+  & {
+    groups: StoredGroupStats[];
+    connectionSweep?: { groups: StoredGroupStats[]; overheads: Overhead[] };
+  };
+
+const isPacked = (h: Histogram | PackedHistogram): h is PackedHistogram => "packed" in h;
+
+/**
+ * The summary as collect writes it (schema version 3): each group's pooled histogram packed
+ * ({@linkcode packHistogram}), a few times smaller than two number arrays and read back
+ * without parsing a number per bucket. A histogram with fractional buckets stays as it is.
+ */
+export function packSummary(summary: Summary): StoredSummary {
+  const pack = (g: GroupStats): StoredGroupStats =>
+    packable(g.histogram) ? { ...g, histogram: packHistogram(g.histogram) } : g;
+  return {
+    ...summary,
+    groups: summary.groups.map(pack),
+    ...(summary.connectionSweep
+      ? {
+        connectionSweep: {
+          ...summary.connectionSweep,
+          groups: summary.connectionSweep.groups.map(pack),
+        },
+      }
+      : {}),
+  };
+}
+
+/**
+ * The summary a valid `summary.json` holds: a packed histogram's buckets are unpacked when
+ * first read (the report draws a few of 2,000 groups' distributions and only counts the
+ * rest); its total, min, max and sum are there at once. Schema 1 and 2 files have none
+ * packed. Changes `stored` in place.
+ */
+export function unpackSummary(stored: StoredSummary): Summary {
+  for (const g of [...stored.groups, ...stored.connectionSweep?.groups ?? []]) {
+    if (isPacked(g.histogram)) g.histogram = lazyHistogram(g.histogram);
+  }
+  return stored as Summary;
+}
+
+/**
+ * A histogram whose `values` and `counts` are unpacked from `p` on first read, and are plain
+ * properties from then on (percentile loops read them once per bucket).
+ */
+function lazyHistogram(p: PackedHistogram): Histogram {
+  const { unit, significantDigits, total, min, max } = p;
+  const h = { unit, significantDigits, total, min, max } as Histogram;
+  const settle = (values: number[], counts: number[]) => {
+    Object.defineProperty(h, "values", { value: values, writable: true, enumerable: true });
+    Object.defineProperty(h, "counts", { value: counts, writable: true, enumerable: true });
+  };
+  const unpack = () => {
+    const { values, counts } = unpackHistogram(p);
+    settle(values, counts);
+  };
+  for (const key of ["values", "counts"] as const) {
+    Object.defineProperty(h, key, {
+      enumerable: true,
+      configurable: true,
+      get: () => {
+        unpack();
+        return h[key];
+      },
+      set: (v: number[]) => {
+        unpack();
+        h[key] = v;
+      },
+    });
+  }
+  // The key order of an unpacked histogram: `sum` last.
+  if (p.sum !== undefined) h.sum = p.sum;
+  return h;
 }

@@ -39,7 +39,7 @@ const options = (seed: number) => ({
 Deno.test("every latency overhead has its added milliseconds with an interval around them", async () => {
   const s = summarizeRuns(await records(3), options(1));
   validateSummary(JSON.parse(JSON.stringify(s)));
-  assertEquals(s.schemaVersion, "2");
+  assertEquals(s.schemaVersion, "3");
   const latency = s.overheads.filter((o) => metricSpec(o.metric).addedLatency);
   assert(latency.length >= 8);
   for (const o of latency) {

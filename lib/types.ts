@@ -22,10 +22,11 @@ export const SCHEMA_VERSION = "1";
 export const RUN_SCHEMA_VERSION = "2";
 
 /**
- * Version of `summary.json`: 2 added each overhead's `deltaMs` with its interval and
- * `ciMethod`, and a null `baselineCvPct` for one iteration. Readers accept 1 and 2.
+ * Version of `summary.json`: 3 packs each group's pooled histogram into one string
+ * (`PackedHistogram`); 2 added each overhead's `deltaMs` with its interval and `ciMethod`,
+ * and a null `baselineCvPct` for one iteration. Readers accept 1, 2 and 3.
  */
-export const SUMMARY_SCHEMA_VERSION = "2";
+export const SUMMARY_SCHEMA_VERSION = "3";
 
 /**
  * How an interval was obtained: `exact`, the quantiles of the exact bootstrap
