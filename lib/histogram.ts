@@ -14,7 +14,9 @@
  *
  * @module
  */
-import type { Histogram, LatencySummary } from "./types.ts";
+import type { Histogram, LatencySummary, PackedHistogram } from "./types.ts";
+
+export type { PackedHistogram };
 
 /** Values below this are kept exactly; above, 11 bits of mantissa (3 significant digits). */
 const SUB_BUCKET_BITS = 11;
@@ -408,27 +410,6 @@ export class HistogramSet {
     const v = this.#axis[lo];
     return p <= 0 ? v : Math.min(bucketTop(v), max);
   }
-}
-
-/**
- * A histogram as `summary.json` (schema version 3) stores it: the figures, and the buckets
- * packed into one string ({@linkcode packHistogram}). A pooled histogram has thousands of
- * buckets; as two JSON number arrays, 2,000 groups were 55 MB to write, parse and check.
- */
-export interface PackedHistogram {
-  unit: "us";
-  significantDigits: 3;
-  total: number;
-  min: number;
-  max: number;
-  sum?: number;
-  /** How many buckets `packed` holds. */
-  buckets: number;
-  /**
-   * The buckets as unsigned LEB128 varints, two per bucket: its value minus the previous
-   * bucket's (the first bucket: its value), then its count; base64 (RFC 4648, padded).
-   */
-  packed: string;
 }
 
 const isWholeNumber = (x: number) => Number.isSafeInteger(x) && x >= 0;

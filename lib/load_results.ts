@@ -17,9 +17,16 @@ import { basename, join } from "node:path";
 import { type BenchConfig, readStoredConfig } from "./config.ts";
 import { listRunFiles, namedRunDir, newestRunDir } from "./run_dir.ts";
 import { SchemaError, validateManifest, validateRunRecord, validateSummary } from "./schema.ts";
-import { type StoredSummary, summarizeRuns, unpackSummary } from "./summary.ts";
+import { summarizeRuns, unpackSummary } from "./summary.ts";
 import { kneeCriteria } from "./knee.ts";
-import type { Manifest, RunIndexEntry, RunRecord, RunRow, Summary } from "./types.ts";
+import type {
+  Manifest,
+  RunIndexEntry,
+  RunRecord,
+  RunRow,
+  StoredSummary,
+  Summary,
+} from "./types.ts";
 
 /** Something wrong with one file of a run directory. */
 export interface FileProblem {

@@ -15,6 +15,8 @@ import { realRunner } from "./command.ts";
 import { memoryLogger } from "./log.ts";
 import { findings, renderReport, writeReport } from "./report.ts";
 import type { Summary } from "./types.ts";
+import { SUMMARY_SCHEMA_VERSION } from "./types.ts";
+import { unpackSummary } from "./summary.ts";
 
 async function withRun(fn: (dir: string) => Promise<void>): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_" });
@@ -137,11 +139,15 @@ Deno.test("collect reproduces the fixture summaries, and the report from its run
       const dir = await copyFixtureRun(name, tmp);
       const committed = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
       await stageCollect(dir, deps);
-      const written = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+      const stored = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+      assertEquals(stored.schemaVersion, SUMMARY_SCHEMA_VERSION);
+      // The histograms are stored packed now: unpacked, they are the committed ones.
+      const written = JSON.parse(JSON.stringify(unpackSummary(stored)));
       assertEquals(written.runs.length, (await listRunFiles(dir)).length, name);
       for (const s of [committed, written]) {
         delete s.generatedAt;
         delete s.runs;
+        delete s.schemaVersion;
       }
       assertEquals(written, committed, `${name}: every pooled figure and overhead unchanged`);
 

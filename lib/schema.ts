@@ -14,9 +14,8 @@ import summary from "../schema/summary.schema.json" with { type: "json" };
 import manifest from "../schema/manifest.schema.json" with { type: "json" };
 import config from "../schema/config.schema.json" with { type: "json" };
 import smp from "../schema/smp.schema.json" with { type: "json" };
-import { type PackedHistogram, packedProblems } from "./histogram.ts";
-import type { StoredSummary } from "./summary.ts";
-import type { Histogram, Manifest, RunRecord } from "./types.ts";
+import { packedProblems } from "./histogram.ts";
+import type { Histogram, Manifest, PackedHistogram, RunRecord, StoredSummary } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 const ajv = new (Ajv2020 as any)({ allErrors: true, strict: false });

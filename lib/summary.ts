@@ -12,7 +12,6 @@ import {
   HistogramSet,
   mergeHistograms,
   packable,
-  type PackedHistogram,
   packHistogram,
   summarize,
   unpackHistogram,
@@ -36,11 +35,14 @@ import type {
   LoadResult,
   MeshRef,
   Overhead,
+  PackedHistogram,
   ProxyCounters,
   ResourceUse,
   RunRecord,
   RunSpec,
   RunStatus,
+  StoredGroupStats,
+  StoredSummary,
   Summary,
   TargetName,
 } from "./types.ts";
@@ -693,19 +695,6 @@ export function summarizeRuns(records: readonly RunRecord[], options: SummaryOpt
   for (const r of records) builder.add(r);
   return builder.finish();
 }
-
-/** A group as `summary.json` stores it: its pooled histogram packed, or (schema 1, 2) not. */
-export type StoredGroupStats = Omit<GroupStats, "histogram"> & {
-  histogram: Histogram | PackedHistogram;
-};
-
-/** `summary.json` as stored: {@linkcode Summary} with its groups' histograms packed. */
-export type StoredSummary =
-  & Omit<Summary, "groups" | "connectionSweep">
-  & {
-    groups: StoredGroupStats[];
-    connectionSweep?: { groups: StoredGroupStats[]; overheads: Overhead[] };
-  };
 
 const isPacked = (h: Histogram | PackedHistogram): h is PackedHistogram => "packed" in h;
 

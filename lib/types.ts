@@ -79,6 +79,27 @@ export interface Histogram {
   sum?: number;
 }
 
+/**
+ * A histogram as `summary.json` (schema version 3) stores it: the figures, and the buckets
+ * packed into one string ({@linkcode packHistogram}). A pooled histogram has thousands of
+ * buckets; as two JSON number arrays, 2,000 groups were 55 MB to write, parse and check.
+ */
+export interface PackedHistogram {
+  unit: "us";
+  significantDigits: 3;
+  total: number;
+  min: number;
+  max: number;
+  sum?: number;
+  /** How many buckets `packed` holds. */
+  buckets: number;
+  /**
+   * The buckets as unsigned LEB128 varints, two per bucket: its value minus the previous
+   * bucket's (the first bucket: its value), then its count; base64 (RFC 4648, padded).
+   */
+  packed: string;
+}
+
 /** Percentiles read from a histogram, in milliseconds. */
 export interface LatencySummary {
   p50Ms: number;
@@ -581,3 +602,16 @@ export interface RunOwner {
   task: string;
   since: string;
 }
+
+/** A group as `summary.json` stores it: its pooled histogram packed, or (schema 1, 2) not. */
+export type StoredGroupStats = Omit<GroupStats, "histogram"> & {
+  histogram: Histogram | PackedHistogram;
+};
+
+/** `summary.json` as stored: {@linkcode Summary} with its groups' histograms packed. */
+export type StoredSummary =
+  & Omit<Summary, "groups" | "connectionSweep">
+  & {
+    groups: StoredGroupStats[];
+    connectionSweep?: { groups: StoredGroupStats[]; overheads: Overhead[] };
+  };
