@@ -16,7 +16,7 @@ import { clock, LATE_US, type LateCause } from "../lib/tools/_http_shared.ts";
 import { errno, errnoName, openLibc, SCHED_FIFO } from "../lib/tools/_libc.ts";
 import {
   lateCause,
-  preemptions,
+  readSwitches,
   sleepUntil,
   spinUntil,
   timerSlackNs,
@@ -43,13 +43,20 @@ const spinMs = effectiveSpinUs(spinUs, rate) / 1000;
 const intervalMs = 1000 / rate;
 const count = Math.round(rate * durationS);
 const lag = new HistogramRecorder();
-const late: Record<LateCause, number> = { behind: 0, wokeLate: 0, preempted: 0, stalled: 0 };
+const late: Record<LateCause, number> = {
+  behind: 0,
+  wokeLate: 0,
+  preempted: 0,
+  blocked: 0,
+  stalled: 0,
+};
+const switches = new Int32Array(2);
 const start = clock() + 20;
 for (let k = 0; k < count; k++) {
   const due = start + k * intervalMs;
   const top = clock();
   const woke = sleepUntil(due - spinMs);
-  const switches = preemptions();
+  readSwitches(switches);
   const ready = spinUntil(due);
   const cause = lateCause(due, top, woke, ready, switches);
   if (cause !== null) late[cause]++;

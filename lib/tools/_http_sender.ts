@@ -22,7 +22,7 @@ import {
   SCHED_FIFO,
   tcpConnect,
 } from "./_libc.ts";
-import { lateCause, preemptions, sleepUntil, spinUntil, timerSlackNs, warmUp } from "./_pacer.ts";
+import { lateCause, readSwitches, sleepUntil, spinUntil, timerSlackNs, warmUp } from "./_pacer.ts";
 import { clock, CONN, CTL, OUTCOME, type SenderDone, type SenderStart } from "./_http_shared.ts";
 
 const ERRNO_BY_NAME: Record<string, number> = { ETIMEDOUT: 110 };
@@ -54,7 +54,7 @@ function run(s: SenderStart): SenderDone {
     connectUs: [],
     connectFailures: {},
     waitedForConnection: 0,
-    late: { behind: 0, wokeLate: 0, preempted: 0, stalled: 0 },
+    late: { behind: 0, wokeLate: 0, preempted: 0, blocked: 0, stalled: 0 },
     timerSlackNs,
     ...(rtError !== undefined ? { rtError } : {}),
   };
@@ -69,6 +69,8 @@ function run(s: SenderStart): SenderDone {
   // Set when a request had to wait for a connection, until the sender is on time again: the
   // lateness of those requests is the pool's, not the pacer's.
   let backlog = false;
+  // The thread's context switches when its spin began ([voluntary, involuntary]).
+  const switches = new Int32Array(2);
   for (let k = 0; k < s.count; k++) {
     if (Atomics.load(ctl, CTL.stop) !== 0) {
       for (let j = k; j < s.count; j++) fail(j, OUTCOME.notSent);
@@ -79,7 +81,7 @@ function run(s: SenderStart): SenderDone {
     const wakeAt = due - s.spinUs / 1000;
     if (wakeAt > top) backlog = false;
     const woke = sleepUntil(wakeAt);
-    const switches = preemptions();
+    readSwitches(switches);
     spinUntil(due); // the last few microseconds
     let conn = -1;
     let failed = false;

@@ -66,10 +66,12 @@ export const LATE_US = 10;
  * - `wokeLate`: its sleep ended after the due time (the wake-up came later than the spin);
  * - `preempted`: it woke in time but lost its CPU to another thread while spinning or claiming
  *   a connection (the thread's involuntary context switches went up);
+ * - `blocked`: it woke in time but then slept itself (a voluntary context switch: a page
+ *   fault that had to read from disk, a lock);
  * - `stalled`: it woke in time and was not switched out, yet it sent past the due time (an
  *   interrupt, the hypervisor, or its own isolate's garbage collection).
  */
-export type LateCause = "behind" | "wokeLate" | "preempted" | "stalled";
+export type LateCause = "behind" | "wokeLate" | "preempted" | "blocked" | "stalled";
 
 /** What the client posts to start the sender. */
 export interface SenderStart {

@@ -56,6 +56,8 @@ export const EFD_CLOEXEC = 0o2000000;
 export const PR_SET_TIMERSLACK = 29;
 export const SCHED_FIFO = 1;
 export const RUSAGE_THREAD = 1;
+/** Byte offset of `ru_nvcsw` (voluntary context switches) in `struct rusage` (x86-64). */
+export const RU_NVCSW_OFFSET = 128;
 /** Byte offset of `ru_nivcsw` (involuntary context switches) in `struct rusage` (x86-64). */
 export const RU_NIVCSW_OFFSET = 136;
 export const EINTR = 4;

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { openLibc, PR_SET_TIMERSLACK, RU_NIVCSW_OFFSET, RUSAGE_THREAD } from "./_libc.ts";
+import {
+  openLibc,
+  PR_SET_TIMERSLACK,
+  RU_NIVCSW_OFFSET,
+  RU_NVCSW_OFFSET,
+  RUSAGE_THREAD,
+} from "./_libc.ts";
 import { clock, LATE_US, type LateCause } from "./_http_shared.ts";
 
 const libc = openLibc();
@@ -18,16 +24,20 @@ export const timerSlackNs: number | null = libc.prctl(PR_SET_TIMERSLACK, 1n, 0n,
   ? 1
   : null;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
-const rusage = new BigInt64Array(18);
+// struct rusage, read as 32-bit words (the counters' low halves: no BigInt per reading).
+const rusage = new Int32Array(36);
 const rusageBytes = new Uint8Array(rusage.buffer);
+const now = new Int32Array(2);
 
 /**
- * The thread's involuntary context switches so far (`getrusage(RUSAGE_THREAD)`): a late send
- * whose spin saw one more was preempted by another thread; one without was stalled in place.
+ * Reads the thread's context switches so far (`getrusage(RUSAGE_THREAD)`) into `out`:
+ * `[voluntary, involuntary]`. Between two readings, an involuntary one means another thread
+ * took the CPU; a voluntary one that the thread slept itself (a page fault on disk, a lock).
  */
-export function preemptions(): bigint {
+export function readSwitches(out: Int32Array): void {
   libc.getrusage(RUSAGE_THREAD, rusageBytes);
-  return rusage[RU_NIVCSW_OFFSET / 8];
+  out[0] = rusage[RU_NVCSW_OFFSET / 4];
+  out[1] = rusage[RU_NIVCSW_OFFSET / 4];
 }
 
 /** Sleeps on the futex until `untilMs` (clock ms) when that is ahead; returns the clock then. */
@@ -47,19 +57,21 @@ export function spinUntil(due: number): number {
 /**
  * Why a request due at `due` and sent at `sent` was more than {@linkcode LATE_US} late, or
  * null when it was not: `top` is when the pacer turned to it, `woke` when its sleep ended,
- * `switches` the {@linkcode preemptions} count read then (read again here).
+ * `switches` the {@linkcode readSwitches} reading taken then (read again here).
  */
 export function lateCause(
   due: number,
   top: number,
   woke: number,
   sent: number,
-  switches: bigint,
+  switches: Int32Array,
 ): LateCause | null {
   if ((sent - due) * 1000 <= LATE_US) return null;
   if (top > due) return "behind";
   if (woke > due) return "wokeLate";
-  return preemptions() !== switches ? "preempted" : "stalled";
+  readSwitches(now);
+  if (now[0] !== switches[0]) return "blocked";
+  return now[1] !== switches[1] ? "preempted" : "stalled";
 }
 
 /**
@@ -69,10 +81,11 @@ export function lateCause(
  * ~0.6 ms each (an on-stack replacement and a scavenge in the spin).
  */
 export function warmUp(): void {
+  const switches = new Int32Array(2);
   for (let i = 0; i < 400; i++) {
     const due = clock() + 0.05;
     sleepUntil(due - 0.03);
-    const switches = preemptions();
+    readSwitches(switches);
     lateCause(due, due, due, spinUntil(due), switches);
   }
 }

@@ -93,7 +93,13 @@ Deno.test({
       const { thresholdUs, ...late } = (extra(r).generator as { late: Record<string, number> })
         .late;
       assertEquals(thresholdUs, 10);
-      assertEquals(Object.keys(late).sort(), ["behind", "preempted", "stalled", "wokeLate"]);
+      assertEquals(Object.keys(late).sort(), [
+        "behind",
+        "blocked",
+        "preempted",
+        "stalled",
+        "wokeLate",
+      ]);
       const above = (from: number) =>
         lag.values.reduce((n, v, i) => n + (v >= from ? lag.counts[i] : 0), 0);
       const counted = Object.values(late).reduce((a, b) => a + b, 0);
@@ -318,7 +324,7 @@ Deno.test("the pacer floor paces the whole schedule with nothing to send, counti
   assertEquals(out.sendLag.total, 100);
   const { thresholdUs, ...late } = out.late;
   assertEquals(thresholdUs, 10);
-  assertEquals(Object.keys(late).sort(), ["behind", "preempted", "stalled", "wokeLate"]);
+  assertEquals(Object.keys(late).sort(), ["behind", "blocked", "preempted", "stalled", "wokeLate"]);
   const above = (from: number) =>
     out.sendLag.values.reduce((n, v, i) => n + (v >= from ? out.sendLag.counts[i] : 0), 0);
   const counted = Object.values(late).reduce((a, b) => a + b, 0);
