@@ -171,6 +171,22 @@ function switchesPerReq<N extends string>(
   return { name, unit: "switches/req", label, record } as const;
 }
 
+/** A CPU (cores) or memory (peak MB) value: `field` summed over these component classes. */
+function resource(field: "cpuCores" | "memoryPeakMB", components: readonly Component[]) {
+  return { kind: "resource", field, components } as const;
+}
+
+/** What every CPU or memory metric declares: its unit, and its per-record value. */
+function resourceOf<N extends string>(
+  name: N,
+  label: string,
+  field: "cpuCores" | "memoryPeakMB",
+  components: readonly Component[],
+) {
+  const unit = field === "cpuCores" ? "cores" : "MB";
+  return { name, unit, label, record: resource(field, components) } as const;
+}
+
 /** Every metric, per-record only ones (no `family`) among the overhead ones, in row order. */
 const SPECS = [
   {
@@ -235,54 +251,42 @@ const SPECS = [
     record: { kind: "duration" },
   },
   {
-    name: "cpu_cores_total",
-    unit: "cores",
-    label: "CPU, app + mesh",
+    ...resourceOf("cpu_cores_total", "CPU, app + mesh", "cpuCores", APP_AND_MESH),
     better: "lower",
     family: "resources",
     appliesTo: RESOURCE_RUNS,
-    source: { kind: "resource", field: "cpuCores", components: APP_AND_MESH },
+    source: resource("cpuCores", APP_AND_MESH),
     alertThresholdPct: 20,
-    record: { kind: "resource", field: "cpuCores", components: APP_AND_MESH },
   },
   {
-    name: "memory_mb_total",
-    unit: "MB",
-    label: "memory, app + mesh",
+    ...resourceOf("memory_mb_total", "memory, app + mesh", "memoryPeakMB", APP_AND_MESH),
     better: "lower",
     family: "resources",
     appliesTo: RESOURCE_RUNS,
-    source: { kind: "resource", field: "memoryPeakMB", components: APP_AND_MESH },
+    source: resource("memoryPeakMB", APP_AND_MESH),
     alertThresholdPct: 10,
-    record: { kind: "resource", field: "memoryPeakMB", components: APP_AND_MESH },
   },
   {
-    name: "proxy_cpu_cores",
-    unit: "cores",
-    label: "mesh CPU",
+    ...resourceOf("proxy_cpu_cores", "mesh CPU", "cpuCores", MESH),
     overheadLabel: "mesh CPU as % of app CPU",
     better: "lower",
     family: "resources",
     appliesTo: RESOURCE_RUNS,
-    source: { kind: "resource", field: "cpuCores", components: MESH },
-    shareOf: { kind: "resource", field: "cpuCores", components: APP },
+    source: resource("cpuCores", MESH),
+    shareOf: resource("cpuCores", APP),
     oneScreen: { header: "proxy CPU*", order: 4 },
     alertThresholdPct: 20,
-    record: { kind: "resource", field: "cpuCores", components: MESH },
   },
   {
-    name: "proxy_memory_mb",
-    unit: "MB",
-    label: "mesh memory",
+    ...resourceOf("proxy_memory_mb", "mesh memory", "memoryPeakMB", MESH),
     overheadLabel: "mesh memory as % of app memory",
     better: "lower",
     family: "resources",
     appliesTo: RESOURCE_RUNS,
-    source: { kind: "resource", field: "memoryPeakMB", components: MESH },
-    shareOf: { kind: "resource", field: "memoryPeakMB", components: APP },
+    source: resource("memoryPeakMB", MESH),
+    shareOf: resource("memoryPeakMB", APP),
     oneScreen: { header: "proxy mem*", order: 5 },
     alertThresholdPct: 10,
-    record: { kind: "resource", field: "memoryPeakMB", components: MESH },
   },
   {
     ...switchesPerReq(
@@ -307,18 +311,8 @@ const SPECS = [
     shareOf: { kind: "switches-per-op", field: "total", components: APP },
     alertThresholdPct: 25,
   },
-  {
-    name: "app_cpu_cores",
-    unit: "cores",
-    label: "app CPU",
-    record: { kind: "resource", field: "cpuCores", components: APP },
-  },
-  {
-    name: "app_memory_mb",
-    unit: "MB",
-    label: "app memory",
-    record: { kind: "resource", field: "memoryPeakMB", components: APP },
-  },
+  resourceOf("app_cpu_cores", "app CPU", "cpuCores", APP),
+  resourceOf("app_memory_mb", "app memory", "memoryPeakMB", APP),
   switchesPerReq("app_ctx_switches_per_req", "app context switches per request", APP),
   switchesPerReq(
     "voluntary_ctx_switches_per_req",
