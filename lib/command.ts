@@ -84,6 +84,28 @@ export function trackChild(child: Deno.ChildProcess): void {
   child.status.finally(() => live.delete(child));
 }
 
+/**
+ * Spawns `cmd` with `options` and registers it for cleanup on exit; a binary that is not
+ * installed throws `notInstalled` of a message that says so.
+ */
+export function spawnTracked(
+  cmd: string[],
+  options: Omit<Deno.CommandOptions, "args">,
+  notInstalled: (message: string) => Error,
+): Deno.ChildProcess {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd[0], { ...options, args: cmd.slice(1) }).spawn();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw notInstalled(`"${cmd[0]}" is not installed or not on PATH`);
+    }
+    throw e;
+  }
+  trackChild(child);
+  return child;
+}
+
 async function pump(
   stream: ReadableStream<Uint8Array>,
   name: "stdout" | "stderr",
@@ -110,23 +132,13 @@ async function pump(
 export const realRunner: Runner = {
   async run(cmd, options = {}) {
     if (cmd.length === 0) throw new Error("Cannot run an empty command");
-    let child: Deno.ChildProcess;
-    try {
-      child = new Deno.Command(cmd[0], {
-        args: cmd.slice(1),
-        cwd: options.cwd,
-        env: options.env,
-        stdin: options.stdin === undefined ? "null" : "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new CommandError(cmd, -1, "", `"${cmd[0]}" is not installed or not on PATH`);
-      }
-      throw e;
-    }
-    trackChild(child);
+    const child = spawnTracked(cmd, {
+      cwd: options.cwd,
+      env: options.env,
+      stdin: options.stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }, (message) => new CommandError(cmd, -1, "", message));
     options.onSpawn?.(child.pid);
     const onAbort = () => {
       try {

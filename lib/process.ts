@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { tail, trackChild } from "./command.ts";
+import { spawnTracked, tail } from "./command.ts";
 
 /** A started server process. */
 export interface ServerProcess {
@@ -39,23 +39,11 @@ const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2 };
  * tail of its output, when it exits first or the wait times out (and then kills it).
  */
 export async function startServer(cmd: string[], options: StartOptions): Promise<ServerProcess> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(cmd[0], {
-      args: cmd.slice(1),
-      cwd: options.cwd,
-      env: options.env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`Cannot start ${options.name}: "${cmd[0]}" is not installed or not on PATH`);
-    }
-    throw e;
-  }
-  trackChild(child);
+  const child = spawnTracked(
+    cmd,
+    { cwd: options.cwd, env: options.env, stdin: "null", stdout: "piped", stderr: "piped" },
+    (message) => new Error(`Cannot start ${options.name}: ${message}`),
+  );
   let out = "";
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
