@@ -1,10 +1,10 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "node:assert/strict";
 import { join } from "node:path";
-import { findBinary } from "./binaries.ts";
+import { findBinary, toolPath } from "./binaries.ts";
+import { MESH_TOOLS } from "./local/tools.ts";
 import { freePort, spawnDaemon } from "./process.ts";
 import { isAlive, stopGroup } from "./local/proc.ts";
 import { startNginx, startTestNginx, type TestNginx } from "./testenv/nginx.ts";
-import { DEFAULT_BIN_DIR } from "./testenv/testenv.ts";
 import {
   parseEnvoyCounters,
   parseEnvoyPrometheus,
@@ -178,10 +178,9 @@ backend app
 });
 
 Deno.test("a real Envoy's admin counters count the benchmark's requests, not the admin reads, and its upstream connections", async () => {
-  const envoy = [join(DEFAULT_BIN_DIR, "envoy"), findBinary("envoy")].find((p) =>
-    p && Deno.statSync(p).isFile
-  );
-  assert(envoy, `Envoy is installed (${DEFAULT_BIN_DIR}/envoy: .ci/install_realnode.sh)`);
+  // The one lookup, where the sidecar-emu mesh finds its Envoy (.ci/install_envoy.sh).
+  const envoy = toolPath(MESH_TOOLS["sidecar-emu"]);
+  assert(envoy, `Envoy is installed (${MESH_TOOLS["sidecar-emu"].install})`);
   await behindProxy(async ({ dir, nginx, started }) => {
     const port = freePort();
     const admin = freePort();
