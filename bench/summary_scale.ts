@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { createRunDir, writeJsonAtomic } from "../lib/run_dir.ts";
 import { openRun, stageCollect, stageReport } from "../lib/pipeline.ts";
-import { SummaryBuilder } from "../lib/summary.ts";
+import { packSummary, SummaryBuilder } from "../lib/summary.ts";
 import { forEachRunRecord, loadRunRows } from "../lib/load_results.ts";
 import { renderReport } from "../lib/report.ts";
 import { memoryLogger } from "../lib/log.ts";
@@ -148,7 +148,7 @@ async function breakdown(runDir: string) {
   await time("read, check and keep records", () => forEachRunRecord(runDir, (r) => builder.add(r)));
   const summary = await time("pool and bootstrap", () => builder.finish());
   const tmp = join(runDir, "summary.breakdown.json");
-  await time("write summary.json", () => writeJsonAtomic(tmp, summary));
+  await time("write summary.json", () => writeJsonAtomic(tmp, packSummary(summary)));
   await Deno.remove(tmp);
   const run = await time("report: read run", () => loadRunRows(runDir));
   await time("report: render", () => renderReport(run));

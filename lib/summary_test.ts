@@ -11,7 +11,8 @@ import { loadRun } from "./load_results.ts";
 import { metricSpec } from "./metric_vocabulary.ts";
 import { renderReport } from "./report.ts";
 import { validateSummary } from "./schema.ts";
-import { summarizeRuns } from "./summary.ts";
+import { packSummary, summarizeRuns } from "./summary.ts";
+import { unpackHistogram } from "./histogram.ts";
 import { formatSummary } from "./summary_text.ts";
 import type { RunRecord } from "./types.ts";
 
@@ -207,4 +208,17 @@ Deno.test("context switches per request divide each run's switches by that run's
   // Records without counters (written before them) give no figure rather than zero.
   const none = summarizeRuns(rs, options(1));
   assertEquals(none.overheads.filter((o) => o.metric.includes("ctx")).length, 0);
+});
+
+Deno.test("a group histogram changed after it was read is packed as changed", async () => {
+  const s = summarizeRuns(await records(3), options(1));
+  const h = s.groups[0].histogram;
+  const before = packSummary(s).groups[0].histogram;
+  assert("packed" in before);
+  h.counts[0] += 5;
+  h.total += 5;
+  const after = packSummary(s).groups[0].histogram;
+  assert("packed" in after);
+  assertEquals(unpackHistogram(after).counts[0], unpackHistogram(before).counts[0] + 5);
+  assertEquals(unpackHistogram(after), JSON.parse(JSON.stringify(h)));
 });
