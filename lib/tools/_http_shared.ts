@@ -117,7 +117,10 @@ export interface SenderDone {
   connectUs: number[];
   /** Failed reconnects by errno name. */
   connectFailures: Record<string, number>;
-  /** Requests that found every connection busy and waited for one. */
+  /**
+   * Requests that found every connection busy when the pacer woke for them (up to the spin
+   * before their due time) and waited for one.
+   */
   waitedForConnection: number;
   /** Requests the pacer took up more than {@linkcode LATE_US} after their due time, by why. */
   late: Record<LateCause, number>;

@@ -15,7 +15,8 @@
  * Per request it records (microseconds, as every meshbench load tool):
  * - response time, from the intended send to the last byte of the answer (`latency`);
  * - send lag, the pacer's own lateness: from the intended send to the actual send, the stamp
- *   taken right before `send()` (its sleep, spin and claim of a connection; `extra.sendLag`);
+ *   taken right before `send()` (it claims a connection before its spin to the due time;
+ *   `extra.sendLag`);
  * - pool wait: a request that had to wait for a free connection, or was queued behind one that
  *   did (the pacer held up by the pool, not late by itself), has all of its delay to the actual
  *   send here instead (`extra.poolWait`; 0 for the others). vegeta counts such a wait in its
