@@ -9,6 +9,7 @@ import { waitForPort } from "../local/proc.ts";
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
 import { resolveBinDir } from "../testenv/testenv.ts";
 import type { BenchConfig } from "../config.ts";
+import { configDefaults } from "../config_schema.ts";
 import type { RunSpec } from "../types.ts";
 import { pointsOn } from "../workload.ts";
 import { inferenceParameters, prepareInference, serveCommand } from "../workloads/inference.ts";
@@ -56,6 +57,7 @@ Deno.test({
       profile: "quick",
       seed: 5,
       inference: { rate: 20, payloadBytes: [1024, 16384], connections: 2 },
+      local: configDefaults().local,
     });
     config.load.throughput = { enabled: false, durationS: 1, connections: 2 };
     // The model server the client pods' Service stands for: the local target's model for the

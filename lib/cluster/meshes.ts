@@ -630,12 +630,14 @@ function ciliumMesh(l7: boolean): ClusterMesh {
         ingress: l7
           ? [
             {
-              // HTTP rules send HTTP (80, 8080) and gRPC (9000) through cilium-envoy.
+              // HTTP rules send HTTP (80; the inference model server's 8501) and gRPC (9000)
+              // through cilium-envoy.
               fromEndpoints: [{ matchLabels: { "app.kubernetes.io/part-of": "meshbench" } }],
               authentication: { mode: "required" },
               toPorts: [{
                 ports: [
                   { port: "80", protocol: "TCP" },
+                  { port: "8501", protocol: "TCP" },
                   { port: "9000", protocol: "TCP" },
                 ],
                 rules: { http: [{}] },

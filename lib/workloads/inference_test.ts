@@ -22,6 +22,7 @@ import {
   PARAMETERS_CHECKSUM_ANNOTATION,
   renderWorkload,
 } from "../cluster/manifests.ts";
+import { clusterMesh } from "../cluster/meshes.ts";
 import { resolveBinDir } from "../testenv/testenv.ts";
 import {
   type InferenceModel,
@@ -321,9 +322,18 @@ Deno.test("the cluster manifest: two model servers on the Job's image, clients w
   const model = server.spec.template.spec.containers[0];
   assertEquals(model.image, "quay.io/jupyter/scipy-notebook:2025-12-31");
   match(model.args[0], /ml_serve\.py prepare .*--trees "\$\{TREES:\?\}"/);
-  match(model.args[0], /exec python \/code\/ml_serve\.py serve .* --port 8080/);
+  match(model.args[0], /exec python \/code\/ml_serve\.py serve .* --port 8501/);
   assertEquals(model.readinessProbe.httpGet.path, "/healthz");
-  assertEquals(find(objects, "Service", "inference-server").spec.ports[0].targetPort, 8080);
+  assertEquals(find(objects, "Service", "inference-server").spec.ports[0].targetPort, 8501);
+  // Its port is one of Cilium's L7 (HTTP) ports, so cilium-l7 puts its Envoy in the path.
+  const [policy] = clusterMesh("cilium-l7").resources("inference-benchmark");
+  const l7 = (policy.spec as {
+    ingress: Array<{ toPorts: Array<{ ports: Array<{ port: string }>; rules?: unknown }> }>;
+  })
+    .ingress.flatMap((i) => i.toPorts).filter((t) => t.rules).flatMap((t) =>
+      t.ports.map((p) => p.port)
+    );
+  assert(l7.includes("8501"), `L7 ports ${l7}`);
   const code = find(objects, "ConfigMap", "meshbench-inference-code");
   assertEquals(Object.keys(code.data).sort(), ["ml_data.py", "ml_model.py", "ml_serve.py"]);
   assertEquals(find(objects, "ConfigMap", "meshbench-inference-params").data, {
@@ -437,7 +447,7 @@ Deno.test({
         args: [
           "-c",
           podScript(server, { "/work": join(dir, "work"), "/code/": ML_DIR })
-            .replace("--port 8080", `--port ${port}`).replace("--host 0.0.0.0", "--host 127.0.0.1"),
+            .replace("--port 8501", `--port ${port}`).replace("--host 0.0.0.0", "--host 127.0.0.1"),
         ],
         env,
         stdout: "null",
