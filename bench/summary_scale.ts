@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { createRunDir, writeJsonAtomic } from "../lib/run_dir.ts";
 import { openRun, stageCollect, stageReport } from "../lib/pipeline.ts";
-import { packSummary, SummaryBuilder } from "../lib/summary.ts";
+import { packSummary, SummaryBuilder, summarySettings } from "../lib/summary.ts";
 import { forEachRunRecord, loadRunRows } from "../lib/load_results.ts";
 import { renderReport } from "../lib/report.ts";
 import { memoryLogger } from "../lib/log.ts";
@@ -138,12 +138,7 @@ async function breakdown(runDir: string) {
   const builder = new SummaryBuilder({
     runId: manifest.runId,
     target: manifest.target,
-    baseline: ctx.config.baseline,
-    noisyCvPct: ctx.config.noisyCvPct,
-    generatorLimitedPct: ctx.config.generatorLimitedPct,
-    resamples: ctx.config.bootstrap.resamples,
-    confidence: ctx.config.bootstrap.confidence,
-    seed: ctx.config.seed,
+    ...summarySettings(ctx.config),
   });
   await time("read, check and keep records", () => forEachRunRecord(runDir, (r) => builder.add(r)));
   const summary = await time("pool and bootstrap", () => builder.finish());

@@ -17,8 +17,7 @@ import { basename, join } from "node:path";
 import { type BenchConfig, readStoredConfig } from "./config.ts";
 import { listRunFiles, namedRunDir, newestRunDir } from "./run_dir.ts";
 import { SchemaError, validateManifest, validateRunRecord, validateSummary } from "./schema.ts";
-import { summarizeRuns, unpackSummary } from "./summary.ts";
-import { kneeCriteria } from "./knee.ts";
+import { summarizeRuns, summarySettings, unpackSummary } from "./summary.ts";
 import type {
   Manifest,
   RunIndexEntry,
@@ -405,14 +404,8 @@ function deriveSummary(
   return summarizeRuns(runs, {
     runId,
     target: manifest?.target ?? runs[0].target,
-    baseline: config.baseline,
-    noisyCvPct: config.noisyCvPct,
-    generatorLimitedPct: config.generatorLimitedPct,
-    // Stored configs written before the knee existed lack it: the defaults then.
-    ...(config.knee ? { knee: kneeCriteria(config), kneeRates: config.knee.rates } : {}),
-    resamples: config.bootstrap.resamples,
-    confidence: config.bootstrap.confidence,
-    seed: config.seed,
+    // A stored config written before a setting existed has its default (readStoredConfig).
+    ...summarySettings(config),
     notes: [
       `summary.json was not usable: these figures were recomputed by the reader from the ` +
       `${runs.length} valid run records.`,

@@ -26,7 +26,7 @@ import {
   writeJsonAtomic,
   writeRunRecord,
 } from "./run_dir.ts";
-import { atPoint, packSummary, SummaryBuilder } from "./summary.ts";
+import { atPoint, packSummary, SummaryBuilder, summarySettings } from "./summary.ts";
 import { judgeStep, kneeCriteria, kneeStopped, rampKey } from "./knee.ts";
 import { type Logger, MissingToolsError, type StageContext, type Target } from "./target.ts";
 import type {
@@ -426,14 +426,7 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
     const builder = new SummaryBuilder({
       runId: manifest.runId,
       target: manifest.target,
-      baseline: ctx.config.baseline,
-      noisyCvPct: ctx.config.noisyCvPct,
-      generatorLimitedPct: ctx.config.generatorLimitedPct,
-      knee: kneeCriteria(ctx.config),
-      kneeRates: ctx.config.knee.rates,
-      resamples: ctx.config.bootstrap.resamples,
-      confidence: ctx.config.bootstrap.confidence,
-      seed: ctx.config.seed,
+      ...summarySettings(ctx.config),
     });
     // The report lists every run from this index instead of re-reading runs/.
     const index: RunIndexEntry[] = [];

@@ -18,7 +18,7 @@ import {
 } from "./histogram.ts";
 import { metricAlerts, metricsFor, type MetricSource } from "./metric_vocabulary.ts";
 import { isGeneratorLimited, sendTimingOf } from "./send_timing.ts";
-import { CONFIG_DEFAULTS } from "./config_schema.ts";
+import { type BenchConfig, CONFIG_DEFAULTS } from "./config_schema.ts";
 import { payloadKey } from "./format.ts";
 import { weightedValue } from "./metric_values.ts";
 import {
@@ -47,7 +47,7 @@ import type {
   TargetName,
 } from "./types.ts";
 import { SUMMARY_SCHEMA_VERSION } from "./types.ts";
-import { computeKnees, judgeStep, type KneeCriteria, type KneeStep } from "./knee.ts";
+import { computeKnees, judgeStep, type KneeCriteria, kneeCriteria, type KneeStep } from "./knee.ts";
 
 /** Settings that shape the summary (from the run's config). */
 export interface SummaryOptions {
@@ -689,6 +689,26 @@ function pointOverheads(
       });
     });
   }
+}
+
+/**
+ * The summary settings a run's config makes (baseline, noise and generator thresholds, the
+ * knee's criteria and steps, bootstrap resamples, confidence and seed): collect, a reader
+ * that recomputes a missing summary and the scale benchmark all pool with these.
+ */
+export function summarySettings(
+  config: BenchConfig,
+): Omit<SummaryOptions, "runId" | "target" | "notes" | "now"> {
+  return {
+    baseline: config.baseline,
+    noisyCvPct: config.noisyCvPct,
+    generatorLimitedPct: config.generatorLimitedPct,
+    knee: kneeCriteria(config),
+    kneeRates: config.knee.rates,
+    resamples: config.bootstrap.resamples,
+    confidence: config.bootstrap.confidence,
+    seed: config.seed,
+  };
 }
 
 /** Builds the summary from run records. */
