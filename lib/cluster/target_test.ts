@@ -99,6 +99,24 @@ Deno.test({
         ]);
         assertEquals(state.metrics, false);
         assert(lines.some((l) => l.includes("metrics.k8s.io API is not served")));
+        // The capacity check runs in every QoS mode (here Burstable), before anything is applied.
+        assert(
+          lines.some((l) => /capacity: the benchmark fits 3 schedulable node\(s\)/.test(l)),
+          lines.join("\n"),
+        );
+        // kwok's nodes carry the role labels cluster:setup sets: placement is required, and
+        // the Deployments as applied require their role's nodes.
+        assertEquals(state.placement, "required");
+        const client = await kube.apps.readNamespacedDeployment({
+          name: "http-client",
+          namespace: "http-benchmark",
+        });
+        const [term] = client.spec?.template.spec?.affinity?.nodeAffinity
+          ?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+        assertEquals(
+          term?.matchExpressions?.map((e) => [e.key, e.operator, e.values]),
+          [["meshbench.io/role", "In", ["client"]]],
+        );
         // The cluster as recorded: kwok's three nodes as the test environment made them.
         assertEquals(state.environment.nodes.length, 3);
         assertEquals(state.environment.nodes[0].roles, ["server"]);
