@@ -190,7 +190,7 @@ export interface ClusterSetupOptions {
   context?: string;
   /** Private key for SSH; default: what ssh-agent or ~/.ssh offers. */
   sshPrivateKey?: string;
-  /** Extra variables for the playbook (e.g. `{ kubernetes_version: "1.32.3" }`). */
+  /** Extra variables for the playbook (e.g. `{ kubernetes_version: "1.32.13" }`). */
   extraVars?: Record<string, unknown>;
   runner?: Runner;
   log?: Logger;
