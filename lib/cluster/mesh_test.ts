@@ -64,6 +64,9 @@ Deno.test({
         await installMesh(kube, mesh, opts);
         const ns = await kube.core.readNamespace({ name: "fake-mesh-system" });
         assertEquals(ns.metadata?.labels?.["meshbench.io/managed"], "true");
+        // Node agents (istio-cni, ztunnel) are privileged: the level is stated, not left to
+        // the cluster's default.
+        assertEquals(ns.metadata?.labels?.["pod-security.kubernetes.io/enforce"], "privileged");
         const pods = await kube.core.listNamespacedPod({
           namespace: "fake-mesh-system",
           labelSelector: mesh.controlPlane[0].labelSelector,
