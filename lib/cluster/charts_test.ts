@@ -24,7 +24,7 @@ import {
 import { helmBinary, linkerdCerts, ownedSystemNamespaces } from "./mesh.ts";
 import { realRunner } from "../command.ts";
 import { cpuCores, memoryMiB } from "../quantity.ts";
-import { podRequests } from "./capacity.ts";
+import { CONTROL_PLANE_LABEL, podRequests } from "./capacity.ts";
 
 const CHARTS = new URL("../../.testenv/charts/", import.meta.url).pathname;
 /** The Kubernetes version charts are rendered for (the test control plane's). */
@@ -234,6 +234,53 @@ async function checkSteps(
   return all;
 }
 
+/**
+ * `mesh` with its control plane placed on kubeadm's tainted control-plane node, as a cluster
+ * run installs it when the cluster has one (the node selector and toleration of lib/cluster's
+ * lifecycle).
+ */
+function placed(mesh: ClusterMesh): ClusterMesh {
+  const p = mesh.controlPlanePlacement?.({ [CONTROL_PLANE_LABEL]: "" }, {
+    key: CONTROL_PLANE_LABEL,
+    operator: "Exists",
+    effect: "NoSchedule",
+  });
+  return {
+    ...mesh,
+    install: mesh.install.map((s) => ({ ...s, json: { ...s.json, ...p?.[s.release] } })),
+  };
+}
+
+/**
+ * Every control-plane Deployment or StatefulSet of `mesh` is rendered onto the control-plane
+ * node (node selector and toleration), so it stays off the measured workers; node agents
+ * (DaemonSets, e.g. SPIRE's agent) run everywhere.
+ */
+function checkPlacement(mesh: ClusterMesh, objs: Rendered[]): void {
+  let checked = 0;
+  for (const sel of mesh.controlPlane) {
+    const hit = objs.filter((w) =>
+      (w.kind === "Deployment" || w.kind === "StatefulSet") &&
+      w.metadata.namespace === sel.namespace &&
+      matches(sel.labelSelector, w.spec?.template?.metadata?.labels)
+    );
+    for (const w of hit) {
+      const pod = w.spec?.template?.spec as {
+        nodeSelector?: Record<string, string>;
+        tolerations?: Array<{ key?: string; effect?: string }>;
+      };
+      const where = `${mesh.name}: ${w.kind} ${w.metadata.name}`;
+      assertEquals(pod.nodeSelector?.[CONTROL_PLANE_LABEL], "", `${where} has no node selector`);
+      assert(
+        pod.tolerations?.some((t) => t.key === CONTROL_PLANE_LABEL && t.effect === "NoSchedule"),
+        `${where} does not tolerate the control-plane taint`,
+      );
+      checked++;
+    }
+  }
+  assert(checked > 0, `${mesh.name}: no control-plane Deployment or StatefulSet rendered`);
+}
+
 function checkSelectors(mesh: ClusterMesh, objs: Rendered[]): void {
   const workloads = objs.filter((o) => ["Deployment", "DaemonSet", "StatefulSet"].includes(o.kind));
   for (const sel of [...mesh.controlPlane, ...mesh.nodeProxies]) {
@@ -294,8 +341,10 @@ Deno.test({
       const mesh = clusterMesh(name);
       const chart = Deno.readTextFileSync(`${CHARTS}cilium/cilium/Chart.yaml`);
       assertEquals(/^version:\s*(\S+)/m.exec(chart)?.[1], mesh.version);
-      const objs = await checkSteps("cilium", mesh);
+      const objs = await checkSteps("cilium", placed(mesh));
       checkSelectors(mesh, objs);
+      // What the mesh places: SPIRE's server (cilium-operator is the CNI's, not the mesh's).
+      checkPlacement(mesh, added(objs, cniObjs));
       checkNamespaces(mesh, objs);
       // SPIRE for mutual authentication gets its own namespace, from the chart itself, and
       // keeps no PersistentVolumeClaim (a kubeadm cluster has no StorageClass).
@@ -334,8 +383,9 @@ Deno.test({
   ignore: skip !== null,
   async fn() {
     const sidecar = clusterMesh("istio");
-    const objs = await checkSteps("istio", sidecar);
+    const objs = await checkSteps("istio", placed(sidecar));
     checkSelectors(sidecar, objs);
+    checkPlacement(sidecar, objs);
     checkNamespaces(sidecar, objs);
     const istiod = objs.find((o) => o.kind === "Deployment" && o.metadata.name === "istiod");
     const env = istiod?.spec?.template?.spec?.containers?.[0].env ?? [];
@@ -359,8 +409,9 @@ Deno.test({
     );
 
     const ambient = clusterMesh("istio-ambient");
-    const ambientObjs = await checkSteps("istio", ambient);
+    const ambientObjs = await checkSteps("istio", placed(ambient));
     checkSelectors(ambient, ambientObjs);
+    checkPlacement(ambient, ambientObjs);
     checkNamespaces(ambient, ambientObjs);
     assertEquals(
       requestsOf(ambientObjs, ["Deployment", "StatefulSet"]),
@@ -389,8 +440,9 @@ Deno.test({
       // The trust anchor and issuer meshbench generates, so the chart renders as installed.
       const certs = await linkerdCerts(realRunner, dir);
       const mesh = clusterMesh("linkerd");
-      const objs = await checkSteps("linkerd", mesh, (kind) => certs[kind]);
+      const objs = await checkSteps("linkerd", placed(mesh), (kind) => certs[kind]);
       checkSelectors(mesh, objs);
+      checkPlacement(mesh, objs);
       checkNamespaces(mesh, objs);
       // The controllers and their proxies as sized (the chart requests nothing by default).
       assertEquals(requestsOf(objs, ["Deployment", "StatefulSet"]), mesh.footprint.controlPlane);
