@@ -8,6 +8,7 @@
  * @module
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { join } from "node:path";
 import { realRunner } from "../lib/command.ts";
 import { loadConfig } from "../lib/config.ts";
 import { memoryLogger } from "../lib/log.ts";
@@ -17,6 +18,7 @@ import { registerTarget } from "../lib/targets.ts";
 import { registerWorkload } from "../lib/workloads/mod.ts";
 import { TOY_MESH, TOY_MESHES, ToyTarget } from "./toy/toy_target.ts";
 import { toyWorkload } from "./toy/toy_workload.ts";
+import { ROOT } from "./helpers.ts";
 import { clusterNamespaces, labellingProblems, renderAll } from "../lib/cluster/manifests.ts";
 import {
   baselineFirstWorkloads,
@@ -135,4 +137,28 @@ Deno.test("the toy workload's cluster namespaces, objects and load address come 
     address: "http://toy-server.toy-benchmark.svc.cluster.local:80/",
     protocol: "http",
   });
+});
+
+Deno.test("nothing outside tests/ knows the toy: its only mentions are its files and the two registry lines", async () => {
+  // Every source, schema, manifest and notebook of the repository but the tests themselves.
+  const offenders: string[] = [];
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(join(ROOT, rel))) {
+      const p = `${rel}/${e.name}`;
+      if (e.isDirectory) {
+        if (!["runs", "testdata", "node_modules", ".ipynb_checkpoints"].includes(e.name)) {
+          await walk(p);
+        }
+      } else if (!/_test\.ts$/.test(p) && /\.(ts|json|ya?ml|ipynb|py|go|sh)$/.test(p)) {
+        if (/\btoy\b/i.test(await Deno.readTextFile(join(ROOT, p)))) offenders.push(p);
+      }
+    }
+  };
+  for (const d of ["lib", "tasks", "bench", "schema", "manifests", "notebooks", "servers"]) {
+    await walk(d);
+  }
+  assertEquals(offenders, []);
+  const self = await Deno.readTextFile(new URL(import.meta.url));
+  assertEquals(self.match(/^registerWorkload\(/gm)?.length, 1, "one workload registry line");
+  assertEquals(self.match(/^registerTarget\(/gm)?.length, 1, "one target registry line");
 });
