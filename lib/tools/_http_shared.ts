@@ -67,7 +67,7 @@ export const LATE_US = 10;
  * - `preempted`: it woke in time but lost its CPU to another thread while spinning or claiming
  *   a connection (the thread's involuntary context switches went up);
  * - `blocked`: it woke in time but then slept itself (a voluntary context switch: a page
- *   fault that had to read from disk, a lock);
+ *   fault that had to read from disk, a lock, a reconnect of a closed connection);
  * - `stalled`: it woke in time and was not switched out, yet it sent past the due time (an
  *   interrupt, the hypervisor, or its own isolate's garbage collection).
  */
