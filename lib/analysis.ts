@@ -45,6 +45,7 @@ import { isMetricName, metricSpec, RECORD_METRICS } from "./metric_vocabulary.ts
 import type {
   Component,
   Histogram,
+  HttpProtocol,
   IntervalMethod,
   LoadMode,
   MeshKind,
@@ -81,6 +82,8 @@ export interface RecordKey {
   sweep: Sweep | null;
   /** Request body bytes of the load point (the inference workload's payloads), if any. */
   payloadBytes?: number;
+  /** HTTP version of the load point where it is not HTTP/1.1 (`h2c`). */
+  httpProtocol?: HttpProtocol;
   iteration: number;
   tool: string;
   /** How latency was timed (null when the run produced no load result). */
@@ -170,6 +173,8 @@ export interface OverheadRow {
   rate: number | null;
   /** Request body bytes of the load point, where it has one. */
   payloadBytes?: number;
+  /** HTTP version of the load point where it is not HTTP/1.1 (`h2c`). */
+  httpProtocol?: HttpProtocol;
   /** The load tool of the pooled records. */
   tool: string;
   metric: string;
@@ -296,6 +301,7 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       ...(r.spec.point.payloadBytes !== undefined
         ? { payloadBytes: r.spec.point.payloadBytes }
         : {}),
+      ...(r.spec.point.httpProtocol ? { httpProtocol: r.spec.point.httpProtocol } : {}),
       iteration: r.spec.iteration,
       tool: r.spec.point.tool,
       timing: r.load?.timing ?? null,
@@ -358,7 +364,7 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       : spec?.appliesTo.find((m) => m !== "fixed-rate") ?? "max-throughput";
     const group = run.summary?.groups.find((g) =>
       g.workload === o.workload && g.mesh === o.mesh && g.mode === mode && g.rate === o.rate &&
-      g.payloadBytes === o.payloadBytes
+      g.payloadBytes === o.payloadBytes && g.httpProtocol === o.httpProtocol
     );
     // JSON has null where a bound is NaN (no interval from a single iteration).
     const bound = (v: unknown) => (typeof v === "number" ? v : NaN);
@@ -382,6 +388,7 @@ function tidyRun(run: LoadedRun, hist: Map<string, Histogram>) {
       mode,
       rate: o.rate,
       ...(o.payloadBytes !== undefined ? { payloadBytes: o.payloadBytes } : {}),
+      ...(o.httpProtocol ? { httpProtocol: o.httpProtocol } : {}),
       tool: group?.tool ?? "",
       metric: o.metric,
       unit: o.unit,

@@ -125,7 +125,7 @@ function pointName(r: RunRecord): string {
   return `${r.spec.workload} ${meshLabel(r.mesh.name, r.mesh.emulated)} @ ` +
     `${rateLabel(r.spec.point.rate, r.spec.point.mode)}${
       r.spec.point.payloadBytes === undefined ? "" : `, ${payloadLabel(r.spec.point.payloadBytes)}`
-    } (${r.spec.point.tool})`;
+    }${r.spec.point.httpProtocol === "h2c" ? ", h2c" : ""} (${r.spec.point.tool})`;
 }
 
 /** The usable records of a run by (workload, mesh, load point), as compared and gated. */

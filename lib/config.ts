@@ -54,7 +54,11 @@ export const PROFILES: Record<ProfileName, DeepPartial<BenchConfig>> = {
     load: {
       rates: [100, 250, 500, 1000, 2000],
       durationS: 30,
-      sweep: { connections: [1, 16, 64], payloadsBytes: [0, 1024, 16384] },
+      sweep: {
+        connections: [1, 16, 64],
+        payloadsBytes: [0, 1024, 16384],
+        httpProtocols: ["http/1.1", "h2c"],
+      },
       throughput: { durationS: 15 },
     },
     knee: { enabled: true, durationS: 10 },
@@ -204,6 +208,8 @@ function check(value: unknown, node: SchemaNode, path: string[], locate: Locate)
           const o = locate([...path, String(i)]);
           const range = items.type === "integer" || items.type === "number"
             ? ` ${rangeText(items)}`
+            : items.enum
+            ? `, each one of ${items.enum.join(", ")}`
             : "";
           throw new ConfigError(
             field,
@@ -366,6 +372,15 @@ function checkRules(
   };
   if (c.load.rates.length === 0 && !c.load.throughput.enabled) {
     fail("load.rates", "expected at least one rate when load.throughput.enabled is false");
+  }
+  if (c.load.sweep.httpProtocols.includes("h2c") && c.load.sweep.payloadsBytes.length === 0) {
+    fail(
+      "load.sweep.httpProtocols",
+      `${
+        q(c.load.sweep.httpProtocols)
+      }: the h2c points are the payload points sent over h2c, and load.sweep.payloadsBytes is ` +
+        "empty (give it at least one size, e.g. [0])",
+    );
   }
   if (!c.meshes.includes(c.baseline)) {
     fail("baseline", `expected one of meshes ${q(c.meshes)}, got ${q(c.baseline)}`);

@@ -182,6 +182,19 @@ export const CONFIG_SCHEMA = {
               "x-flag": "sweep-payloads",
               "x-arg": "B1,B2",
             },
+            httpProtocols: {
+              type: "array",
+              items: { type: "string", enum: ["http/1.1", "h2c"] },
+              default: ["http/1.1"],
+              minItems: 1,
+              maxItems: 2,
+              uniqueItems: true,
+              description: "protocols of the HTTP workload's payload points: each payload point " +
+                "runs once per protocol, h2c being HTTP/2 in cleartext with prior knowledge " +
+                "(full profile: http/1.1, h2c)",
+              "x-flag": "http-protocols",
+              "x-arg": "P1,P2",
+            },
             rate: {
               type: "integer",
               default: 1000,

@@ -337,6 +337,20 @@ Deno.test("the sweep and knee fields are refused out of range, naming the field,
         "2000000",
       ],
       ["knee:\n  enabled: yes please\n", "knee.enabled", ":2", "yes please"],
+      ["load:\n  sweep:\n    httpProtocols: [h2]\n", "load.sweep.httpProtocols", ":3", '"h2"'],
+      [
+        "load:\n  sweep:\n    httpProtocols: [http/1.1, http/1.1]\n",
+        "load.sweep.httpProtocols",
+        ":3",
+        "http/1.1",
+      ],
+      // h2c points are payload points: without a payload size there would be none, silently.
+      [
+        "load:\n  sweep:\n    payloadsBytes: []\n    httpProtocols: [h2c]\n",
+        "load.sweep.httpProtocols",
+        ":4",
+        "payloadsBytes",
+      ],
     ]
   ) {
     const file = await withFile(text);

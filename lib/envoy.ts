@@ -309,28 +309,33 @@ export function localServerSidecar(o: {
   listen: number;
   app: number;
   delayMs?: number;
+  /**
+   * More listeners of the same replica in the same Envoy, each to its own app port (the h2c
+   * listener of a workload that serves h2c beside HTTP/1.1).
+   */
+  more?: Array<LocalEnvoyWorkload & { listen: number; app: number }>;
 }) {
-  const w = o.workload;
+  const all = [{ ...o.workload, listen: o.listen, app: o.app }, ...(o.more ?? [])];
   return bootstrap({
     node: o.node,
     admin: o.admin,
-    listeners: [{
+    listeners: all.map((w) => ({
       name: `${w.name}_in`,
-      address: socket({ address: "127.0.0.1", port: o.listen }),
+      address: socket({ address: "127.0.0.1", port: w.listen }),
       listener_filters: [listenerFilter("tls_inspector")],
       filter_chains: [{
         filter_chain_match: { transport_protocol: "tls" },
         filters: [protocolFilter(w.protocol, `${w.name}_in`, `${w.name}_app`, o.delayMs)],
         transport_socket: downstreamTls(o.tls, w.protocol),
       }],
-    }],
-    clusters: [
+    })),
+    clusters: all.map((w) =>
       cluster({
         name: `${w.name}_app`,
         protocol: w.protocol,
-        endpoints: [{ address: "127.0.0.1", port: o.app }],
-      }),
-    ],
+        endpoints: [{ address: "127.0.0.1", port: w.app }],
+      })
+    ),
   });
 }
 

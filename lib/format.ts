@@ -24,11 +24,20 @@ export function rateLabel(rate: number | null, mode?: string): string {
 }
 
 /**
- * The key part of a load point's payload size: empty where the point has none, so keys of
- * points without a payload are what they were before payloads existed.
+ * The key part of a load point's payload size and HTTP version: empty where the point has
+ * neither, so keys of points without them are what they were before payloads and h2c existed
+ * (an HTTP/1.1 point has no `httpProtocol`).
  */
-export function payloadKey(point: { payloadBytes?: number }): string {
-  return point.payloadBytes === undefined ? "" : `|${point.payloadBytes}B`;
+export function payloadKey(point: { payloadBytes?: number; httpProtocol?: string }): string {
+  return (point.payloadBytes === undefined ? "" : `|${point.payloadBytes}B`) +
+    (point.httpProtocol === undefined || point.httpProtocol === "http/1.1"
+      ? ""
+      : `|${point.httpProtocol}`);
+}
+
+/** A load point's HTTP version in words, "" for the workload's own HTTP/1.1. */
+export function protocolLabel(point: { httpProtocol?: string }): string {
+  return point.httpProtocol === "h2c" ? "HTTP/2 (h2c)" : "";
 }
 
 /** A request body size in words: `1 KB` (1,024 bytes), `128 KB`, `512 B`. */

@@ -17,7 +17,11 @@ export function standardPoints(
   config: Pick<BenchConfig, "load" | "knee">,
   fixedRateTool: string,
   throughputTool: string | null = fixedRateTool,
-  options: { sweeps?: boolean } = {},
+  options: {
+    sweeps?: boolean;
+    /** The fixed-rate tool of the h2c payload points (absent: the workload has none). */
+    h2cTool?: string;
+  } = {},
 ): LoadPoint[] {
   const points: LoadPoint[] = config.load.rates.map((rate) => ({
     mode: "fixed-rate",
@@ -26,7 +30,11 @@ export function standardPoints(
     connections: config.load.connections,
     durationS: config.load.durationS,
   }));
-  if (options.sweeps) points.push(...sweepPoints(config, fixedRateTool));
+  if (options.sweeps) {
+    points.push(
+      ...sweepPoints(config, fixedRateTool, options.h2cTool ? { h2cTool: options.h2cTool } : {}),
+    );
+  }
   if (config.load.throughput.enabled && throughputTool !== null) {
     points.push({
       mode: "max-throughput",
@@ -127,13 +135,18 @@ export function plannedLoadSeconds(plan: RunSpec[]): number {
 /**
  * The connection sweep (one fixed-rate point per count in `load.sweep.connections`, at
  * `load.sweep.rate`), the payload points (one POST point per body size in
- * `load.sweep.payloadsBytes`, at the same rate: standard points of their own payload, as the
- * inference workload's are) and the knee ramp (one point per step of `knee.rates`, increasing,
+ * `load.sweep.payloadsBytes` and protocol in `load.sweep.httpProtocols`, at the same rate:
+ * standard points of their own payload, as the inference workload's are; the h2c ones with
+ * `httpProtocol: "h2c"` and `h2cTool`, HTTP/1.1 without the field) and the knee ramp (one point per step of `knee.rates`, increasing,
  * when `knee.enabled`), for a workload whose fixed-rate tool uses exactly the connections it
  * is given. In the plan each step is one block that visits every mesh in a fresh order, so
  * the ramp climbs interleaved, step by step, for all meshes at once.
  */
-export function sweepPoints(config: Pick<BenchConfig, "load" | "knee">, tool: string): LoadPoint[] {
+export function sweepPoints(
+  config: Pick<BenchConfig, "load" | "knee">,
+  tool: string,
+  options: { h2cTool?: string } = {},
+): LoadPoint[] {
   const points: LoadPoint[] = config.load.sweep.connections.map((connections) => ({
     mode: "fixed-rate",
     tool,
@@ -142,14 +155,25 @@ export function sweepPoints(config: Pick<BenchConfig, "load" | "knee">, tool: st
     durationS: config.load.durationS,
     sweep: "connections",
   }));
-  points.push(...config.load.sweep.payloadsBytes.map((payloadBytes): LoadPoint => ({
-    mode: "fixed-rate",
-    tool,
-    rate: config.load.sweep.rate,
-    connections: config.load.connections,
-    durationS: config.load.durationS,
-    payloadBytes,
-  })));
+  // Older configs (saved manifests) have no httpProtocols: HTTP/1.1 only.
+  const protocols = config.load.sweep.httpProtocols ?? ["http/1.1"];
+  if (protocols.includes("h2c") && options.h2cTool === undefined) {
+    throw new RangeError(
+      "Cannot plan h2c points (load.sweep.httpProtocols): this workload has no h2c load tool " +
+        "where it runs; remove h2c or run it where h2c is supported",
+    );
+  }
+  for (const protocol of protocols) {
+    points.push(...config.load.sweep.payloadsBytes.map((payloadBytes): LoadPoint => ({
+      mode: "fixed-rate",
+      tool: protocol === "h2c" ? options.h2cTool! : tool,
+      rate: config.load.sweep.rate,
+      connections: config.load.connections,
+      durationS: config.load.durationS,
+      payloadBytes,
+      ...(protocol === "h2c" ? { httpProtocol: "h2c" as const } : {}),
+    })));
+  }
   if (config.knee.enabled) {
     for (const rate of [...config.knee.rates].sort((a, b) => a - b)) {
       points.push({

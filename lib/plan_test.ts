@@ -128,6 +128,31 @@ Deno.test("payload points: one POST point per body size at the sweep's rate, sta
   ]);
 });
 
+Deno.test("h2c payload points: every payload size once per protocol, h2c ones with their own tool", () => {
+  const config = configDefaults();
+  config.load.sweep.payloadsBytes = [0, 1024];
+  config.load.sweep.httpProtocols = ["http/1.1", "h2c"];
+  const points = standardPoints(config, "http-client", "wrk", { sweeps: true, h2cTool: "vegeta" })
+    .filter((p) => p.payloadBytes !== undefined);
+  assertEquals(points.map((p) => [p.tool, p.payloadBytes, p.httpProtocol ?? "-"]), [
+    ["http-client", 0, "-"],
+    ["http-client", 1024, "-"],
+    ["vegeta", 0, "h2c"],
+    ["vegeta", 1024, "h2c"],
+  ]);
+  config.load.sweep.httpProtocols = ["h2c"];
+  assertEquals(
+    standardPoints(config, "http-client", "wrk", { sweeps: true, h2cTool: "vegeta" })
+      .filter((p) => p.payloadBytes !== undefined).map((p) => p.httpProtocol),
+    ["h2c", "h2c"],
+  );
+  // A workload without an h2c tool refuses h2c points instead of sending HTTP/1.1.
+  throws(
+    () => standardPoints(config, "http-client", "wrk", { sweeps: true }),
+    /Cannot plan h2c points \(load.sweep.httpProtocols\)/,
+  );
+});
+
 Deno.test("the cluster target's HTTP points carry the same sweeps, knee and payloads, for fortio", async () => {
   const { httpWorkload } = await import("./workloads/http.ts");
   const config = configDefaults();

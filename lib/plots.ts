@@ -476,6 +476,7 @@ export function overheadPlot(
   const { kept: os, note } = atRepresentativeRates(all);
   const sorted = [...os].sort((a, b) =>
     metricRank(a.metric) - metricRank(b.metric) || (a.rate ?? Infinity) - (b.rate ?? Infinity) ||
+    (a.httpProtocol ?? "").localeCompare(b.httpProtocol ?? "") ||
     (a.payloadBytes ?? 0) - (b.payloadBytes ?? 0)
   );
   const rows = sorted.map((o) => ({
@@ -484,7 +485,7 @@ export function overheadPlot(
       o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`
     } @ ${rateLabel(o.rate)}${
       o.payloadBytes === undefined ? "" : `, ${payloadLabel(o.payloadBytes)} payload`
-    }`,
+    }${o.httpProtocol === "h2c" ? ", h2c" : ""}`,
     ...overheadBar(o),
     note: `n=${o.iterations.mesh}/${o.iterations.baseline}` +
       (o.noisyBaseline ? ` · noisy baseline (CV ${(o.baselineCvPct ?? NaN).toFixed(0)} %)` : "") +
@@ -652,6 +653,11 @@ export function overheadVsRatePlot(
   });
 }
 
+/** The HTTP version of an overhead's load point: "HTTP/1.1" unless it says h2c. */
+export function protocolName(o: Pick<Overhead, "httpProtocol">): string {
+  return o.httpProtocol === "h2c" ? "HTTP/2 (h2c)" : "HTTP/1.1";
+}
+
 /** The payload sizes (request body bytes) of one workload's overheads, ascending. */
 export function payloadSizes(overheads: readonly Overhead[], workload: string): number[] {
   const sizes = overheads.filter((o) => o.workload === workload && o.payloadBytes !== undefined)
@@ -661,8 +667,10 @@ export function payloadSizes(overheads: readonly Overhead[], workload: string): 
 
 /**
  * Overhead % against request payload size per mesh, with its 95 % CI as error bars, one
- * panel per metric and rate (max throughput has none), for one workload whose load points
- * carry a payload size (the inference workload): how the mesh's cost moves with body size.
+ * panel per metric, rate and HTTP version (max throughput has none; the HTTP/1.1 and h2c
+ * panels of a metric one above the other, on the same payload axis), for one workload whose
+ * load points carry a payload size (the HTTP workload's payload points, the inference
+ * workload): how the mesh's cost moves with body size, and with the protocol.
  */
 export function overheadVsPayloadPlot(
   overheads: readonly Overhead[],
@@ -678,12 +686,14 @@ export function overheadVsPayloadPlot(
     return notice(`${title}: fewer than two payload sizes were measured.`);
   }
   const meshes = meshOrder(os, options.baselineMesh ?? "baseline");
+  // Panels name the HTTP version when more than one was measured.
+  const protocols = new Set(os.map(protocolName)).size > 1;
   const rows = os.map((o) => ({
     mesh: meshLabel(o.mesh, o.emulated),
     panel: `${overheadLabel(o.metric)}${
       o.basis === "share-of-baseline-app" ? "" : ` (${o.unit})`
-    } @ ${rateLabel(o.rate)}`,
-    rank: metricRank(o.metric) * 1e9 + (o.rate ?? 1e8),
+    } @ ${rateLabel(o.rate)}${protocols ? ` · ${protocolName(o)}` : ""}`,
+    rank: metricRank(o.metric) * 1e9 + (o.rate ?? 1e8) * 2 + (o.httpProtocol === "h2c" ? 1 : 0),
     kb: o.payloadBytes! / 1024,
     ...overheadBar(o),
   }));
@@ -734,12 +744,18 @@ export function overheadVsPayloadPlot(
  */
 export function rankMeshes(
   overheads: readonly Overhead[],
-  select: { workload: string; metric: MetricName; rate: number | null; payloadBytes?: number },
+  select: {
+    workload: string;
+    metric: MetricName;
+    rate: number | null;
+    payloadBytes?: number;
+    httpProtocol?: Overhead["httpProtocol"];
+  },
 ): Overhead[] {
   return overheads
     .filter((o) =>
       o.workload === select.workload && o.metric === select.metric && o.rate === select.rate &&
-      o.payloadBytes === select.payloadBytes
+      o.payloadBytes === select.payloadBytes && o.httpProtocol === select.httpProtocol
     )
     .sort((a, b) => costOf(a.metric, a.overheadPct) - costOf(b.metric, b.overheadPct));
 }

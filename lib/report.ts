@@ -95,9 +95,15 @@ export function findings(run: ReportRun): string[] {
       .sort((a, b) => (a ?? Infinity) - (b ?? Infinity));
     const payloads = [...new Set(all.map((o) => o.payloadBytes))]
       .sort((a, b) => (a ?? 0) - (b ?? 0));
+    const protocols = [...new Set(all.map((o) => o.httpProtocol))]
+      .sort((a, b) => (a ?? "").localeCompare(b ?? ""));
     for (const rate of rates) {
-      for (const payloadBytes of payloads) {
-        const ranked = rankMeshes(os, { workload: w, metric, rate, payloadBytes });
+      for (
+        const [payloadBytes, httpProtocol] of payloads.flatMap((b) =>
+          protocols.map((p) => [b, p] as const)
+        )
+      ) {
+        const ranked = rankMeshes(os, { workload: w, metric, rate, payloadBytes, httpProtocol });
         if (ranked.length === 0) continue;
         const parts = ranked.map((o) => {
           const n = o.ciMethod === "too-few-iterations"
@@ -113,7 +119,10 @@ export function findings(run: ReportRun): string[] {
         out.push(
           `${w} @ ${rateLabel(rate)}${
             payloadBytes === undefined ? "" : `, ${payloadLabel(payloadBytes)} payload`
-          }, ${overheadLabel(metric)} vs ${s.baselineMesh}: ` + parts.join("; "),
+          }${httpProtocol === "h2c" ? " over h2c" : ""}, ${
+            overheadLabel(metric)
+          } vs ${s.baselineMesh}: ` +
+            parts.join("; "),
         );
       }
     }
@@ -375,7 +384,7 @@ export function planTable(run: ReportRun): Figure {
   const keyOf = (s: RunSpec) =>
     `${s.workload}|${s.point.mode}|${s.point.tool}|${s.point.connections}|${s.point.durationS}|${
       s.point.sweep ?? ""
-    }|${s.point.payloadBytes ?? ""}`;
+    }|${s.point.payloadBytes ?? ""}|${s.point.httpProtocol ?? ""}`;
   interface Row {
     spec: RunSpec;
     rates: Set<number>;
@@ -413,7 +422,7 @@ export function planTable(run: ReportRun): Figure {
       : p.sweep === "connections"
       ? " · connection sweep"
       : p.payloadBytes !== undefined
-      ? ` · POST ${formatNumber(p.payloadBytes)} B body`
+      ? ` · POST ${formatNumber(p.payloadBytes)} B body${p.httpProtocol === "h2c" ? " · h2c" : ""}`
       : "";
     return `${rate} · ${p.tool} · ${p.connections} conn · ${p.durationS} s${series}`;
   };

@@ -313,7 +313,8 @@ export function stageEnded(
 export function runFileStem(r: Pick<RunRecord, "spec">): string {
   const s = r.spec;
   const rate = s.point.rate === null ? s.point.mode : `${s.point.rate}rps`;
-  const payload = s.point.payloadBytes === undefined ? "" : `_${s.point.payloadBytes}B`;
+  const payload = (s.point.payloadBytes === undefined ? "" : `_${s.point.payloadBytes}B`) +
+    (s.point.httpProtocol === "h2c" ? "_h2c" : "");
   return `${s.workload}_test_${
     String(s.seq).padStart(4, "0")
   }_${s.mesh}_${rate}${payload}_i${s.iteration}`;

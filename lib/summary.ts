@@ -149,7 +149,9 @@ function pointKey(r: Kept): string {
 }
 
 /** The key suffix of a point's dimensions beyond its rate (payload, sweep); "" for none. */
-function axes(p: { payloadBytes?: number; sweep?: string; connections: number }): string {
+function axes(
+  p: { payloadBytes?: number; httpProtocol?: string; sweep?: string; connections: number },
+): string {
   return `${payloadKey(p)}${sweepSuffix(p)}`;
 }
 
@@ -160,13 +162,24 @@ function axes(p: { payloadBytes?: number; sweep?: string; connections: number })
 export function atPoint(
   g: Pick<
     GroupStats,
-    "workload" | "mode" | "tool" | "rate" | "connections" | "sweep" | "payloadBytes"
+    | "workload"
+    | "mode"
+    | "tool"
+    | "rate"
+    | "connections"
+    | "sweep"
+    | "payloadBytes"
+    | "httpProtocol"
   >,
   workload: string,
-  p: Pick<GroupStats, "mode" | "tool" | "rate" | "connections" | "sweep" | "payloadBytes">,
+  p: Pick<
+    GroupStats,
+    "mode" | "tool" | "rate" | "connections" | "sweep" | "payloadBytes" | "httpProtocol"
+  >,
 ): boolean {
   return g.workload === workload && g.mode === p.mode && g.tool === p.tool && g.rate === p.rate &&
-    g.payloadBytes === p.payloadBytes && (g.sweep ?? null) === (p.sweep ?? null) &&
+    g.payloadBytes === p.payloadBytes && g.httpProtocol === p.httpProtocol &&
+    (g.sweep ?? null) === (p.sweep ?? null) &&
     (!p.sweep || g.connections === p.connections);
 }
 
@@ -207,6 +220,7 @@ export function overheadSeed(
     tool: string;
     rate: number | null;
     payloadBytes?: number;
+    httpProtocol?: string;
     connections?: number;
     sweep?: string;
   },
@@ -287,6 +301,7 @@ function groupStats(rs: Kept[], usable: Usable[], timing?: TimingPool): GroupSta
     ...(first.spec.point.payloadBytes !== undefined
       ? { payloadBytes: first.spec.point.payloadBytes }
       : {}),
+    ...(first.spec.point.httpProtocol ? { httpProtocol: first.spec.point.httpProtocol } : {}),
     ...(first.spec.point.sweep ? { sweep: first.spec.point.sweep } : {}),
     iterations: usable.length,
     failed: rs.filter((r) => r.status === "failed" || r.status === "interrupted").length,
@@ -473,7 +488,8 @@ export class SummaryBuilder {
     flagGeneratorLimited(stats, overheads, options, notes);
     stats.sort((a, b) =>
       a.workload.localeCompare(b.workload) || a.mode.localeCompare(b.mode) ||
-      (a.rate ?? 0) - (b.rate ?? 0) || (a.payloadBytes ?? 0) - (b.payloadBytes ?? 0) ||
+      (a.rate ?? 0) - (b.rate ?? 0) || (a.httpProtocol ?? "").localeCompare(b.httpProtocol ?? "") ||
+      (a.payloadBytes ?? 0) - (b.payloadBytes ?? 0) ||
       (a.sweep ?? "").localeCompare(b.sweep ?? "") || a.connections - b.connections ||
       a.mesh.localeCompare(b.mesh)
     );
@@ -600,8 +616,17 @@ function flagGeneratorLimited(
   }
   // The groups an overhead can belong to, by everything but connections, in stats order: one
   // pass over 12,000 overheads instead of a scan of every group for each.
-  const pointOf = (x: Pick<Overhead, "workload" | "mesh" | "rate" | "payloadBytes" | "sweep">) =>
-    JSON.stringify([x.workload, x.mesh, x.rate, x.payloadBytes ?? "none", x.sweep ?? null]);
+  const pointOf = (
+    x: Pick<Overhead, "workload" | "mesh" | "rate" | "payloadBytes" | "httpProtocol" | "sweep">,
+  ) =>
+    JSON.stringify([
+      x.workload,
+      x.mesh,
+      x.rate,
+      x.payloadBytes ?? "none",
+      x.httpProtocol ?? "http/1.1",
+      x.sweep ?? null,
+    ]);
   const candidates = new Map<string, GroupStats[]>();
   for (const x of stats) {
     if (x.mode === "max-throughput") continue;
@@ -670,6 +695,9 @@ function pointOverheads(
         rate: base[0].spec.point.rate,
         ...(base[0].spec.point.payloadBytes !== undefined
           ? { payloadBytes: base[0].spec.point.payloadBytes }
+          : {}),
+        ...(base[0].spec.point.httpProtocol
+          ? { httpProtocol: base[0].spec.point.httpProtocol }
           : {}),
         ...(base[0].spec.point.sweep
           ? { sweep: base[0].spec.point.sweep, connections: base[0].spec.point.connections }

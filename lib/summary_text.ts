@@ -57,19 +57,23 @@ export function formatSummary(s: Summary): string {
   );
   // One row per workload, payload size (where its load points have one) and mesh.
   const keys = [
-    ...new Map(s.overheads.map((o) => [`${o.workload}|${o.payloadBytes}|${o.mesh}`, o])).values(),
+    ...new Map(
+      s.overheads.map((o) => [`${o.workload}|${o.payloadBytes}|${o.httpProtocol}|${o.mesh}`, o]),
+    ).values(),
   ];
   // An emulation whose name does not say so (the cluster's envoy-sidecar) is marked.
   const emulated = new Set(s.overheads.filter((o) => o.emulated).map((o) => o.mesh));
   const meshCell = (m: string) => emulated.has(m) && !m.endsWith("-emu") ? `${m} (emu)` : m;
   const header = ["workload", "mesh", ...present.map((c) => c.header)];
-  const rows = keys.map(({ workload: w, payloadBytes: bytes, mesh: m }) => {
+  const rows = keys.map(({ workload: w, payloadBytes: bytes, httpProtocol: protocol, mesh: m }) => {
     // Latency and resources at the highest fixed rate, throughput at max.
     const pick = (metric: MetricName) =>
       s.overheads.filter((o) =>
-        o.workload === w && o.mesh === m && o.metric === metric && o.payloadBytes === bytes
+        o.workload === w && o.mesh === m && o.metric === metric && o.payloadBytes === bytes &&
+        o.httpProtocol === protocol
       ).sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0))[0];
-    const label = bytes === undefined ? w : `${w} ${payloadLabel(bytes)}`;
+    const label = (bytes === undefined ? w : `${w} ${payloadLabel(bytes)}`) +
+      (protocol === "h2c" ? " h2c" : "");
     return [label, meshCell(m), ...present.map((c) => cell(pick(c.name)))];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

@@ -254,9 +254,18 @@ export interface LoadPoint {
    * like the rate: runs group and overheads compare per payload.
    */
   payloadBytes?: number;
+  /**
+   * The HTTP version the point's requests are sent with, where it is not the workload's own
+   * (`h2c`: HTTP/2 in cleartext with prior knowledge, end to end through the proxies); absent
+   * for HTTP/1.1. A load-point dimension like the payload: overheads compare per protocol.
+   */
+  httpProtocol?: HttpProtocol;
   /** The series this point belongs to; absent for the standard points. */
   sweep?: Sweep;
 }
+
+/** The HTTP versions the HTTP workload is loaded with (`load.sweep.httpProtocols`). */
+export type HttpProtocol = "http/1.1" | "h2c";
 
 /** One planned measurement: mesh x workload x load point x iteration. */
 export interface RunSpec {
@@ -373,6 +382,8 @@ export interface Overhead {
   rate: number | null;
   /** Request body bytes of its load point, where the point has one. */
   payloadBytes?: number;
+  /** HTTP version of its load point, where it is not HTTP/1.1 (`h2c`). */
+  httpProtocol?: HttpProtocol;
   /** The sweep the figure belongs to (`summary.connectionSweep`); absent: a standard point. */
   sweep?: Sweep;
   /** Connections of the figure's load point: set for a sweep's figures. */
@@ -444,6 +455,8 @@ export interface GroupStats {
   connections: number;
   /** Request body bytes of its load point, where the point has one. */
   payloadBytes?: number;
+  /** HTTP version of its load point, where it is not HTTP/1.1 (`h2c`). */
+  httpProtocol?: HttpProtocol;
   /** The sweep the group belongs to; absent: a standard point. */
   sweep?: Sweep;
   /** Iterations that produced a result (ok or saturated), and those that failed. */

@@ -55,13 +55,14 @@ export interface PodLoad {
   /** Load points in pods (the tool may differ from the process side's). */
   points(config: BenchConfig): LoadPoint[];
   /**
-   * fortio: the address the client pods of `namespace` load, its protocol, and for points
+   * fortio: the address the client pods of `namespace` load, its protocol, for points
    * with a payload size the directory in the client pod that holds `payload-<bytes>.json`
-   * (without it fortio sends that many random bytes).
+   * (without it fortio sends that many random bytes), and the address of the servers' h2c
+   * listener where the h2c points go.
    */
   fortio?: (
     namespace: string,
-  ) => { address: string; protocol: "http" | "grpc"; payloadDir?: string };
+  ) => { address: string; protocol: "http" | "grpc"; payloadDir?: string; h2cAddress?: string };
   /**
    * Its objects: a multi-document YAML file, relative to the repository root, that carries
    * no namespace (default `manifests/workloads/<name>.yaml`). They are rendered into the
@@ -100,8 +101,24 @@ export interface Workload {
   sweeps?: boolean;
   /** How its load runs in client pods; absent when it has no cluster form. */
   pod?: PodLoad;
-  /** Command that runs replica `index` listening on `port` (foreground). */
-  server(env: WorkloadEnv, index: number, port: number): Promise<ServerCommand>;
+  /**
+   * HTTP/2 in cleartext (h2c, prior knowledge) beside the workload's own HTTP/1.1, for its h2c
+   * points (`point.httpProtocol`). When `enabled(config)`, each replica also listens on a
+   * second port (given to `server`), the proxies carry that port's traffic as HTTP/2 on both
+   * sides, and the h2c points are sent there; `probe` checks that an h2c request through
+   * `ports` reaches the server as HTTP/2, or throws saying what arrived.
+   */
+  h2c?: {
+    enabled(config: BenchConfig): boolean;
+    probe(env: WorkloadEnv, ports: number[]): Promise<void>;
+    /** Light, unrecorded h2c load through `ports`. */
+    warmup(env: WorkloadEnv, ports: number[], seconds: number): Promise<void>;
+  };
+  /**
+   * Command that runs replica `index` listening on `port` (foreground), and on `h2cPort` for
+   * h2c when {@linkcode Workload.h2c} is enabled.
+   */
+  server(env: WorkloadEnv, index: number, port: number, h2cPort?: number): Promise<ServerCommand>;
   /** One request through `ports` succeeds, or it throws saying why. */
   probe(env: WorkloadEnv, ports: number[]): Promise<void>;
   /** Light, unrecorded load through `ports`. */

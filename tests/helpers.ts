@@ -96,11 +96,15 @@ export async function freeLocal(
   const { portFree, portPlan } = await import("../lib/local/ports.ts");
   for (let attempt = 0; attempt < 50; attempt++) {
     const basePort = 20_000 + 100 * Math.floor(Math.random() * 120);
+    // The h2c ports are planned only when h2c payload points are.
+    const sweep = (config.load as { sweep?: Record<string, unknown> } | undefined)?.sweep;
     const { config: c } = await loadConfig({
       flags: {
         workloads: config.workloads,
         meshes: config.meshes,
         "local.basePort": basePort,
+        ...(sweep?.payloadsBytes ? { "load.sweep.payloadsBytes": sweep.payloadsBytes } : {}),
+        ...(sweep?.httpProtocols ? { "load.sweep.httpProtocols": sweep.httpProtocols } : {}),
       },
     });
     if (portPlan(c).every((p) => portFree(p.port))) {

@@ -96,7 +96,8 @@ Deno.test("a pod without the native sidecar or the init container is not meshed,
 
 Deno.test("the mesh ports and their protocols come from each namespace's Services", () => {
   const ports = (w: string) => meshPorts(renderWorkload(meshed.find((s) => s.workload === w)!));
-  assertEquals(ports("http"), [{ port: 80, protocol: "http1" }]);
+  // The HTTP servers' h2c port (appProtocol kubernetes.io/h2c) is carried as HTTP/2.
+  assertEquals(ports("http"), [{ port: 80, protocol: "http1" }, { port: 8081, protocol: "http2" }]);
   assertEquals(ports("grpc"), [{ port: 9000, protocol: "http2" }]);
   assertEquals(ports("websocket"), [{ port: 8080, protocol: "http1" }]);
   assertEquals(ports("db"), [{ port: 6379, protocol: "tcp" }]);

@@ -36,6 +36,11 @@ export interface FortioTarget {
    * POSTs that file as JSON (`-payload-file`).
    */
   payloadDir?: string;
+  /**
+   * HTTP: the `http://host:port/path` of the server's h2c listener, where the h2c points go
+   * (`point.httpProtocol: "h2c"`, sent with fortio's `-h2`); absent where there is none.
+   */
+  h2cAddress?: string;
 }
 
 /** fortio's histogram resolution (`-r`, seconds): its lowest bucket width. */
@@ -108,6 +113,20 @@ export function fortioCommand(point: LoadPoint, target: FortioTarget): string[] 
     "Warning",
   ];
   if (target.protocol === "grpc") cmd.push("-grpc", "-ping");
+  // An h2c point: fortio's `-h2` on an http:// URL is HTTP/2 with prior knowledge (Go's HTTP/2
+  // transport, which speaks nothing else: an HTTP/1.1-only server fails every request), to the
+  // server's h2c listener. Without one the point cannot run: refused, never sent as HTTP/1.1.
+  let address = target.address;
+  if (point.httpProtocol === "h2c") {
+    if (target.protocol !== "http" || !target.h2cAddress) {
+      throw new RangeError(
+        `Cannot build fortio command for an h2c point: the target ${target.address} has no ` +
+          "h2c address",
+      );
+    }
+    cmd.push("-h2");
+    address = target.h2cAddress;
+  }
   if (point.payloadBytes !== undefined && target.payloadDir !== undefined) {
     // A workload whose server reads the body (the inference workload's JSON rows): the
     // client pod holds each size's file, and fortio POSTs it as it is.
@@ -129,7 +148,7 @@ export function fortioCommand(point: LoadPoint, target: FortioTarget): string[] 
     // leaves it a GET without a body, as fortio has no empty POST).
     cmd.push("-payload-size", String(point.payloadBytes));
   }
-  cmd.push(target.address);
+  cmd.push(address);
   return cmd;
 }
 
@@ -150,6 +169,8 @@ interface FortioJson {
   /** Response sizes (headers and body) per request; `Sum` is the bytes received. */
   Sizes?: { Sum?: number };
   ErrorsDurationHistogram?: { Count?: number };
+  /** Whether fortio ran with `-h2` (HTTP/2: h2c on an http:// URL). */
+  H2?: boolean;
 }
 
 /** Parses fortio's JSON report; `protocol` decides which return code is success. */
@@ -170,6 +191,12 @@ export function parseFortioJson(
   const h = data.DurationHistogram;
   if (!h || typeof h.Count !== "number" || !Array.isArray(h.Data)) {
     throw new Error('Cannot parse fortio output: no "DurationHistogram" with "Count" and "Data"');
+  }
+  // An h2c point's report must say fortio ran HTTP/2 (its `-h2`), or it was not an h2c run.
+  if (point.httpProtocol === "h2c" && data.H2 !== true) {
+    throw new Error(
+      `fortio's report of an h2c point says "H2": ${JSON.stringify(data.H2)}: not sent as HTTP/2`,
+    );
   }
   const rec = new HistogramRecorder();
   spreadBuckets(h.Data, rec);
@@ -210,6 +237,7 @@ export function parseFortioJson(
       latencyIncludesErrors: true,
       errorRequests: data.ErrorsDurationHistogram?.Count ?? 0,
       coCorrected: false,
+      ...(protocol === "http" ? { httpProtocol: point.httpProtocol ?? "http/1.1" } : {}),
     },
   };
 }

@@ -188,3 +188,111 @@ Deno.test("a payload point with a payload directory POSTs its file as JSON; with
     /a payload file needs an HTTP target/,
   );
 });
+
+Deno.test("an h2c point: fortio -h2 to the h2c address; refused without one; its report must say H2", () => {
+  const h2c = { ...fixed, payloadBytes: 1024, httpProtocol: "h2c" as const };
+  const target = {
+    address: "http://s:80/",
+    protocol: "http" as const,
+    h2cAddress: "http://s:8081/",
+  };
+  assertEquals(
+    fortioCommand(h2c, target).slice(-4),
+    ["-h2", "-payload-size", "1024", "http://s:8081/"],
+  );
+  assert(!fortioCommand({ ...fixed, payloadBytes: 1024 }, target).includes("-h2"));
+  throws(
+    () => fortioCommand(h2c, { address: "http://s:80/", protocol: "http" }),
+    /h2c point: the target http:\/\/s:80\/ has no h2c address/,
+  );
+  // A report of a run without -h2 (H2 false) is no h2c result.
+  throws(() => parseFortioJson(read("fortio_http_ok.json"), h2c, "http"), /"H2": false/);
+});
+
+/** The cluster's nginx config (manifests/workloads/http.yaml) on loopback ports, as a full file. */
+async function clusterNginxConfig(dir: string, http: number, h2c: number): Promise<string> {
+  const { parseAllDocuments } = await import("yaml");
+  const text = await Deno.readTextFile(
+    new URL("../../manifests/workloads/http.yaml", import.meta.url),
+  );
+  const cm = parseAllDocuments(text).map((d) => d.toJS()).find((o) =>
+    o?.kind === "ConfigMap" && o.metadata.name === "http-server-nginx"
+  );
+  const conf = (cm.data["default.conf"] as string)
+    .replace("listen 80;", `listen 127.0.0.1:${http};`)
+    .replace("listen 8081 http2;", `listen 127.0.0.1:${h2c} http2;`);
+  return `daemon off;\nworker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\n` +
+    `events {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir};\n${conf}}\n`;
+}
+
+Deno.test({
+  name: "the cluster's nginx config serves h2c on its h2c port, and real fortio -h2 loads it " +
+    "as HTTP/2 where fortio without -h2 fails",
+  ignore: noFortio !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { h2cGet, H2_SERVER_PROTOCOL } = await import("../workloads/http.ts");
+    const dir = await Deno.makeTempDir({ prefix: "meshbench-nginx-h2c-" });
+    const free = () => {
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const p = (l.addr as Deno.NetAddr).port;
+      l.close();
+      return p;
+    };
+    const [http, h2c] = [free(), free()];
+    await Deno.writeTextFile(`${dir}/nginx.conf`, await clusterNginxConfig(dir, http, h2c));
+    const nginx = new Deno.Command("nginx", {
+      args: ["-p", dir, "-c", `${dir}/nginx.conf`, "-e", `${dir}/error.log`],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          (await Deno.connect({ hostname: "127.0.0.1", port: h2c })).close();
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      assertEquals(await h2cGet(h2c, "/protocol"), { status: 200, body: H2_SERVER_PROTOCOL });
+      const point: LoadPoint = {
+        ...fixed,
+        rate: 20,
+        payloadBytes: 1024,
+        httpProtocol: "h2c",
+      };
+      const target = {
+        address: `http://127.0.0.1:${http}/`,
+        protocol: "http" as const,
+        h2cAddress: `http://127.0.0.1:${h2c}/`,
+      };
+      const run = async (cmd: string[]) => {
+        const out = await new Deno.Command(fortioBin, {
+          args: cmd.slice(1),
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        return { ok: out.success, stdout: new TextDecoder().decode(out.stdout) };
+      };
+      const h2 = await run(fortioCommand(point, target));
+      assert(h2.ok, "fortio -h2 failed");
+      const r = parseFortioJson(h2.stdout, point, "http");
+      assertEquals([r.errors, r.operations > 0, r.extra?.httpProtocol], [0, true, "h2c"]);
+      // The same point without -h2 (HTTP/1.1) to the h2c port gets no answer from nginx.
+      const h1 = await run(fortioCommand({ ...point, httpProtocol: undefined }, {
+        ...target,
+        address: target.h2cAddress,
+      }));
+      const failed = !h1.ok || parseFortioJson(h1.stdout, fixed, "http").errors > 0;
+      assert(failed, "HTTP/1.1 to the h2c port succeeded");
+    } finally {
+      nginx.kill("SIGTERM");
+      await nginx.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -30,8 +30,19 @@ export function workloadPorts(config: BenchConfig, wi: number) {
     sidecarAdmin: (r: number) => base + 50 + r,
     /** Admin interface of the one client Envoy sidecar (workload 0's block holds it). */
     clientAdmin: base + 60,
+    /** A replica's h2c listener, beside its own (a workload with `h2c` enabled). */
+    h2cServer: (r: number) => base + 70 + r,
+    /** A server sidecar's h2c mTLS listener (the same Envoy as its `sidecarIn`). */
+    h2cSidecarIn: (r: number) => base + 75 + r,
+    /** The node proxy's h2c mTLS inbound port of a replica. */
+    h2cNodeIn: (r: number) => base + 80 + r,
+    h2cSidecarOut: base + 90,
+    h2cNodeOut: base + 91,
   };
 }
+
+/** Most replicas a workload with h2c can have: its h2c port ranges hold five each. */
+export const MAX_H2C_REPLICAS = 5;
 
 /** One port of the plan and what will listen on it. */
 export interface PlannedPort {
@@ -53,6 +64,22 @@ export function portPlan(config: BenchConfig): PlannedPort[] {
         out.push({ port: p.sidecarAdmin(r), what: `${w.name} server sidecar ${r} admin` });
       }
       if (node) out.push({ port: p.nodeIn(r), what: `${w.name} node proxy inbound ${r}` });
+    }
+    if (w.h2c?.enabled(config)) {
+      if (w.replicas > MAX_H2C_REPLICAS) {
+        throw new RangeError(
+          `Cannot plan h2c ports of workload "${w.name}": ${w.replicas} replicas, at most ${MAX_H2C_REPLICAS}`,
+        );
+      }
+      for (let r = 0; r < w.replicas; r++) {
+        out.push({ port: p.h2cServer(r), what: `${w.name} server ${r} h2c` });
+        if (sidecar) {
+          out.push({ port: p.h2cSidecarIn(r), what: `${w.name} server sidecar ${r} h2c` });
+        }
+        if (node) out.push({ port: p.h2cNodeIn(r), what: `${w.name} node proxy inbound ${r} h2c` });
+      }
+      if (sidecar) out.push({ port: p.h2cSidecarOut, what: `${w.name} client sidecar h2c` });
+      if (node) out.push({ port: p.h2cNodeOut, what: `${w.name} client node proxy h2c` });
     }
     if (sidecar) out.push({ port: p.sidecarOut, what: `${w.name} client sidecar` });
     if (sidecar && wi === 0) out.push({ port: p.clientAdmin, what: "client sidecar admin" });

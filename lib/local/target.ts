@@ -47,6 +47,11 @@ export interface LocalState {
   processes: ProcessInfo[];
   /** workload -> mesh -> ports the client sends to. */
   endpoints: Record<string, Record<string, number[]>>;
+  /**
+   * workload -> mesh -> ports the client sends its h2c points to, for the workloads that serve
+   * h2c (`Workload.h2c`); absent in states written before h2c.
+   */
+  h2cEndpoints?: Record<string, Record<string, number[]>>;
   meshes: Record<string, MeshRef>;
   bin: Record<string, string>;
   stopped: boolean;
@@ -123,6 +128,21 @@ function meshRef(name: string, config: BenchConfig, bin: Record<string, string>)
   };
 }
 
+/** The ports a run sends to: the h2c endpoints for an h2c point, never the HTTP/1.1 ones. */
+export function endpointsOf(state: LocalState, spec: RunSpec): number[] {
+  if (spec.point.httpProtocol === "h2c") {
+    const ports = state.h2cEndpoints?.[spec.workload]?.[spec.mesh];
+    if (!ports) {
+      throw new Error(
+        `No h2c endpoint deployed for workload "${spec.workload}" under mesh "${spec.mesh}" ` +
+          "(the deployment predates load.sweep.httpProtocols with h2c: deploy again)",
+      );
+    }
+    return ports;
+  }
+  return state.endpoints[spec.workload][spec.mesh];
+}
+
 export class LocalTarget implements Target {
   readonly name = "local" as const;
   /** Servers are processes on loopback, started from each workload's process side. */
@@ -177,7 +197,15 @@ export class LocalTarget implements Target {
     for (const [k, v] of Object.entries(await versionsOf(ctx.runner, tools))) {
       bin[`${k}@version`] = v;
     }
-    const state: LocalState = { processes: [], endpoints: {}, meshes: {}, bin, stopped: false };
+    const state: LocalState = {
+      processes: [],
+      endpoints: {},
+      h2cEndpoints: {},
+      meshes: {},
+      bin,
+      stopped: false,
+    };
+    const h2cEndpoints = state.h2cEndpoints!;
     for (const m of config.meshes) {
       state.meshes[m] = meshRef(m, config, bin);
     }
@@ -244,10 +272,17 @@ export class LocalTarget implements Target {
       await Deno.mkdir(env.workDir, { recursive: true });
       state.endpoints[w.name] = {};
       const serverPorts: number[] = [];
+      const h2c = w.h2c?.enabled(config) ?? false;
+      const h2cPorts: number[] = [];
       for (let r = 0; r < w.replicas; r++) {
         const port = workloadPorts(config, wi).server(r);
-        const sc = await w.server(env, r, port);
-        ctx.log.info(`Starting ${w.name} server replica ${r} on 127.0.0.1:${port}`);
+        const h2cPort = h2c ? workloadPorts(config, wi).h2cServer(r) : undefined;
+        const sc = await w.server(env, r, port, h2cPort);
+        ctx.log.info(
+          `Starting ${w.name} server replica ${r} on 127.0.0.1:${port}${
+            h2cPort ? ` (h2c on ${h2cPort})` : ""
+          }`,
+        );
         await start(
           {
             name: `${w.name}-server-${r}`,
@@ -256,13 +291,15 @@ export class LocalTarget implements Target {
             workloads: [w.name],
             cmd: sc.cmd,
           },
-          [port],
+          h2cPort ? [port, h2cPort] : [port],
           sc.files,
           sc.cwd,
         );
         serverPorts.push(port);
+        if (h2cPort) h2cPorts.push(h2cPort);
       }
       state.endpoints[w.name].baseline = serverPorts;
+      if (h2c) h2cEndpoints[w.name] = { baseline: h2cPorts };
     }
 
     const haproxy = (cfgPath: string) => [bin.haproxy, "-db", "-f", cfgPath];
@@ -287,6 +324,7 @@ export class LocalTarget implements Target {
       if (mesh.layer === "none") {
         for (const w of workloads) {
           state.endpoints[w.name][meshName] = state.endpoints[w.name].baseline;
+          if (h2cEndpoints[w.name]) h2cEndpoints[w.name][meshName] = h2cEndpoints[w.name].baseline;
         }
         continue;
       }
@@ -299,6 +337,19 @@ export class LocalTarget implements Target {
           { length: w.replicas },
           (_, r) => layer === "l7" ? p.sidecarIn(r) : p.nodeIn(r),
         );
+        // Its h2c side (when served): carried as HTTP/2 on both sides of the mesh.
+        const h2c = h2cEndpoints[w.name]
+          ? {
+            name: `${w.name}-h2c`,
+            protocol: "h2" as const,
+            serverPorts: h2cEndpoints[w.name].baseline,
+            clientPort: layer === "l7" ? p.h2cSidecarOut : p.h2cNodeOut,
+            inboundPorts: Array.from(
+              { length: w.replicas },
+              (_, r) => layer === "l7" ? p.h2cSidecarIn(r) : p.h2cNodeIn(r),
+            ),
+          }
+          : undefined;
         return {
           name: w.name,
           protocol: w.protocol,
@@ -306,8 +357,11 @@ export class LocalTarget implements Target {
           clientPort: layer === "l7" ? p.sidecarOut : p.nodeOut,
           inboundPorts: inbound,
           adminPorts: Array.from({ length: w.replicas }, (_, r) => p.sidecarAdmin(r)),
+          h2c,
         };
       });
+      // Every proxied endpoint set: each workload's own, then its h2c side.
+      const proxied = specs.flatMap((s) => s.h2c ? [s, s.h2c] : [s]);
       // Server side: an Envoy sidecar per replica (L7), or one HAProxy node proxy for all (L4).
       if (layer === "l7") {
         for (const s of specs) {
@@ -315,7 +369,11 @@ export class LocalTarget implements Target {
             const name = `${meshName}-${s.name}-server-sidecar-${r}`;
             const cfg = join(meshDir, `${name}.json`);
             const admin = { address: "127.0.0.1", port: s.adminPorts[r] };
-            ctx.log.info(`Starting ${name} (Envoy L7, mTLS) on 127.0.0.1:${s.inboundPorts[r]}`);
+            ctx.log.info(
+              `Starting ${name} (Envoy L7, mTLS) on 127.0.0.1:${s.inboundPorts[r]}${
+                s.h2c ? ` and ${s.h2c.inboundPorts[r]} (h2c)` : ""
+              }`,
+            );
             await start(
               {
                 name,
@@ -325,7 +383,7 @@ export class LocalTarget implements Target {
                 cmd: envoy(cfg),
                 stats: envoyStats(admin.port),
               },
-              [s.inboundPorts[r], admin.port],
+              [s.inboundPorts[r], ...(s.h2c ? [s.h2c.inboundPorts[r]] : []), admin.port],
               {
                 [cfg]: json(localServerSidecar({
                   node: name,
@@ -335,6 +393,16 @@ export class LocalTarget implements Target {
                   listen: s.inboundPorts[r],
                   app: s.serverPorts[r],
                   ...(delayMs > 0 ? { delayMs } : {}),
+                  ...(s.h2c
+                    ? {
+                      more: [{
+                        name: s.h2c.name,
+                        protocol: envoyProtocol(s.h2c.protocol),
+                        listen: s.h2c.inboundPorts[r],
+                        app: s.h2c.serverPorts[r],
+                      }],
+                    }
+                    : {}),
                 })),
               },
             );
@@ -353,13 +421,13 @@ export class LocalTarget implements Target {
             cmd: envoy(cfg),
             stats: envoyStats(admin.port),
           },
-          [...specs.map((s) => s.clientPort), admin.port],
+          [...proxied.map((s) => s.clientPort), admin.port],
           {
             [cfg]: json(localClientSidecar({
               node: name,
               admin,
               tls: clientTls(certs),
-              workloads: specs.map((s) => ({
+              workloads: proxied.map((s) => ({
                 name: s.name,
                 protocol: envoyProtocol(s.protocol),
                 listen: s.clientPort,
@@ -381,14 +449,14 @@ export class LocalTarget implements Target {
             cmd: haproxy(cfg),
             stats: haproxyStats(name).stats,
           },
-          specs.flatMap((s) => s.inboundPorts),
+          proxied.flatMap((s) => s.inboundPorts),
           {
             [cfg]: serverProxyConfig({
               threads,
               pidfile: join(meshDir, `${name}.pid`),
               statsSocket: haproxyStats(name).statsSocket,
               certs,
-              listeners: specs.flatMap((s) =>
+              listeners: proxied.flatMap((s) =>
                 s.inboundPorts.map((inboundPort, r) => ({
                   name: `${s.name}_r${r}`,
                   inboundPort,
@@ -410,19 +478,22 @@ export class LocalTarget implements Target {
             cmd: haproxy(clientCfg),
             stats: haproxyStats(clientName).stats,
           },
-          specs.map((s) => s.clientPort),
+          proxied.map((s) => s.clientPort),
           {
             [clientCfg]: clientProxyConfig({
               threads,
               pidfile: join(meshDir, `${clientName}.pid`),
               statsSocket: haproxyStats(clientName).statsSocket,
               certs,
-              workloads: specs,
+              workloads: proxied,
             }),
           },
         );
       }
-      for (const s of specs) state.endpoints[s.name][meshName] = [s.clientPort];
+      for (const s of specs) {
+        state.endpoints[s.name][meshName] = [s.clientPort];
+        if (s.h2c) h2cEndpoints[s.name][meshName] = [s.h2c.clientPort];
+      }
     }
     await save();
     ctx.log.info(
@@ -459,7 +530,13 @@ export class LocalTarget implements Target {
           attempt++;
           try {
             await w.probe(env, p);
-            ctx.log.info(`Healthy: ${w.name} through ${mesh} (ports ${p.join(",")})`);
+            const h2c = state.h2cEndpoints?.[w.name]?.[mesh];
+            if (w.h2c && h2c) await w.h2c.probe(env, h2c);
+            ctx.log.info(
+              `Healthy: ${w.name} through ${mesh} (ports ${p.join(",")}${
+                h2c ? `; h2c ${h2c.join(",")}, arriving as HTTP/2` : ""
+              })`,
+            );
             break;
           } catch (e) {
             if (Date.now() > deadline) {
@@ -487,7 +564,13 @@ export class LocalTarget implements Target {
     await Promise.all(
       workloadsByName(ctx.config.workloads).flatMap((w) => {
         const env = this.#env(ctx, w, state.bin);
-        return ctx.config.meshes.map((m) => w.warmup(env, state.endpoints[w.name][m], seconds));
+        return ctx.config.meshes.flatMap((m) => {
+          const h2c = state.h2cEndpoints?.[w.name]?.[m];
+          return [
+            w.warmup(env, state.endpoints[w.name][m], seconds),
+            ...(w.h2c && h2c ? [w.h2c.warmup(env, h2c, seconds)] : []),
+          ];
+        });
       }),
     );
   }
@@ -516,7 +599,7 @@ export class LocalTarget implements Target {
     let result;
     let use: ReturnType<ResourceSampler["stop"]>;
     try {
-      result = await w.run(env, spec, state.endpoints[w.name][spec.mesh], stem, (pid, kind) => {
+      result = await w.run(env, spec, endpointsOf(state, spec), stem, (pid, kind) => {
         const n = loadgens++;
         sampler.add({
           name: kind === "app"

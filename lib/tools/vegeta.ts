@@ -229,6 +229,13 @@ export function vegetaAttackCommand(opts: {
   maxConnections?: number;
   /** `-body`: a file whose bytes every request carries (with `POST` targets). */
   bodyFile?: string;
+  /**
+   * `-h2c`: HTTP/2 in cleartext with prior knowledge. vegeta then uses Go's HTTP/2 transport,
+   * which speaks nothing else (an HTTP/1.1-only server fails every request, it never falls
+   * back) and multiplexes over one connection per target address, opening another only when
+   * the server's stream limit is reached: `connections` and `maxConnections` do not apply.
+   */
+  h2c?: boolean;
   timeoutS?: number;
   generator?: VegetaGenerator;
 }): string[] {
@@ -246,6 +253,7 @@ export function vegetaAttackCommand(opts: {
     `-connections=${opts.connections}`,
     ...(opts.maxConnections !== undefined ? [`-max-connections=${opts.maxConnections}`] : []),
     ...(opts.bodyFile !== undefined ? [`-body=${opts.bodyFile}`] : []),
+    ...(opts.h2c ? ["-h2c"] : []),
     `-timeout=${opts.timeoutS ?? 10}s`,
     "-max-body=0",
     "-keepalive=true",
