@@ -87,8 +87,12 @@ function protocolOf(r: RunRecord): string {
 function experiment(run: LoadedRun, rs: Measured[]): SmpExperiment {
   const first = rs[0];
   const p = first.spec.point;
+  // A payload point's size and an h2c point's protocol make the point (SMP has no HTTP/2
+  // protocol value: `PROTOCOL_HTTP` with the `http_protocol` label).
   const id = `${run.runId}/${first.spec.workload}/${first.spec.mesh}/${p.mode}/${p.tool}/` +
-    `${p.rate ?? "max"}`;
+    `${p.rate ?? "max"}${p.payloadBytes === undefined ? "" : `/${p.payloadBytes}B`}${
+      p.httpProtocol ? `/${p.httpProtocol}` : ""
+    }`;
   const labels: Record<string, string> = {
     workload: first.spec.workload,
     mesh: first.mesh.name,
@@ -98,6 +102,8 @@ function experiment(run: LoadedRun, rs: Measured[]): SmpExperiment {
     timing: first.load.timing,
     target: first.target,
     iterations: String(rs.length),
+    ...(p.payloadBytes !== undefined ? { payload_bytes: String(p.payloadBytes) } : {}),
+    ...(p.httpProtocol ? { http_protocol: p.httpProtocol } : {}),
   };
   const h = mergeHistograms(rs.map((r) => r.load.latency));
   const ms = (us: number) => us / 1000;

@@ -70,6 +70,8 @@ Deno.test({
       assert(x.status !== "failed", `${x.spec.mesh} h2c run failed: ${x.reason}`);
       assertEquals(x.spec.point.tool, "vegeta");
       assertEquals(x.load!.extra!.httpProtocol, "h2c");
+      // One multiplexed connection per target: the three replicas, or the mesh's one proxy port.
+      assertEquals(x.load!.connections, x.spec.mesh === "baseline" ? 3 : 1);
       // Payload points: POST with exactly that body (HTTP/2 frames it; vegeta counts the body).
       assertEquals(x.load!.bytesOut, x.load!.operations * x.spec.point.payloadBytes!);
     }

@@ -354,8 +354,10 @@ export const httpWorkload: Workload = {
       if (rows.length === 0) throw new Error("vegeta recorded no requests");
       const load = vegetaResult(rows, {
         rate: p.rate!,
+        // Go's HTTP/2 transport holds one multiplexed connection per target address (a second
+        // only past nginx's 128 concurrent streams): that, not the point's count, is what it used.
+        connections: ports.length,
         durationS: p.durationS,
-        connections: p.connections,
         toolVersion: env.bin["vegeta@version"] ?? "unknown",
         generator: LOCAL_VEGETA_GENERATOR,
       });
