@@ -423,6 +423,13 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
+  if (candidates.every((c) => c.generator.kind === "pacer-floor")) {
+    console.error(
+      `Cannot run bench:send-lag: --only "${values.only}" names only pacer floors, which send ` +
+        "nothing: add a sending candidate (its service time is the yardstick)",
+    );
+    Deno.exit(2);
+  }
   for (const tool of ["vegeta", "nginx", "taskset", "/usr/bin/time"]) {
     if (!findBinary(tool) && !(tool.startsWith("/") && await Deno.stat(tool).catch(() => null))) {
       console.error(`Cannot run bench:send-lag: ${tool} must be installed`);
