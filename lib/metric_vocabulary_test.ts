@@ -1,8 +1,8 @@
 import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
-import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import common from "../schema/common.schema.json" with { type: "json" };
 import { copyFixtureRun, FIXTURE_RUNS } from "../fixtures/mod.ts";
+import { repoFiles, ROOT } from "../tests/helpers.ts";
 import { compareRuns } from "./compare.ts";
 import { loadRun, summaryProblems } from "./load_results.ts";
 import {
@@ -14,8 +14,6 @@ import {
   overheadLabel,
   RECORD_METRICS,
 } from "./metric_vocabulary.ts";
-
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
 Deno.test("the JSON Schema's metric names are exactly the declared ones, in order", () => {
   assertEquals(common.$defs.metricName.enum, [...METRIC_NAMES]);
@@ -208,28 +206,17 @@ Deno.test("metric names are string literals in the vocabulary module only", asyn
   const names = new Set<string>(RECORD_METRICS.map((m) => m.name).filter((n) => n !== "errors"));
   assertEquals(names.size, RECORD_METRICS.length - 1);
   const offenders: string[] = [];
-  const walk = async (dir: string) => {
-    for await (const e of Deno.readDir(dir)) {
-      const path = join(dir, e.name);
-      if (e.isDirectory) {
-        if (!["testdata", "node_modules", ".ipynb_checkpoints", "runs"].includes(e.name)) {
-          await walk(path);
-        }
-        continue;
-      }
-      let code: string;
-      if (e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) {
-        code = await Deno.readTextFile(path);
-      } else if (e.name.endsWith(".ipynb")) code = notebookCode(await Deno.readTextFile(path));
-      else continue;
-      const found = stringLiterals(code).filter((s) => names.has(s));
-      if (found.length) {
-        offenders.push(`${relative(ROOT, path)}: ${[...new Set(found)].join(", ")}`);
-      }
-    }
-  };
-  for (const dir of ["lib", "tasks", "bench", "fixtures", "servers", "notebooks", "tests"]) {
-    await walk(join(ROOT, dir));
+  const files = await repoFiles(
+    ["lib", "tasks", "bench", "fixtures", "servers", "notebooks", "tests"],
+    (p) =>
+      !p.includes("/testdata/") &&
+      ((p.endsWith(".ts") && !p.endsWith("_test.ts")) || p.endsWith(".ipynb")),
+  );
+  for (const f of files) {
+    const text = await Deno.readTextFile(join(ROOT, f));
+    const code = f.endsWith(".ipynb") ? notebookCode(text) : text;
+    const found = stringLiterals(code).filter((s) => names.has(s));
+    if (found.length) offenders.push(`${f}: ${[...new Set(found)].join(", ")}`);
   }
   assertEquals(offenders.length, 1, offenders.join("\n"));
   match(offenders[0], /^lib\/metric_vocabulary\.ts: /);

@@ -10,7 +10,7 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join, relative } from "node:path";
-import { ROOT } from "./helpers.ts";
+import { repoFiles, ROOT } from "./helpers.ts";
 
 /** Names a test may import from node:assert/strict, as they are read in the tests. */
 const ALLOWED = new Set([
@@ -26,19 +26,11 @@ const ALLOWED = new Set([
 const OWN_HELPERS = ["assertRejects", "assertStringIncludes"];
 
 /** Every test file and test helper module of the repository, relative to its root. */
-async function testModules(): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(rel: string) {
-    for await (const e of Deno.readDir(join(ROOT, rel))) {
-      const p = `${rel}/${e.name}`;
-      if (e.isDirectory && !["runs", "testdata", "node_modules"].includes(e.name)) await walk(p);
-      else if (
-        e.isFile && (p.endsWith("_test.ts") || (rel.startsWith("tests") && p.endsWith(".ts")))
-      ) out.push(p);
-    }
-  }
-  for (const d of ["lib", "tasks", "bench", "tests", "fixtures"]) await walk(d);
-  return out.sort();
+function testModules(): Promise<string[]> {
+  return repoFiles(
+    ["lib", "tasks", "bench", "tests", "fixtures"],
+    (p) => p.endsWith("_test.ts") || (p.startsWith("tests/") && p.endsWith(".ts")),
+  );
 }
 
 /** What is wrong with the assertion imports and calls of one module's source. */

@@ -6,23 +6,13 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { ROOT } from "./helpers.ts";
+import { repoFiles, ROOT } from "./helpers.ts";
 
 /** Documents cited by a short name in comments ("METHODOLOGY rule 4"), and where they are. */
 const CITED_NAMES: Record<string, string> = { METHODOLOGY: "docs/methodology.md" };
 
-async function sources(): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(rel: string) {
-    for await (const e of Deno.readDir(join(ROOT, rel))) {
-      const p = `${rel}/${e.name}`;
-      if (e.isDirectory && p !== "fixtures/runs") await walk(p);
-      else if (e.isFile && p.endsWith(".ts")) out.push(p);
-    }
-  }
-  for (const d of ["lib", "tasks", "bench", "tests", "fixtures", "servers"]) await walk(d);
-  return out;
-}
+const sources = () =>
+  repoFiles(["lib", "tasks", "bench", "tests", "fixtures", "servers"], (p) => p.endsWith(".ts"));
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 

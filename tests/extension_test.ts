@@ -18,7 +18,7 @@ import { registerTarget } from "../lib/targets.ts";
 import { registerWorkload } from "../lib/workloads/mod.ts";
 import { TOY_MESH, TOY_MESHES, ToyTarget } from "./toy/toy_target.ts";
 import { toyWorkload } from "./toy/toy_workload.ts";
-import { ROOT } from "./helpers.ts";
+import { repoFiles, ROOT } from "./helpers.ts";
 import { clusterNamespaces, labellingProblems, renderAll } from "../lib/cluster/manifests.ts";
 import {
   baselineFirstWorkloads,
@@ -141,21 +141,13 @@ Deno.test("the toy workload's cluster namespaces, objects and load address come 
 
 Deno.test("nothing outside tests/ knows the toy: its only mentions are its files and the two registry lines", async () => {
   // Every source, schema, manifest and notebook of the repository but the tests themselves.
+  const files = await repoFiles(
+    ["lib", "tasks", "bench", "schema", "manifests", "notebooks", "servers"],
+    (p) => !/_test\.ts$|\/testdata\//.test(p) && /\.(ts|json|ya?ml|ipynb|py|go|sh)$/.test(p),
+  );
   const offenders: string[] = [];
-  const walk = async (rel: string) => {
-    for await (const e of Deno.readDir(join(ROOT, rel))) {
-      const p = `${rel}/${e.name}`;
-      if (e.isDirectory) {
-        if (!["runs", "testdata", "node_modules", ".ipynb_checkpoints"].includes(e.name)) {
-          await walk(p);
-        }
-      } else if (!/_test\.ts$/.test(p) && /\.(ts|json|ya?ml|ipynb|py|go|sh)$/.test(p)) {
-        if (/\btoy\b/i.test(await Deno.readTextFile(join(ROOT, p)))) offenders.push(p);
-      }
-    }
-  };
-  for (const d of ["lib", "tasks", "bench", "schema", "manifests", "notebooks", "servers"]) {
-    await walk(d);
+  for (const p of files) {
+    if (/\btoy\b/i.test(await Deno.readTextFile(join(ROOT, p)))) offenders.push(p);
   }
   assertEquals(offenders, []);
   const self = await Deno.readTextFile(new URL(import.meta.url));

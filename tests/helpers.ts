@@ -9,6 +9,31 @@ import { stringify } from "yaml";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 
+/** Folders no repository walk enters: the committed fixture runs (data), tool caches. */
+const SKIPPED = (path: string, name: string) =>
+  path === "fixtures/runs" || name === "node_modules" || name === ".ipynb_checkpoints";
+
+/**
+ * Files under `dirs` of the repository whose path (relative to its root) `keep` accepts,
+ * sorted; the fixture runs and caches are not entered.
+ */
+export async function repoFiles(
+  dirs: readonly string[],
+  keep: (path: string) => boolean,
+): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(join(ROOT, rel))) {
+      const p = `${rel}/${e.name}`;
+      if (e.isDirectory) {
+        if (!SKIPPED(p, e.name)) await walk(p);
+      } else if (e.isFile && keep(p)) out.push(p);
+    }
+  };
+  for (const d of dirs) await walk(d);
+  return out.sort();
+}
+
 /** A short config for tests: every stage, small windows. */
 export function quickConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {

@@ -7,23 +7,12 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join, relative } from "node:path";
 import { HARNESS_FILE, KNOWN_VIOLATIONS, type Layer, LAYERS, PACKAGE_HOMES } from "./layers.ts";
-import { ROOT } from "./helpers.ts";
+import { repoFiles, ROOT } from "./helpers.ts";
 
 const SCANNED = ["lib", "tasks", "bench", "tests", "fixtures", "servers"];
 
 /** Every TypeScript module of the repository, relative to its root. */
-async function sourceFiles(): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(rel: string) {
-    for await (const e of Deno.readDir(join(ROOT, rel))) {
-      const p = `${rel}/${e.name}`;
-      if (e.isDirectory && p !== "fixtures/runs") await walk(p);
-      else if (e.isFile && p.endsWith(".ts")) out.push(p);
-    }
-  }
-  for (const d of SCANNED) await walk(d);
-  return out.sort();
-}
+const sourceFiles = () => repoFiles(SCANNED, (p) => p.endsWith(".ts"));
 
 interface Edge {
   from: string;
