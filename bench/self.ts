@@ -5,8 +5,9 @@
  *     deploy meets a cold server; unwarmed, it went to meshbench's side every time and cost
  *     the mean ratio ~9 %); meshbench's side samples resources as a real run does. A third
  *     side runs meshbench's wrk command line bare (its Lua script, `--latency`, `--timeout`;
- *     no adapter, no sampler), so a gap is placed on the command line or on the process
- *     around it. Each round runs the three sides back to back (a block), so the headline is
+ *     no adapter, no sampler), and a fourth meshbench's adapter without the sampler, so a gap
+ *     is placed on the command line, the adapter's process or the sampler. Each round runs the
+ *     four sides back to back (a block), so the headline is
  *     the median of the rounds' ratios meshbench/raw (goal >= 0.97), with the sign test's
  *     interval, beside the ratio of the medians (which ignores the rounds); with each side's
  *     CPU seconds (Deno, wrk, nginx) per run;
@@ -154,11 +155,12 @@ async function throughputRatio(rounds: number, durationS: number) {
       const r = readGroups(nginx.map((n) => n.pid));
       return nginx.reduce((s, n) => s + (r.get(n.pid)?.cpuTicks ?? 0), 0);
     };
-    type Side = "raw" | "cmd" | "ours";
-    const sides: Side[] = ["raw", "cmd", "ours"];
+    type Side = "raw" | "cmd" | "adapter" | "ours";
+    const sides: Side[] = ["raw", "cmd", "adapter", "ours"];
     const runs: Record<Side, Array<{ rate: number; wrkRate: number; cpu: CpuSeconds }>> = {
       raw: [],
       cmd: [],
+      adapter: [],
       ours: [],
     };
     /** wrk's own "Requests/sec" line: the same reading for every side. */
@@ -191,21 +193,22 @@ async function throughputRatio(rounds: number, durationS: number) {
         rate = parseWrk(stdout, { connections, toolVersion: "self" }).achievedRate;
       } else {
         // meshbench's path: its wrk adapter (script, parsing) on one replica, 2 threads, with
-        // the resource sampler of the local target's runLoad running beside it.
+        // the resource sampler of the local target's runLoad running beside it ("ours"), or
+        // without it ("adapter": what the sampler costs is the difference).
         const w = { ...httpWorkload, replicas: threads };
-        const sampler = new ResourceSampler(nginx);
-        sampler.start();
+        const sampler = side === "ours" ? new ResourceSampler(nginx) : null;
+        sampler?.start();
         let r;
         try {
           r = await w.run(
             env,
             { ...spec, seq: i + 1 },
             [port],
-            `raw/self_${i}`,
-            (pid) => sampler.add({ name: "loadgen-wrk", component: "loadgen", pid }),
+            `raw/self_${side}_${i}`,
+            (pid) => sampler?.add({ name: "loadgen-wrk", component: "loadgen", pid }),
           );
         } finally {
-          sampler.stop();
+          sampler?.stop();
         }
         rate = r.load.achievedRate;
         stdout = await Deno.readTextFile(join(runDir, r.raw[0]));
@@ -247,6 +250,7 @@ async function throughputRatio(rounds: number, durationS: number) {
     };
     const raw = stats("raw");
     const cmd = stats("cmd");
+    const adapter = stats("adapter");
     const ours = stats("ours");
     // Each round runs the three sides back to back (a block): the ratio within a round leaves
     // out what drifts from round to round (other processes' load), so the estimate is the
@@ -269,10 +273,13 @@ async function throughputRatio(rounds: number, durationS: number) {
       pairInterval: medianInterval(pairs("ours")),
       ratio: ours.medianRate / raw.medianRate,
       cmdPairRatios: pairs("cmd"),
-      // Each side runs first, second and third equally often only when rounds % 3 == 0.
-      orderBalanced: rounds % 3 === 0,
+      // Each side takes each place in the order equally often only when rounds % 4 == 0.
+      orderBalanced: rounds % sides.length === 0,
       cmdRatio: cmd.medianRate / raw.medianRate,
       cmdPairRatio: pair("cmd"),
+      adapterRatio: adapter.medianRate / raw.medianRate,
+      adapterPairRatio: pair("adapter"),
+      adapter,
     };
   } finally {
     await stageCleanup(runDir, deps);
@@ -363,7 +370,11 @@ const SPEC: TaskSpec = {
     "writes bench/out/self-<time>.json.",
   flags: {
     only: { type: "string", arg: "abcd", help: "only these parts (e.g. --only=a, --only=bd)" },
-    rounds: { type: "string", arg: "N", help: "(a): rounds of the three sides (default 6)" },
+    rounds: {
+      type: "string",
+      arg: "N",
+      help: "(a): rounds of the four sides (default 8; a multiple of 4 balances their order)",
+    },
     seconds: { type: "string", arg: "S", help: "(a): seconds of each wrk run (default 5)" },
   },
 };
@@ -390,7 +401,7 @@ async function selfBench(values: Record<string, unknown>): Promise<number> {
     }
     return Number(v);
   };
-  const rounds = count("rounds", 6);
+  const rounds = count("rounds", 8);
   const seconds = count("seconds", 5);
   const load = Deno.loadavg();
   const want = (part: string) => !only || only.includes(part);
@@ -401,7 +412,7 @@ async function selfBench(values: Record<string, unknown>): Promise<number> {
   };
   const a = await part(
     "a",
-    `throughput: meshbench vs raw wrk, ${rounds} rounds x 3 sides x ${seconds} s`,
+    `throughput: meshbench vs raw wrk, ${rounds} rounds x 4 sides x ${seconds} s`,
     () => throughputRatio(rounds, seconds),
   );
   const b = await part("b", "wall time of bench:all --profile quick", wallRatio);
@@ -444,14 +455,20 @@ async function selfBench(values: Record<string, unknown>): Promise<number> {
       } vs ${a.raw.medianRate.toFixed(0)} req/s)${
         a.orderBalanced
           ? ""
-          : "; rounds not a multiple of 3: each side's place in the order is unbalanced"
+          : "; rounds not a multiple of 4: each side's place in the order is unbalanced"
       }`,
       `    rounds' ratios: ${a.pairRatios.map((x) => x.toFixed(3)).join(" ")}`,
       `    meshbench's wrk command line run bare / raw wrk: median of the rounds' ratios ${
         a.cmdPairRatio.toFixed(3)
       } (ratio of the medians ${a.cmdRatio.toFixed(3)}, ${a.cmd.medianRate.toFixed(0)} req/s)`,
+      `    meshbench's adapter without the sampler / raw wrk: median of the rounds' ratios ${
+        a.adapterPairRatio.toFixed(3)
+      } (ratio of the medians ${a.adapterRatio.toFixed(3)}, ${
+        a.adapter.medianRate.toFixed(0)
+      } req/s)`,
       `    CPU seconds per ${a.durationS} s run (medians of ${a.rounds}): raw wrk: ${cpu(a.raw)}`,
       `      meshbench's command line bare: ${cpu(a.cmd)}`,
+      `      meshbench's adapter without the sampler: ${cpu(a.adapter)}`,
       `      meshbench (adapter + sampler): ${cpu(a.ours)}`,
     );
   }
