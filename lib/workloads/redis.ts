@@ -14,6 +14,7 @@
  */
 import { join, relative } from "node:path";
 import type { ToolSpec } from "../binaries.ts";
+import type { BenchConfig } from "../config.ts";
 import type { Workload, WorkloadEnv } from "../workload.ts";
 import { type RedisClientRaw, runRedisBenchmark } from "../tools/redis_benchmark.ts";
 import type { LoadPoint } from "../types.ts";
@@ -98,37 +99,29 @@ async function writeRaw(env: WorkloadEnv, rawStem: string, clients: RedisClientR
   return raw;
 }
 
+/**
+ * redis-benchmark is closed loop: one max-throughput point, its connections split over the
+ * design's two clients; the same as processes and in pods.
+ */
+function redisPoints(config: BenchConfig): LoadPoint[] {
+  const t = config.load.throughput;
+  return [{
+    mode: "max-throughput",
+    tool: "redis-benchmark",
+    rate: null,
+    connections: Math.max(1, Math.round(t.connections / REDIS_CLIENTS)),
+    durationS: t.durationS,
+  }];
+}
+
 export const redisWorkload: Workload = {
   name: "db",
   namespace: "db-benchmark",
   protocol: "tcp",
   replicas: 3,
   tools: REDIS_TOOLS,
-  points(config): LoadPoint[] {
-    const t = config.load.throughput;
-    return [{
-      mode: "max-throughput",
-      tool: "redis-benchmark",
-      rate: null,
-      connections: Math.max(1, Math.round(t.connections / REDIS_CLIENTS)),
-      durationS: t.durationS,
-    }];
-  },
-  pod: {
-    driver: "redis-benchmark",
-    // redis-benchmark is closed loop: one max-throughput point, connections split over
-    // the design's two clients.
-    points(config): LoadPoint[] {
-      const t = config.load.throughput;
-      return [{
-        mode: "max-throughput",
-        tool: "redis-benchmark",
-        rate: null,
-        connections: Math.max(1, Math.round(t.connections / REDIS_CLIENTS)),
-        durationS: t.durationS,
-      }];
-    },
-  },
+  points: redisPoints,
+  pod: { driver: "redis-benchmark", points: redisPoints },
   async server(env, index, port) {
     const dir = join(env.workDir, `redis-${index}`);
     await Deno.mkdir(dir, { recursive: true });
