@@ -138,6 +138,23 @@ export interface Workload {
   ): Promise<WorkloadLoad>;
 }
 
+/**
+ * Throws when an unrecorded warm-up through `ports` had failed operations (`unit`: calls,
+ * messages), naming the ports, the count and the error kinds.
+ */
+export function checkWarmup(
+  what: string,
+  unit: string,
+  ports: readonly number[],
+  result: Pick<LoadResult, "errors" | "operations" | "errorKinds">,
+): void {
+  if (result.errors === 0) return;
+  throw new Error(
+    `${what} warm-up through ports ${ports.join(",")}: ${result.errors} of ${result.operations} ` +
+      `${unit} failed: ${JSON.stringify(result.errorKinds)}`,
+  );
+}
+
 /** The load points of `workload` where a target runs it; an error names what is missing. */
 export function pointsOn(workload: Workload, site: Site, config: BenchConfig): LoadPoint[] {
   if (site === "process") return workload.points(config);

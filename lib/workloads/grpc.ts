@@ -13,7 +13,7 @@
 import { standardPoints } from "../plan.ts";
 import { join, relative } from "node:path";
 import { findBinary, type ToolSpec } from "../binaries.ts";
-import type { Workload, WorkloadEnv } from "../workload.ts";
+import { checkWarmup, type Workload, type WorkloadEnv } from "../workload.ts";
 import { combineGhzResults, GHZ_VERSION, type GhzOptions, runGhz } from "../tools/ghz.ts";
 import type { LoadPoint, LoadResult } from "../types.ts";
 
@@ -154,15 +154,7 @@ export const grpcWorkload: Workload = {
       connections: 3,
       durationS: seconds,
     }, ports);
-    if (result.errors > 0) {
-      throw new Error(
-        `gRPC warm-up through ports ${
-          ports.join(",")
-        }: ${result.errors} of ${result.operations} calls failed: ${
-          JSON.stringify(result.errorKinds)
-        }`,
-      );
-    }
+    checkWarmup("gRPC", "calls", ports, result);
   },
   async run(env, spec, ports, rawStem, onLoadgen) {
     const { result, raws } = await runGhzProcesses(env, spec.point, ports, onLoadgen);

@@ -11,7 +11,7 @@
  * @module
  */
 import { join, relative } from "node:path";
-import type { Workload, WorkloadEnv } from "../workload.ts";
+import { checkWarmup, type Workload, type WorkloadEnv } from "../workload.ts";
 import { runWsLoad } from "../tools/ws_client.ts";
 import type { LoadPoint } from "../types.ts";
 
@@ -109,15 +109,7 @@ export const websocketWorkload: Workload = {
   async warmup(env, ports, seconds) {
     if (seconds <= 0) return;
     const { result } = await load(env, ports, 100, seconds, 10);
-    if (result.errors > 0) {
-      throw new Error(
-        `WebSocket warm-up through ports ${
-          ports.join(",")
-        }: ${result.errors} of ${result.operations} messages failed: ${
-          JSON.stringify(result.errorKinds)
-        }`,
-      );
-    }
+    checkWarmup("WebSocket", "messages", ports, result);
   },
   async run(env, spec, ports, rawStem, onLoadgen) {
     const p = spec.point;
