@@ -11,7 +11,7 @@ import { ClusterStageError } from "./deploy.ts";
 import { CILIUM_CNI_VALUES_FILE, CLUSTER_MESHES, type ClusterMesh } from "./meshes.ts";
 import { applyMeshResources, installMesh, uninstallMesh } from "./mesh.ts";
 import { applyObjects } from "./deploy.ts";
-import { clusterNamespaces, renderNamespaces } from "./manifests.ts";
+import { clusterNamespaces, MANAGED_LABELS, renderNamespaces } from "./manifests.ts";
 import { realRunner, type Runner } from "../command.ts";
 
 const helm = `${resolveBinDir()}/helm`;
@@ -76,6 +76,59 @@ Deno.test({
         const e = await assertRejects(() => kube.core.readNamespace({ name: "fake-mesh-system" }));
         assert(isNotFound(e));
       });
+
+      await t.step(
+        "a release meshbench did not install is neither upgraded nor uninstalled",
+        async () => {
+          const mesh = fakeMesh("registry.example/fake-mesh/control-plane:1", 60);
+          // The namespace is meshbench's, the release in it is not (installed by hand, without
+          // meshbench's release labels): the release check, not the namespace's, refuses it.
+          await applyObjects(kube, [{
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name: "fake-mesh-system", labels: { ...MANAGED_LABELS } },
+          }]);
+          const theirs = "registry.example/theirs/control-plane:1";
+          const cluster = ["--kube-context", env.context, "--kubeconfig", env.kubeconfigPath];
+          await realRunner.run([
+            helm,
+            "upgrade",
+            "--install",
+            "fake-control-plane",
+            chart,
+            "--namespace",
+            "fake-mesh-system",
+            "--set",
+            `image=${theirs}`,
+            ...cluster,
+            "--wait",
+            "--timeout",
+            "60s",
+          ], { timeoutMs: 120_000 });
+          for (const step of [installMesh, uninstallMesh]) {
+            const e = await assertRejects(() => step(kube, mesh, opts));
+            assertStringIncludes((e as Error).message, "meshbench did not create it");
+          }
+          const pods = await kube.core.listNamespacedPod({
+            namespace: "fake-mesh-system",
+            labelSelector: mesh.controlPlane[0].labelSelector,
+          });
+          assertEquals(pods.items.map((p) => p.spec?.containers[0].image), [theirs], "untouched");
+          // Test cleanup: their release, then the namespace.
+          await realRunner.run(
+            [
+              helm,
+              "uninstall",
+              "fake-control-plane",
+              "--namespace",
+              "fake-mesh-system",
+              ...cluster,
+            ],
+            { timeoutMs: 120_000 },
+          );
+          await uninstallMesh(kube, mesh, opts);
+        },
+      );
 
       const istioCharts = new URL("../../.testenv/charts/istio/", import.meta.url).pathname;
       let noCharts: string | null = null;
