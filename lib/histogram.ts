@@ -241,20 +241,29 @@ export interface HistogramData {
 
 /**
  * A compact copy of `h` for keeping: bucket values and counts in typed arrays (a quarter
- * of the memory of parsed JSON arrays, and nothing else of the record kept alive).
+ * of the memory of parsed JSON arrays or less, and nothing else of the record kept alive).
  */
 export function compactHistogram(h: Histogram): HistogramData {
   let wide = false;
+  let maxCount = 0;
   for (let i = 0; i < h.values.length && !wide; i++) {
     wide = h.values[i] > 0xffffffff || h.counts[i] > 0xffffffff;
+    if (h.counts[i] > maxCount) maxCount = h.counts[i];
   }
+  // A run's bucket counts rarely reach 65,536: 16 bits each then (10,000 records keep ~25 MB
+  // less until the summary is done).
+  const counts = wide
+    ? Float64Array.from(h.counts)
+    : maxCount <= 0xffff
+    ? Uint16Array.from(h.counts)
+    : Uint32Array.from(h.counts);
   return {
     total: h.total,
     min: h.min,
     max: h.max,
     ...(h.sum === undefined ? {} : { sum: h.sum }),
     values: wide ? Float64Array.from(h.values) : Uint32Array.from(h.values),
-    counts: wide ? Float64Array.from(h.counts) : Uint32Array.from(h.counts),
+    counts,
   };
 }
 

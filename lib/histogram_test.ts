@@ -130,13 +130,16 @@ Deno.test("a compact histogram reads the same percentiles as the histogram it co
   for (let i = 1; i <= 5000; i++) r.record(i * 7);
   const h = r.toHistogram();
   const c = compactHistogram(h);
-  assert(c.values instanceof Uint32Array && c.counts instanceof Uint32Array);
+  assert(c.values instanceof Uint32Array && c.counts instanceof Uint16Array);
   const full = new HistogramSet([h]);
   const compact = new HistogramSet([c]);
   for (const p of [0, 50, 99, 99.9, 100]) {
     assertEquals(compact.percentile([1], p), full.percentile([1], p));
   }
   assertEquals(compact.merged(), full.merged());
+  // Counts past 16 bits take 32.
+  const many = compactHistogram({ ...h, counts: [70_000, ...h.counts.slice(1)] });
+  assert(many.counts instanceof Uint32Array && many.counts[0] === 70_000);
   // Bucket values past 2^32 µs (71 minutes) keep full precision.
   const long = compactHistogram({ ...h, values: [2 ** 33], counts: [1], total: 1 });
   assert(long.values instanceof Float64Array);
