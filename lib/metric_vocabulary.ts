@@ -427,9 +427,9 @@ export function latencyMetric(percentile: number): MetricName {
 }
 
 /** The percentile an overhead latency metric is of (100: the maximum); undefined for others. */
-export function metricPercentile(name: MetricName): number | undefined {
-  const source = metricSpec(name).source;
-  return source.kind === "latency" ? source.percentile : undefined;
+export function metricPercentile(name: string): number | undefined {
+  const source = BY_NAME.get(name)?.source;
+  return source?.kind === "latency" ? source.percentile : undefined;
 }
 
 /** The max-throughput metric (achieved operations per second), for code that needs it by role. */
