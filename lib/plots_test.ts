@@ -11,6 +11,7 @@ import {
   latencyDistributionPlot,
   latencyPercentilePlot,
   overheadPlot,
+  overheadVsPayloadPlot,
   rankMeshes,
   resourcePlot,
   throughputPlot,
@@ -158,4 +159,29 @@ Deno.test("the throughput subtitle states the run's saturation tolerance", () =>
   const unknown = subtitle(throughputPlot(summary.groups).html);
   match(unknown, /more than the run&#39;s saturation tolerance \(saturationPct\) short/);
   doesNotMatch(unknown, /2 %/);
+});
+
+Deno.test("overhead vs payload: a panel per HTTP version, and a 0-byte body drawn (symmetric log axis)", () => {
+  const base = summary.overheads.find((o) => o.metric === "latency_p99_ms" && o.rate !== null)!;
+  const os = ["sidecar-emu", "node-proxy-emu"].flatMap((mesh) =>
+    [0, 1024, 16384].flatMap((payloadBytes) =>
+      [undefined, "h2c" as const].map((httpProtocol) => ({
+        ...base,
+        mesh,
+        rate: 500,
+        payloadBytes,
+        ...(httpProtocol ? { httpProtocol } : {}),
+        overheadPct: payloadBytes / 1024 + (httpProtocol ? 1 : 2),
+        ci95: [0, 30] as [number, number],
+      }))
+    )
+  );
+  const html = overheadVsPayloadPlot(os, base.workload).html;
+  assertEquals(svgCount(html), 1);
+  match(html, /p99 latency \(ms\) @ 500\/s · HTTP\/1\.1/);
+  match(html, /p99 latency \(ms\) @ 500\/s · HTTP\/2 \(h2c\)/);
+  match(html, /symmetric log scale/);
+  match(html, /compare protocols by the added milliseconds/);
+  // Every point has its dot, the 0-byte ones included: 2 meshes x 3 sizes x 2 protocols.
+  assertEquals((html.match(/<circle/g) ?? []).length, 12);
 });
