@@ -17,7 +17,7 @@ import {
 import { gateLabel, LOW_THRESHOLD } from "./gate.ts";
 import { loadRun } from "./load_results.ts";
 import { metricLabel, overheadLabel } from "./metric_vocabulary.ts";
-import { comparisonPlot } from "./plots.ts";
+import { comparisonPlot } from "./plots/comparison.ts";
 import {
   escapeHtml,
   type Figure,

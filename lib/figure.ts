@@ -2,7 +2,7 @@
  * Figures as data and HTML: the Jupyter display protocol (a figure shows itself as rich
  * output in a Deno kernel cell), notices, stacks, HTML tables and the stylesheets (of the
  * pages, and of figures inside a notebook, whose page is not ours). Charts
- * are in `plots.ts`; this module needs neither Observable Plot nor a DOM.
+ * are in `plots/`; this module needs neither Observable Plot nor a DOM.
  *
  * @example
  * ```ts

@@ -38,7 +38,7 @@ const NAMES = [
   "08_targets",
 ];
 
-/** Figure builders of lib/plots.ts, lib/report.ts and lib/compare.ts that draw charts. */
+/** Figure builders of lib/plots/, lib/report.ts and lib/compare.ts that draw charts. */
 const CHART_BUILDERS =
   /\b(latencyPercentilePlot|latencyDistributionPlot|latencyVsRatePlot|overheadPlot|overheadVsRatePlot|overheadFigures|throughputPlot|resourcePlot|comparisonPlot|comparisonFigures|kneePlot|overheadVsConnectionsPlot)\(/;
 

@@ -6,16 +6,11 @@ import {
 } from "node:assert/strict";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { loadRun } from "./load_results.ts";
-import {
-  comparisonPlot,
-  latencyDistributionPlot,
-  latencyPercentilePlot,
-  overheadPlot,
-  overheadVsPayloadPlot,
-  rankMeshes,
-  resourcePlot,
-  throughputPlot,
-} from "./plots.ts";
+import { comparisonPlot } from "./plots/comparison.ts";
+import { latencyDistributionPlot, latencyPercentilePlot } from "./plots/latency.ts";
+import { overheadPlot, overheadVsPayloadPlot, rankMeshes } from "./plots/overhead.ts";
+import { resourcePlot } from "./plots/resources.ts";
+import { throughputPlot } from "./plots/throughput.ts";
 import { JUPYTER_DISPLAY, table } from "./figure.ts";
 import { formatNumber, formatPct, meshLabel } from "./format.ts";
 

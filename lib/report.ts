@@ -1,6 +1,6 @@
 /**
- * `report.html`: one self-contained page per run directory (inline SVG from
- * {@linkcode ./plots.ts}, inline CSS, no scripts, no network) with latency
+ * `report.html`: one self-contained page per run directory (inline SVG from the
+ * charts of `plots/`, inline CSS, no scripts, no network) with latency
  * percentiles, overheads with CI bars, throughput, resources and provenance.
  * A run directory with missing or broken files still gets a report: it says which
  * file is wrong and why, and shows what is valid.
@@ -16,25 +16,23 @@ import {
   NO_RESULTS_HELP,
   resolveRunDir,
 } from "./load_results.ts";
+import { atRepresentativeRates, sweepRates } from "./plots/chart.ts";
 import {
-  atRepresentativeRates,
-  kneePlot,
   latencyDistributionPlot,
   latencyPercentilePlot,
   latencyVsRatePlot,
+} from "./plots/latency.ts";
+import {
   overheadPlot,
   overheadTable,
   overheadVsConnectionsPlot,
   overheadVsPayloadPlot,
   overheadVsRatePlot,
   payloadSizes,
-  proxyCountersTable,
   rankMeshes,
-  resourcePlot,
-  resourceTable,
-  sweepRates,
-  throughputPlot,
-} from "./plots.ts";
+} from "./plots/overhead.ts";
+import { kneePlot, throughputPlot } from "./plots/throughput.ts";
+import { proxyCountersTable, resourcePlot, resourceTable } from "./plots/resources.ts";
 import {
   escapeHtml,
   type Figure,

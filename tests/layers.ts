@@ -71,7 +71,7 @@ export const LAYERS: Layer[] = [
     name: "reports",
     paths: [
       "lib/figure.ts",
-      "lib/plots.ts",
+      "lib/plots/",
       "lib/report.ts",
       "lib/compare_report.ts",
       "lib/analysis.ts",
