@@ -104,4 +104,10 @@ export interface Target {
   runLoad(ctx: StageContext, spec: RunSpec): Promise<LoadOutcome>;
   /** Stops and removes exactly what `deploy` created, from what it recorded. */
   cleanup(ctx: StageContext): Promise<void>;
+  /**
+   * Removes everything meshbench left on the target, without a run directory (`deno task
+   * cleanup` without `--run`), and says what it removed. Absent: the target keeps nothing
+   * outside run directories, and cleanup works on a run.
+   */
+  cleanupAll?(config: StageContext["config"], log: Logger): Promise<string>;
 }

@@ -14,7 +14,7 @@ import {
   type TaskSpec,
 } from "../lib/cli.ts";
 import { realRunner } from "../lib/command.ts";
-import { closeTargets, recoverStaleRuns, stageCleanup } from "../lib/pipeline.ts";
+import { closeTargets, recoverStaleRuns, stageCleanup, targetFor } from "../lib/pipeline.ts";
 import { claimRun, isStale, markStaleInterrupted, releaseRun } from "../lib/run_owner.ts";
 
 const SPEC: TaskSpec = {
@@ -32,22 +32,10 @@ if (import.meta.main) {
     const cli = await parseCli(SPEC);
     const { signal, dispose, setRun } = interruptSignal(cli.log);
     try {
-      if (cli.config.target !== "local" && cli.values.run === undefined) {
-        const { connect, disconnect } = await import("../lib/cluster/kube.ts");
-        const { cleanupCluster } = await import("../lib/cluster/deploy.ts");
-        const kube = connect(cli.config.cluster.context, {
-          kubeconfig: cli.config.cluster.kubeconfig || undefined,
-        });
-        try {
-          const report = await cleanupCluster(kube, { log: (m) => cli.log.info(m) });
-          console.log(
-            `Removed from context "${cli.config.cluster.context}": namespaces ${
-              report.namespaces.join(", ") || "(none)"
-            }${report.clusterObjects.length ? `; ${report.clusterObjects.join(", ")}` : ""}`,
-          );
-        } finally {
-          await disconnect(kube);
-        }
+      // A target that keeps things outside run directories (a cluster) cleans them all.
+      const target = cli.values.run === undefined ? await targetFor(cli.config.target) : undefined;
+      if (target?.cleanupAll) {
+        console.log(await target.cleanupAll(cli.config, cli.log));
         return EXIT.ok;
       }
       const deps = { runner: realRunner, log: cli.log, signal };

@@ -1,6 +1,7 @@
 // The cluster target against a real API server (etcd, kube-apiserver, controller manager,
 // scheduler and kwok from .ci/install_testenv.sh): manifests applied server-side, deploy ->
 // health -> cleanup, mesh CRDs and resources validated by the API, safety rules, failures.
+import { fileURLToPath } from "node:url";
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { assertRejects, assertStringIncludes } from "./_assert.ts";
 import { startForTest, stopForTest, testenvSkipReason } from "../testenv/fixture.ts";
@@ -320,8 +321,27 @@ Deno.test({
       await t.step("cleanup removes exactly what meshbench labelled", async () => {
         const dry = await cleanupCluster(k(), { dryRun: true });
         assertEquals(dry.namespaces.sort(), [...ALL_NS].sort());
-        const report = await cleanupCluster(k(), { timeoutMs: 120_000, pollMs: 250 });
-        assertEquals(report.namespaces.sort(), [...ALL_NS].sort());
+        // As a user runs it: `deno task cleanup` without --run, through the target's cleanupAll.
+        const task = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "tasks/cleanup.ts",
+            "--target",
+            "cluster",
+            "--context",
+            env.context,
+            "--kubeconfig",
+            env.kubeconfigPath,
+          ],
+          cwd: fileURLToPath(new URL("../..", import.meta.url)),
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const said = new TextDecoder().decode(task.stdout);
+        assertEquals(task.code, 0, new TextDecoder().decode(task.stderr));
+        assertStringIncludes(said, `Removed from context "${env.context}": namespaces `);
+        for (const ns of ALL_NS) assertStringIncludes(said, ns);
         const left = await k().core.listNamespace();
         const names = left.items.map((n) => n.metadata?.name);
         for (const ns of ALL_NS) assert(!names.includes(ns), `${ns} still there`);

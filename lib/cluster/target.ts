@@ -20,7 +20,7 @@
 import type { PodLoad } from "../workload.ts";
 import { workloadsByName } from "../workloads/mod.ts";
 import { baselineFirstWorkloads, namespaceFor, podDriver } from "./addresses.ts";
-import type { StageContext, Target } from "../target.ts";
+import type { Logger, StageContext, Target } from "../target.ts";
 import type { Requirement } from "../binaries.ts";
 import type { LoadPoint, LoadResult, MeshRef, RunSpec } from "../types.ts";
 import { realRunner, type Runner } from "../command.ts";
@@ -173,6 +173,21 @@ export class ClusterTarget implements Target {
         : undefined,
     );
     return capacityProblems(capacity, demand);
+  }
+
+  /** Every namespace and cluster object on the context carrying meshbench's labels. */
+  async cleanupAll(config: StageContext["config"], log: Logger): Promise<string> {
+    const kube = connect(config.cluster.context, {
+      kubeconfig: config.cluster.kubeconfig || undefined,
+    });
+    try {
+      const report = await cleanupCluster(kube, { log: (m) => log.info(m) });
+      return `Removed from context "${config.cluster.context}": namespaces ${
+        report.namespaces.join(", ") || "(none)"
+      }${report.clusterObjects.length ? `; ${report.clusterObjects.join(", ")}` : ""}`;
+    } finally {
+      await disconnect(kube);
+    }
   }
 
   /** Releases the API connections (call at the end of a process). */
