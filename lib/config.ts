@@ -65,11 +65,6 @@ export const PROFILES: Record<ProfileName, DeepPartial<BenchConfig>> = {
   },
 };
 
-/** Cluster meshes differ from local emulations: the default list follows the target. */
-const REMOTE_DEFAULTS: DeepPartial<BenchConfig> = {
-  meshes: ["baseline", "istio", "linkerd", "cilium"],
-};
-
 /** Largest config file read; a benchmark config is a few hundred bytes. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 /** YAML aliases expanded at most (an alias bomb is refused, not expanded). */
@@ -557,8 +552,9 @@ export async function loadConfig(
     configDefaults().profile) as ProfileName;
   const target = (flagValue.target ?? envValue.target ?? fileValue.target ??
     configDefaults().target) as BenchConfig["target"];
-  let merged = deepMerge(configDefaults(), PROFILES[profile]);
-  if (target !== "local") merged = deepMerge(merged, REMOTE_DEFAULTS);
+  // Defaults that follow the target (cluster meshes differ from the local emulations) are
+  // declared in the schema (`x-target-default`).
+  let merged = deepMerge(configDefaults(target), PROFILES[profile]);
   merged = deepMerge(merged, fileValue);
   merged = deepMerge(merged, envValue);
   merged = deepMerge(merged, flagValue);

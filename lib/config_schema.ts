@@ -9,7 +9,8 @@
  * - `x-env`: the environment variable that sets the field;
  * - `x-flag`: the command-line flag that sets it (and `x-arg`, its argument in help);
  * - `x-unit`: the unit, said in range errors;
- * - `x-file`: a path to a file meshbench reads, which must exist when set.
+ * - `x-file`: a path to a file meshbench reads, which must exist when set;
+ * - `x-target-default`: the default on the targets it names, where it differs from `default`.
  *
  * @example
  * ```ts
@@ -19,6 +20,9 @@
  *
  * @module
  */
+
+/** The default meshes on a Kubernetes cluster (the local default are the emulations). */
+const CLUSTER_MESHES = ["baseline", "istio", "linkerd", "cilium"];
 
 /** No control characters (NUL, newline, escape...) in any string field. */
 const PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$";
@@ -100,6 +104,7 @@ export const CONFIG_SCHEMA = {
       type: "array",
       items: { type: "string", maxLength: 64, pattern: PRINTABLE },
       default: ["baseline", "sidecar-emu", "node-proxy-emu"],
+      "x-target-default": { cluster: CLUSTER_MESHES, oci: CLUSTER_MESHES },
       minItems: 2,
       maxItems: 20,
       uniqueItems: true,
@@ -546,6 +551,8 @@ export interface SchemaNode {
   "x-unit"?: string;
   /** A file meshbench reads: when set, it must exist (checked before anything starts). */
   "x-file"?: boolean;
+  /** Default on the targets named (keys), where it differs from `default`. */
+  "x-target-default"?: Record<string, unknown>;
 }
 
 const ROOT = CONFIG_SCHEMA as unknown as SchemaNode;
@@ -574,18 +581,25 @@ export function schemaAt(path: readonly string[]): SchemaNode | undefined {
   return node;
 }
 
-function defaultsOf(node: SchemaNode): unknown {
+function defaultsOf(node: SchemaNode, target: string | undefined): unknown {
   if (node.type === "object") {
     return Object.fromEntries(
-      Object.entries(node.properties ?? {}).map(([k, v]) => [k, defaultsOf(v)]),
+      Object.entries(node.properties ?? {}).map(([k, v]) => [k, defaultsOf(v, target)]),
     );
+  }
+  const byTarget = node["x-target-default"];
+  if (target !== undefined && byTarget && Object.hasOwn(byTarget, target)) {
+    return structuredClone(byTarget[target]);
   }
   return structuredClone(node.default);
 }
 
-/** A fresh copy of the defaults, read from the schema. */
-export function configDefaults(): BenchConfig {
-  return defaultsOf(ROOT) as BenchConfig;
+/**
+ * A fresh copy of the defaults, read from the schema: on `target` (default: the schema's
+ * default target), a field's `x-target-default` for it replaces its `default`.
+ */
+export function configDefaults(target?: string): BenchConfig {
+  return defaultsOf(ROOT, target) as BenchConfig;
 }
 
 /** The defaults (frozen: use {@linkcode configDefaults} for a copy to change). */
