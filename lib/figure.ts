@@ -31,28 +31,42 @@ export interface Figure {
 }
 
 /**
- * Styles of banners, notices and tables for pages that do not bring their own (notebook
- * output): notebooks emit them once, with the run header.
+ * The one stylesheet of meshbench's components: banners, run header, figures, notices and
+ * tables. Notebook output carries it alone (emitted once, with the run header); meshbench's own
+ * pages carry it inside {@linkcode PAGE_CSS}. Colours are the page's variables where a page
+ * defines them, with the same values as fallbacks where none does (a notebook).
  */
 export const FIGURE_CSS = `
-.mb-banner { margin: 8px 0; padding: 10px 14px; border-radius: 8px; border: 1px solid; }
+.mb-banner { margin: 14px 0 8px; padding: 12px 16px; border-radius: 8px; border: 1px solid;
+  font-size: 13.5px; }
 .mb-banner.emulated { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
 .mb-banner.problems { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
+.mb-banner ul { margin: 6px 0 0; padding-left: 20px; }
+.mb-banner code { font-size: 12.5px; word-break: break-all; }
 .mb-run-head { font-size: 14px; margin: 4px 0; }
-.mb-title { font-weight: 600; margin-bottom: 2px; }
-.mb-subtitle, .mb-caption { color: #4b5563; font-size: 12.5px; margin: 2px 0 6px; }
-.mb-notice { padding: 10px 14px; border-radius: 6px; border: 1px dashed #9ca3af; margin: 8px 0; }
-.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; }
-table.mb-table td, table.mb-table th { text-align: left; }
-table.mb-table td.num, table.mb-table th.num { text-align: right; }
-table.mb-table .nw, table.mb-table .num { white-space: nowrap; }
+figure.mb-figure { margin: 14px 0 18px; }
+figure.mb-figure svg { max-width: 100%; height: auto; }
+.mb-title { font-weight: 600; font-size: 14px; margin-bottom: 2px; }
+.mb-subtitle, .mb-caption { color: var(--muted, #4b5563); font-size: 12.5px; margin: 2px 0 6px; }
+.mb-notice { padding: 10px 14px; border-radius: 6px; background: #f9fafb; border: 1px dashed #9ca3af;
+  color: var(--muted, #4b5563); margin: 10px 0; }
+.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
+.mb-notice.mb-error { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
+.mb-table-wrap { overflow-x: auto; }
+table.mb-table { border-collapse: collapse; width: 100%; font-size: 12px; }
+table.mb-table th { text-align: left; border-bottom: 2px solid var(--line, #e5e7eb); padding: 5px 8px;
+  color: var(--muted, #4b5563); font-weight: 600; white-space: nowrap; }
+table.mb-table td { text-align: left; border-bottom: 1px solid var(--line, #e5e7eb); padding: 4px 8px;
+  vertical-align: top; }
+table.mb-table .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.mb-table .nw { white-space: nowrap; }
 table.mb-table tr.significant td { font-weight: 600; }
 table.mb-table tr.bad td { color: #991b1b; }
 `;
 
 /**
- * The stylesheet of meshbench's own pages (`report.html`, `comparison.html`): layout,
- * banners, figures, notices and tables.
+ * The stylesheet of meshbench's own pages (`report.html`, `comparison.html`): the page's
+ * layout and variables, then the components' {@linkcode FIGURE_CSS}.
  */
 export const PAGE_CSS = `
 :root { color-scheme: light; --ink: #111827; --muted: #4b5563; --line: #e5e7eb; --accent: #4269d0; }
@@ -71,35 +85,12 @@ section { background: white; border: 1px solid var(--line); border-radius: 10px;
 section h2 { margin: 0 0 6px; font-size: 18px; }
 section h3 { margin: 18px 0 4px; font-size: 15px; }
 section > p.lead { color: var(--muted); margin: 0 0 10px; }
-.mb-banner { margin-top: 14px; padding: 12px 16px; border-radius: 8px; border: 1px solid;
-  font-size: 13.5px; }
-.mb-banner.emulated { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
-.mb-banner.problems { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
-.mb-banner ul { margin: 6px 0 0; padding-left: 20px; }
-.mb-banner code { font-size: 12.5px; word-break: break-all; }
-figure.mb-figure { margin: 14px 0 18px; }
-.mb-title { font-weight: 600; font-size: 14px; margin-bottom: 2px; }
-.mb-subtitle, .mb-caption { color: var(--muted); font-size: 12.5px; margin: 2px 0 6px; }
-figure.mb-figure svg { max-width: 100%; height: auto; }
-.mb-notice { padding: 10px 14px; border-radius: 6px; background: #f9fafb; border: 1px dashed #9ca3af;
-  color: var(--muted); margin: 10px 0; }
-.mb-notice.mb-warning { background: #fffbeb; border-color: #f59e0b; color: #78350f; }
-.mb-notice.mb-error { background: #fef2f2; border-color: #ef4444; color: #7f1d1d; }
-.mb-table-wrap { overflow-x: auto; }
-table.mb-table { border-collapse: collapse; width: 100%; font-size: 12px; }
-table.mb-table th { text-align: left; border-bottom: 2px solid var(--line); padding: 5px 8px;
-  color: var(--muted); font-weight: 600; white-space: nowrap; }
-table.mb-table td { border-bottom: 1px solid var(--line); padding: 4px 8px; vertical-align: top; }
-table.mb-table .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.mb-table .nw { white-space: nowrap; }
-table.mb-table tr.significant td { font-weight: 600; }
-table.mb-table tr.bad td { color: #991b1b; }
 ul.findings { margin: 6px 0; padding-left: 20px; }
 ul.findings li { margin: 4px 0; }
 pre.mb-config { background: #f9fafb; border: 1px solid var(--line); border-radius: 6px; padding: 10px;
   font-size: 12px; overflow-x: auto; max-height: 420px; }
 footer { color: var(--muted); font-size: 12px; margin-top: 22px; text-align: center; }
-`;
+${FIGURE_CSS}`;
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
