@@ -3,7 +3,7 @@ import { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
 import { ClusterStageError, serviceEndpointProblems, waitHealthy } from "./deploy.ts";
 import { connect, disconnect, isNoAnswer } from "./kube.ts";
 import { freePort } from "../process.ts";
-import { untilServiceAnswers } from "./target.ts";
+import { ServiceRefusedError, untilServiceAnswers } from "./target.ts";
 
 const ns = "grpc-benchmark";
 
@@ -120,6 +120,20 @@ Deno.test("the warm-up retries a Service that refuses connections, within its bo
     /exited 137/,
   );
   assertEquals(calls, 1);
+  // A warm-up that counted only unopened connections (the WebSocket client's way of saying
+  // refused: the real node's first WebSocket warm-up after its block was deployed) is retried.
+  calls = 0;
+  const wsRefusedOnce = () => {
+    calls++;
+    if (calls === 1) {
+      return Promise.reject(
+        new ServiceRefusedError("warmup", 'namespace "websocket-benchmark"', "300 of 300"),
+      );
+    }
+    return Promise.resolve("answered");
+  };
+  assertEquals(await untilServiceAnswers(wsRefusedOnce, "websocket", () => {}), "answered");
+  assertEquals(calls, 2);
   // A refusal past the bound fails with the refusal.
   await rejects(
     untilServiceAnswers(

@@ -498,26 +498,31 @@ export class ClusterTarget implements Target {
     }
     for (const w of seconds > 0 ? driven("ws-client") : []) {
       const ns = namespaceFor(w, state.mesh);
-      const { load } = await untilServiceAnswers(
-        () =>
-          wsLoad(
+      await untilServiceAnswers(
+        async () => {
+          const { load } = await wsLoad(
             this.#connect(ctx),
             ctx,
             ns,
             { rate: 100, connections: 10, durationS: seconds },
             this.options.wsTarget,
-          ),
+          );
+          if (load.errors === 0) return;
+          const reason = `WebSocket warm-up: ${load.errors} of ${load.operations} messages ` +
+            `failed: ${JSON.stringify(load.errorKinds)}`;
+          // The client counts a connection the Service did not accept instead of throwing:
+          // every failure of that kind is the refusal untilServiceAnswers waits out.
+          const kinds = Object.keys(load.errorKinds ?? {});
+          const refused = kinds.length > 0 && kinds.every((k) => k === "not-sent:connect-failed");
+          throw new (refused ? ServiceRefusedError : ClusterStageError)(
+            "warmup",
+            `namespace "${ns.namespace}"`,
+            reason,
+          );
+        },
         `${w} in "${ns.namespace}"`,
         (m) => ctx.log.info(m),
       );
-      if (load.errors > 0) {
-        throw new ClusterStageError(
-          "warmup",
-          `namespace "${ns.namespace}"`,
-          `WebSocket warm-up: ${load.errors} of ${load.operations} messages failed: ` +
-            JSON.stringify(load.errorKinds),
-        );
-      }
     }
   }
 
@@ -670,6 +675,13 @@ export class ClusterTarget implements Target {
   }
 }
 
+/**
+ * A warm-up whose every failure was a connection the Service did not open (the WebSocket
+ * client counts these instead of throwing): {@linkcode untilServiceAnswers} retries it as a
+ * refusal, and past its bound it fails the stage with this error.
+ */
+export class ServiceRefusedError extends ClusterStageError {}
+
 /** How long the warm-up waits for a Service the cluster still refuses (see below). */
 export const SERVICE_ANSWER_BOUND_MS = 30_000;
 
@@ -693,7 +705,8 @@ export async function untilServiceAnswers<T>(
     try {
       return await fn();
     } catch (e) {
-      const refused = /connection refused/i.test(e instanceof Error ? e.message : String(e));
+      const refused = e instanceof ServiceRefusedError ||
+        /connection refused/i.test(e instanceof Error ? e.message : String(e));
       if (!refused || Date.now() >= deadline) throw e;
       log(
         `warmup: ${what}: connection refused (attempt ${attempt}); the Service's rules may ` +
