@@ -11,6 +11,7 @@ import { formatSummary } from "./summary_text.ts";
 import { startTestNginx } from "./testenv/nginx.ts";
 import { parseVegetaCsv, vegetaAttackCommand, vegetaResult } from "./tools/vegeta.ts";
 import type { LoadResult, MeshRef, RunRecord } from "./types.ts";
+import { missingBinaries, skipReason } from "../tests/skip.ts";
 
 Deno.test("isGeneratorLimited compares the lag's p99 with a share of the baseline's p50", () => {
   assertEquals(isGeneratorLimited(0.05, 0.4, 10), true);
@@ -82,10 +83,15 @@ function record(seq: number, mesh: MeshRef, load: LoadResult): RunRecord {
   };
 }
 
+const noTools = skipReason(
+  "send timing test with the real vegeta",
+  missingBinaries({ vegeta: findBinary("vegeta"), nginx: findBinary("nginx") }),
+);
+
 Deno.test({
   name:
     "a run is generator-limited exactly when its send-lag p99 exceeds the configured share of the baseline's p50 service time, flagged in the summary, its text and the report",
-  ignore: !findBinary("vegeta") || !findBinary("nginx"),
+  ignore: noTools !== null,
   sanitizeResources: false,
   async fn() {
     const nginx = await startTestNginx();

@@ -14,9 +14,10 @@ import { startForTest, stopForTest, testenvSkipReason } from "../lib/testenv/fix
 import { connect, disconnect } from "../lib/cluster/kube.ts";
 import { MANAGED_SELECTOR } from "../lib/cluster/manifests.ts";
 import { onlyRunDir, runTask, startTask, tempSetup, waitUntil } from "./helpers.ts";
+import { skipReason } from "./skip.ts";
 
 const skip = testenvSkipReason();
-if (skip) console.log(`SKIP cluster end-to-end test: ${skip}`);
+skipReason("cluster end-to-end test", skip);
 
 Deno.test({
   name: "bench:all --target cluster: every stage, failed mesh named, results and report, " +

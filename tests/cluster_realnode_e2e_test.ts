@@ -38,9 +38,10 @@ import { nodeTraces, realNodeSkipReason } from "../lib/testenv/realnode_fixture.
 import { connect, disconnect } from "../lib/cluster/kube.ts";
 import { MANAGED_SELECTOR } from "../lib/cluster/manifests.ts";
 import { onlyRunDir, startTask } from "./helpers.ts";
+import { skipReason } from "./skip.ts";
 
 const skip = realNodeSkipReason();
-if (skip) console.log(`SKIP real-node end-to-end test: ${skip}`);
+skipReason("real-node end-to-end test", skip);
 
 const MESHES = ["baseline", "envoy-sidecar"];
 /** bench:all's bound: it is interrupted (SIGINT: its cleanup runs) after this. */

@@ -25,6 +25,7 @@ import { helmBinary, linkerdCerts, ownedSystemNamespaces } from "./mesh.ts";
 import { realRunner } from "../command.ts";
 import { cpuCores, memoryMiB } from "../quantity.ts";
 import { CONTROL_PLANE_LABEL, podRequests } from "./capacity.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const CHARTS = new URL("../../.testenv/charts/", import.meta.url).pathname;
 /** The Kubernetes version charts are rendered for (the test control plane's). */
@@ -47,7 +48,7 @@ try {
 } catch {
   skip ??= `helm missing at "${helmBinary()}" (run: bash .ci/install_testenv.sh)`;
 }
-if (skip) console.log(`SKIP chart tests: ${skip}`);
+skipReason("chart tests", skip);
 
 interface Rendered {
   kind: string;
@@ -429,7 +430,7 @@ try {
   noLinkerd ??= `Linkerd's charts missing in "${CHARTS}linkerd" (not on the Go module proxy; ` +
     "from a linkerd/linkerd2 checkout: bash .ci/install_linkerd_charts.sh DIR)";
 }
-if (noLinkerd && !skip) console.log(`SKIP Linkerd chart test: ${noLinkerd}`);
+if (!skip) skipReason("Linkerd chart test", noLinkerd);
 
 Deno.test({
   name: "Linkerd as meshbench installs it: the edge release's own charts",

@@ -26,9 +26,10 @@ import { applyMeshResources, installCrds, readCrds, removeCrds, verifyMeshed } f
 import { runJob } from "./job.ts";
 import { checkMetricsApi, MetricsUnavailableError } from "./metrics.ts";
 import { renderKubeconfig } from "../testenv/testenv.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const skip = testenvSkipReason();
-if (skip) console.log(`SKIP cluster tests: ${skip}`);
+skipReason("cluster tests", skip);
 
 const ALL_NS = clusterNamespaces().map((s) => s.namespace);
 const MESHED_NS = clusterNamespaces().filter((s) => s.meshed).map((s) => s.namespace);
@@ -233,8 +234,8 @@ Deno.test({
         Deno.statSync(`${realCrds}ciliumnetworkpolicies.yaml`);
       } catch {
         noRealCrds = `Cilium's CRDs missing in "${realCrds}" (run: bash .ci/install_charts.sh)`;
-        console.log(`SKIP Cilium policies against the real CRD: ${noRealCrds}`);
       }
+      skipReason("Cilium policies against the real CRD", noRealCrds);
       await t.step({
         name: "meshbench's Cilium policies (L3/L4 and L7) pass Cilium's own CRD schema",
         ignore: noRealCrds !== null,

@@ -13,9 +13,10 @@ import { IDENTITY_SECRET, INIT_CONTAINER, SIDECAR_CONTAINER } from "./envoy_side
 import type { RunSpec } from "../types.ts";
 import { requireState } from "./state.ts";
 import { switchesBefore } from "./measure.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const skip = testenvSkipReason();
-if (skip) console.log(`SKIP envoy-sidecar lifecycle tests: ${skip}`);
+skipReason("envoy-sidecar lifecycle tests", skip);
 
 const mlRun = (seq: number, mesh: string): RunSpec => ({
   seq,

@@ -30,12 +30,13 @@ import { removeMeshResources, verifyMeshed, verifyUnmeshed } from "./mesh.ts";
 import { runJob } from "./job.ts";
 import { ENVOY_IMAGE, IPTABLES_INIT_IMAGE } from "./envoy_sidecar.ts";
 import { realRunner } from "../command.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const skip = realNodeSkipReason({
   images: [ENVOY_IMAGE, IPTABLES_INIT_IMAGE],
   metricsServer: false,
 });
-if (skip) console.log(`SKIP envoy-sidecar real node test: ${skip}`);
+skipReason("envoy-sidecar real node test", skip);
 
 // deno-lint-ignore no-explicit-any
 type Any = any;

@@ -31,6 +31,7 @@ import { toolPath } from "../binaries.ts";
 import { MESH_TOOLS } from "../local/tools.ts";
 import { generateMeshIdentity } from "../local/certs.ts";
 import { realRunner } from "../command.ts";
+import { missingBinaries, skipReason } from "../../tests/skip.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -199,9 +200,10 @@ Deno.test("only the meshed namespaces are injected, and the identity Secret is l
 });
 
 const envoy = toolPath(MESH_TOOLS["sidecar-emu"]);
+const noEnvoy = skipReason("real Envoy bootstrap test", missingBinaries({ envoy }));
 Deno.test({
   name: "the real Envoy accepts every injected pod's bootstrap",
-  ignore: envoy === undefined,
+  ignore: noEnvoy !== null,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "meshbench-envoy-sidecar-" });
     try {

@@ -6,6 +6,7 @@ import { fortioCommand, fortioConnections, parseFortioJson } from "./fortio.ts";
 import { resolveBinDir } from "../testenv/testenv.ts";
 import { percentile } from "../histogram.ts";
 import type { LoadPoint } from "../types.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const fixed: LoadPoint = {
   mode: "fixed-rate",
@@ -92,8 +93,8 @@ try {
   Deno.statSync(fortioBin);
 } catch {
   noFortio = `fortio missing at "${fortioBin}" (run: bash .ci/install_testenv.sh)`;
-  console.log(`SKIP real fortio percentile test: ${noFortio}`);
 }
+skipReason("real fortio percentile test", noFortio);
 
 Deno.test({
   name:

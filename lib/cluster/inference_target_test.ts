@@ -19,6 +19,7 @@ import { PARAMETERS_CHECKSUM_ANNOTATION } from "./manifests.ts";
 import { ClusterTarget } from "./target.ts";
 import { connect, disconnect } from "./kube.ts";
 import { makeContext } from "./testdata/context.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 let skip = testenvSkipReason();
 try {
@@ -34,7 +35,7 @@ if (
 ) {
   skip = `scikit-learn missing for ${sklearn.bin} (run: bash .ci/install_workloads.sh)`;
 }
-if (skip) console.log(`SKIP inference cluster target test: ${skip}`);
+skipReason("inference cluster target test", skip);
 
 Deno.test({
   name:

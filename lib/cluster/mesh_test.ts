@@ -13,6 +13,7 @@ import { applyMeshResources, installMesh, uninstallMesh } from "./mesh.ts";
 import { applyObjects } from "./deploy.ts";
 import { clusterNamespaces, MANAGED_LABELS, renderNamespaces } from "./manifests.ts";
 import { realRunner, type Runner } from "../command.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const helm = `${resolveBinDir()}/helm`;
 let skip = testenvSkipReason();
@@ -21,7 +22,7 @@ try {
 } catch {
   skip ??= `helm missing in "${resolveBinDir()}" (run: bash .ci/install_testenv.sh)`;
 }
-if (skip) console.log(`SKIP mesh lifecycle tests: ${skip}`);
+skipReason("mesh lifecycle tests", skip);
 
 const chart = new URL("./testdata/fake-mesh-chart", import.meta.url).pathname;
 
@@ -136,8 +137,8 @@ Deno.test({
         Deno.statSync(`${istioCharts}istiod/Chart.yaml`);
       } catch {
         noCharts = `Istio charts missing in "${istioCharts}" (run: bash .ci/install_charts.sh)`;
-        console.log(`SKIP real Istio install: ${noCharts}`);
       }
+      skipReason("real Istio install", noCharts);
       await t.step({
         name: "the real Istio charts install with meshbench's values, validate its mTLS " +
           "policy, and uninstall fully",

@@ -31,9 +31,10 @@ import {
   startSampler,
 } from "./metrics.ts";
 import { METRICS_RESOLUTION_S } from "../testenv/testenv.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const skip = testenvSkipReason({ metricsServer: true });
-if (skip) console.log(`SKIP metrics API tests: ${skip}`);
+skipReason("metrics API tests", skip);
 
 const NS = "http-benchmark";
 const mesh = CLUSTER_MESHES.istio;

@@ -11,6 +11,7 @@ import { connect, disconnect } from "./kube.ts";
 import { layOutConfigMap, makeContext } from "./testdata/context.ts";
 import type { RunSpec } from "../types.ts";
 import { echoHandler, type EchoStats } from "../../servers/ws_echo.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 let skip = testenvSkipReason();
 try {
@@ -28,7 +29,7 @@ for (const tool of ["redis-server", "redis-benchmark"]) {
   });
   if (!onPath) skip ??= `${tool} not on PATH (run: bash .ci/install_workloads.sh)`;
 }
-if (skip) console.log(`SKIP cluster target tests: ${skip}`);
+skipReason("cluster target tests", skip);
 
 Deno.test({
   name: "ClusterTarget: deploy, health, load by exec, ML Job, cleanup, Ctrl-C",

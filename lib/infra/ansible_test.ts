@@ -7,6 +7,7 @@ import { parseClusterOutput } from "./inventory.ts";
 import { type InfraRecord, readInfraRecord, recordPhase } from "./state.ts";
 import { InfraError } from "./terraform.ts";
 import { ansibleBinary } from "./tools.ts";
+import { missingBinaries, skipReason } from "../../tests/skip.ts";
 
 const ansible = ansibleBinary("ansible-playbook");
 const ssh = (() => {
@@ -16,8 +17,10 @@ const ssh = (() => {
     return false;
   }
 })();
-if (!ansible) console.warn("SKIP clusterSetup run in ansible_test.ts: ansible-playbook absent");
-if (!ssh) console.warn("SKIP clusterSetup run in ansible_test.ts: the ssh client is absent");
+skipReason(
+  "clusterSetup run in ansible_test.ts",
+  missingBinaries({ "ansible-playbook": ansible, ssh: ssh ? "ssh" : undefined }),
+);
 
 Deno.test("parseRecap reads every host's counts", () => {
   const out = [

@@ -1,16 +1,15 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { CHECK_NAMES, checkInfra } from "./check.ts";
 import { ansibleBinary, terraformBinary } from "./tools.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const haveAll = terraformBinary() !== undefined &&
   ansibleBinary("ansible-playbook") !== undefined &&
   ansibleBinary("ansible-lint") !== undefined;
-if (!haveAll) {
-  console.warn(
-    "SKIP lib/infra/check_test.ts full run: Terraform/OpenTofu or Ansible is absent " +
-      "(run .ci/install_infra.sh)",
-  );
-}
+skipReason(
+  "lib/infra/check_test.ts full run",
+  haveAll ? null : "Terraform/OpenTofu or Ansible is absent (run .ci/install_infra.sh)",
+);
 
 Deno.test({
   name: "checkInfra: every check passes; only the provider-bound root check may skip",

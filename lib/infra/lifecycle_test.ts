@@ -4,10 +4,14 @@ import { withOciCluster } from "./lifecycle.ts";
 import { readInfraRecord } from "./state.ts";
 import { stateResources } from "./terraform.ts";
 import { ansibleBinary, terraformBinary } from "./tools.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const FAKE_CLOUD = join(import.meta.dirname!, "testdata", "fake_cloud");
 const ready = terraformBinary() !== undefined && ansibleBinary("ansible-playbook") !== undefined;
-if (!ready) console.warn("SKIP lib/infra/lifecycle_test.ts: Terraform/OpenTofu or Ansible absent");
+skipReason(
+  "lib/infra/lifecycle_test.ts",
+  ready ? null : "Terraform/OpenTofu or Ansible absent (run .ci/install_infra.sh)",
+);
 
 async function withTemp(fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "meshbench-oci-" });

@@ -13,10 +13,14 @@ import {
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 import { readInfraRecord } from "./state.ts";
 import { terraformBinary, TOPOLOGY_DIR } from "./tools.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const FAKE_CLOUD = join(import.meta.dirname!, "testdata", "fake_cloud");
 const bin = terraformBinary();
-if (!bin) console.warn("SKIP lib/infra/terraform_test.ts: neither terraform nor tofu is on PATH");
+skipReason(
+  "lib/infra/terraform_test.ts",
+  bin ? null : "neither terraform nor tofu is on PATH (run .ci/install_infra.sh)",
+);
 
 function collectingLog() {
   const lines: string[] = [];

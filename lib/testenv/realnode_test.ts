@@ -11,9 +11,10 @@ import { connect, disconnect, type Kube } from "../cluster/kube.ts";
 import { execInPod } from "../cluster/exec.ts";
 import { scrapeCfs } from "../cluster/throttling.ts";
 import { readManifestFile } from "../cluster/manifests.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const skip = realNodeSkipReason();
-if (skip) console.log(`SKIP real node tests: ${skip}`);
+skipReason("real node tests", skip);
 
 async function readyPod(kube: Kube, ns: string, selector: string): Promise<string> {
   return await waitFor(`a ready pod ${selector} in ${ns}`, 180_000, async () => {

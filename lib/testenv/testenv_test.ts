@@ -11,10 +11,11 @@ import {
   startTestenv,
   stopTestenv,
 } from "./testenv.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 // testenv:up starts metrics-server by default.
 const skip = testenvSkipReason({ metricsServer: true });
-if (skip) console.log(`SKIP testenv tests: ${skip}`);
+skipReason("testenv tests", skip);
 
 Deno.test("the kubeconfig names its context and has no current-context", () => {
   const kc = parse(

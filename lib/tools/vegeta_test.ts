@@ -14,6 +14,7 @@ import { findBinary } from "../binaries.ts";
 import { classify } from "../pipeline.ts";
 import { startTestNginx } from "../testenv/nginx.ts";
 import type { RunSpec } from "../types.ts";
+import { missingBinaries, skipReason } from "../../tests/skip.ts";
 
 // Real output of vegeta v12.13.0 (`vegeta encode --to csv`): 200 req/s for 1 s over four
 // targets on loopback nginx: two answering 200, one answering 503, one port closed.
@@ -123,9 +124,14 @@ const point = (rate: number, durationS: number): RunSpec => ({
 });
 const limits = { saturationPct: 2, minSuccessPct: 99.9 };
 
+const noTools = skipReason(
+  "real vegeta tests",
+  missingBinaries({ vegeta: findBinary("vegeta"), nginx: findBinary("nginx") }),
+);
+
 Deno.test({
   name: "a server of 500/s offered 1,000/s by the real vegeta is saturated at its own rate",
-  ignore: !findBinary("vegeta") || !findBinary("nginx"),
+  ignore: noTools !== null,
   sanitizeResources: false,
   async fn() {
     // nginx limit_req: every request is answered (200), at most 500 per second.
@@ -153,7 +159,7 @@ Deno.test({
 
 Deno.test({
   name: "the same server offered 200/s by the real vegeta holds the rate",
-  ignore: !findBinary("vegeta") || !findBinary("nginx"),
+  ignore: noTools !== null,
   sanitizeResources: false,
   async fn() {
     const nginx = await startTestNginx({ capacityPerS: 500 });
@@ -207,7 +213,7 @@ Deno.test("the intended send times are vegeta's own pacer schedule: floor(1e9 / 
 Deno.test({
   name:
     "a real vegeta run on a real nginx records its send lag (intended to actual send) and its service time (from the actual send) beside the response time",
-  ignore: !findBinary("vegeta") || !findBinary("nginx"),
+  ignore: noTools !== null,
   sanitizeResources: false,
   async fn() {
     const nginx = await startTestNginx();

@@ -5,6 +5,7 @@ import { bucketOf, bucketTop, percentile, summarize } from "../histogram.ts";
 import { realRunner } from "../command.ts";
 import { findBinary } from "../binaries.ts";
 import { startTestNginx } from "../testenv/nginx.ts";
+import { missingBinaries, skipReason } from "../../tests/skip.ts";
 
 // Real output of Debian's wrk 4.1.0 with meshbench's script as it was before the top of the
 // spectrum was fixed (it ends with [1.0000,0]): 1 thread, 4 connections, 1 s.
@@ -65,10 +66,15 @@ Deno.test("wrk's own --latency distribution is read in microseconds", () => {
   });
 });
 
+const noTools = skipReason(
+  "real wrk test",
+  missingBinaries({ wrk: findBinary("wrk"), nginx: findBinary("nginx") }),
+);
+
 Deno.test({
   name:
     "a real wrk run on a real nginx: percentiles, min, max and mean agree with wrk's own report",
-  ignore: !findBinary("wrk") || !findBinary("nginx"),
+  ignore: noTools !== null,
   sanitizeResources: false,
   async fn() {
     const nginx = await startTestNginx();

@@ -39,6 +39,7 @@ import { findBinary } from "../binaries.ts";
 import { memoryLogger } from "../log.ts";
 import type { RunSpec } from "../types.ts";
 import type { WorkloadEnv } from "../workload.ts";
+import { skipReason } from "../../tests/skip.ts";
 
 const ML_DIR = new URL("../../servers/ml/", import.meta.url).pathname;
 const PAYLOADS = [1024, 16384, 131072];
@@ -390,6 +391,7 @@ try {
 } catch {
   noFortio = `fortio missing at "${fortioBin}" (run: bash .ci/install_testenv.sh)`;
 }
+skipReason("inference pod script test", noFortio);
 
 /** A container's shell script with the pod's paths moved to `paths` and Debian's Python. */
 function podScript(container: { args: string[] }, paths: Record<string, string>): string {
