@@ -323,7 +323,8 @@ export const CONFIG_SCHEMA = {
       exclusiveMinimum: 0,
       exclusiveMaximum: 100,
       "x-unit": "%",
-      description: "a fixed-rate run is saturated when achieved is more than this % under target",
+      description: "a fixed-rate run is saturated when achieved is more than this % (and more " +
+        "than one request) under target",
     },
     minSuccessPct: {
       type: "number",

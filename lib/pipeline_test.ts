@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
 import { classify } from "./pipeline.ts";
+import { HistogramRecorder } from "./histogram.ts";
 import { parseGhzJson } from "./tools/ghz.ts";
 import { parseVegetaCsv, vegetaResult } from "./tools/vegeta.ts";
 import { parseWrk } from "./tools/wrk.ts";
@@ -142,4 +143,34 @@ Deno.test("a vegeta run whose generator fell behind is saturated, and the reason
     c.reason!,
     /sent 1416\.0\/s, send lag p99 [\d.]+ ms: the load generator fell behind/,
   );
+});
+
+Deno.test("one request short at a low rate is the window's edge, not saturation; two are", () => {
+  // bench:all --workloads inference --duration 2 sends 40 requests at 20/s: a system that keeps
+  // up completes 39 or 40 of them in the window (its phase against the edges), 2.5 % short.
+  const point = fixed("http-client", 20, 2);
+  const load = (completed: number) => ({
+    tool: "http-client",
+    toolVersion: "1",
+    timing: "intended-send" as const,
+    requestedRate: 20,
+    achievedRate: completed / 2,
+    durationS: 2,
+    connections: 2,
+    operations: 40,
+    errors: 0,
+    errorKinds: {},
+    bytesIn: 0,
+    bytesOut: 0,
+    latency: new HistogramRecorder().toHistogram(),
+  });
+  assertEquals(classify(spec(point), load(40), limits), { status: "ok" });
+  assertEquals(classify(spec(point), load(39), limits), { status: "ok" });
+  const two = classify(spec(point), load(38), limits);
+  assertEquals(two.status, "saturated");
+  match(two.reason!, /achieved 19\.0\/s of 20\/s requested \(5\.0 % short, tolerance 2 %\)/);
+  // At a rate where one request is far below the tolerance, the % alone decides.
+  const busy = fixed("http-client", 500, 2);
+  const short = { ...load(0), requestedRate: 500, operations: 1000, achievedRate: 489 };
+  assertEquals(classify(spec(busy), short, limits).status, "saturated");
 });
