@@ -21,8 +21,11 @@
  * pinned to CPU 1 with the servers free; vegeta pinned to CPU 1 and nginx to CPU 0; the last
  * with GOMAXPROCS=1 too; the client with no spin, a 50 us spin and its default spin before
  * each due time; the client's pacing thread under SCHED_FIFO (needs CAP_SYS_NICE); the client
- * pinned to CPU 1 and nginx to CPU 0; and the floor: the client's pacing primitives alone, with
- * and without SCHED_FIFO, sending nothing (`_pacer_floor.ts`), whose lateness is the machine's.
+ * pinned to CPU 1 and nginx to CPU 0; and the floors, each with and without SCHED_FIFO, sending
+ * nothing, whose lateness is the machine's: the client's pacing primitives alone
+ * (`_pacer_floor.ts`), and the same loop in C (`_pacer_floor.c`, clock_nanosleep and a spin on
+ * clock_gettime, built with `cc`; skipped, saying so, when there is no `cc`): the floor without
+ * V8, Deno or FFI.
  * For the client and the floor it also prints the sends more than 10 us late by cause (behind,
  * woke late, preempted, stalled; see `LateCause`). The figures depend on the
  * machine's load: the load average is printed with them. Writes
@@ -38,11 +41,11 @@ import { parseArgs } from "node:util";
 import { CONFIG_DEFAULTS } from "../lib/config_schema.ts";
 import { realRunner } from "../lib/command.ts";
 import { findBinary } from "../lib/binaries.ts";
-import { mergeHistograms, percentile } from "../lib/histogram.ts";
+import { HistogramRecorder, mergeHistograms, percentile } from "../lib/histogram.ts";
 import { sendTimingOf } from "../lib/send_timing.ts";
 import { startTestNginx, type TestNginx } from "../lib/testenv/nginx.ts";
 import type { Runner } from "../lib/command.ts";
-import { DEFAULT_SPIN_US, runHttpLoad } from "../lib/tools/http_client.ts";
+import { DEFAULT_SPIN_US, effectiveSpinUs, runHttpLoad } from "../lib/tools/http_client.ts";
 import {
   parseVegetaCsv,
   vegetaAttackCommand,
@@ -56,7 +59,15 @@ export type Generator =
   | { kind: "vegeta"; settings: VegetaGenerator }
   | { kind: "http-client"; spinUs: number; cpus?: string; rtPriority?: number }
   /** The client's pacing alone, nothing sent (`bench/_pacer_floor.ts`): the machine's floor. */
-  | { kind: "pacer-floor"; spinUs: number; rtPriority?: number };
+  | { kind: "pacer-floor"; spinUs: number; rtPriority?: number }
+  /**
+   * The same loop in C (`bench/_pacer_floor.c`, built with `cc`): the machine's floor without
+   * V8, Deno or FFI in it.
+   */
+  | { kind: "c-floor"; spinUs: number; rtPriority?: number };
+
+/** A generator that sends nothing: a floor, whose lateness is the machine's. */
+const isFloor = (g: Generator) => g.kind === "pacer-floor" || g.kind === "c-floor";
 
 /** A generator setting to measure, and where the servers run beside it. */
 export interface Candidate {
@@ -110,7 +121,35 @@ export const CANDIDATES: Candidate[] = [
     name: `pacer floor spin ${DEFAULT_SPIN_US} us SCHED_FIFO (no sends)`,
     generator: { kind: "pacer-floor", spinUs: DEFAULT_SPIN_US, rtPriority: 10 },
   },
+  {
+    name: `C floor spin ${DEFAULT_SPIN_US} us (no sends, no V8)`,
+    generator: { kind: "c-floor", spinUs: DEFAULT_SPIN_US },
+  },
+  {
+    name: `C floor spin ${DEFAULT_SPIN_US} us SCHED_FIFO (no sends, no V8)`,
+    generator: { kind: "c-floor", spinUs: DEFAULT_SPIN_US, rtPriority: 10 },
+  },
 ];
+
+/** The C compiler the `C floor` candidates are built with, or null when there is none. */
+export function cCompiler(): string | null {
+  return findBinary("cc") ?? null;
+}
+
+/**
+ * Builds `bench/_pacer_floor.c` into `dir` with `cc` (optimized, as the client's pacing is);
+ * returns the executable's path. Throws with the compiler's output when the build fails.
+ */
+export async function buildCFloor(cc: string, dir: string): Promise<string> {
+  const out = join(dir, "pacer_floor");
+  const source = new URL("./_pacer_floor.c", import.meta.url).pathname;
+  const r = await new Deno.Command(cc, { args: ["-O2", "-o", out, source], stderr: "piped" })
+    .output();
+  if (!r.success) {
+    throw new Error(`Cannot build ${source} with ${cc}: ${new TextDecoder().decode(r.stderr)}`);
+  }
+  return out;
+}
 
 interface Sample {
   sendLag: Histogram;
@@ -249,6 +288,33 @@ async function measureFloor(
   };
 }
 
+/** The C floor (`_pacer_floor.c`, built as `exe`): its lag and late causes, its CPU. */
+async function measureCFloor(
+  g: Extract<Generator, { kind: "c-floor" }>,
+  exe: string,
+  rate: number,
+  durationS: number,
+): Promise<Sample> {
+  const timed = timedRunner();
+  const r = await timed.runner.run([
+    exe,
+    String(rate),
+    String(Math.round(rate * durationS)),
+    String(effectiveSpinUs(g.spinUs, rate)),
+    ...(g.rtPriority ? [String(g.rtPriority)] : []),
+  ], { timeoutMs: (durationS + 60) * 1000 });
+  const out = JSON.parse(r.stdout) as { lagNs: number[]; late: Record<string, number> };
+  const lag = new HistogramRecorder();
+  for (const ns of out.lagNs) lag.record(ns / 1000);
+  return {
+    sendLag: lag.toHistogram(),
+    service: null,
+    response: null,
+    cpuCores: timed.cpu() / durationS,
+    late: out.late,
+  };
+}
+
 const ms = (us: number) => us / 1000;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -317,6 +383,12 @@ export async function sendLagBench(
   const samples = new Map<string, Sample[]>(candidates.map((c) => [c.name, []]));
   const placements = [...new Set(candidates.map((c) => c.serverCpus))];
   try {
+    let cFloor: string | null = null;
+    if (candidates.some((c) => c.generator.kind === "c-floor")) {
+      const cc = cCompiler();
+      if (cc === null) throw new Error("The C floor candidates need a C compiler (cc)");
+      cFloor = await buildCFloor(cc, dir);
+    }
     for (let r = 1; r <= options.rounds; r++) {
       for (const cpus of placements) {
         const servers: TestNginx[] = [];
@@ -329,6 +401,8 @@ export async function sendLagBench(
               ? await measureVegeta(g.settings, urls, options.rate, options.durationS, dir)
               : g.kind === "pacer-floor"
               ? await measureFloor(g, options.rate, options.durationS)
+              : g.kind === "c-floor"
+              ? await measureCFloor(g, cFloor!, options.rate, options.durationS)
               : await measureClient(g, urls, options.rate, options.durationS);
             samples.get(c.name)!.push(s);
             console.error(
@@ -350,11 +424,9 @@ export async function sendLagBench(
     await Deno.remove(dir, { recursive: true });
   }
   // The yardstick: the lowest service p50 of the candidates that send (the floor sends none).
-  const senders = candidates.filter((c) => c.generator.kind !== "pacer-floor");
+  const senders = candidates.filter((c) => !isFloor(c.generator));
   const pooled = (c: Candidate, pick: (s: Sample) => Histogram | null) =>
-    c.generator.kind === "pacer-floor"
-      ? null
-      : mergeHistograms(samples.get(c.name)!.map((s) => pick(s)!));
+    isFloor(c.generator) ? null : mergeHistograms(samples.get(c.name)!.map((s) => pick(s)!));
   const reference = Math.min(...senders.map((c) => percentile(pooled(c, (s) => s.service)!, 50)));
   const roundReference = Array.from(
     { length: options.rounds },
@@ -412,7 +484,7 @@ if (import.meta.main) {
   const rate = int("rate", values.rate, CONFIG_DEFAULTS.load.rates[0]);
   const durationS = int("duration", values.duration, CONFIG_DEFAULTS.load.durationS);
   const only = values.only?.split(",").map((x) => x.trim().toLowerCase()).filter((x) => x);
-  const candidates = only
+  let candidates = only
     ? CANDIDATES.filter((c) => only.some((o) => c.name.toLowerCase().includes(o)))
     : CANDIDATES;
   if (candidates.length === 0) {
@@ -423,7 +495,15 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
-  if (candidates.every((c) => c.generator.kind === "pacer-floor")) {
+  const cc = cCompiler();
+  if (cc === null && candidates.some((c) => c.generator.kind === "c-floor")) {
+    console.error(
+      "bench:send-lag: skipping the C floor candidates: no C compiler (cc) on PATH to build " +
+        "bench/_pacer_floor.c",
+    );
+    candidates = candidates.filter((c) => c.generator.kind !== "c-floor");
+  }
+  if (candidates.every((c) => isFloor(c.generator))) {
     console.error(
       `Cannot run bench:send-lag: --only "${values.only}" names only pacer floors, which send ` +
         "nothing: add a sending candidate (its service time is the yardstick)",

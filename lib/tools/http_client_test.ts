@@ -6,6 +6,8 @@ import { freePort } from "../process.ts";
 import { startNginx, startTestNginx } from "../testenv/nginx.ts";
 import type { Histogram, LoadResult } from "../types.ts";
 import { classify } from "../pipeline.ts";
+import { buildCFloor, cCompiler } from "../../bench/send_lag.ts";
+import { missingBinaries, skipReason } from "../../tests/skip.ts";
 import {
   DEFAULT_SPIN_US,
   effectiveSpinUs,
@@ -329,4 +331,35 @@ Deno.test("the pacer floor paces the whole schedule with nothing to send, counti
     out.sendLag.values.reduce((n, v, i) => n + (v >= from ? out.sendLag.counts[i] : 0), 0);
   const counted = Object.values(late).reduce((a, b) => a + b, 0);
   assert(above(11) <= counted && counted <= above(10), `${counted} ${JSON.stringify(late)}`);
+});
+
+const cc = cCompiler();
+const ccTest = "the C floor paces the whole schedule without V8";
+Deno.test({
+  name: `${ccTest}, counting every send over 10 us late by cause, and refuses bad arguments`,
+  ignore: skipReason(ccTest, missingBinaries({ cc: cc ?? undefined })) !== null,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "meshbench-cfloor-test-" });
+    try {
+      const exe = await buildCFloor(cc!, dir);
+      const r = await realRunner.run([exe, "200", "100", "200"], { timeoutMs: 60_000 });
+      const out = JSON.parse(r.stdout) as { lagNs: number[]; late: Record<string, number> };
+      assertEquals(out.lagNs.length, 100);
+      assert(out.lagNs.every((ns) => Number.isInteger(ns) && ns >= 0), out.lagNs.join(","));
+      const { thresholdUs, ...late } = out.late;
+      assertEquals(thresholdUs, 10);
+      assertEquals(
+        Object.keys(late).sort(),
+        ["behind", "blocked", "preempted", "stalled", "wokeLate"],
+      );
+      const counted = Object.values(late).reduce((a, b) => a + b, 0);
+      assertEquals(counted, out.lagNs.filter((ns) => ns > 10_000).length);
+      const bad = await new Deno.Command(exe, { args: ["0", "100", "200"], stderr: "piped" })
+        .output();
+      assertEquals(bad.code, 2);
+      assert(/rate and count must be positive/.test(new TextDecoder().decode(bad.stderr)));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
