@@ -268,3 +268,23 @@ Deno.test("a zero baseline leaves undefined ratios out of the exact distribution
   );
   assertEquals(est.ci95, expected);
 });
+
+Deno.test("exact intervals of a share, and of statistics with many tied resamples, equal the pair-by-pair listing", () => {
+  // Whole-number iterations: many resamples share a value, which the exact distribution
+  // merges; a share (m / b x 100) takes its own path through the pair quantile.
+  const rand = seededRandom(5);
+  for (const [nb, nm] of [[4, 4], [3, 5], [4, 3]]) {
+    const base = Array.from({ length: nb }, () => 10 + Math.floor(rand() * 4));
+    const mesh = Array.from({ length: nm }, () => 12 + Math.floor(rand() * 4));
+    const b = weightedMean(base);
+    const m = weightedMean(mesh);
+    const [share] = bootstrapOverheads(nb, nm, [{ baseline: b, mesh: m, basis: "share" }]);
+    const [rel] = bootstrapOverheads(nb, nm, [{ baseline: b, mesh: m, delta: true }]);
+    const quantiles = (f: (y: number, x: number) => number) =>
+      [0.025, 0.975].map((q) => bruteQuantile(nb, nm, f, b, m, q));
+    assertEquals(share.method, "exact");
+    assertEquals(share.ci95, quantiles((y, x) => (y / x) * 100), `share ${nb}/${nm}`);
+    assertEquals(rel.ci95, quantiles(overheadPct), `relative ${nb}/${nm}`);
+    assertEquals(rel.deltaCi95, quantiles((y, x) => y - x), `delta ${nb}/${nm}`);
+  }
+});
