@@ -141,7 +141,7 @@ async function breakdown(runDir: string) {
     ...summarySettings(ctx.config),
   });
   await time("read, check and keep records", () => forEachRunRecord(runDir, (r) => builder.add(r)));
-  const summary = await time("pool and bootstrap", () => builder.finish());
+  const summary = await time("pool and bootstrap", () => builder.finishInParallel());
   const tmp = join(runDir, "summary.breakdown.json");
   await time("write summary.json", () => writeJsonAtomic(tmp, packSummary(summary)));
   await Deno.remove(tmp);

@@ -446,7 +446,8 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
     // Said on the console too, not only inside summary.json.
     for (const n of notes) deps.log.warn(`collect skipped a run record: ${n}`);
     for (const n of notes) builder.note(n);
-    const summary: Summary = builder.finish();
+    // 10,000 records' bootstrap on two cores: the same summary as builder.finish().
+    const summary: Summary = await builder.finishInParallel();
     const groups = [...summary.groups, ...summary.connectionSweep?.groups ?? []];
     for (const [entry, lag] of lagP99Ms) {
       entry.generatorLimited = runGeneratorLimited(groups, entry, lag, ctx.config);

@@ -388,6 +388,7 @@ export class SummaryBuilder {
   readonly #runNotes: string[] = [];
   #count = 0;
   #emulated = false;
+  #consumed = false;
   readonly #kneeSteps: KneeStep[] = [];
   readonly #kneeMeta = new Map<
     string,
@@ -455,36 +456,113 @@ export class SummaryBuilder {
 
   /** The summary of every record added. */
   finish(): Summary {
-    const options = this.#options;
-    const notes = [...(options.notes ?? []), ...this.#readNotes, ...this.#runNotes];
+    const plan = this.#plan();
+    const options = pointSettings(this.#options);
+    return this.#assemble(plan, plan.points.map((p) => computePoint(p, options)));
+  }
+
+  /**
+   * {@linkcode finish} with the load points' pooling and bootstrap shared with a worker
+   * thread (the other core): the same summary, in the same order. Points are handed out
+   * alternately; the worker gets copies of its points' kept records. With fewer than
+   * `minPoints` load points (default 64: a worker takes ~0.1 s to start) or a single
+   * core, the points are computed here.
+   */
+  async finishInParallel(opts: { minPoints?: number } = {}): Promise<Summary> {
+    const plan = this.#plan();
+    const options = pointSettings(this.#options);
+    if (plan.points.length < (opts.minPoints ?? 64) || navigator.hardwareConcurrency < 2) {
+      return this.#assemble(plan, plan.points.map((p) => computePoint(p, options)));
+    }
+    const theirs = plan.points.filter((_, i) => i % 2 === 1);
+    const worker = new Worker(new URL("./_summary_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    try {
+      const answer = new Promise<PointResult[]>((resolve, reject) => {
+        worker.onmessage = (e: MessageEvent<{ results?: PointResult[]; error?: string }>) =>
+          e.data.error !== undefined
+            ? reject(new Error(`Summary worker failed: ${e.data.error}`))
+            : resolve(e.data.results!);
+        worker.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(`Summary worker failed: ${e.message}`));
+        };
+      });
+      // The worker's records' histogram buffers are moved, not copied (their points are
+      // computed there only): this builder cannot finish again.
+      const buffers = new Set<ArrayBufferLike>();
+      for (const p of theirs) {
+        for (const g of p.meshes) {
+          for (const r of g.all) {
+            if (r.load) {
+              buffers.add((r.load.latency.values as Uint32Array).buffer);
+              buffers.add((r.load.latency.counts as Uint32Array).buffer);
+            }
+          }
+        }
+      }
+      this.#consumed = true;
+      worker.postMessage({ points: theirs, options }, [...buffers] as ArrayBuffer[]);
+      const mine = plan.points.filter((_, i) => i % 2 === 0).map((p) => computePoint(p, options));
+      const received = await answer;
+      for (const r of received) {
+        for (const g of r.stats) {
+          if (isPacked(g.histogram)) g.histogram = lazyHistogram(g.histogram);
+        }
+      }
+      const results = plan.points.map((_, i) => i % 2 === 0 ? mine[i / 2] : received[(i - 1) / 2]);
+      return this.#assemble(plan, results);
+    } finally {
+      worker.terminate();
+    }
+  }
+
+  /** The groups, their usable runs and the load points, as {@linkcode finish} works them. */
+  #plan(): Plan {
+    if (this.#consumed) {
+      throw new Error("Cannot finish a summary again after finishInParallel: it moved its records");
+    }
     const groups = this.#groups;
     // One usable list per group, shared by the group's stats and its overheads, so each
     // group's histogram set is built once.
     const usableOf = new Map<string, Usable[]>();
     for (const [k, rs] of groups) usableOf.set(k, rs.filter(isUsable));
-    // Stats per group in the groups' order (sorted at the end), filled point by point.
-    const keys = [...groups.keys()];
-    const index = new Map(keys.map((k, i) => [k, i]));
-    const stats: GroupStats[] = new Array(keys.length);
-    const statsOf = (k: string) => {
-      stats[index.get(k)!] ??= groupStats(groups.get(k)!, usableOf.get(k)!, this.#timing.get(k));
-    };
-
-    const overheads: Overhead[] = [];
-    const byPoint = new Map<string, Map<string, { key: string; rs: Usable[] }>>();
+    const byPoint = new Map<string, PointGroup[]>();
     for (const [key, usable] of usableOf) {
       if (usable.length === 0) continue;
       const pk = pointKey(usable[0]);
-      const m = byPoint.get(pk) ?? new Map<string, { key: string; rs: Usable[] }>();
-      m.set(usable[0].spec.mesh, { key, rs: usable });
-      byPoint.set(pk, m);
+      const list = byPoint.get(pk) ?? [];
+      list.push({
+        key,
+        mesh: usable[0].spec.mesh,
+        all: groups.get(key)!,
+        usable,
+        timing: this.#timing.get(key),
+      });
+      byPoint.set(pk, list);
     }
-    for (const [pk, meshes] of byPoint) {
-      for (const { key } of meshes.values()) statsOf(key);
-      pointOverheads(pk, meshes, options, overheads, notes);
-      for (const { rs } of meshes.values()) histogramSets.delete(rs);
-    }
-    for (const k of keys) statsOf(k);
+    return { usableOf, points: [...byPoint].map(([key, meshes]) => ({ key, meshes })) };
+  }
+
+  /** The summary from the points' results (in the plan's order) and every other group. */
+  #assemble(plan: Plan, results: PointResult[]): Summary {
+    const options = this.#options;
+    const notes = [...(options.notes ?? []), ...this.#readNotes, ...this.#runNotes];
+    const groups = this.#groups;
+    // Stats per group in the groups' order (sorted at the end).
+    const keys = [...groups.keys()];
+    const index = new Map(keys.map((k, i) => [k, i]));
+    const stats: GroupStats[] = new Array(keys.length);
+    const overheads: Overhead[] = [];
+    results.forEach((r, i) => {
+      plan.points[i].meshes.forEach((g, j) => stats[index.get(g.key)!] = r.stats[j]);
+      overheads.push(...r.overheads);
+      notes.push(...r.notes);
+    });
+    keys.forEach((k, i) => {
+      stats[i] ??= groupStats(groups.get(k)!, plan.usableOf.get(k)!, this.#timing.get(k));
+    });
     flagGeneratorLimited(stats, overheads, options, notes);
     stats.sort((a, b) =>
       a.workload.localeCompare(b.workload) || a.mode.localeCompare(b.mode) ||
@@ -564,6 +642,68 @@ export class SummaryBuilder {
     }
     return knees;
   }
+}
+
+/** One group of a load point, with what its stats and overheads are computed from. */
+interface PointGroup {
+  key: string;
+  mesh: string;
+  all: Kept[];
+  usable: Usable[];
+  timing: TimingPool | undefined;
+}
+
+/** A load point: every mesh's group at it, in the order the groups were first met. */
+export interface PointWork {
+  key: string;
+  meshes: PointGroup[];
+}
+
+interface Plan {
+  usableOf: Map<string, Usable[]>;
+  points: PointWork[];
+}
+
+/** What a load point gives: its groups' stats (in `meshes` order), overheads and notes. */
+export interface PointResult {
+  stats: GroupStats[];
+  overheads: Overhead[];
+  notes: string[];
+}
+
+/** The settings a load point's overheads need (structured-cloneable, for the worker). */
+export type PointSettings = Pick<
+  SummaryOptions,
+  "baseline" | "noisyCvPct" | "resamples" | "confidence" | "seed"
+>;
+
+function pointSettings(o: SummaryOptions): PointSettings {
+  const { baseline, noisyCvPct, resamples, confidence, seed } = o;
+  return { baseline, noisyCvPct, resamples, confidence, seed };
+}
+
+/**
+ * The stats of every group of load point `p` and their overheads against the baseline: pure,
+ * and the same in a worker (whose histograms are packed, not lazy: see `_summary_worker.ts`).
+ */
+export function computePoint(p: PointWork, options: PointSettings): PointResult {
+  const stats = p.meshes.map((g) => groupStats(g.all, g.usable, g.timing));
+  const overheads: Overhead[] = [];
+  const notes: string[] = [];
+  const meshes = new Map(p.meshes.map((g) => [g.mesh, { rs: g.usable }]));
+  pointOverheads(p.key, meshes, options, overheads, notes);
+  for (const g of p.meshes) histogramSets.delete(g.usable);
+  return { stats, overheads, notes };
+}
+
+/** {@linkcode computePoint} with each group's lazy histogram given as its packed form. */
+export function computePointPacked(p: PointWork, options: PointSettings): PointResult {
+  const r = computePoint(p, options);
+  for (const g of r.stats) {
+    const packed = packedOf.get(g.histogram);
+    if (packed) (g as StoredGroupStats).histogram = packed;
+  }
+  return r;
 }
 
 function kneeDefaults(): KneeCriteria {
@@ -647,7 +787,7 @@ function flagGeneratorLimited(
 function pointOverheads(
   pk: string,
   meshes: Map<string, { rs: Usable[] }>,
-  options: SummaryOptions,
+  options: PointSettings,
   out: Overhead[],
   notes: string[],
 ): void {

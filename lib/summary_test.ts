@@ -11,7 +11,8 @@ import { loadRun } from "./load_results.ts";
 import { metricSpec } from "./metric_vocabulary.ts";
 import { renderReport } from "./report.ts";
 import { validateSummary } from "./schema.ts";
-import { packSummary, summarizeRuns } from "./summary.ts";
+import { packSummary, summarizeRuns, SummaryBuilder } from "./summary.ts";
+import { syntheticRecords } from "../bench/synthetic.ts";
 import { unpackHistogram } from "./histogram.ts";
 import { formatSummary } from "./summary_text.ts";
 import type { RunRecord } from "./types.ts";
@@ -221,4 +222,31 @@ Deno.test("a group histogram changed after it was read is packed as changed", as
   assert("packed" in after);
   assertEquals(unpackHistogram(after).counts[0], unpackHistogram(before).counts[0] + 5);
   assertEquals(unpackHistogram(after), JSON.parse(JSON.stringify(h)));
+});
+
+Deno.test("finishing with a worker thread gives the same summary, byte for byte, as finishing on one", async () => {
+  // 40 load points x 4 meshes x 5 iterations, the worker taking every other point.
+  const records = syntheticRecords(800, 7);
+  const options = {
+    runId: "r",
+    target: "local" as const,
+    baseline: "baseline",
+    noisyCvPct: 10,
+    resamples: 500,
+    confidence: 0.95,
+    seed: 3,
+    now: new Date(0),
+  };
+  const one = new SummaryBuilder(options);
+  const two = new SummaryBuilder(options);
+  for (const r of records) {
+    one.add(r);
+    two.add(structuredClone(r));
+  }
+  const serial = JSON.stringify(packSummary(one.finish()));
+  const parallel = JSON.stringify(packSummary(await two.finishInParallel({ minPoints: 1 })));
+  assertEquals(JSON.parse(serial).overheads.length, 40 * 3 * 8);
+  assertEquals(parallel, serial);
+  // Its records' histograms went to the worker: finishing again would read emptied arrays.
+  throws(() => two.finish(), /finishInParallel/);
 });
