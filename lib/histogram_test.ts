@@ -167,8 +167,14 @@ Deno.test("a packed histogram unpacks to the same buckets, figures and percentil
   assertEquals(p.buckets, h.values.length);
   assertEquals(packedProblems(p, "/h"), []);
   assertEquals(unpackHistogram(p), h);
-  // Buckets and counts past 2^32 survive (varints, not 32-bit words).
-  const wide = { ...h, values: [1, 2 ** 40, 2 ** 52], counts: [2 ** 35, 1, 1], total: 2 ** 35 + 2 };
+  // Buckets and counts past 2^32 survive (varints, not 32-bit words), on either side of
+  // 2^31, where the packer leaves bit operations for division.
+  const wide = {
+    ...h,
+    values: [1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 2 ** 40, 2 ** 52],
+    counts: [2 ** 35, 2 ** 31 - 1, 2 ** 31, 1, 1, 1],
+    total: 2 ** 35 + 2 ** 32 + 2,
+  };
   assertEquals(unpackHistogram(packHistogram(wide)), wide);
   assertEquals(
     unpackHistogram(packHistogram({ ...h, total: 0, values: [], counts: [] })).values,
