@@ -10,7 +10,8 @@ import {
   summaryProblems,
 } from "./load_results.ts";
 import { packSummary, summarizeRuns } from "./summary.ts";
-import { FIXTURE_RUNS } from "../fixtures/mod.ts";
+import { copyFixtureRun, FIXTURE_RUNS } from "../fixtures/mod.ts";
+import { SUMMARY_SCHEMA_VERSION } from "./types.ts";
 
 async function synthetic(): Promise<{ tmp: string; dir: string }> {
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_load_" });
@@ -196,11 +197,28 @@ Deno.test("summary checks name a malformed packed histogram, and one in a versio
   }
 });
 
-Deno.test("the committed fixture runs (summary version 2, unpacked) still read without problems", async () => {
-  for (const name of FIXTURE_RUNS) {
-    const run = await loadRun(join(import.meta.dirname!, "..", "fixtures", "runs", name));
-    assertEquals(run.summary?.schemaVersion, "2");
-    assertEquals(run.summaryDerived, false);
-    assert(run.summary!.groups.every((g) => Array.isArray(g.histogram.values)));
+Deno.test("the committed fixture runs read without problems, and each as a version 2 file (unpacked histograms) too", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench-fixture-v2-" });
+  try {
+    for (const name of FIXTURE_RUNS) {
+      const committed = await loadRun(join(import.meta.dirname!, "..", "fixtures", "runs", name));
+      assertEquals(committed.problems, []);
+      assertEquals(committed.summary?.schemaVersion, SUMMARY_SCHEMA_VERSION);
+      assertEquals(committed.summaryDerived, false);
+      // The same run as summary version 2 wrote it (2026-11-30): histograms as plain arrays.
+      const dir = await copyFixtureRun(name, tmp);
+      const v2 = { ...JSON.parse(JSON.stringify(committed.summary)), schemaVersion: "2" };
+      await Deno.writeTextFile(join(dir, "summary.json"), JSON.stringify(v2));
+      const run = await loadRun(dir);
+      assertEquals(run.problems, []);
+      assertEquals(run.summary?.schemaVersion, "2");
+      assert(run.summary!.groups.every((g) => Array.isArray(g.histogram.values)));
+      assertEquals(
+        JSON.parse(JSON.stringify(run.summary!.groups)),
+        JSON.parse(JSON.stringify(committed.summary!.groups)),
+      );
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });
