@@ -9,9 +9,18 @@
  * (`LateCause` in lib/tools/_http_shared.ts): behind, wokeLate, preempted, blocked, stalled,
  * from the thread's context switches (getrusage(RUSAGE_THREAD)).
  *
- * Usage: `_pacer_floor <rate> <count> <spin_us> [fifo_priority]`; prints one JSON object:
+ * The schedule starts about 20 ms after the program does, at the phase the client picks
+ * (lib/tools/_tick_phase.ts: every due time furthest from a whole millisecond of
+ * CLOCK_MONOTONIC, where the kernel's tick falls) when `align` is `tick` (the default), at
+ * whatever phase that is when it is `none`, or, when it is a number n, with the first due time
+ * n microseconds after a multiple of 20 ms (a tick point for HZ 100, 250 and 1000 alike; e.g.
+ * 20: at 500/s on HZ 250, a tick 20 us before every other due time).
+ *
+ * Usage: `_pacer_floor <rate> <count> <spin_us> [fifo_priority [align]]` (fifo_priority 0:
+ * normal scheduling); prints one JSON object:
  * `{"lagNs": [lag of each due time, ns], "late": {"thresholdUs": 10, ...causes},
- * "timerSlackNs": 1}`. Exit 2 on bad arguments, 1 when SCHED_FIFO is refused.
+ * "timerSlackNs": 1, "tickDistanceUs": <the nearest a due time came to a whole millisecond>}`.
+ * Exit 2 on bad arguments, 1 when SCHED_FIFO is refused.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +40,35 @@ static long long now_ns(void) {
   return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+/* How far a CLOCK_MONOTONIC time (ns) is from the nearest whole millisecond (ns). */
+static long long tick_distance(long long t) {
+  long long f = t % 1000000LL;
+  return f < 1000000LL - f ? f : 1000000LL - f;
+}
+
+/*
+ * The start at or after `earliest` (within a millisecond) whose first min(count, 4000) due
+ * times keep furthest from whole milliseconds, as tickSafeStart in lib/tools/_tick_phase.ts.
+ */
+static long long tick_safe_start(long long earliest, long long interval, int count,
+                                 long long *distance) {
+  int n = count < 4000 ? count : 4000;
+  long long best = earliest, best_d = -1;
+  for (int p = 0; p < 64; p++) {
+    long long start = earliest + p * 1000000LL / 64, nearest = 1000000LL;
+    for (int k = 0; k < n && nearest > best_d; k++) {
+      long long d = tick_distance(start + k * interval);
+      if (d < nearest) nearest = d;
+    }
+    if (nearest > best_d) {
+      best_d = nearest;
+      best = start;
+    }
+  }
+  *distance = best_d;
+  return best;
+}
+
 static void switches(long *vol, long *invol) {
   struct rusage r;
   getrusage(RUSAGE_THREAD, &r);
@@ -39,14 +77,24 @@ static void switches(long *vol, long *invol) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 4 || argc > 5) {
-    fprintf(stderr, "usage: %s <rate> <count> <spin_us> [fifo_priority]\n", argv[0]);
+  if (argc < 4 || argc > 6) {
+    fprintf(stderr, "usage: %s <rate> <count> <spin_us> [fifo_priority [tick|none|<us>]]\n",
+            argv[0]);
     return 2;
   }
   int rate = atoi(argv[1]), count = atoi(argv[2]), spin_us = atoi(argv[3]);
-  int fifo = argc == 5 ? atoi(argv[4]) : 0;
-  if (rate <= 0 || count <= 0 || spin_us < 0 || fifo < 0 || fifo > 99) {
-    fprintf(stderr, "%s: rate and count must be positive, spin_us 0 or more, fifo 0-99\n", argv[0]);
+  int fifo = argc >= 5 ? atoi(argv[4]) : 0;
+  const char *align = argc == 6 ? argv[5] : "tick";
+  char *end = NULL;
+  long phase_us = strtol(align, &end, 10);
+  int fixed_phase = *align != '\0' && *end == '\0';
+  if (rate <= 0 || count <= 0 || spin_us < 0 || fifo < 0 || fifo > 99 ||
+      (!fixed_phase && strcmp(align, "tick") != 0 && strcmp(align, "none") != 0) ||
+      (fixed_phase && (phase_us < 0 || phase_us >= 1000))) {
+    fprintf(stderr,
+            "%s: rate and count must be positive, spin_us 0 or more, fifo 0-99, align tick, "
+            "none or 0-999 (us), got %s %s %s %d %s\n",
+            argv[0], argv[1], argv[2], argv[3], fifo, align);
     return 2;
   }
   int slack = prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0;
@@ -61,7 +109,14 @@ int main(int argc, char **argv) {
   if (lag == NULL) return 1;
   long long behind = 0, woke_late = 0, preempted = 0, blocked = 0, stalled = 0;
   long long interval = 1000000000LL / rate, spin = spin_us * 1000LL;
-  long long start = now_ns() + 20000000LL;
+  long long start = now_ns() + 20000000LL, distance = -1;
+  if (fixed_phase) {
+    /* From a multiple of 20 ms: a tick point for HZ 100, 250 and 1000 alike. */
+    start = start - start % 20000000LL + 20000000LL + phase_us * 1000LL;
+    distance = tick_distance(start);
+  } else if (strcmp(align, "tick") == 0) {
+    start = tick_safe_start(start, interval, count, &distance);
+  }
   for (int k = 0; k < count; k++) {
     long long due = start + k * interval;
     long long top = now_ns();
@@ -87,8 +142,10 @@ int main(int argc, char **argv) {
   printf("{\"lagNs\":[");
   for (int k = 0; k < count; k++) printf(k ? ",%lld" : "%lld", lag[k]);
   printf("],\"late\":{\"thresholdUs\":%lld,\"behind\":%lld,\"wokeLate\":%lld,\"preempted\":%lld,"
-         "\"blocked\":%lld,\"stalled\":%lld},\"timerSlackNs\":%s}\n",
+         "\"blocked\":%lld,\"stalled\":%lld},\"timerSlackNs\":%s",
          LATE_NS / 1000, behind, woke_late, preempted, blocked, stalled, slack ? "1" : "null");
+  if (distance >= 0) printf(",\"tickDistanceUs\":%lld}\n", distance / 1000);
+  else printf(",\"tickDistanceUs\":null}\n");
   free(lag);
   return 0;
 }

@@ -6,8 +6,12 @@
  * here is the machine's (its interrupts, its scheduler, its other load), not the client's: a
  * client candidate's send lag above its floor's is the client's own.
  *
+ * The schedule starts at the phase the client picks (`tickAlign`, default true: every due time
+ * furthest from the kernel's tick grid, `lib/tools/_tick_phase.ts`).
+ *
  * Usage: `deno run --allow-ffi --allow-read bench/_pacer_floor.ts '{"rate":500,"durationS":5,
- * "spinUs":200,"rtPriority":0}'`; prints `{"sendLag": <histogram>, "late": {...}}`.
+ * "spinUs":200,"rtPriority":0}'`; prints `{"sendLag": <histogram>, "late": {...},
+ * "tickDistanceUs": <the nearest a due time came to the tick grid, or null>}`.
  *
  * @module
  */
@@ -23,15 +27,17 @@ import {
   warmUp,
 } from "../lib/tools/_pacer.ts";
 import { effectiveSpinUs } from "../lib/tools/http_client.ts";
+import { monotonicOffsetMs, tickSafeStart } from "../lib/tools/_tick_phase.ts";
 
-const { rate, durationS, spinUs, rtPriority } = JSON.parse(Deno.args[0]) as {
+const { rate, durationS, spinUs, rtPriority, tickAlign = true } = JSON.parse(Deno.args[0]) as {
   rate: number;
   durationS: number;
   spinUs: number;
   rtPriority: number;
+  tickAlign?: boolean;
 };
+const libc = openLibc();
 if (rtPriority > 0) {
-  const libc = openLibc();
   const param = new Int32Array([rtPriority]);
   if (libc.sched_setscheduler(0, SCHED_FIFO, new Uint8Array(param.buffer)) !== 0) {
     console.error(`SCHED_FIFO ${rtPriority} refused: ${errnoName(errno(libc))}`);
@@ -51,7 +57,13 @@ const late: Record<LateCause, number> = {
   stalled: 0,
 };
 const switches = new Int32Array(2);
-const start = clock() + 20;
+let start = clock() + 20;
+let tickDistanceMs: number | null = null;
+if (tickAlign) {
+  const aligned = tickSafeStart(start, intervalMs, count, monotonicOffsetMs(libc, clock));
+  start = aligned.startMs;
+  tickDistanceMs = aligned.distanceMs;
+}
 for (let k = 0; k < count; k++) {
   const due = start + k * intervalMs;
   const top = clock();
@@ -66,4 +78,5 @@ console.log(JSON.stringify({
   sendLag: lag.toHistogram(),
   late: { thresholdUs: LATE_US, ...late },
   timerSlackNs,
+  tickDistanceUs: tickDistanceMs === null ? null : Math.round(tickDistanceMs * 1000),
 }));

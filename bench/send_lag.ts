@@ -57,14 +57,30 @@ import type { Histogram } from "../lib/types.ts";
 /** How a candidate generates the load: vegeta under some setting, or meshbench's client. */
 export type Generator =
   | { kind: "vegeta"; settings: VegetaGenerator }
-  | { kind: "http-client"; spinUs: number; cpus?: string; rtPriority?: number }
+  | {
+    kind: "http-client";
+    spinUs: number;
+    cpus?: string;
+    rtPriority?: number;
+    /** False: the schedule at whatever phase it starts (the client aligns it by default). */
+    tickAlign?: boolean;
+  }
   /** The client's pacing alone, nothing sent (`bench/_pacer_floor.ts`): the machine's floor. */
   | { kind: "pacer-floor"; spinUs: number; rtPriority?: number }
   /**
    * The same loop in C (`bench/_pacer_floor.c`, built with `cc`): the machine's floor without
    * V8, Deno or FFI in it.
    */
-  | { kind: "c-floor"; spinUs: number; rtPriority?: number };
+  | {
+    kind: "c-floor";
+    spinUs: number;
+    rtPriority?: number;
+    /**
+     * Its schedule's phase (`_pacer_floor.c`'s `align`): `tick` (as the client, the default),
+     * `none`, or microseconds after a tick point.
+     */
+    align?: string;
+  };
 
 /** A generator that sends nothing: a floor, whose lateness is the machine's. */
 const isFloor = (g: Generator) => g.kind === "pacer-floor" || g.kind === "c-floor";
@@ -105,6 +121,10 @@ export const CANDIDATES: Candidate[] = [
   { name: "http-client spin 50 us", generator: client(50) },
   { name: `http-client spin ${DEFAULT_SPIN_US} us (default)`, generator: client(DEFAULT_SPIN_US) },
   {
+    name: `http-client spin ${DEFAULT_SPIN_US} us, phase not tick-aligned`,
+    generator: { kind: "http-client", spinUs: DEFAULT_SPIN_US, tickAlign: false },
+  },
+  {
     name: `http-client spin ${DEFAULT_SPIN_US} us SCHED_FIFO`,
     generator: client(DEFAULT_SPIN_US, undefined, 10),
   },
@@ -128,6 +148,10 @@ export const CANDIDATES: Candidate[] = [
   {
     name: `C floor spin ${DEFAULT_SPIN_US} us SCHED_FIFO (no sends, no V8)`,
     generator: { kind: "c-floor", spinUs: DEFAULT_SPIN_US, rtPriority: 10 },
+  },
+  {
+    name: `C floor spin ${DEFAULT_SPIN_US} us, due 20 us after a tick (no sends, no V8)`,
+    generator: { kind: "c-floor", spinUs: DEFAULT_SPIN_US, align: "20" },
   },
 ];
 
@@ -240,6 +264,7 @@ async function measureClient(
     connections: CONNECTIONS,
     spinUs: g.spinUs,
     ...(g.rtPriority !== undefined ? { rtPriority: g.rtPriority } : {}),
+    ...(g.tickAlign !== undefined ? { tickAlign: g.tickAlign } : {}),
   };
   const process = g.cpus !== undefined ? { cpus: g.cpus } : {};
   await runHttpLoad(realRunner, { ...options, rate: 100, durationS: 1 }, { process });
@@ -301,7 +326,8 @@ async function measureCFloor(
     String(rate),
     String(Math.round(rate * durationS)),
     String(effectiveSpinUs(g.spinUs, rate)),
-    ...(g.rtPriority ? [String(g.rtPriority)] : []),
+    String(g.rtPriority ?? 0),
+    g.align ?? "tick",
   ], { timeoutMs: (durationS + 60) * 1000 });
   const out = JSON.parse(r.stdout) as { lagNs: number[]; late: Record<string, number> };
   const lag = new HistogramRecorder();

@@ -59,9 +59,10 @@ import {
   type SenderDone,
   type SenderStart,
 } from "./_http_shared.ts";
+import { monotonicOffsetMs, tickSafeStart } from "./_tick_phase.ts";
 
 /** Version of this client, recorded as `toolVersion`. Bump when its measurement changes. */
-export const HTTP_CLIENT_VERSION = "meshbench-http-client 1";
+export const HTTP_CLIENT_VERSION = "meshbench-http-client 2";
 
 /**
  * How long before each due time the pacing thread stops sleeping and spins, by default
@@ -117,6 +118,12 @@ export interface HttpLoadOptions {
    * with the servers it preempts them at each send. Refused at run time when not permitted.
    */
   rtPriority?: number;
+  /**
+   * Start the schedule at the phase that keeps every due time furthest from the kernel's tick
+   * grid (whole milliseconds of `CLOCK_MONOTONIC`, `_tick_phase.ts`); default true. False
+   * starts it 20 ms after the sender is ready, at whatever phase that is.
+   */
+  tickAlign?: boolean;
 }
 
 type Checked = Required<Omit<HttpLoadOptions, "body" | "bodyBytes" | "bodyFile">> & {
@@ -186,6 +193,8 @@ function check(options: HttpLoadOptions): Checked {
   if (!(timeoutS > 0)) bad("timeoutS", "must be positive", timeoutS);
   if (!(connectTimeoutS > 0)) bad("connectTimeoutS", "must be positive", connectTimeoutS);
   if (!(spinUs >= 0 && spinUs <= 10_000)) bad("spinUs", "must be 0 to 10000", spinUs);
+  const tickAlign = o.tickAlign ?? true;
+  if (typeof tickAlign !== "boolean") bad("tickAlign", "must be true or false", tickAlign);
   const rtPriority = o.rtPriority ?? 0;
   if (!Number.isInteger(rtPriority) || rtPriority < 0 || rtPriority > 99) {
     bad("rtPriority", "must be an integer from 0 to 99", rtPriority);
@@ -202,6 +211,7 @@ function check(options: HttpLoadOptions): Checked {
     connectTimeoutS,
     spinUs,
     rtPriority,
+    tickAlign,
     targets,
   };
 }
@@ -481,10 +491,18 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
   const parsers: Array<ResponseParser | null> = new Array(n).fill(null);
   const openFd: number[] = Array.from(fds);
   let startMs = 0;
+  // How far the due times keep from the kernel's tick grid (ms), when aligned to it.
+  let tickDistanceMs: number | null = null;
   try {
     if ((await next()) !== "ready") throw new Error("HTTP load sender did not start");
-    // The schedule starts once the sender runs (loading its module may take a while).
+    // The schedule starts once the sender runs (loading its module may take a while), at the
+    // phase furthest from the tick grid unless asked not to.
     startMs = clock() + 20;
+    if (o.tickAlign) {
+      const aligned = tickSafeStart(startMs, interval, total, monotonicOffsetMs(libc, clock));
+      startMs = aligned.startMs;
+      tickDistanceMs = aligned.distanceMs;
+    }
     const start: SenderStart = {
       ctl: ctl.buffer as SharedArrayBuffer,
       connState: state.buffer as SharedArrayBuffer,
@@ -743,6 +761,8 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
         timerSlackNs: sender.timerSlackNs,
         // Requests taken up more than LATE_US late, by cause (see LateCause).
         late: { thresholdUs: LATE_US, ...sender.late },
+        // The nearest any due time came to the kernel's tick grid (null: not aligned).
+        tickDistanceUs: tickDistanceMs === null ? null : Math.round(tickDistanceMs * 1000),
         ...(o.rtPriority > 0 ? { rtPriority: o.rtPriority } : {}),
       },
       connections: conn,

@@ -106,6 +106,10 @@ Deno.test({
         lag.values.reduce((n, v, i) => n + (v >= from ? lag.counts[i] : 0), 0);
       const counted = Object.values(late).reduce((a, b) => a + b, 0);
       assert(above(11) <= counted && counted <= above(10), `${counted} ${JSON.stringify(late)}`);
+      // At 200/s (5 ms apart) the schedule's phase keeps every due time about half a
+      // millisecond from the kernel's tick grid (the phases tried are 1/64 ms apart).
+      const tickUs = (extra(r).generator as { tickDistanceUs: number }).tickDistanceUs;
+      assert(tickUs >= 484 && tickUs <= 500, `tickDistanceUs ${tickUs}`);
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
     }
@@ -301,6 +305,11 @@ Deno.test("httpClientCommand refuses bad options, naming the field and value", (
   throws(
     () => httpClientCommand({ ...ok, headers: { "Content-Length": "5" } }),
     /"headers" must not set Host/,
+  );
+  throws(
+    // deno-lint-ignore no-explicit-any
+    () => httpClientCommand({ ...ok, tickAlign: "yes" as any }),
+    /"tickAlign" must be true or false, got "yes"/,
   );
   assertEquals(
     httpClientCommand(ok, { cpus: "1" }).slice(0, 3),
