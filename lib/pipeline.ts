@@ -28,6 +28,7 @@ import {
 } from "./run_dir.ts";
 import { atPoint, packSummary, SummaryBuilder, summarySettings } from "./summary.ts";
 import { judgeStep, kneeCriteria, kneeStopped, rampKey } from "./knee.ts";
+import { type BusyRun, busyRun, busyRunWarning, otherLoadNote } from "./other_load.ts";
 import { type Logger, MissingToolsError, type StageContext, type Target } from "./target.ts";
 import type {
   GroupStats,
@@ -392,6 +393,8 @@ export async function stageLoad(
           raw: out.raw,
         };
         if (c.reason) deps.log.warn(`Run ${spec.seq} ${c.status}: ${c.reason}`);
+        const busy = busyRun(record);
+        if (busy) deps.log.warn(busyRunWarning(busy));
       } catch (e) {
         const interrupted = deps.signal.aborted;
         if (!interrupted && spec.point.sweep !== "knee") failed++;
@@ -436,8 +439,14 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
     // The report lists every run from this index instead of re-reading runs/.
     const index: RunIndexEntry[] = [];
     const lagP99Ms = new Map<RunIndexEntry, number>();
+    // Fixed-rate runs of the local target that shared the machine with other load.
+    const busy: BusyRun[] = [];
+    let fixedRate = 0;
     const notes = await forEachRunRecord(runDir, (record, file) => {
       builder.add(record);
+      if (record.spec.point.mode === "fixed-rate") fixedRate++;
+      const b = busyRun(record);
+      if (b) busy.push(b);
       const entry = runIndexEntry(file, record);
       index.push(entry);
       const timing = sendTimingOf(record.load);
@@ -446,6 +455,10 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
     // Said on the console too, not only inside summary.json.
     for (const n of notes) deps.log.warn(`collect skipped a run record: ${n}`);
     for (const n of notes) builder.note(n);
+    // On the console, not in summary.json's notes: the committed fixture runs' summaries (made
+    // on a shared machine, every fixed-rate run of them with company) stay what collect writes.
+    const otherLoad = otherLoadNote(busy, fixedRate);
+    if (otherLoad) deps.log.warn(otherLoad);
     // 10,000 records' bootstrap on two cores: the same summary as builder.finish().
     const summary: Summary = await builder.finishInParallel();
     const groups = [...summary.groups, ...summary.connectionSweep?.groups ?? []];
