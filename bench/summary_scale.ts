@@ -7,7 +7,10 @@
  * summary + report; `breakdown` runs the stages' pieces one by one (reading and checking the
  * records, pooling and bootstrap, writing summary.json, the report's reading and rendering)
  * to show where the time goes; it needs the summary.json that `measure` writes (else exit 2).
- * Each prints one JSON line.
+ * Each prints one JSON line. CPU seconds are the process's, every thread's: the pooling and
+ * bootstrap run on two (collect's worker), so their CPU can exceed their wall time. The
+ * records are SYNTHETIC and carry no send-lag or service-time histograms, which real vegeta
+ * and HTTP-client records do (collect pools those too): real records cost somewhat more.
  */
 import { join } from "node:path";
 import { createRunDir, writeJsonAtomic } from "../lib/run_dir.ts";
@@ -141,7 +144,7 @@ async function breakdown(runDir: string) {
     ...summarySettings(ctx.config),
   });
   await time("read, check and keep records", () => forEachRunRecord(runDir, (r) => builder.add(r)));
-  const summary = await time("pool and bootstrap", () => builder.finishInParallel());
+  const summary = await time("pool and bootstrap (both cores)", () => builder.finishInParallel());
   const tmp = join(runDir, "summary.breakdown.json");
   await time("write summary.json", () => writeJsonAtomic(tmp, packSummary(summary)));
   await Deno.remove(tmp);

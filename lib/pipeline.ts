@@ -461,9 +461,12 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
     if (otherLoad) deps.log.warn(otherLoad);
     // 10,000 records' bootstrap on two cores: the same summary as builder.finish().
     const summary: Summary = await builder.finishInParallel();
-    const groups = [...summary.groups, ...summary.connectionSweep?.groups ?? []];
+    const baselines = baselineGroups(
+      [...summary.groups, ...summary.connectionSweep?.groups ?? []],
+      ctx.config.baseline,
+    );
     for (const [entry, lag] of lagP99Ms) {
-      entry.generatorLimited = runGeneratorLimited(groups, entry, lag, ctx.config);
+      entry.generatorLimited = runGeneratorLimited(baselines, entry, lag, ctx.config);
     }
     summary.runs = index.sort((a, b) => a.spec.seq - b.spec.seq);
     await writeJsonAtomic(join(runDir, "summary.json"), packSummary(summary));
@@ -472,18 +475,50 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
 }
 
 /**
+ * The baseline's groups with usable runs, in `groups`' order, by everything {@linkcode atPoint}
+ * compares but connections: each run looks among a few instead of every group (10,000 runs x
+ * 2,000 groups).
+ */
+function baselineGroups(groups: readonly GroupStats[], baseline: string) {
+  const out = new Map<string, GroupStats[]>();
+  for (const g of groups) {
+    if (g.mesh !== baseline || !(g.iterations > 0)) continue;
+    const k = pointOf(g.workload, g);
+    const list = out.get(k);
+    if (list) list.push(g);
+    else out.set(k, [g]);
+  }
+  return out;
+}
+
+function pointOf(
+  workload: string,
+  p: Pick<GroupStats, "mode" | "tool" | "rate" | "sweep" | "payloadBytes" | "httpProtocol">,
+): string {
+  return JSON.stringify([
+    workload,
+    p.mode,
+    p.tool,
+    p.rate,
+    p.payloadBytes ?? null,
+    p.httpProtocol ?? null,
+    p.sweep ?? null,
+  ]);
+}
+
+/**
  * Whether one run's send-lag p99 is above `generatorLimitedPct` % of the baseline's p50
  * service time at its load point (the baseline group's, pooled over iterations).
  */
 function runGeneratorLimited(
-  groups: readonly GroupStats[],
+  baselines: Map<string, GroupStats[]>,
   entry: RunIndexEntry,
   lagP99Ms: number,
   config: { baseline: string; generatorLimitedPct: number },
 ): boolean {
   const p = entry.spec.point;
-  const base = groups.find((g) =>
-    g.mesh === config.baseline && atPoint(g, entry.spec.workload, p) && g.iterations > 0
+  const base = baselines.get(pointOf(entry.spec.workload, p))?.find((g) =>
+    atPoint(g, entry.spec.workload, p)
   );
   const p50 = base ? base.serviceTime?.p50Ms ?? base.latency.p50Ms : undefined;
   return isGeneratorLimited(lagP99Ms, p50, config.generatorLimitedPct);
