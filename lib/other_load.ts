@@ -17,11 +17,12 @@ import type { ResourceUse, RunRecord } from "./types.ts";
 
 /**
  * Cores of other load from which a fixed-rate run is said to have had company. The
- * difference carries the sampling's granularity (ticks of 10 ms, the groups' read at other
- * instants than the node's) and meshbench's own process and sampler: -0.32 to +0.07 cores
- * in the fixed-rate runs of a quiet machine's quick run (2 s windows), the groups' sum
- * coming out above the node's rather than below it. A quarter of a core is clear of that
- * and is an eighth of a 2-core machine.
+ * difference carries how each is counted (the groups' figures are the scheduler's exact run
+ * time, the node's are 10 ms ticks, which miss much of a process that runs in short bursts
+ * between them) and meshbench's own process and sampler: -0.32 to +0.07 cores in the
+ * fixed-rate runs of a quiet machine's quick run (2 s windows), the groups' sum coming out
+ * above the node's rather than below it. So the figure is a lower bound, and a quarter of a
+ * core, an eighth of a 2-core machine, is clear of the noise.
  */
 export const OTHER_LOAD_CORES = 0.25;
 

@@ -63,6 +63,64 @@ Deno.test("only a local fixed-rate run that was measured is judged for company",
   assertEquals(busyRun(record(2, quiet)), undefined);
 });
 
+// (seq, node cores, the run's own groups' cores) of the 27 fixed-rate runs of that quick run,
+// started at load average 0.1: iteration 1 is runs 1-15, iterations 2-3 are 22-57.
+const IDLE_START_RUN: Array<[number, number, number]> = [
+  [1, 0.323, 0.252],
+  [2, 0.146, 0.188],
+  [3, 0.1, 0.419],
+  [7, 0.771, 0.863],
+  [8, 0.479, 0.493],
+  [9, 0.625, 0.649],
+  [13, 0.143, 0.181],
+  [14, 0.134, 0.319],
+  [15, 0.089, 0.263],
+  [22, 0.379, 0.44],
+  [23, 0.762, 0.284],
+  [24, 1.095, 0.183],
+  [28, 1.74, 0.386],
+  [29, 1.676, 0.607],
+  [30, 0.961, 0.868],
+  [34, 1.552, 0.291],
+  [35, 1.638, 0.269],
+  [36, 1.483, 0.171],
+  [43, 1.423, 0.184],
+  [44, 1.211, 0.249],
+  [45, 1.421, 0.422],
+  [49, 1.593, 0.77],
+  [50, 0.451, 0.485],
+  [51, 1.315, 0.74],
+  [55, 1.833, 0.248],
+  [56, 1.964, 0.293],
+  [57, 1.143, 0.156],
+];
+
+Deno.test("the quick run whose send lag rose from iteration 2 on is named from run 23 on", () => {
+  const busy = IDLE_START_RUN.map(([seq, node, own]) =>
+    busyRun(record(seq, [use("loadgen", "own", own), use("node", "node", node)]))
+  ).filter((b) => b !== undefined);
+  assertEquals(busy.map((b) => b.seq), [
+    23,
+    24,
+    28,
+    29,
+    34,
+    35,
+    36,
+    43,
+    44,
+    45,
+    49,
+    51,
+    55,
+    56,
+    57,
+  ]);
+  const note = otherLoadNote(busy, IDLE_START_RUN.length)!;
+  assert(note.includes("in 15 of 27 fixed-rate runs (23-24, 28-29, 34-36, 43-45, 49, 51, 55-57)"));
+  assert(note.includes("used 0.48-1.67 cores"), note);
+});
+
 Deno.test("the note names the runs with company as ranges, with how many cores", () => {
   const note = otherLoadNote(
     [{ seq: 24, cores: 0.91 }, { seq: 23, cores: 0.48 }, { seq: 43, cores: 1.24 }],
