@@ -6,11 +6,11 @@
  * that CPU 20-60 us on the 2-core VM meshbench was measured on (an emulated timer interrupt,
  * and the point where the scheduler preempts it), so a tick in the last tens of microseconds
  * before a due time makes that send late. At 500/s (2 ms) against HZ 250 (4 ms), the phase of
- * the schedule against the ticks is fixed for the whole run: with due times 20 us after a
- * whole millisecond, every other send met a tick (1,200 of 2,500 sends more than 7 us late,
- * against 250-700 at every phase half a millisecond away, same machine, same load;
- * docs/methodology.md). The client therefore starts its schedule at the phase that keeps its
- * due times furthest from whole milliseconds.
+ * the schedule against the ticks is fixed for the whole run: with every other due time 20 us
+ * after a tick, 382-761 of 2,500 sends of the C floor stalled more than 10 us (no context
+ * switch), against 8-24 with due times half a millisecond from the grid, same machine, same
+ * load (docs/methodology.md). The client therefore starts its schedule at the phase that keeps
+ * its due times furthest from whole milliseconds.
  *
  * @module
  */
