@@ -531,7 +531,7 @@ if (import.meta.main) {
   }
   if (candidates.every((c) => isFloor(c.generator))) {
     console.error(
-      `Cannot run bench:send-lag: --only "${values.only}" names only pacer floors, which send ` +
+      `Cannot run bench:send-lag: --only "${values.only}" names only floors (or C floors that cannot be built here), which send ` +
         "nothing: add a sending candidate (its service time is the yardstick)",
     );
     Deno.exit(2);
