@@ -35,6 +35,7 @@ export const LAYERS: Layer[] = [
       "lib/metric_values.ts",
       "lib/config_schema.ts",
       "lib/schema.ts",
+      "lib/schema_compile.ts",
       "schema/",
       "lib/run_dir.ts",
       "lib/run_owner.ts",
