@@ -157,9 +157,10 @@ export function atRepresentativeRates<T extends { workload: string; rate: number
 ): { kept: T[]; note: string } {
   const byWorkload = new Map<string, number[]>();
   for (const i of items) {
-    if (i.rate !== null) {
-      byWorkload.set(i.workload, [...(byWorkload.get(i.workload) ?? []), i.rate]);
-    }
+    if (i.rate === null) continue;
+    const rates = byWorkload.get(i.workload);
+    if (rates) rates.push(i.rate);
+    else byWorkload.set(i.workload, [i.rate]);
   }
   const keep = new Map<string, Set<number>>();
   const notes: string[] = [];
