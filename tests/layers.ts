@@ -57,6 +57,8 @@ export const LAYERS: Layer[] = [
     name: "analysis",
     paths: [
       "lib/summary.ts",
+      "lib/_summary_worker.ts",
+      "lib/other_load.ts",
       "lib/knee.ts",
       "lib/summary_text.ts",
       "lib/load_results.ts",
