@@ -72,10 +72,14 @@ Deno.test({
     for (const f of first) {
       const r = await readJson(f) as RunRecord;
       assertEquals(r.spec.point.tool, "http-client", f);
-      const { late, ...generator } = r.load?.extra?.generator as {
+      const { late, tickDistanceUs, ...generator } = r.load?.extra?.generator as {
         late: Record<string, number>;
+        tickDistanceUs: number;
       };
       assertEquals(generator, { spinUs: DEFAULT_SPIN_US, timerSlackNs: 1 }, f);
+      // Its schedule's margin from the kernel's tick grid (whole milliseconds): at most half a
+      // millisecond, and above 0 at 300/s (due times a third of a millisecond apart mod 1 ms).
+      assert(tickDistanceUs > 0 && tickDistanceUs <= 500, `${f}: tickDistanceUs ${tickDistanceUs}`);
       // Its sends more than 10 us late, by cause (how many depends on the machine's load).
       assertEquals(
         Object.keys(late).sort(),
