@@ -464,7 +464,8 @@ export class SummaryBuilder {
   /**
    * {@linkcode finish} with the load points' pooling and bootstrap shared with a worker
    * thread (the other core): the same summary, in the same order. Points are handed out
-   * alternately; the worker gets copies of its points' kept records. With fewer than
+   * alternately; the worker gets its points' kept records (their histogram buffers moved,
+   * not copied, so this builder cannot finish again). With fewer than
    * `minPoints` load points (default 64: a worker takes ~0.1 s to start) or a single
    * core, the points are computed here.
    */
