@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { ResourceUse, RunRecord } from "./types.ts";
+import type { OtherProcess, ResourceUse, RunRecord } from "./types.ts";
 
 /**
  * Cores of other load from which a fixed-rate run is said to have had company. The
@@ -43,6 +43,8 @@ export function otherLoadCores(resources: readonly ResourceUse[]): number | unde
 export interface BusyRun {
   seq: number;
   cores: number;
+  /** The busiest processes outside the run (run schema 3; empty in older records). */
+  busiest: OtherProcess[];
 }
 
 /**
@@ -56,7 +58,13 @@ export function busyRun(record: RunRecord): BusyRun | undefined {
   if (record.status === "failed" || record.status === "interrupted") return undefined;
   const cores = otherLoadCores(record.resources);
   if (cores === undefined || cores < OTHER_LOAD_CORES) return undefined;
-  return { seq: record.spec.seq, cores };
+  const node = record.resources.find((r) => r.component === "node");
+  return { seq: record.spec.seq, cores, busiest: node?.otherProcesses ?? [] };
+}
+
+/** `kswapd0 (pid 45) 0.31, deno (pid 812) 0.12`: who the other load was, busiest first. */
+function describeBusiest(busiest: readonly OtherProcess[]): string {
+  return busiest.map((p) => `${p.name} (pid ${p.pid}) ${p.cpuCores.toFixed(2)}`).join(", ");
 }
 
 /** One run's warning, said on the console right after the run. */
@@ -64,7 +72,8 @@ export function busyRunWarning(run: BusyRun): string {
   return `Run ${run.seq}: other processes used ${
     run.cores.toFixed(2)
   } cores of the machine during its window (the node's CPU less this run's own processes'); ` +
-    "its send lag and tails carry that load";
+    "its send lag and tails carry that load" +
+    (run.busiest.length ? `; busiest outside it (cores): ${describeBusiest(run.busiest)}` : "");
 }
 
 /**
@@ -80,8 +89,22 @@ export function otherLoadNote(runs: readonly BusyRun[], fixedRateRuns: number): 
   return `Other load on the machine: in ${sorted.length} of ${fixedRateRuns} fixed-rate runs ` +
     `(${seqList(sorted.map((r) => r.seq))}) processes other than the run's own used ` +
     `${lo === hi ? lo : `${lo}-${hi}`} cores (at least ${OTHER_LOAD_CORES}) during the ` +
-    "window; their send lag and tails carry that load. Re-run on a quiet machine " +
-    '(see docs/methodology.md, "Other load on the machine").';
+    "window; their send lag and tails carry that load." + busiestNames(sorted) +
+    ' Re-run on a quiet machine (see docs/methodology.md, "Other load on the machine").';
+}
+
+/** ` The busiest processes outside them: kswapd0 in 4 runs, deno in 2.` (or nothing). */
+function busiestNames(runs: readonly BusyRun[]): string {
+  const counts = new Map<string, number>();
+  for (const r of runs) {
+    for (const name of new Set(r.busiest.map((p) => p.name))) {
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+  }
+  if (!counts.size) return "";
+  const named = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 3);
+  return " The busiest processes outside them: " +
+    named.map(([name, n]) => `${name} in ${n} run${n === 1 ? "" : "s"}`).join(", ") + ".";
 }
 
 /** `1-3, 7, 9-10` from sorted sequence numbers. */

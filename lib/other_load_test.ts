@@ -2,9 +2,15 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { join } from "node:path";
 import { copyFixtureRun, FIXTURE_RUNS } from "../fixtures/mod.ts";
 import { realRunner } from "./command.ts";
-import { ResourceSampler } from "./local/proc.ts";
+import { OTHER_PROCESS_MIN_CORES, OTHER_PROCESSES_LISTED, ResourceSampler } from "./local/proc.ts";
 import { memoryLogger } from "./log.ts";
-import { busyRun, OTHER_LOAD_CORES, otherLoadCores, otherLoadNote } from "./other_load.ts";
+import {
+  busyRun,
+  busyRunWarning,
+  OTHER_LOAD_CORES,
+  otherLoadCores,
+  otherLoadNote,
+} from "./other_load.ts";
 import { stageCollect } from "./pipeline.ts";
 import { listRunFiles } from "./run_dir.ts";
 import type { ResourceUse, RunRecord } from "./types.ts";
@@ -123,17 +129,50 @@ Deno.test("the quick run whose send lag rose from iteration 2 on is named from r
 
 Deno.test("the note names the runs with company as ranges, with how many cores", () => {
   const note = otherLoadNote(
-    [{ seq: 24, cores: 0.91 }, { seq: 23, cores: 0.48 }, { seq: 43, cores: 1.24 }],
+    [
+      { seq: 24, cores: 0.91, busiest: [] },
+      { seq: 23, cores: 0.48, busiest: [] },
+      { seq: 43, cores: 1.24, busiest: [] },
+    ],
     27,
   )!;
   assert(note.includes("in 3 of 27 fixed-rate runs (23-24, 43)"), note);
   assert(note.includes("used 0.48-1.24 cores"), note);
+  assert(!note.includes("busiest"), note);
   assertEquals(otherLoadNote([], 27), undefined);
 });
 
+Deno.test("the warning and the note name the busiest processes outside the run", () => {
+  const node = {
+    ...use("node", "node", 0.9),
+    otherProcesses: [
+      { name: "kswapd0", pid: 45, cpuCores: 0.31 },
+      { name: "deno", pid: 812, cpuCores: 0.12 },
+    ],
+  };
+  const a = busyRun(record(24, [use("loadgen", "own", 0.2), node]))!;
+  assertEquals(a.busiest.map((p) => p.name), ["kswapd0", "deno"]);
+  const warning = busyRunWarning(a);
+  assert(
+    warning.includes("busiest outside it (cores): kswapd0 (pid 45) 0.31, deno (pid 812) 0.12"),
+  );
+  const b = busyRun(
+    record(25, [use("loadgen", "own", 0.2), { ...node, otherProcesses: [node.otherProcesses[0]] }]),
+  )!;
+  const note = otherLoadNote([a, b], 27)!;
+  assert(
+    note.includes("The busiest processes outside them: kswapd0 in 2 runs, deno in 1 run."),
+    note,
+  );
+  // A record from before run schema 3 has no list: the warning says only how much.
+  const old = busyRun(record(26, [use("loadgen", "own", 0.2), use("node", "node", 0.9)]))!;
+  assertEquals(old.busiest, []);
+  assert(!busyRunWarning(old).includes("busiest"));
+});
+
 Deno.test("a process outside the run that burns CPU during the window shows as other load", async () => {
-  // The run's group: a real process that sleeps. Company: a real shell loop outside it.
-  const own = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  // The run's group: a real shell loop of its own. Company: another real shell loop outside it.
+  const own = new Deno.Command("sh", { args: ["-c", "while :; do :; done"] }).spawn();
   const spinner = new Deno.Command("sh", { args: ["-c", "while :; do :; done"] }).spawn();
   try {
     const sampler = new ResourceSampler([{ name: "own", component: "app", pid: own.pid }], 100);
@@ -148,6 +187,22 @@ Deno.test("a process outside the run that burns CPU during the window shows as o
     // The spinner's ticks are inside the node's window; 2 ticks of slack for the accounting.
     const other = otherLoadCores(resources)! * seconds;
     assert(other >= spun - 0.02, `other load ${other.toFixed(2)} s < the spinner's ${spun} s`);
+    // It is named, with its CPU; the run's own loop is not. Where the machine is so busy that
+    // the list is full of processes busier than the spinner, it may be left out: then each
+    // named one used at least as much as it did.
+    const named = node.otherProcesses!;
+    assert(!named.some((p) => p.pid === own.pid), JSON.stringify(named));
+    const listed = named.find((p) => p.pid === spinner.pid);
+    if (listed) {
+      assertEquals(listed.name, "sh");
+      const cores = spun / seconds;
+      // Both figures are 10 ms ticks of the same counter over nearly the same window.
+      assert(Math.abs(listed.cpuCores - cores) <= 0.05, `${listed.cpuCores} vs ${cores}`);
+    } else {
+      assert(spun / seconds >= OTHER_PROCESS_MIN_CORES, "the spinner used next to nothing");
+      assertEquals(named.length, OTHER_PROCESSES_LISTED, JSON.stringify(named));
+      assert(named.every((p) => p.cpuCores >= spun / seconds - 0.05), JSON.stringify(named));
+    }
   } finally {
     spinner.kill("SIGKILL");
     own.kill("SIGKILL");

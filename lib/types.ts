@@ -17,9 +17,10 @@ export const SCHEMA_VERSION = "1";
 
 /**
  * Version of run records (`runs/*.json`): 2 added each resource's `contextSwitches` and the
- * run's `proxies` (the proxies' own counters over the window). Readers accept 1 and 2.
+ * run's `proxies` (the proxies' own counters over the window); 3 the node line's
+ * `otherProcesses`. Readers accept 1, 2 and 3.
  */
-export const RUN_SCHEMA_VERSION = "2";
+export const RUN_SCHEMA_VERSION = "3";
 
 /**
  * Version of `summary.json`: 3 packs each group's pooled histogram into one string
@@ -186,6 +187,19 @@ export interface ResourceUse {
   cpuSource?: "counters" | "metrics-server";
   /** Context switches over the window; absent where they were not counted. */
   contextSwitches?: ContextSwitches;
+  /**
+   * The node line of a local run (run schema 3): the processes outside the run's own groups
+   * that used the most CPU over the window, busiest first.
+   */
+  otherProcesses?: OtherProcess[];
+}
+
+/** A process outside a run's own groups, and the CPU it used over the run's window. */
+export interface OtherProcess {
+  /** Its command name (`comm`: kernel threads included, e.g. `kswapd0`). */
+  name: string;
+  pid: number;
+  cpuCores: number;
 }
 
 /** Proxy software whose own counters meshbench reads. */

@@ -97,6 +97,12 @@ Deno.test({
         assertEquals(cs.source, x.component === "node" ? "node-stat" : "task-status", x.name);
         assert(x.component === "node" || cs.total === cs.voluntary! + cs.involuntary!, x.name);
       }
+      // The node line names who else used the CPU (possibly nobody), busiest first.
+      const others = r.resources.find((x) => x.component === "node")!.otherProcesses!;
+      assert(Array.isArray(others) && others.length <= 5, f);
+      for (let i = 1; i < others.length; i++) {
+        assert(others[i - 1].cpuCores >= others[i].cpuCores, f);
+      }
       // The client sidecar's own counters saw exactly the requests of this run (not the
       // warm-up's, not the health checks'), each forwarded once.
       if (r.spec.mesh === "sidecar-emu") {

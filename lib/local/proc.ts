@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Component, ContextSwitches } from "../types.ts";
+import type { Component, ContextSwitches, OtherProcess } from "../types.ts";
 import type { ProxyStatsEndpoint } from "../proxy_counters.ts";
 
 /** A daemon meshbench started, as recorded in the run directory. */
@@ -124,6 +124,66 @@ function allStats(): ProcStat[] {
     if (s) out.push(s);
   }
   return out;
+}
+
+/** Name and own CPU ticks (utime + stime, its reaped children's left out) of one process. */
+interface ProcessTicks {
+  name: string;
+  ticks: number;
+}
+
+/**
+ * Every process's name and own CPU ticks now, kernel threads included: one pass over /proc
+ * (~3-8 ms of CPU on a machine with ~160 processes), made at the start and the end of a
+ * window so that {@linkcode busiestOthers} can say who the other load was.
+ */
+export function processTicks(): Map<number, ProcessTicks> {
+  const out = new Map<number, ProcessTicks>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const s = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const close = s.lastIndexOf(")");
+      const f = s.slice(close + 2).split(" ");
+      out.set(Number(e.name), {
+        name: s.slice(s.indexOf("(") + 1, close),
+        ticks: Number(f[11]) + Number(f[12]),
+      });
+    } catch { /* gone since the listing */ }
+  }
+  return out;
+}
+
+/** How many processes {@linkcode busiestOthers} names at most. */
+export const OTHER_PROCESSES_LISTED = 5;
+/** CPU below which a process is not named (a tick in a 5 s window is 0.002 cores). */
+export const OTHER_PROCESS_MIN_CORES = 0.02;
+
+/**
+ * The processes outside `own` that used the most CPU between two {@linkcode processTicks}
+ * snapshots `seconds` apart, busiest first: at most {@linkcode OTHER_PROCESSES_LISTED}, each
+ * with at least {@linkcode OTHER_PROCESS_MIN_CORES}. One that is only in the second snapshot
+ * (or under another name in the first: its pid was reused) started within the window, so all
+ * its CPU is counted; one that ended within the window is in neither list, though its CPU is
+ * in the node's.
+ */
+export function busiestOthers(
+  before: ReadonlyMap<number, ProcessTicks>,
+  after: ReadonlyMap<number, ProcessTicks>,
+  own: ReadonlySet<number>,
+  seconds: number,
+): OtherProcess[] {
+  if (!(seconds > 0)) return [];
+  const out: OtherProcess[] = [];
+  for (const [pid, a] of after) {
+    if (own.has(pid)) continue;
+    const b = before.get(pid);
+    const ticks = b && b.name === a.name ? a.ticks - b.ticks : a.ticks;
+    const cpuCores = ticks / CLK_TCK / seconds;
+    if (cpuCores >= OTHER_PROCESS_MIN_CORES) out.push({ name: a.name, pid, cpuCores });
+  }
+  return out.sort((x, y) => y.cpuCores - x.cpuCores || x.pid - y.pid)
+    .slice(0, OTHER_PROCESSES_LISTED);
 }
 
 /** Where a process hangs in the tree: what group membership is decided by. */
@@ -360,6 +420,8 @@ export interface WindowUse {
   samples: number;
   /** Context switches over the window: the group's threads, or the node's (node-wide). */
   contextSwitches?: ContextSwitches;
+  /** The node line only: the busiest processes outside the groups ({@linkcode busiestOthers}). */
+  otherProcesses?: OtherProcess[];
 }
 
 /** How often (in samples) {@linkcode ResourceSampler} looks for new group members. */
@@ -397,7 +459,10 @@ export class ResourceSampler {
     this.#peak.set(w.pid, r.rssBytes);
   }
 
+  #procs0 = new Map<number, ProcessTicks>();
+
   start(): void {
+    this.#procs0 = processTicks();
     this.#t0 = performance.now();
     this.#node0 = readNodeCpu();
     this.#nodeSwitches0 = parseNodeSwitches(Deno.readTextFileSync("/proc/stat"));
@@ -445,9 +510,15 @@ export class ResourceSampler {
   /** Stops sampling and returns per-group use plus the whole node. */
   stop(): WindowUse[] {
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#sample(true);
+    const last = this.#sample(true);
     const seconds = (performance.now() - this.#t0) / 1000;
     const node1 = readNodeCpu();
+    const own = new Set<number>();
+    for (const [leader, g] of last) {
+      own.add(leader);
+      for (const pid of g.members) own.add(pid);
+    }
+    const others = busiestOthers(this.#procs0, processTicks(), own, seconds);
     const nodeSwitches = parseNodeSwitches(Deno.readTextFileSync("/proc/stat")) -
       this.#nodeSwitches0;
     const out: WindowUse[] = this.#watched.map((w) => {
@@ -473,6 +544,7 @@ export class ResourceSampler {
       memoryPeakMB: this.#nodePeakBytes / 1024 / 1024,
       samples: this.#samples,
       contextSwitches: { total: nodeSwitches, source: "node-stat" },
+      otherProcesses: others,
     });
     return out;
   }

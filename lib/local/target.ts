@@ -624,6 +624,7 @@ export class LocalTarget implements Target {
       memoryPeakMB: u.memoryPeakMB,
       samples: u.samples,
       ...(u.contextSwitches ? { contextSwitches: u.contextSwitches } : {}),
+      ...(u.otherProcesses ? { otherProcesses: u.otherProcesses } : {}),
     }));
     return {
       load: result.load,
