@@ -25,7 +25,8 @@
  * nothing, whose lateness is the machine's: the client's pacing primitives alone
  * (`_pacer_floor.ts`), and the same loop in C (`_pacer_floor.c`, clock_nanosleep and a spin on
  * clock_gettime, built with `cc`; skipped, saying so, when there is no `cc`): the floor without
- * V8, Deno or FFI.
+ * V8, Deno or FFI; and that loop never sleeping (spinning from due time to due time, a whole
+ * core), whose lateness is only what interrupts and the hypervisor take from a running thread.
  * For the client and the floor it also prints the sends more than 10 us late by cause (behind,
  * woke late, preempted, stalled; see `LateCause`). The figures depend on the
  * machine's load: the load average is printed with them. Writes
@@ -80,6 +81,11 @@ export type Generator =
      * `none`, or microseconds after a tick point.
      */
     align?: string;
+    /**
+     * Spin from due time to due time, never sleeping (a whole core): `spinUs` is ignored and
+     * no wake-up can be late.
+     */
+    neverSleep?: boolean;
   };
 
 /** A generator that sends nothing: a floor, whose lateness is the machine's. */
@@ -152,6 +158,12 @@ export const CANDIDATES: Candidate[] = [
   {
     name: `C floor spin ${DEFAULT_SPIN_US} us, due 20 us after a tick (no sends, no V8)`,
     generator: { kind: "c-floor", spinUs: DEFAULT_SPIN_US, align: "20" },
+  },
+  {
+    // A spin longer than any interval: the loop never sleeps, so no wake-up can be late; what
+    // is late here is the CPU taken from a running thread (interrupts, the hypervisor).
+    name: "C floor never sleeping (spins from due time to due time; no sends, no V8)",
+    generator: { kind: "c-floor", spinUs: DEFAULT_SPIN_US, neverSleep: true },
   },
 ];
 
@@ -325,7 +337,8 @@ async function measureCFloor(
     exe,
     String(rate),
     String(Math.round(rate * durationS)),
-    String(effectiveSpinUs(g.spinUs, rate)),
+    // A spin as long as the interval: each due time's wake-up is the previous due time.
+    String(g.neverSleep ? Math.ceil(1e6 / rate) : effectiveSpinUs(g.spinUs, rate)),
     String(g.rtPriority ?? 0),
     g.align ?? "tick",
   ], { timeoutMs: (durationS + 60) * 1000 });
