@@ -3,10 +3,13 @@
  *   deno run -A bench/summary_scale.ts generate N DIR   writes a run directory of N records
  *   deno run -A bench/summary_scale.ts measure RUN_DIR  times collect + report on it
  *   deno run -A bench/summary_scale.ts breakdown RUN_DIR  CPU and wall time of each piece
- * `measure` runs in its own process so its peak memory (VmHWM) is only that of
- * summary + report; `breakdown` runs the stages' pieces one by one (reading and checking the
- * records, pooling and bootstrap, writing summary.json, the report's reading and rendering)
- * to show where the time goes; it needs the summary.json that `measure` writes (else exit 2).
+ * `measure` runs in its own process so its peak memory (VmHWM) is only that of summary +
+ * report. It does what `bench:all` does after the load: collect, the manifest's final status,
+ * and the report stage handed the summary collect built (summary.json is not read back);
+ * `reportSeconds` is the last two. `breakdown` runs the stages' pieces one by one (reading
+ * and checking the records, pooling and bootstrap, writing summary.json, the report's reading,
+ * alone and handed over, and rendering) to show where the time goes; it needs the summary.json
+ * that `measure` writes (else exit 2).
  * Each prints one JSON line. CPU seconds are the process's, every thread's: the pooling and
  * bootstrap run on two (collect's worker), so their CPU can exceed their wall time. The
  * records are SYNTHETIC and carry no send-lag or service-time histograms, which real vegeta
@@ -14,16 +17,19 @@
  */
 import { join } from "node:path";
 import { createRunDir, writeJsonAtomic } from "../lib/run_dir.ts";
-import { openRun, stageCollect, stageReport } from "../lib/pipeline.ts";
+import { finishRun, openRun, stageCollect, stageReport } from "../lib/pipeline.ts";
 import { packSummary, SummaryBuilder, summarySettings } from "../lib/summary.ts";
-import { forEachRunRecord, loadRunRows } from "../lib/load_results.ts";
+import { forEachRunRecord, loadRunRows, runIndexEntry } from "../lib/load_results.ts";
 import { renderReport } from "../lib/report.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { realRunner } from "../lib/command.ts";
 import { loadConfig } from "../lib/config.ts";
 import { syntheticRecords } from "./synthetic.ts";
 import { SCHEMA_VERSION } from "../lib/types.ts";
-import type { Manifest } from "../lib/types.ts";
+import type { Manifest, RunIndexEntry } from "../lib/types.ts";
+
+/** The reason the synthetic run's manifest gives for its status. */
+const SYNTHETIC_REASON = "SYNTHETIC records for a scale benchmark";
 
 async function generate(n: number, out: string): Promise<string> {
   const runDir = await createRunDir(out, "20260101T000000Z-5e7e71");
@@ -39,7 +45,7 @@ async function generate(n: number, out: string): Promise<string> {
     target: "local",
     profile: "quick",
     status: "complete",
-    reason: "SYNTHETIC records for a scale benchmark",
+    reason: SYNTHETIC_REASON,
     createdAt: now,
     updatedAt: now,
     config: config as unknown as Record<string, unknown>,
@@ -90,16 +96,19 @@ async function measure(runDir: string) {
   const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
   const c0 = cpuSeconds();
   const t0 = performance.now();
-  // Only the counts are kept: the report stage reads summary.json, as in a real run.
-  const counts = await stageCollect(runDir, deps).then((summary) => ({
+  const summary = await stageCollect(runDir, deps);
+  const counts = {
     records: summary.groups.reduce((s, g) => s + g.iterations + g.failed, 0),
     groups: summary.groups.length,
     overheads: summary.overheads.length,
-  }));
+  };
   const t1 = performance.now();
   const c1 = cpuSeconds();
   const peakAfterSummaryMB = peakRssMB();
-  await stageReport(runDir, deps);
+  // What bench:all does after collect: the final manifest, then the report from the summary
+  // collect handed over (summary.json is not read back).
+  await finishRun(runDir, "complete", SYNTHETIC_REASON);
+  await stageReport(runDir, deps, { summary });
   const t2 = performance.now();
   const c2 = cpuSeconds();
   return {
@@ -143,12 +152,23 @@ async function breakdown(runDir: string) {
     target: manifest.target,
     ...summarySettings(ctx.config),
   });
-  await time("read, check and keep records", () => forEachRunRecord(runDir, (r) => builder.add(r)));
+  const index: RunIndexEntry[] = [];
+  await time("read, check and keep records", () =>
+    forEachRunRecord(runDir, (r, file) => {
+      builder.add(r);
+      index.push(runIndexEntry(file, r));
+    }));
   const summary = await time("pool and bootstrap (both cores)", () => builder.finishInParallel());
+  summary.runs = index.sort((a, b) => a.spec.seq - b.spec.seq);
   const tmp = join(runDir, "summary.breakdown.json");
   await time("write summary.json", () => writeJsonAtomic(tmp, packSummary(summary)));
   await Deno.remove(tmp);
-  const run = await time("report: read run", () => loadRunRows(runDir));
+  // `deno task report` alone reads summary.json; bench:all (and `measure`) hand it over.
+  await time("report alone: read run", () => loadRunRows(runDir));
+  const run = await time(
+    "report: run from the summary handed over",
+    () => loadRunRows(runDir, { summary }),
+  );
   await time("report: render", () => renderReport(run));
   return pieces;
 }

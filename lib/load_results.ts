@@ -271,12 +271,50 @@ export function loadRun(dir: string): Promise<LoadedRun> {
  * lists; only files under `runs/` that the index does not name (invalid when collect
  * read them, or newer) are read and checked, and index entries whose file is gone are
  * left out, so the runs and problems are those {@linkcode loadRun} would give.
+ * `options.summary` is the summary collect just built in this process (the pipeline hands
+ * it over): it stands for `summary.json` without reading, parsing and checking the file
+ * collect wrote from it.
  */
-export function loadRunRows(dir: string): Promise<LoadedRun<RunRow>> {
-  return readRunDir(dir, true);
+export function loadRunRows(
+  dir: string,
+  options: { summary?: Summary } = {},
+): Promise<LoadedRun<RunRow>> {
+  return readRunDir(dir, true, options.summary);
 }
 
-async function readRunDir(dir: string, useIndex: boolean): Promise<LoadedRun<RunRow>> {
+/**
+ * `value` as a reader of its JSON gets it: numbers that are not finite become null and
+ * properties that are undefined are left out, key order kept. Histograms (objects with
+ * `values` and `counts`) are handed over as they are: unpacked on first read if they are
+ * lazy, and never holding a number JSON would change.
+ */
+function asJson(value: unknown): unknown {
+  if (typeof value === "number") return Number.isFinite(value) ? value : null;
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    return value.map((v) => v === undefined || typeof v === "function" ? null : asJson(v));
+  }
+  if ("values" in value && "counts" in value) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v !== undefined && typeof v !== "function") out[k] = asJson(v);
+  }
+  return out;
+}
+
+/**
+ * The summary collect just built, as the report would read it back from the `summary.json`
+ * collect wrote from it (see {@linkcode asJson}): a copy, `summary` is left as it is.
+ */
+export function summaryAsRead(summary: Summary): Summary {
+  return asJson(summary) as Summary;
+}
+
+async function readRunDir(
+  dir: string,
+  useIndex: boolean,
+  handed?: Summary,
+): Promise<LoadedRun<RunRow>> {
   const problems: FileProblem[] = [];
   try {
     const st = await Deno.stat(dir);
@@ -309,10 +347,11 @@ async function readRunDir(dir: string, useIndex: boolean): Promise<LoadedRun<Run
     else manifest = m.value as Manifest;
   }
 
-  let summary: Summary | null = null;
+  // Handed over by the pipeline: what collect wrote to summary.json, not read back.
+  let summary: Summary | null = handed ? summaryAsRead(handed) : null;
   const sPath = join(dir, "summary.json");
-  const s = await readJsonFile(sPath, "summary.json");
-  if (!s.ok) {
+  const s = handed ? undefined : await readJsonFile(sPath, "summary.json");
+  if (s && !s.ok) {
     problems.push({
       file: sPath,
       problem: s.problem +
@@ -320,7 +359,7 @@ async function readRunDir(dir: string, useIndex: boolean): Promise<LoadedRun<Run
           ? " (the collect stage has not run or did not finish: `deno task collect`)"
           : ""),
     });
-  } else {
+  } else if (s) {
     const ps = summaryProblems(s.value);
     if (ps.length) {
       problems.push({ file: sPath, problem: joinProblems(ps) });

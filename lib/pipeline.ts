@@ -524,11 +524,19 @@ function runGeneratorLimited(
   return isGeneratorLimited(lagP99Ms, p50, config.generatorLimitedPct);
 }
 
-/** Stage: render `report.html`. */
-export async function stageReport(runDir: string, deps: Deps): Promise<string> {
+/**
+ * Stage: render `report.html`. Alone (`deno task report`) it reads `summary.json`; after
+ * collect in the same process (`bench:all`) it is handed the summary collect built and
+ * wrote (`options.summary`), and does not read the file back.
+ */
+export async function stageReport(
+  runDir: string,
+  deps: Deps,
+  options: { summary?: Summary } = {},
+): Promise<string> {
   return await runStage(runDir, "report", deps, async () => {
     const { writeReport } = await import("./report.ts");
-    return await writeReport(runDir);
+    return await writeReport(runDir, options);
   });
 }
 
@@ -716,7 +724,7 @@ async function runAllStages(runDir: string, deps: Deps): Promise<BenchResult> {
     // The manifest is final before the report reads it, so the report shows the outcome.
     await finishRun(runDir, status, reason);
     try {
-      reportPath = await stageReport(runDir, cleanupDeps);
+      reportPath = await stageReport(runDir, cleanupDeps, { summary });
     } catch (e) {
       status = status === "complete" ? "failed" : status;
       reason = `${reason ? `${reason}; ` : ""}${(e as Error).message}`;

@@ -59,7 +59,7 @@ import {
   overheadLabel,
 } from "./metric_vocabulary.ts";
 import { writeTextAtomic } from "./run_dir.ts";
-import type { Manifest, Overhead, RunRow, RunSpec } from "./types.ts";
+import type { Manifest, Overhead, RunRow, RunSpec, Summary } from "./types.ts";
 import { kneeCriteriaText, kneeText } from "./knee.ts";
 
 /** A run as the report reads it: full records, or only the rows it lists of them. */
@@ -745,15 +745,23 @@ ${sections.join("\n")}
  * `<runDir>/report.html` atomically; returns its path. Problems with the files are
  * shown in the report, not thrown; only an unwritable or missing directory throws.
  */
-export async function writeReport(runDir: string): Promise<string> {
-  return (await writeReportDetailed(runDir)).path;
+export async function writeReport(
+  runDir: string,
+  options: { summary?: Summary } = {},
+): Promise<string> {
+  return (await writeReportDetailed(runDir, options)).path;
 }
 
-/** {@linkcode writeReport}, also returning the run as read (for its problems). */
+/**
+ * {@linkcode writeReport}, also returning the run as read (for its problems). With
+ * `options.summary` (the summary collect just built and wrote, handed over by the pipeline)
+ * `summary.json` is not read back: see {@linkcode loadRunRows}.
+ */
 export async function writeReportDetailed(
   runDir: string,
+  options: { summary?: Summary } = {},
 ): Promise<{ path: string; run: ReportRun }> {
-  const run = await loadRunRows(runDir);
+  const run = await loadRunRows(runDir, options);
   const path = join(runDir, "report.html");
   try {
     await writeTextAtomic(path, renderReport(run));

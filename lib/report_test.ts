@@ -141,7 +141,7 @@ Deno.test("collect reproduces the fixture summaries, and the report from its run
       // would make the assertion's diff of two ~1 MB objects, which takes gigabytes.
       const unpacked = (s: StoredSummary) => JSON.parse(JSON.stringify(unpackSummary(s)));
       const committed = unpacked(JSON.parse(await Deno.readTextFile(join(dir, "summary.json"))));
-      await stageCollect(dir, deps);
+      const collected = await stageCollect(dir, deps);
       const stored = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
       assertEquals(stored.schemaVersion, SUMMARY_SCHEMA_VERSION);
       const written = unpacked(stored);
@@ -171,7 +171,44 @@ Deno.test("collect reproduces the fixture summaries, and the report from its run
         renderReport(full, { generatedAt: GENERATED_AT }),
         name,
       );
+      // bench:all hands the report the summary collect built instead of reading it back.
+      const handed = await loadRunRows(dir, { summary: collected });
+      assertEquals(handed.problems, rows.problems);
+      assertEquals(
+        renderReport(handed, { generatedAt: GENERATED_AT }),
+        renderReport(rows, { generatedAt: GENERATED_AT }),
+        `${name}: handed over`,
+      );
     }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the summary collect hands over reads as its summary.json does: no interval is null, not NaN", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_handed_" });
+  const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
+  try {
+    // One iteration a side: every overhead's interval is NaN in memory, null in the file.
+    const dir = await copyFixtureRun(FIXTURE_RUNS[0], tmp);
+    for (const f of await listRunFiles(dir)) {
+      if (JSON.parse(await Deno.readTextFile(f)).spec.iteration > 1) await Deno.remove(f);
+    }
+    const collected = await stageCollect(dir, deps);
+    assert(collected.overheads.some((o) => Number.isNaN(o.ci95[0])), "a NaN interval to hand");
+    const handed = await loadRunRows(dir, { summary: collected });
+    assert(collected.overheads.some((o) => Number.isNaN(o.ci95[0])), "collect's is unchanged");
+    const read = await loadRunRows(dir);
+    assertEquals(handed.problems, read.problems);
+    assertEquals(
+      JSON.parse(JSON.stringify(handed.summary)),
+      JSON.parse(JSON.stringify(read.summary)),
+    );
+    assertEquals(handed.summary!.overheads, read.summary!.overheads);
+    assertEquals(
+      renderReport(handed, { generatedAt: GENERATED_AT }),
+      renderReport(read, { generatedAt: GENERATED_AT }),
+    );
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
