@@ -296,6 +296,137 @@ function mergeAscending(
 
 let mergeBuffers = [new Float64Array(0), new Float64Array(0)];
 
+/** A set's shared bucket axis, each axis bucket's pooled count, and the cumulative counts. */
+interface Axis {
+  axis: Float64Array;
+  pooled: Float64Array;
+  cum: Float64Array | Uint32Array;
+}
+
+/**
+ * The axis of histograms whose bucket values are not all bucket starts of
+ * {@linkcode bucketOf}: bucket values are ascending in every histogram, so they are merged
+ * into one axis, then each histogram is walked along it (linear time, no sorting or hashing).
+ */
+function mergedAxis(histograms: readonly HistogramData[], size: number, wide: boolean): Axis {
+  // The merge works in two buffers kept between sets (a summary builds thousands).
+  if (mergeBuffers[0].length < size) {
+    const grown = Math.max(size, 2 * mergeBuffers[0].length);
+    mergeBuffers = [new Float64Array(grown), new Float64Array(grown)];
+  }
+  let [a, b] = mergeBuffers;
+  let n = 0;
+  for (const h of histograms) {
+    n = mergeAscending(a, n, h.values, b);
+    [a, b] = [b, a];
+  }
+  const axis = a.slice(0, n);
+  const pooled = new Float64Array(n);
+  const k = histograms.length;
+  const cum = wide ? new Float64Array(n * k) : new Uint32Array(n * k);
+  // Every bucket of a histogram is on the axis: one pass adds it where it matches.
+  // Walked bucket by bucket, filling the axis positions between buckets with the running
+  // count.
+  for (let h = 0; h < k; h++) {
+    const { values, counts } = histograms[h];
+    let j = 0;
+    let running = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      while (axis[j] !== v) cum[j++ * k + h] = running;
+      running += counts[i];
+      pooled[j] += counts[i];
+      cum[j++ * k + h] = running;
+    }
+    while (j < n) cum[j++ * k + h] = running;
+  }
+  return { axis, pooled, cum };
+}
+
+/**
+ * Index of the bucket that starts at `v` among all buckets of {@linkcode bucketOf} below
+ * 2^32, ascending with `v` (2,048 exact values, then 1,024 per power of two); -1 when `v`
+ * is not the start of such a bucket.
+ */
+function bucketIndex(v: number): number {
+  if (v < 2048) return v >= 0 && Number.isInteger(v) ? v : -1;
+  if (!(v < 4294967296) || !Number.isInteger(v)) return -1;
+  const shift = 21 - Math.clz32(v);
+  const top = v >>> shift;
+  return ((top << shift) >>> 0) === v ? 1024 * shift + top : -1;
+}
+
+/** Number of bucket indices below 2^32 ({@linkcode bucketIndex}). */
+const BUCKET_INDICES = 1024 * 21 + 2048;
+
+/** Scratch of {@linkcode denseAxis}, kept between sets (zero between calls: `seen`). */
+const dense = {
+  seen: new Uint8Array(BUCKET_INDICES),
+  value: new Float64Array(BUCKET_INDICES),
+  position: new Int32Array(BUCKET_INDICES),
+  axis: new Float64Array(BUCKET_INDICES),
+  indices: new Int32Array(0),
+};
+
+/**
+ * {@linkcode mergedAxis} for histograms whose bucket values are all bucket starts (as every
+ * recorder and tool adapter writes them), without its data-dependent branches: each value
+ * marks its bucket index, the marked indices in order are the axis, and each histogram's
+ * counts, placed at their axis positions, are summed along it. The same axis, pooled counts
+ * and cumulative counts; undefined when a value is not a bucket start.
+ */
+function denseAxis(
+  histograms: readonly HistogramData[],
+  size: number,
+  wide: boolean,
+): Axis | undefined {
+  const { seen, value, position, axis: scratch } = dense;
+  if (dense.indices.length < size) {
+    dense.indices = new Int32Array(Math.max(size, 2 * dense.indices.length));
+  }
+  const indices = dense.indices;
+  let lo = BUCKET_INDICES;
+  let hi = -1;
+  let at = 0;
+  for (const h of histograms) {
+    const values = h.values;
+    for (let i = 0; i < values.length; i++) {
+      const x = bucketIndex(values[i]);
+      if (x < 0) {
+        seen.fill(0);
+        return undefined;
+      }
+      seen[x] = 1;
+      value[x] = values[i];
+      indices[at++] = x;
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+  }
+  let n = 0;
+  for (let x = lo; x <= hi; x++) {
+    scratch[n] = value[x];
+    position[x] = n;
+    n += seen[x];
+    seen[x] = 0;
+  }
+  const axis = scratch.slice(0, n);
+  const pooled = new Float64Array(n);
+  const k = histograms.length;
+  const cum = wide ? new Float64Array(n * k) : new Uint32Array(n * k);
+  at = 0;
+  for (let h = 0; h < k; h++) {
+    const counts = histograms[h].counts;
+    for (let i = 0; i < counts.length; i++) {
+      const j = position[indices[at++]];
+      cum[j * k + h] += counts[i];
+      pooled[j] += counts[i];
+    }
+  }
+  for (let j = k; j < n * k; j++) cum[j] += cum[j - k];
+  return { axis, pooled, cum };
+}
+
 /**
  * Several histograms on one shared bucket axis, with cumulative counts, so the
  * percentile of any weighted combination (a bootstrap resample of iterations) is
@@ -306,63 +437,44 @@ export class HistogramSet {
   readonly #axis: Float64Array;
   /** Count of each axis bucket over all histograms: the pooled histogram. */
   readonly #pooled: Float64Array;
-  /** Cumulative counts of each histogram along the axis (32-bit where they fit). */
-  readonly #cum: Array<Float64Array | Uint32Array>;
-  readonly #totals: number[];
-  readonly #maxes: number[];
+  /**
+   * Cumulative counts of every histogram along the axis in one array, bucket-major:
+   * histogram i's count up to axis position j is at `j * k + i` (a search step reads the
+   * k counts of one position side by side). 32-bit where they fit.
+   */
+  readonly #cum: Float64Array | Uint32Array;
+  readonly #k: number;
+  readonly #totals: Float64Array;
+  readonly #maxes: Float64Array;
   readonly #mins: number[];
   readonly #sum: number | undefined;
+  /** The histograms a weighting draws (weight > 0 and a non-empty histogram), and their weights. */
+  readonly #drawn: Int32Array;
+  readonly #weights: Float64Array;
 
   constructor(histograms: readonly HistogramData[]) {
-    // Bucket values are ascending in every histogram: merge them into one axis, then walk
-    // each histogram along it (linear time, no sorting or hashing).
     let size = 0;
     let wide = false;
     for (const h of histograms) {
       size += h.values.length;
       if (h.total > 0xffffffff) wide = true;
     }
-    // The merge works in two buffers kept between sets (a summary builds thousands).
-    if (mergeBuffers[0].length < size) {
-      const grown = Math.max(size, 2 * mergeBuffers[0].length);
-      mergeBuffers = [new Float64Array(grown), new Float64Array(grown)];
-    }
-    let [a, b] = mergeBuffers;
-    let n = 0;
-    for (const h of histograms) {
-      n = mergeAscending(a, n, h.values, b);
-      [a, b] = [b, a];
-    }
-    const axis = a.slice(0, n);
-    this.#axis = axis;
-    const pooled = new Float64Array(n);
-    this.#pooled = pooled;
-    // Every bucket of a histogram is on the axis: one pass adds it where it matches.
-    // Walked bucket by bucket, filling the axis positions between buckets with the running
-    // count (a histogram holds about half of a pooled axis' values: half the branches).
-    this.#cum = histograms.map((h) => {
-      const { values, counts } = h;
-      const c = wide ? new Float64Array(n) : new Uint32Array(n);
-      let j = 0;
-      let running = 0;
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        while (axis[j] !== v) c[j++] = running;
-        running += counts[i];
-        pooled[j] += counts[i];
-        c[j++] = running;
-      }
-      if (j < n) c.fill(running, j);
-      return c;
-    });
-    this.#totals = histograms.map((h) => h.total);
-    this.#maxes = histograms.map((h) => h.max);
+    const k = histograms.length;
+    this.#k = k;
+    const built = denseAxis(histograms, size, wide) ?? mergedAxis(histograms, size, wide);
+    this.#axis = built.axis;
+    this.#pooled = built.pooled;
+    this.#cum = built.cum;
+    this.#totals = Float64Array.from(histograms, (h) => h.total);
+    this.#maxes = Float64Array.from(histograms, (h) => h.max);
     this.#mins = histograms.map((h) => h.min);
     this.#sum = sumOfSums(histograms.filter((h) => h.total > 0));
+    this.#drawn = new Int32Array(k);
+    this.#weights = new Float64Array(k);
   }
 
   get size(): number {
-    return this.#totals.length;
+    return this.#k;
   }
 
   /** The pooled histogram (all weights 1): what `mergeHistograms` returns. */
@@ -381,7 +493,8 @@ export class HistogramSet {
         total += pooled[j];
       }
     }
-    const live = this.#totals.map((t, i) => [t, i]).filter(([t]) => t > 0).map(([, i]) => i);
+    const live: number[] = [];
+    for (let i = 0; i < this.#k; i++) if (this.#totals[i] > 0) live.push(i);
     if (live.length === 0) return emptyHistogram();
     return {
       unit: "us",
@@ -397,26 +510,34 @@ export class HistogramSet {
 
   /** Percentile `p` of the pool where histogram i counts `weights[i]` times. */
   percentile(weights: ArrayLike<number>, p: number): number {
+    const totals = this.#totals;
+    const maxes = this.#maxes;
+    const drawn = this.#drawn;
+    const ws = this.#weights;
+    let d = 0;
     let total = 0;
     let max = -Infinity;
     for (let i = 0; i < weights.length; i++) {
-      if (weights[i] > 0 && this.#totals[i] > 0) {
-        total += weights[i] * this.#totals[i];
-        if (this.#maxes[i] > max) max = this.#maxes[i];
+      const w = weights[i];
+      if (w > 0 && totals[i] > 0) {
+        total += w * totals[i];
+        if (maxes[i] > max) max = maxes[i];
+        drawn[d] = i;
+        ws[d++] = w;
       }
     }
     if (total === 0) return NaN;
     if (p >= 100) return max;
     const target = Math.max(1, Math.floor((p / 100) * total + 0.5));
     const cum = this.#cum;
+    const k = this.#k;
     let lo = 0;
     let hi = this.#axis.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
+      const row = mid * k;
       let seen = 0;
-      for (let i = 0; i < weights.length; i++) {
-        if (weights[i] > 0) seen += weights[i] * cum[i][mid];
-      }
+      for (let t = 0; t < d; t++) seen += ws[t] * cum[row + drawn[t]];
       if (seen >= target) hi = mid;
       else lo = mid + 1;
     }

@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, match, ok as assert, throws } from "node:assert/strict";
 import * as hdr from "hdr-histogram-js";
+import type { Histogram } from "./types.ts";
 import {
   bucketOf,
   compactHistogram,
@@ -105,6 +106,39 @@ Deno.test("HistogramSet percentiles equal those of merged histograms for any wei
     const pool = mergeHistograms(w.flatMap((n, i) => Array(n).fill(hs[i])));
     for (const p of [0, 50, 90, 99, 99.9, 100]) {
       assertEquals(set.percentile(w, p), percentile(pool, p), `weights ${w} p${p}`);
+    }
+  }
+});
+
+Deno.test("HistogramSet reads the same percentiles when some bucket values are not bucket starts", () => {
+  // A hand-made histogram (3001 and 4097 start no bucket of bucketOf, nor do 2^33 or 0.5)
+  // beside recorded ones: the set merges its axis instead of indexing buckets.
+  const rand = lcg(5);
+  const recorded = [0, 1, 2].map((k) => {
+    const r = new HistogramRecorder();
+    for (let i = 0; i < 2000; i++) {
+      r.record(Math.round(900 * (1 + k * 0.3) * Math.exp(3 * rand() ** 2)));
+    }
+    return r.toHistogram();
+  });
+  for (const odd of [[3001, 4097], [2 ** 33], [0.5, 2048]]) {
+    const hand: Histogram = {
+      unit: "us",
+      significantDigits: 3,
+      total: 7 * odd.length,
+      min: odd[0],
+      max: odd[odd.length - 1],
+      values: odd,
+      counts: odd.map(() => 7),
+    };
+    const hs = [...recorded, hand];
+    const set = new HistogramSet(hs);
+    assertEquals(set.merged(), mergeHistograms(hs));
+    for (const w of [[1, 1, 1, 1], [0, 2, 0, 2], [1, 0, 3, 0], [0, 0, 0, 4]]) {
+      const pool = mergeHistograms(w.flatMap((n, i) => Array(n).fill(hs[i])));
+      for (const p of [0, 50, 90, 99, 99.9, 100]) {
+        assertEquals(set.percentile(w, p), percentile(pool, p), `${odd}: weights ${w} p${p}`);
+      }
     }
   }
 });
