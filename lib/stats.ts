@@ -285,6 +285,39 @@ interface Discrete {
 const distributions = new WeakMap<WeightedStatistic, { n: number; dist: Discrete }>();
 
 /**
+ * Storage of the distributions' arrays: views of one large buffer (a summary keeps tens of
+ * thousands of small distributions; a typed array of its own each was a native allocation
+ * each). A full buffer is left to its views and freed with the last of them.
+ */
+let arena = new Float64Array(0);
+let arenaUsed = 0;
+
+/** `n` zeros from {@linkcode arena}. */
+function take(n: number): Float64Array {
+  if (arenaUsed + n > arena.length) {
+    arena = new Float64Array(Math.max(1 << 16, n));
+    arenaUsed = 0;
+  }
+  const out = arena.subarray(arenaUsed, arenaUsed + n);
+  arenaUsed += n;
+  return out;
+}
+
+/** Working arrays of {@linkcode distributionOf}, kept between calls. */
+let distWork = distScratchOf(0);
+
+function distScratchOf(size: number) {
+  return {
+    raw: new Float64Array(size),
+    sorted: new Float64Array(size),
+    at: new Int32Array(size),
+    start: new Int32Array(size + 1),
+    fill: new Int32Array(size),
+    order: new Int32Array(size),
+  };
+}
+
+/**
  * The exact bootstrap distribution of `stat` over `n` iterations: its value on every
  * multiset, with the multiset's probability, equal values merged. Values that are not
  * finite (a statistic undefined on some resample) are left out.
@@ -292,23 +325,26 @@ const distributions = new WeakMap<WeightedStatistic, { n: number; dist: Discrete
 function distributionOf(stat: WeightedStatistic, n: number, space: ResampleSpace): Discrete {
   const known = distributions.get(stat);
   if (known?.n === n) return known.dist;
-  const raw = enumerate(stat, n, space);
+  const size = space.size;
+  if (distWork.raw.length < size) distWork = distScratchOf(size);
+  const { raw, sorted, at, start, fill, order } = distWork;
+  const multisets = space.multisets;
+  for (let m = 0; m < size; m++) raw[m] = stat(multisets[m]);
   // The distinct finite values, ascending (a native numeric sort: no comparator calls).
-  const sorted = new Float64Array(raw.length);
   let finite = 0;
-  for (let m = 0; m < raw.length; m++) if (Number.isFinite(raw[m])) sorted[finite++] = raw[m];
+  for (let m = 0; m < size; m++) if (Number.isFinite(raw[m])) sorted[finite++] = raw[m];
   sorted.subarray(0, finite).sort();
   let k = 0;
   for (let j = 0; j < finite; j++) {
     if (k === 0 || sorted[k - 1] !== sorted[j]) sorted[k++] = sorted[j];
   }
-  const values = sorted.slice(0, k);
+  const values = take(k);
+  values.set(sorted.subarray(0, k));
   // Each multiset's value index, then the multisets grouped by value in index order (a
   // counting sort, stable): the probabilities are summed in value order, ties in multiset
   // order, as a stable sort of the multisets by value would sum them.
-  const at = new Int32Array(raw.length);
-  const start = new Int32Array(k + 1);
-  for (let m = 0; m < raw.length; m++) {
+  start.fill(0, 0, k + 1);
+  for (let m = 0; m < size; m++) {
     if (!Number.isFinite(raw[m])) {
       at[m] = -1;
       continue;
@@ -324,13 +360,13 @@ function distributionOf(stat: WeightedStatistic, n: number, space: ResampleSpace
     start[lo + 1]++;
   }
   for (let j = 0; j < k; j++) start[j + 1] += start[j];
-  const order = new Int32Array(finite);
-  const fill = start.slice(0, k);
-  for (let m = 0; m < raw.length; m++) if (at[m] >= 0) order[fill[at[m]]++] = m;
-  const cum = new Float64Array(k + 1);
+  fill.set(start.subarray(0, k));
+  for (let m = 0; m < size; m++) if (at[m] >= 0) order[fill[at[m]]++] = m;
+  const cum = take(k + 1);
+  const probs = space.probs;
   for (let j = 0; j < k; j++) {
     let c = cum[j];
-    for (let x = start[j]; x < start[j + 1]; x++) c += space.probs[order[x]];
+    for (let x = start[j]; x < start[j + 1]; x++) c += probs[order[x]];
     cum[j + 1] = c;
   }
   const dist = { values, cum };
