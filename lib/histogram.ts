@@ -243,7 +243,9 @@ export interface HistogramData {
  * A compact copy of `h` for keeping: bucket values and counts in typed arrays (a quarter
  * of the memory of parsed JSON arrays or less, and nothing else of the record kept alive).
  */
-export function compactHistogram(h: Histogram): HistogramData {
+export function compactHistogram(h: HistogramData): HistogramData {
+  // Already compact (read on collect's worker, which compacted it): kept as it is.
+  if (isCompact(h.values) && isCompact(h.counts)) return compactFields(h, h.values, h.counts);
   let wide = false;
   let maxCount = 0;
   for (let i = 0; i < h.values.length && !wide; i++) {
@@ -257,12 +259,24 @@ export function compactHistogram(h: Histogram): HistogramData {
     : maxCount <= 0xffff
     ? Uint16Array.from(h.counts)
     : Uint32Array.from(h.counts);
+  return compactFields(h, wide ? Float64Array.from(h.values) : Uint32Array.from(h.values), counts);
+}
+
+/** The typed arrays {@linkcode compactHistogram} keeps buckets in. */
+const isCompact = (a: ArrayLike<number>) =>
+  a instanceof Uint32Array || a instanceof Uint16Array || a instanceof Float64Array;
+
+function compactFields(
+  h: HistogramData,
+  values: ArrayLike<number>,
+  counts: ArrayLike<number>,
+): HistogramData {
   return {
     total: h.total,
     min: h.min,
     max: h.max,
     ...(h.sum === undefined ? {} : { sum: h.sum }),
-    values: wide ? Float64Array.from(h.values) : Uint32Array.from(h.values),
+    values,
     counts,
   };
 }

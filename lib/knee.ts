@@ -27,7 +27,7 @@
  */
 import { percentile } from "./histogram.ts";
 import type { BenchConfig } from "./config_schema.ts";
-import type { Histogram, Knee, KneeIteration, RunRecord } from "./types.ts";
+import type { Histogram, Knee, KneeIteration, ReadRunRecord } from "./types.ts";
 
 export type { Knee, KneeIteration };
 
@@ -80,7 +80,7 @@ export function rampKey(s: { workload: string; mesh: string; iteration: number }
  * at the rate with a send-lag p99 within `maxSendLagPct` % of the target, and the system
  * completed at the rate (not saturated).
  */
-export function judgeStep(record: RunRecord, c: KneeCriteria): KneeStep {
+export function judgeStep(record: ReadRunRecord, c: KneeCriteria): KneeStep {
   const rate = record.spec.point.rate ?? 0;
   const breaks: KneeStep["breaks"] = [];
   const p99Ms = record.latency?.p99Ms ?? null;

@@ -17,9 +17,11 @@ import { basename, join } from "node:path";
 import { type BenchConfig, readStoredConfig } from "./config.ts";
 import { listRunFiles, namedRunDir, newestRunDir } from "./run_dir.ts";
 import { SchemaError, validateManifest, validateRunRecord, validateSummary } from "./schema.ts";
-import { summarizeRuns, summarySettings, unpackSummary } from "./summary.ts";
+import { summarizeRuns, summarySettings, type SummaryWorker, unpackSummary } from "./summary.ts";
+import { compactHistogram } from "./histogram.ts";
 import type {
   Manifest,
+  ReadRunRecord,
   RunIndexEntry,
   RunRecord,
   RunRow,
@@ -124,7 +126,7 @@ const ZERO_LATENCY_LIMIT = 0.01;
  * A warning when a run's latencies cannot be right: more than 1 % of requests at 0 µs
  * means the tool or its adapter mis-timed them. The record is kept, and said to be suspect.
  */
-export function implausibleLatency(record: RunRecord): string | undefined {
+export function implausibleLatency(record: ReadRunRecord): string | undefined {
   const h = record.load?.latency;
   if (!h || h.total === 0) return undefined;
   const zeros = h.values[0] === 0 ? h.counts[0] : 0;
@@ -135,7 +137,7 @@ export function implausibleLatency(record: RunRecord): string | undefined {
 }
 
 /** The run index entry of a valid record read from `file` (see `Summary.runs`). */
-export function runIndexEntry(file: string, record: RunRecord): RunIndexEntry {
+export function runIndexEntry(file: string, record: ReadRunRecord): RunIndexEntry {
   const { spec, mesh, status, reason, load, latency } = record;
   const warning = implausibleLatency(record);
   return {
@@ -230,6 +232,44 @@ export async function forEachRecordFile(
     });
   }
   return problems;
+}
+
+/**
+ * `record` with its latency histogram's buckets in typed arrays ({@linkcode compactHistogram}):
+ * what collect's worker hands back of a record it read (the arrays' buffers are moved, not
+ * copied, and no number array of them is kept).
+ */
+export function leanRecord(record: RunRecord): ReadRunRecord {
+  if (!record.load) return record;
+  const { latency } = record.load;
+  const { values, counts } = compactHistogram(latency);
+  return { ...record, load: { ...record.load, latency: { ...latency, values, counts } } };
+}
+
+/** Fewer record files than this are all read on one thread (a worker takes ~0.1 s to start). */
+export const SHARED_READ_MIN_FILES = 256;
+
+/**
+ * {@linkcode forEachRecordFile} with the later half of `files` read, parsed and checked on
+ * collect's `worker` while this thread reads the first half: `use` sees the same records in
+ * the same file order (the worker's with their latency buckets in typed arrays, see
+ * {@linkcode leanRecord}), and the problems are the same, in the same order.
+ */
+export async function forEachRecordFileShared(
+  files: readonly string[],
+  use: (record: ReadRunRecord, file: string) => void,
+  worker: SummaryWorker,
+): Promise<FileProblem[]> {
+  const cut = Math.ceil(files.length / 2);
+  const theirs = worker.request<
+    { records: ReadRunRecord[]; files: string[]; problems: FileProblem[] }
+  >({ read: files.slice(cut) });
+  // Awaited below, after this thread's half; a failure then is not an unhandled rejection.
+  theirs.catch(() => {});
+  const mine = await forEachRecordFile(files.slice(0, cut), use);
+  const read = await theirs;
+  read.records.forEach((r, i) => use(r, read.files[i]));
+  return [...mine, ...read.problems];
 }
 
 /**

@@ -3,13 +3,16 @@ import { join } from "node:path";
 import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { listRunFiles, readJson, writeJsonAtomic } from "./run_dir.ts";
 import {
+  forEachRecordFile,
+  forEachRecordFileShared,
   loadRun,
   manifestProblems,
   resolveRunDir,
   runRecordProblems,
   summaryProblems,
 } from "./load_results.ts";
-import { packSummary, summarizeRuns } from "./summary.ts";
+import { packSummary, summarizeRuns, SummaryBuilder, SummaryWorker } from "./summary.ts";
+import { syntheticRecords } from "../bench/synthetic.ts";
 import { copyFixtureRun, FIXTURE_RUNS } from "../fixtures/mod.ts";
 import { SUMMARY_SCHEMA_VERSION } from "./types.ts";
 
@@ -219,6 +222,56 @@ Deno.test("the committed fixture runs read without problems, and each as a versi
       );
     }
   } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("records read half on collect's worker give the same records, problems and summary as one thread", async () => {
+  // 15 load points x 4 meshes x 5 iterations, and a broken file in each half.
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_shared_" });
+  const worker = new SummaryWorker();
+  try {
+    const files: string[] = [];
+    for (const [i, r] of syntheticRecords(300, 5).entries()) {
+      const file = join(tmp, `r_${String(i).padStart(4, "0")}.json`);
+      await Deno.writeTextFile(file, JSON.stringify(r));
+      files.push(file);
+    }
+    await Deno.writeTextFile(files[20], "{");
+    await Deno.writeTextFile(files[250], JSON.stringify({ kind: "meshbench.run" }));
+    const options = {
+      runId: "r",
+      target: "local" as const,
+      baseline: "baseline",
+      noisyCvPct: 10,
+      resamples: 500,
+      confidence: 0.95,
+      seed: 3,
+      now: new Date(0),
+    };
+    const one = new SummaryBuilder(options);
+    const two = new SummaryBuilder(options);
+    const seen: Array<[string, number, number[]]> = [];
+    const problems = await forEachRecordFile(files, (r, f) => {
+      one.add(r);
+      seen.push([f, r.spec.seq, r.load!.latency.counts]);
+    });
+    const shared: typeof seen = [];
+    const sharedProblems = await forEachRecordFileShared(files, (r, f) => {
+      two.add(r);
+      shared.push([f, r.spec.seq, Array.from(r.load!.latency.counts)]);
+    }, worker);
+    assertEquals(problems.map((p) => p.file), [files[20], files[250]]);
+    assertEquals(sharedProblems, problems);
+    assertEquals(shared, seen);
+    const serial = JSON.stringify(packSummary(one.finish()));
+    const parallel = JSON.stringify(
+      packSummary(await two.finishInParallel({ minPoints: 1, worker })),
+    );
+    assertEquals(JSON.parse(serial).groups.length, 60);
+    assertEquals(parallel, serial);
+  } finally {
+    worker.terminate();
     await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { OtherProcess, ResourceUse, RunRecord } from "./types.ts";
+import type { OtherProcess, ReadRunRecord, ResourceUse } from "./types.ts";
 
 /**
  * Cores of other load from which a fixed-rate run is said to have had company. The
@@ -53,7 +53,7 @@ export interface BusyRun {
  * machine themselves (short-lived children, e.g. the ML jobs' workers, also land in the
  * difference), and a cluster node always runs the cluster's own processes; neither is judged.
  */
-export function busyRun(record: RunRecord): BusyRun | undefined {
+export function busyRun(record: ReadRunRecord): BusyRun | undefined {
   if (record.target !== "local" || record.spec.point.mode !== "fixed-rate") return undefined;
   if (record.status === "failed" || record.status === "interrupted") return undefined;
   const cores = otherLoadCores(record.resources);

@@ -18,6 +18,7 @@ import { buildPlan } from "./plan.ts";
 import { collectProvenance } from "./provenance.ts";
 import {
   createRunDir,
+  listRunFiles,
   newRunId,
   readManifest,
   stageEnded,
@@ -26,7 +27,7 @@ import {
   writeJsonAtomic,
   writeRunRecord,
 } from "./run_dir.ts";
-import { atPoint, packSummary, SummaryBuilder, summarySettings } from "./summary.ts";
+import { atPoint, packSummary, SummaryBuilder, summarySettings, SummaryWorker } from "./summary.ts";
 import { judgeStep, kneeCriteria, kneeStopped, rampKey } from "./knee.ts";
 import { type BusyRun, busyRun, busyRunWarning, otherLoadNote } from "./other_load.ts";
 import { type Logger, MissingToolsError, type StageContext, type Target } from "./target.ts";
@@ -35,6 +36,7 @@ import type {
   Histogram,
   LoadResult,
   Manifest,
+  ReadRunRecord,
   RunIndexEntry,
   RunRecord,
   RunSpec,
@@ -48,7 +50,13 @@ import { makeTarget, targetMeshes, targetNames } from "./targets.ts";
 import { pointsOn } from "./workload.ts";
 import { registeredWorkloads, workloadNames, workloadsByName } from "./workloads/mod.ts";
 import { percentile, summarize } from "./histogram.ts";
-import { forEachRunRecord, readRunRecords, runIndexEntry } from "./load_results.ts";
+import {
+  forEachRecordFile,
+  forEachRecordFileShared,
+  readRunRecords,
+  runIndexEntry,
+  SHARED_READ_MIN_FILES,
+} from "./load_results.ts";
 import { isGeneratorLimited, sendTimingOf } from "./send_timing.ts";
 import { currentOwner, describeOwner, markStaleInterrupted, staleRunDirs } from "./run_owner.ts";
 
@@ -442,25 +450,41 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
     // Fixed-rate runs of the local target that shared the machine with other load.
     const busy: BusyRun[] = [];
     let fixedRate = 0;
-    const notes = await forEachRunRecord(runDir, (record, file) => {
-      builder.add(record);
-      if (record.spec.point.mode === "fixed-rate") fixedRate++;
-      const b = busyRun(record);
-      if (b) busy.push(b);
-      const entry = runIndexEntry(file, record);
-      index.push(entry);
-      const timing = sendTimingOf(record.load);
-      if (timing) lagP99Ms.set(entry, percentile(timing.sendLag, 99) / 1000);
-    });
-    // Said on the console too, not only inside summary.json.
-    for (const n of notes) deps.log.warn(`collect skipped a run record: ${n}`);
-    for (const n of notes) builder.note(n);
-    // On the console, not in summary.json's notes: the committed fixture runs' summaries (made
-    // on a shared machine, every fixed-rate run of them with company) stay what collect writes.
-    const otherLoad = otherLoadNote(busy, fixedRate);
-    if (otherLoad) deps.log.warn(otherLoad);
-    // 10,000 records' bootstrap on two cores: the same summary as builder.finish().
-    const summary: Summary = await builder.finishInParallel();
+    const files = await listRunFiles(runDir);
+    // 10,000 records: the later half is read and checked on the other core, which then
+    // computes half the load points (the same summary as builder.finish() on one thread).
+    const worker = files.length >= SHARED_READ_MIN_FILES && navigator.hardwareConcurrency >= 2
+      ? new SummaryWorker()
+      : undefined;
+    let summary: Summary;
+    let notes: string[];
+    try {
+      const use = (record: ReadRunRecord, file: string) => {
+        builder.add(record);
+        if (record.spec.point.mode === "fixed-rate") fixedRate++;
+        const b = busyRun(record);
+        if (b) busy.push(b);
+        const entry = runIndexEntry(file, record);
+        index.push(entry);
+        const timing = sendTimingOf(record.load);
+        if (timing) lagP99Ms.set(entry, percentile(timing.sendLag, 99) / 1000);
+      };
+      const problems = worker
+        ? await forEachRecordFileShared(files, use, worker)
+        : await forEachRecordFile(files, use);
+      notes = problems.map((p) => `${p.file}: ${p.problem}`);
+      // Said on the console too, not only inside summary.json.
+      for (const n of notes) deps.log.warn(`collect skipped a run record: ${n}`);
+      for (const n of notes) builder.note(n);
+      // On the console, not in summary.json's notes: the committed fixture runs' summaries
+      // (made on a shared machine, every fixed-rate run of them with company) stay what
+      // collect writes.
+      const otherLoad = otherLoadNote(busy, fixedRate);
+      if (otherLoad) deps.log.warn(otherLoad);
+      summary = await builder.finishInParallel({ worker });
+    } finally {
+      worker?.terminate();
+    }
     const baselines = baselineGroups(
       [...summary.groups, ...summary.connectionSweep?.groups ?? []],
       ctx.config.baseline,

@@ -37,6 +37,7 @@ import type {
   Overhead,
   PackedHistogram,
   ProxyCounters,
+  ReadRunRecord,
   ResourceUse,
   RunRecord,
   RunSpec,
@@ -109,7 +110,7 @@ interface Kept {
 
 type Usable = Kept & { load: KeptLoad };
 
-function keep(r: RunRecord): Kept {
+function keep(r: ReadRunRecord): Kept {
   const { spec, mesh, status, reason, resources, load, proxies } = r;
   return {
     spec,
@@ -399,8 +400,8 @@ export class SummaryBuilder {
     this.#options = options;
   }
 
-  /** Adds one run record. */
-  add(record: RunRecord): void {
+  /** Adds one run record (its latency buckets may be in typed arrays: see `ReadRunRecord`). */
+  add(record: ReadRunRecord): void {
     if (record.spec.point.sweep === "knee") {
       // A ramp step: judged for the knee, never pooled (a mesh climbs only as far as it holds,
       // so its steps are not a load point every mesh ran the same number of times).
@@ -469,27 +470,17 @@ export class SummaryBuilder {
    * `minPoints` load points (default 64: a worker takes ~0.1 s to start) or a single
    * core, the points are computed here.
    */
-  async finishInParallel(opts: { minPoints?: number } = {}): Promise<Summary> {
+  async finishInParallel(
+    opts: { minPoints?: number; worker?: SummaryWorker } = {},
+  ): Promise<Summary> {
     const plan = this.#plan();
     const options = pointSettings(this.#options);
     if (plan.points.length < (opts.minPoints ?? 64) || navigator.hardwareConcurrency < 2) {
       return this.#assemble(plan, plan.points.map((p) => computePoint(p, options)));
     }
     const theirs = plan.points.filter((_, i) => i % 2 === 1);
-    const worker = new Worker(new URL("./_summary_worker.ts", import.meta.url), {
-      type: "module",
-    });
+    const worker = opts.worker ?? new SummaryWorker();
     try {
-      const answer = new Promise<PointResult[]>((resolve, reject) => {
-        worker.onmessage = (e: MessageEvent<{ results?: PointResult[]; error?: string }>) =>
-          e.data.error !== undefined
-            ? reject(new Error(`Summary worker failed: ${e.data.error}`))
-            : resolve(e.data.results!);
-        worker.onerror = (e) => {
-          e.preventDefault();
-          reject(new Error(`Summary worker failed: ${e.message}`));
-        };
-      });
       // The worker's records' histogram buffers are moved, not copied (their points are
       // computed there only): this builder cannot finish again.
       const buffers = new Set<ArrayBufferLike>();
@@ -504,9 +495,12 @@ export class SummaryBuilder {
         }
       }
       this.#consumed = true;
-      worker.postMessage({ points: theirs, options }, [...buffers] as ArrayBuffer[]);
+      const answer = worker.request<{ results: PointResult[] }>(
+        { points: theirs, options },
+        [...buffers] as ArrayBuffer[],
+      );
       const mine = plan.points.filter((_, i) => i % 2 === 0).map((p) => computePoint(p, options));
-      const received = await answer;
+      const received = (await answer).results;
       for (const r of received) {
         for (const g of r.stats) {
           if (isPacked(g.histogram)) g.histogram = lazyHistogram(g.histogram);
@@ -515,7 +509,7 @@ export class SummaryBuilder {
       const results = plan.points.map((_, i) => i % 2 === 0 ? mine[i / 2] : received[(i - 1) / 2]);
       return this.#assemble(plan, results);
     } finally {
-      worker.terminate();
+      if (!opts.worker) worker.terminate();
     }
   }
 
@@ -642,6 +636,54 @@ export class SummaryBuilder {
       }
     }
     return knees;
+  }
+}
+
+/**
+ * Collect's thread on the other core (`_summary_worker.ts`): it reads and checks a share of
+ * the record files (`forEachRecordFileShared` in `load_results.ts`) and computes a share of
+ * the load points ({@linkcode SummaryBuilder.finishInParallel}). Started before the records
+ * are read, so its start-up (~0.1 s) overlaps this thread's reading. One request at a time.
+ */
+export class SummaryWorker {
+  readonly #worker: Worker;
+  #pending: { resolve: (data: unknown) => void; reject: (e: Error) => void } | undefined;
+  #failed: Error | undefined;
+
+  constructor() {
+    this.#worker = new Worker(new URL("./_summary_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    this.#worker.onmessage = (e: MessageEvent<{ error?: string }>) => {
+      const p = this.#pending;
+      this.#pending = undefined;
+      if (e.data.error !== undefined) {
+        p?.reject(new Error(`Summary worker failed: ${e.data.error}`));
+      } else p?.resolve(e.data);
+    };
+    this.#worker.onerror = (e) => {
+      e.preventDefault();
+      this.#failed = new Error(`Summary worker failed: ${e.message}`);
+      const p = this.#pending;
+      this.#pending = undefined;
+      p?.reject(this.#failed);
+    };
+  }
+
+  /** Sends `message` (moving `transfer`) and resolves with the worker's answer. */
+  request<T>(message: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#pending) {
+      return Promise.reject(new Error("Summary worker is busy: one request at a time"));
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#pending = { resolve: resolve as (data: unknown) => void, reject };
+      this.#worker.postMessage(message, transfer);
+    });
+  }
+
+  terminate(): void {
+    this.#worker.terminate();
   }
 }
 

@@ -319,6 +319,20 @@ export interface RunRecord {
 }
 
 /**
+ * A run record as collect reads it: a record read on collect's worker thread carries its
+ * latency histogram's buckets in typed arrays (moved from the worker, not copied back into
+ * number arrays); every other field is the record's own.
+ */
+export type ReadRunRecord = Omit<RunRecord, "load"> & {
+  load?: Omit<LoadResult, "latency"> & {
+    latency: Omit<Histogram, "values" | "counts"> & {
+      values: ArrayLike<number>;
+      counts: ArrayLike<number>;
+    };
+  };
+};
+
+/**
  * What the report lists of one run record: its inputs, status and per-run figures.
  * A {@linkcode RunRecord} is one; `summary.json` keeps one per record in its run index.
  */
