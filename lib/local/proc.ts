@@ -130,6 +130,8 @@ function allStats(): ProcStat[] {
 interface ProcessTicks {
   name: string;
   ticks: number;
+  /** When it started (ticks since boot): a pid with another start time is another process. */
+  started: number;
 }
 
 /**
@@ -148,6 +150,7 @@ export function processTicks(): Map<number, ProcessTicks> {
       out.set(Number(e.name), {
         name: s.slice(s.indexOf("(") + 1, close),
         ticks: Number(f[11]) + Number(f[12]),
+        started: Number(f[19]),
       });
     } catch { /* gone since the listing */ }
   }
@@ -163,9 +166,10 @@ export const OTHER_PROCESS_MIN_CORES = 0.02;
  * The processes outside `own` that used the most CPU between two {@linkcode processTicks}
  * snapshots `seconds` apart, busiest first: at most {@linkcode OTHER_PROCESSES_LISTED}, each
  * with at least {@linkcode OTHER_PROCESS_MIN_CORES}. One that is only in the second snapshot
- * (or under another name in the first: its pid was reused) started within the window, so all
- * its CPU is counted; one that ended within the window is in neither list, though its CPU is
- * in the node's.
+ * (or with another start time in the first: its pid was reused) started within the window, so
+ * all its CPU is counted; one that ended within the window is in neither list, though its CPU
+ * is in the node's. The name is the second snapshot's (a kernel worker's changes with its
+ * work: `kworker/1:2-events`).
  */
 export function busiestOthers(
   before: ReadonlyMap<number, ProcessTicks>,
@@ -178,7 +182,7 @@ export function busiestOthers(
   for (const [pid, a] of after) {
     if (own.has(pid)) continue;
     const b = before.get(pid);
-    const ticks = b && b.name === a.name ? a.ticks - b.ticks : a.ticks;
+    const ticks = b && b.started === a.started ? a.ticks - b.ticks : a.ticks;
     const cpuCores = ticks / CLK_TCK / seconds;
     if (cpuCores >= OTHER_PROCESS_MIN_CORES) out.push({ name: a.name, pid, cpuCores });
   }

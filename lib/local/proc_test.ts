@@ -165,24 +165,27 @@ Deno.test("a real nginx's switches, master and forked workers summed, grow with 
 });
 
 Deno.test("the busiest other processes: CPU between two readings, new ones whole, own ones left out", () => {
-  const t = (name: string, ticks: number) => ({ name, ticks });
+  const t = (name: string, ticks: number, started = 5) => ({ name, ticks, started });
   const before = new Map([
     [10, t("kswapd0", 1000)],
     [11, t("nginx", 50)],
     [12, t("sh", 7)],
     [13, t("idle", 400)],
+    [15, t("kworker/1:2-events", 900)],
   ]);
   const after = new Map([
     [10, t("kswapd0", 1060)], // 60 ticks in 2 s: 0.3 cores
     [11, t("nginx", 90)], // the run's own: left out
-    [12, t("cc1", 30)], // pid reused by a process started in the window: all 30 ticks
+    [12, t("sh", 30, 9000)], // pid reused by a process started in the window: all 30 ticks
     [13, t("idle", 403)], // 0.015 cores: below the floor
-    [14, t("deno", 20)], // started in the window
+    [14, t("deno", 20, 9100)], // started in the window
+    [15, t("kworker/1:2-mm_percpu_wq", 950)], // the same worker on other work: 50 ticks
   ]);
   const named = busiestOthers(before, after, new Set([11]), 2);
   assertEquals(named.map((p) => [p.name, p.pid, Number(p.cpuCores.toFixed(3))]), [
     ["kswapd0", 10, 0.3],
-    ["cc1", 12, 0.15],
+    ["kworker/1:2-mm_percpu_wq", 15, 0.25],
+    ["sh", 12, 0.15],
     ["deno", 14, 0.1],
   ]);
   const many = new Map([...Array(9).keys()].map((i) => [100 + i, t(`p${i}`, 10 + i)]));
