@@ -437,6 +437,25 @@ export async function stageLoad(
 
 /** Stage: pool runs into `summary.json` (overheads with CIs). */
 export async function stageCollect(runDir: string, deps: Deps): Promise<Summary> {
+  // 10,000 records: the later half is read and checked on the other core, which then
+  // computes half the load points (the same summary as builder.finish() on one thread). Its
+  // thread starts first, so its start-up overlaps opening the run.
+  const count = await listRunFiles(runDir).then((f) => f.length, () => 0);
+  const worker = count >= SHARED_READ_MIN_FILES && navigator.hardwareConcurrency >= 2
+    ? new SummaryWorker()
+    : undefined;
+  try {
+    return await collectWith(runDir, deps, worker);
+  } finally {
+    worker?.terminate();
+  }
+}
+
+async function collectWith(
+  runDir: string,
+  deps: Deps,
+  worker: SummaryWorker | undefined,
+): Promise<Summary> {
   const { ctx, manifest } = await openRun(runDir, deps);
   return await runStage(runDir, "collect", deps, async () => {
     const builder = new SummaryBuilder({
@@ -451,40 +470,29 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
     const busy: BusyRun[] = [];
     let fixedRate = 0;
     const files = await listRunFiles(runDir);
-    // 10,000 records: the later half is read and checked on the other core, which then
-    // computes half the load points (the same summary as builder.finish() on one thread).
-    const worker = files.length >= SHARED_READ_MIN_FILES && navigator.hardwareConcurrency >= 2
-      ? new SummaryWorker()
-      : undefined;
-    let summary: Summary;
-    let notes: string[];
-    try {
-      const use = (record: ReadRunRecord, file: string) => {
-        builder.add(record);
-        if (record.spec.point.mode === "fixed-rate") fixedRate++;
-        const b = busyRun(record);
-        if (b) busy.push(b);
-        const entry = runIndexEntry(file, record);
-        index.push(entry);
-        const timing = sendTimingOf(record.load);
-        if (timing) lagP99Ms.set(entry, percentile(timing.sendLag, 99) / 1000);
-      };
-      const problems = worker
-        ? await forEachRecordFileShared(files, use, worker)
-        : await forEachRecordFile(files, use);
-      notes = problems.map((p) => `${p.file}: ${p.problem}`);
-      // Said on the console too, not only inside summary.json.
-      for (const n of notes) deps.log.warn(`collect skipped a run record: ${n}`);
-      for (const n of notes) builder.note(n);
-      // On the console, not in summary.json's notes: the committed fixture runs' summaries
-      // (made on a shared machine, every fixed-rate run of them with company) stay what
-      // collect writes.
-      const otherLoad = otherLoadNote(busy, fixedRate);
-      if (otherLoad) deps.log.warn(otherLoad);
-      summary = await builder.finishInParallel({ worker });
-    } finally {
-      worker?.terminate();
-    }
+    const use = (record: ReadRunRecord, file: string) => {
+      builder.add(record);
+      if (record.spec.point.mode === "fixed-rate") fixedRate++;
+      const b = busyRun(record);
+      if (b) busy.push(b);
+      const entry = runIndexEntry(file, record);
+      index.push(entry);
+      const timing = sendTimingOf(record.load);
+      if (timing) lagP99Ms.set(entry, percentile(timing.sendLag, 99) / 1000);
+    };
+    const problems = worker
+      ? await forEachRecordFileShared(files, use, worker)
+      : await forEachRecordFile(files, use);
+    const notes = problems.map((p) => `${p.file}: ${p.problem}`);
+    // Said on the console too, not only inside summary.json.
+    for (const n of notes) deps.log.warn(`collect skipped a run record: ${n}`);
+    for (const n of notes) builder.note(n);
+    // On the console, not in summary.json's notes: the committed fixture runs' summaries
+    // (made on a shared machine, every fixed-rate run of them with company) stay what
+    // collect writes.
+    const otherLoad = otherLoadNote(busy, fixedRate);
+    if (otherLoad) deps.log.warn(otherLoad);
+    const summary: Summary = await builder.finishInParallel({ worker });
     const baselines = baselineGroups(
       [...summary.groups, ...summary.connectionSweep?.groups ?? []],
       ctx.config.baseline,
