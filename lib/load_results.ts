@@ -322,29 +322,50 @@ export function loadRunRows(
   return readRunDir(dir, true, options.summary);
 }
 
+/** A value JSON leaves out of an object (and writes as null in an array). */
+const unwritten = (v: unknown) =>
+  v === undefined || typeof v === "function" || typeof v === "symbol";
+
 /**
- * `value` as a reader of its JSON gets it: numbers that are not finite become null and
- * properties that are undefined are left out, key order kept. Histograms (objects with
- * `values` and `counts`) are handed over as they are: unpacked on first read if they are
- * lazy, and never holding a number JSON would change.
+ * `value` as a reader of its JSON gets it: numbers that are not finite become null, -0 becomes 0
+ * and properties JSON leaves out (undefined) are left out, key order kept. Only the objects and
+ * arrays that change are copied: the rest (most of a summary) is `value`'s own, shared.
+ * Histograms (objects with `values` and `counts`) are handed over as they are: unpacked on first
+ * read if they are lazy, and never holding a number JSON would change.
  */
 function asJson(value: unknown): unknown {
-  if (typeof value === "number") return Number.isFinite(value) ? value : null;
+  if (typeof value === "number") return Number.isFinite(value) ? value + 0 : null;
   if (value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) {
-    return value.map((v) => v === undefined || typeof v === "function" ? null : asJson(v));
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const read = unwritten(v) ? null : asJson(v);
+      if (!out && !Object.is(read, v)) out = value.slice(0, i);
+      out?.push(read);
+    }
+    return out ?? value;
   }
   if ("values" in value && "counts" in value) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (v !== undefined && typeof v !== "function") out[k] = asJson(v);
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object);
+  let out: Record<string, unknown> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const v = object[keys[i]];
+    const read = unwritten(v) ? undefined : asJson(v);
+    if (!out && (read === undefined || !Object.is(read, v))) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j]] = object[keys[j]];
+    }
+    if (out && read !== undefined) out[keys[i]] = read;
   }
-  return out;
+  return out ?? value;
 }
 
 /**
  * The summary collect just built, as the report would read it back from the `summary.json`
- * collect wrote from it (see {@linkcode asJson}): a copy, `summary` is left as it is.
+ * collect wrote from it (see {@linkcode asJson}); `summary` is left as it is, and the parts that
+ * need no change are shared with it (the report only reads them).
  */
 export function summaryAsRead(summary: Summary): Summary {
   return asJson(summary) as Summary;
