@@ -254,12 +254,13 @@ export function compactHistogram(h: HistogramData): HistogramData {
   }
   // A run's bucket counts rarely reach 65,536: 16 bits each then (10,000 records keep ~25 MB
   // less until the summary is done).
+  // The constructors copy a number array natively (`from` walks it as an iterable).
   const counts = wide
-    ? Float64Array.from(h.counts)
+    ? new Float64Array(h.counts)
     : maxCount <= 0xffff
-    ? Uint16Array.from(h.counts)
-    : Uint32Array.from(h.counts);
-  return compactFields(h, wide ? Float64Array.from(h.values) : Uint32Array.from(h.values), counts);
+    ? new Uint16Array(h.counts)
+    : new Uint32Array(h.counts);
+  return compactFields(h, wide ? new Float64Array(h.values) : new Uint32Array(h.values), counts);
 }
 
 /** The typed arrays {@linkcode compactHistogram} keeps buckets in. */
@@ -530,11 +531,13 @@ export class HistogramSet {
     const ws = this.#weights;
     let d = 0;
     let total = 0;
+    let drawnWeight = 0;
     let max = -Infinity;
     for (let i = 0; i < weights.length; i++) {
       const w = weights[i];
       if (w > 0 && totals[i] > 0) {
         total += w * totals[i];
+        drawnWeight += w;
         if (maxes[i] > max) max = maxes[i];
         drawn[d] = i;
         ws[d++] = w;
@@ -547,6 +550,12 @@ export class HistogramSet {
     const k = this.#k;
     let lo = 0;
     let hi = this.#axis.length - 1;
+    if (drawnWeight >= 1) {
+      // The answer lies where every non-empty histogram's own count reaches about p % of it.
+      const b = this.#bracket(p);
+      lo = b[0];
+      hi = b[1];
+    }
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const row = mid * k;
@@ -557,6 +566,47 @@ export class HistogramSet {
     }
     const v = this.#axis[lo];
     return p <= 0 ? v : Math.min(bucketTop(v), max);
+  }
+
+  /** Axis positions that bracket percentile `p` of every weighting, per `p` (a few are read). */
+  readonly #brackets = new Map<number, [number, number]>();
+
+  /**
+   * [lo, hi]: the axis positions between which percentile `p` of any weighting of the
+   * histograms lies, when the weights drawn sum to at least 1. Before lo, every non-empty
+   * histogram's count is below p % of its total less one, so any weighted sum of them is
+   * below the weighted target (which is at least p % of the weighted total less one half);
+   * from hi on, every one is at least p % of its total plus one, so the sum reaches it. The
+   * search for each of a bootstrap's 126 resamples then spans this bracket instead of the axis.
+   */
+  #bracket(p: number): [number, number] {
+    const known = this.#brackets.get(p);
+    if (known) return known;
+    const cum = this.#cum;
+    const k = this.#k;
+    const n = this.#axis.length;
+    let lo = n - 1;
+    let hi = 0;
+    for (let i = 0; i < k; i++) {
+      const t = this.#totals[i];
+      if (!(t > 0)) continue;
+      const share = (p / 100) * t;
+      const first = (threshold: number) => {
+        let a = 0;
+        let b = n - 1;
+        while (a < b) {
+          const mid = (a + b) >> 1;
+          if (cum[mid * k + i] >= threshold) b = mid;
+          else a = mid + 1;
+        }
+        return a;
+      };
+      lo = Math.min(lo, first(share - 1));
+      hi = Math.max(hi, first(share + 1));
+    }
+    const out: [number, number] = lo <= hi ? [lo, hi] : [0, n - 1];
+    this.#brackets.set(p, out);
+    return out;
   }
 }
 

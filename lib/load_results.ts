@@ -206,30 +206,46 @@ function parseRead(text: string | Error, what: string): Read {
 
 /**
  * Reads and checks run record files, handing each valid record to `use` with its path, in
- * the order given, and holding none (collect pools 10,000 records this way). The next
- * files are read while the ones read are parsed. Returns what is wrong with each file that
- * is not a valid record, never silence. The one reader of `runs/*.json`: collect, resume,
- * the report, the notebooks and compare all read records through it.
+ * the order given, and holding none (collect pools 10,000 records this way). Files are read
+ * synchronously: record files are small (an asynchronous read cost twice the CPU of a
+ * synchronous one for 10,000 of them). Returns what is wrong with each file that is not a
+ * valid record, never silence. The one reader of `runs/*.json`: collect, resume, the report,
+ * the notebooks and compare all read records through it.
  */
-export async function forEachRecordFile(
+export function forEachRecordFile(
   files: readonly string[],
   use: (record: RunRecord, file: string) => void,
 ): Promise<FileProblem[]> {
+  try {
+    return Promise.resolve(readRecordFiles(files, use));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function readRecordFiles(
+  files: readonly string[],
+  use: (record: RunRecord, file: string) => void,
+): FileProblem[] {
   const problems: FileProblem[] = [];
-  const batch = 64;
-  const readBatch = (i: number) => Promise.all(files.slice(i, i + batch).map(readTextOrError));
-  let next = readBatch(0);
-  for (let i = 0; i < files.length; i += batch) {
-    const texts = await next;
-    next = readBatch(i + batch);
-    texts.forEach((text, j) => {
-      const file = files[i + j];
-      const r = parseRead(text, basename(file));
-      if (!r.ok) return problems.push({ file, problem: r.problem });
-      const ps = runRecordProblems(r.value);
-      if (ps.length) return problems.push({ file, problem: joinProblems(ps) });
-      use(r.value as RunRecord, file);
-    });
+  for (const file of files) {
+    let text: string | Error;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch (e) {
+      text = e as Error;
+    }
+    const r = parseRead(text, basename(file));
+    if (!r.ok) {
+      problems.push({ file, problem: r.problem });
+      continue;
+    }
+    const ps = runRecordProblems(r.value);
+    if (ps.length) {
+      problems.push({ file, problem: joinProblems(ps) });
+      continue;
+    }
+    use(r.value as RunRecord, file);
   }
   return problems;
 }
