@@ -133,7 +133,7 @@ const withSum = (sum: number | undefined) => sum === undefined ? {} : { sum };
  * Value at percentile `p` (0-100), as HdrHistogram reads it: the top of the first
  * bucket whose cumulative count reaches `round(p/100 * total)`, capped at the exact max.
  */
-export function percentile(h: Histogram, p: number): number {
+export function percentile(h: HistogramData, p: number): number {
   if (h.total === 0) return NaN;
   if (p >= 100) return h.max;
   const target = Math.max(1, Math.floor((p / 100) * h.total + 0.5));
@@ -176,7 +176,7 @@ export function percentiles(h: Histogram, ps: readonly number[]): number[] {
  * Mean of the recorded values: exact from `sum` where the histogram has it, else from each
  * bucket's midpoint.
  */
-export function mean(h: Histogram): number {
+export function mean(h: HistogramData): number {
   if (h.total === 0) return NaN;
   if (h.sum !== undefined) return h.sum / h.total;
   let sum = 0;
@@ -187,7 +187,7 @@ export function mean(h: Histogram): number {
 }
 
 /** p50/p90/p95/p99/p99.9/max/mean in milliseconds. */
-export function summarize(h: Histogram): LatencySummary {
+export function summarize(h: HistogramData): LatencySummary {
   const ms = (us: number) => Math.round(us) / 1000;
   return {
     p50Ms: ms(percentile(h, 50)),
@@ -310,6 +310,9 @@ function mergeAscending(
 }
 
 let mergeBuffers = [new Float64Array(0), new Float64Array(0)];
+
+/** The buffers {@linkcode HistogramSet.pooledView} hands out, grown as needed. */
+let pooledBuffers = { values: new Float64Array(0), counts: new Float64Array(0) };
 
 /** A set's shared bucket axis, each axis bucket's pooled count, and the cumulative counts. */
 interface Axis {
@@ -523,6 +526,46 @@ export class HistogramSet {
     };
   }
 
+  /**
+   * The pooled histogram's figures and buckets ({@linkcode merged}'s), the buckets as views
+   * of buffers shared by every set: valid only until the next call on any set (for packing
+   * and summarising it at once: 2,000 groups' buckets as arrays of their own were ~100 MB
+   * of short-lived memory).
+   */
+  pooledView(): HistogramData {
+    const axis = this.#axis;
+    const pooled = this.#pooled;
+    let size = 0;
+    for (let j = 0; j < axis.length; j++) if (pooled[j] > 0) size++;
+    if (pooledBuffers.values.length < size) {
+      const grown = Math.max(size, 2 * pooledBuffers.values.length);
+      pooledBuffers = { values: new Float64Array(grown), counts: new Float64Array(grown) };
+    }
+    const values = pooledBuffers.values.subarray(0, size);
+    const counts = pooledBuffers.counts.subarray(0, size);
+    let total = 0;
+    for (let j = 0, i = 0; j < axis.length; j++) {
+      if (pooled[j] > 0) {
+        values[i] = axis[j];
+        counts[i++] = pooled[j];
+        total += pooled[j];
+      }
+    }
+    // As `merged` takes them: Math.min and Math.max over the non-empty histograms.
+    let live = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < this.#k; i++) {
+      if (this.#totals[i] > 0) {
+        live++;
+        min = Math.min(min, this.#mins[i]);
+        max = Math.max(max, this.#maxes[i]);
+      }
+    }
+    if (live === 0) return emptyHistogram();
+    return { total, min, max, values, counts, ...withSum(this.#sum) };
+  }
+
   /** Percentile `p` of the pool where histogram i counts `weights[i]` times. */
   percentile(weights: ArrayLike<number>, p: number): number {
     const totals = this.#totals;
@@ -613,7 +656,7 @@ export class HistogramSet {
 const isWholeNumber = (x: number) => Number.isSafeInteger(x) && x >= 0;
 
 /** Whether {@linkcode packHistogram} can store `h` exactly (whole-number buckets and counts). */
-export function packable(h: Histogram): boolean {
+export function packable(h: HistogramData): boolean {
   for (let i = 0; i < h.values.length; i++) {
     if (!isWholeNumber(h.values[i]) || !isWholeNumber(h.counts[i])) return false;
   }
@@ -621,7 +664,7 @@ export function packable(h: Histogram): boolean {
 }
 
 /** `h` packed (see {@linkcode PackedHistogram}); its buckets must be {@linkcode packable}. */
-export function packHistogram(h: Histogram): PackedHistogram {
+export function packHistogram(h: HistogramData): PackedHistogram {
   const { values, counts } = h;
   // A varint of a safe integer takes at most 8 bytes: a bucket's two at most 16.
   let bytes = new Uint8Array(Math.max(32, values.length * 4));

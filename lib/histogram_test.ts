@@ -4,6 +4,7 @@ import type { Histogram } from "./types.ts";
 import {
   bucketOf,
   compactHistogram,
+  emptyHistogram,
   fromPercentileSpectrum,
   HistogramRecorder,
   HistogramSet,
@@ -102,6 +103,13 @@ Deno.test("HistogramSet percentiles equal those of merged histograms for any wei
   });
   const set = new HistogramSet(hs);
   assertEquals(set.merged(), mergeHistograms(hs));
+  const { unit: _, significantDigits: __, ...figures } = mergeHistograms(hs);
+  const pooled = set.pooledView();
+  assertEquals(
+    { ...pooled, values: Array.from(pooled.values), counts: Array.from(pooled.counts) },
+    figures,
+  );
+  assertEquals(new HistogramSet([emptyHistogram()]).pooledView(), emptyHistogram());
   // Every resample of four iterations (35 count vectors), as the exact bootstrap reads them.
   const all: number[][] = [];
   for (let a = 0; a <= 4; a++) {
