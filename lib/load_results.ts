@@ -17,7 +17,13 @@ import { basename, join } from "node:path";
 import { type BenchConfig, readStoredConfig } from "./config.ts";
 import { listRunFiles, namedRunDir, newestRunDir } from "./run_dir.ts";
 import { SchemaError, validateManifest, validateRunRecord, validateSummary } from "./schema.ts";
-import { summarizeRuns, summarySettings, type SummaryWorker, unpackSummary } from "./summary.ts";
+import {
+  packSummary,
+  summarizeRuns,
+  summarySettings,
+  type SummaryWorker,
+  unpackSummary,
+} from "./summary.ts";
 import { compactHistogram } from "./histogram.ts";
 import type {
   Manifest,
@@ -329,8 +335,9 @@ export function loadRun(dir: string): Promise<LoadedRun> {
  * read them, or newer) are read and checked, and index entries whose file is gone are
  * left out, so the runs and problems are those {@linkcode loadRun} would give.
  * `options.summary` is the summary collect just built in this process (the pipeline hands
- * it over): it stands for `summary.json` without reading, parsing and checking the file
- * collect wrote from it.
+ * it over): it stands for `summary.json` without reading and parsing the file collect wrote
+ * from it, and is checked against the schema only where JSON would change it (a NaN is null
+ * in the file).
  */
 export function loadRunRows(
   dir: string,
@@ -425,9 +432,17 @@ async function readRunDir(
     else manifest = m.value as Manifest;
   }
 
-  // Handed over by the pipeline: what collect wrote to summary.json, not read back.
-  let summary: Summary | null = handed ? summaryAsRead(handed) : null;
+  let summary: Summary | null = null;
   const sPath = join(dir, "summary.json");
+  if (handed) {
+    // Handed over by the pipeline: what collect wrote to summary.json, not read back. Collect
+    // built it, so it is not checked again, unless JSON changes it (a NaN written as null):
+    // then it is checked as the file would be, which the schema may refuse.
+    const read = summaryAsRead(handed);
+    const ps = read === handed ? [] : summaryProblems(packSummary(read));
+    if (ps.length) problems.push({ file: sPath, problem: joinProblems(ps) });
+    else summary = read;
+  }
   const s = handed ? undefined : await readJsonFile(sPath, "summary.json");
   if (s && !s.ok) {
     problems.push({

@@ -16,7 +16,7 @@ import { memoryLogger } from "./log.ts";
 import { findings, renderReport, writeReport } from "./report.ts";
 import type { StoredSummary, Summary } from "./types.ts";
 import { SUMMARY_SCHEMA_VERSION } from "./types.ts";
-import { unpackSummary } from "./summary.ts";
+import { packSummary, unpackSummary } from "./summary.ts";
 
 async function withRun(fn: (dir: string) => Promise<void>): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_" });
@@ -185,7 +185,7 @@ Deno.test("collect reproduces the fixture summaries, and the report from its run
   }
 });
 
-Deno.test("the summary collect hands over reads as its summary.json does: no interval is null, not NaN", async () => {
+Deno.test("the summary collect hands over reads as its summary.json does: a NaN interval is null, and a NaN the schema refuses is refused", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_handed_" });
   const deps = { runner: realRunner, log: memoryLogger(), signal: new AbortController().signal };
   try {
@@ -208,6 +208,20 @@ Deno.test("the summary collect hands over reads as its summary.json does: no int
     assertEquals(
       renderReport(handed, { generatedAt: GENERATED_AT }),
       renderReport(read, { generatedAt: GENERATED_AT }),
+    );
+
+    // A NaN where the schema takes only a number: refused as the file would be, named the same.
+    collected.overheads[0].baseline = NaN;
+    await writeJsonAtomic(join(dir, "summary.json"), packSummary(collected));
+    const refused = await loadRunRows(dir, { summary: collected });
+    const refusedFile = await loadRunRows(dir);
+    assertEquals(refusedFile.problems.length, 1);
+    match(refusedFile.problems[0].problem, /\/overheads\/0\/baseline must be number/);
+    assertEquals(refused.problems, refusedFile.problems);
+    assert(refused.summaryDerived && refusedFile.summaryDerived);
+    assertEquals(
+      renderReport(refused, { generatedAt: GENERATED_AT }),
+      renderReport(refusedFile, { generatedAt: GENERATED_AT }),
     );
   } finally {
     await Deno.remove(tmp, { recursive: true });
