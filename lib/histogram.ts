@@ -314,6 +314,36 @@ let mergeBuffers = [new Float64Array(0), new Float64Array(0)];
 /** The buffers {@linkcode HistogramSet.pooledView} hands out, grown as needed. */
 let pooledBuffers = { values: new Float64Array(0), counts: new Float64Array(0) };
 
+/**
+ * Buffers of released sets ({@linkcode HistogramSet.release}), by size (powers of two), for
+ * the next sets: a summary builds 2,000 sets one load point at a time, and their arrays,
+ * ~100 KB a set, freed only when the garbage collector got to them, were ~100 MB of each
+ * thread's memory at its peak.
+ */
+const spareBuffers = new Map<number, ArrayBuffer[]>();
+
+function takeBuffer(bytes: number): ArrayBuffer {
+  const size = 2 ** Math.ceil(Math.log2(Math.max(bytes, 256)));
+  return spareBuffers.get(size)?.pop() ?? new ArrayBuffer(size);
+}
+
+/** `n` zeros in a buffer of {@linkcode takeBuffer}. */
+function takeFloat64(n: number): Float64Array {
+  return new Float64Array(takeBuffer(n * 8), 0, n).fill(0);
+}
+
+/** `n` zeros in a buffer of {@linkcode takeBuffer}. */
+function takeUint32(n: number): Uint32Array {
+  return new Uint32Array(takeBuffer(n * 4), 0, n).fill(0);
+}
+
+function giveBack(a: Float64Array | Uint32Array): void {
+  const b = a.buffer as ArrayBuffer;
+  const list = spareBuffers.get(b.byteLength);
+  if (list) list.push(b);
+  else spareBuffers.set(b.byteLength, [b]);
+}
+
 /** A set's shared bucket axis, each axis bucket's pooled count, and the cumulative counts. */
 interface Axis {
   axis: Float64Array;
@@ -338,10 +368,11 @@ function mergedAxis(histograms: readonly HistogramData[], size: number, wide: bo
     n = mergeAscending(a, n, h.values, b);
     [a, b] = [b, a];
   }
-  const axis = a.slice(0, n);
-  const pooled = new Float64Array(n);
+  const axis = takeFloat64(n);
+  axis.set(a.subarray(0, n));
+  const pooled = takeFloat64(n);
   const k = histograms.length;
-  const cum = wide ? new Float64Array(n * k) : new Uint32Array(n * k);
+  const cum = wide ? takeFloat64(n * k) : takeUint32(n * k);
   // Every bucket of a histogram is on the axis: one pass adds it where it matches.
   // Walked bucket by bucket, filling the axis positions between buckets with the running
   // count.
@@ -428,10 +459,11 @@ function denseAxis(
     n += seen[x];
     seen[x] = 0;
   }
-  const axis = scratch.slice(0, n);
-  const pooled = new Float64Array(n);
+  const axis = takeFloat64(n);
+  axis.set(scratch.subarray(0, n));
+  const pooled = takeFloat64(n);
   const k = histograms.length;
-  const cum = wide ? new Float64Array(n * k) : new Uint32Array(n * k);
+  const cum = wide ? takeFloat64(n * k) : takeUint32(n * k);
   at = 0;
   for (let h = 0; h < k; h++) {
     const counts = histograms[h].counts;
@@ -491,12 +523,31 @@ export class HistogramSet {
     this.#weights = new Float64Array(k);
   }
 
+  /**
+   * Hands the set's arrays to the sets made after it; the set cannot be read again (it
+   * throws). For a caller that knows nothing reads it any more.
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    giveBack(this.#axis);
+    giveBack(this.#pooled);
+    giveBack(this.#cum);
+  }
+
+  #released = false;
+
+  #check(): void {
+    if (this.#released) throw new Error("HistogramSet was released: it cannot be read");
+  }
+
   get size(): number {
     return this.#k;
   }
 
   /** The pooled histogram (all weights 1): what `mergeHistograms` returns. */
   merged(): Histogram {
+    this.#check();
     const axis = this.#axis;
     const pooled = this.#pooled;
     let size = 0;
@@ -533,6 +584,7 @@ export class HistogramSet {
    * of short-lived memory).
    */
   pooledView(): HistogramData {
+    this.#check();
     const axis = this.#axis;
     const pooled = this.#pooled;
     let size = 0;
@@ -568,6 +620,7 @@ export class HistogramSet {
 
   /** Percentile `p` of the pool where histogram i counts `weights[i]` times. */
   percentile(weights: ArrayLike<number>, p: number): number {
+    this.#check();
     const totals = this.#totals;
     const maxes = this.#maxes;
     const drawn = this.#drawn;

@@ -249,3 +249,23 @@ Deno.test("a malformed packed histogram is refused naming where and what", () =>
   match(packedProblems({ ...p, packed: repeated }, "/g")[0], /not ascending at bucket 1/);
   throws(() => unpackHistogram({ ...p, total: 6 }), /Cannot unpack histogram/);
 });
+
+Deno.test("a released HistogramSet refuses to be read, and the next set reads the same as a fresh one", () => {
+  const rand = lcg(3);
+  const make = (scale: number) => {
+    const r = new HistogramRecorder();
+    for (let i = 0; i < 1000; i++) r.record(Math.round(scale * Math.exp(3 * rand())));
+    return r.toHistogram();
+  };
+  const first = new HistogramSet([make(200), make(300)]);
+  const hs = [make(500), make(700)];
+  const fresh = new HistogramSet(hs);
+  const expected = [50, 99].map((p) => fresh.percentile([1, 2], p));
+  first.release();
+  throws(() => first.percentile([1, 1], 50), /released/);
+  throws(() => first.merged(), /released/);
+  // Made after the release, in its arrays (zeroed first).
+  const reused = new HistogramSet(hs);
+  assertEquals([50, 99].map((p) => reused.percentile([1, 2], p)), expected);
+  assertEquals(reused.merged(), mergeHistograms(hs));
+});

@@ -746,7 +746,11 @@ export function computePoint(p: PointWork, options: PointSettings): PointResult 
   const notes: string[] = [];
   const meshes = new Map(p.meshes.map((g) => [g.mesh, { rs: g.usable }]));
   pointOverheads(p.key, meshes, options, overheads, notes);
-  for (const g of p.meshes) histogramSets.delete(g.usable);
+  for (const g of p.meshes) {
+    // Nothing reads the point's sets any more: their arrays go to the next point's.
+    histogramSets.get(g.usable)?.release();
+    histogramSets.delete(g.usable);
+  }
   return { stats, overheads, notes };
 }
 
