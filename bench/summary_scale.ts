@@ -10,16 +10,22 @@
  * and checking the records, pooling and bootstrap, writing summary.json, the report's reading,
  * alone and handed over, and rendering) to show where the time goes; it needs the summary.json
  * that `measure` writes (else exit 2).
- * Each prints one JSON line. CPU seconds are the process's, every thread's: the pooling and
- * bootstrap run on two (collect's worker), so their CPU can exceed their wall time. The
+ * Each prints one JSON line. CPU seconds are the process's, every thread's: the reading of
+ * the records (kept) and the pooling and bootstrap run on two threads (collect's worker), so
+ * their CPU can exceed their wall time. The
  * records are SYNTHETIC and carry no send-lag or service-time histograms, which real vegeta
  * and HTTP-client records do (collect pools those too): real records cost somewhat more.
  */
 import { join } from "node:path";
-import { createRunDir, writeJsonAtomic } from "../lib/run_dir.ts";
+import { createRunDir, listRunFiles, writeJsonAtomic } from "../lib/run_dir.ts";
 import { finishRun, openRun, stageCollect, stageReport } from "../lib/pipeline.ts";
-import { packSummary, SummaryBuilder, summarySettings } from "../lib/summary.ts";
-import { forEachRunRecord, loadRunRows, runIndexEntry } from "../lib/load_results.ts";
+import { packSummary, SummaryBuilder, summarySettings, SummaryWorker } from "../lib/summary.ts";
+import {
+  forEachRecordFileShared,
+  forEachRunRecord,
+  loadRunRows,
+  runIndexEntry,
+} from "../lib/load_results.ts";
 import { renderReport } from "../lib/report.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { realRunner } from "../lib/command.ts";
@@ -153,12 +159,28 @@ async function breakdown(runDir: string) {
     ...summarySettings(ctx.config),
   });
   const index: RunIndexEntry[] = [];
-  await time("read, check and keep records", () =>
-    forEachRunRecord(runDir, (r, file) => {
-      builder.add(r);
-      index.push(runIndexEntry(file, r));
-    }));
-  const summary = await time("pool and bootstrap (both cores)", () => builder.finishInParallel());
+  // As collect does it: the worker starts first, reads and checks the last 42 % of the files,
+  // then computes three of every seven load points.
+  const worker = new SummaryWorker();
+  const summary = await (async () => {
+    try {
+      const files = await listRunFiles(runDir);
+      await time(
+        "read, check and keep records (both cores)",
+        () =>
+          forEachRecordFileShared(files, (r, file) => {
+            builder.add(r);
+            index.push(runIndexEntry(file, r));
+          }, worker),
+      );
+      return await time(
+        "pool and bootstrap (both cores)",
+        () => builder.finishInParallel({ worker }),
+      );
+    } finally {
+      worker.terminate();
+    }
+  })();
   summary.runs = index.sort((a, b) => a.spec.seq - b.spec.seq);
   const tmp = join(runDir, "summary.breakdown.json");
   await time("write summary.json", () => writeJsonAtomic(tmp, packSummary(summary)));
