@@ -13,6 +13,7 @@ import {
   packable,
   packedProblems,
   packHistogram,
+  packIfPackable,
   percentile,
   percentiles,
   summarize,
@@ -232,6 +233,9 @@ Deno.test("a packed histogram unpacks to the same buckets, figures and percentil
   // Fractional buckets cannot be packed: the writer keeps such a histogram as arrays.
   assertEquals(packable({ ...h, values: [1.5], counts: [1], total: 1 }), false);
   throws(() => packHistogram({ ...h, values: [1.5], counts: [1], total: 1 }), /bucket 0/);
+  assertEquals(packIfPackable({ ...h, values: [1, 2], counts: [1, 0.5], total: 1.5 }), undefined);
+  assertEquals(packIfPackable(wide), packHistogram(wide));
+  throws(() => packIfPackable({ ...h, values: [2, 1], counts: [1, 1], total: 2 }), /bucket 1/);
 });
 
 Deno.test("a malformed packed histogram is refused naming where and what", () => {

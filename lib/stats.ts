@@ -513,32 +513,38 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
       lt += mass(i, lo[i], atLeast[i]);
       le += mass(i, lo[i], above[i]);
     }
+    // Rows from `stair` on: each row's window [lo, hi) and its first positions at or above
+    // the pivot never fall from row to row (f falls as the baseline grows, and every window
+    // is cut at those positions), so one scan carried across the rows finds them all, each
+    // row's scan starting at its window and stopping at its end: the same positions as a scan
+    // of every row over all mesh values, clamped to the window, and empty windows skipped.
     for (let i = stair, ja = 0, jb = 0; i < n; i++) {
+      const l = lo[i];
+      const h = hi[i];
+      if (h === l) continue;
       const bv = rowB[i];
-      // pairValue written out per kind (the loop evaluates f 50 million times for 10,000
-      // records). Rows from `stair` on have bv > 0 unless the kind is delta, so these are
-      // pairValue's own expressions, with the same results.
+      if (ja < l) ja = l;
+      // pairValue written out per kind (the loop evaluates f tens of millions of times for
+      // 10,000 records). Rows from `stair` on have bv > 0 unless the kind is delta, so these
+      // are pairValue's own expressions, with the same results.
       if (code === 0) {
-        while (ja < size && mv[ja] - bv < pivot) ja++;
+        while (ja < h && mv[ja] - bv < pivot) ja++;
         if (jb < ja) jb = ja;
-        while (jb < size && mv[jb] - bv <= pivot) jb++;
+        while (jb < h && mv[jb] - bv <= pivot) jb++;
       } else if (code === 1) {
-        while (ja < size && ((mv[ja] - bv) / bv) * 100 < pivot) ja++;
+        while (ja < h && ((mv[ja] - bv) / bv) * 100 < pivot) ja++;
         if (jb < ja) jb = ja;
-        while (jb < size && ((mv[jb] - bv) / bv) * 100 <= pivot) jb++;
+        while (jb < h && ((mv[jb] - bv) / bv) * 100 <= pivot) jb++;
       } else {
-        while (ja < size && (mv[ja] / bv) * 100 < pivot) ja++;
+        while (ja < h && (mv[ja] / bv) * 100 < pivot) ja++;
         if (jb < ja) jb = ja;
-        while (jb < size && (mv[jb] / bv) * 100 <= pivot) jb++;
+        while (jb < h && (mv[jb] / bv) * 100 <= pivot) jb++;
       }
-      if (hi[i] === lo[i]) continue;
-      const a = ja < lo[i] ? lo[i] : ja > hi[i] ? hi[i] : ja;
-      const c = jb < lo[i] ? lo[i] : jb > hi[i] ? hi[i] : jb;
-      atLeast[i] = a;
-      above[i] = c;
+      atLeast[i] = ja;
+      above[i] = jb;
       const p = rowP[i];
-      lt += p * (mc[a] - mc[lo[i]]);
-      le += p * (mc[c] - mc[lo[i]]);
+      lt += p * (mc[ja] - mc[l]);
+      le += p * (mc[jb] - mc[l]);
     }
     if (lt >= target) {
       for (let i = 0; i < n; i++) if (hi[i] > lo[i]) hi[i] = atLeast[i];

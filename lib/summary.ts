@@ -13,6 +13,7 @@ import {
   mergeHistograms,
   packable,
   packHistogram,
+  packIfPackable,
   summarize,
   unpackHistogram,
 } from "./histogram.ts";
@@ -248,7 +249,8 @@ function groupStats(rs: Kept[], usable: Usable[], timing?: TimingPool): GroupSta
   // number arrays, made only to be packed, were ~100 MB of garbage.
   const hist = usable.length ? setOf(usable).pooledView() : emptyHistogram();
   // Kept packed until read: 2,000 groups' histograms as arrays were 85 MB of heap.
-  const kept = packable(hist) ? lazyHistogram(packHistogram(hist)) : setOf(usable).merged();
+  const packed = packIfPackable(hist);
+  const kept = packed ? lazyHistogram(packed) : setOf(usable).merged();
   const rates = usable.map((r) => r.load.achievedRate);
   const ops = usable.reduce((s, r) => s + r.load.operations, 0);
   const byName = new Map<
