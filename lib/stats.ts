@@ -416,6 +416,7 @@ function scratchOf(n: number) {
     hi: new Int32Array(n),
     atLeast: new Int32Array(n),
     above: new Int32Array(n),
+    live: new Int32Array(n),
   };
 }
 
@@ -437,7 +438,9 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
   const mv = m.values;
   const mc = m.cum;
   const size = mv.length;
-  const { rowB, rowP, start, end, rev, lo, hi, atLeast, above } = scratch(b.values.length);
+  const { rowB, rowP, start, end, rev, lo, hi, atLeast, above, live } = scratch(
+    b.values.length,
+  );
   let n = 0;
   const addRow = (bv: number, p: number, s0: number, s1: number, reversed: boolean) => {
     rowB[n] = bv;
@@ -492,22 +495,34 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
   const target = level * total;
   const rand = seededRandom(1);
   lo.fill(0, 0, n);
+  // The rows whose window is not empty, in row order (`count` of them, `liveStair` below
+  // `stair`): every loop of a round visits only these, in the order it visited all rows,
+  // skipping the same empty ones.
+  let count = 0;
+  let liveStair = 0;
+  for (let i = 0; i < n; i++) {
+    if (hi[i] > lo[i]) {
+      live[count++] = i;
+      if (i < stair) liveStair++;
+    }
+  }
   let below = 0;
   for (;;) {
     let candidates = 0;
-    for (let i = 0; i < n; i++) candidates += hi[i] - lo[i];
+    for (let x = 0; x < count; x++) candidates += hi[live[x]] - lo[live[x]];
     if (candidates === 0) return NaN;
     let pick = Math.floor(rand() * candidates);
-    let row = 0;
-    while (pick >= hi[row] - lo[row]) {
-      pick -= hi[row] - lo[row];
-      row++;
+    let x = 0;
+    while (pick >= hi[live[x]] - lo[live[x]]) {
+      pick -= hi[live[x]] - lo[live[x]];
+      x++;
     }
+    const row = live[x];
     const pivot = val(row, lo[row] + pick);
     let lt = below;
     let le = below;
-    for (let i = 0; i < stair; i++) {
-      if (hi[i] === lo[i]) continue;
+    for (let x = 0; x < liveStair; x++) {
+      const i = live[x];
       atLeast[i] = first(i, pivot, lo[i], hi[i], false);
       above[i] = first(i, pivot, atLeast[i], hi[i], true);
       lt += mass(i, lo[i], atLeast[i]);
@@ -518,10 +533,10 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
     // is cut at those positions), so one scan carried across the rows finds them all, each
     // row's scan starting at its window and stopping at its end: the same positions as a scan
     // of every row over all mesh values, clamped to the window, and empty windows skipped.
-    for (let i = stair, ja = 0, jb = 0; i < n; i++) {
+    for (let x = liveStair, ja = 0, jb = 0; x < count; x++) {
+      const i = live[x];
       const l = lo[i];
       const h = hi[i];
-      if (h === l) continue;
       const bv = rowB[i];
       if (ja < l) ja = l;
       // pairValue written out per kind (the loop evaluates f tens of millions of times for
@@ -547,13 +562,24 @@ function pairQuantile(b: Discrete, m: Discrete, kind: PairKind, level: number): 
       le += p * (mc[jb] - mc[l]);
     }
     if (lt >= target) {
-      for (let i = 0; i < n; i++) if (hi[i] > lo[i]) hi[i] = atLeast[i];
+      for (let x = 0; x < count; x++) hi[live[x]] = atLeast[live[x]];
     } else if (le >= target) {
       return pivot;
     } else {
       below = le;
-      for (let i = 0; i < n; i++) if (hi[i] > lo[i]) lo[i] = above[i];
+      for (let x = 0; x < count; x++) lo[live[x]] = above[live[x]];
     }
+    let kept = 0;
+    let keptStair = 0;
+    for (let x = 0; x < count; x++) {
+      const i = live[x];
+      if (hi[i] > lo[i]) {
+        live[kept++] = i;
+        if (x < liveStair) keptStair++;
+      }
+    }
+    count = kept;
+    liveStair = keptStair;
   }
 }
 
