@@ -440,12 +440,15 @@ export async function stageCollect(runDir: string, deps: Deps): Promise<Summary>
   // 10,000 records: the later half is read and checked on the other core, which then
   // computes half the load points (the same summary as builder.finish() on one thread). Its
   // thread starts first, so its start-up overlaps opening the run.
-  const count = await listRunFiles(runDir).then((f) => f.length, () => 0);
-  const worker = count >= SHARED_READ_MIN_FILES && navigator.hardwareConcurrency >= 2
+  // Listed once (10,000 files); a listing that fails is tried again in the stage, which
+  // reports it.
+  const listed = await listRunFiles(runDir).catch(() => undefined);
+  const worker = (listed?.length ?? 0) >= SHARED_READ_MIN_FILES &&
+      navigator.hardwareConcurrency >= 2
     ? new SummaryWorker()
     : undefined;
   try {
-    return await collectWith(runDir, deps, worker);
+    return await collectWith(runDir, deps, worker, listed);
   } finally {
     worker?.terminate();
   }
@@ -455,6 +458,7 @@ async function collectWith(
   runDir: string,
   deps: Deps,
   worker: SummaryWorker | undefined,
+  listed: string[] | undefined,
 ): Promise<Summary> {
   const { ctx, manifest } = await openRun(runDir, deps);
   return await runStage(runDir, "collect", deps, async () => {
@@ -469,7 +473,7 @@ async function collectWith(
     // Fixed-rate runs of the local target that shared the machine with other load.
     const busy: BusyRun[] = [];
     let fixedRate = 0;
-    const files = await listRunFiles(runDir);
+    const files = listed ?? await listRunFiles(runDir);
     const use = (record: ReadRunRecord, file: string) => {
       builder.add(record);
       if (record.spec.point.mode === "fixed-rate") fixedRate++;
