@@ -65,6 +65,8 @@ export type Generator =
     rtPriority?: number;
     /** False: the schedule at whatever phase it starts (the client aligns it by default). */
     tickAlign?: boolean;
+    /** The client's `neverSleep`: its pacing thread spins from due time to due time. */
+    neverSleep?: boolean;
   }
   /** The client's pacing alone, nothing sent (`bench/_pacer_floor.ts`): the machine's floor. */
   | { kind: "pacer-floor"; spinUs: number; rtPriority?: number }
@@ -129,6 +131,10 @@ export const CANDIDATES: Candidate[] = [
   {
     name: `http-client spin ${DEFAULT_SPIN_US} us, phase not tick-aligned`,
     generator: { kind: "http-client", spinUs: DEFAULT_SPIN_US, tickAlign: false },
+  },
+  {
+    name: "http-client never sleeping (spins from due time to due time)",
+    generator: { kind: "http-client", spinUs: DEFAULT_SPIN_US, neverSleep: true },
   },
   {
     name: `http-client spin ${DEFAULT_SPIN_US} us SCHED_FIFO`,
@@ -277,6 +283,7 @@ async function measureClient(
     spinUs: g.spinUs,
     ...(g.rtPriority !== undefined ? { rtPriority: g.rtPriority } : {}),
     ...(g.tickAlign !== undefined ? { tickAlign: g.tickAlign } : {}),
+    ...(g.neverSleep ? { neverSleep: true } : {}),
   };
   const process = g.cpus !== undefined ? { cpus: g.cpus } : {};
   await runHttpLoad(realRunner, { ...options, rate: 100, durationS: 1 }, { process });

@@ -80,6 +80,16 @@ export function effectiveSpinUs(spinUs: number, rate: number): number {
   return Math.min(spinUs, Math.floor(1e6 / rate * MAX_SPIN_SHARE));
 }
 
+/**
+ * The spin before each due time the pacing thread is given: the whole interval (rounded up)
+ * when it never sleeps, so each wake-up time is the previous due time, already past.
+ */
+function pacerSpinUs(o: Pick<HttpLoadOptions, "spinUs" | "rate" | "neverSleep">): number {
+  return o.neverSleep
+    ? Math.ceil(1e6 / o.rate)
+    : effectiveSpinUs(o.spinUs ?? DEFAULT_SPIN_US, o.rate);
+}
+
 /** Options of one HTTP load run. */
 export interface HttpLoadOptions {
   /** Target URLs (`http://IPv4:port/path`); connection i goes to `urls[i % urls.length]`. */
@@ -124,6 +134,11 @@ export interface HttpLoadOptions {
    * starts it 20 ms after the sender is ready, at whatever phase that is.
    */
   tickAlign?: boolean;
+  /**
+   * Never sleep between sends: the pacing thread spins from due time to due time (a whole
+   * core for the run, `spinUs` ignored), so no send waits for a wake-up. Default false.
+   */
+  neverSleep?: boolean;
 }
 
 type Checked = Required<Omit<HttpLoadOptions, "body" | "bodyBytes" | "bodyFile">> & {
@@ -195,6 +210,8 @@ function check(options: HttpLoadOptions): Checked {
   if (!(spinUs >= 0 && spinUs <= 10_000)) bad("spinUs", "must be 0 to 10000", spinUs);
   const tickAlign = o.tickAlign ?? true;
   if (typeof tickAlign !== "boolean") bad("tickAlign", "must be true or false", tickAlign);
+  const neverSleep = o.neverSleep ?? false;
+  if (typeof neverSleep !== "boolean") bad("neverSleep", "must be true or false", neverSleep);
   const rtPriority = o.rtPriority ?? 0;
   if (!Number.isInteger(rtPriority) || rtPriority < 0 || rtPriority > 99) {
     bad("rtPriority", "must be an integer from 0 to 99", rtPriority);
@@ -212,6 +229,7 @@ function check(options: HttpLoadOptions): Checked {
     spinUs,
     rtPriority,
     tickAlign,
+    neverSleep,
     targets,
   };
 }
@@ -519,7 +537,7 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
       sendUntilMs: startMs + (o.durationS + o.timeoutS) * 1000,
       connectTimeoutMs: o.connectTimeoutS * 1000,
       sendTimeoutMs: o.timeoutS * 1000,
-      spinUs: effectiveSpinUs(o.spinUs, o.rate),
+      spinUs: pacerSpinUs(o),
       rtPriority: o.rtPriority,
       wakeFd,
     };
@@ -757,7 +775,8 @@ export async function httpLoad(options: HttpLoadOptions): Promise<LoadResult> {
       sentRate: sentInWindow / o.durationS,
       successfulRate: okDone.length / o.durationS,
       generator: {
-        spinUs: effectiveSpinUs(o.spinUs, o.rate),
+        spinUs: pacerSpinUs(o),
+        pacing: o.neverSleep ? "spin" : "sleep",
         timerSlackNs: sender.timerSlackNs,
         // Requests taken up more than LATE_US late, by cause (see LateCause).
         late: { thresholdUs: LATE_US, ...sender.late },

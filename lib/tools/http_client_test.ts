@@ -110,8 +110,37 @@ Deno.test({
       // millisecond from the kernel's tick grid (the phases tried are 1/64 ms apart).
       const tickUs = (extra(r).generator as { tickDistanceUs: number }).tickDistanceUs;
       assert(tickUs >= 484 && tickUs <= 500, `tickDistanceUs ${tickUs}`);
+      // By default it sleeps between sends, spinning only the last 200 us before each.
+      const g = extra(r).generator as { pacing: string; spinUs: number };
+      assertEquals([g.pacing, g.spinUs], ["sleep", DEFAULT_SPIN_US]);
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
+    }
+  },
+});
+
+Deno.test({
+  name: "runHttpLoad with neverSleep: the pacer spins the whole interval, every request answered",
+  sanitizeResources: false,
+  async fn() {
+    const server = await startTestNginx();
+    try {
+      const { result: r } = await runHttpLoad(realRunner, {
+        urls: [server.url],
+        connections: 2,
+        rate: 200,
+        durationS: 1,
+        neverSleep: true,
+      });
+      assertEquals(r.operations, 200);
+      assertEquals(r.errors, 0, JSON.stringify(r.errorKinds));
+      assertEquals((extra(r).sendLag as Histogram).total, 200);
+      // Its wake-up time for each send is the previous due time (5,000 us at 200/s): it never
+      // sleeps, whatever spin was asked for.
+      const g = extra(r).generator as { pacing: string; spinUs: number };
+      assertEquals([g.pacing, g.spinUs], ["spin", 5000]);
+    } finally {
+      await server.stop();
     }
   },
 });
@@ -310,6 +339,11 @@ Deno.test("httpClientCommand refuses bad options, naming the field and value", (
     // deno-lint-ignore no-explicit-any
     () => httpClientCommand({ ...ok, tickAlign: "yes" as any }),
     /"tickAlign" must be true or false, got "yes"/,
+  );
+  throws(
+    // deno-lint-ignore no-explicit-any
+    () => httpClientCommand({ ...ok, neverSleep: 1 as any }),
+    /"neverSleep" must be true or false, got 1/,
   );
   assertEquals(
     httpClientCommand(ok, { cpus: "1" }).slice(0, 3),

@@ -210,6 +210,7 @@ async function runClient(
     ...(request.method !== "GET" ? { method: request.method } : {}),
     ...(request.bodyBytes !== undefined ? { bodyBytes: request.bodyBytes } : {}),
     rtPriority: env.config.local.httpClientRtPriority,
+    neverSleep: env.config.local.httpClientNeverSleep,
   }, { signal: env.signal, onSpawn: onLoadgen });
 }
 

@@ -251,6 +251,7 @@ async function runClient(
     headers: { "Content-Type": "application/json" },
     bodyFile: payload.path,
     rtPriority: env.config.local.httpClientRtPriority,
+    neverSleep: env.config.local.httpClientNeverSleep,
   }, { signal: env.signal, onSpawn: onLoadgen });
   const sent = run.result.extra?.bodyBytes;
   if (sent !== payload.bytes) {
