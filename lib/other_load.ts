@@ -16,13 +16,12 @@
 import type { OtherProcess, ReadRunRecord, ResourceUse } from "./types.ts";
 
 /**
- * Cores of other load from which a fixed-rate run is said to have had company. The
- * difference carries how each is counted (the groups' figures are the scheduler's exact run
- * time, the node's are 10 ms ticks, which miss much of a process that runs in short bursts
- * between them) and meshbench's own process and sampler: -0.32 to +0.07 cores in the
- * fixed-rate runs of a quiet machine's quick run (2 s windows), the groups' sum coming out
- * above the node's rather than below it. So the figure is a lower bound, and a quarter of a
- * core, an eighth of a 2-core machine, is clear of the noise.
+ * Cores of other load from which a fixed-rate run is said to have had company. Both sides of
+ * the difference are the kernel's exact figures (the groups' run time; the node's CPUs x wall
+ * time less its idle time, `parseNodeIdle`), so on a quiet machine it is meshbench's own
+ * process and sampler, kernel threads and interrupt work: +0.03 to +0.25 cores in the 27 runs
+ * of a quiet machine's quick run of two workloads (2 s windows; +0.03 to +0.09 in 21 of them).
+ * A quarter of a core, an eighth of a 2-core machine, is at the top of that.
  */
 export const OTHER_LOAD_CORES = 0.25;
 

@@ -76,7 +76,7 @@ Deno.test({
         late: Record<string, number>;
         tickDistanceUs: number;
       };
-      assertEquals(generator, { spinUs: DEFAULT_SPIN_US, timerSlackNs: 1 }, f);
+      assertEquals(generator, { spinUs: DEFAULT_SPIN_US, pacing: "sleep", timerSlackNs: 1 }, f);
       // Its schedule's margin from the kernel's tick grid (whole milliseconds): at most half a
       // millisecond, and above 0 at 300/s (due times a third of a millisecond apart mod 1 ms).
       assert(tickDistanceUs > 0 && tickDistanceUs <= 500, `${f}: tickDistanceUs ${tickDistanceUs}`);

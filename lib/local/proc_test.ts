@@ -1,9 +1,10 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { join } from "node:path";
 import { portFree } from "./ports.ts";
 import {
   busiestOthers,
   isAlive,
+  parseNodeIdle,
   parseNodeSwitches,
   parseTaskSwitches,
   readTaskSwitches,
@@ -192,4 +193,22 @@ Deno.test("the busiest other processes: CPU between two readings, new ones whole
   const top = busiestOthers(new Map(), many, new Set(), 1);
   assertEquals(top.map((p) => p.name), ["p8", "p7", "p6", "p5", "p4"]);
   assertEquals(busiestOthers(before, after, new Set(), 0), []);
+});
+
+Deno.test("the node's idle time is idle + iowait of the cpu line, and its CPUs are the cpuN lines", () => {
+  const stat = "cpu  3232882 542532 1858224 3597598 113990 0 176043 12931 0 0\n" +
+    "cpu0 1616441 271266 929112 1798799 56995 0 88021 6465 0 0\n" +
+    "cpu1 1616441 271266 929112 1798799 56995 0 88022 6466 0 0\n" +
+    "intr 1 2 3\nctxt 99\n";
+  assertEquals(parseNodeIdle(stat), { idleTicks: 3597598 + 113990, cpus: 2 });
+  throws(() => parseNodeIdle("ctxt 99\n"), /no "cpu" line/);
+  throws(
+    () => parseNodeIdle("cpu  1 2 3\ncpu0 1 2 3\n"),
+    /idle time from \/proc\/stat's "cpu" line/,
+  );
+  throws(() => parseNodeIdle("cpu  1 2 3 4 5\n"), /no "cpuN" line/);
+  // This machine's, read twice: idle only grows.
+  const a = parseNodeIdle(Deno.readTextFileSync("/proc/stat"));
+  const b = parseNodeIdle(Deno.readTextFileSync("/proc/stat"));
+  assert(a.cpus >= 1 && b.idleTicks >= a.idleTicks);
 });
