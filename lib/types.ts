@@ -18,7 +18,8 @@ export const SCHEMA_VERSION = "1";
 /**
  * Version of run records (`runs/*.json`): 2 added each resource's `contextSwitches` and the
  * run's `proxies` (the proxies' own counters over the window); 3 the node line's
- * `otherProcesses`. Readers accept 1, 2 and 3.
+ * `otherProcesses`, and the node's busy CPU is its CPUs x wall time less idle time (before:
+ * `/proc/stat`'s tick-sampled busy columns). Readers accept 1, 2 and 3.
  */
 export const RUN_SCHEMA_VERSION = "3";
 
