@@ -547,33 +547,16 @@ export class HistogramSet {
 
   /** The pooled histogram (all weights 1): what `mergeHistograms` returns. */
   merged(): Histogram {
-    this.#check();
-    const axis = this.#axis;
-    const pooled = this.#pooled;
-    let size = 0;
-    for (let j = 0; j < axis.length; j++) if (pooled[j] > 0) size++;
-    const values: number[] = new Array(size);
-    const counts: number[] = new Array(size);
-    let total = 0;
-    for (let j = 0, i = 0; j < axis.length; j++) {
-      if (pooled[j] > 0) {
-        values[i] = axis[j];
-        counts[i++] = pooled[j];
-        total += pooled[j];
-      }
-    }
-    const live: number[] = [];
-    for (let i = 0; i < this.#k; i++) if (this.#totals[i] > 0) live.push(i);
-    if (live.length === 0) return emptyHistogram();
+    const v = this.pooledView();
+    // A set whose histograms are all empty pools to the empty histogram, as pooledView says.
+    if (v.total === 0) return emptyHistogram();
+    // Copies of the shared buffers, in the same key order as mergeHistograms writes.
     return {
       unit: "us",
       significantDigits: 3,
-      total,
-      min: Math.min(...live.map((i) => this.#mins[i])),
-      max: Math.max(...live.map((i) => this.#maxes[i])),
-      values,
-      counts,
-      ...withSum(this.#sum),
+      ...v,
+      values: Array.from(v.values),
+      counts: Array.from(v.counts),
     };
   }
 
