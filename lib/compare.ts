@@ -102,7 +102,10 @@ export interface Comparison {
   onlyIn: { a: string[]; b: string[] };
   /** Problems reading either run directory. */
   problems: FileProblem[];
-  /** Pinpoint-rule verdict per metric (`compare --gate` exits 1 when it failed). */
+  /**
+   * Pinpoint-rule verdict per metric, and the family-wise decision over them (`compare
+   * --gate` exits 1 when it failed).
+   */
   gate: Gate;
 }
 
@@ -112,6 +115,8 @@ export interface CompareOptions {
   confidence?: number;
   seed?: number;
   now?: Date;
+  /** Family-wise level of the gate (`compare --gate-alpha`; default `GATE_ALPHA`, 0.01). */
+  gateAlpha?: number;
 }
 
 type Usable = Measured;
@@ -266,7 +271,7 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, options: CompareOptions 
     overheadChanges,
     onlyIn: { a: names(pa, pb), b: names(pb, pa) },
     problems: [...a.problems, ...b.problems],
-    gate: gateRuns(pa, pb),
+    gate: gateRuns(pa, pb, { alpha: options.gateAlpha }),
   };
 }
 

@@ -101,9 +101,11 @@ export function comparisonFigures(c: Comparison): Figure[] {
       caption: `Pinpoint's rule over per-iteration values: the smaller p-value of Mann-Whitney U ` +
         `and Kolmogorov-Smirnov; different at p <= ${LOW_THRESHOLD}, same above the high ` +
         "threshold, else inconclusive. A regression (different, the bad way, beyond the " +
-        `alert threshold) fails the gate. ${
-          c.gate.failed ? "This comparison FAILS the gate." : "This comparison passes the gate."
-        }`,
+        "alert threshold, and its exact permutation p-value at or below the level after " +
+        `Holm's correction over the ${c.gate.family.size} gating tests; family-wise level ` +
+        `${c.gate.family.alpha}) fails the gate. ${
+          c.gate.family.canFail ? "" : "With these iterations this comparison cannot fail. "
+        }${c.gate.failed ? "This comparison FAILS the gate." : "This comparison passes the gate."}`,
       columns: [
         { header: "what", value: gateLabel },
         { header: "change", value: (r) => formatPct(r.changePct), numeric: true },
@@ -114,6 +116,12 @@ export function comparisonFigures(c: Comparison): Figure[] {
           numeric: true,
         },
         { header: "p", value: (r) => r.pValue.toPrecision(2), numeric: true },
+        { header: "exact p", value: (r) => r.pPermutation.toPrecision(2), numeric: true },
+        {
+          header: "Holm p",
+          value: (r) => r.pHolm === null ? "-" : r.pHolm.toPrecision(2),
+          numeric: true,
+        },
         { header: "same above", value: (r) => String(r.highThreshold), numeric: true },
         { header: "n (A/B)", value: (r) => `${r.values.a.length}/${r.values.b.length}` },
         { header: "verdict", value: (r) => r.regression ? `${r.verdict}: regression` : r.verdict },

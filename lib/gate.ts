@@ -4,8 +4,15 @@
  * (catapult `dashboard/pinpoint/models/compare/compare.py`): the smaller p-value of a
  * Mann-Whitney U and a Kolmogorov-Smirnov test; `different` at p <= 0.01, `same` above a
  * high threshold that shrinks as the samples grow, `inconclusive, run more` between.
- * The gate fails on a `different` that goes the metric's bad way by more than its alert
- * threshold (Perfherder's `alertThreshold`, declared in `metric_vocabulary.ts`).
+ *
+ * What fails the gate is controlled over the whole comparison: each gating test (a metric
+ * with an alert threshold, Perfherder's `alertThreshold` in `metric_vocabulary.ts`) gets the
+ * exact permutation p-value of Pinpoint's statistic (`permutationPValue` in
+ * `rank_tests.ts`), Holm's step-down adjusts them over the family, and a metric fails the
+ * gate when it is `different`, its adjusted p is at most the level ({@linkcode GATE_ALPHA},
+ * 0.01) and it went the bad way by more than its alert threshold. Two runs whose iterations
+ * are exchangeable then fail with probability at most the level, however many metrics,
+ * meshes and load points they share.
  *
  * @example
  * ```ts
@@ -24,7 +31,7 @@
 import { formatNumber, formatPct, meshLabel, rateLabel } from "./format.ts";
 import { type Direction, metricLabel, type MetricName, metricsFor } from "./metric_vocabulary.ts";
 import { type Measured, pooledValue } from "./metric_values.ts";
-import { kolmogorovSmirnov, mannWhitneyU } from "./rank_tests.ts";
+import { binomial, kolmogorovSmirnov, mannWhitneyU, permutationPValue } from "./rank_tests.ts";
 import { quantileSorted } from "./stats.ts";
 
 /** A gate verdict: Pinpoint's DIFFERENT, SAME and UNKNOWN. */
@@ -32,6 +39,64 @@ export type Verdict = "different" | "same" | "inconclusive, run more";
 
 /** Pinpoint's significance level: p at or below it is `different`. */
 export const LOW_THRESHOLD = 0.01;
+
+/**
+ * The gate's default family-wise level: the largest probability that a comparison of two
+ * runs whose iterations are exchangeable (no real difference) fails the gate
+ * (`compare --gate-alpha`).
+ */
+export const GATE_ALPHA = 0.01;
+
+/**
+ * The smallest exact permutation p-value two samples of `n1` and `n2` values can reach
+ * (complete separation, no ties): 2 / C(n1 + n2, n1).
+ */
+export function bestPValue(n1: number, n2: number): number {
+  return Math.min(1, 2 / binomial(n1 + n2, n1));
+}
+
+/**
+ * Whether a gating test of `n1` and `n2` values can fail the gate at all in a family of
+ * `family` tests at level `alpha`: complete separation must be `different` by Pinpoint's
+ * rule (p <= 0.01; never below 5 a side) and its exact p must reach Holm's first step,
+ * alpha / family.
+ */
+export function canFailWith(n1: number, n2: number, family: number, alpha: number): boolean {
+  if (family < 1 || n1 < 1 || n2 < 1) return false;
+  const a = Array.from({ length: n1 }, (_, i) => i);
+  const b = Array.from({ length: n2 }, (_, i) => n1 + i);
+  return Math.min(mannWhitneyU(a, b), kolmogorovSmirnov(a, b)) <= LOW_THRESHOLD &&
+    bestPValue(n1, n2) <= alpha / family;
+}
+
+/**
+ * The fewest iterations a side at which the gate can fail with `family` gating tests at
+ * family-wise level `alpha` ({@linkcode canFailWith}); null when nothing gates.
+ */
+export function iterationsToFail(family: number, alpha: number): number | null {
+  if (family < 1) return null;
+  let n = 1;
+  while (!canFailWith(n, n, family, alpha)) n++;
+  return n;
+}
+
+/**
+ * Holm's step-down adjustment of `pValues` (Holm 1979): sorted ascending, the i-th smallest
+ * (from 0) times (m - i), made non-decreasing, at most 1. Rejecting those at or below alpha
+ * keeps the probability of any false rejection at or below alpha, whatever the dependence
+ * between the tests.
+ */
+export function holmAdjust(pValues: readonly number[]): number[] {
+  const m = pValues.length;
+  const order = pValues.map((p, i) => [p, i] as const).sort((x, y) => x[0] - y[0]);
+  const out = new Array<number>(m);
+  let running = 0;
+  for (const [rank, [p, i]] of order.entries()) {
+    running = Math.max(running, Math.min(1, (m - rank) * p));
+    out[i] = running;
+  }
+  return out;
+}
 
 /**
  * Pinpoint's high thresholds, recomputed here with the procedure of its
@@ -121,6 +186,13 @@ export interface PinpointResult {
   pKolmogorovSmirnov: number;
   /** Above this p-value: `same`. */
   highThreshold: number;
+  /**
+   * The exact permutation p-value of `pValue` (its probability when the two samples'
+   * values are exchangeable; `permutationPValue` in `rank_tests.ts`): what the gate tests.
+   */
+  pPermutation: number;
+  /** `exact`, or `bonferroni` (twice `pValue`) above 50 values a side. */
+  pPermutationMethod: "exact" | "bonferroni";
 }
 
 /**
@@ -136,12 +208,21 @@ export function pinpointVerdict(
   const pMannWhitney = mannWhitneyU(a, b);
   const pKolmogorovSmirnov = kolmogorovSmirnov(a, b);
   const pValue = Math.min(pMannWhitney, pKolmogorovSmirnov);
+  const exact = permutationPValue(a, b);
   const verdict: Verdict = pValue <= LOW_THRESHOLD
     ? "different"
     : pValue > high
     ? "same"
     : "inconclusive, run more";
-  return { verdict, pValue, pMannWhitney, pKolmogorovSmirnov, highThreshold: high };
+  return {
+    verdict,
+    pValue,
+    pMannWhitney,
+    pKolmogorovSmirnov,
+    highThreshold: high,
+    pPermutation: exact.p,
+    pPermutationMethod: exact.method,
+  };
 }
 
 /** Interquartile range (linear interpolation between order statistics, as NumPy). */
@@ -178,15 +259,49 @@ export interface GateResult {
   pKolmogorovSmirnov: number;
   lowThreshold: number;
   highThreshold: number;
-  /** `different`, the bad way, and by more than the alert threshold: fails the gate. */
+  /** Exact permutation p-value of `pValue` (see {@linkcode PinpointResult}). */
+  pPermutation: number;
+  pPermutationMethod: "exact" | "bonferroni";
+  /** The metric has an alert threshold, so its test is one of the gate's family. */
+  gating: boolean;
+  /** Holm-adjusted `pPermutation` over the family; null when the metric does not gate. */
+  pHolm: number | null;
+  /**
+   * Fails the gate: `different` by Pinpoint's rule, `pHolm` at or below the gate's level,
+   * the bad way, and by more than the alert threshold.
+   */
   regression: boolean;
+}
+
+/** How the gate kept its false alarms below its level. */
+export interface GateFamily {
+  /** Family-wise level: P(the gate fails | no real difference) is at most this. */
+  alpha: number;
+  /** Gating tests (metrics with an alert threshold), each one of which can fail the gate. */
+  size: number;
+  correction: "holm";
+  /** What each test's p-value is. */
+  pValue: "exact permutation p-value of min(Mann-Whitney U p, Kolmogorov-Smirnov p)";
+  /** Holm's first step: some gating test must reach this for the gate to fail. */
+  firstStepP: number | null;
+  /** Fewest iterations a side at which a family this size can fail; null: nothing gates. */
+  iterationsToFail: number | null;
+  /** Some gating test has the iterations to fail the gate (see `canFailWith`). */
+  canFail: boolean;
 }
 
 /** Every verdict of a gate and whether it failed. */
 export interface Gate {
   results: GateResult[];
+  family: GateFamily;
   /** True when any result is a regression. */
   failed: boolean;
+}
+
+/** Options of {@linkcode gateRuns}. */
+export interface GateOptions {
+  /** Family-wise level (default {@linkcode GATE_ALPHA}). */
+  alpha?: number;
 }
 
 /** Groups the usable records of a run by (workload, mesh, load point). */
@@ -196,8 +311,17 @@ export type PointGroups = Map<string, Measured[]>;
  * Gates run B against run A: `groupsA`/`groupsB` are the usable records of each run by
  * (workload, mesh, load point), as `compare` groups them.
  */
-export function gateRuns(groupsA: PointGroups, groupsB: PointGroups): Gate {
+export function gateRuns(
+  groupsA: PointGroups,
+  groupsB: PointGroups,
+  options: GateOptions = {},
+): Gate {
+  const alpha = options.alpha ?? GATE_ALPHA;
+  if (!(alpha > 0 && alpha < 1)) {
+    throw new RangeError(`Cannot gate: the level must be between 0 and 1, got ${alpha}`);
+  }
   const results: GateResult[] = [];
+  const worseBy: boolean[] = [];
   for (const [key, ra] of groupsA) {
     const rb = groupsB.get(key);
     if (!rb) continue;
@@ -220,7 +344,10 @@ export function gateRuns(groupsA: PointGroups, groupsB: PointGroups): Gate {
         ? threshold / 100 * Math.abs(a) / spread
         : 4;
       const p = pinpointVerdict(va, vb, magnitude);
-      const worse = m.better === "lower" ? changePct > 0 : changePct < 0;
+      worseBy.push(
+        (m.better === "lower" ? changePct > 0 : changePct < 0) && threshold !== null &&
+          Math.abs(changePct) > threshold,
+      );
       results.push({
         workload: first.spec.workload,
         mesh: first.spec.mesh,
@@ -238,12 +365,46 @@ export function gateRuns(groupsA: PointGroups, groupsB: PointGroups): Gate {
         magnitude,
         ...p,
         lowThreshold: LOW_THRESHOLD,
-        regression: p.verdict === "different" && worse && threshold !== null &&
-          Math.abs(changePct) > threshold,
+        gating: threshold !== null,
+        pHolm: null,
+        regression: false,
       });
     }
   }
-  return { results, failed: results.some((r) => r.regression) };
+  return decideGate(results, worseBy, alpha);
+}
+
+/**
+ * The family-wise decision over `results` (their `regression` and `pHolm` are set here):
+ * Holm over the gating tests' exact permutation p-values; a result fails the gate when it
+ * is `different`, its adjusted p is at most `alpha`, and `beyondThreshold` (it went the bad
+ * way by more than its alert threshold).
+ */
+function decideGate(results: GateResult[], beyondThreshold: boolean[], alpha: number): Gate {
+  const gating = results.flatMap((r, i) => r.gating ? [i] : []);
+  const adjusted = holmAdjust(gating.map((i) => results[i].pPermutation));
+  for (const [k, i] of gating.entries()) {
+    const r = results[i];
+    r.pHolm = adjusted[k];
+    r.regression = r.verdict === "different" && adjusted[k] <= alpha && beyondThreshold[i];
+  }
+  const size = gating.length;
+  const firstStepP = size ? alpha / size : null;
+  return {
+    results,
+    family: {
+      alpha,
+      size,
+      correction: "holm",
+      pValue: "exact permutation p-value of min(Mann-Whitney U p, Kolmogorov-Smirnov p)",
+      firstStepP,
+      iterationsToFail: iterationsToFail(size, alpha),
+      canFail: gating.some((i) =>
+        canFailWith(results[i].values.a.length, results[i].values.b.length, size, alpha)
+      ),
+    },
+    failed: results.some((r) => r.regression),
+  };
 }
 
 /** One gate result in words: workload, mesh, metric and load point. */
@@ -252,16 +413,20 @@ export function gateLabel(r: GateResult): string {
     rateLabel(r.rate, r.mode);
 }
 
-/** The gate as plain text: regressions first, then a count per verdict. */
+/** The gate as plain text: its rule and level, every verdict, then whether it failed. */
 export function formatGate(g: Gate): string {
   const lines: string[] = [];
+  const f = g.family;
   const count = (v: Verdict) => g.results.filter((r) => r.verdict === v).length;
+  const p2 = (p: number) => p.toPrecision(2);
   lines.push(
-    `Gate (Pinpoint's rule: min p of Mann-Whitney U and Kolmogorov-Smirnov over iterations; ` +
-      `different at p <= ${LOW_THRESHOLD}): ${count("different")} different, ${
+    `Gate (Pinpoint's rule per metric: min p of Mann-Whitney U and Kolmogorov-Smirnov over ` +
+      `iterations; different at p <= ${LOW_THRESHOLD}): ${count("different")} different, ${
         count("same")
-      } same, ` +
-      `${count("inconclusive, run more")} inconclusive of ${g.results.length} metrics`,
+      } same, ${count("inconclusive, run more")} inconclusive of ${g.results.length} metrics.`,
+    `Fails on a metric different the bad way beyond its alert threshold whose exact ` +
+      `permutation p-value, Holm-adjusted over the ${f.size} gating tests, is <= ${f.alpha} ` +
+      `(family-wise level ${f.alpha}: runs with no real difference fail at most that often).`,
   );
   for (const r of g.results) {
     const mark = r.regression ? "FAIL" : r.verdict === "different" ? "diff" : "    ";
@@ -269,22 +434,40 @@ export function formatGate(g: Gate): string {
       `  ${mark} ${gateLabel(r)}: ${formatNumber(r.a)} -> ${formatNumber(r.b)} ${r.unit}, ` +
         `${formatPct(r.changePct)} (${r.better} is better, alert ${
           r.alertThresholdPct === null ? "off" : `${r.alertThresholdPct} %`
-        }); ${r.verdict}, p=${r.pValue.toPrecision(2)}, same above ${r.highThreshold}, ` +
-        `n=${r.values.a.length}/${r.values.b.length}`,
+        }); ${r.verdict}, p=${p2(r.pValue)} (exact ${p2(r.pPermutation)}${
+          r.pHolm === null ? ", not gating" : `, Holm ${p2(r.pHolm)}`
+        }), same above ${r.highThreshold}, n=${r.values.a.length}/${r.values.b.length}`,
     );
   }
-  const small = g.results.filter((r) => Math.min(r.values.a.length, r.values.b.length) < 5);
-  if (small.length) {
+  if (f.firstStepP !== null && f.iterationsToFail !== null) {
     lines.push(
-      `  (${small.length} metrics have fewer than 5 iterations on a side: these tests cannot ` +
-        `reach p <= ${LOW_THRESHOLD} below 5, so they are never "different")`,
+      `  With ${f.size} gating tests one must reach p <= ${p2(f.firstStepP)} to fail the gate: ` +
+        `${f.iterationsToFail} iterations a side is the fewest that can (all of B worse than ` +
+        `all of A gives p = ${p2(bestPValue(f.iterationsToFail, f.iterationsToFail))}); the ` +
+        "fewest grows with the number of gating tests.",
     );
-  }
+    if (!f.canFail) {
+      const most = g.results.filter((r) => r.gating).reduce((x, y) =>
+        bestPValue(y.values.a.length, y.values.b.length) <
+            bestPValue(x.values.a.length, x.values.b.length)
+          ? y
+          : x
+      );
+      const [n1, n2] = [most.values.a.length, most.values.b.length];
+      lines.push(
+        `  This comparison CANNOT fail the gate: with ${n1}/${n2} iterations a gating test ` +
+          `reaches at best exact p = ${p2(bestPValue(n1, n2))} (all of B worse than all of A), ` +
+          `and failing needs p <= ${p2(f.firstStepP)} and Pinpoint's p <= ${LOW_THRESHOLD}; ` +
+          `run ${f.iterationsToFail} or more iterations a side.`,
+      );
+    }
+  } else lines.push("  No metric has an alert threshold: nothing can fail the gate.");
   lines.push(
     g.failed
       ? `Gate FAILED: ${g.results.filter((r) => r.regression).length} metrics are different ` +
-        "in the bad direction beyond their alert threshold."
-      : "Gate passed: no metric is different in the bad direction beyond its alert threshold.",
+        "in the bad direction beyond their alert threshold at the gate's family-wise level."
+      : "Gate passed: no metric is different in the bad direction beyond its alert threshold " +
+        "at the gate's family-wise level.",
   );
   return lines.join("\n");
 }

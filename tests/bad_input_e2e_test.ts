@@ -287,6 +287,12 @@ const CASES: Case[] = [
     expect: (d) => ["Invalid --out", `"${join(d, "a-file")}"`, "is a file"],
   },
   {
+    name: "compare --gate-alpha outside (0, 1) is refused",
+    task: "compare",
+    args: (d) => [d, d, "--gate", "--gate-alpha", "1.5"],
+    expect: () => ["Invalid --gate-alpha", '"1.5"', "between 0 and 1"],
+  },
+  {
     name: "notebooks --compare naming no directory is refused",
     task: "notebooks",
     args: (d) => [d, "--compare", join(d, "missing-run")],
