@@ -11,7 +11,8 @@
  */
 import { computePointPacked, type PointSettings, type PointWork } from "./summary.ts";
 import { forEachRecordFile, leanRecord } from "./load_results.ts";
-import type { ReadRunRecord } from "./types.ts";
+import { compactBuffers } from "./histogram.ts";
+import type { CompactBuckets, ReadRunRecord } from "./types.ts";
 
 type Request = { read: string[] } | { points: PointWork[]; options: PointSettings };
 
@@ -29,10 +30,7 @@ scope.onmessage = async (e: MessageEvent<Request>) => {
       const buffers: ArrayBuffer[] = [];
       const problems = await forEachRecordFile(e.data.read, (record, file) => {
         const lean = leanRecord(record);
-        if (lean.load) {
-          buffers.push((lean.load.latency.values as Uint32Array).buffer as ArrayBuffer);
-          buffers.push((lean.load.latency.counts as Uint32Array).buffer as ArrayBuffer);
-        }
+        if (lean.load) buffers.push(...compactBuffers(lean.load.latency as CompactBuckets));
         records.push(lean);
         files.push(file);
       });

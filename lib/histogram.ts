@@ -14,9 +14,9 @@
  *
  * @module
  */
-import type { Histogram, LatencySummary, PackedHistogram } from "./types.ts";
+import type { CompactBuckets, Histogram, LatencySummary, PackedHistogram } from "./types.ts";
 
-export type { PackedHistogram };
+export type { CompactBuckets, PackedHistogram };
 
 /** Values below this are kept exactly; above, 11 bits of mantissa (3 significant digits). */
 const SUB_BUCKET_BITS = 11;
@@ -237,49 +237,84 @@ export interface HistogramData {
   sum?: number;
   values: ArrayLike<number>;
   counts: ArrayLike<number>;
+  /** Only {@linkcode CompactHistogram}s have bucket indices. */
+  indices?: undefined;
 }
+
+/** A histogram whose buckets are kept compactly (see {@linkcode compactHistogram}). */
+export type CompactHistogram =
+  & Pick<HistogramData, "total" | "min" | "max" | "sum">
+  & CompactBuckets;
 
 /**
- * A compact copy of `h` for keeping: bucket values and counts in typed arrays (a quarter
- * of the memory of parsed JSON arrays or less, and nothing else of the record kept alive).
+ * A compact copy of `h` for keeping (collect keeps 10,000 records' until the summary is done):
+ * each bucket as its index among {@linkcode bucketOf}'s buckets in 16 bits when every value
+ * starts one (as every recorder and tool adapter writes them), else the values in 32 bits (64
+ * past 2^32), and the counts in 8, 16 or 32 bits, whichever holds the largest (64 past 2^32):
+ * a sixth of the memory of parsed JSON arrays or less, and nothing else of the record kept
+ * alive. Already compact (read on collect's worker, which compacted it): kept as it is.
  */
-export function compactHistogram(h: HistogramData): HistogramData {
-  // Already compact (read on collect's worker, which compacted it): kept as it is.
-  if (isCompact(h.values) && isCompact(h.counts)) return compactFields(h, h.values, h.counts);
-  let wide = false;
-  let maxCount = 0;
-  for (let i = 0; i < h.values.length && !wide; i++) {
-    wide = h.values[i] > 0xffffffff || h.counts[i] > 0xffffffff;
-    if (h.counts[i] > maxCount) maxCount = h.counts[i];
-  }
-  // A run's bucket counts rarely reach 65,536: 16 bits each then (10,000 records keep ~25 MB
-  // less until the summary is done).
-  // The constructors copy a number array natively (`from` walks it as an iterable).
-  const counts = wide
-    ? new Float64Array(h.counts)
-    : maxCount <= 0xffff
-    ? new Uint16Array(h.counts)
-    : new Uint32Array(h.counts);
-  return compactFields(h, wide ? new Float64Array(h.values) : new Uint32Array(h.values), counts);
-}
-
-/** The typed arrays {@linkcode compactHistogram} keeps buckets in. */
-const isCompact = (a: ArrayLike<number>) =>
-  a instanceof Uint32Array || a instanceof Uint16Array || a instanceof Float64Array;
-
-function compactFields(
-  h: HistogramData,
-  values: ArrayLike<number>,
-  counts: ArrayLike<number>,
-): HistogramData {
-  return {
+export function compactHistogram(h: HistogramData | CompactHistogram): CompactHistogram {
+  const fields = {
     total: h.total,
     min: h.min,
     max: h.max,
     ...(h.sum === undefined ? {} : { sum: h.sum }),
-    values,
-    counts,
   };
+  if (h.indices instanceof Uint16Array && isCompactCounts(h.counts)) {
+    return { ...fields, indices: h.indices, counts: h.counts };
+  }
+  const { values: given, counts: counted } = h as HistogramData;
+  if (
+    (given instanceof Uint32Array || given instanceof Float64Array) && isCompactCounts(counted)
+  ) {
+    return { ...fields, values: given, counts: counted };
+  }
+  const n = given.length;
+  let wide = false;
+  let maxCount = 0;
+  let indices: Uint16Array | undefined = new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = given[i];
+    const c = counted[i];
+    if (v > 0xffffffff || c > 0xffffffff) wide = true;
+    if (c > maxCount) maxCount = c;
+    if (indices) {
+      const x = bucketIndex(v);
+      if (x < 0) indices = undefined;
+      else indices[i] = x;
+    }
+  }
+  // The constructors copy a number array natively (`from` walks it as an iterable).
+  const counts = wide
+    ? new Float64Array(counted)
+    : maxCount <= 0xff
+    ? new Uint8Array(counted)
+    : maxCount <= 0xffff
+    ? new Uint16Array(counted)
+    : new Uint32Array(counted);
+  if (indices) return { ...fields, indices, counts };
+  return { ...fields, values: wide ? new Float64Array(given) : new Uint32Array(given), counts };
+}
+
+/** The typed arrays {@linkcode compactHistogram} keeps counts in. */
+const isCompactCounts = (a: ArrayLike<number>): a is CompactBuckets["counts"] =>
+  a instanceof Uint8Array || a instanceof Uint16Array || a instanceof Uint32Array ||
+  a instanceof Float64Array;
+
+/** The buffers of compact buckets, for moving them to another thread. */
+export function compactBuffers(h: CompactBuckets): ArrayBuffer[] {
+  return [(h.indices ?? h.values).buffer as ArrayBuffer, h.counts.buffer as ArrayBuffer];
+}
+
+/** Value of bucket `i` of `h`, whether its buckets are values or indices. */
+export function bucketValueAt(h: HistogramData | CompactHistogram, i: number): number {
+  return h.indices ? BUCKET_VALUES[h.indices[i]] : h.values[i];
+}
+
+/** The values of `h`'s buckets (a copy where they are kept as indices). */
+function valuesOf(h: HistogramData | CompactHistogram): ArrayLike<number> {
+  return h.indices ? Float64Array.from(h.indices, (x) => BUCKET_VALUES[x]) : h.values;
 }
 
 /** Union of `a[0..n)` and ascending `b` into `out`, ascending, without duplicates; its length. */
@@ -356,7 +391,11 @@ interface Axis {
  * {@linkcode bucketOf}: bucket values are ascending in every histogram, so they are merged
  * into one axis, then each histogram is walked along it (linear time, no sorting or hashing).
  */
-function mergedAxis(histograms: readonly HistogramData[], size: number, wide: boolean): Axis {
+function mergedAxis(
+  histograms: readonly Pick<HistogramData, "values" | "counts">[],
+  size: number,
+  wide: boolean,
+): Axis {
   // The merge works in two buffers kept between sets (a summary builds thousands).
   if (mergeBuffers[0].length < size) {
     const grown = Math.max(size, 2 * mergeBuffers[0].length);
@@ -408,10 +447,16 @@ function bucketIndex(v: number): number {
 /** Number of bucket indices below 2^32 ({@linkcode bucketIndex}). */
 const BUCKET_INDICES = 1024 * 21 + 2048;
 
+/** The bucket start each bucket index stands for: {@linkcode bucketIndex}'s inverse. */
+const BUCKET_VALUES = Float64Array.from({ length: BUCKET_INDICES }, (_, x) => {
+  if (x < 2048) return x;
+  const shift = (x >> 10) - 1;
+  return (x - 1024 * shift) * 2 ** shift;
+});
+
 /** Scratch of {@linkcode denseAxis}, kept between sets (zero between calls: `seen`). */
 const dense = {
   seen: new Uint8Array(BUCKET_INDICES),
-  value: new Float64Array(BUCKET_INDICES),
   position: new Int32Array(BUCKET_INDICES),
   axis: new Float64Array(BUCKET_INDICES),
   indices: new Int32Array(0),
@@ -425,11 +470,11 @@ const dense = {
  * and cumulative counts; undefined when a value is not a bucket start.
  */
 function denseAxis(
-  histograms: readonly HistogramData[],
+  histograms: readonly (HistogramData | CompactHistogram)[],
   size: number,
   wide: boolean,
 ): Axis | undefined {
-  const { seen, value, position, axis: scratch } = dense;
+  const { seen, position, axis: scratch } = dense;
   if (dense.indices.length < size) {
     dense.indices = new Int32Array(Math.max(size, 2 * dense.indices.length));
   }
@@ -438,6 +483,18 @@ function denseAxis(
   let hi = -1;
   let at = 0;
   for (const h of histograms) {
+    const kept = h.indices;
+    if (kept) {
+      // Compact buckets: their indices already.
+      for (let i = 0; i < kept.length; i++) {
+        const x = kept[i];
+        seen[x] = 1;
+        indices[at++] = x;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+      }
+      continue;
+    }
     const values = h.values;
     for (let i = 0; i < values.length; i++) {
       const x = bucketIndex(values[i]);
@@ -446,7 +503,6 @@ function denseAxis(
         return undefined;
       }
       seen[x] = 1;
-      value[x] = values[i];
       indices[at++] = x;
       if (x < lo) lo = x;
       if (x > hi) hi = x;
@@ -454,7 +510,7 @@ function denseAxis(
   }
   let n = 0;
   for (let x = lo; x <= hi; x++) {
-    scratch[n] = value[x];
+    scratch[n] = BUCKET_VALUES[x];
     position[x] = n;
     n += seen[x];
     seen[x] = 0;
@@ -502,16 +558,17 @@ export class HistogramSet {
   readonly #drawn: Int32Array;
   readonly #weights: Float64Array;
 
-  constructor(histograms: readonly HistogramData[]) {
+  constructor(histograms: readonly (HistogramData | CompactHistogram)[]) {
     let size = 0;
     let wide = false;
     for (const h of histograms) {
-      size += h.values.length;
+      size += h.counts.length;
       if (h.total > 0xffffffff) wide = true;
     }
     const k = histograms.length;
     this.#k = k;
-    const built = denseAxis(histograms, size, wide) ?? mergedAxis(histograms, size, wide);
+    const built = denseAxis(histograms, size, wide) ??
+      mergedAxis(histograms.map((h) => ({ values: valuesOf(h), counts: h.counts })), size, wide);
     this.#axis = built.axis;
     this.#pooled = built.pooled;
     this.#cum = built.cum;

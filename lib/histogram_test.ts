@@ -3,6 +3,7 @@ import * as hdr from "hdr-histogram-js";
 import type { Histogram } from "./types.ts";
 import {
   bucketOf,
+  bucketValueAt,
   compactHistogram,
   emptyHistogram,
   fromPercentileSpectrum,
@@ -178,21 +179,52 @@ Deno.test("the mean is exact where the values were recorded, and stays exact thr
 Deno.test("a compact histogram reads the same percentiles as the histogram it copies", () => {
   const r = new HistogramRecorder();
   for (let i = 1; i <= 5000; i++) r.record(i * 7);
+  r.record(0, 3);
+  r.record(2 ** 31 + 12_345, 2);
   const h = r.toHistogram();
   const c = compactHistogram(h);
-  assert(c.values instanceof Uint32Array && c.counts instanceof Uint16Array);
+  // Bucket starts kept as their indices (16 bits), counts below 256 in 8 bits.
+  assert(c.indices instanceof Uint16Array && c.values === undefined, "indices");
+  assert(c.counts instanceof Uint8Array, "8-bit counts");
+  assertEquals(Array.from(c.indices, (_, i) => bucketValueAt(c, i)), h.values);
+  assertEquals(compactHistogram(c), c);
   const full = new HistogramSet([h]);
   const compact = new HistogramSet([c]);
   for (const p of [0, 50, 99, 99.9, 100]) {
     assertEquals(compact.percentile([1], p), full.percentile([1], p));
   }
   assertEquals(compact.merged(), full.merged());
-  // Counts past 16 bits take 32.
+  // Counts past 8 bits take 16, past 16 bits 32.
+  const some = compactHistogram({ ...h, counts: [300, ...h.counts.slice(1)] });
+  assert(some.counts instanceof Uint16Array && some.counts[0] === 300);
   const many = compactHistogram({ ...h, counts: [70_000, ...h.counts.slice(1)] });
   assert(many.counts instanceof Uint32Array && many.counts[0] === 70_000);
-  // Bucket values past 2^32 µs (71 minutes) keep full precision.
+  // A value that starts no bucket keeps the values (32 bits); one past 2^32 µs (71 minutes)
+  // keeps full precision.
+  const odd = compactHistogram({ ...h, values: [3, 2049], counts: [1, 1], total: 2 });
+  assert(odd.values instanceof Uint32Array && odd.indices === undefined);
+  assertEquals([...odd.values], [3, 2049]);
   const long = compactHistogram({ ...h, values: [2 ** 33], counts: [1], total: 1 });
   assert(long.values instanceof Float64Array);
+  // Sets of compact histograms with and without indices, and of full ones, read alike.
+  const other = new HistogramRecorder();
+  for (let i = 1; i <= 3000; i++) other.record(i * 11 + 0.4);
+  const mixed = [
+    c,
+    compactHistogram({ ...other.toHistogram(), values: [3, 2049], counts: [1, 1], total: 2 }),
+    other.toHistogram(),
+  ];
+  const asFull = [
+    h,
+    { ...other.toHistogram(), values: [3, 2049], counts: [1, 1], total: 2 },
+    other.toHistogram(),
+  ];
+  const a = new HistogramSet(mixed);
+  const b = new HistogramSet(asFull);
+  for (const w of [[1, 1, 1], [2, 0, 1], [0, 3, 0]]) {
+    for (const p of [0, 50, 99, 99.9, 100]) assertEquals(a.percentile(w, p), b.percentile(w, p));
+  }
+  assertEquals(a.merged(), b.merged());
 });
 
 Deno.test("percentiles read in one pass equal percentile read one at a time", () => {

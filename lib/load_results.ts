@@ -24,7 +24,7 @@ import {
   type SummaryWorker,
   unpackSummary,
 } from "./summary.ts";
-import { compactHistogram } from "./histogram.ts";
+import { bucketValueAt, compactHistogram } from "./histogram.ts";
 import type {
   Manifest,
   ReadRunRecord,
@@ -135,7 +135,7 @@ const ZERO_LATENCY_LIMIT = 0.01;
 export function implausibleLatency(record: ReadRunRecord): string | undefined {
   const h = record.load?.latency;
   if (!h || h.total === 0) return undefined;
-  const zeros = h.values[0] === 0 ? h.counts[0] : 0;
+  const zeros = bucketValueAt(h, 0) === 0 ? h.counts[0] : 0;
   if (zeros / h.total <= ZERO_LATENCY_LIMIT) return undefined;
   return `${(100 * zeros / h.total).toFixed(1)} % of the ${h.total} latencies are 0 µs, which ` +
     `no request takes: the "${record.load!.tool}" timing (${record.load!.timing}) is suspect, ` +
@@ -257,15 +257,18 @@ function readRecordFiles(
 }
 
 /**
- * `record` with its latency histogram's buckets in typed arrays ({@linkcode compactHistogram}):
- * what collect's worker hands back of a record it read (the arrays' buffers are moved, not
- * copied, and no number array of them is kept).
+ * `record` with its latency histogram's buckets compact ({@linkcode compactHistogram}): what
+ * collect's worker hands back of a record it read (the arrays' buffers are moved, not copied,
+ * and no number array of them is kept).
  */
 export function leanRecord(record: RunRecord): ReadRunRecord {
   if (!record.load) return record;
-  const { latency } = record.load;
-  const { values, counts } = compactHistogram(latency);
-  return { ...record, load: { ...record.load, latency: { ...latency, values, counts } } };
+  const { values: _, counts: __, ...latency } = record.load.latency;
+  const c = compactHistogram(record.load.latency);
+  const buckets = c.indices
+    ? { indices: c.indices, counts: c.counts }
+    : { values: c.values, counts: c.counts };
+  return { ...record, load: { ...record.load, latency: { ...latency, ...buckets } } };
 }
 
 /** Fewer record files than this are all read on one thread (a worker takes ~0.1 s to start). */

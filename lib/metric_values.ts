@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { type HistogramData, HistogramSet, mergeHistograms, percentile } from "./histogram.ts";
+import {
+  type CompactHistogram,
+  type HistogramData,
+  HistogramSet,
+  mergeHistograms,
+  percentile,
+} from "./histogram.ts";
 import {
   type MetricSource,
   RECORD_METRICS,
@@ -24,7 +30,7 @@ export type Measured = RunRecord & { load: LoadResult };
 export interface MeasuredLike {
   resources: RunRecord["resources"];
   load: Pick<LoadResult, "achievedRate" | "durationS" | "operations"> & {
-    latency: HistogramData;
+    latency: HistogramData | CompactHistogram;
   };
 }
 

@@ -6,9 +6,10 @@
  * @module
  */
 import {
+  compactBuffers,
+  type CompactHistogram,
   compactHistogram,
   emptyHistogram,
-  type HistogramData,
   HistogramSet,
   mergeHistograms,
   packable,
@@ -81,7 +82,7 @@ export interface SummaryOptions {
 type KeptLoad =
   & Pick<LoadResult, "timing" | "achievedRate" | "durationS" | "operations" | "errors">
   & {
-    latency: HistogramData;
+    latency: CompactHistogram;
   };
 
 /**
@@ -487,21 +488,18 @@ export class SummaryBuilder {
     try {
       // The worker's records' histogram buffers are moved, not copied (their points are
       // computed there only): this builder cannot finish again.
-      const buffers = new Set<ArrayBufferLike>();
+      const buffers = new Set<ArrayBuffer>();
       for (const p of theirs) {
         for (const g of p.meshes) {
           for (const r of g.all) {
-            if (r.load) {
-              buffers.add((r.load.latency.values as Uint32Array).buffer);
-              buffers.add((r.load.latency.counts as Uint32Array).buffer);
-            }
+            if (r.load) { for (const b of compactBuffers(r.load.latency)) buffers.add(b); }
           }
         }
       }
       this.#consumed = true;
       const answer = worker.request<{ results: PointResult[] }>(
         { points: theirs, options },
-        [...buffers] as ArrayBuffer[],
+        [...buffers],
       );
       const mine = plan.points.filter((_, i) => !toWorker(i)).map((p) => computePoint(p, options));
       const received = (await answer).results;

@@ -320,16 +320,31 @@ export interface RunRecord {
 }
 
 /**
+ * A histogram's buckets as collect keeps them (`compactHistogram` in `histogram.ts`): counts
+ * in the narrowest typed array that holds them, and each bucket as its index among the
+ * buckets of `bucketOf` (16 bits) when every value starts one, as every recorder and tool
+ * adapter writes them; else the values themselves.
+ */
+export type CompactBuckets =
+  & { counts: Uint8Array | Uint16Array | Uint32Array | Float64Array }
+  & (
+    | { indices: Uint16Array; values?: undefined }
+    | { values: Uint32Array | Float64Array; indices?: undefined }
+  );
+
+/**
  * A run record as collect reads it: a record read on collect's worker thread carries its
- * latency histogram's buckets in typed arrays (moved from the worker, not copied back into
- * number arrays); every other field is the record's own.
+ * latency histogram's buckets compactly ({@linkcode CompactBuckets}, moved from the worker,
+ * not copied back into number arrays); every other field is the record's own.
  */
 export type ReadRunRecord = Omit<RunRecord, "load"> & {
   load?: Omit<LoadResult, "latency"> & {
-    latency: Omit<Histogram, "values" | "counts"> & {
-      values: ArrayLike<number>;
-      counts: ArrayLike<number>;
-    };
+    latency:
+      & Omit<Histogram, "values" | "counts">
+      & (
+        | { values: ArrayLike<number>; counts: ArrayLike<number>; indices?: undefined }
+        | CompactBuckets
+      );
   };
 };
 
