@@ -497,6 +497,9 @@ async function collectWith(
     const otherLoad = otherLoadNote(busy, fixedRate);
     if (otherLoad) deps.log.warn(otherLoad);
     const summary: Summary = await builder.finishInParallel({ worker });
+    // Done with the other core: its thread's heap (tens of MB) is let go before summary.json
+    // is written and the report renders (stageCollect's `finally` would end it only then).
+    worker?.terminate();
     const baselines = baselineGroups(
       [...summary.groups, ...summary.connectionSweep?.groups ?? []],
       ctx.config.baseline,

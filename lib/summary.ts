@@ -473,12 +473,27 @@ export class SummaryBuilder {
    * points go to the worker (`worker`, collect's, already reading records; else one started
    * here) with their kept records (their histogram buffers moved, not copied, so this
    * builder cannot finish again). With fewer than `minPoints` load points (default 64: a
-   * worker takes ~0.1 s to start) or a single core, the points are computed here.
+   * worker takes ~0.1 s to start) or a single core, the points are computed here. Either
+   * way the builder lets go of its records once the summary is made (collect writes
+   * `summary.json` and the report renders after it, while the builder is still in scope).
    */
   async finishInParallel(
     opts: { minPoints?: number; worker?: SummaryWorker } = {},
   ): Promise<Summary> {
     const plan = this.#plan();
+    this.#consumed = true;
+    try {
+      return await this.#finishInParallel(plan, opts);
+    } finally {
+      this.#groups.clear();
+      this.#timing.clear();
+    }
+  }
+
+  async #finishInParallel(
+    plan: Plan,
+    opts: { minPoints?: number; worker?: SummaryWorker },
+  ): Promise<Summary> {
     const options = pointSettings(this.#options);
     if (plan.points.length < (opts.minPoints ?? 64) || navigator.hardwareConcurrency < 2) {
       return this.#assemble(plan, plan.points.map((p) => computePoint(p, options)));
@@ -496,7 +511,6 @@ export class SummaryBuilder {
           }
         }
       }
-      this.#consumed = true;
       const answer = worker.request<{ results: PointResult[] }>(
         { points: theirs, options },
         [...buffers],
@@ -520,7 +534,9 @@ export class SummaryBuilder {
   /** The groups, their usable runs and the load points, as {@linkcode finish} works them. */
   #plan(): Plan {
     if (this.#consumed) {
-      throw new Error("Cannot finish a summary again after finishInParallel: it moved its records");
+      throw new Error(
+        "Cannot finish a summary again after finishInParallel: it moved or let go of its records",
+      );
     }
     const groups = this.#groups;
     // One usable list per group, shared by the group's stats and its overheads, so each

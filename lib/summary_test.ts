@@ -250,3 +250,21 @@ Deno.test("finishing with a worker thread gives the same summary, byte for byte,
   // Its records' histograms went to the worker: finishing again would read emptied arrays.
   throws(() => two.finish(), /finishInParallel/);
 });
+
+Deno.test("a builder that finished on this thread through finishInParallel lets go of its records and refuses to finish again", async () => {
+  const builder = new SummaryBuilder({
+    runId: "r",
+    target: "local",
+    baseline: "baseline",
+    noisyCvPct: 10,
+    resamples: 200,
+    confidence: 0.95,
+    seed: 3,
+    now: new Date(0),
+  });
+  for (const r of syntheticRecords(40, 5)) builder.add(r);
+  // Two load points, fewer than minPoints: computed here, no worker.
+  const summary = await builder.finishInParallel({ minPoints: 64 });
+  assertEquals(summary.groups.length, 8);
+  throws(() => builder.finish(), /let go of its records/);
+});
