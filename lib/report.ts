@@ -58,7 +58,7 @@ import {
   metricsOf,
   overheadLabel,
 } from "./metric_vocabulary.ts";
-import { writeTextAtomic } from "./run_dir.ts";
+import { writeTextChunksAtomic } from "./run_dir.ts";
 import type { Manifest, Overhead, RunRow, RunSpec, Summary } from "./types.ts";
 import { kneeCriteriaText, kneeText } from "./knee.ts";
 
@@ -551,6 +551,18 @@ export function saturationPctOf(m: Manifest | null): number | undefined {
 
 /** Renders the report of a loaded run directory as one HTML page (pure). */
 export function renderReport(run: ReportRun, options: { generatedAt?: string } = {}): string {
+  return renderReportParts(run, options).join("");
+}
+
+/**
+ * {@linkcode renderReport}'s page in pieces (the head, each section, the tail) that join to
+ * it: written one after the other, a page of 10,000 runs (5 MB) is never one string copied
+ * whole and encoded whole beside its sections.
+ */
+export function renderReportParts(
+  run: ReportRun,
+  options: { generatedAt?: string } = {},
+): string[] {
   const s = run.summary;
   const m = run.manifest;
   const baselineMesh = s?.baselineMesh ?? "baseline";
@@ -717,7 +729,7 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
     ["runs", "Runs"],
     ["provenance", "Provenance"],
   ].map(([id, t]) => `<a href="#${id}">${t}</a>`).join("");
-  return `<!doctype html>
+  const head = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -732,12 +744,14 @@ export function renderReport(run: ReportRun, options: { generatedAt?: string } =
 ${emulationHtml(run)}
 ${problemsHtml(run)}
 <nav class="mb-nav">${nav}</nav>
-${sections.join("\n")}
+`;
+  const tail = `
 <footer>meshbench · ${escapeHtml(run.dir)} · self-contained: no scripts, no network</footer>
 </main>
 </body>
 </html>
 `;
+  return [head, ...sections.flatMap((x, i) => i ? ["\n", x] : [x]), tail];
 }
 
 /**
@@ -764,7 +778,7 @@ export async function writeReportDetailed(
   const run = await loadRunRows(runDir, options);
   const path = join(runDir, "report.html");
   try {
-    await writeTextAtomic(path, renderReport(run));
+    await writeTextChunksAtomic(path, renderReportParts(run));
   } catch (e) {
     throw new Error(`Cannot write report "${path}": ${(e as Error).message}`);
   }

@@ -37,6 +37,9 @@ Deno.test("writeReport writes a self-contained report.html with every section", 
     const path = await writeReport(dir);
     assertEquals(path, join(dir, "report.html"));
     const html = await Deno.readTextFile(path);
+    // Written in pieces, it is the page renderReport renders, byte for byte.
+    const generatedAt = html.match(/report generated ([^<]+)</)![1];
+    assertEquals(html, renderReport(await loadRunRows(dir), { generatedAt }));
     for (const id of ["summary", "latency", "overhead", "throughput", "resources", "runs"]) {
       match(html, new RegExp(`<section id="${id}">`), id);
     }

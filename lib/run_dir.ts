@@ -24,7 +24,7 @@ export function newRunId(now = new Date()): string {
 
 /** Writes `data` as JSON via a temp file and rename, so readers never see half a file. */
 export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
-  await writeChunksAtomic(path, readableChunks(data));
+  await writeTextChunksAtomic(path, readableChunks(data));
 }
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
@@ -66,8 +66,14 @@ export function* readableChunks(data: unknown): Generator<string> {
   yield "\n}\n";
 }
 
-/** Writes text given in pieces via a temp file in the same directory and an atomic rename. */
-async function writeChunksAtomic(path: string, chunks: Iterable<string>): Promise<void> {
+/**
+ * Writes text given in pieces via a temp file in the same directory and an atomic rename,
+ * encoding about 1 MB at a time (a large text is never encoded whole).
+ */
+export async function writeTextChunksAtomic(
+  path: string,
+  chunks: Iterable<string>,
+): Promise<void> {
   const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   try {
     const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
