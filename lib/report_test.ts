@@ -70,6 +70,20 @@ Deno.test("findings rank meshes by the headline percentile with CI and n", async
   });
 });
 
+Deno.test("rendering a report reads the summary's packed histograms without unpacking them into it", async () => {
+  await withRun(async (dir) => {
+    const run = await loadRunRows(dir);
+    const packed = (g: { histogram: object }) =>
+      typeof Object.getOwnPropertyDescriptor(g.histogram, "values")?.get === "function";
+    const groups = run.summary!.groups;
+    assert(groups.length > 0 && groups.every(packed), "read packed");
+    const html = renderReport(run, { generatedAt: "2026-01-01T00:00:00Z" });
+    match(html, /latency distribution \(HDR\)/);
+    // Drawn from their buckets, which were not kept with the summary the caller holds.
+    assert(groups.every(packed), "still packed after rendering");
+  });
+});
+
 Deno.test("a broken run still gets a report naming each bad file, without stack traces", async () => {
   await withRun(async (dir) => {
     const files = await listRunFiles(dir);

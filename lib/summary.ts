@@ -1000,6 +1000,17 @@ export function unpackSummary(stored: StoredSummary): Summary {
   return stored as Summary;
 }
 
+/**
+ * `h`'s buckets for one reading: a histogram still packed ({@linkcode lazyHistogram}) is
+ * unpacked into arrays that are not kept with it, and stays packed. The report reads the
+ * spectrum of 120 of 10,000 synthetic records' 2,000 groups once; settled into the summary
+ * the report holds, their buckets were ~6-9 MB more live heap while the rest renders.
+ */
+export function bucketsForReading(h: Histogram): Histogram {
+  const p = packedOf.get(h);
+  return p ? unpackHistogram(p) : h;
+}
+
 /** The packed form of each histogram {@linkcode lazyHistogram} made, until it is unpacked. */
 const packedOf = new WeakMap<Histogram, PackedHistogram>();
 

@@ -8,6 +8,7 @@ import * as Plot from "@observablehq/plot";
 import { formatNumber, meshLabel, rateLabel } from "../format.ts";
 import { type Figure, notice } from "../figure.ts";
 import { percentiles } from "../histogram.ts";
+import { bucketsForReading } from "../summary.ts";
 import type { GroupStats, Histogram } from "../types.ts";
 import {
   atRepresentativeRates,
@@ -132,7 +133,7 @@ function spectrumPoints(h: Histogram): Array<{ p: number; ms: number }> {
   const maxNines = Math.log10(h.total);
   const ps: number[] = [];
   for (let k = 0; k <= maxNines + 1e-9; k += 0.05) ps.push(100 * (1 - 10 ** -k));
-  const us = percentiles(h, ps);
+  const us = percentiles(bucketsForReading(h), ps);
   return ps.map((p, i) => ({ p, ms: us[i] / 1000 }));
 }
 
