@@ -271,7 +271,8 @@ export function permutationPValue(a: readonly number[], b: readonly number[]): P
     for (let i = 0; i <= n1; i++) {
       const j = done - i;
       if (j < 0 || j > n2) continue;
-      for (let u2 = 0; u2 < width; u2++) {
+      // U so far counts at most every (A, B) pair so far: 2U <= 2ij.
+      for (let u2 = 0; u2 <= 2 * i * j; u2++) {
         const c = paths[i * width + u2];
         if (c === 0) continue;
         for (let x = Math.max(0, t - (n2 - j)); x <= Math.min(t, n1 - i); x++) {
