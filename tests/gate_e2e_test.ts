@@ -112,7 +112,7 @@ interface GateJson {
         alertThresholdPct: number;
         pPermutation: number;
         pHolm: number | null;
-        values: { a: number[]; b: number[] };
+        changePct: number;
       }
     >;
   };
@@ -174,10 +174,6 @@ Deno.test({
       assertEquals(fail.code, 1, `the delay must fail the gate:\n${fail.stdout}\n${fail.stderr}`);
       match(fail.stdout, /FAIL http · sidecar-emu \(emulated\) · p50 latency @ 100\/s/);
       match(fail.stdout, /Gate FAILED/);
-      // Only the delayed path fails: the baseline went through no proxy.
-      for (const line of fail.stdout.split("\n").filter((l) => l.includes("FAIL "))) {
-        assert(line.includes("sidecar-emu"), line);
-      }
       const json = await readJson(join(outDir, "c2", "comparison.json")) as GateJson;
       assert(json.gate.failed);
       const fam = json.gate.family;
@@ -188,6 +184,17 @@ Deno.test({
       )!;
       assertEquals([p50.verdict, p50.better, p50.alertThresholdPct], ["different", "lower", 10]);
       assert(p50.pHolm !== null && p50.pHolm <= 0.01, String(p50.pHolm));
+      // The delay is on the sidecar's path: the baseline's p50 (no proxy) moves less than a tenth
+      // as much. Not "nothing fails on the baseline": A and the delayed run are two deployments,
+      // whose run effect the level does not bound (docs/compare.md), and a baseline latency
+      // beyond its threshold may fail with it.
+      const base = json.gate.results.find((r) =>
+        r.mesh === "baseline" && r.metric === "latency_p50_ms"
+      )!;
+      assert(
+        Math.abs(base.changePct) < p50.changePct / 10,
+        `baseline p50 ${base.changePct} %, sidecar p50 ${p50.changePct} %`,
+      );
     } finally {
       for (const s of setups) await Deno.remove(s.dir, { recursive: true });
     }
