@@ -90,6 +90,16 @@ Deno.test("writeComparison writes JSON and HTML, and refuses a run with no recor
         ["different", "same", "inconclusive, run more"].includes(r.verdict)
       ).length,
     );
+    // What the gate's decision used: its level and family of gating tests.
+    assertEquals(json.gate.family.alpha, 0.01);
+    assertEquals(json.gate.family.correction, "holm");
+    assertEquals(
+      json.gate.family.size,
+      json.gate.results.filter((r: { pHolm: number | null }) => r.pHolm !== null).length,
+    );
+    match(html, /correction over the \d+ gating tests; family-wise level 0\.01/);
+    const loose = await writeComparison(dirA, dirB, { out, resamples: 200, gateAlpha: 0.05 });
+    assertEquals(loose.comparison.gate.family.alpha, 0.05);
     doesNotMatch(html, /<script/);
     await rejects(
       () => writeComparison(dirA, join(tmp, "nope"), { out }),
