@@ -137,6 +137,13 @@ export const CANDIDATES: Candidate[] = [
     generator: { kind: "http-client", spinUs: DEFAULT_SPIN_US, neverSleep: true },
   },
   {
+    // The spinning pacer on a CPU of its own, the servers on the other: what a machine with a
+    // core to spare for the generator would do (here it leaves the servers one core).
+    name: "http-client never sleeping, CPU 1, nginx CPU 0",
+    generator: { kind: "http-client", spinUs: DEFAULT_SPIN_US, neverSleep: true, cpus: "1" },
+    serverCpus: "0",
+  },
+  {
     name: `http-client spin ${DEFAULT_SPIN_US} us SCHED_FIFO`,
     generator: client(DEFAULT_SPIN_US, undefined, 10),
   },
