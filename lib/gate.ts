@@ -47,6 +47,11 @@ export const LOW_THRESHOLD = 0.01;
  */
 export const GATE_ALPHA = 0.01;
 
+/** Whether `alpha` can be the gate's family-wise level: strictly between 0 and 1. */
+export function isGateAlpha(alpha: number): boolean {
+  return alpha > 0 && alpha < 1;
+}
+
 /**
  * The smallest exact permutation p-value two samples of `n1` and `n2` values can reach
  * (complete separation, no ties): 2 / C(n1 + n2, n1).
@@ -317,7 +322,7 @@ export function gateRuns(
   options: GateOptions = {},
 ): Gate {
   const alpha = options.alpha ?? GATE_ALPHA;
-  if (!(alpha > 0 && alpha < 1)) {
+  if (!isGateAlpha(alpha)) {
     throw new RangeError(`Cannot gate: the level must be between 0 and 1, got ${alpha}`);
   }
   const results: GateResult[] = [];

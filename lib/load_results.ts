@@ -264,11 +264,10 @@ function readRecordFiles(
 export function leanRecord(record: RunRecord): ReadRunRecord {
   if (!record.load) return record;
   const { values: _, counts: __, ...latency } = record.load.latency;
-  const c = compactHistogram(record.load.latency);
-  const buckets = c.indices
-    ? { indices: c.indices, counts: c.counts }
-    : { values: c.values, counts: c.counts };
-  return { ...record, load: { ...record.load, latency: { ...latency, ...buckets } } };
+  return {
+    ...record,
+    load: { ...record.load, latency: { ...latency, ...compactHistogram(record.load.latency) } },
+  };
 }
 
 /** Fewer record files than this are all read on one thread (a worker takes ~0.1 s to start). */

@@ -10,12 +10,12 @@ import {
 } from "../lib/cli.ts";
 import { formatComparison } from "../lib/compare.ts";
 import { writeComparison } from "../lib/compare_report.ts";
-import { formatGate, GATE_ALPHA } from "../lib/gate.ts";
+import { formatGate, GATE_ALPHA, isGateAlpha } from "../lib/gate.ts";
 
 /** The value of `--gate-alpha`: a number strictly between 0 and 1. */
 function parseGateAlpha(text: string): number {
   const alpha = Number(text);
-  if (text.trim() === "" || !(alpha > 0 && alpha < 1)) {
+  if (text.trim() === "" || !isGateAlpha(alpha)) {
     throw new UsageError(
       `Invalid --gate-alpha: expected a family-wise level between 0 and 1 (exclusive), got ${
         JSON.stringify(text)
