@@ -222,6 +222,23 @@ Deno.test("rates are whole requests per second, refused otherwise at config time
     loadConfig({ env: {}, flags: { "load.rates": [0.5] } }),
     /"load.rates".*got 0.5 at index 0/,
   );
+  // Every other fixed rate too: the knee's ramp, the sweeps' rate, the inference rate.
+  for (
+    const [text, field, line, value] of [
+      ["knee:\n  rates: [250, 500.5]\n", "knee.rates", 2, "500.5 at index 1"],
+      ["load:\n  sweep:\n    rate: 1000.5\n", "load.sweep.rate", 3, "1000.5"],
+      ["inference:\n  rate: 20.5\n", "inference.rate", 2, "20.5"],
+    ] as const
+  ) {
+    const file = await withFile(text);
+    await rejects(loadConfig({ file }), (e: Error) => {
+      assert(e instanceof ConfigError, `${field}: ${e}`);
+      assert(e.message.includes(`"${field}" (${file}:${line})`), e.message);
+      assert(/integer/.test(e.message), e.message);
+      assert(e.message.endsWith(`got ${value}`), e.message);
+      return true;
+    });
+  }
 });
 
 Deno.test("an empty, blank or comment-only config file is refused, naming the file", async () => {

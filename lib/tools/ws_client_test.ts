@@ -58,6 +58,14 @@ Deno.test({
       for (const p of [50, 90, 99, 100]) {
         assert(percentile(service, p) <= percentile(r.latency, p), `p${p}`);
       }
+      // Message by message, response time = send lag + service time: their exact sums add up
+      // (a service time timed from the scheduled send would count the send lag twice).
+      const lag = r.extra?.sendLag as Histogram;
+      const lagUs = lag.sum!, serviceUs = service.sum!, responseUs = r.latency.sum!;
+      assert(
+        Math.abs(lagUs + serviceUs - responseUs) < 1,
+        `send lag ${lagUs} us + service ${serviceUs} us vs response ${responseUs} us`,
+      );
       // Loopback echo: the median round trip is well under 50 ms even on a busy machine.
       assert(percentile(r.latency, 50) < 50_000, `p50 ${percentile(r.latency, 50)} us`);
     } finally {
