@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "node:assert/strict";
 import { realRunner } from "../command.ts";
 import { percentile, summarize } from "../histogram.ts";
-import type { LoadPoint } from "../types.ts";
+import type { LoadPoint, LoadResult } from "../types.ts";
 import { freePort, startServer } from "../process.ts";
 import {
   type CombinedCommandStats,
@@ -236,37 +236,81 @@ function printedPoints(text: string, test: string): Array<[number, number]> {
   return out.sort((a, b) => a[0] - b[0]);
 }
 
-Deno.test("redis-benchmark's full output: every figure agrees with the tool's own, p99.9 within its printed step", () => {
-  const text = read("redis_benchmark_text.txt");
-  const r = parseRedisBenchmarkText(text, opts(20000, 10));
+/** What redis-benchmark printed in a test's latency summary (ms): avg, min, p50, p95, p99, max. */
+function printedSummary(text: string, test: string): number[] {
+  const lines = text.split(/[\r\n]+/).map((l) => l.trim());
+  const start = lines.findIndex((l) => l === `====== ${test} ======`);
+  const at = lines.findIndex((l, i) => i > start && /^avg\s+min\s+p50\s+p95\s+p99\s+max$/.test(l));
+  assert(start >= 0 && at > start, `no latency summary of ${test}`);
+  return lines[at + 1].split(/\s+/).map(Number);
+}
+
+/**
+ * Checks a parsed run against the text redis-benchmark printed: per test, its summary's p50,
+ * p95, p99 and max read back within the tool's own bucket, the mean is the tool's avg (not
+ * bucket midpoints), and p99.9 lies in the printed step that holds its rank, at its upper edge
+ * (never p99 read as p99.9).
+ */
+function assertAgreesWithPrinted(text: string, r: LoadResult, n: number, tests: string[]) {
   assertEquals(r.extra?.histogramSource, "percentile-distribution");
   const per = r.extra?.perCommand as RedisCommandStats[];
-  assertEquals(per.map((c) => c.test), ["SET", "GET", "INCR", "LPUSH"]);
-  assertEquals(r.operations, 80000);
+  assertEquals(per.map((c) => c.test), tests);
+  assertEquals(r.operations, n * tests.length);
   for (const c of per) {
     const h = commandHistogram(c);
-    assertEquals(h.total, 20000);
-    // The summary's p50/p95/p99/max: each read back within the tool's own histogram bucket.
-    for (const [p, ms] of [[50, c.p50Ms], [95, c.p95Ms], [99, c.p99Ms], [100, c.maxMs]]) {
+    assertEquals(h.total, n);
+    const [avgMs, , p50Ms, p95Ms, p99Ms, maxMs] = printedSummary(text, c.test);
+    for (const [p, ms] of [[50, p50Ms], [95, p95Ms], [99, p99Ms], [100, maxMs]]) {
       const got = percentile(h, p);
       assert(
         Math.abs(got - ms * 1000) <= ms * 1000 * 0.002 + 1,
-        `${c.test} p${p}: ${got} vs ${ms}`,
+        `${c.test} p${p}: ${got} us vs the tool's ${ms} ms`,
       );
     }
-    // The mean is the tool's avg, not bucket midpoints.
-    assert(Math.abs(summarize(h).meanMs - c.avgMs) < 0.0005, `${c.test} mean`);
-    // p99.9 lies in the printed step that holds its rank: at its upper edge, never below it.
-    const rank = Math.floor(0.999 * 20000 + 0.5);
+    const meanMs = summarize(h).meanMs;
+    assert(Math.abs(meanMs - avgMs) < 0.0005, `${c.test} mean ${meanMs} vs the tool's ${avgMs} ms`);
+    const rank = Math.floor(0.999 * n + 0.5);
     const pts = printedPoints(text, c.test);
-    const hi = pts.find(([, n]) => n >= rank)![0];
-    const lo = pts.filter(([, n]) => n < rank).at(-1)![0];
+    const hi = pts.find(([, k]) => k >= rank)![0];
+    const lo = pts.filter(([, k]) => k < rank).at(-1)![0];
     const p999 = percentile(h, 99.9);
     assert(
-      p999 > lo && p999 <= Math.min(hi, c.maxMs * 1000) + 1,
+      p999 > lo && p999 <= Math.min(hi, maxMs * 1000) + 1,
       `${c.test} p99.9 ${p999} not in (${lo}, ${hi}]`,
     );
   }
+}
+
+Deno.test("redis-benchmark's full output: every figure agrees with the tool's own, p99.9 within its printed step", () => {
+  const text = read("redis_benchmark_text.txt");
+  const r = parseRedisBenchmarkText(text, opts(20000, 10));
+  assertAgreesWithPrinted(text, r, 20000, ["SET", "GET", "INCR", "LPUSH"]);
+});
+
+Deno.test({
+  name:
+    "a real redis-benchmark run on a real redis-server: p50, p95, p99, max and mean are the tool's own, p99.9 within its printed step",
+  sanitizeResources: false,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "meshbench-redis-" });
+    const port = freePort();
+    const server = await redisServer(port, tmp);
+    try {
+      const run = await runRedisBenchmark(realRunner, point(10), {
+        host: "127.0.0.1",
+        ports: [port],
+        clients: 1,
+        tests: ["set", "get"],
+        requestsPerTest: 20000,
+        toolVersion: "test",
+        timeoutMs: 60_000,
+      });
+      assertAgreesWithPrinted(run.clients[0].stdout, run.result, 20000, ["SET", "GET"]);
+    } finally {
+      await server.stop();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
 });
 
 Deno.test("redis-benchmark --csv output: the mean is the tool's avg and p99.9 an upper bound (the max)", () => {

@@ -5,6 +5,8 @@ import { bucketOf, bucketTop, percentile, summarize } from "../histogram.ts";
 import { realRunner } from "../command.ts";
 import { findBinary } from "../binaries.ts";
 import { startTestNginx } from "../testenv/nginx.ts";
+import { freePort } from "../process.ts";
+import { classify } from "../pipeline.ts";
 import { missingBinaries, skipReason } from "../../tests/skip.ts";
 
 // Real output of Debian's wrk 4.1.0 with meshbench's script as it was before the top of the
@@ -133,4 +135,66 @@ Deno.test("wrk's socket errors are failed attempts, not completed requests: the 
   const wrkRate = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)![1]);
   assert(Math.abs(r.achievedRate - wrkRate) < 0.005, `${r.achievedRate} vs wrk's ${wrkRate}`);
   assertEquals(r.latency.total, 5658);
+});
+
+Deno.test({
+  name:
+    "a real wrk run with one thread on a closed port: the failed attempts are not subtracted from the completed requests, the rate is wrk's own and the run fails",
+  ignore: noTools !== null,
+  sanitizeResources: false,
+  async fn() {
+    const nginx = await startTestNginx();
+    const dir = await Deno.makeTempDir({ prefix: "meshbench-wrk-test-" });
+    try {
+      // Thread 1 on nginx, thread 2 on a port nothing listens on (taken free, then closed).
+      const script = join(dir, "s.lua");
+      await Deno.writeTextFile(script, wrkScript([nginx.port, freePort()]));
+      const res = await realRunner.run(
+        wrkCommand({
+          wrk: findBinary("wrk")!,
+          script,
+          url: nginx.url,
+          threads: 2,
+          connections: 4,
+          durationS: 1,
+        }),
+        { timeoutMs: 60_000 },
+      );
+      const r = parseWrk(res.stdout, { connections: 4, toolVersion: "test" });
+      const json = JSON.parse(res.stdout.split("\n").find((l) => l.startsWith("MESHBENCH"))!
+        .slice("MESHBENCH_WRK_JSON ".length));
+      const failed = json.connect + json.read + json.write;
+      assert(failed > 0, `the closed port's attempts are wrk's socket errors\n${res.stdout}`);
+      assertEquals([json.status, json.timeout], [0, 0], res.stdout);
+      assertEquals(r.errors, failed);
+      assertEquals(r.operations, json.requests + failed, "attempts that ended");
+      assertEquals(r.latency.total, json.requests);
+      // wrk's own Requests/sec (completed requests over its duration, printed to 0.01).
+      const wrkRate = Number(/Requests\/sec:\s+([\d.]+)/.exec(res.stdout)![1]);
+      assert(
+        Math.abs(r.achievedRate - wrkRate) < 0.005 + 1e-9,
+        `meshbench ${r.achievedRate}/s vs wrk's ${wrkRate}/s\n${res.stdout}`,
+      );
+      // The success ratio counts the failed attempts: well under 99.9 %, so the run fails.
+      const c = classify(
+        {
+          seq: 1,
+          workload: "http",
+          mesh: "baseline",
+          iteration: 1,
+          point: { mode: "max-throughput", tool: "wrk", rate: null, connections: 4, durationS: 1 },
+        },
+        r,
+        { saturationPct: 2, minSuccessPct: 99.9 },
+      );
+      assertEquals(c.status, "failed", c.reason ?? "");
+      assert(
+        c.reason!.includes(`${json.requests} of ${json.requests + failed} wrk operations`),
+        c.reason!,
+      );
+    } finally {
+      await nginx.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
