@@ -5,6 +5,7 @@ import { HistogramRecorder, mean, percentile, summarize } from "../histogram.ts"
 import { sendTimingOf } from "../send_timing.ts";
 import type { LoadPoint } from "../types.ts";
 import { freePort, startServer } from "../process.ts";
+import { classify } from "../pipeline.ts";
 import { GHZ_VERSION, ghzBinary, ghzCommand, parseGhzJson, runGhz, timestampNs } from "./ghz.ts";
 
 const dir = new URL("./testdata/", import.meta.url);
@@ -254,34 +255,108 @@ Deno.test("parseGhzJson: the achieved rate counts OK calls only (200 refused cal
   assert(Math.abs(mixed.achievedRate * mixed.durationS - 120) < 1e-9, "120 OK of 200");
 });
 
+/**
+ * A ghz report read without its per-call details, against the same report read with them:
+ * p99.9 at or above the exact value by at most one of ghz's histogram buckets (never p99, a
+ * lower bound), p50/p90/p99 ghz's own, and the mean ghz's `average`, which is over every call
+ * ghz counted: the OK calls' exact mean when all were OK, else flagged as over all calls.
+ */
+function assertFallbackAgrees(text: string, point: LoadPoint, label: string) {
+  const exact = parseGhzJson(text, point);
+  assertEquals(exact.extra?.histogramSource, "details", label);
+  const doc = JSON.parse(text);
+  const calls = doc.details as Array<{ latency: number; status: string }>;
+  delete doc.details;
+  const approx = parseGhzJson(JSON.stringify(doc), point);
+  assertEquals(approx.extra?.histogramSource, "latencyDistribution", label);
+  assertEquals(approx.latency.total, exact.latency.total, label);
+  // ghz's average (ns) is the mean of every call it lists, failed ones included.
+  const allMeanUs = calls.reduce((s, c) => s + c.latency, 0) / calls.length / 1000;
+  assert(Math.abs(doc.average / 1000 - allMeanUs) < 0.001, `${label}: ghz's average`);
+  const approxUs = mean(approx.latency);
+  assert(Math.abs(approxUs - doc.average / 1000) < 0.001, `${label}: mean ${approxUs} us`);
+  const allOk = calls.every((c) => c.status === "OK");
+  assertEquals(approx.extra?.meanOf, allOk ? "ok-calls" : "all-calls", label);
+  if (allOk) {
+    assert(Math.abs(mean(exact.latency) - approxUs) < 0.001, `${label}: the OK calls' mean`);
+  }
+  const e999 = percentile(exact.latency, 99.9);
+  const a999 = percentile(approx.latency, 99.9);
+  const bucketUs = (doc.slowest - doc.fastest) / 10 / 1000;
+  assert(a999 >= e999 - 1 && a999 <= e999 + bucketUs + 2, `${label}: ${a999} vs exact ${e999}`);
+  for (const p of [50, 90, 99]) {
+    const ghzUs = ghzPercentile(text, p);
+    const ours = percentile(approx.latency, p);
+    assert(Math.abs(ours - ghzUs) / ghzUs < 0.002, `${label} p${p}: ${ours} vs ${ghzUs}`);
+  }
+}
+
 Deno.test("parseGhzJson without details: p99.9 is bounded by ghz's histogram, the mean is ghz's average", () => {
   for (
     const [file, point] of [
       ["ghz_fixed_rate.json", fixed(200, 2)],
       ["ghz_max_throughput.json", max(1)],
       ["ghz_max_throughput_l4_proxy.json", max(3)],
+      ["ghz_status_errors.json", fixed(100, 2)],
     ] as const
   ) {
-    const text = read(file);
-    const exact = parseGhzJson(text, point);
-    const doc = JSON.parse(text);
-    delete doc.details;
-    const approx = parseGhzJson(JSON.stringify(doc), point);
-    assertEquals(approx.latency.total, exact.latency.total, file);
-    // ghz's exact average (ns) of the OK calls, as the per-call details give it.
-    assert(Math.abs(summarize(approx.latency).meanMs - doc.average / 1e6) < 0.0015, file);
-    assert(Math.abs(mean(exact.latency) - mean(approx.latency)) < 1, file);
-    // p99.9: at or above the exact value, by at most one of ghz's histogram buckets.
-    const e999 = percentile(exact.latency, 99.9);
-    const a999 = percentile(approx.latency, 99.9);
-    const bucketUs = (doc.slowest - doc.fastest) / 10 / 1000;
-    assert(a999 >= e999 - 1 && a999 <= e999 + bucketUs + 2, `${file}: ${a999} vs exact ${e999}`);
-    for (const p of [50, 90, 99]) {
-      const ghzUs = ghzPercentile(text, p);
-      const ours = percentile(approx.latency, p);
-      assert(Math.abs(ours - ghzUs) / ghzUs < 0.002, `${file} p${p}: ${ours} vs ${ghzUs}`);
-    }
+    assertFallbackAgrees(read(file), point, file);
   }
+});
+
+Deno.test({
+  name:
+    "a real ghz run read without its per-call details: p99.9 is bounded above by ghz's histogram, the mean is ghz's average",
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort();
+    const server = await startServer([grpcEcho, "-addr", `127.0.0.1:${port}`, "-name", "t1"], {
+      name: "grpc_echo",
+      ready: /listening on/,
+    });
+    try {
+      const point = max(1, 2);
+      const { raw } = await runGhz(realRunner, point, {
+        address: `127.0.0.1:${port}`,
+        proto,
+        call: "meshbench.echo.v1.Echo/Unary",
+        data: { payload: "aGVsbG8=" },
+        binary: ghzBinary(),
+      });
+      const n = JSON.parse(raw).count;
+      assert(n >= 1000, `${n} calls: enough for a p99.9 of their own`);
+      assertFallbackAgrees(raw, point, "real ghz run");
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a real ghz run whose every call is refused achieves 0/s, not ghz's own rate, and fails",
+  sanitizeResources: false,
+  async fn() {
+    // Nothing listens on the port (taken free, then closed).
+    const point = fixed(100, 1);
+    const { result: r, raw } = await runGhz(realRunner, point, {
+      address: `127.0.0.1:${freePort()}`,
+      proto,
+      call: "meshbench.echo.v1.Echo/Unary",
+      data: { payload: "aGVsbG8=" },
+      binary: ghzBinary(),
+    });
+    assert(JSON.parse(raw).rps > 50, "ghz's own rps counts the failed calls");
+    assertEquals(r.operations, 100);
+    assertEquals(r.errors, 100, JSON.stringify(r.errorKinds));
+    assertEquals(r.errorKinds, { Unavailable: 100 });
+    assertEquals(r.achievedRate, 0);
+    const c = classify({ seq: 1, workload: "grpc", mesh: "baseline", iteration: 1, point }, r, {
+      saturationPct: 2,
+      minSuccessPct: 99.9,
+    });
+    assertEquals(c.status, "failed", c.reason ?? "");
+    assert(/0 of 100 ghz operations succeeded.*Unavailable 100/.test(c.reason!), c.reason!);
+  },
 });
 
 Deno.test("timestampNs keeps ghz's nanoseconds that Date.parse drops", () => {
