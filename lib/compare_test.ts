@@ -10,6 +10,8 @@ import { writeSyntheticRun } from "../fixtures/synthetic_run.ts";
 import { loadRun } from "./load_results.ts";
 import { compareRuns, formatComparison } from "./compare.ts";
 import { writeComparison } from "./compare_report.ts";
+import { copyFixtureRun, FIXTURE_RUNS } from "../fixtures/mod.ts";
+import { metricSpec } from "./metric_vocabulary.ts";
 
 async function twoRuns(
   fn: (a: string, b: string, tmp: string) => Promise<void>,
@@ -106,4 +108,59 @@ Deno.test("writeComparison writes JSON and HTML, and refuses a run with no recor
       /Cannot compare ".*nope": it has no valid run records \(.*does not exist/,
     );
   }, { seed: 8, meshFactor: 2 });
+});
+
+/** The (ms, interval low, interval high) figures `pattern` (three number groups) finds. */
+function msFigures(text: string, pattern: RegExp): number[][] {
+  return [...text.matchAll(pattern)].map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
+}
+
+/** Whether `shown` is `x` printed to about three significant digits. */
+const printedAs = (x: number, shown: number) => Math.abs(x - shown) <= Math.abs(x) * 0.006 + 0.0006;
+
+Deno.test("two real runs compared: every latency difference has its change in ms (B - A) with an interval, in the JSON, the text and the page", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_compare_ms_" });
+  try {
+    const [a, b] = await Promise.all(
+      FIXTURE_RUNS.slice(-2).map((name) => copyFixtureRun(name, join(tmp, "runs"))),
+    );
+    const { comparison: c, html } = await writeComparison(a, b, {
+      out: join(tmp, "cmp"),
+      resamples: 200,
+    }).then(async (r) => ({ comparison: r.comparison, html: await Deno.readTextFile(r.html) }));
+    const latency = c.differences.filter((d) => metricSpec(d.metric).addedLatency);
+    assert(latency.length >= 8, `${latency.length} latency differences`);
+    for (const d of c.differences) {
+      assertEquals(
+        typeof d.deltaMs === "number",
+        metricSpec(d.metric).addedLatency === true,
+        d.metric,
+      );
+    }
+    const n = "([+-]?[\\d.]+)";
+    const text = msFigures(
+      formatComparison(c, { all: true }),
+      new RegExp(`\\(${n} ms \\[${n} ms, ${n} ms\\]\\)`, "g"),
+    );
+    const page = msFigures(html, new RegExp(`${n} ms \\[${n} ms, ${n} ms\\]`, "g"));
+    for (const d of latency) {
+      const what = `${d.workload} ${d.mesh} ${d.metric} @ ${d.rate}`;
+      assert(Math.abs(d.deltaMs! - (d.b - d.a)) < 1e-9, `${what}: B - A`);
+      const [lo, hi] = d.deltaMsCi95!;
+      assert(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi, `${what}: ${lo} ${hi}`);
+      const want = [d.deltaMs!, lo, hi];
+      for (const [where, figures] of [["text", text], ["page", page]] as const) {
+        assert(
+          figures.some((f) => f.every((v, i) => printedAs(want[i], v))),
+          `${where}: ${what}: ${want.join(", ")}`,
+        );
+      }
+    }
+    // The overheads of both runs: their added ms side by side where both have them.
+    const changes = c.overheadChanges.filter((o) => typeof o.a.deltaMs === "number");
+    assert(changes.length > 0);
+    for (const o of changes) assertEquals(o.deltaMsChange, o.b.deltaMs! - o.a.deltaMs!);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -17,6 +17,9 @@ import { findings, renderReport, writeReport } from "./report.ts";
 import type { StoredSummary, Summary } from "./types.ts";
 import { SUMMARY_SCHEMA_VERSION } from "./types.ts";
 import { packSummary, unpackSummary } from "./summary.ts";
+import { formatSummary } from "./summary_text.ts";
+import { latencyMetric, metricSpec, oneScreenMetrics } from "./metric_vocabulary.ts";
+import type { Overhead } from "./types.ts";
 
 async function withRun(fn: (dir: string) => Promise<void>): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_" });
@@ -371,4 +374,66 @@ Deno.test("the per-request section charts context switches and tables the proxie
     // 8 upstream connections for 1,040 requests sent: 7.69 per 1,000.
     match(kernel, /7\.69/);
   });
+});
+
+/** The (added ms, interval low, interval high) figures `pattern` (three number groups) finds. */
+function addedFigures(text: string, pattern: RegExp): number[][] {
+  return [...text.matchAll(pattern)].map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
+}
+
+/** Whether `shown` is `x` printed to about three significant digits. */
+const printedAs = (x: number, shown: number) => Math.abs(x - shown) <= Math.abs(x) * 0.006 + 0.0006;
+
+/** Asserts that an overhead's deltaMs and its interval are among `figures`, as printed. */
+function assertAddedShown(figures: number[][], o: Overhead, where: string) {
+  const want = [o.deltaMs!, o.deltaMsCi95![0], o.deltaMsCi95![1]];
+  assert(
+    figures.some((f) => f.every((v, i) => printedAs(want[i], v))),
+    `${where}: ${o.workload} ${o.mesh} ${o.metric} @ ${o.rate}: ${want.join(", ")} not in ` +
+      JSON.stringify(figures),
+  );
+}
+
+Deno.test("a real run's added milliseconds and their intervals from summary.json are in the report's findings and overhead table, and in the one-screen summary", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "meshbench_report_added_" });
+  try {
+    const run = await loadRun(await copyFixtureRun(FIXTURE_RUNS.at(-1)!, tmp));
+    const s = run.summary!;
+    const added = s.overheads.filter((o) =>
+      typeof o.deltaMs === "number" && o.ciMethod === "exact" && o.sweep === undefined
+    );
+    assert(added.length >= 8, `${added.length} latency overheads with an interval`);
+    const n = "([+-]?[\\d.]+)";
+    // The findings: each mesh's headline (p99) overhead, then "+x ms (95 % CI +a ms to +b ms) added".
+    const headline = addedFigures(
+      findings(run).join("\n"),
+      new RegExp(`${n} ms \\(95 % CI ${n} ms to ${n} ms\\) added`, "g"),
+    );
+    const p99 = added.filter((o) => o.metric === latencyMetric(99));
+    assert(p99.length >= 4);
+    for (const o of p99) assertAddedShown(headline, o, "findings");
+    // The report's overhead tables: every latency overhead's "added ms [95 % CI]" cell.
+    const page = addedFigures(
+      renderReport(run, { generatedAt: GENERATED_AT }),
+      new RegExp(`${n} ms \\[${n}, ${n}\\]`, "g"),
+    );
+    for (const o of added) assertAddedShown(page, o, "report");
+    // The one-screen summary: latency cells at each row's highest fixed rate, "+x ms [a, b]".
+    const text = addedFigures(formatSummary(s), new RegExp(`${n}ms \\[${n}, ${n}\\]`, "g"));
+    const screen = oneScreenMetrics().filter((m) => metricSpec(m.name).addedLatency);
+    assert(screen.length >= 2);
+    for (const m of screen) {
+      for (const o of added.filter((x) => x.metric === m.name)) {
+        const top = Math.max(
+          ...s.overheads.filter((x) =>
+            x.metric === o.metric && x.workload === o.workload && x.mesh === o.mesh &&
+            x.payloadBytes === o.payloadBytes && x.httpProtocol === o.httpProtocol
+          ).map((x) => x.rate ?? 0),
+        );
+        if (o.rate === top) assertAddedShown(text, o, "one-screen summary");
+      }
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
