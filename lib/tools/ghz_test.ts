@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { realRunner } from "../command.ts";
 import { findBinary } from "../binaries.ts";
-import { HistogramRecorder, mean, percentile, summarize } from "../histogram.ts";
+import { HistogramRecorder, mean, percentile } from "../histogram.ts";
 import { sendTimingOf } from "../send_timing.ts";
 import type { LoadPoint } from "../types.ts";
 import { freePort, startServer } from "../process.ts";
