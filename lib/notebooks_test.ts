@@ -229,6 +229,39 @@ Deno.test("every notebook runs against the committed fixture runs without a cell
     match(switchCell!.output, /inference @ 20\/s, 1 KB/);
     const proxyCell = resources.find((c) => c.input.includes("data.proxies"));
     match(proxyCell!.output, /data\.proxies .*(envoy|haproxy)/i);
+    // 03_overhead repeats the focus overhead's added ms and its interval beside summary.json's,
+    // and its overheads table lists every latency overhead's deltaMs with its interval.
+    const summary = JSON.parse(await Deno.readTextFile(join(newest, "summary.json"))) as {
+      overheads: Array<{ metric: string; deltaMs: number | null; deltaMsCi95: number[] | null }>;
+    };
+    const added = summary.overheads.filter((o) => typeof o.deltaMs === "number" && o.deltaMsCi95);
+    assert(added.length >= 8, `${added.length} overheads with added ms`);
+    const num = "(-?[\\d.,]+)";
+    const focus = new RegExp(
+      `added \\(ms\\) ${num} ${num} added, 95 % CI low \\(ms\\) ${num} ${num} ` +
+        `added, 95 % CI high \\(ms\\) ${num} ${num}`,
+    ).exec(recomputed);
+    assert(focus, "03_overhead recomputes the added ms and its interval");
+    const [here, inSummary] = [[1, 3, 5], [2, 4, 6]].map((ix) =>
+      ix.map((i) => Number(focus[i].replaceAll(",", "")))
+    );
+    assertEquals(here, inSummary, "recomputed here = summary.json");
+    const printedAs = (x: number, shown: number) =>
+      Math.abs(x - shown) <= Math.abs(x) * 0.006 + 0.0006;
+    const shows = (figures: number[], o: (typeof added)[number]) =>
+      [o.deltaMs!, ...o.deltaMsCi95!].every((x, i) => printedAs(x, figures[i]));
+    assert(added.some((o) => shows(inSummary, o)), `${inSummary} is a summary.json figure`);
+    const rows = [
+      ...recomputed.matchAll(
+        new RegExp(
+          `latency_\\w+_ms ms ${num} ${num} ${num} ${num} ${num} ${num} ${num} ${num}`,
+          "g",
+        ),
+      ),
+    ].map((m) => m.slice(6, 9).map((x) => Number(x.replaceAll(",", ""))));
+    for (const o of added) {
+      assert(rows.some((r) => shows(r, o)), `03_overhead lists ${o.metric}: ${o.deltaMs}`);
+    }
     console.log(`checked in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     await Deno.remove(tmp, { recursive: true });
