@@ -387,7 +387,8 @@ export function combineRedisResults(results: readonly LoadResult[]): LoadResult 
   return {
     ...combined,
     extra: {
-      histogramSource: "csv-percentiles",
+      // The clients' own source: full output or --csv (the same command ran them all).
+      histogramSource: [...new Set(results.map((r) => r.extra?.histogramSource))].join(" + "),
       clients: results.length,
       perCommand,
       perClient: results.map((r) => ({

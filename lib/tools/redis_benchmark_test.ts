@@ -287,6 +287,21 @@ Deno.test("redis-benchmark's full output: every figure agrees with the tool's ow
   assertAgreesWithPrinted(text, r, 20000, ["SET", "GET", "INCR", "LPUSH"]);
 });
 
+Deno.test("two clients' full output combined keep their histogram source: the printed distribution, not the CSV's", () => {
+  // Before, every combined record said "csv-percentiles" (a quick bench:all's 9 db records
+  // all did), though each client's histogram came from its printed distribution.
+  const text = read("redis_benchmark_text.txt");
+  const one = parseRedisBenchmarkText(text, opts(20000, 10));
+  const c = combineRedisResults([one, parseRedisBenchmarkText(text, opts(20000, 10))]);
+  assertEquals(one.extra?.histogramSource, "percentile-distribution");
+  assertEquals(c.extra?.histogramSource, "percentile-distribution");
+  const csv = combineRedisResults([
+    parseRedisBenchmarkCsv(read("redis_benchmark_client1.csv"), opts(10000, 8)),
+    parseRedisBenchmarkCsv(read("redis_benchmark_client2.csv"), opts(10000, 8)),
+  ]);
+  assertEquals(csv.extra?.histogramSource, "csv-percentiles");
+});
+
 Deno.test({
   name:
     "a real redis-benchmark run on a real redis-server: p50, p95, p99, max and mean are the tool's own, p99.9 within its printed step",
