@@ -224,6 +224,26 @@ Deno.test({
       const log = await server.log();
       assertEquals(log.length, 50);
       assertEquals(log.filter((l) => l[0] === "503").length, codes["503"]);
+      // Answered, but not successes: under minSuccessPct the run fails.
+      const c = classify(
+        {
+          seq: 1,
+          workload: "http",
+          mesh: "baseline",
+          iteration: 1,
+          point: {
+            mode: "fixed-rate",
+            tool: "http-client",
+            rate: 100,
+            connections: 2,
+            durationS: 0.5,
+          },
+        },
+        r,
+        { saturationPct: 2, minSuccessPct: 99.9 },
+      );
+      assertEquals(c.status, "failed", c.reason ?? "");
+      assert(c.reason!.includes(`http_503 ${codes["503"]}`), c.reason!);
     } finally {
       await server.stop();
     }

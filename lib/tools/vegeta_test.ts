@@ -12,7 +12,7 @@ import { sendTimingOf } from "../send_timing.ts";
 import { realRunner } from "../command.ts";
 import { findBinary } from "../binaries.ts";
 import { classify } from "../pipeline.ts";
-import { startTestNginx } from "../testenv/nginx.ts";
+import { startNginx, startTestNginx } from "../testenv/nginx.ts";
 import type { RunSpec } from "../types.ts";
 import { missingBinaries, skipReason } from "../../tests/skip.ts";
 
@@ -169,6 +169,36 @@ Deno.test({
       assertEquals(load.operations, 400);
       const c = classify(point(200, 2), load, limits);
       assertEquals(c.status, "ok", `${c.reason} ${JSON.stringify(load.extra)}`);
+    } finally {
+      await nginx.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a real vegeta run against an nginx that answers 503 over 5/s: the 503s are errors by code, left out of the achieved rate, and the run fails",
+  ignore: noTools !== null,
+  sanitizeResources: false,
+  async fn() {
+    // limit_req without a queue answers what is over 5/s with 503 at once (empty_gif answers
+    // in the content phase, after limit_req).
+    const nginx = await startNginx({
+      http: () => "access_log off;\n  limit_req_zone $server_port zone=cap:1m rate=5r/s;",
+      server: () => "location / { limit_req zone=cap nodelay; limit_req_status 503; empty_gif; }",
+    });
+    try {
+      const { load, report } = await attack(`http://127.0.0.1:${nginx.port}/`, 100, 1);
+      assertEquals(load.operations, 100);
+      const refused = load.errorKinds["503 Service Temporarily Unavailable"] ?? 0;
+      assert(refused >= 50 && refused < 100, JSON.stringify(load.errorKinds));
+      assertEquals(load.errors, refused, JSON.stringify(load.errorKinds));
+      // vegeta's own success ratio says the same.
+      assertEquals(Math.round(report.success * 100), 100 - refused);
+      assert(load.achievedRate <= 100 - refused, `achieved ${load.achievedRate}/s`);
+      const c = classify(point(100, 1), load, limits);
+      assertEquals(c.status, "failed", c.reason ?? "");
+      assert(c.reason!.includes(`${100 - refused} of 100 vegeta operations succeeded`), c.reason!);
     } finally {
       await nginx.stop();
     }
