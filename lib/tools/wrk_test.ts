@@ -216,6 +216,21 @@ Deno.test({
       );
       assertEquals(r.latency.total, j.requests);
       assertEquals(r.latency.max, j.max_us);
+      // wrk's Lua percentile(100) is 0: the spectrum's top is wrk's maximum instead, and the
+      // fastest request is wrk's minimum, so nothing reads as 0 us and no percentile a step low.
+      assertEquals(j.correctedSpectrum.at(-1), [1, j.max_us]);
+      assert(j.min_us > 0);
+      assertEquals(r.latency.min, j.min_us, "the minimum is wrk's, never 0");
+      // The spectrum is of wrk's corrected record, as its own --latency percentiles are: they
+      // agree to wrk's print rounding (two decimals of its unit) and our bucket width.
+      const own = wrkReportedPercentiles(res.stdout);
+      assertEquals(Object.keys(own).sort(), ["50", "75", "90", "99"], res.stdout);
+      for (const [p, wrkUs] of Object.entries(own)) {
+        const ours = percentile(r.latency, Number(p));
+        const printUs = wrkUs < 850 ? 0.005 : wrkUs < 850_000 ? 5 : 5000;
+        const allowed = printUs + (bucketTop(bucketOf(wrkUs)) - bucketOf(wrkUs)) + 1;
+        assert(Math.abs(ours - wrkUs) <= allowed, `p${p}: meshbench ${ours} us, wrk ${wrkUs} us`);
+      }
     } finally {
       await nginx.stop();
       await Deno.remove(dir, { recursive: true });
