@@ -242,7 +242,6 @@ export function parseWrk(
     const wrkCount = j.histogram.reduce((s, [, c]) => s + c, 0);
     extra = {
       histogramSource: "wrk latency record (1 us), its coordinated-omission samples taken out",
-      wrkReportedPercentilesUs: wrkReportedPercentiles(stdout),
       wrkCorrected: {
         intervalUs,
         samples: wrkCount,
@@ -267,7 +266,6 @@ export function parseWrk(
       histogramSource: j.correctedSpectrum
         ? "wrk percentile spectrum of its corrected record (too wide to print whole)"
         : "wrk percentile spectrum (1,000 points, top at the maximum)",
-      wrkReportedPercentilesUs: wrkReportedPercentiles(stdout),
     };
   }
   return {
@@ -284,6 +282,6 @@ export function parseWrk(
     bytesIn: j.bytes,
     bytesOut: 0,
     latency,
-    extra,
+    extra: { ...extra, wrkReportedPercentilesUs: wrkReportedPercentiles(stdout) },
   };
 }
