@@ -151,36 +151,45 @@ const noTools = skipReason(
   missingBinaries({ wrk: findBinary("wrk"), nginx: findBinary("nginx") }),
 );
 
+/**
+ * Runs the real wrk with meshbench's script (`script.ports` for its threads, `script.walkLimit`
+ * for its record walk) on a fresh real nginx and returns wrk's stdout; nginx and the script go
+ * away after.
+ */
+async function runRealWrk(
+  run: { threads: number; connections: number; durationS: number },
+  script: { ports?: (nginxPort: number) => number[]; walkLimit?: number } = {},
+): Promise<string> {
+  const nginx = await startTestNginx();
+  const dir = await Deno.makeTempDir({ prefix: "meshbench-wrk-test-" });
+  try {
+    const path = join(dir, "s.lua");
+    await Deno.writeTextFile(
+      path,
+      wrkScript(script.ports?.(nginx.port) ?? [], { walkLimit: script.walkLimit }),
+    );
+    const res = await realRunner.run(
+      wrkCommand({ wrk: findBinary("wrk")!, script: path, url: nginx.url, ...run }),
+      { timeoutMs: 60_000 },
+    );
+    return res.stdout;
+  } finally {
+    await nginx.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
     "a real wrk run on a real nginx: the histogram holds exactly its requests, and wrk's own record is them plus its coordinated-omission samples",
   ignore: noTools !== null,
   sanitizeResources: false,
   async fn() {
-    const nginx = await startTestNginx();
-    const dir = await Deno.makeTempDir({ prefix: "meshbench-wrk-test-" });
-    try {
-      const script = join(dir, "s.lua");
-      await Deno.writeTextFile(script, wrkScript([]));
-      const res = await realRunner.run(
-        wrkCommand({
-          wrk: findBinary("wrk")!,
-          script,
-          url: nginx.url,
-          threads: 1,
-          connections: 4,
-          durationS: 2,
-        }),
-        { timeoutMs: 60_000 },
-      );
-      const r = parseWrk(res.stdout, { connections: 4, toolVersion: "test" });
-      const own = wrkReportedPercentiles(res.stdout);
-      assertEquals(Object.keys(own).sort(), ["50", "75", "90", "99"], res.stdout);
-      checkAgainstRecord(res.stdout, r);
-    } finally {
-      await nginx.stop();
-      await Deno.remove(dir, { recursive: true });
-    }
+    const stdout = await runRealWrk({ threads: 1, connections: 4, durationS: 2 });
+    const r = parseWrk(stdout, { connections: 4, toolVersion: "test" });
+    const own = wrkReportedPercentiles(stdout);
+    assertEquals(Object.keys(own).sort(), ["50", "75", "90", "99"], stdout);
+    checkAgainstRecord(stdout, r);
   },
 });
 
@@ -190,50 +199,31 @@ Deno.test({
   ignore: noTools !== null,
   sanitizeResources: false,
   async fn() {
-    const nginx = await startTestNginx();
-    const dir = await Deno.makeTempDir({ prefix: "meshbench-wrk-test-" });
-    try {
-      const script = join(dir, "s.lua");
-      await Deno.writeTextFile(script, wrkScript([], { walkLimit: 0 }));
-      const res = await realRunner.run(
-        wrkCommand({
-          wrk: findBinary("wrk")!,
-          script,
-          url: nginx.url,
-          threads: 1,
-          connections: 2,
-          durationS: 1,
-        }),
-        { timeoutMs: 60_000 },
-      );
-      const j = wrkJson(res.stdout);
-      assertEquals(j.histogram, undefined);
-      assertEquals(j.correctedSpectrum.length, 1000);
-      const r = parseWrk(res.stdout, { connections: 2, toolVersion: "test" });
-      assertEquals(
-        r.extra?.histogramSource,
-        "wrk percentile spectrum of its corrected record (too wide to print whole)",
-      );
-      assertEquals(r.latency.total, j.requests);
-      assertEquals(r.latency.max, j.max_us);
-      // wrk's Lua percentile(100) is 0: the spectrum's top is wrk's maximum instead, and the
-      // fastest request is wrk's minimum, so nothing reads as 0 us and no percentile a step low.
-      assertEquals(j.correctedSpectrum.at(-1), [1, j.max_us]);
-      assert(j.min_us > 0);
-      assertEquals(r.latency.min, j.min_us, "the minimum is wrk's, never 0");
-      // The spectrum is of wrk's corrected record, as its own --latency percentiles are: they
-      // agree to wrk's print rounding (two decimals of its unit) and our bucket width.
-      const own = wrkReportedPercentiles(res.stdout);
-      assertEquals(Object.keys(own).sort(), ["50", "75", "90", "99"], res.stdout);
-      for (const [p, wrkUs] of Object.entries(own)) {
-        const ours = percentile(r.latency, Number(p));
-        const printUs = wrkUs < 850 ? 0.005 : wrkUs < 850_000 ? 5 : 5000;
-        const allowed = printUs + (bucketTop(bucketOf(wrkUs)) - bucketOf(wrkUs)) + 1;
-        assert(Math.abs(ours - wrkUs) <= allowed, `p${p}: meshbench ${ours} us, wrk ${wrkUs} us`);
-      }
-    } finally {
-      await nginx.stop();
-      await Deno.remove(dir, { recursive: true });
+    const stdout = await runRealWrk({ threads: 1, connections: 2, durationS: 1 }, { walkLimit: 0 });
+    const j = wrkJson(stdout);
+    assertEquals(j.histogram, undefined);
+    assertEquals(j.correctedSpectrum.length, 1000);
+    const r = parseWrk(stdout, { connections: 2, toolVersion: "test" });
+    assertEquals(
+      r.extra?.histogramSource,
+      "wrk percentile spectrum of its corrected record (too wide to print whole)",
+    );
+    assertEquals(r.latency.total, j.requests);
+    assertEquals(r.latency.max, j.max_us);
+    // wrk's Lua percentile(100) is 0: the spectrum's top is wrk's maximum instead, and the
+    // fastest request is wrk's minimum, so nothing reads as 0 us and no percentile a step low.
+    assertEquals(j.correctedSpectrum.at(-1), [1, j.max_us]);
+    assert(j.min_us > 0);
+    assertEquals(r.latency.min, j.min_us, "the minimum is wrk's, never 0");
+    // The spectrum is of wrk's corrected record, as its own --latency percentiles are: they
+    // agree to wrk's print rounding (two decimals of its unit) and our bucket width.
+    const own = wrkReportedPercentiles(stdout);
+    assertEquals(Object.keys(own).sort(), ["50", "75", "90", "99"], stdout);
+    for (const [p, wrkUs] of Object.entries(own)) {
+      const ours = percentile(r.latency, Number(p));
+      const printUs = wrkUs < 850 ? 0.005 : wrkUs < 850_000 ? 5 : 5000;
+      const allowed = printUs + (bucketTop(bucketOf(wrkUs)) - bucketOf(wrkUs)) + 1;
+      assert(Math.abs(ours - wrkUs) <= allowed, `p${p}: meshbench ${ours} us, wrk ${wrkUs} us`);
     }
   },
 });
@@ -259,58 +249,41 @@ Deno.test({
   ignore: noTools !== null,
   sanitizeResources: false,
   async fn() {
-    const nginx = await startTestNginx();
-    const dir = await Deno.makeTempDir({ prefix: "meshbench-wrk-test-" });
-    try {
-      // Thread 1 on nginx, thread 2 on a port nothing listens on (taken free, then closed).
-      const script = join(dir, "s.lua");
-      await Deno.writeTextFile(script, wrkScript([nginx.port, freePort()]));
-      const res = await realRunner.run(
-        wrkCommand({
-          wrk: findBinary("wrk")!,
-          script,
-          url: nginx.url,
-          threads: 2,
-          connections: 4,
-          durationS: 1,
-        }),
-        { timeoutMs: 60_000 },
-      );
-      const r = parseWrk(res.stdout, { connections: 4, toolVersion: "test" });
-      const json = JSON.parse(res.stdout.split("\n").find((l) => l.startsWith("MESHBENCH"))!
-        .slice("MESHBENCH_WRK_JSON ".length));
-      const failed = json.connect + json.read + json.write;
-      assert(failed > 0, `the closed port's attempts are wrk's socket errors\n${res.stdout}`);
-      assertEquals([json.status, json.timeout], [0, 0], res.stdout);
-      assertEquals(r.errors, failed);
-      assertEquals(r.operations, json.requests + failed, "attempts that ended");
-      assertEquals(r.latency.total, json.requests);
-      // wrk's own Requests/sec (completed requests over its duration, printed to 0.01).
-      const wrkRate = Number(/Requests\/sec:\s+([\d.]+)/.exec(res.stdout)![1]);
-      assert(
-        Math.abs(r.achievedRate - wrkRate) < 0.005 + 1e-9,
-        `meshbench ${r.achievedRate}/s vs wrk's ${wrkRate}/s\n${res.stdout}`,
-      );
-      // The success ratio counts the failed attempts: well under 99.9 %, so the run fails.
-      const c = classify(
-        {
-          seq: 1,
-          workload: "http",
-          mesh: "baseline",
-          iteration: 1,
-          point: { mode: "max-throughput", tool: "wrk", rate: null, connections: 4, durationS: 1 },
-        },
-        r,
-        { saturationPct: 2, minSuccessPct: 99.9 },
-      );
-      assertEquals(c.status, "failed", c.reason ?? "");
-      assert(
-        c.reason!.includes(`${json.requests} of ${json.requests + failed} wrk operations`),
-        c.reason!,
-      );
-    } finally {
-      await nginx.stop();
-      await Deno.remove(dir, { recursive: true });
-    }
+    // Thread 1 on nginx, thread 2 on a port nothing listens on (taken free, then closed).
+    const stdout = await runRealWrk(
+      { threads: 2, connections: 4, durationS: 1 },
+      { ports: (nginxPort) => [nginxPort, freePort()] },
+    );
+    const r = parseWrk(stdout, { connections: 4, toolVersion: "test" });
+    const json = wrkJson(stdout);
+    const failed = json.connect + json.read + json.write;
+    assert(failed > 0, `the closed port's attempts are wrk's socket errors\n${stdout}`);
+    assertEquals([json.status, json.timeout], [0, 0], stdout);
+    assertEquals(r.errors, failed);
+    assertEquals(r.operations, json.requests + failed, "attempts that ended");
+    assertEquals(r.latency.total, json.requests);
+    // wrk's own Requests/sec (completed requests over its duration, printed to 0.01).
+    const wrkRate = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]);
+    assert(
+      Math.abs(r.achievedRate - wrkRate) < 0.005 + 1e-9,
+      `meshbench ${r.achievedRate}/s vs wrk's ${wrkRate}/s\n${stdout}`,
+    );
+    // The success ratio counts the failed attempts: well under 99.9 %, so the run fails.
+    const c = classify(
+      {
+        seq: 1,
+        workload: "http",
+        mesh: "baseline",
+        iteration: 1,
+        point: { mode: "max-throughput", tool: "wrk", rate: null, connections: 4, durationS: 1 },
+      },
+      r,
+      { saturationPct: 2, minSuccessPct: 99.9 },
+    );
+    assertEquals(c.status, "failed", c.reason ?? "");
+    assert(
+      c.reason!.includes(`${json.requests} of ${json.requests + failed} wrk operations`),
+      c.reason!,
+    );
   },
 });
